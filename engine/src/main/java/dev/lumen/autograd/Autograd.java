@@ -1,0 +1,127 @@
+package dev.lumen.autograd;
+
+import dev.lumen.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** Records ops on the tape and runs backward over it. */
+public final class Autograd {
+    private Autograd() {}
+
+    /** True if an op on these inputs must be recorded. */
+    public static boolean needsGrad(Tensor... inputs) {
+        if (!GradMode.isEnabled()) return false;
+        for (Tensor t : inputs) if (t != null && t.requiresGrad()) return true;
+        return false;
+    }
+
+    /**
+     * Attaches a gradient rule to out if any input requires grad; returns out.
+     * Inputs that do not require grad get no gradient (the rule may return null for them).
+     */
+    public static Tensor record(String op, Tensor out, Node.Rule rule, Tensor... inputs) {
+        if (!needsGrad(inputs)) return out;
+        out.attachGradFn(new Node(op, inputs.clone(), rule));
+        return out;
+    }
+
+    /**
+     * Backpropagates gradOutput from root into the .grad of every leaf that requires grad.
+     * The tape is consumed: each node's saved tensors are freed once its rule has run.
+     */
+    public static void backward(Tensor root, Tensor gradOutput) {
+        if (!root.requiresGrad()) {
+            throw new IllegalStateException("backward: the tensor does not require grad and has no grad_fn");
+        }
+        if (!java.util.Arrays.equals(root.shape(), gradOutput.shape())) {
+            throw new IllegalArgumentException("backward: gradient shape " + java.util.Arrays.toString(gradOutput.shape())
+                    + " does not match the tensor's " + java.util.Arrays.toString(root.shape()));
+        }
+        List<Tensor> order = topologicalOrder(root);
+        Map<Tensor, Tensor> pending = new IdentityHashMap<>();
+        pending.put(root, gradOutput);
+        try (GradMode ng = GradMode.noGrad()) {
+            for (Tensor t : order) {
+                Tensor g = pending.remove(t);
+                if (g == null) continue;
+                Node node = t.gradFn();
+                if (node == null || t.retainsGrad()) t.accumulateGrad(g);
+                if (node == null) {
+                    closeUnlessUsed(g, gradOutput, pending, null);
+                    continue;
+                }
+                Tensor[] inputs = node.inputArray();
+                Tensor[] grads = node.run(g);
+                for (int i = 0; i < inputs.length; i++) {
+                    Tensor in = inputs[i];
+                    if (in == null || grads[i] == null || !in.requiresGrad()) grads[i] = null;
+                }
+                closeUnlessUsed(g, gradOutput, pending, grads);
+                for (int i = 0; i < inputs.length; i++) {
+                    Tensor gi = grads[i];
+                    if (gi == null) continue;
+                    Tensor in = inputs[i];
+                    if (!java.util.Arrays.equals(gi.shape(), in.shape())) {
+                        throw new IllegalStateException("gradient rule of '" + node.op() + "' gave shape "
+                                + java.util.Arrays.toString(gi.shape()) + " for input " + i + " of shape "
+                                + java.util.Arrays.toString(in.shape()));
+                    }
+                    Tensor prev = pending.get(in);
+                    if (prev == null) {
+                        pending.put(in, gi);
+                    } else {
+                        pending.put(in, prev.add(gi));
+                        grads[i] = null;
+                        closeUnlessUsed(prev, gradOutput, pending, grads);
+                        closeUnlessUsed(gi, gradOutput, pending, grads);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Frees a gradient as soon as backward is done with it, unless it is the caller's
+     * tensor or still referenced (rules may hand the same tensor to several inputs).
+     */
+    private static void closeUnlessUsed(Tensor g, Tensor callers, Map<Tensor, Tensor> pending, Tensor[] live) {
+        if (g == callers) return;
+        for (Tensor p : pending.values()) if (p == g) return;
+        if (live != null) for (Tensor l : live) if (l == g) return;
+        g.close();
+    }
+
+    /** Nodes reachable from root, each after every tensor that consumes it (iterative DFS). */
+    private static List<Tensor> topologicalOrder(Tensor root) {
+        List<Tensor> post = new ArrayList<>();
+        Map<Tensor, Boolean> seen = new IdentityHashMap<>();
+        ArrayList<Object[]> stack = new ArrayList<>();
+        stack.add(new Object[] {root, 0});
+        seen.put(root, Boolean.TRUE);
+        while (!stack.isEmpty()) {
+            Object[] top = stack.get(stack.size() - 1);
+            Tensor t = (Tensor) top[0];
+            int next = (Integer) top[1];
+            Node n = t.gradFn();
+            Tensor[] ins = n == null ? new Tensor[0] : n.inputArray();
+            if (n != null && n.released()) {
+                throw new IllegalStateException("backward through '" + n.op() + "' a second time: its saved tensors"
+                        + " were freed after the first backward (call backward once per forward)");
+            }
+            if (next < ins.length) {
+                top[1] = next + 1;
+                Tensor c = ins[next];
+                if (c != null && c.requiresGrad() && seen.put(c, Boolean.TRUE) == null) {
+                    stack.add(new Object[] {c, 0});
+                }
+            } else {
+                stack.remove(stack.size() - 1);
+                post.add(t);
+            }
+        }
+        java.util.Collections.reverse(post);
+        return post;
+    }
+}

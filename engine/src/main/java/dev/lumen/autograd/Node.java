@@ -1,0 +1,49 @@
+package dev.lumen.autograd;
+
+import dev.lumen.tensor.Tensor;
+import java.util.List;
+
+/**
+ * One recorded op on the tape: its differentiable inputs and the rule that turns the
+ * gradient of its output into gradients of its inputs. The rule is a closure over the
+ * tensors it saved; it is dropped as soon as backward has run it, freeing what it saved.
+ */
+public final class Node {
+    /** Gradient rule: from dL/d(output) to dL/d(input_i), one entry per input (null where not needed). */
+    @FunctionalInterface
+    public interface Rule {
+        Tensor[] apply(Tensor gradOutput);
+    }
+
+    private final String op;
+    private final Tensor[] inputs;
+    private Rule rule;
+
+    Node(String op, Tensor[] inputs, Rule rule) {
+        this.op = op;
+        this.inputs = inputs;
+        this.rule = rule;
+    }
+
+    public String op() { return op; }
+
+    public List<Tensor> inputs() { return List.of(inputs); }
+
+    Tensor[] inputArray() { return inputs; }
+
+    boolean released() { return rule == null; }
+
+    Tensor[] run(Tensor gradOutput) {
+        if (rule == null) {
+            throw new IllegalStateException("backward through '" + op + "' a second time: its saved tensors were freed"
+                    + " after the first backward (call backward once per forward)");
+        }
+        Tensor[] grads = rule.apply(gradOutput);
+        rule = null;
+        if (grads.length != inputs.length) {
+            throw new IllegalStateException("gradient rule of '" + op + "' returned " + grads.length
+                    + " gradients for " + inputs.length + " inputs");
+        }
+        return grads;
+    }
+}

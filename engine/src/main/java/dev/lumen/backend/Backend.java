@@ -1,0 +1,52 @@
+package dev.lumen.backend;
+
+import dev.lumen.memory.Storage;
+import dev.lumen.tensor.Device;
+import dev.lumen.tensor.Generator;
+import dev.lumen.tensor.Tensor;
+
+/**
+ * The storage-level primitives a device provides. Ops (dev.lumen.ops) are written once
+ * above it, with their gradient rules; a backend only moves and computes bytes. Kernels are
+ * grouped by family so that each family is one small interface. Every kernel writes into an
+ * output tensor the op allocated, of the dtype and shape the op chose.
+ */
+public interface Backend {
+    Device.Kind kind();
+
+    /** Fresh uninitialized storage of at least bytes. */
+    Storage allocate(long bytes, Device device);
+
+    /** dst = src, element-wise over equal shapes, any strides, converting the dtype. */
+    void copy(Tensor src, Tensor dst);
+
+    /** dst[...] = value. */
+    void fill(Tensor dst, double value);
+
+    /** dst = uniform [lo, hi) from the generator. */
+    void randomUniform(Tensor dst, Generator gen, double lo, double hi);
+
+    /** dst = normal(mean, std) from the generator. */
+    void randomNormal(Tensor dst, Generator gen, double mean, double std);
+
+    /** Copies between this device and the host: dst and src have equal shapes, one of them on the CPU. */
+    void transfer(Tensor src, Tensor dst);
+
+    ElementwiseKernels elementwise();
+
+    ReductionKernels reductions();
+
+    LinalgKernels linalg();
+
+    ConvKernels conv();
+
+    PoolKernels pool();
+
+    NormKernels norms();
+
+    IndexKernels indexing();
+
+    ResizeKernels resize();
+
+    OptimizerKernels optimizer();
+}

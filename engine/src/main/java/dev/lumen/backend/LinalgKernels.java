@@ -1,0 +1,5 @@
+package dev.lumen.backend;
+
+/** Matrix products: batched GEMM with broadcasting batch dims. */
+public interface LinalgKernels {
+}

@@ -1,0 +1,5 @@
+package dev.lumen.backend;
+
+/** Max, average and adaptive average pooling, forward and backward. */
+public interface PoolKernels {
+}

@@ -1,0 +1,5 @@
+package dev.lumen.backend;
+
+/** Interpolation (nearest, bilinear, bicubic) forward and backward. */
+public interface ResizeKernels {
+}

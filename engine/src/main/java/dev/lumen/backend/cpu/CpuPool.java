@@ -1,0 +1,7 @@
+package dev.lumen.backend.cpu;
+
+import dev.lumen.backend.PoolKernels;
+
+/** CPU implementation of {@link PoolKernels}. */
+final class CpuPool implements PoolKernels {
+}

@@ -1,0 +1,85 @@
+package dev.lumen.memory;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Host memory with free lists by size class. A training step allocates the same sizes
+ * every time, so after the first step nearly every request is a list pop.
+ * Size classes are 2^k, 1.25*2^k, 1.5*2^k and 1.75*2^k bytes: at most 25% slack, and few lists.
+ */
+public final class CachingAllocator {
+    private static final CachingAllocator HOST = new CachingAllocator();
+
+    private final Map<Long, ArrayDeque<MemorySegment>> free = new HashMap<>();
+    private long liveBytes;
+    private long cachedBytes;
+    private long peakLiveBytes;
+    private long allocations;
+    private long cacheHits;
+
+    public static CachingAllocator host() { return HOST; }
+
+    static long sizeClass(long bytes) {
+        long b = Math.max(bytes, NativeHeap.ALIGNMENT);
+        int k = 63 - Long.numberOfLeadingZeros(b);
+        long base = 1L << k;
+        if (base == b) return b;
+        long quarter = Math.max(base >> 2, NativeHeap.ALIGNMENT);
+        return ((b + quarter - 1) / quarter) * quarter;
+    }
+
+    public synchronized MemorySegment allocate(long bytes) {
+        long size = sizeClass(bytes);
+        allocations++;
+        ArrayDeque<MemorySegment> list = free.get(size);
+        MemorySegment seg = list == null ? null : list.pollFirst();
+        if (seg != null) {
+            cacheHits++;
+            cachedBytes -= size;
+        } else {
+            try {
+                seg = NativeHeap.allocate(size);
+            } catch (OutOfMemoryError e) {
+                releaseCached();
+                seg = NativeHeap.allocate(size);
+            }
+        }
+        liveBytes += size;
+        peakLiveBytes = Math.max(peakLiveBytes, liveBytes);
+        return seg.asSlice(0, bytes);
+    }
+
+    public synchronized void free(MemorySegment seg, long requestedBytes) {
+        long size = sizeClass(requestedBytes);
+        liveBytes -= size;
+        cachedBytes += size;
+        free.computeIfAbsent(size, k -> new ArrayDeque<>()).addFirst(
+                MemorySegment.ofAddress(seg.address()).reinterpret(size));
+    }
+
+    /** Gives every cached block back to the C heap. */
+    public synchronized void releaseCached() {
+        for (ArrayDeque<MemorySegment> list : free.values()) {
+            for (MemorySegment s : list) NativeHeap.free(s);
+        }
+        free.clear();
+        cachedBytes = 0;
+    }
+
+    /** Bytes held by tensors now (rounded to size classes). */
+    public synchronized long liveBytes() { return liveBytes; }
+
+    /** Bytes kept in free lists for reuse. */
+    public synchronized long cachedBytes() { return cachedBytes; }
+
+    public synchronized long peakLiveBytes() { return peakLiveBytes; }
+
+    public synchronized String stats() {
+        return String.format("live %.1f MiB, cached %.1f MiB, peak %.1f MiB, %d allocations, %.1f%% from cache",
+                liveBytes / 1048576.0, cachedBytes / 1048576.0, peakLiveBytes / 1048576.0, allocations,
+                allocations == 0 ? 0.0 : 100.0 * cacheHits / allocations);
+    }
+}
