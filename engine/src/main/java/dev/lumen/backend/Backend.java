@@ -29,6 +29,9 @@ public interface Backend {
     /** dst = normal(mean, std) from the generator. */
     void randomNormal(Tensor dst, Generator gen, double mean, double std);
 
+    /** dst = normal(mean, std) truncated to [lo, hi], by inverting the normal CDF (as timm's trunc_normal_). */
+    void randomTruncatedNormal(Tensor dst, Generator gen, double mean, double std, double lo, double hi);
+
     /** Copies between this device and the host: dst and src have equal shapes, one of them on the CPU. */
     void transfer(Tensor src, Tensor dst);
 
@@ -49,4 +52,10 @@ public interface Backend {
     ResizeKernels resize();
 
     OptimizerKernels optimizer();
+
+    OutlookKernels outlook();
+
+    SelectiveScanKernels selectiveScan();
+
+    AdditiveAttentionKernels additiveAttention();
 }

@@ -150,6 +150,16 @@ public final class Tensor implements Scope.Resource, AutoCloseable {
 
     public static Tensor randn(int... shape) { return randn(Generator.global(), DType.F32, shape); }
 
+    /** Normal(mean, std) truncated to [lo, hi], as timm's trunc_normal_. */
+    public static Tensor truncNormal(Generator gen, DType dtype, double mean, double std, double lo, double hi, int... shape) {
+        if (!(std > 0) || !(lo < hi)) {
+            throw new IllegalArgumentException("truncNormal: need std > 0 and lo < hi, got std " + std + ", [" + lo + ", " + hi + "]");
+        }
+        Tensor t = empty(dtype, Device.CPU, shape);
+        t.backend().randomTruncatedNormal(t, gen, mean, std, lo, hi);
+        return t;
+    }
+
     // ---------------------------------------------------------------- layout
 
     public int[] shape() { return shape.clone(); }

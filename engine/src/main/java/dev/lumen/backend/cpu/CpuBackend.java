@@ -7,6 +7,9 @@ import dev.lumen.backend.IndexKernels;
 import dev.lumen.backend.LinalgKernels;
 import dev.lumen.backend.NormKernels;
 import dev.lumen.backend.OptimizerKernels;
+import dev.lumen.backend.OutlookKernels;
+import dev.lumen.backend.SelectiveScanKernels;
+import dev.lumen.backend.AdditiveAttentionKernels;
 import dev.lumen.backend.PoolKernels;
 import dev.lumen.backend.ReductionKernels;
 import dev.lumen.backend.ResizeKernels;
@@ -31,6 +34,9 @@ public final class CpuBackend implements Backend {
     private final CpuIndexing indexing = new CpuIndexing();
     private final CpuResize resize = new CpuResize();
     private final CpuOptimizer optimizer = new CpuOptimizer();
+    private final CpuOutlook outlook = new CpuOutlook();
+    private final CpuSelectiveScan selectiveScan = new CpuSelectiveScan();
+    private final CpuAdditiveAttention additiveAttention = new CpuAdditiveAttention();
 
     @Override
     public Device.Kind kind() { return Device.Kind.CPU; }
@@ -109,16 +115,32 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void randomUniform(Tensor dst, Generator gen, double lo, double hi) {
-        fillRandom(dst, gen, false, lo, hi - lo);
+        fillRandom(dst, gen, (seed, c) -> lo + (hi - lo) * Generator.uniform(seed, c));
     }
 
     @Override
     public void randomNormal(Tensor dst, Generator gen, double mean, double std) {
-        fillRandom(dst, gen, true, mean, std);
+        fillRandom(dst, gen, (seed, c) -> mean + std * Generator.normal(seed, c));
+    }
+
+    @Override
+    public void randomTruncatedNormal(Tensor dst, Generator gen, double mean, double std, double lo, double hi) {
+        double cdfLo = SpecialFunctions.normalCdf((lo - mean) / std);
+        double cdfHi = SpecialFunctions.normalCdf((hi - mean) / std);
+        fillRandom(dst, gen, (seed, c) -> {
+            double u = cdfLo + (cdfHi - cdfLo) * Generator.uniform(seed, c);
+            double x = mean + std * SpecialFunctions.normalQuantile(u);
+            return Math.min(hi, Math.max(lo, x));
+        });
+    }
+
+    /** The value of draw c for a seed. */
+    private interface Draw {
+        double at(long seed, long c);
     }
 
     /** Draw i goes to logical element i, so the values do not depend on strides or threads. */
-    private void fillRandom(Tensor dst, Generator gen, boolean normal, double shift, double scale) {
+    private void fillRandom(Tensor dst, Generator gen, Draw draw) {
         long n = dst.numel();
         long first = gen.reserve(n);
         long seed = gen.seed();
@@ -128,8 +150,7 @@ public final class CpuBackend implements Backend {
         long off = target.offset();
         Parallel.forRange(n, 8192, (lo, hi) -> {
             for (long i = lo; i < hi; i++) {
-                double u = normal ? Generator.normal(seed, first + i) : Generator.uniform(seed, first + i);
-                HostAccess.set(d, dt, off + i, shift + scale * u);
+                HostAccess.set(d, dt, off + i, draw.at(seed, first + i));
             }
         });
         if (target != dst) {
@@ -156,4 +177,7 @@ public final class CpuBackend implements Backend {
     @Override public IndexKernels indexing() { return indexing; }
     @Override public ResizeKernels resize() { return resize; }
     @Override public OptimizerKernels optimizer() { return optimizer; }
+    @Override public OutlookKernels outlook() { return outlook; }
+    @Override public SelectiveScanKernels selectiveScan() { return selectiveScan; }
+    @Override public AdditiveAttentionKernels additiveAttention() { return additiveAttention; }
 }
