@@ -81,7 +81,7 @@ class IndexingTest {
     void parallelScattersMatchASerialSum() {
         try (Scope s = Scope.open()) {
             Generator g = new Generator(42);
-            int rows = 3, k = 300, cols = 2048;
+            int rows = 3, k = 64, cols = 2048;
             Tensor src = Tensor.randn(g, DType.F32, k, cols);
             long[] iv = new long[k * cols];
             for (int i = 0; i < iv.length; i++) iv[i] = g.nextInt(rows);
@@ -90,18 +90,18 @@ class IndexingTest {
             float[] sv = src.toFloats();
             double[] ref = new double[rows * cols];
             for (int i = 0; i < iv.length; i++) ref[(int) iv[i] * cols + i % cols] += sv[i];
-            for (int i = 0; i < ref.length; i++) assertEquals(ref[i], out[i], 1e-3, "scatter_add element " + i);
+            for (int i = 0; i < ref.length; i++) if (Math.abs(ref[i] - out[i]) > 1e-3) assertEquals(ref[i], out[i], 1e-3, "scatter_add element " + i);
 
             // index_select's gradient is index_add: many repeats of few rows, split across threads by column.
-            Tensor table = Tensor.randn(g, DType.F32, 7, 3000).requiresGrad(true);
-            long[] rowsIdx = new long[500];
+            Tensor table = Tensor.randn(g, DType.F32, 7, 1100).requiresGrad(true);
+            long[] rowsIdx = new long[200];
             for (int i = 0; i < rowsIdx.length; i++) rowsIdx[i] = g.nextInt(7);
-            Tensor picked = Indexing.indexSelect(table, 0, Tensor.fromLongs(rowsIdx, 500));
+            Tensor picked = Indexing.indexSelect(table, 0, Tensor.fromLongs(rowsIdx, 200));
             picked.sum().backward();
             float[] grad = table.grad().toFloats();
             int[] counts = new int[7];
             for (long r : rowsIdx) counts[(int) r]++;
-            for (int i = 0; i < grad.length; i++) assertEquals(counts[i / 3000], grad[i], 0f, "index_add element " + i);
+            for (int i = 0; i < grad.length; i++) if (counts[i / 1100] != grad[i]) assertEquals(counts[i / 1100], grad[i], 0f, "index_add element " + i);
         }
     }
 
