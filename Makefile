@@ -17,20 +17,40 @@ MVN := mvn -B -q -e $(if $(CI),-ntp,)
 TORCH_PY := /usr/bin/python3
 APT_STAMP := .deps/apt.stamp
 
-.PHONY: build test golden deps clean
-build: $(APT_STAMP)
+# The kernel tests need the emulated driver; where the build made it, a missing one is an error.
+CUDA_REQUIRED = $(shell test -f kernels/target/emu/libcuda_emu.so && echo -Dlumen.cuda.required=true)
+
+.PHONY: build test golden deps clean kernels emu-test gpu-test bench
+build: $(APT_STAMP) kernels
 	$(MVN) -DskipTests install
 	tools/write-launcher.sh "$(JAVA_HOME)"
 
-test: $(APT_STAMP)
-	$(MVN) install
+test: $(APT_STAMP) kernels emu-test
+	$(MVN) install $(CUDA_REQUIRED)
 	tools/write-launcher.sh "$(JAVA_HOME)"
+
+# nvcc -> one fatbin (a resource of the kernels jar) and g++ -> the emulated driver with the same kernels.
+kernels:
+	$(MAKE) -C kernels emu fatbin
+
+emu-test:
+	$(MAKE) -C kernels emu-test
+
+# The kernel tests against the real driver, on a machine with a GPU.
+gpu-test: $(APT_STAMP) kernels
+	$(MVN) -DskipTests install
+	$(MVN) test -pl kernels -Dlumen.cuda.driver=libcuda.so.1 -Dlumen.cuda.required=true
 
 # Debian packages the runtime uses: OpenBLAS for SGEMM. Installed once per machine.
 deps: $(APT_STAMP)
 $(APT_STAMP):
 	@tools/apt-install.sh libopenblas0-pthread
 	@mkdir -p .deps && touch $@
+
+# JMH benchmarks of every kernel and CPU implementation, then the PyTorch peers: make bench [BENCH=regex]
+bench: build
+	@tools/apt-install.sh python3-torch
+	tools/bench.sh $(BENCH)
 
 golden: $(APT_STAMP)
 	@tools/apt-install.sh python3-torch

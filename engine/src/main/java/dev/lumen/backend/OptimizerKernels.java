@@ -1,5 +1,56 @@
 package dev.lumen.backend;
 
-/** Fused in-place optimizer updates (SGD, Adam, AdamW), one parameter tensor per call. */
+import dev.lumen.tensor.Tensor;
+
+/**
+ * Fused in-place optimizer updates (SGD, Adam, AdamW), one parameter tensor per call, and the
+ * small in-place maps around them (gradient norms and clipping, EMA of weights). All tensors
+ * of one call have the parameter's shape and dtype (F32 or F64). The formulas and their order
+ * are torch.optim's (PyTorch 1.13, single-tensor path), so trajectories match PyTorch.
+ */
 public interface OptimizerKernels {
+    /**
+     * torch.optim.SGD for one parameter:
+     * <pre>
+     * d = grad + weightDecay * param
+     * if momentum != 0:
+     *     buf = initBuffer ? d : momentum * buf + (1 - dampening) * d
+     *     d = nesterov ? d + momentum * buf : buf
+     * param -= lr * d
+     * </pre>
+     * momentumBuffer is null when momentum is 0; initBuffer is true on the parameter's first step
+     * (torch starts the buffer at the first gradient, without dampening).
+     */
+    void sgd(Tensor param, Tensor grad, Tensor momentumBuffer, double lr, double momentum, double dampening,
+             double weightDecay, boolean nesterov, boolean initBuffer);
+
+    /**
+     * torch.optim.Adam (decoupled false) or AdamW (decoupled true) for one parameter, at step
+     * (counted from 1, already incremented):
+     * <pre>
+     * decoupled: param *= 1 - lr * weightDecay        else: g = grad + weightDecay * param
+     * expAvg   = beta1 * expAvg   + (1 - beta1) * g
+     * expAvgSq = beta2 * expAvgSq + (1 - beta2) * g * g
+     * v = amsgrad ? (maxExpAvgSq = max(maxExpAvgSq, expAvgSq)) : expAvgSq
+     * param -= lr / (1 - beta1^step) * expAvg / (sqrt(v) / sqrt(1 - beta2^step) + eps)
+     * </pre>
+     * maxExpAvgSq is null unless amsgrad.
+     */
+    void adam(Tensor param, Tensor grad, Tensor expAvg, Tensor expAvgSq, Tensor maxExpAvgSq, double lr, double beta1,
+              double beta2, double eps, double weightDecay, boolean decoupled, long step);
+
+    /** torch.linalg.vector_norm(x, ord) over all elements, accumulated in double; ord may be +infinity. */
+    double vectorNorm(Tensor x, double ord);
+
+    /** x *= factor, in place. */
+    void scaleInPlace(Tensor x, double factor);
+
+    /** x = clamp(x, lo, hi), in place. */
+    void clampInPlace(Tensor x, double lo, double hi);
+
+    /**
+     * ema = decay * ema + (1 - decay) * src, in place (timm's ModelEmaV2 update). Floating ema
+     * only; src has ema's shape and dtype.
+     */
+    void emaUpdate(Tensor ema, Tensor src, double decay);
 }

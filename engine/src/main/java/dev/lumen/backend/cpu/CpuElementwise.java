@@ -1,80 +1,319 @@
 package dev.lumen.backend.cpu;
 
+import static dev.lumen.backend.cpu.Vec.L;
+import static dev.lumen.backend.cpu.Vec.S;
+import static dev.lumen.backend.cpu.Vec.ld;
+import static dev.lumen.backend.cpu.Vec.st;
+
 import dev.lumen.backend.ElementwiseKernels;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.HostAccess;
 import dev.lumen.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
 
-/** CPU implementation of {@link ElementwiseKernels}. */
+/**
+ * CPU implementation of {@link ElementwiseKernels}. F32 rows with unit steps (or a broadcast
+ * operand of step 0) run on Vector API lanes; other rows and other dtypes run a scalar loop
+ * that computes in double.
+ */
 final class CpuElementwise implements ElementwiseKernels {
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
+    private static final ValueLayout.OfLong J = ValueLayout.JAVA_LONG;
+
+    // ------------------------------------------------------------------ binary
 
     @Override
     public void binary(Binary op, Tensor a, Tensor b, Tensor out) {
-        MemorySegment sa = a.storage().segment(), sb = b.storage().segment(), so = out.storage().segment();
         DType t = out.dtype();
-        requireSame(t, a, b);
-        StridedLoop.of(out.shape(), a, b, out).forEachRow((base, n, step) -> {
-            long ia = base[0], ib = base[1], io = base[2];
-            int xa = step[0], xb = step[1], xo = step[2];
-            if (t == DType.F32) {
-                switch (op) {
-                    case ADD -> { for (int i = 0; i < n; i++, ia += xa, ib += xb, io += xo) so.setAtIndex(F, io, sa.getAtIndex(F, ia) + sb.getAtIndex(F, ib)); }
-                    case SUB -> { for (int i = 0; i < n; i++, ia += xa, ib += xb, io += xo) so.setAtIndex(F, io, sa.getAtIndex(F, ia) - sb.getAtIndex(F, ib)); }
-                    case MUL -> { for (int i = 0; i < n; i++, ia += xa, ib += xb, io += xo) so.setAtIndex(F, io, sa.getAtIndex(F, ia) * sb.getAtIndex(F, ib)); }
-                    case DIV -> { for (int i = 0; i < n; i++, ia += xa, ib += xb, io += xo) so.setAtIndex(F, io, sa.getAtIndex(F, ia) / sb.getAtIndex(F, ib)); }
-                }
-            } else {
-                for (int i = 0; i < n; i++, ia += xa, ib += xb, io += xo) {
+        requireSame("binary " + op, t, a, b);
+        MemorySegment sa = a.storage().segment(), sb = b.storage().segment(), so = out.storage().segment();
+        if (t == DType.F32) {
+            ElementLoop.run(out.shape(), (base, n, step) -> binaryF32(op, sa, base[0], step[0], sb, base[1], step[1], so, base[2], step[2], n), a, b, out);
+        } else {
+            ElementLoop.run(out.shape(), (base, n, step) -> {
+                long ia = base[0], ib = base[1], io = base[2];
+                for (int i = 0; i < n; i++, ia += step[0], ib += step[1], io += step[2]) {
                     double x = HostAccess.get(sa, t, ia), y = HostAccess.get(sb, t, ib);
-                    HostAccess.set(so, t, io, switch (op) {
-                        case ADD -> x + y;
-                        case SUB -> x - y;
-                        case MUL -> x * y;
-                        case DIV -> t.isFloating() ? x / y : Math.floorDiv((long) x, (long) y);
-                    });
+                    double r = op == Binary.DIV && !t.isFloating() ? Math.floorDiv((long) x, (long) y) : binary(op, x, y);
+                    HostAccess.set(so, t, io, r);
                 }
+            }, a, b, out);
+        }
+    }
+
+    private static void binaryF32(Binary op, MemorySegment a, long ia, int sa, MemorySegment b, long ib, int sb,
+                                  MemorySegment o, long io, int so, int n) {
+        int i = 0;
+        if (so == 1 && (sa == 1 || sa == 0) && (sb == 1 || sb == 0)) {
+            int up = S.loopBound(n);
+            if (sa == 1 && sb == 1) {
+                for (; i < up; i += L) st(o, io + i, binary(op, ld(a, ia + i), ld(b, ib + i)));
+            } else if (sa == 1) {
+                FloatVector vb = Vec.of(b.getAtIndex(F, ib));
+                for (; i < up; i += L) st(o, io + i, binary(op, ld(a, ia + i), vb));
+            } else if (sb == 1) {
+                FloatVector va = Vec.of(a.getAtIndex(F, ia));
+                for (; i < up; i += L) st(o, io + i, binary(op, va, ld(b, ib + i)));
             }
-        });
+        }
+        for (; i < n; i++) {
+            o.setAtIndex(F, io + (long) i * so, (float) binary(op, a.getAtIndex(F, ia + (long) i * sa), b.getAtIndex(F, ib + (long) i * sb)));
+        }
+    }
+
+    private static FloatVector binary(Binary op, FloatVector a, FloatVector b) {
+        return switch (op) {
+            case ADD -> a.add(b);
+            case SUB -> a.sub(b);
+            case MUL -> a.mul(b);
+            case DIV -> a.div(b);
+            case POW -> a.lanewise(VectorOperators.POW, b);
+            case MAXIMUM -> a.max(b);
+            case MINIMUM -> a.min(b);
+        };
+    }
+
+    static double binary(Binary op, double a, double b) {
+        return switch (op) {
+            case ADD -> a + b;
+            case SUB -> a - b;
+            case MUL -> a * b;
+            case DIV -> a / b;
+            case POW -> Math.pow(a, b);
+            case MAXIMUM -> Math.max(a, b);
+            case MINIMUM -> Math.min(a, b);
+        };
     }
 
     @Override
-    public void affine(Tensor x, double alpha, double beta, Tensor out) {
-        MemorySegment sx = x.storage().segment(), so = out.storage().segment();
+    public void binaryBackward(Binary op, Tensor a, Tensor b, Tensor gradOut, Tensor gradA, Tensor gradB) {
+        DType t = gradOut.dtype();
+        requireSame("binaryBackward " + op, t, a, b);
+        MemorySegment sa = a.storage().segment(), sb = b.storage().segment(), sg = gradOut.storage().segment();
+        // A missing gradient is replaced by gradOut as a placeholder operand that is never written.
+        boolean wantA = gradA != null, wantB = gradB != null;
+        Tensor ga = wantA ? gradA : gradOut, gb = wantB ? gradB : gradOut;
+        MemorySegment sga = ga.storage().segment(), sgb = gb.storage().segment();
+        ElementLoop.run(gradOut.shape(), (base, n, step) -> {
+            long ia = base[0], ib = base[1], ig = base[2], ja = base[3], jb = base[4];
+            for (int i = 0; i < n; i++, ia += step[0], ib += step[1], ig += step[2], ja += step[3], jb += step[4]) {
+                double x = HostAccess.get(sa, t, ia), y = HostAccess.get(sb, t, ib), g = HostAccess.get(sg, t, ig);
+                if (wantA) HostAccess.set(sga, t, ja, g * partialA(op, x, y));
+                if (wantB) HostAccess.set(sgb, t, jb, g * partialB(op, x, y));
+            }
+        }, a, b, gradOut, ga, gb);
+    }
+
+    private static double partialA(Binary op, double a, double b) {
+        return switch (op) {
+            case ADD, SUB -> 1;
+            case MUL -> b;
+            case DIV -> 1 / b;
+            case POW -> b == 0 ? 0 : b * Math.pow(a, b - 1);
+            case MAXIMUM -> a > b ? 1 : a == b ? 0.5 : 0;
+            case MINIMUM -> a < b ? 1 : a == b ? 0.5 : 0;
+        };
+    }
+
+    private static double partialB(Binary op, double a, double b) {
+        return switch (op) {
+            case ADD -> 1;
+            case SUB -> -1;
+            case MUL -> a;
+            case DIV -> -a / (b * b);
+            case POW -> a == 0 && b >= 0 ? 0 : Math.pow(a, b) * Math.log(a);
+            case MAXIMUM -> b > a ? 1 : a == b ? 0.5 : 0;
+            case MINIMUM -> b < a ? 1 : a == b ? 0.5 : 0;
+        };
+    }
+
+    // ------------------------------------------------------------------ unary
+
+    @Override
+    public void unary(Unary op, Tensor x, double p0, double p1, Tensor out) {
         DType t = out.dtype();
-        requireSame(t, x, x);
-        StridedLoop.of(out.shape(), x, out).forEachRow((base, n, step) -> {
+        requireSame("unary " + op, t, x, x);
+        MemorySegment sx = x.storage().segment(), so = out.storage().segment();
+        if (t == DType.F32) {
+            float f0 = (float) p0, f1 = (float) p1;
+            ElementLoop.run(out.shape(), (base, n, step) -> {
+                long ix = base[0], io = base[1];
+                int i = 0;
+                if (step[0] == 1 && step[1] == 1) {
+                    for (int up = S.loopBound(n); i < up; i += L) st(so, io + i, UnaryMath.apply(op, ld(sx, ix + i), f0, f1));
+                }
+                for (; i < n; i++) {
+                    so.setAtIndex(F, io + (long) i * step[1], (float) UnaryMath.apply(op, sx.getAtIndex(F, ix + (long) i * step[0]), f0, f1));
+                }
+            }, x, out);
+        } else {
+            ElementLoop.run(out.shape(), (base, n, step) -> {
+                long ix = base[0], io = base[1];
+                for (int i = 0; i < n; i++, ix += step[0], io += step[1]) HostAccess.set(so, t, io, UnaryMath.apply(op, HostAccess.get(sx, t, ix), p0, p1));
+            }, x, out);
+        }
+    }
+
+    @Override
+    public void unaryBackward(Unary op, Tensor x, double p0, double p1, Tensor gradOut, Tensor gradIn) {
+        DType t = gradIn.dtype();
+        requireSame("unaryBackward " + op, t, x, gradOut);
+        MemorySegment sx = x.storage().segment(), sg = gradOut.storage().segment(), si = gradIn.storage().segment();
+        if (t == DType.F32) {
+            float f0 = (float) p0, f1 = (float) p1;
+            ElementLoop.run(gradIn.shape(), (base, n, step) -> {
+                long ix = base[0], ig = base[1], ii = base[2];
+                int i = 0;
+                if (step[0] == 1 && step[1] == 1 && step[2] == 1) {
+                    for (int up = S.loopBound(n); i < up; i += L) {
+                        st(si, ii + i, ld(sg, ig + i).mul(UnaryMath.derivative(op, ld(sx, ix + i), f0, f1)));
+                    }
+                }
+                for (; i < n; i++) {
+                    double d = UnaryMath.derivative(op, sx.getAtIndex(F, ix + (long) i * step[0]), f0, f1);
+                    si.setAtIndex(F, ii + (long) i * step[2], (float) (sg.getAtIndex(F, ig + (long) i * step[1]) * d));
+                }
+            }, x, gradOut, gradIn);
+        } else {
+            ElementLoop.run(gradIn.shape(), (base, n, step) -> {
+                long ix = base[0], ig = base[1], ii = base[2];
+                for (int i = 0; i < n; i++, ix += step[0], ig += step[1], ii += step[2]) {
+                    HostAccess.set(si, t, ii, HostAccess.get(sg, t, ig) * UnaryMath.derivative(op, HostAccess.get(sx, t, ix), p0, p1));
+                }
+            }, x, gradOut, gradIn);
+        }
+    }
+
+    // ------------------------------------------------------------------ comparison and selection
+
+    @Override
+    public void compare(Compare op, Tensor a, Tensor b, Tensor out) {
+        DType t = a.dtype();
+        requireSame("compare " + op, t, b, b);
+        requireBool("compare", out);
+        MemorySegment sa = a.storage().segment(), sb = b.storage().segment(), so = out.storage().segment();
+        ElementLoop.run(out.shape(), (base, n, step) -> {
+            long ia = base[0], ib = base[1], io = base[2];
+            for (int i = 0; i < n; i++, ia += step[0], ib += step[1], io += step[2]) {
+                boolean r = switch (t) {
+                    case F32 -> compare(op, sa.getAtIndex(F, ia), sb.getAtIndex(F, ib));
+                    case I64 -> compareLong(op, sa.getAtIndex(J, ia), sb.getAtIndex(J, ib));
+                    default -> compare(op, HostAccess.get(sa, t, ia), HostAccess.get(sb, t, ib));
+                };
+                so.set(ValueLayout.JAVA_BYTE, io, (byte) (r ? 1 : 0));
+            }
+        }, a, b, out);
+    }
+
+    @Override
+    public void compareScalar(Compare op, Tensor a, double s, Tensor out) {
+        DType t = a.dtype();
+        requireBool("compareScalar", out);
+        MemorySegment sa = a.storage().segment(), so = out.storage().segment();
+        ElementLoop.run(out.shape(), (base, n, step) -> {
+            long ia = base[0], io = base[1];
+            for (int i = 0; i < n; i++, ia += step[0], io += step[1]) {
+                double x = t == DType.F32 ? sa.getAtIndex(F, ia) : HostAccess.get(sa, t, ia);
+                so.set(ValueLayout.JAVA_BYTE, io, (byte) (compare(op, x, s) ? 1 : 0));
+            }
+        }, a, out);
+    }
+
+    private static boolean compare(Compare op, double a, double b) {
+        return switch (op) {
+            case EQ -> a == b;
+            case NE -> a != b;
+            case LT -> a < b;
+            case LE -> a <= b;
+            case GT -> a > b;
+            case GE -> a >= b;
+        };
+    }
+
+    private static boolean compareLong(Compare op, long a, long b) {
+        return switch (op) {
+            case EQ -> a == b;
+            case NE -> a != b;
+            case LT -> a < b;
+            case LE -> a <= b;
+            case GT -> a > b;
+            case GE -> a >= b;
+        };
+    }
+
+    @Override
+    public void where(Tensor cond, Tensor a, Tensor b, Tensor out) {
+        requireBool("where", cond);
+        requireSame("where", out.dtype(), a, b);
+        MemorySegment sc = cond.storage().segment(), sa = a.storage().segment(), sb = b.storage().segment(), so = out.storage().segment();
+        int size = out.dtype().byteSize();
+        ElementLoop.run(out.shape(), (base, n, step) -> {
+            long ic = base[0], ia = base[1], ib = base[2], io = base[3];
+            for (int i = 0; i < n; i++, ic += step[0], ia += step[1], ib += step[2], io += step[3]) {
+                boolean c = sc.get(ValueLayout.JAVA_BYTE, ic) != 0;
+                MemorySegment.copy(c ? sa : sb, (c ? ia : ib) * size, so, io * size, size);
+            }
+        }, cond, a, b, out);
+    }
+
+    // ------------------------------------------------------------------ affine and in-place updates
+
+    @Override
+    public void affine(Tensor x, double alpha, double beta, Tensor out) {
+        DType t = out.dtype();
+        requireSame("affine", t, x, x);
+        MemorySegment sx = x.storage().segment(), so = out.storage().segment();
+        ElementLoop.run(out.shape(), (base, n, step) -> {
             long ix = base[0], io = base[1];
             if (t == DType.F32) {
                 float a = (float) alpha, b = (float) beta;
-                for (int i = 0; i < n; i++, ix += step[0], io += step[1]) so.setAtIndex(F, io, a * sx.getAtIndex(F, ix) + b);
+                int i = 0;
+                if (step[0] == 1 && step[1] == 1) {
+                    for (int up = S.loopBound(n); i < up; i += L) st(so, io + i, ld(sx, ix + i).mul(a).add(b));
+                }
+                for (; i < n; i++) so.setAtIndex(F, io + (long) i * step[1], a * sx.getAtIndex(F, ix + (long) i * step[0]) + b);
             } else {
                 for (int i = 0; i < n; i++, ix += step[0], io += step[1]) HostAccess.set(so, t, io, alpha * HostAccess.get(sx, t, ix) + beta);
             }
-        });
+        }, x, out);
     }
 
     @Override
     public void addInPlace(Tensor dst, Tensor src, double alpha) {
-        MemorySegment ss = src.storage().segment(), sd = dst.storage().segment();
         DType t = dst.dtype();
-        requireSame(t, src, src);
-        StridedLoop.of(dst.shape(), src, dst).forEachRow((base, n, step) -> {
+        requireSame("addInPlace", t, src, src);
+        MemorySegment ss = src.storage().segment(), sd = dst.storage().segment();
+        ElementLoop.run(dst.shape(), (base, n, step) -> {
             long is = base[0], id = base[1];
             if (t == DType.F32) {
                 float a = (float) alpha;
-                for (int i = 0; i < n; i++, is += step[0], id += step[1]) sd.setAtIndex(F, id, sd.getAtIndex(F, id) + a * ss.getAtIndex(F, is));
+                int i = 0;
+                if (step[0] == 1 && step[1] == 1) {
+                    for (int up = S.loopBound(n); i < up; i += L) st(sd, id + i, ld(ss, is + i).fma(Vec.of(a), ld(sd, id + i)));
+                }
+                for (; i < n; i++) {
+                    long d = id + (long) i * step[1];
+                    sd.setAtIndex(F, d, sd.getAtIndex(F, d) + a * ss.getAtIndex(F, is + (long) i * step[0]));
+                }
             } else {
                 for (int i = 0; i < n; i++, is += step[0], id += step[1]) HostAccess.set(sd, t, id, HostAccess.get(sd, t, id) + alpha * HostAccess.get(ss, t, is));
             }
-        });
+        }, src, dst);
     }
 
-    private static void requireSame(DType t, Tensor a, Tensor b) {
+    @Override
+    public void mulInPlace(Tensor dst, double s) { affine(dst, s, 0, dst); }
+
+    private static void requireSame(String op, DType t, Tensor a, Tensor b) {
         if (a.dtype() != t || b.dtype() != t) {
-            throw new IllegalArgumentException("element-wise kernel needs one dtype; got " + a.dtype() + ", " + b.dtype() + " -> " + t);
+            throw new IllegalArgumentException(op + ": kernel needs one dtype; got " + a.dtype() + ", " + b.dtype() + " -> " + t);
         }
+    }
+
+    private static void requireBool(String op, Tensor t) {
+        if (t.dtype() != DType.BOOL) throw new IllegalArgumentException(op + ": mask must be BOOL, got " + t.dtype());
     }
 }

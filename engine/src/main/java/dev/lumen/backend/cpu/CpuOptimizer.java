@@ -1,7 +1,276 @@
 package dev.lumen.backend.cpu;
 
 import dev.lumen.backend.OptimizerKernels;
+import dev.lumen.tensor.DType;
+import dev.lumen.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
-/** CPU implementation of {@link OptimizerKernels}. */
+/**
+ * CPU implementation of {@link OptimizerKernels}. F32 runs one vectorized pass per update
+ * (a masked vector covers each chunk's tail); F64 runs the same formulas in scalar loops.
+ * Operands that are not contiguous go through contiguous temporaries, so the kernels only
+ * see flat arrays. Work splits over {@link Parallel}'s threads in fixed element ranges.
+ */
 final class CpuOptimizer implements OptimizerKernels {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final ByteOrder NO = ByteOrder.nativeOrder();
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
+    private static final ValueLayout.OfDouble D = ValueLayout.JAVA_DOUBLE;
+    private static final long GRAIN = 1 << 15;
+    /** Norms sum fixed blocks, then the blocks in order, so the result does not depend on the thread count. */
+    private static final int NORM_BLOCK = 1 << 14;
+
+    /** A flat view of one operand: its segment and the element offset of its first element. */
+    private record Flat(MemorySegment seg, long off) {
+        float f(long i) { return seg.getAtIndex(F, off + i); }
+
+        void f(long i, float v) { seg.setAtIndex(F, off + i, v); }
+
+        double d(long i) { return seg.getAtIndex(D, off + i); }
+
+        void d(long i, double v) { seg.setAtIndex(D, off + i, v); }
+
+        FloatVector load(long i, VectorMask<Float> m) { return FloatVector.fromMemorySegment(S, seg, (off + i) * 4, NO, m); }
+
+        void store(FloatVector v, long i, VectorMask<Float> m) { v.intoMemorySegment(seg, (off + i) * 4, NO, m); }
+    }
+
+    @FunctionalInterface
+    private interface Body {
+        void run(Flat[] f, long n);
+    }
+
+    /**
+     * Checks shapes and dtypes, makes contiguous stand-ins for strided operands, runs body over
+     * flat arrays, and copies written stand-ins back. written[k] marks operands the kernel updates.
+     */
+    private static void flat(String op, Tensor[] ts, boolean[] written, Body body) {
+        Tensor ref = ts[0];
+        DType t = ref.dtype();
+        if (t != DType.F32 && t != DType.F64) throw new IllegalArgumentException(op + ": needs F32 or F64 tensors, got " + t);
+        Tensor[] c = new Tensor[ts.length];
+        Flat[] f = new Flat[ts.length];
+        for (int k = 0; k < ts.length; k++) {
+            Tensor x = ts[k];
+            if (x == null) continue;
+            if (!Arrays.equals(x.shape(), ref.shape()) || x.dtype() != t) {
+                throw new IllegalArgumentException(op + ": operand " + k + " is " + x.dtype() + Arrays.toString(x.shape())
+                        + ", expected " + t + Arrays.toString(ref.shape()));
+            }
+            if (x.isContiguous()) {
+                c[k] = x;
+            } else {
+                c[k] = Tensor.empty(t, x.device(), x.shape());
+                x.backend().copy(x, c[k]);
+            }
+            f[k] = new Flat(c[k].storage().segment(), c[k].offset());
+        }
+        body.run(f, ref.numel());
+        for (int k = 0; k < ts.length; k++) {
+            if (c[k] == null || c[k] == ts[k]) continue;
+            if (written[k]) c[k].backend().copy(c[k], ts[k]);
+            c[k].close();
+        }
+    }
+
+    @Override
+    public void sgd(Tensor param, Tensor grad, Tensor momentumBuffer, double lr, double momentum, double dampening,
+                    double weightDecay, boolean nesterov, boolean initBuffer) {
+        boolean hasBuf = momentum != 0;
+        if (hasBuf && momentumBuffer == null) throw new IllegalArgumentException("sgd: momentum " + momentum + " needs a momentum buffer");
+        Tensor[] ts = hasBuf ? new Tensor[] {param, grad, momentumBuffer} : new Tensor[] {param, grad};
+        boolean[] written = hasBuf ? new boolean[] {true, false, true} : new boolean[] {true, false};
+        boolean f32 = param.dtype() == DType.F32;
+        flat("sgd", ts, written, (f, n) -> Parallel.forRange(n, GRAIN, (lo, hi) -> {
+            Flat p = f[0], g = f[1], b = hasBuf ? f[2] : null;
+            if (f32) {
+                float nlr = (float) -lr, mom = (float) momentum, keep = (float) (1 - dampening), wd = (float) weightDecay;
+                for (long i = lo; i < hi; i += S.length()) {
+                    VectorMask<Float> m = S.indexInRange(i, hi);
+                    FloatVector pv = p.load(i, m);
+                    FloatVector d = g.load(i, m);
+                    if (weightDecay != 0) d = d.add(pv.mul(wd));
+                    if (hasBuf) {
+                        FloatVector buf = initBuffer ? d : b.load(i, m).mul(mom).add(d.mul(keep));
+                        b.store(buf, i, m);
+                        d = nesterov ? d.add(buf.mul(mom)) : buf;
+                    }
+                    p.store(pv.add(d.mul(nlr)), i, m);
+                }
+            } else {
+                for (long i = lo; i < hi; i++) {
+                    double pv = p.d(i);
+                    double d = g.d(i);
+                    if (weightDecay != 0) d = d + weightDecay * pv;
+                    if (hasBuf) {
+                        double buf = initBuffer ? d : b.d(i) * momentum + (1 - dampening) * d;
+                        b.d(i, buf);
+                        d = nesterov ? d + momentum * buf : buf;
+                    }
+                    p.d(i, pv - lr * d);
+                }
+            }
+        }));
+    }
+
+    @Override
+    public void adam(Tensor param, Tensor grad, Tensor expAvg, Tensor expAvgSq, Tensor maxExpAvgSq, double lr, double beta1,
+                     double beta2, double eps, double weightDecay, boolean decoupled, long step) {
+        if (step < 1) throw new IllegalArgumentException("adam: step counts from 1, got " + step);
+        boolean ams = maxExpAvgSq != null;
+        Tensor[] ts = ams ? new Tensor[] {param, grad, expAvg, expAvgSq, maxExpAvgSq} : new Tensor[] {param, grad, expAvg, expAvgSq};
+        boolean[] written = ams ? new boolean[] {true, false, true, true, true} : new boolean[] {true, false, true, true};
+        boolean l2 = !decoupled && weightDecay != 0;
+        boolean shrink = decoupled && weightDecay != 0;
+        // Scalars as torch computes them: in double on the host, then rounded to the tensor dtype.
+        double bc1 = 1 - Math.pow(beta1, step);
+        double bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
+        double stepSize = lr / bc1;
+        double decay = 1 - lr * weightDecay;
+        boolean f32 = param.dtype() == DType.F32;
+        flat(decoupled ? "adamw" : "adam", ts, written, (f, n) -> Parallel.forRange(n, GRAIN, (lo, hi) -> {
+            Flat p = f[0], g = f[1], m1 = f[2], m2 = f[3], mx = ams ? f[4] : null;
+            if (f32) {
+                float b1 = (float) beta1, b2 = (float) beta2, c1 = (float) (1 - beta1), c2 = (float) (1 - beta2);
+                float wd = (float) weightDecay, dec = (float) decay, nss = (float) -stepSize, bc = (float) bc2Sqrt, ep = (float) eps;
+                for (long i = lo; i < hi; i += S.length()) {
+                    VectorMask<Float> m = S.indexInRange(i, hi);
+                    FloatVector pv = p.load(i, m);
+                    FloatVector gv = g.load(i, m);
+                    if (l2) gv = gv.add(pv.mul(wd));
+                    if (shrink) pv = pv.mul(dec);
+                    FloatVector a = m1.load(i, m).mul(b1).add(gv.mul(c1));
+                    FloatVector v = m2.load(i, m).mul(b2).add(gv.mul(c2).mul(gv));
+                    m1.store(a, i, m);
+                    m2.store(v, i, m);
+                    if (ams) {
+                        v = v.max(mx.load(i, m));
+                        mx.store(v, i, m);
+                    }
+                    FloatVector denom = v.sqrt().div(bc).add(ep);
+                    p.store(pv.add(a.mul(nss).div(denom)), i, m);
+                }
+            } else {
+                for (long i = lo; i < hi; i++) {
+                    double pv = p.d(i);
+                    double gv = g.d(i);
+                    if (l2) gv = gv + weightDecay * pv;
+                    if (shrink) pv = pv * decay;
+                    double a = m1.d(i) * beta1 + (1 - beta1) * gv;
+                    double v = m2.d(i) * beta2 + (1 - beta2) * gv * gv;
+                    m1.d(i, a);
+                    m2.d(i, v);
+                    if (ams) {
+                        v = Math.max(v, mx.d(i));
+                        mx.d(i, v);
+                    }
+                    double denom = Math.sqrt(v) / bc2Sqrt + eps;
+                    p.d(i, pv + -stepSize * a / denom);
+                }
+            }
+        }));
+    }
+
+    @Override
+    public double vectorNorm(Tensor x, double ord) {
+        if (!(ord > 0)) throw new IllegalArgumentException("vector_norm: ord must be > 0, got " + ord);
+        double[] result = new double[1];
+        boolean inf = Double.isInfinite(ord);
+        flat("vector_norm", new Tensor[] {x}, new boolean[] {false}, (f, n) -> {
+            Flat a = f[0];
+            boolean f32 = x.dtype() == DType.F32;
+            int blocks = (int) ((n + NORM_BLOCK - 1) / NORM_BLOCK);
+            double[] part = new double[blocks];
+            Parallel.forRange(blocks, 1, (blo, bhi) -> {
+                for (long blk = blo; blk < bhi; blk++) {
+                    long lo = blk * NORM_BLOCK, hi = Math.min(n, lo + NORM_BLOCK);
+                    double acc = 0;
+                    if (f32 && ord == 2) {
+                        // Float lanes over at most 64 elements each, then double: exact enough and vectorized.
+                        for (long s = lo; s < hi; s += 64L * S.length()) {
+                            long e = Math.min(hi, s + 64L * S.length());
+                            FloatVector sum = FloatVector.zero(S);
+                            for (long i = s; i < e; i += S.length()) {
+                                FloatVector v = a.load(i, S.indexInRange(i, e));
+                                sum = sum.add(v.mul(v));
+                            }
+                            acc += sum.reduceLanes(VectorOperators.ADD);
+                        }
+                    } else {
+                        for (long i = lo; i < hi; i++) {
+                            double v = Math.abs(f32 ? a.f(i) : a.d(i));
+                            if (inf) acc = Math.max(acc, v);
+                            else if (ord == 1) acc += v;
+                            else if (ord == 2) acc += v * v;
+                            else acc += Math.pow(v, ord);
+                        }
+                    }
+                    part[(int) blk] = acc;
+                }
+            });
+            double total = 0;
+            for (double p : part) total = inf ? Math.max(total, p) : total + p;
+            result[0] = inf ? total : ord == 1 ? total : ord == 2 ? Math.sqrt(total) : Math.pow(total, 1 / ord);
+        });
+        return result[0];
+    }
+
+    @Override
+    public void scaleInPlace(Tensor x, double factor) {
+        boolean f32 = x.dtype() == DType.F32;
+        flat("scale", new Tensor[] {x}, new boolean[] {true}, (f, n) -> Parallel.forRange(n, GRAIN, (lo, hi) -> {
+            Flat a = f[0];
+            if (f32) {
+                float s = (float) factor;
+                for (long i = lo; i < hi; i += S.length()) {
+                    VectorMask<Float> m = S.indexInRange(i, hi);
+                    a.store(a.load(i, m).mul(s), i, m);
+                }
+            } else {
+                for (long i = lo; i < hi; i++) a.d(i, a.d(i) * factor);
+            }
+        }));
+    }
+
+    @Override
+    public void clampInPlace(Tensor x, double lo, double hi) {
+        if (lo > hi) throw new IllegalArgumentException("clamp: min " + lo + " > max " + hi);
+        boolean f32 = x.dtype() == DType.F32;
+        flat("clamp", new Tensor[] {x}, new boolean[] {true}, (f, n) -> Parallel.forRange(n, GRAIN, (a, b) -> {
+            Flat t = f[0];
+            if (f32) {
+                float l = (float) lo, h = (float) hi;
+                for (long i = a; i < b; i += S.length()) {
+                    VectorMask<Float> m = S.indexInRange(i, b);
+                    t.store(t.load(i, m).max(l).min(h), i, m);
+                }
+            } else {
+                for (long i = a; i < b; i++) t.d(i, Math.min(Math.max(t.d(i), lo), hi));
+            }
+        }));
+    }
+
+    @Override
+    public void emaUpdate(Tensor ema, Tensor src, double decay) {
+        boolean f32 = ema.dtype() == DType.F32;
+        flat("ema_update", new Tensor[] {ema, src}, new boolean[] {true, false}, (f, n) -> Parallel.forRange(n, GRAIN, (lo, hi) -> {
+            Flat e = f[0], s = f[1];
+            if (f32) {
+                float d = (float) decay, c = (float) (1 - decay);
+                for (long i = lo; i < hi; i += S.length()) {
+                    VectorMask<Float> m = S.indexInRange(i, hi);
+                    e.store(e.load(i, m).mul(d).add(s.load(i, m).mul(c)), i, m);
+                }
+            } else {
+                for (long i = lo; i < hi; i++) e.d(i, decay * e.d(i) + (1 - decay) * s.d(i));
+            }
+        }));
+    }
 }

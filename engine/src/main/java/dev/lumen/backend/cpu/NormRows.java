@@ -1,0 +1,134 @@
+package dev.lumen.backend.cpu;
+
+import dev.lumen.tensor.DType;
+import dev.lumen.tensor.HostAccess;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Row primitives shared by the normalization kernels: contiguous runs of n elements at an
+ * element offset. F32 runs use the Vector API and flush their float lane sums into double
+ * every {@link #BLOCK} elements, so long sums keep double accuracy; other dtypes take a
+ * scalar path in double.
+ */
+final class NormRows {
+    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    static final int L = S.length();
+    static final ByteOrder NO = ByteOrder.nativeOrder();
+    static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
+    /** Elements summed in float lanes before the partial sum moves to double. */
+    private static final int BLOCK = 1024;
+
+    private NormRows() {}
+
+    static FloatVector load(MemorySegment s, long i) { return FloatVector.fromMemorySegment(S, s, i * 4, NO); }
+
+    /** acc[0] += sum(x - shift), acc[1] += sum((x - shift)^2). */
+    static void stats(MemorySegment x, DType t, long off, int n, double shift, double[] acc) {
+        if (t == DType.F32) {
+            float sh = (float) shift;
+            FloatVector vs = FloatVector.broadcast(S, sh);
+            for (int b = 0; b < n; b += BLOCK) {
+                int end = Math.min(n, b + BLOCK);
+                FloatVector s1 = FloatVector.zero(S), s2 = FloatVector.zero(S);
+                int i = b;
+                for (; i <= end - L; i += L) {
+                    FloatVector d = load(x, off + i).sub(vs);
+                    s1 = s1.add(d);
+                    s2 = d.fma(d, s2);
+                }
+                double a1 = s1.reduceLanes(VectorOperators.ADD), a2 = s2.reduceLanes(VectorOperators.ADD);
+                for (; i < end; i++) {
+                    float d = x.getAtIndex(F, off + i) - sh;
+                    a1 += d;
+                    a2 += d * d;
+                }
+                acc[0] += a1;
+                acc[1] += a2;
+            }
+        } else {
+            double a1 = 0, a2 = 0;
+            for (int i = 0; i < n; i++) {
+                double d = HostAccess.get(x, t, off + i) - shift;
+                a1 += d;
+                a2 += d * d;
+            }
+            acc[0] += a1;
+            acc[1] += a2;
+        }
+    }
+
+    /** out = x * a + b. */
+    static void affine(MemorySegment x, long xo, MemorySegment out, long oo, DType t, int n, double a, double b) {
+        if (t == DType.F32) {
+            float fa = (float) a, fb = (float) b;
+            FloatVector va = FloatVector.broadcast(S, fa), vb = FloatVector.broadcast(S, fb);
+            int i = 0;
+            for (; i <= n - L; i += L) load(x, xo + i).fma(va, vb).intoMemorySegment(out, (oo + i) * 4, NO);
+            for (; i < n; i++) out.setAtIndex(F, oo + i, x.getAtIndex(F, xo + i) * fa + fb);
+        } else {
+            for (int i = 0; i < n; i++) HostAccess.set(out, t, oo + i, HostAccess.get(x, t, xo + i) * a + b);
+        }
+    }
+
+    /** acc[0] += sum(g), acc[1] += sum(g * (x - shift)). */
+    static void gradStats(MemorySegment g, long go, MemorySegment x, long xo, DType t, int n, double shift, double[] acc) {
+        if (t == DType.F32) {
+            FloatVector vs = FloatVector.broadcast(S, (float) shift);
+            for (int b = 0; b < n; b += BLOCK) {
+                int end = Math.min(n, b + BLOCK);
+                FloatVector s1 = FloatVector.zero(S), s2 = FloatVector.zero(S);
+                int i = b;
+                for (; i <= end - L; i += L) {
+                    FloatVector vg = load(g, go + i);
+                    s1 = s1.add(vg);
+                    s2 = vg.fma(load(x, xo + i).sub(vs), s2);
+                }
+                double a1 = s1.reduceLanes(VectorOperators.ADD), a2 = s2.reduceLanes(VectorOperators.ADD);
+                for (; i < end; i++) {
+                    float vg = g.getAtIndex(F, go + i);
+                    a1 += vg;
+                    a2 += vg * (x.getAtIndex(F, xo + i) - (float) shift);
+                }
+                acc[0] += a1;
+                acc[1] += a2;
+            }
+        } else {
+            double a1 = 0, a2 = 0;
+            for (int i = 0; i < n; i++) {
+                double vg = HostAccess.get(g, t, go + i);
+                a1 += vg;
+                a2 += vg * (HostAccess.get(x, t, xo + i) - shift);
+            }
+            acc[0] += a1;
+            acc[1] += a2;
+        }
+    }
+
+    /** d = g * k1 + x * k2 + k3: the input gradient of every normalization, per run. */
+    static void backward(MemorySegment g, long go, MemorySegment x, long xo, MemorySegment d, long dOff, DType t, int n,
+                         double k1, double k2, double k3) {
+        if (t == DType.F32) {
+            float f1 = (float) k1, f2 = (float) k2, f3 = (float) k3;
+            FloatVector v1 = FloatVector.broadcast(S, f1), v2 = FloatVector.broadcast(S, f2), v3 = FloatVector.broadcast(S, f3);
+            int i = 0;
+            for (; i <= n - L; i += L) {
+                load(g, go + i).fma(v1, load(x, xo + i).fma(v2, v3)).intoMemorySegment(d, (dOff + i) * 4, NO);
+            }
+            for (; i < n; i++) d.setAtIndex(F, dOff + i, g.getAtIndex(F, go + i) * f1 + (x.getAtIndex(F, xo + i) * f2 + f3));
+        } else {
+            for (int i = 0; i < n; i++) {
+                HostAccess.set(d, t, dOff + i, HostAccess.get(g, t, go + i) * k1 + HostAccess.get(x, t, xo + i) * k2 + k3);
+            }
+        }
+    }
+
+    /** Reads element i of an optional per-channel vector (weight, bias), or dflt when it is absent. */
+    static double at(MemorySegment v, DType t, long off, long i, double dflt) {
+        return v == null ? dflt : HostAccess.get(v, t, off + i);
+    }
+}

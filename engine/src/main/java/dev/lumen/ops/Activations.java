@@ -1,0 +1,47 @@
+package dev.lumen.ops;
+
+import dev.lumen.backend.ElementwiseKernels.Unary;
+import dev.lumen.tensor.Tensor;
+
+/**
+ * Activation functions as PyTorch defines them. Each runs one forward kernel and, in
+ * backward, one dedicated derivative kernel (no chains of small ops).
+ */
+public final class Activations {
+    private Activations() {}
+
+    public static Tensor relu(Tensor x) { return Elementwise.unary("relu", Unary.RELU, x, 0, 0, false); }
+
+    /** x * Phi(x) with the exact (erf) normal CDF: torch's gelu(approximate='none'). */
+    public static Tensor gelu(Tensor x) { return Elementwise.unary("gelu", Unary.GELU, x, 0, 0, true); }
+
+    /** 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))): torch's gelu(approximate='tanh'). */
+    public static Tensor geluTanh(Tensor x) { return Elementwise.unary("gelu_tanh", Unary.GELU_TANH, x, 0, 0, true); }
+
+    /** x * sigmoid(x), also called swish. */
+    public static Tensor silu(Tensor x) { return Elementwise.unary("silu", Unary.SILU, x, 0, 0, true); }
+
+    public static Tensor sigmoid(Tensor x) { return Elementwise.unary("sigmoid", Unary.SIGMOID, x, 0, 0, true); }
+
+    public static Tensor tanh(Tensor x) { return Elementwise.unary("tanh", Unary.TANH, x, 0, 0, true); }
+
+    /** log(1 + exp(beta x)) / beta, and x itself where beta x > threshold. */
+    public static Tensor softplus(Tensor x, double beta, double threshold) {
+        return Elementwise.unary("softplus", Unary.SOFTPLUS, x, beta, threshold, true);
+    }
+
+    /** softplus with torch's defaults beta = 1, threshold = 20. */
+    public static Tensor softplus(Tensor x) { return softplus(x, 1, 20); }
+
+    /** x where x > 0, else slope * x. */
+    public static Tensor leakyRelu(Tensor x, double slope) { return Elementwise.unary("leaky_relu", Unary.LEAKY_RELU, x, slope, 0, true); }
+
+    /** leakyRelu with torch's default slope 0.01. */
+    public static Tensor leakyRelu(Tensor x) { return leakyRelu(x, 0.01); }
+
+    /** relu6(x + 3) / 6. */
+    public static Tensor hardSigmoid(Tensor x) { return Elementwise.unary("hardsigmoid", Unary.HARD_SIGMOID, x, 0, 0, true); }
+
+    /** x * relu6(x + 3) / 6. */
+    public static Tensor hardSwish(Tensor x) { return Elementwise.unary("hardswish", Unary.HARD_SWISH, x, 0, 0, true); }
+}

@@ -1,0 +1,145 @@
+package dev.lumen.ops;
+
+import dev.lumen.autograd.Autograd;
+import dev.lumen.autograd.GradMode;
+import dev.lumen.backend.ConvKernels.Window;
+import dev.lumen.tensor.DType;
+import dev.lumen.tensor.Shapes;
+import dev.lumen.tensor.Tensor;
+
+/**
+ * 2-D convolution (F.conv2d) and the sliding-window rearrangements nn.Unfold / F.fold, with
+ * their gradient rules. Sizes given as int[] take one value (both dims) or two (h, w).
+ */
+public final class Convolution {
+    private Convolution() {}
+
+    /**
+     * F.conv2d: x [N, C, H, W], weight [O, C/groups, kh, kw], bias [O] or null.
+     * Output [N, O, (H + 2p - d(kh-1) - 1)/s + 1, ...].
+     */
+    public static Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int[] stride, int[] padding, int[] dilation, int groups) {
+        if (x.dim() != 4) throw new IllegalArgumentException("conv2d: input must be [N, C, H, W], got " + Shapes.str(x.shape()));
+        if (weight.dim() != 4) throw new IllegalArgumentException("conv2d: weight must be [O, C/groups, kh, kw], got " + Shapes.str(weight.shape()));
+        int[] xs = x.shape(), ws = weight.shape();
+        if (groups < 1 || xs[1] % groups != 0 || ws[0] % groups != 0) {
+            throw new IllegalArgumentException("conv2d: groups " + groups + " must divide input channels " + xs[1] + " and output channels " + ws[0]);
+        }
+        if (ws[1] * groups != xs[1]) {
+            throw new IllegalArgumentException("conv2d: weight " + Shapes.str(ws) + " expects " + ws[1] + " input channels per group, got "
+                    + xs[1] / groups + " (input " + Shapes.str(xs) + ", groups " + groups + ")");
+        }
+        if (bias != null && (bias.dim() != 1 || bias.shape(0) != ws[0])) {
+            throw new IllegalArgumentException("conv2d: bias " + Shapes.str(bias.shape()) + " for weight " + Shapes.str(ws) + " (expects [" + ws[0] + "])");
+        }
+        Window win = window("conv2d", new int[] {ws[2], ws[3]}, stride, padding, dilation);
+        int oh = win.outH(xs[2]), ow = win.outW(xs[3]);
+        if (oh < 1 || ow < 1) {
+            throw new IllegalArgumentException("conv2d: input " + Shapes.str(xs) + " is smaller than the dilated kernel " + Shapes.str(ws) + " with padding " + win.ph() + "x" + win.pw());
+        }
+        DType t = computeType("conv2d", x, weight, bias);
+        Tensor out = Tensor.empty(t, x.device(), xs[0], ws[0], oh, ow);
+        Tensor xc, wc;
+        try (GradMode ng = GradMode.noGrad()) {
+            xc = x.to(t).contiguous();
+            wc = weight.to(t).contiguous();
+            Tensor bc = bias == null ? null : bias.to(t).contiguous();
+            x.backend().conv().conv2d(xc, wc, bc, win, groups, out);
+        }
+        Tensor[] inputs = bias == null ? new Tensor[] {x, weight} : new Tensor[] {x, weight, bias};
+        return Autograd.record("conv2d", out, g -> {
+            Tensor gc = g.contiguous();
+            Tensor gx = null, gw = null, gb = null;
+            if (x.requiresGrad()) {
+                gx = Tensor.empty(t, x.device(), xs);
+                x.backend().conv().conv2dBackwardInput(gc, wc, win, groups, gx);
+                gx = gx.to(x.dtype());
+            }
+            if (weight.requiresGrad()) {
+                gw = Tensor.empty(t, x.device(), ws);
+                x.backend().conv().conv2dBackwardWeight(gc, xc, win, groups, gw);
+                gw = gw.to(weight.dtype());
+            }
+            if (bias != null && bias.requiresGrad()) {
+                gb = Tensor.empty(t, x.device(), ws[0]);
+                x.backend().conv().conv2dBackwardBias(gc, gb);
+                gb = gb.to(bias.dtype());
+            }
+            return bias == null ? new Tensor[] {gx, gw} : new Tensor[] {gx, gw, gb};
+        }, inputs);
+    }
+
+    /** conv2d with stride 1, no padding, no dilation, one group. */
+    public static Tensor conv2d(Tensor x, Tensor weight, Tensor bias) {
+        return conv2d(x, weight, bias, new int[] {1}, new int[] {0}, new int[] {1}, 1);
+    }
+
+    /** nn.Unfold: x [N, C, H, W] -> [N, C*kh*kw, L], one column per window position, rows ordered (c, i, j). */
+    public static Tensor unfold(Tensor x, int[] kernel, int[] dilation, int[] padding, int[] stride) {
+        if (x.dim() != 4) throw new IllegalArgumentException("unfold: input must be [N, C, H, W], got " + Shapes.str(x.shape()));
+        Window win = window("unfold", kernel, stride, padding, dilation);
+        int[] xs = x.shape();
+        int oh = win.outH(xs[2]), ow = win.outW(xs[3]);
+        if (oh < 1 || ow < 1) {
+            throw new IllegalArgumentException("unfold: input " + Shapes.str(xs) + " is smaller than the kernel " + win.kh() + "x" + win.kw() + " with its dilation and padding");
+        }
+        DType t = computeType("unfold", x, x, null);
+        Tensor out = Tensor.empty(t, x.device(), xs[0], xs[1] * win.area(), oh * ow);
+        try (GradMode ng = GradMode.noGrad()) {
+            x.backend().conv().im2col(x.to(t).contiguous(), win, out);
+        }
+        return Autograd.record("unfold", out, g -> {
+            Tensor gx = Tensor.empty(t, x.device(), xs);
+            x.backend().conv().col2im(g.contiguous(), win, gx);
+            return new Tensor[] {gx.to(x.dtype())};
+        }, x);
+    }
+
+    /** F.fold: x [N, C*kh*kw, L] -> [N, C, outH, outW], overlapping values summed. */
+    public static Tensor fold(Tensor x, int[] outputSize, int[] kernel, int[] dilation, int[] padding, int[] stride) {
+        Window win = window("fold", kernel, stride, padding, dilation);
+        int[] size = pair("fold", "output_size", outputSize, 1);
+        int[] xs = x.shape();
+        if (x.dim() != 3 || xs[1] % win.area() != 0) {
+            throw new IllegalArgumentException("fold: input must be [N, C*" + win.kh() + "*" + win.kw() + ", L], got " + Shapes.str(xs));
+        }
+        int oh = win.outH(size[0]), ow = win.outW(size[1]);
+        if (oh < 1 || ow < 1 || (long) oh * ow != xs[2]) {
+            throw new IllegalArgumentException("fold: input " + Shapes.str(xs) + " has " + xs[2] + " blocks, but output_size " + size[0] + "x" + size[1]
+                    + " with kernel " + win.kh() + "x" + win.kw() + " gives " + Math.max(oh, 0) + "x" + Math.max(ow, 0));
+        }
+        DType t = computeType("fold", x, x, null);
+        int c = xs[1] / win.area();
+        Tensor out = Tensor.empty(t, x.device(), xs[0], c, size[0], size[1]);
+        try (GradMode ng = GradMode.noGrad()) {
+            x.backend().conv().col2im(x.to(t).contiguous(), win, out);
+        }
+        return Autograd.record("fold", out, g -> {
+            Tensor gx = Tensor.empty(t, x.device(), xs);
+            x.backend().conv().im2col(g.contiguous(), win, gx);
+            return new Tensor[] {gx.to(x.dtype())};
+        }, x);
+    }
+
+    static Window window(String op, int[] kernel, int[] stride, int[] padding, int[] dilation) {
+        int[] k = pair(op, "kernel_size", kernel, 1), s = pair(op, "stride", stride, 1), p = pair(op, "padding", padding, 0), d = pair(op, "dilation", dilation, 1);
+        return new Window(k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1]);
+    }
+
+    /** One value for both dims, or (h, w); min is the smallest allowed value. */
+    static int[] pair(String op, String name, int[] v, int min) {
+        if (v == null || (v.length != 1 && v.length != 2)) {
+            throw new IllegalArgumentException(op + ": " + name + " needs 1 or 2 values, got " + (v == null ? "null" : java.util.Arrays.toString(v)));
+        }
+        int[] r = v.length == 1 ? new int[] {v[0], v[0]} : v.clone();
+        if (r[0] < min || r[1] < min) throw new IllegalArgumentException(op + ": " + name + " must be >= " + min + ", got " + java.util.Arrays.toString(v));
+        return r;
+    }
+
+    static DType computeType(String op, Tensor a, Tensor b, Tensor c) {
+        DType t = DType.promote(a.dtype(), b.dtype());
+        if (c != null) t = DType.promote(t, c.dtype());
+        if (!t.isFloating()) throw new IllegalArgumentException(op + ": needs floating tensors, got " + t);
+        return t.isCompute() ? t : DType.F32;
+    }
+}

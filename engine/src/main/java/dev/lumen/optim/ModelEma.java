@@ -1,0 +1,115 @@
+package dev.lumen.optim;
+
+import dev.lumen.autograd.GradMode;
+import dev.lumen.memory.Scope;
+import dev.lumen.tensor.Tensor;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Exponential moving average of a model's weights, as timm's ModelEmaV2: every entry of the
+ * model's state (parameters and buffers alike) becomes ema = decay * ema + (1 - decay) * value.
+ * Integer buffers (BatchNorm's num_batches_tracked) follow ModelEmaV2 too: the blend is
+ * computed in float32 and truncated back to an integer, which in practice keeps the first value.
+ *
+ * <p>With warmup the decay of update t (counting from 0) is min(decay, (1 + t) / (10 + t)),
+ * so early averages follow the model closely. The averaged tensors live outside every Scope.
+ */
+public final class ModelEma {
+    private final double decay;
+    private final boolean warmup;
+    private final Map<String, Tensor> ema = new LinkedHashMap<>();
+    private long updates;
+
+    /** Starts from a copy of the model's named parameters and buffers. */
+    public ModelEma(Map<String, Tensor> namedState, double decay, boolean warmup) {
+        if (decay < 0 || decay > 1) throw new IllegalArgumentException("ModelEma: decay must be in [0, 1], got " + decay);
+        this.decay = decay;
+        this.warmup = warmup;
+        try (GradMode off = GradMode.noGrad()) {
+            for (Map.Entry<String, Tensor> e : namedState.entrySet()) {
+                Tensor v = e.getValue();
+                Tensor c = Scope.detachFromScopes(Tensor.empty(v.dtype(), v.device(), v.shape()));
+                v.backend().copy(v, c);
+                ema.put(e.getKey(), c);
+            }
+        }
+    }
+
+    public ModelEma(Map<String, Tensor> namedState, double decay) { this(namedState, decay, false); }
+
+    /** The decay used by update number t (0 for the first update). */
+    public double decayAt(long t) { return warmup ? Math.min(decay, (1.0 + t) / (10.0 + t)) : decay; }
+
+    public long updates() { return updates; }
+
+    /** The averaged tensors by name (read-only map; the tensors are the live averages). */
+    public Map<String, Tensor> ema() { return Collections.unmodifiableMap(ema); }
+
+    /** Blends the model's current values into the averages. */
+    public void update(Map<String, Tensor> namedState) {
+        double d = decayAt(updates);
+        forEachPair(namedState, (e, m) -> {
+            if (e.dtype().isFloating()) e.backend().optimizer().emaUpdate(e, m.dtype() == e.dtype() ? m : m.to(e.dtype()), d);
+            else blendInteger(e, m, d);
+        });
+        updates++;
+    }
+
+    /** Copies the model's values into the averages (timm's set()). */
+    public void set(Map<String, Tensor> namedState) {
+        forEachPair(namedState, (e, m) -> e.backend().copy(m, e));
+    }
+
+    private void forEachPair(Map<String, Tensor> namedState, java.util.function.BiConsumer<Tensor, Tensor> body) {
+        if (!namedState.keySet().equals(ema.keySet())) {
+            throw new IllegalArgumentException("ModelEma: the model's names " + namedState.keySet() + " differ from the EMA's " + ema.keySet());
+        }
+        try (GradMode off = GradMode.noGrad(); Scope s = Scope.open()) {
+            for (Map.Entry<String, Tensor> en : ema.entrySet()) {
+                Tensor e = en.getValue(), m = namedState.get(en.getKey());
+                if (!Arrays.equals(e.shape(), m.shape())) {
+                    throw new IllegalArgumentException("ModelEma: '" + en.getKey() + "' has shape " + Arrays.toString(m.shape())
+                            + ", its average " + Arrays.toString(e.shape()));
+                }
+                body.accept(e, m);
+            }
+        }
+    }
+
+    /** ModelEmaV2 on an integer buffer: float32 decay * e + (1 - decay) * m, truncated by copy_. */
+    private static void blendInteger(Tensor e, Tensor m, double d) {
+        long[] ev = e.toLongs(), mv = m.toLongs();
+        float fd = (float) d, fc = (float) (1 - d);
+        double[] out = new double[ev.length];
+        for (int i = 0; i < ev.length; i++) out[i] = (long) (fd * (float) ev[i] + fc * (float) mv[i]);
+        Tensor t = Tensor.fromDoubles(out, e.dtype(), e.shape());
+        e.backend().copy(t, e);
+    }
+
+    /** Tensors "ema.NAME"; metadata {"type": "ModelEma", "decay", "warmup", "updates"}. */
+    public StateDict stateDict() {
+        Map<String, Tensor> tensors = new LinkedHashMap<>();
+        ema.forEach((k, v) -> tensors.put("ema." + k, v));
+        Map<String, Object> meta = new LinkedHashMap<>();
+        meta.put("type", "ModelEma");
+        meta.put("decay", decay);
+        meta.put("warmup", warmup);
+        meta.put("updates", updates);
+        return new StateDict(tensors, meta);
+    }
+
+    /** Restores the averages (copied into this EMA's tensors) and the update count. */
+    public void loadStateDict(StateDict sd) {
+        if (!"ModelEma".equals(sd.require("ModelEma", "type"))) throw new IllegalArgumentException("ModelEma: state dict is for " + sd.meta().get("type"));
+        Map<String, Tensor> named = new LinkedHashMap<>();
+        sd.tensors().forEach((k, v) -> {
+            if (!k.startsWith("ema.")) throw new IllegalArgumentException("ModelEma: unexpected tensor '" + k + "'");
+            named.put(k.substring(4), v);
+        });
+        set(named);
+        updates = ((Number) sd.require("ModelEma", "updates")).longValue();
+    }
+}

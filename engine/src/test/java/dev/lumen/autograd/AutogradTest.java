@@ -1,0 +1,88 @@
+package dev.lumen.autograd;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lumen.memory.Scope;
+import dev.lumen.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+
+class AutogradTest {
+    @Test
+    void gradientsAccumulateAcrossBackwardCalls() {
+        Tensor w = Tensor.fromFloats(new float[] {1, 2, 3}, 3).requiresGrad(true);
+        for (int i = 0; i < 2; i++) {
+            try (Scope s = Scope.open()) {
+                w.mul(w).sum().backward();
+            }
+        }
+        assertArrayEquals(new float[] {4, 8, 12}, w.grad().toFloats());
+        assertFalse(w.grad().isClosed(), "a leaf's grad outlives the step scope");
+        w.setGrad(null);
+        assertNull(w.grad());
+    }
+
+    @Test
+    void sharedSubexpressionsSumTheirGradients() {
+        try (Scope s = Scope.open()) {
+            Tensor x = Tensor.fromFloats(new float[] {2}, 1).requiresGrad(true);
+            Tensor y = x.mul(x);
+            y.add(y).mul(x).sum().backward(); // d/dx (2 x^3) = 6 x^2
+            assertArrayEquals(new float[] {24}, x.grad().toFloats());
+        }
+    }
+
+    @Test
+    void noGradRecordsNothing() {
+        try (Scope s = Scope.open()) {
+            Tensor x = Tensor.ones(2).requiresGrad(true);
+            Tensor y;
+            try (GradMode ng = GradMode.noGrad()) {
+                y = x.mul(x);
+            }
+            assertFalse(y.requiresGrad());
+            assertNull(y.gradFn());
+            assertTrue(GradMode.isEnabled());
+            assertTrue(x.mul(x).requiresGrad());
+        }
+    }
+
+    @Test
+    void detachCutsTheTape() {
+        try (Scope s = Scope.open()) {
+            Tensor x = Tensor.fromFloats(new float[] {3}, 1).requiresGrad(true);
+            Tensor d = x.mul(x).detach();
+            assertFalse(d.requiresGrad());
+            x.mul(d).sum().backward();
+            assertArrayEquals(new float[] {9}, x.grad().toFloats());
+        }
+    }
+
+    @Test
+    void savedTensorsAreReleasedAfterBackward() {
+        try (Scope s = Scope.open()) {
+            Tensor x = Tensor.ones(3).requiresGrad(true);
+            Tensor loss = x.mul(x).sum();
+            loss.backward();
+            var e = assertThrows(IllegalStateException.class, loss::backward);
+            assertTrue(e.getMessage().contains("second time"), e.getMessage());
+        }
+    }
+
+    @Test
+    void backwardWithAGivenGradientAndRetainGrad() {
+        try (Scope s = Scope.open()) {
+            Tensor x = Tensor.fromFloats(new float[] {1, 2}, 2).requiresGrad(true);
+            Tensor y = x.mul(3.0).retainGrad();
+            Tensor z = y.mul(y);
+            z.backward(Tensor.fromFloats(new float[] {1, 10}, 2));
+            assertArrayEquals(new float[] {6, 120}, y.grad().toFloats());
+            assertArrayEquals(new float[] {18, 360}, x.grad().toFloats());
+            assertThrows(IllegalArgumentException.class, () -> x.mul(2.0).backward(Tensor.ones(3)));
+            assertThrows(IllegalStateException.class, () -> Tensor.ones(2).sum().backward());
+        }
+    }
+}

@@ -1,0 +1,117 @@
+package dev.lumen.cuda;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Device 0's primary context and Lumen's kernels module (the fatbin that `make kernels`
+ * builds, a resource of this jar). One per process; made on first use.
+ */
+public final class CudaContext {
+    static final String FATBIN = "/dev/lumen/cuda/lumen_kernels.fatbin";
+    static final String NVCC_VERSION = "/dev/lumen/cuda/nvcc-version.txt";
+    private static volatile CudaContext instance;
+
+    private final CudaDriver driver;
+    private final MemorySegment context;
+    private final MemorySegment module;
+    private final ConcurrentHashMap<String, Kernel> kernels = new ConcurrentHashMap<>();
+
+    private CudaContext(CudaDriver driver) {
+        this.driver = driver;
+        if (driver.deviceCount() < 1) throw new CudaException("no CUDA device found by " + driver.library(), -1);
+        int dev = driver.device(0);
+        this.context = driver.primaryContextRetain(dev);
+        driver.setCurrentContext(context);
+        this.module = loadModule(driver);
+    }
+
+    public static CudaContext get() {
+        CudaContext c = instance;
+        if (c != null) return c;
+        synchronized (CudaContext.class) {
+            if (instance == null) instance = new CudaContext(CudaDriver.get());
+            return instance;
+        }
+    }
+
+    private static MemorySegment loadModule(CudaDriver driver) {
+        byte[] image = resource(FATBIN);
+        if (image == null) {
+            throw new CudaException("the kernels fatbin " + FATBIN + " is not on the class path (build with `make kernels`)", -1);
+        }
+        MemorySegment seg = Arena.global().allocate(image.length + 16L, 16);
+        MemorySegment.copy(image, 0, seg, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, image.length);
+        try {
+            return driver.moduleLoadData(seg);
+        } catch (CudaException e) {
+            byte[] v = resource(NVCC_VERSION);
+            String nvcc = v == null ? "unknown nvcc" : lastLine(new String(v, StandardCharsets.UTF_8));
+            throw new CudaException("cannot load the Lumen kernels (built by " + nvcc + ") into driver "
+                    + formatVersion(driver.driverVersion()) + ": " + e.getMessage(), e.code());
+        }
+    }
+
+    private static String lastLine(String s) {
+        String[] lines = s.strip().split("\n");
+        return lines[lines.length - 1].strip();
+    }
+
+    static String formatVersion(int v) { return "CUDA " + v / 1000 + "." + (v % 1000) / 10; }
+
+    private static byte[] resource(String path) {
+        try (InputStream in = CudaContext.class.getResourceAsStream(path)) {
+            return in == null ? null : in.readAllBytes();
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    public CudaDriver driver() { return driver; }
+
+    /** Makes this context current on the calling thread (the driver's current context is per thread). */
+    public CudaContext bind() {
+        driver.setCurrentContext(context);
+        return this;
+    }
+
+    public Kernel kernel(String name) {
+        bind();
+        return kernels.computeIfAbsent(name, n -> new Kernel(driver, driver.moduleGetFunction(module, n), n));
+    }
+
+    public DeviceBuffer allocate(long bytes) {
+        bind();
+        return new DeviceBuffer(driver, bytes);
+    }
+
+    public void synchronize() {
+        bind();
+        driver.synchronize();
+    }
+
+    /** Milliseconds that body takes on the device, between two events on the default stream. */
+    public float time(Runnable body) {
+        bind();
+        MemorySegment a = driver.eventCreate(), b = driver.eventCreate();
+        try {
+            driver.eventRecord(a, MemorySegment.NULL);
+            body.run();
+            driver.eventRecord(b, MemorySegment.NULL);
+            driver.eventSynchronize(b);
+            return driver.eventElapsedMs(a, b);
+        } finally {
+            driver.eventDestroy(a);
+            driver.eventDestroy(b);
+        }
+    }
+
+    /** One line for logs: the driver, its version and the device. */
+    public String describe() {
+        return driver.deviceName(driver.device(0)) + ", driver " + formatVersion(driver.driverVersion()) + " (" + driver.library() + ")";
+    }
+}
