@@ -43,6 +43,7 @@ class ReductionsTest {
     @Test void meanOfLongRowsMatchesTorch() { golden("mean_wide_all", Reductions::mean); }
     @Test void unbiasedVarMatchesTorch() { golden("var_d1", x -> Reductions.var(x, d(1), 1, false)); }
     @Test void populationVarKeepdimMatchesTorch() { golden("var_d23_pop_keep", x -> Reductions.var(x, d(2, 3), 0, true)); }
+    // Inputs near 100 carry f32 rounding of 7.6e-6 in x - mean, so the gradient agrees to ~7e-6: still inside 1e-5.
     @Test void varWithLargeMeanMatchesTorch() { golden("var_tall", x -> Reductions.var(x, d(0), 1, false)); }
     @Test void stdMatchesTorch() { golden("std_d0", x -> Reductions.std(x, d(0), 1, false)); }
     @Test void stdOfAllMatchesTorch() { golden("std_all", Reductions::std); }

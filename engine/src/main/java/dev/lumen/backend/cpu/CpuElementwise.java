@@ -143,7 +143,8 @@ final class CpuElementwise implements ElementwiseKernels {
                 long ix = base[0], io = base[1];
                 int i = 0;
                 if (step[0] == 1 && step[1] == 1) {
-                    for (int up = S.loopBound(n); i < up; i += L) st(so, io + i, UnaryMath.apply(op, ld(sx, ix + i), f0, f1));
+                    i = S.loopBound(n);
+                    FORWARD[op.ordinal()].run(f0, f1, sx, ix, so, io, i);
                 }
                 for (; i < n; i++) {
                     so.setAtIndex(F, io + (long) i * step[1], (float) UnaryMath.apply(op, sx.getAtIndex(F, ix + (long) i * step[0]), f0, f1));
@@ -168,9 +169,8 @@ final class CpuElementwise implements ElementwiseKernels {
                 long ix = base[0], ig = base[1], ii = base[2];
                 int i = 0;
                 if (step[0] == 1 && step[1] == 1 && step[2] == 1) {
-                    for (int up = S.loopBound(n); i < up; i += L) {
-                        st(si, ii + i, ld(sg, ig + i).mul(UnaryMath.derivative(op, ld(sx, ix + i), f0, f1)));
-                    }
+                    i = S.loopBound(n);
+                    BACKWARD[op.ordinal()].run(f0, f1, sx, ix, sg, ig, si, ii, i);
                 }
                 for (; i < n; i++) {
                     double d = UnaryMath.derivative(op, sx.getAtIndex(F, ix + (long) i * step[0]), f0, f1);
@@ -185,6 +185,69 @@ final class CpuElementwise implements ElementwiseKernels {
                 }
             }, x, gradOut, gradIn);
         }
+    }
+
+    /** A unit-stride F32 row loop over up elements (a multiple of the vector length). */
+    @FunctionalInterface
+    private interface ForwardRow {
+        void run(float p0, float p1, MemorySegment x, long xi, MemorySegment o, long oi, int up);
+    }
+
+    @FunctionalInterface
+    private interface BackwardRow {
+        void run(float p0, float p1, MemorySegment x, long xi, MemorySegment g, long gi, MemorySegment o, long oi, int up);
+    }
+
+    /*
+     * One loop per op, each in its own lambda: the call per row is megamorphic, but each loop
+     * compiles on its own with its op's vector math inlined and unboxed. A switch around (or
+     * inside) a shared loop puts every op's vector code into one compilation, past C2's
+     * inlining budget, and vectors then get boxed (10x slower).
+     */
+    private static final ForwardRow[] FORWARD = new ForwardRow[Unary.values().length];
+    private static final BackwardRow[] BACKWARD = new BackwardRow[Unary.values().length];
+
+    static {
+        FORWARD[Unary.NEG.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.neg(ld(x, xi + i), p0, p1)); };
+        FORWARD[Unary.EXP.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.exp(ld(x, xi + i), p0, p1)); };
+        FORWARD[Unary.LOG.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.log(ld(x, xi + i), p0, p1)); };
+        FORWARD[Unary.SQRT.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.sqrt(ld(x, xi + i), p0, p1)); };
+        FORWARD[Unary.RSQRT.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.rsqrt(ld(x, xi + i), p0, p1)); };
+        FORWARD[Unary.ABS.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.abs(ld(x, xi + i), p0, p1)); };
+        FORWARD[Unary.SQUARE.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.square(ld(x, xi + i), p0, p1)); };
+        FORWARD[Unary.RECIPROCAL.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.reciprocal(ld(x, xi + i), p0, p1)); };
+        FORWARD[Unary.POW.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.pow(ld(x, xi + i), p0, p1)); };
+        FORWARD[Unary.CLAMP.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.clamp(ld(x, xi + i), p0, p1)); };
+        FORWARD[Unary.RELU.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.relu(ld(x, xi + i), p0, p1)); };
+        FORWARD[Unary.GELU.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.gelu(ld(x, xi + i), p0, p1)); };
+        FORWARD[Unary.GELU_TANH.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.geluTanh(ld(x, xi + i), p0, p1)); };
+        FORWARD[Unary.SILU.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.silu(ld(x, xi + i), p0, p1)); };
+        FORWARD[Unary.SIGMOID.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.sigmoid(ld(x, xi + i), p0, p1)); };
+        FORWARD[Unary.TANH.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.tanh(ld(x, xi + i), p0, p1)); };
+        FORWARD[Unary.SOFTPLUS.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.softplus(ld(x, xi + i), p0, p1)); };
+        FORWARD[Unary.LEAKY_RELU.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.leakyRelu(ld(x, xi + i), p0, p1)); };
+        FORWARD[Unary.HARD_SIGMOID.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.hardSigmoid(ld(x, xi + i), p0, p1)); };
+        FORWARD[Unary.HARD_SWISH.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.hardSwish(ld(x, xi + i), p0, p1)); };
+        BACKWARD[Unary.NEG.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.negGrad(ld(x, xi + i), p0, p1))); };
+        BACKWARD[Unary.EXP.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.expGrad(ld(x, xi + i), p0, p1))); };
+        BACKWARD[Unary.LOG.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.logGrad(ld(x, xi + i), p0, p1))); };
+        BACKWARD[Unary.SQRT.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.sqrtGrad(ld(x, xi + i), p0, p1))); };
+        BACKWARD[Unary.RSQRT.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.rsqrtGrad(ld(x, xi + i), p0, p1))); };
+        BACKWARD[Unary.ABS.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.absGrad(ld(x, xi + i), p0, p1))); };
+        BACKWARD[Unary.SQUARE.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.squareGrad(ld(x, xi + i), p0, p1))); };
+        BACKWARD[Unary.RECIPROCAL.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.reciprocalGrad(ld(x, xi + i), p0, p1))); };
+        BACKWARD[Unary.POW.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.powGrad(ld(x, xi + i), p0, p1))); };
+        BACKWARD[Unary.CLAMP.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.clampGrad(ld(x, xi + i), p0, p1))); };
+        BACKWARD[Unary.RELU.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.reluGrad(ld(x, xi + i), p0, p1))); };
+        BACKWARD[Unary.GELU.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.geluGrad(ld(x, xi + i), p0, p1))); };
+        BACKWARD[Unary.GELU_TANH.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.geluTanhGrad(ld(x, xi + i), p0, p1))); };
+        BACKWARD[Unary.SILU.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.siluGrad(ld(x, xi + i), p0, p1))); };
+        BACKWARD[Unary.SIGMOID.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.sigmoidGrad(ld(x, xi + i), p0, p1))); };
+        BACKWARD[Unary.TANH.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.tanhGrad(ld(x, xi + i), p0, p1))); };
+        BACKWARD[Unary.SOFTPLUS.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.softplusGrad(ld(x, xi + i), p0, p1))); };
+        BACKWARD[Unary.LEAKY_RELU.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.leakyReluGrad(ld(x, xi + i), p0, p1))); };
+        BACKWARD[Unary.HARD_SIGMOID.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.hardSigmoidGrad(ld(x, xi + i), p0, p1))); };
+        BACKWARD[Unary.HARD_SWISH.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.hardSwishGrad(ld(x, xi + i), p0, p1))); };
     }
 
     // ------------------------------------------------------------------ comparison and selection
