@@ -245,11 +245,40 @@ public final class Tensor implements Scope.Resource, AutoCloseable {
 
     public Tensor neg() { return Elementwise.neg(this); }
 
+    public Tensor sub(double s) { return Elementwise.sub(this, s); }
+
+    public Tensor div(double s) { return Elementwise.div(this, s); }
+
+    public Tensor pow(double e) { return Elementwise.pow(this, e); }
+
+    public Tensor exp() { return Elementwise.exp(this); }
+
+    public Tensor log() { return Elementwise.log(this); }
+
+    public Tensor sqrt() { return Elementwise.sqrt(this); }
+
+    public Tensor relu() { return dev.lumen.ops.Activations.relu(this); }
+
+    public Tensor gt(double s) { return Elementwise.gt(this, s); }
+
+    public Tensor matmul(Tensor o) { return dev.lumen.ops.LinearAlgebra.matmul(this, o); }
+
+    public Tensor softmax(int dim) { return dev.lumen.ops.Softmax.softmax(this, dim); }
+
     /** Sum of all elements. */
     public Tensor sum() { return dev.lumen.ops.Reductions.sum(this); }
 
     /** Sum over dims, dropping them. */
     public Tensor sum(int... dims) { return dev.lumen.ops.Reductions.sum(this, dims, false); }
+
+    /** Mean of all elements. */
+    public Tensor mean() { return dev.lumen.ops.Reductions.mean(this); }
+
+    /** Mean over dims, dropping them. */
+    public Tensor mean(int... dims) { return dev.lumen.ops.Reductions.mean(this, dims, false); }
+
+    /** Index of the largest value along dim (I64), dropping the dim. */
+    public Tensor argmax(int dim) { return dev.lumen.ops.Reductions.argmax(this, dim, false); }
 
     // ---------------------------------------------------------------- host access
 
