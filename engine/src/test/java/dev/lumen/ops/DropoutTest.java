@@ -86,6 +86,21 @@ class DropoutTest {
     }
 
     @Test
+    void elementIKeptExactlyWhenDrawIIsBelowKeep() {
+        try (Scope s = Scope.open()) {
+            // Odd length: the vectorized F32 path, its scalar tail and the F64 path must all follow the same rule.
+            int n = 1003;
+            float[] f = Regularization.dropout(Tensor.ones(n), 0.35, true, new Generator(77)).toFloats();
+            double[] d = Regularization.dropout(Tensor.full(1, DType.F64, dev.lumen.tensor.Device.CPU, n), 0.35, true, new Generator(77)).toDoubles();
+            for (int i = 0; i < n; i++) {
+                boolean keep = Generator.uniform(77, i) < 0.65;
+                assertEquals(keep ? (float) (1 / 0.65) : 0f, f[i], 0f, "F32 element " + i);
+                assertEquals(keep ? 1 / 0.65 : 0, d[i], 0, "F64 element " + i);
+            }
+        }
+    }
+
+    @Test
     void nonContiguousInputIsMaskedInLogicalOrder() {
         try (Scope s = Scope.open()) {
             Tensor base = Tensor.randn(new Generator(3), DType.F32, 6, 5);

@@ -8,6 +8,11 @@ import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.HostAccess;
 import dev.lumen.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.LongVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * CPU implementation of {@link NormKernels}. Batch norm runs one task per channel (a
@@ -18,6 +23,9 @@ import java.lang.foreign.MemorySegment;
 final class CpuNorms implements NormKernels {
     /** Partial buffers for cross-row reductions: fixed, so the summation order is too. */
     private static final int CHUNKS = 32;
+    private static final java.nio.ByteOrder NO = java.nio.ByteOrder.nativeOrder();
+    private static final VectorSpecies<Long> L8 = LongVector.SPECIES_512;
+    private static final VectorSpecies<Float> F8 = FloatVector.SPECIES_256;
 
     private static MemorySegment seg(Tensor t) { return t == null ? null : t.storage().segment(); }
 
@@ -210,17 +218,41 @@ final class CpuNorms implements NormKernels {
         double scale = keep > 0 ? 1 / keep : 0;
         MemorySegment xs = seg(x), ms = seg(mask), os = seg(out);
         long xo = off(x), mo = mask.offset(), oo = off(out);
+        // Draw i keeps its element when uniform(seed, first + i) < keep; the uniform is the top
+        // 53 bits over 2^53, so comparing those bits against ceil(keep * 2^53) is the same test.
+        long threshold = (long) Math.ceil(keep * 0x1p53);
         Parallel.forRange(n, 8192, (lo, hi) -> {
             if (t == DType.F32) {
                 float fs = (float) scale;
-                for (long i = lo; i < hi; i++) {
-                    float m = Generator.uniform(seed, first + i) < keep ? fs : 0f;
-                    ms.setAtIndex(F, mo + i, m);
-                    if (os != null) os.setAtIndex(F, oo + i, xs.getAtIndex(F, xo + i) * m);
+                int len = (int) (hi - lo);
+                long c0 = first + lo;
+                MemorySegment mRow = ms.asSlice((mo + lo) * 4, len * 4L);
+                MemorySegment xRow = os == null ? null : xs.asSlice((xo + lo) * 4, len * 4L);
+                MemorySegment oRow = os == null ? null : os.asSlice((oo + lo) * 4, len * 4L);
+                int i = 0;
+                // Eight counters at a time through Generator.bits' mixing, in 64-bit lanes.
+                FloatVector vs = FloatVector.broadcast(F8, fs), zero = FloatVector.zero(F8);
+                LongVector lane = LongVector.zero(L8).addIndex(1);
+                for (; i <= len - 8; i += 8) {
+                    LongVector z = lane.add(c0 + i).mul(0xBF58476D1CE4E5B9L).add(seed * 0x9E3779B97F4A7C15L + 0x94D049BB133111EBL);
+                    z = z.lanewise(VectorOperators.XOR, z.lanewise(VectorOperators.LSHR, 30)).mul(0xBF58476D1CE4E5B9L);
+                    z = z.lanewise(VectorOperators.XOR, z.lanewise(VectorOperators.LSHR, 27)).mul(0x94D049BB133111EBL);
+                    z = z.lanewise(VectorOperators.XOR, z.lanewise(VectorOperators.LSHR, 31));
+                    z = z.lanewise(VectorOperators.XOR, z.lanewise(VectorOperators.LSHR, 29)).mul(0xBF58476D1CE4E5B9L);
+                    z = z.lanewise(VectorOperators.XOR, z.lanewise(VectorOperators.LSHR, 32));
+                    VectorMask<Long> kept = z.lanewise(VectorOperators.LSHR, 11).compare(VectorOperators.LT, threshold);
+                    FloatVector m = zero.blend(vs, kept.cast(F8));
+                    m.intoMemorySegment(mRow, i * 4L, NO);
+                    if (oRow != null) FloatVector.fromMemorySegment(F8, xRow, i * 4L, NO).mul(m).intoMemorySegment(oRow, i * 4L, NO);
+                }
+                for (; i < len; i++) {
+                    float m = (Generator.bits(seed, c0 + i) >>> 11) < threshold ? fs : 0f;
+                    mRow.setAtIndex(F, i, m);
+                    if (oRow != null) oRow.setAtIndex(F, i, xRow.getAtIndex(F, i) * m);
                 }
             } else {
                 for (long i = lo; i < hi; i++) {
-                    double m = Generator.uniform(seed, first + i) < keep ? scale : 0;
+                    double m = (Generator.bits(seed, first + i) >>> 11) < threshold ? scale : 0;
                     HostAccess.set(ms, t, mo + i, m);
                     if (os != null) HostAccess.set(os, t, oo + i, HostAccess.get(xs, t, xo + i) * m);
                 }
