@@ -1,0 +1,124 @@
+package dev.lumen.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lumen.reference.Compare;
+import dev.lumen.reference.SelectiveScanReference;
+import dev.lumen.tensor.DType;
+import dev.lumen.tensor.Tensor;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Random;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** selective_scan.cu against the double-precision reference: the output and all 7 gradients. */
+class SelectiveScanCudaTest {
+    // f32 arithmetic against double: a few roundings per step, decays below 1 so errors do not
+    // grow along the scan; the A, D and bias gradients sum B*L terms in f32 per thread. The
+    // route merge and the B/C gradients add with atomics in a varying order (last-bit noise).
+    private static final double TOL = 2e-5;
+    // 16-bit storage only rounds the inputs, and the reference is given the same rounded values;
+    // the arithmetic and every output stay f32, so the bound is the f32 one.
+    private static final String[] NAMES = {"out", "x", "delta", "A", "B", "C", "D", "bias"};
+
+    private static float stored(float v, SelectiveScanCuda.Storage st) {
+        return switch (st) {
+            case F32 -> v;
+            case F16 -> Float.float16ToFloat(Float.floatToFloat16(v));
+            case BF16 -> Float.intBitsToFloat(Float.floatToRawIntBits(v) & 0xffff0000);
+        };
+    }
+
+    private static DeviceBuffer upload(CudaContext ctx, float[] v, SelectiveScanCuda.Storage st) {
+        boolean wide = st == SelectiveScanCuda.Storage.F32;
+        DeviceBuffer b = ctx.allocate((long) v.length * (wide ? 4 : 2));
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment h = a.allocate(b.byteSize(), 8);
+            for (int i = 0; i < v.length; i++) {
+                switch (st) {
+                    case F32 -> h.setAtIndex(ValueLayout.JAVA_FLOAT, i, v[i]);
+                    case F16 -> h.setAtIndex(ValueLayout.JAVA_SHORT, i, Float.floatToFloat16(v[i]));
+                    case BF16 -> h.setAtIndex(ValueLayout.JAVA_SHORT, i, (short) (Float.floatToRawIntBits(v[i]) >>> 16));
+                }
+            }
+            b.copyFrom(h);
+        }
+        return b;
+    }
+
+    private static float[] random(Random r, int n, double scale, double shift, SelectiveScanCuda.Storage st) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = stored((float) (shift + scale * r.nextGaussian()), st);
+        return v;
+    }
+
+    private static Tensor t(float[] v, int... shape) {
+        double[] d = new double[v.length];
+        for (int i = 0; i < v.length; i++) d[i] = v[i];
+        return Tensor.fromDoubles(d, DType.F64, shape);
+    }
+
+    @ParameterizedTest(name = "{5} B{0} D{1} {2}x{3} N{4}")
+    @CsvSource({
+        "2, 5, 7, 7, 16, F32",
+        "1, 19, 14, 14, 1, F32",
+        "2, 3, 13, 13, 3, F32",
+        "1, 3, 1, 97, 16, F32",
+        "2, 33, 7, 11, 1, F32",
+        "1, 2, 56, 56, 16, F32",
+        "1, 40, 6, 9, 5, F16",
+        "2, 7, 8, 8, 16, BF16",
+    })
+    void matchesReference(int nb, int nd, int h, int w, int n, SelectiveScanCuda.Storage st) {
+        CudaContext ctx = CudaTestSupport.context();
+        var s = new SelectiveScanCuda.Shape(nb, nd, h, w, n);
+        int len = s.len();
+        Random r = new Random(977L * h + 31L * w + n);
+        float[] x = random(r, nb * nd * len, 1, 0, st);
+        float[] delta = random(r, nb * 4 * nd * len, 0.5, 0, st);
+        float[] a = new float[4 * nd * n];
+        for (int i = 0; i < a.length; i++) a[i] = (float) -Math.exp(0.5 * r.nextGaussian());
+        float[] bs = random(r, nb * 4 * n * len, 1, 0, st), cs = random(r, nb * 4 * n * len, 1, 0, st);
+        float[] ds = random(r, 4 * nd, 1, 0, SelectiveScanCuda.Storage.F32);
+        float[] bias = new float[4 * nd];
+        for (int i = 0; i < bias.length; i++) bias[i] = (float) (r.nextDouble() - 2);
+        float[] go = random(r, nb * nd * len, 1, 0, SelectiveScanCuda.Storage.F32);
+        String what = CudaTestSupport.mode(ctx) + " " + s + " " + st;
+        var f32 = SelectiveScanCuda.Storage.F32;
+
+        try (DeviceBuffer dx = upload(ctx, x, st); DeviceBuffer ddelta = upload(ctx, delta, st);
+             DeviceBuffer da = upload(ctx, a, f32); DeviceBuffer dbs = upload(ctx, bs, st); DeviceBuffer dcs = upload(ctx, cs, st);
+             DeviceBuffer dds = upload(ctx, ds, f32); DeviceBuffer dbias = upload(ctx, bias, f32); DeviceBuffer dgo = upload(ctx, go, f32);
+             DeviceBuffer out = ctx.allocate((long) x.length * 4); DeviceBuffer states = ctx.allocate(s.stateElements() * 4);
+             DeviceBuffer gx = ctx.allocate((long) x.length * 4); DeviceBuffer gdelta = ctx.allocate((long) delta.length * 4);
+             DeviceBuffer ga = ctx.allocate((long) a.length * 4); DeviceBuffer gb = ctx.allocate((long) bs.length * 4);
+             DeviceBuffer gc = ctx.allocate((long) cs.length * 4); DeviceBuffer gd = ctx.allocate((long) ds.length * 4);
+             DeviceBuffer gbias = ctx.allocate((long) bias.length * 4)) {
+            DeviceBuffer[] outs = {out, gx, gdelta, ga, gb, gc, gd, gbias};
+            for (DeviceBuffer o : outs) o.fillBytes(0xFF);   // NaN poison
+            states.fillBytes(0xFF);
+
+            SelectiveScanCuda.forward(ctx, st, s, dx, ddelta, da, dbs, dcs, dds, dbias, out, states);
+            SelectiveScanCuda.backward(ctx, st, s, dx, ddelta, da, dbs, dcs, dds, dbias, states, dgo,
+                    gx, gdelta, ga, gb, gc, gd, gbias);
+            ctx.synchronize();
+
+            Tensor[] in = {t(x, nb, nd, h, w), t(delta, nb, 4, nd, len), t(a, 4 * nd, n), t(bs, nb, 4, n, len),
+                t(cs, nb, 4, n, len), t(ds, 4 * nd), t(bias, 4 * nd)};
+            Tensor yRef = SelectiveScanReference.forward(in[0], in[1], in[2], in[3], in[4], in[5], in[6]);
+            SelectiveScanReference.Grads g = SelectiveScanReference.backward(in[0], in[1], in[2], in[3], in[4], in[5], in[6],
+                    t(go, nb, nd, h, w));
+            Tensor[] want = {yRef, g.x(), g.delta(), g.a(), g.b(), g.c(), g.dSkip(), g.deltaBias()};
+            double[] errs = new double[outs.length];
+            for (int i = 0; i < outs.length; i++) {
+                float[] got = outs[i].toFloats();
+                double[] ref = want[i].toDoubles();
+                errs[i] = Compare.relativeError(java.util.Arrays.copyOf(got, ref.length), ref);
+            }
+            KernelErrors.record("selective_scan_2d", st.name(), errs);
+            for (int i = 0; i < outs.length; i++) assertTrue(errs[i] <= TOL, what + ": " + NAMES[i] + " error " + errs[i]);
+        }
+    }
+}
