@@ -1,0 +1,152 @@
+package dev.lumen.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lumen.reference.AdditiveAttentionReference;
+import dev.lumen.reference.Compare;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** additive_attention.cu against the double-precision reference: output, batch statistics and all 17 gradients. */
+class AdditiveAttentionCudaTest {
+    // f32 storage and math (double only for the batch sums): a few roundings of values ~1 per
+    // step, __expf in the gates, and the BatchNorm backward subtracts batch means: ~1e-6.
+    private static final double TOL_F32 = 2e-5;
+    private static final double EPS = 1e-5;
+    private static final String[] GRADS = {"q", "k", "v", "q.dw", "q.dwBias", "q.bnWeight", "q.bnBias", "q.w1", "q.Wc",
+        "k.dw", "k.dwBias", "k.bnWeight", "k.bnBias", "k.w1", "k.Wc", "dwc", "dwcBias"};
+
+    @ParameterizedTest(name = "B{0} C{1} {2}x{3} training={4}")
+    @CsvSource({
+        "2, 5, 7, 7, true",
+        "1, 6, 13, 13, true",
+        "2, 8, 14, 14, true",
+        "1, 4, 28, 28, true",
+        "3, 3, 5, 9, true",
+        "2, 4, 13, 13, false",
+        "1, 3, 33, 17, false",
+    })
+    void matchesReference(int b, int c, int h, int w, boolean training) {
+        CudaContext ctx = CudaTestSupport.context();
+        var s = new AdditiveAttentionCuda.Shape(b, c, h, w);
+        int n = b * c * h * w;
+        Random r = new Random(13L * h + c + (training ? 1 : 0));
+        float[] q = Compare.randomFloats(r, n), k = Compare.randomFloats(r, n), v = Compare.randomFloats(r, n), go = Compare.randomFloats(r, n);
+        float[][] pq = gate(r, c), pk = gate(r, c);
+        float[] dwc = scaled(Compare.randomFloats(r, c * 9), 0.4f), dwcB = scaled(Compare.randomFloats(r, c), 0.1f);
+        var ref = AdditiveAttentionReference.run(new AdditiveAttentionReference.Shape(b, c, h, w), d(q), d(k), d(v),
+                refGate(pq), refGate(pk), d(dwc), d(dwcB), training, EPS, d(go));
+        List<DeviceBuffer> all = new ArrayList<>();
+        try {
+            java.util.function.Function<float[], DeviceBuffer> up = x -> {
+                DeviceBuffer buf = ctx.allocate(x.length * 4L);
+                buf.copyFrom(x);
+                all.add(buf);
+                return buf;
+            };
+            java.util.function.IntFunction<DeviceBuffer> poisoned = len -> {
+                DeviceBuffer buf = ctx.allocate(len * 4L);
+                buf.fillBytes(0xFF);   // NaN
+                all.add(buf);
+                return buf;
+            };
+            DeviceBuffer dq = up.apply(q), dk = up.apply(k), dv = up.apply(v), dgo = up.apply(go);
+            String what = CudaTestSupport.mode(ctx) + " " + s + " training=" + training;
+            AdditiveAttentionCuda.Gate[] gates = new AdditiveAttentionCuda.Gate[2];
+            for (int side = 0; side < 2; side++) {
+                float[][] p = side == 0 ? pq : pk;
+                DeviceBuffer t = side == 0 ? dq : dk;
+                DeviceBuffer dw = up.apply(p[0]), db = up.apply(p[1]), mean, inv;
+                if (training) {
+                    mean = poisoned.apply(c);
+                    inv = poisoned.apply(c);
+                    DeviceBuffer var = poisoned.apply(c);
+                    AdditiveAttentionCuda.batchStats(ctx, s, t, dw, db, EPS, mean, var, inv);
+                    assertClose(what + " batch mean " + side, mean.toFloats(), ref.batchMean()[side]);
+                    assertClose(what + " batch var " + side, var.toFloats(), ref.batchVar()[side]);
+                } else {
+                    float[] iv = new float[c];
+                    for (int i = 0; i < c; i++) iv[i] = (float) (1 / Math.sqrt(p[5][i] + EPS));
+                    mean = up.apply(p[4]);
+                    inv = up.apply(iv);
+                }
+                gates[side] = new AdditiveAttentionCuda.Gate(dw, db, up.apply(p[2]), up.apply(p[3]), mean, inv, up.apply(p[6]), up.apply(p[7]));
+            }
+            var sq = new AdditiveAttentionCuda.State(poisoned.apply(b * h * w), poisoned.apply(b * c), poisoned.apply(b * c));
+            var sk = new AdditiveAttentionCuda.State(poisoned.apply(b * h * w), poisoned.apply(b * c), poisoned.apply(b * c));
+            AdditiveAttentionCuda.gates(ctx, s, dq, gates[0], sq);
+            AdditiveAttentionCuda.gates(ctx, s, dk, gates[1], sk);
+            DeviceBuffer ddwc = up.apply(dwc), ddwcB = up.apply(dwcB), out = poisoned.apply(n);
+            AdditiveAttentionCuda.forward(ctx, s, dq, dk, dv, sq, sk, ddwc, ddwcB, out);
+            ctx.synchronize();
+            double eo = Compare.relativeError(out.toFloats(), ref.out());
+            assertTrue(eo <= TOL_F32, what + ": forward error " + eo);
+
+            int[] sizes = {n, n, n, c * 9, c, c, c, c, c * c, c * 9, c, c, c, c, c * c, c * 9, c};
+            DeviceBuffer[] g = new DeviceBuffer[17];
+            for (int i = 0; i < g.length; i++) g[i] = poisoned.apply(sizes[i]);
+            AdditiveAttentionCuda.backward(ctx, s, dq, dk, dv, gates[0], gates[1], sq, sk, ddwc, ddwcB, training, dgo, g[2], g[15], g[16],
+                    new AdditiveAttentionCuda.GateGrads(g[0], g[3], g[4], g[5], g[6], g[7], g[8]),
+                    new AdditiveAttentionCuda.GateGrads(g[1], g[9], g[10], g[11], g[12], g[13], g[14]));
+            var rq = ref.gradQ();
+            var rk = ref.gradK();
+            double[][] expected = {rq.input(), rk.input(), ref.gradV(), rq.dwWeight(), rq.dwBias(), rq.bnWeight(), rq.bnBias(),
+                rq.spatialWeight(), rq.channelWeight(), rk.dwWeight(), rk.dwBias(), rk.bnWeight(), rk.bnBias(),
+                rk.spatialWeight(), rk.channelWeight(), ref.gradDwcWeight(), ref.gradDwcBias()};
+            double[] errs = new double[18];
+            errs[0] = eo;
+            for (int i = 0; i < g.length; i++) {
+                float[] got = g[i].toFloats();
+                if (training && (i == 4 || i == 10)) {
+                    // BatchNorm with batch statistics cancels the dw-conv bias: its gradient is rounding noise
+                    // on both sides, bounded against the same gate's dw weight gradient.
+                    double norm = 0, scale = 0;
+                    for (float x : got) norm += x * x;
+                    for (double x : expected[i - 1]) scale += x * x;
+                    assertTrue(Math.sqrt(norm) <= TOL_F32 * Math.sqrt(scale), what + ": " + GRADS[i] + " should be ~0, norm " + Math.sqrt(norm));
+                    continue;
+                }
+                errs[i + 1] = Compare.relativeError(got, expected[i]);
+                assertTrue(errs[i + 1] <= TOL_F32, what + ": gradient " + GRADS[i] + " error " + errs[i + 1]);
+            }
+            KernelErrors.record("catm", "F32", errs);
+        } finally {
+            for (DeviceBuffer buf : all) buf.close();
+        }
+    }
+
+    private static void assertClose(String what, float[] got, double[] expected) {
+        double e = Compare.relativeError(got, expected);
+        assertTrue(e <= TOL_F32, what + ": error " + e);
+    }
+
+    /** dw, dwBias, bnWeight, bnBias, runningMean, runningVar, w1, Wc. */
+    private static float[][] gate(Random r, int c) {
+        float[] gamma = scaled(Compare.randomFloats(r, c), 0.2f), var = new float[c];
+        for (int i = 0; i < c; i++) {
+            gamma[i] += 1;
+            var[i] = 1 + r.nextFloat();
+        }
+        return new float[][] {scaled(Compare.randomFloats(r, c * 9), 0.4f), scaled(Compare.randomFloats(r, c), 0.1f), gamma,
+            scaled(Compare.randomFloats(r, c), 0.2f), scaled(Compare.randomFloats(r, c), 0.1f), var,
+            scaled(Compare.randomFloats(r, c), 0.5f), scaled(Compare.randomFloats(r, c * c), 0.5f)};
+    }
+
+    private static AdditiveAttentionReference.Gate refGate(float[][] p) {
+        return new AdditiveAttentionReference.Gate(d(p[0]), d(p[1]), d(p[2]), d(p[3]), d(p[4]), d(p[5]), d(p[6]), d(p[7]));
+    }
+
+    private static float[] scaled(float[] x, float f) {
+        for (int i = 0; i < x.length; i++) x[i] *= f;
+        return x;
+    }
+
+    private static double[] d(float[] f) {
+        double[] out = new double[f.length];
+        for (int i = 0; i < f.length; i++) out[i] = f[i];
+        return out;
+    }
+}

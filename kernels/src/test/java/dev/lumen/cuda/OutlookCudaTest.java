@@ -1,0 +1,62 @@
+package dev.lumen.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lumen.reference.Compare;
+import dev.lumen.reference.OutlookReference;
+import java.util.Random;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** outlook_attention.cu against the double-precision reference: output, dv and dlogits. */
+class OutlookCudaTest {
+    // f32 with __expf (2 ulp) in the softmax and sums of at most (K/s)^2*K*K terms: ~1e-6 relative.
+    private static final double TOL_F32 = 2e-5;
+
+    @ParameterizedTest(name = "B{0} {1}x{2} C{3} heads{4} k{5} p{6} s{7}")
+    @CsvSource({
+        "2, 7, 7, 12, 3, 3, 1, 2",
+        "1, 13, 13, 20, 2, 3, 1, 2",
+        "2, 14, 14, 64, 2, 3, 1, 1",
+        "1, 28, 28, 96, 3, 3, 1, 2",
+        "1, 13, 11, 40, 1, 3, 1, 1",
+        "2, 9, 10, 6, 2, 5, 2, 3",
+    })
+    void matchesReference(int b, int hgt, int wid, int c, int heads, int k, int p, int s) {
+        CudaContext ctx = CudaTestSupport.context();
+        var sh = new OutlookCuda.Shape(b, hgt, wid, c, heads, k, p, s);
+        var rs = new OutlookReference.Shape(b, hgt, wid, c, heads, k, p, s);
+        Random r = new Random(97L * hgt + c + s);
+        float[] v = Compare.randomFloats(r, rs.vSize()), logits = Compare.randomFloats(r, rs.logitsSize()), go = Compare.randomFloats(r, rs.vSize());
+        for (int i = 0; i < logits.length; i++) logits[i] *= 3;
+        double scale = 1 / Math.sqrt((double) c / heads);
+        var st = DepthwiseConvCuda.Storage.F32;
+        var ref = OutlookReference.run(rs, toDoubles(v), toDoubles(logits), scale, toDoubles(go));
+        try (DeviceBuffer dv = ctx.allocate(v.length * 4L); DeviceBuffer dl = ctx.allocate(logits.length * 4L);
+             DeviceBuffer dgo = ctx.allocate(go.length * 4L); DeviceBuffer out = ctx.allocate(v.length * 4L);
+             DeviceBuffer gv = ctx.allocate(v.length * 4L); DeviceBuffer gl = ctx.allocate(logits.length * 4L)) {
+            dv.copyFrom(v);
+            dl.copyFrom(logits);
+            dgo.copyFrom(go);
+            for (DeviceBuffer o : new DeviceBuffer[] {out, gv, gl}) o.fillBytes(0xFF);   // NaN poison
+            OutlookCuda.forward(ctx, st, sh, dv, dl, scale, out);
+            OutlookCuda.backwardV(ctx, st, sh, dl, dgo, scale, gv);
+            OutlookCuda.backwardLogits(ctx, st, sh, dv, dl, dgo, scale, gl);
+            ctx.synchronize();
+            double eo = Compare.relativeError(out.toFloats(), ref.out());
+            double ev = Compare.relativeError(gv.toFloats(), ref.gradV());
+            double el = Compare.relativeError(gl.toFloats(), ref.gradLogits());
+            KernelErrors.record("outlook", "F32", eo, ev, el);
+            String what = CudaTestSupport.mode(ctx) + " " + sh;
+            assertTrue(eo <= TOL_F32, what + ": forward error " + eo);
+            assertTrue(ev <= TOL_F32, what + ": dv error " + ev);
+            assertTrue(el <= TOL_F32, what + ": dlogits error " + el);
+        }
+    }
+
+    static double[] toDoubles(float[] f) {
+        double[] d = new double[f.length];
+        for (int i = 0; i < f.length; i++) d[i] = f[i];
+        return d;
+    }
+}
