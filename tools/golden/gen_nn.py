@@ -17,6 +17,7 @@ s = {}
 
 def module_case(name, m, x, train=True, seed=1234):
     m.train(train)
+    m.zero_grad(set_to_none=True)
     for k, v in m.state_dict().items():
         s[f"{name}.state.{k}"] = v.detach().clone()
     x = x.detach().clone().requires_grad_(True)

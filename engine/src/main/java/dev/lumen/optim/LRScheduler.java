@@ -1,6 +1,7 @@
 package dev.lumen.optim;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -55,7 +56,7 @@ public abstract class LRScheduler {
     }
 
     static Map<String, Object> meta(String type) {
-        Map<String, Object> m = new java.util.LinkedHashMap<>();
+        Map<String, Object> m = new LinkedHashMap<>();
         m.put("type", type);
         return m;
     }

@@ -1,5 +1,6 @@
 package dev.lumen.optim;
 
+import java.util.Arrays;
 import java.util.Map;
 
 /**
@@ -29,7 +30,7 @@ public abstract class WarmupScheduler extends LRScheduler {
 
     private double[] filled(double v) {
         double[] a = new double[baseLrs.length];
-        java.util.Arrays.fill(a, v);
+        Arrays.fill(a, v);
         return a;
     }
 

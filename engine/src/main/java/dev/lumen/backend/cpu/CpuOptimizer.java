@@ -27,6 +27,11 @@ final class CpuOptimizer implements OptimizerKernels {
     /** Norms sum fixed blocks, then the blocks in order, so the result does not depend on the thread count. */
     private static final int NORM_BLOCK = 1 << 14;
 
+    private static final VectorMask<Float> ALL = S.maskAll(true);
+
+    /** Lanes [i, hi) of the vector at i: all of them except in a chunk's tail. */
+    private static VectorMask<Float> mask(long i, long hi) { return i + S.length() <= hi ? ALL : S.indexInRange(i, hi); }
+
     /** A flat view of one operand: its segment and the element offset of its first element. */
     private record Flat(MemorySegment seg, long off) {
         float f(long i) { return seg.getAtIndex(F, off + i); }
@@ -93,7 +98,7 @@ final class CpuOptimizer implements OptimizerKernels {
             if (f32) {
                 float nlr = (float) -lr, mom = (float) momentum, keep = (float) (1 - dampening), wd = (float) weightDecay;
                 for (long i = lo; i < hi; i += S.length()) {
-                    VectorMask<Float> m = S.indexInRange(i, hi);
+                    VectorMask<Float> m = mask(i, hi);
                     FloatVector pv = p.load(i, m);
                     FloatVector d = g.load(i, m);
                     if (weightDecay != 0) d = d.add(pv.mul(wd));
@@ -141,7 +146,7 @@ final class CpuOptimizer implements OptimizerKernels {
                 float b1 = (float) beta1, b2 = (float) beta2, c1 = (float) (1 - beta1), c2 = (float) (1 - beta2);
                 float wd = (float) weightDecay, dec = (float) decay, nss = (float) -stepSize, bc = (float) bc2Sqrt, ep = (float) eps;
                 for (long i = lo; i < hi; i += S.length()) {
-                    VectorMask<Float> m = S.indexInRange(i, hi);
+                    VectorMask<Float> m = mask(i, hi);
                     FloatVector pv = p.load(i, m);
                     FloatVector gv = g.load(i, m);
                     if (l2) gv = gv.add(pv.mul(wd));
@@ -198,7 +203,7 @@ final class CpuOptimizer implements OptimizerKernels {
                             long e = Math.min(hi, s + 64L * S.length());
                             FloatVector sum = FloatVector.zero(S);
                             for (long i = s; i < e; i += S.length()) {
-                                FloatVector v = a.load(i, S.indexInRange(i, e));
+                                FloatVector v = a.load(i, mask(i, e));
                                 sum = sum.add(v.mul(v));
                             }
                             acc += sum.reduceLanes(VectorOperators.ADD);
@@ -230,7 +235,7 @@ final class CpuOptimizer implements OptimizerKernels {
             if (f32) {
                 float s = (float) factor;
                 for (long i = lo; i < hi; i += S.length()) {
-                    VectorMask<Float> m = S.indexInRange(i, hi);
+                    VectorMask<Float> m = mask(i, hi);
                     a.store(a.load(i, m).mul(s), i, m);
                 }
             } else {
@@ -248,7 +253,7 @@ final class CpuOptimizer implements OptimizerKernels {
             if (f32) {
                 float l = (float) lo, h = (float) hi;
                 for (long i = a; i < b; i += S.length()) {
-                    VectorMask<Float> m = S.indexInRange(i, b);
+                    VectorMask<Float> m = mask(i, b);
                     t.store(t.load(i, m).max(l).min(h), i, m);
                 }
             } else {
@@ -265,7 +270,7 @@ final class CpuOptimizer implements OptimizerKernels {
             if (f32) {
                 float d = (float) decay, c = (float) (1 - decay);
                 for (long i = lo; i < hi; i += S.length()) {
-                    VectorMask<Float> m = S.indexInRange(i, hi);
+                    VectorMask<Float> m = mask(i, hi);
                     e.store(e.load(i, m).mul(d).add(s.load(i, m).mul(c)), i, m);
                 }
             } else {

@@ -73,6 +73,7 @@ final class VectorGemm implements Gemm {
                 long work = (long) Math.min(m, MC) * kc * Math.min(nc, perChunk * NR);
                 Parallel.forRange(tasks, Math.max(1, (1 << 18) / Math.max(work, 1)), (lo, hi) -> {
                     float[] ap = aPanels(MC * kc);
+                    float[] tile = new float[MR * NR];
                     int packed = -1;
                     for (long t = lo; t < hi; t++) {
                         int ib = (int) (t / chunks), ch = (int) (t % chunks);
@@ -86,7 +87,7 @@ final class VectorGemm implements Gemm {
                             int j0 = jc0 + q * NR, cols = Math.min(NR, nc - q * NR);
                             for (int ir = 0; ir < mc; ir += MR) {
                                 kernel(ap, ir * kc, bp, q * NR * kc, kc, c, cOff + (long) (i0 + ir) * ldc + j0, ldc,
-                                        Math.min(MR, mc - ir), cols, alpha, beta, first);
+                                        Math.min(MR, mc - ir), cols, alpha, beta, first, tile);
                             }
                         }
                     }
@@ -145,7 +146,7 @@ final class VectorGemm implements Gemm {
 
     /** One MR x NR tile: acc = A-panel * B-panel over kc, then C = alpha*acc + (first ? beta*C : C). */
     private static void kernel(float[] ap, int ai, float[] bp, int bi, int kc, MemorySegment c, long cOff, int ldc,
-                               int rows, int cols, float alpha, float beta, boolean first) {
+                               int rows, int cols, float alpha, float beta, boolean first, float[] tile) {
         FloatVector z = FloatVector.zero(S);
         FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
         for (int p = 0; p < kc; p++, ai += MR, bi += NR) {
@@ -170,45 +171,47 @@ final class VectorGemm implements Gemm {
             c50 = x.fma(b0, c50);
             c51 = x.fma(b1, c51);
         }
+        // The accumulators leave registers through an array: passing vectors to a method that
+        // C2 does not inline would box them and fall off the intrinsics.
+        c00.intoArray(tile, 0);
+        c01.intoArray(tile, L);
+        c10.intoArray(tile, NR);
+        c11.intoArray(tile, NR + L);
+        c20.intoArray(tile, 2 * NR);
+        c21.intoArray(tile, 2 * NR + L);
+        c30.intoArray(tile, 3 * NR);
+        c31.intoArray(tile, 3 * NR + L);
+        c40.intoArray(tile, 4 * NR);
+        c41.intoArray(tile, 4 * NR + L);
+        c50.intoArray(tile, 5 * NR);
+        c51.intoArray(tile, 5 * NR + L);
         float keep = first ? beta : 1f;
-        store(c, cOff, cols, c00, c01, alpha, keep);
-        if (rows > 1) store(c, cOff + ldc, cols, c10, c11, alpha, keep);
-        if (rows > 2) store(c, cOff + 2L * ldc, cols, c20, c21, alpha, keep);
-        if (rows > 3) store(c, cOff + 3L * ldc, cols, c30, c31, alpha, keep);
-        if (rows > 4) store(c, cOff + 4L * ldc, cols, c40, c41, alpha, keep);
-        if (rows > 5) store(c, cOff + 5L * ldc, cols, c50, c51, alpha, keep);
+        for (int r = 0; r < rows; r++) store(tile, r * NR, c, cOff + (long) r * ldc, cols, alpha, keep);
     }
 
-    /** C[row, 0:cols] = alpha * (v0|v1) + keep * C[row, 0:cols]; keep == 0 does not read C. */
-    private static void store(MemorySegment c, long at, int cols, FloatVector v0, FloatVector v1, float alpha, float keep) {
+    /** C[row, 0:cols] = alpha * tile[t:t+cols] + keep * C[row, 0:cols]; keep == 0 does not read C. */
+    private static void store(float[] tile, int t, MemorySegment c, long at, int cols, float alpha, float keep) {
         long byteOff = at * 4;
-        if (alpha != 1f) {
-            v0 = v0.mul(alpha);
-            v1 = v1.mul(alpha);
-        }
-        if (cols == NR) {
-            if (keep != 0f) {
-                FloatVector o0 = FloatVector.fromMemorySegment(S, c, byteOff, ORDER);
-                FloatVector o1 = FloatVector.fromMemorySegment(S, c, byteOff + 4L * L, ORDER);
-                v0 = keep == 1f ? v0.add(o0) : o0.mul(keep).add(v0);
-                v1 = keep == 1f ? v1.add(o1) : o1.mul(keep).add(v1);
-            }
-            v0.intoMemorySegment(c, byteOff, ORDER);
-            v1.intoMemorySegment(c, byteOff + 4L * L, ORDER);
-            return;
-        }
-        VectorMask<Float> m0 = S.indexInRange(0, cols);
-        VectorMask<Float> m1 = S.indexInRange(L, cols);
-        if (keep != 0f) {
-            FloatVector o0 = FloatVector.fromMemorySegment(S, c, byteOff, ORDER, m0);
-            v0 = keep == 1f ? v0.add(o0) : o0.mul(keep).add(v0);
-            if (cols > L) {
-                FloatVector o1 = FloatVector.fromMemorySegment(S, c, byteOff + 4L * L, ORDER, m1);
-                v1 = keep == 1f ? v1.add(o1) : o1.mul(keep).add(v1);
+        for (int h = 0; h < NR; h += L) {
+            if (h >= cols) break;
+            FloatVector v = FloatVector.fromArray(S, tile, t + h);
+            if (alpha != 1f) v = v.mul(alpha);
+            long off = byteOff + 4L * h;
+            if (h + L <= cols) {
+                if (keep != 0f) {
+                    FloatVector o = FloatVector.fromMemorySegment(S, c, off, ORDER);
+                    v = keep == 1f ? v.add(o) : o.mul(keep).add(v);
+                }
+                v.intoMemorySegment(c, off, ORDER);
+            } else {
+                VectorMask<Float> m = S.indexInRange(h, cols);
+                if (keep != 0f) {
+                    FloatVector o = FloatVector.fromMemorySegment(S, c, off, ORDER, m);
+                    v = keep == 1f ? v.add(o) : o.mul(keep).add(v);
+                }
+                v.intoMemorySegment(c, off, ORDER, m);
             }
         }
-        v0.intoMemorySegment(c, byteOff, ORDER, m0);
-        if (cols > L) v1.intoMemorySegment(c, byteOff + 4L * L, ORDER, m1);
     }
 
     @Override

@@ -1,0 +1,113 @@
+package dev.lumen.backend.cpu;
+
+import dev.lumen.tensor.DType;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * Depth-wise 3x3 convolution (padding 1) of one plane, in double, on planes held in Java
+ * arrays with a one-pixel zero border, so that the inner loops have no edge cases and the JIT
+ * vectorizes them. Used by fused kernels that need the conv of a value computed on the fly.
+ */
+final class Stencil3x3 {
+    private Stencil3x3() {}
+
+    /** Row pitch of a padded plane of width w. */
+    static int pitch(int w) { return w + 2; }
+
+    static int paddedSize(int h, int w) { return (h + 2) * (w + 2); }
+
+    /** Zeroes the border of a padded plane of h x w. */
+    static void clearBorder(double[] pad, int h, int w) {
+        int pw = w + 2;
+        java.util.Arrays.fill(pad, 0, pw, 0);
+        java.util.Arrays.fill(pad, (h + 1) * pw, (h + 2) * pw, 0);
+        for (int y = 1; y <= h; y++) {
+            pad[y * pw] = 0;
+            pad[y * pw + w + 1] = 0;
+        }
+    }
+
+    /** Loads the h x w plane at element index at of a segment into the interior of pad, clearing the border. */
+    static void loadPadded(MemorySegment s, DType t, long at, int h, int w, double[] pad) {
+        int pw = w + 2;
+        clearBorder(pad, h, w);
+        for (int y = 0; y < h; y++) load(s, t, at + (long) y * w, pad, (y + 1) * pw + 1, w);
+    }
+
+    /** Loads rows y-1, y, y+1 of an h x w plane into a padded 3-row buffer (zeros outside the plane). */
+    static void loadRows3(MemorySegment s, DType t, long at, int h, int w, int y, double[] buf) {
+        int pw = w + 2;
+        java.util.Arrays.fill(buf, 0, 3 * pw, 0);
+        for (int r = 0; r < 3; r++) {
+            int yy = y - 1 + r;
+            if (yy >= 0 && yy < h) load(s, t, at + (long) yy * w, buf, r * pw + 1, w);
+        }
+    }
+
+    static void load(MemorySegment s, DType t, long at, double[] dst, int dstAt, int n) {
+        if (t == DType.F32) {
+            for (int i = 0; i < n; i++) dst[dstAt + i] = s.getAtIndex(ValueLayout.JAVA_FLOAT, at + i);
+        } else if (t == DType.F64) {
+            MemorySegment.copy(s, ValueLayout.JAVA_DOUBLE, at * 8, dst, dstAt, n);
+        } else {
+            for (int i = 0; i < n; i++) dst[dstAt + i] = dev.lumen.tensor.HostAccess.get(s, t, at + i);
+        }
+    }
+
+    static void store(double[] src, int srcAt, MemorySegment s, DType t, long at, int n) {
+        if (t == DType.F32) {
+            for (int i = 0; i < n; i++) s.setAtIndex(ValueLayout.JAVA_FLOAT, at + i, (float) src[srcAt + i]);
+        } else if (t == DType.F64) {
+            MemorySegment.copy(src, srcAt, s, ValueLayout.JAVA_DOUBLE, at * 8, n);
+        } else {
+            for (int i = 0; i < n; i++) dev.lumen.tensor.HostAccess.set(s, t, at + i, src[srcAt + i]);
+        }
+    }
+
+    /** out[y*w+x] = bias + sum w9[wAt + ky*3+kx] * pad[y+ky][x+kx] for an h x w output (h = 1 on a 3-row buffer). */
+    static void conv(double[] pad, int h, int w, double[] w9, int wAt, double bias, double[] out) {
+        int pw = w + 2;
+        double w0 = w9[wAt], w1 = w9[wAt + 1], w2 = w9[wAt + 2], w3 = w9[wAt + 3], w4 = w9[wAt + 4];
+        double w5 = w9[wAt + 5], w6 = w9[wAt + 6], w7 = w9[wAt + 7], w8 = w9[wAt + 8];
+        for (int y = 0; y < h; y++) {
+            int r0 = y * pw, r1 = r0 + pw, r2 = r1 + pw, o = y * w;
+            for (int x = 0; x < w; x++) {
+                out[o + x] = bias
+                        + w0 * pad[r0 + x] + w1 * pad[r0 + x + 1] + w2 * pad[r0 + x + 2]
+                        + w3 * pad[r1 + x] + w4 * pad[r1 + x + 1] + w5 * pad[r1 + x + 2]
+                        + w6 * pad[r2 + x] + w7 * pad[r2 + x + 1] + w8 * pad[r2 + x + 2];
+            }
+        }
+    }
+
+    /** The input gradient of {@link #conv}: out[y][x] = sum w9[ky*3+kx] * gpad[y+2-ky][x+2-kx], gpad the padded output gradient. */
+    static void convTranspose(double[] gpad, int h, int w, double[] w9, int wAt, double[] out) {
+        int pw = w + 2;
+        double w0 = w9[wAt], w1 = w9[wAt + 1], w2 = w9[wAt + 2], w3 = w9[wAt + 3], w4 = w9[wAt + 4];
+        double w5 = w9[wAt + 5], w6 = w9[wAt + 6], w7 = w9[wAt + 7], w8 = w9[wAt + 8];
+        for (int y = 0; y < h; y++) {
+            int r0 = y * pw, r1 = r0 + pw, r2 = r1 + pw, o = y * w;
+            for (int x = 0; x < w; x++) {
+                out[o + x] = w8 * gpad[r0 + x] + w7 * gpad[r0 + x + 1] + w6 * gpad[r0 + x + 2]
+                        + w5 * gpad[r1 + x] + w4 * gpad[r1 + x + 1] + w3 * gpad[r1 + x + 2]
+                        + w2 * gpad[r2 + x] + w1 * gpad[r2 + x + 1] + w0 * gpad[r2 + x + 2];
+            }
+        }
+    }
+
+    /** The weight gradient of {@link #conv}: acc[ky*3+kx] += sum gout[y][x] * pad[y+ky][x+kx]. */
+    static void accumulateWeightGrad(double[] gout, double[] pad, int h, int w, double[] acc) {
+        int pw = w + 2;
+        for (int ky = 0; ky < 3; ky++) {
+            for (int kx = 0; kx < 3; kx++) {
+                double s = 0;
+                for (int y = 0; y < h; y++) {
+                    int r = (y + ky) * pw + kx, o = y * w;
+                    for (int x = 0; x < w; x++) s += gout[o + x] * pad[r + x];
+                }
+                acc[ky * 3 + kx] += s;
+            }
+        }
+    }
+}

@@ -1,0 +1,74 @@
+package dev.lumen.nn;
+
+import dev.lumen.ops.Normalization;
+import dev.lumen.tensor.DType;
+import dev.lumen.tensor.Device;
+import dev.lumen.tensor.Tensor;
+import java.util.Arrays;
+
+/**
+ * Batch normalization over the channels of [N, C, H, W], as torch's nn.BatchNorm2d:
+ * parameters weight and bias, buffers running_mean, running_var and num_batches_tracked.
+ * Training normalizes with the batch statistics and updates the running ones
+ * (running = (1 - momentum) * running + momentum * batch); evaluation uses the running ones.
+ */
+public class BatchNorm2d extends Module implements Layer {
+    private final int numFeatures;
+    private final double eps, momentum;
+    private final boolean trackRunningStats;
+
+    public BatchNorm2d(int numFeatures) { this(numFeatures, 1e-5, 0.1, true, true); }
+
+    public BatchNorm2d(int numFeatures, double eps, double momentum) { this(numFeatures, eps, momentum, true, true); }
+
+    /** affine: learn weight and bias; trackRunningStats: keep running statistics (else batch statistics always). */
+    public BatchNorm2d(int numFeatures, double eps, double momentum, boolean affine, boolean trackRunningStats) {
+        if (numFeatures <= 0) throw new IllegalArgumentException("BatchNorm2d: numFeatures must be positive, got " + numFeatures);
+        if (!(momentum >= 0 && momentum <= 1)) throw new IllegalArgumentException("BatchNorm2d: momentum must be in [0, 1], got " + momentum);
+        this.numFeatures = numFeatures;
+        this.eps = eps;
+        this.momentum = momentum;
+        this.trackRunningStats = trackRunningStats;
+        if (affine) {
+            registerParameter("weight", Tensor.ones(numFeatures));
+            registerParameter("bias", Tensor.zeros(numFeatures));
+        }
+        if (trackRunningStats) {
+            registerBuffer("running_mean", Tensor.zeros(numFeatures));
+            registerBuffer("running_var", Tensor.ones(numFeatures));
+            registerBuffer("num_batches_tracked", Tensor.zeros(DType.I64, Device.CPU));
+        }
+    }
+
+    public Tensor weight() { return paramOrNull("weight"); }
+
+    public Tensor bias() { return paramOrNull("bias"); }
+
+    public Tensor runningMean() { return trackRunningStats ? buffer("running_mean") : null; }
+
+    public Tensor runningVar() { return trackRunningStats ? buffer("running_var") : null; }
+
+    public boolean trackRunningStats() { return trackRunningStats; }
+
+    public int numFeatures() { return numFeatures; }
+
+    public double eps() { return eps; }
+
+    public double momentum() { return momentum; }
+
+    @Override
+    public Tensor forward(Tensor x) {
+        if (x.dim() != 4 || x.shape(1) != numFeatures) {
+            throw new IllegalArgumentException("BatchNorm2d(" + numFeatures + "): expects input [N, " + numFeatures + ", H, W], got "
+                    + Arrays.toString(x.shape()));
+        }
+        if (isTraining() && trackRunningStats) {
+            Tensor count = buffer("num_batches_tracked");
+            count.backend().fill(count, count.item() + 1);
+        }
+        return Normalization.batchNorm(x, runningMean(), runningVar(), weight(), bias(), isTraining() || !trackRunningStats, momentum, eps);
+    }
+
+    @Override
+    public String toString() { return "BatchNorm2d(" + numFeatures + ", eps=" + eps + ", momentum=" + momentum + ")"; }
+}

@@ -1,0 +1,74 @@
+package dev.lumen.ops;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import dev.lumen.memory.Scope;
+import dev.lumen.tensor.DType;
+import dev.lumen.tensor.Generator;
+import dev.lumen.tensor.Tensor;
+import dev.lumen.testing.Golden;
+import dev.lumen.testing.GradCheck;
+import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.Test;
+
+class PoolingTest {
+    private static final Golden G = Golden.load("pool");
+    // Max pooling is exact; averages sum at most 12 values in double: ~1e-7 relative.
+    private static final double TOL = 1e-6;
+
+    private static int[] i(int... v) { return v; }
+
+    private static void check(String name, UnaryOperator<Tensor> op) {
+        try (Scope s = Scope.open()) {
+            Tensor x = G.input(name, 0);
+            G.check("pool", name, op.apply(x), new Tensor[] {x}, TOL, TOL);
+        }
+    }
+
+    @Test void max2x2() { check("max_2x2", x -> Pooling.maxPool2d(x, i(2), null, i(0), false)); }
+    @Test void max3Stride2Pad1() { check("max_3s2p1", x -> Pooling.maxPool2d(x, i(3), i(2), i(1), false)); }
+    @Test void maxCeilMode() { check("max_ceil", x -> Pooling.maxPool2d(x, i(3), i(2), i(0), true)); }
+    @Test void maxCeilModeDropsWindowStartingInPadding() { check("max_ceil_pad", x -> Pooling.maxPool2d(x, i(2), i(2), i(1), true)); }
+    @Test void maxAsymmetric() { check("max_asym", x -> Pooling.maxPool2d(x, i(3, 2), i(1, 2), i(1, 0), false)); }
+    @Test void maxNonContiguous() { check("max_noncontig", x -> Pooling.maxPool2d(x.permute(0, 3, 1, 2), i(2), null, i(0), false)); }
+    @Test void avg2x2() { check("avg_2x2", x -> Pooling.avgPool2d(x, i(2), null, i(0), false, true)); }
+    @Test void avg3Stride2Pad1() { check("avg_3s2p1", x -> Pooling.avgPool2d(x, i(3), i(2), i(1), false, true)); }
+    @Test void avgExcludingPad() { check("avg_3s2p1_nopad", x -> Pooling.avgPool2d(x, i(3), i(2), i(1), false, false)); }
+    @Test void avgCeilMode() { check("avg_ceil", x -> Pooling.avgPool2d(x, i(3), i(2), i(1), true, true)); }
+    @Test void avgCeilModeExcludingPad() { check("avg_ceil_nopad", x -> Pooling.avgPool2d(x, i(3), i(2), i(1), true, false)); }
+    @Test void avgAsymmetric() { check("avg_asym", x -> Pooling.avgPool2d(x, i(2, 3), i(2, 1), i(1), false, true)); }
+    @Test void adaptiveDown() { check("adaptive_7x5", x -> Pooling.adaptiveAvgPool2d(x, 3, 4)); }
+    @Test void adaptiveUp() { check("adaptive_up", x -> Pooling.adaptiveAvgPool2d(x, 5, 6)); }
+    @Test void adaptiveIdentity() { check("adaptive_same", x -> Pooling.adaptiveAvgPool2d(x, 4, 4)); }
+    @Test void globalAverage() { check("global", Pooling::globalAvgPool2d); }
+
+    @Test
+    void outputSizesFollowTorch() {
+        // ceil_mode: 10 with k3 s2 -> 5 (not 4); with padding 1 and k2 s2 on 6 -> 4, the 5th window would start in the padding.
+        assertEquals(5, Pooling.outputSize(10, 3, 0, 2, 1, true));
+        assertEquals(4, Pooling.outputSize(10, 3, 0, 2, 1, false));
+        assertEquals(4, Pooling.outputSize(6, 2, 1, 2, 1, true));
+        assertArrayEquals(new int[] {1, 2, 5, 4}, Pooling.maxPool2d(Tensor.zeros(1, 2, 10, 9), i(3), i(2), i(0), true).shape());
+    }
+
+    @Test
+    void passFiniteDifferences() {
+        Generator g = new Generator(12);
+        // Distinct values keep the max away from ties, where the max is not differentiable.
+        Tensor x = Tensor.randn(g, DType.F64, 2, 2, 7, 6);
+        GradCheck.check("max_pool2d", t -> Pooling.maxPool2d(t[0], i(3), i(2), i(1), true), x);
+        GradCheck.check("avg_pool2d", t -> Pooling.avgPool2d(t[0], i(3, 2), i(2), i(1), true, false), x);
+        GradCheck.check("avg_pool2d pad", t -> Pooling.avgPool2d(t[0], i(3), i(2), i(1), false, true), x);
+        GradCheck.check("adaptive_avg_pool2d", t -> Pooling.adaptiveAvgPool2d(t[0], 3, 4), x);
+        GradCheck.check("global_avg_pool2d", t -> Pooling.globalAvgPool2d(t[0]), x);
+    }
+
+    @Test
+    void badArgumentsAreExplained() {
+        assertThrows(IllegalArgumentException.class, () -> Pooling.maxPool2d(Tensor.zeros(1, 1, 4, 4), i(2), i(2), i(2), false));
+        assertThrows(IllegalArgumentException.class, () -> Pooling.avgPool2d(Tensor.zeros(1, 4, 4), i(2), i(2), i(0), false, true));
+        assertThrows(IllegalArgumentException.class, () -> Pooling.maxPool2d(Tensor.zeros(1, 1, 2, 2), i(3), i(1), i(0), false));
+    }
+}
