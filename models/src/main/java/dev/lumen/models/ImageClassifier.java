@@ -1,0 +1,82 @@
+package dev.lumen.models;
+
+import dev.lumen.nn.Layer;
+import dev.lumen.nn.Module;
+import dev.lumen.tensor.Tensor;
+import java.lang.reflect.Field;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * An image classification backbone as timm shapes it: {@link #forwardFeatures} maps images
+ * [N, C, H, W] to the backbone's features (a feature map or tokens), {@link #forwardHead}
+ * pools them and applies the classifier, and {@link #resetClassifier} swaps the classifier
+ * for fine-tuning on another class count.
+ */
+public abstract class ImageClassifier extends Module implements Layer {
+
+    /** The backbone: images [N, inChannels, H, W] to unpooled features. */
+    public abstract Tensor forwardFeatures(Tensor x);
+
+    /**
+     * Pooling and classifier: features to logits [N, numClasses]; with preLogits the pooled
+     * features [N, numFeatures] before the classifier.
+     */
+    public abstract Tensor forwardHead(Tensor features, boolean preLogits);
+
+    public Tensor forwardHead(Tensor features) { return forwardHead(features, false); }
+
+    @Override
+    public Tensor forward(Tensor x) { return forwardHead(forwardFeatures(x)); }
+
+    /** Replaces the classifier by a freshly initialized one for numClasses (0: none, forward gives pooled features). */
+    public abstract void resetClassifier(int numClasses);
+
+    public abstract int numClasses();
+
+    /** Width of the pooled features the classifier reads. */
+    public abstract int numFeatures();
+
+    /** The input side length the published configuration was trained at (224 for most). */
+    public abstract int defaultImgSize();
+
+    /** The name of the classifier module in the state dict ("fc", "head"). */
+    public abstract String headPrefix();
+
+    /**
+     * Every classifier module that depends on the class count (the main head plus, where a
+     * family has them, auxiliary or distillation heads such as "aux_head", "dist_head").
+     */
+    public List<String> headPrefixes() { return List.of(headPrefix()); }
+
+    /** True if the state-dict key belongs to one of the classifier modules. */
+    public boolean isHeadKey(String key) {
+        for (String p : headPrefixes()) if (key.equals(p) || key.startsWith(p + ".")) return true;
+        return false;
+    }
+
+    /**
+     * Puts m in place of the child at a dotted path ("fc", "head.fc"), keeping its position
+     * in the state dict, and closes the old module. Module has no API to replace a child yet,
+     * so this writes its child map; callers must not cache the old module elsewhere.
+     */
+    protected void replaceChild(String path, Module m) {
+        Module parent = this;
+        String[] parts = path.split("\\.");
+        for (int i = 0; i < parts.length - 1; i++) parent = parent.child(parts[i]);
+        Module old = parent.child(parts[parts.length - 1]);
+        children(parent).put(parts[parts.length - 1], m);
+        if (old != m) old.close();
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Module> children(Module parent) {
+        try {
+            Field f = Module.class.getDeclaredField("children");
+            f.setAccessible(true);
+            return (Map<String, Module>) f.get(parent);
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("cannot replace a child of " + parent + ": " + e, e);
+        }
+    }
+}
