@@ -51,6 +51,10 @@ class LayerNormTest {
         Tensor xc = Tensor.randn(g, DType.F32, 4, 24, 13, 11), wc = Tensor.randn(g, DType.F32, 24), bc = Tensor.randn(g, DType.F32, 24);
         PrecisionCheck.f32MatchesF64("layer_norm_channels_first",
                 v -> Normalization.layerNormChannelsFirst(v[0], v[1], v[2], 1e-6), 1e-5, xc, wc, bc);
+        // 1155 positions: two blocks of the channels-first kernel, the second ending in a partial vector.
+        Tensor xl = Tensor.randn(g, DType.F32, 2, 5, 33, 35).add(1), wl = Tensor.randn(g, DType.F32, 5), bl = Tensor.randn(g, DType.F32, 5);
+        PrecisionCheck.f32MatchesF64("layer_norm_channels_first two blocks",
+                v -> Normalization.layerNormChannelsFirst(v[0], v[1], v[2], 1e-6), 1e-5, xl, wl, bl);
         PrecisionCheck.f32MatchesF64("layer_norm_channels_first no affine",
                 v -> Normalization.layerNormChannelsFirst(v[0], null, null, 1e-6), 1e-5, xc);
     }
