@@ -82,6 +82,21 @@ class LayerNormTest {
     }
 
     @Test
+    void bf16InputComputesInF32AndCastsBack() {
+        try (Scope s = Scope.open()) {
+            Generator g = new Generator(15);
+            Tensor x = Tensor.randn(g, DType.F32, 4, 40).to(DType.BF16).requiresGrad(true);
+            Tensor w = Tensor.randn(g, DType.F32, 40);
+            Tensor out = Normalization.layerNorm(x, w, null, 1e-5);
+            assertTrue(out.dtype() == DType.BF16);
+            // bf16 keeps 8 significant bits: the result is the F32 one rounded, ~4e-3 relative.
+            Golden.assertClose("layer_norm", "bf16", out.to(DType.F32), Normalization.layerNorm(x.detach().to(DType.F32), w, null, 1e-5), 1e-2);
+            out.sum().backward();
+            assertTrue(x.grad() != null && x.grad().dtype() == DType.BF16);
+        }
+    }
+
+    @Test
     void rejectsWrongWeightSize() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> Normalization.layerNorm(Tensor.ones(2, 5), Tensor.ones(4), null, 1e-5));
