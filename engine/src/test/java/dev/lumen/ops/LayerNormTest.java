@@ -51,6 +51,10 @@ class LayerNormTest {
         Tensor xc = Tensor.randn(g, DType.F32, 4, 24, 13, 11), wc = Tensor.randn(g, DType.F32, 24), bc = Tensor.randn(g, DType.F32, 24);
         PrecisionCheck.f32MatchesF64("layer_norm_channels_first",
                 v -> Normalization.layerNormChannelsFirst(v[0], v[1], v[2], 1e-6), 1e-5, xc, wc, bc);
+        // 1155 positions: two blocks of the channels-first kernel, the second ending in a partial vector.
+        Tensor xl = Tensor.randn(g, DType.F32, 2, 5, 33, 35).add(1), wl = Tensor.randn(g, DType.F32, 5), bl = Tensor.randn(g, DType.F32, 5);
+        PrecisionCheck.f32MatchesF64("layer_norm_channels_first two blocks",
+                v -> Normalization.layerNormChannelsFirst(v[0], v[1], v[2], 1e-6), 1e-5, xl, wl, bl);
         PrecisionCheck.f32MatchesF64("layer_norm_channels_first no affine",
                 v -> Normalization.layerNormChannelsFirst(v[0], null, null, 1e-6), 1e-5, xc);
     }
@@ -74,6 +78,21 @@ class LayerNormTest {
             Tensor w = Tensor.randn(g, DType.F32, 9);
             assertArrayEquals(Normalization.layerNorm(x.contiguous(), w, null, 1e-5).toFloats(),
                     Normalization.layerNorm(x, w, null, 1e-5).toFloats(), 0f);
+        }
+    }
+
+    @Test
+    void bf16InputComputesInF32AndCastsBack() {
+        try (Scope s = Scope.open()) {
+            Generator g = new Generator(15);
+            Tensor x = Tensor.randn(g, DType.F32, 4, 40).to(DType.BF16).requiresGrad(true);
+            Tensor w = Tensor.randn(g, DType.F32, 40);
+            Tensor out = Normalization.layerNorm(x, w, null, 1e-5);
+            assertTrue(out.dtype() == DType.BF16);
+            // bf16 keeps 8 significant bits: the result is the F32 one rounded, ~4e-3 relative.
+            Golden.assertClose("layer_norm", "bf16", out.to(DType.F32), Normalization.layerNorm(x.detach().to(DType.F32), w, null, 1e-5), 1e-2);
+            out.sum().backward();
+            assertTrue(x.grad() != null && x.grad().dtype() == DType.BF16);
         }
     }
 

@@ -11,82 +11,111 @@ import dev.lumen.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
-import jdk.incubator.vector.VectorOperators;
 
 /**
  * Channels-first layer norm (x [N, C, S], normalized over C at each of the S positions)
- * without a permute copy: the F32 path holds one vector of adjacent positions and walks
- * down the channels, so every load is contiguous and each lane is one position's reduction.
+ * without a permute copy. A task takes a block of adjacent positions of one sample and walks
+ * down the channels; each lane is one position's reduction, per-position state lives in
+ * small L1-resident arrays, and every channel contributes one contiguous run of the block.
  */
 final class LayerNormChannels {
+    /** Positions per block: 64 vectors, so each channel is a 4 KB run (long enough for the prefetcher) and a block of ~100 channels stays in L2 across the passes. */
+    private static final int BLOCK = 64 * L;
+
     private LayerNormChannels() {}
 
     private static MemorySegment seg(Tensor t) { return t == null ? null : t.storage().segment(); }
 
     private static long off(Tensor t) { return t == null ? 0 : t.offset(); }
 
+    private static FloatVector load(MemorySegment s, long i) { return FloatVector.fromMemorySegment(S, s, i * 4, NO); }
+
     private static FloatVector load(MemorySegment s, long i, VectorMask<Float> m) {
         return FloatVector.fromMemorySegment(S, s, i * 4, NO, m);
     }
+
+    private static FloatVector at(float[] a, int i) { return FloatVector.fromArray(S, a, i); }
 
     static void forward(Tensor x, Tensor weight, Tensor bias, double eps, Tensor out, Tensor mean, Tensor rstd) {
         int n = x.shape(0), c = x.shape(1), sp = x.shape(2);
         DType t = x.dtype();
         MemorySegment xs = seg(x), os = seg(out), ms = seg(mean), rs = seg(rstd), ws = seg(weight), bs = seg(bias);
         long xo = x.offset(), oo = out.offset(), mo = mean.offset(), ro = rstd.offset(), wo = off(weight), bo = off(bias);
-        int cols = (sp + L - 1) / L;
-        Parallel.forRange((long) n * cols, Math.max(1, 2048 / Math.max(c, 1)), (lo, hi) -> {
+        int blocks = (sp + BLOCK - 1) / BLOCK;
+        Parallel.forRange((long) n * blocks, 1, (lo, hi) -> {
+            float[] m = new float[BLOCK], r = new float[BLOCK];
             for (long item = lo; item < hi; item++) {
-                int i = (int) (item / cols), s0 = (int) (item % cols) * L;
-                long base = (long) i * c * sp + s0;
+                int i = (int) (item / blocks), s0 = (int) (item % blocks) * BLOCK, width = Math.min(BLOCK, sp - s0);
+                long base = (long) i * c * sp + s0, stat = (long) i * sp + s0;
                 if (t == DType.F32) {
-                    columnF32(xs, xo + base, ws, wo, bs, bo, os, oo + base, ms, rs, mo + (long) i * sp + s0, ro + (long) i * sp + s0,
-                            c, sp, S.indexInRange(s0, sp), (float) eps);
-                } else {
-                    for (int s = s0; s < Math.min(sp, s0 + L); s++) {
-                        long b = (long) i * c * sp + s;
-                        double sum = 0;
-                        for (int k = 0; k < c; k++) sum += HostAccess.get(xs, t, xo + b + (long) k * sp);
-                        double m = sum / c, sq = 0;
-                        for (int k = 0; k < c; k++) {
-                            double dd = HostAccess.get(xs, t, xo + b + (long) k * sp) - m;
-                            sq += dd * dd;
-                        }
-                        double r = 1 / Math.sqrt(sq / c + eps);
-                        HostAccess.set(ms, t, mo + (long) i * sp + s, m);
-                        HostAccess.set(rs, t, ro + (long) i * sp + s, r);
-                        for (int k = 0; k < c; k++) {
-                            long at = b + (long) k * sp;
-                            double xh = (HostAccess.get(xs, t, xo + at) - m) * r;
-                            HostAccess.set(os, t, oo + at, xh * NormRows.at(ws, t, wo, k, 1) + NormRows.at(bs, t, bo, k, 0));
-                        }
+                    blockF32(xs, xo + base, ws, wo, bs, bo, os, oo + base, ms, rs, mo + stat, ro + stat, c, sp, width, (float) eps, m, r);
+                    continue;
+                }
+                for (int s = 0; s < width; s++) {
+                    long b = base + s;
+                    double sum = 0;
+                    for (int k = 0; k < c; k++) sum += HostAccess.get(xs, t, xo + b + (long) k * sp);
+                    double mm = sum / c, sq = 0;
+                    for (int k = 0; k < c; k++) {
+                        double dd = HostAccess.get(xs, t, xo + b + (long) k * sp) - mm;
+                        sq += dd * dd;
+                    }
+                    double rr = 1 / Math.sqrt(sq / c + eps);
+                    HostAccess.set(ms, t, mo + stat + s, mm);
+                    HostAccess.set(rs, t, ro + stat + s, rr);
+                    for (int k = 0; k < c; k++) {
+                        long a = b + (long) k * sp;
+                        double xh = (HostAccess.get(xs, t, xo + a) - mm) * rr;
+                        HostAccess.set(os, t, oo + a, xh * NormRows.at(ws, t, wo, k, 1) + NormRows.at(bs, t, bo, k, 0));
                     }
                 }
             }
         });
     }
 
-    /** One vector of positions: mean, centred variance, then the normalized, affine output. */
-    private static void columnF32(MemorySegment x, long xo, MemorySegment w, long wo, MemorySegment b, long bo,
-                                  MemorySegment o, long oo, MemorySegment ms, MemorySegment rs, long mo, long ro,
-                                  int c, int sp, VectorMask<Float> lanes, float eps) {
-        FloatVector sum = FloatVector.zero(S);
-        for (int k = 0; k < c; k++) sum = sum.add(load(x, xo + (long) k * sp, lanes));
-        FloatVector m = sum.div((float) c);
-        FloatVector sq = FloatVector.zero(S);
+    /** One block of positions: mean, centred variance, then the normalized, affine output. */
+    private static void blockF32(MemorySegment x, long xo, MemorySegment w, long wo, MemorySegment b, long bo,
+                                 MemorySegment o, long oo, MemorySegment ms, MemorySegment rs, long mo, long ro,
+                                 int c, int sp, int width, float eps, float[] m, float[] r) {
+        int full = width / L * L;
+        VectorMask<Float> tail = S.indexInRange(full, width);
+        boolean hasTail = full < width;
+        java.util.Arrays.fill(m, 0f);
+        java.util.Arrays.fill(r, 0f);
         for (int k = 0; k < c; k++) {
-            FloatVector d = load(x, xo + (long) k * sp, lanes).sub(m);
-            sq = d.fma(d, sq);
+            long row = xo + (long) k * sp;
+            for (int v = 0; v < full; v += L) at(m, v).add(load(x, row + v)).intoArray(m, v);
+            if (hasTail) at(m, full).add(load(x, row + full, tail)).intoArray(m, full);
         }
-        FloatVector r = FloatVector.broadcast(S, 1f).div(sq.div((float) c).add(eps).sqrt());
-        m.intoMemorySegment(ms, mo * 4, NO, lanes);
-        r.intoMemorySegment(rs, ro * 4, NO, lanes);
-        FloatVector shift = m.neg().mul(r);
+        float invC = 1f / c;
+        for (int v = 0; v < BLOCK; v += L) at(m, v).mul(invC).intoArray(m, v);
         for (int k = 0; k < c; k++) {
-            long at = (long) k * sp;
-            FloatVector xh = load(x, xo + at, lanes).fma(r, shift);
+            long row = xo + (long) k * sp;
+            for (int v = 0; v < full; v += L) {
+                FloatVector d = load(x, row + v).sub(at(m, v));
+                d.fma(d, at(r, v)).intoArray(r, v);
+            }
+            if (hasTail) {
+                FloatVector d = load(x, row + full, tail).sub(at(m, full));
+                d.fma(d, at(r, full)).intoArray(r, full);
+            }
+        }
+        for (int v = 0; v < BLOCK; v += L) FloatVector.broadcast(S, 1f).div(at(r, v).mul(invC).add(eps).sqrt()).intoArray(r, v);
+        for (int v = 0; v < width; v++) {
+            ms.setAtIndex(F, mo + v, m[v]);
+            rs.setAtIndex(F, ro + v, r[v]);
+        }
+        // m becomes the shift -mean * rstd, so that xhat = x * rstd + shift.
+        for (int v = 0; v < BLOCK; v += L) at(m, v).neg().mul(at(r, v)).intoArray(m, v);
+        for (int k = 0; k < c; k++) {
+            long row = (long) k * sp;
             float fw = w == null ? 1f : w.getAtIndex(F, wo + k), fb = b == null ? 0f : b.getAtIndex(F, bo + k);
-            xh.fma(fw, fb).intoMemorySegment(o, (oo + at) * 4, NO, lanes);
+            for (int v = 0; v < full; v += L) {
+                load(x, xo + row + v).fma(at(r, v), at(m, v)).fma(fw, fb).intoMemorySegment(o, (oo + row + v) * 4, NO);
+            }
+            if (hasTail) {
+                load(x, xo + row + full, tail).fma(at(r, full), at(m, full)).fma(fw, fb).intoMemorySegment(o, (oo + row + full) * 4, NO, tail);
+            }
         }
     }
 
@@ -96,29 +125,30 @@ final class LayerNormChannels {
         DType t = x.dtype();
         MemorySegment gs = seg(gradOut), xs = seg(x), ws = seg(weight), ms = seg(mean), rs = seg(rstd), gxs = seg(gradX);
         long go = gradOut.offset(), xo = x.offset(), wo = off(weight), mo = mean.offset(), ro = rstd.offset(), gxo = off(gradX);
-        int cols = (sp + L - 1) / L;
-        long items = (long) n * cols;
+        int blocks = (sp + BLOCK - 1) / BLOCK;
+        long items = (long) n * blocks;
         int chunks = (int) Math.max(1, Math.min(items, maxChunks));
         boolean partials = gradWeight != null || gradBias != null;
         // Per chunk and channel, one lane-wide partial sum (F32) or one double (other dtypes).
         int width = t == DType.F32 ? L : 1;
         double[][] pw = new double[chunks][], pb = new double[chunks][];
         Parallel.forRange(chunks, 1, (lo, hi) -> {
+            float[][] scratch = new float[4][BLOCK];
             for (int ch = (int) lo; ch < hi; ch++) {
                 long i0 = items * ch / chunks, i1 = items * (ch + 1) / chunks;
                 float[] fw = partials && t == DType.F32 ? new float[c * L] : null, fb = fw == null ? null : new float[c * L];
                 double[] dw = partials ? new double[c * width] : null, dbs = partials ? new double[c * width] : null;
                 for (long item = i0; item < i1; item++) {
-                    int i = (int) (item / cols), s0 = (int) (item % cols) * L;
+                    int i = (int) (item / blocks), s0 = (int) (item % blocks) * BLOCK, w = Math.min(BLOCK, sp - s0);
                     long base = (long) i * c * sp + s0, stat = (long) i * sp + s0;
                     if (t == DType.F32) {
-                        columnBackwardF32(gs, go + base, xs, xo + base, ws, wo, gxs, gxo + base, ms, rs, mo + stat, ro + stat,
-                                c, sp, S.indexInRange(s0, sp), fw, fb);
-                    } else {
-                        for (int s = s0; s < Math.min(sp, s0 + L); s++) {
-                            columnBackwardGeneric(gs, go + base + s - s0, xs, xo + base + s - s0, ws, wo, gxs, gxo + base + s - s0,
-                                    HostAccess.get(ms, t, mo + stat + s - s0), HostAccess.get(rs, t, ro + stat + s - s0), t, c, sp, dw, dbs);
-                        }
+                        blockBackwardF32(gs, go + base, xs, xo + base, ws, wo, gxs, gxo + base, ms, rs, mo + stat, ro + stat,
+                                c, sp, w, fw, fb, scratch);
+                        continue;
+                    }
+                    for (int s = 0; s < w; s++) {
+                        columnBackwardGeneric(gs, go + base + s, xs, xo + base + s, ws, wo, gxs, gxo + base + s,
+                                HostAccess.get(ms, t, mo + stat + s), HostAccess.get(rs, t, ro + stat + s), t, c, sp, dw, dbs);
                     }
                 }
                 if (fw != null) {
@@ -145,31 +175,73 @@ final class LayerNormChannels {
         }
     }
 
-    private static void columnBackwardF32(MemorySegment g, long go, MemorySegment x, long xo, MemorySegment w, long wo,
-                                          MemorySegment gx, long gxo, MemorySegment ms, MemorySegment rs, long mo, long ro,
-                                          int c, int sp, VectorMask<Float> lanes, float[] pw, float[] pb) {
-        FloatVector m = load(ms, mo, lanes), r = load(rs, ro, lanes);
-        FloatVector sa = FloatVector.zero(S), sb = FloatVector.zero(S);
-        for (int k = 0; k < c; k++) {
-            long at = (long) k * sp;
-            FloatVector gw = load(g, go + at, lanes).mul(w == null ? 1f : w.getAtIndex(F, wo + k));
-            sa = sa.add(gw);
-            sb = gw.fma(load(x, xo + at, lanes).sub(m), sb);
+    /**
+     * gx = g*w*r + x*k2 + k3 with k2 = -r^3 * B / C and k3 = -r * A / C - m * k2, where
+     * A = sum_c g*w and B = sum_c g*w*(x - m) at each position; pw/pb collect g*xhat and g.
+     */
+    private static void blockBackwardF32(MemorySegment g, long go, MemorySegment x, long xo, MemorySegment w, long wo,
+                                         MemorySegment gx, long gxo, MemorySegment ms, MemorySegment rs, long mo, long ro,
+                                         int c, int sp, int width, float[] pw, float[] pb, float[][] scratch) {
+        float[] m = scratch[0], r = scratch[1], a = scratch[2], bb = scratch[3];
+        int full = width / L * L;
+        VectorMask<Float> tail = S.indexInRange(full, width);
+        boolean hasTail = full < width;
+        java.util.Arrays.fill(m, 0f);
+        java.util.Arrays.fill(r, 0f);
+        java.util.Arrays.fill(a, 0f);
+        java.util.Arrays.fill(bb, 0f);
+        for (int v = 0; v < width; v++) {
+            m[v] = ms.getAtIndex(F, mo + v);
+            r[v] = rs.getAtIndex(F, ro + v);
         }
-        // gx = g*w*r + x*k2 + k3 with k2 = -r^3 * B / C, k3 = -r * A / C - m * k2.
-        FloatVector k2 = r.mul(r).mul(r).mul(sb).div((float) -c);
-        FloatVector k3 = r.mul(sa).div((float) -c).sub(m.mul(k2));
         for (int k = 0; k < c; k++) {
-            long at = (long) k * sp;
-            FloatVector vg = load(g, go + at, lanes), vx = load(x, xo + at, lanes);
-            if (gx != null) {
-                FloatVector wr = r.mul(w == null ? 1f : w.getAtIndex(F, wo + k));
-                vg.fma(wr, vx.fma(k2, k3)).intoMemorySegment(gx, (gxo + at) * 4, NO, lanes);
+            long row = (long) k * sp;
+            float fw = w == null ? 1f : w.getAtIndex(F, wo + k);
+            for (int v = 0; v < full; v += L) {
+                FloatVector gw = load(g, go + row + v).mul(fw);
+                at(a, v).add(gw).intoArray(a, v);
+                gw.fma(load(x, xo + row + v).sub(at(m, v)), at(bb, v)).intoArray(bb, v);
+            }
+            if (hasTail) {
+                FloatVector gw = load(g, go + row + full, tail).mul(fw);
+                at(a, full).add(gw).intoArray(a, full);
+                gw.fma(load(x, xo + row + full, tail).sub(at(m, full)), at(bb, full)).intoArray(bb, full);
+            }
+        }
+        // bb becomes k2 and a becomes k3.
+        float negInvC = -1f / c;
+        for (int v = 0; v < BLOCK; v += L) {
+            FloatVector rv = at(r, v);
+            FloatVector k2 = rv.mul(rv).mul(rv).mul(at(bb, v)).mul(negInvC);
+            rv.mul(at(a, v)).mul(negInvC).sub(at(m, v).mul(k2)).intoArray(a, v);
+            k2.intoArray(bb, v);
+        }
+        for (int k = 0; k < c; k++) {
+            long row = (long) k * sp;
+            float fw = w == null ? 1f : w.getAtIndex(F, wo + k);
+            FloatVector sw = FloatVector.zero(S), sb = FloatVector.zero(S);
+            for (int v = 0; v <= width - L; v += L) {
+                FloatVector vg = load(g, go + row + v), vx = load(x, xo + row + v), rv = at(r, v);
+                if (gx != null) vg.fma(rv.mul(fw), vx.fma(at(bb, v), at(a, v))).intoMemorySegment(gx, (gxo + row + v) * 4, NO);
+                if (pw != null) {
+                    sw = vg.fma(vx.sub(at(m, v)).mul(rv), sw);
+                    sb = sb.add(vg);
+                }
+            }
+            if (hasTail) {
+                FloatVector vg = load(g, go + row + full, tail), vx = load(x, xo + row + full, tail), rv = at(r, full);
+                if (gx != null) {
+                    vg.fma(rv.mul(fw), vx.fma(at(bb, full), at(a, full))).intoMemorySegment(gx, (gxo + row + full) * 4, NO, tail);
+                }
+                if (pw != null) {
+                    // Inactive lanes loaded as zero, so they add nothing.
+                    sw = vg.fma(vx.sub(at(m, full)).mul(rv), sw);
+                    sb = sb.add(vg);
+                }
             }
             if (pw != null) {
-                // Inactive lanes loaded as zero, so they add nothing.
-                vg.fma(vx.sub(m).mul(r), FloatVector.fromArray(S, pw, k * L)).intoArray(pw, k * L);
-                vg.add(FloatVector.fromArray(S, pb, k * L)).intoArray(pb, k * L);
+                at(pw, k * L).add(sw).intoArray(pw, k * L);
+                at(pb, k * L).add(sb).intoArray(pb, k * L);
             }
         }
     }
