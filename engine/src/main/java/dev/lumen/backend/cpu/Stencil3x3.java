@@ -45,9 +45,23 @@ final class Stencil3x3 {
         }
     }
 
+    /** Per-thread staging for f32 rows: a bulk copy plus an array loop beats element-wise segment access. */
+    private static final ThreadLocal<float[]> ROW = ThreadLocal.withInitial(() -> new float[256]);
+
+    private static float[] row(int n) {
+        float[] r = ROW.get();
+        if (r.length < n) {
+            r = new float[Math.max(n, 2 * r.length)];
+            ROW.set(r);
+        }
+        return r;
+    }
+
     static void load(MemorySegment s, DType t, long at, double[] dst, int dstAt, int n) {
         if (t == DType.F32) {
-            for (int i = 0; i < n; i++) dst[dstAt + i] = s.getAtIndex(ValueLayout.JAVA_FLOAT, at + i);
+            float[] r = row(n);
+            MemorySegment.copy(s, ValueLayout.JAVA_FLOAT, at * 4, r, 0, n);
+            for (int i = 0; i < n; i++) dst[dstAt + i] = r[i];
         } else if (t == DType.F64) {
             MemorySegment.copy(s, ValueLayout.JAVA_DOUBLE, at * 8, dst, dstAt, n);
         } else {
@@ -57,7 +71,9 @@ final class Stencil3x3 {
 
     static void store(double[] src, int srcAt, MemorySegment s, DType t, long at, int n) {
         if (t == DType.F32) {
-            for (int i = 0; i < n; i++) s.setAtIndex(ValueLayout.JAVA_FLOAT, at + i, (float) src[srcAt + i]);
+            float[] r = row(n);
+            for (int i = 0; i < n; i++) r[i] = (float) src[srcAt + i];
+            MemorySegment.copy(r, 0, s, ValueLayout.JAVA_FLOAT, at * 4, n);
         } else if (t == DType.F64) {
             MemorySegment.copy(src, srcAt, s, ValueLayout.JAVA_DOUBLE, at * 8, n);
         } else {
@@ -96,17 +112,26 @@ final class Stencil3x3 {
         }
     }
 
-    /** The weight gradient of {@link #conv}: acc[ky*3+kx] += sum gout[y][x] * pad[y+ky][x+kx]. */
+    /**
+     * The weight gradient of {@link #conv}: acc[ky*3+kx] += sum gout[y][x] * pad[y+ky][x+kx].
+     * Four partial sums per tap break the chain of dependent adds that a single double sum is.
+     */
     static void accumulateWeightGrad(double[] gout, double[] pad, int h, int w, double[] acc) {
         int pw = w + 2;
         for (int ky = 0; ky < 3; ky++) {
             for (int kx = 0; kx < 3; kx++) {
-                double s = 0;
+                double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
                 for (int y = 0; y < h; y++) {
-                    int r = (y + ky) * pw + kx, o = y * w;
-                    for (int x = 0; x < w; x++) s += gout[o + x] * pad[r + x];
+                    int r = (y + ky) * pw + kx, o = y * w, x = 0;
+                    for (; x + 3 < w; x += 4) {
+                        s0 += gout[o + x] * pad[r + x];
+                        s1 += gout[o + x + 1] * pad[r + x + 1];
+                        s2 += gout[o + x + 2] * pad[r + x + 2];
+                        s3 += gout[o + x + 3] * pad[r + x + 3];
+                    }
+                    for (; x < w; x++) s0 += gout[o + x] * pad[r + x];
                 }
-                acc[ky * 3 + kx] += s;
+                acc[ky * 3 + kx] += (s0 + s1) + (s2 + s3);
             }
         }
     }
