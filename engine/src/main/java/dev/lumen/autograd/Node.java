@@ -27,7 +27,8 @@ public final class Node {
 
     public String op() { return op; }
 
-    public List<Tensor> inputs() { return List.of(inputs); }
+    /** The recorded inputs; null where an optional input (a bias) was absent. */
+    public List<Tensor> inputs() { return java.util.Collections.unmodifiableList(java.util.Arrays.asList(inputs)); }
 
     Tensor[] inputArray() { return inputs; }
 

@@ -68,6 +68,24 @@ public abstract class Module implements AutoCloseable {
         return m;
     }
 
+    /**
+     * Puts m in place of the child at a dotted path ("fc", "head.fc", "blocks.3.attn"), keeping
+     * its position in the state dict, and closes the replaced module (head resets, deploy-form
+     * switches). Callers must not keep using the old module.
+     */
+    public <M extends Module> M replaceModule(String path, M m) {
+        if (m == null) throw new IllegalArgumentException(getClass().getSimpleName() + ": replacement for '" + path + "' is null");
+        Module parent = this;
+        String[] parts = path.split("\\.");
+        for (int i = 0; i < parts.length - 1; i++) parent = parent.child(parts[i]);
+        String leaf = parts[parts.length - 1];
+        Module old = parent.children.get(leaf);
+        if (old == null) throw new IllegalArgumentException(parent.getClass().getSimpleName() + " has no child '" + leaf + "' (path '" + path + "')");
+        parent.children.put(leaf, m);
+        if (old != m) old.close();
+        return m;
+    }
+
     private void checkName(String name) {
         if (name == null || name.isEmpty() || name.contains(".")) {
             throw new IllegalArgumentException(getClass().getSimpleName() + ": bad name '" + name + "' (non-empty, no dots)");

@@ -3,9 +3,7 @@ package dev.lumen.models;
 import dev.lumen.nn.Layer;
 import dev.lumen.nn.Module;
 import dev.lumen.tensor.Tensor;
-import java.lang.reflect.Field;
 import java.util.List;
-import java.util.Map;
 
 /**
  * An image classification backbone as timm shapes it: {@link #forwardFeatures} maps images
@@ -55,28 +53,6 @@ public abstract class ImageClassifier extends Module implements Layer {
         return false;
     }
 
-    /**
-     * Puts m in place of the child at a dotted path ("fc", "head.fc"), keeping its position
-     * in the state dict, and closes the old module. Module has no API to replace a child yet,
-     * so this writes its child map; callers must not cache the old module elsewhere.
-     */
-    protected void replaceChild(String path, Module m) {
-        Module parent = this;
-        String[] parts = path.split("\\.");
-        for (int i = 0; i < parts.length - 1; i++) parent = parent.child(parts[i]);
-        Module old = parent.child(parts[parts.length - 1]);
-        children(parent).put(parts[parts.length - 1], m);
-        if (old != m) old.close();
-    }
-
-    @SuppressWarnings("unchecked")
-    private static Map<String, Module> children(Module parent) {
-        try {
-            Field f = Module.class.getDeclaredField("children");
-            f.setAccessible(true);
-            return (Map<String, Module>) f.get(parent);
-        } catch (ReflectiveOperationException e) {
-            throw new IllegalStateException("cannot replace a child of " + parent + ": " + e, e);
-        }
-    }
+    /** Puts m in place of the child at a dotted path ("fc", "head.fc"); see {@link Module#replaceModule}. */
+    protected void replaceChild(String path, Module m) { replaceModule(path, m); }
 }

@@ -6,10 +6,7 @@ import dev.lumen.memory.Scope;
 import dev.lumen.nn.Layer;
 import dev.lumen.nn.Module;
 import dev.lumen.tensor.Tensor;
-import java.lang.reflect.Field;
 import java.util.ArrayDeque;
-import java.util.Arrays;
-import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -89,7 +86,7 @@ public final class MacCounter {
             Tensor t = todo.pop();
             Node n = t.gradFn();
             if (n == null) continue;
-            List<Tensor> inputs = inputsOf(n);
+            List<Tensor> inputs = n.inputs();
             Rule r = RULES.get(n.op());
             if (r != null) out.merge(n.op(), r.macs(t, inputs), Long::sum);
             for (Tensor in : inputs) if (in != null && seen.put(in, Boolean.TRUE) == null) todo.push(in);
@@ -101,24 +98,5 @@ public final class MacCounter {
         long s = 0;
         for (long v : byOp.values()) s += v;
         return s;
-    }
-
-    /**
-     * The node's inputs, nulls included. Node.inputs() uses List.of, which rejects the null
-     * inputs some ops record (batch norm without affine weights), so those are read from
-     * the node's field instead.
-     */
-    private static List<Tensor> inputsOf(Node n) {
-        try {
-            return n.inputs();
-        } catch (NullPointerException e) {
-            try {
-                Field f = Node.class.getDeclaredField("inputs");
-                f.setAccessible(true);
-                return Collections.unmodifiableList(Arrays.asList((Tensor[]) f.get(n)));
-            } catch (ReflectiveOperationException ex) {
-                throw new IllegalStateException("MacCounter: cannot read the inputs of '" + n.op() + "'", ex);
-            }
-        }
     }
 }
