@@ -1,0 +1,298 @@
+package dev.lumen.app.data;
+
+import dev.lumen.app.data.transform.ToTensor;
+import dev.lumen.app.data.transform.Transform;
+import dev.lumen.memory.Scope;
+import dev.lumen.tensor.Generator;
+import dev.lumen.tensor.Tensor;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
+import java.util.NoSuchElementException;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+
+/**
+ * Batches of a dataset through a transform, decoded on worker threads.
+ *
+ * <p><b>Order.</b> Each epoch visits every sample once, in a permutation that is a pure function
+ * of (seed, epoch) when shuffling (identity order otherwise), cut into consecutive batches; with
+ * dropLast the last partial batch is left out. Each sample's augmentation draws from a generator
+ * seeded by (seed, epoch, index). So the batches of an epoch are identical for any worker count.
+ *
+ * <p><b>Threads.</b> With workers &gt; 0, whole batches are built on a pool of that many daemon
+ * threads, at most {@code prefetch} batches ahead of the consumer (default 2 per worker), and
+ * handed over in order. With workers = 0 the consumer thread builds each batch when asked.
+ *
+ * <p><b>Memory.</b> Batch tensors are made outside every {@link Scope}, so no scope of a worker or
+ * of the consumer frees them: the consumer closes each batch after its step. Closing an epoch
+ * early (break out of the loop inside try-with-resources) cancels and frees the batches in flight;
+ * {@link #close} stops the workers.
+ *
+ * <p><b>Unreadable images.</b> A sample whose image cannot be decoded is reported once per file
+ * (to the onUnreadable callback; by default a warning line on stderr) and counted; in its batch
+ * the slot takes a copy of the next readable sample of the same batch (cyclically), so batches
+ * keep their size. A batch with no readable sample is dropped. The epoch never ends early.
+ */
+public final class DataLoader implements AutoCloseable {
+    private final Dataset dataset;
+    private final Transform transform;
+    private final int batchSize;
+    private final boolean shuffle;
+    private final boolean dropLast;
+    private final int workers;
+    private final int prefetch;
+    private final long seed;
+    private final Consumer<UnreadableImageException> onUnreadable;
+    private final ConcurrentHashMap<String, String> unreadable = new ConcurrentHashMap<>();
+    private final AtomicLong substituted = new AtomicLong();
+    private ExecutorService pool;
+
+    private DataLoader(Builder b) {
+        this.dataset = b.dataset;
+        this.transform = b.transform;
+        this.batchSize = b.batchSize;
+        this.shuffle = b.shuffle;
+        this.dropLast = b.dropLast;
+        this.workers = b.workers;
+        this.prefetch = b.prefetch > 0 ? b.prefetch : Math.max(2, 2 * b.workers);
+        this.seed = b.seed;
+        this.onUnreadable = b.onUnreadable;
+    }
+
+    public static Builder builder(Dataset dataset, Transform transform) { return new Builder(dataset, transform); }
+
+    public static final class Builder {
+        private final Dataset dataset;
+        private final Transform transform;
+        private int batchSize = 32;
+        private boolean shuffle = true;
+        private boolean dropLast;
+        private int workers = Math.max(1, Runtime.getRuntime().availableProcessors() - 1);
+        private int prefetch;
+        private long seed;
+        private Consumer<UnreadableImageException> onUnreadable = e -> System.err.println("warning: skipping " + e.getMessage());
+
+        private Builder(Dataset dataset, Transform transform) {
+            this.dataset = dataset;
+            this.transform = transform;
+        }
+
+        public Builder batchSize(int v) { batchSize = v; return this; }
+
+        public Builder shuffle(boolean v) { shuffle = v; return this; }
+
+        public Builder dropLast(boolean v) { dropLast = v; return this; }
+
+        /** Decoding threads; 0 decodes on the consumer thread. */
+        public Builder workers(int v) { workers = v; return this; }
+
+        /** Batches built ahead of the consumer (default 2 per worker). */
+        public Builder prefetch(int v) { prefetch = v; return this; }
+
+        public Builder seed(long v) { seed = v; return this; }
+
+        /** Called once per unreadable file, from a worker thread. */
+        public Builder onUnreadable(Consumer<UnreadableImageException> v) { onUnreadable = v; return this; }
+
+        public DataLoader build() {
+            if (batchSize < 1) throw new IllegalArgumentException("loader: batch size must be >= 1, got " + batchSize);
+            if (workers < 0) throw new IllegalArgumentException("loader: workers must be >= 0, got " + workers);
+            if (prefetch < 0) throw new IllegalArgumentException("loader: prefetch must be >= 0, got " + prefetch);
+            if (dataset.size() == 0) throw new IllegalArgumentException("loader: the dataset is empty");
+            return new DataLoader(this);
+        }
+    }
+
+    public Dataset dataset() { return dataset; }
+
+    public int batchSize() { return batchSize; }
+
+    public int batchesPerEpoch() {
+        int n = dataset.size();
+        return dropLast ? n / batchSize : (n + batchSize - 1) / batchSize;
+    }
+
+    /** The sample order of an epoch: a seeded permutation, or 0..n-1 without shuffling. */
+    public int[] order(int epoch) {
+        int n = dataset.size();
+        int[] p = new int[n];
+        for (int i = 0; i < n; i++) p[i] = i;
+        if (!shuffle) return p;
+        Generator g = Draws.forEpoch(seed, epoch);
+        for (int i = n - 1; i > 0; i--) {
+            int j = Draws.randint(g, 0, i + 1);
+            int t = p[i];
+            p[i] = p[j];
+            p[j] = t;
+        }
+        return p;
+    }
+
+    /** The batches of one epoch, in order. */
+    public Epoch epoch(int epoch) { return new Epoch(epoch); }
+
+    /** Files found unreadable so far, sorted. */
+    public List<String> unreadableFiles() { return unreadable.keySet().stream().sorted().toList(); }
+
+    /** Batch slots filled with a copy of another sample because their image was unreadable. */
+    public long substitutedSamples() { return substituted.get(); }
+
+    @Override
+    public synchronized void close() {
+        if (pool != null) {
+            pool.shutdownNow();
+            pool = null;
+        }
+    }
+
+    private synchronized ExecutorService pool() {
+        if (pool == null) {
+            AtomicInteger n = new AtomicInteger();
+            pool = Executors.newFixedThreadPool(workers, r -> {
+                Thread t = new Thread(r, "lumen-loader-" + n.incrementAndGet());
+                t.setDaemon(true);
+                return t;
+            });
+        }
+        return pool;
+    }
+
+    /** Builds the batch of the given dataset indices; null when none of them is readable. */
+    private Batch load(int epoch, int[] idx) {
+        int n = idx.length;
+        Image[] images = new Image[n];
+        for (int k = 0; k < n; k++) {
+            try {
+                Sample s = dataset.get(idx[k]);
+                images[k] = transform.apply(s.image(), Draws.forSample(seed, epoch, idx[k]));
+            } catch (UnreadableImageException e) {
+                if (unreadable.putIfAbsent(e.path(), e.getMessage()) == null) onUnreadable.accept(e);
+            }
+        }
+        int[] rows = idx.clone();
+        for (int k = 0; k < n; k++) {
+            if (images[k] != null) continue;
+            int j = (k + 1) % n;
+            while (j != k && (images[j] == null || rows[j] != idx[j])) j = (j + 1) % n;
+            if (j == k) return null;
+            images[k] = images[j];
+            rows[k] = idx[j];
+            substituted.incrementAndGet();
+        }
+        Image first = images[0];
+        long[] labels = new long[n];
+        for (int k = 0; k < n; k++) {
+            Image img = images[k];
+            if (img.channels() != first.channels() || img.height() != first.height() || img.width() != first.width()) {
+                throw new IllegalArgumentException("loader: " + dataset.describe(rows[k]) + " is " + img.sizeString()
+                        + " after the transform but " + dataset.describe(rows[0]) + " is " + first.sizeString()
+                        + "; resize or crop every image to one size");
+            }
+            labels[k] = dataset.label(rows[k]);
+        }
+        Tensor x = ToTensor.batch(Arrays.asList(images));
+        Tensor y = Scope.detachFromScopes(Tensor.fromLongs(labels, n));
+        return new Batch(x, y, rows);
+    }
+
+    /** One pass over the data; iterate it once, and close it when leaving the loop early. */
+    public final class Epoch implements Iterator<Batch>, Iterable<Batch>, AutoCloseable {
+        private final int epoch;
+        private final List<int[]> batches = new ArrayList<>();
+        private final ArrayDeque<Future<Batch>> inFlight = new ArrayDeque<>();
+        private int nextToBuild;
+        private int nextToTake;
+        private Batch pending;
+        private boolean closed;
+
+        private Epoch(int epoch) {
+            this.epoch = epoch;
+            int[] order = order(epoch);
+            for (int start = 0; start < order.length; start += batchSize) {
+                int end = Math.min(order.length, start + batchSize);
+                if (end - start < batchSize && dropLast) break;
+                batches.add(Arrays.copyOfRange(order, start, end));
+            }
+            if (workers > 0) {
+                while (nextToBuild < batches.size() && inFlight.size() < prefetch) submit();
+            }
+        }
+
+        private void submit() {
+            int[] idx = batches.get(nextToBuild++);
+            inFlight.add(pool().submit(() -> load(epoch, idx)));
+        }
+
+        /** The number of batches this epoch yields at most (fewer only if a whole batch is unreadable). */
+        public int size() { return batches.size(); }
+
+        @Override
+        public Iterator<Batch> iterator() { return this; }
+
+        @Override
+        public boolean hasNext() {
+            while (pending == null && !closed && nextToTake < batches.size()) pending = take();
+            return pending != null;
+        }
+
+        @Override
+        public Batch next() {
+            if (!hasNext()) throw new NoSuchElementException("loader: the epoch has no more batches");
+            Batch b = pending;
+            pending = null;
+            return b;
+        }
+
+        private Batch take() {
+            nextToTake++;
+            if (workers == 0) return load(epoch, batches.get(nextToTake - 1));
+            Future<Batch> f = inFlight.poll();
+            if (nextToBuild < batches.size()) submit();
+            try {
+                return f.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                close();
+                throw new IllegalStateException("loader: interrupted while waiting for a batch", e);
+            } catch (ExecutionException e) {
+                close();
+                if (e.getCause() instanceof RuntimeException r) throw r;
+                if (e.getCause() instanceof Error err) throw err;
+                throw new IllegalStateException("loader: " + e.getCause(), e.getCause());
+            }
+        }
+
+        /** Cancels the batches still in flight and frees those already built. */
+        @Override
+        public void close() {
+            if (closed) return;
+            closed = true;
+            if (pending != null) {
+                pending.close();
+                pending = null;
+            }
+            for (Future<Batch> f : inFlight) {
+                if (f.cancel(false)) continue;
+                try {
+                    Batch b = f.get();
+                    if (b != null) b.close();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                } catch (ExecutionException | CancellationException ignored) {
+                    // Its error was not asked for: the consumer left the epoch.
+                }
+            }
+            inFlight.clear();
+        }
+    }
+}

@@ -1,0 +1,114 @@
+package dev.lumen.app.data;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * A folder of class folders, as torchvision's ImageFolder: root/&lt;class&gt;/&lt;image&gt;. Class
+ * names are the sub-folder names, sorted; files are sorted within a class. Hidden entries and
+ * files without an image extension ({@link ImageFiles#EXTENSIONS}) are ignored.
+ */
+public final class FolderDataset implements Dataset {
+    private final Path root;
+    private final int channels;
+    private final List<String> classes;
+    private final List<Path> files = new ArrayList<>();
+    private final int[] labels;
+
+    /** Every image converted to 3 channels. */
+    public FolderDataset(Path root) { this(root, 3); }
+
+    /**
+     * @param channels 1 (grey) or 3 (RGB) to convert every image to that count; 0 to choose: 1
+     *                 when the first image of every class is grey, else 3
+     * @throws IllegalArgumentException for a missing folder, a folder without class folders, or an
+     *                                  empty class folder; the message names the path
+     */
+    public FolderDataset(Path root, int channels) {
+        if (channels != 0 && channels != 1 && channels != 3) {
+            throw new IllegalArgumentException("folder dataset: channels must be 0, 1 or 3, got " + channels);
+        }
+        this.root = root;
+        List<Path> classDirs = classFolders(root);
+        classes = classDirs.stream().map(p -> p.getFileName().toString()).toList();
+        List<Integer> labelList = new ArrayList<>();
+        for (int c = 0; c < classDirs.size(); c++) {
+            List<Path> images = imagesIn(classDirs.get(c));
+            if (images.isEmpty()) {
+                throw new IllegalArgumentException(classDirs.get(c) + ": class folder has no images ("
+                        + String.join(", ", ImageFiles.EXTENSIONS.stream().sorted().toList()) + ")");
+            }
+            for (Path p : images) {
+                files.add(p);
+                labelList.add(c);
+            }
+        }
+        labels = labelList.stream().mapToInt(Integer::intValue).toArray();
+        this.channels = channels != 0 ? channels : detectChannels(classDirs);
+    }
+
+    /** The sorted, non-hidden sub-folders of root; errors name root. */
+    public static List<Path> classFolders(Path root) {
+        if (!Files.isDirectory(root)) throw new IllegalArgumentException(root + ": no such folder");
+        List<Path> dirs;
+        try (Stream<Path> s = Files.list(root)) {
+            dirs = s.filter(Files::isDirectory).filter(p -> !p.getFileName().toString().startsWith("."))
+                    .sorted().toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException(root + ": cannot list folder: " + e.getMessage(), e);
+        }
+        if (dirs.isEmpty()) {
+            throw new IllegalArgumentException(root + ": no class folders (expected " + root.resolve("<class>/<image>") + ")");
+        }
+        return dirs;
+    }
+
+    /** The sorted image files directly inside dir. */
+    public static List<Path> imagesIn(Path dir) {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.filter(ImageFiles::isImage).sorted().toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException(dir + ": cannot list folder: " + e.getMessage(), e);
+        }
+    }
+
+    private int detectChannels(List<Path> classDirs) {
+        int start = 0;
+        for (int c = 0; c < classDirs.size(); c++) {
+            try {
+                if (ImageFiles.read(files.get(start), 0).channels() != 1) return 3;
+            } catch (UnreadableImageException e) {
+                return 3; // the loader reports it later; colour is the safe choice
+            }
+            while (start < labels.length && labels[start] == c) start++;
+        }
+        return 1;
+    }
+
+    public Path root() { return root; }
+
+    /** The channel count every image is converted to. */
+    public int channels() { return channels; }
+
+    public Path path(int index) { return files.get(index); }
+
+    @Override
+    public int size() { return files.size(); }
+
+    @Override
+    public List<String> classNames() { return classes; }
+
+    @Override
+    public int label(int index) { return labels[index]; }
+
+    @Override
+    public Sample get(int index) { return new Sample(ImageFiles.read(files.get(index), channels), labels[index]); }
+
+    @Override
+    public String describe(int index) { return files.get(index).toString(); }
+}
