@@ -93,23 +93,29 @@ public final class CudaDriver {
         synchronized (CudaDriver.class) {
             if (instance != null) return instance;
             if (unavailable != null) throw new CudaException(unavailable, -1);
-            String name = libraryName();
             try {
-                SymbolLookup lib = name.contains("/")
-                        ? SymbolLookup.libraryLookup(requireFile(name), Arena.global())
-                        : SymbolLookup.libraryLookup(name, Arena.global());
-                CudaDriver drv = new CudaDriver(name, lib);
-                drv.check("cuInit", call(drv.cuInit, 0));
-                instance = drv;
-                return drv;
-            } catch (IllegalArgumentException e) {
-                unavailable = name + " not found";
-                throw new CudaException(unavailable, -1);
+                instance = load(libraryName());
+                return instance;
             } catch (CudaException e) {
                 unavailable = e.getMessage();
                 throw e;
             }
         }
+    }
+
+    /** Loads and initializes the named driver library, uncached. */
+    static CudaDriver load(String name) {
+        SymbolLookup lib;
+        try {
+            lib = name.contains("/")
+                    ? SymbolLookup.libraryLookup(requireFile(name), Arena.global())
+                    : SymbolLookup.libraryLookup(name, Arena.global());
+        } catch (IllegalArgumentException e) {
+            throw new CudaException(name + " not found", -1);
+        }
+        CudaDriver drv = new CudaDriver(name, lib);
+        drv.check("cuInit", call(drv.cuInit, 0));
+        return drv;
     }
 
     private static Path requireFile(String name) {
