@@ -98,11 +98,11 @@ class Conv2dTest {
 
     @Test
     void bandedColumnsMatchOneShot() {
-        // A map large enough that im2col runs in several bands of output rows.
+        // 16*9*180*180 column elements exceed CpuConv.COLUMN_BUDGET (4M): im2col runs in two bands.
         Generator g = new Generator(4);
         try (Scope s = Scope.open()) {
-            Tensor x = Tensor.randn(g, DType.F32, 1, 64, 160, 160).requiresGrad(true);
-            Tensor w = Tensor.randn(g, DType.F32, 4, 64, 3, 3).requiresGrad(true);
+            Tensor x = Tensor.randn(g, DType.F32, 1, 16, 180, 180).requiresGrad(true);
+            Tensor w = Tensor.randn(g, DType.F32, 2, 16, 3, 3).requiresGrad(true);
             Tensor x64 = x.detach().to(DType.F64).requiresGrad(true), w64 = w.detach().to(DType.F64).requiresGrad(true);
             Tensor y = Convolution.conv2d(x, w, null, i(1), i(1), i(1), 1);
             Tensor y64 = Convolution.conv2d(x64, w64, null, i(1), i(1), i(1), 1);
@@ -112,6 +112,31 @@ class Conv2dTest {
             y64.backward(gout.to(DType.F64));
             assertTrue(Golden.relativeError(x.grad().to(DType.F64), x64.grad()) < 1e-6);
             assertTrue(Golden.relativeError(w.grad().to(DType.F64), w64.grad()) < 1e-6);
+        }
+    }
+
+    @Test
+    void largeMapsGoOneImageAtATime() {
+        // OH*OW >= CpuConv.TARGET_N / 2: one image per GEMM, pointwise and im2col, with groups.
+        Generator g = new Generator(6);
+        int[][] cases = {{2, 6, 40, 40, 4, 1, 2}, {2, 4, 33, 35, 6, 3, 2}};
+        for (int[] c : cases) {
+            try (Scope s = Scope.open()) {
+                Tensor x = Tensor.randn(g, DType.F32, c[0], c[1], c[2], c[3]).requiresGrad(true);
+                Tensor w = Tensor.randn(g, DType.F32, c[4], c[1] / c[6], c[5], c[5]).requiresGrad(true);
+                Tensor b = Tensor.randn(g, DType.F32, c[4]).requiresGrad(true);
+                Tensor x64 = x.detach().to(DType.F64).requiresGrad(true), w64 = w.detach().to(DType.F64).requiresGrad(true), b64 = b.detach().to(DType.F64).requiresGrad(true);
+                int pad = c[5] / 2;
+                Tensor y = Convolution.conv2d(x, w, b, i(1), i(pad), i(1), c[6]);
+                Tensor y64 = Convolution.conv2d(x64, w64, b64, i(1), i(pad), i(1), c[6]);
+                assertTrue(Golden.relativeError(y.to(DType.F64), y64) < 1e-6, "forward " + java.util.Arrays.toString(c));
+                Tensor gout = Tensor.randn(g, DType.F32, y.shape());
+                y.backward(gout);
+                y64.backward(gout.to(DType.F64));
+                assertTrue(Golden.relativeError(x.grad().to(DType.F64), x64.grad()) < 1e-6, "grad input " + java.util.Arrays.toString(c));
+                assertTrue(Golden.relativeError(w.grad().to(DType.F64), w64.grad()) < 1e-6, "grad weight " + java.util.Arrays.toString(c));
+                assertTrue(Golden.relativeError(b.grad().to(DType.F64), b64.grad()) < 1e-6, "grad bias " + java.util.Arrays.toString(c));
+            }
         }
     }
 

@@ -6,6 +6,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -120,7 +121,13 @@ final class ConvColumns {
                         .add(FloatVector.fromMemorySegment(FS, src, (s + q) * 4, ORDER));
                 v.intoMemorySegment(dst, (d + q) * 4, ORDER);
             }
-            for (; q < n; q++) dst.setAtIndex(ValueLayout.JAVA_FLOAT, d + q, dst.getAtIndex(ValueLayout.JAVA_FLOAT, d + q) + src.getAtIndex(ValueLayout.JAVA_FLOAT, s + q));
+            if (q < n) {
+                // Narrow maps (14, 7 columns) end in a partial vector: masked, not scalar.
+                VectorMask<Float> m = FS.indexInRange(q, n);
+                FloatVector v = FloatVector.fromMemorySegment(FS, dst, (d + q) * 4, ORDER, m)
+                        .add(FloatVector.fromMemorySegment(FS, src, (s + q) * 4, ORDER, m));
+                v.intoMemorySegment(dst, (d + q) * 4, ORDER, m);
+            }
         } else {
             int l = DS.length();
             for (; q + l <= n; q += l) {

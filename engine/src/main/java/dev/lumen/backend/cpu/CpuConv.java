@@ -12,19 +12,19 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * CPU implementation of {@link ConvKernels}. A general convolution is, per image and
- * group, one GEMM of the weights [O/g, C/g*kh*kw] with the image's im2col columns; the
- * columns are built a band of output rows at a time so their memory stays under
- * {@link #COLUMN_BUDGET} elements. A 1x1 convolution with stride 1 and no padding uses the
- * image itself as the GEMM operand. Depth-wise F32 convolutions use {@link DepthwiseConv}.
- * Small images run in parallel (one GEMM per thread); large ones one at a time, each GEMM
- * using every thread.
+ * CPU implementation of {@link ConvKernels}. A general convolution is, per group, a GEMM of
+ * the weights [O/g, C/g*kh*kw] with im2col columns. Small maps put several images side by
+ * side in one GEMM (N = images * OH*OW of about {@link #TARGET_N}), so that Fashion-MNIST-sized
+ * layers still make GEMMs wide enough to use every thread; large maps go one image at a time,
+ * their columns built a band of output rows at a time under {@link #COLUMN_BUDGET} elements.
+ * A 1x1 convolution with stride 1 and no padding uses the images themselves as the GEMM
+ * operand. Depth-wise F32 convolutions use {@link DepthwiseConv}.
  */
 final class CpuConv implements ConvKernels {
-    /** Elements of im2col columns held at once per thread (16 MB in F32). */
+    /** Elements of im2col columns held at once (16 MB in F32). */
     static final long COLUMN_BUDGET = 4L << 20;
-    /** Below this many multiply-adds per image, images are spread over threads. */
-    private static final long SMALL_IMAGE = 1L << 23;
+    /** GEMM width (images * output positions) worth batching small images up to. */
+    static final int TARGET_N = 2048;
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
 
     /** Sizes of one convolution, from its tensors. */
@@ -33,11 +33,20 @@ final class CpuConv implements ConvKernels {
         int og() { return o / groups; }
         int k() { return cg() * win.area(); }
         int l() { return oh * ow; }
+        long inImage() { return (long) c * h * w; }
+        long outImage() { return (long) o * l(); }
+        long colRows() { return (long) c * win.area(); }
         boolean pointwise() { return win.kh() == 1 && win.kw() == 1 && win.sh() == 1 && win.sw() == 1 && win.ph() == 0 && win.pw() == 0; }
         boolean depthwise(DType t) { return t == DType.F32 && groups == c && o == c; }
-        /** Output rows per im2col band. */
-        int band() { return (int) Math.max(1, Math.min(oh, COLUMN_BUDGET / Math.max(1L, (long) c * win.area() * ow))); }
-        long perImageWork() { return (long) o * k() * l(); }
+        /** Images per GEMM: 1 for large maps, else enough for a GEMM about TARGET_N wide whose columns fit the budget. */
+        int images() {
+            if (l() >= TARGET_N / 2) return 1;
+            long byWidth = (TARGET_N + l() - 1) / l();
+            long byBudget = COLUMN_BUDGET / Math.max(1L, (colRows() + o) * l());
+            return (int) Math.max(1, Math.min(n, Math.min(byWidth, byBudget)));
+        }
+        /** Output rows per im2col band when images go one at a time. */
+        int band() { return (int) Math.max(1, Math.min(oh, COLUMN_BUDGET / Math.max(1L, colRows() * ow))); }
     }
 
     private static Dims dims(Tensor x, int o, int oh, int ow, int groups, Window win) {
@@ -54,27 +63,41 @@ final class CpuConv implements ConvKernels {
         else g.dgemm(ta, tb, m, n, k, 1.0, a, oa, Math.max(lda, 1), b, ob, Math.max(ldb, 1), accumulate ? 1.0 : 0.0, c, oc, Math.max(ldc, 1));
     }
 
-    /** Per-image body, given that image's scratch columns. */
-    private interface ImageBody {
-        void run(int image, MemorySegment cols);
+    /** rows x len block copy between leading dimensions (element offsets). */
+    private static void copyBlock(int es, MemorySegment src, long so, long sld, MemorySegment dst, long dOff, long dld, int rows, int len) {
+        for (int r = 0; r < rows; r++) MemorySegment.copy(src, (so + r * sld) * es, dst, (dOff + r * dld) * es, (long) len * es);
     }
 
-    /** Runs body for every image, in parallel over images when each is small; scratch holds colsElems elements per thread. */
-    private static void forImages(Dims d, int es, long colsElems, boolean parallelOk, ImageBody body) {
-        boolean parallel = parallelOk && d.n() > 1 && Parallel.threads() > 1 && d.perImageWork() < SMALL_IMAGE
-                && Gemm.active().concurrentOk(d.og(), d.l(), d.k());
-        long chunks = parallel ? d.n() : 1;
-        Parallel.forRange(chunks, 1, (lo, hi) -> {
-            Storage scratch = colsElems > 0 ? Storage.host(colsElems * es) : null;
-            try {
-                MemorySegment cols = scratch == null ? null : scratch.segment();
-                long from = parallel ? lo : 0, to = parallel ? hi : d.n();
-                for (long i = from; i < to; i++) body.run((int) i, cols);
-            } finally {
-                if (scratch != null) scratch.release();
+    /**
+     * Lays images [i0, i0+nb) of t ([N, rows, l] per image) side by side as a [rows, nb*l]
+     * matrix at dst (the layout a batched GEMM reads or writes); toImages reverses it.
+     */
+    private static void sideBySide(int es, Tensor t, int i0, int nb, int rows, int l, MemorySegment dst, boolean toImages) {
+        long image = (long) rows * l, wide = (long) nb * l;
+        Parallel.forRange(nb, 1, (lo, hi) -> {
+            for (long b = lo; b < hi; b++) {
+                long at = t.offset() + (i0 + b) * image;
+                if (toImages) copyBlock(es, dst, b * l, wide, seg(t), at, l, rows, l);
+                else copyBlock(es, seg(t), at, l, dst, b * l, wide, rows, l);
             }
         });
     }
+
+    /** Builds the [C*kh*kw, nb*L] columns of images [i0, i0+nb) (nb > 1: whole images). */
+    private static void columns(int es, Tensor x, Dims d, int i0, int nb, MemorySegment cols) {
+        if (d.pointwise()) {
+            sideBySide(es, x, i0, nb, d.c(), d.l(), cols, false);
+            return;
+        }
+        long wide = (long) nb * d.l();
+        for (int b = 0; b < nb; b++) {
+            ConvColumns.im2col(es, seg(x), x.offset() + (i0 + b) * d.inImage(), d.c(), d.h(), d.w(), d.win(), d.ow(), 0, d.oh(),
+                    cols, (long) b * d.l(), (int) wide);
+        }
+    }
+
+    /** Scratch memory, released by the caller. */
+    private static Storage scratch(long elems, int es) { return Storage.host(Math.max(1, elems) * es); }
 
     @Override
     public void im2col(Tensor x, Window w, Tensor cols) {
@@ -111,29 +134,56 @@ final class CpuConv implements ConvKernels {
             return;
         }
         int es = x.dtype().byteSize();
-        int band = d.band(), l = d.l(), k = d.k(), og = d.og();
-        long inImage = (long) d.c() * d.h() * d.w(), outImage = (long) d.o() * l;
+        int l = d.l(), k = d.k(), og = d.og(), nb = d.images();
         MemorySegment xs = seg(x), ws = seg(weight), o = seg(out);
-        forImages(d, es, d.pointwise() ? 0 : (long) d.c() * win.area() * band * d.ow(), true, (i, cols) -> {
-            long xo = x.offset() + i * inImage, oo = out.offset() + i * outImage;
-            if (bias != null) fillRows(f32, o, oo, d.o(), l, seg(bias), bias.offset());
-            boolean acc = bias != null;
-            if (d.pointwise()) {
-                for (int g = 0; g < groups; g++) {
-                    gemm(f32, false, false, og, l, k, ws, weight.offset() + (long) g * og * k, k, xs, xo + (long) g * k * l, l,
-                            acc, o, oo + (long) g * og * l, l);
+        boolean acc = bias != null;
+        if (nb > 1) {
+            int wide = nb * l;
+            Storage colsS = scratch(d.colRows() * wide, es), tmpS = scratch((long) d.o() * wide, es);
+            try {
+                MemorySegment cols = colsS.segment(), tmp = tmpS.segment();
+                for (int i0 = 0; i0 < d.n(); i0 += nb) {
+                    int cnt = Math.min(nb, d.n() - i0), w = cnt * l;
+                    columns(es, x, d, i0, cnt, cols);
+                    if (acc) fillRows(f32, tmp, 0, d.o(), w, seg(bias), bias.offset());
+                    for (int g = 0; g < groups; g++) {
+                        gemm(f32, false, false, og, w, k, ws, weight.offset() + (long) g * og * k, k, cols, (long) g * k * w, w,
+                                acc, tmp, (long) g * og * w, w);
+                    }
+                    sideBySide(es, out, i0, cnt, d.o(), l, tmp, true);
                 }
-                return;
+            } finally {
+                colsS.release();
+                tmpS.release();
             }
-            for (int r0 = 0; r0 < d.oh(); r0 += band) {
-                int r1 = Math.min(d.oh(), r0 + band), bl = (r1 - r0) * d.ow();
-                ConvColumns.im2col(es, xs, xo, d.c(), d.h(), d.w(), win, d.ow(), r0, r1, cols, 0, bl);
-                for (int g = 0; g < groups; g++) {
-                    gemm(f32, false, false, og, bl, k, ws, weight.offset() + (long) g * og * k, k, cols, (long) g * k * bl, bl,
-                            acc, o, oo + (long) g * og * l + (long) r0 * d.ow(), l);
+            return;
+        }
+        int band = d.band();
+        Storage colsS = d.pointwise() ? null : scratch(d.colRows() * band * d.ow(), es);
+        try {
+            for (int i = 0; i < d.n(); i++) {
+                long xo = x.offset() + i * d.inImage(), oo = out.offset() + i * d.outImage();
+                if (acc) fillRows(f32, o, oo, d.o(), l, seg(bias), bias.offset());
+                if (d.pointwise()) {
+                    for (int g = 0; g < groups; g++) {
+                        gemm(f32, false, false, og, l, k, ws, weight.offset() + (long) g * og * k, k, xs, xo + (long) g * k * l, l,
+                                acc, o, oo + (long) g * og * l, l);
+                    }
+                    continue;
+                }
+                MemorySegment cols = colsS.segment();
+                for (int r0 = 0; r0 < d.oh(); r0 += band) {
+                    int r1 = Math.min(d.oh(), r0 + band), bl = (r1 - r0) * d.ow();
+                    ConvColumns.im2col(es, xs, xo, d.c(), d.h(), d.w(), win, d.ow(), r0, r1, cols, 0, bl);
+                    for (int g = 0; g < groups; g++) {
+                        gemm(f32, false, false, og, bl, k, ws, weight.offset() + (long) g * og * k, k, cols, (long) g * k * bl, bl,
+                                acc, o, oo + (long) g * og * l + (long) r0 * d.ow(), l);
+                    }
                 }
             }
-        });
+        } finally {
+            if (colsS != null) colsS.release();
+        }
     }
 
     /** Row r of the [rows, len] block at off = value[r]. */
@@ -142,7 +192,10 @@ final class CpuConv implements ConvKernels {
             long at = off + (long) r * len;
             if (f32) {
                 float b = v.getAtIndex(ValueLayout.JAVA_FLOAT, vOff + r);
-                for (int q = 0; q < len; q++) o.setAtIndex(ValueLayout.JAVA_FLOAT, at + q, b);
+                FloatVector bv = FloatVector.broadcast(FS, b);
+                int q = 0;
+                for (; q + FS.length() <= len; q += FS.length()) bv.intoMemorySegment(o, (at + q) * 4, ByteOrder.nativeOrder());
+                for (; q < len; q++) o.setAtIndex(ValueLayout.JAVA_FLOAT, at + q, b);
             } else {
                 double b = v.getAtIndex(ValueLayout.JAVA_DOUBLE, vOff + r);
                 for (int q = 0; q < len; q++) o.setAtIndex(ValueLayout.JAVA_DOUBLE, at + q, b);
@@ -161,28 +214,63 @@ final class CpuConv implements ConvKernels {
             return;
         }
         int es = gradIn.dtype().byteSize();
-        int band = d.band(), l = d.l(), k = d.k(), og = d.og();
-        long inImage = (long) d.c() * d.h() * d.w(), outImage = (long) d.o() * l;
+        int l = d.l(), k = d.k(), og = d.og(), nb = d.images();
         MemorySegment gx = seg(gradIn), ws = seg(weight), go = seg(gradOut);
-        forImages(d, es, d.pointwise() ? 0 : (long) d.c() * win.area() * band * d.ow(), true, (i, cols) -> {
-            long xo = gradIn.offset() + i * inImage, oo = gradOut.offset() + i * outImage;
-            if (d.pointwise()) {
-                for (int g = 0; g < groups; g++) {
-                    gemm(f32, true, false, k, l, og, ws, weight.offset() + (long) g * og * k, k, go, oo + (long) g * og * l, l,
-                            false, gx, xo + (long) g * k * l, l);
+        if (nb > 1) {
+            int wide = nb * l;
+            Storage colsS = scratch(d.colRows() * wide, es), tmpS = scratch((long) d.o() * wide, es);
+            try {
+                MemorySegment cols = colsS.segment(), tmp = tmpS.segment();
+                for (int i0 = 0; i0 < d.n(); i0 += nb) {
+                    int cnt = Math.min(nb, d.n() - i0), w = cnt * l;
+                    sideBySide(es, gradOut, i0, cnt, d.o(), l, tmp, false);
+                    for (int g = 0; g < groups; g++) {
+                        gemm(f32, true, false, k, w, og, ws, weight.offset() + (long) g * og * k, k, tmp, (long) g * og * w, w,
+                                false, cols, (long) g * k * w, w);
+                    }
+                    if (d.pointwise()) {
+                        sideBySide(es, gradIn, i0, cnt, d.c(), l, cols, true);
+                        continue;
+                    }
+                    final int first = i0;
+                    for (int b = 0; b < cnt; b++) {
+                        long xo = gradIn.offset() + (first + b) * d.inImage();
+                        ConvColumns.zero(gx, xo, d.inImage(), es);
+                        ConvColumns.col2im(f32, cols, (long) b * l, w, d.c(), d.h(), d.w(), win, d.ow(), 0, d.oh(), gx, xo);
+                    }
                 }
-                return;
+            } finally {
+                colsS.release();
+                tmpS.release();
             }
-            ConvColumns.zero(gx, xo, inImage, es);
-            for (int r0 = 0; r0 < d.oh(); r0 += band) {
-                int r1 = Math.min(d.oh(), r0 + band), bl = (r1 - r0) * d.ow();
-                for (int g = 0; g < groups; g++) {
-                    gemm(f32, true, false, k, bl, og, ws, weight.offset() + (long) g * og * k, k, go, oo + (long) g * og * l + (long) r0 * d.ow(), l,
-                            false, cols, (long) g * k * bl, bl);
+            return;
+        }
+        int band = d.band();
+        Storage colsS = d.pointwise() ? null : scratch(d.colRows() * band * d.ow(), es);
+        try {
+            for (int i = 0; i < d.n(); i++) {
+                long xo = gradIn.offset() + i * d.inImage(), oo = gradOut.offset() + i * d.outImage();
+                if (d.pointwise()) {
+                    for (int g = 0; g < groups; g++) {
+                        gemm(f32, true, false, k, l, og, ws, weight.offset() + (long) g * og * k, k, go, oo + (long) g * og * l, l,
+                                false, gx, xo + (long) g * k * l, l);
+                    }
+                    continue;
                 }
-                ConvColumns.col2im(f32, cols, 0, bl, d.c(), d.h(), d.w(), win, d.ow(), r0, r1, gx, xo);
+                MemorySegment cols = colsS.segment();
+                ConvColumns.zero(gx, xo, d.inImage(), es);
+                for (int r0 = 0; r0 < d.oh(); r0 += band) {
+                    int r1 = Math.min(d.oh(), r0 + band), bl = (r1 - r0) * d.ow();
+                    for (int g = 0; g < groups; g++) {
+                        gemm(f32, true, false, k, bl, og, ws, weight.offset() + (long) g * og * k, k, go, oo + (long) g * og * l + (long) r0 * d.ow(), l,
+                                false, cols, (long) g * k * bl, bl);
+                    }
+                    ConvColumns.col2im(f32, cols, 0, bl, d.c(), d.h(), d.w(), win, d.ow(), r0, r1, gx, xo);
+                }
             }
-        });
+        } finally {
+            if (colsS != null) colsS.release();
+        }
     }
 
     @Override
@@ -196,56 +284,60 @@ final class CpuConv implements ConvKernels {
             return;
         }
         int es = x.dtype().byteSize();
-        int band = d.band(), l = d.l(), k = d.k(), og = d.og();
-        long inImage = (long) d.c() * d.h() * d.w(), outImage = (long) d.o() * l;
-        long wElems = (long) d.o() * k;
-        // Images are summed into the weight gradient; in parallel, each thread sums its images
-        // into its own partial, and the partials are added at the end.
-        int parts = d.n() > 1 && d.perImageWork() < SMALL_IMAGE && Gemm.active().concurrentOk(og, k, l) ? Math.min(d.n(), Parallel.threads()) : 1;
-        Storage partials = parts > 1 ? Storage.host((parts - 1) * wElems * es) : null;
-        try {
-            MemorySegment xs = seg(x), go = seg(gradOut);
-            Parallel.forRange(parts, 1, (lo, hi) -> {
-                for (long part = lo; part < hi; part++) {
-                    MemorySegment gw = part == 0 ? seg(gradWeight) : partials.segment();
-                    long gwOff = part == 0 ? gradWeight.offset() : (part - 1) * wElems;
-                    int from = (int) (part * d.n() / parts), to = (int) ((part + 1) * d.n() / parts);
-                    Storage scratch = d.pointwise() ? null : Storage.host((long) d.c() * win.area() * band * d.ow() * es);
-                    try {
-                        boolean first = true;
-                        for (int i = from; i < to; i++) {
-                            long xo = x.offset() + i * inImage, oo = gradOut.offset() + i * outImage;
-                            if (d.pointwise()) {
-                                for (int g = 0; g < groups; g++) {
-                                    gemm(f32, false, true, og, k, l, go, oo + (long) g * og * l, l, xs, xo + (long) g * k * l, l,
-                                            !first, gw, gwOff + (long) g * og * k, k);
-                                }
-                                first = false;
-                                continue;
-                            }
-                            MemorySegment cols = scratch.segment();
-                            for (int r0 = 0; r0 < d.oh(); r0 += band) {
-                                int r1 = Math.min(d.oh(), r0 + band), bl = (r1 - r0) * d.ow();
-                                ConvColumns.im2col(es, xs, xo, d.c(), d.h(), d.w(), win, d.ow(), r0, r1, cols, 0, bl);
-                                for (int g = 0; g < groups; g++) {
-                                    gemm(f32, false, true, og, k, bl, go, oo + (long) g * og * l + (long) r0 * d.ow(), l, cols, (long) g * k * bl, bl,
-                                            !first, gw, gwOff + (long) g * og * k, k);
-                                }
-                                first = false;
-                            }
+        int l = d.l(), k = d.k(), og = d.og(), nb = d.images();
+        MemorySegment xs = seg(x), go = seg(gradOut), gw = seg(gradWeight);
+        long gwOff = gradWeight.offset();
+        // Images are summed into the weight gradient: the first GEMM overwrites, later ones add.
+        boolean first = true;
+        if (nb > 1) {
+            int wide = nb * l;
+            Storage colsS = scratch(d.colRows() * wide, es), tmpS = scratch((long) d.o() * wide, es);
+            try {
+                MemorySegment cols = colsS.segment(), tmp = tmpS.segment();
+                for (int i0 = 0; i0 < d.n(); i0 += nb) {
+                    int cnt = Math.min(nb, d.n() - i0), w = cnt * l;
+                    sideBySide(es, gradOut, i0, cnt, d.o(), l, tmp, false);
+                    columns(es, x, d, i0, cnt, cols);
+                    for (int g = 0; g < groups; g++) {
+                        gemm(f32, false, true, og, k, w, tmp, (long) g * og * w, w, cols, (long) g * k * w, w,
+                                !first, gw, gwOff + (long) g * og * k, k);
+                    }
+                    first = false;
+                }
+            } finally {
+                colsS.release();
+                tmpS.release();
+            }
+        } else {
+            int band = d.band();
+            Storage colsS = d.pointwise() ? null : scratch(d.colRows() * band * d.ow(), es);
+            try {
+                for (int i = 0; i < d.n(); i++) {
+                    long xo = x.offset() + i * d.inImage(), oo = gradOut.offset() + i * d.outImage();
+                    if (d.pointwise()) {
+                        for (int g = 0; g < groups; g++) {
+                            gemm(f32, false, true, og, k, l, go, oo + (long) g * og * l, l, xs, xo + (long) g * k * l, l,
+                                    !first, gw, gwOff + (long) g * og * k, k);
                         }
-                        if (first) ConvColumns.zero(gw, gwOff, wElems, es);
-                    } finally {
-                        if (scratch != null) scratch.release();
+                        first = false;
+                        continue;
+                    }
+                    MemorySegment cols = colsS.segment();
+                    for (int r0 = 0; r0 < d.oh(); r0 += band) {
+                        int r1 = Math.min(d.oh(), r0 + band), bl = (r1 - r0) * d.ow();
+                        ConvColumns.im2col(es, xs, xo, d.c(), d.h(), d.w(), win, d.ow(), r0, r1, cols, 0, bl);
+                        for (int g = 0; g < groups; g++) {
+                            gemm(f32, false, true, og, k, bl, go, oo + (long) g * og * l + (long) r0 * d.ow(), l, cols, (long) g * k * bl, bl,
+                                    !first, gw, gwOff + (long) g * og * k, k);
+                        }
+                        first = false;
                     }
                 }
-            });
-            for (int p = 1; p < parts; p++) {
-                ConvColumns.addRun(f32, seg(gradWeight), gradWeight.offset(), partials.segment(), (p - 1) * wElems, (int) wElems);
+            } finally {
+                if (colsS != null) colsS.release();
             }
-        } finally {
-            if (partials != null) partials.release();
         }
+        if (first) ConvColumns.zero(gw, gwOff, (long) d.o() * k, es);
     }
 
     @Override

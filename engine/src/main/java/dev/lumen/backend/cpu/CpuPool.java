@@ -9,7 +9,8 @@ import java.lang.foreign.ValueLayout;
 
 /**
  * CPU implementation of {@link PoolKernels}: one (n, c) plane per task, so backward scatters
- * never race. Pooling is memory-bound; the loops read each input once per window it is in.
+ * never race. Each plane is read once into a double[] and written once from one: the window
+ * loops, which touch every input several times, then run over plain arrays.
  */
 final class CpuPool implements PoolKernels {
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
@@ -22,15 +23,27 @@ final class CpuPool implements PoolKernels {
         else s.setAtIndex(D, i, v);
     }
 
-    /** Body over one plane: input plane offset, output plane offset. */
+    /** Body over one plane: src holds the input plane, dst receives the output plane; p is the plane number; aux is scratch. */
     private interface PlaneBody {
-        void run(long in, long out);
+        void run(long p, double[] src, double[] dst, long[] aux);
     }
 
-    /** Runs body for each of planes (n*c) planes of inSize and outSize elements. */
-    private static void planes(long planes, long inSize, long outSize, long inOff, long outOff, long work, PlaneBody body) {
-        Parallel.forRange(planes, Math.max(1, 32768 / Math.max(work, 1)), (lo, hi) -> {
-            for (long p = lo; p < hi; p++) body.run(inOff + p * inSize, outOff + p * outSize);
+    /** Runs body for each of the planes (n*c) of in (inSize elements each) into out (outSize each). */
+    private static void planes(long planes, Tensor in, int inSize, Tensor out, int outSize, PlaneBody body) {
+        boolean f32 = in.dtype() == DType.F32;
+        MemorySegment is = in.storage().segment(), os = out.storage().segment();
+        long inOff = in.offset(), outOff = out.offset();
+        Parallel.forRange(planes, Math.max(1, 32768 / Math.max(inSize + outSize, 1)), (lo, hi) -> {
+            double[] src = new double[inSize], dst = new double[outSize];
+            long[] aux = new long[Math.max(inSize, outSize)];
+            for (long p = lo; p < hi; p++) {
+                long a = inOff + p * inSize, b = outOff + p * outSize;
+                if (f32) for (int q = 0; q < inSize; q++) src[q] = is.getAtIndex(F, a + q);
+                else MemorySegment.copy(is, D, a * 8, src, 0, inSize);
+                body.run(p, src, dst, aux);
+                if (f32) for (int q = 0; q < outSize; q++) os.setAtIndex(F, b + q, (float) dst[q]);
+                else MemorySegment.copy(dst, 0, os, D, b * 8, outSize);
+            }
         });
     }
 
@@ -38,50 +51,45 @@ final class CpuPool implements PoolKernels {
     public void maxPool2d(Tensor x, Window w, Tensor out, Tensor indices) {
         int[] s = x.shape(), o = out.shape();
         int h = s[2], wd = s[3], oh = o[2], ow = o[3];
-        boolean f32 = x.dtype() == DType.F32;
-        MemorySegment xs = x.storage().segment(), os = out.storage().segment(), is = indices.storage().segment();
-        long idxBase = indices.offset() - out.offset();
-        planes((long) s[0] * s[1], (long) h * wd, (long) oh * ow, x.offset(), out.offset(), (long) h * wd, (in, op) -> {
+        MemorySegment is = indices.storage().segment();
+        long idxOff = indices.offset();
+        planes((long) s[0] * s[1], x, h * wd, out, oh * ow, (p, in, res, idx) -> {
             for (int r = 0; r < oh; r++) {
                 int h0 = r * w.sh() - w.ph(), h1 = Math.min(h0 + (w.kh() - 1) * w.dh() + 1, h);
                 while (h0 < 0) h0 += w.dh();
                 for (int c = 0; c < ow; c++) {
                     int w0 = c * w.sw() - w.pw(), w1 = Math.min(w0 + (w.kw() - 1) * w.dw() + 1, wd);
                     while (w0 < 0) w0 += w.dw();
-                    long best = (long) h0 * wd + w0;
+                    int best = h0 * wd + w0;
                     double max = Double.NEGATIVE_INFINITY;
                     for (int ih = h0; ih < h1; ih += w.dh()) {
-                        for (int iw = w0; iw < w1; iw += w.dw()) {
-                            long at = (long) ih * wd + iw;
-                            double v = ld(xs, f32, in + at);
-                            // NaN wins, as in torch.
-                            if (v > max || Double.isNaN(v)) {
+                        for (int iw = w0, at = ih * wd + w0; iw < w1; iw += w.dw(), at += w.dw()) {
+                            double v = in[at];
+                            // NaN wins, as in torch (v != v only for NaN).
+                            if (v > max || v != v) {
                                 max = v;
                                 best = at;
                             }
                         }
                     }
-                    long k = op + (long) r * ow + c;
-                    st(os, f32, k, max);
-                    is.setAtIndex(ValueLayout.JAVA_LONG, idxBase + k, best);
+                    res[r * ow + c] = max;
+                    idx[r * ow + c] = best;
                 }
             }
+            MemorySegment.copy(idx, 0, is, ValueLayout.JAVA_LONG, (idxOff + p * oh * ow) * 8, oh * ow);
         });
     }
 
     @Override
     public void maxPool2dBackward(Tensor gradOut, Tensor indices, Tensor gradIn) {
         int[] s = gradIn.shape(), o = gradOut.shape();
-        long inSize = (long) s[2] * s[3], outSize = (long) o[2] * o[3];
-        boolean f32 = gradIn.dtype() == DType.F32;
-        MemorySegment gs = gradOut.storage().segment(), is = indices.storage().segment(), xs = gradIn.storage().segment();
-        long idxBase = indices.offset() - gradOut.offset();
-        planes((long) s[0] * s[1], outSize, inSize, gradOut.offset(), gradIn.offset(), inSize, (go, gi) -> {
-            ConvColumns.zero(xs, gi, inSize, f32 ? 4 : 8);
-            for (long k = 0; k < outSize; k++) {
-                long at = gi + is.getAtIndex(ValueLayout.JAVA_LONG, idxBase + go + k);
-                st(xs, f32, at, ld(xs, f32, at) + ld(gs, f32, go + k));
-            }
+        int inSize = s[2] * s[3], outSize = o[2] * o[3];
+        MemorySegment is = indices.storage().segment();
+        long idxOff = indices.offset();
+        planes((long) s[0] * s[1], gradOut, outSize, gradIn, inSize, (p, g, res, idx) -> {
+            MemorySegment.copy(is, ValueLayout.JAVA_LONG, (idxOff + p * outSize) * 8, idx, 0, outSize);
+            java.util.Arrays.fill(res, 0);
+            for (int k = 0; k < outSize; k++) res[(int) idx[k]] += g[k];
         });
     }
 
@@ -94,26 +102,20 @@ final class CpuPool implements PoolKernels {
     public void avgPool2d(Tensor x, Window w, boolean countIncludePad, Tensor out) {
         int[] s = x.shape(), o = out.shape();
         int h = s[2], wd = s[3], oh = o[2], ow = o[3];
-        boolean f32 = x.dtype() == DType.F32;
-        MemorySegment xs = x.storage().segment(), os = out.storage().segment();
-        planes((long) s[0] * s[1], (long) h * wd, (long) oh * ow, x.offset(), out.offset(), (long) h * wd, (in, op) -> {
+        planes((long) s[0] * s[1], x, h * wd, out, oh * ow, (p, in, res, aux) -> {
             for (int r = 0; r < oh; r++) {
                 int h0 = r * w.sh() - w.ph(), h1 = Math.min(h0 + w.kh(), h + w.ph());
                 int hc0 = Math.max(h0, 0), hc1 = Math.min(h1, h);
                 for (int c = 0; c < ow; c++) {
                     int w0 = c * w.sw() - w.pw(), w1 = Math.min(w0 + w.kw(), wd + w.pw());
                     int wc0 = Math.max(w0, 0), wc1 = Math.min(w1, wd);
-                    long k = op + (long) r * ow + c;
                     if (hc0 >= hc1 || wc0 >= wc1) {
-                        st(os, f32, k, 0);
+                        res[r * ow + c] = 0;
                         continue;
                     }
                     double sum = 0;
-                    for (int ih = hc0; ih < hc1; ih++) {
-                        long row = in + (long) ih * wd;
-                        for (int iw = wc0; iw < wc1; iw++) sum += ld(xs, f32, row + iw);
-                    }
-                    st(os, f32, k, sum / divisor(h0, h1, w0, w1, hc0, hc1, wc0, wc1, countIncludePad));
+                    for (int ih = hc0; ih < hc1; ih++) for (int iw = wc0; iw < wc1; iw++) sum += in[ih * wd + iw];
+                    res[r * ow + c] = sum / divisor(h0, h1, w0, w1, hc0, hc1, wc0, wc1, countIncludePad);
                 }
             }
         });
@@ -123,10 +125,8 @@ final class CpuPool implements PoolKernels {
     public void avgPool2dBackward(Tensor gradOut, Window w, boolean countIncludePad, Tensor gradIn) {
         int[] s = gradIn.shape(), o = gradOut.shape();
         int h = s[2], wd = s[3], oh = o[2], ow = o[3];
-        boolean f32 = gradIn.dtype() == DType.F32;
-        MemorySegment gs = gradOut.storage().segment(), xs = gradIn.storage().segment();
-        planes((long) s[0] * s[1], (long) oh * ow, (long) h * wd, gradOut.offset(), gradIn.offset(), (long) h * wd, (go, gi) -> {
-            ConvColumns.zero(xs, gi, (long) h * wd, f32 ? 4 : 8);
+        planes((long) s[0] * s[1], gradOut, oh * ow, gradIn, h * wd, (p, g, res, aux) -> {
+            java.util.Arrays.fill(res, 0);
             for (int r = 0; r < oh; r++) {
                 int h0 = r * w.sh() - w.ph(), h1 = Math.min(h0 + w.kh(), h + w.ph());
                 int hc0 = Math.max(h0, 0), hc1 = Math.min(h1, h);
@@ -134,11 +134,8 @@ final class CpuPool implements PoolKernels {
                     int w0 = c * w.sw() - w.pw(), w1 = Math.min(w0 + w.kw(), wd + w.pw());
                     int wc0 = Math.max(w0, 0), wc1 = Math.min(w1, wd);
                     if (hc0 >= hc1 || wc0 >= wc1) continue;
-                    double v = ld(gs, f32, go + (long) r * ow + c) / divisor(h0, h1, w0, w1, hc0, hc1, wc0, wc1, countIncludePad);
-                    for (int ih = hc0; ih < hc1; ih++) {
-                        long row = gi + (long) ih * wd;
-                        for (int iw = wc0; iw < wc1; iw++) st(xs, f32, row + iw, ld(xs, f32, row + iw) + v);
-                    }
+                    double v = g[r * ow + c] / divisor(h0, h1, w0, w1, hc0, hc1, wc0, wc1, countIncludePad);
+                    for (int ih = hc0; ih < hc1; ih++) for (int iw = wc0; iw < wc1; iw++) res[ih * wd + iw] += v;
                 }
             }
         });
@@ -152,22 +149,28 @@ final class CpuPool implements PoolKernels {
     public void adaptiveAvgPool2d(Tensor x, Tensor out) {
         int[] s = x.shape(), o = out.shape();
         int h = s[2], wd = s[3], oh = o[2], ow = o[3];
-        boolean f32 = x.dtype() == DType.F32;
-        MemorySegment xs = x.storage().segment(), os = out.storage().segment();
-        long plane = (long) h * wd;
-        planes((long) s[0] * s[1], plane, (long) oh * ow, x.offset(), out.offset(), plane, (in, op) -> {
-            if (oh == 1 && ow == 1) {
-                // Global average pooling: one contiguous sum per plane.
-                st(os, f32, op, (f32 ? CpuConv.sumF32(xs, in, plane) : CpuConv.sumF64(xs, in, plane)) / plane);
-                return;
-            }
+        long planes = (long) s[0] * s[1];
+        if (oh == 1 && ow == 1) {
+            // Global average pooling: one contiguous (vectorized, for F32) sum per plane.
+            boolean f32 = x.dtype() == DType.F32;
+            MemorySegment xs = x.storage().segment(), os = out.storage().segment();
+            long plane = (long) h * wd;
+            Parallel.forRange(planes, Math.max(1, 32768 / plane), (lo, hi) -> {
+                for (long p = lo; p < hi; p++) {
+                    long at = x.offset() + p * plane;
+                    st(os, f32, out.offset() + p, (f32 ? CpuConv.sumF32(xs, at, plane) : CpuConv.sumF64(xs, at, plane)) / plane);
+                }
+            });
+            return;
+        }
+        planes(planes, x, h * wd, out, oh * ow, (p, in, res, aux) -> {
             for (int r = 0; r < oh; r++) {
                 int h0 = start(r, h, oh), h1 = end(r, h, oh);
                 for (int c = 0; c < ow; c++) {
                     int w0 = start(c, wd, ow), w1 = end(c, wd, ow);
                     double sum = 0;
-                    for (int ih = h0; ih < h1; ih++) for (int iw = w0; iw < w1; iw++) sum += ld(xs, f32, in + (long) ih * wd + iw);
-                    st(os, f32, op + (long) r * ow + c, sum / ((double) (h1 - h0) * (w1 - w0)));
+                    for (int ih = h0; ih < h1; ih++) for (int iw = w0; iw < w1; iw++) sum += in[ih * wd + iw];
+                    res[r * ow + c] = sum / ((double) (h1 - h0) * (w1 - w0));
                 }
             }
         });
@@ -177,27 +180,18 @@ final class CpuPool implements PoolKernels {
     public void adaptiveAvgPool2dBackward(Tensor gradOut, Tensor gradIn) {
         int[] s = gradIn.shape(), o = gradOut.shape();
         int h = s[2], wd = s[3], oh = o[2], ow = o[3];
-        boolean f32 = gradIn.dtype() == DType.F32;
-        MemorySegment gs = gradOut.storage().segment(), xs = gradIn.storage().segment();
-        long plane = (long) h * wd;
-        planes((long) s[0] * s[1], (long) oh * ow, plane, gradOut.offset(), gradIn.offset(), plane, (go, gi) -> {
+        planes((long) s[0] * s[1], gradOut, oh * ow, gradIn, h * wd, (p, g, res, aux) -> {
             if (oh == 1 && ow == 1) {
-                double v = ld(gs, f32, go) / plane;
-                for (long q = 0; q < plane; q++) st(xs, f32, gi + q, v);
+                java.util.Arrays.fill(res, g[0] / ((double) h * wd));
                 return;
             }
-            ConvColumns.zero(xs, gi, plane, f32 ? 4 : 8);
+            java.util.Arrays.fill(res, 0);
             for (int r = 0; r < oh; r++) {
                 int h0 = start(r, h, oh), h1 = end(r, h, oh);
                 for (int c = 0; c < ow; c++) {
                     int w0 = start(c, wd, ow), w1 = end(c, wd, ow);
-                    double v = ld(gs, f32, go + (long) r * ow + c) / ((double) (h1 - h0) * (w1 - w0));
-                    for (int ih = h0; ih < h1; ih++) {
-                        for (int iw = w0; iw < w1; iw++) {
-                            long at = gi + (long) ih * wd + iw;
-                            st(xs, f32, at, ld(xs, f32, at) + v);
-                        }
-                    }
+                    double v = g[r * ow + c] / ((double) (h1 - h0) * (w1 - w0));
+                    for (int ih = h0; ih < h1; ih++) for (int iw = w0; iw < w1; iw++) res[ih * wd + iw] += v;
                 }
             }
         });

@@ -53,39 +53,41 @@ final class DepthwiseConv {
         }
     }
 
-    /** out[oh, ow] = bias + sum_ij k[i, j] * buf[oh*sh + i*dh, ow*sw + j*dw]. */
+    /**
+     * out[oh, ow] = bias + sum_ij k[i, j] * buf[oh*sh + i*dh, ow*sw + j*dw]. Rows are computed
+     * at full resolution along the width with vectors; a strided output then keeps every
+     * sw-th value (sw times the work, still far faster than scalar loops).
+     */
     private static void correlate(float[] buf, int cols, float[] k, int kh, int kw, int dh, int dw, int sh, int sw, float bias,
-                                  int outH, int outW, MemorySegment out, long outOff) {
+                                  int outH, int outW, MemorySegment out, long outOff, float[] row) {
+        int full = (outW - 1) * sw + 1;
         for (int oh = 0; oh < outH; oh++) {
             long rowOut = outOff + (long) oh * outW;
-            int ow = 0;
-            if (sw == 1) {
-                for (; ow < outW; ow += 2 * L) {
-                    FloatVector a0 = FloatVector.broadcast(S, bias), a1 = a0;
-                    for (int i = 0; i < kh; i++) {
-                        int base = (oh * sh + i * dh) * cols + ow;
-                        int kk = i * kw;
-                        for (int j = 0; j < kw; j++, base += dw) {
-                            FloatVector wv = FloatVector.broadcast(S, k[kk + j]);
-                            a0 = wv.fma(FloatVector.fromArray(S, buf, base), a0);
-                            a1 = wv.fma(FloatVector.fromArray(S, buf, base + L), a1);
-                        }
+            for (int u = 0; u < full; u += 2 * L) {
+                FloatVector a0 = FloatVector.broadcast(S, bias), a1 = a0;
+                for (int i = 0; i < kh; i++) {
+                    int base = (oh * sh + i * dh) * cols + u;
+                    int kk = i * kw;
+                    for (int j = 0; j < kw; j++, base += dw) {
+                        FloatVector wv = FloatVector.broadcast(S, k[kk + j]);
+                        a0 = wv.fma(FloatVector.fromArray(S, buf, base), a0);
+                        a1 = wv.fma(FloatVector.fromArray(S, buf, base + L), a1);
                     }
-                    storeRow(a0, out, rowOut, ow, outW);
-                    if (ow + L < outW) storeRow(a1, out, rowOut, ow + L, outW);
                 }
-            } else {
-                for (; ow < outW; ow++) {
-                    float acc = bias;
-                    for (int i = 0; i < kh; i++) {
-                        int base = (oh * sh + i * dh) * cols + ow * sw;
-                        for (int j = 0; j < kw; j++) acc += k[i * kw + j] * buf[base + j * dw];
-                    }
-                    out.setAtIndex(F, rowOut + ow, acc);
+                if (sw == 1) {
+                    storeRow(a0, out, rowOut, u, outW);
+                    if (u + L < outW) storeRow(a1, out, rowOut, u + L, outW);
+                } else {
+                    a0.intoArray(row, u);
+                    a1.intoArray(row, u + L);
                 }
             }
+            if (sw != 1) for (int ow = 0; ow < outW; ow++) out.setAtIndex(F, rowOut + ow, row[ow * sw]);
         }
     }
+
+    /** Scratch for one strided output row at full resolution. */
+    private static float[] rowScratch(int outW, int sw) { return new float[((outW - 1) * sw + 1 + 2 * L) / (2 * L) * (2 * L) + 2 * L]; }
 
     private static void storeRow(FloatVector v, MemorySegment out, long row, int ow, int outW) {
         if (ow + L <= outW) v.intoMemorySegment(out, (row + ow) * 4, ORDER);
@@ -100,12 +102,13 @@ final class DepthwiseConv {
         Parallel.forRange((long) n * c, Math.max(1, 65536 / Math.max(work, 1)), (lo, hi) -> {
             float[] buf = new float[rows * cols];
             float[] k = new float[area];
+            float[] row = rowScratch(outW, win.sw());
             for (long p = lo; p < hi; p++) {
                 int ch = (int) (p % c);
                 place(x, xOff + p * h * wd, h, wd, buf, rows, cols, win.ph(), win.pw(), 1, 1);
                 MemorySegment.copy(w, F, (wOff + (long) ch * area) * 4, k, 0, area);
                 float b = bias == null ? 0f : bias.getAtIndex(F, bOff + ch);
-                correlate(buf, cols, k, kh, kw, win.dh(), win.dw(), win.sh(), win.sw(), b, outH, outW, out, oOff + p * outH * outW);
+                correlate(buf, cols, k, kh, kw, win.dh(), win.dw(), win.sh(), win.sw(), b, outH, outW, out, oOff + p * outH * outW, row);
             }
         });
     }
@@ -123,7 +126,7 @@ final class DepthwiseConv {
                 int ch = (int) (p % c);
                 place(g, gOff + p * outH * outW, outH, outW, buf, rows, cols, r0, c0, win.sh(), win.sw());
                 for (int q = 0; q < area; q++) k[area - 1 - q] = w.getAtIndex(F, wOff + (long) ch * area + q);
-                correlate(buf, cols, k, kh, kw, win.dh(), win.dw(), 1, 1, 0f, h, wd, gx, gxOff + p * h * wd);
+                correlate(buf, cols, k, kh, kw, win.dh(), win.dw(), 1, 1, 0f, h, wd, gx, gxOff + p * h * wd, null);
             }
         });
     }
@@ -132,7 +135,10 @@ final class DepthwiseConv {
                                int outH, int outW, MemorySegment gw, long gwOff) {
         int kh = win.kh(), kw = win.kw(), area = kh * kw;
         int rows = rowsFor(outH, win.sh(), kh, win.dh()), cols = colsFor(outW, win.sw(), kw, win.dw());
-        int padW = (outW + L - 1) / L * L;
+        // g rows are spread to full resolution (g[ow] at ow*sw, zeros between) and padded to
+        // whole vectors, so every tap is a stride-1 vector dot product.
+        int full = (outW - 1) * win.sw() + 1;
+        int padW = (full + L - 1) / L * L;
         Parallel.forRange(c, 1, (lo, hi) -> {
             float[] buf = new float[rows * cols];
             float[] gb = new float[outH * padW];
@@ -142,10 +148,14 @@ final class DepthwiseConv {
                 for (int b = 0; b < n; b++) {
                     long plane = (long) b * c + ch;
                     place(x, xOff + plane * h * wd, h, wd, buf, rows, cols, win.ph(), win.pw(), 1, 1);
-                    for (int oh = 0; oh < outH; oh++) MemorySegment.copy(g, F, (gOff + plane * outH * outW + (long) oh * outW) * 4, gb, oh * padW, outW);
+                    for (int oh = 0; oh < outH; oh++) {
+                        long src = gOff + plane * outH * outW + (long) oh * outW;
+                        if (win.sw() == 1) MemorySegment.copy(g, F, src * 4, gb, oh * padW, outW);
+                        else for (int ow = 0; ow < outW; ow++) gb[oh * padW + ow * win.sw()] = g.getAtIndex(F, src + ow);
+                    }
                     for (int i = 0; i < kh; i++) {
                         for (int j = 0; j < kw; j++) {
-                            acc[i * kw + j] += tap(buf, cols, gb, padW, outH, outW, i * win.dh(), j * win.dw(), win.sh(), win.sw());
+                            acc[i * kw + j] += tap(buf, cols, gb, padW, outH, i * win.dh(), j * win.dw(), win.sh());
                         }
                     }
                 }
@@ -154,23 +164,13 @@ final class DepthwiseConv {
         });
     }
 
-    /** sum over (oh, ow) of g[oh, ow] * buf[oh*sh + di, ow*sw + dj]; g rows are zero-padded to padW. */
-    private static double tap(float[] buf, int cols, float[] gb, int padW, int outH, int outW, int di, int dj, int sh, int sw) {
-        if (sw == 1) {
-            FloatVector v = FloatVector.zero(S);
-            for (int oh = 0; oh < outH; oh++) {
-                int xb = (oh * sh + di) * cols + dj, gbase = oh * padW;
-                for (int ow = 0; ow < padW; ow += L) v = FloatVector.fromArray(S, gb, gbase + ow).fma(FloatVector.fromArray(S, buf, xb + ow), v);
-            }
-            return v.reduceLanes(VectorOperators.ADD);
-        }
-        double acc = 0;
+    /** sum over (oh, u) of gb[oh, u] * buf[oh*sh + di, u + dj]; gb rows are spread and zero-padded to padW. */
+    private static double tap(float[] buf, int cols, float[] gb, int padW, int outH, int di, int dj, int sh) {
+        FloatVector v = FloatVector.zero(S);
         for (int oh = 0; oh < outH; oh++) {
             int xb = (oh * sh + di) * cols + dj, gbase = oh * padW;
-            float rowAcc = 0;
-            for (int ow = 0; ow < outW; ow++) rowAcc += gb[gbase + ow] * buf[xb + ow * sw];
-            acc += rowAcc;
+            for (int u = 0; u < padW; u += L) v = FloatVector.fromArray(S, gb, gbase + u).fma(FloatVector.fromArray(S, buf, xb + u), v);
         }
-        return acc;
+        return v.reduceLanes(VectorOperators.ADD);
     }
 }

@@ -57,8 +57,10 @@ final class VectorGemm implements Gemm {
         for (int jc = 0; jc < n; jc += NC) {
             int nc = Math.min(NC, n - jc);
             int panels = (nc + NR - 1) / NR;
-            for (int pc = 0; pc < k; pc += KC) {
-                int kc = Math.min(KC, k - pc);
+            // Equal k-blocks of at most KC: k = 288 runs as 2 x 144, not 256 + a thin 32.
+            int kBlocks = (k + KC - 1) / KC, kStep = (k + kBlocks - 1) / kBlocks;
+            for (int pc = 0; pc < k; pc += kStep) {
+                int kc = Math.min(kStep, k - pc);
                 boolean first = pc == 0;
                 // B-panels are per call: the calling thread may run other work while it joins.
                 float[] bp = new float[panels * NR * kc];
