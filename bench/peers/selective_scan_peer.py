@@ -39,7 +39,8 @@ def inputs(b, d, h, w, n):
 
 
 def best_ms(fn, reps):
-    fn()  # warm-up
+    if reps > 1:
+        fn()  # warm-up (a Python loop of torch ops has no JIT: one run is already steady)
     times = []
     for _ in range(reps):
         t0 = time.perf_counter()
@@ -50,7 +51,7 @@ def best_ms(fn, reps):
 
 def main():
     torch.set_num_threads(2)  # the machine's cores, as the Lumen CPU backend uses them
-    reps = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    reps = int(sys.argv[1]) if len(sys.argv) > 1 else 1
     for (b, d, h, w, n) in [(1, 96, 56, 56, 1), (1, 96, 56, 56, 16)]:
         case = f"B{b}_D{d}_{h}x{w}_N{n}"
         xs = inputs(b, d, h, w, n)
