@@ -19,6 +19,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Pattern;
 
 /**
  * VMamba (Liu et al., "VMamba: Visual State Space Model", NeurIPS 2024).
@@ -260,6 +261,9 @@ public final class VMamba extends ImageClassifier {
     @Override
     public String headPrefix() { return "classifier.head"; }
 
+    /** A block key of the first v0 release (layers.i.blocks.j.ln_1 / self_attention). */
+    private static final Pattern LEGACY_BLOCK = Pattern.compile("^(layers\\.\\d+\\.blocks\\.\\d+\\.)(ln_1|self_attention)\\.");
+
     /**
      * A state dict from an official checkpoint with this model's key names and shapes: the
      * first v0 release's names (patch_embed.proj / .norm, blocks' ln_1 and self_attention,
@@ -275,7 +279,7 @@ public final class VMamba extends ImageClassifier {
             if (k.startsWith("patch_embed.proj.")) k = "patch_embed.0." + k.substring("patch_embed.proj.".length());
             else if (k.startsWith("patch_embed.norm.")) k = "patch_embed.2." + k.substring("patch_embed.norm.".length());
             else if (k.startsWith("norm.") || k.startsWith("head.")) k = "classifier." + k;
-            k = k.replace(".ln_1.", ".norm.").replace(".self_attention.", ".op.");
+            k = LEGACY_BLOCK.matcher(k).replaceFirst(m -> m.group(1) + (m.group(2).equals("ln_1") ? "norm" : "op") + ".");
             Tensor t = e.getValue();
             boolean pointwise = k.endsWith("in_proj.weight") || k.endsWith("out_proj.weight") || k.endsWith("fc1.weight")
                     || k.endsWith("fc2.weight") || k.endsWith("reduction.weight");

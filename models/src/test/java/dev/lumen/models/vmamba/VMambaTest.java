@@ -103,27 +103,31 @@ class VMambaTest {
     static final Map<String, Long> OFFICIAL_V0_BACKBONE = Map.of(
             "vmamba_tiny_v0", 22_122_912L, "vmamba_small_v0", 43_646_880L, "vmamba_base_v0", 75_227_008L);
 
-    @Test
-    void parameterCountsMatchThePublishedOnes() {
-        VMambaFamily fam = new VMambaFamily();
-        assertEquals(6, fam.variants().size());
-        for (var v : fam.variants()) {
-            try (ImageClassifier m = ModelRegistry.create(v.name())) {
-                long n = m.numParameters();
-                assertEquals(TORCH_COUNTS.get(v.name()), n, v.name());
-                long classifier = m.namedParameters().entrySet().stream().filter(e -> e.getKey().startsWith("classifier."))
-                        .mapToLong(e -> e.getValue().numel()).sum();
-                long published = v.name().endsWith("_v0") ? n - classifier : n;
-                if (v.name().endsWith("_v0")) assertEquals(OFFICIAL_V0_BACKBONE.get(v.name()), published, v.name());
-                assertTrue(ModelRegistry.agreesWithPublished(published, v.publishedParams()), v.name() + ": " + published + " vs " + v.publishedParams());
-            }
-        }
+    /** The count equals the PyTorch reference's and rounds to the published one (v0: without the classifier). */
+    static void assertPublishedCount(String name, ImageClassifier m) {
+        String published = new VMambaFamily().variants().stream().filter(v -> v.name().equals(name)).findFirst().orElseThrow().publishedParams();
+        long n = m.numParameters();
+        assertEquals(TORCH_COUNTS.get(name), n, name);
+        long classifier = m.namedParameters().entrySet().stream().filter(e -> e.getKey().startsWith("classifier."))
+                .mapToLong(e -> e.getValue().numel()).sum();
+        long counted = name.endsWith("_v0") ? n - classifier : n;
+        if (name.endsWith("_v0")) assertEquals(OFFICIAL_V0_BACKBONE.get(name), counted, name);
+        assertTrue(ModelRegistry.agreesWithPublished(counted, published), name + ": " + counted + " vs " + published);
     }
 
+    /**
+     * At 32x32 with the published stride-4 stem the last stage is 1x1, where the scan takes a
+     * single step from a zero state, so its A (A_logs) gets an exactly zero gradient; with
+     * stem_stride 2 the stages see 16, 8, 4 and 2, and every parameter gets a gradient. The
+     * parameter count (which the stem stride leaves alone) is checked on the same build, as
+     * building the six variants (300M parameters) is a large part of this family's test time.
+     */
     @ParameterizedTest
     @ValueSource(strings = {"vmamba_tiny", "vmamba_small", "vmamba_base", "vmamba_tiny_v0", "vmamba_small_v0", "vmamba_base_v0"})
-    void oneAdamWStepAt32x32(String name) {
-        try (Scope s = Scope.open(); ImageClassifier m = ModelRegistry.create(name, ModelOptions.defaults().withImgSize(32))) {
+    void parameterCountAndOneAdamWStepAt32x32(String name) {
+        ModelOptions o = ModelOptions.defaults().withImgSize(32).with("stem_stride", 2);
+        try (Scope s = Scope.open(); ImageClassifier m = ModelRegistry.create(name, o)) {
+            assertPublishedCount(name, m);
             Generator gen = new Generator(3);
             Tensor x = Tensor.randn(gen, DType.F32, 2, 3, 32, 32);
             Tensor labels = Tensor.fromLongs(new long[] {1, 999}, 2);
@@ -180,12 +184,14 @@ class VMambaTest {
             Map<String, Tensor> legacy = new LinkedHashMap<>();
             for (var e : prefixed(g, m.stateDict(), "v0.w.").entrySet()) {
                 String k = e.getKey().replace("patch_embed.0.", "patch_embed.proj.").replace("patch_embed.2.", "patch_embed.norm.")
-                        .replace(".norm.", ".ln_1.").replace(".op.", ".self_attention.").replace("classifier.", "");
+                        .replaceFirst("^(layers\\.\\d+\\.blocks\\.\\d+\\.)norm\\.", "$1ln_1.")
+                        .replaceFirst("^(layers\\.\\d+\\.blocks\\.\\d+\\.)op\\.", "$1self_attention.").replace("classifier.", "");
                 Tensor t = e.getValue();
                 if (k.endsWith("in_proj.weight")) t = t.view(t.shape(0), t.shape(1), 1, 1);
                 legacy.put(k, t);
             }
-            assertTrue(legacy.containsKey("layers.0.blocks.0.ln_1.weight") && legacy.containsKey("head.weight"));
+            assertTrue(legacy.containsKey("layers.0.blocks.0.ln_1.weight") && legacy.containsKey("layers.0.blocks.0.self_attention.Ds")
+                    && legacy.containsKey("patch_embed.norm.bias") && legacy.containsKey("norm.weight") && legacy.containsKey("head.weight"), legacy.keySet().toString());
             Checkpoints.LoadReport r = Checkpoints.loadInto(m, VMamba.convertOfficial(legacy), true, false);
             assertTrue(r.isClean(), r.toString());
             Golden.assertClose(FAMILY, "v0.legacy_logits", m.forward(g.get("v0.x")), g.get("v0.logits"), 1e-4);
@@ -198,8 +204,10 @@ class VMambaTest {
             assertTrue(ModelRegistry.contains(n), n);
         }
         assertThrows(IllegalArgumentException.class, () -> new VMambaFamily().create("vmamba_huge", ModelOptions.defaults()));
-        try (ImageClassifier m = ModelRegistry.create("vmamba_tiny", ModelOptions.defaults().withNumClasses(0))) {
-            assertEquals(768, m.numFeatures());
+        assertEquals(6, new VMambaFamily().variants().size());
+        try (VMamba m = new VMamba(tiny("s1"), ModelOptions.defaults())) {
+            assertEquals(32, m.numFeatures());
+            assertEquals(224, m.defaultImgSize());
             assertEquals("classifier.head", m.headPrefix());
             assertTrue(m.isHeadKey("classifier.head.weight"));
         }
