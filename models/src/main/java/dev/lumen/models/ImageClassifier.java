@@ -4,6 +4,7 @@ import dev.lumen.nn.Layer;
 import dev.lumen.nn.Module;
 import dev.lumen.tensor.Tensor;
 import java.util.List;
+import java.util.Map;
 
 /**
  * An image classification backbone as timm shapes it: {@link #forwardFeatures} maps images
