@@ -163,8 +163,11 @@ public final class Volo extends ImageClassifier {
         patchEmbed = registerModule("patch_embed", new PatchEmbed(options.inChannels(), config.stemHiddenDim(), dims[0], patch, firstStride, gen));
         int imgSize = options.imgSizeOr(224);
         int embedded = patchEmbed.outSize(imgSize);
-        if (embedded < 1) throw new IllegalArgumentException("Volo: a " + imgSize + "x" + imgSize + " input is smaller than the stem's patch");
-        gridH = gridW = Math.max(1, embedded / POOLING_SCALE);
+        if (embedded < POOLING_SCALE) {
+            throw new IllegalArgumentException("Volo: a " + imgSize + "x" + imgSize + " input leaves a " + embedded + "x" + embedded
+                    + " map after the stem, too small for the 2x2 downsampling; use the small_input_stem option or patch_size 4");
+        }
+        gridH = gridW = embedded / POOLING_SCALE;
         Tensor pos = Tensor.zeros(DType.F32, Device.CPU, 1, gridH, gridW, dim);
         registerParameter("pos_embed", Layers.truncNormal02(pos, gen));
 

@@ -202,6 +202,8 @@ class VoloTest {
             assertArrayEquals(new int[] {2, 32}, small.forward(Tensor.zeros(2, 1, 28, 28)).shape());
             assertArrayEquals(new int[] {2, 32}, plain.forwardHead(plain.forwardFeatures(Tensor.zeros(2, 1, 28, 28)), true).shape());
             for (Volo m : new Volo[] {plain, small, patch4}) m.close();
+            IllegalArgumentException tooSmall = assertThrows(IllegalArgumentException.class, () -> new Volo(tiny(), gray.withImgSize(12)));
+            assertTrue(tooSmall.getMessage().contains("small_input_stem"), tooSmall.getMessage());
         }
     }
 
