@@ -32,13 +32,6 @@ final class ConvBn extends Module implements Layer {
         return new Conv2d(in, out, new int[] {kernel, kernel}, new int[] {stride, stride}, new int[] {p, p}, new int[] {1, 1}, groups, bias, gen);
     }
 
-    Conv2d conv() { return conv; }
-
-    /** The BN, or null once fused. */
-    BatchNorm2d bn() { return bn; }
-
-    boolean isFused() { return bn == null; }
-
     /** The kernel and bias of conv then bn in eval mode (the conv's own when already fused). */
     Folded folded() {
         Folded f = Folded.of(conv);

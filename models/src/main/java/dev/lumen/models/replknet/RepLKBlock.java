@@ -28,8 +28,6 @@ final class RepLKBlock extends Module implements Layer {
         this.dropPath = dropPath > 0 ? registerModule("drop_path", new DropPath(dropPath, true, gen)) : null;
     }
 
-    ReparamLargeKernelConv largeKernel() { return largeKernel; }
-
     /** Folds pw1's and pw2's BNs into their convs and the pre-BN into pw1 (exact: pw1 is 1x1 without padding). */
     void fuseBatchNorms() {
         pw2.fuse();

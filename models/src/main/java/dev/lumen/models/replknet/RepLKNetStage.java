@@ -20,8 +20,6 @@ final class RepLKNetStage extends Module implements Layer {
         }
     }
 
-    Iterable<Module> blocks() { return blocks; }
-
     @Override
     public Tensor forward(Tensor x) {
         for (Module b : blocks) x = ((Layer) b).forward(x);

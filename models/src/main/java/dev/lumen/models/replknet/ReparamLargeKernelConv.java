@@ -41,8 +41,6 @@ final class ReparamLargeKernelConv extends Module implements Layer {
         }
     }
 
-    boolean isMerged() { return lkbReparam != null; }
-
     /** Switches to the deploy form (official merge_kernel); idempotent. */
     void mergeKernel() {
         if (lkbReparam != null) return;

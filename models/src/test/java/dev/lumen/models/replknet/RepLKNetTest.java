@@ -11,6 +11,7 @@ import dev.lumen.autograd.GradMode;
 import dev.lumen.memory.Scope;
 import dev.lumen.models.Checkpoints;
 import dev.lumen.models.ImageClassifier;
+import dev.lumen.models.MacCounter;
 import dev.lumen.models.ModelOptions;
 import dev.lumen.models.ModelRegistry;
 import dev.lumen.nn.BatchNorm2d;
@@ -331,6 +332,15 @@ class RepLKNetTest {
             assertThrows(IllegalStateException.class, () -> plain.resetClassifier(5));
             plain.close();
             small.close();
+        }
+    }
+
+    @Test
+    void macsAt224MatchTheTorchCount() {
+        // conv + linear MACs of one 224x224 image, counted with forward hooks on the PyTorch
+        // reference of gen_model_replknet.py; the paper gives 15.3G FLOPs
+        try (ImageClassifier m = ModelRegistry.create("replknet_31b")) {
+            assertEquals(15_431_298_048L, MacCounter.count(m, 1, 3, 224, 224));
         }
     }
 
