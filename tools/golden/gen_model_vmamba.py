@@ -17,8 +17,9 @@ steps, more than one 64-step chunk of the Java scan), 5x5, 3x3 and 2x2 maps):
 For each it saves the weights ("<case>.w.<name>"), input, labels, training-mode logits and
 cross-entropy loss, and every parameter's gradient ("<case>.g.<name>"); the weights also go
 through torch.save as model_vmamba_<case>.pth. It prints the parameter counts of the six
-published configurations, and with --bench the CPU time of one training step (forward,
-backward, AdamW) of each tiny case at 2 threads.
+published configurations and vmamba_tiny's MACs at 224x224 (as MacCounter counts them), and
+with --bench the CPU time of one training step (forward, backward, AdamW) of each tiny case
+at 2 threads.
 """
 import math
 import os
@@ -302,6 +303,41 @@ def bench():
         print(f"torch {name}: train step cpu {cpu * 1000:.1f} ms (wall {wall * 1000:.1f} ms), batch 2, 36x36, 2 threads")
 
 
+def count_macs(model, size):
+    """MACs of one image as dev.lumen.models.MacCounter counts them: convs, linears, the two
+    SS2D projections, and the scan's 9 B L K D N + B K D L (norms and element-wise ops: 0)."""
+    total = [0]
+
+    def conv(m, inp, out):
+        total[0] += out.numel() * m.weight[0].numel()
+
+    def linear(m, inp, out):
+        total[0] += out.numel() * m.in_features
+
+    def ss2d(m, inp, out):
+        b, d, h, w = m.scan_input_shape
+        l, c = h * w, m.r + 2 * m.n
+        total[0] += b * K * c * l * d + b * K * d * l * m.r + 9 * b * l * K * d * m.n + b * K * d * l
+
+    for mod in model.modules():
+        if isinstance(mod, nn.Conv2d):
+            mod.register_forward_hook(conv)
+        elif isinstance(mod, nn.Linear):
+            mod.register_forward_hook(linear)
+        elif isinstance(mod, SS2D):
+            mod.register_forward_hook(ss2d)
+            core = mod.core
+
+            def recording(x, mod=mod, core=core):
+                mod.scan_input_shape = x.shape
+                return core(x)
+            mod.core = recording
+    with torch.no_grad():
+        model.eval()
+        model(torch.zeros(1, 3, size, size))
+    return total[0]
+
+
 def main():
     if "--bench" in sys.argv:
         bench()
@@ -314,6 +350,8 @@ def main():
     for name, official, dims, depths, n, ratio, mlp, v0 in PUBLISHED:
         m = VSSM(dims, depths, n, ratio, mlp, v0)
         print(name, official, sum(p.numel() for p in m.parameters()))
+    # the 224x224 MACs are slow to get through the Python scan loop: only for the smallest one
+    print("vmamba_tiny MACs at 224:", count_macs(VSSM(96, [2, 2, 8, 2], 1, 1.0, 4.0, False), 224))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.lumen.memory.Scope;
 import dev.lumen.models.Checkpoints;
 import dev.lumen.models.ImageClassifier;
+import dev.lumen.models.MacCounter;
 import dev.lumen.models.ModelOptions;
 import dev.lumen.models.ModelRegistry;
 import dev.lumen.ops.Indexing;
@@ -195,6 +196,17 @@ class VMambaTest {
             Checkpoints.LoadReport r = Checkpoints.loadInto(m, VMamba.convertOfficial(legacy), true, false);
             assertTrue(r.isClean(), r.toString());
             Golden.assertClose(FAMILY, "v0.legacy_logits", m.forward(g.get("v0.x")), g.get("v0.logits"), 1e-4);
+        }
+    }
+
+    @Test
+    void macsAt224MatchTheTorchCountAndThePublishedFlops() {
+        // count_macs in gen_model_vmamba.py: convs, linears, the SS2D projections and the scan's formula;
+        // the README gives 4.9G for VMamba-T[s1l8] (fvcore, which also counts the norms)
+        try (ImageClassifier m = ModelRegistry.create("vmamba_tiny")) {
+            long macs = MacCounter.count(m, 1, 3, 224, 224);
+            assertEquals(4_875_843_072L, macs);
+            assertEquals(4.9, Math.round(macs / 1e8) / 10.0);
         }
     }
 
