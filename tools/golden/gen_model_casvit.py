@@ -19,7 +19,9 @@ written by torch.save as model_casvit_<case>.pth for the .pth loader.
 Also prints the parameter counts of rcvit_xs/s/m/t (distillation head included) and their conv
 and linear MACs at 224x224 (both heads counted, as the model runs them), and, with
 --bench, the CPU time of one training step (forward, backward, AdamW) of the tiny configuration
-and of rcvit_xs on 128 28x28x1 images with the small-input stem, at torch.set_num_threads(2).
+and of rcvit_xs on 128 28x28x1 images (small-input and published stem) and 8 224x224 images, at
+torch.set_num_threads(2). On a shared, loaded machine run it with OMP_WAIT_POLICY=PASSIVE, or
+OpenMP's spin-waiting counts as CPU time.
 """
 import math
 import os
@@ -199,32 +201,32 @@ def case(store, name, model, x, gen):
 
 
 def step_time(model, x, labels, reps):
+    """(wall, process CPU) seconds per training step, the mean of reps steps after reps warm-up steps."""
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.05)
     model.train()
-    times = []
-    for _ in range(reps + 1):
-        t0 = time.perf_counter()
+    for r in range(2 * reps):
+        if r == reps:
+            t0, c0 = time.perf_counter(), time.process_time()
         out = model(x)
         loss = sum(F.cross_entropy(o, labels) for o in out) / 2 if isinstance(out, tuple) else F.cross_entropy(out, labels)
         opt.zero_grad()
         loss.backward()
         opt.step()
-        times.append(time.perf_counter() - t0)
-    return min(times[1:])
+    return (time.perf_counter() - t0) / reps, (time.process_time() - c0) / reps
 
 
 def bench():
     torch.set_num_threads(2)
     torch.manual_seed(0)
-    tiny = RCViT(*TINY, num_classes=10)
-    print("tiny rgb 2x3x36x36 train step: %.2f ms" % (1e3 * step_time(tiny, torch.randn(2, 3, 36, 36), torch.tensor([3, 7]), 20)))
-    xs = RCViT(*VARIANTS["rcvit_xs"], num_classes=10, in_chans=1, first_stride=1)
-    x = torch.randn(128, 1, 28, 28)
-    print("rcvit_xs small stem 128x1x28x28 train step: %.1f ms" % (1e3 * step_time(xs, x, torch.randint(0, 10, (128,)), 3)))
-    xs = RCViT(*VARIANTS["rcvit_xs"], num_classes=10, in_chans=1)
-    print("rcvit_xs published stem 128x1x28x28 train step: %.1f ms" % (1e3 * step_time(xs, x, torch.randint(0, 10, (128,)), 3)))
-    xs = RCViT(*VARIANTS["rcvit_xs"])
-    print("rcvit_xs 8x3x224x224 train step: %.1f ms" % (1e3 * step_time(xs, torch.randn(8, 3, 224, 224), torch.randint(0, 1000, (8,)), 2)))
+    runs = [("tiny rgb 2x3x36x36", RCViT(*TINY, num_classes=10), torch.randn(2, 3, 36, 36), torch.tensor([3, 7]), 20),
+            ("rcvit_xs small stem 128x1x28x28", RCViT(*VARIANTS["rcvit_xs"], num_classes=10, in_chans=1, first_stride=1),
+             torch.randn(128, 1, 28, 28), torch.randint(0, 10, (128,)), 1),
+            ("rcvit_xs published stem 128x1x28x28", RCViT(*VARIANTS["rcvit_xs"], num_classes=10, in_chans=1),
+             torch.randn(128, 1, 28, 28), torch.randint(0, 10, (128,)), 1),
+            ("rcvit_xs 8x3x224x224", RCViT(*VARIANTS["rcvit_xs"]), torch.randn(8, 3, 224, 224), torch.randint(0, 1000, (8,)), 1)]
+    for name, model, x, labels, reps in runs:
+        wall, cpu = step_time(model, x, labels, reps)
+        print("torch %s train step: wall %.1f ms, cpu %.1f ms" % (name, 1e3 * wall, 1e3 * cpu), flush=True)
 
 
 def macs(model, x):
