@@ -204,11 +204,21 @@ class CasViTTest {
             loss.backward();
             Tensor w = m.stateDict().get("network.0.0.attn.qkv.weight");
             float before = w.toFloats()[0];
+            double largest = 0;
+            for (Tensor p : m.namedParameters().values()) {
+                assertNotNull(p.grad(), name + ": a parameter has no gradient");
+                largest = Math.max(largest, maxAbs(p.grad()));
+            }
             for (var e : m.namedParameters().entrySet()) {
                 Tensor gr = e.getValue().grad();
-                assertNotNull(gr, name + ": " + e.getKey() + " has no gradient");
-                if (structurallyZeroGrad(e.getKey())) assertTrue(maxAbs(gr) < 1e-4, name + ": " + e.getKey() + " should have a zero gradient");
-                else assertTrue(maxAbs(gr) > 0, name + ": " + e.getKey() + " has a zero gradient");
+                // A structurally zero gradient is pure round-off of the sums that cancel it, so it
+                // is bounded relative to the model's largest gradient, not in absolute terms.
+                if (structurallyZeroGrad(e.getKey())) {
+                    assertTrue(maxAbs(gr) <= 1e-4 * largest, name + ": " + e.getKey() + " should have a zero gradient, has "
+                            + maxAbs(gr) + " against a largest gradient of " + largest);
+                } else {
+                    assertTrue(maxAbs(gr) > 0, name + ": " + e.getKey() + " has a zero gradient");
+                }
             }
             opt.step();
             assertTrue(w.toFloats()[0] != before, name + ": AdamW did not move the weights");
