@@ -32,15 +32,15 @@ import picocli.CommandLine.Spec;
 
 /** {@code lumen eval}: top-1, top-5, loss, per-class metrics and the confusion matrix of a checkpoint on a dataset. */
 @Command(name = "eval", mixinStandardHelpOptions = true,
-        description = {"Evaluate a checkpoint: top-1, top-5, loss, per-class precision, recall, F1 and support, and the confusion matrix.",
-                "Prints them and writes report.md and report.json (and confusion.csv above 30 classes) into --output.",
-                "The model and its image settings come from the checkpoint (its metadata or the run's config.json) when it has them,",
-                "else from the options. Without --data or --dataset, the run's own validation data is used."})
+        description = {"Evaluate a checkpoint: top-1, top-5, loss, per-class precision, recall, F1 and support, confusion matrix.",
+                "Prints them; writes report.md and report.json (and confusion.csv above 30 classes) into --output.",
+                "A run's checkpoint brings its model and image settings; plain weights take them from the options.",
+                "Without --data or --dataset, the run's own validation data is used."})
 public final class EvalCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
 
     @Option(names = "--checkpoint", required = true, paramLabel = "PATH",
-            description = "A run folder (its best, else last, checkpoint), a training checkpoint, or plain weights (.safetensors, .pth).")
+            description = "A run folder (its best, else last, checkpoint), a training checkpoint, or plain weights (safetensors or .pth).")
     Path checkpoint;
 
     @Option(names = "--model", paramLabel = "NAME", description = "Model name, for plain weights (`lumen models` lists them).")

@@ -41,12 +41,12 @@ import picocli.CommandLine.Spec;
 @Command(name = "predict", mixinStandardHelpOptions = true,
         description = {"Classify images: one line per image with its top-k classes and probabilities, the prediction first.",
                 "A folder stands for every image under it (PNG, JPEG, BMP, GIF). Unreadable images are reported and skipped.",
-                "The model and its image settings come from the checkpoint when it has them, else from the options."})
+                "A run's checkpoint brings its model, image settings and class names; plain weights take them from the options."})
 public final class PredictCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
 
     @Option(names = "--checkpoint", required = true, paramLabel = "PATH",
-            description = "A run folder (its best, else last, checkpoint), a training checkpoint, or plain weights (.safetensors, .pth).")
+            description = "A run folder (its best, else last, checkpoint), a training checkpoint, or plain weights (safetensors or .pth).")
     Path checkpoint;
 
     @Option(names = "--model", paramLabel = "NAME", description = "Model name, for plain weights (`lumen models` lists them).")
