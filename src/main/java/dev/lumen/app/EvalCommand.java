@@ -173,6 +173,8 @@ public final class EvalCommand implements Callable<Integer> {
                 .onUnreadable(e -> err.println("warning: skipping " + e.getMessage()));
         if (workers != null) b.workers(workers);
         try (DataLoader loader = b.build(); GradMode ng = GradMode.noGrad()) {
+            long start = System.nanoTime();
+            int done = 0, total = ds.size(), nextTenth = 1;
             for (Batch batch : loader.epoch(0)) {
                 try (batch; Scope scope = Scope.open()) {
                     // An unreadable image's slot holds a copy of another row: count each image once.
@@ -194,6 +196,14 @@ public final class EvalCommand implements Callable<Integer> {
                     }
                     acc.add(rows, lab);
                     acc.addLoss(Losses.crossEntropy(Tensor.fromFloats(rows, n, c), Tensor.fromLongs(labLong, n)).item(), n);
+                    done += idx.length;
+                }
+                // A progress line per tenth of the data, for long evaluations.
+                if (done * 10L >= (long) nextTenth * total && done < total) {
+                    double sec = (System.nanoTime() - start) / 1e9;
+                    err.printf(Locale.ROOT, "  %d/%d images (%.0f images/s)%n", done, total, done / Math.max(sec, 1e-9));
+                    err.flush();
+                    while (done * 10L >= (long) nextTenth * total) nextTenth++;
                 }
             }
             if (!loader.unreadableFiles().isEmpty()) err.println("lumen eval: left out " + loader.unreadableFiles().size() + " unreadable images");
