@@ -3,10 +3,13 @@ written with torch ops as the module does (SpatialOperation, ChannelOperation, d
 CPU, training mode, the same problem (B4, C48, 56x56). Prints the best time of several runs in
 ms, forward and forward plus every gradient."""
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
+
+from peer_timing import best_ms
+
+BENCH = "AdditiveAttentionBench"  # the JMH class this peer mirrors
 
 B, C, H, W = 4, 48, 56, 56
 EPS, MOMENTUM = 1e-5, 0.1
@@ -25,17 +28,10 @@ def gate():
             (0.2 * torch.randn(1, C, 1, 1)).requires_grad_(), (0.2 * torch.randn(C, C, 1, 1)).requires_grad_()]
 
 
-def best(fn, reps):
-    fn()
-    t = []
-    for _ in range(reps):
-        t0 = time.process_time()
-        fn()
-        t.append(time.process_time() - t0)
-    return 1e3 * min(t)
 
 
 def run(reps=10):
+    """Benchmark key (JMH 'Class.method param=value') -> best wall milliseconds."""
     torch.manual_seed(0)
     q, k, v = (torch.randn(B, C, H, W, requires_grad=True) for _ in range(3))
     gq, gk = gate(), gate()
@@ -55,7 +51,7 @@ def run(reps=10):
     def fwd_bwd():
         torch.autograd.grad(catm(), params, gout)
 
-    return {"AdditiveAttentionBench.forward": best(fwd, reps), "AdditiveAttentionBench.forwardBackward": best(fwd_bwd, reps)}
+    return {"AdditiveAttentionBench.forward": best_ms(fwd, reps), "AdditiveAttentionBench.forwardBackward": best_ms(fwd_bwd, reps)}
 
 
 if __name__ == "__main__":

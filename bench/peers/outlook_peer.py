@@ -3,10 +3,13 @@ on the CPU, the same problem (B4, 28x28, C192, 6 heads, k3 p1, s2 and s1). Print
 time of several runs, in ms, for the forward and for forward plus backward."""
 import math
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
+
+from peer_timing import best_ms
+
+BENCH = "OutlookBench"  # the JMH class this peer mirrors
 
 B, H, W, C, HEADS, K, P = 4, 28, 28, 192, 6, 3, 1
 
@@ -21,17 +24,10 @@ def outlook(v, logits, s, scale):
     return F.fold(x, output_size=(H, W), kernel_size=K, padding=P, stride=s).permute(0, 2, 3, 1)
 
 
-def best(fn, reps):
-    fn()
-    t = []
-    for _ in range(reps):
-        t0 = time.process_time()
-        fn()
-        t.append(time.process_time() - t0)
-    return 1e3 * min(t)
 
 
 def run(reps=10):
+    """Benchmark key (JMH 'Class.method param=value') -> best wall milliseconds."""
     torch.manual_seed(0)
     res = {}
     for s in (2, 1):
@@ -48,8 +44,8 @@ def run(reps=10):
         def fwd_bwd():
             torch.autograd.grad(outlook(v, logits, s, scale), [v, logits], gout)
 
-        res[f"OutlookBench.forward stride={s}"] = best(fwd, reps)
-        res[f"OutlookBench.forwardBackward stride={s}"] = best(fwd_bwd, reps)
+        res[f"OutlookBench.forward stride={s}"] = best_ms(fwd, reps)
+        res[f"OutlookBench.forwardBackward stride={s}"] = best_ms(fwd_bwd, reps)
     return res
 
 

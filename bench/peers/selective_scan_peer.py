@@ -3,13 +3,16 @@
 The computation as users write it without the CUDA extension: cross-scan x into 4 routes,
 mamba's selective_scan_ref recurrence as a Python loop over L with torch ops, cross-merge.
 Same shapes as bench/src/main/java/dev/lumen/bench/SelectiveScanBench.java. Prints one line
-per case: `peer selective_scan_2d <case> <forward|forward_backward> <milliseconds> ms`.
+per benchmark key with the best wall time in ms.
 """
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
+
+from peer_timing import best_ms
+
+BENCH = "SelectiveScanBench"  # the JMH class this peer mirrors
 
 
 def selective_scan_2d(x, delta, A, Bs, Cs, Ds, bias):
@@ -38,24 +41,16 @@ def inputs(b, d, h, w, n):
             torch.randn(b, 4, n, l, generator=g), torch.randn(4 * d, generator=g), torch.rand(4 * d, generator=g) - 2]
 
 
-def best_ms(fn, reps):
-    fn()  # warm-up
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1e3 * min(times)
-
-
-def main():
-    torch.set_num_threads(2)  # the machine's cores, as the Lumen CPU backend uses them
-    reps = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+def run(reps=1):
+    """Benchmark key (JMH 'Class.method param=value') -> best wall milliseconds. The torch loop's
+    backward over L=3136 takes minutes at N=1 and over 8 minutes at N=16, so only N=1 is timed."""
+    res = {}
     for (b, d, h, w, n) in [(1, 96, 56, 56, 1), (1, 96, 56, 56, 16)]:
-        case = f"B{b}_D{d}_{h}x{w}_N{n}"
         xs = inputs(b, d, h, w, n)
         with torch.no_grad():
-            print(f"peer selective_scan_2d {case} forward {best_ms(lambda: selective_scan_2d(*xs), reps):.1f} ms", flush=True)
+            res[f"SelectiveScanBench.forward n={n}"] = best_ms(lambda: selective_scan_2d(*xs), reps)
+        if n > 1:
+            continue
         leaves = [t.clone().requires_grad_(True) for t in xs]
 
         def fwd_bwd():
@@ -63,8 +58,11 @@ def main():
                 t.grad = None
             selective_scan_2d(*leaves).sum().backward()
 
-        print(f"peer selective_scan_2d {case} forward_backward {best_ms(fwd_bwd, reps):.1f} ms", flush=True)
+        res[f"SelectiveScanBench.forwardBackward n={n}"] = best_ms(fwd_bwd, reps)
+    return res
 
 
 if __name__ == "__main__":
-    main()
+    torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else torch.get_num_threads())
+    for name, ms in run().items():
+        print(f"{name}\t{ms:.2f} ms\t(torch {torch.__version__}, {torch.get_num_threads()} threads)")

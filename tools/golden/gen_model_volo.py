@@ -16,7 +16,8 @@ running statistics after the step, the eval-mode output x_cls + 0.5 * max_tokens
 MixToken case with a fixed box (tokens [1:2) x [0:2)): its logits, token logits (with the box
 reversed as the official code does), loss and gradients ("mix.g.<name>").
 The weights are also written by torch.save as model_volo.pth. It prints the parameter counts
-of volo_d1 .. volo_d5 at 224.
+of volo_d1 .. volo_d5 at 224. With --bench it times one AdamW training step of the tiny model
+(the PyTorch peer of VoloBench in the models tests).
 """
 import math
 import os
@@ -281,5 +282,31 @@ def main():
         del m
 
 
+def bench(warmup=20, steps=50):
+    """The PyTorch peer of VoloBench tiny: one AdamW step of the tiny model at 40x40, batch 2, 2 threads."""
+    import time
+    torch.set_num_threads(2)
+    torch.manual_seed(1)
+    model = tiny()
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.05)
+    labels = torch.tensor([0, 7])
+    cpu = wall = 0.0
+    for i in range(warmup + steps):
+        x = torch.randn(2, 3, 40, 40)
+        c, w = time.process_time(), time.perf_counter()
+        opt.zero_grad()
+        F.cross_entropy(model(x), labels).backward()
+        opt.step()
+        if i >= warmup:
+            cpu += time.process_time() - c
+            wall += time.perf_counter() - w
+    print("torch tiny img 40 batch 2: %.4f s CPU / step, %.4f s wall / step (mean of %d after %d warm-up)" % (cpu / steps, wall / steps, steps, warmup))
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+    if "--bench" in sys.argv:
+        bench()
+    else:
+        main()

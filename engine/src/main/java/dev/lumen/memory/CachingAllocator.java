@@ -9,9 +9,15 @@ import java.util.Map;
  * Host memory with free lists by size class. A training step allocates the same sizes
  * every time, so after the first step nearly every request is a list pop.
  * Size classes are 2^k, 1.25*2^k, 1.5*2^k and 1.75*2^k bytes: at most 25% slack, and few lists.
+ * The cache is bounded (a quarter of physical memory by default; LUMEN_CPU_CACHE_BYTES or
+ * lumen.cache.bytes change it): a block freed beyond the bound goes back to the C heap, since on
+ * Linux an allocation rarely fails before the OOM killer strikes, so "free the cache when malloc
+ * fails" alone would never run.
  */
 public final class CachingAllocator {
-    private static final CachingAllocator HOST = new CachingAllocator();
+    private static final CachingAllocator HOST = new CachingAllocator(defaultCacheLimit());
+
+    private final long cacheLimit;
 
     private final Map<Long, ArrayDeque<MemorySegment>> free = new HashMap<>();
     private long liveBytes;
@@ -20,7 +26,28 @@ public final class CachingAllocator {
     private long allocations;
     private long cacheHits;
 
+    CachingAllocator(long cacheLimit) { this.cacheLimit = cacheLimit; }
+
     public static CachingAllocator host() { return HOST; }
+
+    private static long defaultCacheLimit() {
+        String v = System.getProperty("lumen.cache.bytes", System.getenv("LUMEN_CPU_CACHE_BYTES"));
+        if (v != null && !v.isBlank()) {
+            try {
+                return Long.parseLong(v.trim());
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("LUMEN_CPU_CACHE_BYTES / lumen.cache.bytes must be a byte count, not '" + v + "'");
+            }
+        }
+        long physical = 8L << 30;
+        if (java.lang.management.ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+            physical = os.getTotalMemorySize();
+        }
+        return physical / 4;
+    }
+
+    /** The most bytes kept in free lists. */
+    public long cacheLimit() { return cacheLimit; }
 
     static long sizeClass(long bytes) {
         long b = Math.max(bytes, NativeHeap.ALIGNMENT);
@@ -55,6 +82,10 @@ public final class CachingAllocator {
     public synchronized void free(MemorySegment seg, long requestedBytes) {
         long size = sizeClass(requestedBytes);
         liveBytes -= size;
+        if (cachedBytes + size > cacheLimit) {
+            NativeHeap.free(MemorySegment.ofAddress(seg.address()));
+            return;
+        }
         cachedBytes += size;
         free.computeIfAbsent(size, k -> new ArrayDeque<>()).addFirst(
                 MemorySegment.ofAddress(seg.address()).reinterpret(size));

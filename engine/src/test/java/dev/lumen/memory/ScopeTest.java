@@ -57,6 +57,19 @@ class ScopeTest {
     }
 
     @Test
+    void theCacheStaysWithinItsLimit() {
+        CachingAllocator a = new CachingAllocator(10_000);
+        var blocks = new java.util.ArrayList<java.lang.foreign.MemorySegment>();
+        for (int i = 0; i < 5; i++) blocks.add(a.allocate(4000));
+        for (var b : blocks) a.free(b, 4000);
+        assertEquals(0, a.liveBytes());
+        assertTrue(a.cachedBytes() <= 10_000, "cached " + a.cachedBytes());
+        assertEquals(8192, a.cachedBytes(), "two 4096-byte blocks fit under the limit; the rest went back to the C heap");
+        a.releaseCached();
+        assertEquals(0, a.cachedBytes());
+    }
+
+    @Test
     void scopesCloseInnermostFirst() {
         Scope outer = Scope.open();
         Scope inner = Scope.open();

@@ -10,9 +10,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Model weights in and out: state dicts from safetensors files and from PyTorch .pth/.pt
@@ -115,13 +118,28 @@ public final class Checkpoints {
     }
 
     /**
-     * Copies state into model by name. With dropHeadIfMismatch, classifier keys
+     * Copies state into model by name, after the model's {@link ImageClassifier#adaptStateDict}
+     * (e.g. a ViT position embedding resampled to the model's grid). With dropHeadIfMismatch, classifier keys
      * ({@link ImageClassifier#headPrefixes()}) whose shapes differ from the model's are
      * skipped, the model keeping its fresh classifier (fine-tuning on another class count).
      * Strict loading throws an IllegalArgumentException, before copying anything, when a key
      * is missing, unexpected or of another shape (beyond the dropped head).
      */
     public static LoadReport loadInto(Module model, Map<String, Tensor> state, boolean strict, boolean dropHeadIfMismatch) {
+        if (!(model instanceof ImageClassifier ic)) return loadAdapted(model, state, strict, dropHeadIfMismatch);
+        Map<String, Tensor> adapted = ic.adaptStateDict(state);
+        try {
+            return loadAdapted(model, adapted, strict, dropHeadIfMismatch);
+        } finally {
+            // tensors the model made while adapting (a resampled position embedding) are not the caller's
+            Set<Tensor> given = Collections.newSetFromMap(new IdentityHashMap<>());
+            given.addAll(state.values());
+            for (Tensor t : adapted.values()) if (!given.contains(t)) t.close();
+        }
+    }
+
+    /** loadInto once the model has adapted the state (see {@link ImageClassifier#adaptStateDict}). */
+    private static LoadReport loadAdapted(Module model, Map<String, Tensor> state, boolean strict, boolean dropHeadIfMismatch) {
         Map<String, Tensor> own = model.stateDict();
         List<String> dropped = new ArrayList<>();
         Map<String, Tensor> use = new LinkedHashMap<>(state);

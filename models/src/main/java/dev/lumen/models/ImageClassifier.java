@@ -4,6 +4,7 @@ import dev.lumen.nn.Layer;
 import dev.lumen.nn.Module;
 import dev.lumen.tensor.Tensor;
 import java.util.List;
+import java.util.Map;
 
 /**
  * An image classification backbone as timm shapes it: {@link #forwardFeatures} maps images
@@ -46,6 +47,15 @@ public abstract class ImageClassifier extends Module implements Layer {
      * family has them, auxiliary or distillation heads such as "aux_head", "dist_head").
      */
     public List<String> headPrefixes() { return List.of(headPrefix()); }
+
+    /**
+     * A checkpoint's state dict made to fit this model before it is loaded by name, as timm's
+     * checkpoint_filter_fn (ViT resamples a position embedding made for another patch grid).
+     * Called by {@link Checkpoints#loadInto}; the default returns state unchanged. An
+     * implementation must not change state or close its tensors; tensors it makes are new
+     * and the caller closes them.
+     */
+    public Map<String, Tensor> adaptStateDict(Map<String, Tensor> state) { return state; }
 
     /** True if the state-dict key belongs to one of the classifier modules. */
     public boolean isHeadKey(String key) {

@@ -4,7 +4,6 @@ import dev.lumen.backend.ResizeKernels;
 import dev.lumen.models.ImageClassifier;
 import dev.lumen.models.ModelOptions;
 import dev.lumen.nn.Identity;
-import dev.lumen.nn.Init;
 import dev.lumen.nn.LayerNorm;
 import dev.lumen.nn.Layer;
 import dev.lumen.nn.Module;
@@ -167,7 +166,7 @@ public final class Volo extends ImageClassifier {
         if (embedded < 1) throw new IllegalArgumentException("Volo: a " + imgSize + "x" + imgSize + " input is smaller than the stem's patch");
         gridH = gridW = Math.max(1, embedded / POOLING_SCALE);
         Tensor pos = Tensor.zeros(DType.F32, Device.CPU, 1, gridH, gridW, dim);
-        registerParameter("pos_embed", Init.truncNormal(pos, 0.02, gen));
+        registerParameter("pos_embed", Layers.truncNormal02(pos, gen));
 
         int total = Arrays.stream(layers).sum(), before = layers[0];
         Sequential outlookers = new Sequential();
@@ -189,7 +188,7 @@ public final class Volo extends ImageClassifier {
         registerModule("network", network);
         for (int i = 0; i < config.postLayers(); i++) postNetwork.add(new ClassBlock(dim, heads[3], ratios[3], false, gen));
         registerModule("post_network", postNetwork);
-        registerParameter("cls_token", Init.truncNormal(Tensor.zeros(DType.F32, Device.CPU, 1, 1, dim), 0.02, gen));
+        registerParameter("cls_token", Layers.truncNormal02(Tensor.zeros(DType.F32, Device.CPU, 1, 1, dim), gen));
         if (returnDense) registerModule("aux_head", classifier(numClasses));
         norm = registerModule("norm", new LayerNorm(dim));
         registerModule("head", classifier(numClasses));
