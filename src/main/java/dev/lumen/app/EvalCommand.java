@@ -1,0 +1,213 @@
+package dev.lumen.app;
+
+import dev.lumen.app.data.Batch;
+import dev.lumen.app.data.DataLoader;
+import dev.lumen.app.data.Dataset;
+import dev.lumen.app.data.FashionMnist;
+import dev.lumen.app.data.FolderDataset;
+import dev.lumen.app.data.transform.Pipelines;
+import dev.lumen.app.report.CheckpointModel;
+import dev.lumen.app.report.ClassificationReport;
+import dev.lumen.autograd.GradMode;
+import dev.lumen.memory.Scope;
+import dev.lumen.models.ImageClassifier;
+import dev.lumen.models.ModelRegistry;
+import dev.lumen.ops.Losses;
+import dev.lumen.tensor.Tensor;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code lumen eval}: top-1, top-5, loss, per-class metrics and the confusion matrix of a checkpoint on a dataset. */
+@Command(name = "eval", mixinStandardHelpOptions = true,
+        description = {"Evaluate a checkpoint: top-1, top-5, loss, per-class precision, recall, F1 and support, confusion matrix.",
+                "Prints them; writes report.md and report.json (and confusion.csv above 30 classes) into --output.",
+                "A run's checkpoint brings its model and image settings; plain weights take them from the options.",
+                "Without --data or --dataset, the run's own validation data is used."})
+public final class EvalCommand implements Callable<Integer> {
+    @Spec CommandSpec spec;
+
+    @Option(names = "--checkpoint", required = true, paramLabel = "PATH",
+            description = "A run folder (its best, else last, checkpoint), a training checkpoint, or plain weights (safetensors or .pth).")
+    Path checkpoint;
+
+    @Option(names = "--model", paramLabel = "NAME", description = "Model name, for plain weights (`lumen models` lists them).")
+    String model;
+
+    @Option(names = "--data", paramLabel = "DIR", description = "Folder of class folders, or a folder with val/ (as `lumen split` writes).")
+    Path data;
+
+    @Option(names = "--dataset", paramLabel = "NAME", description = "Built-in dataset: fashion-mnist (its 10000 test images).")
+    String dataset;
+
+    @Option(names = "--img-size", paramLabel = "N", description = "Input side length; default: the run's, else 28 for fashion-mnist, else the model's.")
+    Integer imgSize;
+
+    @Option(names = "--in-chans", paramLabel = "C", description = "Input channels, 1 or 3; default: the run's, else from the images.")
+    Integer inChans;
+
+    @Option(names = "--mean", paramLabel = "M", split = ",", description = "Normalize mean per channel; default: the run's, else the dataset's (ImageNet's for RGB folders, 0.5 for grey).")
+    float[] mean;
+
+    @Option(names = "--std", paramLabel = "S", split = ",", description = "Normalize std per channel; default as --mean.")
+    float[] std;
+
+    @Option(names = "--ema", description = "Evaluate the EMA weights of a training checkpoint that kept them.")
+    boolean ema;
+
+    @Option(names = {"-b", "--batch-size"}, paramLabel = "N", defaultValue = "64", description = "Batch size (default: ${DEFAULT-VALUE}).")
+    int batchSize;
+
+    @Option(names = "--workers", paramLabel = "N", description = "Decoding threads (default: cores - 1).")
+    Integer workers;
+
+    @Option(names = "--output", paramLabel = "DIR", description = "Where report.md goes (default: the checkpoint's folder).")
+    Path output;
+
+    static final float[] IMAGENET_MEAN = {0.485f, 0.456f, 0.406f}, IMAGENET_STD = {0.229f, 0.224f, 0.225f};
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
+        try {
+            return run(out, err);
+        } catch (IllegalArgumentException | UncheckedIOException e) {
+            err.println("lumen eval: " + e.getMessage());
+            return 1;
+        } catch (IOException e) {
+            err.println("lumen eval: " + e.getMessage());
+            return 1;
+        } finally {
+            out.flush();
+            err.flush();
+        }
+    }
+
+    private int run(PrintWriter out, PrintWriter err) throws IOException {
+        if (batchSize < 1) throw new IllegalArgumentException("--batch-size must be >= 1, got " + batchSize);
+        if (data != null && dataset != null) throw new IllegalArgumentException("give --data or --dataset, not both");
+        if (dataset != null && !dataset.equalsIgnoreCase("fashion-mnist")) {
+            throw new IllegalArgumentException("unknown --dataset '" + dataset + "'; the built-in one is fashion-mnist");
+        }
+        try (CheckpointModel ck = CheckpointModel.read(checkpoint, ema)) {
+            String name = setting("--model", model, ck.configString("model"), err);
+            if (name == null) throw new IllegalArgumentException(ck.file() + " has no run config naming its model: pass --model");
+            ModelRegistry.entry(name); // an unknown name fails here, with the nearest ones
+            Integer chans = setting("--in-chans", inChans, ck.configInt("in-chans"), err);
+            if (chans != null && chans != 1 && chans != 3) throw new IllegalArgumentException("--in-chans must be 1 or 3, got " + chans);
+
+            Eval set = dataset(ck, chans == null ? 0 : chans);
+            int c = chans != null ? chans : set.channels();
+            Integer size = setting("--img-size", imgSize, ck.configInt("img-size"), err);
+            if (size == null) size = set.fashionMnist() ? 28 : ModelRegistry.entry(name).variant().defaultImgSize();
+            float[] m = setting("--mean", mean, ck.configFloats("mean"), err), s = setting("--std", std, ck.configFloats("std"), err);
+            if (m == null) m = set.fashionMnist() ? FashionMnist.MEAN : c == 3 ? IMAGENET_MEAN : new float[] {0.5f};
+            if (s == null) s = set.fashionMnist() ? FashionMnist.STD : c == 3 ? IMAGENET_STD : new float[] {0.5f};
+            if (ck.classNames() != null && !ck.classNames().equals(set.data().classNames())
+                    && ck.classNames().size() == set.data().numClasses()) {
+                err.println("warning: the run's classes " + ck.classNames() + " are not the data's " + set.data().classNames());
+            }
+
+            ClassificationReport report;
+            try (ImageClassifier net = ck.build(name, set.data().numClasses(), c, size)) {
+                err.printf(Locale.ROOT, "evaluating %s (%s, %dx%dx%d) on %s: %d images, %d classes%n", ck.file(), name, c, size, size,
+                        set.description(), set.data().size(), set.data().numClasses());
+                report = evaluate(net, set.data(), Pipelines.Options.defaults(size, m, s), err);
+            }
+            out.println(report.summaryLine());
+            out.print(report.toText());
+            Path dir = output != null ? output : ck.file().toAbsolutePath().getParent();
+            List<Path> files = report.write(dir, new ClassificationReport.Source(name, set.description(), ck.file().toString()));
+            out.println("wrote " + String.join(", ", files.stream().map(Path::toString).toList()));
+            return 0;
+        }
+    }
+
+    /** The dataset to evaluate on and where it comes from. */
+    private record Eval(Dataset data, String description, int channels, boolean fashionMnist) {}
+
+    private Eval dataset(CheckpointModel ck, int chans) {
+        Path dir = data;
+        boolean fmnist = dataset != null;
+        if (dir == null && !fmnist) {
+            // The run's own validation data.
+            String runData = ck.configString("data");
+            if (runData != null) dir = Path.of(runData);
+            else if ("fashion-mnist".equalsIgnoreCase(ck.configString("dataset"))) fmnist = true;
+            else throw new IllegalArgumentException("no data to evaluate on: pass --data DIR or --dataset fashion-mnist");
+        }
+        if (fmnist) {
+            FashionMnist f = new FashionMnist(FashionMnist.DEFAULT_DIR, FashionMnist.Split.TEST, chans == 0 ? 1 : chans);
+            return new Eval(f, "fashion-mnist test", f.channels(), true);
+        }
+        Path root = Files.isDirectory(dir.resolve("val")) ? dir.resolve("val") : dir;
+        FolderDataset f = new FolderDataset(root, chans);
+        return new Eval(f, root.toString(), f.channels(), false);
+    }
+
+    /** The run's value when it has one (an option that disagrees is ignored with a warning), else the option's. */
+    private static <T> T setting(String option, T given, T fromRun, PrintWriter err) {
+        if (fromRun == null) return given;
+        boolean differs = given != null && (given instanceof float[] a ? !Arrays.equals(a, (float[]) fromRun) : !given.equals(fromRun));
+        if (differs) err.println("warning: ignoring " + option + " " + str(given) + ": the checkpoint was trained with " + str(fromRun));
+        return fromRun;
+    }
+
+    private static String str(Object o) { return o instanceof float[] a ? Arrays.toString(a) : String.valueOf(o); }
+
+    private ClassificationReport evaluate(ImageClassifier net, Dataset ds, Pipelines.Options opts, PrintWriter err) {
+        ClassificationReport.Accumulator acc = new ClassificationReport.Accumulator(ds.classNames(), Math.min(5, ds.numClasses()));
+        DataLoader.Builder b = DataLoader.builder(ds, Pipelines.eval(opts)).batchSize(batchSize).shuffle(false)
+                .onUnreadable(e -> err.println("warning: skipping " + e.getMessage()));
+        if (workers != null) b.workers(workers);
+        try (DataLoader loader = b.build(); GradMode ng = GradMode.noGrad()) {
+            long start = System.nanoTime();
+            int done = 0, total = ds.size(), nextTenth = 1;
+            for (Batch batch : loader.epoch(0)) {
+                try (batch; Scope scope = Scope.open()) {
+                    // An unreadable image's slot holds a copy of another row: count each image once.
+                    int[] idx = batch.indices();
+                    Set<Integer> seen = new HashSet<>();
+                    int[] keep = new int[idx.length];
+                    int n = 0;
+                    for (int k = 0; k < idx.length; k++) if (seen.add(idx[k])) keep[n++] = k;
+                    float[] all = net.forward(batch.images()).toFloats();
+                    long[] y = batch.labels().toLongs();
+                    int c = ds.numClasses();
+                    float[] rows = new float[n * c];
+                    int[] lab = new int[n];
+                    long[] labLong = new long[n];
+                    for (int r = 0; r < n; r++) {
+                        System.arraycopy(all, keep[r] * c, rows, r * c, c);
+                        lab[r] = (int) y[keep[r]];
+                        labLong[r] = y[keep[r]];
+                    }
+                    acc.add(rows, lab);
+                    acc.addLoss(Losses.crossEntropy(Tensor.fromFloats(rows, n, c), Tensor.fromLongs(labLong, n)).item(), n);
+                    done += idx.length;
+                }
+                // A progress line per tenth of the data, for long evaluations.
+                if (done * 10L >= (long) nextTenth * total && done < total) {
+                    double sec = (System.nanoTime() - start) / 1e9;
+                    err.printf(Locale.ROOT, "  %d/%d images (%.0f images/s)%n", done, total, done / Math.max(sec, 1e-9));
+                    err.flush();
+                    while (done * 10L >= (long) nextTenth * total) nextTenth++;
+                }
+            }
+            if (!loader.unreadableFiles().isEmpty()) err.println("lumen eval: left out " + loader.unreadableFiles().size() + " unreadable images");
+        }
+        return acc.finish();
+    }
+}
