@@ -64,7 +64,8 @@ public final class TrainCommand implements Callable<Integer> {
                     cfg.modelEma ? " (EMA weights)" : "", r.bestTop1(), r.bestEpoch()));
             out.flush();
             return 0;
-        } catch (TrainException e) {
+        } catch (TrainException | IllegalArgumentException e) {
+            // Engine argument errors name the op and shapes (an --img-size too small for the model's convolutions).
             out.flush();
             err.println("lumen train: " + e.getMessage());
             err.flush();
