@@ -276,7 +276,13 @@ public final class Trainer {
             throw new TrainException("--device: " + e.getMessage());
         }
         if (d.kind() == Device.Kind.CUDA) {
-            String why = Backends.cudaStatus();
+            String why;
+            try {
+                why = Backends.cudaStatus();
+            } catch (java.util.ServiceConfigurationError e) {
+                // A kernels jar whose provider class cannot load: as unavailable as no jar at all.
+                why = "CUDA backend unavailable: " + e.getMessage();
+            }
             if (why != null) throw new TrainException("--device " + name + ": " + why + " (use --device cpu)");
         }
         return d;
