@@ -5,7 +5,8 @@ import picocli.CommandLine.Command;
 
 /** The {@code lumen} command: the entry point that bin/lumen runs. */
 @Command(name = "lumen", mixinStandardHelpOptions = true, versionProvider = LumenCli.Version.class,
-        subcommands = {ModelsCommand.class, SplitCommand.class, StatsCommand.class, EvalCommand.class, PredictCommand.class},
+        subcommands = {TrainCommand.class, EvalCommand.class, PredictCommand.class, SplitCommand.class, StatsCommand.class,
+            ModelsCommand.class},
         description = "Lumen: train vision backbones on the JVM.")
 public final class LumenCli implements Runnable {
 

@@ -1,0 +1,39 @@
+package dev.lumen.app.train;
+
+import dev.lumen.models.ImageClassifier;
+import dev.lumen.models.ModelFamily;
+import dev.lumen.models.ModelOptions;
+import dev.lumen.models.resnet.ResNet;
+import java.util.List;
+
+/**
+ * Small ResNets for small images (Fashion-MNIST, CIFAR-sized data) that train in minutes on a
+ * CPU: the models family's ResNet with one bottleneck per stage and narrow widths. At inputs up
+ * to 64 pixels they use the small-input stem (stride-1 stem conv, no max-pool), so 28x28 images
+ * keep 28x28 maps in the first stage. resnet_fmnist is the model of the built-in recipe (make train).
+ */
+public final class SmallResNets implements ModelFamily {
+    private record Spec(String name, int[] layers, int stem, int base, String published) {}
+
+    private static final List<Spec> SPECS = List.of(
+            new Spec("resnet_fmnist", new int[] {1, 1, 1, 1}, 16, 16, "0.70M"),
+            new Spec("resnet_micro", new int[] {1, 1, 1, 1}, 16, 8, "0.18M"));
+
+    @Override
+    public String name() { return "resnet-small"; }
+
+    @Override
+    public List<Variant> variants() { return SPECS.stream().map(s -> new Variant(s.name(), 32, s.published())).toList(); }
+
+    @Override
+    public ImageClassifier create(String variant, ModelOptions options) {
+        for (Spec s : SPECS) {
+            if (!s.name().equals(variant)) continue;
+            ResNet.Config c = new ResNet.Config(s.name(), s.layers(), ResNet.Block.BOTTLENECK, s.stem(), s.base(), 64, 1);
+            ModelOptions o = options.extra().containsKey("small_input_stem") ? options
+                    : options.with("small_input_stem", options.imgSizeOr(32) <= 64);
+            return new ResNet(c, o);
+        }
+        throw new IllegalArgumentException("resnet-small: no variant '" + variant + "'; variants: " + SPECS.stream().map(Spec::name).toList());
+    }
+}

@@ -1,0 +1,271 @@
+package dev.lumen.app.train;
+
+import java.lang.reflect.Field;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import picocli.CommandLine.Option;
+
+/**
+ * Every option of {@code lumen train}, named as timm's train.py names them where it has one.
+ * Picocli fills the fields (the class is a mixin of TrainCommand); {@link Trainer} resolves the
+ * ones left open (lr, image size, channels, classes, output folder) and writes them all to
+ * config.json through {@link #toMap()}. A resumed run starts from the map stored in its
+ * checkpoint ({@link #fromMap}).
+ */
+public final class TrainConfig {
+    /** The model the built-in Fashion-MNIST recipe (make train) uses by default. */
+    public static final String DEFAULT_MODEL = "resnet_fmnist";
+
+    // ------------------------------------------------------------------ model and data
+    @Option(names = "--model", paramLabel = "NAME", description = "Model name (`lumen models` lists them). Default: ${DEFAULT-VALUE}.",
+            defaultValue = DEFAULT_MODEL)
+    public String model = DEFAULT_MODEL;
+
+    @Option(names = "--data", paramLabel = "DIR", description = "Folder with train/ and val/ class folders (`lumen split` makes them).")
+    public Path data;
+
+    @Option(names = "--dataset", paramLabel = "NAME",
+            description = "Built-in dataset when --data is absent: fashion-mnist (its test split is the validation set). Default: ${DEFAULT-VALUE}.",
+            defaultValue = "fashion-mnist")
+    public String dataset = "fashion-mnist";
+
+    @Option(names = "--num-classes", paramLabel = "N", description = "Class count; default: from the dataset.")
+    public Integer numClasses;
+
+    @Option(names = "--img-size", paramLabel = "N", description = "Input side length; default: 28 for fashion-mnist, else the model's.")
+    public Integer imgSize;
+
+    @Option(names = "--in-chans", paramLabel = "C", description = "Input channels, 1 or 3; default: from the dataset (1 for grey images).")
+    public Integer inChans;
+
+    @Option(names = "--mean", paramLabel = "M", split = ",", description = "Normalize mean per channel (`lumen stats`); default: the dataset's, or ImageNet's for RGB folders, 0.5 for grey ones.")
+    public double[] mean;
+
+    @Option(names = "--std", paramLabel = "S", split = ",", description = "Normalize std per channel; default as --mean.")
+    public double[] std;
+
+    @Option(names = {"-b", "--batch-size"}, paramLabel = "N", description = "Training batch size. Default: ${DEFAULT-VALUE}.", defaultValue = "128")
+    public int batchSize = 128;
+
+    @Option(names = "--epochs", paramLabel = "N", description = "Epochs to train. Default: ${DEFAULT-VALUE}.", defaultValue = "10")
+    public int epochs = 10;
+
+    @Option(names = "--workers", paramLabel = "N", description = "Data loading threads (0: on the training thread). Default: cores - 1.")
+    public Integer workers;
+
+    @Option(names = "--seed", paramLabel = "N", description = "Seed of the model init, dropout, shuffling, augmentation and MixUp. Default: ${DEFAULT-VALUE}.",
+            defaultValue = "42")
+    public long seed = 42;
+
+    // ------------------------------------------------------------------ optimizer and schedule
+    @Option(names = "--opt", paramLabel = "NAME", description = "sgd, adam or adamw. Default: ${DEFAULT-VALUE}.", defaultValue = "sgd")
+    public String opt = "sgd";
+
+    @Option(names = "--lr", paramLabel = "LR",
+            description = "Peak learning rate; default: 0.1 x batch/256 for sgd, 1e-3 x batch/256 for adam and adamw (timm's linear scaling).")
+    public Double lr;
+
+    @Option(names = "--momentum", paramLabel = "M", description = "SGD momentum. Default: ${DEFAULT-VALUE}.", defaultValue = "0.9")
+    public double momentum = 0.9;
+
+    @Option(names = "--nesterov", description = "Nesterov momentum for SGD.")
+    public boolean nesterov;
+
+    @Option(names = "--weight-decay", paramLabel = "WD",
+            description = "Weight decay (none on norms, biases, pos_embed, cls_token). Default: ${DEFAULT-VALUE}.", defaultValue = "2e-5")
+    public double weightDecay = 2e-5;
+
+    @Option(names = "--sched", paramLabel = "NAME",
+            description = "cosine or step (per update, with warmup, timm's schedulers) or lambda (per epoch, from 1 down to --lrf). Default: ${DEFAULT-VALUE}.",
+            defaultValue = "cosine")
+    public String sched = "cosine";
+
+    @Option(names = "--warmup-epochs", paramLabel = "N", description = "Linear warmup epochs (cosine, step). Default: ${DEFAULT-VALUE}.", defaultValue = "1")
+    public double warmupEpochs = 1;
+
+    @Option(names = "--warmup-lr", paramLabel = "LR", description = "Learning rate the warmup starts from. Default: ${DEFAULT-VALUE}.", defaultValue = "1e-5")
+    public double warmupLr = 1e-5;
+
+    @Option(names = "--min-lr", paramLabel = "LR", description = "Floor of the cosine schedule. Default: ${DEFAULT-VALUE}.", defaultValue = "0")
+    public double minLr = 0;
+
+    @Option(names = "--lrf", paramLabel = "F", description = "Final lr fraction of the lambda schedule. Default: ${DEFAULT-VALUE}.", defaultValue = "0.01")
+    public double lrf = 0.01;
+
+    @Option(names = "--decay-epochs", paramLabel = "N", description = "Step schedule: epochs between decays. Default: ${DEFAULT-VALUE}.", defaultValue = "30")
+    public double decayEpochs = 30;
+
+    @Option(names = "--decay-rate", paramLabel = "R", description = "Step schedule: lr factor per decay. Default: ${DEFAULT-VALUE}.", defaultValue = "0.1")
+    public double decayRate = 0.1;
+
+    @Option(names = "--clip-grad", paramLabel = "NORM", description = "Clip the gradients' global 2-norm to NORM (after unscaling with --amp).")
+    public Double clipGrad;
+
+    // ------------------------------------------------------------------ regularization and augmentation
+    @Option(names = "--smoothing", paramLabel = "S", description = "Label smoothing. Default: ${DEFAULT-VALUE}.", defaultValue = "0.1")
+    public double smoothing = 0.1;
+
+    @Option(names = "--mixup", paramLabel = "ALPHA", description = "MixUp alpha (on when > 0). Default: ${DEFAULT-VALUE}.", defaultValue = "0")
+    public double mixup;
+
+    @Option(names = "--cutmix", paramLabel = "ALPHA", description = "CutMix alpha (on when > 0). Default: ${DEFAULT-VALUE}.", defaultValue = "0")
+    public double cutmix;
+
+    @Option(names = "--cutmix-minmax", paramLabel = "F", arity = "2",
+            description = "CutMix box side fractions MIN MAX (turns CutMix on with alpha 1).")
+    public double[] cutmixMinmax;
+
+    @Option(names = "--mixup-prob", paramLabel = "P", description = "Probability to mix a batch. Default: ${DEFAULT-VALUE}.", defaultValue = "1.0")
+    public double mixupProb = 1.0;
+
+    @Option(names = "--mixup-switch-prob", paramLabel = "P", description = "Probability of CutMix when both are on. Default: ${DEFAULT-VALUE}.",
+            defaultValue = "0.5")
+    public double mixupSwitchProb = 0.5;
+
+    @Option(names = "--mixup-mode", paramLabel = "MODE", description = "batch, pair or elem. Default: ${DEFAULT-VALUE}.", defaultValue = "batch")
+    public String mixupMode = "batch";
+
+    @Option(names = "--cutout", paramLabel = "N", description = "Cutout holes of side img-size/2 per training image (0: off). Default: ${DEFAULT-VALUE}.",
+            defaultValue = "0")
+    public int cutout;
+
+    @Option(names = "--drop", paramLabel = "P", description = "Dropout before the classifier. Default: ${DEFAULT-VALUE}.", defaultValue = "0")
+    public double drop;
+
+    @Option(names = "--drop-path", paramLabel = "P", description = "Stochastic depth rate. Default: ${DEFAULT-VALUE}.", defaultValue = "0")
+    public double dropPath;
+
+    @Option(names = "--model-ema", description = "Keep an exponential moving average of the weights, validated each epoch and saved as ema.safetensors.")
+    public boolean modelEma;
+
+    @Option(names = "--model-ema-decay", paramLabel = "D", description = "EMA decay. Default: ${DEFAULT-VALUE}.", defaultValue = "0.9998")
+    public double modelEmaDecay = 0.9998;
+
+    @Option(names = "--amp", paramLabel = "TYPE", arity = "0..1", fallbackValue = "bf16",
+            description = {"Mixed precision: bf16 (alone: --amp) or f16, with dynamic loss scaling (PyTorch's GradScaler).",
+                    "On the CPU backend the kernels compute in f32: the input batch is rounded to TYPE, every other tensor stays f32."})
+    public String amp;
+
+    // ------------------------------------------------------------------ weights and run
+    @Option(names = "--pretrained", paramLabel = "PATH",
+            description = "Start from these weights (.safetensors, .pth, or a lumen checkpoint); the classifier is dropped when the class count differs.")
+    public Path pretrained;
+
+    @Option(names = "--freeze", paramLabel = "GLOBS",
+            description = "Freeze the parameters whose names match, comma-separated globs; a leading ! unfreezes: '*,!fc.*' trains only the head.")
+    public String freeze;
+
+    @Option(names = "--resume", paramLabel = "PATH", description = "Continue a run from its last.safetensors (its options, unless given again).")
+    public Path resume;
+
+    @Option(names = "--device", paramLabel = "DEV", description = "cpu or cuda. Default: ${DEFAULT-VALUE}.", defaultValue = "cpu")
+    public String device = "cpu";
+
+    @Option(names = "--output", paramLabel = "DIR", description = "Run folder; default: runs/<date-time>-<model>/ (or the resumed run's).")
+    public Path output;
+
+    /** Options by their long name without dashes ("batch-size"), in declaration order, with the current values. */
+    public Map<String, Object> toMap() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (Field f : optionFields()) {
+            Object v = get(f);
+            if (v instanceof Path p) v = p.toString();
+            if (v instanceof double[] a) v = toList(a);
+            m.put(key(f), v);
+        }
+        return m;
+    }
+
+    /** The option names toMap() uses. */
+    public static List<String> keys() { return optionFields().stream().map(TrainConfig::key).toList(); }
+
+    /** A config from a map written by toMap(); unknown keys are an error, absent ones keep their defaults. */
+    public static TrainConfig fromMap(Map<String, Object> m) {
+        TrainConfig c = new TrainConfig();
+        Map<String, Field> byKey = new LinkedHashMap<>();
+        for (Field f : optionFields()) byKey.put(key(f), f);
+        for (Map.Entry<String, Object> e : m.entrySet()) {
+            Field f = byKey.get(e.getKey());
+            if (f == null) throw new IllegalArgumentException("config: unknown option '" + e.getKey() + "'");
+            c.set(f, e.getValue());
+        }
+        return c;
+    }
+
+    /** Copies the option with the given key (as in toMap) from other. */
+    public void copyFrom(TrainConfig other, String key) {
+        for (Field f : optionFields()) {
+            if (key(f).equals(key)) {
+                try {
+                    f.set(this, f.get(other));
+                } catch (IllegalAccessException e) {
+                    throw new IllegalStateException(e);
+                }
+                return;
+            }
+        }
+        throw new IllegalArgumentException("config: unknown option '" + key + "'");
+    }
+
+    /** The option key of a command-line name: "-b" and "--batch-size" give "batch-size". */
+    public static String keyOf(String optionName) {
+        for (Field f : optionFields()) {
+            for (String n : f.getAnnotation(Option.class).names()) if (n.equals(optionName)) return key(f);
+        }
+        throw new IllegalArgumentException("config: unknown option '" + optionName + "'");
+    }
+
+    private static List<Field> optionFields() {
+        List<Field> out = new ArrayList<>();
+        for (Field f : TrainConfig.class.getDeclaredFields()) if (f.isAnnotationPresent(Option.class)) out.add(f);
+        return out;
+    }
+
+    private static String key(Field f) {
+        String best = "";
+        for (String n : f.getAnnotation(Option.class).names()) if (n.length() > best.length()) best = n;
+        return best.replaceFirst("^-+", "");
+    }
+
+    private Object get(Field f) {
+        try {
+            return f.get(this);
+        } catch (IllegalAccessException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private void set(Field f, Object v) {
+        Class<?> t = f.getType();
+        Object value;
+        try {
+            if (v == null) value = t.isPrimitive() ? f.get(this) : null;
+            else if (t == String.class) value = v.toString();
+            else if (t == Path.class) value = Path.of(v.toString());
+            else if (t == int.class || t == Integer.class) value = ((Number) v).intValue();
+            else if (t == long.class || t == Long.class) value = ((Number) v).longValue();
+            else if (t == double.class || t == Double.class) value = ((Number) v).doubleValue();
+            else if (t == boolean.class || t == Boolean.class) value = (Boolean) v;
+            else if (t == double[].class) value = ((List<?>) v).stream().mapToDouble(o -> ((Number) o).doubleValue()).toArray();
+            else throw new IllegalStateException("config: unsupported field type " + t);
+            f.set(this, value);
+        } catch (ClassCastException e) {
+            throw new IllegalArgumentException("config: option '" + key(f) + "' has a value of the wrong type: " + v);
+        } catch (IllegalAccessException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static List<Double> toList(double[] a) {
+        List<Double> l = new ArrayList<>();
+        for (double d : a) l.add(d);
+        return l;
+    }
+
+    /** Lower-cased, trimmed choice. */
+    static String norm(String s) { return s == null ? null : s.trim().toLowerCase(Locale.ROOT); }
+}

@@ -1,0 +1,696 @@
+package dev.lumen.app.train;
+
+import dev.lumen.app.data.Batch;
+import dev.lumen.app.data.DataLoader;
+import dev.lumen.app.data.Dataset;
+import dev.lumen.app.data.FashionMnist;
+import dev.lumen.app.data.FolderDataset;
+import dev.lumen.app.data.Mixup;
+import dev.lumen.app.data.transform.Pipelines;
+import dev.lumen.autograd.GradMode;
+import dev.lumen.backend.Backends;
+import dev.lumen.io.Json;
+import dev.lumen.io.Safetensors;
+import dev.lumen.memory.Scope;
+import dev.lumen.models.Checkpoints;
+import dev.lumen.models.ImageClassifier;
+import dev.lumen.models.ModelOptions;
+import dev.lumen.models.ModelRegistry;
+import dev.lumen.ops.Losses;
+import dev.lumen.optim.Adam;
+import dev.lumen.optim.AdamW;
+import dev.lumen.optim.CosineLR;
+import dev.lumen.optim.GradClip;
+import dev.lumen.optim.LRScheduler;
+import dev.lumen.optim.LambdaLR;
+import dev.lumen.optim.ModelEma;
+import dev.lumen.optim.Optimizer;
+import dev.lumen.optim.ParamGroup;
+import dev.lumen.optim.ParamGroups;
+import dev.lumen.optim.SGD;
+import dev.lumen.optim.StepLR;
+import dev.lumen.optim.WarmupScheduler;
+import dev.lumen.tensor.Device;
+import dev.lumen.tensor.Generator;
+import dev.lumen.tensor.Tensor;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.BiFunction;
+
+/**
+ * One training run, timm's train.py recipe on the engine: parameter groups without weight
+ * decay on norms, biases and embeddings; the lr schedule stepped per update (warmup, cosine
+ * with a floor, or step) or per epoch (lambda); MixUp/CutMix with soft-target cross entropy,
+ * else cross entropy with label smoothing; optional loss scaling ({@link GradScaler}), gradient
+ * clipping and weight EMA. Each step runs inside a {@link Scope}, and the batch is closed after it.
+ *
+ * <p>After each epoch the model (and the EMA) is validated, metrics.csv and the TensorBoard
+ * scalars get a row, and last.safetensors is written ({@link TrainCheckpoint}), copied to
+ * best.safetensors when the top-1 improved. Everything random is a pure function of the seed
+ * and state saved in the checkpoint (the global generator behind init and dropout, the MixUp
+ * generator, the loader's seed and epoch), so a resumed run ends with the same weights, bit for
+ * bit on the CPU, as one that was never stopped, whatever the worker count.
+ */
+public final class Trainer {
+    /** Names timm leaves out of weight decay besides 1-d parameters and biases. */
+    static final List<String> NO_DECAY = List.of("pos_embed", "cls_token", "dist_token", "absolute_pos_embed", "relative_position_bias_table");
+
+    private final TrainConfig cfg;
+    private final PrintStream out;
+    private final PrintStream err;
+    private final Progress progress;
+    private final List<TrainListener> listeners = new ArrayList<>();
+    /** A test hook: replaces the loss of (epoch, update) before backward, e.g. with NaN. */
+    BiFunction<Tensor, Long, Tensor> lossHook;
+
+    private Device device;
+    private Amp amp;
+    private String datasetLabel;
+    private List<String> classNames;
+    private ImageClassifier model;
+    private Map<String, Tensor> stateViews;
+    private Optimizer optimizer;
+    private LRScheduler scheduler;
+    private Mixup mixup;
+    private ModelEma ema;
+    private GradScaler scaler;
+    private DataLoader trainLoader;
+    private DataLoader valLoader;
+    private Path runDir;
+    private MetricsLog log;
+    private int startEpoch;
+    private long globalStep;
+    private double best = Double.NEGATIVE_INFINITY;
+    private int bestEpoch;
+    private final List<EpochRecord> history = new ArrayList<>();
+    private Predictions lastPredictions;
+    private double lastTop1 = Double.NaN;
+
+    public Trainer(TrainConfig cfg, PrintStream out, PrintStream err, Progress progress) {
+        this.cfg = cfg;
+        this.out = out;
+        this.err = err;
+        this.progress = progress;
+    }
+
+    public Trainer addListener(TrainListener l) {
+        listeners.add(l);
+        return this;
+    }
+
+    public TrainConfig config() { return cfg; }
+
+    /** The run folder (resolved once {@link #run} has set up). */
+    public Path runDir() { return runDir; }
+
+    /** "test" for the built-in datasets (their test split validates), else "val". */
+    public String validationName() { return datasetLabel; }
+
+    /**
+     * The config of a resumed run: the one stored in the checkpoint, with the options given on
+     * the command line (explicitKeys, as {@link TrainConfig#toMap()} names them) on top. The run
+     * folder stays the checkpoint's unless --output is given.
+     */
+    @SuppressWarnings("unchecked")
+    public static TrainConfig resumeConfig(TrainConfig cli, Collection<String> explicitKeys) {
+        Path file = cli.resume;
+        Map<String, Object> stored;
+        try (TrainCheckpoint.Loaded l = TrainCheckpoint.load(file)) {
+            Object c = l.info().get("config");
+            if (!(c instanceof Map)) throw new TrainException(file + ": the checkpoint has no run config");
+            stored = (Map<String, Object>) c;
+        } catch (IOException e) {
+            throw new TrainException("--resume " + e.getMessage());
+        }
+        TrainConfig merged;
+        try {
+            merged = TrainConfig.fromMap(stored);
+        } catch (IllegalArgumentException e) {
+            throw new TrainException(file + ": " + e.getMessage());
+        }
+        for (String k : explicitKeys) merged.copyFrom(cli, k);
+        merged.resume = file;
+        if (!explicitKeys.contains("output")) merged.output = file.toAbsolutePath().getParent();
+        return merged;
+    }
+
+    /** Sets up, trains the remaining epochs, and returns the result; errors are {@link TrainException}s. */
+    public TrainResult run() {
+        try {
+            setup();
+            try {
+                return loop();
+            } finally {
+                trainLoader.close();
+                valLoader.close();
+                log.close();
+            }
+        } catch (IOException e) {
+            throw new TrainException(e.getMessage(), e);
+        } catch (UncheckedIOException e) {
+            throw new TrainException(e.getMessage(), e);
+        }
+    }
+
+    // ------------------------------------------------------------------------------ setup
+
+    private void setup() throws IOException {
+        validateOptions();
+        device = resolveDevice(cfg.device);
+        amp = Amp.parse(cfg.amp);
+        Dataset[] sets = datasets();
+        Dataset train = sets[0], val = sets[1];
+        classNames = train.classNames();
+        int dataClasses = train.numClasses();
+        if (cfg.numClasses == null) cfg.numClasses = dataClasses;
+        if (cfg.numClasses < dataClasses) {
+            throw new TrainException("--num-classes " + cfg.numClasses + " is below the dataset's " + dataClasses + " classes " + classNames);
+        }
+        if (!ModelRegistry.contains(cfg.model)) {
+            try {
+                ModelRegistry.entry(cfg.model);
+            } catch (IllegalArgumentException e) {
+                throw new TrainException(e.getMessage());
+            }
+        }
+        if (cfg.imgSize == null) cfg.imgSize = cfg.data == null ? 28 : ModelRegistry.entry(cfg.model).variant().defaultImgSize();
+        if (cfg.lr == null) cfg.lr = (cfg.opt.equals("sgd") ? 0.1 : 1e-3) * cfg.batchSize / 256.0;
+        if (cfg.workers == null) cfg.workers = Math.max(1, Runtime.getRuntime().availableProcessors() - 1);
+        float[][] norm = normalization();
+
+        Generator.global().manualSeed(cfg.seed);
+        ModelOptions mo = ModelOptions.builder().numClasses(cfg.numClasses).inChannels(cfg.inChans).imgSize(cfg.imgSize)
+                .dropRate(cfg.drop).dropPathRate(cfg.dropPath).build();
+        try {
+            model = ModelRegistry.create(cfg.model, mo);
+        } catch (IllegalArgumentException e) {
+            throw new TrainException("--model " + cfg.model + ": " + e.getMessage());
+        }
+        if (cfg.pretrained != null) loadPretrained(cfg.pretrained);
+        if (cfg.freeze != null) freeze(cfg.freeze);
+        if (!device.equals(Device.CPU)) model.to(device);
+        model.train();
+        stateViews = model.stateDict();
+
+        Pipelines.Options po = Pipelines.Options.defaults(cfg.imgSize, norm[0], norm[1]);
+        if (cfg.cutout > 0) po = po.withCutout(cfg.cutout, Math.max(1, cfg.imgSize / 2));
+        trainLoader = DataLoader.builder(train, Pipelines.train(po)).batchSize(cfg.batchSize).shuffle(true)
+                .dropLast(train.size() >= 2 * cfg.batchSize).workers(cfg.workers).seed(cfg.seed).onUnreadable(this::warnUnreadable).build();
+        valLoader = DataLoader.builder(val, Pipelines.eval(po)).batchSize(cfg.batchSize).shuffle(false).workers(cfg.workers)
+                .seed(cfg.seed).onUnreadable(this::warnUnreadable).build();
+
+        optimizer = optimizer();
+        scheduler = scheduler(trainLoader.batchesPerEpoch());
+        if (cfg.mixup > 0 || cfg.cutmix > 0 || cfg.cutmixMinmax != null) {
+            Mixup.Mode mode;
+            try {
+                mode = Mixup.Mode.parse(cfg.mixupMode);
+            } catch (IllegalArgumentException e) {
+                throw new TrainException("--mixup-mode must be batch, pair or elem, got '" + cfg.mixupMode + "'");
+            }
+            if (mode == Mixup.Mode.PAIR && cfg.batchSize % 2 != 0) throw new TrainException("--mixup-mode pair needs an even --batch-size, got " + cfg.batchSize);
+            try {
+                mixup = new Mixup(new Mixup.Config(cfg.mixup, cfg.cutmix, cfg.cutmixMinmax, cfg.mixupProb, cfg.mixupSwitchProb, mode, true,
+                        cfg.smoothing, cfg.numClasses), new Generator(cfg.seed ^ 0x4D49585550L));
+            } catch (IllegalArgumentException e) {
+                throw new TrainException(e.getMessage().replace("mixup: ", "--mixup/--cutmix: "));
+            }
+        }
+        if (cfg.modelEma) ema = new ModelEma(stateViews, cfg.modelEmaDecay);
+        if (amp.on()) scaler = new GradScaler();
+
+        if (cfg.resume != null) restore(cfg.resume);
+        runDir = cfg.output != null ? cfg.output : defaultRunDir();
+        cfg.output = runDir;
+        Files.createDirectories(runDir);
+        Files.writeString(runDir.resolve("config.json"), Json.write(cfg.toMap(), true) + "\n", StandardCharsets.UTF_8);
+        log = new MetricsLog(runDir, history);
+        out.println("lumen train: " + cfg.model + " (" + ModelRegistry.formatParams(model.numParameters(true)) + " trainable parameters) on "
+                + (cfg.data != null ? cfg.data.toString() : cfg.dataset) + ": " + train.size() + " training, " + val.size() + " " + datasetLabel
+                + " images, " + classNames.size() + " classes, " + cfg.imgSize + "x" + cfg.imgSize + "x" + cfg.inChans + "; run folder " + runDir);
+        out.flush();
+    }
+
+    private void validateOptions() {
+        cfg.opt = TrainConfig.norm(cfg.opt);
+        cfg.sched = TrainConfig.norm(cfg.sched);
+        cfg.mixupMode = TrainConfig.norm(cfg.mixupMode);
+        if (!List.of("sgd", "adam", "adamw").contains(cfg.opt)) throw new TrainException("--opt must be sgd, adam or adamw, got '" + cfg.opt + "'");
+        if (!List.of("cosine", "step", "lambda").contains(cfg.sched)) throw new TrainException("--sched must be cosine, step or lambda, got '" + cfg.sched + "'");
+        if (cfg.batchSize < 1) throw new TrainException("--batch-size must be >= 1, got " + cfg.batchSize);
+        if (cfg.epochs < 1) throw new TrainException("--epochs must be >= 1, got " + cfg.epochs);
+        if (cfg.lr != null && !(cfg.lr > 0)) throw new TrainException("--lr must be > 0, got " + cfg.lr);
+        if (cfg.workers != null && cfg.workers < 0) throw new TrainException("--workers must be >= 0, got " + cfg.workers);
+        if (cfg.imgSize != null && cfg.imgSize < 1) throw new TrainException("--img-size must be >= 1, got " + cfg.imgSize);
+        if (cfg.inChans != null && cfg.inChans != 1 && cfg.inChans != 3) throw new TrainException("--in-chans must be 1 or 3, got " + cfg.inChans);
+        if (!(cfg.smoothing >= 0 && cfg.smoothing < 1)) throw new TrainException("--smoothing must be in [0, 1), got " + cfg.smoothing);
+        if (cfg.warmupEpochs < 0) throw new TrainException("--warmup-epochs must be >= 0, got " + cfg.warmupEpochs);
+        if (cfg.clipGrad != null && !(cfg.clipGrad > 0)) throw new TrainException("--clip-grad must be > 0, got " + cfg.clipGrad);
+        if (!(cfg.drop >= 0 && cfg.drop < 1)) throw new TrainException("--drop must be in [0, 1), got " + cfg.drop);
+        if (!(cfg.dropPath >= 0 && cfg.dropPath < 1)) throw new TrainException("--drop-path must be in [0, 1), got " + cfg.dropPath);
+        if (!(cfg.modelEmaDecay >= 0 && cfg.modelEmaDecay <= 1)) throw new TrainException("--model-ema-decay must be in [0, 1], got " + cfg.modelEmaDecay);
+        if (cfg.cutout < 0) throw new TrainException("--cutout must be >= 0, got " + cfg.cutout);
+    }
+
+    /** cpu, or cuda when its backend loads; never a silent fallback. */
+    static Device resolveDevice(String name) {
+        Device d;
+        try {
+            d = Device.parse(name);
+        } catch (IllegalArgumentException e) {
+            throw new TrainException("--device: " + e.getMessage());
+        }
+        if (d.kind() == Device.Kind.CUDA) {
+            String why;
+            try {
+                why = Backends.cudaStatus();
+            } catch (java.util.ServiceConfigurationError e) {
+                // A kernels jar whose provider class cannot load: as unavailable as no jar at all.
+                why = "CUDA backend unavailable: " + e.getMessage();
+            }
+            if (why != null) throw new TrainException("--device " + name + ": " + why + " (use --device cpu)");
+        }
+        return d;
+    }
+
+    /** train and val datasets; fills inChans from the data when not given. */
+    private Dataset[] datasets() {
+        if (cfg.data != null) {
+            Path root = cfg.data;
+            if (!Files.isDirectory(root)) throw new TrainException("--data " + root + ": no such folder");
+            Path trainDir = root.resolve("train"), valDir = root.resolve("val");
+            for (Path p : List.of(trainDir, valDir)) {
+                if (!Files.isDirectory(p)) {
+                    throw new TrainException("--data " + root + ": no " + p.getFileName() + "/ folder (expected " + root.resolve("train/<class>/<image>")
+                            + " and " + root.resolve("val/<class>/<image>") + "; `lumen split` makes them)");
+                }
+            }
+            FolderDataset train, val;
+            try {
+                train = new FolderDataset(trainDir, cfg.inChans == null ? 0 : cfg.inChans);
+                val = new FolderDataset(valDir, train.channels());
+            } catch (IllegalArgumentException | UncheckedIOException e) {
+                throw new TrainException(e.getMessage());
+            }
+            if (!train.classNames().equals(val.classNames())) {
+                throw new TrainException("--data " + root + ": train/ and val/ have different classes: " + train.classNames() + " vs " + val.classNames());
+            }
+            cfg.inChans = train.channels();
+            datasetLabel = "val";
+            return new Dataset[] {train, val};
+        }
+        String name = TrainConfig.norm(cfg.dataset);
+        if (!"fashion-mnist".equals(name)) throw new TrainException("--dataset must be fashion-mnist (or give --data DIR), got '" + cfg.dataset + "'");
+        cfg.dataset = name;
+        int ch = cfg.inChans == null ? 1 : cfg.inChans;
+        cfg.inChans = ch;
+        datasetLabel = "test";
+        Path dir = System.getenv("LUMEN_FASHION_MNIST") != null ? Path.of(System.getenv("LUMEN_FASHION_MNIST")) : FashionMnist.DEFAULT_DIR;
+        try {
+            return new Dataset[] {new FashionMnist(dir, FashionMnist.Split.TRAIN, ch), new FashionMnist(dir, FashionMnist.Split.TEST, ch)};
+        } catch (IllegalArgumentException | UncheckedIOException e) {
+            throw new TrainException(e.getMessage());
+        }
+    }
+
+    /** mean and std: given, the dataset's, ImageNet's for RGB folders, or 0.5 for grey ones. */
+    private float[][] normalization() {
+        int c = cfg.inChans;
+        double[] mean = cfg.mean, std = cfg.std;
+        if (mean == null) {
+            if (cfg.data == null) mean = new double[] {FashionMnist.MEAN[0]};
+            else mean = c == 3 ? new double[] {0.485, 0.456, 0.406} : new double[] {0.5};
+        }
+        if (std == null) {
+            if (cfg.data == null) std = new double[] {FashionMnist.STD[0]};
+            else std = c == 3 ? new double[] {0.229, 0.224, 0.225} : new double[] {0.5};
+        }
+        mean = perChannel("--mean", mean, c);
+        std = perChannel("--std", std, c);
+        for (double s : std) if (!(s > 0)) throw new TrainException("--std values must be > 0, got " + Arrays.toString(std));
+        cfg.mean = mean;
+        cfg.std = std;
+        float[][] r = new float[2][c];
+        for (int i = 0; i < c; i++) {
+            r[0][i] = (float) mean[i];
+            r[1][i] = (float) std[i];
+        }
+        return r;
+    }
+
+    private static double[] perChannel(String opt, double[] v, int c) {
+        if (v.length == c) return v;
+        if (v.length == 1) {
+            double[] r = new double[c];
+            Arrays.fill(r, v[0]);
+            return r;
+        }
+        throw new TrainException(opt + " needs 1 or " + c + " values for " + c + " channels, got " + Arrays.toString(v));
+    }
+
+    private void loadPretrained(Path file) throws IOException {
+        if (!Files.isRegularFile(file)) throw new TrainException("--pretrained " + file + ": no such file");
+        Map<String, Tensor> state;
+        try {
+            state = TrainCheckpoint.isTrainCheckpoint(file) ? TrainCheckpoint.readModelState(file, false) : Checkpoints.load(file);
+        } catch (IOException | RuntimeException e) {
+            throw new TrainException("--pretrained " + file + ": cannot read weights: " + e.getMessage());
+        }
+        try {
+            Checkpoints.LoadReport r = Checkpoints.loadInto(model, state, true, true);
+            if (!r.droppedHead().isEmpty()) {
+                out.println("pretrained: classifier " + r.droppedHead() + " not loaded (its class count differs from " + cfg.numClasses + "); it starts fresh");
+            }
+            out.println("pretrained: loaded " + (state.size() - r.droppedHead().size()) + " tensors from " + file);
+        } catch (IllegalArgumentException e) {
+            throw new TrainException("--pretrained " + file + ": the weights do not fit " + cfg.model + ": " + e.getMessage());
+        } finally {
+            state.values().forEach(Tensor::close);
+        }
+    }
+
+    /** Comma-separated globs; "!glob" unfreezes. */
+    private void freeze(String spec) {
+        int total = model.namedParameters().size();
+        for (String raw : spec.split(",")) {
+            String g = raw.trim();
+            if (g.isEmpty()) continue;
+            boolean un = g.startsWith("!");
+            String glob = un ? g.substring(1) : g;
+            int n = un ? model.unfreeze(glob) : model.freeze(glob);
+            if (n == 0) {
+                throw new TrainException("--freeze: '" + glob + "' matches no parameter of " + cfg.model + " (names look like "
+                        + model.namedParameters().keySet().stream().limit(3).toList() + ")");
+            }
+        }
+        long trainable = model.namedParameters().values().stream().filter(Tensor::requiresGrad).count();
+        if (trainable == 0) throw new TrainException("--freeze '" + spec + "' freezes every parameter: nothing left to train");
+        out.println("freeze: " + (total - trainable) + " of " + total + " parameter tensors frozen");
+    }
+
+    private Optimizer optimizer() {
+        List<ParamGroup> groups = ParamGroups.withNoDecay(model.namedParameters(), cfg.weightDecay, NO_DECAY);
+        return switch (cfg.opt) {
+            case "sgd" -> new SGD(groups, SGD.defaults(cfg.lr, cfg.momentum, 0, cfg.weightDecay, cfg.nesterov));
+            case "adam" -> new Adam(groups, Adam.defaults(cfg.lr, 0.9, 0.999, 1e-8, cfg.weightDecay, false));
+            default -> new AdamW(groups, Adam.defaults(cfg.lr, 0.9, 0.999, 1e-8, cfg.weightDecay, false));
+        };
+    }
+
+    /** timm's create_scheduler_v2 with step_on_epochs false: every length in updates. */
+    private LRScheduler scheduler(int updatesPerEpoch) {
+        long warmup = Math.round(cfg.warmupEpochs * updatesPerEpoch);
+        return switch (cfg.sched) {
+            case "cosine" -> new CosineLR(optimizer, (long) cfg.epochs * updatesPerEpoch, cfg.minLr, warmup, cfg.warmupLr, false, false);
+            case "step" -> new StepLR(optimizer, Math.max(1, cfg.decayEpochs * updatesPerEpoch), cfg.decayRate, warmup, cfg.warmupLr, false, false);
+            default -> new LambdaLR(optimizer, LambdaLR.cosineToFraction(cfg.epochs, cfg.lrf));
+        };
+    }
+
+    private Path defaultRunDir() {
+        String stamp = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
+        Path p = Path.of("runs", stamp + "-" + cfg.model);
+        for (int i = 1; Files.exists(p); i++) p = Path.of("runs", stamp + "-" + cfg.model + "-" + i);
+        return p;
+    }
+
+    private void warnUnreadable(RuntimeException e) {
+        err.println("warning: skipping " + e.getMessage());
+        err.flush();
+    }
+
+    // ------------------------------------------------------------------------------ checkpoints
+
+    private Map<String, Object> rngState() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("global", Arrays.stream(Generator.global().state()).boxed().toList());
+        if (mixup != null) m.put("mixup", Arrays.stream(mixup.generator().state()).boxed().toList());
+        m.put("loader_seed", cfg.seed);
+        return m;
+    }
+
+    private void saveCheckpoint(Path file, int epochsDone) throws IOException {
+        Map<String, Object> info = new LinkedHashMap<>();
+        info.put("epoch", epochsDone);
+        info.put("global_step", globalStep);
+        info.put("best_metric", Double.isInfinite(best) ? null : best);
+        info.put("best_epoch", bestEpoch);
+        info.put("model", cfg.model);
+        info.put("class_names", classNames);
+        info.put("rng", rngState());
+        if (scaler != null) info.put("scaler", scaler.stateDict());
+        info.put("history", history.stream().map(EpochRecord::toMap).toList());
+        info.put("config", cfg.toMap());
+        TrainCheckpoint.save(file, stateViews, optimizer.stateDict(), scheduler.stateDict(), ema == null ? null : ema.stateDict(), info);
+    }
+
+    @SuppressWarnings("unchecked")
+    private void restore(Path file) {
+        try (TrainCheckpoint.Loaded l = TrainCheckpoint.load(file)) {
+            try {
+                model.loadStateDict(l.model(), true);
+            } catch (IllegalArgumentException e) {
+                throw new TrainException("--resume " + file + ": the checkpoint does not fit " + cfg.model + ": " + e.getMessage());
+            }
+            Map<String, Object> info = l.info();
+            try {
+                optimizer.loadStateDict(l.optimizer());
+                scheduler.loadStateDict(l.scheduler());
+                if (ema != null) {
+                    if (l.ema() == null) throw new IllegalArgumentException("the checkpoint has no EMA weights but --model-ema is on");
+                    ema.loadStateDict(l.ema());
+                }
+                if (scaler != null && info.get("scaler") instanceof Map<?, ?> sm) scaler.loadStateDict((Map<String, Object>) sm);
+            } catch (IllegalArgumentException | ClassCastException e) {
+                throw new TrainException("--resume " + file + ": " + e.getMessage());
+            }
+            Map<String, Object> rng = (Map<String, Object>) info.get("rng");
+            Generator.global().setState(longs(rng.get("global")));
+            if (mixup != null && rng.get("mixup") != null) mixup.generator().setState(longs(rng.get("mixup")));
+            startEpoch = ((Number) info.get("epoch")).intValue();
+            globalStep = ((Number) info.get("global_step")).longValue();
+            Object b = info.get("best_metric");
+            best = b == null ? Double.NEGATIVE_INFINITY : ((Number) b).doubleValue();
+            bestEpoch = ((Number) info.get("best_epoch")).intValue();
+            for (Object r : (List<Object>) info.get("history")) history.add(EpochRecord.fromMap((Map<?, ?>) r));
+            out.println("resumed " + file + " after epoch " + startEpoch + " of " + cfg.epochs + " (update " + globalStep + ")");
+        } catch (IOException e) {
+            throw new TrainException("--resume " + e.getMessage());
+        }
+    }
+
+    private static long[] longs(Object list) {
+        return ((List<?>) list).stream().mapToLong(o -> ((Number) o).longValue()).toArray();
+    }
+
+    // ------------------------------------------------------------------------------ loop
+
+    private TrainResult loop() throws IOException {
+        Path last = runDir.resolve("last.safetensors"), bestFile = runDir.resolve("best.safetensors");
+        for (int epoch = startEpoch; epoch < cfg.epochs; epoch++) {
+            long t0 = System.nanoTime();
+            double[] train = trainOneEpoch(epoch, last);
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            if (scheduler instanceof LambdaLR l) l.step();
+            else ((WarmupScheduler) scheduler).step(epoch + 1);
+            Eval v = validate();
+            Eval e = ema != null ? validateEma() : null;
+            lastPredictions = e != null ? e.predictions : v.predictions;
+            lastTop1 = e != null ? e.top1 : v.top1;
+            EpochRecord r = new EpochRecord(epoch + 1, train[0], train[1], v.loss, v.top1, v.top5, e == null ? Double.NaN : e.loss,
+                    e == null ? Double.NaN : e.top1, e == null ? Double.NaN : e.top5, optimizer.paramGroups().get(0).lr(), seconds, train[2] / seconds);
+            history.add(r);
+            boolean improved = r.metric() > best;
+            if (improved) {
+                best = r.metric();
+                bestEpoch = r.epoch();
+            }
+            saveCheckpoint(last, epoch + 1);
+            if (improved) {
+                Path tmp = runDir.resolve("best.safetensors.tmp");
+                Files.copy(last, tmp, StandardCopyOption.REPLACE_EXISTING);
+                Files.move(tmp, bestFile, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            }
+            if (ema != null) Safetensors.write(runDir.resolve("ema.safetensors"), ema.ema(), Map.of("format", "pt"));
+            log.epoch(r);
+            out.println(epochLine(r));
+            out.flush();
+            for (TrainListener l : listeners) l.onEpochEnd(r, List.copyOf(history));
+        }
+        if (lastPredictions == null) {
+            Eval v = ema != null ? validateEma() : validate();
+            lastPredictions = v.predictions;
+            lastTop1 = v.top1;
+        }
+        long unreadable = trainLoader.unreadableFiles().size() + valLoader.unreadableFiles().size();
+        if (unreadable > 0) out.println("skipped " + unreadable + " unreadable images (reported above)");
+        TrainResult result = new TrainResult(runDir, List.copyOf(history), lastPredictions, lastTop1, best, bestEpoch, unreadable);
+        for (TrainListener l : listeners) l.onFinish(result);
+        return result;
+    }
+
+    private String epochLine(EpochRecord r) {
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT,
+                "epoch %d/%d  train loss %.4f top1 %.2f%%  %s loss %.4f top1 %.2f%% top5 %.2f%%", r.epoch(), cfg.epochs, r.trainLoss(),
+                r.trainTop1(), datasetLabel, r.valLoss(), r.valTop1(), r.valTop5()));
+        if (r.hasEma()) sb.append(String.format(Locale.ROOT, "  ema loss %.4f top1 %.2f%% top5 %.2f%%", r.emaValLoss(), r.emaValTop1(), r.emaValTop5()));
+        sb.append(String.format(Locale.ROOT, "  best %.2f%% (epoch %d)  lr %.3e  %.1f s  %.0f img/s", best, bestEpoch, r.lr(), r.seconds(),
+                r.imagesPerSecond()));
+        return sb.toString();
+    }
+
+    /** One epoch of updates; returns {mean loss, top-1 %, images}. */
+    private double[] trainOneEpoch(int epoch, Path lastCheckpoint) throws IOException {
+        model.train();
+        AverageMeter loss = new AverageMeter(), top1 = new AverageMeter();
+        long images = 0, t0 = System.nanoTime();
+        String task = "epoch " + (epoch + 1) + "/" + cfg.epochs;
+        try (DataLoader.Epoch it = trainLoader.epoch(epoch)) {
+            progress.start(task, it.size());
+            int done = 0;
+            try {
+                while (it.hasNext()) {
+                    try (Batch b = it.next(); Scope s = Scope.open()) {
+                        double[] r = step(b, epoch, done, it.size(), lastCheckpoint);
+                        loss.update(r[0], b.size());
+                        top1.update(r[1], b.size());
+                        images += b.size();
+                    }
+                    done++;
+                    double lr = optimizer.paramGroups().get(0).lr();
+                    progress.update(done, loss.avg(), top1.avg(), lr, images / ((System.nanoTime() - t0) / 1e9));
+                    if (globalStep % 50 == 0) log.step(globalStep, loss.avg(), lr);
+                }
+            } finally {
+                progress.finish();
+            }
+        }
+        return new double[] {loss.avg(), top1.avg(), images};
+    }
+
+    /** One update; returns {loss, top-1 % on the batch's original labels}. */
+    private double[] step(Batch b, int epoch, int index, int batches, Path lastCheckpoint) {
+        Tensor x = b.images(), y = b.labels();
+        if (!device.equals(Device.CPU)) {
+            x = x.to(device);
+            y = y.to(device);
+        }
+        Tensor input = x, target = null;
+        if (mixup != null) {
+            Mixup.Result m = mixup.apply(x, y);
+            input = m.images();
+            target = m.targets();
+        }
+        Tensor logits = model.forward(amp.castInput(input));
+        Tensor loss = target != null ? Losses.softTargetCrossEntropy(logits, target) : Losses.crossEntropy(logits, y, cfg.smoothing);
+        if (lossHook != null) loss = lossHook.apply(loss, globalStep);
+        double value = loss.item();
+        if (!Double.isFinite(value)) {
+            String where = Files.exists(lastCheckpoint) ? "the last good checkpoint " + lastCheckpoint + " (after epoch " + epoch + ") is kept"
+                    : "no checkpoint was written (the first epoch did not finish)";
+            throw new TrainException("loss is " + (Double.isNaN(value) ? "NaN" : "infinite") + " at epoch " + (epoch + 1) + ", step " + (index + 1)
+                    + " of " + batches + " (update " + (globalStep + 1) + "); stopped; " + where
+                    + ". Try a lower --lr, --clip-grad, or --warmup-epochs.");
+        }
+        (scaler != null ? scaler.scale(loss) : loss).backward();
+        if (scaler != null) scaler.unscale(optimizer);
+        if (cfg.clipGrad != null) GradClip.clipGradNorm(optimizer.params(), cfg.clipGrad);
+        if (scaler != null) {
+            scaler.step(optimizer);
+            scaler.update();
+        } else {
+            optimizer.step();
+        }
+        optimizer.zeroGrad();
+        if (ema != null) ema.update(stateViews);
+        globalStep++;
+        if (scheduler instanceof WarmupScheduler w) w.stepUpdate(globalStep);
+        return new double[] {value, 100.0 * TopK.hits(logits, y.to(Device.CPU), 1) / b.size()};
+    }
+
+    /** Loss, top-1, top-5 and per-sample probabilities of one pass over the validation set. */
+    record Eval(double loss, double top1, double top5, Predictions predictions) {}
+
+    private Eval validate() {
+        model.eval();
+        AverageMeter loss = new AverageMeter();
+        long hit1 = 0, hit5 = 0, n = 0;
+        int k = cfg.numClasses;
+        List<int[]> idx = new ArrayList<>(), lab = new ArrayList<>();
+        List<float[]> probs = new ArrayList<>();
+        try (GradMode off = GradMode.noGrad(); DataLoader.Epoch it = valLoader.epoch(0)) {
+            while (it.hasNext()) {
+                try (Batch b = it.next(); Scope s = Scope.open()) {
+                    Tensor x = b.images(), y = b.labels();
+                    if (!device.equals(Device.CPU)) {
+                        x = x.to(device);
+                        y = y.to(device);
+                    }
+                    Tensor logits = model.forward(amp.castInput(x));
+                    loss.update(Losses.crossEntropy(logits, y).item(), b.size());
+                    Tensor yc = y.to(Device.CPU);
+                    hit1 += TopK.hits(logits, yc, 1);
+                    hit5 += TopK.hits(logits, yc, Math.min(5, k));
+                    n += b.size();
+                    probs.add(logits.softmax(1).to(Device.CPU).toFloats());
+                    idx.add(b.indices());
+                    lab.add(Arrays.stream(yc.toLongs()).mapToInt(v -> (int) v).toArray());
+                }
+            }
+        } finally {
+            model.train();
+        }
+        float[] p = new float[(int) n * k];
+        int[] indices = new int[(int) n], labels = new int[(int) n];
+        int row = 0;
+        for (int i = 0; i < idx.size(); i++) {
+            System.arraycopy(probs.get(i), 0, p, row * k, probs.get(i).length);
+            System.arraycopy(idx.get(i), 0, indices, row, idx.get(i).length);
+            System.arraycopy(lab.get(i), 0, labels, row, lab.get(i).length);
+            row += idx.get(i).length;
+        }
+        return new Eval(loss.avg(), 100.0 * hit1 / n, 100.0 * hit5 / n, new Predictions(classNames, indices, labels, p));
+    }
+
+    /** Validates the EMA weights: swapped into the model, then the model's own weights copied back exactly. */
+    private Eval validateEma() {
+        Map<String, Tensor> saved = new LinkedHashMap<>();
+        try (GradMode off = GradMode.noGrad()) {
+            for (Map.Entry<String, Tensor> e : stateViews.entrySet()) {
+                Tensor v = e.getValue();
+                Tensor c = Scope.detachFromScopes(Tensor.empty(v.dtype(), v.device(), v.shape()));
+                v.backend().copy(v, c);
+                saved.put(e.getKey(), c);
+            }
+        }
+        try {
+            model.loadStateDict(ema.ema(), true);
+            return validate();
+        } finally {
+            model.loadStateDict(saved, true);
+            saved.values().forEach(Tensor::close);
+        }
+    }
+
+    /** The keys of the options given on a command line, for {@link #resumeConfig}. */
+    public static Set<String> keysOf(Collection<String> optionNames) {
+        Set<String> s = new java.util.LinkedHashSet<>();
+        for (String n : optionNames) s.add(TrainConfig.keyOf(n));
+        return s;
+    }
+}
