@@ -3,6 +3,7 @@ package dev.lumen.app;
 import dev.lumen.app.train.Progress;
 import dev.lumen.app.train.TrainConfig;
 import dev.lumen.app.train.TrainException;
+import dev.lumen.app.report.RunReports;
 import dev.lumen.app.train.TrainListener;
 import dev.lumen.app.train.TrainResult;
 import dev.lumen.app.train.Trainer;
@@ -57,6 +58,8 @@ public final class TrainCommand implements Callable<Integer> {
                 cfg = Trainer.resumeConfig(config, keys);
             }
             Trainer t = new Trainer(cfg, out, err, quiet ? Progress.none() : Progress.auto(err));
+            String data = (cfg.data != null ? cfg.data.toString() : cfg.dataset) + " (" + t.validationName() + ")";
+            t.addListener(new RunReports(cfg.model, data, out));
             listeners.forEach(t::addListener);
             TrainResult r = t.run();
             out.println("run folder: " + r.runDir());

@@ -1,5 +1,7 @@
 package dev.lumen.app.report;
 
+import dev.lumen.app.train.EpochRecord;
+
 import java.awt.BasicStroke;
 import java.awt.Color;
 import java.awt.Font;
@@ -43,15 +45,15 @@ public final class Curves {
     }
 
     /** The two charts as one image of 2 * CHART_WIDTH x CHART_HEIGHT. */
-    public static BufferedImage render(List<EpochMetrics> epochs, String title) {
+    public static BufferedImage render(List<EpochRecord> epochs, String title) {
         // Losses fall and accuracies rise: each legend goes to the corner its lines leave free.
         XYChart loss = chart(title == null ? "Loss" : title + ": loss", "loss", Styler.LegendPosition.InsideNE);
-        add(loss, "train", epochs, EpochMetrics::trainLoss, TRAIN);
-        add(loss, "val", epochs, EpochMetrics::valLoss, VAL);
+        add(loss, "train", epochs, EpochRecord::trainLoss, TRAIN);
+        add(loss, "val", epochs, EpochRecord::valLoss, VAL);
         XYChart acc = chart(title == null ? "Top-1 accuracy" : title + ": top-1 accuracy", "top-1 accuracy (%)",
                 Styler.LegendPosition.InsideSE);
-        add(acc, "train", epochs, EpochMetrics::trainTop1, TRAIN);
-        add(acc, "val", epochs, EpochMetrics::valTop1, VAL);
+        add(acc, "train", epochs, EpochRecord::trainTop1, TRAIN);
+        add(acc, "val", epochs, EpochRecord::valTop1, VAL);
 
         BufferedImage out = new BufferedImage(2 * CHART_WIDTH, CHART_HEIGHT, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = out.createGraphics();
@@ -68,7 +70,7 @@ public final class Curves {
      * Writes the curves of epochs to png (temp file, then rename). Fails with an IOException
      * that says why when Java2D cannot draw (no fonts installed).
      */
-    public static void write(List<EpochMetrics> epochs, String title, Path png) throws IOException {
+    public static void write(List<EpochRecord> epochs, String title, Path png) throws IOException {
         BufferedImage img;
         try {
             img = render(epochs, title);
@@ -107,9 +109,9 @@ public final class Curves {
         return c;
     }
 
-    private static void add(XYChart c, String name, List<EpochMetrics> epochs, ToDoubleFunction<EpochMetrics> f, Color color) {
+    private static void add(XYChart c, String name, List<EpochRecord> epochs, ToDoubleFunction<EpochRecord> f, Color color) {
         List<Double> xs = new ArrayList<>(), ys = new ArrayList<>();
-        for (EpochMetrics e : epochs) {
+        for (EpochRecord e : epochs) {
             double y = f.applyAsDouble(e);
             if (Double.isFinite(y)) {
                 xs.add((double) e.epoch());

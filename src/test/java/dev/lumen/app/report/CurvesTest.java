@@ -1,5 +1,7 @@
 package dev.lumen.app.report;
 
+import dev.lumen.app.train.EpochRecord;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -17,11 +19,16 @@ import org.junit.jupiter.api.io.TempDir;
 class CurvesTest {
 
     /** Ten epochs of a run that learns: losses fall, accuracies rise, validation a little behind. */
-    static List<EpochMetrics> run(int epochs) {
-        List<EpochMetrics> out = new ArrayList<>();
+    /** An epoch without EMA numbers or timing. */
+    static EpochRecord record(int epoch, double trainLoss, double trainTop1, double valLoss, double valTop1, double valTop5, double lr) {
+        return new EpochRecord(epoch, trainLoss, trainTop1, valLoss, valTop1, valTop5, Double.NaN, Double.NaN, Double.NaN, lr, 0, 0);
+    }
+
+    static List<EpochRecord> run(int epochs) {
+        List<EpochRecord> out = new ArrayList<>();
         for (int e = 1; e <= epochs; e++) {
             double t = 1 - Math.exp(-e / 3.0);
-            out.add(new EpochMetrics(e, 1.6 - 1.3 * t, 45 + 50 * t, 1.5 - 1.1 * t + 0.02 * (e % 2), 48 + 43 * t, 80 + 19 * t,
+            out.add(record(e, 1.6 - 1.3 * t, 45 + 50 * t, 1.5 - 1.1 * t + 0.02 * (e % 2), 48 + 43 * t, 80 + 19 * t,
                     0.1 * 0.5 * (1 + Math.cos(Math.PI * e / epochs))));
         }
         return out;
@@ -50,10 +57,10 @@ class CurvesTest {
         assertEquals(2 * Curves.CHART_WIDTH, ImageIO.read(one.toFile()).getWidth());
 
         // Train accuracy untracked (MixUp) and no validation in epoch 2: those points are left out.
-        List<EpochMetrics> gaps = new ArrayList<>();
-        for (EpochMetrics m : run(4)) {
+        List<EpochRecord> gaps = new ArrayList<>();
+        for (EpochRecord m : run(4)) {
             boolean noVal = m.epoch() == 2;
-            gaps.add(new EpochMetrics(m.epoch(), m.trainLoss(), Double.NaN, noVal ? Double.NaN : m.valLoss(),
+            gaps.add(record(m.epoch(), m.trainLoss(), Double.NaN, noVal ? Double.NaN : m.valLoss(),
                     noVal ? Double.NaN : m.valTop1(), noVal ? Double.NaN : m.valTop5(), m.lr()));
         }
         Path png = dir.resolve("gaps.png");

@@ -59,9 +59,14 @@ class TrainCommandTest {
         try (Stream<Path> s = Files.list(run)) {
             List<String> names = s.map(p -> p.getFileName().toString()).sorted().toList();
             assertTrue(names.stream().anyMatch(n -> n.startsWith("events.out.tfevents.")), names.toString());
-            assertTrue(names.containsAll(List.of("best.safetensors", "last.safetensors", "ema.safetensors", "config.json", "metrics.csv")), names.toString());
+            assertTrue(names.containsAll(List.of("best.safetensors", "last.safetensors", "ema.safetensors", "config.json", "metrics.csv",
+                    "curves.png", "report.md", "report.json")), names.toString());
             assertFalse(names.stream().anyMatch(n -> n.endsWith(".tmp")), names.toString());
         }
+        String report = Files.readString(run.resolve("report.md"));
+        assertTrue(report.contains("## Per-class metrics") && report.contains("## Confusion matrix"), report);
+        for (String c : TrainFixtures.CLASSES) assertTrue(report.contains(c), "report.md names class " + c);
+        assertNotNull(javax.imageio.ImageIO.read(run.resolve("curves.png").toFile()), "curves.png decodes");
         Path events = Files.list(run).filter(p -> p.getFileName().toString().startsWith("events")).findFirst().orElseThrow();
         assertTrue(Files.size(events) > 200, "event file holds the scalars");
 
