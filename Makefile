@@ -20,7 +20,7 @@ APT_STAMP := .deps/apt.stamp
 # The kernel tests need the emulated driver; where the build made it, a missing one is an error.
 CUDA_REQUIRED = $(shell test -f kernels/target/emu/libcuda_emu.so && echo -Dlumen.cuda.required=true)
 
-.PHONY: build test golden deps clean kernels emu-test gpu-test bench
+.PHONY: build test train golden deps clean kernels emu-test gpu-test bench
 build: $(APT_STAMP) kernels
 	$(MVN) -DskipTests install
 	tools/write-launcher.sh "$(JAVA_HOME)"
@@ -41,10 +41,15 @@ gpu-test: $(APT_STAMP) kernels
 	$(MVN) -DskipTests install
 	$(MVN) test -pl kernels -Dlumen.cuda.driver=libcuda.so.1 -Dlumen.cuda.required=true
 
-# Debian packages the runtime uses: OpenBLAS for SGEMM. Installed once per machine.
+# The built-in default run: Fashion-MNIST (installed when missing) on the CPU; its last two lines
+# are the run folder and the final test top-1.
+train: $(APT_STAMP)
+	tools/train-default.sh
+
+# Debian packages the runtime uses: OpenBLAS for SGEMM, fonts for the PNG reports. Installed once per machine.
 deps: $(APT_STAMP)
 $(APT_STAMP):
-	@tools/apt-install.sh libopenblas0-pthread
+	@tools/apt-install.sh libopenblas0-pthread fontconfig fonts-dejavu-core
 	@mkdir -p .deps && touch $@
 
 # JMH benchmarks of every kernel and CPU implementation, then the PyTorch peers: make bench [BENCH=regex]
