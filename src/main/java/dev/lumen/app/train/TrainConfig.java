@@ -18,7 +18,7 @@ import picocli.CommandLine.Option;
  */
 public final class TrainConfig {
     /** The model the built-in Fashion-MNIST recipe (make train) uses by default. */
-    public static final String DEFAULT_MODEL = "resnet_fmnist";
+    public static final String DEFAULT_MODEL = "resnet_micro";
 
     // ------------------------------------------------------------------ model and data
     @Option(names = "--model", paramLabel = "NAME", description = "Model name (`lumen models` lists them). Default: ${DEFAULT-VALUE}.",
