@@ -306,28 +306,26 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
         DType dt = t.dtype();
         double n = (double) d.b * d.hw();
         double[] dw = new double[d.c * 9], dbias = new double[d.c], dgamma = new double[d.c], dbeta = new double[d.c], dw1 = new double[d.c];
+        int hw = d.hw();
         Parallel.forRange(d.c, 1, (lo, hi) -> {
-            double[] pad = new double[Stencil3x3.paddedSize(d.h, d.w)], padU = new double[pad.length];
-            double[] u = new double[d.hw()], du = new double[d.hw()], ds = new double[d.hw()], res = new double[d.hw()];
+            // Each image's padded input plane and its BatchNorm terms are kept from the first pass
+            // over the batch to the second, so the gate's dw conv runs once per plane.
+            double[][] pads = new double[d.b][Stencil3x3.paddedSize(d.h, d.w)];
+            double[] padU = new double[Stencil3x3.paddedSize(d.h, d.w)];
+            double[] u = new double[hw], uhAll = new double[d.b * hw], daAll = new double[d.b * hw];
+            double[] du = new double[hw], ds = new double[hw], res = new double[hw];
             int pw = Stencil3x3.pitch(d.w);
             for (int c = (int) lo; c < hi; c++) {
                 double mean = p.mean[c], inv = p.invStd[c], gamma = p.gamma[c], beta = p.beta[c], w1 = p.w1[c];
-                double sumDa = 0, sumDau = 0, sumW1 = 0;
+                double[] sums = new double[3];
                 for (int b = 0; b < d.b; b++) {
+                    double[] pad = pads[b];
                     loadPadded(seg(t), dt, t.offset() + d.plane(b, c), d.h, d.w, pad);
                     conv(pad, d.h, d.w, p.dw, c * 9, p.dwBias[c], u);
-                    int so = b * d.hw();
-                    for (int i = 0; i < u.length; i++) {
-                        double uh = (u[i] - mean) * inv, a = gamma * uh + beta;
-                        if (a > 0) {
-                            double da = dz[so + i] * w1;
-                            sumW1 += dz[so + i] * a;
-                            sumDa += da;
-                            sumDau += da * uh;
-                        }
-                    }
+                    GateBatchNorm.forwardTerms(u, dz, b * hw, hw, mean, inv, gamma, beta, w1, uhAll, daAll, sums);
                 }
-                dw1[c] = sumW1;
+                double sumDa = sums[0], sumDau = sums[1];
+                dw1[c] = sums[2];
                 dgamma[c] = sumDau;
                 dbeta[c] = sumDa;
                 double meanDa = batchStats ? sumDa / n : 0, meanDau = batchStats ? sumDau / n : 0;
@@ -335,28 +333,17 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
                 double db = 0;
                 for (int b = 0; b < d.b; b++) {
                     long plane = d.plane(b, c);
-                    loadPadded(seg(t), dt, t.offset() + plane, d.h, d.w, pad);
-                    conv(pad, d.h, d.w, p.dw, c * 9, p.dwBias[c], u);
-                    int so = b * d.hw();
+                    int so = b * hw;
                     Stencil3x3.clearBorder(padU, d.h, d.w);
-                    for (int y = 0; y < d.h; y++) {
-                        for (int x = 0; x < d.w; x++) {
-                            int i = y * d.w + x;
-                            double uh = (u[i] - mean) * inv, a = gamma * uh + beta;
-                            double da = a > 0 ? dz[so + i] * w1 : 0;
-                            double gu = gamma * inv * (da - meanDa - uh * meanDau);
-                            du[i] = gu;
-                            padU[(y + 1) * pw + x + 1] = gu;
-                            db += gu;
-                        }
-                    }
-                    Stencil3x3.accumulateWeightGrad(du, pad, d.h, d.w, acc9);
+                    db += GateBatchNorm.inputGrad(uhAll, daAll, so, hw, gamma * inv, meanDa, meanDau, du);
+                    for (int y = 0; y < d.h; y++) System.arraycopy(du, y * d.w, padU, (y + 1) * pw + 1, d.w);
+                    Stencil3x3.accumulateWeightGrad(du, pads[b], d.h, d.w, acc9);
                     convTranspose(padU, d.h, d.w, p.dw, c * 9, res);
-                    load(seg(dS), dt, dS.offset() + plane, ds, 0, d.hw());
+                    load(seg(dS), dt, dS.offset() + plane, ds, 0, hw);
                     int bc = b * d.c + c;
-                    double gc = g[bc], mc = dm[bc] / d.hw();
+                    double gc = g[bc], mc = dm[bc] / hw;
                     for (int i = 0; i < res.length; i++) res[i] += (ds[i] * gc + mc) * s[so + i];
-                    store(res, 0, seg(out.input()), dt, out.input().offset() + plane, d.hw());
+                    store(res, 0, seg(out.input()), dt, out.input().offset() + plane, hw);
                 }
                 System.arraycopy(acc9, 0, dw, c * 9, 9);
                 dbias[c] = db;
