@@ -21,19 +21,20 @@ final class GateBatchNorm {
      */
     static void forwardTerms(double[] u, double[] dz, int at, int n, double mean, double inv, double gamma, double beta,
                              double w1, double[] uh, double[] da, double[] sums) {
-        DoubleVector sDa = DoubleVector.zero(D), sDau = DoubleVector.zero(D), sW1 = DoubleVector.zero(D);
+        DoubleVector zero = DoubleVector.zero(D);
+        DoubleVector sDa = zero, sDau = DoubleVector.zero(D), sW1 = DoubleVector.zero(D);
         int i = 0;
         for (int bound = D.loopBound(n); i < bound; i += D.length()) {
             DoubleVector h = DoubleVector.fromArray(D, u, i).sub(mean).mul(inv);
             DoubleVector a = h.mul(gamma).add(beta);
-            VectorMask<Double> on = a.compare(VectorOperators.GT, 0);
+            VectorMask<Double> on = a.compare(VectorOperators.GT, zero);
             DoubleVector z = DoubleVector.fromArray(D, dz, at + i);
-            DoubleVector g = z.mul(w1).blend(0, on.not());
+            DoubleVector g = zero.blend(z.mul(w1), on);
             h.intoArray(uh, at + i);
             g.intoArray(da, at + i);
             sDa = sDa.add(g);
             sDau = h.fma(g, sDau);
-            sW1 = z.fma(a.max(0), sW1);
+            sW1 = z.fma(a.max(zero), sW1);
         }
         double tDa = sDa.reduceLanes(VectorOperators.ADD), tDau = sDau.reduceLanes(VectorOperators.ADD);
         double tW1 = sW1.reduceLanes(VectorOperators.ADD);

@@ -3,6 +3,9 @@ package dev.lumen.backend.cpu;
 import dev.lumen.tensor.DType;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import jdk.incubator.vector.DoubleVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Depth-wise 3x3 convolution (padding 1) of one plane, in double, on planes held in Java
@@ -11,6 +14,8 @@ import java.lang.foreign.ValueLayout;
  */
 final class Stencil3x3 {
     private Stencil3x3() {}
+
+    private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
 
     /** Row pitch of a padded plane of width w. */
     static int pitch(int w) { return w + 2; }
@@ -30,19 +35,30 @@ final class Stencil3x3 {
 
     /** Loads the h x w plane at element index at of a segment into the interior of pad, clearing the border. */
     static void loadPadded(MemorySegment s, DType t, long at, int h, int w, double[] pad) {
-        int pw = w + 2;
         clearBorder(pad, h, w);
-        for (int y = 0; y < h; y++) load(s, t, at + (long) y * w, pad, (y + 1) * pw + 1, w);
+        loadRowsInto(s, t, at, h, w, pad, w + 3);
+    }
+
+    /** Copies rows of w elements from at (row pitch w) to dst from dstAt (row pitch w + 2), staging f32 in one bulk copy. */
+    private static void loadRowsInto(MemorySegment s, DType t, long at, int h, int w, double[] dst, int dstAt) {
+        int pw = w + 2, n = h * w;
+        if (t == DType.F32) {
+            float[] r = row(n);
+            MemorySegment.copy(s, ValueLayout.JAVA_FLOAT, at * 4, r, 0, n);
+            for (int y = 0; y < h; y++) {
+                int o = dstAt + y * pw, so = y * w;
+                for (int x = 0; x < w; x++) dst[o + x] = r[so + x];
+            }
+        } else {
+            for (int y = 0; y < h; y++) load(s, t, at + (long) y * w, dst, dstAt + y * pw, w);
+        }
     }
 
     /** Loads rows y-1, y, y+1 of an h x w plane into a padded 3-row buffer (zeros outside the plane). */
     static void loadRows3(MemorySegment s, DType t, long at, int h, int w, int y, double[] buf) {
-        int pw = w + 2;
+        int pw = w + 2, y0 = Math.max(0, y - 1), y1 = Math.min(h - 1, y + 1);
         java.util.Arrays.fill(buf, 0, 3 * pw, 0);
-        for (int r = 0; r < 3; r++) {
-            int yy = y - 1 + r;
-            if (yy >= 0 && yy < h) load(s, t, at + (long) yy * w, buf, r * pw + 1, w);
-        }
+        loadRowsInto(s, t, at + (long) y0 * w, y1 - y0 + 1, w, buf, (y0 - y + 1) * pw + 1);
     }
 
     /** Per-thread staging for f32 rows: a bulk copy plus an array loop beats element-wise segment access. */
@@ -83,12 +99,28 @@ final class Stencil3x3 {
 
     /** out[y*w+x] = bias + sum w9[wAt + ky*3+kx] * pad[y+ky][x+kx] for an h x w output (h = 1 on a 3-row buffer). */
     static void conv(double[] pad, int h, int w, double[] w9, int wAt, double bias, double[] out) {
-        int pw = w + 2;
+        int pw = w + 2, bound = D.loopBound(w);
         double w0 = w9[wAt], w1 = w9[wAt + 1], w2 = w9[wAt + 2], w3 = w9[wAt + 3], w4 = w9[wAt + 4];
         double w5 = w9[wAt + 5], w6 = w9[wAt + 6], w7 = w9[wAt + 7], w8 = w9[wAt + 8];
+        DoubleVector v0 = DoubleVector.broadcast(D, w0), v1 = DoubleVector.broadcast(D, w1), v2 = DoubleVector.broadcast(D, w2);
+        DoubleVector v3 = DoubleVector.broadcast(D, w3), v4 = DoubleVector.broadcast(D, w4), v5 = DoubleVector.broadcast(D, w5);
+        DoubleVector v6 = DoubleVector.broadcast(D, w6), v7 = DoubleVector.broadcast(D, w7), v8 = DoubleVector.broadcast(D, w8);
+        DoubleVector vb = DoubleVector.broadcast(D, bias);
         for (int y = 0; y < h; y++) {
-            int r0 = y * pw, r1 = r0 + pw, r2 = r1 + pw, o = y * w;
-            for (int x = 0; x < w; x++) {
+            int r0 = y * pw, r1 = r0 + pw, r2 = r1 + pw, o = y * w, x = 0;
+            for (; x < bound; x += D.length()) {
+                DoubleVector a = DoubleVector.fromArray(D, pad, r0 + x).fma(v0, vb);
+                a = DoubleVector.fromArray(D, pad, r0 + x + 1).fma(v1, a);
+                a = DoubleVector.fromArray(D, pad, r0 + x + 2).fma(v2, a);
+                a = DoubleVector.fromArray(D, pad, r1 + x).fma(v3, a);
+                a = DoubleVector.fromArray(D, pad, r1 + x + 1).fma(v4, a);
+                a = DoubleVector.fromArray(D, pad, r1 + x + 2).fma(v5, a);
+                a = DoubleVector.fromArray(D, pad, r2 + x).fma(v6, a);
+                a = DoubleVector.fromArray(D, pad, r2 + x + 1).fma(v7, a);
+                a = DoubleVector.fromArray(D, pad, r2 + x + 2).fma(v8, a);
+                a.intoArray(out, o + x);
+            }
+            for (; x < w; x++) {
                 out[o + x] = bias
                         + w0 * pad[r0 + x] + w1 * pad[r0 + x + 1] + w2 * pad[r0 + x + 2]
                         + w3 * pad[r1 + x] + w4 * pad[r1 + x + 1] + w5 * pad[r1 + x + 2]
@@ -99,17 +131,9 @@ final class Stencil3x3 {
 
     /** The input gradient of {@link #conv}: out[y][x] = sum w9[ky*3+kx] * gpad[y+2-ky][x+2-kx], gpad the padded output gradient. */
     static void convTranspose(double[] gpad, int h, int w, double[] w9, int wAt, double[] out) {
-        int pw = w + 2;
-        double w0 = w9[wAt], w1 = w9[wAt + 1], w2 = w9[wAt + 2], w3 = w9[wAt + 3], w4 = w9[wAt + 4];
-        double w5 = w9[wAt + 5], w6 = w9[wAt + 6], w7 = w9[wAt + 7], w8 = w9[wAt + 8];
-        for (int y = 0; y < h; y++) {
-            int r0 = y * pw, r1 = r0 + pw, r2 = r1 + pw, o = y * w;
-            for (int x = 0; x < w; x++) {
-                out[o + x] = w8 * gpad[r0 + x] + w7 * gpad[r0 + x + 1] + w6 * gpad[r0 + x + 2]
-                        + w5 * gpad[r1 + x] + w4 * gpad[r1 + x + 1] + w3 * gpad[r1 + x + 2]
-                        + w2 * gpad[r2 + x] + w1 * gpad[r2 + x + 1] + w0 * gpad[r2 + x + 2];
-            }
-        }
+        double[] flipped = new double[9];
+        for (int i = 0; i < 9; i++) flipped[i] = w9[wAt + 8 - i];
+        conv(gpad, h, w, flipped, 0, 0, out);
     }
 
     /**
@@ -117,22 +141,29 @@ final class Stencil3x3 {
      * Four partial sums per tap break the chain of dependent adds that a single double sum is.
      */
     static void accumulateWeightGrad(double[] gout, double[] pad, int h, int w, double[] acc) {
-        int pw = w + 2;
-        for (int ky = 0; ky < 3; ky++) {
-            for (int kx = 0; kx < 3; kx++) {
-                double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-                for (int y = 0; y < h; y++) {
-                    int r = (y + ky) * pw + kx, o = y * w, x = 0;
-                    for (; x + 3 < w; x += 4) {
-                        s0 += gout[o + x] * pad[r + x];
-                        s1 += gout[o + x + 1] * pad[r + x + 1];
-                        s2 += gout[o + x + 2] * pad[r + x + 2];
-                        s3 += gout[o + x + 3] * pad[r + x + 3];
-                    }
-                    for (; x < w; x++) s0 += gout[o + x] * pad[r + x];
-                }
-                acc[ky * 3 + kx] += (s0 + s1) + (s2 + s3);
+        int pw = w + 2, bound = D.loopBound(w);
+        DoubleVector s0 = DoubleVector.zero(D), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0, s8 = s0;
+        double[] tail = new double[9];
+        for (int y = 0; y < h; y++) {
+            int o = y * w, r0 = y * pw, r1 = r0 + pw, r2 = r1 + pw, x = 0;
+            for (; x < bound; x += D.length()) {
+                DoubleVector g = DoubleVector.fromArray(D, gout, o + x);
+                s0 = g.fma(DoubleVector.fromArray(D, pad, r0 + x), s0);
+                s1 = g.fma(DoubleVector.fromArray(D, pad, r0 + x + 1), s1);
+                s2 = g.fma(DoubleVector.fromArray(D, pad, r0 + x + 2), s2);
+                s3 = g.fma(DoubleVector.fromArray(D, pad, r1 + x), s3);
+                s4 = g.fma(DoubleVector.fromArray(D, pad, r1 + x + 1), s4);
+                s5 = g.fma(DoubleVector.fromArray(D, pad, r1 + x + 2), s5);
+                s6 = g.fma(DoubleVector.fromArray(D, pad, r2 + x), s6);
+                s7 = g.fma(DoubleVector.fromArray(D, pad, r2 + x + 1), s7);
+                s8 = g.fma(DoubleVector.fromArray(D, pad, r2 + x + 2), s8);
+            }
+            for (; x < w; x++) {
+                double g = gout[o + x];
+                for (int k = 0; k < 9; k++) tail[k] += g * pad[(y + k / 3) * pw + k % 3 + x];
             }
         }
+        DoubleVector[] sums = {s0, s1, s2, s3, s4, s5, s6, s7, s8};
+        for (int i = 0; i < 9; i++) acc[i] += sums[i].reduceLanes(VectorOperators.ADD) + tail[i];
     }
 }
