@@ -142,28 +142,27 @@ final class Stencil3x3 {
      */
     static void accumulateWeightGrad(double[] gout, double[] pad, int h, int w, double[] acc) {
         int pw = w + 2, bound = D.loopBound(w);
-        DoubleVector s0 = DoubleVector.zero(D), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0, s8 = s0;
-        double[] tail = new double[9];
-        for (int y = 0; y < h; y++) {
-            int o = y * w, r0 = y * pw, r1 = r0 + pw, r2 = r1 + pw, x = 0;
-            for (; x < bound; x += D.length()) {
-                DoubleVector g = DoubleVector.fromArray(D, gout, o + x);
-                s0 = g.fma(DoubleVector.fromArray(D, pad, r0 + x), s0);
-                s1 = g.fma(DoubleVector.fromArray(D, pad, r0 + x + 1), s1);
-                s2 = g.fma(DoubleVector.fromArray(D, pad, r0 + x + 2), s2);
-                s3 = g.fma(DoubleVector.fromArray(D, pad, r1 + x), s3);
-                s4 = g.fma(DoubleVector.fromArray(D, pad, r1 + x + 1), s4);
-                s5 = g.fma(DoubleVector.fromArray(D, pad, r1 + x + 2), s5);
-                s6 = g.fma(DoubleVector.fromArray(D, pad, r2 + x), s6);
-                s7 = g.fma(DoubleVector.fromArray(D, pad, r2 + x + 1), s7);
-                s8 = g.fma(DoubleVector.fromArray(D, pad, r2 + x + 2), s8);
+        for (int ky = 0; ky < 3; ky++) {
+            DoubleVector s0 = DoubleVector.zero(D), s1 = s0, s2 = s0;
+            double t0 = 0, t1 = 0, t2 = 0;
+            for (int y = 0; y < h; y++) {
+                int o = y * w, r = (y + ky) * pw, x = 0;
+                for (; x < bound; x += D.length()) {
+                    DoubleVector g = DoubleVector.fromArray(D, gout, o + x);
+                    s0 = g.fma(DoubleVector.fromArray(D, pad, r + x), s0);
+                    s1 = g.fma(DoubleVector.fromArray(D, pad, r + x + 1), s1);
+                    s2 = g.fma(DoubleVector.fromArray(D, pad, r + x + 2), s2);
+                }
+                for (; x < w; x++) {
+                    double g = gout[o + x];
+                    t0 += g * pad[r + x];
+                    t1 += g * pad[r + x + 1];
+                    t2 += g * pad[r + x + 2];
+                }
             }
-            for (; x < w; x++) {
-                double g = gout[o + x];
-                for (int k = 0; k < 9; k++) tail[k] += g * pad[(y + k / 3) * pw + k % 3 + x];
-            }
+            acc[ky * 3] += s0.reduceLanes(VectorOperators.ADD) + t0;
+            acc[ky * 3 + 1] += s1.reduceLanes(VectorOperators.ADD) + t1;
+            acc[ky * 3 + 2] += s2.reduceLanes(VectorOperators.ADD) + t2;
         }
-        DoubleVector[] sums = {s0, s1, s2, s3, s4, s5, s6, s7, s8};
-        for (int i = 0; i < 9; i++) acc[i] += sums[i].reduceLanes(VectorOperators.ADD) + tail[i];
     }
 }
