@@ -112,24 +112,29 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
         MemorySegment st = seg(t), ss = seg(out.spatial());
         GateParams p = GateParams.of(gate);
         double[] partial = new double[d.b * d.h * d.c];
-        Parallel.forRange((long) d.b * d.h, 1, (lo, hi) -> {
-            double[] rows = new double[3 * Stencil3x3.pitch(d.w)], u = new double[d.w], z = new double[d.w], tr = new double[d.w];
+        // Tasks are blocks of image rows: each channel's rows (with a one-row halo) are staged once per block.
+        int block = Math.min(d.h, 8), blocks = (d.h + block - 1) / block, pw = Stencil3x3.pitch(d.w);
+        Parallel.forRange((long) d.b * blocks, 1, (lo, hi) -> {
+            double[] rows = new double[(block + 2) * pw], u = new double[block * d.w], z = new double[block * d.w];
             for (long r = lo; r < hi; r++) {
-                int b = (int) (r / d.h), y = (int) (r % d.h);
+                int b = (int) (r / blocks), y0 = (int) (r % blocks) * block, nr = Math.min(block, d.h - y0), n = nr * d.w;
                 java.util.Arrays.fill(z, 0);
                 for (int c = 0; c < d.c; c++) {
-                    Stencil3x3.loadRows3(st, dt, t.offset() + d.plane(b, c), d.h, d.w, y, rows);
-                    conv(rows, 1, d.w, p.dw, c * 9, p.dwBias[c], u);
+                    Stencil3x3.loadRowBlock(st, dt, t.offset() + d.plane(b, c), d.h, d.w, y0, nr, rows);
+                    conv(rows, nr, d.w, p.dw, c * 9, p.dwBias[c], u);
                     double sc = p.scale[c], sh = p.shift[c], w1 = p.w1[c];
-                    for (int x = 0; x < d.w; x++) z[x] += w1 * Math.max(0, sc * u[x] + sh);
+                    for (int i = 0; i < n; i++) z[i] += w1 * Math.max(0, sc * u[i] + sh);
                 }
-                for (int x = 0; x < d.w; x++) z[x] = sigmoid(z[x]);
-                store(z, 0, ss, dt, out.spatial().offset() + r * d.w, d.w);
+                for (int i = 0; i < n; i++) z[i] = sigmoid(z[i]);
+                store(z, 0, ss, dt, out.spatial().offset() + ((long) b * d.h + y0) * d.w, n);
                 for (int c = 0; c < d.c; c++) {
-                    load(st, dt, t.offset() + d.plane(b, c) + (long) y * d.w, tr, 0, d.w);
-                    double acc = 0;
-                    for (int x = 0; x < d.w; x++) acc += tr[x] * z[x];
-                    partial[(int) r * d.c + c] = acc;
+                    Stencil3x3.loadRowBlock(st, dt, t.offset() + d.plane(b, c), d.h, d.w, y0, nr, rows);
+                    for (int yy = 0; yy < nr; yy++) {
+                        int o = (yy + 1) * pw + 1, zo = yy * d.w;
+                        double acc = 0;
+                        for (int x = 0; x < d.w; x++) acc += rows[o + x] * z[zo + x];
+                        partial[((b * d.h) + y0 + yy) * d.c + c] = acc;
+                    }
                 }
             }
         });

@@ -54,11 +54,14 @@ final class Stencil3x3 {
         }
     }
 
-    /** Loads rows y-1, y, y+1 of an h x w plane into a padded 3-row buffer (zeros outside the plane). */
-    static void loadRows3(MemorySegment s, DType t, long at, int h, int w, int y, double[] buf) {
-        int pw = w + 2, y0 = Math.max(0, y - 1), y1 = Math.min(h - 1, y + 1);
-        java.util.Arrays.fill(buf, 0, 3 * pw, 0);
-        loadRowsInto(s, t, at + (long) y0 * w, y1 - y0 + 1, w, buf, (y0 - y + 1) * pw + 1);
+    /**
+     * Loads rows y0-1 .. y0+rows of an h x w plane into a padded buffer of rows + 2 rows (zeros
+     * outside the plane), so that {@link #conv} with h = rows makes output rows y0 .. y0+rows-1.
+     */
+    static void loadRowBlock(MemorySegment s, DType t, long at, int h, int w, int y0, int rows, double[] buf) {
+        int pw = w + 2, lo = Math.max(0, y0 - 1), hi = Math.min(h - 1, y0 + rows);
+        java.util.Arrays.fill(buf, 0, (rows + 2) * pw, 0);
+        loadRowsInto(s, t, at + (long) lo * w, hi - lo + 1, w, buf, (lo - y0 + 1) * pw + 1);
     }
 
     /** Per-thread staging for f32 rows: a bulk copy plus an array loop beats element-wise segment access. */
