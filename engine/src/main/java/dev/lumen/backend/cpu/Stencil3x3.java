@@ -3,7 +3,10 @@ package dev.lumen.backend.cpu;
 import dev.lumen.tensor.DType;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import jdk.incubator.vector.DoubleVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -41,14 +44,9 @@ final class Stencil3x3 {
 
     /** Copies rows of w elements from at (row pitch w) to dst from dstAt (row pitch w + 2), staging f32 in one bulk copy. */
     private static void loadRowsInto(MemorySegment s, DType t, long at, int h, int w, double[] dst, int dstAt) {
-        int pw = w + 2, n = h * w;
+        int pw = w + 2;
         if (t == DType.F32) {
-            float[] r = row(n);
-            MemorySegment.copy(s, ValueLayout.JAVA_FLOAT, at * 4, r, 0, n);
-            for (int y = 0; y < h; y++) {
-                int o = dstAt + y * pw, so = y * w;
-                for (int x = 0; x < w; x++) dst[o + x] = r[so + x];
-            }
+            for (int y = 0; y < h; y++) widen(s, at + (long) y * w, dst, dstAt + y * pw, w);
         } else {
             for (int y = 0; y < h; y++) load(s, t, at + (long) y * w, dst, dstAt + y * pw, w);
         }
@@ -64,23 +62,33 @@ final class Stencil3x3 {
         loadRowsInto(s, t, at + (long) lo * w, hi - lo + 1, w, buf, (lo - y0 + 1) * pw + 1);
     }
 
-    /** Per-thread staging for f32 rows: a bulk copy plus an array loop beats element-wise segment access. */
-    private static final ThreadLocal<float[]> ROW = ThreadLocal.withInitial(() -> new float[256]);
+    /** Float lanes that widen to one double vector. */
+    private static final VectorSpecies<Float> F = VectorSpecies.of(float.class, VectorShape.forBitSize(D.vectorBitSize() / 2));
+    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
 
-    private static float[] row(int n) {
-        float[] r = ROW.get();
-        if (r.length < n) {
-            r = new float[Math.max(n, 2 * r.length)];
-            ROW.set(r);
+    /** dst[dstAt + i] = the f32 at element index at + i of s, for i < n, converted by vector. */
+    private static void widen(MemorySegment s, long at, double[] dst, int dstAt, int n) {
+        int i = 0;
+        for (int bound = F.loopBound(n); i < bound; i += F.length()) {
+            ((DoubleVector) FloatVector.fromMemorySegment(F, s, (at + i) * 4, NATIVE).convertShape(VectorOperators.F2D, D, 0))
+                    .intoArray(dst, dstAt + i);
         }
-        return r;
+        for (; i < n; i++) dst[dstAt + i] = s.getAtIndex(ValueLayout.JAVA_FLOAT, at + i);
+    }
+
+    /** The f32 rounding of src[srcAt + i] to element index at + i of s, for i < n. */
+    private static void narrow(double[] src, int srcAt, MemorySegment s, long at, int n) {
+        int i = 0;
+        for (int bound = D.loopBound(n); i < bound; i += D.length()) {
+            ((FloatVector) DoubleVector.fromArray(D, src, srcAt + i).convertShape(VectorOperators.D2F, F, 0))
+                    .intoMemorySegment(s, (at + i) * 4, NATIVE);
+        }
+        for (; i < n; i++) s.setAtIndex(ValueLayout.JAVA_FLOAT, at + i, (float) src[srcAt + i]);
     }
 
     static void load(MemorySegment s, DType t, long at, double[] dst, int dstAt, int n) {
         if (t == DType.F32) {
-            float[] r = row(n);
-            MemorySegment.copy(s, ValueLayout.JAVA_FLOAT, at * 4, r, 0, n);
-            for (int i = 0; i < n; i++) dst[dstAt + i] = r[i];
+            widen(s, at, dst, dstAt, n);
         } else if (t == DType.F64) {
             MemorySegment.copy(s, ValueLayout.JAVA_DOUBLE, at * 8, dst, dstAt, n);
         } else {
@@ -90,9 +98,7 @@ final class Stencil3x3 {
 
     static void store(double[] src, int srcAt, MemorySegment s, DType t, long at, int n) {
         if (t == DType.F32) {
-            float[] r = row(n);
-            for (int i = 0; i < n; i++) r[i] = (float) src[srcAt + i];
-            MemorySegment.copy(r, 0, s, ValueLayout.JAVA_FLOAT, at * 4, n);
+            narrow(src, srcAt, s, at, n);
         } else if (t == DType.F64) {
             MemorySegment.copy(src, srcAt, s, ValueLayout.JAVA_DOUBLE, at * 8, n);
         } else {
