@@ -87,10 +87,8 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
                 for (int b = 0; b < d.b; b++) {
                     loadPadded(st, dt, t.offset() + d.plane(b, c), d.h, d.w, pad);
                     conv(pad, d.h, d.w, w, c * 9, bias[c], u);
-                    double pm = 0, pm2 = 0;
-                    for (int i = 0; i < u.length; i++) pm += u[i];
-                    pm /= u.length;
-                    for (int i = 0; i < u.length; i++) pm2 += (u[i] - pm) * (u[i] - pm);
+                    double pm = DoubleSums.sum(u, 0, u.length) / u.length;
+                    double pm2 = DoubleSums.sumSquaredDeviation(u, u.length, pm);
                     long tot = n + u.length;
                     double delta = pm - m;
                     m += delta * u.length / tot;
@@ -131,9 +129,7 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
                     Stencil3x3.loadRowBlock(st, dt, t.offset() + d.plane(b, c), d.h, d.w, y0, nr, rows);
                     for (int yy = 0; yy < nr; yy++) {
                         int o = (yy + 1) * pw + 1, zo = yy * d.w;
-                        double acc = 0;
-                        for (int x = 0; x < d.w; x++) acc += rows[o + x] * z[zo + x];
-                        partial[((b * d.h) + y0 + yy) * d.c + c] = acc;
+                        partial[((b * d.h) + y0 + yy) * d.c + c] = DoubleSums.dot(rows, o, z, zo, d.w);
                     }
                 }
             }
@@ -237,14 +233,9 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
                         store(dd, 0, seg(dS), dt, dS.offset() + plane, d.hw());
                         load(seg(q), dt, q.offset() + plane, tq, 0, d.hw());
                         load(seg(k), dt, k.offset() + plane, tk, 0, d.hw());
-                        double sumQ = 0, sumK = 0;
                         int so = b * d.hw();
-                        for (int i = 0; i < dd.length; i++) {
-                            sumQ += dd[i] * tq[i] * spq[so + i];
-                            sumK += dd[i] * tk[i] * spk[so + i];
-                        }
-                        dgq[bc] = sumQ;
-                        dgk[bc] = sumK;
+                        dgq[bc] = DoubleSums.dot3(dd, 0, tq, 0, spq, so, dd.length);
+                        dgk[bc] = DoubleSums.dot3(dd, 0, tk, 0, spk, so, dd.length);
                     }
                     System.arraycopy(acc9, 0, dwcW, c * 9, 9);
                 }
