@@ -46,7 +46,9 @@ final class Stencil3x3 {
     private static void loadRowsInto(MemorySegment s, DType t, long at, int h, int w, double[] dst, int dstAt) {
         int pw = w + 2;
         if (t == DType.F32) {
-            for (int y = 0; y < h; y++) widen(s, at + (long) y * w, dst, dstAt + y * pw, w);
+            float[] r = stage(h * w);
+            MemorySegment.copy(s, ValueLayout.JAVA_FLOAT, at * 4, r, 0, h * w);
+            for (int y = 0; y < h; y++) widen(r, y * w, dst, dstAt + y * pw, w);
         } else {
             for (int y = 0; y < h; y++) load(s, t, at + (long) y * w, dst, dstAt + y * pw, w);
         }
@@ -66,14 +68,32 @@ final class Stencil3x3 {
     private static final VectorSpecies<Float> F = VectorSpecies.of(float.class, VectorShape.forBitSize(D.vectorBitSize() / 2));
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
 
-    /** dst[dstAt + i] = the f32 at element index at + i of s, for i < n, converted by vector. */
-    private static void widen(MemorySegment s, long at, double[] dst, int dstAt, int n) {
+    /** Per-thread staging for f32 values: one bulk copy from the segment, then vector loads from an array. */
+    private static final ThreadLocal<float[]> STAGE = ThreadLocal.withInitial(() -> new float[4096]);
+
+    private static float[] stage(int n) {
+        float[] r = STAGE.get();
+        if (r.length < n) {
+            r = new float[Math.max(n, 2 * r.length)];
+            STAGE.set(r);
+        }
+        return r;
+    }
+
+    /** dst[dstAt + i] = src[srcAt + i] for i < n, converted by vector. */
+    private static void widen(float[] src, int srcAt, double[] dst, int dstAt, int n) {
         int i = 0;
         for (int bound = F.loopBound(n); i < bound; i += F.length()) {
-            ((DoubleVector) FloatVector.fromMemorySegment(F, s, (at + i) * 4, NATIVE).convertShape(VectorOperators.F2D, D, 0))
-                    .intoArray(dst, dstAt + i);
+            ((DoubleVector) FloatVector.fromArray(F, src, srcAt + i).convertShape(VectorOperators.F2D, D, 0)).intoArray(dst, dstAt + i);
         }
-        for (; i < n; i++) dst[dstAt + i] = s.getAtIndex(ValueLayout.JAVA_FLOAT, at + i);
+        for (; i < n; i++) dst[dstAt + i] = src[srcAt + i];
+    }
+
+    /** dst[dstAt + i] = the f32 at element index at + i of s, for i < n. */
+    private static void widen(MemorySegment s, long at, double[] dst, int dstAt, int n) {
+        float[] r = stage(n);
+        MemorySegment.copy(s, ValueLayout.JAVA_FLOAT, at * 4, r, 0, n);
+        widen(r, 0, dst, dstAt, n);
     }
 
     /** The f32 rounding of src[srcAt + i] to element index at + i of s, for i < n. */
