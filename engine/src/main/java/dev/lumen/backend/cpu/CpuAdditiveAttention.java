@@ -150,17 +150,17 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
         write(out.channel(), gates);
     }
 
-    /** pad's interior = q*s_q*g_q + k*s_k*g_k of plane (b, c): the gated sum S that dwc reads. */
+    /** pad's interior = q*s_q*g_q + k*s_k*g_k of plane (b, c): the gated sum S that dwc reads; planeQ, planeK get the planes of q and k. */
     private static void gatedSum(Dims d, Tensor q, Tensor k, double[] sq, double[] sk, double gq, double gk, int b, int c,
-                                 double[] rowQ, double[] rowK, double[] pad) {
+                                 double[] planeQ, double[] planeK, double[] pad) {
         int pw = Stencil3x3.pitch(d.w);
         Stencil3x3.clearBorder(pad, d.h, d.w);
         long pq = q.offset() + d.plane(b, c), pk = k.offset() + d.plane(b, c);
+        load(seg(q), q.dtype(), pq, planeQ, 0, d.hw());
+        load(seg(k), k.dtype(), pk, planeK, 0, d.hw());
         for (int y = 0; y < d.h; y++) {
-            load(seg(q), q.dtype(), pq + (long) y * d.w, rowQ, 0, d.w);
-            load(seg(k), k.dtype(), pk + (long) y * d.w, rowK, 0, d.w);
-            int o = (y + 1) * pw + 1, so = b * d.hw() + y * d.w;
-            for (int x = 0; x < d.w; x++) pad[o + x] = rowQ[x] * sq[so + x] * gq + rowK[x] * sk[so + x] * gk;
+            int o = (y + 1) * pw + 1, so = b * d.hw() + y * d.w, ro = y * d.w;
+            for (int x = 0; x < d.w; x++) pad[o + x] = planeQ[ro + x] * sq[so + x] * gq + planeK[ro + x] * sk[so + x] * gk;
         }
     }
 
@@ -173,10 +173,10 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
         double[] w = dwcWeight.toDoubles(), bias = dwcBias.toDoubles();
         Parallel.forRange((long) d.b * d.c, 1, (lo, hi) -> {
             double[] pad = new double[Stencil3x3.paddedSize(d.h, d.w)], dd = new double[d.hw()], vv = new double[d.hw()];
-            double[] rowQ = new double[d.w], rowK = new double[d.w];
+            double[] planeQ = new double[d.hw()], planeK = new double[d.hw()];
             for (long r = lo; r < hi; r++) {
                 int b = (int) (r / d.c), c = (int) (r % d.c);
-                gatedSum(d, q, k, spq, spk, gq[(int) r], gk[(int) r], b, c, rowQ, rowK, pad);
+                gatedSum(d, q, k, spq, spk, gq[(int) r], gk[(int) r], b, c, planeQ, planeK, pad);
                 conv(pad, d.h, d.w, w, c * 9, bias[c], dd);
                 load(seg(v), dt, v.offset() + d.plane(b, c), vv, 0, d.hw());
                 for (int i = 0; i < dd.length; i++) dd[i] *= vv[i];
@@ -203,14 +203,14 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
             // B1: per channel. dD = gradOut*v; dv = gradOut*dwc(S); dS = dwc^T(dD); sums of dS*x for the channel gates.
             Parallel.forRange(d.c, 1, (lo, hi) -> {
                 double[] padS = new double[Stencil3x3.paddedSize(d.h, d.w)], padD = new double[padS.length];
-                double[] go = new double[d.hw()], vv = new double[d.hw()], dd = new double[d.hw()], tq = new double[d.hw()], tk = new double[d.hw()];
-                double[] rowQ = new double[d.w], rowK = new double[d.w];
+                double[] go = new double[d.hw()], vv = new double[d.hw()], dd = new double[d.hw()];
+                double[] planeQ = new double[d.hw()], planeK = new double[d.hw()];
                 for (int c = (int) lo; c < hi; c++) {
                     double[] acc9 = new double[9];
                     for (int b = 0; b < d.b; b++) {
                         int bc = b * d.c + c;
                         long plane = d.plane(b, c);
-                        gatedSum(d, q, k, spq, spk, chq[bc], chk[bc], b, c, rowQ, rowK, padS);
+                        gatedSum(d, q, k, spq, spk, chq[bc], chk[bc], b, c, planeQ, planeK, padS);
                         load(seg(gradOut), dt, gradOut.offset() + plane, go, 0, d.hw());
                         load(seg(v), dt, v.offset() + plane, vv, 0, d.hw());
                         conv(padS, d.h, d.w, w, c * 9, bias[c], dd);
@@ -231,11 +231,9 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
                         Stencil3x3.accumulateWeightGrad(go, padS, d.h, d.w, acc9);
                         convTranspose(padD, d.h, d.w, w, c * 9, dd);
                         store(dd, 0, seg(dS), dt, dS.offset() + plane, d.hw());
-                        load(seg(q), dt, q.offset() + plane, tq, 0, d.hw());
-                        load(seg(k), dt, k.offset() + plane, tk, 0, d.hw());
                         int so = b * d.hw();
-                        dgq[bc] = DoubleSums.dot3(dd, 0, tq, 0, spq, so, dd.length);
-                        dgk[bc] = DoubleSums.dot3(dd, 0, tk, 0, spk, so, dd.length);
+                        dgq[bc] = DoubleSums.dot3(dd, 0, planeQ, 0, spq, so, dd.length);
+                        dgk[bc] = DoubleSums.dot3(dd, 0, planeK, 0, spk, so, dd.length);
                     }
                     System.arraycopy(acc9, 0, dwcW, c * 9, 9);
                 }
