@@ -87,10 +87,8 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
                 for (int b = 0; b < d.b; b++) {
                     loadPadded(st, dt, t.offset() + d.plane(b, c), d.h, d.w, pad);
                     conv(pad, d.h, d.w, w, c * 9, bias[c], u);
-                    double pm = 0, pm2 = 0;
-                    for (int i = 0; i < u.length; i++) pm += u[i];
-                    pm /= u.length;
-                    for (int i = 0; i < u.length; i++) pm2 += (u[i] - pm) * (u[i] - pm);
+                    double pm = DoubleSums.sum(u, 0, u.length) / u.length;
+                    double pm2 = DoubleSums.sumSquaredDeviation(u, u.length, pm);
                     long tot = n + u.length;
                     double delta = pm - m;
                     m += delta * u.length / tot;
@@ -112,24 +110,27 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
         MemorySegment st = seg(t), ss = seg(out.spatial());
         GateParams p = GateParams.of(gate);
         double[] partial = new double[d.b * d.h * d.c];
-        Parallel.forRange((long) d.b * d.h, 1, (lo, hi) -> {
-            double[] rows = new double[3 * Stencil3x3.pitch(d.w)], u = new double[d.w], z = new double[d.w], tr = new double[d.w];
+        // Tasks are blocks of image rows: each channel's rows (with a one-row halo) are staged once per block.
+        int block = Math.min(d.h, 8), blocks = (d.h + block - 1) / block, pw = Stencil3x3.pitch(d.w);
+        Parallel.forRange((long) d.b * blocks, 1, (lo, hi) -> {
+            double[] rows = new double[(block + 2) * pw], u = new double[block * d.w], z = new double[block * d.w];
             for (long r = lo; r < hi; r++) {
-                int b = (int) (r / d.h), y = (int) (r % d.h);
+                int b = (int) (r / blocks), y0 = (int) (r % blocks) * block, nr = Math.min(block, d.h - y0), n = nr * d.w;
                 java.util.Arrays.fill(z, 0);
                 for (int c = 0; c < d.c; c++) {
-                    Stencil3x3.loadRows3(st, dt, t.offset() + d.plane(b, c), d.h, d.w, y, rows);
-                    conv(rows, 1, d.w, p.dw, c * 9, p.dwBias[c], u);
+                    Stencil3x3.loadRowBlock(st, dt, t.offset() + d.plane(b, c), d.h, d.w, y0, nr, rows);
+                    conv(rows, nr, d.w, p.dw, c * 9, p.dwBias[c], u);
                     double sc = p.scale[c], sh = p.shift[c], w1 = p.w1[c];
-                    for (int x = 0; x < d.w; x++) z[x] += w1 * Math.max(0, sc * u[x] + sh);
+                    for (int i = 0; i < n; i++) z[i] += w1 * Math.max(0, sc * u[i] + sh);
                 }
-                for (int x = 0; x < d.w; x++) z[x] = sigmoid(z[x]);
-                store(z, 0, ss, dt, out.spatial().offset() + r * d.w, d.w);
+                for (int i = 0; i < n; i++) z[i] = sigmoid(z[i]);
+                store(z, 0, ss, dt, out.spatial().offset() + ((long) b * d.h + y0) * d.w, n);
                 for (int c = 0; c < d.c; c++) {
-                    load(st, dt, t.offset() + d.plane(b, c) + (long) y * d.w, tr, 0, d.w);
-                    double acc = 0;
-                    for (int x = 0; x < d.w; x++) acc += tr[x] * z[x];
-                    partial[(int) r * d.c + c] = acc;
+                    Stencil3x3.loadRowBlock(st, dt, t.offset() + d.plane(b, c), d.h, d.w, y0, nr, rows);
+                    for (int yy = 0; yy < nr; yy++) {
+                        int o = (yy + 1) * pw + 1, zo = yy * d.w;
+                        partial[((b * d.h) + y0 + yy) * d.c + c] = DoubleSums.dot(rows, o, z, zo, d.w);
+                    }
                 }
             }
         });
@@ -149,17 +150,17 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
         write(out.channel(), gates);
     }
 
-    /** pad's interior = q*s_q*g_q + k*s_k*g_k of plane (b, c): the gated sum S that dwc reads. */
+    /** pad's interior = q*s_q*g_q + k*s_k*g_k of plane (b, c): the gated sum S that dwc reads; planeQ, planeK get the planes of q and k. */
     private static void gatedSum(Dims d, Tensor q, Tensor k, double[] sq, double[] sk, double gq, double gk, int b, int c,
-                                 double[] rowQ, double[] rowK, double[] pad) {
+                                 double[] planeQ, double[] planeK, double[] pad) {
         int pw = Stencil3x3.pitch(d.w);
         Stencil3x3.clearBorder(pad, d.h, d.w);
         long pq = q.offset() + d.plane(b, c), pk = k.offset() + d.plane(b, c);
+        load(seg(q), q.dtype(), pq, planeQ, 0, d.hw());
+        load(seg(k), k.dtype(), pk, planeK, 0, d.hw());
         for (int y = 0; y < d.h; y++) {
-            load(seg(q), q.dtype(), pq + (long) y * d.w, rowQ, 0, d.w);
-            load(seg(k), k.dtype(), pk + (long) y * d.w, rowK, 0, d.w);
-            int o = (y + 1) * pw + 1, so = b * d.hw() + y * d.w;
-            for (int x = 0; x < d.w; x++) pad[o + x] = rowQ[x] * sq[so + x] * gq + rowK[x] * sk[so + x] * gk;
+            int o = (y + 1) * pw + 1, so = b * d.hw() + y * d.w, ro = y * d.w;
+            for (int x = 0; x < d.w; x++) pad[o + x] = planeQ[ro + x] * sq[so + x] * gq + planeK[ro + x] * sk[so + x] * gk;
         }
     }
 
@@ -172,10 +173,10 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
         double[] w = dwcWeight.toDoubles(), bias = dwcBias.toDoubles();
         Parallel.forRange((long) d.b * d.c, 1, (lo, hi) -> {
             double[] pad = new double[Stencil3x3.paddedSize(d.h, d.w)], dd = new double[d.hw()], vv = new double[d.hw()];
-            double[] rowQ = new double[d.w], rowK = new double[d.w];
+            double[] planeQ = new double[d.hw()], planeK = new double[d.hw()];
             for (long r = lo; r < hi; r++) {
                 int b = (int) (r / d.c), c = (int) (r % d.c);
-                gatedSum(d, q, k, spq, spk, gq[(int) r], gk[(int) r], b, c, rowQ, rowK, pad);
+                gatedSum(d, q, k, spq, spk, gq[(int) r], gk[(int) r], b, c, planeQ, planeK, pad);
                 conv(pad, d.h, d.w, w, c * 9, bias[c], dd);
                 load(seg(v), dt, v.offset() + d.plane(b, c), vv, 0, d.hw());
                 for (int i = 0; i < dd.length; i++) dd[i] *= vv[i];
@@ -202,14 +203,14 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
             // B1: per channel. dD = gradOut*v; dv = gradOut*dwc(S); dS = dwc^T(dD); sums of dS*x for the channel gates.
             Parallel.forRange(d.c, 1, (lo, hi) -> {
                 double[] padS = new double[Stencil3x3.paddedSize(d.h, d.w)], padD = new double[padS.length];
-                double[] go = new double[d.hw()], vv = new double[d.hw()], dd = new double[d.hw()], tq = new double[d.hw()], tk = new double[d.hw()];
-                double[] rowQ = new double[d.w], rowK = new double[d.w];
+                double[] go = new double[d.hw()], vv = new double[d.hw()], dd = new double[d.hw()];
+                double[] planeQ = new double[d.hw()], planeK = new double[d.hw()];
                 for (int c = (int) lo; c < hi; c++) {
                     double[] acc9 = new double[9];
                     for (int b = 0; b < d.b; b++) {
                         int bc = b * d.c + c;
                         long plane = d.plane(b, c);
-                        gatedSum(d, q, k, spq, spk, chq[bc], chk[bc], b, c, rowQ, rowK, padS);
+                        gatedSum(d, q, k, spq, spk, chq[bc], chk[bc], b, c, planeQ, planeK, padS);
                         load(seg(gradOut), dt, gradOut.offset() + plane, go, 0, d.hw());
                         load(seg(v), dt, v.offset() + plane, vv, 0, d.hw());
                         conv(padS, d.h, d.w, w, c * 9, bias[c], dd);
@@ -230,16 +231,9 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
                         Stencil3x3.accumulateWeightGrad(go, padS, d.h, d.w, acc9);
                         convTranspose(padD, d.h, d.w, w, c * 9, dd);
                         store(dd, 0, seg(dS), dt, dS.offset() + plane, d.hw());
-                        load(seg(q), dt, q.offset() + plane, tq, 0, d.hw());
-                        load(seg(k), dt, k.offset() + plane, tk, 0, d.hw());
-                        double sumQ = 0, sumK = 0;
                         int so = b * d.hw();
-                        for (int i = 0; i < dd.length; i++) {
-                            sumQ += dd[i] * tq[i] * spq[so + i];
-                            sumK += dd[i] * tk[i] * spk[so + i];
-                        }
-                        dgq[bc] = sumQ;
-                        dgk[bc] = sumK;
+                        dgq[bc] = DoubleSums.dot3(dd, 0, planeQ, 0, spq, so, dd.length);
+                        dgk[bc] = DoubleSums.dot3(dd, 0, planeK, 0, spk, so, dd.length);
                     }
                     System.arraycopy(acc9, 0, dwcW, c * 9, 9);
                 }
@@ -306,28 +300,26 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
         DType dt = t.dtype();
         double n = (double) d.b * d.hw();
         double[] dw = new double[d.c * 9], dbias = new double[d.c], dgamma = new double[d.c], dbeta = new double[d.c], dw1 = new double[d.c];
+        int hw = d.hw();
         Parallel.forRange(d.c, 1, (lo, hi) -> {
-            double[] pad = new double[Stencil3x3.paddedSize(d.h, d.w)], padU = new double[pad.length];
-            double[] u = new double[d.hw()], du = new double[d.hw()], ds = new double[d.hw()], res = new double[d.hw()];
+            // Each image's padded input plane and its BatchNorm terms are kept from the first pass
+            // over the batch to the second, so the gate's dw conv runs once per plane.
+            double[][] pads = new double[d.b][Stencil3x3.paddedSize(d.h, d.w)];
+            double[] padU = new double[Stencil3x3.paddedSize(d.h, d.w)];
+            double[] u = new double[hw], uhAll = new double[d.b * hw], daAll = new double[d.b * hw];
+            double[] du = new double[hw], ds = new double[hw], res = new double[hw];
             int pw = Stencil3x3.pitch(d.w);
             for (int c = (int) lo; c < hi; c++) {
                 double mean = p.mean[c], inv = p.invStd[c], gamma = p.gamma[c], beta = p.beta[c], w1 = p.w1[c];
-                double sumDa = 0, sumDau = 0, sumW1 = 0;
+                double[] sums = new double[3];
                 for (int b = 0; b < d.b; b++) {
+                    double[] pad = pads[b];
                     loadPadded(seg(t), dt, t.offset() + d.plane(b, c), d.h, d.w, pad);
                     conv(pad, d.h, d.w, p.dw, c * 9, p.dwBias[c], u);
-                    int so = b * d.hw();
-                    for (int i = 0; i < u.length; i++) {
-                        double uh = (u[i] - mean) * inv, a = gamma * uh + beta;
-                        if (a > 0) {
-                            double da = dz[so + i] * w1;
-                            sumW1 += dz[so + i] * a;
-                            sumDa += da;
-                            sumDau += da * uh;
-                        }
-                    }
+                    GateBatchNorm.forwardTerms(u, dz, b * hw, hw, mean, inv, gamma, beta, w1, uhAll, daAll, sums);
                 }
-                dw1[c] = sumW1;
+                double sumDa = sums[0], sumDau = sums[1];
+                dw1[c] = sums[2];
                 dgamma[c] = sumDau;
                 dbeta[c] = sumDa;
                 double meanDa = batchStats ? sumDa / n : 0, meanDau = batchStats ? sumDau / n : 0;
@@ -335,28 +327,17 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
                 double db = 0;
                 for (int b = 0; b < d.b; b++) {
                     long plane = d.plane(b, c);
-                    loadPadded(seg(t), dt, t.offset() + plane, d.h, d.w, pad);
-                    conv(pad, d.h, d.w, p.dw, c * 9, p.dwBias[c], u);
-                    int so = b * d.hw();
+                    int so = b * hw;
                     Stencil3x3.clearBorder(padU, d.h, d.w);
-                    for (int y = 0; y < d.h; y++) {
-                        for (int x = 0; x < d.w; x++) {
-                            int i = y * d.w + x;
-                            double uh = (u[i] - mean) * inv, a = gamma * uh + beta;
-                            double da = a > 0 ? dz[so + i] * w1 : 0;
-                            double gu = gamma * inv * (da - meanDa - uh * meanDau);
-                            du[i] = gu;
-                            padU[(y + 1) * pw + x + 1] = gu;
-                            db += gu;
-                        }
-                    }
-                    Stencil3x3.accumulateWeightGrad(du, pad, d.h, d.w, acc9);
+                    db += GateBatchNorm.inputGrad(uhAll, daAll, so, hw, gamma * inv, meanDa, meanDau, du);
+                    for (int y = 0; y < d.h; y++) System.arraycopy(du, y * d.w, padU, (y + 1) * pw + 1, d.w);
+                    Stencil3x3.accumulateWeightGrad(du, pads[b], d.h, d.w, acc9);
                     convTranspose(padU, d.h, d.w, p.dw, c * 9, res);
-                    load(seg(dS), dt, dS.offset() + plane, ds, 0, d.hw());
+                    load(seg(dS), dt, dS.offset() + plane, ds, 0, hw);
                     int bc = b * d.c + c;
-                    double gc = g[bc], mc = dm[bc] / d.hw();
+                    double gc = g[bc], mc = dm[bc] / hw;
                     for (int i = 0; i < res.length; i++) res[i] += (ds[i] * gc + mc) * s[so + i];
-                    store(res, 0, seg(out.input()), dt, out.input().offset() + plane, d.hw());
+                    store(res, 0, seg(out.input()), dt, out.input().offset() + plane, hw);
                 }
                 System.arraycopy(acc9, 0, dw, c * 9, 9);
                 dbias[c] = db;
