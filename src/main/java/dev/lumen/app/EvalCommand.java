@@ -6,6 +6,7 @@ import dev.lumen.app.data.Dataset;
 import dev.lumen.app.data.FashionMnist;
 import dev.lumen.app.data.FolderDataset;
 import dev.lumen.app.data.transform.Pipelines;
+import dev.lumen.app.data.transform.Normalize;
 import dev.lumen.app.report.CheckpointModel;
 import dev.lumen.app.report.ClassificationReport;
 import dev.lumen.autograd.GradMode;
@@ -19,7 +20,6 @@ import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
@@ -76,7 +76,6 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--output", paramLabel = "DIR", description = "Where report.md goes (default: the checkpoint's folder).")
     Path output;
 
-    static final float[] IMAGENET_MEAN = {0.485f, 0.456f, 0.406f}, IMAGENET_STD = {0.229f, 0.224f, 0.225f};
 
     @Override
     public Integer call() {
@@ -102,19 +101,19 @@ public final class EvalCommand implements Callable<Integer> {
             throw new IllegalArgumentException("unknown --dataset '" + dataset + "'; the built-in one is fashion-mnist");
         }
         try (CheckpointModel ck = CheckpointModel.read(checkpoint, ema)) {
-            String name = setting("--model", model, ck.configString("model"), err);
+            String name = CheckpointModel.setting("--model", model, ck.configString("model"), err);
             if (name == null) throw new IllegalArgumentException(ck.file() + " has no run config naming its model: pass --model");
             ModelRegistry.entry(name); // an unknown name fails here, with the nearest ones
-            Integer chans = setting("--in-chans", inChans, ck.configInt("in-chans"), err);
+            Integer chans = CheckpointModel.setting("--in-chans", inChans, ck.configInt("in-chans"), err);
             if (chans != null && chans != 1 && chans != 3) throw new IllegalArgumentException("--in-chans must be 1 or 3, got " + chans);
 
             Eval set = dataset(ck, chans == null ? 0 : chans);
             int c = chans != null ? chans : set.channels();
-            Integer size = setting("--img-size", imgSize, ck.configInt("img-size"), err);
+            Integer size = CheckpointModel.setting("--img-size", imgSize, ck.configInt("img-size"), err);
             if (size == null) size = set.fashionMnist() ? 28 : ModelRegistry.entry(name).variant().defaultImgSize();
-            float[] m = setting("--mean", mean, ck.configFloats("mean"), err), s = setting("--std", std, ck.configFloats("std"), err);
-            if (m == null) m = set.fashionMnist() ? FashionMnist.MEAN : c == 3 ? IMAGENET_MEAN : new float[] {0.5f};
-            if (s == null) s = set.fashionMnist() ? FashionMnist.STD : c == 3 ? IMAGENET_STD : new float[] {0.5f};
+            float[] m = CheckpointModel.setting("--mean", mean, ck.configFloats("mean"), err), s = CheckpointModel.setting("--std", std, ck.configFloats("std"), err);
+            if (m == null) m = set.fashionMnist() ? FashionMnist.MEAN : c == 3 ? Normalize.IMAGENET_MEAN : new float[] {0.5f};
+            if (s == null) s = set.fashionMnist() ? FashionMnist.STD : c == 3 ? Normalize.IMAGENET_STD : new float[] {0.5f};
             if (ck.classNames() != null && !ck.classNames().equals(set.data().classNames())
                     && ck.classNames().size() == set.data().numClasses()) {
                 err.println("warning: the run's classes " + ck.classNames() + " are not the data's " + set.data().classNames());
@@ -156,16 +155,6 @@ public final class EvalCommand implements Callable<Integer> {
         FolderDataset f = new FolderDataset(root, chans);
         return new Eval(f, root.toString(), f.channels(), false);
     }
-
-    /** The run's value when it has one (an option that disagrees is ignored with a warning), else the option's. */
-    private static <T> T setting(String option, T given, T fromRun, PrintWriter err) {
-        if (fromRun == null) return given;
-        boolean differs = given != null && (given instanceof float[] a ? !Arrays.equals(a, (float[]) fromRun) : !given.equals(fromRun));
-        if (differs) err.println("warning: ignoring " + option + " " + str(given) + ": the checkpoint was trained with " + str(fromRun));
-        return fromRun;
-    }
-
-    private static String str(Object o) { return o instanceof float[] a ? Arrays.toString(a) : String.valueOf(o); }
 
     private ClassificationReport evaluate(ImageClassifier net, Dataset ds, Pipelines.Options opts, PrintWriter err) {
         ClassificationReport.Accumulator acc = new ClassificationReport.Accumulator(ds.classNames(), Math.min(5, ds.numClasses()));

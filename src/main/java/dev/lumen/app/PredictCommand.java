@@ -6,6 +6,7 @@ import dev.lumen.app.data.ImageFiles;
 import dev.lumen.app.data.transform.Pipelines;
 import dev.lumen.app.data.transform.ToTensor;
 import dev.lumen.app.data.transform.Transform;
+import dev.lumen.app.data.transform.Normalize;
 import dev.lumen.app.report.CheckpointModel;
 import dev.lumen.app.report.LabelDrawer;
 import dev.lumen.autograd.GradMode;
@@ -109,17 +110,18 @@ public final class PredictCommand implements Callable<Integer> {
         if (topk < 1) throw new IllegalArgumentException("--topk must be >= 1, got " + topk);
         if (batchSize < 1) throw new IllegalArgumentException("--batch-size must be >= 1, got " + batchSize);
         try (CheckpointModel ck = CheckpointModel.read(checkpoint, ema)) {
-            String name = ck.configString("model") != null ? ck.configString("model") : model;
+            String name = CheckpointModel.setting("--model", model, ck.configString("model"), err);
             if (name == null) throw new IllegalArgumentException(ck.file() + " has no run config naming its model: pass --model");
             ModelRegistry.entry(name);
-            int c = ck.configInt("in-chans") != null ? ck.configInt("in-chans") : inChans != null ? inChans : 3;
+            Integer chans = CheckpointModel.setting("--in-chans", inChans, ck.configInt("in-chans"), err);
+            int c = chans != null ? chans : 3;
             if (c != 1 && c != 3) throw new IllegalArgumentException("--in-chans must be 1 or 3, got " + c);
-            int size = ck.configInt("img-size") != null ? ck.configInt("img-size")
-                    : imgSize != null ? imgSize : ModelRegistry.entry(name).variant().defaultImgSize();
-            float[] m = ck.configFloats("mean") != null ? ck.configFloats("mean") : mean != null ? mean
-                    : c == 3 ? EvalCommand.IMAGENET_MEAN : new float[] {0.5f};
-            float[] s = ck.configFloats("std") != null ? ck.configFloats("std") : std != null ? std
-                    : c == 3 ? EvalCommand.IMAGENET_STD : new float[] {0.5f};
+            Integer given = CheckpointModel.setting("--img-size", imgSize, ck.configInt("img-size"), err);
+            int size = given != null ? given : ModelRegistry.entry(name).variant().defaultImgSize();
+            float[] m = CheckpointModel.setting("--mean", mean, ck.configFloats("mean"), err);
+            float[] s = CheckpointModel.setting("--std", std, ck.configFloats("std"), err);
+            if (m == null) m = c == 3 ? Normalize.IMAGENET_MEAN : new float[] {0.5f};
+            if (s == null) s = c == 3 ? Normalize.IMAGENET_STD : new float[] {0.5f};
             Transform pipe = Pipelines.eval(Pipelines.Options.defaults(size, m, s));
 
             List<Item> items = collect(err);

@@ -164,6 +164,19 @@ public final class CheckpointModel implements AutoCloseable {
 
     public Integer configInt(String key) { return config.get(key) instanceof Number n ? n.intValue() : null; }
 
+    /**
+     * A setting the run recorded wins over the command line (the weights were trained with it);
+     * an option that disagrees is ignored with a warning. Without a recorded value, the option's.
+     */
+    public static <T> T setting(String option, T given, T fromRun, java.io.PrintWriter err) {
+        if (fromRun == null) return given;
+        boolean differs = given != null && (given instanceof float[] a ? !java.util.Arrays.equals(a, (float[]) fromRun) : !given.equals(fromRun));
+        if (differs) err.println("warning: ignoring " + option + " " + str(given) + ": the checkpoint was trained with " + str(fromRun));
+        return fromRun;
+    }
+
+    private static String str(Object o) { return o instanceof float[] a ? java.util.Arrays.toString(a) : String.valueOf(o); }
+
     /** A list of numbers of the config, or null. */
     public float[] configFloats(String key) {
         if (!(config.get(key) instanceof List<?> l) || l.isEmpty()) return null;
