@@ -13,10 +13,10 @@ import dev.lumen.models.ImageClassifier;
 import dev.lumen.models.MacCounter;
 import dev.lumen.models.ModelOptions;
 import dev.lumen.models.ModelRegistry;
+import dev.lumen.models.TrainStepCheck;
 import dev.lumen.ops.Indexing;
 import dev.lumen.ops.Reductions;
 import dev.lumen.ops.Softmax;
-import dev.lumen.optim.AdamW;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
@@ -61,12 +61,6 @@ class CasViTTest {
         return key.matches("network\\.6\\.\\d+\\.(local_perception\\.network\\.4|attn\\.proj|mlp\\.fc2)\\.bias");
     }
 
-    static double maxAbs(Tensor t) {
-        double m = 0;
-        for (double v : t.toDoubles()) m = Math.max(m, Math.abs(v));
-        return m;
-    }
-
     static Map<String, Tensor> prefixed(Golden g, Map<String, Tensor> names, String prefix) {
         Map<String, Tensor> out = new LinkedHashMap<>();
         for (String k : names.keySet()) if (g.has(prefix + k)) out.put(k, g.get(prefix + k));
@@ -96,8 +90,8 @@ class CasViTTest {
                 assertNotNull(got, e.getKey() + " has no gradient");
                 if (structurallyZeroGrad(e.getKey())) {
                     // round-off on both sides: compare absolutely (the other gradients are of order 0.01 to 1)
-                    assertTrue(maxAbs(want) < 1e-6, e.getKey() + ": PyTorch's gradient " + maxAbs(want) + " is not round-off");
-                    assertTrue(maxAbs(got) < 1e-5, e.getKey() + ": gradient " + maxAbs(got) + " should be round-off");
+                    assertTrue(TrainStepCheck.maxAbs(want) < 1e-6, e.getKey() + ": PyTorch's gradient " + TrainStepCheck.maxAbs(want) + " is not round-off");
+                    assertTrue(TrainStepCheck.maxAbs(got) < 1e-5, e.getKey() + ": gradient " + TrainStepCheck.maxAbs(got) + " should be round-off");
                     zeros++;
                 } else {
                     Golden.assertClose(fam, c + ".grad." + e.getKey(), got, want, 1e-3);
@@ -192,36 +186,7 @@ class CasViTTest {
     @ValueSource(strings = {"rcvit_xs", "rcvit_s", "rcvit_m", "rcvit_t"})
     void oneAdamWStepAt32x32(String name) {
         try (Scope s = Scope.open(); ImageClassifier m = ModelRegistry.create(name, ModelOptions.defaults().withImgSize(32))) {
-            Generator gen = new Generator(3);
-            Tensor x = Tensor.randn(gen, DType.F32, 2, 3, 32, 32);
-            Tensor labels = Tensor.fromLongs(new long[] {1, 999}, 2);
-            AdamW opt = new AdamW(m.trainableParameters(), 1e-3, 0.05);
-            m.train();
-            Tensor logits = m.forward(x);
-            assertArrayEquals(new int[] {2, 1000}, logits.shape());
-            Tensor loss = crossEntropy(logits, labels);
-            assertTrue(Double.isFinite(loss.item()), name + ": loss " + loss.item());
-            loss.backward();
-            Tensor w = m.stateDict().get("network.0.0.attn.qkv.weight");
-            float before = w.toFloats()[0];
-            double largest = 0;
-            for (Tensor p : m.namedParameters().values()) {
-                assertNotNull(p.grad(), name + ": a parameter has no gradient");
-                largest = Math.max(largest, maxAbs(p.grad()));
-            }
-            for (var e : m.namedParameters().entrySet()) {
-                Tensor gr = e.getValue().grad();
-                // A structurally zero gradient is pure round-off of the sums that cancel it, so it
-                // is bounded relative to the model's largest gradient, not in absolute terms.
-                if (structurallyZeroGrad(e.getKey())) {
-                    assertTrue(maxAbs(gr) <= 1e-4 * largest, name + ": " + e.getKey() + " should have a zero gradient, has "
-                            + maxAbs(gr) + " against a largest gradient of " + largest);
-                } else {
-                    assertTrue(maxAbs(gr) > 0, name + ": " + e.getKey() + " has a zero gradient");
-                }
-            }
-            opt.step();
-            assertTrue(w.toFloats()[0] != before, name + ": AdamW did not move the weights");
+            TrainStepCheck.oneAdamWStep(name, m, "network.0.0.attn.qkv.weight", CasViTTest::structurallyZeroGrad);
         }
     }
 

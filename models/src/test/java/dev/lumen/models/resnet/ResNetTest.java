@@ -11,12 +11,11 @@ import dev.lumen.models.ImageClassifier;
 import dev.lumen.models.MacCounter;
 import dev.lumen.models.ModelOptions;
 import dev.lumen.models.ModelRegistry;
+import dev.lumen.models.TrainStepCheck;
 import dev.lumen.ops.Indexing;
 import dev.lumen.ops.Reductions;
 import dev.lumen.ops.Softmax;
-import dev.lumen.optim.AdamW;
 import dev.lumen.tensor.DType;
-import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
 import dev.lumen.testing.Golden;
 import java.io.IOException;
@@ -125,25 +124,7 @@ class ResNetTest {
             "res2net101_26w_4s", "resnet50"})
     void oneAdamWStepAt32x32(String name) {
         try (Scope s = Scope.open(); ImageClassifier m = ModelRegistry.create(name, ModelOptions.defaults().withImgSize(32))) {
-            Generator gen = new Generator(3);
-            Tensor x = Tensor.randn(gen, DType.F32, 2, 3, 32, 32);
-            Tensor labels = Tensor.fromLongs(new long[] {1, 999}, 2);
-            AdamW opt = new AdamW(m.trainableParameters(), 1e-3, 0.05);
-            m.train();
-            Tensor logits = m.forward(x);
-            assertArrayEquals(new int[] {2, 1000}, logits.shape());
-            Tensor loss = crossEntropy(logits, labels);
-            assertTrue(Double.isFinite(loss.item()), name + ": loss " + loss.item());
-            loss.backward();
-            Tensor w = m.stateDict().get("layer1.0.conv1.weight");
-            float before = w.toFloats()[0];
-            for (var e : m.namedParameters().entrySet()) {
-                Tensor gr = e.getValue().grad();
-                assertNotNull(gr, name + ": " + e.getKey() + " has no gradient");
-                assertTrue(Reductions.sum(gr.mul(gr)).item() > 0, name + ": " + e.getKey() + " has a zero gradient");
-            }
-            opt.step();
-            assertTrue(w.toFloats()[0] != before, name + ": AdamW did not move the weights");
+            TrainStepCheck.oneAdamWStep(name, m, "layer1.0.conv1.weight");
         }
     }
 
