@@ -1,6 +1,5 @@
 package dev.lumen.app.train;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -8,7 +7,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -16,33 +14,20 @@ import org.junit.jupiter.api.io.TempDir;
  * --resume continues exactly: 4 epochs in one go, and 2 epochs then a kill then a resume, end
  * with bit-identical weights, optimizer state and EMA, with MixUp/CutMix, dropout, EMA, loss
  * scaling and clipping all drawing or carrying state, and with 0 or 2 loader workers.
- *
- * <p>The runs share one JVM after a warm-up run: the engine's Vector API sums
- * (reduceLanes(ADD), whose order is unspecified) give other last bits in C2-compiled code than
- * in the interpreter and C1, so a cold start and a warm one differ in rounding. The warm-up puts
- * every compared run on the same compiled code.
+ * The runs share this JVM; FreshJvmResumeTest runs them in JVMs of their own.
  */
 class ResumeTest {
     @TempDir Path tmp;
-
-    private List<String> recipe(Path data, Path out, int workers) {
-        List<String> a = TrainFixtures.tinyArgs(data, out, 4);
-        a.set(a.indexOf("--workers") + 1, String.valueOf(workers));
-        a.addAll(List.of("--mixup", "0.4", "--cutmix", "1.0", "--mixup-mode", "elem", "--drop", "0.2", "--model-ema", "--model-ema-decay", "0.8",
-                "--amp", "bf16", "--clip-grad", "2"));
-        return a;
-    }
 
     @Test
     void killedAfterTwoEpochsThenResumedIsBitIdentical() throws IOException {
         Path data = TrainFixtures.folderDataset(tmp.resolve("data"), 6, 2);
         Path full = tmp.resolve("full"), cut = tmp.resolve("cut");
 
-        for (int i = 0; i < 2; i++) assertEquals(0, TrainFixtures.lumenTrain(recipe(data, tmp.resolve("warmup" + i), 0)).code());
-        TrainFixtures.Run a = TrainFixtures.lumenTrain(recipe(data, full, 0));
+        TrainFixtures.Run a = TrainFixtures.lumenTrain(TrainFixtures.resumeRecipe(data, full, 0));
         assertEquals(0, a.code(), a.err());
 
-        TrainFixtures.Run killed = TrainFixtures.lumenTrain(recipe(data, cut, 2), new TrainListener() {
+        TrainFixtures.Run killed = TrainFixtures.lumenTrain(TrainFixtures.resumeRecipe(data, cut, 2), new TrainListener() {
             @Override
             public void onEpochEnd(EpochRecord r, List<EpochRecord> h) {
                 if (r.epoch() == 2) throw new IllegalStateException("killed after epoch 2");
@@ -58,10 +43,7 @@ class ResumeTest {
         assertTrue(resumed.out().contains("resumed " + cut.resolve("last.safetensors") + " after epoch 2 of 4"), resumed.out());
         assertTrue(resumed.out().contains("run folder: " + cut.toAbsolutePath()), resumed.out());
 
-        Map<String, int[]> x = TrainFixtures.bits(full.resolve("last.safetensors")), y = TrainFixtures.bits(cut.resolve("last.safetensors"));
-        assertEquals(x.keySet(), y.keySet());
-        assertTrue(x.keySet().stream().anyMatch(k -> k.startsWith("optimizer.state.")) && x.keySet().stream().anyMatch(k -> k.startsWith("ema.")));
-        for (String k : x.keySet()) assertArrayEquals(x.get(k), y.get(k), k);
+        TrainFixtures.assertSameBits(full.resolve("last.safetensors"), cut.resolve("last.safetensors"));
 
         List<String> m1 = Files.readAllLines(full.resolve("metrics.csv")), m2 = Files.readAllLines(cut.resolve("metrics.csv"));
         assertEquals(5, m2.size());

@@ -54,6 +54,24 @@ final class TrainFixtures {
                 "--warmup-epochs", "1", "--workers", "0", "--seed", "7", "--quiet"));
     }
 
+    /** tinyArgs with every part of the recipe that draws random numbers or carries state across epochs. */
+    static List<String> resumeRecipe(Path data, Path out, int workers) {
+        List<String> a = tinyArgs(data, out, 4);
+        a.set(a.indexOf("--workers") + 1, String.valueOf(workers));
+        a.addAll(List.of("--mixup", "0.4", "--cutmix", "1.0", "--mixup-mode", "elem", "--drop", "0.2", "--model-ema", "--model-ema-decay", "0.8",
+                "--amp", "bf16", "--clip-grad", "2"));
+        return a;
+    }
+
+    /** Asserts that two checkpoints hold the same tensors bit for bit, optimizer state and EMA included. */
+    static void assertSameBits(Path expected, Path actual) throws IOException {
+        Map<String, int[]> x = bits(expected), y = bits(actual);
+        org.junit.jupiter.api.Assertions.assertEquals(x.keySet(), y.keySet());
+        org.junit.jupiter.api.Assertions.assertTrue(x.keySet().stream().anyMatch(k -> k.startsWith("optimizer.state."))
+                && x.keySet().stream().anyMatch(k -> k.startsWith("ema.")));
+        for (String k : x.keySet()) org.junit.jupiter.api.Assertions.assertArrayEquals(x.get(k), y.get(k), k);
+    }
+
     record Run(int code, String out, String err) {}
 
     static Run lumenTrain(List<String> args, TrainListener... listeners) {

@@ -365,7 +365,7 @@ final class CpuConv implements ConvKernels {
         long q = 0;
         FloatVector v = FloatVector.zero(FS);
         for (; q + vl <= n; q += vl) v = v.add(FloatVector.fromMemorySegment(FS, s, (at + q) * 4, ByteOrder.nativeOrder()));
-        double acc = v.reduceLanes(VectorOperators.ADD);
+        double acc = Vec.sum(v);
         for (; q < n; q++) acc += s.getAtIndex(ValueLayout.JAVA_FLOAT, at + q);
         return acc;
     }

@@ -70,7 +70,7 @@ final class CpuElementwise implements ElementwiseKernels {
             case SUB -> a.sub(b);
             case MUL -> a.mul(b);
             case DIV -> a.div(b);
-            case POW -> a.lanewise(VectorOperators.POW, b);
+            case POW -> VecMath.pow(a, b);
             case MAXIMUM -> a.max(b);
             case MINIMUM -> a.min(b);
         };

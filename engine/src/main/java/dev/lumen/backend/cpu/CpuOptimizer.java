@@ -206,7 +206,7 @@ final class CpuOptimizer implements OptimizerKernels {
                                 FloatVector v = a.load(i, mask(i, e));
                                 sum = sum.add(v.mul(v));
                             }
-                            acc += sum.reduceLanes(VectorOperators.ADD);
+                            acc += Vec.sum(sum);
                         }
                     } else {
                         for (long i = lo; i < hi; i++) {

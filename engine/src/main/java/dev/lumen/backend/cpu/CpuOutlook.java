@@ -284,7 +284,7 @@ final class CpuOutlook implements OutlookKernels {
                 acc = FloatVector.fromMemorySegment(SP, a, (ia + c) * 4, ORDER)
                         .fma(FloatVector.fromMemorySegment(SP, b, (ib + c) * 4, ORDER), acc);
             }
-            float s = acc.reduceLanes(VectorOperators.ADD);
+            float s = Vec.sum(acc);
             for (; c < n; c++) s += a.getAtIndex(F, ia + c) * b.getAtIndex(F, ib + c);
             return s;
         }

@@ -160,7 +160,7 @@ final class CpuReductions implements ReductionKernels {
             FloatVector acc = FloatVector.zero(S);
             int i = 0;
             for (int up = S.loopBound(len); i < up; i += L) acc = accumulate(m, acc, ld(s, b + i), cv);
-            float part = acc.reduceLanes(VectorOperators.ADD);
+            float part = Vec.sum(acc);
             for (; i < len; i++) part += (float) accumulate(m, 0, s.getAtIndex(F, b + i), fc);
             total += part;
         }
@@ -206,7 +206,7 @@ final class CpuReductions implements ReductionKernels {
             case SUM -> acc.add(v);
             case MAX -> acc.max(v);
             case MIN -> acc.min(v);
-            case EXP_SUM -> acc.add(v.sub(c).lanewise(VectorOperators.EXP));
+            case EXP_SUM -> acc.add(VecMath.exp(v.sub(c)));
             case SQ_SUM -> {
                 FloatVector d = v.sub(c);
                 yield d.fma(d, acc);
@@ -401,15 +401,15 @@ final class CpuReductions implements ReductionKernels {
         FloatVector mb = Vec.of(m), sum = FloatVector.zero(S);
         i = 0;
         if (log) {
-            for (; i < up; i += L) sum = sum.add(ld(sx, xi + i).sub(mb).lanewise(VectorOperators.EXP));
+            for (; i < up; i += L) sum = sum.add(VecMath.exp(ld(sx, xi + i).sub(mb)));
         } else {
             for (; i < up; i += L) {
-                FloatVector e = ld(sx, xi + i).sub(mb).lanewise(VectorOperators.EXP);
+                FloatVector e = VecMath.exp(ld(sx, xi + i).sub(mb));
                 st(so, oi + i, e);
                 sum = sum.add(e);
             }
         }
-        double s = sum.reduceLanes(VectorOperators.ADD);
+        double s = Vec.sum(sum);
         for (; i < n; i++) {
             float e = (float) Math.exp(sx.getAtIndex(F, xi + i) - m);
             if (!log) so.setAtIndex(F, oi + i, e);
@@ -472,13 +472,13 @@ final class CpuReductions implements ReductionKernels {
         FloatVector acc = FloatVector.zero(S);
         if (log) for (; i < up; i += L) acc = acc.add(ld(sg, gi + i));
         else for (; i < up; i += L) acc = ld(sg, gi + i).fma(ld(sy, yi + i), acc);
-        double s = acc.reduceLanes(VectorOperators.ADD);
+        double s = Vec.sum(acc);
         for (; i < n; i++) s += log ? sg.getAtIndex(F, gi + i) : (double) sg.getAtIndex(F, gi + i) * sy.getAtIndex(F, yi + i);
         float fs = (float) s;
         FloatVector sv = Vec.of(fs);
         i = 0;
         if (log) {
-            for (; i < up; i += L) st(so, oi + i, ld(sg, gi + i).sub(ld(sy, yi + i).lanewise(VectorOperators.EXP).mul(sv)));
+            for (; i < up; i += L) st(so, oi + i, ld(sg, gi + i).sub(VecMath.exp(ld(sy, yi + i)).mul(sv)));
             for (; i < n; i++) so.setAtIndex(F, oi + i, (float) (sg.getAtIndex(F, gi + i) - Math.exp(sy.getAtIndex(F, yi + i)) * fs));
         } else {
             for (; i < up; i += L) st(so, oi + i, ld(sy, yi + i).mul(ld(sg, gi + i).sub(sv)));

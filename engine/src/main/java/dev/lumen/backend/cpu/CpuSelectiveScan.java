@@ -155,7 +155,7 @@ final class CpuSelectiveScan implements SelectiveScanKernels {
 
     /** softplus with torch's threshold: z above 20 passes through. */
     private static FloatVector softplus(FloatVector z) {
-        FloatVector sp = z.lanewise(VectorOperators.EXP).lanewise(VectorOperators.LOG1P);
+        FloatVector sp = VecMath.log1p(VecMath.exp(z));
         return sp.blend(z, z.compare(VectorOperators.GT, 20f));
     }
 
@@ -187,7 +187,7 @@ final class CpuSelectiveScan implements SelectiveScanKernels {
                     FloatVector du = step.mul(u);
                     FloatVector y = u.mul(dv);
                     for (int q = 0; q < n; q++) {
-                        FloatVector decay = step.mul(FloatVector.fromArray(SP, aLanes, q * G)).lanewise(VectorOperators.EXP);
+                        FloatVector decay = VecMath.exp(step.mul(FloatVector.fromArray(SP, aLanes, q * G)));
                         FloatVector hv = decay.fma(FloatVector.fromArray(SP, h, q * G), du.mul(bT[i * n + q]));
                         hv.intoArray(h, q * G);
                         y = hv.fma(FloatVector.broadcast(SP, cT[i * n + q]), y);
@@ -304,8 +304,8 @@ final class CpuSelectiveScan implements SelectiveScanKernels {
                 for (int i = 0; i < cl; i++) {
                     for (int q = 0; q < n; q++) {
                         int at = (i * n + q) * G;
-                        gb[(k * n + q) * p.len + l0 + i] += FloatVector.fromArray(SP, s.gbAcc, at).reduceLanes(VectorOperators.ADD);
-                        gc[(k * n + q) * p.len + l0 + i] += FloatVector.fromArray(SP, s.gcAcc, at).reduceLanes(VectorOperators.ADD);
+                        gb[(k * n + q) * p.len + l0 + i] += Vec.sum(FloatVector.fromArray(SP, s.gbAcc, at));
+                        gc[(k * n + q) * p.len + l0 + i] += Vec.sum(FloatVector.fromArray(SP, s.gcAcc, at));
                     }
                 }
             }
@@ -349,11 +349,11 @@ final class CpuSelectiveScan implements SelectiveScanKernels {
             FloatVector step = softplus(z);
             step.intoArray(stepT, i * G);
             FloatVector one = FloatVector.broadcast(SP, 1f);
-            one.div(one.add(z.neg().lanewise(VectorOperators.EXP))).intoArray(sigT, i * G);
+            one.div(one.add(VecMath.exp(z.neg()))).intoArray(sigT, i * G);
             FloatVector du = step.mul(FloatVector.fromArray(SP, xT, planeAt + pos[l0 + i] * G));
             for (int q = 0; q < n; q++) {
                 int at = (i * n + q) * G;
-                FloatVector decay = step.mul(FloatVector.fromArray(SP, aLanes, q * G)).lanewise(VectorOperators.EXP);
+                FloatVector decay = VecMath.exp(step.mul(FloatVector.fromArray(SP, aLanes, q * G)));
                 FloatVector prev = FloatVector.fromArray(SP, i == 0 ? h0 : hs, i == 0 ? q * G : at - n * G);
                 decay.fma(prev, du.mul(bT[i * n + q])).intoArray(hs, at);
                 decay.intoArray(decayS, at);

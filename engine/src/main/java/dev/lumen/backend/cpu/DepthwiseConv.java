@@ -171,6 +171,6 @@ final class DepthwiseConv {
             int xb = (oh * sh + di) * cols + dj, gbase = oh * padW;
             for (int u = 0; u < padW; u += L) v = FloatVector.fromArray(S, gb, gbase + u).fma(FloatVector.fromArray(S, buf, xb + u), v);
         }
-        return v.reduceLanes(VectorOperators.ADD);
+        return Vec.sum(v);
     }
 }

@@ -15,7 +15,7 @@ final class DoubleSums {
         DoubleVector acc = DoubleVector.zero(D);
         int i = 0;
         for (int bound = D.loopBound(n); i < bound; i += D.length()) acc = acc.add(DoubleVector.fromArray(D, a, at + i));
-        double t = acc.reduceLanes(VectorOperators.ADD);
+        double t = Vec.sum(acc);
         for (; i < n; i++) t += a[at + i];
         return t;
     }
@@ -28,7 +28,7 @@ final class DoubleSums {
             DoubleVector x = DoubleVector.fromArray(D, a, i).sub(m);
             acc = x.fma(x, acc);
         }
-        double t = acc.reduceLanes(VectorOperators.ADD);
+        double t = Vec.sum(acc);
         for (; i < n; i++) t += (a[i] - m) * (a[i] - m);
         return t;
     }
@@ -40,7 +40,7 @@ final class DoubleSums {
         for (int bound = D.loopBound(n); i < bound; i += D.length()) {
             acc = DoubleVector.fromArray(D, a, ao + i).fma(DoubleVector.fromArray(D, b, bo + i), acc);
         }
-        double t = acc.reduceLanes(VectorOperators.ADD);
+        double t = Vec.sum(acc);
         for (; i < n; i++) t += a[ao + i] * b[bo + i];
         return t;
     }
@@ -53,7 +53,7 @@ final class DoubleSums {
             acc = DoubleVector.fromArray(D, a, ao + i).mul(DoubleVector.fromArray(D, b, bo + i))
                     .fma(DoubleVector.fromArray(D, c, co + i), acc);
         }
-        double t = acc.reduceLanes(VectorOperators.ADD);
+        double t = Vec.sum(acc);
         for (; i < n; i++) t += a[ao + i] * b[bo + i] * c[co + i];
         return t;
     }

@@ -36,8 +36,8 @@ final class GateBatchNorm {
             sDau = h.fma(g, sDau);
             sW1 = z.fma(a.max(zero), sW1);
         }
-        double tDa = sDa.reduceLanes(VectorOperators.ADD), tDau = sDau.reduceLanes(VectorOperators.ADD);
-        double tW1 = sW1.reduceLanes(VectorOperators.ADD);
+        double tDa = Vec.sum(sDa), tDau = Vec.sum(sDau);
+        double tW1 = Vec.sum(sW1);
         for (; i < n; i++) {
             double h = (u[i] - mean) * inv, a = gamma * h + beta, z = dz[at + i];
             double g = a > 0 ? z * w1 : 0;
@@ -62,7 +62,7 @@ final class GateBatchNorm {
             g.intoArray(du, i);
             sum = sum.add(g);
         }
-        double t = sum.reduceLanes(VectorOperators.ADD);
+        double t = Vec.sum(sum);
         for (; i < n; i++) {
             double g = k * (da[at + i] - meanDa - uh[at + i] * meanDau);
             du[i] = g;

@@ -142,7 +142,7 @@ final class LayerNormRows {
             sa = sa.add(gw);
             sb = gw.fma(load(x, xo + i).sub(vm), sb);
         }
-        double a = sa.reduceLanes(VectorOperators.ADD), b = sb.reduceLanes(VectorOperators.ADD);
+        double a = Vec.sum(sa), b = Vec.sum(sb);
         for (int j = i; j < n; j++) {
             float gw = g.getAtIndex(F, go + j) * (w == null ? 1f : w.getAtIndex(F, wo + j));
             a += gw;

@@ -41,7 +41,7 @@ final class NormRows {
                     s1 = s1.add(d);
                     s2 = d.fma(d, s2);
                 }
-                double a1 = s1.reduceLanes(VectorOperators.ADD), a2 = s2.reduceLanes(VectorOperators.ADD);
+                double a1 = Vec.sum(s1), a2 = Vec.sum(s2);
                 for (; i < end; i++) {
                     float d = x.getAtIndex(F, off + i) - sh;
                     a1 += d;
@@ -88,7 +88,7 @@ final class NormRows {
                     s1 = s1.add(vg);
                     s2 = vg.fma(load(x, xo + i).sub(vs), s2);
                 }
-                double a1 = s1.reduceLanes(VectorOperators.ADD), a2 = s2.reduceLanes(VectorOperators.ADD);
+                double a1 = Vec.sum(s1), a2 = Vec.sum(s2);
                 for (; i < end; i++) {
                     float vg = g.getAtIndex(F, go + i);
                     a1 += vg;

@@ -36,7 +36,7 @@ final class SoftmaxRows {
         }
         for (int i = 0; i < n; i += SP.length()) {
             VectorMask<Float> m = SP.indexInRange(i, n);
-            FloatVector.fromArray(SP, dst, dstAt + i, m).lanewise(VectorOperators.EXP).intoArray(dst, dstAt + i, m);
+            VecMath.exp(FloatVector.fromArray(SP, dst, dstAt + i, m)).intoArray(dst, dstAt + i, m);
         }
         for (int r = 0; r < rows; r++) {
             int o = dstAt + r * kk;

@@ -189,9 +189,9 @@ final class Stencil3x3 {
                     t2 += g * pad[r + x + 2];
                 }
             }
-            acc[ky * 3] += s0.reduceLanes(VectorOperators.ADD) + t0;
-            acc[ky * 3 + 1] += s1.reduceLanes(VectorOperators.ADD) + t1;
-            acc[ky * 3 + 2] += s2.reduceLanes(VectorOperators.ADD) + t2;
+            acc[ky * 3] += Vec.sum(s0) + t0;
+            acc[ky * 3 + 1] += Vec.sum(s1) + t1;
+            acc[ky * 3 + 2] += Vec.sum(s2) + t2;
         }
     }
 }

@@ -1,6 +1,5 @@
 package dev.lumen.backend.cpu;
 
-import static jdk.incubator.vector.VectorOperators.EXP;
 import static jdk.incubator.vector.VectorOperators.GE;
 import static jdk.incubator.vector.VectorOperators.GT;
 import static jdk.incubator.vector.VectorOperators.LE;
@@ -122,9 +121,9 @@ final class UnaryMath {
 
     static FloatVector neg(FloatVector x, float p0, float p1) { return x.neg(); }
     static FloatVector negGrad(FloatVector x, float p0, float p1) { return Vec.of(-1f); }
-    static FloatVector exp(FloatVector x, float p0, float p1) { return x.lanewise(EXP); }
-    static FloatVector expGrad(FloatVector x, float p0, float p1) { return x.lanewise(EXP); }
-    static FloatVector log(FloatVector x, float p0, float p1) { return x.lanewise(VectorOperators.LOG); }
+    static FloatVector exp(FloatVector x, float p0, float p1) { return VecMath.exp(x); }
+    static FloatVector expGrad(FloatVector x, float p0, float p1) { return VecMath.exp(x); }
+    static FloatVector log(FloatVector x, float p0, float p1) { return VecMath.log(x); }
     static FloatVector logGrad(FloatVector x, float p0, float p1) { return Vec.of(1f).div(x); }
     static FloatVector sqrt(FloatVector x, float p0, float p1) { return x.sqrt(); }
     static FloatVector sqrtGrad(FloatVector x, float p0, float p1) { return Vec.of(0.5f).div(x.sqrt()); }
@@ -145,11 +144,11 @@ final class UnaryMath {
     static FloatVector geluGrad(FloatVector x, float p0, float p1) { return geluGrad(x); }
     static FloatVector geluTanh(FloatVector x, float p0, float p1) { return geluTanh(x); }
     static FloatVector geluTanhGrad(FloatVector x, float p0, float p1) { return geluTanhGrad(x); }
-    static FloatVector silu(FloatVector x, float p0, float p1) { return x.div(x.neg().lanewise(EXP).add(1f)); }
+    static FloatVector silu(FloatVector x, float p0, float p1) { return x.div(VecMath.exp(x.neg()).add(1f)); }
     static FloatVector siluGrad(FloatVector x, float p0, float p1) { return siluGrad(x); }
     static FloatVector sigmoid(FloatVector x, float p0, float p1) { return sigmoid(x); }
     static FloatVector sigmoidGrad(FloatVector x, float p0, float p1) { return sigmoidGrad(x); }
-    static FloatVector tanh(FloatVector x, float p0, float p1) { return x.lanewise(VectorOperators.TANH); }
+    static FloatVector tanh(FloatVector x, float p0, float p1) { return VecMath.tanh(x); }
     static FloatVector tanhGrad(FloatVector x, float p0, float p1) { return tanhGrad(x); }
     static FloatVector leakyRelu(FloatVector x, float p0, float p1) { return x.blend(x.mul(p0), x.compare(LE, 0f)); }
     static FloatVector leakyReluGrad(FloatVector x, float p0, float p1) { return Vec.of(p0).blend(1f, x.compare(GT, 0f)); }
@@ -165,7 +164,7 @@ final class UnaryMath {
         if (p == 0.5f) return x.sqrt();
         if (p == 0f) return Vec.of(1f);
         if (p == -1f) return Vec.of(1f).div(x);
-        return x.lanewise(VectorOperators.POW, p);
+        return VecMath.pow(x, Vec.of(p));
     }
 
     static FloatVector clamp(FloatVector x, float lo, float hi) {
@@ -187,7 +186,7 @@ final class UnaryMath {
         return Vec.of(0f).blend(1f, x.compare(GT, 0f)).blend(-1f, x.compare(LT, 0f));
     }
 
-    private static FloatVector sigmoid(FloatVector x) { return Vec.of(1f).div(x.neg().lanewise(EXP).add(1f)); }
+    private static FloatVector sigmoid(FloatVector x) { return Vec.of(1f).div(VecMath.exp(x.neg()).add(1f)); }
 
     private static FloatVector sigmoidGrad(FloatVector x) {
         FloatVector s = sigmoid(x);
@@ -200,19 +199,19 @@ final class UnaryMath {
     }
 
     private static FloatVector tanhGrad(FloatVector x) {
-        FloatVector t = x.lanewise(VectorOperators.TANH);
+        FloatVector t = VecMath.tanh(x);
         return t.mul(t).neg().add(1f);
     }
 
     static FloatVector softplus(FloatVector x, float beta, float threshold) {
         FloatVector bx = x.mul(beta);
-        FloatVector soft = bx.lanewise(EXP).lanewise(VectorOperators.LOG1P).div(beta);
+        FloatVector soft = VecMath.log1p(VecMath.exp(bx)).div(beta);
         return soft.blend(x, bx.compare(GT, threshold));
     }
 
     static FloatVector softplusGrad(FloatVector x, float beta, float threshold) {
         FloatVector bx = x.mul(beta);
-        FloatVector z = bx.lanewise(EXP);
+        FloatVector z = VecMath.exp(bx);
         return z.div(z.add(1f)).blend(1f, bx.compare(GT, threshold));
     }
 
@@ -240,7 +239,7 @@ final class UnaryMath {
         FloatVector z = x.abs();
         FloatVector t = ONE.div(z.fma(HALF, ONE));
         FloatVector p = E0.fma(t, E1).fma(t, E2).fma(t, E3).fma(t, E4).fma(t, E5).fma(t, E6).fma(t, E7).fma(t, E8).fma(t, E9);
-        FloatVector e = ONE.sub(t.mul(p.sub(z.mul(z)).lanewise(EXP)));
+        FloatVector e = ONE.sub(t.mul(VecMath.exp(p.sub(z.mul(z)))));
         return e.blend(e.neg(), x.compare(LT, ZERO));
     }
 
@@ -248,18 +247,18 @@ final class UnaryMath {
 
     private static FloatVector geluGrad(FloatVector x) {
         FloatVector cdf = erf(x.mul(V_SQRT1_2)).add(ONE).mul(HALF);
-        FloatVector pdf = x.mul(x).mul(HALF).neg().lanewise(EXP).mul(V_INV_SQRT_2PI);
+        FloatVector pdf = VecMath.exp(x.mul(x).mul(HALF).neg()).mul(V_INV_SQRT_2PI);
         return x.fma(pdf, cdf);
     }
 
     private static FloatVector geluTanh(FloatVector x) {
         FloatVector inner = x.mul(x).mul(x).mul((float) K_KAPPA).add(x).mul((float) K_BETA);
-        return x.mul(0.5f).mul(inner.lanewise(VectorOperators.TANH).add(1f));
+        return x.mul(0.5f).mul(VecMath.tanh(inner).add(1f));
     }
 
     private static FloatVector geluTanhGrad(FloatVector x) {
         FloatVector x2 = x.mul(x);
-        FloatVector t = x2.mul(x).mul((float) K_KAPPA).add(x).mul((float) K_BETA).lanewise(VectorOperators.TANH);
+        FloatVector t = VecMath.tanh(x2.mul(x).mul((float) K_KAPPA).add(x).mul((float) K_BETA));
         FloatVector left = t.add(1f).mul(0.5f);
         FloatVector right = x.mul(0.5f).mul(t.mul(t).neg().add(1f)).mul((float) K_BETA).mul(x2.mul((float) (3 * K_KAPPA)).add(1f));
         return left.add(right);

@@ -2,8 +2,8 @@ package dev.lumen.backend.cpu;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
+import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /** F32 Vector API shortcuts for kernels: loads and stores by element index, and horizontal sums. */
@@ -21,7 +21,23 @@ final class Vec {
 
     static FloatVector of(float v) { return FloatVector.broadcast(S, v); }
 
-    static float sum(FloatVector v) { return v.reduceLanes(VectorOperators.ADD); }
+    /**
+     * Lane sum in lane order. reduceLanes(ADD) leaves the order open, and C2's intrinsic adds in
+     * another order than the interpreter and C1, so a run's last bits would depend on when the JIT
+     * compiled what; a fixed order makes a resumed run in a fresh JVM bit-identical to an unbroken one.
+     */
+    static float sum(FloatVector v) {
+        float s = v.lane(0);
+        for (int i = 1; i < v.length(); i++) s += v.lane(i);
+        return s;
+    }
+
+    /** Lane sum in lane order (see the float version). */
+    static double sum(DoubleVector v) {
+        double s = v.lane(0);
+        for (int i = 1; i < v.length(); i++) s += v.lane(i);
+        return s;
+    }
 
     /** Sum of n contiguous floats from element index i, in float lanes per block of 1024 and double across blocks. */
     static double sumRow(MemorySegment s, long i, int n) {

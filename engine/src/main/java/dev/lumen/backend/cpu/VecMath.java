@@ -1,0 +1,120 @@
+package dev.lumen.backend.cpu;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * exp, log, log1p and tanh on float vectors from adds, multiplies and fmas only.
+ *
+ * <p>Why not lanewise(EXP) and friends: C2 compiles those to the SVML routines while the
+ * interpreter and C1 compute each lane with Math, and the two differ in the last bit now and
+ * then. A training run's result would then depend on when the JIT compiled what, and a run
+ * resumed in a fresh JVM would not end bit-identical to an unbroken one. IEEE add, multiply, fma
+ * and divide round the same in every tier, so these do too. Accuracy: within 2 ulp of the exact
+ * result (checked against Math in VecMathTest), at about the speed of the SVML versions.
+ */
+final class VecMath {
+    private VecMath() {}
+
+    private static final FloatVector ONE = Vec.of(1f), HALF = Vec.of(0.5f), ZERO = Vec.of(0f), TWO = Vec.of(2f);
+    private static final FloatVector INF = Vec.of(Float.POSITIVE_INFINITY), NEG_INF = Vec.of(Float.NEGATIVE_INFINITY);
+    private static final FloatVector NAN = Vec.of(Float.NaN);
+
+    // exp: x = n ln2 + r with |r| <= ln2/2; e^r = 1 + r + r^2 P(r) (Cephes expf's minimax P).
+    private static final FloatVector EXP_HI = Vec.of(88.72284f), EXP_LO = Vec.of(-103.97208f);
+    private static final FloatVector LOG2E = Vec.of(1.44269504088896341f);
+    /** 1.5 * 2^23: adding it rounds to an integer (to nearest even) and leaves that integer in the low mantissa bits. */
+    private static final FloatVector ROUNDER = Vec.of(12582912f);
+    private static final FloatVector LN2_HI = Vec.of(0.693359375f), LN2_LO = Vec.of(-2.12194440e-4f);
+    private static final FloatVector P0 = Vec.of(1.9875691500e-4f), P1 = Vec.of(1.3981999507e-3f), P2 = Vec.of(8.3334519073e-3f),
+            P3 = Vec.of(4.1665795894e-2f), P4 = Vec.of(1.6666665459e-1f), P5 = Vec.of(5.0000001201e-1f);
+
+    /** e^x; +inf above 88.72, 0 below -103.97, NaN stays NaN; subnormal results are kept. */
+    static FloatVector exp(FloatVector x) {
+        FloatVector xc = x.min(EXP_HI).max(EXP_LO);
+        FloatVector shifted = xc.fma(LOG2E, ROUNDER);
+        FloatVector n = shifted.sub(ROUNDER);
+        FloatVector r = n.fma(LN2_HI.neg(), xc);
+        r = n.fma(LN2_LO.neg(), r);
+        FloatVector r2 = r.mul(r);
+        FloatVector p = P0.fma(r, P1).fma(r, P2).fma(r, P3).fma(r, P4).fma(r, P5);
+        FloatVector er = p.fma(r2, r).add(ONE);
+        // 2^n as two normal factors, so that n down to -150 (subnormal results) and up to 128 work.
+        IntVector ni = shifted.reinterpretAsInts().sub(0x4B400000);
+        IntVector n1 = ni.lanewise(VectorOperators.ASHR, 1), n2 = ni.sub(n1);
+        FloatVector s1 = n1.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        FloatVector s2 = n2.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        FloatVector y = er.mul(s1).mul(s2);
+        y = y.blend(INF, x.compare(VectorOperators.GT, EXP_HI));
+        y = y.blend(ZERO, x.compare(VectorOperators.LT, EXP_LO));
+        return y.blend(x, x.test(VectorOperators.IS_NAN));
+    }
+
+    // log: x = m 2^e with m in [sqrt(1/2), sqrt(2)); log(1 + f) = f - f^2/2 + f^3 Q(f) (Cephes logf's Q).
+    private static final FloatVector SQRT_HALF = Vec.of(0.707106781186547524f), MIN_NORMAL = Vec.of(Float.MIN_NORMAL),
+            TWO_23 = Vec.of(8388608f);
+    private static final FloatVector Q0 = Vec.of(7.0376836292e-2f), Q1 = Vec.of(-1.1514610310e-1f), Q2 = Vec.of(1.1676998740e-1f),
+            Q3 = Vec.of(-1.2420140846e-1f), Q4 = Vec.of(1.4249322787e-1f), Q5 = Vec.of(-1.6668057665e-1f),
+            Q6 = Vec.of(2.0000714765e-1f), Q7 = Vec.of(-2.4999993993e-1f), Q8 = Vec.of(3.3333331174e-1f);
+
+    /** Natural log; -inf at 0, NaN below 0, +inf at +inf. */
+    static FloatVector log(FloatVector x) {
+        VectorMask<Float> sub = x.compare(VectorOperators.LT, MIN_NORMAL);
+        FloatVector xs = x.blend(x.mul(TWO_23), sub);
+        IntVector bits = xs.reinterpretAsInts();
+        IntVector e = bits.lanewise(VectorOperators.LSHR, 23).sub(126);
+        e = e.blend(e.sub(23), sub.cast(e.species()));
+        FloatVector m = bits.and(0x007FFFFF).or(0x3F000000).reinterpretAsFloats(); // [0.5, 1)
+        VectorMask<Float> low = m.compare(VectorOperators.LT, SQRT_HALF);
+        FloatVector ef = (FloatVector) e.convert(VectorOperators.I2F, 0);
+        ef = ef.blend(ef.sub(ONE), low);
+        FloatVector f = m.blend(m.add(m), low).sub(ONE);
+        FloatVector z = f.mul(f);
+        FloatVector q = Q0.fma(f, Q1).fma(f, Q2).fma(f, Q3).fma(f, Q4).fma(f, Q5).fma(f, Q6).fma(f, Q7).fma(f, Q8);
+        FloatVector y = q.mul(f).mul(z);
+        y = ef.fma(LN2_LO, y);
+        y = z.fma(HALF.neg(), y);
+        FloatVector out = f.add(y);
+        out = ef.fma(LN2_HI, out);
+        out = out.blend(NEG_INF, x.compare(VectorOperators.EQ, ZERO));
+        out = out.blend(INF, x.compare(VectorOperators.EQ, INF));
+        out = out.blend(NAN, x.compare(VectorOperators.LT, ZERO));
+        return out.blend(x, x.test(VectorOperators.IS_NAN));
+    }
+
+    /** log(1 + u), accurate for small u: log(w) corrected by the rounding of w = 1 + u. */
+    static FloatVector log1p(FloatVector u) {
+        FloatVector w = u.add(ONE);
+        FloatVector d = w.sub(ONE);
+        FloatVector corrected = log(w).add(u.sub(d).div(w));
+        // w == 1: u is below half an ulp of 1, where log1p(u) = u to float precision. The correction
+        // is 0/0 or inf-inf at w = 0 and w = inf, where log(w) alone is the answer.
+        corrected = corrected.blend(u, d.compare(VectorOperators.EQ, ZERO));
+        return corrected.blend(NEG_INF, w.compare(VectorOperators.EQ, ZERO)).blend(INF, w.compare(VectorOperators.EQ, INF));
+    }
+
+    // tanh: odd polynomial below 0.625 (Cephes tanhf), 1 - 2 / (e^{2|x|} + 1) above.
+    private static final FloatVector TANH_SMALL = Vec.of(0.625f);
+    private static final FloatVector T0 = Vec.of(-5.70498872745e-3f), T1 = Vec.of(2.06390887954e-2f), T2 = Vec.of(-5.37397155531e-2f),
+            T3 = Vec.of(1.33314422036e-1f), T4 = Vec.of(-3.33332819422e-1f);
+
+    static FloatVector tanh(FloatVector x) {
+        FloatVector ax = x.abs();
+        FloatVector z = x.mul(x);
+        FloatVector small = T0.fma(z, T1).fma(z, T2).fma(z, T3).fma(z, T4).mul(z).fma(x, x);
+        FloatVector large = ONE.sub(TWO.div(exp(ax.add(ax)).add(ONE)));
+        large = large.blend(large.neg(), x.compare(VectorOperators.LT, ZERO));
+        // x itself at NaN and at zero, where the polynomial would turn -0 into +0.
+        return large.blend(small, ax.compare(VectorOperators.LT, TANH_SMALL))
+                .blend(x, x.test(VectorOperators.IS_NAN).or(x.compare(VectorOperators.EQ, ZERO)));
+    }
+
+    /** x^p lane by lane with Math.pow, which rounds the same in every tier (it has no vector intrinsic to disagree with). */
+    static FloatVector pow(FloatVector x, FloatVector p) {
+        float[] a = x.toArray(), b = p.toArray();
+        for (int i = 0; i < a.length; i++) a[i] = (float) Math.pow(a[i], b[i]);
+        return FloatVector.fromArray(x.species(), a, 0);
+    }
+}
