@@ -51,13 +51,14 @@ final class ConvColumns {
                 int a = Math.min(ow, firstValid(win.pw(), jd, win.sw())), b = Math.max(a, endValid(w, win.pw(), jd, win.sw(), ow));
                 long plane = xOff + (long) ch * h * w;
                 long dst = cOff + (long) r * ldc;
+                // Padding: zero the whole row in one fill, then copy the valid runs over it (a
+                // small fill per output row and border cost more than the row's copies).
+                boolean padded = a > 0 || b < ow || oh0 * win.sh() - win.ph() + i * win.dh() < 0
+                        || (oh1 - 1) * win.sh() - win.ph() + i * win.dh() >= h;
+                if (padded) zero(cols, dst, len, es);
                 for (int oh = oh0; oh < oh1; oh++, dst += ow) {
                     int ih = oh * win.sh() - win.ph() + i * win.dh();
-                    if (ih < 0 || ih >= h) {
-                        zero(cols, dst, ow, es);
-                        continue;
-                    }
-                    zero(cols, dst, a, es);
+                    if (ih < 0 || ih >= h) continue;
                     long src = plane + (long) ih * w + (long) a * win.sw() - win.pw() + jd;
                     if (b == a) {
                         // the whole row falls in the padding
@@ -68,7 +69,6 @@ final class ConvColumns {
                     } else {
                         for (int q = a; q < b; q++, src += win.sw()) cols.setAtIndex(ValueLayout.JAVA_LONG, dst + q, x.getAtIndex(ValueLayout.JAVA_LONG, src));
                     }
-                    zero(cols, dst + b, ow - b, es);
                 }
             }
         });

@@ -2,6 +2,7 @@ package dev.lumen.models.resnet;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -137,6 +138,11 @@ class ResNetTest {
             ResNet small = new ResNet(tiny("res2net"), gray.with("small_input_stem", true));
             assertArrayEquals(new int[] {2, 128, 4, 4}, small.forwardFeatures(Tensor.zeros(2, 1, 28, 28)).shape());
             assertEquals(plain.numParameters(), small.numParameters(), "the small stem keeps the weights' shapes");
+            ResNet halved = new ResNet(tiny("res2net"), gray.with("small_input_stem", true).with("stem_stride", 2));
+            assertArrayEquals(new int[] {2, 128, 2, 2}, halved.forwardFeatures(Tensor.zeros(2, 1, 28, 28)).shape(), "14x14 first stage");
+            halved.close();
+            IllegalArgumentException bad = assertThrows(IllegalArgumentException.class, () -> new ResNet(tiny("res2net"), gray.with("stem_stride", 3)));
+            assertTrue(bad.getMessage().contains("stem_stride"), bad.getMessage());
             assertArrayEquals(new int[] {2, 10}, small.forward(Tensor.zeros(2, 1, 28, 28)).shape());
             small.resetClassifier(3);
             assertEquals(3, small.numClasses());
