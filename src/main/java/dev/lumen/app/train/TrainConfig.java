@@ -129,6 +129,10 @@ public final class TrainConfig {
     @Option(names = "--mixup-mode", paramLabel = "MODE", description = "batch, pair or elem. Default: ${DEFAULT-VALUE}.", defaultValue = "batch")
     public String mixupMode = "batch";
 
+    @Option(names = "--crop-padding", paramLabel = "PX", description = "Small images (up to 64 px): pad by PX and crop back at random"
+            + " (0: no crop). Default: img-size/8.")
+    public Integer cropPadding;
+
     @Option(names = "--cutout", paramLabel = "N", description = "Cutout holes of side img-size/2 per training image (0: off). Default: ${DEFAULT-VALUE}.",
             defaultValue = "0")
     public int cutout;

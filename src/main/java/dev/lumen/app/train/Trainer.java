@@ -209,6 +209,7 @@ public final class Trainer {
 
         Pipelines.Options po = Pipelines.Options.defaults(cfg.imgSize, norm[0], norm[1]);
         if (cfg.cutout > 0) po = po.withCutout(cfg.cutout, Math.max(1, cfg.imgSize / 2));
+        if (cfg.cropPadding != null) po = po.withPadding(cfg.cropPadding);
         trainLoader = DataLoader.builder(train, Pipelines.train(po)).batchSize(cfg.batchSize).shuffle(true)
                 .dropLast(train.size() >= 2 * cfg.batchSize).workers(cfg.workers).seed(cfg.seed).onUnreadable(this::warnUnreadable).build();
         valLoader = DataLoader.builder(val, Pipelines.eval(po)).batchSize(cfg.batchSize).shuffle(false).workers(cfg.workers)
@@ -265,6 +266,7 @@ public final class Trainer {
         if (!(cfg.dropPath >= 0 && cfg.dropPath < 1)) throw new TrainException("--drop-path must be in [0, 1), got " + cfg.dropPath);
         if (!(cfg.modelEmaDecay >= 0 && cfg.modelEmaDecay <= 1)) throw new TrainException("--model-ema-decay must be in [0, 1], got " + cfg.modelEmaDecay);
         if (cfg.cutout < 0) throw new TrainException("--cutout must be >= 0, got " + cfg.cutout);
+        if (cfg.cropPadding != null && cfg.cropPadding < 0) throw new TrainException("--crop-padding must be >= 0, got " + cfg.cropPadding);
     }
 
     /** cpu, or cuda when its backend loads; never a silent fallback. */

@@ -114,6 +114,11 @@ class TrainCommandTest {
         args.set(args.indexOf("resnet_micro"), "resnet_mikro");
         err = fails(args).err();
         assertTrue(err.contains("unknown model 'resnet_mikro'; did you mean resnet_micro"), err);
+
+        args = TrainFixtures.tinyArgs(data, tmp.resolve("o5"), 1);
+        args.addAll(List.of("--crop-padding", "-2"));
+        err = fails(args).err();
+        assertTrue(err.contains("--crop-padding must be >= 0, got -2"), err);
     }
 
     @Test

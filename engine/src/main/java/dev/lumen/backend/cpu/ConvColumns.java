@@ -63,7 +63,7 @@ final class ConvColumns {
                     if (b == a) {
                         // the whole row falls in the padding
                     } else if (win.sw() == 1) {
-                        MemorySegment.copy(x, src * es, cols, (dst + a) * es, (long) (b - a) * es);
+                        copyRun(es, x, src, cols, dst + a, b - a);
                     } else if (es == 4) {
                         for (int q = a; q < b; q++, src += win.sw()) cols.setAtIndex(ValueLayout.JAVA_INT, dst + q, x.getAtIndex(ValueLayout.JAVA_INT, src));
                     } else {
@@ -136,6 +136,21 @@ final class ConvColumns {
                 v.intoMemorySegment(dst, (d + q) * 8, ORDER);
             }
             for (; q < n; q++) dst.setAtIndex(ValueLayout.JAVA_DOUBLE, d + q, dst.getAtIndex(ValueLayout.JAVA_DOUBLE, d + q) + src.getAtIndex(ValueLayout.JAVA_DOUBLE, s + q));
+        }
+    }
+
+    /**
+     * Copies n elements of es bytes (bits only). Short runs go element by element: a bulk copy's
+     * fixed cost (bounds and liveness checks) is worth dozens of elements, and the rows of 7x7,
+     * 4x4 and 2x2 maps are 2 to 7 long.
+     */
+    static void copyRun(int es, MemorySegment src, long s, MemorySegment dst, long d, long n) {
+        if (n >= 16) {
+            MemorySegment.copy(src, s * es, dst, d * es, n * es);
+        } else if (es == 4) {
+            for (long q = 0; q < n; q++) dst.setAtIndex(ValueLayout.JAVA_INT, d + q, src.getAtIndex(ValueLayout.JAVA_INT, s + q));
+        } else {
+            for (long q = 0; q < n; q++) dst.setAtIndex(ValueLayout.JAVA_LONG, d + q, src.getAtIndex(ValueLayout.JAVA_LONG, s + q));
         }
     }
 

@@ -65,7 +65,7 @@ final class CpuConv implements ConvKernels {
 
     /** rows x len block copy between leading dimensions (element offsets). */
     private static void copyBlock(int es, MemorySegment src, long so, long sld, MemorySegment dst, long dOff, long dld, int rows, int len) {
-        for (int r = 0; r < rows; r++) MemorySegment.copy(src, (so + r * sld) * es, dst, (dOff + r * dld) * es, (long) len * es);
+        for (int r = 0; r < rows; r++) ConvColumns.copyRun(es, src, so + r * sld, dst, dOff + r * dld, len);
     }
 
     /**
@@ -81,6 +81,42 @@ final class CpuConv implements ConvKernels {
                 else copyBlock(es, seg(t), at, l, dst, b * l, wide, rows, l);
             }
         });
+    }
+
+    /** Body over images [i0, i0 + cnt), with scratch of its own for columns and GEMM output. */
+    private interface ImageGroup {
+        void run(int i0, int cnt, MemorySegment cols, MemorySegment tmp);
+    }
+
+    /**
+     * Runs body over groups of nb images on the pool's threads, each thread with its own
+     * scratch. A small-map convolution is a chain of small steps per group (im2col, GEMM, copy
+     * back); split by group, each thread runs whole chains instead of waiting at every step.
+     */
+    private static void forImageGroups(int n, int nb, long colsElems, long tmpElems, int es, ImageGroup body) {
+        Parallel.forRange((n + nb - 1) / nb, 1, (lo, hi) -> {
+            Storage colsS = scratch(colsElems, es), tmpS = scratch(tmpElems, es);
+            try {
+                for (long gi = lo; gi < hi; gi++) {
+                    int i0 = (int) gi * nb;
+                    body.run(i0, Math.min(nb, n - i0), colsS.segment(), tmpS.segment());
+                }
+            } finally {
+                colsS.release();
+                tmpS.release();
+            }
+        });
+    }
+
+    /** dst[i] += src[i] for n elements. */
+    private static void addInto(boolean f32, MemorySegment dst, long dOff, MemorySegment src, long sOff, long n) {
+        for (long i = 0; i < n; i++) {
+            if (f32) {
+                dst.setAtIndex(ValueLayout.JAVA_FLOAT, dOff + i, dst.getAtIndex(ValueLayout.JAVA_FLOAT, dOff + i) + src.getAtIndex(ValueLayout.JAVA_FLOAT, sOff + i));
+            } else {
+                dst.setAtIndex(ValueLayout.JAVA_DOUBLE, dOff + i, dst.getAtIndex(ValueLayout.JAVA_DOUBLE, dOff + i) + src.getAtIndex(ValueLayout.JAVA_DOUBLE, sOff + i));
+            }
+        }
     }
 
     /** Builds the [C*kh*kw, nb*L] columns of images [i0, i0+nb) (nb > 1: whole images). */
@@ -138,24 +174,16 @@ final class CpuConv implements ConvKernels {
         MemorySegment xs = seg(x), ws = seg(weight), o = seg(out);
         boolean acc = bias != null;
         if (nb > 1) {
-            int wide = nb * l;
-            Storage colsS = scratch(d.colRows() * wide, es), tmpS = scratch((long) d.o() * wide, es);
-            try {
-                MemorySegment cols = colsS.segment(), tmp = tmpS.segment();
-                for (int i0 = 0; i0 < d.n(); i0 += nb) {
-                    int cnt = Math.min(nb, d.n() - i0), w = cnt * l;
-                    columns(es, x, d, i0, cnt, cols);
-                    if (acc) fillRows(f32, tmp, 0, d.o(), w, seg(bias), bias.offset());
-                    for (int g = 0; g < groups; g++) {
-                        gemm(f32, false, false, og, w, k, ws, weight.offset() + (long) g * og * k, k, cols, (long) g * k * w, w,
-                                acc, tmp, (long) g * og * w, w);
-                    }
-                    sideBySide(es, out, i0, cnt, d.o(), l, tmp, true);
+            forImageGroups(d.n(), nb, d.colRows() * nb * l, (long) d.o() * nb * l, es, (i0, cnt, cols, tmp) -> {
+                int w = cnt * l;
+                columns(es, x, d, i0, cnt, cols);
+                if (acc) fillRows(f32, tmp, 0, d.o(), w, seg(bias), bias.offset());
+                for (int g = 0; g < groups; g++) {
+                    gemm(f32, false, false, og, w, k, ws, weight.offset() + (long) g * og * k, k, cols, (long) g * k * w, w,
+                            acc, tmp, (long) g * og * w, w);
                 }
-            } finally {
-                colsS.release();
-                tmpS.release();
-            }
+                sideBySide(es, out, i0, cnt, d.o(), l, tmp, true);
+            });
             return;
         }
         int band = d.band();
@@ -217,32 +245,23 @@ final class CpuConv implements ConvKernels {
         int l = d.l(), k = d.k(), og = d.og(), nb = d.images();
         MemorySegment gx = seg(gradIn), ws = seg(weight), go = seg(gradOut);
         if (nb > 1) {
-            int wide = nb * l;
-            Storage colsS = scratch(d.colRows() * wide, es), tmpS = scratch((long) d.o() * wide, es);
-            try {
-                MemorySegment cols = colsS.segment(), tmp = tmpS.segment();
-                for (int i0 = 0; i0 < d.n(); i0 += nb) {
-                    int cnt = Math.min(nb, d.n() - i0), w = cnt * l;
-                    sideBySide(es, gradOut, i0, cnt, d.o(), l, tmp, false);
-                    for (int g = 0; g < groups; g++) {
-                        gemm(f32, true, false, k, w, og, ws, weight.offset() + (long) g * og * k, k, tmp, (long) g * og * w, w,
-                                false, cols, (long) g * k * w, w);
-                    }
-                    if (d.pointwise()) {
-                        sideBySide(es, gradIn, i0, cnt, d.c(), l, cols, true);
-                        continue;
-                    }
-                    final int first = i0;
-                    for (int b = 0; b < cnt; b++) {
-                        long xo = gradIn.offset() + (first + b) * d.inImage();
-                        ConvColumns.zero(gx, xo, d.inImage(), es);
-                        ConvColumns.col2im(f32, cols, (long) b * l, w, d.c(), d.h(), d.w(), win, d.ow(), 0, d.oh(), gx, xo);
-                    }
+            forImageGroups(d.n(), nb, d.colRows() * nb * l, (long) d.o() * nb * l, es, (i0, cnt, cols, tmp) -> {
+                int w = cnt * l;
+                sideBySide(es, gradOut, i0, cnt, d.o(), l, tmp, false);
+                for (int g = 0; g < groups; g++) {
+                    gemm(f32, true, false, k, w, og, ws, weight.offset() + (long) g * og * k, k, tmp, (long) g * og * w, w,
+                            false, cols, (long) g * k * w, w);
                 }
-            } finally {
-                colsS.release();
-                tmpS.release();
-            }
+                if (d.pointwise()) {
+                    sideBySide(es, gradIn, i0, cnt, d.c(), l, cols, true);
+                    return;
+                }
+                for (int b = 0; b < cnt; b++) {
+                    long xo = gradIn.offset() + (i0 + b) * d.inImage();
+                    ConvColumns.zero(gx, xo, d.inImage(), es);
+                    ConvColumns.col2im(f32, cols, (long) b * l, w, d.c(), d.h(), d.w(), win, d.ow(), 0, d.oh(), gx, xo);
+                }
+            });
             return;
         }
         int band = d.band();
@@ -289,25 +308,42 @@ final class CpuConv implements ConvKernels {
         long gwOff = gradWeight.offset();
         // Images are summed into the weight gradient: the first GEMM overwrites, later ones add.
         boolean first = true;
-        if (nb > 1) {
-            int wide = nb * l;
-            Storage colsS = scratch(d.colRows() * wide, es), tmpS = scratch((long) d.o() * wide, es);
+        if (nb > 1 && d.n() > 0) {
+            // Part p sums its image groups into its own buffer (part 0 into gradWeight itself), and the
+            // parts are added in order: the result depends on the thread count, not on timing.
+            int numGroups = (d.n() + nb - 1) / nb, parts = Math.min(Parallel.threads(), numGroups);
+            long size = (long) d.o() * k;
+            Storage partialS = parts > 1 ? scratch(size * (parts - 1), es) : null;
             try {
-                MemorySegment cols = colsS.segment(), tmp = tmpS.segment();
-                for (int i0 = 0; i0 < d.n(); i0 += nb) {
-                    int cnt = Math.min(nb, d.n() - i0), w = cnt * l;
-                    sideBySide(es, gradOut, i0, cnt, d.o(), l, tmp, false);
-                    columns(es, x, d, i0, cnt, cols);
-                    for (int g = 0; g < groups; g++) {
-                        gemm(f32, false, true, og, k, w, tmp, (long) g * og * w, w, cols, (long) g * k * w, w,
-                                !first, gw, gwOff + (long) g * og * k, k);
+                MemorySegment partial = partialS == null ? null : partialS.segment();
+                Parallel.forRange(parts, 1, (lo, hi) -> {
+                    Storage colsS = scratch(d.colRows() * nb * l, es), tmpS = scratch((long) d.o() * nb * l, es);
+                    try {
+                        MemorySegment cols = colsS.segment(), tmp = tmpS.segment();
+                        for (long p = lo; p < hi; p++) {
+                            MemorySegment dst = p == 0 ? gw : partial;
+                            long dstOff = p == 0 ? gwOff : (p - 1) * size;
+                            for (int gi = (int) (p * numGroups / parts), end = (int) ((p + 1) * numGroups / parts); gi < end; gi++) {
+                                int i0 = gi * nb, cnt = Math.min(nb, d.n() - i0), w = cnt * l;
+                                boolean firstOfPart = gi == (int) (p * numGroups / parts);
+                                sideBySide(es, gradOut, i0, cnt, d.o(), l, tmp, false);
+                                columns(es, x, d, i0, cnt, cols);
+                                for (int g = 0; g < groups; g++) {
+                                    gemm(f32, false, true, og, k, w, tmp, (long) g * og * w, w, cols, (long) g * k * w, w,
+                                            !firstOfPart, dst, dstOff + (long) g * og * k, k);
+                                }
+                            }
+                        }
+                    } finally {
+                        colsS.release();
+                        tmpS.release();
                     }
-                    first = false;
-                }
+                });
+                for (int p = 1; p < parts; p++) addInto(f32, gw, gwOff, partial, (p - 1) * size, size);
             } finally {
-                colsS.release();
-                tmpS.release();
+                if (partialS != null) partialS.release();
             }
+            first = false;
         } else {
             int band = d.band();
             Storage colsS = d.pointwise() ? null : scratch(d.colRows() * band * d.ow(), es);

@@ -47,35 +47,39 @@ final class CpuElementwise implements ElementwiseKernels {
     private static void binaryF32(Binary op, MemorySegment a, long ia, int sa, MemorySegment b, long ib, int sb,
                                   MemorySegment o, long io, int so, int n) {
         int i = 0;
-        // POW goes lane by lane through Math.pow in the loop below: inside the vector switch its
-        // loop would make binary() too big for C2 to inline, and every other op would box its vectors.
-        if (op != Binary.POW && so == 1 && (sa == 1 || sa == 0) && (sb == 1 || sb == 0)) {
-            int up = S.loopBound(n);
-            if (sa == 1 && sb == 1) {
-                for (; i < up; i += L) st(o, io + i, binary(op, ld(a, ia + i), ld(b, ib + i)));
-            } else if (sa == 1) {
-                FloatVector vb = Vec.of(b.getAtIndex(F, ib));
-                for (; i < up; i += L) st(o, io + i, binary(op, ld(a, ia + i), vb));
-            } else if (sb == 1) {
-                FloatVector va = Vec.of(a.getAtIndex(F, ia));
-                for (; i < up; i += L) st(o, io + i, binary(op, va, ld(b, ib + i)));
-            }
+        BinaryRow row = BINARY[op.ordinal()];
+        if (row != null && so == 1 && (sa == 1 || sa == 0) && (sb == 1 || sb == 0)) {
+            i = S.loopBound(n);
+            row.run(a, ia, sa, b, ib, sb, o, io, i);
         }
         for (; i < n; i++) {
             o.setAtIndex(F, io + (long) i * so, (float) binary(op, a.getAtIndex(F, ia + (long) i * sa), b.getAtIndex(F, ib + (long) i * sb)));
         }
     }
 
-    private static FloatVector binary(Binary op, FloatVector a, FloatVector b) {
-        return switch (op) {
-            case ADD -> a.add(b);
-            case SUB -> a.sub(b);
-            case MUL -> a.mul(b);
-            case DIV -> a.div(b);
-            case POW -> throw new AssertionError("POW takes the scalar path");
-            case MAXIMUM -> a.max(b);
-            case MINIMUM -> a.min(b);
-        };
+    /** A contiguous output row of vectors; each operand is contiguous (stride 1) or one broadcast value (stride 0). */
+    private interface BinaryRow {
+        void run(MemorySegment a, long ia, int sa, MemorySegment b, long ib, int sb, MemorySegment o, long io, int up);
+    }
+
+    private static FloatVector operand(MemorySegment s, long base, int stride, int i) {
+        return stride == 1 ? ld(s, base + i) : Vec.of(s.getAtIndex(F, base));
+    }
+
+    /*
+     * One loop per op, as FORWARD below: with the op switched inside a shared loop C2 did not
+     * inline the switch, and every vector was boxed (most of the add's time, in a profile). POW
+     * has no row: it goes lane by lane through Math.pow in binaryF32's scalar loop.
+     */
+    private static final BinaryRow[] BINARY = new BinaryRow[Binary.values().length];
+
+    static {
+        BINARY[Binary.ADD.ordinal()] = (a, ia, sa, b, ib, sb, o, io, up) -> { for (int i = 0; i < up; i += L) st(o, io + i, operand(a, ia, sa, i).add(operand(b, ib, sb, i))); };
+        BINARY[Binary.SUB.ordinal()] = (a, ia, sa, b, ib, sb, o, io, up) -> { for (int i = 0; i < up; i += L) st(o, io + i, operand(a, ia, sa, i).sub(operand(b, ib, sb, i))); };
+        BINARY[Binary.MUL.ordinal()] = (a, ia, sa, b, ib, sb, o, io, up) -> { for (int i = 0; i < up; i += L) st(o, io + i, operand(a, ia, sa, i).mul(operand(b, ib, sb, i))); };
+        BINARY[Binary.DIV.ordinal()] = (a, ia, sa, b, ib, sb, o, io, up) -> { for (int i = 0; i < up; i += L) st(o, io + i, operand(a, ia, sa, i).div(operand(b, ib, sb, i))); };
+        BINARY[Binary.MAXIMUM.ordinal()] = (a, ia, sa, b, ib, sb, o, io, up) -> { for (int i = 0; i < up; i += L) st(o, io + i, operand(a, ia, sa, i).max(operand(b, ib, sb, i))); };
+        BINARY[Binary.MINIMUM.ordinal()] = (a, ia, sa, b, ib, sb, o, io, up) -> { for (int i = 0; i < up; i += L) st(o, io + i, operand(a, ia, sa, i).min(operand(b, ib, sb, i))); };
     }
 
     static double binary(Binary op, double a, double b) {

@@ -18,6 +18,8 @@ public final class Parallel {
     }
 
     private static volatile int threads = initialThreads();
+    /** Set while the calling thread runs its own chunk of a region, so nested regions run inline there too. */
+    private static final ThreadLocal<Boolean> IN_REGION = ThreadLocal.withInitial(() -> false);
     private static volatile ForkJoinPool pool = new ForkJoinPool(threads);
 
     private Parallel() {}
@@ -48,12 +50,18 @@ public final class Parallel {
         old.shutdown();
     }
 
-    /** Runs body over [0, n) in chunks of at least grain iterations. */
+    /** Whether the calling thread is inside a parallel region (a worker, or the caller running its chunk). */
+    public static boolean inRegion() { return ForkJoinTask.inForkJoinPool() || IN_REGION.get(); }
+
+    /**
+     * Runs body over [0, n) in chunks of at least grain iterations. Inside a region it runs
+     * inline: the outer split already uses every thread, and a nested one would only add waits.
+     */
     public static void forRange(long n, long grain, Range body) {
         if (n <= 0) return;
         int t = threads;
         long chunks = Math.min(t * 2L, Math.max(1, n / Math.max(grain, 1)));
-        if (chunks <= 1 || t == 1 || ForkJoinTask.inForkJoinPool()) {
+        if (chunks <= 1 || t == 1 || inRegion()) {
             body.run(0, n);
             return;
         }
@@ -64,7 +72,12 @@ public final class Parallel {
             final long b = Math.min(n, lo + step);
             tasks.add(pool.submit(() -> body.run(a, b)));
         }
-        body.run(0, Math.min(n, step));
+        IN_REGION.set(true);
+        try {
+            body.run(0, Math.min(n, step));
+        } finally {
+            IN_REGION.set(false);
+        }
         for (ForkJoinTask<?> task : tasks) task.join();
     }
 }

@@ -10,7 +10,7 @@ import java.util.List;
  * <li>train, photos: RandomResizedCrop(imgSize), flip, optional ColorJitter, Normalize, optional
  *     RandomErasing and Cutout;</li>
  * <li>train, small images ({@link Options#small}, e.g. 28x28 or 32x32): Resize(imgSize) when the
- *     size differs, RandomCrop(imgSize, padding), flip, the same optional steps;</li>
+ *     size differs, RandomCrop(imgSize, padding) unless padding is 0, flip, the same optional steps;</li>
  * <li>eval: Resize(shorter side imgSize / cropPct) and CenterCrop(imgSize) for photos, or
  *     Resize(imgSize x imgSize) for small images; then Normalize.</li>
  * </ul>
@@ -62,7 +62,7 @@ public final class Pipelines {
         List<Transform> t = new ArrayList<>();
         if (o.small()) {
             t.add(Resize.to(o.imgSize(), o.imgSize()));
-            t.add(RandomCrop.square(o.imgSize(), o.padding()));
+            if (o.padding() > 0) t.add(RandomCrop.square(o.imgSize(), o.padding()));
         } else {
             t.add(RandomResizedCrop.square(o.imgSize()));
         }

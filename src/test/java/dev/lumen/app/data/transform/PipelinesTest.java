@@ -42,4 +42,12 @@ class PipelinesTest {
         assertEquals("1x28x28", Pipelines.eval(o).apply(TestImages.filled(1, 40, 30, 0.5f), null).sizeString());
         assertTrue(train.toString().startsWith("Compose[Resize(28x28), RandomCrop["), train.toString());
     }
+
+    @Test
+    void paddingZeroLeavesSmallImagesUncropped() {
+        var o = Pipelines.Options.defaults(28, new float[] {0.286f}, new float[] {0.353f}).withPadding(0);
+        Compose train = Pipelines.train(o);
+        assertTrue(train.steps().stream().noneMatch(t -> t instanceof RandomCrop), train.toString());
+        assertInstanceOf(RandomHorizontalFlip.class, train.steps().get(1));
+    }
 }
