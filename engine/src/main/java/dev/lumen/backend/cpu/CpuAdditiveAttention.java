@@ -1,35 +1,51 @@
 package dev.lumen.backend.cpu;
 
-import static dev.lumen.backend.cpu.Stencil3x3.conv;
-import static dev.lumen.backend.cpu.Stencil3x3.convTranspose;
-import static dev.lumen.backend.cpu.Stencil3x3.load;
-import static dev.lumen.backend.cpu.Stencil3x3.loadPadded;
-import static dev.lumen.backend.cpu.Stencil3x3.store;
-
 import dev.lumen.backend.AdditiveAttentionKernels;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Device;
-import dev.lumen.tensor.HostAccess;
 import dev.lumen.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
- * CPU implementation of {@link AdditiveAttentionKernels}. Planes are staged in double arrays
- * with a zero border ({@link Stencil3x3}), so every dtype shares one code path, sums are in
- * double, and the 3x3 convs of values made on the fly (u of each gate, dwc of the gated sum)
- * never go to memory.
+ * CPU implementation of {@link AdditiveAttentionKernels}: F32 here, every other dtype in
+ * {@link CpuAdditiveAttentionF64} (the same passes in double).
+ *
+ * <p>Planes and row blocks are staged in float arrays with a zero border ({@link PaddedRows}),
+ * so the 3x3 convs of values made on the fly (u of each gate, dwc of the gated sum and its
+ * transpose) never go to memory and every step runs in full float vectors over L1/L2-resident
+ * planes. Sums over a plane or a block run in float lanes and are added in double across
+ * planes, blocks and the batch. The problem's tensors do not fit in the caches together, so
+ * the passes are bound by memory as much as by arithmetic: each pass stages several planes at
+ * once ({@link PaddedRows#loadMany}), and the passes are arranged to read each tensor as few
+ * times as the data dependencies allow.
  *
  * <p>Where the passes split: the spatial gate sums over channels at each pixel, the channel
  * mean sums over pixels of each channel, and BatchNorm sums over the batch, so each of them
- * ends a pass. Forward: [batch statistics, per channel] -> pass 1 [gates, per image row,
- * across channels] -> pass 2 [per (image, channel) plane]. Backward: B1 [per channel: dwc
- * backward, dv, dS = dPhi, the channel-gate sums] -> the tiny [B,C] channel-gate backward ->
- * B2 [per image row, across channels: the spatial-gate gradient dz] -> B3 [per channel, both
- * gates: BatchNorm backward with its batch sums, the dw conv backward, dq and dk]. Work that is
- * per channel runs over channels with the batch inside, so weight gradients need no second
- * reduction.
+ * ends a pass. Forward: [batch statistics, per channel] -> pass 1 [gates, per block of image
+ * rows, across channels] -> pass 2 [per (image, channel) plane]. Backward: per image [B1 over
+ * its channels: dwc backward, dv, dS = dPhi, the channel-gate sums and the dS part of the
+ * spatial-gate gradient; the channel-gate backward; B2: the rest of the spatial-gate gradient
+ * dz, re-reading the image while it is still in cache] -> B3 [per channel, both gates:
+ * BatchNorm backward with its batch sums, the dw conv backward, dq and dk]. Every sum has one
+ * task and a fixed order, so results do not depend on the thread count.
  */
 final class CpuAdditiveAttention implements AdditiveAttentionKernels {
+    private static final VectorSpecies<Float> S = Vec.S;
+    private static final int L = Vec.L;
+    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
+    /** Planes staged together by one {@link PaddedRows#loadMany}: enough streams to keep memory busy, few enough for the prefetchers. */
+    private static final int STREAMS = 8;
+    // No static final vector constants here: C2 does not keep one that starts a loop-carried sum in a
+    // register (the loop ran at half speed); constants are made as locals before each loop.
+
+    private final AdditiveAttentionKernels wide = new CpuAdditiveAttentionF64();
 
     /** Sizes of a [B,C,H,W] problem. */
     private record Dims(int b, int c, int h, int w) {
@@ -40,104 +56,156 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
 
         int hw() { return h * w; }
 
-        /** Element index of plane (bi, ci), without the tensor's offset. */
+        /** Element index of plane (bi, ci). */
         long plane(int bi, int ci) { return ((long) bi * c + ci) * hw(); }
+
+        /** Image rows per task of the pass that goes across channels: about 1000 pixels, at least one row. */
+        int blockRows() { return Math.max(1, Math.min(h, 1024 / (w + 2))); }
+
+        int blocks() { return (h + blockRows() - 1) / blockRows(); }
     }
 
-    /** A gate's parameters as double arrays, with BatchNorm folded to scale and shift. */
-    private record GateParams(double[] dw, double[] dwBias, double[] gamma, double[] beta, double[] mean, double[] invStd,
-                              double[] w1, double[] wc, double[] scale, double[] shift) {
+    /** A gate's parameters as floats, with BatchNorm folded to scale and shift (in double, then rounded). */
+    private record GateParams(float[] dw, float[] dwFlipped, float[] dwBias, float[] gamma, float[] mean, float[] invStd,
+                              float[] w1, double[] wc, float[] scale, float[] shift) {
         static GateParams of(Gate g) {
             double[] gamma = g.bnWeight().toDoubles(), beta = g.bnBias().toDoubles();
             double[] mean = g.bnMean().toDoubles(), inv = g.bnInvStd().toDoubles();
-            double[] scale = new double[gamma.length], shift = new double[gamma.length];
-            for (int c = 0; c < gamma.length; c++) {
-                scale[c] = gamma[c] * inv[c];
-                shift[c] = beta[c] - mean[c] * scale[c];
+            int c = gamma.length;
+            float[] scale = new float[c], shift = new float[c];
+            for (int i = 0; i < c; i++) {
+                double sc = gamma[i] * inv[i];
+                scale[i] = (float) sc;
+                shift[i] = (float) (beta[i] - mean[i] * sc);
             }
-            return new GateParams(g.dwWeight().toDoubles(), g.dwBias().toDoubles(), gamma, beta, mean, inv,
-                    g.spatialWeight().toDoubles(), g.channelWeight().toDoubles(), scale, shift);
+            float[] dw = g.dwWeight().toFloats();
+            return new GateParams(dw, PaddedRows.flipped(dw, c), g.dwBias().toFloats(), g.bnWeight().toFloats(),
+                    g.bnMean().toFloats(), g.bnInvStd().toFloats(), g.spatialWeight().toFloats(), g.channelWeight().toDoubles(),
+                    scale, shift);
         }
     }
 
-    private static double sigmoid(double z) { return 1 / (1 + Math.exp(-z)); }
-
-    private static MemorySegment seg(Tensor t) { return t.storage().segment(); }
+    /** The segment of a contiguous F32 tensor, sliced so that element index 0 is its first element. */
+    private static MemorySegment base(Tensor t) { return t.storage().segment().asSlice(t.offset() * 4); }
 
     private static void write(Tensor t, double[] values) {
-        MemorySegment s = seg(t);
-        for (int i = 0; i < values.length; i++) HostAccess.set(s, t.dtype(), t.offset() + i, values[i]);
+        MemorySegment s = base(t);
+        for (int i = 0; i < values.length; i++) s.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) values[i]);
     }
+
+    private static double sigmoid(double z) { return 1 / (1 + Math.exp(-z)); }
 
     // ------------------------------------------------------------------ forward
 
     @Override
     public void catmBatchStats(Tensor t, Tensor dwWeight, Tensor dwBias, Tensor mean, Tensor var) {
+        if (t.dtype() != DType.F32) {
+            wide.catmBatchStats(t, dwWeight, dwBias, mean, var);
+            return;
+        }
         Dims d = Dims.of(t);
-        DType dt = t.dtype();
-        MemorySegment st = seg(t);
-        double[] w = dwWeight.toDoubles(), bias = dwBias.toDoubles();
+        MemorySegment st = base(t);
+        float[] w = dwWeight.toFloats(), bias = dwBias.toFloats();
+        PaddedRows p = new PaddedRows(d.h, d.w);
+        float[] mask = p.mask();
         double[] mu = new double[d.c], vr = new double[d.c];
-        Parallel.forRange(d.c, 1, (lo, hi) -> {
-            double[] pad = new double[Stencil3x3.paddedSize(d.h, d.w)], u = new double[d.hw()];
-            for (int c = (int) lo; c < hi; c++) {
-                // Per plane mean and squared deviations, merged across the batch (Chan et al.).
-                double m = 0, m2 = 0;
-                long n = 0;
-                for (int b = 0; b < d.b; b++) {
-                    loadPadded(st, dt, t.offset() + d.plane(b, c), d.h, d.w, pad);
-                    conv(pad, d.h, d.w, w, c * 9, bias[c], u);
-                    double pm = DoubleSums.sum(u, 0, u.length) / u.length;
-                    double pm2 = DoubleSums.sumSquaredDeviation(u, u.length, pm);
-                    long tot = n + u.length;
-                    double delta = pm - m;
-                    m += delta * u.length / tot;
-                    m2 += pm2 + delta * delta * n * u.length / tot;
-                    n = tot;
-                }
-                mu[c] = m;
-                vr[c] = m2 / n;
-            }
-        });
+        Parallel.forRange(d.c, 1, (lo, hi) -> batchStats(d, p, mask, st, w, bias, (int) lo, (int) hi, mu, vr));
         write(mean, mu);
         write(var, vr);
     }
 
+    /** Batch mean and biased variance of u for channels [lo, hi): per plane mean and squared deviations, merged across the batch (Chan et al.). */
+    private static void batchStats(Dims d, PaddedRows p, float[] mask, MemorySegment st, float[] w, float[] bias, int lo, int hi,
+                                   double[] mu, double[] vr) {
+        int group = Math.min(d.b, STREAMS);
+        float[][] tp = new float[group][p.size];
+        float[] u = p.alloc();
+        MemorySegment[] segs = new MemorySegment[group];
+        Arrays.fill(segs, st);
+        long[] at = new long[group];
+        int hw = d.hw();
+        for (int c = lo; c < hi; c++) {
+            double m = 0, m2 = 0;
+            long n = 0;
+            for (int b0 = 0; b0 < d.b; b0 += group) {
+                int count = Math.min(group, d.b - b0);
+                for (int j = 0; j < count; j++) at[j] = d.plane(b0 + j, c);
+                PaddedRows.loadMany(count, segs, at, d.h, d.w, tp, p.row(0), p.pitch);
+                for (int j = 0; j < count; j++) {
+                    PaddedRows.conv(tp[j], p.start, p.end, p.pitch, w, c * 9, bias[c], u);
+                    double pm = PaddedRows.dot(u, mask, p.start, p.end) / hw;
+                    double pm2 = squaredDeviation(u, mask, (float) pm, p.start, p.end);
+                    long tot = n + hw;
+                    double delta = pm - m;
+                    m += delta * hw / tot;
+                    m2 += pm2 + delta * delta * n * hw / tot;
+                    n = tot;
+                }
+            }
+            mu[c] = m;
+            vr[c] = m2 / n;
+        }
+    }
+
+    /** sum of mask*(u - m)^2 over [from, to); m is the plane's mean rounded to float, whose error adds n*err^2, far below f32. */
+    private static double squaredDeviation(float[] u, float[] mask, float m, int from, int to) {
+        FloatVector s = Vec.of(0f), vm = Vec.of(m);
+        for (int f = from; f < to; f += L) {
+            FloatVector x = FloatVector.fromArray(S, u, f).sub(vm);
+            s = x.mul(FloatVector.fromArray(S, mask, f)).fma(x, s);
+        }
+        return Vec.sum(s);
+    }
+
     @Override
     public void catmGates(Tensor t, Gate gate, GateState out) {
+        if (t.dtype() != DType.F32) {
+            wide.catmGates(t, gate, out);
+            return;
+        }
         Dims d = Dims.of(t);
-        DType dt = t.dtype();
-        MemorySegment st = seg(t), ss = seg(out.spatial());
+        MemorySegment st = base(t), ss = base(out.spatial());
         GateParams p = GateParams.of(gate);
-        double[] partial = new double[d.b * d.h * d.c];
-        // Tasks are blocks of image rows: each channel's rows (with a one-row halo) are staged once per block.
-        int block = Math.min(d.h, 8), blocks = (d.h + block - 1) / block, pw = Stencil3x3.pitch(d.w);
+        int rows = d.blockRows(), blocks = d.blocks();
+        double[] partial = new double[d.b * blocks * d.c];
         Parallel.forRange((long) d.b * blocks, 1, (lo, hi) -> {
-            double[] rows = new double[(block + 2) * pw], u = new double[block * d.w], z = new double[block * d.w];
+            PaddedRows full = new PaddedRows(rows, d.w);
+            float[][] tb = new float[d.c][full.size];
+            float[] u = full.alloc(), z = full.alloc();
+            MemorySegment[] segs = new MemorySegment[STREAMS];
+            Arrays.fill(segs, st);
+            long[] at = new long[STREAMS];
             for (long r = lo; r < hi; r++) {
-                int b = (int) (r / blocks), y0 = (int) (r % blocks) * block, nr = Math.min(block, d.h - y0), n = nr * d.w;
-                java.util.Arrays.fill(z, 0);
-                for (int c = 0; c < d.c; c++) {
-                    Stencil3x3.loadRowBlock(st, dt, t.offset() + d.plane(b, c), d.h, d.w, y0, nr, rows);
-                    conv(rows, nr, d.w, p.dw, c * 9, p.dwBias[c], u);
-                    double sc = p.scale[c], sh = p.shift[c], w1 = p.w1[c];
-                    for (int i = 0; i < n; i++) z[i] += w1 * Math.max(0, sc * u[i] + sh);
-                }
-                for (int i = 0; i < n; i++) z[i] = sigmoid(z[i]);
-                store(z, 0, ss, dt, out.spatial().offset() + ((long) b * d.h + y0) * d.w, n);
-                for (int c = 0; c < d.c; c++) {
-                    Stencil3x3.loadRowBlock(st, dt, t.offset() + d.plane(b, c), d.h, d.w, y0, nr, rows);
-                    for (int yy = 0; yy < nr; yy++) {
-                        int o = (yy + 1) * pw + 1, zo = yy * d.w;
-                        partial[((b * d.h) + y0 + yy) * d.c + c] = DoubleSums.dot(rows, o, z, zo, d.w);
+                int b = (int) (r / blocks), y0 = (int) (r % blocks) * rows, nr = Math.min(rows, d.h - y0);
+                PaddedRows pr = nr == rows ? full : new PaddedRows(nr, d.w);
+                // Image rows y0-1 .. y0+nr of each channel (zero halo rows outside the image).
+                int ylo = Math.max(0, y0 - 1), yhi = Math.min(d.h, y0 + nr + 1);
+                Arrays.fill(z, 0);
+                for (int c0 = 0; c0 < d.c; c0 += STREAMS) {
+                    int count = Math.min(STREAMS, d.c - c0);
+                    for (int j = 0; j < count; j++) {
+                        float[] dst = tb[c0 + j];
+                        if (y0 == 0) Arrays.fill(dst, pr.row(-1), pr.row(-1) + d.w, 0);
+                        if (y0 + nr == d.h) Arrays.fill(dst, pr.row(nr), pr.row(nr) + d.w, 0);
+                        at[j] = d.plane(b, c0 + j) + (long) ylo * d.w;
+                    }
+                    PaddedRows.loadMany(count, segs, at, yhi - ylo, d.w, Arrays.copyOfRange(tb, c0, c0 + count), pr.row(ylo - y0), pr.pitch);
+                    for (int c = c0; c < c0 + count; c++) {
+                        PaddedRows.conv(tb[c], pr.start, pr.end, pr.pitch, p.dw, c * 9, p.dwBias[c], u);
+                        spatialLogit(u, p.scale[c], p.shift[c], p.w1[c], z, pr.start, pr.end);
                     }
                 }
+                sigmoid(z, pr.start, pr.end);
+                PaddedRows.store(z, pr.row(0), pr.pitch, ss, ((long) b * d.h + y0) * d.w, nr, d.w);
+                // The channel means read s only at interior pixels: zero what the run holds past the last row.
+                Arrays.fill(z, pr.row(nr) - 1, pr.end, 0);
+                for (int c = 0; c < d.c; c++) partial[(int) (r * d.c + c)] = PaddedRows.dot(tb[c], z, pr.start, pr.end);
             }
         });
         double[] pooled = new double[d.b * d.c], gates = new double[d.b * d.c];
         for (int b = 0; b < d.b; b++) {
-            for (int y = 0; y < d.h; y++) {
-                for (int c = 0; c < d.c; c++) pooled[b * d.c + c] += partial[(b * d.h + y) * d.c + c];
+            for (int blk = 0; blk < blocks; blk++) {
+                for (int c = 0; c < d.c; c++) pooled[b * d.c + c] += partial[(b * blocks + blk) * d.c + c];
             }
             for (int c = 0; c < d.c; c++) pooled[b * d.c + c] /= d.hw();
             for (int co = 0; co < d.c; co++) {
@@ -150,37 +218,68 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
         write(out.channel(), gates);
     }
 
-    /** pad's interior = q*s_q*g_q + k*s_k*g_k of plane (b, c): the gated sum S that dwc reads; planeQ, planeK get the planes of q and k. */
-    private static void gatedSum(Dims d, Tensor q, Tensor k, double[] sq, double[] sk, double gq, double gk, int b, int c,
-                                 double[] planeQ, double[] planeK, double[] pad) {
-        int pw = Stencil3x3.pitch(d.w);
-        Stencil3x3.clearBorder(pad, d.h, d.w);
-        long pq = q.offset() + d.plane(b, c), pk = k.offset() + d.plane(b, c);
-        load(seg(q), q.dtype(), pq, planeQ, 0, d.hw());
-        load(seg(k), k.dtype(), pk, planeK, 0, d.hw());
-        for (int y = 0; y < d.h; y++) {
-            int o = (y + 1) * pw + 1, so = b * d.hw() + y * d.w, ro = y * d.w;
-            for (int x = 0; x < d.w; x++) pad[o + x] = planeQ[ro + x] * sq[so + x] * gq + planeK[ro + x] * sk[so + x] * gk;
+    /** z += w1 * relu(scale*u + shift): one channel's term of the spatial gate's logit. */
+    private static void spatialLogit(float[] u, float scale, float shift, float w1, float[] z, int from, int to) {
+        FloatVector sc = Vec.of(scale), sh = Vec.of(shift), vw = Vec.of(w1), zero = Vec.of(0f);
+        for (int f = from; f < to; f += L) {
+            FloatVector a = FloatVector.fromArray(S, u, f).fma(sc, sh).max(zero);
+            a.fma(vw, FloatVector.fromArray(S, z, f)).intoArray(z, f);
         }
+    }
+
+    private static void sigmoid(float[] z, int from, int to) {
+        FloatVector one = Vec.of(1f);
+        for (int f = from; f < to; f += L) {
+            FloatVector e = VecMath.exp(FloatVector.fromArray(S, z, f).neg());
+            one.div(one.add(e)).intoArray(z, f);
+        }
+    }
+
+    /** s = q*sq*gq + k*sk*gk over [from, to). */
+    private static void gatedSum(float[] q, float[] sq, float gq, float[] k, float[] sk, float gk, float[] s, int from, int to) {
+        FloatVector vq = Vec.of(gq), vk = Vec.of(gk);
+        for (int f = from; f < to; f += L) {
+            FloatVector a = FloatVector.fromArray(S, q, f).mul(FloatVector.fromArray(S, sq, f));
+            FloatVector c = FloatVector.fromArray(S, k, f).mul(FloatVector.fromArray(S, sk, f));
+            a.fma(vq, c.mul(vk)).intoArray(s, f);
+        }
+    }
+
+    /** a *= b over [from, to). */
+    private static void product(float[] a, float[] b, int from, int to) {
+        for (int f = from; f < to; f += L) FloatVector.fromArray(S, a, f).mul(FloatVector.fromArray(S, b, f)).intoArray(a, f);
     }
 
     @Override
     public void catmForward(Tensor q, Tensor k, Tensor v, GateState sq, GateState sk, Tensor dwcWeight, Tensor dwcBias, Tensor out) {
+        if (q.dtype() != DType.F32) {
+            wide.catmForward(q, k, v, sq, sk, dwcWeight, dwcBias, out);
+            return;
+        }
         Dims d = Dims.of(q);
-        DType dt = q.dtype();
-        double[] spq = sq.spatial().toDoubles(), spk = sk.spatial().toDoubles();
-        double[] gq = sq.channel().toDoubles(), gk = sk.channel().toDoubles();
-        double[] w = dwcWeight.toDoubles(), bias = dwcBias.toDoubles();
+        MemorySegment mo = base(out), msq = base(sq.spatial()), msk = base(sk.spatial());
+        MemorySegment[] in = {base(q), base(k), base(v)};
+        float[] gq = sq.channel().toFloats(), gk = sk.channel().toFloats();
+        float[] w = dwcWeight.toFloats(), bias = dwcBias.toFloats();
+        PaddedRows p = new PaddedRows(d.h, d.w);
         Parallel.forRange((long) d.b * d.c, 1, (lo, hi) -> {
-            double[] pad = new double[Stencil3x3.paddedSize(d.h, d.w)], dd = new double[d.hw()], vv = new double[d.hw()];
-            double[] planeQ = new double[d.hw()], planeK = new double[d.hw()];
+            float[] sqp = p.alloc(), skp = p.alloc(), s = p.alloc(), dd = p.alloc();
+            float[][] qkv = new float[3][p.size];
+            long[] at = new long[3];
+            int staged = -1;
             for (long r = lo; r < hi; r++) {
                 int b = (int) (r / d.c), c = (int) (r % d.c);
-                gatedSum(d, q, k, spq, spk, gq[(int) r], gk[(int) r], b, c, planeQ, planeK, pad);
-                conv(pad, d.h, d.w, w, c * 9, bias[c], dd);
-                load(seg(v), dt, v.offset() + d.plane(b, c), vv, 0, d.hw());
-                for (int i = 0; i < dd.length; i++) dd[i] *= vv[i];
-                store(dd, 0, seg(out), dt, out.offset() + d.plane(b, c), d.hw());
+                if (b != staged) {
+                    PaddedRows.load(msq, (long) b * d.hw(), d.h, d.w, sqp, p.row(0), p.pitch);
+                    PaddedRows.load(msk, (long) b * d.hw(), d.h, d.w, skp, p.row(0), p.pitch);
+                    staged = b;
+                }
+                Arrays.fill(at, d.plane(b, c));
+                PaddedRows.loadMany(3, in, at, d.h, d.w, qkv, p.row(0), p.pitch);
+                gatedSum(qkv[0], sqp, gq[(int) r], qkv[1], skp, gk[(int) r], s, p.start, p.end);
+                PaddedRows.conv(s, p.start, p.end, p.pitch, w, c * 9, bias[c], dd);
+                product(dd, qkv[2], p.start, p.end);
+                PaddedRows.store(dd, p.row(0), p.pitch, mo, d.plane(b, c), d.h, d.w);
             }
         });
     }
@@ -191,162 +290,372 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
     public void catmBackward(Tensor q, Tensor k, Tensor v, Gate gq, Gate gk, GateState sq, GateState sk, Tensor dwcWeight,
                              Tensor dwcBias, boolean batchStats, Tensor gradOut, Tensor gradV, Tensor gradDwcWeight,
                              Tensor gradDwcBias, GateGrads gradQ, GateGrads gradK) {
+        if (q.dtype() != DType.F32) {
+            wide.catmBackward(q, k, v, gq, gk, sq, sk, dwcWeight, dwcBias, batchStats, gradOut, gradV, gradDwcWeight, gradDwcBias,
+                    gradQ, gradK);
+            return;
+        }
         Dims d = Dims.of(q);
-        DType dt = q.dtype();
-        GateParams pq = GateParams.of(gq), pk = GateParams.of(gk);
-        double[] spq = sq.spatial().toDoubles(), spk = sk.spatial().toDoubles();
-        double[] chq = sq.channel().toDoubles(), chk = sk.channel().toDoubles();
-        double[] w = dwcWeight.toDoubles(), bias = dwcBias.toDoubles();
-        double[] dgq = new double[d.b * d.c], dgk = new double[d.b * d.c];
-        double[] dwcW = new double[d.c * 9], dwcB = new double[d.c];
-        try (Tensor dS = Tensor.empty(dt, Device.CPU, q.shape())) {
-            // B1: per channel. dD = gradOut*v; dv = gradOut*dwc(S); dS = dwc^T(dD); sums of dS*x for the channel gates.
+        PaddedRows p = new PaddedRows(d.h, d.w);
+        try (Tensor dS = Tensor.empty(DType.F32, Device.CPU, q.shape())) {
+            ImageBackward img = new ImageBackward(d, p, GateParams.of(gq), GateParams.of(gk), base(q), base(k), base(v), base(gradOut),
+                    base(gradV), base(dS), base(sq.spatial()), base(sk.spatial()), sq.channel().toFloats(), sk.channel().toFloats(),
+                    sq.pooled().toDoubles(), sk.pooled().toDoubles(), dwcWeight.toFloats(), dwcBias.toFloats());
+            Parallel.forRange(d.b, 1, (lo, hi) -> {
+                ImageScratch x = new ImageScratch(p);
+                for (int b = (int) lo; b < hi; b++) img.run(b, x);
+            });
+            img.writeParameterGrads(gradDwcWeight, gradDwcBias, gradQ.channelWeight(), gradK.channelWeight());
+            // B3: per channel, both gates: BatchNorm, ReLU and the dw conv backward, and the input gradients.
+            GateSums sumsQ = new GateSums(d.c), sumsK = new GateSums(d.c);
+            float[] mask = p.mask();
+            GateSide sideQ = new GateSide(img.q, img.pq, img.sq, img.gq, img.dmq, img.dzq, base(gradQ.input()), sumsQ);
+            GateSide sideK = new GateSide(img.k, img.pk, img.sk, img.gk, img.dmk, img.dzk, base(gradK.input()), sumsK);
             Parallel.forRange(d.c, 1, (lo, hi) -> {
-                double[] padS = new double[Stencil3x3.paddedSize(d.h, d.w)], padD = new double[padS.length];
-                double[] go = new double[d.hw()], vv = new double[d.hw()], dd = new double[d.hw()];
-                double[] planeQ = new double[d.hw()], planeK = new double[d.hw()];
-                for (int c = (int) lo; c < hi; c++) {
-                    double[] acc9 = new double[9];
-                    for (int b = 0; b < d.b; b++) {
-                        int bc = b * d.c + c;
-                        long plane = d.plane(b, c);
-                        gatedSum(d, q, k, spq, spk, chq[bc], chk[bc], b, c, planeQ, planeK, padS);
-                        load(seg(gradOut), dt, gradOut.offset() + plane, go, 0, d.hw());
-                        load(seg(v), dt, v.offset() + plane, vv, 0, d.hw());
-                        conv(padS, d.h, d.w, w, c * 9, bias[c], dd);
-                        for (int i = 0; i < dd.length; i++) dd[i] *= go[i];
-                        store(dd, 0, seg(gradV), dt, gradV.offset() + plane, d.hw());
-                        Stencil3x3.clearBorder(padD, d.h, d.w);
-                        int pw = Stencil3x3.pitch(d.w);
-                        double db = 0;
-                        for (int y = 0; y < d.h; y++) {
-                            for (int x = 0; x < d.w; x++) {
-                                double g = go[y * d.w + x] * vv[y * d.w + x];
-                                go[y * d.w + x] = g;
-                                padD[(y + 1) * pw + x + 1] = g;
-                                db += g;
-                            }
-                        }
-                        dwcB[c] += db;
-                        Stencil3x3.accumulateWeightGrad(go, padS, d.h, d.w, acc9);
-                        convTranspose(padD, d.h, d.w, w, c * 9, dd);
-                        store(dd, 0, seg(dS), dt, dS.offset() + plane, d.hw());
-                        int so = b * d.hw();
-                        dgq[bc] = DoubleSums.dot3(dd, 0, planeQ, 0, spq, so, dd.length);
-                        dgk[bc] = DoubleSums.dot3(dd, 0, planeK, 0, spk, so, dd.length);
-                    }
-                    System.arraycopy(acc9, 0, dwcW, c * 9, 9);
-                }
+                GateScratch xq = new GateScratch(d.b, p), xk = new GateScratch(d.b, p);
+                for (int c = (int) lo; c < hi; c++) gatesBackward(d, p, mask, c, sideQ, sideK, xq, xk, img.dS, batchStats);
             });
-            write(gradDwcWeight, dwcW);
-            write(gradDwcBias, dwcB);
-            // The channel gates, [B,C]: dm = Wc^T (dg * g(1-g)), dWc = sum_b (dg * g(1-g)) m^T.
-            double[] dmq = channelGateBackward(d, pq, sq, chq, dgq, gradQ.channelWeight());
-            double[] dmk = channelGateBackward(d, pk, sk, chk, dgk, gradK.channelWeight());
-            // B2: per image row, across channels: dz = s(1-s) * sum_c t_c * (dS_c*g_c + dm_c/HW), for both gates.
-            double[] dzq = new double[d.b * d.hw()], dzk = new double[d.b * d.hw()];
-            Parallel.forRange((long) d.b * d.h, 1, (lo, hi) -> {
-                double[] rs = new double[d.w], rq = new double[d.w], rk = new double[d.w];
-                for (long r = lo; r < hi; r++) {
-                    int b = (int) (r / d.h), y = (int) (r % d.h), o = (int) r * d.w;
-                    for (int c = 0; c < d.c; c++) {
-                        long at = d.plane(b, c) + (long) y * d.w;
-                        load(seg(dS), dt, dS.offset() + at, rs, 0, d.w);
-                        load(seg(q), dt, q.offset() + at, rq, 0, d.w);
-                        load(seg(k), dt, k.offset() + at, rk, 0, d.w);
-                        int bc = b * d.c + c;
-                        double gQ = chq[bc], gK = chk[bc], mQ = dmq[bc] / d.hw(), mK = dmk[bc] / d.hw();
-                        for (int x = 0; x < d.w; x++) {
-                            dzq[o + x] += rq[x] * (rs[x] * gQ + mQ);
-                            dzk[o + x] += rk[x] * (rs[x] * gK + mK);
-                        }
-                    }
-                    for (int x = 0; x < d.w; x++) {
-                        dzq[o + x] *= spq[o + x] * (1 - spq[o + x]);
-                        dzk[o + x] *= spk[o + x] * (1 - spk[o + x]);
-                    }
-                }
-            });
-            // B3: per channel, each gate: BatchNorm, ReLU and the dw conv backward, and the input gradient.
-            spatialGateBackward(d, q, pq, spq, chq, dmq, dzq, dS, batchStats, gradQ);
-            spatialGateBackward(d, k, pk, spk, chk, dmk, dzk, dS, batchStats, gradK);
+            sumsQ.write(gradQ);
+            sumsK.write(gradK);
         }
     }
 
-    private static double[] channelGateBackward(Dims d, GateParams p, GateState st, double[] g, double[] dg, Tensor gradWc) {
-        double[] m = st.pooled().toDoubles();
-        double[] dpre = new double[d.b * d.c], dm = new double[d.b * d.c], dwc = new double[d.c * d.c];
-        for (int i = 0; i < dpre.length; i++) dpre[i] = dg[i] * g[i] * (1 - g[i]);
-        for (int b = 0; b < d.b; b++) {
-            for (int co = 0; co < d.c; co++) {
-                double dp = dpre[b * d.c + co];
-                for (int ci = 0; ci < d.c; ci++) {
-                    dwc[co * d.c + ci] += dp * m[b * d.c + ci];
-                    dm[b * d.c + ci] += p.wc[co * d.c + ci] * dp;
-                }
-            }
+    /** One task's planes for {@link ImageBackward}: staged inputs, the spatial gates, the gated sum, the outputs and dz's sums. */
+    private record ImageScratch(float[][] stage, float[] sq, float[] sk, float[] s, float[][] out, float[] accQ, float[] accK) {
+        ImageScratch(PaddedRows p) {
+            this(new float[STREAMS][p.size], p.alloc(), p.alloc(), p.alloc(), new float[2][p.size], p.alloc(), p.alloc());
         }
-        write(gradWc, dwc);
-        return dm;
     }
 
     /**
-     * With dz the gradient of the spatial gate's logit: dw1, the BatchNorm affine gradients and,
-     * through BatchNorm (with the batch statistics' own gradient when batchStats), the dw conv's
-     * gradients; dt = dx*s + dwconv^T(du) with dx = dS*g + dm/HW the gradient of x = t*s.
+     * The backward up to B3, one image at a time: B1 over the image's channels (dv, dS and the
+     * dwc gradients, the channel-gate sums dg = sum dS*x, and sum_c t_c*g_c*dS_c of the
+     * spatial-gate gradient), the image's channel-gate backward (dm and its share of dWc), then
+     * B2: dz = s(1-s) * (that sum + sum_c t_c*dm_c/HW), whose second read of the image finds
+     * it still in cache. Results per image (or per plane), so images may run on any thread.
      */
-    private static void spatialGateBackward(Dims d, Tensor t, GateParams p, double[] s, double[] g, double[] dm, double[] dz,
-                                            Tensor dS, boolean batchStats, GateGrads out) {
-        DType dt = t.dtype();
-        double n = (double) d.b * d.hw();
-        double[] dw = new double[d.c * 9], dbias = new double[d.c], dgamma = new double[d.c], dbeta = new double[d.c], dw1 = new double[d.c];
-        int hw = d.hw();
-        Parallel.forRange(d.c, 1, (lo, hi) -> {
-            // Each image's padded input plane and its BatchNorm terms are kept from the first pass
-            // over the batch to the second, so the gate's dw conv runs once per plane.
-            double[][] pads = new double[d.b][Stencil3x3.paddedSize(d.h, d.w)];
-            double[] padU = new double[Stencil3x3.paddedSize(d.h, d.w)];
-            double[] u = new double[hw], uhAll = new double[d.b * hw], daAll = new double[d.b * hw];
-            double[] du = new double[hw], ds = new double[hw], res = new double[hw];
-            int pw = Stencil3x3.pitch(d.w);
-            for (int c = (int) lo; c < hi; c++) {
-                double mean = p.mean[c], inv = p.invStd[c], gamma = p.gamma[c], beta = p.beta[c], w1 = p.w1[c];
-                double[] sums = new double[3];
-                for (int b = 0; b < d.b; b++) {
-                    double[] pad = pads[b];
-                    loadPadded(seg(t), dt, t.offset() + d.plane(b, c), d.h, d.w, pad);
-                    conv(pad, d.h, d.w, p.dw, c * 9, p.dwBias[c], u);
-                    GateBatchNorm.forwardTerms(u, dz, b * hw, hw, mean, inv, gamma, beta, w1, uhAll, daAll, sums);
-                }
-                double sumDa = sums[0], sumDau = sums[1];
-                dw1[c] = sums[2];
-                dgamma[c] = sumDau;
-                dbeta[c] = sumDa;
-                double meanDa = batchStats ? sumDa / n : 0, meanDau = batchStats ? sumDau / n : 0;
-                double[] acc9 = new double[9];
-                double db = 0;
-                for (int b = 0; b < d.b; b++) {
-                    long plane = d.plane(b, c);
-                    int so = b * hw;
-                    Stencil3x3.clearBorder(padU, d.h, d.w);
-                    db += GateBatchNorm.inputGrad(uhAll, daAll, so, hw, gamma * inv, meanDa, meanDau, du);
-                    for (int y = 0; y < d.h; y++) System.arraycopy(du, y * d.w, padU, (y + 1) * pw + 1, d.w);
-                    Stencil3x3.accumulateWeightGrad(du, pads[b], d.h, d.w, acc9);
-                    convTranspose(padU, d.h, d.w, p.dw, c * 9, res);
-                    load(seg(dS), dt, dS.offset() + plane, ds, 0, hw);
-                    int bc = b * d.c + c;
-                    double gc = g[bc], mc = dm[bc] / hw;
-                    for (int i = 0; i < res.length; i++) res[i] += (ds[i] * gc + mc) * s[so + i];
-                    store(res, 0, seg(out.input()), dt, out.input().offset() + plane, hw);
-                }
-                System.arraycopy(acc9, 0, dw, c * 9, 9);
-                dbias[c] = db;
+    private static final class ImageBackward {
+        final Dims d;
+        final PaddedRows p;
+        final GateParams pq, pk;
+        final MemorySegment q, k, v, g, dv, dS, sq, sk;
+        final float[] gq, gk, w, wT, bias;
+        final double[] mq, mk;
+        /** Per plane: dg of each gate, the dwc weight (9 each) and bias gradients; per image: dm of each gate and dWc. */
+        final double[] dgq, dgk, dwcW, dwcB, dmq, dmk, dWcQ, dWcK;
+        /** Per image, in p's layout: dz of each gate. */
+        final float[][] dzq, dzk;
+
+        ImageBackward(Dims d, PaddedRows p, GateParams pq, GateParams pk, MemorySegment q, MemorySegment k, MemorySegment v,
+                      MemorySegment g, MemorySegment dv, MemorySegment dS, MemorySegment sq, MemorySegment sk, float[] gq, float[] gk,
+                      double[] mq, double[] mk, float[] w, float[] bias) {
+            this.d = d;
+            this.p = p;
+            this.pq = pq;
+            this.pk = pk;
+            this.q = q;
+            this.k = k;
+            this.v = v;
+            this.g = g;
+            this.dv = dv;
+            this.dS = dS;
+            this.sq = sq;
+            this.sk = sk;
+            this.gq = gq;
+            this.gk = gk;
+            this.mq = mq;
+            this.mk = mk;
+            this.w = w;
+            this.wT = PaddedRows.flipped(w, d.c);
+            this.bias = bias;
+            int bc = d.b * d.c;
+            dgq = new double[bc];
+            dgk = new double[bc];
+            dwcW = new double[bc * 9];
+            dwcB = new double[bc];
+            dmq = new double[bc];
+            dmk = new double[bc];
+            dWcQ = new double[d.b * d.c * d.c];
+            dWcK = new double[d.b * d.c * d.c];
+            dzq = new float[d.b][p.size];
+            dzk = new float[d.b][p.size];
+        }
+
+        void run(int b, ImageScratch x) {
+            PaddedRows.load(sq, (long) b * d.hw(), d.h, d.w, x.sq, p.row(0), p.pitch);
+            PaddedRows.load(sk, (long) b * d.hw(), d.h, d.w, x.sk, p.row(0), p.pitch);
+            Arrays.fill(x.accQ, 0);
+            Arrays.fill(x.accK, 0);
+            MemorySegment[] in = {q, k, g, v}, out = {dv, dS};
+            long[] at = new long[4];
+            for (int c = 0; c < d.c; c++) {
+                int r = b * d.c + c;
+                Arrays.fill(at, d.plane(b, c));
+                PaddedRows.loadMany(4, in, at, d.h, d.w, x.stage, p.row(0), p.pitch);
+                float[] tq = x.stage[0], tk = x.stage[1], go = x.stage[2], dD = x.stage[3], dd = x.out[0], ds = x.out[1];
+                gatedSum(tq, x.sq, gq[r], tk, x.sk, gk[r], x.s, p.start, p.end);
+                product(dD, go, p.start, p.end);
+                PaddedRows.conv(x.s, p.start, p.end, p.pitch, w, c * 9, bias[c], dd);
+                product(dd, go, p.start, p.end);
+                dwcB[r] = PaddedRows.sum(dD, p.start, p.end);
+                PaddedRows.weightGrad(dD, x.s, p.start, p.end, p.pitch, dwcW, r * 9);
+                PaddedRows.conv(dD, p.start, p.end, p.pitch, wT, c * 9, 0f, ds);
+                PaddedRows.storeMany(2, x.out, p.row(0), p.pitch, out, at, d.h, d.w);
+                channelSums(ds, tq, x.sq, gq[r], x.accQ, tk, x.sk, gk[r], x.accK, dgq, dgk, r, p.start, p.end);
             }
-        });
-        write(out.dwWeight(), dw);
-        write(out.dwBias(), dbias);
-        write(out.bnWeight(), dgamma);
-        write(out.bnBias(), dbeta);
-        write(out.spatialWeight(), dw1);
+            channelGateBackward(b, pq.wc, mq, gq, dgq, dmq, dWcQ);
+            channelGateBackward(b, pk.wc, mk, gk, dgk, dmk, dWcK);
+            // B2: the dm part of dz reads the image's q and k again, while they are still in cache.
+            MemorySegment[] qk = new MemorySegment[STREAMS];
+            int pairs = STREAMS / 2;
+            for (int j = 0; j < pairs; j++) {
+                qk[2 * j] = q;
+                qk[2 * j + 1] = k;
+            }
+            long[] at2 = new long[STREAMS];
+            for (int c0 = 0; c0 < d.c; c0 += pairs) {
+                int count = Math.min(pairs, d.c - c0);
+                for (int j = 0; j < count; j++) at2[2 * j] = at2[2 * j + 1] = d.plane(b, c0 + j);
+                PaddedRows.loadMany(2 * count, qk, at2, d.h, d.w, x.stage, p.row(0), p.pitch);
+                for (int j = 0; j < count; j++) {
+                    int r = b * d.c + c0 + j;
+                    axpy(x.stage[2 * j], (float) (dmq[r] / d.hw()), x.accQ, p.start, p.end);
+                    axpy(x.stage[2 * j + 1], (float) (dmk[r] / d.hw()), x.accK, p.start, p.end);
+                }
+            }
+            sigmoidGrad(x.accQ, x.sq, dzq[b], p.start, p.end);
+            sigmoidGrad(x.accK, x.sk, dzk[b], p.start, p.end);
+        }
+
+        /**
+         * The tiny [C] channel-gate backward of image b: dpre = dg * g(1-g), dm = Wc^T dpre and
+         * the image's term dWc[b] = dpre m^T.
+         */
+        private void channelGateBackward(int b, double[] wc, double[] m, float[] g, double[] dg, double[] dm, double[] dWc) {
+            int c = d.c, o = b * c;
+            for (int co = 0; co < c; co++) {
+                double gv = g[o + co], dp = dg[o + co] * gv * (1 - gv);
+                for (int ci = 0; ci < c; ci++) {
+                    dWc[(b * c + co) * c + ci] = dp * m[o + ci];
+                    dm[o + ci] += wc[co * c + ci] * dp;
+                }
+            }
+        }
+
+        void writeParameterGrads(Tensor gradDwcWeight, Tensor gradDwcBias, Tensor gradWcQ, Tensor gradWcK) {
+            int c = d.c;
+            double[] w9 = new double[c * 9], b1 = new double[c], wq = new double[c * c], wk = new double[c * c];
+            for (int b = 0; b < d.b; b++) {
+                for (int i = 0; i < c * 9; i++) w9[i] += dwcW[b * c * 9 + i];
+                for (int i = 0; i < c; i++) b1[i] += dwcB[b * c + i];
+                for (int i = 0; i < c * c; i++) {
+                    wq[i] += dWcQ[b * c * c + i];
+                    wk[i] += dWcK[b * c * c + i];
+                }
+            }
+            write(gradDwcWeight, w9);
+            write(gradDwcBias, b1);
+            write(gradWcQ, wq);
+            write(gradWcK, wk);
+        }
+    }
+
+    /**
+     * The channel-gate sums of plane r, dgq[r] = sum dS*q*sq and dgk[r] likewise, and the dS part
+     * of the spatial-gate gradients: accQ += q*dS*gq, accK += k*dS*gk. q and k are zero outside
+     * the interior, where dS holds values nobody reads.
+     */
+    private static void channelSums(float[] ds, float[] q, float[] sq, float gq, float[] accQ, float[] k, float[] sk, float gk,
+                                    float[] accK, double[] dgq, double[] dgk, int r, int from, int to) {
+        FloatVector vq = Vec.of(gq), vk = Vec.of(gk), zero = Vec.of(0f), sQ = zero, sK = zero;
+        for (int f = from; f < to; f += L) {
+            FloatVector x = FloatVector.fromArray(S, ds, f);
+            FloatVector a = FloatVector.fromArray(S, q, f), b = FloatVector.fromArray(S, k, f);
+            sQ = a.mul(FloatVector.fromArray(S, sq, f)).fma(x, sQ);
+            sK = b.mul(FloatVector.fromArray(S, sk, f)).fma(x, sK);
+            a.fma(x.mul(vq), FloatVector.fromArray(S, accQ, f)).intoArray(accQ, f);
+            b.fma(x.mul(vk), FloatVector.fromArray(S, accK, f)).intoArray(accK, f);
+        }
+        dgq[r] = Vec.sum(sQ);
+        dgk[r] = Vec.sum(sK);
+    }
+
+    /** acc += a * s over [from, to). */
+    private static void axpy(float[] a, float s, float[] acc, int from, int to) {
+        FloatVector vs = Vec.of(s);
+        for (int f = from; f < to; f += L) {
+            FloatVector.fromArray(S, a, f).fma(vs, FloatVector.fromArray(S, acc, f)).intoArray(acc, f);
+        }
+    }
+
+    /** dz = acc * s(1-s) over [from, to). */
+    private static void sigmoidGrad(float[] acc, float[] s, float[] dz, int from, int to) {
+        FloatVector one = Vec.of(1f);
+        for (int f = from; f < to; f += L) {
+            FloatVector sv = FloatVector.fromArray(S, s, f);
+            FloatVector.fromArray(S, acc, f).mul(sv).mul(one.sub(sv)).intoArray(dz, f);
+        }
+    }
+
+    /** Per channel parameter gradients of one gate, each written by the task that owns the channel. */
+    private record GateSums(double[] dw, double[] dbias, double[] dgamma, double[] dbeta, double[] dw1) {
+        GateSums(int c) { this(new double[c * 9], new double[c], new double[c], new double[c], new double[c]); }
+
+        void write(GateGrads g) {
+            CpuAdditiveAttention.write(g.dwWeight(), dw);
+            CpuAdditiveAttention.write(g.dwBias(), dbias);
+            CpuAdditiveAttention.write(g.bnWeight(), dgamma);
+            CpuAdditiveAttention.write(g.bnBias(), dbeta);
+            CpuAdditiveAttention.write(g.spatialWeight(), dw1);
+        }
+    }
+
+    /** One gate in B3: its input t, parameters, spatial gate s, channel gate g, dm, dz planes, input gradient and sums. */
+    private record GateSide(MemorySegment t, GateParams p, MemorySegment s, float[] g, double[] dm, float[][] dz, MemorySegment out,
+                            GateSums sums) {}
+
+    /** One task's planes for one gate in B3: each image's staged input and BatchNorm's uh and da; du and dwconv^T(du). */
+    private record GateScratch(float[][] t, float[][] uh, float[][] da, float[] du, float[] res) {
+        GateScratch(int b, PaddedRows p) { this(new float[b][p.size], new float[b][p.size], new float[b][p.size], p.alloc(), p.alloc()); }
+    }
+
+    /**
+     * B3 for channel c of both gates. With dz the gradient of the spatial gate's logit: dw1, the
+     * BatchNorm affine gradients and, through BatchNorm (with the batch statistics' own gradient
+     * when batchStats), the dw conv's gradients; dt = dx*s + dwconv^T(du) with dx = dS*g + dm/HW
+     * the gradient of x = t*s. Both gates at once, so that each plane of dS is read once.
+     */
+    private static void gatesBackward(Dims d, PaddedRows p, float[] mask, int c, GateSide q, GateSide k, GateScratch xq,
+                                      GateScratch xk, MemorySegment mds, boolean batchStats) {
+        int hw = d.hw();
+        stageChannel(d, p, c, q, xq, k, xk);
+        float[] mq = batchNormSums(d, p, c, q, xq, batchStats), mk = batchNormSums(d, p, c, k, xk, batchStats);
+        double dbq = 0, dbk = 0;
+        for (int b = 0; b < d.b; b++) {
+            dbq += dwBackward(p, mask, c, q.p, xq, b, mq, q.sums);
+            dbk += dwBackward(p, mask, c, k.p, xk, b, mk, k.sums);
+            int i = b * d.c + c;
+            storeInputGrads(p, xq.res, xk.res, mds, q.s, k.s, d.plane(b, c), (long) b * hw, q.g[i], (float) (q.dm[i] / hw), k.g[i],
+                    (float) (k.dm[i] / hw), q.out, k.out, d.h, d.w);
+        }
+        q.sums.dbias[c] = dbq;
+        k.sums.dbias[c] = dbk;
+    }
+
+    /** Stages channel c of both gates' inputs over the batch, several planes at once. */
+    private static void stageChannel(Dims d, PaddedRows p, int c, GateSide q, GateScratch xq, GateSide k, GateScratch xk) {
+        MemorySegment[] segs = new MemorySegment[STREAMS];
+        float[][] dst = new float[STREAMS][];
+        long[] at = new long[STREAMS];
+        int n = 0;
+        for (int b = 0; b < d.b; b++) {
+            for (int side = 0; side < 2; side++) {
+                segs[n] = side == 0 ? q.t : k.t;
+                dst[n] = side == 0 ? xq.t[b] : xk.t[b];
+                at[n] = d.plane(b, c);
+                if (++n == STREAMS || (b == d.b - 1 && side == 1)) {
+                    PaddedRows.loadMany(n, segs, at, d.h, d.w, dst, p.row(0), p.pitch);
+                    n = 0;
+                }
+            }
+        }
+    }
+
+    /** BatchNorm's terms of channel c of a gate over the batch; returns the batch means of da and da*uh (0 in eval). */
+    private static float[] batchNormSums(Dims d, PaddedRows p, int c, GateSide side, GateScratch x, boolean batchStats) {
+        GateParams gp = side.p;
+        double[] terms = new double[3];
+        for (int b = 0; b < d.b; b++) {
+            PaddedRows.conv(x.t[b], p.start, p.end, p.pitch, gp.dw, c * 9, gp.dwBias[c], x.du);
+            batchNormTerms(x.du, side.dz[b], gp.mean[c], gp.invStd[c], gp.gamma[c], gp.scale[c], gp.shift[c], gp.w1[c], x.uh[b],
+                    x.da[b], terms, p.start, p.end);
+        }
+        side.sums.dw1[c] = terms[2];
+        side.sums.dgamma[c] = terms[1];
+        side.sums.dbeta[c] = terms[0];
+        double n = (double) d.b * d.hw();
+        return batchStats ? new float[] {(float) (terms[0] / n), (float) (terms[1] / n)} : new float[2];
+    }
+
+    /** du of image b through BatchNorm, its dw conv weight gradient, and dwconv^T(du) into x.res; returns sum du (the bias gradient). */
+    private static double dwBackward(PaddedRows p, float[] mask, int c, GateParams gp, GateScratch x, int b, float[] means, GateSums sums) {
+        double db = inputGrad(x.uh[b], x.da[b], mask, gp.gamma[c] * gp.invStd[c], means[0], means[1], x.du, p.start, p.end);
+        PaddedRows.weightGrad(x.du, x.t[b], p.start, p.end, p.pitch, sums.dw, c * 9);
+        PaddedRows.conv(x.du, p.start, p.end, p.pitch, gp.dwFlipped, c * 9, 0f, x.res);
+        return db;
+    }
+
+    /**
+     * From the dw conv output u and the logit gradient dz of one plane: uh = (u - mean)*inv and
+     * da = relu'(a) * dz * w1, a = scale*u + shift = gamma*uh + beta (as the forward computed
+     * it); adds sum da, sum da*uh and sum dz*relu(a) (the 1x1 weight's gradient) to terms[0..2].
+     * dz is zero outside the interior, and so is da.
+     */
+    private static void batchNormTerms(float[] u, float[] dz, float mean, float inv, float gamma, float scale, float shift, float w1,
+                                       float[] uh, float[] da, double[] terms, int from, int to) {
+        FloatVector vm = Vec.of(mean), vi = Vec.of(inv), sc = Vec.of(scale), sh = Vec.of(shift), vw = Vec.of(w1);
+        FloatVector zero = Vec.of(0f), sDa = zero, sDau = zero, sW1 = zero;
+        for (int f = from; f < to; f += L) {
+            FloatVector uv = FloatVector.fromArray(S, u, f);
+            FloatVector h = uv.sub(vm).mul(vi);
+            FloatVector a = uv.fma(sc, sh);
+            VectorMask<Float> on = a.compare(VectorOperators.GT, zero);
+            FloatVector z = FloatVector.fromArray(S, dz, f);
+            FloatVector g = zero.blend(z.mul(vw), on);
+            h.intoArray(uh, f);
+            g.intoArray(da, f);
+            sDa = sDa.add(g);
+            sDau = h.fma(g, sDau);
+            sW1 = z.fma(a.max(zero), sW1);
+        }
+        terms[0] += Vec.sum(sDa);
+        terms[1] += Vec.sum(sDau);
+        terms[2] += Vec.sum(sW1);
+    }
+
+    /** du = mask * k * (da - meanDa - uh*meanDau) over [from, to); returns sum du (the dw conv's bias gradient). */
+    private static double inputGrad(float[] uh, float[] da, float[] mask, float k, float meanDa, float meanDau, float[] du,
+                                    int from, int to) {
+        FloatVector vk = Vec.of(k), vmd = Vec.of(meanDa), vmu = Vec.of(meanDau), sum = Vec.of(0f);
+        for (int f = from; f < to; f += L) {
+            FloatVector g = FloatVector.fromArray(S, da, f).sub(vmd).sub(FloatVector.fromArray(S, uh, f).mul(vmu))
+                    .mul(vk).mul(FloatVector.fromArray(S, mask, f));
+            g.intoArray(du, f);
+            sum = sum.add(g);
+        }
+        return Vec.sum(sum);
+    }
+
+    /**
+     * outQ = resQ + (dS*gq + dmq)*sq and outK likewise over a plane: res in p's layout, dS and the
+     * outputs at element index plane, the spatial gates at spatial.
+     */
+    private static void storeInputGrads(PaddedRows p, float[] resQ, float[] resK, MemorySegment mds, MemorySegment msq,
+                                        MemorySegment msk, long plane, long spatial, float gq, float dmq, float gk, float dmk,
+                                        MemorySegment outQ, MemorySegment outK, int h, int w) {
+        FloatVector vgq = Vec.of(gq), vdq = Vec.of(dmq), vgk = Vec.of(gk), vdk = Vec.of(dmk);
+        if (w >= L) {
+            int last = w - L;
+            for (int y = 0; y < h; y++) {
+                long at = plane + (long) y * w, sAt = spatial + (long) y * w;
+                int o = p.row(y);
+                for (int x = 0; x < w; x += L) {
+                    int xx = Math.min(x, last);
+                    FloatVector ds = Vec.ld(mds, at + xx);
+                    Vec.st(outQ, at + xx, ds.fma(vgq, vdq).fma(Vec.ld(msq, sAt + xx), FloatVector.fromArray(S, resQ, o + xx)));
+                    Vec.st(outK, at + xx, ds.fma(vgk, vdk).fma(Vec.ld(msk, sAt + xx), FloatVector.fromArray(S, resK, o + xx)));
+                }
+            }
+        } else {
+            VectorMask<Float> m = S.indexInRange(0, w);
+            for (int y = 0; y < h; y++) {
+                long at = (plane + (long) y * w) * 4, sAt = (spatial + (long) y * w) * 4;
+                FloatVector ds = FloatVector.fromMemorySegment(S, mds, at, NATIVE, m);
+                ds.fma(vgq, vdq).fma(FloatVector.fromMemorySegment(S, msq, sAt, NATIVE, m), FloatVector.fromArray(S, resQ, p.row(y), m))
+                        .intoMemorySegment(outQ, at, NATIVE, m);
+                ds.fma(vgk, vdk).fma(FloatVector.fromMemorySegment(S, msk, sAt, NATIVE, m), FloatVector.fromArray(S, resK, p.row(y), m))
+                        .intoMemorySegment(outK, at, NATIVE, m);
+            }
+        }
     }
 }
