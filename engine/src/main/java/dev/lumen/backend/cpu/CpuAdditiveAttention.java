@@ -17,33 +17,36 @@ import jdk.incubator.vector.VectorSpecies;
  * CPU implementation of {@link AdditiveAttentionKernels}: F32 here, every other dtype in
  * {@link CpuAdditiveAttentionF64} (the same passes in double).
  *
- * <p>Planes and row blocks are staged in float arrays with a zero border ({@link PaddedRows}),
- * so the 3x3 convs of values made on the fly (u of each gate, dwc of the gated sum and its
- * transpose) never go to memory and every step runs in full float vectors over L1/L2-resident
- * planes. Sums over a plane or a block run in float lanes and are added in double across
- * planes, blocks and the batch. The problem's tensors do not fit in the caches together, so
- * the passes are bound by memory as much as by arithmetic: each pass stages several planes at
- * once ({@link PaddedRows#loadMany}), and the passes are arranged to read each tensor as few
- * times as the data dependencies allow.
+ * <p>Planes are staged in float arrays with a zero border ({@link PaddedRows}), so the 3x3
+ * convs of values made on the fly (u of each gate, dwc of the gated sum and its transpose)
+ * never go to memory and every step runs in full float vectors over L1/L2-resident planes.
+ * Sums over a plane run in float lanes and are added in double across planes and the batch.
+ * The problem's tensors do not fit in the caches together, so the passes are bound by memory
+ * as much as by arithmetic: passes that visit a channel across the batch stage several planes
+ * at once ({@link PaddedRows#loadMany}), and the work is ordered so that each tensor is read
+ * from memory as few times as the data dependencies allow.
  *
  * <p>Where the passes split: the spatial gate sums over channels at each pixel, the channel
  * mean sums over pixels of each channel, and BatchNorm sums over the batch, so each of them
- * ends a pass. Forward: [batch statistics, per channel] -> pass 1 [gates, per block of image
- * rows, across channels] -> pass 2 [per (image, channel) plane]. Backward: per image [B1 over
- * its channels: dwc backward, dv, dS = dPhi, the channel-gate sums and the dS part of the
- * spatial-gate gradient; the channel-gate backward; B2: the rest of the spatial-gate gradient
- * dz, re-reading the image while it is still in cache] -> B3 [per channel, both gates:
- * BatchNorm backward with its batch sums, the dw conv backward, dq and dk]. Every sum has one
- * task and a fixed order, so results do not depend on the thread count.
+ * ends a pass. Forward: [batch statistics, per channel] -> per image [pass 1: both gates, over
+ * the image's channels, keeping its planes of q and k; pass 2: per channel, both gates
+ * applied, the sum, dwc and the product with v, from the kept planes]. Backward: per image
+ * [B1 over its channels: dwc backward, dv, dS = dPhi, the channel-gate sums and the dS part of
+ * the spatial-gate gradient; the channel-gate backward; B2: the rest of the spatial-gate
+ * gradient dz, from the image's planes of q and k kept since B1] -> B3 [per channel, both
+ * gates: BatchNorm backward with its batch sums, the dw conv backward, dq and dk]. Every sum
+ * has one task and a fixed order, so results do not depend on the thread count (images and
+ * channels are the tasks).
  */
 final class CpuAdditiveAttention implements AdditiveAttentionKernels {
     private static final VectorSpecies<Float> S = Vec.S;
     private static final int L = Vec.L;
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
-    /** Planes staged together by one {@link PaddedRows#loadMany}: enough streams to keep memory busy, few enough for the prefetchers. */
-    private static final int STREAMS = 8;
     // No static final vector constants here: C2 does not keep one that starts a loop-carried sum in a
     // register (the loop ran at half speed); constants are made as locals before each loop.
+
+    /** Planes staged together by one {@link PaddedRows#loadMany}: enough streams to keep memory busy, few enough for the prefetchers. */
+    private static final int STREAMS = 8;
 
     private final AdditiveAttentionKernels wide = new CpuAdditiveAttentionF64();
 
@@ -59,10 +62,6 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
         /** Element index of plane (bi, ci). */
         long plane(int bi, int ci) { return ((long) bi * c + ci) * hw(); }
 
-        /** Image rows per task of the pass that goes across channels: about 1000 pixels, at least one row. */
-        int blockRows() { return Math.max(1, Math.min(h, 1024 / (w + 2))); }
-
-        int blocks() { return (h + blockRows() - 1) / blockRows(); }
     }
 
     /** A gate's parameters as floats, with BatchNorm folded to scale and shift (in double, then rounded). */
@@ -132,8 +131,7 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
                 for (int j = 0; j < count; j++) at[j] = d.plane(b0 + j, c);
                 PaddedRows.loadMany(count, segs, at, d.h, d.w, tp, p.row(0), p.pitch);
                 for (int j = 0; j < count; j++) {
-                    PaddedRows.conv(tp[j], p.start, p.end, p.pitch, w, c * 9, bias[c], u);
-                    double pm = PaddedRows.dot(u, mask, p.start, p.end) / hw;
+                    double pm = convSum(tp[j], p.start, p.end, p.pitch, w, c * 9, bias[c], mask, u) / hw;
                     double pm2 = squaredDeviation(u, mask, (float) pm, p.start, p.end);
                     long tot = n + hw;
                     double delta = pm - m;
@@ -147,6 +145,29 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
         }
     }
 
+    /** u = dwconv3x3(t) + bias as {@link PaddedRows#conv}; returns sum of mask*u. */
+    private static double convSum(float[] t, int from, int to, int pitch, float[] w9, int wAt, float bias, float[] mask, float[] out) {
+        FloatVector k0 = Vec.of(w9[wAt]), k1 = Vec.of(w9[wAt + 1]), k2 = Vec.of(w9[wAt + 2]);
+        FloatVector k3 = Vec.of(w9[wAt + 3]), k4 = Vec.of(w9[wAt + 4]), k5 = Vec.of(w9[wAt + 5]);
+        FloatVector k6 = Vec.of(w9[wAt + 6]), k7 = Vec.of(w9[wAt + 7]), k8 = Vec.of(w9[wAt + 8]);
+        FloatVector vb = Vec.of(bias), sum = Vec.of(0f);
+        for (int f = from; f < to; f += L) {
+            int r0 = f - pitch - 1, r1 = f - 1, r2 = f + pitch - 1;
+            FloatVector u = FloatVector.fromArray(S, t, r0).fma(k0, vb);
+            u = FloatVector.fromArray(S, t, r0 + 1).fma(k1, u);
+            u = FloatVector.fromArray(S, t, r0 + 2).fma(k2, u);
+            u = FloatVector.fromArray(S, t, r1).fma(k3, u);
+            u = FloatVector.fromArray(S, t, r1 + 1).fma(k4, u);
+            u = FloatVector.fromArray(S, t, r1 + 2).fma(k5, u);
+            u = FloatVector.fromArray(S, t, r2).fma(k6, u);
+            u = FloatVector.fromArray(S, t, r2 + 1).fma(k7, u);
+            u = FloatVector.fromArray(S, t, r2 + 2).fma(k8, u);
+            u.intoArray(out, f);
+            sum = u.fma(FloatVector.fromArray(S, mask, f), sum);
+        }
+        return Vec.sum(sum);
+    }
+
     /** sum of mask*(u - m)^2 over [from, to); m is the plane's mean rounded to float, whose error adds n*err^2, far below f32. */
     private static double squaredDeviation(float[] u, float[] mask, float m, int from, int to) {
         FloatVector s = Vec.of(0f), vm = Vec.of(m);
@@ -158,72 +179,86 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
     }
 
     @Override
-    public void catmGates(Tensor t, Gate gate, GateState out) {
-        if (t.dtype() != DType.F32) {
-            wide.catmGates(t, gate, out);
+    public void catmForward(Tensor q, Tensor k, Tensor v, Gate gq, Gate gk, GateState sq, GateState sk, Tensor dwcWeight,
+                            Tensor dwcBias, Tensor out) {
+        if (q.dtype() != DType.F32) {
+            wide.catmForward(q, k, v, gq, gk, sq, sk, dwcWeight, dwcBias, out);
             return;
         }
-        Dims d = Dims.of(t);
-        MemorySegment st = base(t), ss = base(out.spatial());
-        GateParams p = GateParams.of(gate);
-        int rows = d.blockRows(), blocks = d.blocks();
-        double[] partial = new double[d.b * blocks * d.c];
-        Parallel.forRange((long) d.b * blocks, 1, (lo, hi) -> {
-            PaddedRows full = new PaddedRows(rows, d.w);
-            float[][] tb = new float[d.c][full.size];
-            float[] u = full.alloc(), z = full.alloc();
-            MemorySegment[] segs = new MemorySegment[STREAMS];
-            Arrays.fill(segs, st);
-            long[] at = new long[STREAMS];
-            for (long r = lo; r < hi; r++) {
-                int b = (int) (r / blocks), y0 = (int) (r % blocks) * rows, nr = Math.min(rows, d.h - y0);
-                PaddedRows pr = nr == rows ? full : new PaddedRows(nr, d.w);
-                // Image rows y0-1 .. y0+nr of each channel (zero halo rows outside the image).
-                int ylo = Math.max(0, y0 - 1), yhi = Math.min(d.h, y0 + nr + 1);
-                Arrays.fill(z, 0);
-                for (int c0 = 0; c0 < d.c; c0 += STREAMS) {
-                    int count = Math.min(STREAMS, d.c - c0);
-                    for (int j = 0; j < count; j++) {
-                        float[] dst = tb[c0 + j];
-                        if (y0 == 0) Arrays.fill(dst, pr.row(-1), pr.row(-1) + d.w, 0);
-                        if (y0 + nr == d.h) Arrays.fill(dst, pr.row(nr), pr.row(nr) + d.w, 0);
-                        at[j] = d.plane(b, c0 + j) + (long) ylo * d.w;
-                    }
-                    PaddedRows.loadMany(count, segs, at, yhi - ylo, d.w, Arrays.copyOfRange(tb, c0, c0 + count), pr.row(ylo - y0), pr.pitch);
-                    for (int c = c0; c < c0 + count; c++) {
-                        PaddedRows.conv(tb[c], pr.start, pr.end, pr.pitch, p.dw, c * 9, p.dwBias[c], u);
-                        spatialLogit(u, p.scale[c], p.shift[c], p.w1[c], z, pr.start, pr.end);
-                    }
+        Dims d = Dims.of(q);
+        PaddedRows p = new PaddedRows(d.h, d.w);
+        GateParams pq = GateParams.of(gq), pk = GateParams.of(gk);
+        MemorySegment mq = base(q), mk = base(k), mv = base(v), mo = base(out), msq = base(sq.spatial()), msk = base(sk.spatial());
+        float[] w = dwcWeight.toFloats(), bias = dwcBias.toFloats();
+        int bc = d.b * d.c;
+        double[] pooledQ = new double[bc], gateQ = new double[bc], pooledK = new double[bc], gateK = new double[bc];
+        Parallel.forRange(d.b, 1, (lo, hi) -> {
+            float[][] tq = new float[d.c][p.size], tk = new float[d.c][p.size];
+            float[] spq = p.alloc(), spk = p.alloc(), s = p.alloc(), dd = p.alloc(), vp = p.alloc();
+            for (int b = (int) lo; b < hi; b++) {
+                imageGates(d, p, mq, b, pq, tq, spq, msq, pooledQ, gateQ);
+                imageGates(d, p, mk, b, pk, tk, spk, msk, pooledK, gateK);
+                for (int c = 0; c < d.c; c++) {
+                    int r = b * d.c + c;
+                    gatedSum(tq[c], spq, (float) gateQ[r], tk[c], spk, (float) gateK[r], s, p.start, p.end);
+                    PaddedRows.conv(s, p.start, p.end, p.pitch, w, c * 9, bias[c], dd);
+                    PaddedRows.load(mv, d.plane(b, c), d.h, d.w, vp, p.row(0), p.pitch);
+                    product(dd, vp, p.start, p.end);
+                    PaddedRows.store(dd, p.row(0), p.pitch, mo, d.plane(b, c), d.h, d.w);
                 }
-                sigmoid(z, pr.start, pr.end);
-                PaddedRows.store(z, pr.row(0), pr.pitch, ss, ((long) b * d.h + y0) * d.w, nr, d.w);
-                // The channel means read s only at interior pixels: zero what the run holds past the last row.
-                Arrays.fill(z, pr.row(nr) - 1, pr.end, 0);
-                for (int c = 0; c < d.c; c++) partial[(int) (r * d.c + c)] = PaddedRows.dot(tb[c], z, pr.start, pr.end);
             }
         });
-        double[] pooled = new double[d.b * d.c], gates = new double[d.b * d.c];
-        for (int b = 0; b < d.b; b++) {
-            for (int blk = 0; blk < blocks; blk++) {
-                for (int c = 0; c < d.c; c++) pooled[b * d.c + c] += partial[(b * blocks + blk) * d.c + c];
-            }
-            for (int c = 0; c < d.c; c++) pooled[b * d.c + c] /= d.hw();
-            for (int co = 0; co < d.c; co++) {
-                double z = 0;
-                for (int ci = 0; ci < d.c; ci++) z += p.wc[co * d.c + ci] * pooled[b * d.c + ci];
-                gates[b * d.c + co] = sigmoid(z);
-            }
-        }
-        write(out.pooled(), pooled);
-        write(out.channel(), gates);
+        write(sq.pooled(), pooledQ);
+        write(sq.channel(), gateQ);
+        write(sk.pooled(), pooledK);
+        write(sk.channel(), gateK);
     }
 
-    /** z += w1 * relu(scale*u + shift): one channel's term of the spatial gate's logit. */
-    private static void spatialLogit(float[] u, float scale, float shift, float w1, float[] z, int from, int to) {
-        FloatVector sc = Vec.of(scale), sh = Vec.of(shift), vw = Vec.of(w1), zero = Vec.of(0f);
+    /**
+     * Pass 1 of one gate for image b: stages the image's planes of t into planes[c], makes the
+     * spatial gate into s (p's layout; also stored to ms) and the channel means and gates of
+     * the image into pooled and gates.
+     */
+    private static void imageGates(Dims d, PaddedRows p, MemorySegment mt, int b, GateParams gp, float[][] planes, float[] s,
+                                   MemorySegment ms, double[] pooled, double[] gates) {
+        Arrays.fill(s, 0);
+        for (int c = 0; c < d.c; c++) {
+            PaddedRows.load(mt, d.plane(b, c), d.h, d.w, planes[c], p.row(0), p.pitch);
+            spatialLogit(planes[c], p.start, p.end, p.pitch, gp.dw, c * 9, gp.dwBias[c], gp.scale[c], gp.shift[c], gp.w1[c], s);
+        }
+        sigmoid(s, p.start, p.end);
+        PaddedRows.store(s, p.row(0), p.pitch, ms, (long) b * d.hw(), d.h, d.w);
+        int o = b * d.c;
+        for (int c = 0; c < d.c; c++) pooled[o + c] = PaddedRows.dot(planes[c], s, p.start, p.end) / d.hw();
+        for (int co = 0; co < d.c; co++) {
+            double z = 0;
+            for (int ci = 0; ci < d.c; ci++) z += gp.wc[co * d.c + ci] * pooled[o + ci];
+            gates[o + co] = sigmoid(z);
+        }
+    }
+
+    /**
+     * z += w1 * relu(scale*u + shift) with u = dwconv3x3(t) + bias: one channel's term of the
+     * spatial gate's logit, the conv (as {@link PaddedRows#conv}) kept in registers.
+     */
+    private static void spatialLogit(float[] t, int from, int to, int pitch, float[] w9, int wAt, float bias, float scale, float shift,
+                                     float w1, float[] z) {
+        FloatVector k0 = Vec.of(w9[wAt]), k1 = Vec.of(w9[wAt + 1]), k2 = Vec.of(w9[wAt + 2]);
+        FloatVector k3 = Vec.of(w9[wAt + 3]), k4 = Vec.of(w9[wAt + 4]), k5 = Vec.of(w9[wAt + 5]);
+        FloatVector k6 = Vec.of(w9[wAt + 6]), k7 = Vec.of(w9[wAt + 7]), k8 = Vec.of(w9[wAt + 8]);
+        FloatVector vb = Vec.of(bias), sc = Vec.of(scale), sh = Vec.of(shift), vw = Vec.of(w1), zero = Vec.of(0f);
         for (int f = from; f < to; f += L) {
-            FloatVector a = FloatVector.fromArray(S, u, f).fma(sc, sh).max(zero);
-            a.fma(vw, FloatVector.fromArray(S, z, f)).intoArray(z, f);
+            int r0 = f - pitch - 1, r1 = f - 1, r2 = f + pitch - 1;
+            FloatVector u = FloatVector.fromArray(S, t, r0).fma(k0, vb);
+            u = FloatVector.fromArray(S, t, r0 + 1).fma(k1, u);
+            u = FloatVector.fromArray(S, t, r0 + 2).fma(k2, u);
+            u = FloatVector.fromArray(S, t, r1).fma(k3, u);
+            u = FloatVector.fromArray(S, t, r1 + 1).fma(k4, u);
+            u = FloatVector.fromArray(S, t, r1 + 2).fma(k5, u);
+            u = FloatVector.fromArray(S, t, r2).fma(k6, u);
+            u = FloatVector.fromArray(S, t, r2 + 1).fma(k7, u);
+            u = FloatVector.fromArray(S, t, r2 + 2).fma(k8, u);
+            u.fma(sc, sh).max(zero).fma(vw, FloatVector.fromArray(S, z, f)).intoArray(z, f);
         }
     }
 
@@ -245,43 +280,21 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
         }
     }
 
+    /** {@link #gatedSum} and, in the same run, {@code a *= b}. */
+    private static void gatedSumAndProduct(float[] q, float[] sq, float gq, float[] k, float[] sk, float gk, float[] s, float[] a,
+                                           float[] b, int from, int to) {
+        FloatVector vq = Vec.of(gq), vk = Vec.of(gk);
+        for (int f = from; f < to; f += L) {
+            FloatVector x = FloatVector.fromArray(S, q, f).mul(FloatVector.fromArray(S, sq, f));
+            FloatVector y = FloatVector.fromArray(S, k, f).mul(FloatVector.fromArray(S, sk, f));
+            x.fma(vq, y.mul(vk)).intoArray(s, f);
+            FloatVector.fromArray(S, a, f).mul(FloatVector.fromArray(S, b, f)).intoArray(a, f);
+        }
+    }
+
     /** a *= b over [from, to). */
     private static void product(float[] a, float[] b, int from, int to) {
         for (int f = from; f < to; f += L) FloatVector.fromArray(S, a, f).mul(FloatVector.fromArray(S, b, f)).intoArray(a, f);
-    }
-
-    @Override
-    public void catmForward(Tensor q, Tensor k, Tensor v, GateState sq, GateState sk, Tensor dwcWeight, Tensor dwcBias, Tensor out) {
-        if (q.dtype() != DType.F32) {
-            wide.catmForward(q, k, v, sq, sk, dwcWeight, dwcBias, out);
-            return;
-        }
-        Dims d = Dims.of(q);
-        MemorySegment mo = base(out), msq = base(sq.spatial()), msk = base(sk.spatial());
-        MemorySegment[] in = {base(q), base(k), base(v)};
-        float[] gq = sq.channel().toFloats(), gk = sk.channel().toFloats();
-        float[] w = dwcWeight.toFloats(), bias = dwcBias.toFloats();
-        PaddedRows p = new PaddedRows(d.h, d.w);
-        Parallel.forRange((long) d.b * d.c, 1, (lo, hi) -> {
-            float[] sqp = p.alloc(), skp = p.alloc(), s = p.alloc(), dd = p.alloc();
-            float[][] qkv = new float[3][p.size];
-            long[] at = new long[3];
-            int staged = -1;
-            for (long r = lo; r < hi; r++) {
-                int b = (int) (r / d.c), c = (int) (r % d.c);
-                if (b != staged) {
-                    PaddedRows.load(msq, (long) b * d.hw(), d.h, d.w, sqp, p.row(0), p.pitch);
-                    PaddedRows.load(msk, (long) b * d.hw(), d.h, d.w, skp, p.row(0), p.pitch);
-                    staged = b;
-                }
-                Arrays.fill(at, d.plane(b, c));
-                PaddedRows.loadMany(3, in, at, d.h, d.w, qkv, p.row(0), p.pitch);
-                gatedSum(qkv[0], sqp, gq[(int) r], qkv[1], skp, gk[(int) r], s, p.start, p.end);
-                PaddedRows.conv(s, p.start, p.end, p.pitch, w, c * 9, bias[c], dd);
-                product(dd, qkv[2], p.start, p.end);
-                PaddedRows.store(dd, p.row(0), p.pitch, mo, d.plane(b, c), d.h, d.w);
-            }
-        });
     }
 
     // ------------------------------------------------------------------ backward
@@ -302,7 +315,7 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
                     base(gradV), base(dS), base(sq.spatial()), base(sk.spatial()), sq.channel().toFloats(), sk.channel().toFloats(),
                     sq.pooled().toDoubles(), sk.pooled().toDoubles(), dwcWeight.toFloats(), dwcBias.toFloats());
             Parallel.forRange(d.b, 1, (lo, hi) -> {
-                ImageScratch x = new ImageScratch(p);
+                ImageScratch x = new ImageScratch(d.c, p);
                 for (int b = (int) lo; b < hi; b++) img.run(b, x);
             });
             img.writeParameterGrads(gradDwcWeight, gradDwcBias, gradQ.channelWeight(), gradK.channelWeight());
@@ -320,10 +333,16 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
         }
     }
 
-    /** One task's planes for {@link ImageBackward}: staged inputs, the spatial gates, the gated sum, the outputs and dz's sums. */
-    private record ImageScratch(float[][] stage, float[] sq, float[] sk, float[] s, float[][] out, float[] accQ, float[] accK) {
-        ImageScratch(PaddedRows p) {
-            this(new float[STREAMS][p.size], p.alloc(), p.alloc(), p.alloc(), new float[2][p.size], p.alloc(), p.alloc());
+    /**
+     * One task's planes for {@link ImageBackward}: the image's q and k (every channel, kept for
+     * B2), gradOut and v of a channel, the spatial gates, the gated sum, dwc's output and input
+     * gradient, and dz's sums.
+     */
+    private record ImageScratch(float[][] tq, float[][] tk, float[] go, float[] vd, float[] sq, float[] sk, float[] s, float[] dd,
+                                float[] ds, float[] accQ, float[] accK) {
+        ImageScratch(int c, PaddedRows p) {
+            this(new float[c][p.size], new float[c][p.size], p.alloc(), p.alloc(), p.alloc(), p.alloc(), p.alloc(), p.alloc(), p.alloc(),
+                    p.alloc(), p.alloc());
         }
     }
 
@@ -387,41 +406,32 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
             Arrays.fill(x.accQ, 0);
             Arrays.fill(x.accK, 0);
             MemorySegment[] in = {q, k, g, v}, out = {dv, dS};
+            float[][] dst = {null, null, x.go, x.vd}, outs = {x.dd, x.ds};
             long[] at = new long[4];
             for (int c = 0; c < d.c; c++) {
                 int r = b * d.c + c;
-                Arrays.fill(at, d.plane(b, c));
-                PaddedRows.loadMany(4, in, at, d.h, d.w, x.stage, p.row(0), p.pitch);
-                float[] tq = x.stage[0], tk = x.stage[1], go = x.stage[2], dD = x.stage[3], dd = x.out[0], ds = x.out[1];
-                gatedSum(tq, x.sq, gq[r], tk, x.sk, gk[r], x.s, p.start, p.end);
-                product(dD, go, p.start, p.end);
-                PaddedRows.conv(x.s, p.start, p.end, p.pitch, w, c * 9, bias[c], dd);
-                product(dd, go, p.start, p.end);
+                long plane = d.plane(b, c);
+                float[] tq = x.tq[c], tk = x.tk[c], go = x.go, dD = x.vd;
+                Arrays.fill(at, plane);
+                dst[0] = tq;
+                dst[1] = tk;
+                PaddedRows.loadMany(4, in, at, d.h, d.w, dst, p.row(0), p.pitch);
+                gatedSumAndProduct(tq, x.sq, gq[r], tk, x.sk, gk[r], x.s, dD, go, p.start, p.end);
+                PaddedRows.conv(x.s, p.start, p.end, p.pitch, w, c * 9, bias[c], x.dd);
+                product(x.dd, go, p.start, p.end);
                 dwcB[r] = PaddedRows.sum(dD, p.start, p.end);
                 PaddedRows.weightGrad(dD, x.s, p.start, p.end, p.pitch, dwcW, r * 9);
-                PaddedRows.conv(dD, p.start, p.end, p.pitch, wT, c * 9, 0f, ds);
-                PaddedRows.storeMany(2, x.out, p.row(0), p.pitch, out, at, d.h, d.w);
-                channelSums(ds, tq, x.sq, gq[r], x.accQ, tk, x.sk, gk[r], x.accK, dgq, dgk, r, p.start, p.end);
+                PaddedRows.conv(dD, p.start, p.end, p.pitch, wT, c * 9, 0f, x.ds);
+                PaddedRows.storeMany(2, outs, p.row(0), p.pitch, out, at, d.h, d.w);
+                channelSums(x.ds, tq, x.sq, gq[r], x.accQ, tk, x.sk, gk[r], x.accK, dgq, dgk, r, p.start, p.end);
             }
             channelGateBackward(b, pq.wc, mq, gq, dgq, dmq, dWcQ);
             channelGateBackward(b, pk.wc, mk, gk, dgk, dmk, dWcK);
-            // B2: the dm part of dz reads the image's q and k again, while they are still in cache.
-            MemorySegment[] qk = new MemorySegment[STREAMS];
-            int pairs = STREAMS / 2;
-            for (int j = 0; j < pairs; j++) {
-                qk[2 * j] = q;
-                qk[2 * j + 1] = k;
-            }
-            long[] at2 = new long[STREAMS];
-            for (int c0 = 0; c0 < d.c; c0 += pairs) {
-                int count = Math.min(pairs, d.c - c0);
-                for (int j = 0; j < count; j++) at2[2 * j] = at2[2 * j + 1] = d.plane(b, c0 + j);
-                PaddedRows.loadMany(2 * count, qk, at2, d.h, d.w, x.stage, p.row(0), p.pitch);
-                for (int j = 0; j < count; j++) {
-                    int r = b * d.c + c0 + j;
-                    axpy(x.stage[2 * j], (float) (dmq[r] / d.hw()), x.accQ, p.start, p.end);
-                    axpy(x.stage[2 * j + 1], (float) (dmk[r] / d.hw()), x.accK, p.start, p.end);
-                }
+            // B2: the dm part of dz, from the image's q and k kept since B1.
+            for (int c = 0; c < d.c; c++) {
+                int r = b * d.c + c;
+                axpy(x.tq[c], (float) (dmq[r] / d.hw()), x.accQ, p.start, p.end);
+                axpy(x.tk[c], (float) (dmk[r] / d.hw()), x.accK, p.start, p.end);
             }
             sigmoidGrad(x.accQ, x.sq, dzq[b], p.start, p.end);
             sigmoidGrad(x.accK, x.sk, dzk[b], p.start, p.end);
@@ -566,9 +576,8 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
         GateParams gp = side.p;
         double[] terms = new double[3];
         for (int b = 0; b < d.b; b++) {
-            PaddedRows.conv(x.t[b], p.start, p.end, p.pitch, gp.dw, c * 9, gp.dwBias[c], x.du);
-            batchNormTerms(x.du, side.dz[b], gp.mean[c], gp.invStd[c], gp.gamma[c], gp.scale[c], gp.shift[c], gp.w1[c], x.uh[b],
-                    x.da[b], terms, p.start, p.end);
+            batchNormTerms(x.t[b], p.start, p.end, p.pitch, gp.dw, c * 9, gp.dwBias[c], side.dz[b], gp.mean[c], gp.invStd[c],
+                    gp.scale[c], gp.shift[c], gp.w1[c], x.uh[b], x.da[b], terms);
         }
         side.sums.dw1[c] = terms[2];
         side.sums.dgamma[c] = terms[1];
@@ -577,28 +586,40 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
         return batchStats ? new float[] {(float) (terms[0] / n), (float) (terms[1] / n)} : new float[2];
     }
 
-    /** du of image b through BatchNorm, its dw conv weight gradient, and dwconv^T(du) into x.res; returns sum du (the bias gradient). */
+    /** du of image b through BatchNorm, the dw conv weight gradient, and dwconv^T(du) into x.res; returns sum du (the bias gradient). */
     private static double dwBackward(PaddedRows p, float[] mask, int c, GateParams gp, GateScratch x, int b, float[] means, GateSums sums) {
-        double db = inputGrad(x.uh[b], x.da[b], mask, gp.gamma[c] * gp.invStd[c], means[0], means[1], x.du, p.start, p.end);
-        PaddedRows.weightGrad(x.du, x.t[b], p.start, p.end, p.pitch, sums.dw, c * 9);
+        double db = inputGrad(x.uh[b], x.da[b], mask, gp.gamma[c] * gp.invStd[c], means[0], means[1], x.du, x.t[b], p.start, p.end,
+                p.pitch, sums.dw, c * 9);
         PaddedRows.conv(x.du, p.start, p.end, p.pitch, gp.dwFlipped, c * 9, 0f, x.res);
         return db;
     }
 
     /**
-     * From the dw conv output u and the logit gradient dz of one plane: uh = (u - mean)*inv and
-     * da = relu'(a) * dz * w1, a = scale*u + shift = gamma*uh + beta (as the forward computed
-     * it); adds sum da, sum da*uh and sum dz*relu(a) (the 1x1 weight's gradient) to terms[0..2].
-     * dz is zero outside the interior, and so is da.
+     * From the dw conv output u = dwconv3x3(t) + bias (kept in registers) and the logit gradient
+     * dz of one plane: uh = (u - mean)*inv and da = relu'(a) * dz * w1, a = scale*u + shift =
+     * gamma*uh + beta (as the forward computed it); adds sum da, sum da*uh and sum dz*relu(a)
+     * (the 1x1 weight's gradient) to terms[0..2]. dz is zero outside the interior, and so is da.
      */
-    private static void batchNormTerms(float[] u, float[] dz, float mean, float inv, float gamma, float scale, float shift, float w1,
-                                       float[] uh, float[] da, double[] terms, int from, int to) {
+    private static void batchNormTerms(float[] t, int from, int to, int pitch, float[] w9, int wAt, float bias, float[] dz, float mean,
+                                       float inv, float scale, float shift, float w1, float[] uh, float[] da, double[] terms) {
+        FloatVector k0 = Vec.of(w9[wAt]), k1 = Vec.of(w9[wAt + 1]), k2 = Vec.of(w9[wAt + 2]);
+        FloatVector k3 = Vec.of(w9[wAt + 3]), k4 = Vec.of(w9[wAt + 4]), k5 = Vec.of(w9[wAt + 5]);
+        FloatVector k6 = Vec.of(w9[wAt + 6]), k7 = Vec.of(w9[wAt + 7]), k8 = Vec.of(w9[wAt + 8]), vb = Vec.of(bias);
         FloatVector vm = Vec.of(mean), vi = Vec.of(inv), sc = Vec.of(scale), sh = Vec.of(shift), vw = Vec.of(w1);
         FloatVector zero = Vec.of(0f), sDa = zero, sDau = zero, sW1 = zero;
         for (int f = from; f < to; f += L) {
-            FloatVector uv = FloatVector.fromArray(S, u, f);
-            FloatVector h = uv.sub(vm).mul(vi);
-            FloatVector a = uv.fma(sc, sh);
+            int r0 = f - pitch - 1, r1 = f - 1, r2 = f + pitch - 1;
+            FloatVector u = FloatVector.fromArray(S, t, r0).fma(k0, vb);
+            u = FloatVector.fromArray(S, t, r0 + 1).fma(k1, u);
+            u = FloatVector.fromArray(S, t, r0 + 2).fma(k2, u);
+            u = FloatVector.fromArray(S, t, r1).fma(k3, u);
+            u = FloatVector.fromArray(S, t, r1 + 1).fma(k4, u);
+            u = FloatVector.fromArray(S, t, r1 + 2).fma(k5, u);
+            u = FloatVector.fromArray(S, t, r2).fma(k6, u);
+            u = FloatVector.fromArray(S, t, r2 + 1).fma(k7, u);
+            u = FloatVector.fromArray(S, t, r2 + 2).fma(k8, u);
+            FloatVector h = u.sub(vm).mul(vi);
+            FloatVector a = u.fma(sc, sh);
             VectorMask<Float> on = a.compare(VectorOperators.GT, zero);
             FloatVector z = FloatVector.fromArray(S, dz, f);
             FloatVector g = zero.blend(z.mul(vw), on);
@@ -613,16 +634,40 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
         terms[2] += Vec.sum(sW1);
     }
 
-    /** du = mask * k * (da - meanDa - uh*meanDau) over [from, to); returns sum du (the dw conv's bias gradient). */
-    private static double inputGrad(float[] uh, float[] da, float[] mask, float k, float meanDa, float meanDau, float[] du,
-                                    int from, int to) {
+    /**
+     * du = mask * k * (da - meanDa - uh*meanDau) over [from, to), and with it the dw conv's
+     * weight gradient acc[accAt + tap] += sum du * (t at the tap) (as {@link PaddedRows#weightGrad});
+     * returns sum du (the bias gradient).
+     */
+    private static double inputGrad(float[] uh, float[] da, float[] mask, float k, float meanDa, float meanDau, float[] du, float[] t,
+                                    int from, int to, int pitch, double[] acc, int accAt) {
         FloatVector vk = Vec.of(k), vmd = Vec.of(meanDa), vmu = Vec.of(meanDau), sum = Vec.of(0f);
+        FloatVector s0 = sum, s1 = sum, s2 = sum, s3 = sum, s4 = sum, s5 = sum, s6 = sum, s7 = sum, s8 = sum;
         for (int f = from; f < to; f += L) {
             FloatVector g = FloatVector.fromArray(S, da, f).sub(vmd).sub(FloatVector.fromArray(S, uh, f).mul(vmu))
                     .mul(vk).mul(FloatVector.fromArray(S, mask, f));
             g.intoArray(du, f);
             sum = sum.add(g);
+            int r0 = f - pitch - 1, r1 = f - 1, r2 = f + pitch - 1;
+            s0 = g.fma(FloatVector.fromArray(S, t, r0), s0);
+            s1 = g.fma(FloatVector.fromArray(S, t, r0 + 1), s1);
+            s2 = g.fma(FloatVector.fromArray(S, t, r0 + 2), s2);
+            s3 = g.fma(FloatVector.fromArray(S, t, r1), s3);
+            s4 = g.fma(FloatVector.fromArray(S, t, r1 + 1), s4);
+            s5 = g.fma(FloatVector.fromArray(S, t, r1 + 2), s5);
+            s6 = g.fma(FloatVector.fromArray(S, t, r2), s6);
+            s7 = g.fma(FloatVector.fromArray(S, t, r2 + 1), s7);
+            s8 = g.fma(FloatVector.fromArray(S, t, r2 + 2), s8);
         }
+        acc[accAt] += Vec.sum(s0);
+        acc[accAt + 1] += Vec.sum(s1);
+        acc[accAt + 2] += Vec.sum(s2);
+        acc[accAt + 3] += Vec.sum(s3);
+        acc[accAt + 4] += Vec.sum(s4);
+        acc[accAt + 5] += Vec.sum(s5);
+        acc[accAt + 6] += Vec.sum(s6);
+        acc[accAt + 7] += Vec.sum(s7);
+        acc[accAt + 8] += Vec.sum(s8);
         return Vec.sum(sum);
     }
 

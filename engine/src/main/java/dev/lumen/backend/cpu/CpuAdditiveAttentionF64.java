@@ -104,7 +104,15 @@ final class CpuAdditiveAttentionF64 implements AdditiveAttentionKernels {
     }
 
     @Override
-    public void catmGates(Tensor t, Gate gate, GateState out) {
+    public void catmForward(Tensor q, Tensor k, Tensor v, Gate gq, Gate gk, GateState sq, GateState sk, Tensor dwcWeight,
+                            Tensor dwcBias, Tensor out) {
+        gates(q, gq, sq);
+        gates(k, gk, sk);
+        apply(q, k, v, sq, sk, dwcWeight, dwcBias, out);
+    }
+
+    /** Pass 1 for one of q, k: the gate's spatial gate, channel means and channel gate into out. */
+    private void gates(Tensor t, Gate gate, GateState out) {
         Dims d = Dims.of(t);
         DType dt = t.dtype();
         MemorySegment st = seg(t), ss = seg(out.spatial());
@@ -164,8 +172,8 @@ final class CpuAdditiveAttentionF64 implements AdditiveAttentionKernels {
         }
     }
 
-    @Override
-    public void catmForward(Tensor q, Tensor k, Tensor v, GateState sq, GateState sk, Tensor dwcWeight, Tensor dwcBias, Tensor out) {
+    /** Pass 2: out = dwc(q*s_q*g_q + k*s_k*g_k) * v. */
+    private void apply(Tensor q, Tensor k, Tensor v, GateState sq, GateState sk, Tensor dwcWeight, Tensor dwcBias, Tensor out) {
         Dims d = Dims.of(q);
         DType dt = q.dtype();
         double[] spq = sq.spatial().toDoubles(), spk = sk.spatial().toDoubles();

@@ -142,30 +142,6 @@ final class PaddedRows {
         }
     }
 
-    /** out[at + i] = src[i] * f[at + i] over n rows of w (out and f share a layout), as {@link #store}. */
-    static void storeTimes(float[] src, int from, int pitch, MemorySegment f, MemorySegment out, long at, int n, int w) {
-        if (w >= L) {
-            int last = w - L;
-            for (int y = 0; y < n; y++) {
-                long o = (at + (long) y * w) * 4;
-                int a = from + y * pitch;
-                for (int x = 0; x < last; x += L) times(src, a + x, f, out, o + x * 4L);
-                times(src, a + last, f, out, o + last * 4L);
-            }
-        } else {
-            VectorMask<Float> m = S.indexInRange(0, w);
-            for (int y = 0; y < n; y++) {
-                long o = (at + (long) y * w) * 4;
-                FloatVector.fromArray(S, src, from + y * pitch, m).mul(FloatVector.fromMemorySegment(S, f, o, NATIVE, m))
-                        .intoMemorySegment(out, o, NATIVE, m);
-            }
-        }
-    }
-
-    private static void times(float[] src, int a, MemorySegment f, MemorySegment out, long byteAt) {
-        FloatVector.fromArray(S, src, a).mul(FloatVector.fromMemorySegment(S, f, byteAt, NATIVE)).intoMemorySegment(out, byteAt, NATIVE);
-    }
-
     // ------------------------------------------------------------------ the run
 
     /** out = bias + sum_k w9[wAt+k] * in at tap k (ky*3+kx reads row +ky-1, column +kx-1), over [from, to). */
