@@ -201,9 +201,8 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
                 for (int c = 0; c < d.c; c++) {
                     int r = b * d.c + c;
                     gatedSum(tq[c], spq, (float) gateQ[r], tk[c], spk, (float) gateK[r], s, p.start, p.end);
-                    PaddedRows.conv(s, p.start, p.end, p.pitch, w, c * 9, bias[c], dd);
                     PaddedRows.load(mv, d.plane(b, c), d.h, d.w, vp, p.row(0), p.pitch);
-                    product(dd, vp, p.start, p.end);
+                    PaddedRows.convTimes(s, p.start, p.end, p.pitch, w, c * 9, bias[c], vp, dd);
                     PaddedRows.store(dd, p.row(0), p.pitch, mo, d.plane(b, c), d.h, d.w);
                 }
             }
@@ -292,10 +291,6 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
         }
     }
 
-    /** a *= b over [from, to). */
-    private static void product(float[] a, float[] b, int from, int to) {
-        for (int f = from; f < to; f += L) FloatVector.fromArray(S, a, f).mul(FloatVector.fromArray(S, b, f)).intoArray(a, f);
-    }
 
     // ------------------------------------------------------------------ backward
 
@@ -417,22 +412,16 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
                 dst[1] = tk;
                 PaddedRows.loadMany(4, in, at, d.h, d.w, dst, p.row(0), p.pitch);
                 gatedSumAndProduct(tq, x.sq, gq[r], tk, x.sk, gk[r], x.s, dD, go, p.start, p.end);
-                PaddedRows.conv(x.s, p.start, p.end, p.pitch, w, c * 9, bias[c], x.dd);
-                product(x.dd, go, p.start, p.end);
-                dwcB[r] = PaddedRows.sum(dD, p.start, p.end);
-                PaddedRows.weightGrad(dD, x.s, p.start, p.end, p.pitch, dwcW, r * 9);
-                PaddedRows.conv(dD, p.start, p.end, p.pitch, wT, c * 9, 0f, x.ds);
+                dwcB[r] = dwcOutputAndWeightGrad(x.s, dD, go, p.start, p.end, p.pitch, w, c * 9, bias[c], x.dd, dwcW, r * 9);
+                dwcInputGradAndChannelSums(dD, p.start, p.end, p.pitch, wT, c * 9, x.ds, tq, x.sq, gq[r], x.accQ, tk, x.sk, gk[r],
+                        x.accK, dgq, dgk, r);
                 PaddedRows.storeMany(2, outs, p.row(0), p.pitch, out, at, d.h, d.w);
-                channelSums(x.ds, tq, x.sq, gq[r], x.accQ, tk, x.sk, gk[r], x.accK, dgq, dgk, r, p.start, p.end);
             }
             channelGateBackward(b, pq.wc, mq, gq, dgq, dmq, dWcQ);
             channelGateBackward(b, pk.wc, mk, gk, dgk, dmk, dWcK);
             // B2: the dm part of dz, from the image's q and k kept since B1.
-            for (int c = 0; c < d.c; c++) {
-                int r = b * d.c + c;
-                axpy(x.tq[c], (float) (dmq[r] / d.hw()), x.accQ, p.start, p.end);
-                axpy(x.tk[c], (float) (dmk[r] / d.hw()), x.accK, p.start, p.end);
-            }
+            weightedSum(x.tq, dmq, b * d.c, d.c, 1.0 / d.hw(), x.accQ, p.start, p.end);
+            weightedSum(x.tk, dmk, b * d.c, d.c, 1.0 / d.hw(), x.accK, p.start, p.end);
             sigmoidGrad(x.accQ, x.sq, dzq[b], p.start, p.end);
             sigmoidGrad(x.accK, x.sk, dzk[b], p.start, p.end);
         }
@@ -471,15 +460,86 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
     }
 
     /**
-     * The channel-gate sums of plane r, dgq[r] = sum dS*q*sq and dgk[r] likewise, and the dS part
-     * of the spatial-gate gradients: accQ += q*dS*gq, accK += k*dS*gk. q and k are zero outside
-     * the interior, where dS holds values nobody reads.
+     * B1's dwc of the gated sum s and what shares its reads of s: dv = (dwc(s) + bias) * go into
+     * dv, and dwc's weight gradient from dD, acc[accAt + tap] += sum dD * (s at the tap); returns
+     * sum dD (the bias gradient). dD is zero outside the interior.
      */
-    private static void channelSums(float[] ds, float[] q, float[] sq, float gq, float[] accQ, float[] k, float[] sk, float gk,
-                                    float[] accK, double[] dgq, double[] dgk, int r, int from, int to) {
-        FloatVector vq = Vec.of(gq), vk = Vec.of(gk), zero = Vec.of(0f), sQ = zero, sK = zero;
+    private static double dwcOutputAndWeightGrad(float[] s, float[] dD, float[] go, int from, int to, int pitch, float[] w9, int wAt,
+                                                 float bias, float[] dv, double[] acc, int accAt) {
+        FloatVector k0 = Vec.of(w9[wAt]), k1 = Vec.of(w9[wAt + 1]), k2 = Vec.of(w9[wAt + 2]);
+        FloatVector k3 = Vec.of(w9[wAt + 3]), k4 = Vec.of(w9[wAt + 4]), k5 = Vec.of(w9[wAt + 5]);
+        FloatVector k6 = Vec.of(w9[wAt + 6]), k7 = Vec.of(w9[wAt + 7]), k8 = Vec.of(w9[wAt + 8]), vb = Vec.of(bias);
+        FloatVector sum = Vec.of(0f), a0 = sum, a1 = sum, a2 = sum, a3 = sum, a4 = sum, a5 = sum, a6 = sum, a7 = sum, a8 = sum;
         for (int f = from; f < to; f += L) {
-            FloatVector x = FloatVector.fromArray(S, ds, f);
+            int r0 = f - pitch - 1, r1 = f - 1, r2 = f + pitch - 1;
+            FloatVector g = FloatVector.fromArray(S, dD, f);
+            FloatVector x = FloatVector.fromArray(S, s, r0);
+            FloatVector u = x.fma(k0, vb);
+            a0 = g.fma(x, a0);
+            x = FloatVector.fromArray(S, s, r0 + 1);
+            u = x.fma(k1, u);
+            a1 = g.fma(x, a1);
+            x = FloatVector.fromArray(S, s, r0 + 2);
+            u = x.fma(k2, u);
+            a2 = g.fma(x, a2);
+            x = FloatVector.fromArray(S, s, r1);
+            u = x.fma(k3, u);
+            a3 = g.fma(x, a3);
+            x = FloatVector.fromArray(S, s, r1 + 1);
+            u = x.fma(k4, u);
+            a4 = g.fma(x, a4);
+            x = FloatVector.fromArray(S, s, r1 + 2);
+            u = x.fma(k5, u);
+            a5 = g.fma(x, a5);
+            x = FloatVector.fromArray(S, s, r2);
+            u = x.fma(k6, u);
+            a6 = g.fma(x, a6);
+            x = FloatVector.fromArray(S, s, r2 + 1);
+            u = x.fma(k7, u);
+            a7 = g.fma(x, a7);
+            x = FloatVector.fromArray(S, s, r2 + 2);
+            u = x.fma(k8, u);
+            a8 = g.fma(x, a8);
+            u.mul(FloatVector.fromArray(S, go, f)).intoArray(dv, f);
+            sum = sum.add(g);
+        }
+        acc[accAt] += Vec.sum(a0);
+        acc[accAt + 1] += Vec.sum(a1);
+        acc[accAt + 2] += Vec.sum(a2);
+        acc[accAt + 3] += Vec.sum(a3);
+        acc[accAt + 4] += Vec.sum(a4);
+        acc[accAt + 5] += Vec.sum(a5);
+        acc[accAt + 6] += Vec.sum(a6);
+        acc[accAt + 7] += Vec.sum(a7);
+        acc[accAt + 8] += Vec.sum(a8);
+        return Vec.sum(sum);
+    }
+
+    /**
+     * B1's dS = dwc^T(dD) (wT9: dwc's weights turned, as {@link PaddedRows#conv}) into ds, with
+     * the sums that read it: the channel-gate sums of plane r, dgq[r] = sum dS*q*sq and dgk[r]
+     * likewise, and the dS part of the spatial-gate gradients, accQ += q*dS*gq and accK +=
+     * k*dS*gk. q and k are zero outside the interior, where dS holds values nobody reads.
+     */
+    private static void dwcInputGradAndChannelSums(float[] dD, int from, int to, int pitch, float[] wT9, int wAt, float[] ds, float[] q,
+                                                   float[] sq, float gq, float[] accQ, float[] k, float[] sk, float gk, float[] accK,
+                                                   double[] dgq, double[] dgk, int r) {
+        FloatVector k0 = Vec.of(wT9[wAt]), k1 = Vec.of(wT9[wAt + 1]), k2 = Vec.of(wT9[wAt + 2]);
+        FloatVector k3 = Vec.of(wT9[wAt + 3]), k4 = Vec.of(wT9[wAt + 4]), k5 = Vec.of(wT9[wAt + 5]);
+        FloatVector k6 = Vec.of(wT9[wAt + 6]), k7 = Vec.of(wT9[wAt + 7]), k8 = Vec.of(wT9[wAt + 8]);
+        FloatVector vq = Vec.of(gq), vk = Vec.of(gk), sQ = Vec.of(0f), sK = sQ;
+        for (int f = from; f < to; f += L) {
+            int r0 = f - pitch - 1, r1 = f - 1, r2 = f + pitch - 1;
+            FloatVector x = FloatVector.fromArray(S, dD, r0).mul(k0);
+            x = FloatVector.fromArray(S, dD, r0 + 1).fma(k1, x);
+            x = FloatVector.fromArray(S, dD, r0 + 2).fma(k2, x);
+            x = FloatVector.fromArray(S, dD, r1).fma(k3, x);
+            x = FloatVector.fromArray(S, dD, r1 + 1).fma(k4, x);
+            x = FloatVector.fromArray(S, dD, r1 + 2).fma(k5, x);
+            x = FloatVector.fromArray(S, dD, r2).fma(k6, x);
+            x = FloatVector.fromArray(S, dD, r2 + 1).fma(k7, x);
+            x = FloatVector.fromArray(S, dD, r2 + 2).fma(k8, x);
+            x.intoArray(ds, f);
             FloatVector a = FloatVector.fromArray(S, q, f), b = FloatVector.fromArray(S, k, f);
             sQ = a.mul(FloatVector.fromArray(S, sq, f)).fma(x, sQ);
             sK = b.mul(FloatVector.fromArray(S, sk, f)).fma(x, sK);
@@ -490,11 +550,24 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
         dgk[r] = Vec.sum(sK);
     }
 
-    /** acc += a * s over [from, to). */
-    private static void axpy(float[] a, float s, float[] acc, int from, int to) {
-        FloatVector vs = Vec.of(s);
-        for (int f = from; f < to; f += L) {
-            FloatVector.fromArray(S, a, f).fma(vs, FloatVector.fromArray(S, acc, f)).intoArray(acc, f);
+    /** acc += sum_c planes[c] * (float) (coef[at + c] * scale) over [from, to), four planes per visit of acc. */
+    private static void weightedSum(float[][] planes, double[] coef, int at, int n, double scale, float[] acc, int from, int to) {
+        int c = 0;
+        for (; c + 4 <= n; c += 4) {
+            float[] p0 = planes[c], p1 = planes[c + 1], p2 = planes[c + 2], p3 = planes[c + 3];
+            FloatVector s0 = Vec.of((float) (coef[at + c] * scale)), s1 = Vec.of((float) (coef[at + c + 1] * scale));
+            FloatVector s2 = Vec.of((float) (coef[at + c + 2] * scale)), s3 = Vec.of((float) (coef[at + c + 3] * scale));
+            for (int f = from; f < to; f += L) {
+                FloatVector a = FloatVector.fromArray(S, p0, f).fma(s0, FloatVector.fromArray(S, acc, f));
+                a = FloatVector.fromArray(S, p1, f).fma(s1, a);
+                a = FloatVector.fromArray(S, p2, f).fma(s2, a);
+                FloatVector.fromArray(S, p3, f).fma(s3, a).intoArray(acc, f);
+            }
+        }
+        for (; c < n; c++) {
+            FloatVector s0 = Vec.of((float) (coef[at + c] * scale));
+            float[] p0 = planes[c];
+            for (int f = from; f < to; f += L) FloatVector.fromArray(S, p0, f).fma(s0, FloatVector.fromArray(S, acc, f)).intoArray(acc, f);
         }
     }
 

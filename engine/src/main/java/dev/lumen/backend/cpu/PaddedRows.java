@@ -165,6 +165,27 @@ final class PaddedRows {
         }
     }
 
+    /** out = {@link #conv} times f, element by element. */
+    static void convTimes(float[] in, int from, int to, int pitch, float[] w9, int wAt, float bias, float[] f, float[] out) {
+        FloatVector k0 = Vec.of(w9[wAt]), k1 = Vec.of(w9[wAt + 1]), k2 = Vec.of(w9[wAt + 2]);
+        FloatVector k3 = Vec.of(w9[wAt + 3]), k4 = Vec.of(w9[wAt + 4]), k5 = Vec.of(w9[wAt + 5]);
+        FloatVector k6 = Vec.of(w9[wAt + 6]), k7 = Vec.of(w9[wAt + 7]), k8 = Vec.of(w9[wAt + 8]);
+        FloatVector vb = Vec.of(bias);
+        for (int i = from; i < to; i += L) {
+            int r0 = i - pitch - 1, r1 = i - 1, r2 = i + pitch - 1;
+            FloatVector a = FloatVector.fromArray(S, in, r0).fma(k0, vb);
+            a = FloatVector.fromArray(S, in, r0 + 1).fma(k1, a);
+            a = FloatVector.fromArray(S, in, r0 + 2).fma(k2, a);
+            a = FloatVector.fromArray(S, in, r1).fma(k3, a);
+            a = FloatVector.fromArray(S, in, r1 + 1).fma(k4, a);
+            a = FloatVector.fromArray(S, in, r1 + 2).fma(k5, a);
+            a = FloatVector.fromArray(S, in, r2).fma(k6, a);
+            a = FloatVector.fromArray(S, in, r2 + 1).fma(k7, a);
+            a = FloatVector.fromArray(S, in, r2 + 2).fma(k8, a);
+            a.mul(FloatVector.fromArray(S, f, i)).intoArray(out, i);
+        }
+    }
+
     /** The 3x3 weights of each of c channels turned by 180 degrees: {@link #conv} with them is the transposed conv. */
     static float[] flipped(float[] w9, int c) {
         float[] f = new float[9 * c];
