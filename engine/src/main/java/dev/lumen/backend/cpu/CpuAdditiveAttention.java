@@ -661,24 +661,26 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
 
     /** du of image b through BatchNorm, the dw conv weight gradient, and dwconv^T(du) into x.res; returns sum du (the bias gradient). */
     private static double dwBackward(PaddedRows p, float[] mask, int c, GateParams gp, GateScratch x, int b, float[] means, GateSums sums) {
-        double db = inputGrad(x.uh[b], x.da[b], mask, gp.gamma[c] * gp.invStd[c], means[0], means[1], x.du, x.t[b], p.start, p.end,
-                p.pitch, sums.dw, c * 9);
+        double k = (double) gp.gamma[c] * gp.invStd[c];
+        double db = inputGrad(x.uh[b], x.da[b], mask, (float) (k * gp.w1[c]), (float) (-k * means[0]), (float) (-k * means[1]), x.du,
+                x.t[b], p.start, p.end, p.pitch, sums.dw, c * 9);
         PaddedRows.conv(x.du, p.start, p.end, p.pitch, gp.dwFlipped, c * 9, 0f, x.res);
         return db;
     }
 
     /**
      * From the dw conv output u = dwconv3x3(t) + bias (kept in registers) and the logit gradient
-     * dz of one plane: uh = (u - mean)*inv and da = relu'(a) * dz * w1, a = scale*u + shift =
-     * gamma*uh + beta (as the forward computed it); adds sum da, sum da*uh and sum dz*relu(a)
-     * (the 1x1 weight's gradient) to terms[0..2]. dz is zero outside the interior, and so is da.
+     * dz of one plane: uh = (u - mean)*inv and e = relu'(a) * dz, a = scale*u + shift =
+     * gamma*uh + beta (as the forward computed it), so that da = e * w1; adds sum da, sum da*uh
+     * and sum dz*relu(a) = sum e*a (the 1x1 weight's gradient) to terms[0..2], the factor w1
+     * applied to the sums. dz is zero outside the interior, and so is e.
      */
     private static void batchNormTerms(float[] t, int from, int to, int pitch, float[] w9, int wAt, float bias, float[] dz, float mean,
                                        float inv, float scale, float shift, float w1, float[] uh, float[] da, double[] terms) {
         FloatVector k0 = Vec.of(w9[wAt]), k1 = Vec.of(w9[wAt + 1]), k2 = Vec.of(w9[wAt + 2]);
         FloatVector k3 = Vec.of(w9[wAt + 3]), k4 = Vec.of(w9[wAt + 4]), k5 = Vec.of(w9[wAt + 5]);
         FloatVector k6 = Vec.of(w9[wAt + 6]), k7 = Vec.of(w9[wAt + 7]), k8 = Vec.of(w9[wAt + 8]), vb = Vec.of(bias);
-        FloatVector vm = Vec.of(mean), vi = Vec.of(inv), sc = Vec.of(scale), sh = Vec.of(shift), vw = Vec.of(w1);
+        FloatVector vm = Vec.of(mean), vi = Vec.of(inv), sc = Vec.of(scale), sh = Vec.of(shift);
         FloatVector zero = Vec.of(0f), sDa = zero, sDau = zero, sW1 = zero;
         for (int f = from; f < to; f += L) {
             int r0 = f - pitch - 1, r1 = f - 1, r2 = f + pitch - 1;
@@ -693,32 +695,31 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
             u = FloatVector.fromArray(S, t, r2 + 2).fma(k8, u);
             FloatVector h = u.sub(vm).mul(vi);
             FloatVector a = u.fma(sc, sh);
-            VectorMask<Float> on = a.compare(VectorOperators.GT, zero);
-            FloatVector z = FloatVector.fromArray(S, dz, f);
-            FloatVector g = zero.blend(z.mul(vw), on);
+            FloatVector e = zero.blend(FloatVector.fromArray(S, dz, f), a.compare(VectorOperators.GT, zero));
             h.intoArray(uh, f);
-            g.intoArray(da, f);
-            sDa = sDa.add(g);
-            sDau = h.fma(g, sDau);
-            sW1 = z.fma(a.max(zero), sW1);
+            e.intoArray(da, f);
+            sDa = sDa.add(e);
+            sDau = h.fma(e, sDau);
+            sW1 = a.fma(e, sW1);
         }
-        terms[0] += Vec.sum(sDa);
-        terms[1] += Vec.sum(sDau);
+        terms[0] += (double) w1 * Vec.sum(sDa);
+        terms[1] += (double) w1 * Vec.sum(sDau);
         terms[2] += Vec.sum(sW1);
     }
 
     /**
-     * du = mask * k * (da - meanDa - uh*meanDau) over [from, to), and with it the dw conv's
-     * weight gradient acc[accAt + tap] += sum du * (t at the tap) (as {@link PaddedRows#weightGrad});
-     * returns sum du (the bias gradient).
+     * BatchNorm's input gradient du = mask * k * (da - meanDa - uh*meanDau), k = gamma*inv,
+     * written as mask * (e*ke + uh*ch + c0) with da = e*w1 (ke = k*w1, ch = -k*meanDau, c0 =
+     * -k*meanDa), over [from, to); and with it the dw conv's weight gradient acc[accAt + tap] +=
+     * sum du * (t at the tap) (as {@link PaddedRows#weightGrad}); returns sum du (the bias gradient).
      */
-    private static double inputGrad(float[] uh, float[] da, float[] mask, float k, float meanDa, float meanDau, float[] du, float[] t,
+    private static double inputGrad(float[] uh, float[] e, float[] mask, float ke, float c0, float ch, float[] du, float[] t,
                                     int from, int to, int pitch, double[] acc, int accAt) {
-        FloatVector vk = Vec.of(k), vmd = Vec.of(meanDa), vmu = Vec.of(meanDau), sum = Vec.of(0f);
+        FloatVector vke = Vec.of(ke), vc0 = Vec.of(c0), vch = Vec.of(ch), sum = Vec.of(0f);
         FloatVector s0 = sum, s1 = sum, s2 = sum, s3 = sum, s4 = sum, s5 = sum, s6 = sum, s7 = sum, s8 = sum;
         for (int f = from; f < to; f += L) {
-            FloatVector g = FloatVector.fromArray(S, da, f).sub(vmd).sub(FloatVector.fromArray(S, uh, f).mul(vmu))
-                    .mul(vk).mul(FloatVector.fromArray(S, mask, f));
+            FloatVector g = FloatVector.fromArray(S, e, f).fma(vke, FloatVector.fromArray(S, uh, f).fma(vch, vc0))
+                    .mul(FloatVector.fromArray(S, mask, f));
             g.intoArray(du, f);
             sum = sum.add(g);
             int r0 = f - pitch - 1, r1 = f - 1, r2 = f + pitch - 1;
