@@ -711,7 +711,7 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
      * BatchNorm's input gradient du = mask * k * (da - meanDa - uh*meanDau), k = gamma*inv,
      * written as mask * (e*ke + uh*ch + c0) with da = e*w1 (ke = k*w1, ch = -k*meanDau, c0 =
      * -k*meanDa), over [from, to); and with it the dw conv's weight gradient acc[accAt + tap] +=
-     * sum du * (t at the tap) (as {@link PaddedRows#weightGrad}); returns sum du (the bias gradient).
+     * sum du * (t at the tap) (the taps of {@link PaddedRows#conv}); returns sum du (the bias gradient).
      */
     private static double inputGrad(float[] uh, float[] e, float[] mask, float ke, float c0, float ch, float[] du, float[] t,
                                     int from, int to, int pitch, double[] acc, int accAt) {

@@ -193,43 +193,6 @@ final class PaddedRows {
         return f;
     }
 
-    /**
-     * The weight gradient of {@link #conv}: acc[accAt + k] += sum over [from, to) of g * (in at
-     * tap k), g zero outside the interior. Float lanes over one run, added to the double acc.
-     */
-    static void weightGrad(float[] g, float[] in, int from, int to, int pitch, double[] acc, int accAt) {
-        FloatVector s0 = Vec.of(0), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0, s8 = s0;
-        for (int f = from; f < to; f += L) {
-            int r0 = f - pitch - 1, r1 = f - 1, r2 = f + pitch - 1;
-            FloatVector gv = FloatVector.fromArray(S, g, f);
-            s0 = gv.fma(FloatVector.fromArray(S, in, r0), s0);
-            s1 = gv.fma(FloatVector.fromArray(S, in, r0 + 1), s1);
-            s2 = gv.fma(FloatVector.fromArray(S, in, r0 + 2), s2);
-            s3 = gv.fma(FloatVector.fromArray(S, in, r1), s3);
-            s4 = gv.fma(FloatVector.fromArray(S, in, r1 + 1), s4);
-            s5 = gv.fma(FloatVector.fromArray(S, in, r1 + 2), s5);
-            s6 = gv.fma(FloatVector.fromArray(S, in, r2), s6);
-            s7 = gv.fma(FloatVector.fromArray(S, in, r2 + 1), s7);
-            s8 = gv.fma(FloatVector.fromArray(S, in, r2 + 2), s8);
-        }
-        acc[accAt] += Vec.sum(s0);
-        acc[accAt + 1] += Vec.sum(s1);
-        acc[accAt + 2] += Vec.sum(s2);
-        acc[accAt + 3] += Vec.sum(s3);
-        acc[accAt + 4] += Vec.sum(s4);
-        acc[accAt + 5] += Vec.sum(s5);
-        acc[accAt + 6] += Vec.sum(s6);
-        acc[accAt + 7] += Vec.sum(s7);
-        acc[accAt + 8] += Vec.sum(s8);
-    }
-
-    /** sum of a over [from, to), in float lanes. */
-    static double sum(float[] a, int from, int to) {
-        FloatVector s = Vec.of(0);
-        for (int f = from; f < to; f += L) s = s.add(FloatVector.fromArray(S, a, f));
-        return Vec.sum(s);
-    }
-
     /** sum of a*b over [from, to), in float lanes. */
     static double dot(float[] a, float[] b, int from, int to) {
         FloatVector s = Vec.of(0);
