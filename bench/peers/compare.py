@@ -39,6 +39,8 @@ def main(path):
         if not name.endswith("_peer.py"):
             continue
         module = importlib.import_module(name[:-3])
+        if not hasattr(module, "BENCH"):
+            continue  # a standalone timing script (vit_step_peer.py), not a JMH peer
         if not any(k.startswith(module.BENCH + ".") for k in lumen):
             continue  # only peers of benchmarks that ran: the scan's torch loop takes minutes
         for key, torch_ms in module.run().items():

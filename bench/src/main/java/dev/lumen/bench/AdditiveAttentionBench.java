@@ -22,11 +22,16 @@ import org.openjdk.jmh.annotations.Warmup;
  * The CPU additive token mixer core on CAS-ViT-XS stage 1 (C48, 56x56) with a CPU-sized batch
  * of 4, in training mode (batch statistics); the same problem as
  * bench/peers/additive_attention_peer.py. Forward, and forward plus every gradient.
+ *
+ * <p>Ten warm-up seconds: the kernels' Vector API code runs some hundred times slower until C2
+ * has compiled it, and on this 2-core machine that took about five seconds (forward+backward
+ * measured 2228, 1313, 656, 150, 31, then 12 to 17 ms/op per warm-up second), so with three
+ * warm-up seconds the measurement still timed the JIT.
  */
 @State(org.openjdk.jmh.annotations.Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
-@Warmup(iterations = 3, time = 1)
+@Warmup(iterations = 10, time = 1)
 @Measurement(iterations = 5, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector"})
 public class AdditiveAttentionBench {

@@ -16,11 +16,12 @@ import dev.lumen.tensor.Tensor;
  * floating dtype; weights keep PyTorch's shapes ([C,1,3,3], [1,C,1,1], [C,C,1,1]).
  *
  * <p>The kernels are the passes over memory: {@link #catmBatchStats} (training only: the
- * BatchNorm statistics need all of u before any gate), {@link #catmGates} (pass 1: the spatial
- * gate and the channel means, which need all pixels before the channel gate exists) and
- * {@link #catmForward} (pass 2: both gates applied, the sum, dwc and the product with v, with
- * no intermediate written). BatchNorm enters the gates as a per-channel mean and 1/std, either
- * of the batch (training) or the running ones (eval).
+ * BatchNorm statistics need all of u before any gate) and {@link #catmForward}, which per image
+ * makes the gates (pass 1: the spatial gate and the channel means, which need all pixels
+ * before the channel gate exists) and then applies them (pass 2: both gates applied, the sum,
+ * dwc and the product with v, with no intermediate written) while the image is still in cache.
+ * BatchNorm enters the gates as a per-channel mean and 1/std, either of the batch (training)
+ * or the running ones (eval).
  */
 public interface AdditiveAttentionKernels {
     /** One gate's parameters. bnMean and bnInvStd are the statistics the normalization uses. */
@@ -37,11 +38,12 @@ public interface AdditiveAttentionKernels {
     /** Per-channel mean and biased variance over (B,H,W) of u = dwconv3x3(t) + dwBias, into [C] tensors. */
     void catmBatchStats(Tensor t, Tensor dwWeight, Tensor dwBias, Tensor mean, Tensor var);
 
-    /** Pass 1 for one of q, k: the gate's spatial gate, channel means and channel gate into out. */
-    void catmGates(Tensor t, Gate gate, GateState out);
-
-    /** Pass 2: out = dwc(q*s_q*g_q + k*s_k*g_k) * v. */
-    void catmForward(Tensor q, Tensor k, Tensor v, GateState sq, GateState sk, Tensor dwcWeight, Tensor dwcBias, Tensor out);
+    /**
+     * Passes 1 and 2: the gates of q and k into sq and sk (spatial gate, channel means, channel
+     * gate; the backward reads them), and out = dwc(q*s_q*g_q + k*s_k*g_k) * v.
+     */
+    void catmForward(Tensor q, Tensor k, Tensor v, Gate gq, Gate gk, GateState sq, GateState sk, Tensor dwcWeight, Tensor dwcBias,
+                     Tensor out);
 
     /**
      * Every gradient for gradOut [B,C,H,W]; all outputs are required. batchStats says that the

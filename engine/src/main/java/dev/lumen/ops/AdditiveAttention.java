@@ -20,8 +20,9 @@ import java.util.Arrays;
  * halo for one more 3x3 conv that the depth-wise conv op does as fast). The fused boundary:
  * the kernels take the spatial gate's BatchNorm as per-channel mean and 1/std, so in training
  * a first pass ({@code catmBatchStats}) computes the batch statistics of the gate's dw conv
- * without storing it; pass 1 makes the spatial gate and the channel means; pass 2 applies
- * both gates, sums, convolves and multiplies by v without writing an intermediate.
+ * without storing it; then ({@code catmForward}), image by image, pass 1 makes the spatial gate
+ * and the channel means and pass 2 applies both gates, sums, convolves and multiplies by v
+ * without writing an intermediate.
  */
 public final class AdditiveAttention {
     private AdditiveAttention() {}
@@ -53,10 +54,8 @@ public final class AdditiveAttention {
         AdditiveAttentionKernels.Gate kq = kernelGate(kern, cq, gq, training, momentum, eps);
         AdditiveAttentionKernels.Gate kk = kernelGate(kern, ck, gk, training, momentum, eps);
         GateState sq = newState(q), sk = newState(q);
-        kern.catmGates(cq, kq, sq);
-        kern.catmGates(ck, kk, sk);
         Tensor out = Tensor.empty(q.dtype(), q.device(), q.shape());
-        kern.catmForward(cq, ck, cv, sq, sk, dwcW, dwcB, out);
+        kern.catmForward(cq, ck, cv, kq, kk, sq, sk, dwcW, dwcB, out);
         Tensor[] inputs = {q, k, v, gq.dwWeight, gq.dwBias, gq.bnWeight, gq.bnBias, gq.spatialWeight, gq.channelWeight,
             gk.dwWeight, gk.dwBias, gk.bnWeight, gk.bnBias, gk.spatialWeight, gk.channelWeight, dwcWeight, dwcBias};
         return Autograd.record("additive_attention", out, g -> {

@@ -1,11 +1,13 @@
 package dev.lumen.ops;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lumen.backend.AdditiveAttentionKernels;
 import dev.lumen.backend.AdditiveAttentionKernels.GateGrads;
 import dev.lumen.backend.AdditiveAttentionKernels.GateState;
+import dev.lumen.backend.cpu.Parallel;
 import dev.lumen.memory.Scope;
 import dev.lumen.reference.AdditiveAttentionReference;
 import dev.lumen.tensor.DType;
@@ -20,9 +22,9 @@ import org.junit.jupiter.api.Test;
 class AdditiveAttentionTest {
     private static final Golden G = Golden.load("additive_attention");
     private static final double EPS = 1e-5, MOMENTUM = 0.1;
-    // The kernels compute in double but read f32 inputs and keep the gates (s, g, the channel
-    // means) and dS = dPhi in f32 between passes; each rounding is ~6e-8 relative, and the
-    // BatchNorm backward subtracts batch means (mild cancellation), so errors stay below 1e-6.
+    // The F32 kernels compute in float (sums over a plane in float lanes, added in double across
+    // planes and the batch) against a double reference; each rounding is ~6e-8 relative, and the
+    // BatchNorm backward subtracts batch means (mild cancellation): errors stay near 1e-6.
     private static final double TOL_F32 = 1e-5;
     // F64 throughout: only the order of the sums differs from the reference.
     private static final double TOL_F64 = 1e-11;
@@ -98,10 +100,8 @@ class AdditiveAttentionTest {
                 AdditiveAttentionKernels.Gate kk = kernelGate(kern, k, pk, training, ref.batchMean()[1], ref.batchVar()[1], what + " k", tol);
                 GateState sq = new GateState(nan(dtype, B, H, W), nan(dtype, B, C), nan(dtype, B, C));
                 GateState sk = new GateState(nan(dtype, B, H, W), nan(dtype, B, C), nan(dtype, B, C));
-                kern.catmGates(q, kq, sq);
-                kern.catmGates(k, kk, sk);
                 Tensor out = nan(dtype, B, C, H, W);
-                kern.catmForward(q, k, v, sq, sk, dwcW, dwcB, out);
+                kern.catmForward(q, k, v, kq, kk, sq, sk, dwcW, dwcB, out);
                 Golden.assertClose("additive_attention-ref", what + " out", out, f64(ref.out(), B, C, H, W), tol);
 
                 Tensor[] grads = new Tensor[17];
@@ -186,6 +186,43 @@ class AdditiveAttentionTest {
                     new AdditiveAttention.Gate(x[3], x[4], x[5], x[6], pq[4].copy(), pq[5].copy(), x[7], x[8]),
                     new AdditiveAttention.Gate(x[9], x[10], x[11], x[12], pk[4].copy(), pk[5].copy(), x[13], x[14]),
                     x[15], x[16], training, MOMENTUM, EPS), in);
+        }
+    }
+
+    /** Tasks are images and channels and every sum has a fixed order, so the thread count changes no bit. */
+    @Test
+    void resultsDoNotDependOnTheThreadCount() {
+        int before = Parallel.threads();
+        try {
+            Parallel.setThreads(1);
+            float[][] one = outputsAndGradients();
+            Parallel.setThreads(3);
+            float[][] three = outputsAndGradients();
+            for (int i = 0; i < one.length; i++) assertArrayEquals(one[i], three[i], "output " + i);
+        } finally {
+            Parallel.setThreads(before);
+        }
+    }
+
+    /** out and every gradient of a [3,5,19,21] training step (rows wider than a vector and odd sizes). */
+    private static float[][] outputsAndGradients() {
+        try (Scope s = Scope.open()) {
+            Generator gen = new Generator(11);
+            int B = 3, C = 5, H = 19, W = 21;
+            Tensor[] pq = randomGate(gen, DType.F32, C), pk = randomGate(gen, DType.F32, C);
+            Tensor[] in = {Tensor.randn(gen, DType.F32, B, C, H, W), Tensor.randn(gen, DType.F32, B, C, H, W),
+                Tensor.randn(gen, DType.F32, B, C, H, W), pq[0], pq[1], pq[2], pq[3], pq[6], pq[7], pk[0], pk[1], pk[2], pk[3], pk[6],
+                pk[7], Tensor.randn(gen, DType.F32, C, 1, 3, 3).mul(0.4), Tensor.randn(gen, DType.F32, C).mul(0.1)};
+            for (Tensor t : in) t.requiresGrad(true);
+            Tensor out = AdditiveAttention.additiveAttention(in[0], in[1], in[2],
+                    new AdditiveAttention.Gate(in[3], in[4], in[5], in[6], pq[4], pq[5], in[7], in[8]),
+                    new AdditiveAttention.Gate(in[9], in[10], in[11], in[12], pk[4], pk[5], in[13], in[14]), in[15], in[16], true,
+                    MOMENTUM, EPS);
+            out.backward(Tensor.randn(gen, DType.F32, B, C, H, W));
+            float[][] r = new float[in.length + 1][];
+            r[0] = out.toFloats();
+            for (int i = 0; i < in.length; i++) r[i + 1] = in[i].grad().toFloats();
+            return r;
         }
     }
 
