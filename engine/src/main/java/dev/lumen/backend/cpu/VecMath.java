@@ -13,7 +13,7 @@ import jdk.incubator.vector.VectorOperators;
  * then. A training run's result would then depend on when the JIT compiled what, and a run
  * resumed in a fresh JVM would not end bit-identical to an unbroken one. IEEE add, multiply, fma
  * and divide round the same in every tier, so these do too. Accuracy: within 2 ulp of the exact
- * result (checked against Math in VecMathTest), at about the speed of the SVML versions.
+ * result (checked against Math in VecMathTest).
  */
 final class VecMath {
     private VecMath() {}
