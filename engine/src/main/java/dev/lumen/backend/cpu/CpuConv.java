@@ -108,17 +108,6 @@ final class CpuConv implements ConvKernels {
         });
     }
 
-    /** dst[i] += src[i] for n elements. */
-    private static void addInto(boolean f32, MemorySegment dst, long dOff, MemorySegment src, long sOff, long n) {
-        for (long i = 0; i < n; i++) {
-            if (f32) {
-                dst.setAtIndex(ValueLayout.JAVA_FLOAT, dOff + i, dst.getAtIndex(ValueLayout.JAVA_FLOAT, dOff + i) + src.getAtIndex(ValueLayout.JAVA_FLOAT, sOff + i));
-            } else {
-                dst.setAtIndex(ValueLayout.JAVA_DOUBLE, dOff + i, dst.getAtIndex(ValueLayout.JAVA_DOUBLE, dOff + i) + src.getAtIndex(ValueLayout.JAVA_DOUBLE, sOff + i));
-            }
-        }
-    }
-
     /** Builds the [C*kh*kw, nb*L] columns of images [i0, i0+nb) (nb > 1: whole images). */
     private static void columns(int es, Tensor x, Dims d, int i0, int nb, MemorySegment cols) {
         if (d.pointwise()) {
@@ -339,7 +328,7 @@ final class CpuConv implements ConvKernels {
                         tmpS.release();
                     }
                 });
-                for (int p = 1; p < parts; p++) addInto(f32, gw, gwOff, partial, (p - 1) * size, size);
+                for (int p = 1; p < parts; p++) ConvColumns.addRun(f32, gw, gwOff, partial, (p - 1) * size, Math.toIntExact(size));
             } finally {
                 if (partialS != null) partialS.release();
             }
