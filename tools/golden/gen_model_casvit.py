@@ -23,7 +23,6 @@ and of rcvit_xs on 128 28x28x1 images (small-input and published stem) and 8 224
 torch.set_num_threads(2). On a shared, loaded machine run it with OMP_WAIT_POLICY=PASSIVE, or
 OpenMP's spin-waiting counts as CPU time.
 """
-import math
 import os
 import sys
 import time
@@ -32,7 +31,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from golden import save
+from golden import randomize_bn_aware, record_train_step, save
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "..", "models", "src", "test", "resources", "golden")
 
@@ -161,43 +160,15 @@ VARIANTS = {
 TINY = ([1, 1, 1, 1], [8, 12, 16, 20])
 
 
-def randomize(model, gen):
-    with torch.no_grad():
-        for name, t in model.state_dict().items():
-            if name.endswith("num_batches_tracked"):
-                continue
-            if name.endswith("running_var") or (name.endswith(".weight") and t.dim() == 1):
-                t.copy_(torch.rand(t.shape, generator=gen) * 0.5 + 0.75)
-            elif name.endswith("running_mean") or name.endswith(".bias"):
-                t.copy_(torch.randn(t.shape, generator=gen) * 0.1)
-            else:
-                fan_in = t[0].numel()
-                t.copy_(torch.randn(t.shape, generator=gen) * math.sqrt(1.0 / fan_in))
+def with_dist_head(out, labels):
+    """RCViT trains both heads: the loss is the mean of their cross-entropies."""
+    logits, dist = out
+    return logits, (F.cross_entropy(logits, labels) + F.cross_entropy(dist, labels)) / 2, {"dist_logits": dist}
 
 
 def case(store, name, model, x, gen):
-    randomize(model, gen)
-    for k, v in model.state_dict().items():
-        store[f"{name}.w.{k}"] = v.clone()
-    torch.save(model.state_dict(), os.path.join(OUT, f"model_casvit_{name}.pth"))
-    labels = torch.tensor([3, 7])
-    model.train()
-    logits, dist = model(x)
-    loss = (F.cross_entropy(logits, labels) + F.cross_entropy(dist, labels)) / 2
-    loss.backward()
-    store[f"{name}.x"] = x
-    store[f"{name}.labels"] = labels
-    store[f"{name}.logits"] = logits.detach()
-    store[f"{name}.dist_logits"] = dist.detach()
-    store[f"{name}.loss"] = loss.detach()
-    for k, p in model.named_parameters():
-        store[f"{name}.g.{k}"] = p.grad.clone()
-    for k, v in model.state_dict().items():
-        if "running" in k or "num_batches" in k:
-            store[f"{name}.w_after.{k}"] = v.clone()
-    model.eval()
-    with torch.no_grad():
-        store[f"{name}.eval_logits"] = model(x)
+    randomize_bn_aware(model, gen, 1.0)
+    record_train_step(store, name, model, x, torch.tensor([3, 7]), os.path.join(OUT, f"model_casvit_{name}.pth"), with_dist_head)
 
 
 def step_time(model, x, labels, reps):

@@ -21,7 +21,6 @@ Run with /usr/bin/python3. `--counts` prints the parameter counts of the publish
 `--bench` times one training step (forward, backward, AdamW) of the "tiny" case at batch 2 with
 2 threads.
 """
-import math
 import os
 import sys
 import time
@@ -30,7 +29,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from golden import save
+from golden import randomize_bn_aware, record_train_step, save
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "..", "models", "src", "test", "resources", "golden")
 
@@ -155,43 +154,11 @@ class RepLKNet(nn.Module):
                 m.merge()
 
 
-def randomize(model, gen):
-    with torch.no_grad():
-        for name, t in model.state_dict().items():
-            if name.endswith("num_batches_tracked"):
-                continue
-            if name.endswith("running_var") or (name.endswith(".weight") and t.dim() == 1):
-                t.copy_(torch.rand(t.shape, generator=gen) * 0.5 + 0.75)
-            elif name.endswith("running_mean") or name.endswith(".bias"):
-                t.copy_(torch.randn(t.shape, generator=gen) * 0.1)
-            else:
-                fan_in = t[0].numel()
-                t.copy_(torch.randn(t.shape, generator=gen) * math.sqrt(2.0 / fan_in))
-
-
 def case(store, name, model, gen):
-    randomize(model, gen)
-    for k, v in model.state_dict().items():
-        store[f"{name}.w.{k}"] = v.clone()
-    torch.save(model.state_dict(), os.path.join(OUT, f"model_replknet_{name}.pth"))
+    randomize_bn_aware(model, gen, 2.0)
     x = torch.randn(2, 3, 48, 48, generator=gen)
-    labels = torch.tensor([3, 7])
-    model.train()
-    logits = model(x)
-    loss = F.cross_entropy(logits, labels)
-    loss.backward()
-    store[f"{name}.x"] = x
-    store[f"{name}.labels"] = labels
-    store[f"{name}.logits"] = logits.detach()
-    store[f"{name}.loss"] = loss.detach()
-    for k, p in model.named_parameters():
-        store[f"{name}.g.{k}"] = p.grad.clone()
-    for k, v in model.state_dict().items():
-        if "running" in k or "num_batches" in k:
-            store[f"{name}.w_after.{k}"] = v.clone()
-    model.eval()
+    record_train_step(store, name, model, x, torch.tensor([3, 7]), os.path.join(OUT, f"model_replknet_{name}.pth"))
     with torch.no_grad():
-        store[f"{name}.eval_logits"] = model(x)
         model.structural_reparam()
         for k, v in model.state_dict().items():
             store[f"{name}.rep.{k}"] = v.clone()

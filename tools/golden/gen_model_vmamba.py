@@ -30,7 +30,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from golden import save
+from golden import record_train_step, save
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "..", "models", "src", "test", "resources", "golden")
 K = 4
@@ -268,21 +268,8 @@ def randomize(model, gen):
 def case(store, name, gen):
     model = VSSM(num_classes=10, **CASES[name])
     randomize(model, gen)
-    for k, v in model.state_dict().items():
-        store[f"{name}.w.{k}"] = v.clone()
-    torch.save(model.state_dict(), os.path.join(OUT, f"model_vmamba_{name}.pth"))
     x = torch.randn(2, 3, 36, 36, generator=gen)
-    labels = torch.tensor([3, 7])
-    model.train()
-    logits = model(x)
-    loss = F.cross_entropy(logits, labels)
-    loss.backward()
-    store[f"{name}.x"] = x
-    store[f"{name}.labels"] = labels
-    store[f"{name}.logits"] = logits.detach()
-    store[f"{name}.loss"] = loss.detach()
-    for k, p in model.named_parameters():
-        store[f"{name}.g.{k}"] = p.grad.clone()
+    record_train_step(store, name, model, x, torch.tensor([3, 7]), os.path.join(OUT, f"model_vmamba_{name}.pth"), eval_logits=False)
 
 
 def bench():

@@ -4,10 +4,12 @@ Each gen_*.py script computes ops with PyTorch 1.13 (Debian's python3-torch) and
 inputs, outputs and gradients. The Java tests read them with dev.lumen.testing.Golden.
 """
 import json
+import math
 import os
 import struct
 
 import torch
+import torch.nn.functional as F
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", ".."))
 ENGINE_GOLDEN = os.path.join(ROOT, "engine", "src", "test", "resources", "golden")
@@ -87,3 +89,48 @@ def run_case(store, name, fn, inputs, grad_out_seed=1234, **kw):
                 if gi is not None:
                     store[f"{name}.grad{i}"] = gi.detach().clone()
     return out
+
+
+def randomize_bn_aware(model, gen, gain):
+    """Weights at scales where every path matters: norm weights and running variances in
+    [0.75, 1.25), biases and running means ~ N(0, 0.1), other weights ~ N(0, gain / fan_in)."""
+    with torch.no_grad():
+        for name, t in model.state_dict().items():
+            if name.endswith("num_batches_tracked"):
+                continue
+            if name.endswith("running_var") or (name.endswith(".weight") and t.dim() == 1):
+                t.copy_(torch.rand(t.shape, generator=gen) * 0.5 + 0.75)
+            elif name.endswith("running_mean") or name.endswith(".bias"):
+                t.copy_(torch.randn(t.shape, generator=gen) * 0.1)
+            else:
+                fan_in = t[0].numel()
+                t.copy_(torch.randn(t.shape, generator=gen) * math.sqrt(gain / fan_in))
+
+
+def record_train_step(store, name, model, x, labels, pth, loss_of=None, eval_logits=True):
+    """What a model test compares, under name.*: the weights (also written to pth by torch.save),
+    x, labels, the train-mode logits and loss, every gradient, the BatchNorm buffers after the
+    step, and (eval_logits) the eval-mode logits. loss_of(output, labels) -> (logits, loss,
+    {key: extra output}) serves models with more than one output; the default is cross-entropy."""
+    for k, v in model.state_dict().items():
+        store[f"{name}.w.{k}"] = v.clone()
+    torch.save(model.state_dict(), pth)
+    model.train()
+    out = model(x)
+    logits, loss, extra = loss_of(out, labels) if loss_of else (out, F.cross_entropy(out, labels), {})
+    loss.backward()
+    store[f"{name}.x"] = x
+    store[f"{name}.labels"] = labels
+    store[f"{name}.logits"] = logits.detach()
+    for k, v in extra.items():
+        store[f"{name}.{k}"] = v.detach()
+    store[f"{name}.loss"] = loss.detach()
+    for k, p in model.named_parameters():
+        store[f"{name}.g.{k}"] = p.grad.clone()
+    for k, v in model.state_dict().items():
+        if "running" in k or "num_batches" in k:
+            store[f"{name}.w_after.{k}"] = v.clone()
+    if eval_logits:
+        model.eval()
+        with torch.no_grad():
+            store[f"{name}.eval_logits"] = model(x)
