@@ -11,7 +11,8 @@ import java.lang.invoke.MethodHandle;
 
 /**
  * Our FFM binding of cuBLAS (the library {@link CublasLibrary} finds) and the process's one
- * cuBLAS handle, made in the CUDA context and bound to its compute stream. Every call goes
+ * cuBLAS handle, made in the CUDA context and bound to its compute stream, where every
+ * kernel runs: GEMMs are ordered with the kernels around them without events. Every call goes
  * through an exact-typed invokeExact and every status is checked: a failure names the call and
  * the status.
  *
@@ -118,7 +119,7 @@ public final class Cublas {
                 unavailable = e.getMessage();  // a missing library stays missing for this process
                 throw e;
             }
-            instance = new Cublas(lib, ctx, MemorySegment.NULL);
+            instance = new Cublas(lib, ctx, ctx.stream());
             return instance;
         }
     }

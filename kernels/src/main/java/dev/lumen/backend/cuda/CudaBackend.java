@@ -55,7 +55,7 @@ public final class CudaBackend implements Backend {
         this.copies = new CudaCopy(ctx);
         this.elementwise = null;
         this.reductions = null;
-        this.linalg = null;
+        this.linalg = new CudaLinalg();
         this.conv = null;
         this.pool = null;
         this.norms = null;
