@@ -35,6 +35,7 @@ public final class CudaBackend implements Backend {
     private final CudaContext ctx;
     private final DeviceAllocator allocator;
     private final CudaCopy copies;
+    private final BatchUploader uploader;
     private final ElementwiseKernels elementwise;
     private final ReductionKernels reductions;
     private final LinalgKernels linalg;
@@ -53,6 +54,7 @@ public final class CudaBackend implements Backend {
         this.ctx = ctx;
         this.allocator = new DeviceAllocator(ctx);
         this.copies = new CudaCopy(ctx);
+        this.uploader = new BatchUploader(ctx);
         this.elementwise = null;
         this.reductions = null;
         this.linalg = new CudaLinalg();
@@ -119,6 +121,13 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void transfer(Tensor src, Tensor dst) { copies.transfer(src, dst); }
+
+    /** Through pinned staging and the copy stream, overlapped with queued compute (BatchUploader). */
+    @Override
+    public Tensor upload(Tensor host, Device device) {
+        if (host.device().kind() != Device.Kind.CPU) throw new IllegalArgumentException("upload: expected a host tensor, got " + host);
+        return uploader.upload(host, device);
+    }
 
     /** Waits until every queued kernel and copy has finished (for timing and tests; ops never need it). */
     public void synchronize() { ctx.synchronize(); }
