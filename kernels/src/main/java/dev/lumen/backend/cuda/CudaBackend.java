@@ -57,7 +57,7 @@ public final class CudaBackend implements Backend {
         this.uploader = new BatchUploader(ctx);
         this.elementwise = null;
         this.reductions = null;
-        this.linalg = null;
+        this.linalg = new CudaLinalg();
         this.conv = null;
         this.pool = null;
         this.norms = null;
