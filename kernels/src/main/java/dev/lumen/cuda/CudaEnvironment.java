@@ -46,6 +46,7 @@ public final class CudaEnvironment {
             CudaContext.get();
             return "loaded on cuda:0";
         }));
+        items.add(attempt("cuBLAS", () -> Cublas.get().describe()));
         return items;
     }
 
