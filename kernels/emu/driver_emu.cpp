@@ -67,6 +67,12 @@ std::set<CUmod_st*> g_modules;
 std::set<CUstream_st*> g_streams;
 std::set<CUevent_st*> g_events;
 
+// What a GPU profile would show, counted so that tests can assert it (lumen_emu_counters):
+// device allocations and frees, launches, host waits, copies by direction, memsets, pinned allocations.
+enum Counter { kAlloc, kFree, kLaunch, kHostWait, kCopyHtoD, kCopyDtoH, kCopyDtoD, kMemset, kHostAlloc, kCounters };
+std::atomic<long long> g_count[kCounters];
+inline void count(Counter c) { g_count[c].fetch_add(1, std::memory_order_relaxed); }
+
 void make_key() { pthread_key_create(&g_current_key, nullptr); }
 
 CUcontext current() {
@@ -321,6 +327,7 @@ EXPORT CUresult cuCtxGetDevice(CUdevice* dev) {
 
 EXPORT CUresult cuCtxSynchronize(void) {
     NEED_CTX();
+    count(kHostWait);
     return CUDA_SUCCESS;   // every operation ran synchronously
 }
 
@@ -338,6 +345,7 @@ EXPORT CUresult cuMemAlloc(CUdeviceptr* dptr, size_t bytes) {   // cuMemAlloc_v2
         g_allocated += rounded;
     }
     *dptr = CUdeviceptr(uintptr_t(p));
+    count(kAlloc);
     return CUDA_SUCCESS;
 }
 
@@ -352,6 +360,7 @@ EXPORT CUresult cuMemFree(CUdeviceptr dptr) {   // cuMemFree_v2
         g_allocs.erase(it);
     }
     std::free(reinterpret_cast<void*>(uintptr_t(dptr)));
+    count(kFree);
     return CUDA_SUCCESS;
 }
 
@@ -373,6 +382,7 @@ EXPORT CUresult cuMemAllocHost(void** pp, size_t bytes) {   // cuMemAllocHost_v2
     std::lock_guard<std::mutex> lk(g_mu);
     g_host_allocs.insert(p);
     *pp = p;
+    count(kHostAlloc);
     return CUDA_SUCCESS;
 }
 
@@ -388,16 +398,18 @@ EXPORT CUresult cuMemFreeHost(void* p) {
     return CUDA_SUCCESS;
 }
 
-EXPORT CUresult cuMemcpyHtoD(CUdeviceptr dst, const void* src, size_t n) {   // cuMemcpyHtoD_v2
+static CUresult copy_htod(CUdeviceptr dst, const void* src, size_t n) {
     NEED_CTX();
+    count(kCopyHtoD);
     if (n == 0) return CUDA_SUCCESS;
     if (!src || !in_device_memory(dst, n, "cuMemcpyHtoD")) return CUDA_ERROR_INVALID_VALUE;
     std::memcpy(reinterpret_cast<void*>(uintptr_t(dst)), src, n);
     return CUDA_SUCCESS;
 }
 
-EXPORT CUresult cuMemcpyDtoH(void* dst, CUdeviceptr src, size_t n) {   // cuMemcpyDtoH_v2
+static CUresult copy_dtoh(void* dst, CUdeviceptr src, size_t n) {
     NEED_CTX();
+    count(kCopyDtoH);
     if (n == 0) return CUDA_SUCCESS;
     if (!dst || !in_device_memory(src, n, "cuMemcpyDtoH")) return CUDA_ERROR_INVALID_VALUE;
     std::memcpy(dst, reinterpret_cast<const void*>(uintptr_t(src)), n);
@@ -406,11 +418,23 @@ EXPORT CUresult cuMemcpyDtoH(void* dst, CUdeviceptr src, size_t n) {   // cuMemc
 
 EXPORT CUresult cuMemcpyDtoD(CUdeviceptr dst, CUdeviceptr src, size_t n) {   // cuMemcpyDtoD_v2
     NEED_CTX();
+    count(kCopyDtoD);
     if (n == 0) return CUDA_SUCCESS;
     if (!in_device_memory(dst, n, "cuMemcpyDtoD") || !in_device_memory(src, n, "cuMemcpyDtoD"))
         return CUDA_ERROR_INVALID_VALUE;
     std::memmove(reinterpret_cast<void*>(uintptr_t(dst)), reinterpret_cast<const void*>(uintptr_t(src)), n);
     return CUDA_SUCCESS;
+}
+
+// The synchronous copies to and from the host make the host wait, as on a GPU.
+EXPORT CUresult cuMemcpyHtoD(CUdeviceptr dst, const void* src, size_t n) {   // cuMemcpyHtoD_v2
+    count(kHostWait);
+    return copy_htod(dst, src, n);
+}
+
+EXPORT CUresult cuMemcpyDtoH(void* dst, CUdeviceptr src, size_t n) {   // cuMemcpyDtoH_v2
+    count(kHostWait);
+    return copy_dtoh(dst, src, n);
 }
 
 EXPORT CUresult cuMemcpy(CUdeviceptr dst, CUdeviceptr src, size_t n) {   // unified addressing
@@ -423,11 +447,11 @@ EXPORT CUresult cuMemcpy(CUdeviceptr dst, CUdeviceptr src, size_t n) {   // unif
 
 EXPORT CUresult cuMemcpyHtoDAsync(CUdeviceptr dst, const void* src, size_t n, CUstream s) {   // _v2
     if (!valid_stream(s)) return CUDA_ERROR_INVALID_HANDLE;
-    return cuMemcpyHtoD(dst, src, n);
+    return copy_htod(dst, src, n);
 }
 EXPORT CUresult cuMemcpyDtoHAsync(void* dst, CUdeviceptr src, size_t n, CUstream s) {   // _v2
     if (!valid_stream(s)) return CUDA_ERROR_INVALID_HANDLE;
-    return cuMemcpyDtoH(dst, src, n);
+    return copy_dtoh(dst, src, n);
 }
 EXPORT CUresult cuMemcpyDtoDAsync(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s) {   // _v2
     if (!valid_stream(s)) return CUDA_ERROR_INVALID_HANDLE;
@@ -440,6 +464,7 @@ EXPORT CUresult cuMemcpyAsync(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstre
 
 EXPORT CUresult cuMemsetD8(CUdeviceptr dst, unsigned char v, size_t n) {   // cuMemsetD8_v2
     NEED_CTX();
+    count(kMemset);
     if (n == 0) return CUDA_SUCCESS;
     if (!in_device_memory(dst, n, "cuMemsetD8")) return CUDA_ERROR_INVALID_VALUE;
     std::memset(reinterpret_cast<void*>(uintptr_t(dst)), v, n);
@@ -448,6 +473,7 @@ EXPORT CUresult cuMemsetD8(CUdeviceptr dst, unsigned char v, size_t n) {   // cu
 
 EXPORT CUresult cuMemsetD16(CUdeviceptr dst, unsigned short v, size_t n) {   // cuMemsetD16_v2
     NEED_CTX();
+    count(kMemset);
     if (n == 0) return CUDA_SUCCESS;
     if ((dst & 1) || !in_device_memory(dst, n * 2, "cuMemsetD16")) return CUDA_ERROR_INVALID_VALUE;
     unsigned short* p = reinterpret_cast<unsigned short*>(uintptr_t(dst));
@@ -457,6 +483,7 @@ EXPORT CUresult cuMemsetD16(CUdeviceptr dst, unsigned short v, size_t n) {   // 
 
 EXPORT CUresult cuMemsetD32(CUdeviceptr dst, unsigned int v, size_t n) {   // cuMemsetD32_v2
     NEED_CTX();
+    count(kMemset);
     if (n == 0) return CUDA_SUCCESS;
     if ((dst & 3) || !in_device_memory(dst, n * 4, "cuMemsetD32")) return CUDA_ERROR_INVALID_VALUE;
     unsigned int* p = reinterpret_cast<unsigned int*>(uintptr_t(dst));
@@ -623,6 +650,7 @@ EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, u
         return CUDA_ERROR_INVALID_VALUE;
     }
     if (r->nparams > 0 && !params) return CUDA_ERROR_INVALID_VALUE;
+    count(kLaunch);
     int rc = r->run(r->fn, dim3(gx, gy, gz), dim3(bx, by, bz), sharedMemBytes, params);
     return rc == 0 ? CUDA_SUCCESS : CUDA_ERROR_LAUNCH_FAILED;
 }
@@ -650,6 +678,7 @@ EXPORT CUresult cuStreamDestroy(CUstream s) {   // cuStreamDestroy_v2
 
 EXPORT CUresult cuStreamSynchronize(CUstream s) {
     NEED_CTX();
+    count(kHostWait);
     return valid_stream(s) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
 }
 
@@ -688,11 +717,16 @@ EXPORT CUresult cuEventRecord(CUevent e, CUstream s) {
 
 EXPORT CUresult cuEventSynchronize(CUevent e) {
     NEED_CTX();
+    count(kHostWait);
     std::lock_guard<std::mutex> lk(g_mu);
     return g_events.count(e) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
 }
 
-EXPORT CUresult cuEventQuery(CUevent e) { return cuEventSynchronize(e); }
+EXPORT CUresult cuEventQuery(CUevent e) {
+    NEED_CTX();
+    std::lock_guard<std::mutex> lk(g_mu);
+    return g_events.count(e) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+}
 
 EXPORT CUresult cuEventElapsedTime(float* ms, CUevent start, CUevent end) {   // cuEventElapsedTime_v2
     NEED_CTX();
@@ -718,4 +752,12 @@ EXPORT CUresult cuEventDestroy(CUevent e) {   // cuEventDestroy_v2
     if (!g_events.erase(e)) return CUDA_ERROR_INVALID_HANDLE;
     delete e;
     return CUDA_SUCCESS;
+}
+
+// ---------------------------------------------------------------- call counters
+// Writes up to n counters, in the order of enum Counter (alloc, free, launch, host wait, HtoD,
+// DtoH, DtoD, memset, host alloc), and returns how many there are.
+EXPORT int lumen_emu_counters(long long* out, int n) {
+    for (int i = 0; i < n && i < kCounters; i++) out[i] = g_count[i].load(std::memory_order_relaxed);
+    return kCounters;
 }

@@ -49,7 +49,8 @@ public final class CachingAllocator {
     /** The most bytes kept in free lists. */
     public long cacheLimit() { return cacheLimit; }
 
-    static long sizeClass(long bytes) {
+    /** The block size a request of bytes gets: a power of two or a quarter step above one (at most 25% slack). */
+    public static long sizeClass(long bytes) {
         long b = Math.max(bytes, NativeHeap.ALIGNMENT);
         int k = 63 - Long.numberOfLeadingZeros(b);
         long base = 1L << k;

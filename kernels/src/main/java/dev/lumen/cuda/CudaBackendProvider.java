@@ -6,10 +6,8 @@ import dev.lumen.tensor.Device;
 
 /**
  * Answers the engine's lookup of a CUDA backend (java.util.ServiceLoader). It loads the driver
- * first, so that a machine without one gets the one-line reason ("libcuda.so.1 not found").
- * Where the driver loads, it still refuses: device tensors (allocation, the standard layers
- * through cuBLAS and cuDNN) are not built yet; today the GPU runs Lumen's own kernels through
- * {@link CudaContext} and the launchers in this package.
+ * and the kernels module first, so that a machine without them gets the one-line reason
+ * ("libcuda.so.1 not found").
  */
 public final class CudaBackendProvider implements BackendProvider {
     @Override
@@ -17,13 +15,10 @@ public final class CudaBackendProvider implements BackendProvider {
 
     @Override
     public Backend create() {
-        CudaContext ctx;
         try {
-            ctx = CudaContext.get();
+            return new dev.lumen.backend.cuda.CudaBackend(CudaContext.get());
         } catch (CudaException e) {
             throw new IllegalStateException(e.getMessage(), e);
         }
-        throw new IllegalStateException("device tensors are not supported yet on " + ctx.describe()
-                + " (Lumen's CUDA kernels run through dev.lumen.cuda; training runs on --device cpu)");
     }
 }

@@ -8,8 +8,14 @@ import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Device 0's primary context and Lumen's kernels module (the fatbin that `make kernels`
- * builds, a resource of this jar). One per process; made on first use.
+ * Device 0's primary context, its two streams and Lumen's kernels module (the fatbin that
+ * `make kernels` builds, a resource of this jar). One per process; made on first use.
+ *
+ * <p>All compute goes to one stream, so work is ordered without events and memory freed by one
+ * op can be reused by the next at once (the caching allocator relies on it). Host-to-device
+ * batch copies go to a second stream and meet the compute stream through an event.
+ * The driver's current context is per thread: {@link #bind()} makes it current where it is
+ * used, so any thread (a data loader, the GC's cleaner) may call in.
  */
 public final class CudaContext {
     static final String FATBIN = "/dev/lumen/cuda/lumen_kernels.fatbin";
@@ -20,6 +26,10 @@ public final class CudaContext {
     private final MemorySegment context;
     private final MemorySegment module;
     private final ConcurrentHashMap<String, Kernel> kernels = new ConcurrentHashMap<>();
+    private final MemorySegment computeStream;
+    private final MemorySegment copyStream;
+    /** The context each thread last made current, so bind() is a field read after the first call. */
+    private final ThreadLocal<Boolean> bound = ThreadLocal.withInitial(() -> Boolean.FALSE);
 
     private CudaContext(CudaDriver driver) {
         this.driver = driver;
@@ -27,7 +37,10 @@ public final class CudaContext {
         int dev = driver.device(0);
         this.context = driver.primaryContextRetain(dev);
         driver.setCurrentContext(context);
+        bound.set(Boolean.TRUE);
         this.module = loadModule(driver);
+        this.computeStream = driver.streamCreate(CudaDriver.STREAM_NON_BLOCKING);
+        this.copyStream = driver.streamCreate(CudaDriver.STREAM_NON_BLOCKING);
     }
 
     public static CudaContext get() {
@@ -75,33 +88,43 @@ public final class CudaContext {
 
     /** Makes this context current on the calling thread (the driver's current context is per thread). */
     public CudaContext bind() {
-        driver.setCurrentContext(context);
+        if (!bound.get()) {
+            driver.setCurrentContext(context);
+            bound.set(Boolean.TRUE);
+        }
         return this;
     }
 
+    /** The stream every kernel, cuBLAS and cuDNN call runs on. */
+    public MemorySegment stream() { return computeStream; }
+
+    /** The stream of host-to-device batch copies, which overlap with compute. */
+    public MemorySegment copyStream() { return copyStream; }
+
     public Kernel kernel(String name) {
         bind();
-        return kernels.computeIfAbsent(name, n -> new Kernel(driver, driver.moduleGetFunction(module, n), n));
+        return kernels.computeIfAbsent(name, n -> new Kernel(this, driver.moduleGetFunction(module, n), n));
     }
 
     public DeviceBuffer allocate(long bytes) {
         bind();
-        return new DeviceBuffer(driver, bytes);
+        return new DeviceBuffer(this, bytes);
     }
 
+    /** Waits until the compute stream has drained (a host wait: use only where a value must reach the host). */
     public void synchronize() {
         bind();
-        driver.synchronize();
+        driver.streamSynchronize(computeStream);
     }
 
-    /** Milliseconds that body takes on the device, between two events on the default stream. */
+    /** Milliseconds that body takes on the device, between two events on the compute stream. */
     public float time(Runnable body) {
         bind();
         MemorySegment a = driver.eventCreate(), b = driver.eventCreate();
         try {
-            driver.eventRecord(a, MemorySegment.NULL);
+            driver.eventRecord(a, computeStream);
             body.run();
-            driver.eventRecord(b, MemorySegment.NULL);
+            driver.eventRecord(b, computeStream);
             driver.eventSynchronize(b);
             return driver.eventElapsedMs(a, b);
         } finally {

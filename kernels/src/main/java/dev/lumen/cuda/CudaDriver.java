@@ -10,12 +10,16 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Optional;
 
 /**
  * Our FFM binding of the CUDA driver API (libcuda.so.1), with the versioned symbols that
  * cuda.h maps the plain names to (cuMemAlloc_v2 ...). The library is libcuda.so.1 unless the
  * system property lumen.cuda.driver or the environment variable LUMEN_CUDA_DRIVER names
  * another, such as the emulated driver that runs the same kernels on the CPU.
+ *
+ * <p>Every downcall is an exact-typed {@code invokeExact}: a launch costs one native call and no
+ * boxing. Out-parameters use a per-thread scratch segment, so the hot calls allocate nothing.
  */
 public final class CudaDriver {
     private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT;
@@ -24,13 +28,20 @@ public final class CudaDriver {
     private static volatile CudaDriver instance;
     private static volatile String unavailable;
 
+    /** A per-thread 64-byte block for out-parameters (pointers, ints), reused by every call on that thread. */
+    private static final ThreadLocal<MemorySegment> OUT = ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(64, 16));
+
     private final String library;
+    private final boolean emulated;
     private final MethodHandle cuInit, cuDriverGetVersion, cuDeviceGet, cuDeviceGetCount, cuDeviceGetName,
-            cuDeviceGetAttribute, cuDevicePrimaryCtxRetain, cuCtxSetCurrent, cuCtxSynchronize, cuModuleLoadData,
-            cuModuleUnload, cuModuleGetFunction, cuFuncSetAttribute, cuLaunchKernel, cuMemAlloc, cuMemFree,
-            cuMemcpyHtoD, cuMemcpyDtoH, cuMemcpyDtoD, cuMemsetD8, cuMemGetInfo, cuStreamCreate, cuStreamDestroy,
-            cuStreamSynchronize, cuEventCreate, cuEventRecord, cuEventSynchronize, cuEventElapsedTime,
-            cuEventDestroy, cuGetErrorName, cuGetErrorString;
+            cuDeviceGetAttribute, cuDeviceTotalMem, cuDevicePrimaryCtxRetain, cuCtxSetCurrent, cuCtxSynchronize,
+            cuModuleLoadData, cuModuleUnload, cuModuleGetFunction, cuFuncSetAttribute, cuLaunchKernel, cuMemAlloc,
+            cuMemFree, cuMemAllocHost, cuMemFreeHost, cuMemcpyHtoD, cuMemcpyDtoH, cuMemcpyDtoD, cuMemcpyHtoDAsync,
+            cuMemcpyDtoHAsync, cuMemcpyDtoDAsync, cuMemsetD8, cuMemsetD8Async, cuMemsetD32Async, cuMemGetInfo,
+            cuStreamCreate, cuStreamDestroy, cuStreamSynchronize, cuStreamWaitEvent, cuEventCreate, cuEventRecord,
+            cuEventSynchronize, cuEventQuery, cuEventElapsedTime, cuEventDestroy, cuGetErrorName, cuGetErrorString;
+    /** The emulator's call counters; null on a real driver. */
+    private final MethodHandle emuCounters;
 
     private CudaDriver(String library, SymbolLookup lib) {
         this.library = library;
@@ -41,6 +52,7 @@ public final class CudaDriver {
         cuDeviceGetCount = bind(linker, lib, "cuDeviceGetCount", PTR);
         cuDeviceGetName = bind(linker, lib, "cuDeviceGetName", PTR, INT, INT);
         cuDeviceGetAttribute = bind(linker, lib, "cuDeviceGetAttribute", PTR, INT, INT);
+        cuDeviceTotalMem = bind(linker, lib, "cuDeviceTotalMem_v2", PTR, INT);
         cuDevicePrimaryCtxRetain = bind(linker, lib, "cuDevicePrimaryCtxRetain", PTR, INT);
         cuCtxSetCurrent = bind(linker, lib, "cuCtxSetCurrent", PTR);
         cuCtxSynchronize = bind(linker, lib, "cuCtxSynchronize");
@@ -51,17 +63,26 @@ public final class CudaDriver {
         cuLaunchKernel = bind(linker, lib, "cuLaunchKernel", PTR, INT, INT, INT, INT, INT, INT, INT, PTR, PTR, PTR);
         cuMemAlloc = bind(linker, lib, "cuMemAlloc_v2", PTR, LONG);
         cuMemFree = bind(linker, lib, "cuMemFree_v2", LONG);
+        cuMemAllocHost = bind(linker, lib, "cuMemAllocHost_v2", PTR, LONG);
+        cuMemFreeHost = bind(linker, lib, "cuMemFreeHost", PTR);
         cuMemcpyHtoD = bind(linker, lib, "cuMemcpyHtoD_v2", LONG, PTR, LONG);
         cuMemcpyDtoH = bind(linker, lib, "cuMemcpyDtoH_v2", PTR, LONG, LONG);
         cuMemcpyDtoD = bind(linker, lib, "cuMemcpyDtoD_v2", LONG, LONG, LONG);
+        cuMemcpyHtoDAsync = bind(linker, lib, "cuMemcpyHtoDAsync_v2", LONG, PTR, LONG, PTR);
+        cuMemcpyDtoHAsync = bind(linker, lib, "cuMemcpyDtoHAsync_v2", PTR, LONG, LONG, PTR);
+        cuMemcpyDtoDAsync = bind(linker, lib, "cuMemcpyDtoDAsync_v2", LONG, LONG, LONG, PTR);
         cuMemsetD8 = bind(linker, lib, "cuMemsetD8_v2", LONG, ValueLayout.JAVA_BYTE, LONG);
+        cuMemsetD8Async = bind(linker, lib, "cuMemsetD8Async", LONG, ValueLayout.JAVA_BYTE, LONG, PTR);
+        cuMemsetD32Async = bind(linker, lib, "cuMemsetD32Async", LONG, INT, LONG, PTR);
         cuMemGetInfo = bind(linker, lib, "cuMemGetInfo_v2", PTR, PTR);
         cuStreamCreate = bind(linker, lib, "cuStreamCreate", PTR, INT);
         cuStreamDestroy = bind(linker, lib, "cuStreamDestroy_v2", PTR);
         cuStreamSynchronize = bind(linker, lib, "cuStreamSynchronize", PTR);
+        cuStreamWaitEvent = bind(linker, lib, "cuStreamWaitEvent", PTR, PTR, INT);
         cuEventCreate = bind(linker, lib, "cuEventCreate", PTR, INT);
         cuEventRecord = bind(linker, lib, "cuEventRecord", PTR, PTR);
         cuEventSynchronize = bind(linker, lib, "cuEventSynchronize", PTR);
+        cuEventQuery = bind(linker, lib, "cuEventQuery", PTR);
         // CUDA 12.8+ drivers export the _v2 name; older ones only the plain one.
         cuEventElapsedTime = lib.find("cuEventElapsedTime_v2").isPresent()
                 ? bind(linker, lib, "cuEventElapsedTime_v2", PTR, PTR, PTR)
@@ -69,6 +90,9 @@ public final class CudaDriver {
         cuEventDestroy = bind(linker, lib, "cuEventDestroy_v2", PTR);
         cuGetErrorName = bind(linker, lib, "cuGetErrorName", INT, PTR);
         cuGetErrorString = bind(linker, lib, "cuGetErrorString", INT, PTR);
+        Optional<MemorySegment> counters = lib.find("lumen_emu_counters");
+        emulated = counters.isPresent();
+        emuCounters = counters.map(s -> linker.downcallHandle(s, FunctionDescriptor.of(INT, PTR, INT))).orElse(null);
     }
 
     private static MethodHandle bind(Linker linker, SymbolLookup lib, String name, MemoryLayout... args) {
@@ -83,8 +107,8 @@ public final class CudaDriver {
         return p == null || p.isBlank() ? "libcuda.so.1" : p;
     }
 
-    /** True when the selected driver is the CPU emulation (its library name says so). */
-    public boolean isEmulated() { return library.contains("emu"); }
+    /** True when the selected driver is the CPU emulation (it exports the emulator's counters). */
+    public boolean isEmulated() { return emulated; }
 
     /** The driver, loaded and initialized once; throws CudaException with a one-line reason if none. */
     public static CudaDriver get() {
@@ -114,7 +138,13 @@ public final class CudaDriver {
             throw new CudaException(name + " not found", -1);
         }
         CudaDriver drv = new CudaDriver(name, lib);
-        drv.check("cuInit", call(drv.cuInit, 0));
+        int rc;
+        try {
+            rc = (int) drv.cuInit.invokeExact(0);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        drv.check("cuInit", rc);
         return drv;
     }
 
@@ -124,14 +154,11 @@ public final class CudaDriver {
         return p;
     }
 
-    private static int call(MethodHandle h, Object... args) {
-        try {
-            return (int) h.invokeWithArguments(args);
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
+    /** Downcalls throw only what the native linker throws; keep unchecked ones, wrap the rest. */
+    static RuntimeException rethrow(Throwable t) {
+        if (t instanceof RuntimeException r) return r;
+        if (t instanceof Error e) throw e;
+        return new IllegalStateException(t);
     }
 
     /** Throws a CudaException naming the call and the driver's description of the result. */
@@ -144,132 +171,393 @@ public final class CudaDriver {
 
     public String errorString(int result) { return cString(cuGetErrorString, result); }
 
-    private String cString(MethodHandle h, int result) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment out = a.allocate(PTR);
-            if (call(h, result, out) != 0) return "CUresult " + result;
-            MemorySegment p = out.get(ValueLayout.ADDRESS, 0);
-            return p.address() == 0 ? "CUresult " + result : p.reinterpret(4096).getString(0);
+    private static String cString(MethodHandle h, int result) {
+        MemorySegment out = OUT.get();
+        try {
+            if ((int) h.invokeExact(result, out) != 0) return "CUresult " + result;
+        } catch (Throwable t) {
+            throw rethrow(t);
         }
-    }
-
-    private int intOut(String what, MethodHandle h, Object... rest) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment out = a.allocate(INT);
-            Object[] args = new Object[rest.length + 1];
-            args[0] = out;
-            System.arraycopy(rest, 0, args, 1, rest.length);
-            check(what, call(h, args));
-            return out.get(INT, 0);
-        }
-    }
-
-    private MemorySegment ptrOut(String what, MethodHandle h, Object... rest) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment out = a.allocate(PTR);
-            Object[] args = new Object[rest.length + 1];
-            args[0] = out;
-            System.arraycopy(rest, 0, args, 1, rest.length);
-            check(what, call(h, args));
-            return out.get(ValueLayout.ADDRESS, 0);
-        }
+        MemorySegment p = out.get(ValueLayout.ADDRESS, 0);
+        return p.address() == 0 ? "CUresult " + result : p.reinterpret(4096).getString(0);
     }
 
     public String library() { return library; }
 
     /** The driver's CUDA version as major*1000 + minor*10. */
-    public int driverVersion() { return intOut("cuDriverGetVersion", cuDriverGetVersion); }
+    public int driverVersion() {
+        MemorySegment out = OUT.get();
+        try {
+            check("cuDriverGetVersion", (int) cuDriverGetVersion.invokeExact(out));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        return out.get(INT, 0);
+    }
 
-    public int deviceCount() { return intOut("cuDeviceGetCount", cuDeviceGetCount); }
+    public int deviceCount() {
+        MemorySegment out = OUT.get();
+        try {
+            check("cuDeviceGetCount", (int) cuDeviceGetCount.invokeExact(out));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        return out.get(INT, 0);
+    }
 
-    public int device(int ordinal) { return intOut("cuDeviceGet", cuDeviceGet, ordinal); }
+    public int device(int ordinal) {
+        MemorySegment out = OUT.get();
+        try {
+            check("cuDeviceGet(" + ordinal + ")", (int) cuDeviceGet.invokeExact(out, ordinal));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        return out.get(INT, 0);
+    }
 
     public String deviceName(int device) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment buf = a.allocate(256);
-            check("cuDeviceGetName", call(cuDeviceGetName, buf, 256, device));
+            check("cuDeviceGetName", (int) cuDeviceGetName.invokeExact(buf, 256, device));
             return buf.getString(0);
+        } catch (Throwable t) {
+            throw rethrow(t);
         }
     }
 
     public int deviceAttribute(int attribute, int device) {
-        return intOut("cuDeviceGetAttribute", cuDeviceGetAttribute, attribute, device);
+        MemorySegment out = OUT.get();
+        try {
+            check("cuDeviceGetAttribute(" + attribute + ")", (int) cuDeviceGetAttribute.invokeExact(out, attribute, device));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        return out.get(INT, 0);
+    }
+
+    public long deviceTotalMemory(int device) {
+        MemorySegment out = OUT.get();
+        try {
+            check("cuDeviceTotalMem_v2", (int) cuDeviceTotalMem.invokeExact(out, device));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        return out.get(LONG, 0);
     }
 
     public MemorySegment primaryContextRetain(int device) {
-        return ptrOut("cuDevicePrimaryCtxRetain", cuDevicePrimaryCtxRetain, device);
+        MemorySegment out = OUT.get();
+        try {
+            check("cuDevicePrimaryCtxRetain", (int) cuDevicePrimaryCtxRetain.invokeExact(out, device));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        return out.get(ValueLayout.ADDRESS, 0);
     }
 
-    public void setCurrentContext(MemorySegment ctx) { check("cuCtxSetCurrent", call(cuCtxSetCurrent, ctx)); }
+    public void setCurrentContext(MemorySegment ctx) {
+        try {
+            check("cuCtxSetCurrent", (int) cuCtxSetCurrent.invokeExact(ctx));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
 
-    public void synchronize() { check("cuCtxSynchronize", call(cuCtxSynchronize)); }
+    public void synchronize() {
+        try {
+            check("cuCtxSynchronize", (int) cuCtxSynchronize.invokeExact());
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
 
-    public MemorySegment moduleLoadData(MemorySegment image) { return ptrOut("cuModuleLoadData", cuModuleLoadData, image); }
+    public MemorySegment moduleLoadData(MemorySegment image) {
+        MemorySegment out = OUT.get();
+        try {
+            check("cuModuleLoadData", (int) cuModuleLoadData.invokeExact(out, image));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        return out.get(ValueLayout.ADDRESS, 0);
+    }
 
-    public void moduleUnload(MemorySegment module) { check("cuModuleUnload", call(cuModuleUnload, module)); }
+    public void moduleUnload(MemorySegment module) {
+        try {
+            check("cuModuleUnload", (int) cuModuleUnload.invokeExact(module));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
 
     public MemorySegment moduleGetFunction(MemorySegment module, String name) {
         try (Arena a = Arena.ofConfined()) {
-            return ptrOut("cuModuleGetFunction(" + name + ")", cuModuleGetFunction, module, a.allocateFrom(name));
+            MemorySegment out = OUT.get();
+            check("cuModuleGetFunction(" + name + ")", (int) cuModuleGetFunction.invokeExact(out, module, a.allocateFrom(name)));
+            return out.get(ValueLayout.ADDRESS, 0);
+        } catch (Throwable t) {
+            throw rethrow(t);
         }
     }
 
     public void funcSetAttribute(MemorySegment fn, int attribute, int value) {
-        check("cuFuncSetAttribute", call(cuFuncSetAttribute, fn, attribute, value));
+        try {
+            check("cuFuncSetAttribute", (int) cuFuncSetAttribute.invokeExact(fn, attribute, value));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
     }
 
     public void launchKernel(MemorySegment fn, int gx, int gy, int gz, int bx, int by, int bz, int sharedBytes,
                              MemorySegment stream, MemorySegment params) {
-        check("cuLaunchKernel", call(cuLaunchKernel, fn, gx, gy, gz, bx, by, bz, sharedBytes, stream, params, MemorySegment.NULL));
+        int rc;
+        try {
+            rc = (int) cuLaunchKernel.invokeExact(fn, gx, gy, gz, bx, by, bz, sharedBytes, stream, params, MemorySegment.NULL);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        check("cuLaunchKernel", rc);
     }
 
-    /** Device allocation; returns the CUdeviceptr. */
+    /** Device allocation; returns the CUdeviceptr. Returns 0 on CUDA_ERROR_OUT_OF_MEMORY so that a caller can free its cache and retry. */
     public long memAlloc(long bytes) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment out = a.allocate(LONG);
-            check("cuMemAlloc_v2(" + bytes + " bytes)", call(cuMemAlloc, out, bytes));
-            return out.get(LONG, 0);
+        MemorySegment out = OUT.get();
+        int rc;
+        try {
+            rc = (int) cuMemAlloc.invokeExact(out, bytes);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (rc == CUDA_ERROR_OUT_OF_MEMORY) return 0;
+        check("cuMemAlloc_v2(" + bytes + " bytes)", rc);
+        return out.get(LONG, 0);
+    }
+
+    /** CUresult of an allocation that found no memory. */
+    public static final int CUDA_ERROR_OUT_OF_MEMORY = 2;
+
+    public void memFree(long dptr) {
+        try {
+            check("cuMemFree_v2", (int) cuMemFree.invokeExact(dptr));
+        } catch (Throwable t) {
+            throw rethrow(t);
         }
     }
 
-    public void memFree(long dptr) { check("cuMemFree_v2", call(cuMemFree, dptr)); }
+    /** Page-locked host memory, which the device reads by DMA, so that an async copy from it is truly asynchronous. */
+    public MemorySegment memAllocHost(long bytes) {
+        MemorySegment out = OUT.get();
+        try {
+            check("cuMemAllocHost_v2(" + bytes + " bytes)", (int) cuMemAllocHost.invokeExact(out, bytes));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        return out.get(ValueLayout.ADDRESS, 0).reinterpret(bytes);
+    }
 
-    public void copyHtoD(long dst, MemorySegment src, long bytes) { check("cuMemcpyHtoD_v2", call(cuMemcpyHtoD, dst, src, bytes)); }
+    public void memFreeHost(MemorySegment p) {
+        try {
+            check("cuMemFreeHost", (int) cuMemFreeHost.invokeExact(p));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
 
-    public void copyDtoH(MemorySegment dst, long src, long bytes) { check("cuMemcpyDtoH_v2", call(cuMemcpyDtoH, dst, src, bytes)); }
+    public void copyHtoD(long dst, MemorySegment src, long bytes) {
+        try {
+            check("cuMemcpyHtoD_v2", (int) cuMemcpyHtoD.invokeExact(dst, src, bytes));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
 
-    public void copyDtoD(long dst, long src, long bytes) { check("cuMemcpyDtoD_v2", call(cuMemcpyDtoD, dst, src, bytes)); }
+    public void copyDtoH(MemorySegment dst, long src, long bytes) {
+        try {
+            check("cuMemcpyDtoH_v2", (int) cuMemcpyDtoH.invokeExact(dst, src, bytes));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
 
-    public void memsetD8(long dst, byte value, long count) { check("cuMemsetD8_v2", call(cuMemsetD8, dst, value, count)); }
+    public void copyDtoD(long dst, long src, long bytes) {
+        try {
+            check("cuMemcpyDtoD_v2", (int) cuMemcpyDtoD.invokeExact(dst, src, bytes));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public void copyHtoDAsync(long dst, MemorySegment src, long bytes, MemorySegment stream) {
+        try {
+            check("cuMemcpyHtoDAsync_v2", (int) cuMemcpyHtoDAsync.invokeExact(dst, src, bytes, stream));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public void copyDtoHAsync(MemorySegment dst, long src, long bytes, MemorySegment stream) {
+        try {
+            check("cuMemcpyDtoHAsync_v2", (int) cuMemcpyDtoHAsync.invokeExact(dst, src, bytes, stream));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public void copyDtoDAsync(long dst, long src, long bytes, MemorySegment stream) {
+        try {
+            check("cuMemcpyDtoDAsync_v2", (int) cuMemcpyDtoDAsync.invokeExact(dst, src, bytes, stream));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public void memsetD8(long dst, byte value, long count) {
+        try {
+            check("cuMemsetD8_v2", (int) cuMemsetD8.invokeExact(dst, value, count));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public void memsetD8Async(long dst, byte value, long count, MemorySegment stream) {
+        try {
+            check("cuMemsetD8Async", (int) cuMemsetD8Async.invokeExact(dst, value, count, stream));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public void memsetD32Async(long dst, int value, long count, MemorySegment stream) {
+        try {
+            check("cuMemsetD32Async", (int) cuMemsetD32Async.invokeExact(dst, value, count, stream));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
 
     /** {free, total} device memory in bytes. */
     public long[] memInfo() {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment f = a.allocate(LONG), t = a.allocate(LONG);
-            check("cuMemGetInfo_v2", call(cuMemGetInfo, f, t));
-            return new long[] {f.get(LONG, 0), t.get(LONG, 0)};
+        MemorySegment out = OUT.get();
+        try {
+            check("cuMemGetInfo_v2", (int) cuMemGetInfo.invokeExact(out, out.asSlice(8)));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        return new long[] {out.get(LONG, 0), out.get(LONG, 8)};
+    }
+
+    /** CU_STREAM_NON_BLOCKING: the stream does not synchronize with the legacy default stream. */
+    public static final int STREAM_NON_BLOCKING = 1;
+
+    public MemorySegment streamCreate(int flags) {
+        MemorySegment out = OUT.get();
+        try {
+            check("cuStreamCreate", (int) cuStreamCreate.invokeExact(out, flags));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        return out.get(ValueLayout.ADDRESS, 0);
+    }
+
+    public MemorySegment streamCreate() { return streamCreate(0); }
+
+    public void streamDestroy(MemorySegment s) {
+        try {
+            check("cuStreamDestroy_v2", (int) cuStreamDestroy.invokeExact(s));
+        } catch (Throwable t) {
+            throw rethrow(t);
         }
     }
 
-    public MemorySegment streamCreate() { return ptrOut("cuStreamCreate", cuStreamCreate, 0); }
+    public void streamSynchronize(MemorySegment s) {
+        try {
+            check("cuStreamSynchronize", (int) cuStreamSynchronize.invokeExact(s));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
 
-    public void streamDestroy(MemorySegment s) { check("cuStreamDestroy_v2", call(cuStreamDestroy, s)); }
+    /** Work queued on stream after this call waits for event, without the host waiting. */
+    public void streamWaitEvent(MemorySegment stream, MemorySegment event) {
+        try {
+            check("cuStreamWaitEvent", (int) cuStreamWaitEvent.invokeExact(stream, event, 0));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
 
-    public void streamSynchronize(MemorySegment s) { check("cuStreamSynchronize", call(cuStreamSynchronize, s)); }
+    /** CU_EVENT_DISABLE_TIMING: events used only for ordering are cheaper without timestamps. */
+    public static final int EVENT_DISABLE_TIMING = 2;
 
-    public MemorySegment eventCreate() { return ptrOut("cuEventCreate", cuEventCreate, 0); }
+    public MemorySegment eventCreate(int flags) {
+        MemorySegment out = OUT.get();
+        try {
+            check("cuEventCreate", (int) cuEventCreate.invokeExact(out, flags));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        return out.get(ValueLayout.ADDRESS, 0);
+    }
 
-    public void eventRecord(MemorySegment e, MemorySegment stream) { check("cuEventRecord", call(cuEventRecord, e, stream)); }
+    public MemorySegment eventCreate() { return eventCreate(0); }
 
-    public void eventSynchronize(MemorySegment e) { check("cuEventSynchronize", call(cuEventSynchronize, e)); }
+    public void eventRecord(MemorySegment e, MemorySegment stream) {
+        try {
+            check("cuEventRecord", (int) cuEventRecord.invokeExact(e, stream));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public void eventSynchronize(MemorySegment e) {
+        try {
+            check("cuEventSynchronize", (int) cuEventSynchronize.invokeExact(e));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** True when the work before the event has finished; never waits. */
+    public boolean eventDone(MemorySegment e) {
+        int rc;
+        try {
+            rc = (int) cuEventQuery.invokeExact(e);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (rc == 600) return false;   // CUDA_ERROR_NOT_READY
+        check("cuEventQuery", rc);
+        return true;
+    }
 
     public float eventElapsedMs(MemorySegment start, MemorySegment end) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment out = a.allocate(ValueLayout.JAVA_FLOAT);
-            check("cuEventElapsedTime", call(cuEventElapsedTime, out, start, end));
-            return out.get(ValueLayout.JAVA_FLOAT, 0);
+        MemorySegment out = OUT.get();
+        try {
+            check("cuEventElapsedTime", (int) cuEventElapsedTime.invokeExact(out, start, end));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        return out.get(ValueLayout.JAVA_FLOAT, 0);
+    }
+
+    public void eventDestroy(MemorySegment e) {
+        try {
+            check("cuEventDestroy_v2", (int) cuEventDestroy.invokeExact(e));
+        } catch (Throwable t) {
+            throw rethrow(t);
         }
     }
 
-    public void eventDestroy(MemorySegment e) { check("cuEventDestroy_v2", call(cuEventDestroy, e)); }
+    /** The emulated driver's call counters (see {@link CallCounts}); a real driver has none. */
+    public CallCounts callCounts() {
+        if (emuCounters == null) throw new IllegalStateException("call counts exist only under the emulated driver, not " + library);
+        MemorySegment out = OUT.get();
+        try {
+            int n = (int) emuCounters.invokeExact(out, 8);
+            if (n < 8) throw new IllegalStateException("the emulated driver reports " + n + " counters, expected at least 8");
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        long[] c = out.asSlice(0, 64).toArray(LONG);
+        return new CallCounts(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]);
+    }
 }

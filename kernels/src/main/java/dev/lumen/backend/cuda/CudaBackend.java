@@ -1,0 +1,158 @@
+package dev.lumen.backend.cuda;
+
+import dev.lumen.backend.AdditiveAttentionKernels;
+import dev.lumen.backend.Backend;
+import dev.lumen.backend.Backends;
+import dev.lumen.backend.ConvKernels;
+import dev.lumen.backend.ElementwiseKernels;
+import dev.lumen.backend.IndexKernels;
+import dev.lumen.backend.LinalgKernels;
+import dev.lumen.backend.NormKernels;
+import dev.lumen.backend.OptimizerKernels;
+import dev.lumen.backend.OutlookKernels;
+import dev.lumen.backend.PoolKernels;
+import dev.lumen.backend.ReductionKernels;
+import dev.lumen.backend.ResizeKernels;
+import dev.lumen.backend.SelectiveScanKernels;
+import dev.lumen.cuda.CudaContext;
+import dev.lumen.cuda.CudaDriver;
+import dev.lumen.memory.Storage;
+import dev.lumen.tensor.DType;
+import dev.lumen.tensor.Device;
+import dev.lumen.tensor.Generator;
+import dev.lumen.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The CUDA backend: the same kernel families as the CPU backend, on device 0. Storage comes
+ * from the caching device allocator; every kernel, cuBLAS and cuDNN call is queued on the
+ * context's compute stream, and the host waits only where a value must reach it (a copy to the
+ * host). Standard layers go to cuBLAS (GEMM) and cuDNN (convolution, BatchNorm); everything else
+ * runs Lumen's own kernels from kernels/cuda, compiled into the fatbin (or, under the emulated
+ * driver, into libcuda_emu.so).
+ */
+public final class CudaBackend implements Backend {
+    private final CudaContext ctx;
+    private final DeviceAllocator allocator;
+    private final CudaCopy copies;
+    private final ElementwiseKernels elementwise;
+    private final ReductionKernels reductions;
+    private final LinalgKernels linalg;
+    private final ConvKernels conv;
+    private final PoolKernels pool;
+    private final NormKernels norms;
+    private final IndexKernels indexing;
+    private final ResizeKernels resize;
+    private final OptimizerKernels optimizer;
+    private final OutlookKernels outlook;
+    private final SelectiveScanKernels selectiveScan;
+    private final AdditiveAttentionKernels additiveAttention;
+
+    /** The backend over ctx; the engine makes one per process through CudaBackendProvider. */
+    public CudaBackend(CudaContext ctx) {
+        this.ctx = ctx;
+        this.allocator = new DeviceAllocator(ctx);
+        this.copies = new CudaCopy(ctx);
+        this.elementwise = null;
+        this.reductions = null;
+        this.linalg = null;
+        this.conv = null;
+        this.pool = null;
+        this.norms = null;
+        this.indexing = null;
+        this.resize = null;
+        this.optimizer = null;
+        this.outlook = null;
+        this.selectiveScan = null;
+        this.additiveAttention = null;
+    }
+
+    /** The CUDA backend the engine found (Backends.cuda()); throws with the reason when there is none. */
+    public static CudaBackend get() { return (CudaBackend) Backends.cuda(); }
+
+    public CudaContext context() { return ctx; }
+
+    DeviceAllocator allocator() { return allocator; }
+
+    @Override
+    public Device.Kind kind() { return Device.Kind.CUDA; }
+
+    @Override
+    public Storage allocate(long bytes, Device device) {
+        if (device.kind() != Device.Kind.CUDA || device.index() != 0) {
+            throw new IllegalArgumentException("the CUDA backend drives cuda:0 only, not " + device);
+        }
+        long ptr = allocator.allocate(bytes);
+        return new Storage(MemorySegment.ofAddress(ptr), bytes, device, (seg, b) -> allocator.free(seg.address(), b));
+    }
+
+    @Override
+    public void copy(Tensor src, Tensor dst) { copies.copy(src, dst); }
+
+    @Override
+    public void fill(Tensor dst, double value) { copies.fill(dst, value); }
+
+    // Random fills draw on the host with the CPU backend's counter-based generator and upload:
+    // a model initialized on cuda holds the same values as one initialized on the CPU, and
+    // initialization is not a hot path.
+    @Override
+    public void randomUniform(Tensor dst, Generator gen, double lo, double hi) {
+        fromHost(dst, h -> Backends.cpu().randomUniform(h, gen, lo, hi));
+    }
+
+    @Override
+    public void randomNormal(Tensor dst, Generator gen, double mean, double std) {
+        fromHost(dst, h -> Backends.cpu().randomNormal(h, gen, mean, std));
+    }
+
+    @Override
+    public void randomTruncatedNormal(Tensor dst, Generator gen, double mean, double std, double lo, double hi) {
+        fromHost(dst, h -> Backends.cpu().randomTruncatedNormal(h, gen, mean, std, lo, hi));
+    }
+
+    private void fromHost(Tensor dst, java.util.function.Consumer<Tensor> fill) {
+        try (Tensor h = Tensor.empty(dst.dtype(), Device.CPU, dst.shape())) {
+            fill.accept(h);
+            copies.transfer(h, dst);
+        }
+    }
+
+    @Override
+    public void transfer(Tensor src, Tensor dst) { copies.transfer(src, dst); }
+
+    /** Waits until every queued kernel and copy has finished (for timing and tests; ops never need it). */
+    public void synchronize() { ctx.synchronize(); }
+
+    /** Bytes of device memory held by tensors and scratch now. */
+    public long liveBytes() { return allocator.liveBytes(); }
+
+    /** How many device allocations reached the driver since start. */
+    public long driverAllocations() { return allocator.driverAllocations(); }
+
+    /** One line: the allocator's state. */
+    public String memoryStats() { return allocator.stats(); }
+
+    /** The driver in use. */
+    public CudaDriver driver() { return ctx.driver(); }
+
+    private static <T> T family(T kernels, String name) {
+        if (kernels == null) throw new UnsupportedOperationException("the " + name + " kernels do not run on CUDA yet");
+        return kernels;
+    }
+
+    @Override public ElementwiseKernels elementwise() { return family(elementwise, "element-wise"); }
+    @Override public ReductionKernels reductions() { return family(reductions, "reduction"); }
+    @Override public LinalgKernels linalg() { return family(linalg, "matmul"); }
+    @Override public ConvKernels conv() { return family(conv, "convolution"); }
+    @Override public PoolKernels pool() { return family(pool, "pooling"); }
+    @Override public NormKernels norms() { return family(norms, "normalization"); }
+    @Override public IndexKernels indexing() { return family(indexing, "indexing"); }
+    @Override public ResizeKernels resize() { return family(resize, "resize"); }
+    @Override public OptimizerKernels optimizer() { return family(optimizer, "optimizer"); }
+    @Override public OutlookKernels outlook() { return family(outlook, "outlook attention"); }
+    @Override public SelectiveScanKernels selectiveScan() { return family(selectiveScan, "selective scan"); }
+    @Override public AdditiveAttentionKernels additiveAttention() { return family(additiveAttention, "additive attention"); }
+
+    /** The kernel name suffix of a dtype: f32, f64, f16, bf16, i32, i64, bool. */
+    public static String suffix(DType t) { return t.name().toLowerCase(java.util.Locale.ROOT); }
+}

@@ -1,0 +1,121 @@
+package dev.lumen.backend.cuda;
+
+import dev.lumen.backend.Backends;
+import dev.lumen.cuda.CudaContext;
+import dev.lumen.cuda.CudaDriver;
+import dev.lumen.cuda.KernelArgs;
+import dev.lumen.tensor.Device;
+import dev.lumen.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+
+/**
+ * Moving bytes: copies between device views with a dtype conversion (copy.cu), fills, and
+ * transfers between host and device. A contiguous copy of one dtype is a plain cuMemcpy; every
+ * other copy is one launch of copy_<src>_to_<dst> over both strided layouts.
+ */
+final class CudaCopy {
+    private final CudaContext ctx;
+
+    CudaCopy(CudaContext ctx) { this.ctx = ctx; }
+
+    void copy(Tensor src, Tensor dst) {
+        if (!Arrays.equals(src.shape(), dst.shape())) {
+            throw new IllegalArgumentException("copy: shapes " + Arrays.toString(src.shape()) + " and " + Arrays.toString(dst.shape()) + " differ");
+        }
+        if (src.device().kind() != Device.Kind.CUDA || dst.device().kind() != Device.Kind.CUDA) {
+            transfer(src, dst);
+            return;
+        }
+        long n = dst.numel();
+        if (n == 0) return;
+        if (src.dtype() == dst.dtype() && src.isContiguous() && dst.isContiguous()) {
+            ctx.bind().driver().copyDtoDAsync(CudaTensors.ptr(dst), CudaTensors.ptr(src), n * dst.dtype().byteSize(), ctx.stream());
+            return;
+        }
+        CudaTensors.Layout l = CudaTensors.layout(dst.shape(), src, dst);
+        try (KernelArgs a = new KernelArgs()) {
+            a.ptr(CudaTensors.base(src)).view(l, 0).ptr(CudaTensors.base(dst)).view(l, 1);
+            Launch.elementwise("copy_" + CudaBackend.suffix(src.dtype()) + "_to_" + CudaBackend.suffix(dst.dtype()), n, a);
+        }
+    }
+
+    void fill(Tensor dst, double value) {
+        long n = dst.numel();
+        if (n == 0) return;
+        if (value == 0 && dst.isContiguous() && !(1 / value < 0)) {
+            // +0.0 is all-zero bytes in every dtype.
+            ctx.bind().driver().memsetD8Async(CudaTensors.ptr(dst), (byte) 0, n * dst.dtype().byteSize(), ctx.stream());
+            return;
+        }
+        CudaTensors.Layout l = CudaTensors.layout(dst.shape(), dst);
+        try (KernelArgs a = new KernelArgs()) {
+            a.ptr(CudaTensors.base(dst)).view(l, 0).f64(value);
+            Launch.elementwise("fill_" + CudaBackend.suffix(dst.dtype()), n, a);
+        }
+    }
+
+    /**
+     * Host to device or device to host. Contiguous tensors of one dtype move as one async copy on
+     * the compute stream; a copy to the host then waits for the stream (the one place the host
+     * waits). Anything else is converted on the side that has the layout to change.
+     */
+    void transfer(Tensor src, Tensor dst) {
+        boolean up = src.device().kind() == Device.Kind.CPU && dst.device().kind() == Device.Kind.CUDA;
+        boolean down = src.device().kind() == Device.Kind.CUDA && dst.device().kind() == Device.Kind.CPU;
+        if (!up && !down) {
+            if (src.device().kind() == Device.Kind.CUDA) copy(src, dst);
+            else Backends.cpu().copy(src, dst);
+            return;
+        }
+        if (!Arrays.equals(src.shape(), dst.shape())) {
+            throw new IllegalArgumentException("transfer: shapes " + Arrays.toString(src.shape()) + " and " + Arrays.toString(dst.shape()) + " differ");
+        }
+        long n = dst.numel();
+        if (n == 0) return;
+        long bytes = n * dst.dtype().byteSize();
+        CudaDriver drv = ctx.bind().driver();
+        if (up) {
+            if (src.dtype() == dst.dtype() && src.isContiguous() && dst.isContiguous()) {
+                // From pageable memory the driver stages the bytes before returning, so src may be freed at once.
+                drv.copyHtoDAsync(CudaTensors.ptr(dst), hostSlice(src, bytes), bytes, ctx.stream());
+                return;
+            }
+            try (Tensor h = Tensor.empty(dst.dtype(), Device.CPU, dst.shape())) {
+                Backends.cpu().copy(src, h);
+                if (dst.isContiguous()) {
+                    drv.copyHtoDAsync(CudaTensors.ptr(dst), hostSlice(h, bytes), bytes, ctx.stream());
+                } else {
+                    try (Tensor d = Tensor.empty(dst.dtype(), dst.device(), dst.shape())) {
+                        drv.copyHtoDAsync(CudaTensors.ptr(d), hostSlice(h, bytes), bytes, ctx.stream());
+                        copy(d, dst);
+                    }
+                }
+            }
+            return;
+        }
+        if (src.dtype() == dst.dtype() && src.isContiguous() && dst.isContiguous()) {
+            drv.copyDtoHAsync(hostSlice(dst, bytes), CudaTensors.ptr(src), bytes, ctx.stream());
+            drv.streamSynchronize(ctx.stream());
+            return;
+        }
+        // Convert on the device (one launch), then one copy down.
+        try (Tensor d = Tensor.empty(dst.dtype(), src.device(), src.shape())) {
+            copy(src, d);
+            if (dst.isContiguous()) {
+                drv.copyDtoHAsync(hostSlice(dst, bytes), CudaTensors.ptr(d), bytes, ctx.stream());
+                drv.streamSynchronize(ctx.stream());
+            } else {
+                try (Tensor h = Tensor.empty(dst.dtype(), Device.CPU, dst.shape())) {
+                    drv.copyDtoHAsync(hostSlice(h, bytes), CudaTensors.ptr(d), bytes, ctx.stream());
+                    drv.streamSynchronize(ctx.stream());
+                    Backends.cpu().copy(h, dst);
+                }
+            }
+        }
+    }
+
+    private static MemorySegment hostSlice(Tensor t, long bytes) {
+        return t.storage().segment().asSlice(t.offset() * t.dtype().byteSize(), bytes);
+    }
+}
