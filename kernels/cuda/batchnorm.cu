@@ -91,9 +91,9 @@ __device__ void bwd_const(const T* go, const T* x, const T* w, const T* mean, co
 
 #define LUMEN_BATCHNORM_KERNELS(SUFFIX, T, P)                                                                       \
     extern "C" __global__ void batchnorm_prepare_##SUFFIX(const T* w, const T* b, const T* mean, const T* var,       \
-                                                          long long eps_bits, P* scale, P* shift, P* pmean, P* pvar, \
+                                                          double eps, P* scale, P* shift, P* pmean, P* pvar, \
                                                           P* pinv, int C) {                                         \
-        lumen_batchnorm::prepare<T, P>(w, b, mean, var, __longlong_as_double(eps_bits), scale, shift, pmean, pvar,  \
+        lumen_batchnorm::prepare<T, P>(w, b, mean, var, eps, scale, shift, pmean, pvar,  \
                                        pinv, C);                                                                    \
     }                                                                                                               \
     extern "C" __global__ void batchnorm_store_stats_##SUFFIX(const P* pmean, const P* punbiased, long long count,  \
@@ -104,8 +104,8 @@ __device__ void bwd_const(const T* go, const T* x, const T* w, const T* mean, co
         lumen_batchnorm::store_grads<T, P>(dscale, dshift, gw, gb, C);                                              \
     }                                                                                                               \
     extern "C" __global__ void __launch_bounds__(256) batchnorm_bwd_const_##SUFFIX(const T* go, const T* x,         \
-            const T* w, const T* mean, const T* var, long long eps_bits, T* gx, T* gw, T* gb, int N, int C, long long S) { \
-        lumen_batchnorm::bwd_const<T>(go, x, w, mean, var, __longlong_as_double(eps_bits), gx, gw, gb, N, C, (long) S); \
+            const T* w, const T* mean, const T* var, double eps, T* gx, T* gw, T* gb, int N, int C, long long S) { \
+        lumen_batchnorm::bwd_const<T>(go, x, w, mean, var, eps, gx, gw, gb, N, C, (long) S); \
     }
 
 LUMEN_BATCHNORM_KERNELS(f32, float, float)

@@ -1,6 +1,7 @@
 package dev.lumen.cuda;
 
 import java.io.IOException;
+import java.lang.foreign.AddressLayout;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
@@ -44,7 +45,7 @@ public final class Cudnn {
     private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT;
     private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG;
     private static final ValueLayout.OfDouble DOUBLE = ValueLayout.JAVA_DOUBLE;
-    private static final ValueLayout PTR = ValueLayout.ADDRESS;
+    private static final AddressLayout PTR = ValueLayout.ADDRESS;
 
     private static volatile Cudnn instance;
     private static volatile String unavailable;
@@ -242,7 +243,7 @@ public final class Cudnn {
                 MemorySegment out = a.allocate(PTR);
                 check("cudnnCreate", (int) create.invokeExact(out));
                 MemorySegment h = out.get(PTR, 0);
-                check("cudnnSetStream", (int) setStream.invokeExact(h, computeStream(ctx)));
+                check("cudnnSetStream", (int) setStream.invokeExact(h, ctx.stream()));
                 handle = h;
             } catch (Throwable t) {
                 throw rethrow(t);
@@ -250,9 +251,6 @@ public final class Cudnn {
         }
         return handle;
     }
-
-    /** The stream cuDNN work goes to: the context's compute stream. */
-    private static MemorySegment computeStream(CudaContext ctx) { return MemorySegment.NULL; }
 
     // ---------------------------------------------------------------- descriptors
 
