@@ -142,6 +142,11 @@ public final class Cudnn {
             Path drv = Path.of(driver.library()).toAbsolutePath();
             return List.of(drv.resolveSibling("libcudnn_emu.so").toString());
         }
+        return nvidiaCandidates();
+    }
+
+    /** NVIDIA's libcudnn.so.9: by soname (the loader's path, LD_LIBRARY_PATH), then in pip wheels. */
+    static List<String> nvidiaCandidates() {
         List<String> out = new ArrayList<>();
         out.add("libcudnn.so.9");
         for (Path dir : wheelLibDirs()) out.add(dir.resolve("libcudnn.so.9").toString());
