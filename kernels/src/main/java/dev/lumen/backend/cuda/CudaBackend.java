@@ -58,7 +58,7 @@ public final class CudaBackend implements Backend {
         this.elementwise = null;
         this.reductions = null;
         this.linalg = new CudaLinalg();
-        this.conv = null;
+        this.conv = new CudaConv();
         this.pool = null;
         this.norms = null;
         this.indexing = null;
