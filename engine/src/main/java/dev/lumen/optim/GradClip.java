@@ -14,7 +14,8 @@ public final class GradClip {
      * Scales every gradient by max_norm / (total + 1e-6) when that is below 1, where total is
      * the normType-norm of all gradients together (the norm of the per-parameter norms;
      * infinity takes the largest magnitude). Returns total; parameters without a gradient are
-     * skipped, and with none at all the result is 0.
+     * skipped, and with none at all the result is 0. The gradients must share one device: the
+     * whole list is one call of its backend's OptimizerKernels.clipGradNorm.
      */
     public static double clipGradNorm(Collection<Tensor> params, double maxNorm, double normType) {
         if (!(normType > 0)) throw new IllegalArgumentException("clip_grad_norm: norm_type must be > 0, got " + normType);
