@@ -62,8 +62,8 @@ public final class CudaBackend implements Backend {
         this.pool = null;
         this.norms = null;
         this.indexing = null;
-        this.resize = null;
-        this.optimizer = null;
+        this.resize = new CudaResize();
+        this.optimizer = new CudaOptimizer(ctx);
         this.outlook = null;
         this.selectiveScan = null;
         this.additiveAttention = null;
