@@ -57,8 +57,8 @@ public final class CudaBackend implements Backend {
         this.reductions = null;
         this.linalg = null;
         this.conv = null;
-        this.pool = null;
-        this.norms = null;
+        this.pool = new CudaPool();
+        this.norms = new CudaNorms(ctx, null);
         this.indexing = null;
         this.resize = null;
         this.optimizer = null;
