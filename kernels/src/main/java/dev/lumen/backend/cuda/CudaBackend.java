@@ -59,8 +59,8 @@ public final class CudaBackend implements Backend {
         this.reductions = null;
         this.linalg = new CudaLinalg();
         this.conv = new CudaConv();
-        this.pool = null;
-        this.norms = null;
+        this.pool = new CudaPool();
+        this.norms = new CudaNorms(ctx, new CudnnBatchNorm());
         this.indexing = null;
         this.resize = new CudaResize();
         this.optimizer = new CudaOptimizer(ctx);

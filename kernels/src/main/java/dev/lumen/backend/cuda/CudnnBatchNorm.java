@@ -18,7 +18,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * and reports the unbiased variance, so small kernels (batchnorm.cu) convert on the way in and
  * out. The backward pass with constant statistics has no cuDNN call and is batchnorm.cu's own.
  */
-public final class CudnnBatchNorm {
+public final class CudnnBatchNorm implements BatchNormKernels {
     private static final int THREADS = 256;
 
     /** Descriptors of one [N, C, S] shape and dtype: x (as N x C x S x 1) and its 1xCx1x1 parameters. */
@@ -49,6 +49,7 @@ public final class CudnnBatchNorm {
     }
 
     /** out = (x - mean) / sqrt(var + eps) * weight + bias, with the batch's statistics when useInputStats. */
+    @Override
     public void forward(Tensor x, Tensor weight, Tensor bias, double eps, boolean useInputStats, Tensor mean, Tensor var, Tensor out) {
         int[] sh = x.shape();
         int c = sh[1];
@@ -88,6 +89,7 @@ public final class CudnnBatchNorm {
      * Gradients of {@link #forward}; with usedInputStats the statistics depend on x (cuDNN's
      * backward), otherwise they are constants (batchnorm.cu). Any gradient may be null.
      */
+    @Override
     public void backward(Tensor gradOut, Tensor x, Tensor weight, Tensor mean, Tensor var, double eps, boolean usedInputStats,
                          Tensor gradX, Tensor gradWeight, Tensor gradBias) {
         int[] sh = x.shape();
