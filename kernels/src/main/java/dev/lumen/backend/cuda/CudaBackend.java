@@ -54,12 +54,12 @@ public final class CudaBackend implements Backend {
         this.allocator = new DeviceAllocator(ctx);
         this.copies = new CudaCopy(ctx);
         this.elementwise = null;
-        this.reductions = null;
+        this.reductions = new CudaReductions(ctx);
         this.linalg = null;
         this.conv = null;
         this.pool = null;
         this.norms = null;
-        this.indexing = null;
+        this.indexing = new CudaIndexing(ctx);
         this.resize = null;
         this.optimizer = null;
         this.outlook = null;
