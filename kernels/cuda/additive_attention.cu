@@ -148,8 +148,10 @@ __device__ void stats(const X* __restrict__ t, const X* __restrict__ dw, const X
     const A bias = load(db, c);
     const int py = threadIdx.x / T, px = threadIdx.x % T, tx = (W + T - 1) / T, ty = (H + T - 1) / T;
     double acc[2] = {0, 0};
+#pragma unroll 1
     for (int b = split; b < B; b += splits) {
         const X* plane = t + ((long) b * C + c) * H * W;
+#pragma unroll 1
         for (int tile = 0; tile < tx * ty; tile++) {
             const int y0 = (tile / tx) * T, x0 = (tile % tx) * T;
             __syncthreads();
@@ -415,9 +417,10 @@ __device__ void bwd_spatial(const X* __restrict__ q, const X* __restrict__ k, co
                             const X* __restrict__ sk, const X* __restrict__ gk, const AccOf<X>* __restrict__ dmk,
                             AccOf<X>* __restrict__ dzq, AccOf<X>* __restrict__ dzk, int B, int C, int HW) {
     using A = AccOf<X>;
-    const long i = (long) blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= (long) B * HW) return;
-    const int b = (int) (i / HW), p = (int) (i % HW);
+    // B*C*HW < 2^31 (AdditiveAttentionCuda.Shape): int indices, no 64-bit division.
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= B * HW) return;
+    const int b = i / HW, p = i - b * HW;
     A aq = 0, ak = 0;
     for (int c = 0; c < C; c++) {
         const long at = ((long) b * C + c) * HW + p;
@@ -545,7 +548,7 @@ __device__ void bwd_input(const X* __restrict__ t, const X* __restrict__ dw, con
 }  // namespace lumen_catm
 
 #define LUMEN_CATM_ENTRIES(X, SUFFIX)                                                                                  \
-    extern "C" __global__ void __launch_bounds__(256) catm_stats_##SUFFIX(const X* t, const X* dw, const X* db,          \
+    extern "C" __global__ void __launch_bounds__(256, 1) catm_stats_##SUFFIX(const X* t, const X* dw, const X* db,          \
                                                                           double* part, int B, int C, int H, int W) {    \
         lumen_catm::stats<X>(t, dw, db, part, B, C, H, W);                                                             \
     }                                                                                                                  \

@@ -35,6 +35,16 @@ template <typename T>
 __device__ __forceinline__ void store(T* p, long i, double v) { p[i] = lumen::from_acc<T>(v); }
 __device__ __forceinline__ float ex(float z) { return __expf(z); }
 __device__ __forceinline__ double ex(double z) { return exp(z); }
+// 1/x: in double, the rounded reciprocal instruction rather than div.rn.f64, whose slow-path call
+// makes ptxas spill (F64 runs finite-difference checks, where one more ulp does not matter).
+__device__ __forceinline__ float recip(float x) { return 1.f / x; }
+__device__ __forceinline__ double recip(double x) {
+#ifdef LUMEN_CUDA_EMU
+    return 1.0 / x;
+#else
+    return __drcp_rn(x);
+#endif
+}
 __device__ __forceinline__ float mx(float a, float b) { return fmaxf(a, b); }
 __device__ __forceinline__ double mx(double a, double b) { return fmax(a, b); }
 
@@ -115,7 +125,7 @@ __device__ void fwd(const T* __restrict__ v, const T* __restrict__ logits, T* __
                 A l = lane < kk ? scale * load(logits, r + lane) : A(-INFINITY);
                 const A m = warp_max(l);
                 A e = lane < kk ? ex(l - m) : A(0);
-                const A p = e / warp_sum(e);
+                const A p = e * recip(warp_sum(e));
                 // Window position j of this anchor is shared pixel ((ny-ny0)*s + jy, (nx-nx0)*s + jx).
                 const A* base = smem + ((ny - ny0) * g.s * cols + (nx - nx0) * g.s) * PITCH + lane;
                 for (int j = 0; j < kk; j++) {
@@ -157,7 +167,7 @@ __device__ void bwd_v(const T* __restrict__ logits, const T* __restrict__ gout, 
             prob[r * kk + j] = e;
             sum += e;
         }
-        const A inv = A(1) / sum;
+        const A inv = recip(sum);
         for (int j = 0; j < kk; j++) prob[r * kk + j] *= inv;
     }
     const int wy0 = ny0 * g.s - g.pad, wx0 = nx0 * g.s - g.pad;
@@ -216,7 +226,7 @@ __device__ void bwd_logits(const T* __restrict__ v, const T* __restrict__ logits
         A sum = 0;
 #pragma unroll
         for (int j = 0; j < 32; j++) if (j < kk) { p[j] = ex(p[j] - m); sum += p[j]; }
-        const A inv = A(1) / sum;
+        const A inv = recip(sum);
         // Row i folds into window pixel (ay*s + iy, ax*s + ix); a target outside the image holds zeros.
         const A* go = gw + ((ay * g.s + i / g.K) * cols + ax * g.s + i % g.K) * pitch;
         A dp[32];
@@ -245,7 +255,7 @@ __device__ void bwd_logits(const T* __restrict__ v, const T* __restrict__ logits
         int stride, int tile, double scale) {                                                                         \
         lumen_outlook::fwd<T>(v, logits, out, lumen_outlook::Geo{B, H, W, C, heads, h, w, K, pad, stride, tile}, (lumen_outlook::AccOf<T>) scale); \
     }                                                                                                                \
-    extern "C" __global__ void __launch_bounds__(256) outlook_bwd_v_##SUFFIX(                                        \
+    extern "C" __global__ void __launch_bounds__(256, 1) outlook_bwd_v_##SUFFIX(                                        \
         const T* logits, const T* gout, T* dv, int B, int H, int W, int C, int heads, int h, int w, int K, int pad,   \
         int stride, int tile, double scale) {                                                                         \
         lumen_outlook::bwd_v<T>(logits, gout, dv, lumen_outlook::Geo{B, H, W, C, heads, h, w, K, pad, stride, tile}, (lumen_outlook::AccOf<T>) scale); \

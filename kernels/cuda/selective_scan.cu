@@ -5,13 +5,15 @@
 // and 3 are 0 and 1 reversed. For route k and channel d, with u_l = x at the route's l-th
 // position: dt = softplus(delta + bias), s_l = exp(dt*A) s_{l-1} + dt*B_l*u_l,
 // y_l = C_l.s_l + D*u_l; out = the sum of the 4 routes' y mapped back to (h,w). x, delta, B
-// and C are f32, f16 or bf16; A, D, bias, out, states and every gradient are f32.
+// and C are f32, f16 or bf16 with A, D, bias, out, states and every gradient f32; or all f64
+// (computed in double). Shared memory is dynamic: ROUTES * FWD_WARP_FLOATS (or BWD_WARP_FLOATS)
+// values of the compute type.
 //
 // Launch protocol (SelectiveScanCuda.java):
-//   forward   selective_scan_fwd_<t>   grid (ceil(D/32), B), block 128, no dynamic smem.
+//   forward   selective_scan_fwd_<t>   grid (ceil(D/32), B), block 128.
 //             states may be null; otherwise [B,4,D,ceil(L/64),N]: the state entering every
 //             64-step chunk, which the backward restarts from.
-//   backward  selective_scan_bwd_zero_f32 first (zeroes gA, gB, gC, gD, gbias, which the
+//   backward  selective_scan_bwd_zero_<f32|f64> first (zeroes gA, gB, gC, gD, gbias, which the
 //             backward accumulates with atomics), then selective_scan_bwd_<t>
 //             grid (ceil(D/(32/NP)), B), block 128, NP = N rounded up to a power of 2.
 //   gx and gdelta are written in full by the backward itself.
@@ -54,6 +56,16 @@ template <typename T>
 __device__ __forceinline__ AccOf<T> ld(const T* p, size_t i) { return lumen::to_acc(p[i]); }
 __device__ __forceinline__ float ex(float z) { return expf(z); }
 __device__ __forceinline__ double ex(double z) { return exp(z); }
+// 1/x: in double, the rounded reciprocal instruction rather than div.rn.f64, whose slow-path call
+// makes ptxas spill (F64 runs finite-difference checks, where one more ulp does not matter).
+__device__ __forceinline__ float recip(float x) { return 1.f / x; }
+__device__ __forceinline__ double recip(double x) {
+#ifdef LUMEN_CUDA_EMU
+    return 1.0 / x;
+#else
+    return __drcp_rn(x);
+#endif
+}
 
 // torch.nn.functional.softplus with its default threshold.
 __device__ __forceinline__ float softplus(float z) { return z > 20.f ? z : log1pf(expf(z)); }
@@ -269,7 +281,7 @@ __device__ void bwd(const T* __restrict__ x, const T* __restrict__ delta, const 
             for (int i = tl - 1; i >= 0; i--) {
                 const R z = t.sD[c * TP + i] + bz;
                 const R dt = softplus(z);
-                const R sig = R(1) / (R(1) + ex(-z));
+                const R sig = recip(R(1) + ex(-z));
                 const R u = t.sU[c * TP + i], gy = t.sG[c * TP + i];
                 const R bn = t.sB[n * TP + i], cn = t.sC[n * TP + i];
                 const R decay = ex(dt * an);
@@ -376,7 +388,7 @@ __device__ void bwd_zero(R* gA, R* gB, R* gC, R* gD, R* gbias, long long n_a, lo
             R* out, R* states, int D, int H, int W, int N) {                                                             \
         lumen_sscan::fwd_dispatch<T>(x, delta, A, Bs, Cs, Ds, bias, out, states, D, H, W, N);                            \
     }                                                                                                                    \
-    extern "C" __global__ void __launch_bounds__(lumen_sscan::THREADS) selective_scan_bwd_##SUFFIX(                      \
+    extern "C" __global__ void __launch_bounds__(lumen_sscan::THREADS, 1) selective_scan_bwd_##SUFFIX(                      \
             const T* x, const T* delta, const R* A, const T* Bs, const T* Cs, const R* Ds, const R* bias,                \
             const R* states, const R* gout, R* gx, R* gdelta, R* gA, R* gB, R* gC,                                       \
             R* gD, R* gbias, int D, int H, int W, int N) {                                                               \
