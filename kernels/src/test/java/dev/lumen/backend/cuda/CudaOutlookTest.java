@@ -26,14 +26,15 @@ class CudaOutlookTest {
      * F32: __expf (2 ulp) and another summation order than the CPU's: ~1e-6. F64: both compute in
      * double, only the order differs. F16/BF16: the same rounded inputs, but the CPU computes in
      * double and rounds the probabilities to the storage type before the backward uses them, the
-     * device in float: a few roundings of the storage type (2^-11, 2^-8).
+     * device in float: a few roundings of the storage type (2^-11, 2^-8). Measured
+     * under the emulator: 1.3e-7, 2e-16, 3e-4, 2.8e-3.
      */
     static double tolerance(DType t) {
         return switch (t) {
-            case F32 -> 2e-5;
+            case F32 -> 2e-6;
             case F64 -> 1e-12;
-            case F16 -> 4e-3;
-            case BF16 -> 3e-2;
+            case F16 -> 2e-3;
+            case BF16 -> 1.5e-2;
             default -> throw new IllegalArgumentException(t.toString());
         };
     }

@@ -28,9 +28,10 @@ class CudaSelectiveScanTest {
     /**
      * F32, F16, BF16: both sides compute in float from the same stored inputs, but in another
      * order (the device merges routes and sums B/C gradients over channels with atomics): last-bit
-     * noise through a recurrence, ~1e-6. F64: both compute in double.
+     * noise through a recurrence (measured 2.5e-7 under the emulator). F64: both compute in double
+     * (4e-16).
      */
-    static double tolerance(DType t) { return t == DType.F64 ? 1e-11 : 2e-5; }
+    static double tolerance(DType t) { return t == DType.F64 ? 1e-13 : 2e-6; }
 
     /** x, delta, a, b, c, dSkip, deltaBias on the host: storage dtype t, the rest F32 (or F64). */
     static Tensor[] inputs(Generator gen, DType t, int nb, int nd, int h, int w, int n) {
