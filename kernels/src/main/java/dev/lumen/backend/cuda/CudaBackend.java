@@ -53,7 +53,7 @@ public final class CudaBackend implements Backend {
         this.ctx = ctx;
         this.allocator = new DeviceAllocator(ctx);
         this.copies = new CudaCopy(ctx);
-        this.elementwise = null;
+        this.elementwise = new CudaElementwise();
         this.reductions = null;
         this.linalg = null;
         this.conv = null;
