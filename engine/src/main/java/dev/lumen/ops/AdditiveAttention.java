@@ -48,6 +48,9 @@ public final class AdditiveAttention {
     public static Tensor additiveAttention(Tensor q, Tensor k, Tensor v, Gate gq, Gate gk, Tensor dwcWeight, Tensor dwcBias,
                                            boolean training, double momentum, double eps) {
         check(q, k, v, gq, gk, dwcWeight, dwcBias);
+        Devices.common("additiveAttention", q, k, v, gq.dwWeight(), gq.dwBias(), gq.bnWeight(), gq.bnBias(), gq.runningMean(), gq.runningVar(),
+                gq.spatialWeight(), gq.channelWeight(), gk.dwWeight(), gk.dwBias(), gk.bnWeight(), gk.bnBias(), gk.runningMean(),
+                gk.runningVar(), gk.spatialWeight(), gk.channelWeight(), dwcWeight, dwcBias);
         AdditiveAttentionKernels kern = q.backend().additiveAttention();
         Tensor cq = q.contiguous(), ck = k.contiguous(), cv = v.contiguous();
         Tensor dwcW = dwcWeight.contiguous(), dwcB = dwcBias.contiguous();
@@ -80,45 +83,39 @@ public final class AdditiveAttention {
                 Tensor.empty(q.dtype(), q.device(), s[0], s[1]), Tensor.empty(q.dtype(), q.device(), s[0], s[1]));
     }
 
-    /** The kernels' view of a gate: batch statistics (updating the running ones) in training, running ones otherwise. */
+    /**
+     * The kernels' view of a gate: batch statistics (updating the running ones) in training,
+     * running ones otherwise. Everything stays on the gate's device: no host read in forward.
+     */
     private static AdditiveAttentionKernels.Gate kernelGate(AdditiveAttentionKernels kern, Tensor t, Gate g, boolean training,
                                                              double momentum, double eps) {
         int c = t.shape(1);
         Tensor dwW = g.dwWeight.contiguous(), dwB = g.dwBias.contiguous();
-        double[] mean, var;
+        Tensor mean, invStd;
         try (GradMode ng = GradMode.noGrad()) {
+            Tensor var;
             if (training) {
-                Tensor bm = Tensor.empty(t.dtype(), t.device(), c), bv = Tensor.empty(t.dtype(), t.device(), c);
-                kern.catmBatchStats(t, dwW, dwB, bm, bv);
-                mean = bm.toDoubles();
-                var = bv.toDoubles();
-                bm.close();
-                bv.close();
+                mean = Tensor.empty(t.dtype(), t.device(), c);
+                var = Tensor.empty(t.dtype(), t.device(), c);
+                kern.catmBatchStats(t, dwW, dwB, mean, var);
                 updateRunning(g.runningMean, mean, momentum, 1);
                 double n = (double) t.shape(0) * t.shape(2) * t.shape(3);
                 updateRunning(g.runningVar, var, momentum, n > 1 ? n / (n - 1) : 1);
             } else {
-                mean = g.runningMean.toDoubles();
-                var = g.runningVar.toDoubles();
+                // Copies: the kernels read them after this op returns (backward), when the running ones may have moved on.
+                mean = g.runningMean.copy();
+                var = g.runningVar;
             }
+            invStd = Elementwise.rsqrt(Elementwise.add(var, eps));
         }
-        double[] inv = new double[c];
-        for (int i = 0; i < c; i++) inv[i] = 1 / Math.sqrt(var[i] + eps);
         return new AdditiveAttentionKernels.Gate(dwW, dwB, g.bnWeight.contiguous(), g.bnBias.contiguous(),
-                constant(mean, t), constant(inv, t), g.spatialWeight.contiguous(), g.channelWeight.contiguous());
+                mean, invStd, g.spatialWeight.contiguous(), g.channelWeight.contiguous());
     }
 
-    private static Tensor constant(double[] values, Tensor like) {
-        return Tensor.fromDoubles(values, like.dtype(), values.length).to(like.device());
-    }
-
-    /** running = (1-momentum)*running + momentum*correction*batch, in place. */
-    private static void updateRunning(Tensor running, double[] batch, double momentum, double correction) {
-        double[] r = running.toDoubles();
-        for (int i = 0; i < r.length; i++) r[i] = (1 - momentum) * r[i] + momentum * correction * batch[i];
-        Tensor upd = Tensor.fromDoubles(r, running.dtype(), running.shape()).to(running.device());
-        running.backend().copy(upd, running);
-        upd.close();
+    /** running = (1-momentum)*running + momentum*correction*batch, in place on running's device. */
+    private static void updateRunning(Tensor running, Tensor batch, double momentum, double correction) {
+        running.backend().elementwise().affine(running, 1 - momentum, 0, running);
+        Elementwise.addInPlace(running, batch, momentum * correction);
     }
 
     private static void check(Tensor q, Tensor k, Tensor v, Gate gq, Gate gk, Tensor dwcWeight, Tensor dwcBias) {
