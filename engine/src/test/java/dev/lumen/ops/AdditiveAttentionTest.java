@@ -41,8 +41,8 @@ class AdditiveAttentionTest extends DeviceTest {
                 for (int i = 0; i < in.length; i++) in[i] = G.input(name, i, device);
                 Tensor[] running = new Tensor[4];
                 for (int i = 0; i < 2; i++) {
-                    running[2 * i] = G.get(name + ".running_mean" + i).copy();
-                    running[2 * i + 1] = G.get(name + ".running_var" + i).copy();
+                    running[2 * i] = G.get(name + ".running_mean" + i).to(device).copy();
+                    running[2 * i + 1] = G.get(name + ".running_var" + i).to(device).copy();
                 }
                 var gq = new AdditiveAttention.Gate(in[3], in[4], in[5], in[6], running[0], running[1], in[7], in[8]);
                 var gk = new AdditiveAttention.Gate(in[9], in[10], in[11], in[12], running[2], running[3], in[13], in[14]);
@@ -50,7 +50,7 @@ class AdditiveAttentionTest extends DeviceTest {
                         name.startsWith("train"), MOMENTUM, EPS);
                 boolean training = name.startsWith("train");
                 Golden.assertClose("additive_attention", name + ".out", out, G.get(name + ".out"), TOL_F32);
-                out.backward(G.get(name + ".gout"));
+                out.backward(G.get(name + ".gout").to(device));
                 for (int i = 0; i < in.length; i++) {
                     checkGradient("additive_attention", name + " grad " + GRAD_NAMES[i], i, training, in[i].grad(),
                             G.get(name + ".grad" + i), G.get(name + ".grad" + (i < 9 ? 3 : 9)), TOL_F32);

@@ -22,7 +22,7 @@ class BatchNormTest extends DeviceTest {
         try (Scope s = Scope.open()) {
             Tensor x = G.input(name, 0, device);
             Tensor w = affine ? G.input(name, 1, device) : null, b = affine ? G.input(name, 2, device) : null;
-            Tensor rm = running ? G.get(name + ".rm").copy() : null, rv = running ? G.get(name + ".rv").copy() : null;
+            Tensor rm = running ? G.get(name + ".rm").to(device).copy() : null, rv = running ? G.get(name + ".rv").to(device).copy() : null;
             Tensor out = Normalization.batchNorm(x, rm, rv, w, b, training, 0.1, 1e-5);
             G.check("batch_norm", name, out, affine ? new Tensor[] {x, w, b} : new Tensor[] {x}, TOL, TOL);
             if (running) {

@@ -34,7 +34,7 @@ class IndexingTest extends DeviceTest {
                 used[0] = ShapingTest.nonContiguous(in[0]);
                 Tensor out = fn.apply(used);
                 Golden.assertClose("indexing", name + ".out[strided]", out, G.get(name + ".out"), TOL);
-                out.backward(G.get(name + ".gout"));
+                out.backward(G.get(name + ".gout").to(device));
                 for (int i = 0; i < inputs; i++) {
                     if (!G.has(name + ".grad" + i)) continue;
                     Golden.assertClose("indexing", name + ".grad" + i + "[strided]", in[i].grad(), G.get(name + ".grad" + i), TOL);

@@ -79,7 +79,7 @@ class ReductionsTest extends DeviceTest {
     @Test
     void argmaxAndArgminMatchTorch() {
         try (Scope s = Scope.open()) {
-            Tensor x = G.get("in");
+            Tensor x = G.get("in").to(device);
             assertArrayEquals(G.get("argmax_d1.out").toLongs(), Reductions.argmax(x, 1, false).toLongs());
             Tensor amin = Reductions.argmin(x, 2, true);
             assertArrayEquals(G.get("argmin_d2_keep.out").shape(), amin.shape());

@@ -45,7 +45,7 @@ class ShapingTest extends DeviceTest {
                 // Golden.check keys the file by case name, so the strided run compares by hand.
                 Tensor out = fn.apply(used);
                 Golden.assertClose("shaping", name + ".out[strided]", out, G.get(name + ".out"), TOL);
-                out.backward(G.get(name + ".gout"));
+                out.backward(G.get(name + ".gout").to(device));
                 for (int i = 0; i < inputs; i++) {
                     Golden.assertClose("shaping", name + ".grad" + i + "[strided]", in[i].grad(), G.get(name + ".grad" + i), TOL);
                 }
