@@ -21,6 +21,11 @@ public abstract class DeviceTest {
     @BeforeEach
     public void deviceAvailable() { TestDevices.assumeAvailable(device); }
 
+    /** Skips the calling test on devices other than the CPU, with the reason. */
+    protected void onlyOnCpu(String why) {
+        org.junit.jupiter.api.Assumptions.assumeTrue(TestDevices.isCpu(device), why);
+    }
+
     /** t on this test's device (t itself on the CPU). */
     protected Tensor on(Tensor t) { return t == null ? null : t.to(device); }
 }
