@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** The {@code lumen} command: the entry point that bin/lumen runs. */
 @Command(name = "lumen", mixinStandardHelpOptions = true, versionProvider = LumenCli.Version.class,
         subcommands = {TrainCommand.class, EvalCommand.class, PredictCommand.class, SplitCommand.class, StatsCommand.class,
-            ModelsCommand.class},
+            ModelsCommand.class, DoctorCommand.class},
         description = "Lumen: train vision backbones on the JVM.")
 public final class LumenCli implements Runnable {
 

@@ -35,6 +35,17 @@ public interface Backend {
     /** Copies between this device and the host: dst and src have equal shapes, one of them on the CPU. */
     void transfer(Tensor src, Tensor dst);
 
+    /**
+     * A new tensor on device holding host's values, for input batches: ops may use it at once,
+     * and the copy overlaps with work already queued where the device can (CUDA stages it through
+     * pinned memory on a second stream). The result belongs to no scope; the caller closes it.
+     */
+    default Tensor upload(Tensor host, Device device) {
+        Tensor t = dev.lumen.memory.Scope.detachFromScopes(Tensor.empty(host.dtype(), device, host.shape()));
+        transfer(host.contiguous(), t);
+        return t;
+    }
+
     ElementwiseKernels elementwise();
 
     ReductionKernels reductions();

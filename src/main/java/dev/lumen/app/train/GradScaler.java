@@ -1,6 +1,10 @@
 package dev.lumen.app.train;
 
+import dev.lumen.autograd.GradMode;
+import dev.lumen.ops.Reductions;
 import dev.lumen.optim.Optimizer;
+import dev.lumen.tensor.DType;
+import dev.lumen.tensor.Device;
 import dev.lumen.tensor.Tensor;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -22,6 +26,8 @@ public final class GradScaler {
     private int growthTracker;
     private boolean unscaled;
     private boolean foundInf;
+    /** unscale() ran but its flag has not been read yet. */
+    private boolean pendingInf;
     private long skippedSteps;
 
     public GradScaler() { this(65536.0, 2.0, 0.5, 2000); }
@@ -46,27 +52,45 @@ public final class GradScaler {
     public Tensor scale(Tensor loss) { return loss.mul(scale); }
 
     /**
-     * Divides every gradient of the optimizer's parameters by the scale, in place, and checks
-     * them for inf and NaN. Call at most once per step, after backward (and before clipping).
+     * Divides every gradient of the optimizer's parameters by the scale, in place, and returns a
+     * one-element F64 tensor on the gradients' device that is NaN when any gradient holds an inf
+     * or NaN and 0 otherwise (the sum of g * 0 over every gradient). Nothing waits for the
+     * device: the caller reads the flag with the step's other values and passes the verdict to
+     * {@link #foundInf(boolean)}. Call at most once per step, after backward (and before clipping).
      */
-    public void unscale(Optimizer optimizer) {
+    public Tensor unscale(Optimizer optimizer) {
         if (unscaled) throw new IllegalStateException("GradScaler: unscale() was already called since the last update()");
         unscaled = true;
+        pendingInf = true;
         double inv = 1.0 / scale;
-        boolean inf = false;
-        for (Tensor p : optimizer.params()) {
-            Tensor g = p.grad();
-            if (g == null) continue;
-            g.backend().optimizer().scaleInPlace(g, inv);
-            // The 1-norm accumulates |g| in double: inf or NaN exactly when an element is.
-            if (!inf && !Double.isFinite(g.backend().optimizer().vectorNorm(g, 1))) inf = true;
+        Tensor flag = null;
+        try (GradMode off = GradMode.noGrad()) {
+            for (Tensor p : optimizer.params()) {
+                Tensor g = p.grad();
+                if (g == null) continue;
+                g.backend().optimizer().scaleInPlace(g, inv);
+                Tensor z = Reductions.sum(g.mul(0.0).to(DType.F64));
+                flag = flag == null ? z : flag.add(z);
+            }
+            return flag == null ? Tensor.zeros(DType.F64, Device.CPU) : flag;
         }
+    }
+
+    /** The verdict on the flag {@link #unscale} returned: whether a gradient was inf or NaN. */
+    public void foundInf(boolean inf) {
+        if (!unscaled) throw new IllegalStateException("GradScaler: foundInf() before unscale()");
         foundInf = inf;
+        pendingInf = false;
     }
 
     /** Unscales if needed, then runs optimizer.step() unless a gradient was inf or NaN; returns whether it stepped. */
     public boolean step(Optimizer optimizer) {
-        if (!unscaled) unscale(optimizer);
+        if (!unscaled) {
+            Tensor flag = unscale(optimizer);
+            foundInf(!Double.isFinite(flag.item()));
+        } else if (pendingInf) {
+            throw new IllegalStateException("GradScaler: step() before foundInf() gave the verdict on unscale()'s flag");
+        }
         if (foundInf) {
             skippedSteps++;
             return false;
@@ -87,6 +111,7 @@ public final class GradScaler {
         }
         unscaled = false;
         foundInf = false;
+        pendingInf = false;
     }
 
     /** PyTorch's state_dict keys: scale, growth_factor, backoff_factor, growth_interval, _growth_tracker (plus skipped steps). */

@@ -1,8 +1,11 @@
 package dev.lumen.app.train;
 
+import dev.lumen.ops.Elementwise;
+import dev.lumen.ops.Reductions;
+import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Tensor;
 
-/** Top-k accuracy counts, computed on the host from the logits. */
+/** Top-k accuracy counts: on the host from the logits, or top-1 on the logits' device. */
 public final class TopK {
     private TopK() {}
 
@@ -27,5 +30,16 @@ public final class TopK {
             if (above < k) hits++;
         }
         return hits;
+    }
+
+    /**
+     * How many rows of logits [N, K] have their label as the first index of the row's largest
+     * value (torch.argmax), as an I64 scalar on the logits' device: the training step reads it
+     * together with the loss instead of copying the logits to the host.
+     */
+    public static Tensor top1Hits(Tensor logits, Tensor labels) {
+        Tensor pred = Reductions.argmax(logits, 1, false);
+        Tensor hit = Elementwise.eq(pred, labels.to(DType.I64)).to(DType.I64);
+        return Reductions.sum(hit);
     }
 }

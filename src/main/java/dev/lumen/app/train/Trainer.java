@@ -17,6 +17,7 @@ import dev.lumen.models.ImageClassifier;
 import dev.lumen.models.ModelOptions;
 import dev.lumen.models.ModelRegistry;
 import dev.lumen.ops.Losses;
+import dev.lumen.ops.Shaping;
 import dev.lumen.optim.Adam;
 import dev.lumen.optim.AdamW;
 import dev.lumen.optim.CosineLR;
@@ -30,6 +31,7 @@ import dev.lumen.optim.ParamGroups;
 import dev.lumen.optim.SGD;
 import dev.lumen.optim.StepLR;
 import dev.lumen.optim.WarmupScheduler;
+import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Device;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
@@ -565,10 +567,16 @@ public final class Trainer {
         try (DataLoader.Epoch it = trainLoader.epoch(epoch)) {
             progress.start(task, it.size());
             int done = 0;
+            DeviceBatch pending = it.hasNext() ? DeviceBatch.upload(it.next(), device) : null;
             try {
-                while (it.hasNext()) {
-                    try (Batch b = it.next(); Scope s = Scope.open()) {
-                        double[] r = step(b, epoch, done, it.size(), lastCheckpoint);
+                while (pending != null) {
+                    DeviceBatch b = pending;
+                    pending = null;
+                    try (b; Scope s = Scope.open()) {
+                        Tensor stats = forwardBackward(b);
+                        // The next batch's copy overlaps with the work just queued; then the step's one host wait.
+                        if (it.hasNext()) pending = DeviceBatch.upload(it.next(), device);
+                        double[] r = finishStep(stats, b.size(), epoch, done, it.size(), lastCheckpoint);
                         loss.update(r[0], b.size());
                         top1.update(r[1], b.size());
                         images += b.size();
@@ -579,19 +587,20 @@ public final class Trainer {
                     if (globalStep % 50 == 0) log.step(globalStep, loss.avg(), lr);
                 }
             } finally {
+                if (pending != null) pending.close();
                 progress.finish();
             }
         }
         return new double[] {loss.avg(), top1.avg(), images};
     }
 
-    /** One update; returns {loss, top-1 % on the batch's original labels}. */
-    private double[] step(Batch b, int epoch, int index, int batches, Path lastCheckpoint) {
+    /**
+     * Queues forward, loss, backward and (with --amp f16) the unscale of one batch, and returns
+     * what the host needs of them as one device tensor: {loss, top-1 hits, non-finite flag}.
+     * Nothing here waits for the device.
+     */
+    private Tensor forwardBackward(DeviceBatch b) {
         Tensor x = b.images(), y = b.labels();
-        if (!device.equals(Device.CPU)) {
-            x = x.to(device);
-            y = y.to(device);
-        }
         Tensor input = x, target = null;
         if (mixup != null) {
             Mixup.Result m = mixup.apply(x, y);
@@ -601,7 +610,24 @@ public final class Trainer {
         Tensor logits = model.forward(amp.castInput(input));
         Tensor loss = target != null ? Losses.softTargetCrossEntropy(logits, target) : Losses.crossEntropy(logits, y, cfg.smoothing);
         if (lossHook != null) loss = lossHook.apply(loss, globalStep);
-        double value = loss.item();
+        (scaler != null ? scaler.scale(loss) : loss).backward();
+        Tensor inf = scaler != null ? scaler.unscale(optimizer) : null;
+        try (GradMode off = GradMode.noGrad()) {
+            Tensor hits = TopK.top1Hits(logits, y);
+            List<Tensor> parts = new ArrayList<>(List.of(loss.detach().to(DType.F64).reshape(1), hits.to(DType.F64).reshape(1)));
+            if (inf != null) parts.add(inf.to(DType.F64).reshape(1));
+            return Shaping.cat(parts, 0);
+        }
+    }
+
+    /**
+     * Reads the step's values (the step's one host wait), stops on a non-finite loss before any
+     * update, then clips, steps the optimizer (or lets the scaler skip it) and updates EMA and the
+     * schedule. Returns {loss, top-1 % on the batch's original labels}.
+     */
+    private double[] finishStep(Tensor stats, int batchSize, int epoch, int index, int batches, Path lastCheckpoint) {
+        double[] v = stats.toDoubles();
+        double value = v[0];
         if (!Double.isFinite(value)) {
             String where = Files.exists(lastCheckpoint) ? "the last good checkpoint " + lastCheckpoint + " (after epoch " + epoch + ") is kept"
                     : "no checkpoint was written (the first epoch did not finish)";
@@ -609,8 +635,7 @@ public final class Trainer {
                     + " of " + batches + " (update " + (globalStep + 1) + "); stopped; " + where
                     + ". Try a lower --lr, --clip-grad, or --warmup-epochs.");
         }
-        (scaler != null ? scaler.scale(loss) : loss).backward();
-        if (scaler != null) scaler.unscale(optimizer);
+        if (scaler != null) scaler.foundInf(!Double.isFinite(v[2]));
         if (cfg.clipGrad != null) GradClip.clipGradNorm(optimizer.params(), cfg.clipGrad);
         if (scaler != null) {
             scaler.step(optimizer);
@@ -622,7 +647,8 @@ public final class Trainer {
         if (ema != null) ema.update(stateViews);
         globalStep++;
         if (scheduler instanceof WarmupScheduler w) w.stepUpdate(globalStep);
-        return new double[] {value, 100.0 * TopK.hits(logits, y.to(Device.CPU), 1) / b.size()};
+        for (TrainListener l : listeners) l.onStep(globalStep);
+        return new double[] {value, 100.0 * v[1] / batchSize};
     }
 
     /** Loss, top-1, top-5 and per-sample probabilities of one pass over the validation set. */
@@ -645,7 +671,7 @@ public final class Trainer {
                     }
                     Tensor logits = model.forward(amp.castInput(x));
                     loss.update(Losses.crossEntropy(logits, y).item(), b.size());
-                    Tensor yc = y.to(Device.CPU);
+                    Tensor yc = b.labels();
                     hit1 += TopK.hits(logits, yc, 1);
                     hit5 += TopK.hits(logits, yc, Math.min(5, k));
                     n += b.size();

@@ -23,8 +23,11 @@ class GradScalerTest {
         GradScaler s = new GradScaler(1024, 2, 0.5, 3);
         s.scale(w.mul(w).sum()).backward(); // d/dw = 2w, times 1024
         assertArrayEquals(new float[] {2048f, 4096f}, w.grad().toFloats());
-        s.unscale(opt);
+        Tensor flag = s.unscale(opt);
         assertArrayEquals(new float[] {2f, 4f}, w.grad().toFloats());
+        assertEquals(0.0, flag.item(), "finite gradients leave the flag at 0");
+        assertThrows(IllegalStateException.class, () -> s.step(opt), "step before the flag's verdict");
+        s.foundInf(false);
         assertTrue(s.step(opt));
         assertArrayEquals(new float[] {0f, 0f}, w.toFloats()); // w - 0.5 * 2w
         s.update();
@@ -38,6 +41,8 @@ class GradScalerTest {
             Tensor w = param(1f, 2f);
             SGD opt = new SGD(List.of(w), 0.5, 0, 0, false);
             GradScaler s = new GradScaler(65536, 2, 0.5, 2000);
+            w.setGrad(Tensor.fromFloats(new float[] {1f, bad}, 2));
+            assertTrue(Double.isNaN(new GradScaler(1, 2, 0.5, 1).unscale(opt).item()), "the flag of a non-finite gradient is NaN");
             w.setGrad(Tensor.fromFloats(new float[] {1f, bad}, 2));
             assertFalse(s.step(opt), "skipped");
             s.update();

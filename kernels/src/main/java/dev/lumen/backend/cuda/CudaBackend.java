@@ -35,6 +35,7 @@ public final class CudaBackend implements Backend {
     private final CudaContext ctx;
     private final DeviceAllocator allocator;
     private final CudaCopy copies;
+    private final BatchUploader uploader;
     private final ElementwiseKernels elementwise;
     private final ReductionKernels reductions;
     private final LinalgKernels linalg;
@@ -53,15 +54,16 @@ public final class CudaBackend implements Backend {
         this.ctx = ctx;
         this.allocator = new DeviceAllocator(ctx);
         this.copies = new CudaCopy(ctx);
+        this.uploader = new BatchUploader(ctx);
         this.elementwise = null;
-        this.reductions = null;
-        this.linalg = null;
-        this.conv = null;
-        this.pool = null;
-        this.norms = null;
-        this.indexing = null;
-        this.resize = null;
-        this.optimizer = null;
+        this.reductions = new CudaReductions(ctx);
+        this.linalg = new CudaLinalg();
+        this.conv = new CudaConv();
+        this.pool = new CudaPool();
+        this.norms = new CudaNorms(ctx, new CudnnBatchNorm());
+        this.indexing = new CudaIndexing(ctx);
+        this.resize = new CudaResize();
+        this.optimizer = new CudaOptimizer(ctx);
         this.outlook = null;
         this.selectiveScan = null;
         this.additiveAttention = null;
@@ -119,6 +121,13 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void transfer(Tensor src, Tensor dst) { copies.transfer(src, dst); }
+
+    /** Through pinned staging and the copy stream, overlapped with queued compute (BatchUploader). */
+    @Override
+    public Tensor upload(Tensor host, Device device) {
+        if (host.device().kind() != Device.Kind.CPU) throw new IllegalArgumentException("upload: expected a host tensor, got " + host);
+        return uploader.upload(host, device);
+    }
 
     /** Waits until every queued kernel and copy has finished (for timing and tests; ops never need it). */
     public void synchronize() { ctx.synchronize(); }

@@ -104,4 +104,31 @@ class CudaCopyTest {
             assertTrue(d.hostWaits() <= 20, "one host wait per step (the copy down): " + d);
         }
     }
+
+    @Test
+    void uploadsOverlapWithoutHostWaitsOrAllocations() {
+        CudaBackend b = CudaBackend.get();
+        Tensor[] batches = {random(DType.F32, 4, 3, 9, 9), random(DType.I64, 4), random(DType.F32, 4, 3, 9, 9)};
+        Runnable step = () -> {
+            for (Tensor h : batches) {
+                try (Tensor d = b.upload(h, CUDA); Scope s = Scope.open()) {
+                    d.to(DType.F64);
+                }
+            }
+        };
+        for (Tensor h : batches) {
+            try (Tensor d = b.upload(h, CUDA)) {
+                assertArrayEquals(h.toDoubles(), d.to(Device.CPU).toDoubles(), 0.0, "uploaded values");
+            }
+        }
+        step.run();
+        step.run();
+        if (!b.driver().isEmulated()) return;
+        CallCounts before = b.driver().callCounts();
+        for (int i = 0; i < 10; i++) step.run();
+        CallCounts d = b.driver().callCounts().since(before);
+        assertEquals(0, d.allocations(), "batch blocks and pinned staging are reused: " + d);
+        assertEquals(0, d.hostWaits(), "an upload never makes the host wait: " + d);
+        assertEquals(30, d.copiesHtoD(), "one async copy per batch: " + d);
+    }
 }
