@@ -21,6 +21,7 @@ public final class Losses {
      * log_softmax(logits).
      */
     public static Tensor crossEntropy(Tensor logits, Tensor targets, double labelSmoothing) {
+        Devices.common("crossEntropy", logits, targets);
         if (logits.dim() != 2) {
             throw new IllegalArgumentException("crossEntropy: logits must be [N, C], got " + Arrays.toString(logits.shape()));
         }
@@ -51,6 +52,7 @@ public final class Losses {
      * for mixed (MixUp/CutMix) target distributions [N, C].
      */
     public static Tensor softTargetCrossEntropy(Tensor logits, Tensor targets) {
+        Devices.common("softTargetCrossEntropy", logits, targets);
         if (logits.dim() != 2 || !Arrays.equals(logits.shape(), targets.shape()) || !targets.dtype().isFloating()) {
             throw new IllegalArgumentException("softTargetCrossEntropy: logits [N, C] and floating targets of the same shape expected, got "
                     + Arrays.toString(logits.shape()) + " and " + targets.dtype() + Arrays.toString(targets.shape()));
@@ -78,6 +80,7 @@ public final class Losses {
      * softplus(x) - x * t (which is max(x, 0) - x t + log(1 + exp(-|x|))).
      */
     public static Tensor bceWithLogits(Tensor logits, Tensor targets) {
+        Devices.common("bceWithLogits", logits, targets);
         if (!Arrays.equals(logits.shape(), targets.shape()) || !targets.dtype().isFloating()) {
             throw new IllegalArgumentException("bceWithLogits: logits and floating targets of the same shape expected, got "
                     + Arrays.toString(logits.shape()) + " and " + targets.dtype() + Arrays.toString(targets.shape()));
