@@ -96,6 +96,25 @@ class CudaTrainTest {
         assertEquals(0, run.code(), "a cuda checkpoint resumes on the cpu: " + run.err());
         assertEquals(1, r.epochs.size(), "one more epoch");
         assertEquals(3, r.epochs.get(0).epoch());
+
+        // eval on either device reports the same accuracy for the same weights.
+        String ck = tmp.resolve("cuda").resolve("last.safetensors").toString();
+        String onCpu = cli("eval", "--checkpoint", ck, "--device", "cpu", "--workers", "0", "--output", tmp.resolve("eval-cpu").toString());
+        String onCuda = cli("eval", "--checkpoint", ck, "--device", "cuda", "--workers", "0", "--output", tmp.resolve("eval-cuda").toString());
+        assertEquals(onCpu.lines().findFirst().orElseThrow(), onCuda.lines().findFirst().orElseThrow(), "eval's summary line on cpu and cuda");
+        String predicted = cli("predict", "--checkpoint", ck, "--device", "cuda", "--topk", "1",
+                data.resolve("val").resolve(TrainFixtures.CLASSES[0]).resolve("img00.png").toString());
+        assertTrue(predicted.contains("img00.png"), predicted);
+    }
+
+    /** Runs a lumen subcommand in-process; returns its standard output, failing on a non-zero exit. */
+    private static String cli(String... args) {
+        java.io.StringWriter out = new java.io.StringWriter(), err = new java.io.StringWriter();
+        picocli.CommandLine cl = new picocli.CommandLine(new dev.lumen.app.LumenCli());
+        cl.setOut(new java.io.PrintWriter(out, true));
+        cl.setErr(new java.io.PrintWriter(err, true));
+        assertEquals(0, cl.execute(args), String.join(" ", args) + ": " + err);
+        return out.toString();
     }
 
     /** Counts driver calls between consecutive updates of one epoch, after a warm-up epoch. */
