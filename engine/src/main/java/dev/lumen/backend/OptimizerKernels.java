@@ -1,6 +1,7 @@
 package dev.lumen.backend;
 
 import dev.lumen.tensor.Tensor;
+import java.util.List;
 
 /**
  * Fused in-place optimizer updates (SGD, Adam, AdamW), one parameter tensor per call, and the
@@ -41,6 +42,30 @@ public interface OptimizerKernels {
 
     /** torch.linalg.vector_norm(x, ord) over all elements, accumulated in double; ord may be +infinity. */
     double vectorNorm(Tensor x, double ord);
+
+    /**
+     * torch.nn.utils.clip_grad_norm_ over grads (all on this backend): total = the ord-norm of
+     * the per-tensor ord-norms (infinity: the largest), and when maxNorm / (total + 1e-6) is
+     * below 1 every gradient is scaled by it. Returns total (0 for no gradients). This default
+     * composes vectorNorm and scaleInPlace, one host value per tensor; a backend whose norms
+     * cost a device round trip each overrides it with one round trip for the whole list.
+     */
+    default double clipGradNorm(List<Tensor> grads, double maxNorm, double ord) {
+        if (!(ord > 0)) throw new IllegalArgumentException("clip_grad_norm: norm_type must be > 0, got " + ord);
+        if (grads.isEmpty()) return 0;
+        boolean inf = Double.isInfinite(ord);
+        double acc = 0;
+        for (Tensor g : grads) {
+            double n = vectorNorm(g, ord);
+            acc = inf ? Math.max(acc, n) : acc + Math.pow(n, ord);
+        }
+        double total = inf ? acc : ord == 2 ? Math.sqrt(acc) : Math.pow(acc, 1 / ord);
+        double coef = maxNorm / (total + 1e-6);
+        if (coef < 1) {
+            for (Tensor g : grads) scaleInPlace(g, coef);
+        }
+        return total;
+    }
 
     /** x *= factor, in place. */
     void scaleInPlace(Tensor x, double factor);

@@ -12,8 +12,11 @@ public interface PoolKernels {
     /** out = max over each window (padding never wins); indices (I64) = the flat h*W + w position of the max in its plane, as torch. */
     void maxPool2d(Tensor x, Window w, Tensor out, Tensor indices);
 
-    /** gradIn = gradOut scattered (summed) to the positions in indices. */
-    void maxPool2dBackward(Tensor gradOut, Tensor indices, Tensor gradIn);
+    /**
+     * gradIn = gradOut scattered (summed) to the positions in indices. w is the forward's window:
+     * a device kernel gathers, for each input pixel, from the outputs whose windows span it.
+     */
+    void maxPool2dBackward(Tensor gradOut, Tensor indices, Window w, Tensor gradIn);
 
     /** out = mean over each window; the divisor counts padded positions when countIncludePad (torch's rules at the borders). */
     void avgPool2d(Tensor x, Window w, boolean countIncludePad, Tensor out);

@@ -61,7 +61,7 @@ public final class Pooling {
         int[] xs = x.shape();
         return Autograd.record("max_pool2d", out, g -> {
             Tensor gx = Tensor.empty(t, x.device(), xs);
-            x.backend().pool().maxPool2dBackward(g.contiguous(), idx, gx);
+            x.backend().pool().maxPool2dBackward(g.contiguous(), idx, w, gx);
             return new Tensor[] {gx.to(x.dtype())};
         }, x);
     }

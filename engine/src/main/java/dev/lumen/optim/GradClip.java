@@ -1,7 +1,10 @@
 package dev.lumen.optim;
 
+import dev.lumen.backend.Backend;
 import dev.lumen.tensor.Tensor;
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.List;
 
 /** torch.nn.utils.clip_grad_norm_ and clip_grad_value_, in place on the parameters' .grad. */
 public final class GradClip {
@@ -11,30 +14,26 @@ public final class GradClip {
      * Scales every gradient by max_norm / (total + 1e-6) when that is below 1, where total is
      * the normType-norm of all gradients together (the norm of the per-parameter norms;
      * infinity takes the largest magnitude). Returns total; parameters without a gradient are
-     * skipped, and with none at all the result is 0.
+     * skipped, and with none at all the result is 0. The gradients must share one device: the
+     * whole list is one call of its backend's OptimizerKernels.clipGradNorm.
      */
     public static double clipGradNorm(Collection<Tensor> params, double maxNorm, double normType) {
         if (!(normType > 0)) throw new IllegalArgumentException("clip_grad_norm: norm_type must be > 0, got " + normType);
-        boolean inf = Double.isInfinite(normType);
-        double acc = 0;
-        boolean any = false;
+        List<Tensor> grads = new ArrayList<>();
         for (Tensor p : params) {
             Tensor g = p.grad();
-            if (g == null) continue;
-            any = true;
-            double n = g.backend().optimizer().vectorNorm(g, normType);
-            acc = inf ? Math.max(acc, n) : acc + Math.pow(n, normType);
+            if (g != null) grads.add(g);
         }
-        if (!any) return 0;
-        double total = inf ? acc : normType == 2 ? Math.sqrt(acc) : Math.pow(acc, 1 / normType);
-        double coef = maxNorm / (total + 1e-6);
-        if (coef < 1) {
-            for (Tensor p : params) {
-                Tensor g = p.grad();
-                if (g != null) g.backend().optimizer().scaleInPlace(g, coef);
+        if (grads.isEmpty()) return 0;
+        // One backend call for the whole list: on a device it is one host wait, not one per tensor.
+        Backend backend = grads.get(0).backend();
+        for (Tensor g : grads) {
+            if (g.backend() != backend) {
+                throw new IllegalArgumentException("clip_grad_norm: gradients on " + grads.get(0).device() + " and " + g.device()
+                        + "; clip each device's parameters separately");
             }
         }
-        return total;
+        return backend.optimizer().clipGradNorm(grads, maxNorm, normType);
     }
 
     /** clipGradNorm with the 2-norm. */

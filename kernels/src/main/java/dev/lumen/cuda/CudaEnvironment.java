@@ -47,6 +47,11 @@ public final class CudaEnvironment {
             return "loaded on cuda:0";
         }));
         items.add(attempt("cuBLAS", () -> Cublas.get().describe()));
+        items.add(attempt("cuDNN", () -> {
+            Cudnn d = Cudnn.get();
+            long v = d.version();
+            return "cuDNN " + v / 10000 + "." + v % 10000 / 100 + "." + v % 100 + " (" + d.library() + ")";
+        }));
         return items;
     }
 

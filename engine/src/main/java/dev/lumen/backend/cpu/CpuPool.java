@@ -81,7 +81,7 @@ final class CpuPool implements PoolKernels {
     }
 
     @Override
-    public void maxPool2dBackward(Tensor gradOut, Tensor indices, Tensor gradIn) {
+    public void maxPool2dBackward(Tensor gradOut, Tensor indices, Window w, Tensor gradIn) {
         int[] s = gradIn.shape(), o = gradOut.shape();
         int inSize = s[2] * s[3], outSize = o[2] * o[3];
         MemorySegment is = indices.storage().segment();

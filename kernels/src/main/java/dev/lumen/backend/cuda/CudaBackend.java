@@ -58,12 +58,12 @@ public final class CudaBackend implements Backend {
         this.elementwise = null;
         this.reductions = null;
         this.linalg = new CudaLinalg();
-        this.conv = null;
-        this.pool = null;
-        this.norms = null;
+        this.conv = new CudaConv();
+        this.pool = new CudaPool();
+        this.norms = new CudaNorms(ctx, new CudnnBatchNorm());
         this.indexing = null;
-        this.resize = null;
-        this.optimizer = null;
+        this.resize = new CudaResize();
+        this.optimizer = new CudaOptimizer(ctx);
         this.outlook = null;
         this.selectiveScan = null;
         this.additiveAttention = null;
