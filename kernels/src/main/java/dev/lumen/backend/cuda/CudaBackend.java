@@ -56,12 +56,12 @@ public final class CudaBackend implements Backend {
         this.copies = new CudaCopy(ctx);
         this.uploader = new BatchUploader(ctx);
         this.elementwise = null;
-        this.reductions = null;
+        this.reductions = new CudaReductions(ctx);
         this.linalg = new CudaLinalg();
         this.conv = new CudaConv();
         this.pool = new CudaPool();
         this.norms = new CudaNorms(ctx, new CudnnBatchNorm());
-        this.indexing = null;
+        this.indexing = new CudaIndexing(ctx);
         this.resize = new CudaResize();
         this.optimizer = new CudaOptimizer(ctx);
         this.outlook = null;
