@@ -70,8 +70,8 @@ def detail_table(results, emulated):
         floor = r.floor_us()
         ratio = floor / r.device_us if r.device_us else None
         ratio_text = "-" if ratio is None else "%.0f%%" % (100 * ratio)
-        lines.append(f"| {r.name()} | {r.dtype} | {fmt(r.device_us, '%.1f')} | {r.wall_us:.1f} | {fmt(r.gbps(), '%.0f')} | "
-                     f"{fmt(r.tflops(), '%.1f')} | {floor:.1f} | {ratio_text} |")
+        lines.append(f"| {r.name()} | {r.dtype} | {fmt(r.device_us, '%.1f')} | {r.wall_us:.1f} | {fmt(r.gbps(), '%.3g')} | "
+                     f"{fmt(r.tflops(), '%.3g')} | {floor:.3g} | {ratio_text} |")
     return lines
 
 
