@@ -62,7 +62,7 @@ def chunked_selective_scan(u, delta, A, Bs, Cs, Ds, delta_bias, chunk=64):
     states = (local + grow * torch.stack(carried, 3).unsqueeze(4)).float()
     c6 = cf.view(b, k, 1, n, c, chunk).permute(0, 1, 2, 4, 5, 3)
     y = (states * c6).sum(-1).reshape(b, k, d, c * chunk)[..., :l]
-    return y + uf * Ds.float().view(1, k, d, 1)
+    return y + u.float() * Ds.float().view(1, k, d, 1)
 
 
 def mamba_ssm_scan():
