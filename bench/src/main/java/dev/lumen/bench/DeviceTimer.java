@@ -14,6 +14,9 @@ import org.openjdk.jmh.annotations.State;
  * device time per call, bytes / deviceUs and flops / deviceUs the achieved rates
  * (tools/bench_gpu_table.py divides them). The primary JMH score stays the wall time per call
  * (an invocation is REPS calls and one host wait, hence @OperationsPerInvocation(REPS)).
+ *
+ * <p>The CUDA benchmarks warm up 2 x 0.5 s and measure 3 x 0.5 s: device kernels are steady
+ * after their first calls, and all of them then fit in about five minutes of a lent GPU.
  */
 @State(Scope.Thread)
 @AuxCounters(AuxCounters.Type.EVENTS)
