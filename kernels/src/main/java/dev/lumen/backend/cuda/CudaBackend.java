@@ -64,9 +64,9 @@ public final class CudaBackend implements Backend {
         this.indexing = new CudaIndexing(ctx);
         this.resize = new CudaResize();
         this.optimizer = new CudaOptimizer(ctx);
-        this.outlook = null;
-        this.selectiveScan = null;
-        this.additiveAttention = null;
+        this.outlook = new CudaOutlook(ctx);
+        this.selectiveScan = new CudaSelectiveScan(ctx);
+        this.additiveAttention = new CudaAdditiveAttention(ctx);
     }
 
     /** The CUDA backend the engine found (Backends.cuda()); throws with the reason when there is none. */
