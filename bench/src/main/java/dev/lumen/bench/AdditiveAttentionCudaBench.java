@@ -28,7 +28,8 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * CAS-ViT's additive token mixer core (CATM) on the device (Backend.additiveAttention()):
  * rcvit_xs stage 1, B64 dim48 56x56 (the README's kernel table problem); under the emulator
- * B1 dim8 9x9. forward is the training forward: the batch statistics of both gates, then the
+ * B1 dim8 9x9. forward is the training forward as the op runs it: each gate's batch statistics
+ * and the normalization made of them (running statistics updated on the device), then the
  * two-pass gates-and-mix kernel; backward computes every gradient with batch statistics.
  */
 @State(Scope.Benchmark)
@@ -45,7 +46,8 @@ public class AdditiveAttentionCudaBench {
     private final List<Tensor> owned = new ArrayList<>();
     private AdditiveAttentionKernels kernels;
     private Tensor q, k, v, out, gradOut, gradV, dwcWeight, dwcBias, gradDwcWeight, gradDwcBias;
-    private Tensor qMean, qVar, kMean, kVar;
+    private Tensor qMean, qVar, kMean, kVar, qRunningMean, qRunningVar, kRunningMean, kRunningVar;
+    private double varianceCorrection;
     private Gate gq, gk;
     private GateState sq, sk;
     private GateGrads gradQ, gradK;
@@ -91,6 +93,12 @@ public class AdditiveAttentionCudaBench {
         qVar = empty(c);
         kMean = empty(c);
         kVar = empty(c);
+        qRunningMean = randn(0.1, c);
+        kRunningMean = randn(0.1, c);
+        qRunningVar = keep(BenchDevice.uniform(g, dtype, 0.5, 1.5, c));
+        kRunningVar = keep(BenchDevice.uniform(g, dtype, 0.5, 1.5, c));
+        double n = (double) b * hw * hw;
+        varianceCorrection = n > 1 ? n / (n - 1) : 1;
         gq = gate(c);
         gk = gate(c);
         sq = new GateState(empty(b, hw, hw), empty(b, c), empty(b, c));
@@ -104,7 +112,9 @@ public class AdditiveAttentionCudaBench {
 
     private void trainingForward() {
         kernels.catmBatchStats(q, gq.dwWeight(), gq.dwBias(), qMean, qVar);
+        kernels.catmNormalization(qMean, qVar, qRunningMean, qRunningVar, 0.1, varianceCorrection, 1e-5, gq.bnMean(), gq.bnInvStd());
         kernels.catmBatchStats(k, gk.dwWeight(), gk.dwBias(), kMean, kVar);
+        kernels.catmNormalization(kMean, kVar, kRunningMean, kRunningVar, 0.1, varianceCorrection, 1e-5, gk.bnMean(), gk.bnInvStd());
         kernels.catmForward(q, k, v, gq, gk, sq, sk, dwcWeight, dwcBias, out);
     }
 
