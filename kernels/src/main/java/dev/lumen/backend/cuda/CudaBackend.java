@@ -55,7 +55,7 @@ public final class CudaBackend implements Backend {
         this.allocator = new DeviceAllocator(ctx);
         this.copies = new CudaCopy(ctx);
         this.uploader = new BatchUploader(ctx);
-        this.elementwise = null;
+        this.elementwise = new CudaElementwise();
         this.reductions = new CudaReductions(ctx);
         this.linalg = new CudaLinalg();
         this.conv = new CudaConv();
@@ -144,23 +144,18 @@ public final class CudaBackend implements Backend {
     /** The driver in use. */
     public CudaDriver driver() { return ctx.driver(); }
 
-    private static <T> T family(T kernels, String name) {
-        if (kernels == null) throw new UnsupportedOperationException("the " + name + " kernels do not run on CUDA yet");
-        return kernels;
-    }
-
-    @Override public ElementwiseKernels elementwise() { return family(elementwise, "element-wise"); }
-    @Override public ReductionKernels reductions() { return family(reductions, "reduction"); }
-    @Override public LinalgKernels linalg() { return family(linalg, "matmul"); }
-    @Override public ConvKernels conv() { return family(conv, "convolution"); }
-    @Override public PoolKernels pool() { return family(pool, "pooling"); }
-    @Override public NormKernels norms() { return family(norms, "normalization"); }
-    @Override public IndexKernels indexing() { return family(indexing, "indexing"); }
-    @Override public ResizeKernels resize() { return family(resize, "resize"); }
-    @Override public OptimizerKernels optimizer() { return family(optimizer, "optimizer"); }
-    @Override public OutlookKernels outlook() { return family(outlook, "outlook attention"); }
-    @Override public SelectiveScanKernels selectiveScan() { return family(selectiveScan, "selective scan"); }
-    @Override public AdditiveAttentionKernels additiveAttention() { return family(additiveAttention, "additive attention"); }
+    @Override public ElementwiseKernels elementwise() { return elementwise; }
+    @Override public ReductionKernels reductions() { return reductions; }
+    @Override public LinalgKernels linalg() { return linalg; }
+    @Override public ConvKernels conv() { return conv; }
+    @Override public PoolKernels pool() { return pool; }
+    @Override public NormKernels norms() { return norms; }
+    @Override public IndexKernels indexing() { return indexing; }
+    @Override public ResizeKernels resize() { return resize; }
+    @Override public OptimizerKernels optimizer() { return optimizer; }
+    @Override public OutlookKernels outlook() { return outlook; }
+    @Override public SelectiveScanKernels selectiveScan() { return selectiveScan; }
+    @Override public AdditiveAttentionKernels additiveAttention() { return additiveAttention; }
 
     /** The kernel name suffix of a dtype: f32, f64, f16, bf16, i32, i64, bool. */
     public static String suffix(DType t) { return t.name().toLowerCase(java.util.Locale.ROOT); }
