@@ -9,14 +9,16 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 source "$root/tools/bench-classpath.sh"
 driver="${LUMEN_CUDA_DRIVER:-libcuda.so.1}"
 java=("$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Dlumen.cuda.driver="$driver" -cp "$bench_cp")
+err="$(mktemp)"
+trap 'rm -f "$err"' EXIT
 set +e
-device="$("${java[@]}" dev.lumen.bench.CudaDeviceCheck 2>&1)"
+device="$("${java[@]}" dev.lumen.bench.CudaDeviceCheck 2>"$err")"
 status=$?
 set -e
 case $status in
   0) echo "bench-gpu: $device"; emulated=() ;;
   3) echo "bench-gpu: $device: EMULATED driver, a smoke check of the benchmarks, not GPU figures"; emulated=(--emulated) ;;
-  *) echo "bench-gpu: no GPU: $device" >&2; exit 1 ;;
+  *) echo "bench-gpu: no GPU: $(grep -v '^WARNING: Using incubator modules' "$err" | tail -1)" >&2; exit 1 ;;
 esac
 out="$root/bench/target/jmh-gpu.json"
 filter="${1:-CudaBench}"
