@@ -1,8 +1,8 @@
 // Element-wise maps over broadcast, strided views (ElementwiseKernels): binary arithmetic and its
 // partial derivatives, the unary math and activation functions and their derivatives,
 // comparisons, selection, affine maps and in-place updates. Every entry point takes the op as an
-// int (the Java enum's ordinal) and runs one grid-stride pass; the op switch sits outside the
-// element loop, so each op's loop is compiled with its math inlined.
+// int (the Java enum's ordinal) and runs one grid-stride pass; for the float types the op switch
+// sits outside the element loop, so each op's loop is compiled with its math inlined.
 //
 // Semantics follow the CPU backend (CpuElementwise, UnaryMath): Java's Math.max/min (NaN wins,
 // -0 < +0), Math.pow's special cases, integer results cast as Java casts (saturating, NaN -> 0),

@@ -5,32 +5,54 @@
 // and 3 are 0 and 1 reversed. For route k and channel d, with u_l = x at the route's l-th
 // position: dt = softplus(delta + bias), s_l = exp(dt*A) s_{l-1} + dt*B_l*u_l,
 // y_l = C_l.s_l + D*u_l; out = the sum of the 4 routes' y mapped back to (h,w). x, delta, B
-// and C are f32, f16 or bf16 with A, D, bias, out, states and every gradient f32; or all f64
-// (computed in double). Shared memory is dynamic: ROUTES * FWD_WARP_FLOATS (or BWD_WARP_FLOATS)
-// values of the compute type.
+// and C are f32, f16 or bf16 with A, D, bias, out, states, scratch and every gradient f32; or
+// all f64 (computed in double). Shared memory is dynamic: ROUTES * FWD_WARP_FLOATS (or
+// BWD_WARP_FLOATS) values of the compute type.
 //
-// Launch protocol (SelectiveScanCuda.java):
+// Deterministic: no float atomics. Every sum has one fixed order, so a training step gives the
+// same bits run to run.
+//
+// Launch protocol (SelectiveScanCuda.java; B = gridDim.y, G = gridDim.x of the backward):
 //   forward   selective_scan_fwd_<t>   grid (ceil(D/32), B), block 128.
+//             ys: scratch [3,B,D,L] for the y of routes 1..3 at their (h,w) positions.
 //             states may be null; otherwise [B,4,D,ceil(L/64),N]: the state entering every
 //             64-step chunk, which the backward restarts from.
-//   backward  selective_scan_bwd_zero_<f32|f64> first (zeroes gA, gB, gC, gD, gbias, which the
-//             backward accumulates with atomics), then selective_scan_bwd_<t>
-//             grid (ceil(D/(32/NP)), B), block 128, NP = N rounded up to a power of 2.
-//   gx and gdelta are written in full by the backward itself.
+//   backward  selective_scan_bwd_<t>   grid (G = ceil(D/(32/NP)), B), block 128, NP = N rounded
+//             up to a power of 2. Writes gx and gdelta in full, and partial sums to scratch:
+//             gxs [3,B,D,L] (routes 1..3 of gx, as ys), part_bc [G,2,B,4,N,L] (the B and C
+//             gradients of block column g, summed over its channels) and part_p
+//             [B, 4DN + 4D + 4D] (the A, D and bias gradients of batch b, summed over L).
+//             Then selective_scan_sum_<f32|f64> twice, any 1-D grid: part_p over B into gA, gD
+//             and gbias, part_bc over G into gB and gC.
 //
 // Forward: one block per (b, 32 channels); warp k runs route k, lane = channel, and each
 // thread carries its channel's N states in registers through the whole scan. Every 16 steps
 // the warp stages delta, x at the route's positions and B/C into shared memory with
-// coalesced loads (B and C once for the 32 channels), scans the tile, and adds its outputs to
-// out with atomics, since the 4 warps of the block merge into the same outputs (the block
-// zeroes its rows of out first; no other block touches them).
+// coalesced loads (B and C once for the 32 channels), scans the tile and stores its outputs.
+//
+// The route merge. The 4 routes visit a position at unrelated steps (route 0 at h*W+w, route 2
+// at L-1-(h*W+w), routes 1 and 3 column-major), so every route's y must be kept somewhere until
+// the last route has passed it. Held on chip, that is channels x L values per block (32 x 3136
+// floats = 400 KB for VMamba-T's L, four times an SM's shared memory, and L has no bound), so it
+// goes through global memory: route 0 stores its y straight into out and routes 1..3 into ys.
+// Since the block owns all 4 routes of its channels, it merges them itself after one barrier:
+// out = ((y0 + y1) + y2) + y3 at each position, coalesced, with no second kernel, and partly
+// from L2 (the block wrote it). The cost is 3 stores and 3 loads of a [B,D,L] plane on top of
+// the forward's floor of about 6 (x, 4 routes of delta, out); atomics would make the same
+// read-modify-writes in L2, but in a varying order. A separate merge kernel over 4 scratch
+// planes would move 8 planes; keeping out in shared memory would need the L-bounded block above.
 //
 // Backward: the same block shape, but a lane holds one state of one channel (NP lanes per
 // channel), so that a thread keeps one state and its gradient, and the 16 per-step states of
 // a tile fit in shared memory: no spills at N = 16. Per 64-step chunk (last first) it restarts
 // from the saved state, recomputes the tile starts, then per tile (last first) recomputes the
 // tile's states into shared memory and runs the reverse scan. Sums over states use shuffles
-// within a channel's lanes, sums over channels (B and C gradients) shuffles across them.
+// within a channel's lanes, sums over channels (B and C gradients) shuffles across them: fixed
+// butterflies. Reductions that cross blocks go to scratch partials, one slot per writer, summed
+// by selective_scan_sum in ascending slot order: gx over the routes (merged by the block, as
+// in the forward), gB and gC over the G blocks of channels, gA, gD and gbias over the batch.
+// part_bc holds G = D*NP/32 copies of the B and C gradients: 3 for VMamba-T (D 96, N 1), but
+// D/2 at N 16, where a block holds 2 channels per route.
 #include "lumen_tensor.cuh"
 
 namespace lumen_sscan {
@@ -79,10 +101,22 @@ __device__ __forceinline__ int route_pos(int k, int l, int L, int H, int W) {
     return (m - q * H) * W + q;
 }
 
+// After every route of the block has stored its values for rows [row0, row0 + count) (route 0 in
+// dst, routes 1..3 in parts at plane strides): dst = ((v0 + v1) + v2) + v3, in route order.
+template <typename R>
+__device__ __forceinline__ void merge_routes(R* __restrict__ dst, const R* __restrict__ parts, size_t plane,
+                                             size_t row0, int count) {
+    __syncthreads();
+    for (int i = threadIdx.x; i < count; i += THREADS) {
+        const size_t at = row0 + i;
+        dst[at] = ((dst[at] + parts[at]) + parts[plane + at]) + parts[2 * plane + at];
+    }
+}
+
 template <int NS, typename T, typename R = AccOf<T>>
 __device__ void fwd(const T* __restrict__ x, const T* __restrict__ delta, const R* __restrict__ A,
                     const T* __restrict__ Bs, const T* __restrict__ Cs, const R* __restrict__ Ds,
-                    const R* __restrict__ bias, R* __restrict__ out, R* __restrict__ states,
+                    const R* __restrict__ bias, R* __restrict__ out, R* __restrict__ ys, R* __restrict__ states,
                     int D, int H, int W, int N, R* smem) {
     const int k = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int b = blockIdx.y, d0 = blockIdx.x * 32, d = d0 + lane;
@@ -92,10 +126,8 @@ __device__ void fwd(const T* __restrict__ x, const T* __restrict__ delta, const 
     const size_t xrow0 = ((size_t) b * D + d0) * L;
     const size_t drow0 = (((size_t) b * ROUTES + k) * D + d0) * L;
     const size_t bcrow = ((size_t) b * ROUTES + k) * N * L;
-
-    // The block owns out[b, d0 .. d0+chans): zero it, then the 4 routes add into it.
-    for (int i = threadIdx.x; i < chans * L; i += THREADS) out[xrow0 + i] = R(0);
-    __syncthreads();
+    const size_t plane = (size_t) gridDim.y * D * L;   // one route's slice of ys
+    R* const ydst = k == 0 ? out : ys + (k - 1) * plane;
 
     R* sD = smem + k * FWD_WARP_FLOATS;
     R* sU = sD + 32 * TP;
@@ -150,10 +182,11 @@ __device__ void fwd(const T* __restrict__ x, const T* __restrict__ delta, const 
         __syncwarp();
         for (int idx = lane; idx < 32 * TILE; idx += 32) {
             const int r = idx / TILE, i = idx % TILE;
-            if (r < chans && i < tl) atomicAdd(out + xrow0 + (size_t) r * L + route_pos(k, l0 + i, L, H, W), sD[r * TP + i]);
+            if (r < chans && i < tl) ydst[xrow0 + (size_t) r * L + route_pos(k, l0 + i, L, H, W)] = sD[r * TP + i];
         }
         __syncwarp();
     }
+    merge_routes(out, ys, plane, xrow0, chans * L);
 }
 
 // Sum over the lanes of one channel (the NP lanes holding its states).
@@ -217,9 +250,8 @@ template <int NP, typename T, typename R = AccOf<T>>
 __device__ void bwd(const T* __restrict__ x, const T* __restrict__ delta, const R* __restrict__ A,
                     const T* __restrict__ Bs, const T* __restrict__ Cs, const R* __restrict__ Ds,
                     const R* __restrict__ bias, const R* __restrict__ states, const R* __restrict__ gout,
-                    R* __restrict__ gx, R* __restrict__ gdelta, R* __restrict__ gA, R* __restrict__ gB,
-                    R* __restrict__ gC, R* __restrict__ gD, R* __restrict__ gbias,
-                    int D, int H, int W, int N, R* smem) {
+                    R* __restrict__ gx, R* __restrict__ gdelta, R* __restrict__ gxs, R* __restrict__ part_bc,
+                    R* __restrict__ part_p, int D, int H, int W, int N, R* smem) {
     constexpr int CPB = 32 / NP;
     const int k = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int c = lane / NP, n = lane % NP;
@@ -236,9 +268,10 @@ __device__ void bwd(const T* __restrict__ x, const T* __restrict__ delta, const 
     t.bcrow = ((size_t) b * ROUTES + k) * N * L;
     t.k = k; t.L = L; t.H = H; t.W = W; t.N = N; t.chans = chans;
 
-    // The block owns gx[b, d0 .. d0+chans): zero it, then the 4 routes add into it.
-    for (int i = threadIdx.x; i < chans * L; i += THREADS) gx[t.xrow0 + i] = R(0);
-    __syncthreads();
+    const size_t plane = (size_t) gridDim.y * D * L;                 // one route's slice of gxs
+    R* const gxdst = k == 0 ? gx : gxs + (k - 1) * plane;
+    const size_t bcplane = (size_t) gridDim.y * ROUTES * N * L;      // one gradient of part_bc
+    R* const gbdst = part_bc + (size_t) blockIdx.x * 2 * bcplane;   // this block column's slot
 
     const R an = valid ? A[((size_t) k * D + d) * N + n] : R(0);
     const R dskip = vd ? Ds[k * D + d] : R(0);
@@ -312,70 +345,71 @@ __device__ void bwd(const T* __restrict__ x, const T* __restrict__ delta, const 
                 const int r = idx / TILE, i = idx % TILE;
                 if (r < chans && i < tl) {
                     gdelta[t.drow0 + (size_t) r * L + l0 + i] = t.sD[r * TP + i];
-                    atomicAdd(gx + t.xrow0 + (size_t) r * L + route_pos(k, l0 + i, L, H, W), t.sX[r * TP + i]);
+                    gxdst[t.xrow0 + (size_t) r * L + route_pos(k, l0 + i, L, H, W)] = t.sX[r * TP + i];
                 }
             }
             for (int idx = lane; idx < NP * TILE; idx += 32) {
                 const int nn = idx / TILE, i = idx % TILE;
                 if (nn < N && i < tl) {
-                    atomicAdd(gB + t.bcrow + (size_t) nn * L + l0 + i, t.sGB[nn * TP + i]);
-                    atomicAdd(gC + t.bcrow + (size_t) nn * L + l0 + i, t.sGC[nn * TP + i]);
+                    gbdst[t.bcrow + (size_t) nn * L + l0 + i] = t.sGB[nn * TP + i];
+                    gbdst[bcplane + t.bcrow + (size_t) nn * L + l0 + i] = t.sGC[nn * TP + i];
                 }
             }
             __syncwarp();
         }
     }
-    if (valid) atomicAdd(gA + ((size_t) k * D + d) * N + n, acc_a);
+    // This batch's A, D and bias gradients: one writer per (k, d, n).
+    const size_t nA = (size_t) ROUTES * D * N, nD = (size_t) ROUTES * D;
+    R* const prow = part_p + (size_t) b * (nA + 2 * nD);
+    if (valid) prow[((size_t) k * D + d) * N + n] = acc_a;
     if (vd && n == 0) {
-        atomicAdd(gD + k * D + d, acc_d);
-        atomicAdd(gbias + k * D + d, acc_z);
+        prow[nA + k * D + d] = acc_d;
+        prow[nA + nD + k * D + d] = acc_z;
     }
+    merge_routes(gx, gxs, plane, t.xrow0, chans * L);
 }
 
 template <typename T, typename R = AccOf<T>>
 __device__ void fwd_dispatch(const T* x, const T* delta, const R* A, const T* Bs, const T* Cs, const R* Ds,
-                             const R* bias, R* out, R* states, int D, int H, int W, int N) {
+                             const R* bias, R* out, R* ys, R* states, int D, int H, int W, int N) {
     extern __shared__ double sscan_fwd_smem[];   // ROUTES * FWD_WARP_FLOATS values of R
     R* smem = reinterpret_cast<R*>(sscan_fwd_smem);
-    if (N <= 1) fwd<1>(x, delta, A, Bs, Cs, Ds, bias, out, states, D, H, W, N, smem);
-    else if (N <= 2) fwd<2>(x, delta, A, Bs, Cs, Ds, bias, out, states, D, H, W, N, smem);
-    else if (N <= 4) fwd<4>(x, delta, A, Bs, Cs, Ds, bias, out, states, D, H, W, N, smem);
-    else if (N <= 8) fwd<8>(x, delta, A, Bs, Cs, Ds, bias, out, states, D, H, W, N, smem);
-    else fwd<16>(x, delta, A, Bs, Cs, Ds, bias, out, states, D, H, W, N, smem);
+    if (N <= 1) fwd<1>(x, delta, A, Bs, Cs, Ds, bias, out, ys, states, D, H, W, N, smem);
+    else if (N <= 2) fwd<2>(x, delta, A, Bs, Cs, Ds, bias, out, ys, states, D, H, W, N, smem);
+    else if (N <= 4) fwd<4>(x, delta, A, Bs, Cs, Ds, bias, out, ys, states, D, H, W, N, smem);
+    else if (N <= 8) fwd<8>(x, delta, A, Bs, Cs, Ds, bias, out, ys, states, D, H, W, N, smem);
+    else fwd<16>(x, delta, A, Bs, Cs, Ds, bias, out, ys, states, D, H, W, N, smem);
 }
 
 template <typename T, typename R = AccOf<T>>
 __device__ void bwd_dispatch(const T* x, const T* delta, const R* A, const T* Bs, const T* Cs, const R* Ds,
                              const R* bias, const R* states, const R* gout, R* gx, R* gdelta,
-                             R* gA, R* gB, R* gC, R* gD, R* gbias, int D, int H, int W, int N) {
+                             R* gxs, R* part_bc, R* part_p, int D, int H, int W, int N) {
     extern __shared__ double sscan_bwd_smem[];   // ROUTES * BWD_WARP_FLOATS values of R
     R* smem = reinterpret_cast<R*>(sscan_bwd_smem);
-    if (N <= 1) bwd<1>(x, delta, A, Bs, Cs, Ds, bias, states, gout, gx, gdelta, gA, gB, gC, gD, gbias, D, H, W, N, smem);
-    else if (N <= 2) bwd<2>(x, delta, A, Bs, Cs, Ds, bias, states, gout, gx, gdelta, gA, gB, gC, gD, gbias, D, H, W, N, smem);
-    else if (N <= 4) bwd<4>(x, delta, A, Bs, Cs, Ds, bias, states, gout, gx, gdelta, gA, gB, gC, gD, gbias, D, H, W, N, smem);
-    else if (N <= 8) bwd<8>(x, delta, A, Bs, Cs, Ds, bias, states, gout, gx, gdelta, gA, gB, gC, gD, gbias, D, H, W, N, smem);
-    else bwd<16>(x, delta, A, Bs, Cs, Ds, bias, states, gout, gx, gdelta, gA, gB, gC, gD, gbias, D, H, W, N, smem);
+    if (N <= 1) bwd<1>(x, delta, A, Bs, Cs, Ds, bias, states, gout, gx, gdelta, gxs, part_bc, part_p, D, H, W, N, smem);
+    else if (N <= 2) bwd<2>(x, delta, A, Bs, Cs, Ds, bias, states, gout, gx, gdelta, gxs, part_bc, part_p, D, H, W, N, smem);
+    else if (N <= 4) bwd<4>(x, delta, A, Bs, Cs, Ds, bias, states, gout, gx, gdelta, gxs, part_bc, part_p, D, H, W, N, smem);
+    else if (N <= 8) bwd<8>(x, delta, A, Bs, Cs, Ds, bias, states, gout, gx, gdelta, gxs, part_bc, part_p, D, H, W, N, smem);
+    else bwd<16>(x, delta, A, Bs, Cs, Ds, bias, states, gout, gx, gdelta, gxs, part_bc, part_p, D, H, W, N, smem);
 }
 
 }  // namespace lumen_sscan
 
-// Zeroes the gradients the backward accumulates with atomics: gA [4D,N], gB and gC [B,4,N,L],
-// gD and gbias [4D]. Any 1-D grid; grid-stride.
+// out = the sum over groups of part [groups, n0 + n1 + n2], in ascending group order; element i
+// of a row goes to out0[i], out1[i - n0] or out2[i - n0 - n1]. Any 1-D grid; grid-stride.
 namespace lumen_sscan {
 template <typename R>
-__device__ void bwd_zero(R* gA, R* gB, R* gC, R* gD, R* gbias, long long n_a, long long n_bc, long long n_d) {
-    const long long stride = (long long) gridDim.x * blockDim.x;
-    const long long total = n_bc > n_a ? (n_bc > n_d ? n_bc : n_d) : (n_a > n_d ? n_a : n_d);
-    for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < total; i += stride) {
-        if (i < n_bc) {
-            gB[i] = 0;
-            gC[i] = 0;
-        }
-        if (i < n_a) gA[i] = 0;
-        if (i < n_d) {
-            gD[i] = 0;
-            gbias[i] = 0;
-        }
+__device__ void sum_groups(const R* __restrict__ part, int groups, long long n0, long long n1, long long n2,
+                           R* __restrict__ out0, R* __restrict__ out1, R* __restrict__ out2) {
+    const long long row = n0 + n1 + n2, stride = (long long) gridDim.x * blockDim.x;
+    for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < row; i += stride) {
+        R s = part[i];
+#pragma unroll 8
+        for (int g = 1; g < groups; g++) s += part[g * row + i];
+        if (i < n0) out0[i] = s;
+        else if (i < n0 + n1) out1[i - n0] = s;
+        else out2[i - n0 - n1] = s;
     }
 }
 }  // namespace lumen_sscan
@@ -385,25 +419,25 @@ __device__ void bwd_zero(R* gA, R* gB, R* gC, R* gD, R* gbias, long long n_a, lo
 #define LUMEN_SSCAN_ENTRIES_R(T, SUFFIX, R)                                                                              \
     extern "C" __global__ void __launch_bounds__(lumen_sscan::THREADS) selective_scan_fwd_##SUFFIX(                      \
             const T* x, const T* delta, const R* A, const T* Bs, const T* Cs, const R* Ds, const R* bias,                \
-            R* out, R* states, int D, int H, int W, int N) {                                                             \
-        lumen_sscan::fwd_dispatch<T>(x, delta, A, Bs, Cs, Ds, bias, out, states, D, H, W, N);                            \
+            R* out, R* ys, R* states, int D, int H, int W, int N) {                                                      \
+        lumen_sscan::fwd_dispatch<T>(x, delta, A, Bs, Cs, Ds, bias, out, ys, states, D, H, W, N);                        \
     }                                                                                                                    \
     extern "C" __global__ void __launch_bounds__(lumen_sscan::THREADS, 1) selective_scan_bwd_##SUFFIX(                      \
             const T* x, const T* delta, const R* A, const T* Bs, const T* Cs, const R* Ds, const R* bias,                \
-            const R* states, const R* gout, R* gx, R* gdelta, R* gA, R* gB, R* gC,                                       \
-            R* gD, R* gbias, int D, int H, int W, int N) {                                                               \
-        lumen_sscan::bwd_dispatch<T>(x, delta, A, Bs, Cs, Ds, bias, states, gout, gx, gdelta, gA, gB, gC, gD, gbias,     \
+            const R* states, const R* gout, R* gx, R* gdelta, R* gxs, R* part_bc, R* part_p,                             \
+            int D, int H, int W, int N) {                                                                                \
+        lumen_sscan::bwd_dispatch<T>(x, delta, A, Bs, Cs, Ds, bias, states, gout, gx, gdelta, gxs, part_bc, part_p,      \
                                      D, H, W, N);                                                                        \
     }
 
 LUMEN_FOR_FLOAT_TYPES(LUMEN_SSCAN_ENTRIES)
 
-extern "C" __global__ void selective_scan_bwd_zero_f32(float* gA, float* gB, float* gC, float* gD, float* gbias,
-                                                       long long n_a, long long n_bc, long long n_d) {
-    lumen_sscan::bwd_zero(gA, gB, gC, gD, gbias, n_a, n_bc, n_d);
+extern "C" __global__ void selective_scan_sum_f32(const float* part, int groups, long long n0, long long n1, long long n2,
+                                                  float* out0, float* out1, float* out2) {
+    lumen_sscan::sum_groups(part, groups, n0, n1, n2, out0, out1, out2);
 }
 
-extern "C" __global__ void selective_scan_bwd_zero_f64(double* gA, double* gB, double* gC, double* gD, double* gbias,
-                                                       long long n_a, long long n_bc, long long n_d) {
-    lumen_sscan::bwd_zero(gA, gB, gC, gD, gbias, n_a, n_bc, n_d);
+extern "C" __global__ void selective_scan_sum_f64(const double* part, int groups, long long n0, long long n1, long long n2,
+                                                  double* out0, double* out1, double* out2) {
+    lumen_sscan::sum_groups(part, groups, n0, n1, n2, out0, out1, out2);
 }

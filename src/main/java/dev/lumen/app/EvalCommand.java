@@ -15,6 +15,7 @@ import dev.lumen.models.ImageClassifier;
 import dev.lumen.models.ModelRegistry;
 import dev.lumen.ops.Losses;
 import dev.lumen.tensor.Tensor;
+import dev.lumen.tensor.Device;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -67,6 +68,10 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--ema", description = "Evaluate the EMA weights of a training checkpoint that kept them.")
     boolean ema;
 
+    @Option(names = "--device", paramLabel = "DEV", defaultValue = "cpu",
+            description = "cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}); `lumen doctor` says why cuda is not usable.")
+    String device;
+
     @Option(names = {"-b", "--batch-size"}, paramLabel = "N", defaultValue = "64", description = "Batch size (default: ${DEFAULT-VALUE}).")
     int batchSize;
 
@@ -100,6 +105,7 @@ public final class EvalCommand implements Callable<Integer> {
         if (dataset != null && !dataset.equalsIgnoreCase("fashion-mnist")) {
             throw new IllegalArgumentException("unknown --dataset '" + dataset + "'; the built-in one is fashion-mnist");
         }
+        Device dev = DeviceChoice.resolve(device);
         try (CheckpointModel ck = CheckpointModel.read(checkpoint, ema)) {
             String name = CheckpointModel.setting("--model", model, ck.configString("model"), err);
             if (name == null) throw new IllegalArgumentException(ck.file() + " has no run config naming its model: pass --model");
@@ -121,9 +127,10 @@ public final class EvalCommand implements Callable<Integer> {
 
             ClassificationReport report;
             try (ImageClassifier net = ck.build(name, set.data().numClasses(), c, size)) {
+                if (!dev.equals(Device.CPU)) net.to(dev);
                 err.printf(Locale.ROOT, "evaluating %s (%s, %dx%dx%d) on %s: %d images, %d classes%n", ck.file(), name, c, size, size,
                         set.description(), set.data().size(), set.data().numClasses());
-                report = evaluate(net, set.data(), Pipelines.Options.defaults(size, m, s), err);
+                report = evaluate(net, dev, set.data(), Pipelines.Options.defaults(size, m, s), err);
             }
             out.println(report.summaryLine());
             out.print(report.toText());
@@ -156,7 +163,7 @@ public final class EvalCommand implements Callable<Integer> {
         return new Eval(f, root.toString(), f.channels(), false);
     }
 
-    private ClassificationReport evaluate(ImageClassifier net, Dataset ds, Pipelines.Options opts, PrintWriter err) {
+    private ClassificationReport evaluate(ImageClassifier net, Device dev, Dataset ds, Pipelines.Options opts, PrintWriter err) {
         ClassificationReport.Accumulator acc = new ClassificationReport.Accumulator(ds.classNames(), Math.min(5, ds.numClasses()));
         DataLoader.Builder b = DataLoader.builder(ds, Pipelines.eval(opts)).batchSize(batchSize).shuffle(false)
                 .onUnreadable(e -> err.println("warning: skipping " + e.getMessage()));
@@ -172,7 +179,7 @@ public final class EvalCommand implements Callable<Integer> {
                     int[] keep = new int[idx.length];
                     int n = 0;
                     for (int k = 0; k < idx.length; k++) if (seen.add(idx[k])) keep[n++] = k;
-                    float[] all = net.forward(batch.images()).toFloats();
+                    float[] all = net.forward(batch.images().to(dev)).toFloats();
                     long[] y = batch.labels().toLongs();
                     int c = ds.numClasses();
                     float[] rows = new float[n * c];

@@ -15,6 +15,7 @@ import dev.lumen.models.ImageClassifier;
 import dev.lumen.models.ModelRegistry;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
+import dev.lumen.tensor.Device;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.InputStream;
@@ -77,6 +78,10 @@ public final class PredictCommand implements Callable<Integer> {
     @Option(names = "--ema", description = "Use the EMA weights of a training checkpoint that kept them.")
     boolean ema;
 
+    @Option(names = "--device", paramLabel = "DEV", defaultValue = "cpu",
+            description = "cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}); `lumen doctor` says why cuda is not usable.")
+    String device;
+
     @Option(names = {"-b", "--batch-size"}, paramLabel = "N", defaultValue = "32", description = "Images per forward pass (default: ${DEFAULT-VALUE}).")
     int batchSize;
 
@@ -109,6 +114,7 @@ public final class PredictCommand implements Callable<Integer> {
     private int run(PrintWriter out, PrintWriter err) throws IOException {
         if (topk < 1) throw new IllegalArgumentException("--topk must be >= 1, got " + topk);
         if (batchSize < 1) throw new IllegalArgumentException("--batch-size must be >= 1, got " + batchSize);
+        Device dev = DeviceChoice.resolve(device);
         try (CheckpointModel ck = CheckpointModel.read(checkpoint, ema)) {
             String name = CheckpointModel.setting("--model", model, ck.configString("model"), err);
             if (name == null) throw new IllegalArgumentException(ck.file() + " has no run config naming its model: pass --model");
@@ -126,6 +132,7 @@ public final class PredictCommand implements Callable<Integer> {
 
             List<Item> items = collect(err);
             try (ImageClassifier net = ck.build(name, null, c, size)) {
+                if (!dev.equals(Device.CPU)) net.to(dev);
                 List<String> names = classNames(ck, net.numClasses());
                 int k = Math.min(topk, net.numClasses());
                 if (draw != null) Files.createDirectories(draw);
@@ -137,7 +144,7 @@ public final class PredictCommand implements Callable<Integer> {
                         if (d != null) batch.add(new Decoded(it, d.original(), pipe.apply(d.image(), new Generator(0))));
                     }
                     if (batch.isEmpty()) continue;
-                    float[] probs = probabilities(net, batch);
+                    float[] probs = probabilities(net, dev, batch);
                     int nc = net.numClasses();
                     for (int r = 0; r < batch.size(); r++) {
                         int[] top = topK(probs, r * nc, nc, k);
@@ -217,11 +224,11 @@ public final class PredictCommand implements Callable<Integer> {
     }
 
     /** Softmax probabilities [batch, classes], row-major, computed in double from the logits. */
-    private static float[] probabilities(ImageClassifier net, List<Decoded> batch) {
+    private static float[] probabilities(ImageClassifier net, Device dev, List<Decoded> batch) {
         float[] logits;
         try (GradMode ng = GradMode.noGrad(); Scope scope = Scope.open()) {
             Tensor x = ToTensor.batch(batch.stream().map(Decoded::image).toList());
-            logits = net.forward(x).toFloats();
+            logits = net.forward(x.to(dev)).toFloats();
             x.close();
         }
         int nc = net.numClasses();

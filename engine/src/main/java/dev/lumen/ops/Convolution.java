@@ -19,6 +19,7 @@ public final class Convolution {
      * Output [N, O, (H + 2p - d(kh-1) - 1)/s + 1, ...].
      */
     public static Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int[] stride, int[] padding, int[] dilation, int groups) {
+        Devices.common("conv2d", x, weight, bias);
         if (x.dim() != 4) throw new IllegalArgumentException("conv2d: input must be [N, C, H, W], got " + Shapes.str(x.shape()));
         if (weight.dim() != 4) throw new IllegalArgumentException("conv2d: weight must be [O, C/groups, kh, kw], got " + Shapes.str(weight.shape()));
         int[] xs = x.shape(), ws = weight.shape();

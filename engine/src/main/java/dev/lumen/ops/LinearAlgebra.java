@@ -21,6 +21,7 @@ public final class LinearAlgebra {
      * and the leading (batch) dims broadcast.
      */
     public static Tensor matmul(Tensor a, Tensor b) {
+        Devices.common("matmul", a, b);
         int ra = a.dim(), rb = b.dim();
         if (ra == 0 || rb == 0) {
             throw new IllegalArgumentException("matmul: both arguments need at least 1 dim, got " + Shapes.str(a.shape()) + " and " + Shapes.str(b.shape()));
@@ -45,6 +46,7 @@ public final class LinearAlgebra {
 
     /** torch.bmm: [B, M, K] @ [B, K, N] -> [B, M, N], no broadcasting. */
     public static Tensor bmm(Tensor a, Tensor b) {
+        Devices.common("bmm", a, b);
         if (a.dim() != 3 || b.dim() != 3 || a.shape(0) != b.shape(0)) {
             throw new IllegalArgumentException("bmm: expects [B, M, K] and [B, K, N] with one B, got " + Shapes.str(a.shape()) + " and " + Shapes.str(b.shape()));
         }
@@ -54,6 +56,7 @@ public final class LinearAlgebra {
 
     /** F.linear: x [..., in] @ weight[out, in]^T + bias[out] (bias may be null). */
     public static Tensor linear(Tensor x, Tensor weight, Tensor bias) {
+        Devices.common("linear", x, weight, bias);
         if (weight.dim() != 2 || x.dim() < 1 || x.shape(-1) != weight.shape(1)) {
             throw new IllegalArgumentException("linear: input " + Shapes.str(x.shape()) + " and weight " + Shapes.str(weight.shape())
                     + " (expects weight [out, in] with in = the input's last dim)");

@@ -1,6 +1,7 @@
 package dev.lumen.cuda;
 
 import dev.lumen.backend.cuda.CudaBackend;
+import dev.lumen.backend.cuda.DeviceScratch;
 import dev.lumen.tensor.DType;
 
 /**
@@ -8,7 +9,9 @@ import dev.lumen.tensor.DType;
  * compute stream (shapes and semantics as dev.lumen.backend.SelectiveScanKernels). x, delta, B
  * and C have the storage dtype; A, D, bias, out, the states and every gradient are F64 when it
  * is F64 and F32 otherwise. The block shape, the tiles and the chunk of saved states here must
- * match the constants at the top of selective_scan.cu.
+ * match the constants at the top of selective_scan.cu. Sums that cross threads or blocks go
+ * through partials in DeviceScratch with one writer each, summed in a fixed order, so the results
+ * are the same bits run to run.
  */
 public final class SelectiveScanCuda {
     private static final int THREADS = 128, CHANNELS_PER_BLOCK = 32, CHUNK = 64, ROUTES = 4, TP = 17, MAXN = 16;
@@ -30,6 +33,9 @@ public final class SelectiveScanCuda {
         /** Number of saved states per sequence. */
         public int chunks() { return (len() + CHUNK - 1) / CHUNK; }
 
+        /** Elements of one [B,D,H,W] plane (x, out, gx). */
+        public long planeElements() { return (long) b * d * len(); }
+
         /** Elements of the states buffer [B,4,D,chunks,N]. */
         public long stateElements() { return (long) b * ROUTES * d * chunks() * n; }
     }
@@ -48,9 +54,11 @@ public final class SelectiveScanCuda {
     /** out [B,D,H,W]; states (or 0 for inference) saved for the backward. */
     public static void forward(CudaContext ctx, DType t, Shape s, long x, long delta, long a, long bs, long cs, long ds,
                                long bias, long out, long states) {
-        int smem = ROUTES * FWD_WARP_VALUES * wide(t).byteSize();
-        try (KernelArgs k = new KernelArgs()) {
-            k.ptr(x).ptr(delta).ptr(a).ptr(bs).ptr(cs).ptr(ds).ptr(bias).ptr(out).ptr(states)
+        int e = wide(t).byteSize();
+        int smem = ROUTES * FWD_WARP_VALUES * e;
+        // The y of routes 1..3 at their positions, merged into out by the block that owns them.
+        try (DeviceScratch ys = DeviceScratch.allocate((ROUTES - 1) * s.planeElements() * e); KernelArgs k = new KernelArgs()) {
+            k.ptr(x).ptr(delta).ptr(a).ptr(bs).ptr(cs).ptr(ds).ptr(bias).ptr(out).ptr(ys.ptr()).ptr(states)
                     .i32(s.d()).i32(s.h()).i32(s.w()).i32(s.n());
             ctx.kernel(name("selective_scan_fwd", t)).launch(
                     new int[] {ceil(s.d(), CHANNELS_PER_BLOCK), s.b()}, new int[] {THREADS}, smem, k);
@@ -63,20 +71,32 @@ public final class SelectiveScanCuda {
                                 long gbias) {
         if (states == 0) throw new IllegalArgumentException("selective_scan_2d backward: needs the states the forward saved");
         DType w = wide(t);
-        long nA = (long) ROUTES * s.d() * s.n(), nBC = (long) s.b() * ROUTES * s.n() * s.len(), nD = (long) ROUTES * s.d();
-        try (KernelArgs k = new KernelArgs()) {
-            k.ptr(ga).ptr(gb).ptr(gc).ptr(gd).ptr(gbias).i64(nA).i64(nBC).i64(nD);
-            long total = Math.max(nBC, Math.max(nA, nD));
-            ctx.kernel(name("selective_scan_bwd_zero", w)).launch(new int[] {(int) Math.min(4096, (total + 255) / 256)}, new int[] {256}, 0, k);
-        }
+        int e = w.byteSize();
         int lanesPerChannel = Integer.highestOneBit(s.n() * 2 - 1);   // N rounded up to a power of 2
-        int smem = ROUTES * BWD_WARP_VALUES * w.byteSize();
+        int groups = ceil(s.d(), 32 / lanesPerChannel);                // block columns of channels
+        long nA = (long) ROUTES * s.d() * s.n(), nD = (long) ROUTES * s.d(), nBC = (long) s.b() * ROUTES * s.n() * s.len();
+        long gxsBytes = (ROUTES - 1) * s.planeElements() * e, bcBytes = groups * 2 * nBC * e, pBytes = s.b() * (nA + 2 * nD) * e;
+        int smem = ROUTES * BWD_WARP_VALUES * e;
+        try (DeviceScratch gxs = DeviceScratch.allocate(gxsBytes); DeviceScratch partBC = DeviceScratch.allocate(bcBytes);
+             DeviceScratch partP = DeviceScratch.allocate(pBytes)) {
+            try (KernelArgs k = new KernelArgs()) {
+                k.ptr(x).ptr(delta).ptr(a).ptr(bs).ptr(cs).ptr(ds).ptr(bias).ptr(states).ptr(gout)
+                        .ptr(gx).ptr(gdelta).ptr(gxs.ptr()).ptr(partBC.ptr()).ptr(partP.ptr())
+                        .i32(s.d()).i32(s.h()).i32(s.w()).i32(s.n());
+                ctx.kernel(name("selective_scan_bwd", t)).launch(new int[] {groups, s.b()}, new int[] {THREADS}, smem, k);
+            }
+            sum(ctx, w, partP.ptr(), s.b(), nA, nD, nD, ga, gd, gbias);
+            sum(ctx, w, partBC.ptr(), groups, nBC, nBC, 0, gb, gc, 0);
+        }
+    }
+
+    /** out0, out1, out2 = the sum over groups of rows [n0 + n1 + n2] of part, in group order. */
+    private static void sum(CudaContext ctx, DType w, long part, int groups, long n0, long n1, long n2, long out0, long out1,
+                            long out2) {
+        long row = n0 + n1 + n2;
         try (KernelArgs k = new KernelArgs()) {
-            k.ptr(x).ptr(delta).ptr(a).ptr(bs).ptr(cs).ptr(ds).ptr(bias).ptr(states).ptr(gout)
-                    .ptr(gx).ptr(gdelta).ptr(ga).ptr(gb).ptr(gc).ptr(gd).ptr(gbias)
-                    .i32(s.d()).i32(s.h()).i32(s.w()).i32(s.n());
-            ctx.kernel(name("selective_scan_bwd", t)).launch(
-                    new int[] {ceil(s.d(), 32 / lanesPerChannel), s.b()}, new int[] {THREADS}, smem, k);
+            k.ptr(part).i32(groups).i64(n0).i64(n1).i64(n2).ptr(out0).ptr(out1).ptr(out2);
+            ctx.kernel(name("selective_scan_sum", w)).launch(new int[] {(int) Math.min(4096, (row + 255) / 256)}, new int[] {256}, 0, k);
         }
     }
 

@@ -16,8 +16,8 @@ import org.junit.jupiter.params.provider.CsvSource;
 /** selective_scan.cu against the double-precision reference: the output and all 7 gradients. */
 class SelectiveScanCudaTest {
     // f32 arithmetic against double: a few roundings per step, decays below 1 so errors do not
-    // grow along the scan; the A, D and bias gradients sum B*L terms in f32 per thread. The
-    // route merge and the B/C gradients add with atomics in a varying order (last-bit noise).
+    // grow along the scan; the A, D and bias gradients sum L terms in f32 per thread, then B of
+    // those. The B/C gradients sum over channels in another order than the reference.
     private static final double TOL = 2e-5;
     // 16-bit storage only rounds the inputs, and the reference is given the same rounded values;
     // the arithmetic and every output stay f32, so the bound is the f32 one.

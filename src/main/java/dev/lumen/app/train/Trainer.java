@@ -8,7 +8,6 @@ import dev.lumen.app.data.FolderDataset;
 import dev.lumen.app.data.Mixup;
 import dev.lumen.app.data.transform.Pipelines;
 import dev.lumen.autograd.GradMode;
-import dev.lumen.backend.Backends;
 import dev.lumen.io.Json;
 import dev.lumen.io.Safetensors;
 import dev.lumen.memory.Scope;
@@ -273,23 +272,11 @@ public final class Trainer {
 
     /** cpu, or cuda when its backend loads; never a silent fallback. */
     static Device resolveDevice(String name) {
-        Device d;
         try {
-            d = Device.parse(name);
+            return dev.lumen.app.DeviceChoice.resolve(name);
         } catch (IllegalArgumentException e) {
-            throw new TrainException("--device: " + e.getMessage());
+            throw new TrainException(e.getMessage());
         }
-        if (d.kind() == Device.Kind.CUDA) {
-            String why;
-            try {
-                why = Backends.cudaStatus();
-            } catch (java.util.ServiceConfigurationError e) {
-                // A kernels jar whose provider class cannot load: as unavailable as no jar at all.
-                why = "CUDA backend unavailable: " + e.getMessage();
-            }
-            if (why != null) throw new TrainException("--device " + name + ": " + why + " (use --device cpu)");
-        }
-        return d;
     }
 
     /** train and val datasets; fills inChans from the data when not given. */
@@ -647,7 +634,7 @@ public final class Trainer {
         if (ema != null) ema.update(stateViews);
         globalStep++;
         if (scheduler instanceof WarmupScheduler w) w.stepUpdate(globalStep);
-        for (TrainListener l : listeners) l.onStep(globalStep);
+        for (TrainListener l : listeners) l.onStep(globalStep, value);
         return new double[] {value, 100.0 * v[1] / batchSize};
     }
 

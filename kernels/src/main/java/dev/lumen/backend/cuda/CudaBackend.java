@@ -22,6 +22,7 @@ import dev.lumen.tensor.Device;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
+import java.util.function.LongFunction;
 
 /**
  * The CUDA backend: the same kernel families as the CPU backend, on device 0. Storage comes
@@ -34,6 +35,7 @@ import java.lang.foreign.MemorySegment;
 public final class CudaBackend implements Backend {
     private final CudaContext ctx;
     private final DeviceAllocator allocator;
+    private final DeferredChecks checks;
     private final CudaCopy copies;
     private final BatchUploader uploader;
     private final ElementwiseKernels elementwise;
@@ -53,7 +55,8 @@ public final class CudaBackend implements Backend {
     public CudaBackend(CudaContext ctx) {
         this.ctx = ctx;
         this.allocator = new DeviceAllocator(ctx);
-        this.copies = new CudaCopy(ctx);
+        this.checks = new DeferredChecks(ctx);
+        this.copies = new CudaCopy(ctx, checks);
         this.uploader = new BatchUploader(ctx);
         this.elementwise = new CudaElementwise();
         this.reductions = new CudaReductions(ctx);
@@ -61,7 +64,7 @@ public final class CudaBackend implements Backend {
         this.conv = new CudaConv();
         this.pool = new CudaPool();
         this.norms = new CudaNorms(ctx, new CudnnBatchNorm());
-        this.indexing = new CudaIndexing(ctx);
+        this.indexing = new CudaIndexing(checks);
         this.resize = new CudaResize();
         this.optimizer = new CudaOptimizer(ctx);
         this.outlook = new CudaOutlook(ctx);
@@ -129,8 +132,15 @@ public final class CudaBackend implements Backend {
         return uploader.upload(host, device);
     }
 
-    /** Waits until every queued kernel and copy has finished (for timing and tests; ops never need it). */
-    public void synchronize() { ctx.synchronize(); }
+    /** Queued on the device (DeferredChecks): a bad index throws at the next copy to the host or synchronize. */
+    @Override
+    public void checkIndices(Tensor indices, long size, LongFunction<String> outOfRange) { checks.check(indices, size, outOfRange); }
+
+    /**
+     * Waits until every queued kernel and copy has finished (for timing and tests; ops never need
+     * it), then throws the first index check that failed since the last wait, if any.
+     */
+    public void synchronize() { checks.waitForHost(); }
 
     /** Bytes of device memory held by tensors and scratch now. */
     public long liveBytes() { return allocator.liveBytes(); }

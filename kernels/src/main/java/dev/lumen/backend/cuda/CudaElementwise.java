@@ -125,6 +125,7 @@ final class CudaElementwise implements ElementwiseKernels {
      * as an expanded view) would be written by several threads at once, in no fixed order.
      */
     private static void requireDistinctElements(CudaTensors.Layout l, int k, String what) {
+        if (l.numel() == 0) return;
         for (long s : l.strides()[k]) {
             if (s == 0) throw new IllegalArgumentException(what + ": an output must not repeat elements (stride 0 over dims of size "
                     + Arrays.toString(l.size()) + "); write to a contiguous tensor");

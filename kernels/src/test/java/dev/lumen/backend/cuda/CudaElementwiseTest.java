@@ -578,6 +578,22 @@ class CudaElementwiseTest {
     }
 
     @Test
+    void emptyTensorsLaunchNothing() {
+        CudaBackend b = CudaBackend.get();
+        Assumptions.assumeTrue(b.driver().isEmulated(), "call counts come from the emulated driver");
+        try (Scope s = Scope.open()) {
+            for (int[] shape : new int[][] {{0, 5}, {3, 0}}) {
+                Tensor x = Tensor.zeros(DType.F32, CUDA, shape), out = Tensor.zeros(DType.F32, CUDA, shape);
+                CallCounts before = b.driver().callCounts();
+                gpu().binary(Binary.ADD, x, x, out);
+                gpu().unary(Unary.EXP, x, 0, 0, out);
+                gpu().addInPlace(out, x, 1);
+                assertEquals(0, b.driver().callCounts().since(before).launches(), java.util.Arrays.toString(shape));
+            }
+        }
+    }
+
+    @Test
     void eachOpIsOneLaunchWithoutSyncOrAllocation() {
         CudaBackend b = CudaBackend.get();
         Assumptions.assumeTrue(b.driver().isEmulated(), "call counts come from the emulated driver");
