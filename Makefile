@@ -36,10 +36,14 @@ kernels:
 emu-test:
 	$(MAKE) -C kernels emu-test
 
-# The kernel tests against the real driver, on a machine with a GPU.
+# Every CUDA test (kernels, the engine's op tests on cuda, model goldens, lumen train --device cuda)
+# against the real driver, cuBLAS and cuDNN, on a machine with a GPU. lumen doctor first says what
+# was found and what could not be loaded.
 gpu-test: $(APT_STAMP) kernels
 	$(MVN) -DskipTests install
-	$(MVN) test -pl kernels -Dlumen.cuda.driver=libcuda.so.1 -Dlumen.cuda.required=true
+	tools/write-launcher.sh "$(JAVA_HOME)"
+	LUMEN_CUDA_DRIVER=libcuda.so.1 bin/lumen doctor
+	$(MVN) test -pl kernels,models,src -Dlumen.cuda.driver=libcuda.so.1 -Dlumen.cuda.required=true
 
 # The built-in default run: Fashion-MNIST (installed when missing) on the CPU; its last two lines
 # are the run folder and the final test top-1.
