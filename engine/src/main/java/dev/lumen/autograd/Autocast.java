@@ -13,7 +13,9 @@ import dev.lumen.tensor.Tensor;
  * rsqrt, reciprocal, softplus; the losses always compute in F32) cast 16-bit inputs to F32;
  * every other op runs in the dtype it gets, and binary ops on mixed types promote as
  * {@link DType#promote} says (F16 with F32 gives F32). As in PyTorch, batch norm and mean are
- * on neither list: they take 16-bit inputs and return 16-bit outputs (computed in F32).
+ * on neither list: they take 16-bit inputs and return 16-bit outputs (computed in F32). Fused
+ * ops that carry BatchNorm statistics (CAS-ViT's additive attention) compute in their
+ * parameters' type.
  *
  * <p>The casts are recorded on the tape, so the gradients of F32 parameters come back to
  * them in F32 (the master weights stay F32). Backward itself runs with autocast off: each
