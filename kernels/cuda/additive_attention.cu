@@ -1,6 +1,8 @@
 // Additive token mixer core (CAS-ViT): out = dwc(Phi_q(q) + Phi_k(k)) * v with
 // Phi(t) = x * g, x = t * s, s = sigmoid(w1 . relu(bn(dwconv3x3(t)))) [B,H,W], g = sigmoid(Wc mean_hw(x)) [B,C].
-// NCHW, f32 (f16 storage entry points share the code, f32 math). Blocks own 16x16 pixel tiles.
+// NCHW of one storage type X (f32, f64, f16, bf16); the math runs in A = lumen::Acc<X> (double for
+// f64, float otherwise), and so do the scratch buffers (dS, partial sums, dg, dm, dz). Blocks own
+// 16x16 pixel tiles.
 //
 // Where the passes split: BatchNorm needs batch sums of u = dwconv(t) (catm_stats, training only),
 // the spatial gate needs all channels of a pixel and the channel gate needs all pixels of a
@@ -12,7 +14,10 @@
 // catm_bwd_bn_stats (+finalize: the BatchNorm sums) -> catm_bwd_input (dt via a 2-pixel halo, dw
 // conv weight partials) -> reduce. Partial sums go to per-block slots and are reduced by a
 // second kernel, so results do not depend on block order.
-#include <cuda_fp16.h>
+//
+// Tiled kernels take a 1-D grid of tiles * planes blocks (tile = blockIdx.x % tiles), so B*C
+// planes never meet the 65535 limit of grid y and z.
+#include "lumen_tensor.cuh"
 
 namespace lumen_catm {
 
@@ -20,11 +25,35 @@ constexpr int T = 16;             // tile side
 constexpr int THREADS = T * T;    // one thread per pixel of the tile
 constexpr int WARPS = THREADS / 32;
 
-__device__ __forceinline__ float load(const float* p, long i) { return p[i]; }
-__device__ __forceinline__ float load(const __half* p, long i) { return __half2float(p[i]); }
-__device__ __forceinline__ void store(float* p, long i, float v) { p[i] = v; }
-__device__ __forceinline__ void store(__half* p, long i, float v) { p[i] = __float2half(v); }
-__device__ __forceinline__ float sigmoidf(float z) { return 1.f / (1.f + __expf(-z)); }
+template <typename X> using AccOf = typename lumen::Acc<X>::type;
+
+template <typename X>
+__device__ __forceinline__ AccOf<X> load(const X* p, long i) { return lumen::to_acc(p[i]); }
+template <typename X>
+__device__ __forceinline__ void store(X* p, long i, float v) { p[i] = lumen::from_accf<X>(v); }
+template <typename X>
+__device__ __forceinline__ void store(X* p, long i, double v) { p[i] = lumen::from_acc<X>(v); }
+__device__ __forceinline__ float sigmoid(float z) { return 1.f / (1.f + __expf(-z)); }
+__device__ __forceinline__ double sigmoid(double z) { return 1.0 / (1.0 + exp(-z)); }
+__device__ __forceinline__ float relu(float v) { return fmaxf(0.f, v); }
+__device__ __forceinline__ double relu(double v) { return fmax(0.0, v); }
+
+// Double products and sums rounded one by one: no fused multiply-add, so the running statistics
+// round exactly as the CPU backend's Java arithmetic does.
+__device__ __forceinline__ double mul_rn(double a, double b) {
+#ifdef LUMEN_CUDA_EMU
+    return a * b;
+#else
+    return __dmul_rn(a, b);
+#endif
+}
+__device__ __forceinline__ double add_rn(double a, double b) {
+#ifdef LUMEN_CUDA_EMU
+    return a + b;
+#else
+    return __dadd_rn(a, b);
+#endif
+}
 
 template <typename A>
 __device__ __forceinline__ A warp_sum(A v) {
@@ -54,19 +83,33 @@ __device__ void block_sum(A (&v)[N], A* red, A (&out)[N]) {
     __syncthreads();
 }
 
+// The tile and plane of a block of a tiled launch: 1-D grid of tiles * planes blocks.
+struct TileOf {
+    int tile, tiles, plane, y0, x0;
+    __device__ TileOf(int H, int W) {
+        const int tx = (W + T - 1) / T;
+        tiles = tx * ((H + T - 1) / T);
+        tile = blockIdx.x % tiles;
+        plane = blockIdx.x / tiles;
+        y0 = (tile / tx) * T;
+        x0 = (tile % tx) * T;
+    }
+};
+
 // Stages plane[y0-R .. y0+T+R) x [x0-R .. x0+T+R) into s (side T+2R), zero outside the image.
-template <typename X>
-__device__ void stage(const X* __restrict__ plane, float* s, int H, int W, int y0, int x0, int R) {
+template <typename X, typename A>
+__device__ void stage(const X* __restrict__ plane, A* s, int H, int W, int y0, int x0, int R) {
     const int side = T + 2 * R;
     for (int e = threadIdx.x; e < side * side; e += THREADS) {
         int r = e / side, c = e - r * side, y = y0 - R + r, x = x0 - R + c;
-        s[e] = (y >= 0 && y < H && x >= 0 && x < W) ? load(plane, (long) y * W + x) : 0.f;
+        s[e] = (y >= 0 && y < H && x >= 0 && x < W) ? load(plane, (long) y * W + x) : A(0);
     }
 }
 
 // 3x3 conv at (r, c) of a staged window of side `side` whose (r, c) is the top-left tap.
-__device__ __forceinline__ float conv3(const float* s, int side, int r, int c, const float* w) {
-    float a = 0.f;
+template <typename A>
+__device__ __forceinline__ A conv3(const A* s, int side, int r, int c, const A* w) {
+    A a = 0;
 #pragma unroll
     for (int ky = 0; ky < 3; ky++)
 #pragma unroll
@@ -74,8 +117,9 @@ __device__ __forceinline__ float conv3(const float* s, int side, int r, int c, c
     return a;
 }
 
-__device__ __forceinline__ float conv3t(const float* s, int side, int r, int c, const float* w) {
-    float a = 0.f;
+template <typename A>
+__device__ __forceinline__ A conv3t(const A* s, int side, int r, int c, const A* w) {
+    A a = 0;
 #pragma unroll
     for (int ky = 0; ky < 3; ky++)
 #pragma unroll
@@ -83,8 +127,8 @@ __device__ __forceinline__ float conv3t(const float* s, int side, int r, int c, 
     return a;
 }
 
-template <typename X>
-__device__ __forceinline__ void taps(const X* w, int c, float (&out)[9]) {
+template <typename X, typename A>
+__device__ __forceinline__ void taps(const X* w, int c, A (&out)[9]) {
 #pragma unroll
     for (int i = 0; i < 9; i++) out[i] = load(w, (long) c * 9 + i);
 }
@@ -95,23 +139,26 @@ __device__ __forceinline__ void taps(const X* w, int c, float (&out)[9]) {
 template <typename X>
 __device__ void stats(const X* __restrict__ t, const X* __restrict__ dw, const X* __restrict__ db, double* part,
                       int B, int C, int H, int W) {
-    __shared__ float s[(T + 2) * (T + 2)];
+    using A = AccOf<X>;
+    __shared__ A s[(T + 2) * (T + 2)];
     __shared__ double red[WARPS * 2];
     const int c = blockIdx.x, split = blockIdx.y, splits = gridDim.y;
-    float w[9];
+    A w[9];
     taps(dw, c, w);
-    const float bias = load(db, c);
+    const A bias = load(db, c);
     const int py = threadIdx.x / T, px = threadIdx.x % T, tx = (W + T - 1) / T, ty = (H + T - 1) / T;
     double acc[2] = {0, 0};
+#pragma unroll 1
     for (int b = split; b < B; b += splits) {
         const X* plane = t + ((long) b * C + c) * H * W;
+#pragma unroll 1
         for (int tile = 0; tile < tx * ty; tile++) {
             const int y0 = (tile / tx) * T, x0 = (tile % tx) * T;
             __syncthreads();
             stage(plane, s, H, W, y0, x0, 1);
             __syncthreads();
             if (y0 + py < H && x0 + px < W) {
-                const float u = bias + conv3(s, T + 2, py, px, w);
+                const A u = bias + conv3(s, T + 2, py, px, w);
                 acc[0] += u;
                 acc[1] += (double) u * u;
             }
@@ -125,9 +172,9 @@ __device__ void stats(const X* __restrict__ t, const X* __restrict__ dw, const X
     }
 }
 
-// mean, biased var and 1/sqrt(var + eps) per channel, in f32 whatever the storage.
-__device__ void stats_finalize(const double* part, int splits, int C, int n, float eps, float* mean, float* var,
-                               float* inv) {
+// Per channel: the batch mean and biased variance, from the splits' sums (in double).
+template <typename X>
+__device__ void stats_finalize(const double* part, int splits, int C, long long n, X* mean, X* var) {
     const int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= C) return;
     double s = 0, ss = 0;
@@ -136,87 +183,114 @@ __device__ void stats_finalize(const double* part, int splits, int C, int n, flo
         ss += part[((long) p * C + c) * 2 + 1];
     }
     const double m = s / n, v = fmax(0.0, ss / n - m * m);
-    mean[c] = (float) m;
-    var[c] = (float) v;
-    inv[c] = (float) (1.0 / sqrt(v + eps));
+    store(mean, c, m);
+    store(var, c, v);
 }
 
-// Grid (tiles x, tiles y, B); dynamic shared: WARPS*C floats. BatchNorm: gamma*(u - mean)*inv + beta.
+// Per channel, in double and rounded operation by operation as AdditiveAttentionKernels.catmNormalization
+// specifies: with batch statistics (batch_mean non-null) mean = batch mean, inv = 1/sqrt(batch var + eps)
+// and running = (1 - momentum) * running + (momentum * correction) * batch; otherwise mean = running
+// mean and inv = 1/sqrt(running var + eps).
+template <typename X>
+__device__ void normalization(const X* batch_mean, const X* batch_var, X* running_mean, X* running_var, double momentum,
+                              double correction, double eps, X* mean, X* inv, int C) {
+    const int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    const double rm = (double) load(running_mean, c), rv = (double) load(running_var, c);
+    double m = rm, v = rv;
+    if (batch_mean != nullptr) {
+        m = (double) load(batch_mean, c);
+        v = (double) load(batch_var, c);
+        const double keep = 1.0 - momentum, mc = mul_rn(momentum, correction);
+        store(running_mean, c, add_rn(mul_rn(keep, rm), mul_rn(momentum, m)));
+        store(running_var, c, add_rn(mul_rn(keep, rv), mul_rn(mc, v)));
+    }
+    store(mean, c, m);
+    store(inv, c, 1.0 / sqrt(add_rn(v, eps)));
+}
+
+// Grid tiles * B; dynamic shared: WARPS*C accumulators. BatchNorm: gamma*(u - mean)*inv + beta.
 template <typename X>
 __device__ void gates(const X* __restrict__ t, const X* __restrict__ dw, const X* __restrict__ db,
-                      const float* __restrict__ mean, const float* __restrict__ inv, const X* __restrict__ gamma,
+                      const X* __restrict__ mean, const X* __restrict__ inv, const X* __restrict__ gamma,
                       const X* __restrict__ beta, const X* __restrict__ w1,
-                      X* __restrict__ s_out, float* __restrict__ part, int C, int H, int W) {
-    __shared__ float s[(T + 2) * (T + 2)];
-    extern __shared__ float wred[];   // [WARPS][C]
-    const int b = blockIdx.z, y0 = blockIdx.y * T, x0 = blockIdx.x * T;
+                      X* __restrict__ s_out, AccOf<X>* __restrict__ part, int C, int H, int W) {
+    using A = AccOf<X>;
+    __shared__ A s[(T + 2) * (T + 2)];
+    extern __shared__ double catm_gates_smem[];
+    A* wred = reinterpret_cast<A*>(catm_gates_smem);   // [WARPS][C]
+    const TileOf tl(H, W);
+    const int b = tl.plane, y0 = tl.y0, x0 = tl.x0;
     const int py = threadIdx.x / T, px = threadIdx.x % T, y = y0 + py, x = x0 + px;
     const bool in = y < H && x < W;
-    float z = 0.f;
+    A z = 0;
     for (int c = 0; c < C; c++) {
         const X* plane = t + ((long) b * C + c) * H * W;
         __syncthreads();
         stage(plane, s, H, W, y0, x0, 1);
         __syncthreads();
-        float w[9];
+        A w[9];
         taps(dw, c, w);
-        const float u = load(db, c) + conv3(s, T + 2, py, px, w);
-        z += load(w1, c) * fmaxf(0.f, load(gamma, c) * (u - mean[c]) * inv[c] + load(beta, c));
+        const A u = load(db, c) + conv3(s, T + 2, py, px, w);
+        z += load(w1, c) * relu(load(gamma, c) * (u - load(mean, c)) * load(inv, c) + load(beta, c));
     }
-    const float g = sigmoidf(z);
+    const A g = sigmoid(z);
     if (in) store(s_out, ((long) b * H + y) * W + x, g);
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     for (int c = 0; c < C; c++) {
-        float val = in ? load(t, (((long) b * C + c) * H + y) * W + x) * g : 0.f;
+        A val = in ? load(t, (((long) b * C + c) * H + y) * W + x) * g : A(0);
         val = warp_sum(val);
         if (lane == 0) wred[warp * C + c] = val;
     }
     __syncthreads();
-    const int tiles = gridDim.x * gridDim.y, tile = blockIdx.y * gridDim.x + blockIdx.x;
     for (int c = threadIdx.x; c < C; c += THREADS) {
-        float sum = 0.f;
+        A sum = 0;
         for (int w = 0; w < WARPS; w++) sum += wred[w * C + c];
-        part[((long) b * tiles + tile) * C + c] = sum;
+        part[((long) b * tl.tiles + tl.tile) * C + c] = sum;
     }
 }
 
-// Grid (B); dynamic shared: C floats. pooled = mean over tiles' sums; gate = sigmoid(Wc pooled).
+// Grid (B); dynamic shared: C accumulators. pooled = mean over tiles' sums; gate = sigmoid(Wc pooled).
 template <typename X>
-__device__ void channel_gate(const float* __restrict__ part, int tiles, const X* __restrict__ wc, X* pooled, X* gate,
+__device__ void channel_gate(const AccOf<X>* __restrict__ part, int tiles, const X* __restrict__ wc, X* pooled, X* gate,
                              int C, int HW) {
-    extern __shared__ float m[];
+    using A = AccOf<X>;
+    extern __shared__ double catm_channel_gate_smem[];
+    A* m = reinterpret_cast<A*>(catm_channel_gate_smem);
     const int b = blockIdx.x;
     for (int c = threadIdx.x; c < C; c += blockDim.x) {
-        float s = 0.f;
+        A s = 0;
         for (int p = 0; p < tiles; p++) s += part[((long) b * tiles + p) * C + c];
         m[c] = s / HW;
         store(pooled, (long) b * C + c, m[c]);
     }
     __syncthreads();
     for (int co = threadIdx.x; co < C; co += blockDim.x) {
-        float z = 0.f;
+        A z = 0;
         for (int ci = 0; ci < C; ci++) z += load(wc, (long) co * C + ci) * m[ci];
-        store(gate, (long) b * C + co, sigmoidf(z));
+        store(gate, (long) b * C + co, sigmoid(z));
     }
 }
 
 // S = q*s_q*g_q + k*s_k*g_k at (b, c, y, x), zero outside the image.
-template <typename X>
-__device__ __forceinline__ float gated_sum(const X* q, const X* k, const X* sq, const X* sk, float gq, float gk,
-                                           int b, int c, int C, int H, int W, int y, int x) {
-    if (y < 0 || y >= H || x < 0 || x >= W) return 0.f;
+template <typename X, typename A>
+__device__ __forceinline__ A gated_sum(const X* q, const X* k, const X* sq, const X* sk, A gq, A gk,
+                                       int b, int c, int C, int H, int W, int y, int x) {
+    if (y < 0 || y >= H || x < 0 || x >= W) return 0;
     const long i = (((long) b * C + c) * H + y) * W + x, p = ((long) b * H + y) * W + x;
     return load(q, i) * load(sq, p) * gq + load(k, i) * load(sk, p) * gk;
 }
 
-// Grid (tiles x, tiles y, B*C).
+// Grid tiles * B*C.
 template <typename X>
 __device__ void fwd(const X* __restrict__ q, const X* __restrict__ k, const X* __restrict__ v, const X* __restrict__ sq,
                     const X* __restrict__ gq, const X* __restrict__ sk, const X* __restrict__ gk, const X* __restrict__ dw,
                     const X* __restrict__ db, X* __restrict__ out, int C, int H, int W) {
-    __shared__ float s[(T + 2) * (T + 2)];
-    const int bc = blockIdx.z, b = bc / C, c = bc % C, y0 = blockIdx.y * T, x0 = blockIdx.x * T;
-    const float gQ = load(gq, bc), gK = load(gk, bc);
+    using A = AccOf<X>;
+    __shared__ A s[(T + 2) * (T + 2)];
+    const TileOf tl(H, W);
+    const int bc = tl.plane, b = bc / C, c = bc % C, y0 = tl.y0, x0 = tl.x0;
+    const A gQ = load(gq, bc), gK = load(gk, bc);
     for (int e = threadIdx.x; e < (T + 2) * (T + 2); e += THREADS) {
         const int r = e / (T + 2), cc = e % (T + 2);
         s[e] = gated_sum(q, k, sq, sk, gQ, gK, b, c, C, H, W, y0 - 1 + r, x0 - 1 + cc);
@@ -224,7 +298,7 @@ __device__ void fwd(const X* __restrict__ q, const X* __restrict__ k, const X* _
     __syncthreads();
     const int py = threadIdx.x / T, px = threadIdx.x % T, y = y0 + py, x = x0 + px;
     if (y >= H || x >= W) return;
-    float w[9];
+    A w[9];
     taps(dw, c, w);
     const long i = ((long) bc * H + y) * W + x;
     store(out, i, (load(db, c) + conv3(s, T + 2, py, px, w)) * load(v, i));
@@ -232,36 +306,38 @@ __device__ void fwd(const X* __restrict__ q, const X* __restrict__ k, const X* _
 
 // ---------------------------------------------------------------- backward
 
-// Grid (tiles x, tiles y, B*C). part[(bc*tiles + tile)*12 + e]: 9 dwc taps, dwc bias, dg_q, dg_k.
+// Grid tiles * B*C. part[(bc*tiles + tile)*12 + e]: 9 dwc taps, dwc bias, dg_q, dg_k.
 template <typename X>
 __device__ void bwd_dwc(const X* __restrict__ q, const X* __restrict__ k, const X* __restrict__ v, const X* __restrict__ sq,
                         const X* __restrict__ gq, const X* __restrict__ sk, const X* __restrict__ gk, const X* __restrict__ dw,
-                        const X* __restrict__ db, const X* __restrict__ gout, X* __restrict__ dv, X* __restrict__ dS,
-                        float* __restrict__ part, int C, int H, int W) {
-    __shared__ float s[(T + 2) * (T + 2)], d[(T + 2) * (T + 2)];
-    __shared__ float red[WARPS * 12];
-    const int bc = blockIdx.z, b = bc / C, c = bc % C, y0 = blockIdx.y * T, x0 = blockIdx.x * T;
-    const float gQ = load(gq, bc), gK = load(gk, bc);
+                        const X* __restrict__ db, const X* __restrict__ gout, X* __restrict__ dv, AccOf<X>* __restrict__ dS,
+                        AccOf<X>* __restrict__ part, int C, int H, int W) {
+    using A = AccOf<X>;
+    __shared__ A s[(T + 2) * (T + 2)], d[(T + 2) * (T + 2)];
+    __shared__ A red[WARPS * 12];
+    const TileOf tl(H, W);
+    const int bc = tl.plane, b = bc / C, c = bc % C, y0 = tl.y0, x0 = tl.x0;
+    const A gQ = load(gq, bc), gK = load(gk, bc);
     for (int e = threadIdx.x; e < (T + 2) * (T + 2); e += THREADS) {
         const int r = e / (T + 2), cc = e % (T + 2), y = y0 - 1 + r, x = x0 - 1 + cc;
         s[e] = gated_sum(q, k, sq, sk, gQ, gK, b, c, C, H, W, y, x);
         const bool in = y >= 0 && y < H && x >= 0 && x < W;
         const long i = ((long) bc * H + y) * W + x;
-        d[e] = in ? load(gout, i) * load(v, i) : 0.f;   // dD = gout * v
+        d[e] = in ? load(gout, i) * load(v, i) : A(0);   // dD = gout * v
     }
     __syncthreads();
     const int py = threadIdx.x / T, px = threadIdx.x % T, y = y0 + py, x = x0 + px;
-    float acc[12];
+    A acc[12];
 #pragma unroll
-    for (int e = 0; e < 12; e++) acc[e] = 0.f;
+    for (int e = 0; e < 12; e++) acc[e] = 0;
     if (y < H && x < W) {
-        float w[9];
+        A w[9];
         taps(dw, c, w);
         const long i = ((long) bc * H + y) * W + x, p = ((long) b * H + y) * W + x;
         store(dv, i, load(gout, i) * (load(db, c) + conv3(s, T + 2, py, px, w)));
-        const float ds = conv3t(d, T + 2, py, px, w);
-        store(dS, i, ds);
-        const float dd = d[(py + 1) * (T + 2) + px + 1];
+        const A ds = conv3t(d, T + 2, py, px, w);
+        dS[i] = ds;
+        const A dd = d[(py + 1) * (T + 2) + px + 1];
 #pragma unroll
         for (int ky = 0; ky < 3; ky++)
 #pragma unroll
@@ -270,10 +346,10 @@ __device__ void bwd_dwc(const X* __restrict__ q, const X* __restrict__ k, const 
         acc[10] = ds * load(q, i) * load(sq, p);
         acc[11] = ds * load(k, i) * load(sk, p);
     }
-    float tot[12];
+    A tot[12];
     block_sum(acc, red, tot);
     if (threadIdx.x == 0) {
-        const long at = ((long) bc * gridDim.x * gridDim.y + blockIdx.y * gridDim.x + blockIdx.x) * 12;
+        const long at = ((long) bc * tl.tiles + tl.tile) * 12;
 #pragma unroll
         for (int e = 0; e < 12; e++) part[at + e] = tot[e];
     }
@@ -282,25 +358,26 @@ __device__ void bwd_dwc(const X* __restrict__ q, const X* __restrict__ k, const 
 // Sums per-tile partials [B*C][tiles][width]: entries 0..8 over (b, tile) into dw[c, 9], entry 9 into db[c];
 // with dg0/dg1 non-null, entries 10 and 11 over tiles into dg0/dg1[b, c]. Grid over max(C, B*C) threads.
 template <typename X>
-__device__ void reduce_partials(const float* __restrict__ part, int B, int C, int tiles, int width, X* dw, X* db,
-                                float* dg0, float* dg1) {
-    const int i = blockIdx.x * blockDim.x + threadIdx.x;
+__device__ void reduce_partials(const AccOf<X>* __restrict__ part, int B, int C, int tiles, int width, X* dw, X* db,
+                                AccOf<X>* dg0, AccOf<X>* dg1) {
+    using A = AccOf<X>;
+    const long i = (long) blockIdx.x * blockDim.x + threadIdx.x;
     if (i < C) {
-        float a[10];
-        for (int e = 0; e < 10; e++) a[e] = 0.f;
+        A a[10];
+        for (int e = 0; e < 10; e++) a[e] = 0;
         for (int b = 0; b < B; b++)
             for (int p = 0; p < tiles; p++) {
-                const float* src = part + (((long) b * C + i) * tiles + p) * width;
+                const A* src = part + (((long) b * C + i) * tiles + p) * width;
                 for (int e = 0; e < 10; e++) a[e] += src[e];
             }
-        for (int e = 0; e < 9; e++) store(dw, (long) i * 9 + e, a[e]);
+        for (int e = 0; e < 9; e++) store(dw, i * 9 + e, a[e]);
         store(db, i, a[9]);
     }
-    if (dg0 && i < B * C) {
-        float a0 = 0.f, a1 = 0.f;
+    if (dg0 && i < (long) B * C) {
+        A a0 = 0, a1 = 0;
         for (int p = 0; p < tiles; p++) {
-            a0 += part[((long) i * tiles + p) * width + 10];
-            a1 += part[((long) i * tiles + p) * width + 11];
+            a0 += part[(i * tiles + p) * width + 10];
+            a1 += part[(i * tiles + p) * width + 11];
         }
         dg0[i] = a0;
         dg1[i] = a1;
@@ -309,24 +386,25 @@ __device__ void reduce_partials(const float* __restrict__ part, int B, int C, in
 
 // dpre = dg*g(1-g); dWc[co,ci] = sum_b dpre[b,co] pooled[b,ci]; dm[b,ci] = sum_co Wc[co,ci] dpre[b,co].
 template <typename X>
-__device__ void bwd_channel_gate(const float* __restrict__ dg, const X* __restrict__ gate, const X* __restrict__ pooled,
-                                 const X* __restrict__ wc, X* dwc, float* dm, int B, int C) {
-    const int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < C * C) {
-        const int co = i / C, ci = i % C;
-        float a = 0.f;
+__device__ void bwd_channel_gate(const AccOf<X>* __restrict__ dg, const X* __restrict__ gate, const X* __restrict__ pooled,
+                                 const X* __restrict__ wc, X* dwc, AccOf<X>* dm, int B, int C) {
+    using A = AccOf<X>;
+    const long i = (long) blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < (long) C * C) {
+        const int co = (int) (i / C), ci = (int) (i % C);
+        A a = 0;
         for (int b = 0; b < B; b++) {
-            const float g = load(gate, (long) b * C + co);
-            a += dg[b * C + co] * g * (1.f - g) * load(pooled, (long) b * C + ci);
+            const A g = load(gate, (long) b * C + co);
+            a += dg[(long) b * C + co] * g * (A(1) - g) * load(pooled, (long) b * C + ci);
         }
         store(dwc, i, a);
     }
-    if (i < B * C) {
-        const int b = i / C, ci = i % C;
-        float a = 0.f;
+    if (i < (long) B * C) {
+        const int b = (int) (i / C), ci = (int) (i % C);
+        A a = 0;
         for (int co = 0; co < C; co++) {
-            const float g = load(gate, (long) b * C + co);
-            a += load(wc, (long) co * C + ci) * dg[b * C + co] * g * (1.f - g);
+            const A g = load(gate, (long) b * C + co);
+            a += load(wc, (long) co * C + ci) * dg[(long) b * C + co] * g * (A(1) - g);
         }
         dm[i] = a;
     }
@@ -334,37 +412,40 @@ __device__ void bwd_channel_gate(const float* __restrict__ dg, const X* __restri
 
 // One thread per pixel of [B,H,W]: dz = s(1-s) * sum_c t_c (dS_c g_c + dm_c/HW), for both gates.
 template <typename X>
-__device__ void bwd_spatial(const X* __restrict__ q, const X* __restrict__ k, const X* __restrict__ dS,
-                            const X* __restrict__ sq, const X* __restrict__ gq, const float* __restrict__ dmq,
-                            const X* __restrict__ sk, const X* __restrict__ gk, const float* __restrict__ dmk,
-                            float* __restrict__ dzq, float* __restrict__ dzk, int B, int C, int HW) {
-    const long i = (long) blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= (long) B * HW) return;
-    const int b = (int) (i / HW), p = (int) (i % HW);
-    float aq = 0.f, ak = 0.f;
+__device__ void bwd_spatial(const X* __restrict__ q, const X* __restrict__ k, const AccOf<X>* __restrict__ dS,
+                            const X* __restrict__ sq, const X* __restrict__ gq, const AccOf<X>* __restrict__ dmq,
+                            const X* __restrict__ sk, const X* __restrict__ gk, const AccOf<X>* __restrict__ dmk,
+                            AccOf<X>* __restrict__ dzq, AccOf<X>* __restrict__ dzk, int B, int C, int HW) {
+    using A = AccOf<X>;
+    // B*C*HW < 2^31 (AdditiveAttentionCuda.Shape): int indices, no 64-bit division.
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= B * HW) return;
+    const int b = i / HW, p = i - b * HW;
+    A aq = 0, ak = 0;
     for (int c = 0; c < C; c++) {
         const long at = ((long) b * C + c) * HW + p;
-        const float ds = load(dS, at);
-        aq += load(q, at) * (ds * load(gq, (long) b * C + c) + dmq[b * C + c] / HW);
-        ak += load(k, at) * (ds * load(gk, (long) b * C + c) + dmk[b * C + c] / HW);
+        const A ds = dS[at];
+        aq += load(q, at) * (ds * load(gq, (long) b * C + c) + dmq[(long) b * C + c] / HW);
+        ak += load(k, at) * (ds * load(gk, (long) b * C + c) + dmk[(long) b * C + c] / HW);
     }
-    const float s0 = load(sq, i), s1 = load(sk, i);
-    dzq[i] = aq * s0 * (1.f - s0);
-    dzk[i] = ak * s1 * (1.f - s1);
+    const A s0 = load(sq, i), s1 = load(sk, i);
+    dzq[i] = aq * s0 * (A(1) - s0);
+    dzk[i] = ak * s1 * (A(1) - s1);
 }
 
 // Grid (C, splits): part[(split*C + c)*3 + {0,1,2}] = sums of da, da*uhat and dz*relu(a') (a' = gamma*uhat + beta).
 template <typename X>
 __device__ void bwd_bn_stats(const X* __restrict__ t, const X* __restrict__ dw, const X* __restrict__ db,
-                             const float* __restrict__ mean, const float* __restrict__ inv, const X* __restrict__ gamma,
-                             const X* __restrict__ beta, const X* __restrict__ w1, const float* __restrict__ dz,
+                             const X* __restrict__ mean, const X* __restrict__ inv, const X* __restrict__ gamma,
+                             const X* __restrict__ beta, const X* __restrict__ w1, const AccOf<X>* __restrict__ dz,
                              double* part, int B, int C, int H, int W) {
-    __shared__ float s[(T + 2) * (T + 2)];
+    using A = AccOf<X>;
+    __shared__ A s[(T + 2) * (T + 2)];
     __shared__ double red[WARPS * 3];
     const int c = blockIdx.x, split = blockIdx.y, splits = gridDim.y;
-    float w[9];
+    A w[9];
     taps(dw, c, w);
-    const float bias = load(db, c), m = mean[c], iv = inv[c], ga = load(gamma, c), be = load(beta, c), wv = load(w1, c);
+    const A bias = load(db, c), m = load(mean, c), iv = load(inv, c), ga = load(gamma, c), be = load(beta, c), wv = load(w1, c);
     const int py = threadIdx.x / T, px = threadIdx.x % T, tx = (W + T - 1) / T, ty = (H + T - 1) / T;
     double acc[3] = {0, 0, 0};
     for (int b = split; b < B; b += splits) {
@@ -375,9 +456,9 @@ __device__ void bwd_bn_stats(const X* __restrict__ t, const X* __restrict__ dw, 
             stage(plane, s, H, W, y0, x0, 1);
             __syncthreads();
             if (y0 + py < H && x0 + px < W) {
-                const float uh = (bias + conv3(s, T + 2, py, px, w) - m) * iv, a = ga * uh + be;
+                const A uh = (bias + conv3(s, T + 2, py, px, w) - m) * iv, a = ga * uh + be;
                 if (a > 0) {
-                    const float g = dz[((long) b * H + y0 + py) * W + x0 + px];
+                    const A g = dz[((long) b * H + y0 + py) * W + x0 + px];
                     acc[0] += g * wv;
                     acc[1] += (double) g * wv * uh;
                     acc[2] += (double) g * a;
@@ -393,69 +474,72 @@ __device__ void bwd_bn_stats(const X* __restrict__ t, const X* __restrict__ dw, 
 
 // Per channel: dgamma, dbeta, dw1 and, with batch statistics, the means of da and da*uhat the input gradient needs.
 template <typename X>
-__device__ void bwd_bn_finalize(const double* part, int splits, int C, int n, int batch_stats, X* dgamma, X* dbeta,
-                                X* dw1, float* mean_da, float* mean_dau) {
+__device__ void bwd_bn_finalize(const double* part, int splits, int C, long long n, int batch_stats, X* dgamma, X* dbeta,
+                                X* dw1, AccOf<X>* mean_da, AccOf<X>* mean_dau) {
+    using A = AccOf<X>;
     const int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= C) return;
     double a[3] = {0, 0, 0};
     for (int p = 0; p < splits; p++)
         for (int e = 0; e < 3; e++) a[e] += part[((long) p * C + c) * 3 + e];
-    store(dbeta, c, (float) a[0]);
-    store(dgamma, c, (float) a[1]);
-    store(dw1, c, (float) a[2]);
-    mean_da[c] = batch_stats ? (float) (a[0] / n) : 0.f;
-    mean_dau[c] = batch_stats ? (float) (a[1] / n) : 0.f;
+    store(dbeta, c, a[0]);
+    store(dgamma, c, a[1]);
+    store(dw1, c, a[2]);
+    mean_da[c] = batch_stats ? (A) (a[0] / n) : A(0);
+    mean_dau[c] = batch_stats ? (A) (a[1] / n) : A(0);
 }
 
-// Grid (tiles x, tiles y, B*C). du on the tile plus a 1-pixel halo (from t on a 2-pixel halo), then
+// Grid tiles * B*C. du on the tile plus a 1-pixel halo (from t on a 2-pixel halo), then
 // dt = dwconv^T(du) + (dS*g + dm/HW)*s; part[(bc*tiles + tile)*10 + e]: 9 dw taps and the bias.
 template <typename X>
 __device__ void bwd_input(const X* __restrict__ t, const X* __restrict__ dw, const X* __restrict__ db,
-                          const float* __restrict__ mean, const float* __restrict__ inv, const X* __restrict__ gamma,
-                          const X* __restrict__ beta, const X* __restrict__ w1, const float* __restrict__ dz,
-                          const float* __restrict__ mean_da, const float* __restrict__ mean_dau, const X* __restrict__ dS,
-                          const X* __restrict__ sp, const X* __restrict__ gate, const float* __restrict__ dm,
-                          X* __restrict__ dt, float* __restrict__ part, int C, int H, int W) {
-    __shared__ float ts[(T + 4) * (T + 4)], du[(T + 2) * (T + 2)];
-    __shared__ float red[WARPS * 10];
-    const int bc = blockIdx.z, b = bc / C, c = bc % C, y0 = blockIdx.y * T, x0 = blockIdx.x * T;
+                          const X* __restrict__ mean, const X* __restrict__ inv, const X* __restrict__ gamma,
+                          const X* __restrict__ beta, const X* __restrict__ w1, const AccOf<X>* __restrict__ dz,
+                          const AccOf<X>* __restrict__ mean_da, const AccOf<X>* __restrict__ mean_dau,
+                          const AccOf<X>* __restrict__ dS, const X* __restrict__ sp, const X* __restrict__ gate,
+                          const AccOf<X>* __restrict__ dm, X* __restrict__ dt, AccOf<X>* __restrict__ part, int C, int H, int W) {
+    using A = AccOf<X>;
+    __shared__ A ts[(T + 4) * (T + 4)], du[(T + 2) * (T + 2)];
+    __shared__ A red[WARPS * 10];
+    const TileOf tl(H, W);
+    const int bc = tl.plane, b = bc / C, c = bc % C, y0 = tl.y0, x0 = tl.x0;
     stage(t + (long) bc * H * W, ts, H, W, y0, x0, 2);
     __syncthreads();
-    float w[9];
+    A w[9];
     taps(dw, c, w);
-    const float bias = load(db, c), m = mean[c], iv = inv[c], ga = load(gamma, c), be = load(beta, c), wv = load(w1, c);
-    const float mda = mean_da[c], mdau = mean_dau[c];
+    const A bias = load(db, c), m = load(mean, c), iv = load(inv, c), ga = load(gamma, c), be = load(beta, c), wv = load(w1, c);
+    const A mda = mean_da[c], mdau = mean_dau[c];
     for (int e = threadIdx.x; e < (T + 2) * (T + 2); e += THREADS) {
         const int r = e / (T + 2), cc = e % (T + 2), y = y0 - 1 + r, x = x0 - 1 + cc;
-        float g = 0.f;
+        A g = 0;
         if (y >= 0 && y < H && x >= 0 && x < W) {
-            const float uh = (bias + conv3(ts, T + 4, r, cc, w) - m) * iv, a = ga * uh + be;
-            const float da = a > 0 ? dz[((long) b * H + y) * W + x] * wv : 0.f;
+            const A uh = (bias + conv3(ts, T + 4, r, cc, w) - m) * iv, a = ga * uh + be;
+            const A da = a > 0 ? dz[((long) b * H + y) * W + x] * wv : A(0);
             g = ga * iv * (da - mda - uh * mdau);
         }
         du[e] = g;
     }
     __syncthreads();
     const int py = threadIdx.x / T, px = threadIdx.x % T, y = y0 + py, x = x0 + px;
-    float acc[10];
+    A acc[10];
 #pragma unroll
-    for (int e = 0; e < 10; e++) acc[e] = 0.f;
+    for (int e = 0; e < 10; e++) acc[e] = 0;
     if (y < H && x < W) {
         const long i = ((long) bc * H + y) * W + x;
-        const float s = load(sp, ((long) b * H + y) * W + x);
-        const float dx = load(dS, i) * load(gate, bc) + dm[bc] / (H * W);
+        const A s = load(sp, ((long) b * H + y) * W + x);
+        const A dx = dS[i] * load(gate, bc) + dm[bc] / (H * W);
         store(dt, i, conv3t(du, T + 2, py, px, w) + dx * s);
-        const float g = du[(py + 1) * (T + 2) + px + 1];
+        const A g = du[(py + 1) * (T + 2) + px + 1];
 #pragma unroll
         for (int ky = 0; ky < 3; ky++)
 #pragma unroll
             for (int kx = 0; kx < 3; kx++) acc[ky * 3 + kx] = g * ts[(py + 1 + ky) * (T + 4) + px + 1 + kx];
         acc[9] = g;
     }
-    float tot[10];
+    A tot[10];
     block_sum(acc, red, tot);
     if (threadIdx.x == 0) {
-        const long at = ((long) bc * gridDim.x * gridDim.y + blockIdx.y * gridDim.x + blockIdx.x) * 10;
+        const long at = ((long) bc * tl.tiles + tl.tile) * 10;
 #pragma unroll
         for (int e = 0; e < 10; e++) part[at + e] = tot[e];
     }
@@ -463,18 +547,28 @@ __device__ void bwd_input(const X* __restrict__ t, const X* __restrict__ dw, con
 
 }  // namespace lumen_catm
 
-#define LUMEN_CATM_ENTRIES(SUFFIX, X)                                                                                  \
-    extern "C" __global__ void __launch_bounds__(256) catm_stats_##SUFFIX(const X* t, const X* dw, const X* db,          \
+#define LUMEN_CATM_ENTRIES(X, SUFFIX)                                                                                  \
+    extern "C" __global__ void __launch_bounds__(256, 1) catm_stats_##SUFFIX(const X* t, const X* dw, const X* db,          \
                                                                           double* part, int B, int C, int H, int W) {    \
         lumen_catm::stats<X>(t, dw, db, part, B, C, H, W);                                                             \
     }                                                                                                                  \
+    extern "C" __global__ void catm_stats_finalize_##SUFFIX(const double* part, int splits, int C, long long n,         \
+                                                            X* mean, X* var) {                                         \
+        lumen_catm::stats_finalize<X>(part, splits, C, n, mean, var);                                                  \
+    }                                                                                                                  \
+    extern "C" __global__ void catm_normalization_##SUFFIX(const X* batch_mean, const X* batch_var, X* running_mean,    \
+                                                           X* running_var, double momentum, double correction,         \
+                                                           double eps, X* mean, X* inv, int C) {                       \
+        lumen_catm::normalization<X>(batch_mean, batch_var, running_mean, running_var, momentum, correction, eps,     \
+                                     mean, inv, C);                                                                    \
+    }                                                                                                                  \
     extern "C" __global__ void __launch_bounds__(256) catm_gates_##SUFFIX(                                             \
-        const X* t, const X* dw, const X* db, const float* mean, const float* inv, const X* gamma, const X* beta,       \
-        const X* w1, X* s_out, float* part, int C, int H, int W) {                                                     \
+        const X* t, const X* dw, const X* db, const X* mean, const X* inv, const X* gamma, const X* beta,               \
+        const X* w1, X* s_out, lumen_catm::AccOf<X>* part, int C, int H, int W) {                                      \
         lumen_catm::gates<X>(t, dw, db, mean, inv, gamma, beta, w1, s_out, part, C, H, W);                             \
     }                                                                                                                  \
-    extern "C" __global__ void catm_channel_gate_##SUFFIX(const float* part, int tiles, const X* wc, X* pooled, X* gate, \
-                                                          int C, int HW) {                                             \
+    extern "C" __global__ void catm_channel_gate_##SUFFIX(const lumen_catm::AccOf<X>* part, int tiles, const X* wc,     \
+                                                          X* pooled, X* gate, int C, int HW) {                         \
         lumen_catm::channel_gate<X>(part, tiles, wc, pooled, gate, C, HW);                                             \
     }                                                                                                                  \
     extern "C" __global__ void __launch_bounds__(256) catm_fwd_##SUFFIX(                                               \
@@ -484,44 +578,43 @@ __device__ void bwd_input(const X* __restrict__ t, const X* __restrict__ dw, con
     }                                                                                                                  \
     extern "C" __global__ void __launch_bounds__(256) catm_bwd_dwc_##SUFFIX(                                           \
         const X* q, const X* k, const X* v, const X* sq, const X* gq, const X* sk, const X* gk, const X* dw,            \
-        const X* db, const X* gout, X* dv, X* dS, float* part, int C, int H, int W) {                                  \
+        const X* db, const X* gout, X* dv, lumen_catm::AccOf<X>* dS, lumen_catm::AccOf<X>* part, int C, int H, int W) { \
         lumen_catm::bwd_dwc<X>(q, k, v, sq, gq, sk, gk, dw, db, gout, dv, dS, part, C, H, W);                          \
     }                                                                                                                  \
-    extern "C" __global__ void catm_bwd_reduce_##SUFFIX(const float* part, int B, int C, int tiles, int width, X* dw,   \
-                                                        X* db, float* dg0, float* dg1) {                               \
+    extern "C" __global__ void catm_bwd_reduce_##SUFFIX(const lumen_catm::AccOf<X>* part, int B, int C, int tiles,      \
+                                                        int width, X* dw, X* db, lumen_catm::AccOf<X>* dg0,            \
+                                                        lumen_catm::AccOf<X>* dg1) {                                   \
         lumen_catm::reduce_partials<X>(part, B, C, tiles, width, dw, db, dg0, dg1);                                    \
     }                                                                                                                  \
-    extern "C" __global__ void catm_bwd_channel_gate_##SUFFIX(const float* dg, const X* gate, const X* pooled,          \
-                                                              const X* wc, X* dwc, float* dm, int B, int C) {          \
+    extern "C" __global__ void catm_bwd_channel_gate_##SUFFIX(const lumen_catm::AccOf<X>* dg, const X* gate,            \
+                                                              const X* pooled, const X* wc, X* dwc,                    \
+                                                              lumen_catm::AccOf<X>* dm, int B, int C) {                \
         lumen_catm::bwd_channel_gate<X>(dg, gate, pooled, wc, dwc, dm, B, C);                                          \
     }                                                                                                                  \
     extern "C" __global__ void __launch_bounds__(256) catm_bwd_spatial_##SUFFIX(                                       \
-        const X* q, const X* k, const X* dS, const X* sq, const X* gq, const float* dmq, const X* sk, const X* gk,      \
-        const float* dmk, float* dzq, float* dzk, int B, int C, int HW) {                                              \
+        const X* q, const X* k, const lumen_catm::AccOf<X>* dS, const X* sq, const X* gq,                              \
+        const lumen_catm::AccOf<X>* dmq, const X* sk, const X* gk, const lumen_catm::AccOf<X>* dmk,                    \
+        lumen_catm::AccOf<X>* dzq, lumen_catm::AccOf<X>* dzk, int B, int C, int HW) {                                  \
         lumen_catm::bwd_spatial<X>(q, k, dS, sq, gq, dmq, sk, gk, dmk, dzq, dzk, B, C, HW);                            \
     }                                                                                                                  \
     extern "C" __global__ void __launch_bounds__(256) catm_bwd_bn_stats_##SUFFIX(                                      \
-        const X* t, const X* dw, const X* db, const float* mean, const float* inv, const X* gamma, const X* beta,       \
-        const X* w1, const float* dz, double* part, int B, int C, int H, int W) {                                      \
+        const X* t, const X* dw, const X* db, const X* mean, const X* inv, const X* gamma, const X* beta,               \
+        const X* w1, const lumen_catm::AccOf<X>* dz, double* part, int B, int C, int H, int W) {                       \
         lumen_catm::bwd_bn_stats<X>(t, dw, db, mean, inv, gamma, beta, w1, dz, part, B, C, H, W);                      \
     }                                                                                                                  \
-    extern "C" __global__ void catm_bwd_bn_finalize_##SUFFIX(const double* part, int splits, int C, int n,             \
+    extern "C" __global__ void catm_bwd_bn_finalize_##SUFFIX(const double* part, int splits, int C, long long n,       \
                                                              int batch_stats, X* dgamma, X* dbeta, X* dw1,             \
-                                                             float* mean_da, float* mean_dau) {                        \
+                                                             lumen_catm::AccOf<X>* mean_da,                            \
+                                                             lumen_catm::AccOf<X>* mean_dau) {                         \
         lumen_catm::bwd_bn_finalize<X>(part, splits, C, n, batch_stats, dgamma, dbeta, dw1, mean_da, mean_dau);        \
     }                                                                                                                  \
     extern "C" __global__ void __launch_bounds__(256) catm_bwd_input_##SUFFIX(                                         \
-        const X* t, const X* dw, const X* db, const float* mean, const float* inv, const X* gamma, const X* beta,       \
-        const X* w1, const float* dz, const float* mean_da, const float* mean_dau, const X* dS, const X* sp,           \
-        const X* gate, const float* dm, X* dt, float* part, int C, int H, int W) {                                     \
+        const X* t, const X* dw, const X* db, const X* mean, const X* inv, const X* gamma, const X* beta,               \
+        const X* w1, const lumen_catm::AccOf<X>* dz, const lumen_catm::AccOf<X>* mean_da,                              \
+        const lumen_catm::AccOf<X>* mean_dau, const lumen_catm::AccOf<X>* dS, const X* sp, const X* gate,              \
+        const lumen_catm::AccOf<X>* dm, X* dt, lumen_catm::AccOf<X>* part, int C, int H, int W) {                      \
         lumen_catm::bwd_input<X>(t, dw, db, mean, inv, gamma, beta, w1, dz, mean_da, mean_dau, dS, sp, gate, dm, dt,   \
                                  part, C, H, W);                                                                       \
     }
 
-extern "C" __global__ void catm_stats_finalize_f32(const double* part, int splits, int C, int n, float eps,
-                                                   float* mean, float* var, float* inv) {
-    lumen_catm::stats_finalize(part, splits, C, n, eps, mean, var, inv);
-}
-
-LUMEN_CATM_ENTRIES(f32, float)
-LUMEN_CATM_ENTRIES(f16, __half)
+LUMEN_FOR_FLOAT_TYPES(LUMEN_CATM_ENTRIES)

@@ -15,7 +15,7 @@
 //    thread per row, in registers), stages the gout window, and a warp gathers per v pixel.
 //  - outlook_bwd_logits: one thread per softmax row of a tile of anchors: dP_j = gout[i] . v[j]
 //    over the head's channels from shared windows, then scale * P * (dP - sum P dP).
-#include <cuda_fp16.h>
+#include "lumen_tensor.cuh"
 
 namespace lumen_outlook {
 
@@ -24,10 +24,29 @@ constexpr int WARPS = THREADS / 32;
 constexpr int CH = 32;          // channels per block in fwd / bwd_v (one per lane)
 constexpr int PITCH = CH + 1;   // shared pitch of one pixel
 
-__device__ __forceinline__ float load(const float* p, long i) { return p[i]; }
-__device__ __forceinline__ float load(const __half* p, long i) { return __half2float(p[i]); }
-__device__ __forceinline__ void store(float* p, long i, float v) { p[i] = v; }
-__device__ __forceinline__ void store(__half* p, long i, float v) { p[i] = __float2half(v); }
+// Storage type T computes in A = lumen::Acc<T>: double for f64, float otherwise; so do the shared tiles.
+template <typename T> using AccOf = typename lumen::Acc<T>::type;
+
+template <typename T>
+__device__ __forceinline__ AccOf<T> load(const T* p, long i) { return lumen::to_acc(p[i]); }
+template <typename T>
+__device__ __forceinline__ void store(T* p, long i, float v) { p[i] = lumen::from_accf<T>(v); }
+template <typename T>
+__device__ __forceinline__ void store(T* p, long i, double v) { p[i] = lumen::from_acc<T>(v); }
+__device__ __forceinline__ float ex(float z) { return __expf(z); }
+__device__ __forceinline__ double ex(double z) { return exp(z); }
+// 1/x: in double, the rounded reciprocal instruction rather than div.rn.f64, whose slow-path call
+// makes ptxas spill (F64 runs finite-difference checks, where one more ulp does not matter).
+__device__ __forceinline__ float recip(float x) { return 1.f / x; }
+__device__ __forceinline__ double recip(double x) {
+#ifdef LUMEN_CUDA_EMU
+    return 1.0 / x;
+#else
+    return __drcp_rn(x);
+#endif
+}
+__device__ __forceinline__ float mx(float a, float b) { return fmaxf(a, b); }
+__device__ __forceinline__ double mx(double a, double b) { return fmax(a, b); }
 
 __device__ __forceinline__ int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 __device__ __forceinline__ int ceil_div(int a, int b) { return -floor_div(-a, b); }
@@ -36,13 +55,15 @@ __device__ __forceinline__ int ceil_div(int a, int b) { return -floor_div(-a, b)
 __device__ __forceinline__ int first_anchor(int y, int K, int pad, int s) { return max(0, ceil_div(y + pad - K + 1, s)); }
 __device__ __forceinline__ int last_anchor(int y, int pad, int s, int n) { return min(n - 1, floor_div(y + pad, s)); }
 
-__device__ __forceinline__ float warp_max(float v) {
+template <typename A>
+__device__ __forceinline__ A warp_max(A v) {
 #pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    for (int o = 16; o > 0; o >>= 1) v = mx(v, __shfl_xor_sync(0xffffffffu, v, o));
     return v;
 }
 
-__device__ __forceinline__ float warp_sum(float v) {
+template <typename A>
+__device__ __forceinline__ A warp_sum(A v) {
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
     return v;
@@ -59,14 +80,14 @@ struct Geo {
 };
 
 // Stages src[b, y0..y0+rows, x0..x0+cols, c0..c0+nc) (zero outside the image) into dst with pitch PITCH.
-template <typename T>
-__device__ void stage_window(const T* __restrict__ src, float* dst, const Geo& g, int b, int y0, int x0, int rows, int cols,
+template <typename T, typename A>
+__device__ void stage_window(const T* __restrict__ src, A* dst, const Geo& g, int b, int y0, int x0, int rows, int cols,
                              int c0, int nc, int pitch) {
     const int total = rows * cols * pitch;
     for (int e = threadIdx.x; e < total; e += blockDim.x) {
         int c = e % pitch, px = e / pitch, r = px / cols, q = px - r * cols;
         int y = y0 + r, x = x0 + q;
-        float val = 0.f;
+        A val = 0;
         if (c < nc && y >= 0 && y < g.H && x >= 0 && x < g.W) val = load(src, (((long) b * g.H + y) * g.W + x) * g.C + c0 + c);
         dst[e] = val;
     }
@@ -74,8 +95,10 @@ __device__ void stage_window(const T* __restrict__ src, float* dst, const Geo& g
 
 // Grid: (tiles along W, tiles along H, B * heads * chunks); chunks = ceil(hd / 32).
 template <typename T>
-__device__ void fwd(const T* __restrict__ v, const T* __restrict__ logits, T* __restrict__ out, Geo g, float scale) {
-    extern __shared__ float smem[];
+__device__ void fwd(const T* __restrict__ v, const T* __restrict__ logits, T* __restrict__ out, Geo g, AccOf<T> scale) {
+    using A = AccOf<T>;
+    extern __shared__ double outlook_smem[];
+    A* smem = reinterpret_cast<A*>(outlook_smem);
     const int chunks = (g.hd() + CH - 1) / CH;
     const int z = blockIdx.z, chunk = z % chunks, head = (z / chunks) % g.heads, b = z / (chunks * g.heads);
     const int c0 = head * g.hd() + chunk * CH, nc = min(CH, g.hd() - chunk * CH);
@@ -93,20 +116,20 @@ __device__ void fwd(const T* __restrict__ v, const T* __restrict__ logits, T* __
     const int th = tyEnd - ty0 + 1, tw = txEnd - tx0 + 1;
     for (int px = warp; px < th * tw; px += WARPS) {
         const int y = ty0 + px / tw, x = tx0 + px % tw;
-        float acc = 0.f;
+        A acc = 0;
         for (int ny = first_anchor(y, g.K, g.pad, g.s), nyEnd = last_anchor(y, g.pad, g.s, g.h); ny <= nyEnd; ny++) {
             const int iy = y + g.pad - ny * g.s;
             for (int nx = first_anchor(x, g.K, g.pad, g.s), nxEnd = last_anchor(x, g.pad, g.s, g.w); nx <= nxEnd; nx++) {
                 const int i = iy * g.K + x + g.pad - nx * g.s;
                 const long r = g.row(b, ny, nx, head, i);
-                float l = lane < kk ? scale * load(logits, r + lane) : -INFINITY;
-                const float m = warp_max(l);
-                float e = lane < kk ? __expf(l - m) : 0.f;
-                const float p = e / warp_sum(e);
+                A l = lane < kk ? scale * load(logits, r + lane) : A(-INFINITY);
+                const A m = warp_max(l);
+                A e = lane < kk ? ex(l - m) : A(0);
+                const A p = e * recip(warp_sum(e));
                 // Window position j of this anchor is shared pixel ((ny-ny0)*s + jy, (nx-nx0)*s + jx).
-                const float* base = smem + ((ny - ny0) * g.s * cols + (nx - nx0) * g.s) * PITCH + lane;
+                const A* base = smem + ((ny - ny0) * g.s * cols + (nx - nx0) * g.s) * PITCH + lane;
                 for (int j = 0; j < kk; j++) {
-                    const float pj = __shfl_sync(0xffffffffu, p, j);
+                    const A pj = __shfl_sync(0xffffffffu, p, j);
                     const int jy = j / g.K, jx = j - jy * g.K;
                     acc += pj * base[(jy * cols + jx) * PITCH];
                 }
@@ -118,8 +141,10 @@ __device__ void fwd(const T* __restrict__ v, const T* __restrict__ logits, T* __
 
 // Grid as fwd, over v pixels. Shared: probabilities of the tile's anchors, then the gout window.
 template <typename T>
-__device__ void bwd_v(const T* __restrict__ logits, const T* __restrict__ gout, T* __restrict__ dv, Geo g, float scale) {
-    extern __shared__ float smem[];
+__device__ void bwd_v(const T* __restrict__ logits, const T* __restrict__ gout, T* __restrict__ dv, Geo g, AccOf<T> scale) {
+    using A = AccOf<T>;
+    extern __shared__ double outlook_smem[];
+    A* smem = reinterpret_cast<A*>(outlook_smem);
     const int chunks = (g.hd() + CH - 1) / CH;
     const int z = blockIdx.z, chunk = z % chunks, head = (z / chunks) % g.heads, b = z / (chunks * g.heads);
     const int c0 = head * g.hd() + chunk * CH, nc = min(CH, g.hd() - chunk * CH);
@@ -129,20 +154,20 @@ __device__ void bwd_v(const T* __restrict__ logits, const T* __restrict__ gout, 
     const int nx0 = first_anchor(tx0, g.K, g.pad, g.s), nx1 = last_anchor(txEnd, g.pad, g.s, g.w);
     const int na = max(0, nx1 - nx0 + 1), nrows = max(0, ny1 - ny0 + 1) * na * g.kk();
     const int kk = g.kk();
-    float* prob = smem;                 // [anchor][i][j]
-    float* win = smem + nrows * kk;     // gout at the anchors' fold targets
+    A* prob = smem;                 // [anchor][i][j]
+    A* win = smem + nrows * kk;     // gout at the anchors' fold targets
     for (int r = threadIdx.x; r < nrows; r += blockDim.x) {
         const int a = r / kk, i = r - a * kk;
         const long src = g.row(b, ny0 + a / na, nx0 + a % na, head, i);
-        float m = -INFINITY;
-        for (int j = 0; j < kk; j++) m = fmaxf(m, scale * load(logits, src + j));
-        float sum = 0.f;
+        A m = -INFINITY;
+        for (int j = 0; j < kk; j++) m = mx(m, scale * load(logits, src + j));
+        A sum = 0;
         for (int j = 0; j < kk; j++) {
-            const float e = __expf(scale * load(logits, src + j) - m);
+            const A e = ex(scale * load(logits, src + j) - m);
             prob[r * kk + j] = e;
             sum += e;
         }
-        const float inv = 1.f / sum;
+        const A inv = recip(sum);
         for (int j = 0; j < kk; j++) prob[r * kk + j] *= inv;
     }
     const int wy0 = ny0 * g.s - g.pad, wx0 = nx0 * g.s - g.pad;
@@ -154,13 +179,13 @@ __device__ void bwd_v(const T* __restrict__ logits, const T* __restrict__ gout, 
     const int th = tyEnd - ty0 + 1, tw = txEnd - tx0 + 1;
     for (int px = warp; px < th * tw; px += WARPS) {
         const int y = ty0 + px / tw, x = tx0 + px % tw;
-        float acc = 0.f;
+        A acc = 0;
         for (int ny = first_anchor(y, g.K, g.pad, g.s), nyEnd = last_anchor(y, g.pad, g.s, g.h); ny <= nyEnd; ny++) {
             const int jy = y + g.pad - ny * g.s;
             for (int nx = first_anchor(x, g.K, g.pad, g.s), nxEnd = last_anchor(x, g.pad, g.s, g.w); nx <= nxEnd; nx++) {
                 const int j = jy * g.K + x + g.pad - nx * g.s;
-                const float* p = prob + ((ny - ny0) * na + (nx - nx0)) * kk * kk + j;
-                const float* base = win + ((ny - ny0) * g.s * cols + (nx - nx0) * g.s) * PITCH + lane;
+                const A* p = prob + ((ny - ny0) * na + (nx - nx0)) * kk * kk + j;
+                const A* base = win + ((ny - ny0) * g.s * cols + (nx - nx0) * g.s) * PITCH + lane;
                 // Targets outside the image read the zeros staged there: fold drops them.
                 for (int i = 0; i < kk; i++) {
                     const int iy = i / g.K, ix = i - iy * g.K;
@@ -176,15 +201,17 @@ __device__ void bwd_v(const T* __restrict__ logits, const T* __restrict__ gout, 
 // Shared: the v window and the gout window of the tile's anchors, all hd channels, pitch hd+1.
 template <typename T>
 __device__ void bwd_logits(const T* __restrict__ v, const T* __restrict__ logits, const T* __restrict__ gout,
-                           T* __restrict__ dlogits, Geo g, float scale) {
-    extern __shared__ float smem[];
+                           T* __restrict__ dlogits, Geo g, AccOf<T> scale) {
+    using A = AccOf<T>;
+    extern __shared__ double outlook_smem[];
+    A* smem = reinterpret_cast<A*>(outlook_smem);
     const int head = blockIdx.z % g.heads, b = blockIdx.z / g.heads, hd = g.hd(), pitch = hd + 1, kk = g.kk();
     const int ny0 = blockIdx.y * g.tile, nx0 = blockIdx.x * g.tile;
     const int tah = min(g.tile, g.h - ny0), taw = min(g.tile, g.w - nx0);
     const int wy0 = ny0 * g.s - g.pad, wx0 = nx0 * g.s - g.pad;
     const int rows = (tah - 1) * g.s + g.K, cols = (taw - 1) * g.s + g.K;
-    float* vw = smem;
-    float* gw = smem + rows * cols * pitch;
+    A* vw = smem;
+    A* gw = smem + rows * cols * pitch;
     stage_window(v, vw, g, b, wy0, wx0, rows, cols, head * hd, hd, pitch);
     stage_window(gout, gw, g, b, wy0, wx0, rows, cols, head * hd, hd, pitch);
     __syncthreads();
@@ -192,24 +219,24 @@ __device__ void bwd_logits(const T* __restrict__ v, const T* __restrict__ logits
     for (int r = threadIdx.x; r < tah * taw * kk; r += blockDim.x) {
         const int a = r / kk, i = r - a * kk, ay = a / taw, ax = a - ay * taw;
         const long at = g.row(b, ny0 + ay, nx0 + ax, head, i);
-        float p[32];
-        float m = -INFINITY;
+        A p[32];
+        A m = -INFINITY;
 #pragma unroll
-        for (int j = 0; j < 32; j++) if (j < kk) { p[j] = scale * load(logits, at + j); m = fmaxf(m, p[j]); }
-        float sum = 0.f;
+        for (int j = 0; j < 32; j++) if (j < kk) { p[j] = scale * load(logits, at + j); m = mx(m, p[j]); }
+        A sum = 0;
 #pragma unroll
-        for (int j = 0; j < 32; j++) if (j < kk) { p[j] = __expf(p[j] - m); sum += p[j]; }
-        const float inv = 1.f / sum;
+        for (int j = 0; j < 32; j++) if (j < kk) { p[j] = ex(p[j] - m); sum += p[j]; }
+        const A inv = recip(sum);
         // Row i folds into window pixel (ay*s + iy, ax*s + ix); a target outside the image holds zeros.
-        const float* go = gw + ((ay * g.s + i / g.K) * cols + ax * g.s + i % g.K) * pitch;
-        float dp[32];
-        float dot = 0.f;
+        const A* go = gw + ((ay * g.s + i / g.K) * cols + ax * g.s + i % g.K) * pitch;
+        A dp[32];
+        A dot = 0;
 #pragma unroll
         for (int j = 0; j < 32; j++) {
             if (j < kk) {
                 p[j] *= inv;
-                const float* vv = vw + ((ay * g.s + j / g.K) * cols + ax * g.s + j % g.K) * pitch;
-                float d = 0.f;
+                const A* vv = vw + ((ay * g.s + j / g.K) * cols + ax * g.s + j % g.K) * pitch;
+                A d = 0;
                 for (int c = 0; c < hd; c++) d += go[c] * vv[c];
                 dp[j] = d;
                 dot += p[j] * d;
@@ -222,23 +249,22 @@ __device__ void bwd_logits(const T* __restrict__ v, const T* __restrict__ logits
 
 }  // namespace lumen_outlook
 
-#define LUMEN_OUTLOOK_ENTRIES(SUFFIX, T)                                                                             \
+#define LUMEN_OUTLOOK_ENTRIES(T, SUFFIX)                                                                             \
     extern "C" __global__ void __launch_bounds__(256) outlook_fwd_##SUFFIX(                                          \
         const T* v, const T* logits, T* out, int B, int H, int W, int C, int heads, int h, int w, int K, int pad,     \
-        int stride, int tile, float scale) {                                                                         \
-        lumen_outlook::fwd<T>(v, logits, out, lumen_outlook::Geo{B, H, W, C, heads, h, w, K, pad, stride, tile}, scale); \
+        int stride, int tile, double scale) {                                                                         \
+        lumen_outlook::fwd<T>(v, logits, out, lumen_outlook::Geo{B, H, W, C, heads, h, w, K, pad, stride, tile}, (lumen_outlook::AccOf<T>) scale); \
     }                                                                                                                \
-    extern "C" __global__ void __launch_bounds__(256) outlook_bwd_v_##SUFFIX(                                        \
+    extern "C" __global__ void __launch_bounds__(256, 1) outlook_bwd_v_##SUFFIX(                                        \
         const T* logits, const T* gout, T* dv, int B, int H, int W, int C, int heads, int h, int w, int K, int pad,   \
-        int stride, int tile, float scale) {                                                                         \
-        lumen_outlook::bwd_v<T>(logits, gout, dv, lumen_outlook::Geo{B, H, W, C, heads, h, w, K, pad, stride, tile}, scale); \
+        int stride, int tile, double scale) {                                                                         \
+        lumen_outlook::bwd_v<T>(logits, gout, dv, lumen_outlook::Geo{B, H, W, C, heads, h, w, K, pad, stride, tile}, (lumen_outlook::AccOf<T>) scale); \
     }                                                                                                                \
     extern "C" __global__ void __launch_bounds__(256) outlook_bwd_logits_##SUFFIX(                                   \
         const T* v, const T* logits, const T* gout, T* dlogits, int B, int H, int W, int C, int heads, int h, int w,  \
-        int K, int pad, int stride, int tile, float scale) {                                                         \
+        int K, int pad, int stride, int tile, double scale) {                                                         \
         lumen_outlook::bwd_logits<T>(v, logits, gout, dlogits,                                                       \
-                                     lumen_outlook::Geo{B, H, W, C, heads, h, w, K, pad, stride, tile}, scale);     \
+                                     lumen_outlook::Geo{B, H, W, C, heads, h, w, K, pad, stride, tile}, (lumen_outlook::AccOf<T>) scale);     \
     }
 
-LUMEN_OUTLOOK_ENTRIES(f32, float)
-LUMEN_OUTLOOK_ENTRIES(f16, __half)
+LUMEN_FOR_FLOAT_TYPES(LUMEN_OUTLOOK_ENTRIES)

@@ -5,13 +5,15 @@
 // and 3 are 0 and 1 reversed. For route k and channel d, with u_l = x at the route's l-th
 // position: dt = softplus(delta + bias), s_l = exp(dt*A) s_{l-1} + dt*B_l*u_l,
 // y_l = C_l.s_l + D*u_l; out = the sum of the 4 routes' y mapped back to (h,w). x, delta, B
-// and C are f32, f16 or bf16; A, D, bias, out, states and every gradient are f32.
+// and C are f32, f16 or bf16 with A, D, bias, out, states and every gradient f32; or all f64
+// (computed in double). Shared memory is dynamic: ROUTES * FWD_WARP_FLOATS (or BWD_WARP_FLOATS)
+// values of the compute type.
 //
 // Launch protocol (SelectiveScanCuda.java):
-//   forward   selective_scan_fwd_<t>   grid (ceil(D/32), B), block 128, no dynamic smem.
+//   forward   selective_scan_fwd_<t>   grid (ceil(D/32), B), block 128.
 //             states may be null; otherwise [B,4,D,ceil(L/64),N]: the state entering every
 //             64-step chunk, which the backward restarts from.
-//   backward  selective_scan_bwd_zero_f32 first (zeroes gA, gB, gC, gD, gbias, which the
+//   backward  selective_scan_bwd_zero_<f32|f64> first (zeroes gA, gB, gC, gD, gbias, which the
 //             backward accumulates with atomics), then selective_scan_bwd_<t>
 //             grid (ceil(D/(32/NP)), B), block 128, NP = N rounded up to a power of 2.
 //   gx and gdelta are written in full by the backward itself.
@@ -29,8 +31,7 @@
 // from the saved state, recomputes the tile starts, then per tile (last first) recomputes the
 // tile's states into shared memory and runs the reverse scan. Sums over states use shuffles
 // within a channel's lanes, sums over channels (B and C gradients) shuffles across them.
-#include <cuda_fp16.h>
-#include <cuda_bf16.h>
+#include "lumen_tensor.cuh"
 
 namespace lumen_sscan {
 
@@ -47,12 +48,28 @@ constexpr int FWD_WARP_FLOATS = 2 * 32 * TP + 2 * MAXN * TP;
 // the tile's states [TILE][32]; CPB + NP <= 33.
 constexpr int BWD_WARP_FLOATS = 4 * TP * 33 + TILE * 32;
 
-__device__ __forceinline__ float ld(const float* p, size_t i) { return p[i]; }
-__device__ __forceinline__ float ld(const __half* p, size_t i) { return __half2float(p[i]); }
-__device__ __forceinline__ float ld(const __nv_bfloat16* p, size_t i) { return __bfloat162float(p[i]); }
+// Storage type T computes in R = lumen::Acc<T>: double for f64 (with A, D, bias, out, states and
+// every gradient in double too), float otherwise.
+template <typename T> using AccOf = typename lumen::Acc<T>::type;
+
+template <typename T>
+__device__ __forceinline__ AccOf<T> ld(const T* p, size_t i) { return lumen::to_acc(p[i]); }
+__device__ __forceinline__ float ex(float z) { return expf(z); }
+__device__ __forceinline__ double ex(double z) { return exp(z); }
+// 1/x: in double, the rounded reciprocal instruction rather than div.rn.f64, whose slow-path call
+// makes ptxas spill (F64 runs finite-difference checks, where one more ulp does not matter).
+__device__ __forceinline__ float recip(float x) { return 1.f / x; }
+__device__ __forceinline__ double recip(double x) {
+#ifdef LUMEN_CUDA_EMU
+    return 1.0 / x;
+#else
+    return __drcp_rn(x);
+#endif
+}
 
 // torch.nn.functional.softplus with its default threshold.
 __device__ __forceinline__ float softplus(float z) { return z > 20.f ? z : log1pf(expf(z)); }
+__device__ __forceinline__ double softplus(double z) { return z > 20.0 ? z : log1p(exp(z)); }
 
 // The flat position (h*W + w) that route k visits at step l.
 __device__ __forceinline__ int route_pos(int k, int l, int L, int H, int W) {
@@ -62,11 +79,11 @@ __device__ __forceinline__ int route_pos(int k, int l, int L, int H, int W) {
     return (m - q * H) * W + q;
 }
 
-template <int NS, typename T>
-__device__ void fwd(const T* __restrict__ x, const T* __restrict__ delta, const float* __restrict__ A,
-                    const T* __restrict__ Bs, const T* __restrict__ Cs, const float* __restrict__ Ds,
-                    const float* __restrict__ bias, float* __restrict__ out, float* __restrict__ states,
-                    int D, int H, int W, int N, float* smem) {
+template <int NS, typename T, typename R = AccOf<T>>
+__device__ void fwd(const T* __restrict__ x, const T* __restrict__ delta, const R* __restrict__ A,
+                    const T* __restrict__ Bs, const T* __restrict__ Cs, const R* __restrict__ Ds,
+                    const R* __restrict__ bias, R* __restrict__ out, R* __restrict__ states,
+                    int D, int H, int W, int N, R* smem) {
     const int k = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int b = blockIdx.y, d0 = blockIdx.x * 32, d = d0 + lane;
     const int L = H * W, nchunks = (L + CHUNK - 1) / CHUNK;
@@ -77,33 +94,33 @@ __device__ void fwd(const T* __restrict__ x, const T* __restrict__ delta, const 
     const size_t bcrow = ((size_t) b * ROUTES + k) * N * L;
 
     // The block owns out[b, d0 .. d0+chans): zero it, then the 4 routes add into it.
-    for (int i = threadIdx.x; i < chans * L; i += THREADS) out[xrow0 + i] = 0.f;
+    for (int i = threadIdx.x; i < chans * L; i += THREADS) out[xrow0 + i] = R(0);
     __syncthreads();
 
-    float* sD = smem + k * FWD_WARP_FLOATS;
-    float* sU = sD + 32 * TP;
-    float* sB = sU + 32 * TP;
-    float* sC = sB + MAXN * TP;
+    R* sD = smem + k * FWD_WARP_FLOATS;
+    R* sU = sD + 32 * TP;
+    R* sB = sU + 32 * TP;
+    R* sC = sB + MAXN * TP;
 
-    float a[NS], h[NS];
+    R a[NS], h[NS];
 #pragma unroll
     for (int n = 0; n < NS; n++) {
-        a[n] = (valid && n < N) ? A[((size_t) k * D + d) * N + n] : 0.f;
-        h[n] = 0.f;
+        a[n] = (valid && n < N) ? A[((size_t) k * D + d) * N + n] : R(0);
+        h[n] = R(0);
     }
-    const float dskip = valid ? Ds[k * D + d] : 0.f;
-    const float bz = valid ? bias[k * D + d] : 0.f;
+    const R dskip = valid ? Ds[k * D + d] : R(0);
+    const R bz = valid ? bias[k * D + d] : R(0);
 
     for (int l0 = 0; l0 < L; l0 += TILE) {
         const int tl = min(TILE, L - l0);
         if (states != nullptr && l0 % CHUNK == 0 && valid) {
-            float* st = states + ((((size_t) b * ROUTES + k) * D + d) * nchunks + l0 / CHUNK) * N;
+            R* st = states + ((((size_t) b * ROUTES + k) * D + d) * nchunks + l0 / CHUNK) * N;
 #pragma unroll
             for (int n = 0; n < NS; n++) if (n < N) st[n] = h[n];
         }
         for (int idx = lane; idx < 32 * TILE; idx += 32) {
             const int r = idx / TILE, i = idx % TILE;
-            float dv = 0.f, uv = 0.f;
+            R dv = R(0), uv = R(0);
             if (r < chans && i < tl) {
                 dv = ld(delta, drow0 + (size_t) r * L + l0 + i);
                 uv = ld(x, xrow0 + (size_t) r * L + route_pos(k, l0 + i, L, H, W));
@@ -114,18 +131,18 @@ __device__ void fwd(const T* __restrict__ x, const T* __restrict__ delta, const 
         for (int idx = lane; idx < NS * TILE; idx += 32) {
             const int n = idx / TILE, i = idx % TILE;
             const bool in = n < N && i < tl;
-            sB[n * TP + i] = in ? ld(Bs, bcrow + (size_t) n * L + l0 + i) : 0.f;
-            sC[n * TP + i] = in ? ld(Cs, bcrow + (size_t) n * L + l0 + i) : 0.f;
+            sB[n * TP + i] = in ? ld(Bs, bcrow + (size_t) n * L + l0 + i) : R(0);
+            sC[n * TP + i] = in ? ld(Cs, bcrow + (size_t) n * L + l0 + i) : R(0);
         }
         __syncwarp();
         for (int i = 0; i < tl; i++) {
-            const float dt = softplus(sD[lane * TP + i] + bz);
-            const float u = sU[lane * TP + i];
-            const float du = dt * u;
-            float y = dskip * u;
+            const R dt = softplus(sD[lane * TP + i] + bz);
+            const R u = sU[lane * TP + i];
+            const R du = dt * u;
+            R y = dskip * u;
 #pragma unroll
             for (int n = 0; n < NS; n++) {
-                h[n] = expf(dt * a[n]) * h[n] + du * sB[n * TP + i];
+                h[n] = ex(dt * a[n]) * h[n] + du * sB[n * TP + i];
                 y += sC[n * TP + i] * h[n];
             }
             sD[lane * TP + i] = y;  // this lane's own delta slot, already consumed
@@ -140,16 +157,16 @@ __device__ void fwd(const T* __restrict__ x, const T* __restrict__ delta, const 
 }
 
 // Sum over the lanes of one channel (the NP lanes holding its states).
-template <int NP>
-__device__ __forceinline__ float sum_states(float v) {
+template <int NP, typename R>
+__device__ __forceinline__ R sum_states(R v) {
 #pragma unroll
     for (int off = 1; off < NP; off <<= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
     return v;
 }
 
 // Sum over the channels of the warp, per state.
-template <int NP>
-__device__ __forceinline__ float sum_channels(float v) {
+template <int NP, typename R>
+__device__ __forceinline__ R sum_channels(R v) {
 #pragma unroll
     for (int off = NP; off < 32; off <<= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
     return v;
@@ -157,14 +174,15 @@ __device__ __forceinline__ float sum_channels(float v) {
 
 template <int NP, typename T>
 struct BwdTile {
+    using R = AccOf<T>;
     static constexpr int CPB = 32 / NP;
-    float *sD, *sU, *sG, *sX, *sB, *sC, *sGB, *sGC, *sH;
+    R *sD, *sU, *sG, *sX, *sB, *sC, *sGB, *sGC, *sH;
     const T *x, *delta, *Bs, *Cs;
-    const float* gout;
+    const R* gout;
     size_t xrow0, drow0, bcrow;
     int k, L, H, W, N, chans;
 
-    __device__ void carve(float* warp_smem) {
+    __device__ void carve(R* warp_smem) {
         sD = warp_smem;
         sU = sD + CPB * TP;
         sG = sU + CPB * TP;
@@ -182,26 +200,26 @@ struct BwdTile {
             const int r = idx / TILE, i = idx % TILE;
             const bool in = r < chans && i < tl;
             const int p = in ? route_pos(k, l0 + i, L, H, W) : 0;
-            sD[r * TP + i] = in ? ld(delta, drow0 + (size_t) r * L + l0 + i) : 0.f;
-            sU[r * TP + i] = in ? ld(x, xrow0 + (size_t) r * L + p) : 0.f;
-            if (grad) sG[r * TP + i] = in ? gout[xrow0 + (size_t) r * L + p] : 0.f;
+            sD[r * TP + i] = in ? ld(delta, drow0 + (size_t) r * L + l0 + i) : R(0);
+            sU[r * TP + i] = in ? ld(x, xrow0 + (size_t) r * L + p) : R(0);
+            if (grad) sG[r * TP + i] = in ? gout[xrow0 + (size_t) r * L + p] : R(0);
         }
         for (int idx = lane; idx < NP * TILE; idx += 32) {
             const int n = idx / TILE, i = idx % TILE;
             const bool in = n < N && i < tl;
-            sB[n * TP + i] = in ? ld(Bs, bcrow + (size_t) n * L + l0 + i) : 0.f;
-            if (grad) sC[n * TP + i] = in ? ld(Cs, bcrow + (size_t) n * L + l0 + i) : 0.f;
+            sB[n * TP + i] = in ? ld(Bs, bcrow + (size_t) n * L + l0 + i) : R(0);
+            if (grad) sC[n * TP + i] = in ? ld(Cs, bcrow + (size_t) n * L + l0 + i) : R(0);
         }
     }
 };
 
-template <int NP, typename T>
-__device__ void bwd(const T* __restrict__ x, const T* __restrict__ delta, const float* __restrict__ A,
-                    const T* __restrict__ Bs, const T* __restrict__ Cs, const float* __restrict__ Ds,
-                    const float* __restrict__ bias, const float* __restrict__ states, const float* __restrict__ gout,
-                    float* __restrict__ gx, float* __restrict__ gdelta, float* __restrict__ gA, float* __restrict__ gB,
-                    float* __restrict__ gC, float* __restrict__ gD, float* __restrict__ gbias,
-                    int D, int H, int W, int N, float* smem) {
+template <int NP, typename T, typename R = AccOf<T>>
+__device__ void bwd(const T* __restrict__ x, const T* __restrict__ delta, const R* __restrict__ A,
+                    const T* __restrict__ Bs, const T* __restrict__ Cs, const R* __restrict__ Ds,
+                    const R* __restrict__ bias, const R* __restrict__ states, const R* __restrict__ gout,
+                    R* __restrict__ gx, R* __restrict__ gdelta, R* __restrict__ gA, R* __restrict__ gB,
+                    R* __restrict__ gC, R* __restrict__ gD, R* __restrict__ gbias,
+                    int D, int H, int W, int N, R* smem) {
     constexpr int CPB = 32 / NP;
     const int k = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int c = lane / NP, n = lane % NP;
@@ -219,19 +237,19 @@ __device__ void bwd(const T* __restrict__ x, const T* __restrict__ delta, const 
     t.k = k; t.L = L; t.H = H; t.W = W; t.N = N; t.chans = chans;
 
     // The block owns gx[b, d0 .. d0+chans): zero it, then the 4 routes add into it.
-    for (int i = threadIdx.x; i < chans * L; i += THREADS) gx[t.xrow0 + i] = 0.f;
+    for (int i = threadIdx.x; i < chans * L; i += THREADS) gx[t.xrow0 + i] = R(0);
     __syncthreads();
 
-    const float an = valid ? A[((size_t) k * D + d) * N + n] : 0.f;
-    const float dskip = vd ? Ds[k * D + d] : 0.f;
-    const float bz = vd ? bias[k * D + d] : 0.f;
-    float gh = 0.f;                     // dL/d(state after the step being processed), decayed
-    float acc_a = 0.f, acc_d = 0.f, acc_z = 0.f;
+    const R an = valid ? A[((size_t) k * D + d) * N + n] : R(0);
+    const R dskip = vd ? Ds[k * D + d] : R(0);
+    const R bz = vd ? bias[k * D + d] : R(0);
+    R gh = R(0);                     // dL/d(state after the step being processed), decayed
+    R acc_a = R(0), acc_d = R(0), acc_z = R(0);
 
     for (int ch = nchunks - 1; ch >= 0; ch--) {
         const int c0 = ch * CHUNK, clen = min(CHUNK, L - c0), ntiles = (clen + TILE - 1) / TILE;
-        float h = valid ? states[((((size_t) b * ROUTES + k) * D + d) * nchunks + ch) * N + n] : 0.f;
-        float hstart[CHUNK / TILE];
+        R h = valid ? states[((((size_t) b * ROUTES + k) * D + d) * nchunks + ch) * N + n] : R(0);
+        R hstart[CHUNK / TILE];
         // Pass 1: the state entering each tile of the chunk.
 #pragma unroll
         for (int ti = 0; ti < CHUNK / TILE; ti++) {
@@ -240,8 +258,8 @@ __device__ void bwd(const T* __restrict__ x, const T* __restrict__ delta, const 
                 t.stage(lane, c0 + ti * TILE, TILE, false);
                 __syncwarp();
                 for (int i = 0; i < TILE; i++) {
-                    const float dt = softplus(t.sD[c * TP + i] + bz);
-                    h = expf(dt * an) * h + dt * t.sU[c * TP + i] * t.sB[n * TP + i];
+                    const R dt = softplus(t.sD[c * TP + i] + bz);
+                    h = ex(dt * an) * h + dt * t.sU[c * TP + i] * t.sB[n * TP + i];
                 }
                 __syncwarp();
             }
@@ -253,27 +271,27 @@ __device__ void bwd(const T* __restrict__ x, const T* __restrict__ delta, const 
             const int l0 = c0 + ti * TILE, tl = min(TILE, L - l0);
             t.stage(lane, l0, tl, true);
             __syncwarp();
-            const float h0 = hstart[ti];
+            const R h0 = hstart[ti];
             h = h0;
             for (int i = 0; i < tl; i++) {
-                const float dt = softplus(t.sD[c * TP + i] + bz);
-                h = expf(dt * an) * h + dt * t.sU[c * TP + i] * t.sB[n * TP + i];
+                const R dt = softplus(t.sD[c * TP + i] + bz);
+                h = ex(dt * an) * h + dt * t.sU[c * TP + i] * t.sB[n * TP + i];
                 t.sH[i * 32 + lane] = h;
             }
             for (int i = tl - 1; i >= 0; i--) {
-                const float z = t.sD[c * TP + i] + bz;
-                const float dt = softplus(z);
-                const float sig = 1.f / (1.f + expf(-z));
-                const float u = t.sU[c * TP + i], gy = t.sG[c * TP + i];
-                const float bn = t.sB[n * TP + i], cn = t.sC[n * TP + i];
-                const float decay = expf(dt * an);
-                const float hprev = i > 0 ? t.sH[(i - 1) * 32 + lane] : h0;
+                const R z = t.sD[c * TP + i] + bz;
+                const R dt = softplus(z);
+                const R sig = recip(R(1) + ex(-z));
+                const R u = t.sU[c * TP + i], gy = t.sG[c * TP + i];
+                const R bn = t.sB[n * TP + i], cn = t.sC[n * TP + i];
+                const R decay = ex(dt * an);
+                const R hprev = i > 0 ? t.sH[(i - 1) * 32 + lane] : h0;
                 gh += gy * cn;
-                const float vc = sum_channels<NP>(gy * t.sH[i * 32 + lane]);
-                const float vb = sum_channels<NP>(gh * dt * u);
-                const float w = gh * decay * hprev;            // dL/d(decay) * decay
-                const float pu = sum_states<NP>(gh * bn);
-                const float pdt = sum_states<NP>(w * an);
+                const R vc = sum_channels<NP>(gy * t.sH[i * 32 + lane]);
+                const R vb = sum_channels<NP>(gh * dt * u);
+                const R w = gh * decay * hprev;            // dL/d(decay) * decay
+                const R pu = sum_states<NP>(gh * bn);
+                const R pdt = sum_states<NP>(w * an);
                 acc_a += w * dt;
                 gh *= decay;
                 __syncwarp();  // every lane has read this step's delta slot before it is overwritten
@@ -282,7 +300,7 @@ __device__ void bwd(const T* __restrict__ x, const T* __restrict__ delta, const 
                     t.sGC[n * TP + i] = vc;
                 }
                 if (n == 0) {
-                    const float gz = (u * pu + pdt) * sig;
+                    const R gz = (u * pu + pdt) * sig;
                     t.sD[c * TP + i] = gz;
                     t.sX[c * TP + i] = dt * pu + gy * dskip;
                     acc_z += gz;
@@ -314,10 +332,11 @@ __device__ void bwd(const T* __restrict__ x, const T* __restrict__ delta, const 
     }
 }
 
-template <typename T>
-__device__ void fwd_dispatch(const T* x, const T* delta, const float* A, const T* Bs, const T* Cs, const float* Ds,
-                             const float* bias, float* out, float* states, int D, int H, int W, int N) {
-    __shared__ float smem[ROUTES * FWD_WARP_FLOATS];
+template <typename T, typename R = AccOf<T>>
+__device__ void fwd_dispatch(const T* x, const T* delta, const R* A, const T* Bs, const T* Cs, const R* Ds,
+                             const R* bias, R* out, R* states, int D, int H, int W, int N) {
+    extern __shared__ double sscan_fwd_smem[];   // ROUTES * FWD_WARP_FLOATS values of R
+    R* smem = reinterpret_cast<R*>(sscan_fwd_smem);
     if (N <= 1) fwd<1>(x, delta, A, Bs, Cs, Ds, bias, out, states, D, H, W, N, smem);
     else if (N <= 2) fwd<2>(x, delta, A, Bs, Cs, Ds, bias, out, states, D, H, W, N, smem);
     else if (N <= 4) fwd<4>(x, delta, A, Bs, Cs, Ds, bias, out, states, D, H, W, N, smem);
@@ -325,11 +344,12 @@ __device__ void fwd_dispatch(const T* x, const T* delta, const float* A, const T
     else fwd<16>(x, delta, A, Bs, Cs, Ds, bias, out, states, D, H, W, N, smem);
 }
 
-template <typename T>
-__device__ void bwd_dispatch(const T* x, const T* delta, const float* A, const T* Bs, const T* Cs, const float* Ds,
-                             const float* bias, const float* states, const float* gout, float* gx, float* gdelta,
-                             float* gA, float* gB, float* gC, float* gD, float* gbias, int D, int H, int W, int N) {
-    __shared__ float smem[ROUTES * BWD_WARP_FLOATS];
+template <typename T, typename R = AccOf<T>>
+__device__ void bwd_dispatch(const T* x, const T* delta, const R* A, const T* Bs, const T* Cs, const R* Ds,
+                             const R* bias, const R* states, const R* gout, R* gx, R* gdelta,
+                             R* gA, R* gB, R* gC, R* gD, R* gbias, int D, int H, int W, int N) {
+    extern __shared__ double sscan_bwd_smem[];   // ROUTES * BWD_WARP_FLOATS values of R
+    R* smem = reinterpret_cast<R*>(sscan_bwd_smem);
     if (N <= 1) bwd<1>(x, delta, A, Bs, Cs, Ds, bias, states, gout, gx, gdelta, gA, gB, gC, gD, gbias, D, H, W, N, smem);
     else if (N <= 2) bwd<2>(x, delta, A, Bs, Cs, Ds, bias, states, gout, gx, gdelta, gA, gB, gC, gD, gbias, D, H, W, N, smem);
     else if (N <= 4) bwd<4>(x, delta, A, Bs, Cs, Ds, bias, states, gout, gx, gdelta, gA, gB, gC, gD, gbias, D, H, W, N, smem);
@@ -339,39 +359,51 @@ __device__ void bwd_dispatch(const T* x, const T* delta, const float* A, const T
 
 }  // namespace lumen_sscan
 
-#define LUMEN_SSCAN_ENTRIES(SUFFIX, T)                                                                                   \
-    extern "C" __global__ void __launch_bounds__(lumen_sscan::THREADS) selective_scan_fwd_##SUFFIX(                      \
-            const T* x, const T* delta, const float* A, const T* Bs, const T* Cs, const float* Ds, const float* bias,    \
-            float* out, float* states, int D, int H, int W, int N) {                                                     \
-        lumen_sscan::fwd_dispatch<T>(x, delta, A, Bs, Cs, Ds, bias, out, states, D, H, W, N);                            \
-    }                                                                                                                    \
-    extern "C" __global__ void __launch_bounds__(lumen_sscan::THREADS) selective_scan_bwd_##SUFFIX(                      \
-            const T* x, const T* delta, const float* A, const T* Bs, const T* Cs, const float* Ds, const float* bias,    \
-            const float* states, const float* gout, float* gx, float* gdelta, float* gA, float* gB, float* gC,           \
-            float* gD, float* gbias, int D, int H, int W, int N) {                                                       \
-        lumen_sscan::bwd_dispatch<T>(x, delta, A, Bs, Cs, Ds, bias, states, gout, gx, gdelta, gA, gB, gC, gD, gbias,     \
-                                     D, H, W, N);                                                                        \
-    }
-
-LUMEN_SSCAN_ENTRIES(f32, float)
-LUMEN_SSCAN_ENTRIES(f16, __half)
-LUMEN_SSCAN_ENTRIES(bf16, __nv_bfloat16)
-
 // Zeroes the gradients the backward accumulates with atomics: gA [4D,N], gB and gC [B,4,N,L],
 // gD and gbias [4D]. Any 1-D grid; grid-stride.
-extern "C" __global__ void selective_scan_bwd_zero_f32(float* gA, float* gB, float* gC, float* gD, float* gbias,
-                                                       long long n_a, long long n_bc, long long n_d) {
+namespace lumen_sscan {
+template <typename R>
+__device__ void bwd_zero(R* gA, R* gB, R* gC, R* gD, R* gbias, long long n_a, long long n_bc, long long n_d) {
     const long long stride = (long long) gridDim.x * blockDim.x;
     const long long total = n_bc > n_a ? (n_bc > n_d ? n_bc : n_d) : (n_a > n_d ? n_a : n_d);
     for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < total; i += stride) {
         if (i < n_bc) {
-            gB[i] = 0.f;
-            gC[i] = 0.f;
+            gB[i] = 0;
+            gC[i] = 0;
         }
-        if (i < n_a) gA[i] = 0.f;
+        if (i < n_a) gA[i] = 0;
         if (i < n_d) {
-            gD[i] = 0.f;
-            gbias[i] = 0.f;
+            gD[i] = 0;
+            gbias[i] = 0;
         }
     }
+}
+}  // namespace lumen_sscan
+
+// Entry points per storage type T; R is what A, D, bias, out, states and the gradients are.
+#define LUMEN_SSCAN_ENTRIES(T, SUFFIX) LUMEN_SSCAN_ENTRIES_R(T, SUFFIX, lumen_sscan::AccOf<T>)
+#define LUMEN_SSCAN_ENTRIES_R(T, SUFFIX, R)                                                                              \
+    extern "C" __global__ void __launch_bounds__(lumen_sscan::THREADS) selective_scan_fwd_##SUFFIX(                      \
+            const T* x, const T* delta, const R* A, const T* Bs, const T* Cs, const R* Ds, const R* bias,                \
+            R* out, R* states, int D, int H, int W, int N) {                                                             \
+        lumen_sscan::fwd_dispatch<T>(x, delta, A, Bs, Cs, Ds, bias, out, states, D, H, W, N);                            \
+    }                                                                                                                    \
+    extern "C" __global__ void __launch_bounds__(lumen_sscan::THREADS, 1) selective_scan_bwd_##SUFFIX(                      \
+            const T* x, const T* delta, const R* A, const T* Bs, const T* Cs, const R* Ds, const R* bias,                \
+            const R* states, const R* gout, R* gx, R* gdelta, R* gA, R* gB, R* gC,                                       \
+            R* gD, R* gbias, int D, int H, int W, int N) {                                                               \
+        lumen_sscan::bwd_dispatch<T>(x, delta, A, Bs, Cs, Ds, bias, states, gout, gx, gdelta, gA, gB, gC, gD, gbias,     \
+                                     D, H, W, N);                                                                        \
+    }
+
+LUMEN_FOR_FLOAT_TYPES(LUMEN_SSCAN_ENTRIES)
+
+extern "C" __global__ void selective_scan_bwd_zero_f32(float* gA, float* gB, float* gC, float* gD, float* gbias,
+                                                       long long n_a, long long n_bc, long long n_d) {
+    lumen_sscan::bwd_zero(gA, gB, gC, gD, gbias, n_a, n_bc, n_d);
+}
+
+extern "C" __global__ void selective_scan_bwd_zero_f64(double* gA, double* gB, double* gC, double* gD, double* gbias,
+                                                       long long n_a, long long n_bc, long long n_d) {
+    lumen_sscan::bwd_zero(gA, gB, gC, gD, gbias, n_a, n_bc, n_d);
 }

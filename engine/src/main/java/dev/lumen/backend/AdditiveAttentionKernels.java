@@ -16,7 +16,8 @@ import dev.lumen.tensor.Tensor;
  * floating dtype; weights keep PyTorch's shapes ([C,1,3,3], [1,C,1,1], [C,C,1,1]).
  *
  * <p>The kernels are the passes over memory: {@link #catmBatchStats} (training only: the
- * BatchNorm statistics need all of u before any gate) and {@link #catmForward}, which per image
+ * BatchNorm statistics need all of u before any gate), {@link #catmNormalization} (the [C]
+ * statistics the gates use, and the running ones, without a trip to the host) and {@link #catmForward}, which per image
  * makes the gates (pass 1: the spatial gate and the channel means, which need all pixels
  * before the channel gate exists) and then applies them (pass 2: both gates applied, the sum,
  * dwc and the product with v, with no intermediate written) while the image is still in cache.
@@ -37,6 +38,17 @@ public interface AdditiveAttentionKernels {
 
     /** Per-channel mean and biased variance over (B,H,W) of u = dwconv3x3(t) + dwBias, into [C] tensors. */
     void catmBatchStats(Tensor t, Tensor dwWeight, Tensor dwBias, Tensor mean, Tensor var);
+
+    /**
+     * The statistics a gate normalizes with, into mean and invStd ([C], the dtype of the running
+     * ones), computed in double with each operation rounded as Java's double arithmetic does.
+     * With batch statistics (batchMean and batchVar from {@link #catmBatchStats}; training):
+     * mean = batchMean, invStd = 1/sqrt(batchVar + eps), and in place runningMean = (1-momentum)*runningMean
+     * + momentum*batchMean and runningVar = (1-momentum)*runningVar + (momentum*varianceCorrection)*batchVar.
+     * With batchMean null (eval): mean = runningMean, invStd = 1/sqrt(runningVar + eps). All [C], contiguous.
+     */
+    void catmNormalization(Tensor batchMean, Tensor batchVar, Tensor runningMean, Tensor runningVar, double momentum,
+                           double varianceCorrection, double eps, Tensor mean, Tensor invStd);
 
     /**
      * Passes 1 and 2: the gates of q and k into sq and sk (spatial gate, channel means, channel

@@ -93,45 +93,29 @@ public final class AdditiveAttention {
                 Tensor.empty(q.dtype(), q.device(), s[0], s[1]), Tensor.empty(q.dtype(), q.device(), s[0], s[1]));
     }
 
-    /** The kernels' view of a gate: batch statistics (updating the running ones) in training, running ones otherwise. */
+    /**
+     * The kernels' view of a gate: batch statistics (updating the running ones) in training, running
+     * ones otherwise. The statistics stay on the gate's device (catmNormalization), so a device
+     * step does not wait for the host here.
+     */
     private static AdditiveAttentionKernels.Gate kernelGate(AdditiveAttentionKernels kern, Tensor t, Gate g, boolean training,
                                                              double momentum, double eps) {
         int c = t.shape(1);
         Tensor dwW = g.dwWeight.contiguous(), dwB = g.dwBias.contiguous();
-        double[] mean, var;
+        Tensor mean = Tensor.empty(t.dtype(), t.device(), c), invStd = Tensor.empty(t.dtype(), t.device(), c);
         try (GradMode ng = GradMode.noGrad()) {
             if (training) {
-                Tensor bm = Tensor.empty(t.dtype(), t.device(), c), bv = Tensor.empty(t.dtype(), t.device(), c);
-                kern.catmBatchStats(t, dwW, dwB, bm, bv);
-                mean = bm.toDoubles();
-                var = bv.toDoubles();
-                bm.close();
-                bv.close();
-                updateRunning(g.runningMean, mean, momentum, 1);
-                double n = (double) t.shape(0) * t.shape(2) * t.shape(3);
-                updateRunning(g.runningVar, var, momentum, n > 1 ? n / (n - 1) : 1);
+                try (Tensor bm = Tensor.empty(t.dtype(), t.device(), c); Tensor bv = Tensor.empty(t.dtype(), t.device(), c)) {
+                    kern.catmBatchStats(t, dwW, dwB, bm, bv);
+                    double n = (double) t.shape(0) * t.shape(2) * t.shape(3);
+                    kern.catmNormalization(bm, bv, g.runningMean, g.runningVar, momentum, n > 1 ? n / (n - 1) : 1, eps, mean, invStd);
+                }
             } else {
-                mean = g.runningMean.toDoubles();
-                var = g.runningVar.toDoubles();
+                kern.catmNormalization(null, null, g.runningMean, g.runningVar, momentum, 1, eps, mean, invStd);
             }
         }
-        double[] inv = new double[c];
-        for (int i = 0; i < c; i++) inv[i] = 1 / Math.sqrt(var[i] + eps);
         return new AdditiveAttentionKernels.Gate(dwW, dwB, g.bnWeight.contiguous(), g.bnBias.contiguous(),
-                constant(mean, t), constant(inv, t), g.spatialWeight.contiguous(), g.channelWeight.contiguous());
-    }
-
-    private static Tensor constant(double[] values, Tensor like) {
-        return Tensor.fromDoubles(values, like.dtype(), values.length).to(like.device());
-    }
-
-    /** running = (1-momentum)*running + momentum*correction*batch, in place. */
-    private static void updateRunning(Tensor running, double[] batch, double momentum, double correction) {
-        double[] r = running.toDoubles();
-        for (int i = 0; i < r.length; i++) r[i] = (1 - momentum) * r[i] + momentum * correction * batch[i];
-        Tensor upd = Tensor.fromDoubles(r, running.dtype(), running.shape()).to(running.device());
-        running.backend().copy(upd, running);
-        upd.close();
+                mean, invStd, g.spatialWeight.contiguous(), g.channelWeight.contiguous());
     }
 
     private static void check(Tensor q, Tensor k, Tensor v, Gate gq, Gate gk, Tensor dwcWeight, Tensor dwcBias) {
@@ -150,6 +134,9 @@ public final class AdditiveAttention {
             expect(p + "bnBias", g.bnBias, q.dtype(), c);
             expect(p + "runningMean", g.runningMean, q.dtype(), c);
             expect(p + "runningVar", g.runningVar, q.dtype(), c);
+            if (!g.runningMean.isContiguous() || !g.runningVar.isContiguous()) {
+                throw new IllegalArgumentException("additiveAttention: gate " + side + "'s running statistics must be contiguous (they are updated in place)");
+            }
             expect(p + "spatialWeight", g.spatialWeight, q.dtype(), 1, c, 1, 1);
             expect(p + "channelWeight", g.channelWeight, q.dtype(), c, c, 1, 1);
         }

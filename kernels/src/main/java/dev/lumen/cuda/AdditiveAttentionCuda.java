@@ -1,134 +1,179 @@
 package dev.lumen.cuda;
 
+import dev.lumen.backend.cuda.CudaBackend;
+import dev.lumen.backend.cuda.DeviceScratch;
+import dev.lumen.tensor.DType;
+
 /**
- * Runs the passes of additive_attention.cu (CAS-ViT's additive token mixer core) on f32 device
- * buffers, NCHW, weights in PyTorch's shapes. BatchNorm statistics are f32 [C] buffers (mean and
- * 1/std); scratch for per-block partial sums is allocated here. T and the thread count must
- * match the constants of the .cu file.
+ * Runs the passes of additive_attention.cu (CAS-ViT's additive token mixer core) on device
+ * pointers, on the compute stream: NCHW tensors of one floating dtype, weights in PyTorch's
+ * shapes, BatchNorm statistics as [C] of that dtype. Scratch (partial sums, dS, dz) comes from
+ * DeviceScratch, in the type the kernels compute in (double for F64, float otherwise). T and the
+ * thread count must match the constants of the .cu file.
  */
 public final class AdditiveAttentionCuda {
-    private static final int T = 16, THREADS = 256, STAT_SPLITS = 8;
+    private static final int T = 16, THREADS = 256, WARPS = THREADS / 32, STAT_SPLITS = 8;
+    private static final int MAX_SHARED = 227 * 1024;
 
     private AdditiveAttentionCuda() {}
 
     public record Shape(int b, int c, int h, int w) {
+        public Shape {
+            if ((long) b * c * h * w > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("catm: " + b + "x" + c + "x" + h + "x" + w + " exceeds the kernels' 2^31 elements");
+            }
+        }
+
         int hw() { return h * w; }
 
-        int tilesX() { return ceil(w, T); }
+        int tiles() { return ceil(w, T) * ceil(h, T); }
 
-        int tilesY() { return ceil(h, T); }
+        long elements() { return (long) b * c * h * w; }
 
-        int tiles() { return tilesX() * tilesY(); }
-
-        long bytes() { return 4L * b * c * h * w; }
+        /** A 1-D grid of one block per tile of each of planes planes (the kernels' TileOf). */
+        int[] tileGrid(long planes) {
+            long blocks = planes * tiles();
+            if (blocks > Integer.MAX_VALUE) throw new IllegalArgumentException("catm: " + blocks + " tile blocks exceed grid x's 2^31-1 (" + this + ")");
+            return new int[] {(int) blocks};
+        }
     }
 
-    /** One gate: dw conv weight/bias, BatchNorm weight/bias, the statistics it uses (f32 mean, 1/std), w1 [C], Wc [C,C]. */
-    public record Gate(DeviceBuffer dwWeight, DeviceBuffer dwBias, DeviceBuffer bnWeight, DeviceBuffer bnBias, DeviceBuffer mean,
-                       DeviceBuffer invStd, DeviceBuffer spatialWeight, DeviceBuffer channelWeight) {}
+    /** One gate: dw conv weight/bias, BatchNorm weight/bias, the statistics it uses (mean, 1/std), w1 [C], Wc [C,C]. */
+    public record Gate(long dwWeight, long dwBias, long bnWeight, long bnBias, long mean, long invStd, long spatialWeight,
+                       long channelWeight) {}
 
     /** The spatial gate [B,H,W], channel means [B,C] and channel gate [B,C] of one gate. */
-    public record State(DeviceBuffer spatial, DeviceBuffer pooled, DeviceBuffer channel) {}
+    public record State(long spatial, long pooled, long channel) {}
 
-    public record GateGrads(DeviceBuffer input, DeviceBuffer dwWeight, DeviceBuffer dwBias, DeviceBuffer bnWeight,
-                            DeviceBuffer bnBias, DeviceBuffer spatialWeight, DeviceBuffer channelWeight) {}
+    public record GateGrads(long input, long dwWeight, long dwBias, long bnWeight, long bnBias, long spatialWeight,
+                            long channelWeight) {}
+
+    private static int accBytes(DType t) { return t == DType.F64 ? 8 : 4; }
+
+    private static Kernel kernel(CudaContext ctx, String op, DType t) {
+        if (!t.isFloating()) throw new IllegalArgumentException("catm: " + t + " is not a floating dtype");
+        return ctx.kernel(op + "_" + CudaBackend.suffix(t));
+    }
+
+    private static int shared(long bytes) {
+        if (bytes > MAX_SHARED) throw new IllegalArgumentException("catm: " + bytes + " bytes of shared memory exceed " + MAX_SHARED + " (too many channels)");
+        return (int) bytes;
+    }
 
     private static int splits(Shape s) { return Math.max(1, Math.min(s.b(), STAT_SPLITS)); }
 
-    /** Batch mean, biased variance and 1/sqrt(var+eps) of u = dwconv(t) + bias, per channel. */
-    public static void batchStats(CudaContext ctx, Shape s, DeviceBuffer t, DeviceBuffer dw, DeviceBuffer db, double eps,
-                                  DeviceBuffer mean, DeviceBuffer var, DeviceBuffer invStd) {
+    /** Batch mean and biased variance of u = dwconv(t) + bias, per channel. */
+    public static void batchStats(CudaContext ctx, DType dt, Shape s, long t, long dw, long db, long mean, long var) {
         int splits = splits(s);
-        try (DeviceBuffer part = ctx.allocate(16L * splits * s.c()); KernelArgs a = new KernelArgs(); KernelArgs f = new KernelArgs()) {
-            a.ptr(t).ptr(dw).ptr(db).ptr(part).i32(s.b()).i32(s.c()).i32(s.h()).i32(s.w());
-            ctx.kernel("catm_stats_f32").launch(new int[] {s.c(), splits}, new int[] {THREADS}, 0, a);
-            f.ptr(part).i32(splits).i32(s.c()).i32(s.b() * s.hw()).f32((float) eps).ptr(mean).ptr(var).ptr(invStd);
-            ctx.kernel("catm_stats_finalize_f32").launch(new int[] {ceil(s.c(), 128)}, new int[] {128}, 0, f);
-            ctx.synchronize();
+        try (DeviceScratch part = DeviceScratch.allocate(16L * splits * s.c()); KernelArgs a = new KernelArgs(); KernelArgs f = new KernelArgs()) {
+            a.ptr(t).ptr(dw).ptr(db).ptr(part.ptr()).i32(s.b()).i32(s.c()).i32(s.h()).i32(s.w());
+            kernel(ctx, "catm_stats", dt).launch(new int[] {s.c(), splits}, new int[] {THREADS}, 0, a);
+            f.ptr(part.ptr()).i32(splits).i32(s.c()).i64((long) s.b() * s.hw()).ptr(mean).ptr(var);
+            kernel(ctx, "catm_stats_finalize", dt).launch(new int[] {ceil(s.c(), 128)}, new int[] {128}, 0, f);
+        }
+    }
+
+    /**
+     * The statistics a gate normalizes with ([C] each): with batch statistics (batchMean non-zero)
+     * mean = batch mean, invStd = 1/sqrt(batchVar + eps), and the running ones move toward the
+     * batch's in place; otherwise mean = running mean and invStd = 1/sqrt(runningVar + eps).
+     */
+    public static void normalization(CudaContext ctx, DType dt, int c, long batchMean, long batchVar, long runningMean,
+                                     long runningVar, double momentum, double varianceCorrection, double eps, long mean, long invStd) {
+        try (KernelArgs a = new KernelArgs()) {
+            a.ptr(batchMean).ptr(batchVar).ptr(runningMean).ptr(runningVar).f64(momentum).f64(varianceCorrection).f64(eps)
+                    .ptr(mean).ptr(invStd).i32(c);
+            kernel(ctx, "catm_normalization", dt).launch(new int[] {ceil(c, 128)}, new int[] {128}, 0, a);
         }
     }
 
     /** Pass 1 for one gate. */
-    public static void gates(CudaContext ctx, Shape s, DeviceBuffer t, Gate g, State out) {
-        try (DeviceBuffer part = ctx.allocate(4L * s.b() * s.tiles() * s.c()); KernelArgs a = new KernelArgs(); KernelArgs c = new KernelArgs()) {
+    public static void gates(CudaContext ctx, DType dt, Shape s, long t, Gate g, State out) {
+        int acc = accBytes(dt);
+        try (DeviceScratch part = DeviceScratch.allocate((long) acc * s.b() * s.tiles() * s.c());
+             KernelArgs a = new KernelArgs(); KernelArgs c = new KernelArgs()) {
             a.ptr(t).ptr(g.dwWeight()).ptr(g.dwBias()).ptr(g.mean()).ptr(g.invStd()).ptr(g.bnWeight()).ptr(g.bnBias())
-                    .ptr(g.spatialWeight()).ptr(out.spatial()).ptr(part).i32(s.c()).i32(s.h()).i32(s.w());
-            ctx.kernel("catm_gates_f32").launch(new int[] {s.tilesX(), s.tilesY(), s.b()}, new int[] {THREADS}, 4 * (THREADS / 32) * s.c(), a);
-            c.ptr(part).i32(s.tiles()).ptr(g.channelWeight()).ptr(out.pooled()).ptr(out.channel()).i32(s.c()).i32(s.hw());
-            ctx.kernel("catm_channel_gate_f32").launch(new int[] {s.b()}, new int[] {THREADS}, 4 * s.c(), c);
-            ctx.synchronize();
+                    .ptr(g.spatialWeight()).ptr(out.spatial()).ptr(part.ptr()).i32(s.c()).i32(s.h()).i32(s.w());
+            kernel(ctx, "catm_gates", dt).launch(s.tileGrid(s.b()), new int[] {THREADS}, shared((long) acc * WARPS * s.c()), a);
+            c.ptr(part.ptr()).i32(s.tiles()).ptr(g.channelWeight()).ptr(out.pooled()).ptr(out.channel()).i32(s.c()).i32(s.hw());
+            kernel(ctx, "catm_channel_gate", dt).launch(new int[] {s.b()}, new int[] {THREADS}, shared((long) acc * s.c()), c);
         }
     }
 
     /** Pass 2: out = dwc(q*s_q*g_q + k*s_k*g_k) * v. */
-    public static void forward(CudaContext ctx, Shape s, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, State sq, State sk,
-                               DeviceBuffer dwcWeight, DeviceBuffer dwcBias, DeviceBuffer out) {
+    public static void forward(CudaContext ctx, DType dt, Shape s, long q, long k, long v, State sq, State sk, long dwcWeight,
+                               long dwcBias, long out) {
         try (KernelArgs a = new KernelArgs()) {
             a.ptr(q).ptr(k).ptr(v).ptr(sq.spatial()).ptr(sq.channel()).ptr(sk.spatial()).ptr(sk.channel()).ptr(dwcWeight)
                     .ptr(dwcBias).ptr(out).i32(s.c()).i32(s.h()).i32(s.w());
-            ctx.kernel("catm_fwd_f32").launch(new int[] {s.tilesX(), s.tilesY(), s.b() * s.c()}, new int[] {THREADS}, 0, a);
+            kernel(ctx, "catm_fwd", dt).launch(s.tileGrid((long) s.b() * s.c()), new int[] {THREADS}, 0, a);
         }
     }
 
     /** Every gradient; batchStats: the gates' statistics are this batch's (training). */
-    public static void backward(CudaContext ctx, Shape s, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, Gate gq, Gate gk,
-                                State sq, State sk, DeviceBuffer dwcWeight, DeviceBuffer dwcBias, boolean batchStats,
-                                DeviceBuffer gradOut, DeviceBuffer gradV, DeviceBuffer gradDwcWeight, DeviceBuffer gradDwcBias,
-                                GateGrads gradQ, GateGrads gradK) {
-        int[] tileGrid = {s.tilesX(), s.tilesY(), s.b() * s.c()};
-        int bc = s.b() * s.c();
-        try (DeviceBuffer dS = ctx.allocate(s.bytes()); DeviceBuffer part = ctx.allocate(4L * bc * s.tiles() * 12);
-             DeviceBuffer dgq = ctx.allocate(4L * bc); DeviceBuffer dgk = ctx.allocate(4L * bc);
-             DeviceBuffer dmq = ctx.allocate(4L * bc); DeviceBuffer dmk = ctx.allocate(4L * bc);
-             DeviceBuffer dzq = ctx.allocate(4L * s.b() * s.hw()); DeviceBuffer dzk = ctx.allocate(4L * s.b() * s.hw())) {
+    public static void backward(CudaContext ctx, DType dt, Shape s, long q, long k, long v, Gate gq, Gate gk, State sq, State sk,
+                                long dwcWeight, long dwcBias, boolean batchStats, long gradOut, long gradV, long gradDwcWeight,
+                                long gradDwcBias, GateGrads gradQ, GateGrads gradK) {
+        int acc = accBytes(dt);
+        long bc = (long) s.b() * s.c(), pix = (long) s.b() * s.hw();
+        try (DeviceScratch dS = DeviceScratch.allocate(acc * s.elements());
+             DeviceScratch part = DeviceScratch.allocate(acc * bc * s.tiles() * 12);
+             DeviceScratch dg = DeviceScratch.allocate(acc * bc * 4);     // dg_q, dg_k, dm_q, dm_k
+             DeviceScratch dz = DeviceScratch.allocate(acc * pix * 2)) {  // dz_q, dz_k
+            long dgq = dg.ptr(), dgk = dgq + acc * bc, dmq = dgk + acc * bc, dmk = dmq + acc * bc;
+            long dzq = dz.ptr(), dzk = dzq + acc * pix;
             try (KernelArgs a = new KernelArgs(); KernelArgs r = new KernelArgs()) {
                 a.ptr(q).ptr(k).ptr(v).ptr(sq.spatial()).ptr(sq.channel()).ptr(sk.spatial()).ptr(sk.channel()).ptr(dwcWeight)
-                        .ptr(dwcBias).ptr(gradOut).ptr(gradV).ptr(dS).ptr(part).i32(s.c()).i32(s.h()).i32(s.w());
-                ctx.kernel("catm_bwd_dwc_f32").launch(tileGrid, new int[] {THREADS}, 0, a);
-                r.ptr(part).i32(s.b()).i32(s.c()).i32(s.tiles()).i32(12).ptr(gradDwcWeight).ptr(gradDwcBias).ptr(dgq).ptr(dgk);
-                ctx.kernel("catm_bwd_reduce_f32").launch(new int[] {ceil(Math.max(s.c(), bc), THREADS)}, new int[] {THREADS}, 0, r);
+                        .ptr(dwcBias).ptr(gradOut).ptr(gradV).ptr(dS.ptr()).ptr(part.ptr()).i32(s.c()).i32(s.h()).i32(s.w());
+                kernel(ctx, "catm_bwd_dwc", dt).launch(s.tileGrid(bc), new int[] {THREADS}, 0, a);
+                r.ptr(part.ptr()).i32(s.b()).i32(s.c()).i32(s.tiles()).i32(12).ptr(gradDwcWeight).ptr(gradDwcBias).ptr(dgq).ptr(dgk);
+                kernel(ctx, "catm_bwd_reduce", dt).launch(new int[] {blocks(Math.max(s.c(), bc))}, new int[] {THREADS}, 0, r);
             }
-            channelGate(ctx, s, dgq, sq, gq, gradQ, dmq);
-            channelGate(ctx, s, dgk, sk, gk, gradK, dmk);
+            channelGate(ctx, dt, s, dgq, sq, gq, gradQ, dmq);
+            channelGate(ctx, dt, s, dgk, sk, gk, gradK, dmk);
             try (KernelArgs a = new KernelArgs()) {
-                a.ptr(q).ptr(k).ptr(dS).ptr(sq.spatial()).ptr(sq.channel()).ptr(dmq).ptr(sk.spatial()).ptr(sk.channel()).ptr(dmk)
+                a.ptr(q).ptr(k).ptr(dS.ptr()).ptr(sq.spatial()).ptr(sq.channel()).ptr(dmq).ptr(sk.spatial()).ptr(sk.channel()).ptr(dmk)
                         .ptr(dzq).ptr(dzk).i32(s.b()).i32(s.c()).i32(s.hw());
-                ctx.kernel("catm_bwd_spatial_f32").launch(new int[] {ceil(s.b() * s.hw(), THREADS)}, new int[] {THREADS}, 0, a);
+                kernel(ctx, "catm_bwd_spatial", dt).launch(new int[] {blocks(pix)}, new int[] {THREADS}, 0, a);
             }
-            spatialGate(ctx, s, q, gq, sq, dzq, dS, dmq, batchStats, part, gradQ);
-            spatialGate(ctx, s, k, gk, sk, dzk, dS, dmk, batchStats, part, gradK);
-            ctx.synchronize();
+            spatialGate(ctx, dt, s, q, gq, sq, dzq, dS.ptr(), dmq, batchStats, part.ptr(), gradQ);
+            spatialGate(ctx, dt, s, k, gk, sk, dzk, dS.ptr(), dmk, batchStats, part.ptr(), gradK);
         }
     }
 
-    private static void channelGate(CudaContext ctx, Shape s, DeviceBuffer dg, State st, Gate g, GateGrads out, DeviceBuffer dm) {
+    private static void channelGate(CudaContext ctx, DType dt, Shape s, long dg, State st, Gate g, GateGrads out, long dm) {
         try (KernelArgs a = new KernelArgs()) {
             a.ptr(dg).ptr(st.channel()).ptr(st.pooled()).ptr(g.channelWeight()).ptr(out.channelWeight()).ptr(dm).i32(s.b()).i32(s.c());
-            int n = Math.max(s.c() * s.c(), s.b() * s.c());
-            ctx.kernel("catm_bwd_channel_gate_f32").launch(new int[] {ceil(n, THREADS)}, new int[] {THREADS}, 0, a);
+            long n = Math.max((long) s.c() * s.c(), (long) s.b() * s.c());
+            kernel(ctx, "catm_bwd_channel_gate", dt).launch(new int[] {blocks(n)}, new int[] {THREADS}, 0, a);
         }
     }
 
-    private static void spatialGate(CudaContext ctx, Shape s, DeviceBuffer t, Gate g, State st, DeviceBuffer dz, DeviceBuffer dS,
-                                    DeviceBuffer dm, boolean batchStats, DeviceBuffer part, GateGrads out) {
-        int splits = splits(s);
-        try (DeviceBuffer bn = ctx.allocate(24L * splits * s.c()); DeviceBuffer meanDa = ctx.allocate(4L * s.c());
-             DeviceBuffer meanDau = ctx.allocate(4L * s.c());
+    private static void spatialGate(CudaContext ctx, DType dt, Shape s, long t, Gate g, State st, long dz, long dS, long dm,
+                                    boolean batchStats, long part, GateGrads out) {
+        int splits = splits(s), acc = accBytes(dt);
+        try (DeviceScratch bn = DeviceScratch.allocate(24L * splits * s.c()); DeviceScratch means = DeviceScratch.allocate(2L * acc * s.c());
              KernelArgs a = new KernelArgs(); KernelArgs f = new KernelArgs(); KernelArgs in = new KernelArgs(); KernelArgs r = new KernelArgs()) {
+            long meanDa = means.ptr(), meanDau = meanDa + (long) acc * s.c();
             a.ptr(t).ptr(g.dwWeight()).ptr(g.dwBias()).ptr(g.mean()).ptr(g.invStd()).ptr(g.bnWeight()).ptr(g.bnBias())
-                    .ptr(g.spatialWeight()).ptr(dz).ptr(bn).i32(s.b()).i32(s.c()).i32(s.h()).i32(s.w());
-            ctx.kernel("catm_bwd_bn_stats_f32").launch(new int[] {s.c(), splits}, new int[] {THREADS}, 0, a);
-            f.ptr(bn).i32(splits).i32(s.c()).i32(s.b() * s.hw()).i32(batchStats ? 1 : 0).ptr(out.bnWeight()).ptr(out.bnBias())
+                    .ptr(g.spatialWeight()).ptr(dz).ptr(bn.ptr()).i32(s.b()).i32(s.c()).i32(s.h()).i32(s.w());
+            kernel(ctx, "catm_bwd_bn_stats", dt).launch(new int[] {s.c(), splits}, new int[] {THREADS}, 0, a);
+            f.ptr(bn.ptr()).i32(splits).i32(s.c()).i64((long) s.b() * s.hw()).i32(batchStats ? 1 : 0).ptr(out.bnWeight()).ptr(out.bnBias())
                     .ptr(out.spatialWeight()).ptr(meanDa).ptr(meanDau);
-            ctx.kernel("catm_bwd_bn_finalize_f32").launch(new int[] {ceil(s.c(), 128)}, new int[] {128}, 0, f);
+            kernel(ctx, "catm_bwd_bn_finalize", dt).launch(new int[] {ceil(s.c(), 128)}, new int[] {128}, 0, f);
             in.ptr(t).ptr(g.dwWeight()).ptr(g.dwBias()).ptr(g.mean()).ptr(g.invStd()).ptr(g.bnWeight()).ptr(g.bnBias())
                     .ptr(g.spatialWeight()).ptr(dz).ptr(meanDa).ptr(meanDau).ptr(dS).ptr(st.spatial()).ptr(st.channel()).ptr(dm)
                     .ptr(out.input()).ptr(part).i32(s.c()).i32(s.h()).i32(s.w());
-            ctx.kernel("catm_bwd_input_f32").launch(new int[] {s.tilesX(), s.tilesY(), s.b() * s.c()}, new int[] {THREADS}, 0, in);
+            kernel(ctx, "catm_bwd_input", dt).launch(s.tileGrid((long) s.b() * s.c()), new int[] {THREADS}, 0, in);
             r.ptr(part).i32(s.b()).i32(s.c()).i32(s.tiles()).i32(10).ptr(out.dwWeight()).ptr(out.dwBias()).ptr(0).ptr(0);
-            ctx.kernel("catm_bwd_reduce_f32").launch(new int[] {ceil(s.c(), THREADS)}, new int[] {THREADS}, 0, r);
-            ctx.synchronize();
+            kernel(ctx, "catm_bwd_reduce", dt).launch(new int[] {ceil(s.c(), THREADS)}, new int[] {THREADS}, 0, r);
         }
+    }
+
+    private static int blocks(long threads) {
+        long b = (threads + THREADS - 1) / THREADS;
+        if (b > Integer.MAX_VALUE) throw new IllegalArgumentException("catm: " + threads + " threads exceed one launch");
+        return (int) Math.max(1, b);
     }
 
     private static int ceil(int a, int b) { return (a + b - 1) / b; }

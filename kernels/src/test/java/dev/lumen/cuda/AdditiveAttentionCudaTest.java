@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lumen.reference.AdditiveAttentionReference;
 import dev.lumen.reference.Compare;
+import dev.lumen.tensor.DType;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -16,6 +17,7 @@ class AdditiveAttentionCudaTest {
     // step, __expf in the gates, and the BatchNorm backward subtracts batch means: ~1e-6.
     private static final double TOL_F32 = 2e-5;
     private static final double EPS = 1e-5;
+    private static final DType F32 = DType.F32;
     private static final String[] GRADS = {"q", "k", "v", "q.dw", "q.dwBias", "q.bnWeight", "q.bnBias", "q.w1", "q.Wc",
         "k.dw", "k.dwBias", "k.bnWeight", "k.bnBias", "k.w1", "k.Wc", "dwc", "dwcBias"};
 
@@ -62,25 +64,29 @@ class AdditiveAttentionCudaTest {
                 DeviceBuffer dw = up.apply(p[0]), db = up.apply(p[1]), mean, inv;
                 if (training) {
                     mean = poisoned.apply(c);
-                    inv = poisoned.apply(c);
                     DeviceBuffer var = poisoned.apply(c);
-                    AdditiveAttentionCuda.batchStats(ctx, s, t, dw, db, EPS, mean, var, inv);
+                    AdditiveAttentionCuda.batchStats(ctx, F32, s, t.pointer(), dw.pointer(), db.pointer(), mean.pointer(), var.pointer());
                     assertClose(what + " batch mean " + side, mean.toFloats(), ref.batchMean()[side]);
-                    assertClose(what + " batch var " + side, var.toFloats(), ref.batchVar()[side]);
+                    float[] bv = var.toFloats();
+                    assertClose(what + " batch var " + side, bv, ref.batchVar()[side]);
+                    float[] iv = new float[c];
+                    for (int i = 0; i < c; i++) iv[i] = (float) (1 / Math.sqrt(bv[i] + EPS));
+                    inv = up.apply(iv);
                 } else {
                     float[] iv = new float[c];
                     for (int i = 0; i < c; i++) iv[i] = (float) (1 / Math.sqrt(p[5][i] + EPS));
                     mean = up.apply(p[4]);
                     inv = up.apply(iv);
                 }
-                gates[side] = new AdditiveAttentionCuda.Gate(dw, db, up.apply(p[2]), up.apply(p[3]), mean, inv, up.apply(p[6]), up.apply(p[7]));
+                gates[side] = new AdditiveAttentionCuda.Gate(dw.pointer(), db.pointer(), up.apply(p[2]).pointer(), up.apply(p[3]).pointer(),
+                        mean.pointer(), inv.pointer(), up.apply(p[6]).pointer(), up.apply(p[7]).pointer());
             }
-            var sq = new AdditiveAttentionCuda.State(poisoned.apply(b * h * w), poisoned.apply(b * c), poisoned.apply(b * c));
-            var sk = new AdditiveAttentionCuda.State(poisoned.apply(b * h * w), poisoned.apply(b * c), poisoned.apply(b * c));
-            AdditiveAttentionCuda.gates(ctx, s, dq, gates[0], sq);
-            AdditiveAttentionCuda.gates(ctx, s, dk, gates[1], sk);
+            var sq = new AdditiveAttentionCuda.State(poisoned.apply(b * h * w).pointer(), poisoned.apply(b * c).pointer(), poisoned.apply(b * c).pointer());
+            var sk = new AdditiveAttentionCuda.State(poisoned.apply(b * h * w).pointer(), poisoned.apply(b * c).pointer(), poisoned.apply(b * c).pointer());
+            AdditiveAttentionCuda.gates(ctx, F32, s, dq.pointer(), gates[0], sq);
+            AdditiveAttentionCuda.gates(ctx, F32, s, dk.pointer(), gates[1], sk);
             DeviceBuffer ddwc = up.apply(dwc), ddwcB = up.apply(dwcB), out = poisoned.apply(n);
-            AdditiveAttentionCuda.forward(ctx, s, dq, dk, dv, sq, sk, ddwc, ddwcB, out);
+            AdditiveAttentionCuda.forward(ctx, F32, s, dq.pointer(), dk.pointer(), dv.pointer(), sq, sk, ddwc.pointer(), ddwcB.pointer(), out.pointer());
             ctx.synchronize();
             double eo = Compare.relativeError(out.toFloats(), ref.out());
             assertTrue(eo <= TOL_F32, what + ": forward error " + eo);
@@ -88,9 +94,10 @@ class AdditiveAttentionCudaTest {
             int[] sizes = {n, n, n, c * 9, c, c, c, c, c * c, c * 9, c, c, c, c, c * c, c * 9, c};
             DeviceBuffer[] g = new DeviceBuffer[17];
             for (int i = 0; i < g.length; i++) g[i] = poisoned.apply(sizes[i]);
-            AdditiveAttentionCuda.backward(ctx, s, dq, dk, dv, gates[0], gates[1], sq, sk, ddwc, ddwcB, training, dgo, g[2], g[15], g[16],
-                    new AdditiveAttentionCuda.GateGrads(g[0], g[3], g[4], g[5], g[6], g[7], g[8]),
-                    new AdditiveAttentionCuda.GateGrads(g[1], g[9], g[10], g[11], g[12], g[13], g[14]));
+            AdditiveAttentionCuda.backward(ctx, F32, s, dq.pointer(), dk.pointer(), dv.pointer(), gates[0], gates[1], sq, sk,
+                    ddwc.pointer(), ddwcB.pointer(), training, dgo.pointer(), g[2].pointer(), g[15].pointer(), g[16].pointer(),
+                    new AdditiveAttentionCuda.GateGrads(g[0].pointer(), g[3].pointer(), g[4].pointer(), g[5].pointer(), g[6].pointer(), g[7].pointer(), g[8].pointer()),
+                    new AdditiveAttentionCuda.GateGrads(g[1].pointer(), g[9].pointer(), g[10].pointer(), g[11].pointer(), g[12].pointer(), g[13].pointer(), g[14].pointer()));
             var rq = ref.gradQ();
             var rk = ref.gradK();
             double[][] expected = {rq.input(), rk.input(), ref.gradV(), rq.dwWeight(), rq.dwBias(), rq.bnWeight(), rq.bnBias(),

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lumen.reference.Compare;
 import dev.lumen.reference.OutlookReference;
+import dev.lumen.tensor.DType;
 import java.util.Random;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -30,7 +31,7 @@ class OutlookCudaTest {
         float[] v = Compare.randomFloats(r, rs.vSize()), logits = Compare.randomFloats(r, rs.logitsSize()), go = Compare.randomFloats(r, rs.vSize());
         for (int i = 0; i < logits.length; i++) logits[i] *= 3;
         double scale = 1 / Math.sqrt((double) c / heads);
-        var st = DepthwiseConvCuda.Storage.F32;
+        var st = DType.F32;
         var ref = OutlookReference.run(rs, toDoubles(v), toDoubles(logits), scale, toDoubles(go));
         try (DeviceBuffer dv = ctx.allocate(v.length * 4L); DeviceBuffer dl = ctx.allocate(logits.length * 4L);
              DeviceBuffer dgo = ctx.allocate(go.length * 4L); DeviceBuffer out = ctx.allocate(v.length * 4L);
@@ -39,9 +40,9 @@ class OutlookCudaTest {
             dl.copyFrom(logits);
             dgo.copyFrom(go);
             for (DeviceBuffer o : new DeviceBuffer[] {out, gv, gl}) o.fillBytes(0xFF);   // NaN poison
-            OutlookCuda.forward(ctx, st, sh, dv, dl, scale, out);
-            OutlookCuda.backwardV(ctx, st, sh, dl, dgo, scale, gv);
-            OutlookCuda.backwardLogits(ctx, st, sh, dv, dl, dgo, scale, gl);
+            OutlookCuda.forward(ctx, st, sh, dv.pointer(), dl.pointer(), scale, out.pointer());
+            OutlookCuda.backwardV(ctx, st, sh, dl.pointer(), dgo.pointer(), scale, gv.pointer());
+            OutlookCuda.backwardLogits(ctx, st, sh, dv.pointer(), dl.pointer(), dgo.pointer(), scale, gl.pointer());
             ctx.synchronize();
             double eo = Compare.relativeError(out.toFloats(), ref.out());
             double ev = Compare.relativeError(gv.toFloats(), ref.gradV());

@@ -23,16 +23,17 @@ class SelectiveScanCudaTest {
     // the arithmetic and every output stay f32, so the bound is the f32 one.
     private static final String[] NAMES = {"out", "x", "delta", "A", "B", "C", "D", "bias"};
 
-    private static float stored(float v, SelectiveScanCuda.Storage st) {
+    private static float stored(float v, DType st) {
         return switch (st) {
             case F32 -> v;
             case F16 -> Float.float16ToFloat(Float.floatToFloat16(v));
             case BF16 -> Float.intBitsToFloat(Float.floatToRawIntBits(v) & 0xffff0000);
+            default -> throw new IllegalArgumentException("no 32- or 16-bit float dtype: " + st);
         };
     }
 
-    private static DeviceBuffer upload(CudaContext ctx, float[] v, SelectiveScanCuda.Storage st) {
-        boolean wide = st == SelectiveScanCuda.Storage.F32;
+    private static DeviceBuffer upload(CudaContext ctx, float[] v, DType st) {
+        boolean wide = st == DType.F32;
         DeviceBuffer b = ctx.allocate((long) v.length * (wide ? 4 : 2));
         try (Arena a = Arena.ofConfined()) {
             MemorySegment h = a.allocate(b.byteSize(), 8);
@@ -41,6 +42,7 @@ class SelectiveScanCudaTest {
                     case F32 -> h.setAtIndex(ValueLayout.JAVA_FLOAT, i, v[i]);
                     case F16 -> h.setAtIndex(ValueLayout.JAVA_SHORT, i, Float.floatToFloat16(v[i]));
                     case BF16 -> h.setAtIndex(ValueLayout.JAVA_SHORT, i, (short) (Float.floatToRawIntBits(v[i]) >>> 16));
+                    default -> throw new IllegalArgumentException("no 32- or 16-bit float dtype: " + st);
                 }
             }
             b.copyFrom(h);
@@ -48,7 +50,7 @@ class SelectiveScanCudaTest {
         return b;
     }
 
-    private static float[] random(Random r, int n, double scale, double shift, SelectiveScanCuda.Storage st) {
+    private static float[] random(Random r, int n, double scale, double shift, DType st) {
         float[] v = new float[n];
         for (int i = 0; i < n; i++) v[i] = stored((float) (shift + scale * r.nextGaussian()), st);
         return v;
@@ -71,7 +73,7 @@ class SelectiveScanCudaTest {
         "1, 40, 6, 9, 5, F16",
         "2, 7, 8, 8, 16, BF16",
     })
-    void matchesReference(int nb, int nd, int h, int w, int n, SelectiveScanCuda.Storage st) {
+    void matchesReference(int nb, int nd, int h, int w, int n, DType st) {
         CudaContext ctx = CudaTestSupport.context();
         var s = new SelectiveScanCuda.Shape(nb, nd, h, w, n);
         int len = s.len();
@@ -81,12 +83,12 @@ class SelectiveScanCudaTest {
         float[] a = new float[4 * nd * n];
         for (int i = 0; i < a.length; i++) a[i] = (float) -Math.exp(0.5 * r.nextGaussian());
         float[] bs = random(r, nb * 4 * n * len, 1, 0, st), cs = random(r, nb * 4 * n * len, 1, 0, st);
-        float[] ds = random(r, 4 * nd, 1, 0, SelectiveScanCuda.Storage.F32);
+        float[] ds = random(r, 4 * nd, 1, 0, DType.F32);
         float[] bias = new float[4 * nd];
         for (int i = 0; i < bias.length; i++) bias[i] = (float) (r.nextDouble() - 2);
-        float[] go = random(r, nb * nd * len, 1, 0, SelectiveScanCuda.Storage.F32);
+        float[] go = random(r, nb * nd * len, 1, 0, DType.F32);
         String what = CudaTestSupport.mode(ctx) + " " + s + " " + st;
-        var f32 = SelectiveScanCuda.Storage.F32;
+        var f32 = DType.F32;
 
         try (DeviceBuffer dx = upload(ctx, x, st); DeviceBuffer ddelta = upload(ctx, delta, st);
              DeviceBuffer da = upload(ctx, a, f32); DeviceBuffer dbs = upload(ctx, bs, st); DeviceBuffer dcs = upload(ctx, cs, st);
@@ -100,9 +102,11 @@ class SelectiveScanCudaTest {
             for (DeviceBuffer o : outs) o.fillBytes(0xFF);   // NaN poison
             states.fillBytes(0xFF);
 
-            SelectiveScanCuda.forward(ctx, st, s, dx, ddelta, da, dbs, dcs, dds, dbias, out, states);
-            SelectiveScanCuda.backward(ctx, st, s, dx, ddelta, da, dbs, dcs, dds, dbias, states, dgo,
-                    gx, gdelta, ga, gb, gc, gd, gbias);
+            SelectiveScanCuda.forward(ctx, st, s, dx.pointer(), ddelta.pointer(), da.pointer(), dbs.pointer(), dcs.pointer(),
+                    dds.pointer(), dbias.pointer(), out.pointer(), states.pointer());
+            SelectiveScanCuda.backward(ctx, st, s, dx.pointer(), ddelta.pointer(), da.pointer(), dbs.pointer(), dcs.pointer(),
+                    dds.pointer(), dbias.pointer(), states.pointer(), dgo.pointer(), gx.pointer(), gdelta.pointer(), ga.pointer(),
+                    gb.pointer(), gc.pointer(), gd.pointer(), gbias.pointer());
             ctx.synchronize();
 
             Tensor[] in = {t(x, nb, nd, h, w), t(delta, nb, 4, nd, len), t(a, 4 * nd, n), t(bs, nb, 4, n, len),

@@ -97,6 +97,12 @@ final class CpuAdditiveAttention implements AdditiveAttentionKernels {
     // ------------------------------------------------------------------ forward
 
     @Override
+    public void catmNormalization(Tensor batchMean, Tensor batchVar, Tensor runningMean, Tensor runningVar, double momentum,
+                                  double varianceCorrection, double eps, Tensor mean, Tensor invStd) {
+        wide.catmNormalization(batchMean, batchVar, runningMean, runningVar, momentum, varianceCorrection, eps, mean, invStd);
+    }
+
+    @Override
     public void catmBatchStats(Tensor t, Tensor dwWeight, Tensor dwBias, Tensor mean, Tensor var) {
         if (t.dtype() != DType.F32) {
             wide.catmBatchStats(t, dwWeight, dwBias, mean, var);

@@ -72,6 +72,25 @@ final class CpuAdditiveAttentionF64 implements AdditiveAttentionKernels {
     // ------------------------------------------------------------------ forward
 
     @Override
+    public void catmNormalization(Tensor batchMean, Tensor batchVar, Tensor runningMean, Tensor runningVar, double momentum,
+                                  double varianceCorrection, double eps, Tensor mean, Tensor invStd) {
+        double[] rm = runningMean.toDoubles(), rv = runningVar.toDoubles();
+        double[] m = batchMean != null ? batchMean.toDoubles() : rm, v = batchMean != null ? batchVar.toDoubles() : rv;
+        double[] inv = new double[v.length];
+        for (int i = 0; i < v.length; i++) inv[i] = 1 / Math.sqrt(v[i] + eps);
+        write(mean, m);
+        write(invStd, inv);
+        if (batchMean == null) return;
+        double[] nm = new double[rm.length], nv = new double[rv.length];
+        for (int i = 0; i < rm.length; i++) {
+            nm[i] = (1 - momentum) * rm[i] + momentum * m[i];
+            nv[i] = (1 - momentum) * rv[i] + momentum * varianceCorrection * v[i];
+        }
+        write(runningMean, nm);
+        write(runningVar, nv);
+    }
+
+    @Override
     public void catmBatchStats(Tensor t, Tensor dwWeight, Tensor dwBias, Tensor mean, Tensor var) {
         Dims d = Dims.of(t);
         DType dt = t.dtype();

@@ -56,17 +56,17 @@ public final class CudaBackend implements Backend {
         this.copies = new CudaCopy(ctx);
         this.uploader = new BatchUploader(ctx);
         this.elementwise = null;
-        this.reductions = null;
+        this.reductions = new CudaReductions(ctx);
         this.linalg = new CudaLinalg();
         this.conv = new CudaConv();
         this.pool = new CudaPool();
         this.norms = new CudaNorms(ctx, new CudnnBatchNorm());
-        this.indexing = null;
+        this.indexing = new CudaIndexing(ctx);
         this.resize = new CudaResize();
         this.optimizer = new CudaOptimizer(ctx);
-        this.outlook = null;
-        this.selectiveScan = null;
-        this.additiveAttention = null;
+        this.outlook = new CudaOutlook(ctx);
+        this.selectiveScan = new CudaSelectiveScan(ctx);
+        this.additiveAttention = new CudaAdditiveAttention(ctx);
     }
 
     /** The CUDA backend the engine found (Backends.cuda()); throws with the reason when there is none. */
