@@ -40,6 +40,7 @@ public final class Autograd {
             throw new IllegalArgumentException("backward: gradient shape " + java.util.Arrays.toString(gradOutput.shape())
                     + " does not match the tensor's " + java.util.Arrays.toString(root.shape()));
         }
+        dev.lumen.ops.Devices.common("backward", root, gradOutput);
         List<Tensor> order = topologicalOrder(root);
         Map<Tensor, Tensor> pending = new IdentityHashMap<>();
         pending.put(root, gradOutput);

@@ -4,6 +4,7 @@ import dev.lumen.memory.Storage;
 import dev.lumen.tensor.Device;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
+import java.util.function.LongFunction;
 
 /**
  * The storage-level primitives a device provides. Ops (dev.lumen.ops) are written once
@@ -44,6 +45,22 @@ public interface Backend {
         Tensor t = dev.lumen.memory.Scope.detachFromScopes(Tensor.empty(host.dtype(), device, host.shape()));
         transfer(host.contiguous(), t);
         return t;
+    }
+
+    /**
+     * Requires every value of the integer tensor indices to lie in [0, size); otherwise an
+     * IllegalArgumentException whose message is outOfRange of the first bad value in logical
+     * order (the caller's message names the op, the value and the size). This default checks the
+     * values on the host at once. A device backend may instead queue the check and throw at its
+     * next host read (a copy to the host, a synchronize), as CUDA devices report errors
+     * asynchronously: the message then names the op that failed, and the values of tensors
+     * computed after it up to that read are unspecified. Kernels that take checked indices stay
+     * inside their tensors even when the check fails.
+     */
+    default void checkIndices(Tensor indices, long size, LongFunction<String> outOfRange) {
+        for (long v : indices.toLongs()) {
+            if (v < 0 || v >= size) throw new IllegalArgumentException(outOfRange.apply(v));
+        }
     }
 
     ElementwiseKernels elementwise();

@@ -64,7 +64,8 @@ public class BatchNorm2d extends Module implements Layer {
         }
         if (isTraining() && trackRunningStats) {
             Tensor count = buffer("num_batches_tracked");
-            count.backend().fill(count, count.item() + 1);
+            // Counted in place on the counter's device (an element-wise affine aliasing its output): no host read in forward.
+            count.backend().elementwise().affine(count, 1, 1, count);
         }
         return Normalization.batchNorm(x, runningMean(), runningVar(), weight(), bias(), isTraining() || !trackRunningStats, momentum, eps);
     }

@@ -61,6 +61,9 @@ public final class AdditiveAttention {
     private static Tensor fused(Tensor q, Tensor k, Tensor v, Gate gq, Gate gk, Tensor dwcWeight, Tensor dwcBias,
                                 boolean training, double momentum, double eps) {
         check(q, k, v, gq, gk, dwcWeight, dwcBias);
+        Devices.common("additiveAttention", q, k, v, gq.dwWeight(), gq.dwBias(), gq.bnWeight(), gq.bnBias(), gq.runningMean(), gq.runningVar(),
+                gq.spatialWeight(), gq.channelWeight(), gk.dwWeight(), gk.dwBias(), gk.bnWeight(), gk.bnBias(), gk.runningMean(),
+                gk.runningVar(), gk.spatialWeight(), gk.channelWeight(), dwcWeight, dwcBias);
         AdditiveAttentionKernels kern = q.backend().additiveAttention();
         Tensor cq = q.contiguous(), ck = k.contiguous(), cv = v.contiguous();
         Tensor dwcW = dwcWeight.contiguous(), dwcB = dwcBias.contiguous();

@@ -21,6 +21,7 @@ public final class Convolution {
      * are cast to its 16-bit type and the convolution computes there.
      */
     public static Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int[] stride, int[] padding, int[] dilation, int groups) {
+        Devices.common("conv2d", x, weight, bias);
         return conv2dIn(Autocast.toLowPrecision(x), Autocast.toLowPrecision(weight), Autocast.toLowPrecision(bias), stride, padding, dilation, groups);
     }
 

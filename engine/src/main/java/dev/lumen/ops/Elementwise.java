@@ -30,6 +30,7 @@ public final class Elementwise {
     }
 
     private static Tensor binary(Binary op, Tensor a, Tensor b) {
+        Devices.common(op.name().toLowerCase(java.util.Locale.ROOT), a, b);
         DType t = DType.promote(a.dtype(), b.dtype());
         // True division and real powers of integers give floats, as in PyTorch.
         if ((op == Binary.DIV || op == Binary.POW) && !t.isFloating()) t = DType.F32;
@@ -166,6 +167,7 @@ public final class Elementwise {
     // ------------------------------------------------------------------ comparison and selection
 
     private static Tensor compare(Compare op, Tensor a, Tensor b) {
+        Devices.common(op.name().toLowerCase(java.util.Locale.ROOT), a, b);
         DType t = DType.promote(a.dtype(), b.dtype());
         Tensor out = Tensor.empty(DType.BOOL, a.device(), broadcast(op.name().toLowerCase(java.util.Locale.ROOT), a.shape(), b.shape()));
         a.backend().elementwise().compare(op, as(a, t), as(b, t), out);
@@ -204,6 +206,7 @@ public final class Elementwise {
 
     /** cond ? a : b with broadcasting; cond is BOOL. */
     public static Tensor where(Tensor cond, Tensor a, Tensor b) {
+        Devices.common("where", cond, a, b);
         if (cond.dtype() != DType.BOOL) throw new IllegalArgumentException("where: condition must be BOOL, got " + cond.dtype());
         DType t = DType.promote(a.dtype(), b.dtype());
         int[] shape = broadcast("where", cond.shape(), broadcast("where", a.shape(), b.shape()));
@@ -227,6 +230,7 @@ public final class Elementwise {
 
     /** x with value wherever mask (BOOL, broadcast to x's shape) is true; no gradient flows there. */
     public static Tensor maskedFill(Tensor x, Tensor mask, double value) {
+        Devices.common("maskedFill", x, mask);
         if (mask.dtype() != DType.BOOL) throw new IllegalArgumentException("maskedFill: mask must be BOOL, got " + mask.dtype());
         if (mask.dim() > x.dim() || !Arrays.equals(broadcast("maskedFill", x.shape(), mask.shape()), x.shape())) {
             throw new IllegalArgumentException("maskedFill: mask " + Arrays.toString(mask.shape()) + " does not broadcast to x " + Arrays.toString(x.shape()));
@@ -246,6 +250,7 @@ public final class Elementwise {
 
     /** dst += alpha * src, in place and not recorded: for gradient accumulation and optimizers. */
     public static void addInPlace(Tensor dst, Tensor src, double alpha) {
+        Devices.common("addInPlace", dst, src);
         if (Autograd.needsGrad(dst)) throw new IllegalStateException("in-place add on a tensor that requires grad");
         Tensor s = src.dtype() == dst.dtype() ? src : Views.cast(src, dst.dtype());
         dst.backend().elementwise().addInPlace(dst, s, alpha);

@@ -16,6 +16,7 @@ public final class Indexing {
 
     /** torch.index_select: the slices index[0], index[1] ... of dim; index is 1-D. Gradient: index_add into zeros. */
     public static Tensor indexSelect(Tensor x, int dim, Tensor index) {
+        Devices.common("indexSelect", x, index);
         if (x.dim() < 1) throw new IllegalArgumentException("indexSelect: input must have at least 1 dim");
         int d = Shapes.wrapDim(dim, x.dim());
         checkIndexType("indexSelect", index);
@@ -37,6 +38,7 @@ public final class Indexing {
 
     /** torch.gather: out[.., j, ..] = x[.., index[.., j, ..], ..], out of index's shape. Gradient: scatter_add into zeros. */
     public static Tensor gather(Tensor x, int dim, Tensor index) {
+        Devices.common("gather", x, index);
         int d = Shapes.wrapDim(dim, x.dim());
         checkIndexType("gather", index);
         checkShapes("gather", "input", x, index, d);
@@ -56,6 +58,7 @@ public final class Indexing {
      * unchanged and reaches src as gather(gradOut, dim, index) (zero where src was not read).
      */
     public static Tensor scatterAdd(Tensor x, int dim, Tensor index, Tensor src) {
+        Devices.common("scatterAdd", x, index, src);
         int d = Shapes.wrapDim(dim, x.dim());
         checkIndexType("scatterAdd", index);
         checkShapes("scatterAdd", "self", x, index, d);

@@ -23,6 +23,7 @@ public final class LinearAlgebra {
      * and the leading (batch) dims broadcast.
      */
     public static Tensor matmul(Tensor a, Tensor b) {
+        Devices.common("matmul", a, b);
         a = Autocast.toLowPrecision(a);
         b = Autocast.toLowPrecision(b);
         int ra = a.dim(), rb = b.dim();
@@ -49,6 +50,7 @@ public final class LinearAlgebra {
 
     /** torch.bmm: [B, M, K] @ [B, K, N] -> [B, M, N], no broadcasting. */
     public static Tensor bmm(Tensor a, Tensor b) {
+        Devices.common("bmm", a, b);
         a = Autocast.toLowPrecision(a);
         b = Autocast.toLowPrecision(b);
         if (a.dim() != 3 || b.dim() != 3 || a.shape(0) != b.shape(0)) {
@@ -60,6 +62,7 @@ public final class LinearAlgebra {
 
     /** F.linear: x [..., in] @ weight[out, in]^T + bias[out] (bias may be null). */
     public static Tensor linear(Tensor x, Tensor weight, Tensor bias) {
+        Devices.common("linear", x, weight, bias);
         return linearIn(Autocast.toLowPrecision(x), Autocast.toLowPrecision(weight), Autocast.toLowPrecision(bias));
     }
 

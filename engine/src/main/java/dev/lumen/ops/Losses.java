@@ -2,9 +2,12 @@ package dev.lumen.ops;
 
 import dev.lumen.autograd.Autograd;
 import dev.lumen.autograd.GradMode;
+import dev.lumen.memory.Scope;
 import dev.lumen.tensor.DType;
+import dev.lumen.tensor.Device;
 import dev.lumen.tensor.Tensor;
 import java.util.Arrays;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Classification losses with mean reduction, as torch.nn.functional (and timm's
@@ -21,6 +24,7 @@ public final class Losses {
      * log_softmax(logits).
      */
     public static Tensor crossEntropy(Tensor logits, Tensor targets, double labelSmoothing) {
+        Devices.common("crossEntropy", logits, targets);
         if (logits.dim() != 2) {
             throw new IllegalArgumentException("crossEntropy: logits must be [N, C], got " + Arrays.toString(logits.shape()));
         }
@@ -32,12 +36,11 @@ public final class Losses {
         if (!(labelSmoothing >= 0 && labelSmoothing <= 1)) {
             throw new IllegalArgumentException("crossEntropy: labelSmoothing must be in [0, 1], got " + labelSmoothing);
         }
-        for (long t : targets.toLongs()) {
-            if (t < 0 || t >= c) throw new IllegalArgumentException("crossEntropy: target " + t + " is out of range for " + c + " classes");
-        }
+        // On a device the check is queued and a bad target raises at the next host read, so the step does not wait here.
+        targets.backend().checkIndices(targets, c, t -> "crossEntropy: target " + t + " is out of range for " + c + " classes");
         Tensor dist;
         try (GradMode ng = GradMode.noGrad()) {
-            Tensor classes = Tensor.arange(0, c, 1, DType.I64).to(logits.device()).view(1, c);
+            Tensor classes = classIndices(c, logits.device()).view(1, c);
             Tensor onehot = Elementwise.eq(targets.view(n, 1), classes).to(compute(logits));
             dist = Elementwise.affine(onehot, 1 - labelSmoothing, labelSmoothing / c);
         }
@@ -46,11 +49,27 @@ public final class Losses {
 
     public static Tensor crossEntropy(Tensor logits, Tensor targets) { return crossEntropy(logits, targets, 0); }
 
+    /** 0 .. c-1 as I64 on device, made once per (c, device): an upload per step would be a copy the step need not make. */
+    private static Tensor classIndices(int c, Device device) {
+        return CLASS_INDICES.computeIfAbsent(new ClassesKey(c, device), k -> {
+            Tensor host = Scope.detachFromScopes(Tensor.arange(0, c, 1, DType.I64));
+            if (device.kind() == Device.Kind.CPU) return host;
+            try (host) {
+                return Scope.detachFromScopes(host.to(device));
+            }
+        });
+    }
+
+    private record ClassesKey(int classes, Device device) {}
+
+    private static final ConcurrentHashMap<ClassesKey, Tensor> CLASS_INDICES = new ConcurrentHashMap<>();
+
     /**
      * timm's SoftTargetCrossEntropy: mean over rows of sum(-targets * log_softmax(logits)),
      * for mixed (MixUp/CutMix) target distributions [N, C].
      */
     public static Tensor softTargetCrossEntropy(Tensor logits, Tensor targets) {
+        Devices.common("softTargetCrossEntropy", logits, targets);
         if (logits.dim() != 2 || !Arrays.equals(logits.shape(), targets.shape()) || !targets.dtype().isFloating()) {
             throw new IllegalArgumentException("softTargetCrossEntropy: logits [N, C] and floating targets of the same shape expected, got "
                     + Arrays.toString(logits.shape()) + " and " + targets.dtype() + Arrays.toString(targets.shape()));
@@ -78,6 +97,7 @@ public final class Losses {
      * softplus(x) - x * t (which is max(x, 0) - x t + log(1 + exp(-|x|))).
      */
     public static Tensor bceWithLogits(Tensor logits, Tensor targets) {
+        Devices.common("bceWithLogits", logits, targets);
         if (!Arrays.equals(logits.shape(), targets.shape()) || !targets.dtype().isFloating()) {
             throw new IllegalArgumentException("bceWithLogits: logits and floating targets of the same shape expected, got "
                     + Arrays.toString(logits.shape()) + " and " + targets.dtype() + Arrays.toString(targets.shape()));

@@ -28,6 +28,7 @@ public final class Normalization {
      */
     public static Tensor batchNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
                                    boolean training, double momentum, double eps) {
+        Devices.common("batchNorm", x, runningMean, runningVar, weight, bias);
         if (x.dim() < 2) throw new IllegalArgumentException("batchNorm: input " + Shapes.str(x.shape()) + " needs at least 2 dims [N, C, ...]");
         int c = x.shape(1);
         checkVector("batchNorm", "weight", weight, c);
@@ -90,6 +91,7 @@ public final class Normalization {
 
     /** torch.nn.functional.layer_norm over the last dim; weight and bias ([D]) may be null. */
     public static Tensor layerNorm(Tensor x, Tensor weight, Tensor bias, double eps) {
+        Devices.common("layerNorm", x, weight, bias);
         if (x.dim() < 1) throw new IllegalArgumentException("layerNorm: input must have at least 1 dim");
         int d = x.shape(-1);
         checkVector("layerNorm", "weight", weight, d);
@@ -102,6 +104,7 @@ public final class Normalization {
      * LayerNorm2d, channels-first), without permuting x; weight and bias are [C].
      */
     public static Tensor layerNormChannelsFirst(Tensor x, Tensor weight, Tensor bias, double eps) {
+        Devices.common("layerNormChannelsFirst", x, weight, bias);
         if (x.dim() < 2) throw new IllegalArgumentException("layerNormChannelsFirst: input " + Shapes.str(x.shape()) + " needs [N, C, ...]");
         int n = x.shape(0), c = x.shape(1);
         checkVector("layerNormChannelsFirst", "weight", weight, c);
@@ -135,6 +138,7 @@ public final class Normalization {
 
     /** torch.nn.functional.group_norm on x [N, C, ...]; weight and bias ([C]) may be null. */
     public static Tensor groupNorm(Tensor x, int groups, Tensor weight, Tensor bias, double eps) {
+        Devices.common("groupNorm", x, weight, bias);
         return groupNormIn(Autocast.toF32(x), groups, weight, bias, eps);
     }
 

@@ -24,6 +24,7 @@ public final class OutlookAttention {
      * @return [B,H,W,C]
      */
     public static Tensor outlookAttention(Tensor v, Tensor logits, int kernel, int padding, int stride, double scale) {
+        Devices.common("outlookAttention", v, logits);
         check(v, logits, kernel, padding, stride);
         Tensor cv = v.contiguous(), cl = logits.contiguous();
         Tensor out = Tensor.empty(v.dtype(), v.device(), v.shape());

@@ -26,6 +26,7 @@ public final class SelectiveScan {
      * or F64 when every input is F64.
      */
     public static Tensor selectiveScan2d(Tensor x, Tensor delta, Tensor a, Tensor b, Tensor c, Tensor dSkip, Tensor deltaBias) {
+        Devices.common("selectiveScan2d", x, delta, a, b, c, dSkip, deltaBias);
         checkShapes(x, delta, a, b, c, dSkip, deltaBias);
         Tensor[] ins = {x, delta, a, b, c, dSkip, deltaBias};
         boolean f64 = x.dtype() == DType.F64;

@@ -21,6 +21,7 @@ public final class Shaping {
 
     /** torch.cat: joins tensors of equal shape except in dim; promotes dtypes as torch does. */
     public static Tensor cat(List<Tensor> ts, int dim) {
+        Devices.common("cat", ts);
         if (ts == null || ts.isEmpty()) throw new IllegalArgumentException("cat: expects a non-empty list of tensors");
         // As torch, 1-D empty tensors are skipped when the others have more dims (a legacy convenience).
         List<Tensor> parts = new ArrayList<>();
@@ -80,6 +81,7 @@ public final class Shaping {
 
     /** torch.stack: joins tensors of one shape along a new dim. */
     public static Tensor stack(List<Tensor> ts, int dim) {
+        Devices.common("stack", ts);
         if (ts == null || ts.isEmpty()) throw new IllegalArgumentException("stack: expects a non-empty list of tensors");
         int[] shape = ts.get(0).shape();
         int d = Shapes.wrapDim(dim, shape.length + 1);

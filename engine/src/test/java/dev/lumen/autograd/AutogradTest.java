@@ -8,12 +8,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lumen.memory.Scope;
 import dev.lumen.tensor.Tensor;
+import dev.lumen.testing.DeviceTest;
 import org.junit.jupiter.api.Test;
 
-class AutogradTest {
+class AutogradTest extends DeviceTest {
     @Test
     void gradientsAccumulateAcrossBackwardCalls() {
-        Tensor w = Tensor.fromFloats(new float[] {1, 2, 3}, 3).requiresGrad(true);
+        Tensor w = on(Tensor.fromFloats(new float[] {1, 2, 3}, 3)).requiresGrad(true);
         for (int i = 0; i < 2; i++) {
             try (Scope s = Scope.open()) {
                 w.mul(w).sum().backward();
@@ -28,7 +29,7 @@ class AutogradTest {
     @Test
     void sharedSubexpressionsSumTheirGradients() {
         try (Scope s = Scope.open()) {
-            Tensor x = Tensor.fromFloats(new float[] {2}, 1).requiresGrad(true);
+            Tensor x = on(Tensor.fromFloats(new float[] {2}, 1)).requiresGrad(true);
             Tensor y = x.mul(x);
             y.add(y).mul(x).sum().backward(); // d/dx (2 x^3) = 6 x^2
             assertArrayEquals(new float[] {24}, x.grad().toFloats());
@@ -38,7 +39,7 @@ class AutogradTest {
     @Test
     void noGradRecordsNothing() {
         try (Scope s = Scope.open()) {
-            Tensor x = Tensor.ones(2).requiresGrad(true);
+            Tensor x = on(Tensor.ones(2)).requiresGrad(true);
             Tensor y;
             try (GradMode ng = GradMode.noGrad()) {
                 y = x.mul(x);
@@ -53,7 +54,7 @@ class AutogradTest {
     @Test
     void detachCutsTheTape() {
         try (Scope s = Scope.open()) {
-            Tensor x = Tensor.fromFloats(new float[] {3}, 1).requiresGrad(true);
+            Tensor x = on(Tensor.fromFloats(new float[] {3}, 1)).requiresGrad(true);
             Tensor d = x.mul(x).detach();
             assertFalse(d.requiresGrad());
             x.mul(d).sum().backward();
@@ -64,7 +65,7 @@ class AutogradTest {
     @Test
     void savedTensorsAreReleasedAfterBackward() {
         try (Scope s = Scope.open()) {
-            Tensor x = Tensor.ones(3).requiresGrad(true);
+            Tensor x = on(Tensor.ones(3)).requiresGrad(true);
             Tensor loss = x.mul(x).sum();
             loss.backward();
             var e = assertThrows(IllegalStateException.class, loss::backward);
@@ -75,14 +76,14 @@ class AutogradTest {
     @Test
     void backwardWithAGivenGradientAndRetainGrad() {
         try (Scope s = Scope.open()) {
-            Tensor x = Tensor.fromFloats(new float[] {1, 2}, 2).requiresGrad(true);
+            Tensor x = on(Tensor.fromFloats(new float[] {1, 2}, 2)).requiresGrad(true);
             Tensor y = x.mul(3.0).retainGrad();
             Tensor z = y.mul(y);
-            z.backward(Tensor.fromFloats(new float[] {1, 10}, 2));
+            z.backward(on(Tensor.fromFloats(new float[] {1, 10}, 2)));
             assertArrayEquals(new float[] {6, 120}, y.grad().toFloats());
             assertArrayEquals(new float[] {18, 360}, x.grad().toFloats());
-            assertThrows(IllegalArgumentException.class, () -> x.mul(2.0).backward(Tensor.ones(3)));
-            assertThrows(IllegalStateException.class, () -> Tensor.ones(2).sum().backward());
+            assertThrows(IllegalArgumentException.class, () -> x.mul(2.0).backward(on(Tensor.ones(3))));
+            assertThrows(IllegalStateException.class, () -> on(Tensor.ones(2)).sum().backward());
         }
     }
 }

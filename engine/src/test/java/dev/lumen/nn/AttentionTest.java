@@ -7,12 +7,13 @@ import dev.lumen.memory.Scope;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
+import dev.lumen.testing.DeviceTest;
 import dev.lumen.testing.GradCheck;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** Multi-head self-attention against a torch reference written as timm's Attention. */
-class AttentionTest {
+class AttentionTest extends DeviceTest {
     // A chain of linear, two batched matmuls, softmax and linear agrees with torch to ~1e-7.
     private static final double TOL = 1e-5;
 
@@ -21,29 +22,29 @@ class AttentionTest {
         Attention a = new Attention(12, 3, true, 0, 0);
         assertEquals(List.of("qkv.weight", "qkv.bias", "proj.weight", "proj.bias"), List.copyOf(a.stateDict().keySet()));
         assertEquals(0.5, a.scale(), 1e-15, "headDim 4 -> 4^-0.5");
-        NnGolden.check("attention", a, TOL, TOL);
+        NnGolden.check(device, "attention", a, TOL, TOL);
     }
 
     @Test
     void matchesTimmWithoutQkvBias() {
         Attention a = new Attention(8, 2);
         assertEquals(List.of("qkv.weight", "proj.weight", "proj.bias"), List.copyOf(a.stateDict().keySet()));
-        NnGolden.check("attention_nobias", a, TOL, TOL);
+        NnGolden.check(device, "attention_nobias", a, TOL, TOL);
     }
 
     @Test
     void moduleGradientPassesFiniteDifferences() {
         Attention a = new Attention(6, 2, true, 0, 0);
-        a.to(DType.F64);
-        Tensor x = Tensor.randn(new Generator(1), DType.F64, 2, 3, 6);
-        GradCheck.check("attention", xs -> a.forward(xs[0]), x);
+        a.to(DType.F64).to(device);
+        Tensor x = on(Tensor.randn(new Generator(1), DType.F64, 2, 3, 6));
+        GradCheck.check(device, "attention", xs -> a.forward(xs[0]), x);
     }
 
     @Test
     void coreGradientPassesFiniteDifferences() {
         Generator g = new Generator(2);
-        Tensor q = Tensor.randn(g, DType.F64, 2, 4, 3), k = Tensor.randn(g, DType.F64, 2, 5, 3), v = Tensor.randn(g, DType.F64, 2, 5, 2);
-        GradCheck.check("attend", xs -> Attention.attend(xs[0], xs[1], xs[2], 0.7, null), q, k, v);
+        Tensor q = on(Tensor.randn(g, DType.F64, 2, 4, 3)), k = on(Tensor.randn(g, DType.F64, 2, 5, 3)), v = on(Tensor.randn(g, DType.F64, 2, 5, 2));
+        GradCheck.check(device, "attend", xs -> Attention.attend(xs[0], xs[1], xs[2], 0.7, null), q, k, v);
     }
 
     @Test
@@ -55,9 +56,9 @@ class AttentionTest {
     @Test
     void coreOfOneKeyReturnsItsValue() {
         try (Scope s = Scope.open()) {
-            Tensor q = Tensor.randn(new Generator(3), DType.F32, 1, 2, 4, 3);
-            Tensor k = Tensor.randn(new Generator(4), DType.F32, 1, 2, 1, 3);
-            Tensor v = Tensor.randn(new Generator(5), DType.F32, 1, 2, 1, 5);
+            Tensor q = on(Tensor.randn(new Generator(3), DType.F32, 1, 2, 4, 3));
+            Tensor k = on(Tensor.randn(new Generator(4), DType.F32, 1, 2, 1, 3));
+            Tensor v = on(Tensor.randn(new Generator(5), DType.F32, 1, 2, 1, 5));
             Tensor out = Attention.attend(q, k, v, 0.5, null);
             assertArrayEquals(new int[] {1, 2, 4, 5}, out.shape());
             float[] o = out.toFloats(), vv = v.toFloats();

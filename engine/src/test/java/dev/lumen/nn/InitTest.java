@@ -11,6 +11,7 @@ import dev.lumen.nn.Init.Nonlinearity;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
+import dev.lumen.testing.DeviceTest;
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 
@@ -19,7 +20,7 @@ import org.junit.jupiter.api.Test;
  * distributions checked statistically. With n = 2^18 draws the sample mean has standard
  * error std/512 and the sample std about std/724, so bounds of 1% of std are > 5 sigma.
  */
-class InitTest {
+class InitTest extends DeviceTest {
     private static final int N = 1 << 18;
 
     private static double[] stats(Tensor t) {
@@ -65,7 +66,7 @@ class InitTest {
         assertTrue(s[2] >= -1 && s[3] < 3);
         assertMoments(Init.normal(Tensor.empty(N), 0.5, 2, new Generator(2)), 0.5, 2);
         assertArrayEquals(new double[] {7, 7}, Init.constant(Tensor.empty(2), 7).toDoubles());
-        assertArrayEquals(new double[] {0, 0}, Init.zeros(Tensor.full(3, DType.F64, dev.lumen.tensor.Device.CPU, 2)).toDoubles());
+        assertArrayEquals(new double[] {0, 0}, Init.zeros(Tensor.full(3, DType.F64, device, 2)).toDoubles());
         assertArrayEquals(new double[] {1, 1}, Init.ones(Tensor.empty(2)).toDoubles());
     }
 
@@ -145,7 +146,7 @@ class InitTest {
 
     @Test
     void truncNormalFillsStridedAndHalfTensors() {
-        Tensor base = Tensor.zeros(4, 6);
+        Tensor base = on(Tensor.zeros(4, 6));
         Tensor view = base.transpose(0, 1).narrow(0, 1, 3);
         Init.truncNormal(view, 5, 1, 4.5, 5.5, new Generator(11));
         double[] v = base.toDoubles();

@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.lumen.memory.Scope;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
+import dev.lumen.testing.DeviceTest;
 import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -20,28 +21,28 @@ import org.junit.jupiter.api.Test;
  * of the input and of every parameter. Tolerances: 1e-5 relative in f32 as for ops; the
  * few looser ones say why.
  */
-class LayersTest {
+class LayersTest extends DeviceTest {
     private static final double TOL = 1e-5;
 
-    @Test void linear() { NnGolden.check("linear", new Linear(5, 7), TOL, TOL); }
+    @Test void linear() { NnGolden.check(device, "linear", new Linear(5, 7), TOL, TOL); }
 
     @Test
     void linearWithoutBias() {
         Linear l = new Linear(6, 3, false);
         assertNull(l.bias());
-        NnGolden.check("linear_nobias", l, TOL, TOL);
+        NnGolden.check(device, "linear_nobias", l, TOL, TOL);
     }
 
-    @Test void conv2d() { NnGolden.check("conv2d", new Conv2d(4, 6, 3, 2, 1), TOL, TOL); }
+    @Test void conv2d() { NnGolden.check(device, "conv2d", new Conv2d(4, 6, 3, 2, 1), TOL, TOL); }
 
-    @Test void conv2dGroupedDilated() { NnGolden.check("conv2d_grouped", new Conv2d(6, 4, 3, 1, 2, 2, 2, false), TOL, TOL); }
+    @Test void conv2dGroupedDilated() { NnGolden.check(device, "conv2d_grouped", new Conv2d(6, 4, 3, 1, 2, 2, 2, false), TOL, TOL); }
 
-    @Test void conv2dDepthwise() { NnGolden.check("conv2d_depthwise", new Conv2d(4, 4, 5, 1, 2, 1, 4, true), TOL, TOL); }
+    @Test void conv2dDepthwise() { NnGolden.check(device, "conv2d_depthwise", new Conv2d(4, 4, 5, 1, 2, 1, 4, true), TOL, TOL); }
 
     @Test
     void batchNormTrainingUpdatesRunningStatistics() {
         BatchNorm2d bn = new BatchNorm2d(3, 1e-4, 0.2);
-        NnGolden.check("batchnorm2d_train", bn, TOL, TOL);
+        NnGolden.check(device, "batchnorm2d_train", bn, TOL, TOL);
         assertEquals(1, bn.namedBuffers().get("num_batches_tracked").item());
     }
 
@@ -49,25 +50,25 @@ class LayersTest {
     void batchNormEvalUsesRunningStatistics() {
         BatchNorm2d bn = new BatchNorm2d(3, 1e-4, 0.2);
         bn.eval();
-        NnGolden.check("batchnorm2d_eval", bn, TOL, TOL);
+        NnGolden.check(device, "batchnorm2d_eval", bn, TOL, TOL);
         assertEquals(7, bn.namedBuffers().get("num_batches_tracked").item(), "eval does not count batches");
     }
 
-    @Test void layerNorm() { NnGolden.check("layernorm", new LayerNorm(7), TOL, TOL); }
+    @Test void layerNorm() { NnGolden.check(device, "layernorm", new LayerNorm(7), TOL, TOL); }
 
-    @Test void layerNorm2d() { NnGolden.check("layernorm2d", new LayerNorm2d(5), TOL, TOL); }
+    @Test void layerNorm2d() { NnGolden.check(device, "layernorm2d", new LayerNorm2d(5), TOL, TOL); }
 
-    @Test void groupNorm() { NnGolden.check("groupnorm", new GroupNorm(2, 6), TOL, TOL); }
+    @Test void groupNorm() { NnGolden.check(device, "groupnorm", new GroupNorm(2, 6), TOL, TOL); }
 
     @Test
     void activations() {
-        NnGolden.check("relu", new ReLU(), TOL, TOL);
-        NnGolden.check("gelu", new GELU(), TOL, TOL);
-        NnGolden.check("gelu_tanh", new GELU(true), TOL, TOL);
-        NnGolden.check("silu", new SiLU(), TOL, TOL);
-        NnGolden.check("sigmoid", new Sigmoid(), TOL, TOL);
-        NnGolden.check("tanh", new Tanh(), TOL, TOL);
-        NnGolden.check("softplus", new Softplus(), TOL, TOL);
+        NnGolden.check(device, "relu", new ReLU(), TOL, TOL);
+        NnGolden.check(device, "gelu", new GELU(), TOL, TOL);
+        NnGolden.check(device, "gelu_tanh", new GELU(true), TOL, TOL);
+        NnGolden.check(device, "silu", new SiLU(), TOL, TOL);
+        NnGolden.check(device, "sigmoid", new Sigmoid(), TOL, TOL);
+        NnGolden.check(device, "tanh", new Tanh(), TOL, TOL);
+        NnGolden.check(device, "softplus", new Softplus(), TOL, TOL);
     }
 
     @Test
@@ -98,8 +99,9 @@ class LayersTest {
     @Test
     void batchNormModeChangesTheStatisticsUsed() {
         BatchNorm2d bn = new BatchNorm2d(2);
+        bn.to(device);
         try (Scope s = Scope.open()) {
-            Tensor x = Tensor.randn(new Generator(3), dev.lumen.tensor.DType.F32, 4, 2, 3, 3).mul(3).add(5);
+            Tensor x = on(Tensor.randn(new Generator(3), dev.lumen.tensor.DType.F32, 4, 2, 3, 3)).mul(3).add(5);
             bn.eval();
             // Eval with fresh running statistics (0, 1) is nearly the identity and leaves the buffers alone.
             assertArrayEquals(x.toFloats(), bn.forward(x).toFloats(), 1e-3f);
@@ -118,8 +120,9 @@ class LayersTest {
     @Test
     void dropoutActsOnlyInTraining() {
         Dropout d = new Dropout(0.25, new Generator(4));
+        d.to(device);
         try (Scope s = Scope.open()) {
-            Tensor x = Tensor.ones(100, 100);
+            Tensor x = on(Tensor.ones(100, 100));
             float[] y = d.forward(x).toFloats();
             int zeros = 0;
             for (float v : y) {
@@ -136,7 +139,7 @@ class LayersTest {
     void dropPathDropsWholeSamples() {
         DropPath dp = new DropPath(0.5, true, new Generator(5));
         try (Scope s = Scope.open()) {
-            Tensor x = Tensor.ones(64, 3, 4);
+            Tensor x = on(Tensor.ones(64, 3, 4));
             float[] y = dp.forward(x).toFloats();
             int dropped = 0;
             for (int b = 0; b < 64; b++) {
@@ -157,11 +160,16 @@ class LayersTest {
         Sequential seq = new Sequential(new Identity(), d);
         seq.eval();
         try (Scope s = Scope.open()) {
-            Tensor x = Tensor.ones(10);
+            Tensor x = on(Tensor.ones(10));
             assertSame(x, seq.forward(x));
             seq.train();
             assertNotEquals(10, Arrays.stream(box(seq.forward(x).toFloats())).filter(v -> v == 1f).count());
         }
+    }
+
+    private <M extends Module> M onDevice(M m) {
+        m.to(device);
+        return m;
     }
 
     private static Float[] box(float[] v) {
@@ -173,9 +181,9 @@ class LayersTest {
     @Test
     void badShapesNameTheLayer() {
         try (Scope s = Scope.open()) {
-            var e = assertThrows(IllegalArgumentException.class, () -> new BatchNorm2d(3).forward(Tensor.zeros(2, 4, 3, 3)));
+            var e = assertThrows(IllegalArgumentException.class, () -> onDevice(new BatchNorm2d(3)).forward(on(Tensor.zeros(2, 4, 3, 3))));
             assertTrue(e.getMessage().contains("BatchNorm2d(3)") && e.getMessage().contains("[2, 4, 3, 3]"), e.getMessage());
-            assertThrows(IllegalArgumentException.class, () -> new LayerNorm(4).forward(Tensor.zeros(2, 5)));
+            assertThrows(IllegalArgumentException.class, () -> onDevice(new LayerNorm(4)).forward(on(Tensor.zeros(2, 5))));
             assertThrows(IllegalArgumentException.class, () -> new Conv2d(6, 4, 3, 1, 1, 1, 4, true));
             assertThrows(IllegalArgumentException.class, () -> new GroupNorm(4, 6));
         }

@@ -14,6 +14,7 @@ import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Device;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
+import dev.lumen.testing.DeviceTest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -25,7 +26,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Registration, naming, state dicts, freezing and modes of Module, on small hand-made modules. */
-class ModuleTest {
+class ModuleTest extends DeviceTest {
     /** weight [2, 3], bias [2], a persistent buffer and a non-persistent one. */
     static final class Leaf extends Module {
         Leaf(Generator g) {
@@ -52,9 +53,25 @@ class ModuleTest {
         }
     }
 
+    /** A Tree moved to this test's device. */
+    private Tree tree(long seed) {
+        Tree t = new Tree(seed);
+        t.to(device);
+        return t;
+    }
+
+    @Test
+    void toDeviceMovesEveryParameterAndBuffer() {
+        Tree t = tree(15);
+        for (var e : t.stateDict().entrySet()) assertEquals(device, e.getValue().device(), e.getKey());
+        assertEquals(device, t.head.weight().device());
+        assertTrue(t.head.weight().requiresGrad(), "moved parameters stay trainable");
+        assertTrue(t.head.weight().isLeaf(), "moved parameters are leaves");
+    }
+
     @Test
     void namesFollowPyTorchOrder() {
-        Tree t = new Tree(1);
+        Tree t = tree(1);
         assertEquals(List.of("scale", "blocks.0.weight", "blocks.0.bias", "blocks.1.weight", "blocks.1.bias", "head.weight", "head.bias"),
                 new ArrayList<>(t.namedParameters().keySet()));
         assertEquals(List.of("scale", "blocks.0.weight", "blocks.0.bias", "blocks.0.running", "blocks.0.count",
@@ -70,16 +87,16 @@ class ModuleTest {
     @Test
     void registrationRejectsDuplicatesAndDots() {
         Module m = new Module() {};
-        m.registerParameter("w", Tensor.zeros(2));
-        assertThrows(IllegalArgumentException.class, () -> m.registerBuffer("w", Tensor.zeros(2)));
-        assertThrows(IllegalArgumentException.class, () -> m.registerParameter("a.b", Tensor.zeros(2)));
-        assertThrows(IllegalArgumentException.class, () -> m.registerParameter("i", Tensor.arange(3)));
+        m.registerParameter("w", on(Tensor.zeros(2)));
+        assertThrows(IllegalArgumentException.class, () -> m.registerBuffer("w", on(Tensor.zeros(2))));
+        assertThrows(IllegalArgumentException.class, () -> m.registerParameter("a.b", on(Tensor.zeros(2))));
+        assertThrows(IllegalArgumentException.class, () -> m.registerParameter("i", on(Tensor.arange(3))));
     }
 
     @Test
     void sharedParameterIsListedOnce() {
         Module a = new Module() {};
-        Tensor w = a.registerParameter("w", Tensor.zeros(3));
+        Tensor w = a.registerParameter("w", on(Tensor.zeros(3)));
         Module b = new Module() {};
         b.registerModule("x", a);
         b.registerModule("y", a);
@@ -92,8 +109,8 @@ class ModuleTest {
     void parametersOutliveTheScopeTheModuleWasBuiltIn() {
         Tree t;
         try (Scope s = Scope.open()) {
-            t = new Tree(2);
-            Tensor scratch = Tensor.zeros(3);
+            t = tree(2);
+            Tensor scratch = on(Tensor.zeros(3));
             assertFalse(scratch.isClosed());
         }
         for (Tensor p : t.parameters()) {
@@ -108,7 +125,7 @@ class ModuleTest {
 
     @Test
     void stateDictValuesShareStorageWithTheModule() {
-        Tree t = new Tree(3);
+        Tree t = tree(3);
         Tensor view = t.stateDict().get("head.bias");
         assertFalse(view.requiresGrad(), "state dict values are detached");
         Init.constant(view, 4);
@@ -117,7 +134,7 @@ class ModuleTest {
 
     @Test
     void loadStateDictCopiesByNameAndConvertsDtype() {
-        Tree src = new Tree(4), dst = new Tree(5);
+        Tree src = tree(4), dst = tree(5);
         Map<String, Tensor> state = new LinkedHashMap<>(src.stateDict());
         state.put("head.weight", state.get("head.weight").to(DType.F16));
         Module.LoadResult r = dst.loadStateDict(state, true);
@@ -134,12 +151,12 @@ class ModuleTest {
 
     @Test
     void strictLoadingNamesMissingUnexpectedAndMismatchedKeys() {
-        Tree dst = new Tree(6);
+        Tree dst = tree(6);
         float[] before = dst.head.weight().toFloats();
-        Map<String, Tensor> state = new LinkedHashMap<>(new Tree(7).stateDict());
+        Map<String, Tensor> state = new LinkedHashMap<>(tree(7).stateDict());
         state.remove("blocks.1.bias");
-        state.put("head.extra", Tensor.zeros(1));
-        state.put("head.weight", Tensor.zeros(3, 2));
+        state.put("head.extra", on(Tensor.zeros(1)));
+        state.put("head.weight", on(Tensor.zeros(3, 2)));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> dst.loadStateDict(state, true));
         String msg = e.getMessage();
         assertTrue(msg.contains("blocks.1.bias") && msg.contains("head.extra") && msg.contains("head.weight"), msg);
@@ -158,7 +175,7 @@ class ModuleTest {
 
     @Test
     void safetensorsRoundTrip(@TempDir Path dir) throws Exception {
-        Tree src = new Tree(8), dst = new Tree(9);
+        Tree src = tree(8), dst = tree(9);
         Init.constant(src.head.buffer("running"), 2.5);
         Init.constant(src.head.buffer("count"), 17);
         Path file = dir.resolve("tree.safetensors");
@@ -176,7 +193,7 @@ class ModuleTest {
 
     @Test
     void freezeByGlobAndRegex() {
-        Tree t = new Tree(10);
+        Tree t = tree(10);
         assertEquals(2, t.freeze("head.*"));
         assertFalse(t.head.weight().requiresGrad());
         assertTrue(t.blocks.get(0).weight().requiresGrad());
@@ -198,7 +215,7 @@ class ModuleTest {
 
     @Test
     void trainAndEvalAreRecursive() {
-        Tree t = new Tree(11);
+        Tree t = tree(11);
         assertTrue(t.isTraining());
         t.eval();
         for (Module m : t.namedModules().values()) assertFalse(m.isTraining());
@@ -211,7 +228,7 @@ class ModuleTest {
 
     @Test
     void applyVisitsChildrenBeforeParents() {
-        Tree t = new Tree(12);
+        Tree t = tree(12);
         List<Module> seen = new ArrayList<>();
         t.apply(seen::add);
         assertEquals(List.of(t.blocks.get(0), t.blocks.get(1), t.blocks, t.head, t), seen);
@@ -219,7 +236,7 @@ class ModuleTest {
 
     @Test
     void zeroGradDropsGradients() {
-        Tree t = new Tree(13);
+        Tree t = tree(13);
         try (Scope s = Scope.open()) {
             t.head.weight().mul(t.head.weight()).sum().backward();
         }
@@ -231,7 +248,7 @@ class ModuleTest {
 
     @Test
     void toDtypeConvertsFloatingTensorsAndKeepsFlags() {
-        Tree t = new Tree(14);
+        Tree t = tree(14);
         float[] w = t.head.weight().toFloats();
         t.freeze("head.bias");
         t.to(DType.F64);
@@ -242,7 +259,7 @@ class ModuleTest {
         assertFalse(t.head.param("bias").requiresGrad());
         double[] back = t.head.weight().toDoubles();
         for (int i = 0; i < w.length; i++) assertEquals(w[i], back[i], 0);
-        assertSame(t, t.to(Device.CPU));
+        assertSame(t, t.to(device));
         assertThrows(IllegalArgumentException.class, () -> t.to(DType.I32));
     }
 
@@ -250,7 +267,7 @@ class ModuleTest {
     void sequentialChainsLayersAndRejectsOthers() {
         Sequential s = new Sequential(new Identity(), new Flatten());
         try (Scope sc = Scope.open()) {
-            assertArrayEquals(new int[] {2, 12}, s.forward(Tensor.zeros(2, 3, 4)).shape());
+            assertArrayEquals(new int[] {2, 12}, s.forward(on(Tensor.zeros(2, 3, 4))).shape());
         }
         assertEquals(List.of("", "0", "1"), new ArrayList<>(s.namedModules().keySet()));
         assertThrows(IllegalArgumentException.class, () -> s.add(new Tree(1)));

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lumen.io.Safetensors;
 import dev.lumen.memory.Scope;
+import dev.lumen.tensor.Device;
 import dev.lumen.tensor.Tensor;
 import dev.lumen.testing.Golden;
 import java.io.IOException;
@@ -46,18 +47,19 @@ final class NnGolden {
 
     /**
      * Loads the torch weights into m by name (strictly, so the names must match torch's),
-     * runs the forward and backward of the case, and compares the output, the input
+     * moves m to device, runs the forward and backward of the case there, and compares the output, the input
      * gradient, every parameter gradient and every buffer after the forward.
      */
-    static void check(String caseName, Module m, double tolOut, double tolGrad) {
+    static void check(Device device, String caseName, Module m, double tolOut, double tolGrad) {
         Map<String, Tensor> state = state(caseName);
         assertEquals(List.copyOf(state.keySet()), List.copyOf(m.stateDict().keySet()), caseName + ": state dict names");
         assertTrue(m.loadStateDict(state, true).isClean());
+        m.to(device);
         try (Scope s = Scope.open()) {
-            Tensor x = G.input(caseName, 0);
+            Tensor x = G.input(caseName, 0, device);
             Tensor out = ((Layer) m).forward(x);
             Golden.assertClose("nn", caseName + ".out", out, G.get(caseName + ".out"), tolOut);
-            out.backward(G.get(caseName + ".gout"));
+            out.backward(G.get(caseName + ".gout").to(device));
             assertNotNull(x.grad(), caseName + ": the input got no gradient");
             Golden.assertClose("nn", caseName + ".grad0", x.grad(), G.get(caseName + ".grad0"), tolGrad);
             for (var p : m.namedParameters().entrySet()) {

@@ -6,6 +6,7 @@ import dev.lumen.memory.Scope;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
+import dev.lumen.testing.DeviceTest;
 import dev.lumen.testing.Golden;
 import dev.lumen.testing.GradCheck;
 import java.util.LinkedHashMap;
@@ -13,7 +14,7 @@ import java.util.Map;
 import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 
-class ActivationsTest {
+class ActivationsTest extends DeviceTest {
     private static final Golden G = Golden.load("activations");
     // A few float roundings per element, and erf/exp/tanh accurate to ~1e-7: well inside 1e-5.
     private static final double TOL = 1e-5;
@@ -37,7 +38,7 @@ class ActivationsTest {
 
     private void golden(String name, Function<Tensor, Tensor> op) {
         try (Scope s = Scope.open()) {
-            Tensor x = G.input(name, 0);
+            Tensor x = G.input(name, 0, device);
             G.check("activations", name, op.apply(x), new Tensor[] {x}, TOL, TOL);
         }
     }
@@ -62,19 +63,19 @@ class ActivationsTest {
         // Points within eps of a kink (0, +-3, the softplus threshold) would make the numeric derivative meaningless.
         double[] v = new double[33];
         for (int i = 0; i < v.length; i++) v[i] = -4.9 + i * 0.3 + 0.0123;
-        Tensor x = Tensor.fromDoubles(v, DType.F64, 3, 11);
-        for (var e : ops().entrySet()) GradCheck.check(e.getKey(), t -> e.getValue().apply(t[0]), x);
-        GradCheck.check("gelu of a transposed view", t -> Activations.gelu(t[0].transpose(0, 1)), x);
+        Tensor x = on(Tensor.fromDoubles(v, DType.F64, 3, 11));
+        for (var e : ops().entrySet()) GradCheck.check(device, e.getKey(), t -> e.getValue().apply(t[0]), x);
+        GradCheck.check(device, "gelu of a transposed view", t -> Activations.gelu(t[0].transpose(0, 1)), x);
     }
 
     @Test
     void largeF32VectorPathAgreesWithF64() {
         // The dense F32 path runs the vector formulas (float erf, lane exp/tanh) on threads; the F64 path is the reference.
         try (Scope s = Scope.open()) {
-            Tensor x = Tensor.randn(new Generator(9), DType.F32, 257, 129).mul(4);
+            Tensor x = on(Tensor.randn(new Generator(9), DType.F32, 257, 129)).mul(4);
             Tensor x64 = x.to(DType.F64).requiresGrad(true);
             Tensor x32 = x.copy().requiresGrad(true);
-            Tensor gout = Tensor.randn(new Generator(10), DType.F32, 257, 129);
+            Tensor gout = on(Tensor.randn(new Generator(10), DType.F32, 257, 129));
             for (var e : ops().entrySet()) {
                 Tensor y32 = e.getValue().apply(x32), y64 = e.getValue().apply(x64);
                 Golden.assertClose("activations", e.getKey() + ".vector_vs_f64", y32, y64.to(DType.F32), 2e-6);
@@ -90,8 +91,8 @@ class ActivationsTest {
     @Test
     void reluKeepsNaNAndIntegerDtype() {
         try (Scope s = Scope.open()) {
-            assertArrayEquals(new double[] {Double.NaN, 0, 2}, Activations.relu(Tensor.fromFloats(new float[] {Float.NaN, -1, 2}, 3)).toDoubles());
-            Tensor i = Activations.relu(Tensor.fromLongs(new long[] {-3, 4}, 2));
+            assertArrayEquals(new double[] {Double.NaN, 0, 2}, Activations.relu(on(Tensor.fromFloats(new float[] {Float.NaN, -1, 2}, 3))).toDoubles());
+            Tensor i = Activations.relu(on(Tensor.fromLongs(new long[] {-3, 4}, 2)));
             assertArrayEquals(new long[] {0, 4}, i.toLongs());
         }
     }

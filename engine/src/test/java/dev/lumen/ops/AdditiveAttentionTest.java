@@ -14,12 +14,13 @@ import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Device;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
+import dev.lumen.testing.DeviceTest;
 import dev.lumen.testing.Golden;
 import dev.lumen.testing.GradCheck;
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 
-class AdditiveAttentionTest {
+class AdditiveAttentionTest extends DeviceTest {
     private static final Golden G = Golden.load("additive_attention");
     private static final double EPS = 1e-5, MOMENTUM = 0.1;
     // The F32 kernels compute in float (sums over a plane in float lanes, added in double across
@@ -37,11 +38,11 @@ class AdditiveAttentionTest {
         for (String name : new String[] {"train_7x7", "train_6x9", "train_1x8x8", "eval_5x5"}) {
             try (Scope s = Scope.open()) {
                 Tensor[] in = new Tensor[17];
-                for (int i = 0; i < in.length; i++) in[i] = G.input(name, i);
+                for (int i = 0; i < in.length; i++) in[i] = G.input(name, i, device);
                 Tensor[] running = new Tensor[4];
                 for (int i = 0; i < 2; i++) {
-                    running[2 * i] = G.get(name + ".running_mean" + i).copy();
-                    running[2 * i + 1] = G.get(name + ".running_var" + i).copy();
+                    running[2 * i] = G.get(name + ".running_mean" + i).to(device).copy();
+                    running[2 * i + 1] = G.get(name + ".running_var" + i).to(device).copy();
                 }
                 var gq = new AdditiveAttention.Gate(in[3], in[4], in[5], in[6], running[0], running[1], in[7], in[8]);
                 var gk = new AdditiveAttention.Gate(in[9], in[10], in[11], in[12], running[2], running[3], in[13], in[14]);
@@ -49,7 +50,7 @@ class AdditiveAttentionTest {
                         name.startsWith("train"), MOMENTUM, EPS);
                 boolean training = name.startsWith("train");
                 Golden.assertClose("additive_attention", name + ".out", out, G.get(name + ".out"), TOL_F32);
-                out.backward(G.get(name + ".gout"));
+                out.backward(G.get(name + ".gout").to(device));
                 for (int i = 0; i < in.length; i++) {
                     checkGradient("additive_attention", name + " grad " + GRAD_NAMES[i], i, training, in[i].grad(),
                             G.get(name + ".grad" + i), G.get(name + ".grad" + (i < 9 ? 3 : 9)), TOL_F32);
@@ -88,10 +89,10 @@ class AdditiveAttentionTest {
                 int B = d[0], C = d[1], H = d[2], W = d[3];
                 boolean training = d[4] == 1;
                 String what = dtype + " " + Arrays.toString(d) + " seed " + seed;
-                Tensor q = Tensor.randn(gen, dtype, B, C, H, W), k = Tensor.randn(gen, dtype, B, C, H, W), v = Tensor.randn(gen, dtype, B, C, H, W);
-                Tensor gout = Tensor.randn(gen, dtype, B, C, H, W);
+                Tensor q = on(Tensor.randn(gen, dtype, B, C, H, W)), k = on(Tensor.randn(gen, dtype, B, C, H, W)), v = on(Tensor.randn(gen, dtype, B, C, H, W));
+                Tensor gout = on(Tensor.randn(gen, dtype, B, C, H, W));
                 Tensor[] pq = randomGate(gen, dtype, C), pk = randomGate(gen, dtype, C);
-                Tensor dwcW = Tensor.randn(gen, dtype, C, 1, 3, 3).mul(0.4), dwcB = Tensor.randn(gen, dtype, C).mul(0.1);
+                Tensor dwcW = on(Tensor.randn(gen, dtype, C, 1, 3, 3)).mul(0.4), dwcB = on(Tensor.randn(gen, dtype, C)).mul(0.1);
                 var ref = AdditiveAttentionReference.run(new AdditiveAttentionReference.Shape(B, C, H, W), q.toDoubles(), k.toDoubles(),
                         v.toDoubles(), refGate(pq), refGate(pk), dwcW.toDoubles(), dwcB.toDoubles(), training, EPS, gout.toDoubles());
 
@@ -128,7 +129,7 @@ class AdditiveAttentionTest {
      * dw-conv bias has zero gradient: both sides hold rounding noise there, which is compared
      * against the size of the same gate's dw weight gradient instead of itself.
      */
-    private static void checkGradient(String family, String what, int index, boolean training, Tensor actual, Tensor expected,
+    private void checkGradient(String family, String what, int index, boolean training, Tensor actual, Tensor expected,
                                       Tensor weightGrad, double tol) {
         if (actual == null) throw new AssertionError(what + ": no gradient");
         if (!training || (index != 4 && index != 10)) {
@@ -141,21 +142,21 @@ class AdditiveAttentionTest {
     }
 
     /** dwWeight, dwBias, bnWeight, bnBias, runningMean, runningVar, spatialWeight, channelWeight. */
-    private static Tensor[] randomGate(Generator gen, DType dtype, int c) {
+    private Tensor[] randomGate(Generator gen, DType dtype, int c) {
         return new Tensor[] {
-            Tensor.randn(gen, dtype, c, 1, 3, 3).mul(0.4), Tensor.randn(gen, dtype, c).mul(0.1),
-            Tensor.randn(gen, dtype, c).mul(0.2).add(1), Tensor.randn(gen, dtype, c).mul(0.2),
-            Tensor.randn(gen, dtype, c).mul(0.1), Tensor.rand(gen, dtype, c).add(1),
-            Tensor.randn(gen, dtype, 1, c, 1, 1).mul(0.5), Tensor.randn(gen, dtype, c, c, 1, 1).mul(0.5)};
+            on(Tensor.randn(gen, dtype, c, 1, 3, 3)).mul(0.4), on(Tensor.randn(gen, dtype, c)).mul(0.1),
+            on(Tensor.randn(gen, dtype, c)).mul(0.2).add(1), on(Tensor.randn(gen, dtype, c)).mul(0.2),
+            on(Tensor.randn(gen, dtype, c)).mul(0.1), on(Tensor.rand(gen, dtype, c)).add(1),
+            on(Tensor.randn(gen, dtype, 1, c, 1, 1)).mul(0.5), on(Tensor.randn(gen, dtype, c, c, 1, 1)).mul(0.5)};
     }
 
-    private static AdditiveAttentionReference.Gate refGate(Tensor[] p) {
+    private AdditiveAttentionReference.Gate refGate(Tensor[] p) {
         return new AdditiveAttentionReference.Gate(p[0].toDoubles(), p[1].toDoubles(), p[2].toDoubles(), p[3].toDoubles(),
                 p[4].toDoubles(), p[5].toDoubles(), p[6].toDoubles(), p[7].toDoubles());
     }
 
     /** The kernels' gate, with the batch statistics from catmBatchStats (checked against the reference's) in training. */
-    private static AdditiveAttentionKernels.Gate kernelGate(AdditiveAttentionKernels kern, Tensor t, Tensor[] p, boolean training,
+    private AdditiveAttentionKernels.Gate kernelGate(AdditiveAttentionKernels kern, Tensor t, Tensor[] p, boolean training,
                                                              double[] refMean, double[] refVar, String what, double tol) {
         int c = t.shape(1);
         Tensor mean = p[4], var = p[5];
@@ -168,7 +169,7 @@ class AdditiveAttentionTest {
         }
         double[] vr = var.toDoubles(), inv = new double[c];
         for (int i = 0; i < c; i++) inv[i] = 1 / Math.sqrt(vr[i] + EPS);
-        return new AdditiveAttentionKernels.Gate(p[0], p[1], p[2], p[3], mean, Tensor.fromDoubles(inv, t.dtype(), c), p[6], p[7]);
+        return new AdditiveAttentionKernels.Gate(p[0], p[1], p[2], p[3], mean, on(Tensor.fromDoubles(inv, t.dtype(), c)), p[6], p[7]);
     }
 
     @Test
@@ -178,11 +179,11 @@ class AdditiveAttentionTest {
             int B = d[0], C = d[1], H = d[2], W = d[3];
             boolean training = d[4] == 1;
             Tensor[] pq = randomGate(gen, DType.F64, C), pk = randomGate(gen, DType.F64, C);
-            Tensor[] in = {Tensor.randn(gen, DType.F64, B, C, H, W), Tensor.randn(gen, DType.F64, B, C, H, W),
-                Tensor.randn(gen, DType.F64, B, C, H, W), pq[0], pq[1], pq[2], pq[3], pq[6], pq[7],
-                pk[0], pk[1], pk[2], pk[3], pk[6], pk[7], Tensor.randn(gen, DType.F64, C, 1, 3, 3).mul(0.4),
-                Tensor.randn(gen, DType.F64, C).mul(0.1)};
-            GradCheck.check("additiveAttention " + Arrays.toString(d), x -> AdditiveAttention.additiveAttention(x[0], x[1], x[2],
+            Tensor[] in = {on(Tensor.randn(gen, DType.F64, B, C, H, W)), on(Tensor.randn(gen, DType.F64, B, C, H, W)),
+                on(Tensor.randn(gen, DType.F64, B, C, H, W)), pq[0], pq[1], pq[2], pq[3], pq[6], pq[7],
+                pk[0], pk[1], pk[2], pk[3], pk[6], pk[7], on(Tensor.randn(gen, DType.F64, C, 1, 3, 3)).mul(0.4),
+                on(Tensor.randn(gen, DType.F64, C)).mul(0.1)};
+            GradCheck.check(device, "additiveAttention " + Arrays.toString(d), x -> AdditiveAttention.additiveAttention(x[0], x[1], x[2],
                     new AdditiveAttention.Gate(x[3], x[4], x[5], x[6], pq[4].copy(), pq[5].copy(), x[7], x[8]),
                     new AdditiveAttention.Gate(x[9], x[10], x[11], x[12], pk[4].copy(), pk[5].copy(), x[13], x[14]),
                     x[15], x[16], training, MOMENTUM, EPS), in);
@@ -205,20 +206,20 @@ class AdditiveAttentionTest {
     }
 
     /** out and every gradient of a [3,5,19,21] training step (rows wider than a vector and odd sizes). */
-    private static float[][] outputsAndGradients() {
+    private float[][] outputsAndGradients() {
         try (Scope s = Scope.open()) {
             Generator gen = new Generator(11);
             int B = 3, C = 5, H = 19, W = 21;
             Tensor[] pq = randomGate(gen, DType.F32, C), pk = randomGate(gen, DType.F32, C);
-            Tensor[] in = {Tensor.randn(gen, DType.F32, B, C, H, W), Tensor.randn(gen, DType.F32, B, C, H, W),
-                Tensor.randn(gen, DType.F32, B, C, H, W), pq[0], pq[1], pq[2], pq[3], pq[6], pq[7], pk[0], pk[1], pk[2], pk[3], pk[6],
-                pk[7], Tensor.randn(gen, DType.F32, C, 1, 3, 3).mul(0.4), Tensor.randn(gen, DType.F32, C).mul(0.1)};
+            Tensor[] in = {on(Tensor.randn(gen, DType.F32, B, C, H, W)), on(Tensor.randn(gen, DType.F32, B, C, H, W)),
+                on(Tensor.randn(gen, DType.F32, B, C, H, W)), pq[0], pq[1], pq[2], pq[3], pq[6], pq[7], pk[0], pk[1], pk[2], pk[3], pk[6],
+                pk[7], on(Tensor.randn(gen, DType.F32, C, 1, 3, 3)).mul(0.4), on(Tensor.randn(gen, DType.F32, C)).mul(0.1)};
             for (Tensor t : in) t.requiresGrad(true);
             Tensor out = AdditiveAttention.additiveAttention(in[0], in[1], in[2],
                     new AdditiveAttention.Gate(in[3], in[4], in[5], in[6], pq[4], pq[5], in[7], in[8]),
                     new AdditiveAttention.Gate(in[9], in[10], in[11], in[12], pk[4], pk[5], in[13], in[14]), in[15], in[16], true,
                     MOMENTUM, EPS);
-            out.backward(Tensor.randn(gen, DType.F32, B, C, H, W));
+            out.backward(on(Tensor.randn(gen, DType.F32, B, C, H, W)));
             float[][] r = new float[in.length + 1][];
             r[0] = out.toFloats();
             for (int i = 0; i < in.length; i++) r[i + 1] = in[i].grad().toFloats();
@@ -249,19 +250,19 @@ class AdditiveAttentionTest {
 
     @Test
     void rejectsMisshapenParametersByName() {
-        Tensor q = Tensor.zeros(1, 4, 5, 5);
+        Tensor q = on(Tensor.zeros(1, 4, 5, 5));
         Tensor[] p = randomGate(new Generator(1), DType.F32, 4);
         var good = new AdditiveAttention.Gate(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]);
-        var bad = new AdditiveAttention.Gate(p[0], p[1], p[2], p[3], p[4], p[5], Tensor.zeros(4, 1, 1, 1), p[7]);
+        var bad = new AdditiveAttention.Gate(p[0], p[1], p[2], p[3], p[4], p[5], on(Tensor.zeros(4, 1, 1, 1)), p[7]);
         var e = assertThrows(IllegalArgumentException.class, () -> AdditiveAttention.additiveAttention(q, q, q, good, bad,
-                Tensor.zeros(4, 1, 3, 3), Tensor.zeros(4), true, MOMENTUM, EPS));
+                on(Tensor.zeros(4, 1, 3, 3)), on(Tensor.zeros(4)), true, MOMENTUM, EPS));
         assertTrue(e.getMessage().equals("additiveAttention: gate k spatialWeight must be [1, 4, 1, 1], got [4, 1, 1, 1]"), e.getMessage());
-        var v = assertThrows(IllegalArgumentException.class, () -> AdditiveAttention.additiveAttention(q, q, Tensor.zeros(1, 4, 5, 6),
-                good, good, Tensor.zeros(4, 1, 3, 3), Tensor.zeros(4), true, MOMENTUM, EPS));
+        var v = assertThrows(IllegalArgumentException.class, () -> AdditiveAttention.additiveAttention(q, q, on(Tensor.zeros(1, 4, 5, 6)),
+                good, good, on(Tensor.zeros(4, 1, 3, 3)), on(Tensor.zeros(4)), true, MOMENTUM, EPS));
         assertTrue(v.getMessage().contains("v must be [1, 4, 5, 5]"), v.getMessage());
     }
 
-    private static Tensor nan(DType dtype, int... shape) { return Tensor.full(Double.NaN, dtype, Device.CPU, shape); }
+    private Tensor nan(DType dtype, int... shape) { return Tensor.full(Double.NaN, dtype, device, shape); }
 
-    private static Tensor f64(double[] data, int... shape) { return Tensor.fromDoubles(data, DType.F64, shape); }
+    private Tensor f64(double[] data, int... shape) { return on(Tensor.fromDoubles(data, DType.F64, shape)); }
 }

@@ -8,12 +8,13 @@ import dev.lumen.memory.Scope;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
+import dev.lumen.testing.DeviceTest;
 import dev.lumen.testing.Golden;
 import dev.lumen.testing.GradCheck;
 import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 
-class Conv2dTest {
+class Conv2dTest extends DeviceTest {
     private static final Golden G = Golden.load("conv");
     private static final Golden DW = Golden.load("conv_depthwise");
     // GEMM and tap sums in another order than torch's: K <= 147 terms here, ~1e-7 relative.
@@ -22,14 +23,14 @@ class Conv2dTest {
     private static int[] i(int... v) { return v; }
 
     /** Runs a case with both GEMMs. */
-    private static void check(Golden golden, String name, int inputs, Function<Tensor[], Tensor> op) {
+    private void check(Golden golden, String name, int inputs, Function<Tensor[], Tensor> op) {
         Gemm saved = Gemm.active();
         try {
-            for (Gemm g : GemmTest.gemms()) {
+            for (Gemm g : GemmTest.gemmsOn(device)) {
                 Gemm.setActive(g);
                 try (Scope s = Scope.open()) {
                     Tensor[] in = new Tensor[inputs];
-                    for (int k = 0; k < inputs; k++) in[k] = golden.input(name, k);
+                    for (int k = 0; k < inputs; k++) in[k] = golden.input(name, k, device);
                     golden.check("conv", name, op.apply(in), in, TOL, TOL);
                 }
             }
@@ -62,13 +63,13 @@ class Conv2dTest {
     @Test
     void convolutionsPassFiniteDifferences() {
         Generator g = new Generator(21);
-        Function<int[], Tensor> r = s -> Tensor.randn(g, DType.F64, s);
-        GradCheck.check("conv2d", x -> Convolution.conv2d(x[0], x[1], x[2], i(2, 1), i(1, 0), i(1, 2), 1),
+        Function<int[], Tensor> r = s -> on(Tensor.randn(g, DType.F64, s));
+        GradCheck.check(device, "conv2d", x -> Convolution.conv2d(x[0], x[1], x[2], i(2, 1), i(1, 0), i(1, 2), 1),
                 r.apply(i(2, 2, 5, 6)), r.apply(i(3, 2, 2, 3)), r.apply(i(3)));
-        GradCheck.check("conv2d groups", x -> Convolution.conv2d(x[0], x[1], null, i(1), i(1), i(1), 2),
+        GradCheck.check(device, "conv2d groups", x -> Convolution.conv2d(x[0], x[1], null, i(1), i(1), i(1), 2),
                 r.apply(i(1, 4, 4, 4)), r.apply(i(2, 2, 3, 3)));
-        GradCheck.check("conv2d 1x1", x -> Convolution.conv2d(x[0], x[1], x[2]), r.apply(i(2, 3, 3, 2)), r.apply(i(2, 3, 1, 1)), r.apply(i(2)));
-        GradCheck.check("conv2d depthwise", x -> Convolution.conv2d(x[0], x[1], x[2], i(2), i(2), i(1), 2),
+        GradCheck.check(device, "conv2d 1x1", x -> Convolution.conv2d(x[0], x[1], x[2]), r.apply(i(2, 3, 3, 2)), r.apply(i(2, 3, 1, 1)), r.apply(i(2)));
+        GradCheck.check(device, "conv2d depthwise", x -> Convolution.conv2d(x[0], x[1], x[2], i(2), i(2), i(1), 2),
                 r.apply(i(1, 2, 6, 5)), r.apply(i(2, 1, 5, 5)), r.apply(i(2)));
     }
 
@@ -79,14 +80,14 @@ class Conv2dTest {
         int[][] cases = {{2, 3, 19, 23, 7, 1, 3, 1}, {1, 4, 12, 9, 31, 1, 15, 1}, {2, 2, 17, 16, 5, 2, 2, 1}, {1, 3, 20, 21, 3, 1, 2, 3}, {1, 2, 9, 33, 9, 3, 0, 1}};
         for (int[] c : cases) {
             try (Scope s = Scope.open()) {
-                Tensor x = Tensor.randn(g, DType.F32, c[0], c[1], c[2], c[3]).requiresGrad(true);
-                Tensor w = Tensor.randn(g, DType.F32, c[1], 1, c[4], c[4]).requiresGrad(true);
-                Tensor b = Tensor.randn(g, DType.F32, c[1]).requiresGrad(true);
+                Tensor x = on(Tensor.randn(g, DType.F32, c[0], c[1], c[2], c[3])).requiresGrad(true);
+                Tensor w = on(Tensor.randn(g, DType.F32, c[1], 1, c[4], c[4])).requiresGrad(true);
+                Tensor b = on(Tensor.randn(g, DType.F32, c[1])).requiresGrad(true);
                 Tensor x64 = x.detach().to(DType.F64).requiresGrad(true), w64 = w.detach().to(DType.F64).requiresGrad(true), b64 = b.detach().to(DType.F64).requiresGrad(true);
                 Tensor y = Convolution.conv2d(x, w, b, i(c[5]), i(c[6]), i(c[7]), c[1]);
                 Tensor y64 = Convolution.conv2d(x64, w64, b64, i(c[5]), i(c[6]), i(c[7]), c[1]);
                 assertTrue(Golden.relativeError(y.to(DType.F64), y64) < 1e-6, "forward " + java.util.Arrays.toString(c));
-                Tensor gout = Tensor.randn(g, DType.F32, y.shape());
+                Tensor gout = on(Tensor.randn(g, DType.F32, y.shape()));
                 y.backward(gout);
                 y64.backward(gout.to(DType.F64));
                 assertTrue(Golden.relativeError(x.grad().to(DType.F64), x64.grad()) < 1e-6, "grad input " + java.util.Arrays.toString(c));
@@ -101,13 +102,13 @@ class Conv2dTest {
         // 16*9*180*180 column elements exceed CpuConv.COLUMN_BUDGET (4M): im2col runs in two bands.
         Generator g = new Generator(4);
         try (Scope s = Scope.open()) {
-            Tensor x = Tensor.randn(g, DType.F32, 1, 16, 180, 180).requiresGrad(true);
-            Tensor w = Tensor.randn(g, DType.F32, 2, 16, 3, 3).requiresGrad(true);
+            Tensor x = on(Tensor.randn(g, DType.F32, 1, 16, 180, 180)).requiresGrad(true);
+            Tensor w = on(Tensor.randn(g, DType.F32, 2, 16, 3, 3)).requiresGrad(true);
             Tensor x64 = x.detach().to(DType.F64).requiresGrad(true), w64 = w.detach().to(DType.F64).requiresGrad(true);
             Tensor y = Convolution.conv2d(x, w, null, i(1), i(1), i(1), 1);
             Tensor y64 = Convolution.conv2d(x64, w64, null, i(1), i(1), i(1), 1);
             assertTrue(Golden.relativeError(y.to(DType.F64), y64) < 1e-6);
-            Tensor gout = Tensor.randn(g, DType.F32, y.shape());
+            Tensor gout = on(Tensor.randn(g, DType.F32, y.shape()));
             y.backward(gout);
             y64.backward(gout.to(DType.F64));
             assertTrue(Golden.relativeError(x.grad().to(DType.F64), x64.grad()) < 1e-6);
@@ -122,15 +123,15 @@ class Conv2dTest {
         int[][] cases = {{2, 6, 40, 40, 4, 1, 2}, {2, 4, 33, 35, 6, 3, 2}};
         for (int[] c : cases) {
             try (Scope s = Scope.open()) {
-                Tensor x = Tensor.randn(g, DType.F32, c[0], c[1], c[2], c[3]).requiresGrad(true);
-                Tensor w = Tensor.randn(g, DType.F32, c[4], c[1] / c[6], c[5], c[5]).requiresGrad(true);
-                Tensor b = Tensor.randn(g, DType.F32, c[4]).requiresGrad(true);
+                Tensor x = on(Tensor.randn(g, DType.F32, c[0], c[1], c[2], c[3])).requiresGrad(true);
+                Tensor w = on(Tensor.randn(g, DType.F32, c[4], c[1] / c[6], c[5], c[5])).requiresGrad(true);
+                Tensor b = on(Tensor.randn(g, DType.F32, c[4])).requiresGrad(true);
                 Tensor x64 = x.detach().to(DType.F64).requiresGrad(true), w64 = w.detach().to(DType.F64).requiresGrad(true), b64 = b.detach().to(DType.F64).requiresGrad(true);
                 int pad = c[5] / 2;
                 Tensor y = Convolution.conv2d(x, w, b, i(1), i(pad), i(1), c[6]);
                 Tensor y64 = Convolution.conv2d(x64, w64, b64, i(1), i(pad), i(1), c[6]);
                 assertTrue(Golden.relativeError(y.to(DType.F64), y64) < 1e-6, "forward " + java.util.Arrays.toString(c));
-                Tensor gout = Tensor.randn(g, DType.F32, y.shape());
+                Tensor gout = on(Tensor.randn(g, DType.F32, y.shape()));
                 y.backward(gout);
                 y64.backward(gout.to(DType.F64));
                 assertTrue(Golden.relativeError(x.grad().to(DType.F64), x64.grad()) < 1e-6, "grad input " + java.util.Arrays.toString(c));
@@ -143,9 +144,9 @@ class Conv2dTest {
     @Test
     void badArgumentsAreExplained() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> Convolution.conv2d(Tensor.zeros(1, 4, 5, 5), Tensor.zeros(8, 3, 3, 3), null));
+                () -> Convolution.conv2d(on(Tensor.zeros(1, 4, 5, 5)), on(Tensor.zeros(8, 3, 3, 3)), null));
         assertTrue(e.getMessage().contains("conv2d") && e.getMessage().contains("[8, 3, 3, 3]") && e.getMessage().contains("4"), e.getMessage());
-        assertThrows(IllegalArgumentException.class, () -> Convolution.conv2d(Tensor.zeros(1, 3, 2, 2), Tensor.zeros(8, 3, 3, 3), null));
-        assertThrows(IllegalArgumentException.class, () -> Convolution.conv2d(Tensor.zeros(1, 4, 5, 5), Tensor.zeros(6, 2, 3, 3), null, i(1), i(0), i(1), 3));
+        assertThrows(IllegalArgumentException.class, () -> Convolution.conv2d(on(Tensor.zeros(1, 3, 2, 2)), on(Tensor.zeros(8, 3, 3, 3)), null));
+        assertThrows(IllegalArgumentException.class, () -> Convolution.conv2d(on(Tensor.zeros(1, 4, 5, 5)), on(Tensor.zeros(6, 2, 3, 3)), null, i(1), i(0), i(1), 3));
     }
 }

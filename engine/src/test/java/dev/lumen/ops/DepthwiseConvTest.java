@@ -7,6 +7,7 @@ import dev.lumen.reference.Compare;
 import dev.lumen.reference.DepthwiseConvReference;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Tensor;
+import dev.lumen.testing.DeviceTest;
 import java.util.Random;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -16,7 +17,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * double-precision reference that the CUDA kernels are also checked against: output and all
  * three gradients, on fresh random inputs, RepLKNet-sized kernels on odd maps.
  */
-class DepthwiseConvTest {
+class DepthwiseConvTest extends DeviceTest {
     // f32: each output sums up to 961 products in another order than the double reference,
     // rounding error ~ sqrt(K*K) * 2^-24, about 2e-6 relative.
     private static final double TOL_F32 = 2e-5;
@@ -41,11 +42,11 @@ class DepthwiseConvTest {
         int oh = DepthwiseConvReference.outSize(h, k, stride, k / 2), ow = DepthwiseConvReference.outSize(w, k, stride, k / 2);
         float[] go = Compare.randomFloats(r, n * c * oh * ow);
         try (Scope s = Scope.open()) {
-            Tensor tx = Tensor.fromFloats(x, n, c, h, w).to(storage).requiresGrad(true);
-            Tensor tw = Tensor.fromFloats(wt, c, 1, k, k).to(storage).requiresGrad(true);
-            Tensor tb = Tensor.fromFloats(b, c).to(storage).requiresGrad(true);
+            Tensor tx = on(Tensor.fromFloats(x, n, c, h, w)).to(storage).requiresGrad(true);
+            Tensor tw = on(Tensor.fromFloats(wt, c, 1, k, k)).to(storage).requiresGrad(true);
+            Tensor tb = on(Tensor.fromFloats(b, c)).to(storage).requiresGrad(true);
             Tensor y = Convolution.conv2d(tx, tw, tb, new int[] {stride}, new int[] {k / 2}, new int[] {1}, c);
-            y.backward(Tensor.fromFloats(go, n, c, oh, ow).to(y.dtype()));
+            y.backward(on(Tensor.fromFloats(go, n, c, oh, ow)).to(y.dtype()));
             double[] yRef = DepthwiseConvReference.forward(x, wt, b, n, c, h, w, k, stride, k / 2);
             double[][] gRef = DepthwiseConvReference.backward(x, wt, go, n, c, h, w, k, stride, k / 2);
             double tol = storage == DType.F32 ? TOL_F32 : TOL_F16;

@@ -10,11 +10,12 @@ import dev.lumen.memory.Scope;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
+import dev.lumen.testing.DeviceTest;
 import dev.lumen.testing.GradCheck;
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 
-class DropPathTest {
+class DropPathTest extends DeviceTest {
     /** Per sample: the factor out/x (0, 1 or 1/keep), asserting the whole sample shares it. */
     private static float[] sampleFactors(Tensor x, Tensor out) {
         int n = x.shape(0), per = (int) (x.numel() / n);
@@ -29,7 +30,7 @@ class DropPathTest {
     @Test
     void dropsWholeSamplesAndScalesTheRest() {
         try (Scope s = Scope.open()) {
-            Tensor x = Tensor.rand(new Generator(1), DType.F32, 20_000, 3).add(1);
+            Tensor x = on(Tensor.rand(new Generator(1), DType.F32, 20_000, 3)).add(1);
             float[] f = sampleFactors(x, Regularization.dropPath(x, 0.2, true, new Generator(5), true));
             int kept = 0;
             for (float v : f) {
@@ -46,7 +47,7 @@ class DropPathTest {
     @Test
     void withoutScaleByKeepKeptSamplesAreUnchanged() {
         try (Scope s = Scope.open()) {
-            Tensor x = Tensor.rand(new Generator(2), DType.F32, 50, 2, 3).add(1);
+            Tensor x = on(Tensor.rand(new Generator(2), DType.F32, 50, 2, 3)).add(1);
             float[] f = sampleFactors(x, Regularization.dropPath(x, 0.5, true, new Generator(6), false));
             for (float v : f) assertTrue(v == 0f || v == 1f, "factor " + v);
         }
@@ -56,21 +57,21 @@ class DropPathTest {
     void gradientIsThePerSampleMask() {
         try (Scope s = Scope.open()) {
             Generator g = new Generator(3);
-            Tensor x = Tensor.rand(g, DType.F32, 16, 5, 3).add(1).requiresGrad(true);
+            Tensor x = on(Tensor.rand(g, DType.F32, 16, 5, 3)).add(1).requiresGrad(true);
             Tensor out = Regularization.dropPath(x, 0.4, true, new Generator(7), true);
             float[] f = sampleFactors(x, out);
-            Tensor gout = Tensor.randn(g, DType.F32, 16, 5, 3);
+            Tensor gout = on(Tensor.randn(g, DType.F32, 16, 5, 3));
             out.backward(gout);
             float[] gx = x.grad().toFloats(), go = gout.toFloats();
             for (int i = 0; i < gx.length; i++) assertEquals(go[i] * f[i / 15], gx[i], 1e-6f * Math.abs(go[i]) + 1e-7f);
-            GradCheck.check("drop_path", v -> Regularization.dropPath(v[0], 0.4, true, new Generator(7), true), x);
+            GradCheck.check(device, "drop_path", v -> Regularization.dropPath(v[0], 0.4, true, new Generator(7), true), x);
         }
     }
 
     @Test
     void evalZeroPAndOnePBehaveAsTimm() {
         try (Scope s = Scope.open()) {
-            Tensor x = Tensor.randn(4, 3);
+            Tensor x = on(Tensor.randn(4, 3));
             assertSame(x, Regularization.dropPath(x, 0.3, false, new Generator(1), true));
             assertSame(x, Regularization.dropPath(x, 0, true, new Generator(1), true));
             assertArrayEquals(new float[12], Regularization.dropPath(x, 1, true, new Generator(1), true).toFloats(), 0f);
@@ -80,7 +81,7 @@ class DropPathTest {
     @Test
     void aSeedReproducesTheMask() {
         try (Scope s = Scope.open()) {
-            Tensor x = Tensor.ones(200, 2);
+            Tensor x = on(Tensor.ones(200, 2));
             float[] a = Regularization.dropPath(x, 0.5, true, new Generator(42), true).toFloats();
             float[] b = Regularization.dropPath(x, 0.5, true, new Generator(42), true).toFloats();
             float[] c = Regularization.dropPath(x, 0.5, true, new Generator(41), true).toFloats();

@@ -11,16 +11,17 @@ import dev.lumen.memory.Scope;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
+import dev.lumen.testing.DeviceTest;
 import dev.lumen.testing.GradCheck;
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 
-class DropoutTest {
+class DropoutTest extends DeviceTest {
     @Test
     void keepsAboutOneMinusPAndScalesKeptValues() {
         try (Scope s = Scope.open()) {
             int n = 200_000;
-            float[] out = Regularization.dropout(Tensor.ones(n), 0.3, true, new Generator(1)).toFloats();
+            float[] out = Regularization.dropout(on(Tensor.ones(n)), 0.3, true, new Generator(1)).toFloats();
             int kept = 0;
             for (float v : out) {
                 if (v != 0) {
@@ -37,9 +38,9 @@ class DropoutTest {
     void gradientIsTheMaskTimesTheScale() {
         try (Scope s = Scope.open()) {
             Generator g = new Generator(2);
-            Tensor x = Tensor.rand(g, DType.F32, 7, 33).add(1).requiresGrad(true);
+            Tensor x = on(Tensor.rand(g, DType.F32, 7, 33)).add(1).requiresGrad(true);
             Tensor out = Regularization.dropout(x, 0.45, true, new Generator(9));
-            Tensor gout = Tensor.randn(g, DType.F32, 7, 33);
+            Tensor gout = on(Tensor.randn(g, DType.F32, 7, 33));
             out.backward(gout);
             float[] o = out.toFloats(), gx = x.grad().toFloats(), go = gout.toFloats(), xv = x.toFloats();
             float scale = (float) (1 / 0.55);
@@ -48,13 +49,13 @@ class DropoutTest {
                 assertEquals(xv[i] * m, o[i], 0f);
                 assertEquals(go[i] * m, gx[i], 0f);
             }
-            GradCheck.check("dropout", v -> Regularization.dropout(v[0], 0.45, true, new Generator(9)), x);
+            GradCheck.check(device, "dropout", v -> Regularization.dropout(v[0], 0.45, true, new Generator(9)), x);
         }
     }
 
     @Test
     void evalAndZeroPAreIdentity() {
-        Tensor x = Tensor.randn(3, 4);
+        Tensor x = on(Tensor.randn(3, 4));
         assertSame(x, Regularization.dropout(x, 0.5, false, new Generator(1)));
         assertSame(x, Regularization.dropout(x, 0, true, new Generator(1)));
     }
@@ -62,7 +63,7 @@ class DropoutTest {
     @Test
     void pOneGivesZeros() {
         try (Scope s = Scope.open()) {
-            Tensor x = Tensor.randn(5, 6).requiresGrad(true);
+            Tensor x = on(Tensor.randn(5, 6)).requiresGrad(true);
             Tensor out = Regularization.dropout(x, 1, true, new Generator(1));
             assertArrayEquals(new float[30], out.toFloats(), 0f);
             out.sum().backward();
@@ -73,7 +74,7 @@ class DropoutTest {
     @Test
     void aSeedReproducesTheMask() {
         try (Scope s = Scope.open()) {
-            Tensor x = Tensor.ones(4, 1000);
+            Tensor x = on(Tensor.ones(4, 1000));
             float[] a = Regularization.dropout(x, 0.5, true, new Generator(42)).toFloats();
             float[] b = Regularization.dropout(x, 0.5, true, new Generator(42)).toFloats();
             float[] c = Regularization.dropout(x, 0.5, true, new Generator(43)).toFloats();
@@ -90,8 +91,8 @@ class DropoutTest {
         try (Scope s = Scope.open()) {
             // Odd length: the vectorized F32 path, its scalar tail and the F64 path must all follow the same rule.
             int n = 1003;
-            float[] f = Regularization.dropout(Tensor.ones(n), 0.35, true, new Generator(77)).toFloats();
-            double[] d = Regularization.dropout(Tensor.full(1, DType.F64, dev.lumen.tensor.Device.CPU, n), 0.35, true, new Generator(77)).toDoubles();
+            float[] f = Regularization.dropout(on(Tensor.ones(n)), 0.35, true, new Generator(77)).toFloats();
+            double[] d = Regularization.dropout(Tensor.full(1, DType.F64, device, n), 0.35, true, new Generator(77)).toDoubles();
             for (int i = 0; i < n; i++) {
                 boolean keep = Generator.uniform(77, i) < 0.65;
                 assertEquals(keep ? (float) (1 / 0.65) : 0f, f[i], 0f, "F32 element " + i);
@@ -103,7 +104,7 @@ class DropoutTest {
     @Test
     void nonContiguousInputIsMaskedInLogicalOrder() {
         try (Scope s = Scope.open()) {
-            Tensor base = Tensor.randn(new Generator(3), DType.F32, 6, 5);
+            Tensor base = on(Tensor.randn(new Generator(3), DType.F32, 6, 5));
             Tensor x = base.transpose(0, 1);
             assertArrayEquals(Regularization.dropout(x.contiguous(), 0.3, true, new Generator(8)).toFloats(),
                     Regularization.dropout(x, 0.3, true, new Generator(8)).toFloats(), 0f);
@@ -113,7 +114,7 @@ class DropoutTest {
     @Test
     void rejectsProbabilityOutsideUnitInterval() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> Regularization.dropout(Tensor.ones(2), 1.5, true, new Generator(1)));
+                () -> Regularization.dropout(on(Tensor.ones(2)), 1.5, true, new Generator(1)));
         assertTrue(e.getMessage().contains("dropout") && e.getMessage().contains("1.5"), e.getMessage());
     }
 }

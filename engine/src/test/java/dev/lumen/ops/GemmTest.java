@@ -17,6 +17,11 @@ import org.junit.jupiter.api.Test;
 class GemmTest {
     private static final int[][] SIZES = {{1, 1, 1}, {7, 13, 5}, {65, 33, 129}, {6, 1, 40}, {97, 270, 31}, {13, 2, 1}, {3, 0, 4}};
 
+    /** The CPU's GEMMs to run a matmul test with; another device has its own, run once. */
+    static List<Gemm> gemmsOn(dev.lumen.tensor.Device device) {
+        return device.kind() == dev.lumen.tensor.Device.Kind.CPU ? gemms() : List.of(Gemm.active());
+    }
+
     static List<Gemm> gemms() {
         List<Gemm> l = new ArrayList<>();
         l.add(Gemm.java());

@@ -9,13 +9,14 @@ import dev.lumen.memory.Scope;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
+import dev.lumen.testing.DeviceTest;
 import dev.lumen.testing.Golden;
 import dev.lumen.testing.GradCheck;
 import java.util.function.BinaryOperator;
 import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 
-class MatmulTest {
+class MatmulTest extends DeviceTest {
     private static final Golden G = Golden.load("linalg");
     // Reduction order differs from torch's: ~sqrt(K) roundings of 6e-8; K <= 129 here.
     private static final double TOL = 1e-5;
@@ -24,10 +25,10 @@ class MatmulTest {
     private static final double TOL_LONG_K = 2e-5;
 
     /** Runs every golden case once per GEMM implementation. */
-    private static void eachGemm(Runnable body) {
+    private void eachGemm(Runnable body) {
         Gemm saved = Gemm.active();
         try {
-            for (Gemm g : GemmTest.gemms()) {
+            for (Gemm g : GemmTest.gemmsOn(device)) {
                 Gemm.setActive(g);
                 body.run();
             }
@@ -36,10 +37,10 @@ class MatmulTest {
         }
     }
 
-    private static void binary(String name, BinaryOperator<Tensor> op, double tol) {
+    private void binary(String name, BinaryOperator<Tensor> op, double tol) {
         eachGemm(() -> {
             try (Scope s = Scope.open()) {
-                Tensor a = G.input(name, 0), b = G.input(name, 1);
+                Tensor a = G.input(name, 0, device), b = G.input(name, 1, device);
                 G.check("linalg", name, op.apply(a, b), new Tensor[] {a, b}, tol, tol);
             }
         });
@@ -66,7 +67,7 @@ class MatmulTest {
     void linearWithBias() {
         eachGemm(() -> {
             try (Scope s = Scope.open()) {
-                Tensor x = G.input("linear_bias", 0), w = G.input("linear_bias", 1), b = G.input("linear_bias", 2);
+                Tensor x = G.input("linear_bias", 0, device), w = G.input("linear_bias", 1, device), b = G.input("linear_bias", 2, device);
                 G.check("linalg", "linear_bias", LinearAlgebra.linear(x, w, b), new Tensor[] {x, w, b}, TOL, TOL);
             }
         });
@@ -78,7 +79,7 @@ class MatmulTest {
     void linearOfNonContiguousInput() {
         eachGemm(() -> {
             try (Scope s = Scope.open()) {
-                Tensor x = G.input("linear_noncontig", 0), w = G.input("linear_noncontig", 1), b = G.input("linear_noncontig", 2);
+                Tensor x = G.input("linear_noncontig", 0, device), w = G.input("linear_noncontig", 1, device), b = G.input("linear_noncontig", 2, device);
                 G.check("linalg", "linear_noncontig", LinearAlgebra.linear(x.transpose(0, 1), w, b), new Tensor[] {x, w, b}, TOL, TOL);
             }
         });
@@ -87,33 +88,33 @@ class MatmulTest {
     @Test
     void productsPassFiniteDifferences() {
         Generator g = new Generator(11);
-        Function<int[], Tensor> r = s -> Tensor.randn(g, DType.F64, s);
+        Function<int[], Tensor> r = s -> on(Tensor.randn(g, DType.F64, s));
         eachGemm(() -> {
-            GradCheck.check("matmul 2d", x -> LinearAlgebra.matmul(x[0], x[1]), r.apply(new int[] {3, 4}), r.apply(new int[] {4, 5}));
-            GradCheck.check("matmul transposed", x -> LinearAlgebra.matmul(x[0].transpose(0, 1), x[1].transpose(0, 1)),
+            GradCheck.check(device, "matmul 2d", x -> LinearAlgebra.matmul(x[0], x[1]), r.apply(new int[] {3, 4}), r.apply(new int[] {4, 5}));
+            GradCheck.check(device, "matmul transposed", x -> LinearAlgebra.matmul(x[0].transpose(0, 1), x[1].transpose(0, 1)),
                     r.apply(new int[] {4, 3}), r.apply(new int[] {2, 4}));
-            GradCheck.check("matmul broadcast", x -> LinearAlgebra.matmul(x[0], x[1]), r.apply(new int[] {2, 1, 3, 4}), r.apply(new int[] {3, 4, 2}));
-            GradCheck.check("matmul 1d", x -> LinearAlgebra.matmul(x[0], x[1]), r.apply(new int[] {4}), r.apply(new int[] {2, 4, 3}));
-            GradCheck.check("dot", x -> LinearAlgebra.matmul(x[0], x[1]), r.apply(new int[] {5}), r.apply(new int[] {5}));
-            GradCheck.check("bmm", x -> LinearAlgebra.bmm(x[0], x[1]), r.apply(new int[] {2, 3, 4}), r.apply(new int[] {2, 4, 2}));
-            GradCheck.check("linear", x -> LinearAlgebra.linear(x[0], x[1], x[2]), r.apply(new int[] {2, 3, 4}), r.apply(new int[] {5, 4}), r.apply(new int[] {5}));
+            GradCheck.check(device, "matmul broadcast", x -> LinearAlgebra.matmul(x[0], x[1]), r.apply(new int[] {2, 1, 3, 4}), r.apply(new int[] {3, 4, 2}));
+            GradCheck.check(device, "matmul 1d", x -> LinearAlgebra.matmul(x[0], x[1]), r.apply(new int[] {4}), r.apply(new int[] {2, 4, 3}));
+            GradCheck.check(device, "dot", x -> LinearAlgebra.matmul(x[0], x[1]), r.apply(new int[] {5}), r.apply(new int[] {5}));
+            GradCheck.check(device, "bmm", x -> LinearAlgebra.bmm(x[0], x[1]), r.apply(new int[] {2, 3, 4}), r.apply(new int[] {2, 4, 2}));
+            GradCheck.check(device, "linear", x -> LinearAlgebra.linear(x[0], x[1], x[2]), r.apply(new int[] {2, 3, 4}), r.apply(new int[] {5, 4}), r.apply(new int[] {5}));
         });
     }
 
     @Test
     void shapesAreCheckedWithClearMessages() {
-        Tensor a = Tensor.zeros(2, 3), b = Tensor.zeros(4, 5);
+        Tensor a = on(Tensor.zeros(2, 3)), b = on(Tensor.zeros(4, 5));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> LinearAlgebra.matmul(a, b));
         assertTrue(e.getMessage().contains("matmul") && e.getMessage().contains("[2, 3]") && e.getMessage().contains("[4, 5]"), e.getMessage());
-        assertThrows(IllegalArgumentException.class, () -> LinearAlgebra.bmm(Tensor.zeros(2, 3, 4), Tensor.zeros(3, 4, 5)));
-        assertThrows(IllegalArgumentException.class, () -> LinearAlgebra.linear(Tensor.zeros(2, 3), Tensor.zeros(4, 5), null));
+        assertThrows(IllegalArgumentException.class, () -> LinearAlgebra.bmm(on(Tensor.zeros(2, 3, 4)), on(Tensor.zeros(3, 4, 5))));
+        assertThrows(IllegalArgumentException.class, () -> LinearAlgebra.linear(on(Tensor.zeros(2, 3)), on(Tensor.zeros(4, 5)), null));
     }
 
     @Test
     void largeProductAgreesBetweenGemms() {
         // Many blocks in every direction, including the batch fold of [B, M, K] @ [K, N].
         Generator g = new Generator(5);
-        Tensor a = Tensor.randn(g, DType.F32, 2, 100, 300), b = Tensor.randn(g, DType.F32, 300, 130);
+        Tensor a = on(Tensor.randn(g, DType.F32, 2, 100, 300)), b = on(Tensor.randn(g, DType.F32, 300, 130));
         Gemm saved = Gemm.active();
         try {
             Gemm.setActive(Gemm.java());

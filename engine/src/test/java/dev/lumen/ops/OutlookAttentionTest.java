@@ -9,11 +9,12 @@ import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Device;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
+import dev.lumen.testing.DeviceTest;
 import dev.lumen.testing.Golden;
 import dev.lumen.testing.GradCheck;
 import org.junit.jupiter.api.Test;
 
-class OutlookAttentionTest {
+class OutlookAttentionTest extends DeviceTest {
     private static final Golden G = Golden.load("outlook");
     // Each output sums at most (k/s)^2 * k*k products of f32 values after an f32 softmax of
     // k*k terms; the rounding of those short sums gives ~1e-7 relative, 1e-5 leaves margin.
@@ -25,7 +26,7 @@ class OutlookAttentionTest {
     void matchesTorchGoldens() {
         for (String name : new String[] {"s2_7x7", "s2_6x9", "s1_5x5", "s1_4x7"}) {
             try (Scope s = Scope.open()) {
-                Tensor v = G.input(name, 0), logits = G.input(name, 1);
+                Tensor v = G.input(name, 0, device), logits = G.input(name, 1, device);
                 int stride = name.startsWith("s2") ? 2 : 1;
                 double scale = G.get(name + ".scale").item();
                 Tensor out = OutlookAttention.outlookAttention(v, logits, 3, 1, stride, scale);
@@ -56,9 +57,9 @@ class OutlookAttentionTest {
         for (int[] d : SHAPES) {
             try (Scope s = Scope.open()) {
                 var sh = new OutlookReference.Shape(d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]);
-                Tensor v = Tensor.randn(gen, dtype, sh.batch(), sh.height(), sh.width(), sh.channels());
-                Tensor logits = Tensor.randn(gen, dtype, sh.batch(), sh.h(), sh.w(), sh.heads(), sh.k() * sh.k(), sh.k() * sh.k()).mul(3);
-                Tensor gout = Tensor.randn(gen, dtype, v.shape());
+                Tensor v = on(Tensor.randn(gen, dtype, sh.batch(), sh.height(), sh.width(), sh.channels()));
+                Tensor logits = on(Tensor.randn(gen, dtype, sh.batch(), sh.h(), sh.w(), sh.heads(), sh.k() * sh.k(), sh.k() * sh.k())).mul(3);
+                Tensor gout = on(Tensor.randn(gen, dtype, v.shape()));
                 double scale = 1 / Math.sqrt(sh.channels() / sh.heads());
                 Tensor out = poisoned(dtype, v.shape()), gv = poisoned(dtype, v.shape()), gl = poisoned(dtype, logits.shape());
                 v.backend().outlook().outlookForward(v, logits, sh.k(), sh.p(), sh.s(), scale, out);
@@ -84,25 +85,25 @@ class OutlookAttentionTest {
         Generator gen = new Generator(11);
         for (int[] d : new int[][] {{1, 5, 5, 4, 2, 3, 1, 2}, {1, 4, 3, 2, 1, 3, 1, 1}, {2, 5, 4, 3, 1, 3, 1, 2}}) {
             var sh = new OutlookReference.Shape(d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]);
-            Tensor v = Tensor.randn(gen, DType.F64, sh.batch(), sh.height(), sh.width(), sh.channels());
-            Tensor logits = Tensor.randn(gen, DType.F64, sh.batch(), sh.h(), sh.w(), sh.heads(), 9, 9);
-            GradCheck.check("outlookAttention " + java.util.Arrays.toString(d),
+            Tensor v = on(Tensor.randn(gen, DType.F64, sh.batch(), sh.height(), sh.width(), sh.channels()));
+            Tensor logits = on(Tensor.randn(gen, DType.F64, sh.batch(), sh.h(), sh.w(), sh.heads(), 9, 9));
+            GradCheck.check(device, "outlookAttention " + java.util.Arrays.toString(d),
                     x -> OutlookAttention.outlookAttention(x[0], x[1], 3, 1, sh.s(), 0.7), v, logits);
         }
     }
 
     @Test
     void rejectsMismatchedShapesWithNamedArguments() {
-        Tensor v = Tensor.zeros(1, 7, 7, 6);
+        Tensor v = on(Tensor.zeros(1, 7, 7, 6));
         var e = assertThrows(IllegalArgumentException.class,
-                () -> OutlookAttention.outlookAttention(v, Tensor.zeros(1, 3, 3, 2, 9, 9), 3, 1, 2, 1));
+                () -> OutlookAttention.outlookAttention(v, on(Tensor.zeros(1, 3, 3, 2, 9, 9)), 3, 1, 2, 1));
         assertTrue(e.getMessage().contains("outlookAttention: logits must be [B,h,w,heads,k*k,k*k] = [1, 4, 4"), e.getMessage());
         var heads = assertThrows(IllegalArgumentException.class,
-                () -> OutlookAttention.outlookAttention(v, Tensor.zeros(1, 4, 4, 4, 9, 9), 3, 1, 2, 1));
+                () -> OutlookAttention.outlookAttention(v, on(Tensor.zeros(1, 4, 4, 4, 9, 9)), 3, 1, 2, 1));
         assertTrue(heads.getMessage().contains("do not split into 4 heads"), heads.getMessage());
     }
 
-    static Tensor poisoned(DType dtype, int... shape) { return Tensor.full(Double.NaN, dtype, Device.CPU, shape); }
+    Tensor poisoned(DType dtype, int... shape) { return Tensor.full(Double.NaN, dtype, device, shape); }
 
-    static Tensor ofDoubles(double[] data, int... shape) { return Tensor.fromDoubles(data, DType.F64, shape); }
+    Tensor ofDoubles(double[] data, int... shape) { return on(Tensor.fromDoubles(data, DType.F64, shape)); }
 }

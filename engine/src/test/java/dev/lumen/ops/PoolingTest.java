@@ -8,21 +8,22 @@ import dev.lumen.memory.Scope;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
+import dev.lumen.testing.DeviceTest;
 import dev.lumen.testing.Golden;
 import dev.lumen.testing.GradCheck;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 
-class PoolingTest {
+class PoolingTest extends DeviceTest {
     private static final Golden G = Golden.load("pool");
     // Max pooling is exact; averages sum at most 12 values in double: ~1e-7 relative.
     private static final double TOL = 1e-6;
 
     private static int[] i(int... v) { return v; }
 
-    private static void check(String name, UnaryOperator<Tensor> op) {
+    private void check(String name, UnaryOperator<Tensor> op) {
         try (Scope s = Scope.open()) {
-            Tensor x = G.input(name, 0);
+            Tensor x = G.input(name, 0, device);
             G.check("pool", name, op.apply(x), new Tensor[] {x}, TOL, TOL);
         }
     }
@@ -50,25 +51,25 @@ class PoolingTest {
         assertEquals(5, Pooling.outputSize(10, 3, 0, 2, 1, true));
         assertEquals(4, Pooling.outputSize(10, 3, 0, 2, 1, false));
         assertEquals(4, Pooling.outputSize(6, 2, 1, 2, 1, true));
-        assertArrayEquals(new int[] {1, 2, 5, 4}, Pooling.maxPool2d(Tensor.zeros(1, 2, 10, 9), i(3), i(2), i(0), true).shape());
+        assertArrayEquals(new int[] {1, 2, 5, 4}, Pooling.maxPool2d(on(Tensor.zeros(1, 2, 10, 9)), i(3), i(2), i(0), true).shape());
     }
 
     @Test
     void passFiniteDifferences() {
         Generator g = new Generator(12);
         // Distinct values keep the max away from ties, where the max is not differentiable.
-        Tensor x = Tensor.randn(g, DType.F64, 2, 2, 7, 6);
-        GradCheck.check("max_pool2d", t -> Pooling.maxPool2d(t[0], i(3), i(2), i(1), true), x);
-        GradCheck.check("avg_pool2d", t -> Pooling.avgPool2d(t[0], i(3, 2), i(2), i(1), true, false), x);
-        GradCheck.check("avg_pool2d pad", t -> Pooling.avgPool2d(t[0], i(3), i(2), i(1), false, true), x);
-        GradCheck.check("adaptive_avg_pool2d", t -> Pooling.adaptiveAvgPool2d(t[0], 3, 4), x);
-        GradCheck.check("global_avg_pool2d", t -> Pooling.globalAvgPool2d(t[0]), x);
+        Tensor x = on(Tensor.randn(g, DType.F64, 2, 2, 7, 6));
+        GradCheck.check(device, "max_pool2d", t -> Pooling.maxPool2d(t[0], i(3), i(2), i(1), true), x);
+        GradCheck.check(device, "avg_pool2d", t -> Pooling.avgPool2d(t[0], i(3, 2), i(2), i(1), true, false), x);
+        GradCheck.check(device, "avg_pool2d pad", t -> Pooling.avgPool2d(t[0], i(3), i(2), i(1), false, true), x);
+        GradCheck.check(device, "adaptive_avg_pool2d", t -> Pooling.adaptiveAvgPool2d(t[0], 3, 4), x);
+        GradCheck.check(device, "global_avg_pool2d", t -> Pooling.globalAvgPool2d(t[0]), x);
     }
 
     @Test
     void badArgumentsAreExplained() {
-        assertThrows(IllegalArgumentException.class, () -> Pooling.maxPool2d(Tensor.zeros(1, 1, 4, 4), i(2), i(2), i(2), false));
-        assertThrows(IllegalArgumentException.class, () -> Pooling.avgPool2d(Tensor.zeros(1, 4, 4), i(2), i(2), i(0), false, true));
-        assertThrows(IllegalArgumentException.class, () -> Pooling.maxPool2d(Tensor.zeros(1, 1, 2, 2), i(3), i(1), i(0), false));
+        assertThrows(IllegalArgumentException.class, () -> Pooling.maxPool2d(on(Tensor.zeros(1, 1, 4, 4)), i(2), i(2), i(2), false));
+        assertThrows(IllegalArgumentException.class, () -> Pooling.avgPool2d(on(Tensor.zeros(1, 4, 4)), i(2), i(2), i(0), false, true));
+        assertThrows(IllegalArgumentException.class, () -> Pooling.maxPool2d(on(Tensor.zeros(1, 1, 2, 2)), i(3), i(1), i(0), false));
     }
 }

@@ -9,19 +9,20 @@ import dev.lumen.memory.Scope;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
+import dev.lumen.testing.DeviceTest;
 import dev.lumen.testing.Golden;
 import dev.lumen.testing.GradCheck;
 import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 
-class ReductionsTest {
+class ReductionsTest extends DeviceTest {
     private static final Golden G = Golden.load("reductions");
     // Sums of up to ~3300 f32 terms accumulated in float blocks then double: ~1e-7 relative; var/std/logsumexp add a few roundings.
     private static final double TOL = 1e-5;
 
     private void golden(String name, Function<Tensor, Tensor> op) {
         try (Scope s = Scope.open()) {
-            Tensor x = G.input(name, 0);
+            Tensor x = G.input(name, 0, device);
             G.check("reductions", name, op.apply(x), new Tensor[] {x}, TOL, TOL);
         }
     }
@@ -58,7 +59,7 @@ class ReductionsTest {
 
     private void selection(String name, Function<Tensor, Reductions.ValuesIndices> op) {
         try (Scope s = Scope.open()) {
-            Tensor x = G.input(name, 0);
+            Tensor x = G.input(name, 0, device);
             Reductions.ValuesIndices r = op.apply(x);
             assertEquals(DType.I64, r.indices().dtype());
             assertArrayEquals(G.get(name + ".idx").shape(), r.indices().shape());
@@ -78,7 +79,7 @@ class ReductionsTest {
     @Test
     void argmaxAndArgminMatchTorch() {
         try (Scope s = Scope.open()) {
-            Tensor x = G.get("in");
+            Tensor x = G.get("in").to(device);
             assertArrayEquals(G.get("argmax_d1.out").toLongs(), Reductions.argmax(x, 1, false).toLongs());
             Tensor amin = Reductions.argmin(x, 2, true);
             assertArrayEquals(G.get("argmin_d2_keep.out").shape(), amin.shape());
@@ -92,12 +93,12 @@ class ReductionsTest {
     @Test
     void maxTakesTheFirstOfTiesAndPropagatesNaN() {
         try (Scope s = Scope.open()) {
-            Tensor x = Tensor.fromFloats(new float[] {1, 3, 3, 2, 2, 1, 0, Float.NaN, 5}, 3, 3);
+            Tensor x = on(Tensor.fromFloats(new float[] {1, 3, 3, 2, 2, 1, 0, Float.NaN, 5}, 3, 3));
             Reductions.ValuesIndices r = Reductions.max(x, 1, false);
             assertArrayEquals(new long[] {1, 0, 1}, r.indices().toLongs());
             assertTrue(Double.isNaN(r.values().toDoubles()[2]));
             assertTrue(Double.isNaN(Reductions.amax(x, null, false).item()), "amax propagates NaN");
-            Tensor wide = Tensor.zeros(3, 100);
+            Tensor wide = on(Tensor.zeros(3, 100));
             wide.backend().fill(wide.narrow(1, 57, 1), Double.NaN);
             assertTrue(Double.isNaN(Reductions.amax(wide, null, false).item()), "vector amax propagates NaN");
             assertTrue(Double.isNaN(Reductions.amin(wide, d(1), false).toDoubles()[1]), "vector amin propagates NaN");
@@ -107,7 +108,7 @@ class ReductionsTest {
     @Test
     void integerSumsAreI64AndExact() {
         try (Scope s = Scope.open()) {
-            Tensor b = Elementwise.gt(Tensor.fromFloats(new float[] {1, -1, 2, 3}, 4), 0);
+            Tensor b = Elementwise.gt(on(Tensor.fromFloats(new float[] {1, -1, 2, 3}, 4)), 0);
             Tensor n = Reductions.sum(b);
             assertEquals(DType.I64, n.dtype());
             assertEquals(3, n.toLongs()[0]);
@@ -118,7 +119,7 @@ class ReductionsTest {
     void largeReductionsAgreeWithF64() {
         // Exercise the threaded paths: few outputs with many elements each, and many outputs.
         try (Scope s = Scope.open()) {
-            Tensor x = Tensor.randn(new Generator(12), DType.F32, 6, 130, 257);
+            Tensor x = on(Tensor.randn(new Generator(12), DType.F32, 6, 130, 257));
             Tensor x64 = x.to(DType.F64);
             int[][] dimsList = {null, {0}, {1}, {2}, {0, 2}, {1, 2}, {0, 1}};
             for (int[] dims : dimsList) {
@@ -133,29 +134,29 @@ class ReductionsTest {
     @Test
     void badArgumentsNameTheOp() {
         try (Scope s = Scope.open()) {
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Reductions.topk(Tensor.zeros(2, 3), 4, 1, true, true));
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Reductions.topk(on(Tensor.zeros(2, 3)), 4, 1, true, true));
             assertTrue(e.getMessage().contains("topk") && e.getMessage().contains("[2, 3]"), e.getMessage());
-            assertThrows(IllegalArgumentException.class, () -> Reductions.mean(Tensor.arange(4)));
-            assertThrows(IndexOutOfBoundsException.class, () -> Reductions.sum(Tensor.zeros(2, 3), d(2), false));
+            assertThrows(IllegalArgumentException.class, () -> Reductions.mean(on(Tensor.arange(4))));
+            assertThrows(IndexOutOfBoundsException.class, () -> Reductions.sum(on(Tensor.zeros(2, 3)), d(2), false));
         }
     }
 
     @Test
     void reductionsPassFiniteDifferences() {
         Generator g = new Generator(21);
-        Tensor x = Tensor.randn(g, DType.F64, 3, 4, 5);
-        GradCheck.check("sum", t -> Reductions.sum(t[0], d(0, 2), false), x);
-        GradCheck.check("mean", t -> Reductions.mean(t[0], d(-1), true), x);
-        GradCheck.check("var", t -> Reductions.var(t[0], d(1), 1, false), x);
-        GradCheck.check("var population", t -> Reductions.var(t[0], d(0, 2), 0, true), x);
-        GradCheck.check("std", t -> Reductions.std(t[0], d(2), 1, false), x);
-        GradCheck.check("std all", t -> Reductions.std(t[0]), x);
-        GradCheck.check("logsumexp", t -> Reductions.logsumexp(t[0], d(0, 1), false), x);
-        GradCheck.check("amax", t -> Reductions.amax(t[0], d(1), false), x);
-        GradCheck.check("amin", t -> Reductions.amin(t[0], d(0, 2), true), x);
-        GradCheck.check("max along dim", t -> Reductions.max(t[0], 2, false).values(), x);
-        GradCheck.check("min along dim", t -> Reductions.min(t[0], 0, true).values(), x);
-        GradCheck.check("topk", t -> Reductions.topk(t[0], 2, 1, true, true).values(), x);
-        GradCheck.check("sum of a transposed view", t -> Reductions.sum(t[0].transpose(0, 2), d(1), false), x);
+        Tensor x = on(Tensor.randn(g, DType.F64, 3, 4, 5));
+        GradCheck.check(device, "sum", t -> Reductions.sum(t[0], d(0, 2), false), x);
+        GradCheck.check(device, "mean", t -> Reductions.mean(t[0], d(-1), true), x);
+        GradCheck.check(device, "var", t -> Reductions.var(t[0], d(1), 1, false), x);
+        GradCheck.check(device, "var population", t -> Reductions.var(t[0], d(0, 2), 0, true), x);
+        GradCheck.check(device, "std", t -> Reductions.std(t[0], d(2), 1, false), x);
+        GradCheck.check(device, "std all", t -> Reductions.std(t[0]), x);
+        GradCheck.check(device, "logsumexp", t -> Reductions.logsumexp(t[0], d(0, 1), false), x);
+        GradCheck.check(device, "amax", t -> Reductions.amax(t[0], d(1), false), x);
+        GradCheck.check(device, "amin", t -> Reductions.amin(t[0], d(0, 2), true), x);
+        GradCheck.check(device, "max along dim", t -> Reductions.max(t[0], 2, false).values(), x);
+        GradCheck.check(device, "min along dim", t -> Reductions.min(t[0], 0, true).values(), x);
+        GradCheck.check(device, "topk", t -> Reductions.topk(t[0], 2, 1, true, true).values(), x);
+        GradCheck.check(device, "sum of a transposed view", t -> Reductions.sum(t[0].transpose(0, 2), d(1), false), x);
     }
 }

@@ -11,11 +11,12 @@ import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Device;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
+import dev.lumen.testing.DeviceTest;
 import dev.lumen.testing.Golden;
 import dev.lumen.testing.GradCheck;
 import org.junit.jupiter.api.Test;
 
-class SelectiveScanTest {
+class SelectiveScanTest extends DeviceTest {
     private static final String FAMILY = "selective_scan";
     // F32 against the double reference: every step is a few roundings, and the decays are
     // below 1 so errors do not grow along the scan; the sums over up to L*B terms (A, D and
@@ -36,18 +37,18 @@ class SelectiveScanTest {
     }
 
     /** Fresh random inputs x, delta, A, B, C, D, bias in VMamba-like ranges. */
-    private static Tensor[] inputs(Shape s, long seed, DType t) {
+    private Tensor[] inputs(Shape s, long seed, DType t) {
         Generator g = new Generator(seed);
         int l = s.len();
-        Tensor x = Tensor.randn(g, DType.F64, s.b, s.d, s.h, s.w);
-        Tensor delta = Tensor.randn(g, DType.F64, s.b, 4, s.d, l).mul(0.5);
-        Tensor a = Tensor.randn(g, DType.F64, 4 * s.d, s.n).mul(0.5);
+        Tensor x = on(Tensor.randn(g, DType.F64, s.b, s.d, s.h, s.w));
+        Tensor delta = on(Tensor.randn(g, DType.F64, s.b, 4, s.d, l)).mul(0.5);
+        Tensor a = on(Tensor.randn(g, DType.F64, 4 * s.d, s.n)).mul(0.5);
         double[] av = a.toDoubles();
         for (int i = 0; i < av.length; i++) av[i] = -Math.exp(av[i]);
-        Tensor bm = Tensor.randn(g, DType.F64, s.b, 4, s.n, l), cm = Tensor.randn(g, DType.F64, s.b, 4, s.n, l);
-        Tensor dskip = Tensor.randn(g, DType.F64, 4 * s.d);
-        Tensor bias = Tensor.rand(g, DType.F64, 4 * s.d).add(-2.0);
-        Tensor[] all = {x, delta, Tensor.fromDoubles(av, DType.F64, 4 * s.d, s.n), bm, cm, dskip, bias};
+        Tensor bm = on(Tensor.randn(g, DType.F64, s.b, 4, s.n, l)), cm = on(Tensor.randn(g, DType.F64, s.b, 4, s.n, l));
+        Tensor dskip = on(Tensor.randn(g, DType.F64, 4 * s.d));
+        Tensor bias = on(Tensor.rand(g, DType.F64, 4 * s.d)).add(-2.0);
+        Tensor[] all = {x, delta, on(Tensor.fromDoubles(av, DType.F64, 4 * s.d, s.n)), bm, cm, dskip, bias};
         for (int i = 0; i < all.length; i++) {
             boolean storage = i == 0 || i == 1 || i == 3 || i == 4; // x, delta, B, C may be 16-bit
             all[i] = all[i].to(storage ? t : (t == DType.F64 ? DType.F64 : DType.F32)).detach();
@@ -55,10 +56,10 @@ class SelectiveScanTest {
         return all;
     }
 
-    private static Tensor nan(DType t, int... shape) { return Tensor.full(Double.NaN, t, Device.CPU, shape); }
+    private Tensor nan(DType t, int... shape) { return Tensor.full(Double.NaN, t, device, shape); }
 
     /** Kernel-level: forward and backward into NaN-poisoned outputs, against the reference. */
-    private static void kernelMatchesReference(Shape s, long seed) {
+    private void kernelMatchesReference(Shape s, long seed) {
         try (Scope sc = Scope.open()) {
             Tensor[] in = inputs(s, seed, DType.F32);
             SelectiveScanKernels k = in[0].backend().selectiveScan();
@@ -66,7 +67,7 @@ class SelectiveScanTest {
             Tensor states = nan(DType.F32, s.b, 4, s.d, SelectiveScanKernels.chunks(s.len()), s.n);
             k.selectiveScan2dForward(in[0], in[1], in[2], in[3], in[4], in[5], in[6], out, states);
             Golden.assertClose(FAMILY, "cpu " + s + " out", out, SelectiveScanReference.forward(in[0], in[1], in[2], in[3], in[4], in[5], in[6]), TOL_F32);
-            Tensor go = Tensor.randn(new Generator(seed + 1), DType.F32, s.b, s.d, s.h, s.w);
+            Tensor go = on(Tensor.randn(new Generator(seed + 1), DType.F32, s.b, s.d, s.h, s.w));
             Tensor[] grads = new Tensor[in.length];
             for (int i = 0; i < in.length; i++) grads[i] = nan(DType.F32, in[i].shape());
             k.selectiveScan2dBackward(in[0], in[1], in[2], in[3], in[4], in[5], in[6], states, go,
@@ -93,7 +94,7 @@ class SelectiveScanTest {
     @Test void kernelMatchesReference56x56() { kernelMatchesReference(new Shape(1, 2, 56, 56, 16), 16); }
 
     /** Op-level: autograd wiring and 16-bit storage, against the reference on the same (rounded) values. */
-    private static void opMatchesReference(Shape s, DType t, double tolGrad) {
+    private void opMatchesReference(Shape s, DType t, double tolGrad) {
         try (Scope sc = Scope.open()) {
             Tensor[] in = inputs(s, 40 + t.ordinal(), t);
             for (Tensor x : in) x.requiresGrad(true);
@@ -101,7 +102,7 @@ class SelectiveScanTest {
             assertEquals(t == DType.F64 ? DType.F64 : DType.F32, out.dtype());
             Golden.assertClose(FAMILY, "op " + t + " " + s + " out", out,
                     SelectiveScanReference.forward(in[0], in[1], in[2], in[3], in[4], in[5], in[6]), TOL_F32);
-            Tensor go = Tensor.randn(new Generator(5), out.dtype(), out.shape());
+            Tensor go = on(Tensor.randn(new Generator(5), out.dtype(), out.shape()));
             out.backward(go);
             SelectiveScanReference.Grads ref = SelectiveScanReference.backward(in[0], in[1], in[2], in[3], in[4], in[5], in[6], go);
             Tensor[] want = {ref.x(), ref.delta(), ref.a(), ref.b(), ref.c(), ref.dSkip(), ref.deltaBias()};
@@ -128,7 +129,7 @@ class SelectiveScanTest {
         for (String c : new String[] {"s2x3x3x4n2", "s1x2x5x5n1", "s1x17x4x7n16"}) {
             try (Scope sc = Scope.open()) {
                 Tensor[] in = new Tensor[7];
-                for (int i = 0; i < 7; i++) in[i] = g.input(c, i);
+                for (int i = 0; i < 7; i++) in[i] = g.input(c, i, device);
                 Tensor out = SelectiveScan.selectiveScan2d(in[0], in[1], in[2], in[3], in[4], in[5], in[6]);
                 // Torch's F32 loop and ours round differently (its exp and softplus, its sum order).
                 g.check(FAMILY, c, out, in, TOL_F32, TOL_F32);
@@ -139,7 +140,7 @@ class SelectiveScanTest {
     @Test
     void passesFiniteDifferences() {
         Tensor[] in = inputs(new Shape(1, 2, 2, 3, 2), 7, DType.F64);
-        GradCheck.check(FAMILY, x -> SelectiveScan.selectiveScan2d(x[0], x[1], x[2], x[3], x[4], x[5], x[6]), in);
+        GradCheck.check(device, FAMILY, x -> SelectiveScan.selectiveScan2d(x[0], x[1], x[2], x[3], x[4], x[5], x[6]), in);
     }
 
     @Test
@@ -157,7 +158,7 @@ class SelectiveScanTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> SelectiveScan.selectiveScan2d(in[0], in[1].narrow(3, 0, 19), in[2], in[3], in[4], in[5], in[6]));
         assertTrue(e.getMessage().contains("selective_scan_2d: delta must be [1, 4, 3, 20]"), e.getMessage());
-        Tensor bigN = Tensor.zeros(1, 4, 17, 20);
+        Tensor bigN = on(Tensor.zeros(1, 4, 17, 20));
         e = assertThrows(IllegalArgumentException.class,
                 () -> SelectiveScan.selectiveScan2d(in[0], in[1], in[2], bigN, bigN, in[5], in[6]));
         assertTrue(e.getMessage().contains("must be 1..16"), e.getMessage());

@@ -10,13 +10,14 @@ import dev.lumen.memory.Scope;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
+import dev.lumen.testing.DeviceTest;
 import dev.lumen.testing.Golden;
 import dev.lumen.testing.GradCheck;
 import java.util.List;
 import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 
-class ShapingTest {
+class ShapingTest extends DeviceTest {
     private static final Golden G = Golden.load("shaping");
     // Pure data movement: results are bit-exact.
     private static final double TOL = 0;
@@ -34,7 +35,7 @@ class ShapingTest {
             try (Scope s = Scope.open()) {
                 Tensor[] in = new Tensor[inputs], used = new Tensor[inputs];
                 for (int i = 0; i < inputs; i++) {
-                    in[i] = G.input(name, i);
+                    in[i] = G.input(name, i, device);
                     used[i] = strided ? nonContiguous(in[i]) : in[i];
                 }
                 if (!strided) {
@@ -44,7 +45,7 @@ class ShapingTest {
                 // Golden.check keys the file by case name, so the strided run compares by hand.
                 Tensor out = fn.apply(used);
                 Golden.assertClose("shaping", name + ".out[strided]", out, G.get(name + ".out"), TOL);
-                out.backward(G.get(name + ".gout"));
+                out.backward(G.get(name + ".gout").to(device));
                 for (int i = 0; i < inputs; i++) {
                     Golden.assertClose("shaping", name + ".grad" + i + "[strided]", in[i].grad(), G.get(name + ".grad" + i), TOL);
                 }
@@ -77,7 +78,7 @@ class ShapingTest {
     void chunkSizesMatchTorch() {
         int[][] cases = {{10, 4}, {6, 4}, {5, 5}};
         for (int[] c : cases) {
-            List<Tensor> parts = Shaping.chunk(Tensor.zeros(2, c[0]), c[1], -1);
+            List<Tensor> parts = Shaping.chunk(on(Tensor.zeros(2, c[0])), c[1], -1);
             long[] want = G.get("chunk.sizes_" + c[0] + "_" + c[1]).toLongs();
             long[] got = parts.stream().mapToLong(t -> t.shape(1)).toArray();
             assertArrayEquals(want, got, "chunk(" + c[0] + ", " + c[1] + ")");
@@ -96,21 +97,21 @@ class ShapingTest {
     @Test
     void passesFiniteDifferences() {
         Generator g = new Generator(31);
-        Tensor a = Tensor.randn(g, DType.F64, 2, 3, 3), b = Tensor.randn(g, DType.F64, 2, 2, 3);
-        GradCheck.check("cat", v -> Shaping.cat(List.of(v[0], v[1]), 1), a, b);
-        GradCheck.check("stack", v -> Shaping.stack(List.of(v[0], v[1].narrow(1, 0, 2).add(0)), 1), a.narrow(1, 0, 2), b);
-        GradCheck.check("split", v -> Shaping.split(v[0], 2, 1).get(1).mul(Shaping.split(v[0], 2, 1).get(0).narrow(1, 0, 1)), a);
-        GradCheck.check("chunk", v -> Shaping.chunk(v[0], 2, -1).get(1), a);
-        GradCheck.check("pad", v -> Shaping.pad(v[0], new int[] {2, -1, -1, 1}, 3), a);
-        GradCheck.check("flip", v -> Shaping.flip(v[0], 1, -1).mul(v[0]), a);
-        GradCheck.check("roll", v -> Shaping.roll(v[0], new int[] {-4, 1}, new int[] {2, 0}).mul(v[0]), a);
+        Tensor a = on(Tensor.randn(g, DType.F64, 2, 3, 3)), b = on(Tensor.randn(g, DType.F64, 2, 2, 3));
+        GradCheck.check(device, "cat", v -> Shaping.cat(List.of(v[0], v[1]), 1), a, b);
+        GradCheck.check(device, "stack", v -> Shaping.stack(List.of(v[0], v[1].narrow(1, 0, 2).add(0)), 1), a.narrow(1, 0, 2), b);
+        GradCheck.check(device, "split", v -> Shaping.split(v[0], 2, 1).get(1).mul(Shaping.split(v[0], 2, 1).get(0).narrow(1, 0, 1)), a);
+        GradCheck.check(device, "chunk", v -> Shaping.chunk(v[0], 2, -1).get(1), a);
+        GradCheck.check(device, "pad", v -> Shaping.pad(v[0], new int[] {2, -1, -1, 1}, 3), a);
+        GradCheck.check(device, "flip", v -> Shaping.flip(v[0], 1, -1).mul(v[0]), a);
+        GradCheck.check(device, "roll", v -> Shaping.roll(v[0], new int[] {-4, 1}, new int[] {2, 0}).mul(v[0]), a);
     }
 
     @Test
     void catPromotesDtypesAndReturnsGradientsInEachDtype() {
         try (Scope s = Scope.open()) {
-            Tensor a = Tensor.fromFloats(new float[] {1, 2}, 1, 2).requiresGrad(true);
-            Tensor b = Tensor.fromDoubles(new double[] {3, 4}, DType.F64, 1, 2).requiresGrad(true);
+            Tensor a = on(Tensor.fromFloats(new float[] {1, 2}, 1, 2)).requiresGrad(true);
+            Tensor b = on(Tensor.fromDoubles(new double[] {3, 4}, DType.F64, 1, 2)).requiresGrad(true);
             Tensor c = Shaping.cat(List.of(a, b), 0);
             assertEquals(DType.F64, c.dtype());
             assertArrayEquals(new double[] {1, 2, 3, 4}, c.toDoubles());
@@ -122,23 +123,23 @@ class ShapingTest {
 
     @Test
     void catSkipsLegacyEmptyVectors() {
-        Tensor c = Shaping.cat(List.of(Tensor.ones(2, 3), Tensor.zeros(0), Tensor.ones(1, 3)), 0);
+        Tensor c = Shaping.cat(List.of(on(Tensor.ones(2, 3)), on(Tensor.zeros(0)), on(Tensor.ones(1, 3))), 0);
         assertArrayEquals(new int[] {3, 3}, c.shape());
     }
 
     @Test
     void padOfEverythingCroppedIsAllValue() {
-        Tensor p = Shaping.pad(Tensor.ones(2, 3), new int[] {-3, 2}, 7);
+        Tensor p = Shaping.pad(on(Tensor.ones(2, 3)), new int[] {-3, 2}, 7);
         assertArrayEquals(new int[] {2, 2}, p.shape());
         assertArrayEquals(new float[] {7, 7, 7, 7}, p.toFloats(), 0f);
     }
 
     @Test
     void badArgumentsAreNamed() {
-        Tensor x = Tensor.ones(2, 3);
-        String m = assertThrows(IllegalArgumentException.class, () -> Shaping.cat(List.of(x, Tensor.ones(2, 4)), 0)).getMessage();
+        Tensor x = on(Tensor.ones(2, 3));
+        String m = assertThrows(IllegalArgumentException.class, () -> Shaping.cat(List.of(x, on(Tensor.ones(2, 4))), 0)).getMessage();
         assertTrue(m.contains("cat") && m.contains("[2, 4]"), m);
-        m = assertThrows(IllegalArgumentException.class, () -> Shaping.stack(List.of(x, Tensor.ones(3, 2)), 0)).getMessage();
+        m = assertThrows(IllegalArgumentException.class, () -> Shaping.stack(List.of(x, on(Tensor.ones(3, 2))), 0)).getMessage();
         assertTrue(m.contains("stack") && m.contains("[3, 2]"), m);
         m = assertThrows(IllegalArgumentException.class, () -> Shaping.split(x, new int[] {1, 1}, 1)).getMessage();
         assertTrue(m.contains("split") && m.contains("add up to 2"), m);

@@ -6,22 +6,23 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Tensor;
+import dev.lumen.testing.DeviceTest;
 import dev.lumen.testing.Golden;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-class GradClipTest {
+class GradClipTest extends DeviceTest {
     private static final Golden G = OptimGolden.G;
     // Norms are accumulated in double here and in float32 by torch: ~1e-7 relative apart.
     private static final double TOL = 1e-6;
 
-    private static List<Tensor> withGrads(String name) {
+    private List<Tensor> withGrads(String name) {
         List<Tensor> ps = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
             Tensor g = G.get(name + ".grad" + i + ".in");
-            Tensor p = Tensor.zeros(g.shape()).requiresGrad(true);
-            p.setGrad(g.copy());
+            Tensor p = on(Tensor.zeros(g.shape())).requiresGrad(true);
+            p.setGrad(g.to(device).copy());
             ps.add(p);
         }
         return ps;
@@ -31,7 +32,7 @@ class GradClipTest {
         for (int i = 0; i < ps.size(); i++) Golden.assertClose("optim", name + ".grad" + i, ps.get(i).grad(), G.get(name + ".grad" + i + ".out"), TOL);
     }
 
-    private static void clipNorm(String name, double maxNorm, double normType) {
+    private void clipNorm(String name, double maxNorm, double normType) {
         List<Tensor> ps = withGrads(name);
         double total = GradClip.clipGradNorm(ps, maxNorm, normType);
         double expected = G.get(name + ".total").item();
@@ -67,8 +68,8 @@ class GradClipTest {
             sq += v[i] * v[i];
         }
         for (DType t : new DType[] {DType.F32, DType.F64}) {
-            Tensor p = Tensor.zeros(t, dev.lumen.tensor.Device.CPU, n).requiresGrad(true);
-            p.setGrad(Tensor.fromDoubles(v, t, n));
+            Tensor p = on(Tensor.zeros(t, device, n)).requiresGrad(true);
+            p.setGrad(on(Tensor.fromDoubles(v, t, n)));
             double total = GradClip.clipGradNorm(List.of(p), 1.0);
             assertEquals(Math.sqrt(sq), total, 1e-6 * Math.sqrt(sq), t.toString());
             assertEquals(1.0, p.backend().optimizer().vectorNorm(p.grad(), 2), 1e-5, t + " clipped norm");
@@ -77,9 +78,9 @@ class GradClipTest {
 
     @Test
     void parametersWithoutGradientsAreSkipped() {
-        Tensor a = Tensor.zeros(2).requiresGrad(true), b = Tensor.zeros(2).requiresGrad(true);
+        Tensor a = on(Tensor.zeros(2)).requiresGrad(true), b = on(Tensor.zeros(2)).requiresGrad(true);
         assertEquals(0.0, GradClip.clipGradNorm(List.of(a, b), 1.0));
-        a.setGrad(Tensor.fromFloats(new float[] {3, 4}, 2));
+        a.setGrad(on(Tensor.fromFloats(new float[] {3, 4}, 2)));
         assertEquals(5.0, GradClip.clipGradNorm(List.of(a, b), 1.0), 1e-12);
         assertArrayEquals(new float[] {0.6f, 0.8f}, a.grad().toFloats(), 1e-6f);
     }

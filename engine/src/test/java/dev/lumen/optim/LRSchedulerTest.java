@@ -5,16 +5,17 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.lumen.tensor.Tensor;
+import dev.lumen.testing.DeviceTest;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** Expected values are written from timm's and torch's formulas, not from the implementation. */
-class LRSchedulerTest {
+class LRSchedulerTest extends DeviceTest {
     private static final double EPS = 1e-15;
 
-    private static SGD sgd(double... lrs) {
+    private SGD sgd(double... lrs) {
         List<ParamGroup> gs = new java.util.ArrayList<>();
-        for (double lr : lrs) gs.add(ParamGroup.of(List.of(Tensor.zeros(1).requiresGrad(true))).set("lr", lr));
+        for (double lr : lrs) gs.add(ParamGroup.of(List.of(on(Tensor.zeros(1)).requiresGrad(true))).set("lr", lr));
         return new SGD(gs, SGD.defaults(1, 0, 0, 0, false));
     }
 

@@ -3,6 +3,7 @@ package dev.lumen.optim;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lumen.memory.Scope;
+import dev.lumen.tensor.Device;
 import dev.lumen.tensor.Tensor;
 import dev.lumen.testing.Golden;
 import java.util.ArrayList;
@@ -18,23 +19,23 @@ final class OptimGolden {
 
     private OptimGolden() {}
 
-    /** Fresh leaf copies of a case's initial parameters, outside every scope. */
-    static List<Tensor> initialParams(String name) {
+    /** Fresh leaf copies of a case's initial parameters on device, outside every scope. */
+    static List<Tensor> initialParams(Device device, String name) {
         List<Tensor> ps = new ArrayList<>();
-        for (int i = 0; i < PARAMS; i++) ps.add(Scope.detachFromScopes(G.get(name + ".param" + i + ".init").copy()).requiresGrad(true));
+        for (int i = 0; i < PARAMS; i++) ps.add(Scope.detachFromScopes(G.get(name + ".param" + i + ".init").to(device).copy()).requiresGrad(true));
         return ps;
     }
 
     /**
-     * Steps the optimizer over the case's gradients, comparing every parameter after every step
+     * Steps the optimizer (over parameters on device) over the case's gradients, comparing every parameter after every step
      * and the final state tensors with torch's. Returns the optimizer for further checks.
      */
-    static Optimizer replay(String name, Function<List<Tensor>, Optimizer> make, double tol) {
-        List<Tensor> ps = initialParams(name);
+    static Optimizer replay(Device device, String name, Function<List<Tensor>, Optimizer> make, double tol) {
+        List<Tensor> ps = initialParams(device, name);
         Optimizer opt = make.apply(ps);
         for (int k = 0; k < STEPS; k++) {
             try (Scope s = Scope.open()) {
-                for (int i = 0; i < PARAMS; i++) ps.get(i).setGrad(G.get(name + ".param" + i + ".grad" + k).copy());
+                for (int i = 0; i < PARAMS; i++) ps.get(i).setGrad(G.get(name + ".param" + i + ".grad" + k).to(device).copy());
                 opt.step();
                 for (int i = 0; i < PARAMS; i++) {
                     Golden.assertClose("optim", name + ".param" + i + ".step" + k, ps.get(i), G.get(name + ".param" + i + ".step" + k), tol);

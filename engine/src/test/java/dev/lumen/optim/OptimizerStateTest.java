@@ -10,16 +10,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.lumen.memory.Scope;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Tensor;
+import dev.lumen.testing.DeviceTest;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-class OptimizerStateTest {
+class OptimizerStateTest extends DeviceTest {
     @Test
     void zeroGradDropsAndFreesEveryGradient() {
-        Tensor p = Tensor.ones(4).requiresGrad(true), q = Tensor.ones(2, 2).requiresGrad(true);
+        Tensor p = on(Tensor.ones(4)).requiresGrad(true), q = on(Tensor.ones(2, 2)).requiresGrad(true);
         SGD opt = new SGD(List.of(p, q), 0.1, 0, 0, false);
-        Tensor gp = Tensor.ones(4), gq = Tensor.ones(2, 2);
+        Tensor gp = on(Tensor.ones(4)), gq = on(Tensor.ones(2, 2));
         p.setGrad(gp);
         q.setGrad(gq);
         opt.zeroGrad();
@@ -30,7 +31,7 @@ class OptimizerStateTest {
 
     @Test
     void gradientsFromBackwardAreFreedByZeroGrad() {
-        Tensor p = Tensor.ones(3).requiresGrad(true);
+        Tensor p = on(Tensor.ones(3)).requiresGrad(true);
         SGD opt = new SGD(List.of(p), 0.1, 0, 0, false);
         try (Scope s = Scope.open()) {
             p.mul(p).sum().backward();
@@ -43,12 +44,12 @@ class OptimizerStateTest {
 
     @Test
     void stateDictHoldsStepsGroupsAndNamedState() {
-        Tensor a = Tensor.ones(2, 3).requiresGrad(true), b = Tensor.ones(3).requiresGrad(true);
+        Tensor a = on(Tensor.ones(2, 3)).requiresGrad(true), b = on(Tensor.ones(3)).requiresGrad(true);
         AdamW opt = new AdamW(List.of(ParamGroup.of(List.of(b)).set("weight_decay", 0.0), ParamGroup.of(List.of(a))),
                 Adam.defaults(0.01, 0.9, 0.999, 1e-8, 0.05, true));
         for (int k = 0; k < 3; k++) {
-            a.setGrad(Tensor.ones(2, 3));
-            if (k < 2) b.setGrad(Tensor.ones(3));
+            a.setGrad(on(Tensor.ones(2, 3)));
+            if (k < 2) b.setGrad(on(Tensor.ones(3)));
             opt.step();
             opt.zeroGrad();
         }
@@ -69,9 +70,9 @@ class OptimizerStateTest {
 
     @Test
     void loadStateDictRestoresLrStepsAndStateIntoCopies() {
-        Tensor p = Tensor.randn(5).requiresGrad(true);
+        Tensor p = on(Tensor.randn(5)).requiresGrad(true);
         Adam opt = new Adam(List.of(p), 0.01, 0);
-        Tensor g = Tensor.randn(5);
+        Tensor g = on(Tensor.randn(5));
         p.setGrad(g.copy());
         opt.step();
         opt.paramGroups().get(0).setLr(0.003);
@@ -93,11 +94,11 @@ class OptimizerStateTest {
 
     @Test
     void loadStateDictLoadsF32StateIntoF64Parameters() {
-        Tensor p = Tensor.ones(3).requiresGrad(true);
+        Tensor p = on(Tensor.ones(3)).requiresGrad(true);
         SGD opt = new SGD(List.of(p), 0.1, 0.9, 0, false);
         p.setGrad(Tensor.full(0.5, DType.F32, p.device(), 3));
         opt.step();
-        Tensor q = Tensor.fromDoubles(new double[] {1, 1, 1}, DType.F64, 3).requiresGrad(true);
+        Tensor q = on(Tensor.fromDoubles(new double[] {1, 1, 1}, DType.F64, 3)).requiresGrad(true);
         SGD other = new SGD(List.of(q), 0.1, 0.9, 0, false);
         other.loadStateDict(opt.stateDict());
         Tensor buf = other.stateDict().tensors().get("state.0.momentum_buffer");
@@ -107,26 +108,26 @@ class OptimizerStateTest {
 
     @Test
     void mismatchedStateDictsAreRejectedWithReasons() {
-        Tensor p = Tensor.ones(3).requiresGrad(true);
+        Tensor p = on(Tensor.ones(3)).requiresGrad(true);
         SGD sgd = new SGD(List.of(p), 0.1, 0.9, 0, false);
-        p.setGrad(Tensor.ones(3));
+        p.setGrad(on(Tensor.ones(3)));
         sgd.step();
         StateDict sd = sgd.stateDict();
 
-        var e = assertThrows(IllegalArgumentException.class, () -> new AdamW(List.of(Tensor.ones(3).requiresGrad(true)), 0.1, 0).loadStateDict(sd));
+        var e = assertThrows(IllegalArgumentException.class, () -> new AdamW(List.of(on(Tensor.ones(3)).requiresGrad(true)), 0.1, 0).loadStateDict(sd));
         assertTrue(e.getMessage().contains("SGD"), e.getMessage());
-        e = assertThrows(IllegalArgumentException.class, () -> new SGD(List.of(Tensor.ones(4).requiresGrad(true)), 0.1, 0.9, 0, false).loadStateDict(sd));
+        e = assertThrows(IllegalArgumentException.class, () -> new SGD(List.of(on(Tensor.ones(4)).requiresGrad(true)), 0.1, 0.9, 0, false).loadStateDict(sd));
         assertTrue(e.getMessage().contains("[3]") && e.getMessage().contains("[4]"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class,
-                () -> new SGD(List.of(Tensor.ones(3).requiresGrad(true), Tensor.ones(3).requiresGrad(true)), 0.1, 0.9, 0, false).loadStateDict(sd));
+                () -> new SGD(List.of(on(Tensor.ones(3)).requiresGrad(true), on(Tensor.ones(3)).requiresGrad(true)), 0.1, 0.9, 0, false).loadStateDict(sd));
         assertTrue(e.getMessage().contains("parameters"), e.getMessage());
     }
 
     @Test
     void mismatchedGradientIsAnError() {
-        Tensor p = Tensor.ones(3).requiresGrad(true);
+        Tensor p = on(Tensor.ones(3)).requiresGrad(true);
         SGD opt = new SGD(List.of(p), 0.1, 0, 0, false);
-        p.setGrad(Tensor.fromDoubles(new double[] {1, 1, 1}, DType.F64, 3));
+        p.setGrad(on(Tensor.fromDoubles(new double[] {1, 1, 1}, DType.F64, 3)));
         assertThrows(IllegalStateException.class, opt::step);
     }
 }

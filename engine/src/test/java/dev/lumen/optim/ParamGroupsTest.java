@@ -4,24 +4,25 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 
 import dev.lumen.tensor.Tensor;
+import dev.lumen.testing.DeviceTest;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-class ParamGroupsTest {
+class ParamGroupsTest extends DeviceTest {
     @Test
     void normsBiasesAndSkippedNamesGetNoWeightDecay() {
         Map<String, Tensor> named = new LinkedHashMap<>();
-        named.put("patch_embed.proj.weight", Tensor.zeros(4, 3, 2, 2).requiresGrad(true));
-        named.put("cls_token", Tensor.zeros(1, 1, 4).requiresGrad(true));
-        named.put("pos_embed", Tensor.zeros(1, 5, 4).requiresGrad(true));
-        named.put("blocks.0.norm1.weight", Tensor.zeros(4).requiresGrad(true));
-        named.put("blocks.0.attn.qkv.weight", Tensor.zeros(12, 4).requiresGrad(true));
-        named.put("blocks.0.attn.qkv.bias", Tensor.zeros(12).requiresGrad(true));
-        named.put("encoder.pos_embed", Tensor.zeros(1, 2, 4).requiresGrad(true));
-        named.put("frozen.weight", Tensor.zeros(2, 2));
-        named.put("head.weight", Tensor.zeros(3, 4).requiresGrad(true));
+        named.put("patch_embed.proj.weight", on(Tensor.zeros(4, 3, 2, 2)).requiresGrad(true));
+        named.put("cls_token", on(Tensor.zeros(1, 1, 4)).requiresGrad(true));
+        named.put("pos_embed", on(Tensor.zeros(1, 5, 4)).requiresGrad(true));
+        named.put("blocks.0.norm1.weight", on(Tensor.zeros(4)).requiresGrad(true));
+        named.put("blocks.0.attn.qkv.weight", on(Tensor.zeros(12, 4)).requiresGrad(true));
+        named.put("blocks.0.attn.qkv.bias", on(Tensor.zeros(12)).requiresGrad(true));
+        named.put("encoder.pos_embed", on(Tensor.zeros(1, 2, 4)).requiresGrad(true));
+        named.put("frozen.weight", on(Tensor.zeros(2, 2)));
+        named.put("head.weight", on(Tensor.zeros(3, 4)).requiresGrad(true));
 
         List<ParamGroup> gs = ParamGroups.withNoDecay(named, 0.05, List.of("pos_embed", "cls_token"));
         assertEquals(2, gs.size());
@@ -44,7 +45,7 @@ class ParamGroupsTest {
 
     @Test
     void onlyWeightsGiveOneGroup() {
-        Map<String, Tensor> named = Map.of("fc.weight", Tensor.zeros(2, 2).requiresGrad(true));
+        Map<String, Tensor> named = Map.of("fc.weight", on(Tensor.zeros(2, 2)).requiresGrad(true));
         List<ParamGroup> gs = ParamGroups.withNoDecay(named, 0.1, List.of());
         assertEquals(1, gs.size());
         assertEquals(0.1, gs.get(0).weightDecay());

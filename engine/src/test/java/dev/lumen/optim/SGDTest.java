@@ -9,38 +9,39 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.lumen.memory.Scope;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Tensor;
+import dev.lumen.testing.DeviceTest;
 import dev.lumen.testing.Golden;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-class SGDTest {
+class SGDTest extends DeviceTest {
     // A handful of f32 roundings per element and step: torch agrees to ~1e-7 relative.
     private static final double TOL = 1e-6;
 
     @Test
     void plainMatchesTorch() {
-        OptimGolden.replay("sgd_plain", ps -> new SGD(ps, 0.1, 0, 0, false), TOL);
+        OptimGolden.replay(device, "sgd_plain", ps -> new SGD(ps, 0.1, 0, 0, false), TOL);
     }
 
     @Test
     void momentumWithoutNesterovMatchesTorch() {
-        OptimGolden.replay("sgd_momentum", ps -> new SGD(ps, 0.1, 0.9, 0.01, false), TOL);
+        OptimGolden.replay(device, "sgd_momentum", ps -> new SGD(ps, 0.1, 0.9, 0.01, false), TOL);
     }
 
     @Test
     void nesterovMatchesTorch() {
-        OptimGolden.replay("sgd_nesterov", ps -> new SGD(ps, 0.1, 0.9, 0.01, true), TOL);
+        OptimGolden.replay(device, "sgd_nesterov", ps -> new SGD(ps, 0.1, 0.9, 0.01, true), TOL);
     }
 
     @Test
     void dampeningMatchesTorch() {
-        OptimGolden.replay("sgd_dampening",
+        OptimGolden.replay(device, "sgd_dampening",
                 ps -> new SGD(List.of(ParamGroup.of(ps)), SGD.defaults(0.1, 0.9, 0.25, 0.01, false)), TOL);
     }
 
     @Test
     void groupsWithTheirOwnLrAndDecayMatchTorch() {
-        Optimizer opt = OptimGolden.replay("sgd_groups", ps -> new SGD(List.of(
+        Optimizer opt = OptimGolden.replay(device, "sgd_groups", ps -> new SGD(List.of(
                 ParamGroup.of(List.of(ps.get(0))).set("lr", 0.05).set("weight_decay", 0.02),
                 ParamGroup.of(List.of(ps.get(1))).set("lr", 0.2)), SGD.defaults(0.1, 0.9, 0, 0, true)), TOL);
         assertEquals(0.05, opt.paramGroups().get(0).lr());
@@ -53,11 +54,11 @@ class SGDTest {
         double lr = 0.5, mom = 0.8, wd = 0.1, damp = 0.0;
         double[] gs = {0.3, -0.7};
         for (boolean nesterov : new boolean[] {false, true}) {
-            Tensor p = Tensor.fromDoubles(new double[] {1.5}, DType.F64, 1).requiresGrad(true);
+            Tensor p = on(Tensor.fromDoubles(new double[] {1.5}, DType.F64, 1)).requiresGrad(true);
             SGD opt = new SGD(List.of(p), lr, mom, wd, nesterov);
             double x = 1.5, buf = 0;
             for (int k = 0; k < gs.length; k++) {
-                p.setGrad(Tensor.fromDoubles(new double[] {gs[k]}, DType.F64, 1));
+                p.setGrad(on(Tensor.fromDoubles(new double[] {gs[k]}, DType.F64, 1)));
                 opt.step();
                 double d = gs[k] + wd * x;
                 buf = k == 0 ? d : mom * buf + (1 - damp) * d;
@@ -69,9 +70,9 @@ class SGDTest {
 
     @Test
     void dampeningDoesNotApplyToTheFirstStep() {
-        Tensor p = Tensor.fromDoubles(new double[] {0, 0}, DType.F64, 2).requiresGrad(true);
+        Tensor p = on(Tensor.fromDoubles(new double[] {0, 0}, DType.F64, 2)).requiresGrad(true);
         SGD opt = new SGD(List.of(ParamGroup.of(List.of(p))), SGD.defaults(1, 0.9, 0.5, 0, false));
-        p.setGrad(Tensor.fromDoubles(new double[] {1, 2}, DType.F64, 2));
+        p.setGrad(on(Tensor.fromDoubles(new double[] {1, 2}, DType.F64, 2)));
         opt.step();
         assertArrayEquals(new double[] {1, 2}, opt.stateDict().tensors().get("state.0.momentum_buffer").toDoubles());
         opt.step();
@@ -83,8 +84,8 @@ class SGDTest {
     @Test
     void vectorBodyAndTailAgreeWithF64OnOddSizes() {
         for (int n : new int[] {1, 15, 16, 17, 100_003}) {
-            Tensor p32 = Tensor.randn(n).requiresGrad(true);
-            Tensor g32 = Tensor.randn(n);
+            Tensor p32 = on(Tensor.randn(n)).requiresGrad(true);
+            Tensor g32 = on(Tensor.randn(n));
             Tensor p64 = p32.to(DType.F64).detach().requiresGrad(true);
             SGD a = new SGD(List.of(p32), 0.1, 0.9, 0.01, true), b = new SGD(List.of(p64), 0.1, 0.9, 0.01, true);
             for (int k = 0; k < 3; k++) {
@@ -99,10 +100,10 @@ class SGDTest {
 
     @Test
     void stridedParameterIsUpdatedInPlace() {
-        Tensor base = Tensor.randn(6, 4);
+        Tensor base = on(Tensor.randn(6, 4));
         Tensor p = base.transpose(0, 1).detach().requiresGrad(true);   // non-contiguous view of base
         Tensor expected = p.copy().detach();
-        Tensor g = Tensor.randn(4, 6);
+        Tensor g = on(Tensor.randn(4, 6));
         p.setGrad(g.copy());
         new SGD(List.of(p), 0.5, 0, 0, false).step();
         float[] e = expected.toFloats(), gv = g.toFloats(), got = base.transpose(0, 1).toFloats();
@@ -111,9 +112,9 @@ class SGDTest {
 
     @Test
     void parametersWithoutGradientsAreLeftAlone() {
-        Tensor p = Tensor.ones(3).requiresGrad(true), q = Tensor.ones(3).requiresGrad(true);
+        Tensor p = on(Tensor.ones(3)).requiresGrad(true), q = on(Tensor.ones(3)).requiresGrad(true);
         SGD opt = new SGD(List.of(p, q), 0.1, 0.9, 0, false);
-        p.setGrad(Tensor.ones(3));
+        p.setGrad(on(Tensor.ones(3)));
         opt.step();
         assertArrayEquals(new float[] {1, 1, 1}, q.toFloats());
         assertFalse(opt.stateDict().tensors().containsKey("state.1.momentum_buffer"));
@@ -122,11 +123,11 @@ class SGDTest {
 
     @Test
     void stateLivesOutsideTheStepScope() {
-        Tensor p = Tensor.ones(5).requiresGrad(true);
+        Tensor p = on(Tensor.ones(5)).requiresGrad(true);
         SGD opt = new SGD(List.of(p), 0.1, 0.9, 0, false);
         for (int k = 0; k < 3; k++) {
             try (Scope s = Scope.open()) {
-                p.setGrad(Tensor.ones(5));
+                p.setGrad(on(Tensor.ones(5)));
                 opt.step();
             }
         }
@@ -137,7 +138,7 @@ class SGDTest {
 
     @Test
     void badArgumentsAreNamed() {
-        Tensor p = Tensor.ones(2).requiresGrad(true);
+        Tensor p = on(Tensor.ones(2)).requiresGrad(true);
         var e = assertThrows(IllegalArgumentException.class, () -> new SGD(List.of(ParamGroup.of(List.of(p))), SGD.defaults(0.1, 0.9, 0.5, 0, true)));
         assertTrue(e.getMessage().contains("nesterov"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> new SGD(List.of(ParamGroup.of(List.of(p)).set("momentom", 0.9)), SGD.defaults(0.1, 0, 0, 0, false)));

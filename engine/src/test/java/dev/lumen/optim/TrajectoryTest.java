@@ -7,6 +7,7 @@ import dev.lumen.io.Safetensors;
 import dev.lumen.memory.Scope;
 import dev.lumen.ops.Reductions;
 import dev.lumen.tensor.Tensor;
+import dev.lumen.testing.DeviceTest;
 import dev.lumen.testing.Golden;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,7 +23,7 @@ import org.junit.jupiter.api.Test;
  * against PyTorch's parameter trajectory; and a resume through a safetensors file after 10 steps
  * that continues bit-identically.
  */
-class TrajectoryTest {
+class TrajectoryTest extends DeviceTest {
     private static final Golden G = OptimGolden.G;
     private static final int STEPS = 20;
     // The bound: 20 steps of f32 training (our summed matmul vs torch's GEMM differ in
@@ -30,9 +31,9 @@ class TrajectoryTest {
     private static final double TOL = 1e-5;
 
     /** The MLP's parameters by name, fresh copies of the golden's initial weights. */
-    private static Map<String, Tensor> initialModel() {
+    private Map<String, Tensor> initialModel() {
         Map<String, Tensor> m = new LinkedHashMap<>();
-        for (String n : new String[] {"w1", "b1", "w2", "b2"}) m.put(n, Scope.detachFromScopes(G.get("mlp." + n).copy()).requiresGrad(true));
+        for (String n : new String[] {"w1", "b1", "w2", "b2"}) m.put(n, Scope.detachFromScopes(G.get("mlp." + n).to(device).copy()).requiresGrad(true));
         return m;
     }
 
@@ -46,13 +47,13 @@ class TrajectoryTest {
         float[] v = z.toFloats();
         float[] mask = new float[v.length];
         for (int i = 0; i < v.length; i++) mask[i] = v[i] > 0 ? 1 : 0;
-        return z.mul(Tensor.fromFloats(mask, z.shape()));
+        return z.mul(Tensor.fromFloats(mask, z.shape()).to(z.device()));
     }
 
     /** Forward and backward of step k's batch: grads accumulate into the parameters. */
-    private static void backward(Map<String, Tensor> m, int k) {
+    private void backward(Map<String, Tensor> m, int k) {
         try (Scope s = Scope.open()) {
-            Tensor x = G.get("mlp.x").select(0, k), y = G.get("mlp.y").select(0, k);
+            Tensor x = G.get("mlp.x").select(0, k).to(device), y = G.get("mlp.y").select(0, k).to(device);
             Tensor out = linear(relu(linear(x, m.get("w1"), m.get("b1"))), m.get("w2"), m.get("b2"));
             Tensor d = out.sub(y);
             Tensor loss = Reductions.sum(d.mul(d)).mul(1.0 / d.numel());
@@ -60,7 +61,7 @@ class TrajectoryTest {
         }
     }
 
-    private static Tensor flat(Map<String, Tensor> m) {
+    private Tensor flat(Map<String, Tensor> m) {
         int n = 0;
         for (Tensor t : m.values()) n += (int) t.numel();
         float[] all = new float[n];
@@ -70,7 +71,7 @@ class TrajectoryTest {
             System.arraycopy(v, 0, all, at, v.length);
             at += v.length;
         }
-        return Tensor.fromFloats(all, n);
+        return on(Tensor.fromFloats(all, n));
     }
 
     /** The optimizer over ParamGroups.withNoDecay (biases, then weights) and the warmup-cosine schedule. */
@@ -82,7 +83,7 @@ class TrajectoryTest {
         return new Run(model, opt, sched);
     }
 
-    private static void train(Run r, int from, int to, String name) {
+    private void train(Run r, int from, int to, String name) {
         for (int k = from; k < to; k++) {
             r.opt.zeroGrad();
             backward(r.model, k);

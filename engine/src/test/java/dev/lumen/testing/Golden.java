@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.lumen.io.Safetensors;
+import dev.lumen.tensor.Device;
 import dev.lumen.tensor.Tensor;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -50,14 +51,17 @@ public final class Golden {
 
     public boolean has(String key) { return tensors.containsKey(key); }
 
-    /** Input i of a case, as a fresh leaf that requires grad when it is floating. */
-    public Tensor input(String caseName, int i) {
-        Tensor t = get(caseName + ".in" + i).copy();
+    /** Input i of a case on a device, as a fresh leaf that requires grad when it is floating. */
+    public Tensor input(String caseName, int i, Device device) {
+        Tensor t = get(caseName + ".in" + i).to(device).copy();
         if (t.dtype().isFloating()) t.requiresGrad(true);
         return t;
     }
 
-    /** ||a - b|| / ||b|| over all elements, in double. */
+    /** Input i of a case on the CPU. */
+    public Tensor input(String caseName, int i) { return input(caseName, i, Device.CPU); }
+
+    /** ||a - b|| / ||b|| over all elements, in double; either may be on any device (compared on the host). */
     public static double relativeError(Tensor actual, Tensor expected) {
         assertArrayEquals(expected.shape(), actual.shape(), "shape");
         double[] a = actual.toDoubles(), b = expected.toDoubles();
@@ -87,7 +91,7 @@ public final class Golden {
     public void check(String family, String caseName, Tensor out, Tensor[] inputs, double tolOut, double tolGrad) {
         assertClose(family, caseName + ".out", out, get(caseName + ".out"), tolOut);
         if (!has(caseName + ".gout")) return;
-        out.backward(get(caseName + ".gout"));
+        out.backward(get(caseName + ".gout").to(out.device()));
         for (int i = 0; i < inputs.length; i++) {
             String key = caseName + ".grad" + i;
             if (!has(key)) continue;

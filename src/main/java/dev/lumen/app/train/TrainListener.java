@@ -5,8 +5,8 @@ package dev.lumen.app.train;
  * the epoch's checkpoint is written.
  */
 public interface TrainListener {
-    /** After each update, with the number of updates so far; nothing may wait for the device here. */
-    default void onStep(long globalStep) {}
+    /** After each update, with the number of updates so far and the update's loss; nothing may wait for the device here. */
+    default void onStep(long globalStep, double loss) {}
 
     /** After each epoch, with the records of every epoch so far (resumed ones included). */
     default void onEpochEnd(EpochRecord record, java.util.List<EpochRecord> history) {}

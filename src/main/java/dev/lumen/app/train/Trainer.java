@@ -651,7 +651,7 @@ public final class Trainer {
         if (ema != null) ema.update(stateViews);
         globalStep++;
         if (scheduler instanceof WarmupScheduler w) w.stepUpdate(globalStep);
-        for (TrainListener l : listeners) l.onStep(globalStep);
+        for (TrainListener l : listeners) l.onStep(globalStep, value);
         return new double[] {value, 100.0 * v[1] / batchSize};
     }
 

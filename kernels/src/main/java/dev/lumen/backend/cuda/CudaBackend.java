@@ -22,6 +22,7 @@ import dev.lumen.tensor.Device;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
+import java.util.function.LongFunction;
 
 /**
  * The CUDA backend: the same kernel families as the CPU backend, on device 0. Storage comes
@@ -34,6 +35,7 @@ import java.lang.foreign.MemorySegment;
 public final class CudaBackend implements Backend {
     private final CudaContext ctx;
     private final DeviceAllocator allocator;
+    private final DeferredChecks checks;
     private final CudaCopy copies;
     private final BatchUploader uploader;
     private final ElementwiseKernels elementwise;
@@ -53,15 +55,16 @@ public final class CudaBackend implements Backend {
     public CudaBackend(CudaContext ctx) {
         this.ctx = ctx;
         this.allocator = new DeviceAllocator(ctx);
-        this.copies = new CudaCopy(ctx);
+        this.checks = new DeferredChecks(ctx);
+        this.copies = new CudaCopy(ctx, checks);
         this.uploader = new BatchUploader(ctx);
-        this.elementwise = null;
+        this.elementwise = new CudaElementwise();
         this.reductions = new CudaReductions(ctx);
         this.linalg = new CudaLinalg();
         this.conv = new CudaConv();
         this.pool = new CudaPool();
         this.norms = new CudaNorms(ctx, new CudnnBatchNorm());
-        this.indexing = new CudaIndexing(ctx);
+        this.indexing = new CudaIndexing(checks);
         this.resize = new CudaResize();
         this.optimizer = new CudaOptimizer(ctx);
         this.outlook = new CudaOutlook(ctx);
@@ -129,8 +132,15 @@ public final class CudaBackend implements Backend {
         return uploader.upload(host, device);
     }
 
-    /** Waits until every queued kernel and copy has finished (for timing and tests; ops never need it). */
-    public void synchronize() { ctx.synchronize(); }
+    /** Queued on the device (DeferredChecks): a bad index throws at the next copy to the host or synchronize. */
+    @Override
+    public void checkIndices(Tensor indices, long size, LongFunction<String> outOfRange) { checks.check(indices, size, outOfRange); }
+
+    /**
+     * Waits until every queued kernel and copy has finished (for timing and tests; ops never need
+     * it), then throws the first index check that failed since the last wait, if any.
+     */
+    public void synchronize() { checks.waitForHost(); }
 
     /** Bytes of device memory held by tensors and scratch now. */
     public long liveBytes() { return allocator.liveBytes(); }
@@ -144,23 +154,18 @@ public final class CudaBackend implements Backend {
     /** The driver in use. */
     public CudaDriver driver() { return ctx.driver(); }
 
-    private static <T> T family(T kernels, String name) {
-        if (kernels == null) throw new UnsupportedOperationException("the " + name + " kernels do not run on CUDA yet");
-        return kernels;
-    }
-
-    @Override public ElementwiseKernels elementwise() { return family(elementwise, "element-wise"); }
-    @Override public ReductionKernels reductions() { return family(reductions, "reduction"); }
-    @Override public LinalgKernels linalg() { return family(linalg, "matmul"); }
-    @Override public ConvKernels conv() { return family(conv, "convolution"); }
-    @Override public PoolKernels pool() { return family(pool, "pooling"); }
-    @Override public NormKernels norms() { return family(norms, "normalization"); }
-    @Override public IndexKernels indexing() { return family(indexing, "indexing"); }
-    @Override public ResizeKernels resize() { return family(resize, "resize"); }
-    @Override public OptimizerKernels optimizer() { return family(optimizer, "optimizer"); }
-    @Override public OutlookKernels outlook() { return family(outlook, "outlook attention"); }
-    @Override public SelectiveScanKernels selectiveScan() { return family(selectiveScan, "selective scan"); }
-    @Override public AdditiveAttentionKernels additiveAttention() { return family(additiveAttention, "additive attention"); }
+    @Override public ElementwiseKernels elementwise() { return elementwise; }
+    @Override public ReductionKernels reductions() { return reductions; }
+    @Override public LinalgKernels linalg() { return linalg; }
+    @Override public ConvKernels conv() { return conv; }
+    @Override public PoolKernels pool() { return pool; }
+    @Override public NormKernels norms() { return norms; }
+    @Override public IndexKernels indexing() { return indexing; }
+    @Override public ResizeKernels resize() { return resize; }
+    @Override public OptimizerKernels optimizer() { return optimizer; }
+    @Override public OutlookKernels outlook() { return outlook; }
+    @Override public SelectiveScanKernels selectiveScan() { return selectiveScan; }
+    @Override public AdditiveAttentionKernels additiveAttention() { return additiveAttention; }
 
     /** The kernel name suffix of a dtype: f32, f64, f16, bf16, i32, i64, bool. */
     public static String suffix(DType t) { return t.name().toLowerCase(java.util.Locale.ROOT); }

@@ -16,8 +16,12 @@ import java.util.Arrays;
  */
 final class CudaCopy {
     private final CudaContext ctx;
+    private final DeferredChecks checks;
 
-    CudaCopy(CudaContext ctx) { this.ctx = ctx; }
+    CudaCopy(CudaContext ctx, DeferredChecks checks) {
+        this.ctx = ctx;
+        this.checks = checks;
+    }
 
     void copy(Tensor src, Tensor dst) {
         if (!Arrays.equals(src.shape(), dst.shape())) {
@@ -58,7 +62,8 @@ final class CudaCopy {
     /**
      * Host to device or device to host. Contiguous tensors of one dtype move as one async copy on
      * the compute stream; a copy to the host then waits for the stream (the one place the host
-     * waits). Anything else is converted on the side that has the layout to change.
+     * waits), a wait that also reports a failed index check (DeferredChecks). Anything else is
+     * converted on the side that has the layout to change.
      */
     void transfer(Tensor src, Tensor dst) {
         boolean up = src.device().kind() == Device.Kind.CPU && dst.device().kind() == Device.Kind.CUDA;
@@ -96,7 +101,7 @@ final class CudaCopy {
         }
         if (src.dtype() == dst.dtype() && src.isContiguous() && dst.isContiguous()) {
             drv.copyDtoHAsync(hostSlice(dst, bytes), CudaTensors.ptr(src), bytes, ctx.stream());
-            drv.streamSynchronize(ctx.stream());
+            checks.waitForHost();
             return;
         }
         // Convert on the device (one launch), then one copy down.
@@ -104,11 +109,11 @@ final class CudaCopy {
             copy(src, d);
             if (dst.isContiguous()) {
                 drv.copyDtoHAsync(hostSlice(dst, bytes), CudaTensors.ptr(d), bytes, ctx.stream());
-                drv.streamSynchronize(ctx.stream());
+                checks.waitForHost();
             } else {
                 try (Tensor h = Tensor.empty(dst.dtype(), Device.CPU, dst.shape())) {
                     drv.copyDtoHAsync(hostSlice(h, bytes), CudaTensors.ptr(d), bytes, ctx.stream());
-                    drv.streamSynchronize(ctx.stream());
+                    checks.waitForHost();
                     Backends.cpu().copy(h, dst);
                 }
             }

@@ -1,38 +1,24 @@
 package dev.lumen.backend.cuda;
 
 import dev.lumen.backend.IndexKernels;
-import dev.lumen.cuda.CudaContext;
-import dev.lumen.cuda.CudaDriver;
 import dev.lumen.cuda.KernelArgs;
 import dev.lumen.tensor.DType;
-import dev.lumen.tensor.Device;
 import dev.lumen.tensor.Tensor;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 
 /**
  * {@link IndexKernels} on the device (indexing.cu), one launch per op over strided tensors.
  *
- * <p>Range check: the interface promises an IllegalArgumentException naming the op, the index
- * and the size for an index outside the dim, thrown by the call that received it, before anything
- * is written (the in-place adds leave dst untouched). The indices live on the device, so every
- * call first runs index_check (the lowest bad position, found with an integer atomicMin into an
- * 8-byte scratch) and reads that word back: one small copy down and one host wait per index op.
- * A device flag read at some later sync would blame the wrong call, and skipping the check for
- * large index tensors would break the contract exactly where a bad index is hardest to find, so
- * the wait is paid on every call; the ops that use these kernels (embedding-style selects, the
- * loss's gather) run a few times per step, where the wait costs microseconds of queue drain.
+ * <p>Range check: every call queues a {@link DeferredChecks} check of its indices, with the
+ * CPU's message naming the op, and does not wait for it; a bad index throws that message at the
+ * next host read. The kernels stay inside their tensors regardless: the gathers write 0 for a
+ * bad index, and the in-place adds write nothing once a check has failed, so a failed op leaves
+ * dst untouched as on the CPU.
  */
 final class CudaIndexing implements IndexKernels {
-    /** No bad position yet: memset of 0x7f bytes, the largest positive long the kernel's atomicMin lowers. */
-    private static final byte NONE_BYTE = 0x7f;
-    private static final long NONE = 0x7f7f7f7f7f7f7f7fL;
+    private final DeferredChecks checks;
 
-    private final CudaContext ctx;
-
-    CudaIndexing(CudaContext ctx) { this.ctx = ctx; }
+    CudaIndexing(DeferredChecks checks) { this.checks = checks; }
 
     @Override
     public void indexSelect(Tensor x, int dim, Tensor index, Tensor out) {
@@ -49,8 +35,8 @@ final class CudaIndexing implements IndexKernels {
                 .operand(2, Walk.stridesHeldAt(out.strides(), -1), out.offset())
                 .layout();
         try (KernelArgs a = new KernelArgs()) {
-            a.ptr(CudaTensors.base(x)).view(l, 0).i64(x.stride(dim)).ptr(CudaTensors.ptr(index)).i64(index.stride(0)).view(l, 1)
-                    .ptr(CudaTensors.base(out)).view(l, 2);
+            a.ptr(CudaTensors.base(x)).view(l, 0).i64(x.stride(dim)).i64(x.shape(dim)).ptr(CudaTensors.ptr(index)).i64(index.stride(0))
+                    .view(l, 1).ptr(CudaTensors.base(out)).view(l, 2);
             Launch.elementwise("index_select_" + suffixes(x, index), l.numel(), a);
         }
     }
@@ -72,7 +58,7 @@ final class CudaIndexing implements IndexKernels {
                 .layout();
         try (KernelArgs a = new KernelArgs()) {
             a.ptr(CudaTensors.base(dst)).view(l, 0).ptr(CudaTensors.base(src)).view(l, 1).i64(src.stride(dim))
-                    .ptr(CudaTensors.ptr(index)).i64(index.stride(0)).i32(src.shape(dim)).view(l, 2);
+                    .ptr(CudaTensors.ptr(index)).i64(index.stride(0)).i32(src.shape(dim)).view(l, 2).ptr(checks.failedKey());
             Launch.elementwise("index_add_" + suffixes(dst, index), l.numel(), a);
         }
     }
@@ -93,7 +79,7 @@ final class CudaIndexing implements IndexKernels {
                 .operand(2, Walk.stridesHeldAt(out.strides(), -1), out.offset())
                 .layout();
         try (KernelArgs a = new KernelArgs()) {
-            a.ptr(CudaTensors.base(x)).view(l, 0).i64(x.stride(dim)).ptr(CudaTensors.base(index)).view(l, 1)
+            a.ptr(CudaTensors.base(x)).view(l, 0).i64(x.stride(dim)).i64(x.shape(dim)).ptr(CudaTensors.base(index)).view(l, 1)
                     .ptr(CudaTensors.base(out)).view(l, 2);
             Launch.elementwise("gather_fwd_" + suffixes(x, index), l.numel(), a);
         }
@@ -120,32 +106,14 @@ final class CudaIndexing implements IndexKernels {
                 .layout();
         try (KernelArgs a = new KernelArgs()) {
             a.ptr(CudaTensors.base(dst)).view(l, 0).ptr(CudaTensors.base(src)).view(l, 1).i64(src.stride(dim))
-                    .ptr(CudaTensors.base(index)).view(l, 2).i64(index.stride(dim)).i32(index.shape(dim)).view(l, 3);
+                    .ptr(CudaTensors.base(index)).view(l, 2).i64(index.stride(dim)).i32(index.shape(dim)).view(l, 3).ptr(checks.failedKey());
             Launch.elementwise("scatter_add_" + suffixes(dst, index), l.numel(), a);
         }
     }
 
-    /** Throws, naming op, the first bad index in logical order and the size, when an index is outside [0, size). */
+    /** Queues the range check of index against the size of dim, failing with the CPU's message at the next host read. */
     private void checkRange(String op, Tensor index, int dim, int size) {
-        if (index.numel() == 0) return;
-        CudaTensors.Layout l = Walk.over(index.shape(), 1).operand(0, Walk.stridesHeldAt(index.strides(), -1), index.offset()).layout();
-        CudaDriver drv = ctx.bind().driver();
-        long bad;
-        try (DeviceScratch flag = DeviceScratch.allocate(Long.BYTES); Arena arena = Arena.ofConfined(); KernelArgs a = new KernelArgs()) {
-            drv.memsetD8Async(flag.ptr(), NONE_BYTE, Long.BYTES, ctx.stream());
-            a.ptr(CudaTensors.base(index)).view(l, 0).i64(size).ptr(flag.ptr());
-            Launch.elementwise("index_check_" + CudaBackend.suffix(index.dtype()), l.numel(), a);
-            MemorySegment host = arena.allocate(Long.BYTES, Long.BYTES);
-            drv.copyDtoHAsync(host, flag.ptr(), Long.BYTES, ctx.stream());
-            drv.streamSynchronize(ctx.stream());
-            bad = host.get(ValueLayout.JAVA_LONG, 0);
-        }
-        if (bad == NONE) return;
-        long value;
-        try (Tensor host = index.to(Device.CPU)) {
-            value = host.toLongs()[(int) bad];
-        }
-        throw new IllegalArgumentException(op + ": index " + value + " is out of range for dim " + dim + " of size " + size);
+        checks.check(index, size, v -> op + ": index " + v + " is out of range for dim " + dim + " of size " + size);
     }
 
     private static String suffixes(Tensor data, Tensor index) {

@@ -70,6 +70,7 @@ final class AdditiveTokenMixer extends Module implements Layer {
     /** num_batches_tracked += 1, as the gate's BatchNorm2d would do in a training forward of its own. */
     private static void countBatch(BatchNorm2d bn) {
         Tensor count = bn.namedBuffers().get("num_batches_tracked");
-        count.backend().fill(count, count.item() + 1);
+        // In place on the counter's device, as BatchNorm2d does: no host read in forward.
+        count.backend().elementwise().affine(count, 1, 1, count);
     }
 }

@@ -58,7 +58,7 @@ public final class TokenMix {
         for (int i = Math.min(h, scale * box.x1()); i < Math.min(h, scale * box.x2()); i++) {
             for (int j = Math.min(w, scale * box.y1()); j < Math.min(w, scale * box.y2()); j++) m[i * w + j] = 1;
         }
-        Tensor mask = Elementwise.gt(Tensor.fromFloats(m, 1, h, w, 1), 0.5);
+        Tensor mask = Elementwise.gt(Tensor.fromFloats(m, 1, h, w, 1).to(x.device()), 0.5);
         // where() rather than x + m * (flip - x): the copied values stay bit-exact, as the official slice assignment
         return Elementwise.where(mask, Shaping.flip(x, 0), x);
     }

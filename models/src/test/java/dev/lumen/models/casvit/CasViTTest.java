@@ -20,6 +20,7 @@ import dev.lumen.ops.Softmax;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
+import dev.lumen.testing.DeviceTest;
 import dev.lumen.testing.Golden;
 import java.io.IOException;
 import java.net.URISyntaxException;
@@ -30,7 +31,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-class CasViTTest {
+class CasViTTest extends DeviceTest {
 
     /** The tiny configuration of tools/golden/gen_model_casvit.py: widths [8, 12, 16, 20], one block per stage. */
     static final CasViT.Config TINY = new CasViT.Config("tiny_rcvit", new int[] {1, 1, 1, 1}, new int[] {8, 12, 16, 20}, 4);
@@ -76,8 +77,9 @@ class CasViTTest {
             Map<String, Tensor> own = m.stateDict();
             Checkpoints.LoadReport r = Checkpoints.loadInto(m, prefixed(g, own, c + ".w."), true, false);
             assertTrue(r.isClean(), r.toString());
+            m.to(device);
             m.train();
-            Tensor x = g.get(c + ".x"), labels = g.get(c + ".labels");
+            Tensor x = g.get(c + ".x").to(device), labels = g.get(c + ".labels").to(device);
             CasViT.Heads heads = m.forwardHeads(x);
             Tensor loss = crossEntropy(heads.head(), labels).add(crossEntropy(heads.distHead(), labels)).mul(0.5);
             Golden.assertClose(fam, c + ".logits", heads.head(), g.get(c + ".logits"), 1e-4);
@@ -116,6 +118,7 @@ class CasViTTest {
     @ParameterizedTest
     @ValueSource(strings = {"rgb", "gray"})
     void torchSavedWeightsLoadThroughTheUnpickler(String c) throws IOException, URISyntaxException {
+        onlyOnCpu("runs on the CPU only; the tiny goldens cover this model on every device");
         Golden g = Golden.load("model_casvit");
         Path pth = Path.of(getClass().getResource("/golden/model_casvit_" + c + ".pth").toURI());
         Map<String, Tensor> state = Checkpoints.load(pth);
@@ -134,6 +137,7 @@ class CasViTTest {
 
     @Test
     void fusedMixerAgreesWithTheModulesOneByOne() {
+        onlyOnCpu("runs on the CPU only; the tiny goldens cover this model on every device");
         Golden g = Golden.load("model_casvit");
         try (Scope s = Scope.open(); CasViT fused = new CasViT(TINY, tinyOptions("rgb"));
              CasViT plain = new CasViT(TINY, tinyOptions("rgb").with("fused_attention", false))) {
@@ -168,6 +172,7 @@ class CasViTTest {
 
     @Test
     void parameterCountsMatchThePublishedOnes() {
+        onlyOnCpu("runs on the CPU only; the tiny goldens cover this model on every device");
         CasViTFamily fam = new CasViTFamily();
         assertEquals(4, fam.variants().size());
         for (var v : fam.variants()) {
@@ -185,6 +190,7 @@ class CasViTTest {
     @ParameterizedTest
     @ValueSource(strings = {"rcvit_xs", "rcvit_s", "rcvit_m", "rcvit_t"})
     void oneAdamWStepAt32x32(String name) {
+        onlyOnCpu("full-size variants stay on the CPU: the emulated driver is too slow for them");
         try (Scope s = Scope.open(); ImageClassifier m = ModelRegistry.create(name, ModelOptions.defaults().withImgSize(32))) {
             TrainStepCheck.oneAdamWStep(name, m, "network.0.0.attn.qkv.weight", CasViTTest::structurallyZeroGrad);
         }
@@ -192,6 +198,7 @@ class CasViTTest {
 
     @Test
     void smallGrayInputsDistillationSwitchAndClassifierReset() {
+        onlyOnCpu("runs on the CPU only; the tiny goldens cover this model on every device");
         try (Scope s = Scope.open()) {
             ModelOptions gray = ModelOptions.defaults().withInChannels(1).withNumClasses(10).withImgSize(28);
             CasViT plain = new CasViT(TINY, gray);
@@ -229,6 +236,7 @@ class CasViTTest {
 
     @Test
     void officialParameterNames() {
+        onlyOnCpu("runs on the CPU only; the tiny goldens cover this model on every device");
         try (CasViT m = new CasViT(TINY, ModelOptions.defaults())) {
             var keys = m.stateDict().keySet();
             for (String k : new String[] {"patch_embed.0.weight", "patch_embed.1.running_var", "patch_embed.3.bias", "patch_embed.4.weight",
@@ -249,6 +257,7 @@ class CasViTTest {
 
     @Test
     void macsAt224MatchTheTorchCount() {
+        onlyOnCpu("runs on the CPU only; the tiny goldens cover this model on every device");
         // conv + linear MACs of one 224x224 image (both heads), counted with forward hooks on the PyTorch reference
         Map<String, Long> torch = Map.of("rcvit_xs", 547_004_968L, "rcvit_s", 912_248_576L);
         for (var e : torch.entrySet()) {

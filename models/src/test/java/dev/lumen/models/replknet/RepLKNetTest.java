@@ -24,6 +24,7 @@ import dev.lumen.optim.AdamW;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
+import dev.lumen.testing.DeviceTest;
 import dev.lumen.testing.Golden;
 import java.io.IOException;
 import java.math.BigDecimal;
@@ -38,7 +39,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-class RepLKNetTest {
+class RepLKNetTest extends DeviceTest {
     static final String FAM = "model_replknet";
 
     /** The tiny configurations of tools/golden/gen_model_replknet.py. */
@@ -91,9 +92,10 @@ class RepLKNetTest {
     void tinyMatchesPyTorchForwardLossAndEveryGradient(String c) {
         Golden g = Golden.load(FAM);
         try (Scope s = Scope.open(); RepLKNet m = loaded(g, c)) {
+            m.to(device);
             m.train();
-            Tensor logits = m.forward(g.get(c + ".x"));
-            Tensor loss = crossEntropy(logits, g.get(c + ".labels"));
+            Tensor logits = m.forward(g.get(c + ".x").to(device));
+            Tensor loss = crossEntropy(logits, g.get(c + ".labels").to(device));
             Golden.assertClose(FAM, c + ".logits", logits, g.get(c + ".logits"), 1e-4);
             Golden.assertClose(FAM, c + ".loss", loss, g.get(c + ".loss"), 1e-4);
             loss.backward();
@@ -122,13 +124,14 @@ class RepLKNetTest {
                 Golden.assertClose(FAM, c + ".after." + e.getKey(), after.get(e.getKey()).to(DType.F64), e.getValue().to(DType.F64), 1e-5);
             }
             m.eval();
-            Golden.assertClose(FAM, c + ".eval_logits", m.forward(g.get(c + ".x")), g.get(c + ".eval_logits"), 1e-4);
+            Golden.assertClose(FAM, c + ".eval_logits", m.forward(g.get(c + ".x").to(device)), g.get(c + ".eval_logits"), 1e-4);
         }
     }
 
     @ParameterizedTest
     @ValueSource(strings = {"tiny", "tiny_xl"})
     void reparameterizeMatchesTheOfficialMergeAndKeepsTheOutputs(String c) {
+        onlyOnCpu("runs on the CPU only; the tiny goldens cover this model on every device");
         Golden g = Golden.load(FAM);
         try (Scope s = Scope.open(); RepLKNet m = loaded(g, c)) {
             // the golden merged the kernels after its training step: take its running statistics
@@ -158,6 +161,7 @@ class RepLKNetTest {
 
     @Test
     void smallKernelMergedOptionLoadsTheReparameterizedWeights() {
+        onlyOnCpu("runs on the CPU only; the tiny goldens cover this model on every device");
         Golden g = Golden.load(FAM);
         try (Scope s = Scope.open(); RepLKNet m = new RepLKNet(tiny("tiny"), TEN.with("small_kernel_merged", true))) {
             Checkpoints.LoadReport r = Checkpoints.loadInto(m, prefixed(g, m.stateDict().keySet(), "tiny.rep."), true, false);
@@ -170,6 +174,7 @@ class RepLKNetTest {
     @ParameterizedTest
     @ValueSource(strings = {"tiny", "tiny_xl"})
     void torchSavedWeightsLoadThroughTheUnpickler(String c) throws IOException, URISyntaxException {
+        onlyOnCpu("runs on the CPU only; the tiny goldens cover this model on every device");
         Golden g = Golden.load(FAM);
         Path pth = Path.of(getClass().getResource("/golden/model_replknet_" + c + ".pth").toURI());
         Map<String, Tensor> state = Checkpoints.load(pth);
@@ -202,6 +207,7 @@ class RepLKNetTest {
 
     @Test
     void replknet31bReparameterizedAgreesInEvalModeAt32x32() {
+        onlyOnCpu("full-size variants stay on the CPU: the emulated driver is too slow for them");
         Generator gen = new Generator(31);
         try (Scope s = Scope.open(); RepLKNet m = (RepLKNet) ModelRegistry.create("replknet_31b", ModelOptions.defaults().withImgSize(32))) {
             randomizeBatchNorms(m, gen);
@@ -237,6 +243,7 @@ class RepLKNetTest {
 
     @Test
     void parameterCountsMatchThePublishedOnes() {
+        onlyOnCpu("runs on the CPU only; the tiny goldens cover this model on every device");
         RepLKNetFamily fam = new RepLKNetFamily();
         assertEquals(3, fam.variants().size());
         for (var v : fam.variants()) {
@@ -277,6 +284,7 @@ class RepLKNetTest {
     @ParameterizedTest
     @ValueSource(strings = {"replknet_31b", "replknet_31l", "replknet_xl"})
     void oneAdamWStepAt32x32(String name) {
+        onlyOnCpu("full-size variants stay on the CPU: the emulated driver is too slow for them");
         try (Scope s = Scope.open(); ImageClassifier m = ModelRegistry.create(name, ModelOptions.defaults().withImgSize(32))) {
             Generator gen = new Generator(3);
             Tensor x = Tensor.randn(gen, DType.F32, 2, 3, 32, 32);
@@ -312,6 +320,7 @@ class RepLKNetTest {
 
     @Test
     void smallInputsChannelsAndClassifierReset() {
+        onlyOnCpu("runs on the CPU only; the tiny goldens cover this model on every device");
         try (Scope s = Scope.open()) {
             ModelOptions gray = ModelOptions.defaults().withInChannels(1).withNumClasses(10).withImgSize(28);
             RepLKNet plain = new RepLKNet(tiny("tiny"), gray);
@@ -337,6 +346,7 @@ class RepLKNetTest {
 
     @Test
     void macsAt224MatchTheTorchCount() {
+        onlyOnCpu("runs on the CPU only; the tiny goldens cover this model on every device");
         // conv + linear MACs of one 224x224 image, counted with forward hooks on the PyTorch
         // reference of gen_model_replknet.py; the paper gives 15.3G FLOPs
         try (ImageClassifier m = ModelRegistry.create("replknet_31b")) {
@@ -346,6 +356,7 @@ class RepLKNetTest {
 
     @Test
     void badConfigurationsAreRefused() {
+        onlyOnCpu("runs on the CPU only; the tiny goldens cover this model on every device");
         assertThrows(IllegalArgumentException.class,
                 () -> new RepLKNet.Config("x", new int[] {7, 8}, new int[] {1, 1}, new int[] {8, 16}, 3, 1, 4));
         assertThrows(IllegalArgumentException.class,

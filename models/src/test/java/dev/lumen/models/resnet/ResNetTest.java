@@ -18,6 +18,7 @@ import dev.lumen.ops.Reductions;
 import dev.lumen.ops.Softmax;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Tensor;
+import dev.lumen.testing.DeviceTest;
 import dev.lumen.testing.Golden;
 import java.io.IOException;
 import java.net.URISyntaxException;
@@ -28,7 +29,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
 
-class ResNetTest {
+class ResNetTest extends DeviceTest {
 
     /** The tiny configurations of tools/golden/gen_model_resnet.py: stem 8, base planes 4, layers [1, 2, 1, 1]. */
     static ResNet.Config tiny(String name) {
@@ -58,9 +59,10 @@ class ResNetTest {
             Map<String, Tensor> own = m.stateDict();
             Checkpoints.LoadReport r = Checkpoints.loadInto(m, prefixed(g, own, c + ".w."), true, false);
             assertTrue(r.isClean(), r.toString());
+            m.to(device);
             m.train();
-            Tensor logits = m.forward(g.get(c + ".x"));
-            Tensor loss = crossEntropy(logits, g.get(c + ".labels"));
+            Tensor logits = m.forward(g.get(c + ".x").to(device));
+            Tensor loss = crossEntropy(logits, g.get(c + ".labels").to(device));
             Golden.assertClose(fam, c + ".logits", logits, g.get(c + ".logits"), 1e-4);
             Golden.assertClose(fam, c + ".loss", loss, g.get(c + ".loss"), 1e-4);
             loss.backward();
@@ -77,13 +79,14 @@ class ResNetTest {
                 Golden.assertClose(fam, c + ".after." + e.getKey(), after.get(e.getKey()).to(DType.F64), e.getValue().to(DType.F64), 1e-5);
             }
             m.eval();
-            Golden.assertClose(fam, c + ".eval_logits", m.forward(g.get(c + ".x")), g.get(c + ".eval_logits"), 1e-4);
+            Golden.assertClose(fam, c + ".eval_logits", m.forward(g.get(c + ".x").to(device)), g.get(c + ".eval_logits"), 1e-4);
         }
     }
 
     @ParameterizedTest
     @ValueSource(strings = {"resnet", "res2net"})
     void torchSavedWeightsLoadThroughTheUnpickler(String c) throws IOException, URISyntaxException {
+        onlyOnCpu("runs on the CPU only; the tiny goldens cover this model on every device");
         Golden g = Golden.load("model_resnet");
         Path pth = Path.of(getClass().getResource("/golden/model_" + c + ".pth").toURI());
         Map<String, Tensor> state = Checkpoints.load(pth);
@@ -109,6 +112,7 @@ class ResNetTest {
 
     @Test
     void parameterCountsMatchThePublishedOnes() {
+        onlyOnCpu("runs on the CPU only; the tiny goldens cover this model on every device");
         ResNetFamily fam = new ResNetFamily();
         assertEquals(7, fam.variants().size());
         for (var v : fam.variants()) {
@@ -124,6 +128,7 @@ class ResNetTest {
     @ValueSource(strings = {"res2net50_26w_4s", "res2net50_48w_2s", "res2net50_14w_8s", "res2net50_26w_6s", "res2net50_26w_8s",
             "res2net101_26w_4s", "resnet50"})
     void oneAdamWStepAt32x32(String name) {
+        onlyOnCpu("full-size variants stay on the CPU: the emulated driver is too slow for them");
         try (Scope s = Scope.open(); ImageClassifier m = ModelRegistry.create(name, ModelOptions.defaults().withImgSize(32))) {
             TrainStepCheck.oneAdamWStep(name, m, "layer1.0.conv1.weight");
         }
@@ -131,6 +136,7 @@ class ResNetTest {
 
     @Test
     void smallInputsChannelsAndClassifierReset() {
+        onlyOnCpu("runs on the CPU only; the tiny goldens cover this model on every device");
         try (Scope s = Scope.open()) {
             ModelOptions gray = ModelOptions.defaults().withInChannels(1).withNumClasses(10).withImgSize(28);
             ResNet plain = new ResNet(tiny("res2net"), gray);
@@ -157,6 +163,7 @@ class ResNetTest {
 
     @Test
     void zeroInitLastZeroesTheLastBnOfEveryBlock() {
+        onlyOnCpu("runs on the CPU only; the tiny goldens cover this model on every device");
         try (ResNet m = new ResNet(tiny("res2net"), ModelOptions.defaults().with("zero_init_last", true))) {
             for (var e : m.stateDict().entrySet()) {
                 if (e.getKey().endsWith("bn3.weight")) assertEquals(0.0, Reductions.sum(e.getValue().mul(e.getValue())).item(), e.getKey());
@@ -167,6 +174,7 @@ class ResNetTest {
 
     @Test
     void macsAt224MatchTheTorchCount() {
+        onlyOnCpu("runs on the CPU only; the tiny goldens cover this model on every device");
         // conv + linear MACs of one 224x224 image, counted with forward hooks on the PyTorch reference
         try (ImageClassifier m = ModelRegistry.create("resnet50")) {
             assertEquals(4_089_184_256L, MacCounter.count(m, 1, 3, 224, 224));

@@ -22,6 +22,7 @@ import dev.lumen.optim.AdamW;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
+import dev.lumen.testing.DeviceTest;
 import dev.lumen.testing.Golden;
 import java.io.IOException;
 import java.net.URISyntaxException;
@@ -35,7 +36,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-class VisionTransformerTest {
+class VisionTransformerTest extends DeviceTest {
     private static final String FAM = "model_vit";
 
     /**
@@ -89,9 +90,10 @@ class VisionTransformerTest {
             assertEquals(m.stateDict().keySet(), w.keySet(), "timm's parameter names, in state_dict order");
             Checkpoints.LoadReport r = Checkpoints.loadInto(m, w, true, false);
             assertTrue(r.isClean(), r.toString());
+            m.to(device);
             m.train();
-            Tensor logits = m.forward(g.get(c + ".x"));
-            Tensor loss = Losses.crossEntropy(logits, g.get(c + ".labels"));
+            Tensor logits = m.forward(g.get(c + ".x").to(device));
+            Tensor loss = Losses.crossEntropy(logits, g.get(c + ".labels").to(device));
             Golden.assertClose(FAM, c + ".logits", logits, g.get(c + ".logits"), 1e-4);
             Golden.assertClose(FAM, c + ".loss", loss, g.get(c + ".loss"), 1e-4);
             loss.backward();
@@ -108,6 +110,7 @@ class VisionTransformerTest {
     @ParameterizedTest
     @ValueSource(strings = {"vit", "vit_rep"})
     void torchSavedWeightsLoadThroughTheUnpickler(String c) throws IOException, URISyntaxException {
+        onlyOnCpu("runs on the CPU only; the tiny goldens cover this model on every device");
         Golden g = Golden.load(FAM);
         try (Scope s = Scope.open(); VisionTransformer m = tiny(c)) {
             Checkpoints.LoadReport r = Checkpoints.loadInto(m, resource("model_" + c + ".pth"), true, false);
@@ -124,6 +127,7 @@ class VisionTransformerTest {
     @ValueSource(strings = {"pe_down_aa:2x2:true", "pe_up_aa:7x7:true", "pe_down:2x2:false", "pe_up:7x7:false",
             "pe14_2x2_aa:2x2:true", "pe14_3x5_aa:3x5:true", "pe14_3x5:3x5:false", "pe14_24x24_aa:24x24:true"})
     void positionEmbeddingResamplingMatchesTimm(String spec) {
+        onlyOnCpu("runs on the CPU only; the tiny goldens cover this model on every device");
         String[] p = spec.split(":");
         String[] hw = p[1].split("x");
         Golden g = Golden.load(FAM);
@@ -140,6 +144,7 @@ class VisionTransformerTest {
 
     @Test
     void resamplingTheSameGridIsTheIdentityAndBadShapesAreRefused() {
+        onlyOnCpu("runs on the CPU only; the tiny goldens cover this model on every device");
         try (Scope s = Scope.open()) {
             Tensor pe = Tensor.randn(new Generator(1), DType.F32, 1, 17, 8);
             assertSame(pe, PositionEmbeddings.resample(pe, 4, 4, 4, 4, 1, true));
@@ -153,6 +158,7 @@ class VisionTransformerTest {
     @ParameterizedTest
     @ValueSource(ints = {28, 8})
     void weightsForAnotherGridAreResampledWhenLoaded(int img) throws IOException, URISyntaxException {
+        onlyOnCpu("runs on the CPU only; the tiny goldens cover this model on every device");
         Golden g = Golden.load(FAM);
         String c = "vit" + img;
         try (Scope s = Scope.open(); VisionTransformer m = tiny("vit", ModelOptions.defaults().withImgSize(img))) {
@@ -174,6 +180,7 @@ class VisionTransformerTest {
 
     @Test
     void preLogitsOfAnOriginal21kCheckpointAreDroppedForAModelWithoutThem() {
+        onlyOnCpu("runs on the CPU only; the tiny goldens cover this model on every device");
         Golden g = Golden.load(FAM);
         try (Scope s = Scope.open();
              VisionTransformer plain = tiny("vit_rep", ModelOptions.defaults().with("representation_size", 0));
@@ -205,6 +212,7 @@ class VisionTransformerTest {
      */
     @Test
     void parameterCountsMatchThePublishedOnes() {
+        onlyOnCpu("runs on the CPU only; the tiny goldens cover this model on every device");
         VitFamily fam = new VitFamily();
         assertEquals(7, fam.variants().size());
         for (var v : fam.variants()) {
@@ -233,6 +241,7 @@ class VisionTransformerTest {
     @ValueSource(strings = {"vit_tiny_patch16_224", "vit_small_patch16_224", "vit_base_patch16_224", "vit_large_patch16_224",
             "vit_base_patch32_224", "vit_large_patch32_224", "vit_huge_patch14_224"})
     void oneAdamWStepAt32x32(String name) {
+        onlyOnCpu("full-size variants stay on the CPU: the emulated driver is too slow for them");
         try (Scope s = Scope.open(); ImageClassifier m = ModelRegistry.create(name, ModelOptions.defaults().withImgSize(32))) {
             VisionTransformer vit = (VisionTransformer) m;
             int grid = 32 / vit.patchSize();
@@ -280,6 +289,7 @@ class VisionTransformerTest {
 
     @Test
     void tinyImagesWithAPatchOverrideChannelsAndClassifierReset() {
+        onlyOnCpu("runs on the CPU only; the tiny goldens cover this model on every device");
         try (Scope s = Scope.open()) {
             ModelOptions gray = ModelOptions.defaults().withInChannels(1).withNumClasses(10).withImgSize(28);
             VisionTransformer p7 = (VisionTransformer) ModelRegistry.create("vit_tiny_patch16_224", gray.with("patch_size", 7));
@@ -305,6 +315,7 @@ class VisionTransformerTest {
 
     @Test
     void dropPathRisesLinearlyAndInitIsTimms() {
+        onlyOnCpu("runs on the CPU only; the tiny goldens cover this model on every device");
         try (Scope s = Scope.open(); VisionTransformer m = tiny("vit", ModelOptions.defaults().withDropPathRate(0.3))) {
             assertArrayEquals(new double[] {0, 0.3}, m.dropPathRates(), 1e-12);
             Map<String, Tensor> sd = m.stateDict();
@@ -331,6 +342,7 @@ class VisionTransformerTest {
 
     @Test
     void macsAt224CountConvLinearAndAttentionProducts() {
+        onlyOnCpu("runs on the CPU only; the tiny goldens cover this model on every device");
         try (ImageClassifier m = ModelRegistry.create("vit_tiny_patch16_224")) {
             long d = 192, h = 768, n = 197, heads = 3, hd = 64;
             long block = n * d * 3 * d + 2 * heads * n * n * hd + n * d * d + 2 * n * d * h;

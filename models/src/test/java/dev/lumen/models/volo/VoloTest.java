@@ -19,6 +19,7 @@ import dev.lumen.optim.AdamW;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
+import dev.lumen.testing.DeviceTest;
 import dev.lumen.testing.Golden;
 import java.io.IOException;
 import java.net.URISyntaxException;
@@ -30,7 +31,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-class VoloTest {
+class VoloTest extends DeviceTest {
     static final String FAM = "model_volo";
 
     /** The tiny configuration of tools/golden/gen_model_volo.py (input 40x40, 10 classes). */
@@ -64,9 +65,10 @@ class VoloTest {
     void tinyMatchesPyTorchLogitsLossEveryGradientAndEvalOutput() {
         Golden g = Golden.load(FAM);
         try (Scope s = Scope.open(); Volo m = loadedTiny(g)) {
+            m.to(device);
             m.train();
-            Volo.Dense d = m.forwardDense(g.get("x"));
-            Tensor loss = denseLoss(d, g.get("labels"), g.get("token_labels"));
+            Volo.Dense d = m.forwardDense(g.get("x").to(device));
+            Tensor loss = denseLoss(d, g.get("labels").to(device), g.get("token_labels").to(device));
             Golden.assertClose(FAM, "logits", d.cls(), g.get("logits"), 1e-4);
             Golden.assertClose(FAM, "aux", d.aux(), g.get("aux"), 1e-4);
             Golden.assertClose(FAM, "loss", loss, g.get("loss"), 1e-4);
@@ -84,7 +86,7 @@ class VoloTest {
             }
             // eval: x_cls + 0.5 * max over tokens of x_aux, with the updated running statistics
             m.eval();
-            Golden.assertClose(FAM, "eval_logits", m.forward(g.get("x")), g.get("eval_logits"), 1e-4);
+            Golden.assertClose(FAM, "eval_logits", m.forward(g.get("x").to(device)), g.get("eval_logits"), 1e-4);
         }
     }
 
@@ -92,9 +94,10 @@ class VoloTest {
     void mixTokenWithAFixedBoxMatchesPyTorch() {
         Golden g = Golden.load(FAM);
         try (Scope s = Scope.open(); Volo m = loadedTiny(g)) {
+            m.to(device);
             m.train();
-            Volo.Dense d = m.forwardDense(g.get("x"), new TokenMix.Box(1, 0, 2, 2));
-            Tensor loss = denseLoss(d, g.get("labels"), g.get("token_labels"));
+            Volo.Dense d = m.forwardDense(g.get("x").to(device), new TokenMix.Box(1, 0, 2, 2));
+            Tensor loss = denseLoss(d, g.get("labels").to(device), g.get("token_labels").to(device));
             Golden.assertClose(FAM, "mix.logits", d.cls(), g.get("mix.logits"), 1e-4);
             Golden.assertClose(FAM, "mix.aux", d.aux(), g.get("mix.aux"), 1e-4);
             Golden.assertClose(FAM, "mix.loss", loss, g.get("mix.loss"), 1e-4);
@@ -107,6 +110,7 @@ class VoloTest {
 
     @Test
     void torchSavedWeightsLoadThroughTheUnpickler() throws IOException, URISyntaxException {
+        onlyOnCpu("runs on the CPU only; the tiny goldens cover this model on every device");
         Golden g = Golden.load(FAM);
         Path pth = Path.of(getClass().getResource("/golden/model_volo.pth").toURI());
         Map<String, Tensor> state = Checkpoints.load(pth);
@@ -134,6 +138,7 @@ class VoloTest {
     @ParameterizedTest
     @ValueSource(strings = {"volo_d1", "volo_d2", "volo_d3", "volo_d4", "volo_d5"})
     void publishedParameterCountAndOneAdamWStepAt32x32(String name) {
+        onlyOnCpu("full-size variants stay on the CPU: the emulated driver is too slow for them");
         long t0 = System.nanoTime();
         try (Scope s = Scope.open(); ImageClassifier m = ModelRegistry.create(name)) {
             long n = m.numParameters();
@@ -179,6 +184,7 @@ class VoloTest {
 
     @Test
     void smallInputsStemOptionsChannelsAndClassifierReset() {
+        onlyOnCpu("runs on the CPU only; the tiny goldens cover this model on every device");
         try (Scope s = Scope.open()) {
             ModelOptions gray = ModelOptions.defaults().withInChannels(1).withNumClasses(10).withImgSize(28);
             Volo plain = new Volo(tiny(), gray);
@@ -209,6 +215,7 @@ class VoloTest {
 
     @Test
     void returnDenseOffDropsTheAuxHeadAndForwardIsTheClassHead() {
+        onlyOnCpu("runs on the CPU only; the tiny goldens cover this model on every device");
         Golden g = Golden.load(FAM);
         try (Scope s = Scope.open(); Volo dense = loadedTiny(g); Volo plain = new Volo(tiny(), tinyOptions().with("return_dense", false))) {
             assertFalse(plain.stateDict().containsKey("aux_head.weight"));
@@ -226,6 +233,7 @@ class VoloTest {
 
     @Test
     void mixTokenSamplesTheOfficialBoxOnlyWhenTraining() {
+        onlyOnCpu("runs on the CPU only; the tiny goldens cover this model on every device");
         // lam = 1 leaves no box; lam = 0 covers the grid around the center
         Generator gen = new Generator(11);
         assertTrue(TokenMix.randomBox(gen, 1.0, 7, 7).isEmpty());
