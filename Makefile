@@ -20,7 +20,7 @@ APT_STAMP := .deps/apt.stamp
 # The kernel tests need the emulated driver; where the build made it, a missing one is an error.
 CUDA_REQUIRED = $(shell test -f kernels/target/emu/libcuda_emu.so && echo -Dlumen.cuda.required=true)
 
-.PHONY: build test train golden deps clean kernels emu-test gpu-test bench
+.PHONY: build test train golden deps clean kernels emu-test gpu-test bench bench-gpu bench-train-gpu gpu-driver
 build: $(APT_STAMP) kernels
 	$(MVN) -DskipTests install
 	tools/write-launcher.sh "$(JAVA_HOME)"
@@ -60,6 +60,21 @@ $(APT_STAMP):
 bench: build
 	@tools/apt-install.sh python3-torch
 	tools/bench.sh $(BENCH)
+
+# The CUDA benchmarks (*CudaBench) on a GPU through libcuda.so.1, then the README's kernel table
+# with its measured column filled: make bench-gpu [BENCH=regex]. Fails at once without a GPU driver.
+bench-gpu: gpu-driver build
+	tools/bench-gpu.sh $(BENCH)
+
+# Training throughput (images/s, batch 64, 224x224, bf16) of each model on a GPU, then the same
+# models in PyTorch where a CUDA torch is installed: make bench-train-gpu [TRAIN_ARGS="--steps 50"]
+bench-train-gpu: gpu-driver build
+	tools/bench-train-gpu.sh $(TRAIN_ARGS)
+
+# LUMEN_CUDA_DRIVER (the emulated driver, for a smoke run) skips the check.
+gpu-driver:
+	@[ -n "$$LUMEN_CUDA_DRIVER" ] || ldconfig -p 2>/dev/null | grep -q 'libcuda.so.1 ' \
+	  || { echo "bench-gpu: no GPU driver: libcuda.so.1 is not installed on this machine"; exit 1; }
 
 golden: $(APT_STAMP)
 	@tools/apt-install.sh python3-torch

@@ -3,11 +3,9 @@
 # and prints Lumen/PyTorch ratios for the CPU implementations (bench/peers/compare.py).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-java_home="${JAVA_HOME:?JAVA_HOME must point to a JDK >= 25}"
-# This checkout's module classes first: classpath.txt names the jars in ~/.m2, which the last
-# `mvn install` of any worktree replaced, so without them a bench could time another branch's code.
-cp="$root/bench/target/classes:$root/engine/target/classes:$root/kernels/target/classes:$root/models/target/classes"
-cp="$cp:$(cat "$root/bench/target/classpath.txt")"
+source "$root/tools/bench-classpath.sh"
+java_home="$JAVA_HOME"
+cp="$bench_cp"
 # The real driver where there is one; else the emulator, whose timings measure the emulation.
 driver="${LUMEN_CUDA_DRIVER:-}"
 if [ -z "$driver" ]; then

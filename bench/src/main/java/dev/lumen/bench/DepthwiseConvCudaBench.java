@@ -1,8 +1,10 @@
 package dev.lumen.bench;
 
-import dev.lumen.cuda.CudaContext;
-import dev.lumen.cuda.DepthwiseConvCuda;
-import dev.lumen.cuda.DeviceBuffer;
+import dev.lumen.backend.ConvKernels;
+import dev.lumen.backend.ConvKernels.Window;
+import dev.lumen.tensor.DType;
+import dev.lumen.tensor.Generator;
+import dev.lumen.tensor.Tensor;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -10,6 +12,7 @@ import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
@@ -17,67 +20,67 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
-import org.openjdk.jmh.infra.BenchmarkParams;
 
 /**
- * dwconv.cu through the driver binding. On a GPU the problem is RepLKNet-B stage 1
- * (B64 C128 56x56, 31x31); under the emulator (no GPU) a smaller one, since there it measures
- * the emulation, not a device. Each invocation synchronizes, so the time is the kernel's.
+ * The depth-wise convolution on the device as the models call it, conv2d with groups = C through
+ * Backend.conv() (which routes it to dwconv.cu): RepLKNet-31B stage 1, B64 C128 56x56 with a
+ * 31x31 kernel, padding 15 (the README's kernel table problem); under the emulator B1 C4 19x19.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
-@Warmup(iterations = 2, time = 1)
-@Measurement(iterations = 3, time = 2)
+@OperationsPerInvocation(BenchDevice.REPS)
+@Warmup(iterations = 2, time = 500, timeUnit = TimeUnit.MILLISECONDS)
+@Measurement(iterations = 3, time = 500, timeUnit = TimeUnit.MILLISECONDS)
 @Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector"})
 public class DepthwiseConvCudaBench {
-    @Param({"31", "13", "7"})
-    public int k;
+    static final int KERNEL = 31;
 
     @Param({"F32", "F16"})
-    public DepthwiseConvCuda.Storage storage;
+    public DType dtype;
 
-    private CudaContext ctx;
-    private DepthwiseConvCuda.Shape shape;
-    private DeviceBuffer x, w, b, y, go, dx, dw, db;
+    private ConvKernels kernels;
+    private Window window;
+    private int channels;
+    private Tensor x, weight, bias, out, gradOut, gradX, gradWeight;
+    private Work forwardWork, inputWork, weightWork;
 
     @Setup(Level.Trial)
-    public void setup(BenchmarkParams params) {
-        ctx = CudaContext.get();
-        shape = ctx.driver().isEmulated() ? new DepthwiseConvCuda.Shape(1, 8, 56, 56, k, 1, k / 2)
-                : new DepthwiseConvCuda.Shape(64, 128, 56, 56, k, 1, k / 2);
-        int es = storage == DepthwiseConvCuda.Storage.F32 ? 4 : 2;
-        long planes = (long) shape.n() * shape.c();
-        x = ctx.allocate(planes * shape.h() * shape.w() * es);
-        y = ctx.allocate(planes * shape.oh() * shape.ow() * es);
-        go = ctx.allocate(planes * shape.oh() * shape.ow() * es);
-        dx = ctx.allocate(planes * shape.h() * shape.w() * es);
-        w = ctx.allocate((long) shape.c() * k * k * es);
-        dw = ctx.allocate((long) shape.c() * k * k * es);
-        b = ctx.allocate((long) shape.c() * es);
-        db = ctx.allocate((long) shape.c() * es);
-        for (DeviceBuffer d : new DeviceBuffer[] {x, w, b, go}) d.fillBytes(0x3C);   // small finite values in both types
+    public void setup() {
+        kernels = BenchDevice.backend().conv();
+        boolean tiny = BenchDevice.emulated();
+        int b = tiny ? 1 : 64, hw = tiny ? 19 : 56;
+        channels = tiny ? 4 : 128;
+        window = new Window(KERNEL, KERNEL, 1, 1, KERNEL / 2, KERNEL / 2, 1, 1);
+        Generator g = new Generator(14);
+        x = BenchDevice.randn(g, dtype, 1, b, channels, hw, hw);
+        weight = BenchDevice.randn(g, dtype, 1.0 / KERNEL, channels, 1, KERNEL, KERNEL);
+        bias = BenchDevice.randn(g, dtype, 0.1, channels);
+        gradOut = BenchDevice.randn(g, dtype, 1, b, channels, hw, hw);
+        out = BenchDevice.empty(dtype, b, channels, hw, hw);
+        gradX = BenchDevice.empty(dtype, b, channels, hw, hw);
+        gradWeight = BenchDevice.empty(dtype, channels, 1, KERNEL, KERNEL);
+        double macs = (double) x.numel() * KERNEL * KERNEL;
+        forwardWork = Work.traffic(x, weight, bias, out).plusFlops(2 * macs);
+        inputWork = Work.traffic(gradOut, weight, gradX).plusFlops(2 * macs);
+        weightWork = Work.traffic(x, gradOut, gradWeight).plusFlops(2 * macs);
     }
 
     @Benchmark
-    public void forward() {
-        DepthwiseConvCuda.forward(ctx, storage, shape, x, w, b, y);
-        ctx.synchronize();
+    public void forward(DeviceTimer t) {
+        t.time(forwardWork, () -> kernels.conv2d(x, weight, bias, window, channels, out));
     }
 
     @Benchmark
-    public void backwardInput() {
-        DepthwiseConvCuda.backwardInput(ctx, storage, shape, go, w, dx);
-        ctx.synchronize();
+    public void backwardInput(DeviceTimer t) {
+        t.time(inputWork, () -> kernels.conv2dBackwardInput(gradOut, weight, window, channels, gradX));
     }
 
     @Benchmark
-    public void backwardWeight() {
-        DepthwiseConvCuda.backwardWeight(ctx, storage, shape, x, go, dw, db);
+    public void backwardWeight(DeviceTimer t) {
+        t.time(weightWork, () -> kernels.conv2dBackwardWeight(gradOut, x, window, channels, gradWeight));
     }
 
     @TearDown(Level.Trial)
-    public void tearDown() {
-        for (DeviceBuffer d : new DeviceBuffer[] {x, w, b, y, go, dx, dw, db}) d.close();
-    }
+    public void tearDown() { BenchDevice.close(x, weight, bias, out, gradOut, gradX, gradWeight); }
 }

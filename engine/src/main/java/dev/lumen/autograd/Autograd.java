@@ -29,7 +29,8 @@ public final class Autograd {
 
     /**
      * Backpropagates gradOutput from root into the .grad of every leaf that requires grad.
-     * The tape is consumed: each node's saved tensors are freed once its rule has run.
+     * The tape is consumed: each node's saved tensors are freed once its rule has run. Each
+     * gradient takes the dtype of its tensor; backward runs with {@link Autocast} off.
      */
     public static void backward(Tensor root, Tensor gradOutput) {
         if (!root.requiresGrad()) {
@@ -43,7 +44,7 @@ public final class Autograd {
         List<Tensor> order = topologicalOrder(root);
         Map<Tensor, Tensor> pending = new IdentityHashMap<>();
         pending.put(root, gradOutput);
-        try (GradMode ng = GradMode.noGrad()) {
+        try (GradMode ng = GradMode.noGrad(); Autocast off = Autocast.disable()) {
             for (Tensor t : order) {
                 Tensor g = pending.remove(t);
                 if (g == null) continue;
@@ -68,6 +69,14 @@ public final class Autograd {
                         throw new IllegalStateException("gradient rule of '" + node.op() + "' gave shape "
                                 + java.util.Arrays.toString(gi.shape()) + " for input " + i + " of shape "
                                 + java.util.Arrays.toString(in.shape()));
+                    }
+                    if (gi.dtype() != in.dtype()) {
+                        // A tensor's gradient has its dtype, as in PyTorch: a 16-bit tensor that met an F32 one
+                        // in a promoting op gets its gradient rounded back to 16 bits.
+                        Tensor cast = gi.to(in.dtype());
+                        grads[i] = cast;
+                        closeUnlessUsed(gi, gradOutput, pending, grads);
+                        gi = cast;
                     }
                     Tensor prev = pending.get(in);
                     if (prev == null) {

@@ -1,5 +1,6 @@
 package dev.lumen.ops;
 
+import dev.lumen.autograd.Autocast;
 import dev.lumen.backend.ElementwiseKernels.Unary;
 import dev.lumen.tensor.Tensor;
 
@@ -25,9 +26,9 @@ public final class Activations {
 
     public static Tensor tanh(Tensor x) { return Elementwise.unary("tanh", Unary.TANH, x, 0, 0, true); }
 
-    /** log(1 + exp(beta x)) / beta, and x itself where beta x > threshold. */
+    /** log(1 + exp(beta x)) / beta, and x itself where beta x > threshold; under {@link Autocast} in F32, as PyTorch's. */
     public static Tensor softplus(Tensor x, double beta, double threshold) {
-        return Elementwise.unary("softplus", Unary.SOFTPLUS, x, beta, threshold, true);
+        return Elementwise.unary("softplus", Unary.SOFTPLUS, Autocast.toF32(x), beta, threshold, true);
     }
 
     /** softplus with torch's defaults beta = 1, threshold = 20. */

@@ -1,5 +1,6 @@
 package dev.lumen.ops;
 
+import dev.lumen.autograd.Autocast;
 import dev.lumen.autograd.Autograd;
 import dev.lumen.autograd.GradMode;
 import dev.lumen.backend.AdditiveAttentionKernels;
@@ -44,9 +45,21 @@ public final class AdditiveAttention {
      *
      * @param q, k, v   [B,C,H,W]
      * @param dwcWeight [C,1,3,3], dwcBias [C]: the depth-wise conv dwc (padding 1)
+     *
+     * <p>Under {@link Autocast}, q, k and v are cast to the gates' parameter type: the fused
+     * block holds BatchNorms and their statistics, which stay in the parameters' (F32) type.
      */
     public static Tensor additiveAttention(Tensor q, Tensor k, Tensor v, Gate gq, Gate gk, Tensor dwcWeight, Tensor dwcBias,
                                            boolean training, double momentum, double eps) {
+        if (Autocast.isEnabled() && gq.dwWeight() != null) {
+            DType t = gq.dwWeight().dtype();
+            return fused(q.to(t), k.to(t), v.to(t), gq, gk, dwcWeight, dwcBias, training, momentum, eps);
+        }
+        return fused(q, k, v, gq, gk, dwcWeight, dwcBias, training, momentum, eps);
+    }
+
+    private static Tensor fused(Tensor q, Tensor k, Tensor v, Gate gq, Gate gk, Tensor dwcWeight, Tensor dwcBias,
+                                boolean training, double momentum, double eps) {
         check(q, k, v, gq, gk, dwcWeight, dwcBias);
         Devices.common("additiveAttention", q, k, v, gq.dwWeight(), gq.dwBias(), gq.bnWeight(), gq.bnBias(), gq.runningMean(), gq.runningVar(),
                 gq.spatialWeight(), gq.channelWeight(), gk.dwWeight(), gk.dwBias(), gk.bnWeight(), gk.bnBias(), gk.runningMean(),

@@ -1,5 +1,6 @@
 package dev.lumen.ops;
 
+import dev.lumen.autograd.Autocast;
 import dev.lumen.autograd.Autograd;
 import dev.lumen.autograd.GradMode;
 import dev.lumen.backend.ConvKernels.Window;
@@ -16,10 +17,15 @@ public final class Convolution {
 
     /**
      * F.conv2d: x [N, C, H, W], weight [O, C/groups, kh, kw], bias [O] or null.
-     * Output [N, O, (H + 2p - d(kh-1) - 1)/s + 1, ...].
+     * Output [N, O, (H + 2p - d(kh-1) - 1)/s + 1, ...]. Under {@link Autocast} x, weight and bias
+     * are cast to its 16-bit type and the convolution computes there.
      */
     public static Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int[] stride, int[] padding, int[] dilation, int groups) {
         Devices.common("conv2d", x, weight, bias);
+        return conv2dIn(Autocast.toLowPrecision(x), Autocast.toLowPrecision(weight), Autocast.toLowPrecision(bias), stride, padding, dilation, groups);
+    }
+
+    private static Tensor conv2dIn(Tensor x, Tensor weight, Tensor bias, int[] stride, int[] padding, int[] dilation, int groups) {
         if (x.dim() != 4) throw new IllegalArgumentException("conv2d: input must be [N, C, H, W], got " + Shapes.str(x.shape()));
         if (weight.dim() != 4) throw new IllegalArgumentException("conv2d: weight must be [O, C/groups, kh, kw], got " + Shapes.str(weight.shape()));
         int[] xs = x.shape(), ws = weight.shape();
@@ -137,10 +143,11 @@ public final class Convolution {
         return r;
     }
 
+    /** The promoted type; F16/BF16 compute in F32 unless they are the autocast type. */
     static DType computeType(String op, Tensor a, Tensor b, Tensor c) {
         DType t = DType.promote(a.dtype(), b.dtype());
         if (c != null) t = DType.promote(t, c.dtype());
-        if (!t.isFloating()) throw new IllegalArgumentException(op + ": needs floating tensors, got " + t);
-        return t.isCompute() ? t : DType.F32;
+        if (!t.isFloating()) throw new IllegalArgumentException(op + ": needs floating tensors, got " + a.dtype() + " and " + b.dtype());
+        return t.isCompute() || t == Autocast.dtype() ? t : DType.F32;
     }
 }

@@ -1,5 +1,6 @@
 package dev.lumen.ops;
 
+import dev.lumen.autograd.Autocast;
 import dev.lumen.autograd.Autograd;
 import dev.lumen.backend.ElementwiseKernels.Binary;
 import dev.lumen.backend.ElementwiseKernels.Compare;
@@ -11,7 +12,8 @@ import java.util.Arrays;
 
 /**
  * Element-wise arithmetic, math functions, comparisons and selection with broadcasting and
- * PyTorch's dtype promotion, and their gradient rules.
+ * PyTorch's dtype promotion (F16 with F32 computes in F32), and their gradient rules. Under
+ * {@link Autocast}, exp, log, pow, rsqrt and reciprocal compute 16-bit inputs in F32.
  */
 public final class Elementwise {
     private Elementwise() {}
@@ -71,7 +73,7 @@ public final class Elementwise {
     }
 
     /** a ** b with broadcasting. */
-    public static Tensor pow(Tensor a, Tensor b) { return binaryWithKernelGrad("pow", Binary.POW, a, b); }
+    public static Tensor pow(Tensor a, Tensor b) { return binaryWithKernelGrad("pow", Binary.POW, Autocast.toF32(a), Autocast.toF32(b)); }
 
     /** Element-wise maximum; where a == b each side gets half the gradient, as in PyTorch. */
     public static Tensor maximum(Tensor a, Tensor b) { return binaryWithKernelGrad("maximum", Binary.MAXIMUM, a, b); }
@@ -135,22 +137,22 @@ public final class Elementwise {
         return gi;
     }
 
-    public static Tensor exp(Tensor x) { return unary("exp", Unary.EXP, x, 0, 0, true); }
+    public static Tensor exp(Tensor x) { return unary("exp", Unary.EXP, Autocast.toF32(x), 0, 0, true); }
 
-    public static Tensor log(Tensor x) { return unary("log", Unary.LOG, x, 0, 0, true); }
+    public static Tensor log(Tensor x) { return unary("log", Unary.LOG, Autocast.toF32(x), 0, 0, true); }
 
     public static Tensor sqrt(Tensor x) { return unary("sqrt", Unary.SQRT, x, 0, 0, true); }
 
-    public static Tensor rsqrt(Tensor x) { return unary("rsqrt", Unary.RSQRT, x, 0, 0, true); }
+    public static Tensor rsqrt(Tensor x) { return unary("rsqrt", Unary.RSQRT, Autocast.toF32(x), 0, 0, true); }
 
     public static Tensor abs(Tensor x) { return unary("abs", Unary.ABS, x, 0, 0, false); }
 
     public static Tensor square(Tensor x) { return unary("square", Unary.SQUARE, x, 0, 0, false); }
 
-    public static Tensor reciprocal(Tensor x) { return unary("reciprocal", Unary.RECIPROCAL, x, 0, 0, true); }
+    public static Tensor reciprocal(Tensor x) { return unary("reciprocal", Unary.RECIPROCAL, Autocast.toF32(x), 0, 0, true); }
 
     /** x ** exponent; the gradient at exponent 0 is 0, as in PyTorch. */
-    public static Tensor pow(Tensor x, double exponent) { return unary("pow", Unary.POW, x, exponent, 0, true); }
+    public static Tensor pow(Tensor x, double exponent) { return unary("pow", Unary.POW, Autocast.toF32(x), exponent, 0, true); }
 
     /**
      * min(max(x, min), max); a NaN bound means no bound on that side. The gradient is 1 where

@@ -1,5 +1,6 @@
 package dev.lumen.ops;
 
+import dev.lumen.autograd.Autocast;
 import dev.lumen.autograd.Autograd;
 import dev.lumen.autograd.GradMode;
 import dev.lumen.tensor.DType;
@@ -10,7 +11,8 @@ import java.util.Arrays;
 /**
  * Matrix products with PyTorch's semantics (torch.matmul, torch.bmm, F.linear) and their
  * gradient rules. Gradients are products with transposed views, which reach the GEMM as
- * transA/transB flags, not as copies.
+ * transA/transB flags, not as copies. Under {@link Autocast} the operands are cast to its 16-bit
+ * type and the product computes there (F32 accumulation); otherwise F16/BF16 compute in F32.
  */
 public final class LinearAlgebra {
     private LinearAlgebra() {}
@@ -22,6 +24,8 @@ public final class LinearAlgebra {
      */
     public static Tensor matmul(Tensor a, Tensor b) {
         Devices.common("matmul", a, b);
+        a = Autocast.toLowPrecision(a);
+        b = Autocast.toLowPrecision(b);
         int ra = a.dim(), rb = b.dim();
         if (ra == 0 || rb == 0) {
             throw new IllegalArgumentException("matmul: both arguments need at least 1 dim, got " + Shapes.str(a.shape()) + " and " + Shapes.str(b.shape()));
@@ -47,6 +51,8 @@ public final class LinearAlgebra {
     /** torch.bmm: [B, M, K] @ [B, K, N] -> [B, M, N], no broadcasting. */
     public static Tensor bmm(Tensor a, Tensor b) {
         Devices.common("bmm", a, b);
+        a = Autocast.toLowPrecision(a);
+        b = Autocast.toLowPrecision(b);
         if (a.dim() != 3 || b.dim() != 3 || a.shape(0) != b.shape(0)) {
             throw new IllegalArgumentException("bmm: expects [B, M, K] and [B, K, N] with one B, got " + Shapes.str(a.shape()) + " and " + Shapes.str(b.shape()));
         }
@@ -57,6 +63,10 @@ public final class LinearAlgebra {
     /** F.linear: x [..., in] @ weight[out, in]^T + bias[out] (bias may be null). */
     public static Tensor linear(Tensor x, Tensor weight, Tensor bias) {
         Devices.common("linear", x, weight, bias);
+        return linearIn(Autocast.toLowPrecision(x), Autocast.toLowPrecision(weight), Autocast.toLowPrecision(bias));
+    }
+
+    private static Tensor linearIn(Tensor x, Tensor weight, Tensor bias) {
         if (weight.dim() != 2 || x.dim() < 1 || x.shape(-1) != weight.shape(1)) {
             throw new IllegalArgumentException("linear: input " + Shapes.str(x.shape()) + " and weight " + Shapes.str(weight.shape())
                     + " (expects weight [out, in] with in = the input's last dim)");
@@ -114,12 +124,7 @@ public final class LinearAlgebra {
         return out;
     }
 
-    private static DType promote(String op, Tensor a, Tensor b, Tensor c) {
-        DType t = DType.promote(a.dtype(), b.dtype());
-        if (c != null) t = DType.promote(t, c.dtype());
-        if (!t.isFloating()) throw new IllegalArgumentException(op + ": needs floating tensors, got " + a.dtype() + " and " + b.dtype());
-        return t.isCompute() ? t : DType.F32;
-    }
+    private static DType promote(String op, Tensor a, Tensor b, Tensor c) { return Convolution.computeType(op, a, b, c); }
 
     private static void requireInner(String op, int k1, int k2, Tensor a, Tensor b) {
         if (k1 != k2) {

@@ -1,5 +1,6 @@
 package dev.lumen.ops;
 
+import dev.lumen.autograd.Autocast;
 import dev.lumen.autograd.Autograd;
 import dev.lumen.autograd.GradMode;
 import dev.lumen.tensor.DType;
@@ -10,7 +11,8 @@ import dev.lumen.tensor.Tensor;
  * Batch, layer and group normalization with PyTorch's semantics, on dedicated fused
  * kernels (statistics, normalization and affine in one or two passes). Their gradients run
  * the matching backward kernels from the statistics saved in the forward pass.
- * F16/BF16 inputs compute in F32 and are cast back.
+ * F16/BF16 inputs compute in F32 and are cast back; under {@link Autocast} layer and group norm
+ * return F32 (they are on PyTorch's F32 list), batch norm the input's type (as PyTorch's).
  */
 public final class Normalization {
     private Normalization() {}
@@ -94,7 +96,7 @@ public final class Normalization {
         int d = x.shape(-1);
         checkVector("layerNorm", "weight", weight, d);
         checkVector("layerNorm", "bias", bias, d);
-        return layerNormOverDim1(x, (int) (x.numel() / Math.max(d, 1)), d, 1, weight, bias, eps, "layer_norm");
+        return layerNormOverDim1(Autocast.toF32(x), (int) (x.numel() / Math.max(d, 1)), d, 1, weight, bias, eps, "layer_norm");
     }
 
     /**
@@ -107,7 +109,7 @@ public final class Normalization {
         int n = x.shape(0), c = x.shape(1);
         checkVector("layerNormChannelsFirst", "weight", weight, c);
         checkVector("layerNormChannelsFirst", "bias", bias, c);
-        return layerNormOverDim1(x, n, c, (int) (x.numel() / Math.max(1, (long) n * c)), weight, bias, eps, "layer_norm_channels_first");
+        return layerNormOverDim1(Autocast.toF32(x), n, c, (int) (x.numel() / Math.max(1, (long) n * c)), weight, bias, eps, "layer_norm_channels_first");
     }
 
     /** Normalizes x, seen as [n, c, s], over c. */
@@ -137,6 +139,10 @@ public final class Normalization {
     /** torch.nn.functional.group_norm on x [N, C, ...]; weight and bias ([C]) may be null. */
     public static Tensor groupNorm(Tensor x, int groups, Tensor weight, Tensor bias, double eps) {
         Devices.common("groupNorm", x, weight, bias);
+        return groupNormIn(Autocast.toF32(x), groups, weight, bias, eps);
+    }
+
+    private static Tensor groupNormIn(Tensor x, int groups, Tensor weight, Tensor bias, double eps) {
         if (x.dim() < 2) throw new IllegalArgumentException("groupNorm: input " + Shapes.str(x.shape()) + " needs [N, C, ...]");
         int n = x.shape(0), c = x.shape(1);
         if (groups <= 0 || c % groups != 0) {
@@ -145,7 +151,7 @@ public final class Normalization {
         }
         checkVector("groupNorm", "weight", weight, c);
         checkVector("groupNorm", "bias", bias, c);
-        if (!x.dtype().isCompute()) return groupNorm(x.to(DType.F32), groups, weight, bias, eps).to(x.dtype());
+        if (!x.dtype().isCompute()) return groupNormIn(x.to(DType.F32), groups, weight, bias, eps).to(x.dtype());
         DType t = x.dtype();
         int s = (int) (x.numel() / Math.max(1, (long) n * c));
         Tensor xc = x.contiguous(), w = as(weight, t), b = as(bias, t);

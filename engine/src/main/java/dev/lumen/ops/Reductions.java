@@ -1,5 +1,6 @@
 package dev.lumen.ops;
 
+import dev.lumen.autograd.Autocast;
 import dev.lumen.autograd.Autograd;
 import dev.lumen.backend.ReductionKernels.Reduce;
 import dev.lumen.tensor.DType;
@@ -10,7 +11,8 @@ import java.util.Arrays;
 /**
  * Reductions over dims (sum, mean, var, std, amax, amin, logsumexp), max/min/top-k along a
  * dim with indices, and their gradient rules. Dims may be negative; null or empty means all
- * dims. With keepdim the reduced dims stay with size 1, as in PyTorch.
+ * dims. With keepdim the reduced dims stay with size 1, as in PyTorch. Under {@link Autocast}
+ * sum and logsumexp compute 16-bit inputs in F32 (PyTorch's F32 list).
  */
 public final class Reductions {
     private Reductions() {}
@@ -64,7 +66,7 @@ public final class Reductions {
 
     /** Sum over dims (all dims if none given); integer and BOOL tensors sum to I64, as in PyTorch. */
     public static Tensor sum(Tensor x, int[] dims, boolean keepdim) {
-        Tensor in = x.dtype().isFloating() || x.dtype() == DType.I64 ? x : Views.cast(x, DType.I64);
+        Tensor in = x.dtype().isFloating() || x.dtype() == DType.I64 ? Autocast.toF32(x) : Views.cast(x, DType.I64);
         int[] inShape = in.shape();
         return reduce("sum", in, dims, keepdim, in.dtype(), (d, out) -> in.backend().reductions().reduce(Reduce.SUM, in, d, out),
                 (out, g) -> g.expand(inShape).contiguous());
@@ -124,7 +126,7 @@ public final class Reductions {
 
     /** log(sum(exp(x))) over dims, computed as max + log(sum(exp(x - max))). */
     public static Tensor logsumexp(Tensor x, int[] dims, boolean keepdim) {
-        Tensor in = floating("logsumexp", x);
+        Tensor in = Autocast.toF32(floating("logsumexp", x));
         return reduce("logsumexp", in, dims, keepdim, in.dtype(), (d, out) -> in.backend().reductions().reduce(Reduce.LOGSUMEXP, in, d, out),
                 (out, g) -> Elementwise.mul(Elementwise.exp(Elementwise.sub(in, out)), g));
     }

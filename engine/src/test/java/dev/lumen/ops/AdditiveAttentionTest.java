@@ -228,6 +228,27 @@ class AdditiveAttentionTest extends DeviceTest {
     }
 
     @Test
+    void underAutocastSixteenBitActivationsComputeInTheGatesType() {
+        Generator gen = new Generator(13);
+        int C = 3;
+        Tensor[] pq = randomGate(gen, DType.F32, C), pk = randomGate(gen, DType.F32, C);
+        var gq = new AdditiveAttention.Gate(pq[0], pq[1], pq[2], pq[3], pq[4], pq[5], pq[6], pq[7]);
+        var gk = new AdditiveAttention.Gate(pk[0], pk[1], pk[2], pk[3], pk[4], pk[5], pk[6], pk[7]);
+        Tensor dwcW = on(Tensor.randn(gen, DType.F32, C, 1, 3, 3)), dwcB = on(Tensor.randn(gen, DType.F32, C));
+        Tensor q = on(Tensor.randn(gen, DType.F32, 2, C, 5, 4).to(DType.BF16)).requiresGrad(true);
+        Tensor kv = on(Tensor.randn(gen, DType.F32, 2, C, 5, 4).to(DType.BF16));
+        Tensor out;
+        try (var ac = dev.lumen.autograd.Autocast.enable(DType.BF16)) {
+            out = AdditiveAttention.additiveAttention(q, kv, kv, gq, gk, dwcW, dwcB, false, MOMENTUM, EPS);
+        }
+        Tensor want = AdditiveAttention.additiveAttention(q.detach().to(DType.F32), kv.to(DType.F32), kv.to(DType.F32), gq, gk, dwcW, dwcB,
+                false, MOMENTUM, EPS);
+        assertArrayEquals(want.toFloats(), out.toFloats());
+        out.sum().backward();
+        assertTrue(q.grad().dtype() == DType.BF16, "q's gradient takes q's type, got " + q.grad().dtype());
+    }
+
+    @Test
     void rejectsMisshapenParametersByName() {
         Tensor q = on(Tensor.zeros(1, 4, 5, 5));
         Tensor[] p = randomGate(new Generator(1), DType.F32, 4);

@@ -1,15 +1,20 @@
 package dev.lumen.app.train;
 
+import dev.lumen.autograd.Autocast;
 import dev.lumen.tensor.DType;
-import dev.lumen.tensor.Tensor;
 
 /**
- * The --amp modes. With BF16 or F16 the training step scales the loss ({@link GradScaler}) and
- * rounds the input batch to the 16-bit type before the model, as autocast would hand it to the
- * first convolution. What this does on the CPU backend, honestly: the kernels compute in F32
- * (16-bit types are storage types there), and conv2d keeps an F32 copy of its input for
- * backward, so no memory is saved and every other activation stays F32. The mode exists so a
- * recipe with --amp behaves the same (loss scaling, skipped steps) on the CPU as on a GPU.
+ * The --amp modes, as torch.autocast plus torch.cuda.amp.GradScaler: with BF16 or F16 the
+ * training step runs the forward pass and the loss inside {@link #autocast()} and scales the
+ * loss ({@link GradScaler}); the parameters, their gradients and the optimizer state stay F32.
+ * Under autocast the linear layers, matmuls and convolutions compute in the 16-bit type and the
+ * ops on PyTorch's F32 list (softmax, layer norm, losses ...) in F32 (see {@link Autocast}).
+ * What that gives on each device, honestly: on a GPU the GEMMs run on tensor cores (cuBLAS with
+ * 16-bit operands and F32 accumulation) and the convolutions through cuDNN on 16-bit tensors, and
+ * their 16-bit activations halve the memory they keep for backward. On the CPU the same values
+ * come out (16-bit operands, F32 sums, rounded to 16 bits) but the kernels widen to F32 to
+ * compute them, so it is slower than F32, not faster; the mode exists there so that a recipe with
+ * --amp behaves the same (rounding, loss scaling, skipped steps) on the CPU as on a GPU.
  */
 public enum Amp {
     OFF(null), BF16(DType.BF16), F16(DType.F16);
@@ -34,6 +39,6 @@ public enum Amp {
         };
     }
 
-    /** The images as the model sees them: rounded to the 16-bit type when on, else unchanged. */
-    public Tensor castInput(Tensor images) { return on() ? images.to(dtype) : images; }
+    /** The region for the forward pass and the loss: autocast to the 16-bit type when on, autocast off when OFF. */
+    public Autocast autocast() { return on() ? Autocast.enable(dtype) : Autocast.disable(); }
 }

@@ -7,6 +7,7 @@ import dev.lumen.app.data.FashionMnist;
 import dev.lumen.app.data.FolderDataset;
 import dev.lumen.app.data.Mixup;
 import dev.lumen.app.data.transform.Pipelines;
+import dev.lumen.autograd.Autocast;
 import dev.lumen.autograd.GradMode;
 import dev.lumen.io.Json;
 import dev.lumen.io.Safetensors;
@@ -594,8 +595,11 @@ public final class Trainer {
             input = m.images();
             target = m.targets();
         }
-        Tensor logits = model.forward(amp.castInput(input));
-        Tensor loss = target != null ? Losses.softTargetCrossEntropy(logits, target) : Losses.crossEntropy(logits, y, cfg.smoothing);
+        Tensor logits, loss;
+        try (Autocast ac = amp.autocast()) {
+            logits = model.forward(input);
+            loss = target != null ? Losses.softTargetCrossEntropy(logits, target) : Losses.crossEntropy(logits, y, cfg.smoothing);
+        }
         if (lossHook != null) loss = lossHook.apply(loss, globalStep);
         (scaler != null ? scaler.scale(loss) : loss).backward();
         Tensor inf = scaler != null ? scaler.unscale(optimizer) : null;
@@ -656,7 +660,10 @@ public final class Trainer {
                         x = x.to(device);
                         y = y.to(device);
                     }
-                    Tensor logits = model.forward(amp.castInput(x));
+                    Tensor logits;
+                    try (Autocast ac = amp.autocast()) {
+                        logits = model.forward(x);
+                    }
                     loss.update(Losses.crossEntropy(logits, y).item(), b.size());
                     Tensor yc = b.labels();
                     hit1 += TopK.hits(logits, yc, 1);

@@ -78,7 +78,14 @@ class GradScalerTest {
         assertEquals(Amp.BF16, Amp.parse("bf16"));
         assertEquals(Amp.F16, Amp.parse("fp16"));
         assertEquals(Amp.OFF, Amp.parse(null));
-        assertEquals(dev.lumen.tensor.DType.BF16, Amp.BF16.castInput(Tensor.zeros(2)).dtype());
+        try (var ac = Amp.F16.autocast()) {
+            assertEquals(dev.lumen.tensor.DType.F16, dev.lumen.autograd.Autocast.dtype());
+            try (var off = Amp.OFF.autocast()) {
+                assertEquals(null, dev.lumen.autograd.Autocast.dtype());
+            }
+            assertEquals(dev.lumen.tensor.DType.F16, dev.lumen.autograd.Autocast.dtype());
+        }
+        assertEquals(null, dev.lumen.autograd.Autocast.dtype());
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Amp.parse("int8"));
         assertEquals("--amp must be bf16 or f16, got 'int8'", e.getMessage());
     }

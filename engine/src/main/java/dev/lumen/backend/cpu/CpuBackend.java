@@ -27,8 +27,8 @@ import java.util.Arrays;
 public final class CpuBackend implements Backend {
     private final CpuElementwise elementwise = new CpuElementwise();
     private final CpuReductions reductions = new CpuReductions();
-    private final CpuLinalg linalg = new CpuLinalg();
-    private final CpuConv conv = new CpuConv();
+    private final LinalgKernels linalg = HalfPrecision.linalg(new CpuLinalg());
+    private final ConvKernels conv = HalfPrecision.conv(new CpuConv());
     private final CpuPool pool = new CpuPool();
     private final CpuNorms norms = new CpuNorms();
     private final CpuIndexing indexing = new CpuIndexing();
