@@ -2,6 +2,7 @@ package dev.lumen.bench;
 
 import dev.lumen.app.train.Amp;
 import dev.lumen.app.train.GradScaler;
+import dev.lumen.autograd.Autocast;
 import dev.lumen.backend.cuda.CudaBackend;
 import dev.lumen.memory.Scope;
 import dev.lumen.models.ImageClassifier;
@@ -18,7 +19,7 @@ import java.util.Locale;
 
 /**
  * Training throughput on cuda:0, images per second per model: the step of `lumen train` (forward
- * on the input rounded to the --amp type, cross-entropy, loss-scaled backward, unscale, one host
+ * under the --amp autocast, cross-entropy, loss-scaled backward, unscale, one host
  * read of loss and overflow flag, AdamW step or skip) on one synthetic batch, repeated: warm-up
  * steps, then timed steps with the device synchronized before the clock starts and after it
  * stops. tools/peers/train_throughput_peer.py prints the same table for PyTorch.
@@ -57,8 +58,8 @@ public final class TrainThroughput {
         }
     }
 
-    /** One model's figure: images per second over the timed steps. */
-    record Result(String model, double imagesPerSecond, double msPerStep) {}
+    /** One model's figure: images per second over the timed steps, and under the emulated driver the driver calls of one step. */
+    record Result(String model, double imagesPerSecond, double msPerStep, String profile) {}
 
     /** The model, its optimizer and scaler, and one synthetic batch on the device. */
     static final class Run implements AutoCloseable {
@@ -83,8 +84,10 @@ public final class TrainThroughput {
         /** One training step; returns false if the scaler skipped the update (inf or NaN gradients). */
         boolean step() {
             try (Scope s = Scope.open()) {
-                Tensor logits = model.forward(amp.castInput(images));
-                Tensor loss = Losses.crossEntropy(logits, labels);
+                Tensor loss;
+                try (Autocast ac = amp.autocast()) {
+                    loss = Losses.crossEntropy(model.forward(images), labels);
+                }
                 (scaler != null ? scaler.scale(loss) : loss).backward();
                 Tensor check = loss.detach().to(DType.F64);
                 if (scaler != null) check = check.add(scaler.unscale(optimizer));
@@ -121,7 +124,16 @@ public final class TrainThroughput {
             for (int i = 0; i < o.steps(); i++) run.step();
             backend.synchronize();
             double seconds = (System.nanoTime() - t0) / 1e9;
-            return new Result(name, o.batch() * o.steps() / seconds, 1000 * seconds / o.steps());
+            String profile = null;
+            if (backend.driver().isEmulated()) {
+                // What a GPU profile of one steady step shows: the driver calls of one more step.
+                var before = backend.driver().callCounts();
+                run.step();
+                var d = backend.driver().callCounts().since(before);
+                profile = d.launches() + " launches, " + d.hostWaits() + " host waits, " + d.allocations() + " cuMemAlloc, "
+                        + d.copiesHtoD() + " HtoD / " + d.copiesDtoH() + " DtoH / " + d.copiesDtoD() + " DtoD copies, " + d.memsets() + " memsets";
+            }
+            return new Result(name, o.batch() * o.steps() / seconds, 1000 * seconds / o.steps(), profile);
         }
     }
 
@@ -151,7 +163,8 @@ public final class TrainThroughput {
             try {
                 Result r = measure(m, o);
                 results.add(r);
-                System.out.println(String.format(Locale.ROOT, "%-24s %12.1f %10.1f", r.model(), r.imagesPerSecond(), r.msPerStep()));
+                System.out.println(String.format(Locale.ROOT, "%-24s %12.1f %10.1f", r.model(), r.imagesPerSecond(), r.msPerStep())
+                        + (r.profile() == null ? "" : "  one step: " + r.profile()));
             } catch (RuntimeException e) {
                 failures++;
                 System.out.println(String.format(Locale.ROOT, "%-24s %12s %10s  %s", m, "failed", "-", e));

@@ -97,6 +97,15 @@ class CudaTrainTest {
         assertEquals(1, r.epochs.size(), "one more epoch");
         assertEquals(3, r.epochs.get(0).epoch());
 
+        // And the other way: a CPU run's checkpoint resumes on cuda.
+        Path fromCpu = tmp.resolve("cpu");
+        List<String> back = with(TrainFixtures.tinyArgs(data, fromCpu, 3), "--device", "cuda");
+        back.addAll(List.of("--resume", fromCpu.resolve("last.safetensors").toString()));
+        Records rc = new Records();
+        TrainFixtures.Run runBack = TrainFixtures.lumenTrain(back, rc);
+        assertEquals(0, runBack.code(), "a cpu checkpoint resumes on cuda: " + runBack.err());
+        assertEquals(3, rc.epochs.get(0).epoch());
+
         // eval on either device reports the same accuracy for the same weights.
         String ck = tmp.resolve("cuda").resolve("last.safetensors").toString();
         String onCpu = cli("eval", "--checkpoint", ck, "--device", "cpu", "--workers", "0", "--output", tmp.resolve("eval-cpu").toString());
