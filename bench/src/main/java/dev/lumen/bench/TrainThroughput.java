@@ -2,6 +2,7 @@ package dev.lumen.bench;
 
 import dev.lumen.app.train.Amp;
 import dev.lumen.app.train.GradScaler;
+import dev.lumen.autograd.Autocast;
 import dev.lumen.backend.cuda.CudaBackend;
 import dev.lumen.memory.Scope;
 import dev.lumen.models.ImageClassifier;
@@ -18,7 +19,7 @@ import java.util.Locale;
 
 /**
  * Training throughput on cuda:0, images per second per model: the step of `lumen train` (forward
- * on the input rounded to the --amp type, cross-entropy, loss-scaled backward, unscale, one host
+ * and cross-entropy under autocast to the --amp type, loss-scaled backward, unscale, one host
  * read of loss and overflow flag, AdamW step or skip) on one synthetic batch, repeated: warm-up
  * steps, then timed steps with the device synchronized before the clock starts and after it
  * stops. tools/peers/train_throughput_peer.py prints the same table for PyTorch.
@@ -83,8 +84,10 @@ public final class TrainThroughput {
         /** One training step; returns false if the scaler skipped the update (inf or NaN gradients). */
         boolean step() {
             try (Scope s = Scope.open()) {
-                Tensor logits = model.forward(amp.castInput(images));
-                Tensor loss = Losses.crossEntropy(logits, labels);
+                Tensor loss;
+                try (Autocast ac = amp.autocast()) {
+                    loss = Losses.crossEntropy(model.forward(images), labels);
+                }
                 (scaler != null ? scaler.scale(loss) : loss).backward();
                 Tensor check = loss.detach().to(DType.F64);
                 if (scaler != null) check = check.add(scaler.unscale(optimizer));
