@@ -4,14 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.lumen.io.Safetensors;
 import dev.lumen.memory.Scope;
 import dev.lumen.tensor.Device;
 import dev.lumen.tensor.Tensor;
 import dev.lumen.testing.Golden;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -23,19 +19,9 @@ import java.util.Map;
  */
 final class NnGolden {
     static final Golden G = Golden.load("nn");
-    private static final Map<String, Tensor> ALL = readAll();
+    private static final Map<String, Tensor> ALL = G.all();
 
     private NnGolden() {}
-
-    private static Map<String, Tensor> readAll() {
-        try {
-            return Safetensors.read(Path.of(NnGolden.class.getResource("/golden/nn.safetensors").toURI())).tensors();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } catch (java.net.URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 
     /** The torch state dict of a case, with the case prefix removed. */
     static Map<String, Tensor> state(String caseName) {

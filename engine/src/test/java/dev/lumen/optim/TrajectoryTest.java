@@ -140,7 +140,7 @@ class TrajectoryTest extends DeviceTest {
         Safetensors.Contents c = Safetensors.read(file);
         Map<String, Tensor> model = new LinkedHashMap<>(), optState = new LinkedHashMap<>();
         c.tensors().forEach((k, v) -> {
-            if (k.startsWith("model.")) model.put(k.substring(6), Scope.detachFromScopes(v.copy()).requiresGrad(true));
+            if (k.startsWith("model.")) model.put(k.substring(6), Scope.detachFromScopes(v.to(device).copy()).requiresGrad(true));
             else optState.put(k.substring("optimizer.".length()), v);
         });
         Run second = start(make, wd, model);

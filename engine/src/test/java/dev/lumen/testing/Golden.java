@@ -59,6 +59,9 @@ public final class Golden {
 
     public boolean has(String key) { return tensors.containsKey(key); }
 
+    /** Every tensor of the file, by key. */
+    public Map<String, Tensor> all() { return java.util.Collections.unmodifiableMap(tensors); }
+
     /** Input i of a case on a device, as a fresh leaf that requires grad when it is floating. */
     public Tensor input(String caseName, int i, Device device) {
         Tensor t = get(caseName + ".in" + i).to(device).copy();

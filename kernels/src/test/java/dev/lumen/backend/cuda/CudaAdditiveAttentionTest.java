@@ -2,7 +2,7 @@ package dev.lumen.backend.cuda;
 
 import static dev.lumen.backend.cuda.DeviceOpCheck.assertClose;
 import static dev.lumen.backend.cuda.DeviceOpCheck.hostPoisoned;
-import static dev.lumen.backend.cuda.DeviceOpCheck.poisoned;
+import static dev.lumen.backend.cuda.DeviceCheck.poisoned;
 import static dev.lumen.backend.cuda.DeviceOpCheck.randn;
 import static dev.lumen.backend.cuda.DeviceOpCheck.up;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -35,7 +35,7 @@ class CudaAdditiveAttentionTest {
         "k.dw", "k.dwBias", "k.bnWeight", "k.bnBias", "k.w1", "k.Wc", "dwc", "dwcBias"};
 
     @BeforeAll
-    static void cuda() { DeviceOpCheck.requireCuda(); }
+    static void cuda() { DeviceCheck.requireCuda(); }
 
     /**
      * F32: both sides compute in float (sums in double), in another order, and __expf in the

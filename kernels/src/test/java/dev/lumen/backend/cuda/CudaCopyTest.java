@@ -6,13 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lumen.backend.Backends;
 import dev.lumen.cuda.CallCounts;
-import dev.lumen.cuda.CudaException;
 import dev.lumen.memory.Scope;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Device;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -25,11 +23,7 @@ class CudaCopyTest {
     static final Device CUDA = Device.cuda(0);
 
     @BeforeAll
-    static void cuda() {
-        String why = Backends.cudaStatus();
-        if (why != null && Boolean.getBoolean("lumen.cuda.required")) throw new CudaException(why, -1);
-        Assumptions.assumeTrue(why == null, why);
-    }
+    static void cuda() { DeviceCheck.requireCuda(); }
 
     static Tensor random(DType t, int... shape) {
         Tensor f = Tensor.randn(new Generator(7), DType.F64, shape).mul(5.0);

@@ -12,7 +12,6 @@ import dev.lumen.backend.ElementwiseKernels.Binary;
 import dev.lumen.backend.ElementwiseKernels.Compare;
 import dev.lumen.backend.ElementwiseKernels.Unary;
 import dev.lumen.cuda.CallCounts;
-import dev.lumen.cuda.CudaException;
 import dev.lumen.memory.Scope;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Device;
@@ -36,11 +35,7 @@ class CudaElementwiseTest {
     static final ElementwiseKernels CPU = Backends.cpu().elementwise();
 
     @BeforeAll
-    static void cuda() {
-        String why = Backends.cudaStatus();
-        if (why != null && Boolean.getBoolean("lumen.cuda.required")) throw new CudaException(why, -1);
-        Assumptions.assumeTrue(why == null, why);
-    }
+    static void cuda() { DeviceCheck.requireCuda(); }
 
     static ElementwiseKernels gpu() { return CudaBackend.get().elementwise(); }
 

@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.lumen.backend.Backends;
 import dev.lumen.backend.IndexKernels;
 import dev.lumen.cuda.CallCounts;
-import dev.lumen.cuda.CudaException;
 import dev.lumen.memory.Scope;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Device;
@@ -34,11 +33,7 @@ class CudaIndexingTest {
     static final int[] SHAPE = {4, 5, 6};
 
     @BeforeAll
-    static void cuda() {
-        String why = Backends.cudaStatus();
-        if (why != null && Boolean.getBoolean("lumen.cuda.required")) throw new CudaException(why, -1);
-        Assumptions.assumeTrue(why == null, why);
-    }
+    static void cuda() { DeviceCheck.requireCuda(); }
 
     static IndexKernels gpu() { return CudaBackend.get().indexing(); }
 

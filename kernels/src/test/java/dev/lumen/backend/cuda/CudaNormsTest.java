@@ -7,13 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lumen.backend.Backends;
 import dev.lumen.backend.NormKernels;
-import dev.lumen.cuda.CudaException;
 import dev.lumen.memory.Scope;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Device;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -28,11 +26,7 @@ class CudaNormsTest {
     static final DType[] FLOATS = {DType.F32, DType.F64, DType.F16, DType.BF16};
 
     @BeforeAll
-    static void cuda() {
-        String why = Backends.cudaStatus();
-        if (why != null && Boolean.getBoolean("lumen.cuda.required")) throw new CudaException(why, -1);
-        Assumptions.assumeTrue(why == null, why);
-    }
+    static void cuda() { DeviceCheck.requireCuda(); }
 
     static NormKernels cpu() { return Backends.cpu().norms(); }
 

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.lumen.backend.Backends;
 import dev.lumen.backend.OptimizerKernels;
 import dev.lumen.cuda.CallCounts;
-import dev.lumen.cuda.CudaException;
 import dev.lumen.memory.Scope;
 import dev.lumen.optim.GradClip;
 import dev.lumen.tensor.DType;
@@ -36,11 +35,7 @@ class CudaOptimizerTest {
     static final DType[] DTYPES = {DType.F32, DType.F64};
 
     @BeforeAll
-    static void cuda() {
-        String why = Backends.cudaStatus();
-        if (why != null && Boolean.getBoolean("lumen.cuda.required")) throw new CudaException(why, -1);
-        Assumptions.assumeTrue(why == null, why);
-    }
+    static void cuda() { DeviceCheck.requireCuda(); }
 
     static OptimizerKernels cpu() { return Backends.cpu().optimizer(); }
 

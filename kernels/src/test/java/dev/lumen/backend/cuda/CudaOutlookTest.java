@@ -2,7 +2,7 @@ package dev.lumen.backend.cuda;
 
 import static dev.lumen.backend.cuda.DeviceOpCheck.assertClose;
 import static dev.lumen.backend.cuda.DeviceOpCheck.hostPoisoned;
-import static dev.lumen.backend.cuda.DeviceOpCheck.poisoned;
+import static dev.lumen.backend.cuda.DeviceCheck.poisoned;
 import static dev.lumen.backend.cuda.DeviceOpCheck.randn;
 import static dev.lumen.backend.cuda.DeviceOpCheck.up;
 
@@ -20,7 +20,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 /** The outlook attention device op (CudaOutlook) against the CPU backend: forward, dv and dlogits, every floating dtype. */
 class CudaOutlookTest {
     @BeforeAll
-    static void cuda() { DeviceOpCheck.requireCuda(); }
+    static void cuda() { DeviceCheck.requireCuda(); }
 
     /**
      * F32: __expf (2 ulp) and another summation order than the CPU's: ~1e-6. F64: both compute in

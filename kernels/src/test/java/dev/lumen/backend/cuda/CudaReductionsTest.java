@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.lumen.backend.Backends;
 import dev.lumen.backend.ReductionKernels;
 import dev.lumen.backend.ReductionKernels.Reduce;
-import dev.lumen.cuda.CudaException;
 import dev.lumen.memory.Scope;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Device;
@@ -17,7 +16,6 @@ import dev.lumen.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -32,11 +30,7 @@ class CudaReductionsTest {
     static final DType[] FLOATS = {DType.F32, DType.F64, DType.F16, DType.BF16};
 
     @BeforeAll
-    static void cuda() {
-        String why = Backends.cudaStatus();
-        if (why != null && Boolean.getBoolean("lumen.cuda.required")) throw new CudaException(why, -1);
-        Assumptions.assumeTrue(why == null, why);
-    }
+    static void cuda() { DeviceCheck.requireCuda(); }
 
     static ReductionKernels gpu() { return CudaBackend.get().reductions(); }
 

@@ -7,13 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import dev.lumen.backend.Backends;
 import dev.lumen.backend.ResizeKernels;
 import dev.lumen.backend.ResizeKernels.Mode;
-import dev.lumen.cuda.CudaException;
 import dev.lumen.memory.Scope;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Device;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -34,11 +32,7 @@ class CudaResizeTest {
     static final int[][] SIZES = {{5, 7, 9, 13}, {11, 9, 4, 5}, {6, 5, 6, 11}, {4, 6, 4, 6}, {1, 3, 5, 1}, {7, 2, 1, 3}};
 
     @BeforeAll
-    static void cuda() {
-        String why = Backends.cudaStatus();
-        if (why != null && Boolean.getBoolean("lumen.cuda.required")) throw new CudaException(why, -1);
-        Assumptions.assumeTrue(why == null, why);
-    }
+    static void cuda() { DeviceCheck.requireCuda(); }
 
     static ResizeKernels cpu() { return Backends.cpu().resize(); }
 

@@ -2,7 +2,7 @@ package dev.lumen.backend.cuda;
 
 import static dev.lumen.backend.cuda.DeviceOpCheck.assertClose;
 import static dev.lumen.backend.cuda.DeviceOpCheck.hostPoisoned;
-import static dev.lumen.backend.cuda.DeviceOpCheck.poisoned;
+import static dev.lumen.backend.cuda.DeviceCheck.poisoned;
 import static dev.lumen.backend.cuda.DeviceOpCheck.randn;
 import static dev.lumen.backend.cuda.DeviceOpCheck.up;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -25,7 +25,7 @@ class CudaSelectiveScanTest {
     private static final String[] NAMES = {"dx", "ddelta", "dA", "dB", "dC", "dD", "dbias"};
 
     @BeforeAll
-    static void cuda() { DeviceOpCheck.requireCuda(); }
+    static void cuda() { DeviceCheck.requireCuda(); }
 
     /**
      * F32, F16, BF16: both sides compute in float from the same stored inputs, but in another

@@ -3,9 +3,7 @@ package dev.lumen.backend.cuda;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.lumen.backend.Backends;
 import dev.lumen.cuda.CallCounts;
-import dev.lumen.cuda.CudaException;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Device;
 import dev.lumen.tensor.Generator;
@@ -14,21 +12,14 @@ import dev.lumen.testing.Golden;
 import org.junit.jupiter.api.Assumptions;
 
 /**
- * What the device-op tests of the hot ops share: skipping without CUDA (failing instead under
- * -Dlumen.cuda.required=true), random inputs made on the host, NaN-poisoned device outputs,
- * comparison with the CPU backend's result, and the steady-state check on the emulated
+ * What the device-op tests of the hot ops share beyond {@link DeviceCheck}: random inputs made on
+ * the host, comparison with the CPU backend's result, and the steady-state check on the emulated
  * driver's call counts.
  */
 final class DeviceOpCheck {
     static final Device CUDA = Device.cuda(0);
 
     private DeviceOpCheck() {}
-
-    static void requireCuda() {
-        String why = Backends.cudaStatus();
-        if (why != null && Boolean.getBoolean("lumen.cuda.required")) throw new CudaException(why, -1);
-        Assumptions.assumeTrue(why == null, why);
-    }
 
     /** scale * N(0,1) + shift on the host, rounded to dtype. */
     static Tensor randn(Generator gen, DType dtype, double scale, double shift, int... shape) {
@@ -38,7 +29,6 @@ final class DeviceOpCheck {
     }
 
     /** A device tensor of NaN, so an element the kernel forgets to write fails the comparison. */
-    static Tensor poisoned(DType dtype, int... shape) { return Tensor.full(Double.NaN, dtype, CUDA, shape); }
 
     /** A host tensor of NaN, for the CPU backend's outputs. */
     static Tensor hostPoisoned(DType dtype, int... shape) { return Tensor.full(Double.NaN, dtype, Device.CPU, shape); }
