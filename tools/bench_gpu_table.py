@@ -8,6 +8,7 @@ Usage: bench_gpu_table.py JMH_JSON README.md [--emulated]
 With --emulated the numbers came from Lumen's CPU emulation of CUDA and say nothing about a GPU;
 the output says so on every table. Standard library only.
 """
+import fnmatch
 import json
 import re
 import sys
@@ -16,13 +17,38 @@ import sys
 HBM_BYTES_PER_S = 3.35e12
 PEAK_FLOPS = {"F32": 67e12, "F64": 67e12, "F16": 989e12, "BF16": 989e12}  # FP32 SIMT; dense tensor cores for 16-bit
 # The README kernel table's rows, by the prefix of their kernel names, and the benchmark that measures them.
+# A row matches the first prefix its kernel cell starts with; a cell that starts with a wildcard
+# (`*_pool2d_{fwd,bwd}`) matches a prefix its head covers as a glob (max_pool2d_ here).
 README_ROWS = {
     "dwconv2d_": ("DepthwiseConvCudaBench", ["forward", "backwardInput", "backwardWeight"]),
     "outlook_": ("OutlookCudaBench", ["forward", "backward"]),
     "selective_scan_": ("SelectiveScanCudaBench", ["forward", "backward"]),
     "catm_": ("AdditiveAttentionCudaBench", ["forward", "backward"]),
+    "binary_": ("GlueCudaBench", ["add", "gelu"]),   # the README's element-wise row lists binary_ and unary_ together
+    "unary_": ("GlueCudaBench", ["gelu"]),
+    "reduce_": ("GlueCudaBench", ["channelSum"]),
+    "softmax_": ("GlueCudaBench", ["softmax"]),
+    "layer_norm_": ("GlueCudaBench", ["layerNormForward", "layerNormBackward"]),
+    "optim_": ("GlueCudaBench", ["adamw"]),
+    "copy_": ("DataMovementCudaBench", ["cast"]),
+    "index_": ("DataMovementCudaBench", ["indexSelect", "rangeCheck"]),
+    "range_check_": ("DataMovementCudaBench", ["rangeCheck"]),
+    "resize_": ("DataMovementCudaBench", ["resizeForward", "resizeBackward"]),
+    "im2col": ("DataMovementCudaBench", ["im2col", "col2im"]),
+    "col2im": ("DataMovementCudaBench", ["col2im", "im2col"]),
+    "max_pool2d_": ("PoolNormCudaBench", ["maxPool", "maxPoolBackward", "adaptiveAvgPool"]),
+    "adaptive_avg_pool2d_": ("PoolNormCudaBench", ["adaptiveAvgPool"]),
+    "dropout_": ("PoolNormCudaBench", ["dropout"]),
+    "batchnorm_": ("PoolNormCudaBench", ["batchNormBackwardConstStats", "batchNormForwardTraining"]),
 }
-SHORT = {"forward": "fwd", "backward": "bwd", "backwardInput": "bwd_input", "backwardWeight": "bwd_weight"}
+# How the measured cell names each benchmark method.
+SHORT = {"forward": "fwd", "backward": "bwd", "backwardInput": "bwd_input", "backwardWeight": "bwd_weight",
+         "add": "add", "gelu": "gelu", "channelSum": "channel sum", "softmax": "fwd",
+         "layerNormForward": "fwd", "layerNormBackward": "bwd", "adamw": "adamw",
+         "cast": "to bf16", "indexSelect": "select", "rangeCheck": "check 64",
+         "resizeForward": "fwd", "resizeBackward": "bwd", "im2col": "im2col", "col2im": "col2im",
+         "maxPool": "max fwd", "maxPoolBackward": "max bwd", "adaptiveAvgPool": "adaptive avg fwd",
+         "dropout": "fwd", "batchNormBackwardConstStats": "bwd (constant stats)", "batchNormForwardTraining": "cuDNN fwd (training)"}
 EMULATED = "EMULATED: measured on Lumen's CPU emulation of CUDA at tiny sizes, not on a GPU; these times say nothing about GPU speed"
 
 
@@ -104,13 +130,25 @@ def readme_table(readme_text, results, emulated):
     out = [rows[0], rows[1]]
     for row in rows[2:]:
         cells = [c.strip() for c in row.strip().strip("|").split("|")]
-        kernel = cells[0].strip("`")
-        for prefix, (bench, methods) in README_ROWS.items():
-            if kernel.startswith(prefix):
-                cell = measured_cell(results, bench, methods, emulated)
-                cells[col] = cell if cell is not None else "not run (" + bench + ")"
+        rule = row_rule(cells[0])
+        if rule is None:
+            print(f"bench_gpu_table: no benchmark in README_ROWS for the kernel row {cells[0]}", file=sys.stderr)
+        else:
+            bench, methods = rule
+            cell = measured_cell(results, bench, methods, emulated)
+            cells[col] = cell if cell is not None else "not run (" + bench + ")"
         out.append("| " + " | ".join(cells) + " |")
     return out
+
+
+def row_rule(kernel_cell):
+    """The README_ROWS entry of a kernel cell: the first prefix it starts with, or that its wildcard head covers."""
+    kernel = kernel_cell.strip().strip("`")
+    head = re.match(r"[^{<`,\s]*", kernel).group(0)
+    for prefix, rule in README_ROWS.items():
+        if kernel.startswith(prefix) or (head.startswith("*") and fnmatch.fnmatchcase(prefix, head + "*")):
+            return rule
+    return None
 
 
 def main(argv):

@@ -56,6 +56,13 @@ public final class BenchDevice {
         return Scope.detachFromScopes(Tensor.empty(dtype, GPU, shape));
     }
 
+    /** A device copy of host's values, belonging to no scope; host is closed. */
+    public static Tensor upload(Tensor host) {
+        try (host) {
+            return backend().upload(host, GPU);
+        }
+    }
+
     /** Closes every non-null tensor. */
     public static void close(Tensor... tensors) {
         for (Tensor t : tensors) {
