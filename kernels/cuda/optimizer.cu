@@ -1,5 +1,6 @@
 // Fused in-place optimizer updates (OptimizerKernels): SGD, Adam/AdamW, scale, clamp, EMA over
-// flat F32/F64 arrays, and vector norms / gradient-norm clipping over many tensors at once.
+// flat F32/F64 arrays, SGD and Adam/AdamW over many parameters in one launch, and vector norms /
+// gradient-norm clipping over many tensors at once.
 //
 // Every update is written with the CPU backend's operations in the CPU's order (CpuOptimizer):
 // F32 computes in float with the scalars rounded to float as the host rounds them, F64 in
@@ -11,16 +12,42 @@
 // optim_norm_total_f64 sums each tensor's chunks and combines the per-tensor norms into the
 // total and the clip coefficient, and optim_clip_scale_<t> scales by that coefficient read from
 // device memory. Nothing depends on timing, so results are identical run to run.
+//
+// Multi-tensor updates: the same host cut into chunks, as Slices of a table of per-parameter
+// records (operand addresses and per-step scalars); one block per slice runs the per-tensor
+// kernel's element code, so the bits equal those of one launch per parameter.
 #include "lumen_tensor.cuh"
 
 namespace lumen_optim {
 
-constexpr int NORM_THREADS = 256;   // CudaOptimizer.NORM_THREADS
+constexpr int NORM_THREADS = 256;   // CudaOptimizer.CHUNK_THREADS
 
 // One contiguous run of a tensor's elements (CudaOptimizer writes these as two longs).
 struct Chunk {
     long long ptr;   // device address of the run's first element
     long long n;     // elements in the run
+};
+
+// One run of a multi-tensor update: at most CHUNK elements of tensor `tensor` from `start`
+// (CudaOptimizer writes a long and two ints).
+struct Slice {
+    long long start;
+    int n;
+    int tensor;
+};
+
+// One parameter of a multi-tensor SGD launch: its operands (buf 0 without momentum) and
+// whether this is its first step (four longs).
+struct SgdTensor {
+    long long p, g, buf;
+    long long initBuffer;
+};
+
+// One parameter of a multi-tensor Adam launch: its operands (mx 0 without amsgrad) and its
+// step's scalars, as the per-tensor launch gets them (seven longs).
+struct AdamTensor {
+    long long p, g, m1, m2, mx;
+    double negStepSize, bc2Sqrt;
 };
 
 // Where one tensor's chunks are in the chunk table (two ints).
@@ -69,22 +96,41 @@ __device__ __forceinline__ T jmin(T a, T b) {
 // T-typed scalars as the CPU makes them: (float) of the host double for F32.
 template <typename T> __device__ __forceinline__ T sc(double v) { return (T)v; }
 
+// CpuOptimizer.sgd for element i (buf null without momentum); the scalars are sgd's below.
+template <typename T>
+__device__ __forceinline__ void sgd_elem(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ buf, long long i,
+                                         T nlr, T mom, T keep, T wd, bool decay, bool nesterov, bool initBuffer) {
+    const T pv = p[i];
+    T d = g[i];
+    if (decay) d = add(d, mul(pv, wd));
+    if (buf) {
+        const T b = initBuffer ? d : add(mul(buf[i], mom), mul(d, keep));
+        buf[i] = b;
+        d = nesterov ? add(d, mul(b, mom)) : b;
+    }
+    p[i] = add(pv, mul(d, nlr));
+}
+
 // CpuOptimizer.sgd, element by element.
 template <typename T>
 __device__ void sgd(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ buf, long long n, double lr,
                     double momentum, double dampening, double weightDecay, int nesterov, int initBuffer) {
-    const bool hasBuf = buf != nullptr;
     const T nlr = sc<T>(-lr), mom = sc<T>(momentum), keep = sc<T>(1 - dampening), wd = sc<T>(weightDecay);
-    LUMEN_GRID_STRIDE(i, n) {
-        const T pv = p[i];
-        T d = g[i];
-        if (weightDecay != 0) d = add(d, mul(pv, wd));
-        if (hasBuf) {
-            const T b = initBuffer ? d : add(mul(buf[i], mom), mul(d, keep));
-            buf[i] = b;
-            d = nesterov ? add(d, mul(b, mom)) : b;
-        }
-        p[i] = add(pv, mul(d, nlr));
+    LUMEN_GRID_STRIDE(i, n) { sgd_elem(p, g, buf, i, nlr, mom, keep, wd, weightDecay != 0, nesterov != 0, initBuffer != 0); }
+}
+
+// sgd over many parameters: one block per slice, each element as sgd computes it.
+template <typename T>
+__device__ void sgd_multi(const SgdTensor* __restrict__ tensors, const Slice* __restrict__ slices, double lr, double momentum,
+                          double dampening, double weightDecay, int nesterov) {
+    const T nlr = sc<T>(-lr), mom = sc<T>(momentum), keep = sc<T>(1 - dampening), wd = sc<T>(weightDecay);
+    const Slice s = slices[blockIdx.x];
+    const SgdTensor t = tensors[s.tensor];
+    T* p = reinterpret_cast<T*>(t.p) + s.start;
+    const T* g = reinterpret_cast<const T*>(t.g) + s.start;
+    T* buf = t.buf ? reinterpret_cast<T*>(t.buf) + s.start : nullptr;
+    for (long long i = threadIdx.x; i < s.n; i += blockDim.x) {
+        sgd_elem(p, g, buf, i, nlr, mom, keep, wd, weightDecay != 0, nesterov != 0, t.initBuffer != 0);
     }
 }
 
@@ -128,6 +174,26 @@ __device__ void adam(T* __restrict__ p, const T* __restrict__ g, T* __restrict__
     LUMEN_GRID_STRIDE(i, n) {
         T pv = p[i], a = m1[i], v = m2[i];
         adam_elem(pv, g[i], a, v, mx, i, l2 != 0, shrink != 0, beta1, beta2, eps, weightDecay, decay, negStepSize, bc2Sqrt);
+        m1[i] = a;
+        m2[i] = v;
+        p[i] = pv;
+    }
+}
+
+// adam over many parameters: one block per slice, each element as adam computes it.
+template <typename T>
+__device__ void adam_multi(const AdamTensor* __restrict__ tensors, const Slice* __restrict__ slices, double beta1, double beta2,
+                           double eps, double weightDecay, double decay, int l2, int shrink) {
+    const Slice s = slices[blockIdx.x];
+    const AdamTensor t = tensors[s.tensor];
+    T* p = reinterpret_cast<T*>(t.p) + s.start;
+    const T* g = reinterpret_cast<const T*>(t.g) + s.start;
+    T* m1 = reinterpret_cast<T*>(t.m1) + s.start;
+    T* m2 = reinterpret_cast<T*>(t.m2) + s.start;
+    T* mx = t.mx ? reinterpret_cast<T*>(t.mx) + s.start : nullptr;
+    for (long long i = threadIdx.x; i < s.n; i += blockDim.x) {
+        T pv = p[i], a = m1[i], v = m2[i];
+        adam_elem(pv, g[i], a, v, mx, i, l2 != 0, shrink != 0, beta1, beta2, eps, weightDecay, decay, t.negStepSize, t.bc2Sqrt);
         m1[i] = a;
         m2[i] = v;
         p[i] = pv;
@@ -258,6 +324,16 @@ __device__ void clip_scale(const Chunk* __restrict__ chunks, const double* __res
                                               double eps, double weightDecay, double decay, double negStepSize,                \
                                               double bc2Sqrt, int l2, int shrink) {                                            \
         lumen_optim::adam<T>(p, g, m1, m2, mx, n, beta1, beta2, eps, weightDecay, decay, negStepSize, bc2Sqrt, l2, shrink);    \
+    }                                                                                                                          \
+    extern "C" __global__ void optim_sgd_multi_##t(const lumen_optim::SgdTensor* tensors, const lumen_optim::Slice* slices,    \
+                                                   double lr, double momentum, double dampening, double weightDecay,           \
+                                                   int nesterov) {                                                             \
+        lumen_optim::sgd_multi<T>(tensors, slices, lr, momentum, dampening, weightDecay, nesterov);                            \
+    }                                                                                                                          \
+    extern "C" __global__ void optim_adam_multi_##t(const lumen_optim::AdamTensor* tensors, const lumen_optim::Slice* slices,  \
+                                                    double beta1, double beta2, double eps, double weightDecay, double decay,  \
+                                                    int l2, int shrink) {                                                      \
+        lumen_optim::adam_multi<T>(tensors, slices, beta1, beta2, eps, weightDecay, decay, l2, shrink);                        \
     }                                                                                                                          \
     extern "C" __global__ void optim_scale_##t(T* x, long long n, double factor) { lumen_optim::scale<T>(x, n, factor); }      \
     extern "C" __global__ void optim_clamp_##t(T* x, long long n, double lo, double hi) { lumen_optim::clamp<T>(x, n, lo, hi); } \

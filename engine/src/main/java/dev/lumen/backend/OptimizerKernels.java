@@ -40,6 +40,46 @@ public interface OptimizerKernels {
     void adam(Tensor param, Tensor grad, Tensor expAvg, Tensor expAvgSq, Tensor maxExpAvgSq, double lr, double beta1,
               double beta2, double eps, double weightDecay, boolean decoupled, long step);
 
+    /**
+     * {@link #sgd} for every parameter of a list (torch's foreach path, same arithmetic per
+     * element): one hyper-parameter set, a first-step flag per parameter. momentumBuffers is null
+     * when momentum is 0. This default makes one call per parameter; a backend whose calls are
+     * kernel launches overrides it with one launch for the whole list.
+     */
+    default void sgdMulti(List<Tensor> params, List<Tensor> grads, List<Tensor> momentumBuffers, double lr, double momentum,
+                          double dampening, double weightDecay, boolean nesterov, boolean[] initBuffers) {
+        int n = params.size();
+        requireLengths("sgd", n, grads.size(), momentumBuffers == null ? n : momentumBuffers.size(), initBuffers.length);
+        for (int i = 0; i < n; i++) {
+            sgd(params.get(i), grads.get(i), momentumBuffers == null ? null : momentumBuffers.get(i), lr, momentum, dampening,
+                    weightDecay, nesterov, initBuffers[i]);
+        }
+    }
+
+    /**
+     * {@link #adam} for every parameter of a list, each at its own step count (steps[i]).
+     * maxExpAvgSqs is null unless amsgrad. This default makes one call per parameter; a backend
+     * whose calls are kernel launches overrides it with one launch for the whole list.
+     */
+    default void adamMulti(List<Tensor> params, List<Tensor> grads, List<Tensor> expAvgs, List<Tensor> expAvgSqs,
+                           List<Tensor> maxExpAvgSqs, double lr, double beta1, double beta2, double eps, double weightDecay,
+                           boolean decoupled, long[] steps) {
+        int n = params.size();
+        requireLengths(decoupled ? "adamw" : "adam", n, grads.size(), expAvgs.size(), expAvgSqs.size(),
+                maxExpAvgSqs == null ? n : maxExpAvgSqs.size(), steps.length);
+        for (int i = 0; i < n; i++) {
+            adam(params.get(i), grads.get(i), expAvgs.get(i), expAvgSqs.get(i), maxExpAvgSqs == null ? null : maxExpAvgSqs.get(i),
+                    lr, beta1, beta2, eps, weightDecay, decoupled, steps[i]);
+        }
+    }
+
+    /** Fails unless every per-parameter list of a multi-tensor call has one entry per parameter. */
+    static void requireLengths(String op, int params, int... lengths) {
+        for (int len : lengths) {
+            if (len != params) throw new IllegalArgumentException(op + ": " + params + " parameters but a list of " + len);
+        }
+    }
+
     /** torch.linalg.vector_norm(x, ord) over all elements, accumulated in double; ord may be +infinity. */
     double vectorNorm(Tensor x, double ord);
 

@@ -1,6 +1,7 @@
 package dev.lumen.optim;
 
 import dev.lumen.tensor.Tensor;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -50,11 +51,20 @@ public class Adam extends Optimizer {
     }
 
     @Override
-    protected void update(ParamGroup g, Tensor param, Tensor grad, State s) {
-        Tensor m = s.getOrZeros("exp_avg", param);
-        Tensor v = s.getOrZeros("exp_avg_sq", param);
-        Tensor vmax = g.getBoolean("amsgrad") ? s.getOrZeros("max_exp_avg_sq", param) : null;
-        param.backend().optimizer().adam(param, grad, m, v, vmax, g.lr(), g.getDouble("beta1"), g.getDouble("beta2"),
-                g.getDouble("eps"), g.weightDecay(), decoupled, s.step());
+    protected void update(ParamGroup g, List<Tensor> params, List<Tensor> grads, List<State> states) {
+        int n = params.size();
+        boolean amsgrad = g.getBoolean("amsgrad");
+        List<Tensor> m = new ArrayList<>(n), v = new ArrayList<>(n), vmax = amsgrad ? new ArrayList<>(n) : null;
+        long[] steps = new long[n];
+        for (int i = 0; i < n; i++) {
+            Tensor p = params.get(i);
+            State s = states.get(i);
+            m.add(s.getOrZeros("exp_avg", p));
+            v.add(s.getOrZeros("exp_avg_sq", p));
+            if (amsgrad) vmax.add(s.getOrZeros("max_exp_avg_sq", p));
+            steps[i] = s.step();
+        }
+        params.get(0).backend().optimizer().adamMulti(params, grads, m, v, vmax, g.lr(), g.getDouble("beta1"),
+                g.getDouble("beta2"), g.getDouble("eps"), g.weightDecay(), decoupled, steps);
     }
 }

@@ -2,6 +2,8 @@ package dev.lumen.optim;
 
 import dev.lumen.autograd.GradMode;
 import dev.lumen.memory.Scope;
+import dev.lumen.tensor.DType;
+import dev.lumen.tensor.Device;
 import dev.lumen.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -58,8 +60,12 @@ public abstract class Optimizer {
     /** Rejects a group's hyper-parameters that the update cannot use. */
     protected abstract void validate(ParamGroup group);
 
-    /** Updates one parameter from its gradient; runs without autograd. */
-    protected abstract void update(ParamGroup group, Tensor param, Tensor grad, State state);
+    /**
+     * Updates parameters of one group from their gradients (same device and dtype, in group
+     * order, each step count already incremented), so that a backend can update them all in one
+     * multi-tensor call; runs without autograd.
+     */
+    protected abstract void update(ParamGroup group, List<Tensor> params, List<Tensor> grads, List<State> states);
 
     /** The optimizer's name, as in torch ("SGD", "AdamW"). */
     public String name() { return name; }
@@ -73,17 +79,37 @@ public abstract class Optimizer {
     public void step() {
         try (GradMode off = GradMode.noGrad()) {
             for (ParamGroup g : groups) {
+                // Checked before any state changes, so that a bad gradient leaves the group as it was.
+                for (Tensor p : g.params()) {
+                    Tensor grad = p.grad();
+                    if (grad != null && (grad.dtype() != p.dtype() || !Arrays.equals(grad.shape(), p.shape()))) {
+                        throw new IllegalStateException(name + ": gradient " + grad + " does not match parameter " + p);
+                    }
+                }
+                Map<Batch.Key, Batch> batches = new LinkedHashMap<>();
                 for (Tensor p : g.params()) {
                     Tensor grad = p.grad();
                     if (grad == null) continue;
-                    if (grad.dtype() != p.dtype() || !Arrays.equals(grad.shape(), p.shape())) {
-                        throw new IllegalStateException(name + ": gradient " + grad + " does not match parameter " + p);
-                    }
                     State s = state.computeIfAbsent(index.get(p), k -> new State());
                     s.step++;
-                    update(g, p, grad, s);
+                    batches.computeIfAbsent(new Batch.Key(p.device(), p.dtype()), k -> new Batch()).add(p, grad, s);
                 }
+                for (Batch b : batches.values()) update(g, b.params, b.grads, b.states);
             }
+        }
+    }
+
+    /** The parameters of one group that one multi-tensor call updates: same device and dtype. */
+    private static final class Batch {
+        record Key(Device device, DType dtype) {}
+
+        final List<Tensor> params = new ArrayList<>(), grads = new ArrayList<>();
+        final List<State> states = new ArrayList<>();
+
+        void add(Tensor param, Tensor grad, State s) {
+            params.add(param);
+            grads.add(grad);
+            states.add(s);
         }
     }
 

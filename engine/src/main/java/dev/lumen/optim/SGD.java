@@ -1,6 +1,7 @@
 package dev.lumen.optim;
 
 import dev.lumen.tensor.Tensor;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -41,15 +42,19 @@ public final class SGD extends Optimizer {
     }
 
     @Override
-    protected void update(ParamGroup g, Tensor param, Tensor grad, State s) {
+    protected void update(ParamGroup g, List<Tensor> params, List<Tensor> grads, List<State> states) {
+        int n = params.size();
         double momentum = g.getDouble("momentum");
-        Tensor buf = null;
-        boolean init = false;
+        List<Tensor> bufs = momentum != 0 ? new ArrayList<>(n) : null;
+        boolean[] init = new boolean[n];
         if (momentum != 0) {
-            init = s.get("momentum_buffer") == null;
-            buf = s.getOrZeros("momentum_buffer", param);
+            for (int i = 0; i < n; i++) {
+                State s = states.get(i);
+                init[i] = s.get("momentum_buffer") == null;
+                bufs.add(s.getOrZeros("momentum_buffer", params.get(i)));
+            }
         }
-        param.backend().optimizer().sgd(param, grad, buf, g.lr(), momentum, g.getDouble("dampening"), g.weightDecay(),
-                g.getBoolean("nesterov"), init);
+        params.get(0).backend().optimizer().sgdMulti(params, grads, bufs, g.lr(), momentum, g.getDouble("dampening"),
+                g.weightDecay(), g.getBoolean("nesterov"), init);
     }
 }

@@ -8,6 +8,7 @@ import dev.lumen.backend.Backends;
 import dev.lumen.backend.OptimizerKernels;
 import dev.lumen.cuda.CallCounts;
 import dev.lumen.memory.Scope;
+import dev.lumen.optim.AdamW;
 import dev.lumen.optim.GradClip;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Device;
@@ -28,7 +29,8 @@ import org.junit.jupiter.api.Test;
  * without FMA contraction, so they agree to a few float ulps in F32 (4 allowed, for the
  * hardware's sqrt and division being the only non-elementary steps) and to 1e-12 relative in F64.
  * Norms sum in a different order than the CPU (and the CPU's F32 2-norm sums float lanes), so
- * they agree to 1e-6 relative in F32 and 1e-12 in F64.
+ * they agree to 1e-6 relative in F32 and 1e-12 in F64. The multi-tensor updates run the per-tensor
+ * element code, so they are compared with the per-tensor launches bit for bit.
  */
 class CudaOptimizerTest {
     static final Device CUDA = Device.cuda(0);
@@ -279,6 +281,136 @@ class CudaOptimizerTest {
                 assertNormClose(want, got, t, "strided clip " + t);
                 assertGradClose(hc, d, "strided clip " + t);
             }
+        }
+    }
+
+    /** Parameters of mixed dtypes and odd sizes (one over two chunks, one empty, one strided) for the multi-tensor updates. */
+    static final int[][] MULTI_SHAPES = {{3, 5, 7}, {33}, {CudaOptimizer.CHUNK + 3}, {0}, {1}, {9, 14}};
+
+    static DType multiDtype(int i) { return i % 2 == 0 ? DType.F32 : DType.F64; }
+
+    /** Per parameter: `copies` device copies of one random tensor, the last shape's transposed (strided). */
+    static List<Tensor[]> deviceCopies(Generator gen, int copies, boolean zeros) {
+        List<Tensor[]> out = new ArrayList<>();
+        for (int i = 0; i < MULTI_SHAPES.length; i++) {
+            DType t = multiDtype(i);
+            Tensor h = zeros ? Tensor.zeros(t, Device.CPU, MULTI_SHAPES[i]) : random(gen, t, MULTI_SHAPES[i]);
+            Tensor[] c = new Tensor[copies];
+            boolean strided = i == MULTI_SHAPES.length - 1;
+            for (int k = 0; k < copies; k++) c[k] = Pair.of(h, strided).dev;
+            out.add(c);
+        }
+        return out;
+    }
+
+    static List<Tensor> copy(List<Tensor[]> xs, int k) { return xs.stream().map(c -> c[k]).toList(); }
+
+    static void assertSameBits(List<Tensor[]> xs, String what) {
+        for (int i = 0; i < xs.size(); i++) {
+            double[] e = xs.get(i)[0].to(Device.CPU).toDoubles(), a = xs.get(i)[1].to(Device.CPU).toDoubles();
+            for (int j = 0; j < e.length; j++) {
+                if (Double.doubleToRawLongBits(e[j]) != Double.doubleToRawLongBits(a[j])) {
+                    throw new AssertionError(what + " tensor " + i + " at " + j + ": per-tensor " + e[j] + ", multi " + a[j]);
+                }
+            }
+        }
+    }
+
+    @Test
+    void adamMultiEqualsPerTensorLaunchesBitForBit() {
+        int c = 0;
+        for (boolean decoupled : new boolean[] {false, true}) {
+            for (boolean amsgrad : new boolean[] {false, true}) {
+                try (Scope s = Scope.open()) {
+                    Generator gen = new Generator(300 + c++);
+                    List<Tensor[]> p = deviceCopies(gen, 2, false), m1 = deviceCopies(gen, 2, true), m2 = deviceCopies(gen, 2, true);
+                    List<Tensor[]> mx = amsgrad ? deviceCopies(gen, 2, true) : null;
+                    for (int step = 1; step <= 3; step++) {
+                        List<Tensor> g = deviceCopies(gen, 1, false).stream().map(x -> x[0]).toList();
+                        // Parameters at different step counts, as after a parameter joined late.
+                        long[] steps = new long[MULTI_SHAPES.length];
+                        for (int i = 0; i < steps.length; i++) steps[i] = step + i % 3;
+                        for (int i = 0; i < steps.length; i++) {
+                            gpu().adam(p.get(i)[0], g.get(i), m1.get(i)[0], m2.get(i)[0], amsgrad ? mx.get(i)[0] : null, 1e-2, 0.9,
+                                    0.999, 1e-8, 0.05, decoupled, steps[i]);
+                        }
+                        gpu().adamMulti(copy(p, 1), g, copy(m1, 1), copy(m2, 1), amsgrad ? copy(mx, 1) : null, 1e-2, 0.9, 0.999,
+                                1e-8, 0.05, decoupled, steps);
+                        String what = (decoupled ? "adamw" : "adam") + (amsgrad ? " amsgrad" : "") + " step " + step;
+                        assertSameBits(p, what + " param");
+                        assertSameBits(m1, what + " exp_avg");
+                        assertSameBits(m2, what + " exp_avg_sq");
+                        if (amsgrad) assertSameBits(mx, what + " max_exp_avg_sq");
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void sgdMultiEqualsPerTensorLaunchesBitForBit() {
+        // momentum, dampening, weight decay, nesterov
+        double[][] configs = {{0, 0, 0, 0}, {0.9, 0.1, 0.05, 0}, {0.8, 0, 0.01, 1}};
+        int c = 0;
+        for (double[] cfg : configs) {
+            try (Scope s = Scope.open()) {
+                Generator gen = new Generator(400 + c++);
+                boolean hasBuf = cfg[0] != 0;
+                List<Tensor[]> p = deviceCopies(gen, 2, false), b = hasBuf ? deviceCopies(gen, 2, true) : null;
+                for (int step = 0; step < 3; step++) {
+                    List<Tensor> g = deviceCopies(gen, 1, false).stream().map(x -> x[0]).toList();
+                    // The buffers start on different steps, as for a parameter that got its first gradient late.
+                    boolean[] init = new boolean[MULTI_SHAPES.length];
+                    for (int i = 0; i < init.length; i++) init[i] = step == i % 2;
+                    for (int i = 0; i < init.length; i++) {
+                        gpu().sgd(p.get(i)[0], g.get(i), hasBuf ? b.get(i)[0] : null, 0.1, cfg[0], cfg[1], cfg[2], cfg[3] != 0, init[i]);
+                    }
+                    gpu().sgdMulti(copy(p, 1), g, hasBuf ? copy(b, 1) : null, 0.1, cfg[0], cfg[1], cfg[2], cfg[3] != 0, init);
+                    String what = "sgd " + java.util.Arrays.toString(cfg) + " step " + step;
+                    assertSameBits(p, what + " param");
+                    if (hasBuf) assertSameBits(b, what + " buffer");
+                }
+            }
+        }
+    }
+
+    @Test
+    void adamWStepOverTwentyParametersIsOneLaunchPerDtypeWithoutHostWaits() {
+        CudaBackend b = CudaBackend.get();
+        Assumptions.assumeTrue(b.driver().isEmulated(), "the emulated driver counts launches and host waits");
+        try (Scope s = Scope.open()) {
+            List<Tensor> params = new ArrayList<>();
+            Generator gen = new Generator(17);
+            for (int i = 0; i < 20; i++) {
+                DType t = i % 4 == 0 ? DType.F64 : DType.F32;
+                Tensor p = random(gen, t, 2 + i, 3).to(CUDA).requiresGrad(true);
+                p.setGrad(random(gen, t, 2 + i, 3).to(CUDA));
+                params.add(p);
+            }
+            AdamW opt = new AdamW(params, 1e-3, 0.01);
+            opt.step();   // makes the state
+            CallCounts before = b.driver().callCounts();
+            opt.step();
+            CallCounts d = b.driver().callCounts().since(before);
+            assertEquals(2, d.launches(), "one launch for the 15 F32 and one for the 5 F64 parameters: " + d);
+            assertEquals(2, d.copiesHtoD(), "one table upload per dtype batch: " + d);
+            assertEquals(0, d.hostWaits(), "no host wait: " + d);
+        }
+    }
+
+    @Test
+    void multiTensorUpdatesRejectMismatchedLists() {
+        try (Scope s = Scope.open()) {
+            Tensor x = Tensor.zeros(DType.F32, CUDA, 4), y = Tensor.zeros(DType.F32, CUDA, 5);
+            List<Tensor> one = List.of(x);
+            assertThrows(IllegalArgumentException.class,
+                    () -> gpu().adamMulti(one, List.of(x, x), one, one, null, 1, 0.9, 0.99, 1e-8, 0, true, new long[] {1}));
+            assertThrows(IllegalArgumentException.class,
+                    () -> gpu().adamMulti(one, List.of(y), one, one, null, 1, 0.9, 0.99, 1e-8, 0, true, new long[] {1}));
+            assertThrows(IllegalArgumentException.class,
+                    () -> gpu().adamMulti(one, one, one, one, null, 1, 0.9, 0.99, 1e-8, 0, true, new long[] {0}));
+            assertThrows(IllegalArgumentException.class,
+                    () -> gpu().sgdMulti(one, one, null, 0.1, 0.9, 0, 0, false, new boolean[] {true}));
         }
     }
 
