@@ -164,7 +164,11 @@ class CudaTrainTest {
             assertEquals(0, c.frees(), "no cuMemFree in a steady step: " + c);
             assertTrue(c.hostWaits() <= 1, "at most one host wait per step: " + c);
         }
-        assertEquals(1, p.liveBytes.stream().distinct().count(), "live device bytes stay flat: " + p.liveBytes);
+        // The backend is shared by the whole test JVM, so tensors an earlier test left to the GC may be
+        // freed during this run: live bytes may fall, but a step that leaks makes them rise.
+        for (int i = 1; i < p.liveBytes.size(); i++) {
+            assertTrue(p.liveBytes.get(i) <= p.liveBytes.get(i - 1), "live device bytes rose at steady step " + i + ": " + p.liveBytes);
+        }
         System.out.println("cuda step profile (resnet_micro, batch 2): " + p.perStep.get(p.perStep.size() - 1));
     }
 }
