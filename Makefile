@@ -34,16 +34,25 @@ kernels:
 	$(MAKE) -C kernels emu fatbin
 
 emu-test:
-	$(MAKE) -C kernels emu-test
+	$(MAKE) -C kernels emu-test entry-check
 
 # Every CUDA test (kernels, the engine's op tests on cuda, model goldens, lumen train --device cuda)
+# once, then the kernel tests under compute-sanitizer's memcheck and racecheck where the toolkit has it,
 # against the real driver, cuBLAS and cuDNN, on a machine with a GPU. lumen doctor first says what
 # was found and what could not be loaded.
 gpu-test: $(APT_STAMP) kernels
 	$(MVN) -DskipTests install
 	tools/write-launcher.sh "$(JAVA_HOME)"
 	LUMEN_CUDA_DRIVER=libcuda.so.1 bin/lumen doctor
-	$(MVN) test -pl kernels,models,src -Dlumen.cuda.driver=libcuda.so.1 -Dlumen.cuda.required=true
+	$(MVN) test -pl kernels,models,src -Dlumen.cuda.driver=libcuda.so.1 -Dlumen.cuda.required=true \
+	  -Dlumen.emu.check.skip=true
+	@if command -v compute-sanitizer > /dev/null; then \
+	  for tool in memcheck racecheck; do \
+	    compute-sanitizer --tool $$tool --target-processes all --error-exitcode 1 \
+	      $(MVN) test -pl kernels -Dlumen.cuda.driver=libcuda.so.1 -Dlumen.cuda.required=true \
+	      -Dlumen.emu.check.skip=true -Dsurefire.reportsDirectory=target/surefire-reports-$$tool || exit 1; \
+	  done; \
+	else echo "gpu-test: compute-sanitizer not found: memcheck and racecheck not run"; fi
 
 # The built-in default run: Fashion-MNIST (installed when missing) on the CPU; its last two lines
 # are the run folder and the final test top-1.

@@ -45,8 +45,20 @@
 #endif
 #define __forceinline__ inline __attribute__((always_inline))
 #define __noinline__ __attribute__((noinline))
+#ifdef LUMEN_EMU_SCAN
+#define __launch_bounds__(...) __lumen_emu_bounds__(__VA_ARGS__)   // emu-cc.sh records the limit
+#else
 #define __launch_bounds__(...)
+#endif
+#ifdef LUMEN_EMU_SANITIZE
+// Each static __shared__ declaration is preceded by 64 bytes of padding that nothing owns, so an
+// access one past the end of a shared array lands in poisoned memory, not in its neighbour.
+#define LUMEN_EMU_CAT2(a, b) a##b
+#define LUMEN_EMU_CAT(a, b) LUMEN_EMU_CAT2(a, b)
+#define __shared__ thread_local __attribute__((used)) char LUMEN_EMU_CAT(lumen_emu_shared_guard_, __COUNTER__)[64]; thread_local
+#else
 #define __shared__ thread_local
+#endif
 #define __constant__
 #define __managed__
 #define __grid_constant__
@@ -103,12 +115,23 @@ struct BlockInfo {
     dim3 gdim;      // gridDim
     void* dyn;      // dynamic shared memory of this block
     size_t dyn_bytes;
+    // Read by the sanitizer (sanitizer.cpp), kept up to date by the runtime in checking mode.
+    uint64_t linear;          // blockIdx as one number
+    uint32_t launch;          // launch serial, from 1
+    uint32_t epoch;           // __syncthreads() completed by this block so far
+    uint32_t serial;          // block serial on this worker, from 1 (scopes shared-memory shadow)
+    const void* fn;           // the kernel
+    char* static_shared;      // this worker's static __shared__ (the module's TLS block)
+    size_t static_bytes;
+    void* san;                // the sanitizer's per-worker state
 };
 
 // The first bytes of every fiber; the runtime's Fiber starts with this.
 struct FiberPub {
     uint3 tid;                 // threadIdx
     const BlockInfo* blk;
+    uint32_t index;            // threadIdx as one number
+    uint16_t warp_epoch;       // warp synchronisations (shuffles, __syncwarp) this lane took part in
 };
 
 // The lowest page of every fiber stack holds a pointer to the fiber running on it, so the
@@ -141,6 +164,13 @@ LUMEN_EMU_API int lumen_emu_run_grid(dim3 grid, dim3 block, size_t dyn_shared, T
 LUMEN_EMU_API void lumen_emu_set_check(int enable, unsigned long long seed);
 LUMEN_EMU_API int lumen_emu_get_check(void);
 LUMEN_EMU_API int lumen_emu_threads(void);
+// Checking mode: maybe switch to another thread of the block (a preemption point at a memory
+// access), and abort the running block with a launch error code (after a sanitizer report).
+LUMEN_EMU_API void lumen_emu_preempt(void);
+LUMEN_EMU_API [[noreturn]] void lumen_emu_abort_block(int code);
+enum LaunchError : int { kLaunchFailed = 1, kBadConfig = 2, kIllegalAddress = 3, kRace = 4 };
+// The sanitizer's check of an atomic access: bounds only, exempt from race detection.
+LUMEN_EMU_API void lumen_emu_atomic_access(const void* p, size_t n);
 
 // Kernel registry (filled at load time by the LUMEN_EMU_REGISTER lines emu-cc.sh appends).
 typedef int (*RunFn)(void* fn, dim3 grid, dim3 block, size_t dyn_shared, void** params);
@@ -152,6 +182,7 @@ struct KernelReg {
     const size_t* param_size;
     const size_t* param_align;
     KernelReg* next;
+    int max_threads;          // __launch_bounds__ limit, 0 if none
 };
 LUMEN_EMU_API void lumen_emu_register(KernelReg* reg);
 LUMEN_EMU_API const KernelReg* lumen_emu_find_kernel(const char* name);
@@ -185,9 +216,9 @@ template <class... P> struct Launch {
 struct Registrar {
     KernelReg reg;
     template <class... P>
-    Registrar(const char* name, void (*fn)(P...)) {
+    Registrar(const char* name, void (*fn)(P...), int max_threads = 0) {
         reg = KernelReg{name, reinterpret_cast<void*>(fn), &Launch<P...>::run, int(sizeof...(P)),
-                        Launch<P...>::sizes, Launch<P...>::aligns, nullptr};
+                        Launch<P...>::sizes, Launch<P...>::aligns, nullptr, max_threads};
         lumen_emu_register(&reg);
     }
 };
@@ -219,6 +250,8 @@ template <class T> inline T bitcast(const void* p) { T v; std::memcpy(&v, p, siz
 
 #define LUMEN_EMU_REGISTER(name) \
     static ::cuda_emu::Registrar lumen_emu_reg_##name(#name, &name);
+#define LUMEN_EMU_REGISTER_BOUNDED(name, max_threads) \
+    static ::cuda_emu::Registrar lumen_emu_reg_##name(#name, &name, int(max_threads));
 
 // ---------------------------------------------------------------- built-in variables
 #define threadIdx (::cuda_emu::self()->tid)
@@ -282,10 +315,19 @@ template <class T> inline unsigned __match_any_sync(unsigned mask, T v) {
 }
 
 // ---------------------------------------------------------------- atomics
-// Blocks run on several OS threads, so these are real atomic read-modify-writes.
+// Blocks run on several OS threads, so these are real atomic read-modify-writes. Under the
+// sanitizer they are checked for bounds but left out of the race detection (LUMEN_EMU_ATOMIC).
+#ifdef LUMEN_EMU_SANITIZE
+#define LUMEN_EMU_ATOMIC inline __attribute__((no_sanitize("thread"), noinline))
+#define LUMEN_EMU_ATOMIC_CHECK(p) ::cuda_emu::lumen_emu_atomic_access((p), sizeof(*(p)))
+#else
+#define LUMEN_EMU_ATOMIC inline
+#define LUMEN_EMU_ATOMIC_CHECK(p) ((void)0)
+#endif
 namespace cuda_emu {
-template <class T, class U, class F> inline T atomic_rmw(T* addr, F f) {
+template <class T, class U, class F> LUMEN_EMU_ATOMIC T atomic_rmw(T* addr, F f) {
     static_assert(sizeof(T) == sizeof(U), "");
+    LUMEN_EMU_ATOMIC_CHECK(addr);
     U* p = reinterpret_cast<U*>(addr);
     U old = __atomic_load_n(p, __ATOMIC_RELAXED);
     for (;;) {
@@ -298,22 +340,23 @@ template <class T, class U, class F> inline T atomic_rmw(T* addr, F f) {
 }  // namespace cuda_emu
 
 #define LUMEN_EMU_ATOMIC_INT(T) \
-    inline T atomicAdd(T* a, T v) { return __atomic_fetch_add(a, v, __ATOMIC_SEQ_CST); } \
-    inline T atomicSub(T* a, T v) { return __atomic_fetch_sub(a, v, __ATOMIC_SEQ_CST); } \
-    inline T atomicExch(T* a, T v) { return __atomic_exchange_n(a, v, __ATOMIC_SEQ_CST); } \
-    inline T atomicAnd(T* a, T v) { return __atomic_fetch_and(a, v, __ATOMIC_SEQ_CST); } \
-    inline T atomicOr(T* a, T v) { return __atomic_fetch_or(a, v, __ATOMIC_SEQ_CST); } \
-    inline T atomicXor(T* a, T v) { return __atomic_fetch_xor(a, v, __ATOMIC_SEQ_CST); } \
+    LUMEN_EMU_ATOMIC T atomicAdd(T* a, T v) { LUMEN_EMU_ATOMIC_CHECK(a); return __atomic_fetch_add(a, v, __ATOMIC_SEQ_CST); } \
+    LUMEN_EMU_ATOMIC T atomicSub(T* a, T v) { LUMEN_EMU_ATOMIC_CHECK(a); return __atomic_fetch_sub(a, v, __ATOMIC_SEQ_CST); } \
+    LUMEN_EMU_ATOMIC T atomicExch(T* a, T v) { LUMEN_EMU_ATOMIC_CHECK(a); return __atomic_exchange_n(a, v, __ATOMIC_SEQ_CST); } \
+    LUMEN_EMU_ATOMIC T atomicAnd(T* a, T v) { LUMEN_EMU_ATOMIC_CHECK(a); return __atomic_fetch_and(a, v, __ATOMIC_SEQ_CST); } \
+    LUMEN_EMU_ATOMIC T atomicOr(T* a, T v) { LUMEN_EMU_ATOMIC_CHECK(a); return __atomic_fetch_or(a, v, __ATOMIC_SEQ_CST); } \
+    LUMEN_EMU_ATOMIC T atomicXor(T* a, T v) { LUMEN_EMU_ATOMIC_CHECK(a); return __atomic_fetch_xor(a, v, __ATOMIC_SEQ_CST); } \
     inline T atomicMax(T* a, T v) { return ::cuda_emu::atomic_rmw<T, T>(a, [v](T o) { return o < v ? v : o; }); } \
     inline T atomicMin(T* a, T v) { return ::cuda_emu::atomic_rmw<T, T>(a, [v](T o) { return v < o ? v : o; }); } \
-    inline T atomicCAS(T* a, T cmp, T v) { \
+    LUMEN_EMU_ATOMIC T atomicCAS(T* a, T cmp, T v) { LUMEN_EMU_ATOMIC_CHECK(a); \
         __atomic_compare_exchange_n(a, &cmp, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); return cmp; }
 LUMEN_EMU_ATOMIC_INT(int)
 LUMEN_EMU_ATOMIC_INT(unsigned int)
 LUMEN_EMU_ATOMIC_INT(long long)
 LUMEN_EMU_ATOMIC_INT(unsigned long long)
 #undef LUMEN_EMU_ATOMIC_INT
-inline unsigned short atomicCAS(unsigned short* a, unsigned short cmp, unsigned short v) {
+LUMEN_EMU_ATOMIC unsigned short atomicCAS(unsigned short* a, unsigned short cmp, unsigned short v) {
+    LUMEN_EMU_ATOMIC_CHECK(a);
     __atomic_compare_exchange_n(a, &cmp, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
     return cmp;
 }
@@ -351,21 +394,34 @@ template <class T> inline void __stwb(T* p, T v) { *p = v; }
 template <class T> inline void __stwt(T* p, T v) { *p = v; }
 
 // ---------------------------------------------------------------- math
-// The fast intrinsics map to the correctly rounded libm functions: the emulator checks
-// algorithms, not the last ulp of the hardware approximations.
-inline float __expf(float x) { return expf(x); }
-inline float __exp10f(float x) { return exp10f(x); }
-inline float __logf(float x) { return logf(x); }
-inline float __log2f(float x) { return log2f(x); }
-inline float __log10f(float x) { return log10f(x); }
-inline float __powf(float x, float y) { return powf(x, y); }
-inline float __sinf(float x) { return sinf(x); }
-inline float __cosf(float x) { return cosf(x); }
-inline float __tanf(float x) { return tanf(x); }
-inline void __sincosf(float x, float* s, float* c) { *s = sinf(x); *c = cosf(x); }
-inline float __fdividef(float x, float y) { return x / y; }
+// The fast intrinsics compute what the hardware's approximations compute, with the error the
+// CUDA Programming Guide documents, not the correctly rounded value: __expf is ex2.approx of a
+// rounded x*log2(e) (2 + 1.173|x| ulp), __logf is lg2.approx times ln 2, __fdividef multiplies
+// by an approximate reciprocal (and gives 0 for 2^126 < |y| < 2^128), __sinf/__cosf have an
+// absolute error up to 2^-21.41. approx() stands for one approximate hardware instruction: the
+// exact result moved by one ulp toward zero (within the 2 ulp of ex2/lg2/rcp/rsqrt.approx), so a
+// tolerance that only holds for exact math fails in the emulator too.
+namespace cuda_emu {
+inline float approx(float r) { return std::isfinite(r) && r != 0.0f ? std::nextafter(r, 0.0f) : r; }
+inline float sin_approx(float r) { return std::nearbyint(r * 4194304.0f) / 4194304.0f; }   // 2^-23 abs error
+}  // namespace cuda_emu
+inline float __log2f(float x) { return ::cuda_emu::approx(log2f(x)); }
+inline float __expf(float x) { return ::cuda_emu::approx(exp2f(x * 1.44269504f)); }
+inline float __exp10f(float x) { return ::cuda_emu::approx(exp2f(x * 3.32192809f)); }
+inline float __logf(float x) { return __log2f(x) * 0.693147182f; }
+inline float __log10f(float x) { return __log2f(x) * 0.301029996f; }
+inline float __powf(float x, float y) { return ::cuda_emu::approx(exp2f(y * __log2f(x))); }
+inline float __sinf(float x) { return ::cuda_emu::sin_approx(sinf(x)); }
+inline float __cosf(float x) { return ::cuda_emu::sin_approx(cosf(x)); }
+inline float __tanf(float x) { return __sinf(x) * ::cuda_emu::approx(1.0f / __cosf(x)); }
+inline void __sincosf(float x, float* s, float* c) { *s = __sinf(x); *c = __cosf(x); }
+inline float __fdividef(float x, float y) {
+    float ay = std::fabs(y);
+    if (ay > 8.50705917e37f && ay < INFINITY && std::isfinite(x)) return 0.0f;   // 2^126 < |y| < 2^128
+    return x * ::cuda_emu::approx(1.0f / y);
+}
 inline float fdividef(float x, float y) { return x / y; }
-inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
+inline float rsqrtf(float x) { return ::cuda_emu::approx(float(1.0 / std::sqrt(double(x)))); }   // 2 ulp documented
 inline double rsqrt(double x) { return 1.0 / sqrt(x); }
 inline float __frsqrt_rn(float x) { return 1.0f / sqrtf(x); }
 inline float __frcp_rn(float x) { return 1.0f / x; }

@@ -27,6 +27,9 @@
 #pragma GCC visibility pop
 
 #include "cuda_emu.h"   // last: it defines __noinline__ and friends
+#include "module_image.h"
+#include "ptxas_report.h"
+#include "sanitizer.h"
 
 #define EXPORT extern "C" __attribute__((visibility("default")))
 
@@ -34,7 +37,11 @@ using cuda_emu::KernelReg;
 using Clock = std::chrono::steady_clock;
 
 struct CUctx_st { int device; };
-struct CUmod_st { std::vector<CUfunc_st*> funcs; };
+struct CUmod_st {
+    std::vector<CUfunc_st*> funcs;
+    cuda_emu::ImageEntries archs;        // the image's entry points per architecture
+    std::set<std::string> entries;       // those present for every architecture
+};
 struct CUfunc_st {
     const KernelReg* reg;
     CUmod_st* mod;
@@ -336,9 +343,11 @@ EXPORT CUresult cuMemAlloc(CUdeviceptr* dptr, size_t bytes) {   // cuMemAlloc_v2
     NEED_CTX();
     if (!dptr || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
     size_t rounded = (bytes + 255) & ~size_t(255);
-    void* p = std::aligned_alloc(256, rounded);
+    bool check = cuda_emu::lumen_emu_get_check();
+    // The checking library allocates at the exact size between guard zones (sanitizer.cpp).
+    void* p = check && cuda_emu::san_alloc ? cuda_emu::san_alloc(bytes) : std::aligned_alloc(256, rounded);
     if (!p) return CUDA_ERROR_OUT_OF_MEMORY;
-    if (cuda_emu::lumen_emu_get_check()) std::memset(p, 0xff, rounded);   // NaN as float, fp16, bf16
+    if (check) std::memset(p, 0xff, bytes);   // NaN as float, fp16, bf16
     {
         std::lock_guard<std::mutex> lk(g_mu);
         g_allocs[uintptr_t(p)] = bytes;
@@ -359,7 +368,8 @@ EXPORT CUresult cuMemFree(CUdeviceptr dptr) {   // cuMemFree_v2
         g_allocated -= (it->second + 255) & ~size_t(255);
         g_allocs.erase(it);
     }
-    std::free(reinterpret_cast<void*>(uintptr_t(dptr)));
+    void* p = reinterpret_cast<void*>(uintptr_t(dptr));
+    if (!cuda_emu::san_free || !cuda_emu::san_free(p)) std::free(p);
     count(kFree);
     return CUDA_SUCCESS;
 }
@@ -505,12 +515,19 @@ EXPORT CUresult cuMemsetD32Async(CUdeviceptr dst, unsigned int v, size_t n, CUst
 }
 
 // ---------------------------------------------------------------- modules and functions
-// Any image is accepted (the Java side passes the real fatbin); its functions are the
-// kernels compiled into this library.
+// The image must be a fatbin, cubin or PTX, as on a GPU; its entry points decide which names
+// cuModuleGetFunction finds, and the code that runs is the kernel compiled into this library.
 EXPORT CUresult cuModuleLoadData(CUmodule* module, const void* image) {
     NEED_CTX();
     if (!module || !image) return CUDA_ERROR_INVALID_VALUE;
     CUmod_st* m = new CUmod_st();
+    std::string why = cuda_emu::read_module_image(image, &m->archs);
+    if (!why.empty()) {
+        std::fprintf(stderr, "lumen-emu: cuModuleLoadData: invalid module image: %s\n", why.c_str());
+        delete m;
+        return CUDA_ERROR_INVALID_IMAGE;
+    }
+    m->entries = cuda_emu::common_entries(m->archs);
     std::lock_guard<std::mutex> lk(g_mu);
     g_modules.insert(m);
     *module = m;
@@ -541,8 +558,21 @@ EXPORT CUresult cuModuleGetFunction(CUfunction* hfunc, CUmodule hmod, const char
     if (!g_modules.count(hmod)) return CUDA_ERROR_INVALID_HANDLE;
     for (CUfunc_st* f : hmod->funcs)
         if (std::strcmp(f->reg->name, name) == 0) { *hfunc = f; return CUDA_SUCCESS; }
+    if (!hmod->entries.count(name)) {
+        // A real driver cannot find it either; say which architectures lack it (a stale image).
+        std::string lacking;
+        for (const auto& [arch, names] : hmod->archs)
+            if (!names.count(name)) lacking += (lacking.empty() ? "" : ", ") + arch;
+        std::fprintf(stderr, "lumen-emu: cuModuleGetFunction: no kernel %s in the module image (missing for %s)\n", name,
+                     lacking.c_str());
+        return CUDA_ERROR_NOT_FOUND;
+    }
     const KernelReg* r = cuda_emu::lumen_emu_find_kernel(name);
-    if (!r) return CUDA_ERROR_NOT_FOUND;
+    if (!r) {
+        std::fprintf(stderr, "lumen-emu: cuModuleGetFunction: kernel %s is in the module image but not compiled into "
+                     "the emulator\n", name);
+        return CUDA_ERROR_NOT_FOUND;
+    }
     CUfunc_st* f = new CUfunc_st{r, hmod, kSharedDefault};
     hmod->funcs.push_back(f);
     *hfunc = f;
@@ -592,9 +622,13 @@ EXPORT CUresult cuFuncGetAttribute(int* pi, CUfunction_attribute attrib, CUfunct
     NEED_CTX();
     if (!pi) return CUDA_ERROR_INVALID_VALUE;
     if (!f) return CUDA_ERROR_INVALID_HANDLE;
+    const cuda_emu::PtxasInfo* info = cuda_emu::ptxas_info(f->reg->name);
     switch (attrib) {
-    case CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK: *pi = 1024; break;
-    case CU_FUNC_ATTRIBUTE_NUM_REGS: *pi = 32; break;
+    case CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK: *pi = cuda_emu::max_threads(f->reg->max_threads, info); break;
+    case CU_FUNC_ATTRIBUTE_NUM_REGS: *pi = info ? info->registers : 0; break;
+    case CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES: *pi = info ? info->shared_bytes : 0; break;
+    case CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES: *pi = info ? info->stack_bytes : 0; break;
+    case CU_FUNC_ATTRIBUTE_CONST_SIZE_BYTES: *pi = info ? info->const_bytes : 0; break;
     case CU_FUNC_ATTRIBUTE_PTX_VERSION: case CU_FUNC_ATTRIBUTE_BINARY_VERSION: *pi = 90; break;
     case CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES: *pi = f->max_dynamic_shared; break;
     default: *pi = 0; break;
@@ -617,6 +651,13 @@ EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, u
     if (gx == 0 || gy == 0 || gz == 0 || bx == 0 || by == 0 || bz == 0) return CUDA_ERROR_INVALID_VALUE;
     if (gx > 2147483647u || gy > 65535u || gz > 65535u) return CUDA_ERROR_INVALID_VALUE;
     if (bx > 1024 || by > 1024 || bz > 64 || uint64_t(bx) * by * bz > 1024) return CUDA_ERROR_INVALID_VALUE;
+    int limit = cuda_emu::max_threads(f->reg->max_threads, cuda_emu::ptxas_info(f->reg->name));
+    if (uint64_t(bx) * by * bz > uint64_t(limit)) {
+        std::fprintf(stderr, "lumen-emu: %s: %llu threads per block, above its limit of %d (%s)\n", f->reg->name,
+                     (unsigned long long)bx * by * bz, limit,
+                     f->reg->max_threads == limit ? "__launch_bounds__" : "registers per block");
+        return CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES;
+    }
     if (int64_t(sharedMemBytes) > f->max_dynamic_shared) {
         std::fprintf(stderr,
                      "lumen-emu: %s: %u bytes of dynamic shared memory above the function's limit of %d "
@@ -652,7 +693,8 @@ EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, u
     if (r->nparams > 0 && !params) return CUDA_ERROR_INVALID_VALUE;
     count(kLaunch);
     int rc = r->run(r->fn, dim3(gx, gy, gz), dim3(bx, by, bz), sharedMemBytes, params);
-    return rc == 0 ? CUDA_SUCCESS : CUDA_ERROR_LAUNCH_FAILED;
+    if (rc == 0) return CUDA_SUCCESS;
+    return rc == cuda_emu::kIllegalAddress ? CUDA_ERROR_ILLEGAL_ADDRESS : CUDA_ERROR_LAUNCH_FAILED;
 }
 
 // ---------------------------------------------------------------- streams (synchronous)

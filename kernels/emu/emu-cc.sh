@@ -38,14 +38,20 @@ flags=(-std=c++17 -O2 -fPIC -fno-strict-aliasing -fno-math-errno -Wall -Wno-unkn
        -Wno-unused-function -Wno-unused-variable -Wno-unused-but-set-variable
        -I "$here" -I "$here/shim" -I "$srcdir")
 
+# Each kernel as "NAME" or "NAME MAX_THREADS" (its __launch_bounds__, checked at launch).
+bounds='(__lumen_emu_bounds__[[:space:]]*\([[:space:]]*[^,)]*[^,)[:space:]][[:space:]]*(,[^)]*)?\)[[:space:]]*)?'
 "$CXX" "${flags[@]}" "$@" -DLUMEN_EMU_SCAN -E -P "$base.emu.cc" \
   | tr '\n' ' ' \
-  | grep -oE 'extern[[:space:]]+"C"[[:space:]]+__lumen_emu_global__[[:space:]]+void[[:space:]]+'"$ident"'[[:space:]]*\(' \
-  | sed -E 's/.*void[[:space:]]+('"$ident"').*/\1/' | sort -u > "$base.kernels" || true
+  | grep -oE 'extern[[:space:]]+"C"[[:space:]]+__lumen_emu_global__[[:space:]]+void[[:space:]]+'"$bounds$ident"'[[:space:]]*\(' \
+  | sed -E -e 's/.*void[[:space:]]+__lumen_emu_bounds__[[:space:]]*\([[:space:]]*([^,)]*[^,)[:space:]])[[:space:]]*(,[^)]*)?\)[[:space:]]*('"$ident"').*/\3 \1/' \
+           -e 's/.*void[[:space:]]+('"$ident"')[[:space:]]*\($/\1/' \
+  | sort -u > "$base.kernels" || true
 
 {
   echo "#line 1 \"lumen-emu-registry\""
-  while read -r k; do echo "LUMEN_EMU_REGISTER($k)"; done < "$base.kernels"
+  while read -r k bound; do
+    if [ -n "$bound" ]; then echo "LUMEN_EMU_REGISTER_BOUNDED($k, $bound)"; else echo "LUMEN_EMU_REGISTER($k)"; fi
+  done < "$base.kernels"
 } >> "$base.emu.cc"
 
 exec "$CXX" "${flags[@]}" "$@" -MMD -MP -MF "$base.d" -MT "$out" -c "$base.emu.cc" -o "$out"

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "cuda_emu.h"   // after the system headers: it defines __noinline__
+#include "sanitizer.h"
 
 #define HIDDEN __attribute__((visibility("hidden")))
 
@@ -104,6 +105,7 @@ namespace {
 
 constexpr int kMaxThreads = 1024;
 constexpr int kGuardBytes = 3 * 4096;   // below the header page: overflow faults, not corrupts
+constexpr size_t kSharedGuard = 1024;    // checking mode: reported bytes around dynamic shared memory
 
 enum State : uint8_t { kUnstarted, kRunning, kReady, kBarWait, kWarpWait, kDone };
 
@@ -122,6 +124,7 @@ struct Fiber {
 
 struct Warp {
     uint32_t present, alive, arrived;
+    uint16_t epoch;             // completed warp synchronisations (for the race detector)
     uint32_t mask[32];
     uint8_t op[32];
     uint8_t width[32];
@@ -142,6 +145,7 @@ struct Job {
     std::atomic<int> busy{0};
     bool check = false;
     uint64_t seed = 0;
+    uint32_t launch = 0;        // serial of this launch
 };
 
 struct Rng {
@@ -176,6 +180,8 @@ struct Worker {
     Warp warps[kMaxThreads / 32];
     bool check = false;
     bool failed = false;
+    int fail_code = 0;          // LaunchError of an aborted block
+    uint32_t preempt_countdown = 1;
     Rng rng{0};
     std::vector<unsigned char> dyn_buf;
     int q_storage[2][kMaxThreads];
@@ -183,11 +189,12 @@ struct Worker {
     int nunst = 0;
     std::atomic<Job*> mail{nullptr};   // helpers: the job handed to this worker
 
-    Worker() { runq = q_storage[0]; barq = q_storage[1]; }
+    Worker() : info() { runq = q_storage[0]; barq = q_storage[1]; }
 };
 
 std::atomic<int> g_check{-1};             // -1: not read from the environment yet
 std::atomic<unsigned long long> g_seed{1};
+std::atomic<uint32_t> g_launches{0};
 
 // ---------------------------------------------------------------- module TLS = static __shared__
 struct TlsInfo { size_t module = 0; size_t size = 0; bool ok = false; };
@@ -218,12 +225,14 @@ int find_tls(struct dl_phdr_info* info, size_t, void* data) {
     return 1;
 }
 
-void fill_static_shared() {
+// This worker's static __shared__ memory: the module's TLS block, or null if it has none.
+char* static_shared(size_t* bytes) {
     std::call_once(g_tls_once, [] { dl_iterate_phdr(find_tls, &g_tls); });
-    if (!g_tls.ok || g_tls.size == 0 || g_tls.module == 0) return;
+    *bytes = 0;
+    if (!g_tls.ok || g_tls.size == 0 || g_tls.module == 0) return nullptr;
     tls_index ti{g_tls.module, 0};
-    void* base = __tls_get_addr(&ti);
-    std::memset(base, 0xff, g_tls.size);
+    *bytes = g_tls.size;
+    return static_cast<char*>(__tls_get_addr(&ti));
 }
 
 // ---------------------------------------------------------------- stacks
@@ -338,6 +347,7 @@ void release_barrier(Worker* w) {
     w->bar_op_result[0] = w->bar_accum_count; w->bar_op_result[1] = w->bar_accum_and;
     w->bar_op_result[2] = w->bar_accum_or;
     w->bar_accum_count = 0; w->bar_accum_and = 1; w->bar_accum_or = 0;
+    w->info.epoch++;
 }
 
 [[noreturn]] void fiber_exit(Worker* w, Fiber* me) {
@@ -467,8 +477,10 @@ uint32_t complete_group(Warp& wp, int lane) {
 void warp_release(Worker* w, Warp& wp, int warp_index, uint32_t group, int keep) {
     warp_compute(w, wp, warp_index, group);
     wp.arrived &= ~group;
+    wp.epoch++;
     for (uint32_t g = group; g; g &= g - 1) {
         int i = __builtin_ctz(g);
+        w->fibers[warp_index * 32 + i].pub.warp_epoch = wp.epoch;
         if (i != keep) rq_push(w, warp_index * 32 + i);
     }
 }
@@ -518,6 +530,9 @@ void run_block(Worker* w, Job* job, uint64_t linear) {
     w->info.bid.z = unsigned(linear / (uint64_t(g.x) * g.y));
     w->info.bdim = b;
     w->info.gdim = g;
+    w->info.linear = linear;
+    w->info.epoch = 0;
+    w->info.serial++;
     int n = int(b.x * b.y * b.z);
     w->nthreads = n;
     w->alive = n;
@@ -525,10 +540,12 @@ void run_block(Worker* w, Job* job, uint64_t linear) {
     w->rq_head = w->rq_count = w->bar_count = 0;
     w->bar_accum_count = 0; w->bar_accum_and = 1; w->bar_accum_or = 0;
     w->failed = false;
+    w->fail_code = 0;
     w->check = job->check;
     if (w->check) {
         w->rng.s = job->seed * 0x2545f4914f6cdd1dull + linear;
-        fill_static_shared();
+        w->preempt_countdown = 1 + w->rng.below(16);
+        if (w->info.static_shared) std::memset(w->info.static_shared, 0xff, w->info.static_bytes);
         if (job->dyn) std::memset(w->info.dyn, 0xff, job->dyn);
     }
     int nwarps = (n + 31) / 32;
@@ -537,6 +554,7 @@ void run_block(Worker* w, Job* job, uint64_t linear) {
         int lanes = n - 32 * i < 32 ? n - 32 * i : 32;
         wp.present = wp.alive = lanes == 32 ? 0xffffffffu : ((1u << lanes) - 1);
         wp.arrived = 0;
+        wp.epoch = 0;
     }
     unsigned x = 0, y = 0, z = 0;
     for (int i = 0; i < n; i++) {
@@ -548,6 +566,8 @@ void run_block(Worker* w, Job* job, uint64_t linear) {
         f.index = i;
         f.lane = i & 31;
         f.warp = i >> 5;
+        f.pub.index = unsigned(i);
+        f.pub.warp_epoch = 0;
         f.state = kUnstarted;
         if (++x == b.x) { x = 0; if (++y == b.y) { y = 0; ++z; } }
     }
@@ -564,20 +584,28 @@ void run_block(Worker* w, Job* job, uint64_t linear) {
     if (w->failed) {
         w->nfree = 0;
         for (int i = 0; i < w->nstacks; i++) w->free_stacks[w->nfree++] = i;
-        job->error.store(1);
+        int expected = 0;
+        job->error.compare_exchange_strong(expected, w->fail_code ? w->fail_code : int(kLaunchFailed));
     }
 }
 
 void work(Worker* w, Job* job) {
     w->job = job;
-    if (job->dyn) {
-        if (w->dyn_buf.size() < job->dyn + 256) w->dyn_buf.resize(job->dyn + 256);
-        uintptr_t p = (reinterpret_cast<uintptr_t>(w->dyn_buf.data()) + 255) & ~uintptr_t(255);
+    // In checking mode the dynamic shared memory has kSharedGuard bytes around it, which the
+    // sanitizer reports when touched (it exists even when the launch asked for none).
+    size_t guard = job->check ? kSharedGuard : 0;
+    if (job->dyn || guard) {
+        if (w->dyn_buf.size() < job->dyn + 2 * guard + 256) w->dyn_buf.resize(job->dyn + 2 * guard + 256);
+        uintptr_t p = (reinterpret_cast<uintptr_t>(w->dyn_buf.data()) + guard + 255) & ~uintptr_t(255);
         w->info.dyn = reinterpret_cast<void*>(p);
     } else {
         w->info.dyn = nullptr;
     }
     w->info.dyn_bytes = job->dyn;
+    w->info.launch = job->launch;
+    w->info.fn = job->fn;
+    w->info.static_shared = job->check ? static_shared(&w->info.static_bytes) : nullptr;
+    if (!w->info.static_shared) w->info.static_bytes = 0;
     for (;;) {
         if (job->error.load(std::memory_order_relaxed)) return;
         uint64_t i = job->next.fetch_add(1, std::memory_order_relaxed);
@@ -718,7 +746,12 @@ LUMEN_EMU_API int lumen_emu_run_grid(dim3 grid, dim3 block, size_t dyn_shared, T
     job.nblocks = uint64_t(grid.x) * grid.y * grid.z;
     job.check = check_enabled();
     job.seed = g_seed.load();
-    return pool().run(&job);
+    job.launch = g_launches.fetch_add(1) + 1;
+    bool sanitized = job.check && san_launch;
+    if (sanitized) san_launch(1);
+    int rc = pool().run(&job);
+    if (sanitized) san_launch(0);
+    return rc;
 }
 
 LUMEN_EMU_API void lumen_emu_set_check(int enable, unsigned long long seed) {
@@ -729,6 +762,24 @@ LUMEN_EMU_API void lumen_emu_set_check(int enable, unsigned long long seed) {
 LUMEN_EMU_API int lumen_emu_get_check(void) { return check_enabled() ? 1 : 0; }
 
 LUMEN_EMU_API int lumen_emu_threads(void) { return pool().nthreads; }
+
+// A preemption point: every few memory accesses (a seeded random count) the running thread
+// yields to a random other one, so that a load and its store can be split by another thread.
+LUMEN_EMU_API void lumen_emu_preempt(void) {
+    Fiber* me = current();
+    Worker* w = me->w;
+    if (!w->check || --w->preempt_countdown != 0) return;
+    w->preempt_countdown = 1 + w->rng.below(16);
+    rq_push(w, me->index);
+    run_next(w, me);
+}
+
+LUMEN_EMU_API void lumen_emu_abort_block(int code) {
+    Worker* w = current()->w;
+    w->failed = true;
+    w->fail_code = code;
+    emu_resume(w->sched_sp);
+}
 
 LUMEN_EMU_API void lumen_emu_register(KernelReg* reg) {
     reg->next = g_kernels;   // static constructors run one at a time at load

@@ -2,7 +2,8 @@
 // planted race caught by the checking mode, and the emulated driver API used the way the Java
 // binding uses it (dlopen + dlsym of the versioned names, packed kernelParams).
 //
-//   emu_test LIBRARY.so          run the tests, print "emu-test: N passed, M failed"
+//   emu_test LIBRARY.so [CUBIN]  run the tests, print "emu-test: N passed, M failed"; the driver
+//                                API test loads CUBIN (the test kernels by nvcc) as its module
 //   emu_test LIBRARY.so --bench  print per-block costs (LUMEN_EMU_THREADS picks the workers)
 #include <dlfcn.h>
 #include <sys/resource.h>
@@ -346,7 +347,7 @@ template <class F> static F sym(void* lib, const char* name, bool& ok) {
     return reinterpret_cast<F>(p);
 }
 
-static bool test_driver_api(const char* libpath) {
+static bool test_driver_api(const char* libpath, const char* cubin_path) {
     bool ok = true;
     void* lib = dlopen(libpath, RTLD_NOW | RTLD_LOCAL);
     EXPECT(lib != nullptr, "dlopen %s: %s", libpath, dlerror());
@@ -431,11 +432,30 @@ static bool test_driver_api(const char* libpath) {
     std::thread([&] { CUdeviceptr p; other_thread = cuMemAlloc_v2(&p, 16); }).join();
     EXPECT(other_thread == CUDA_ERROR_INVALID_CONTEXT, "the context is per thread: %d", int(other_thread));
 
-    const unsigned char image[] = {0x50, 0xed, 0x55, 0xba, 1, 0, 0, 0};   // any bytes do
+    // The module image must name the kernels: the nvcc cubin of the test kernels where the build
+    // made one, else PTX that lists them. Random bytes are refused, as by a real driver.
+    const unsigned char junk[] = {0x50, 0xed, 0x55, 0xbb, 1, 0, 0, 0, 0, 0, 0, 0};
     CUmodule mod = nullptr;
-    EXPECT(cuModuleLoadData(&mod, image) == CUDA_SUCCESS, "load module");
+    std::printf("  (an invalid-image message is expected next)\n");
+    std::fflush(stdout);
+    EXPECT(cuModuleLoadData(&mod, junk) == CUDA_ERROR_INVALID_IMAGE, "junk image");
+    std::string ptx = ".version 8.0\n.target sm_90\n.address_size 64\n";
+    for (const char* k : {"et_vec_add", "et_params", "et_dyn_reverse", "et_copy", "et_scale3_f64"})
+        ptx += std::string(".visible .entry ") + k + "(\n)\n{\n\tret;\n}\n";
+    std::vector<char> cubin;
+    if (cubin_path) {
+        FILE* f = std::fopen(cubin_path, "rb");
+        EXPECT(f != nullptr, "open %s", cubin_path);
+        char buf[65536];
+        for (size_t k; f && (k = std::fread(buf, 1, sizeof buf, f)) > 0;) cubin.insert(cubin.end(), buf, buf + k);
+        if (f) std::fclose(f);
+    }
+    const void* image = cubin.empty() ? static_cast<const void*>(ptx.c_str()) : static_cast<const void*>(cubin.data());
+    EXPECT(cuModuleLoadData(&mod, image) == CUDA_SUCCESS, "load module (%s)", cubin.empty() ? "PTX" : cubin_path);
     CUfunction add = nullptr, missing = nullptr, params_fn = nullptr, dyn = nullptr, copy = nullptr, scale = nullptr;
     EXPECT(cuModuleGetFunction(&add, mod, "et_vec_add") == CUDA_SUCCESS, "get et_vec_add");
+    std::printf("  (a kernel-not-found message is expected next)\n");
+    std::fflush(stdout);
     EXPECT(cuModuleGetFunction(&missing, mod, "no_such_kernel") == CUDA_ERROR_NOT_FOUND, "unknown name");
     EXPECT(cuModuleGetFunction(&params_fn, mod, "et_params") == CUDA_SUCCESS, "get et_params");
     EXPECT(cuModuleGetFunction(&dyn, mod, "et_dyn_reverse") == CUDA_SUCCESS, "get et_dyn_reverse");
@@ -634,7 +654,7 @@ int main(int argc, char** argv) {
     g_mode = "both";
     report("planted race: hidden in normal mode, caught in checking mode", test_race_caught());
     g_mode = "driver";
-    report("driver API through dlopen/dlsym", test_driver_api(argv[1]));
+    report("driver API through dlopen/dlsym", test_driver_api(argv[1], argc > 2 ? argv[2] : nullptr));
     std::printf("emu-test: %d passed, %d failed\n", g_pass, g_fail);
     return g_fail == 0 ? 0 : 1;
 }
