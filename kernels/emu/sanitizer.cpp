@@ -5,7 +5,7 @@
 //     poisoned guard zones (shadow: addressable bytes per 8-byte granule, as ASan encodes it);
 //     dynamic shared memory has guard zones and static __shared__ variables have poisoned
 //     padding between them (cuda_emu.h adds it, the module's symbol table locates it);
-//   - races: per 4-byte word the last writer (block, thread, barrier epoch, warp epoch); a
+//   - races: per byte the last writer (block, thread, barrier epoch, warp epoch); a
 //     read or write by another thread of the same launch without a __syncthreads() (same
 //     block) or a warp synchronisation (same warp) in between is a race; atomics are exempt;
 //   - reads of __shared__ memory that no thread of the block has written;
@@ -32,11 +32,12 @@ namespace cuda_emu {
 namespace {
 
 // ---------------------------------------------------------------- device memory arena
-constexpr size_t kArenaBytes = size_t(64) << 30;   // virtual, pages touched on use
+constexpr size_t kArenaBytes = size_t(32) << 30;   // virtual, pages touched on use
 constexpr size_t kGuard = 512;                    // poisoned bytes before each allocation
 constexpr uint8_t kFreed = 0x80;                  // shadow of freed memory
 
-struct Cell {            // race shadow of one 4-byte word
+struct Cell {            // race shadow of one byte (so that 2-byte and 1-byte elements written by
+                         // neighbouring threads are no race)
     uint32_t scope;      // launch serial (global memory) or block serial (shared memory)
     uint32_t epoch;      // writer's block epoch
     uint64_t who;        // writer: block << 26 | thread << 16 | warp epoch; kAtomicWriter
@@ -46,7 +47,7 @@ constexpr uint64_t kAtomicWriter = ~uint64_t(0);
 struct Arena {
     char* base = nullptr;
     uint8_t* shadow = nullptr;   // one byte per 8-byte granule: addressable bytes, 0, or kFreed
-    Cell* cells = nullptr;       // one per 4-byte word
+    Cell* cells = nullptr;       // one per byte
     size_t next = 0;             // bump offset
     std::mutex mu;
     std::map<uintptr_t, std::pair<size_t, uint64_t>> live;   // start -> (bytes, serial)
@@ -65,7 +66,7 @@ void* map_virtual(size_t bytes) {
 void arena_init() {
     g_arena.base = static_cast<char*>(map_virtual(kArenaBytes));
     g_arena.shadow = static_cast<uint8_t*>(map_virtual(kArenaBytes / 8));
-    g_arena.cells = static_cast<Cell*>(map_virtual(kArenaBytes / 4 * sizeof(Cell)));
+    g_arena.cells = static_cast<Cell*>(map_virtual(kArenaBytes * sizeof(Cell)));
 }
 
 inline bool in_arena(uintptr_t a) { return a - uintptr_t(g_arena.base) < kArenaBytes; }
@@ -127,8 +128,8 @@ struct WorkerShadow {
 WorkerShadow& worker_shadow(BlockInfo* b) {
     if (!b->san) b->san = new WorkerShadow();   // one per worker, kept for the process
     auto* ws = static_cast<WorkerShadow*>(b->san);
-    if (ws->stat.size() < b->static_bytes / 4 + 1) ws->stat.resize(b->static_bytes / 4 + 1, Cell{0, 0, 0});
-    if (ws->dyn.size() < b->dyn_bytes / 4 + 1) ws->dyn.resize(b->dyn_bytes / 4 + 1, Cell{0, 0, 0});
+    if (ws->stat.size() < b->static_bytes + 1) ws->stat.resize(b->static_bytes + 1, Cell{0, 0, 0});
+    if (ws->dyn.size() < b->dyn_bytes + 1) ws->dyn.resize(b->dyn_bytes + 1, Cell{0, 0, 0});
     return *ws;
 }
 
@@ -297,12 +298,12 @@ void print_thread(const char* role, uint64_t block, uint32_t thread, const Block
 }
 
 // ---------------------------------------------------------------- the checks
-// Race shadow update of the words [a, a+n) whose cells start at `cells` (cell 0 = word of base).
+// Race shadow update of the bytes [a, a+n) whose cells start at `cells` (cell 0 = byte at base).
 void race_check(FiberPub* f, Cell* cells, uintptr_t base, uintptr_t a, size_t n, bool write, uint32_t scope,
                 bool shared, const void* pc) {
     const BlockInfo* b = f->blk;
     uint64_t me = b->linear << 26 | uint64_t(f->index) << 16 | f->warp_epoch;
-    for (uintptr_t w = (a - base) / 4, end = (a + n - 1 - base) / 4; w <= end; w++) {
+    for (uintptr_t w = a - base, end = a + n - base; w < end; w++) {
         Cell& c = cells[w];
         if (c.scope == scope) {
             if (c.who != kAtomicWriter && (c.who ^ me) >> 16 != 0) {
@@ -310,7 +311,7 @@ void race_check(FiberPub* f, Cell* cells, uintptr_t base, uintptr_t a, size_t n,
                 bool ordered = same_block && c.epoch != b->epoch;
                 if (same_block && !ordered && (uint32_t(c.who >> 16) & 0x3ff) >> 5 == f->index >> 5)
                     ordered = int16_t(uint16_t(f->warp_epoch - uint16_t(c.who))) > 0;
-                if (!ordered) report_race(f, base + w * 4, write, c, shared ? "shared" : "global", pc);
+                if (!ordered) report_race(f, base + w, write, c, shared ? "shared" : "global", pc);
             }
         } else if (shared && !write) {
             report_uninit(f, a, n, pc);
@@ -331,7 +332,7 @@ void check_global(FiberPub* f, uintptr_t a, size_t n, bool write, bool atomic, c
     const BlockInfo* b = f->blk;
     uintptr_t base = uintptr_t(g_arena.base);
     if (atomic) {
-        for (uintptr_t w = (a - base) / 4, end = (a + n - 1 - base) / 4; w <= end; w++)
+        for (uintptr_t w = a - base, end = a + n - base; w < end; w++)
             g_arena.cells[w] = Cell{b->launch, b->epoch, kAtomicWriter};
         return;
     }
@@ -353,7 +354,7 @@ void check_shared(FiberPub* f, uintptr_t a, size_t n, bool write, bool atomic, b
     WorkerShadow& ws = worker_shadow(b);
     Cell* cells = dynamic ? ws.dyn.data() : ws.stat.data();
     if (atomic) {
-        for (uintptr_t w = (a - lo) / 4, end = (a + n - 1 - lo) / 4; w <= end; w++)
+        for (uintptr_t w = a - lo, end = a + n - lo; w < end; w++)
             cells[w] = Cell{b->serial, b->epoch, kAtomicWriter};
         return;
     }
@@ -447,3 +448,66 @@ LUMEN_SAN_HIDDEN void __tsan_func_entry(void*) {}
 LUMEN_SAN_HIDDEN void __tsan_func_exit(void) {}
 LUMEN_SAN_HIDDEN void __tsan_vptr_update(void**, void*) {}
 LUMEN_SAN_HIDDEN void __tsan_vptr_read(void**) {}
+// __threadfence() and friends (the atomics themselves are not instrumented: LUMEN_EMU_ATOMIC).
+LUMEN_SAN_HIDDEN void __tsan_atomic_thread_fence(int) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+LUMEN_SAN_HIDDEN void __tsan_atomic_signal_fence(int) { __atomic_signal_fence(__ATOMIC_SEQ_CST); }
+
+// ---------------------------------------------------------------- undefined behaviour
+// g++ -fsanitize=signed-integer-overflow,shift,integer-divide-by-zero -fno-sanitize-recover calls
+// these (UndefinedBehaviorSanitizer's ABI) where kernel arithmetic is undefined; no UBSan runtime
+// is linked: the report goes the same way as the memory checks and the launch fails.
+namespace cuda_emu {
+namespace {
+struct UbLocation { const char* file; uint32_t line, column; };
+struct UbType { uint16_t kind, info; char name[1]; };
+struct UbData { UbLocation loc; const UbType* type; };
+struct UbShiftData { UbLocation loc; const UbType* lhs; const UbType* rhs; };
+
+long long ub_value(const UbType* t, uintptr_t v) {
+    unsigned bits = 1u << (t->info >> 1);
+    if (bits >= 64) return (long long)v;
+    bool is_signed = t->info & 1;
+    uint64_t m = (uint64_t(1) << bits) - 1;
+    uint64_t u = v & m;
+    if (is_signed && (u >> (bits - 1))) return (long long)(u | ~m);
+    return (long long)u;
+}
+
+[[noreturn]] void ub_report(const UbLocation& loc, const std::string& what) {
+    if (g_active.load(std::memory_order_relaxed) == 0) {   // not in a checked launch: just say it
+        std::fprintf(stderr, "lumen-emu: undefined behaviour: %s at %s:%u\n", what.c_str(), loc.file, loc.line);
+        std::abort();
+    }
+    FiberPub* f = self();
+    if (first_report(f->blk)) {
+        std::fprintf(stderr, "lumen-emu: undefined behaviour: %s\n", what.c_str());
+        const BlockInfo* b = f->blk;
+        std::fprintf(stderr, "lumen-emu:   in kernel %s, block (%u,%u,%u), thread (%u,%u,%u)\n", kernel_name(b->fn),
+                     b->bid.x, b->bid.y, b->bid.z, f->tid.x, f->tid.y, f->tid.z);
+        std::fprintf(stderr, "lumen-emu:   at %s:%u:%u\n", loc.file, loc.line, loc.column);
+    }
+    fail(kIllegalAddress);
+}
+
+[[noreturn]] void ub_overflow(const UbData* d, const char* op, uintptr_t l, uintptr_t r) {
+    ub_report(d->loc, "signed integer overflow: " + std::to_string(ub_value(d->type, l)) + " " + op + " " +
+                          std::to_string(ub_value(d->type, r)) + " cannot be represented in type " + d->type->name);
+}
+}  // namespace
+}  // namespace cuda_emu
+
+LUMEN_SAN_HIDDEN void __ubsan_handle_add_overflow_abort(cuda_emu::UbData* d, uintptr_t l, uintptr_t r) { cuda_emu::ub_overflow(d, "+", l, r); }
+LUMEN_SAN_HIDDEN void __ubsan_handle_sub_overflow_abort(cuda_emu::UbData* d, uintptr_t l, uintptr_t r) { cuda_emu::ub_overflow(d, "-", l, r); }
+LUMEN_SAN_HIDDEN void __ubsan_handle_mul_overflow_abort(cuda_emu::UbData* d, uintptr_t l, uintptr_t r) { cuda_emu::ub_overflow(d, "*", l, r); }
+LUMEN_SAN_HIDDEN void __ubsan_handle_negate_overflow_abort(cuda_emu::UbData* d, uintptr_t v) {
+    cuda_emu::ub_report(d->loc, "negation of " + std::to_string(cuda_emu::ub_value(d->type, v)) + " cannot be represented in type " + d->type->name);
+}
+LUMEN_SAN_HIDDEN void __ubsan_handle_divrem_overflow_abort(cuda_emu::UbData* d, uintptr_t l, uintptr_t r) {
+    long long rv = cuda_emu::ub_value(d->type, r);
+    cuda_emu::ub_report(d->loc, rv == 0 ? std::string("integer division by zero")
+                                       : "division of " + std::to_string(cuda_emu::ub_value(d->type, l)) + " by -1 overflows type " + d->type->name);
+}
+LUMEN_SAN_HIDDEN void __ubsan_handle_shift_out_of_bounds_abort(cuda_emu::UbShiftData* d, uintptr_t l, uintptr_t r) {
+    cuda_emu::ub_report(d->loc, "shift of " + std::to_string(cuda_emu::ub_value(d->lhs, l)) + " by " +
+                                    std::to_string(cuda_emu::ub_value(d->rhs, r)) + " bits is out of range for type " + d->lhs->name);
+}

@@ -84,3 +84,9 @@ extern "C" __global__ void planted_fast_math(const float* in, float* out, int n)
         out[4 * i + 3] = rsqrtf(x + 2.0f);
     }
 }
+
+// Signed overflow in index arithmetic: fine for small tensors, wrong at real sizes.
+extern "C" __global__ void planted_index_overflow(float* out, int plane) {
+    int base = int(blockIdx.x) * plane;
+    if (threadIdx.x == 0 && base >= 0) out[blockIdx.x] = float(base & 0xff);
+}

@@ -105,8 +105,8 @@ int main() {
 
     std::vector<const char*> all = {"planted_missing_barrier", "planted_global_write_past_end", "planted_global_read_past_end",
         "planted_shared_write_past_end", "planted_dynamic_shared_past_end", "planted_nonatomic_sum",
-        "planted_uninitialized_shared", "planted_bounded", "planted_clean_warp_exchange", "planted_clean_atomics",
-        "planted_fast_math"};
+        "planted_uninitialized_shared", "planted_bounded", "planted_index_overflow", "planted_clean_warp_exchange",
+        "planted_clean_atomics", "planted_fast_math"};
     std::vector<const char*> stale(all.begin(), all.end() - 1);   // an image from before planted_fast_math
     std::string old_image = ptx_image(stale);
     CUmodule old_mod;
@@ -163,6 +163,10 @@ int main() {
            && has(l.report, "no __syncthreads() in between"), l.report);
     l = launch("planted_nonatomic_sum", dim3(64), dim3(1), 0, {&sum});
     expect("non-atomic += by 64 blocks", l.rc == CUDA_ERROR_LAUNCH_FAILED && has(l.report, "another block of the same launch"), l.report);
+    int plane = 1 << 30;
+    l = launch("planted_index_overflow", dim3(4), dim3(32), 0, {&out, &plane});
+    expect("signed overflow in index arithmetic (UBSan)", l.rc == CUDA_ERROR_ILLEGAL_ADDRESS
+           && has(l.report, "signed integer overflow: 2 * 1073741824 cannot be represented in type int"), l.report);
     l = launch("planted_uninitialized_shared", dim3(1), dim3(64), 0, {&out});
     expect("read of uninitialized shared memory", l.rc != CUDA_SUCCESS && has(l.report, "uninitialized __shared__"), l.report);
 
