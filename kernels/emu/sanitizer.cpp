@@ -18,6 +18,8 @@
 #include <link.h>
 #include <sys/mman.h>
 
+#include <cxxabi.h>
+
 #include <atomic>
 #include <cstdio>
 #include <map>
@@ -110,6 +112,11 @@ void read_shared_vars() {
             if (ELF64_ST_TYPE(sym[k].st_info) != STT_TLS || sym[k].st_size == 0) continue;
             std::string name = str + sym[k].st_name;
             if (name.find("lumen_emu_shared_guard_") != std::string::npos) continue;
+            int status = 0;
+            if (char* plain = abi::__cxa_demangle(name.c_str(), nullptr, nullptr, &status)) {
+                name = plain;   // "kernel::tile" rather than "_ZZ6kernelE4tile"
+                std::free(plain);
+            }
             g_shared_vars.push_back(SharedVar{size_t(sym[k].st_value), size_t(sym[k].st_size), name});
         }
     }

@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -87,7 +88,24 @@ static std::string ptx_image(const std::vector<const char*>& kernels) {
     return s;
 }
 
+// A ptxas -v report as `make fatbin` writes it, for the attributes and the register limit.
+static void write_ptxas_report(const char* path) {
+    FILE* f = std::fopen(path, "w");
+    std::fprintf(f, "ptxas info    : Compiling entry function 'planted_clean_atomics' for 'sm_80'\n"
+                    "ptxas info    : Used 40 registers, used 0 barriers, 368 bytes cmem[0]\n"
+                    "ptxas info    : Compiling entry function 'planted_clean_atomics' for 'sm_90'\n"
+                    "ptxas info    : Function properties for planted_clean_atomics\n"
+                    "    16 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads\n"
+                    "ptxas info    : Used 200 registers, used 1 barriers, 16 bytes cumulative stack size, "
+                    "1024 bytes smem, 368 bytes cmem[0]\n");
+    std::fclose(f);
+}
+
 int main() {
+    char report_path[] = "/tmp/lumen-planted-ptxas-XXXXXX";
+    close(mkstemp(report_path));
+    write_ptxas_report(report_path);
+    setenv("LUMEN_EMU_PTXAS_REPORT", report_path, 1);
     cuda_emu::lumen_emu_set_check(1, 3);
     CUdevice dev;
     CUcontext ctx;
@@ -133,6 +151,22 @@ int main() {
     expect("grid x of 2^31 is over the limit", l.rc == CUDA_ERROR_INVALID_VALUE, l.report);
     (void)a_out;
 
+    // ---- what ptxas said: registers, shared memory, and the threads that 200 registers allow
+    CUfunction atomics = fn("planted_clean_atomics");
+    int regs = 0, smem = 0, local = 0, max_threads = 0;
+    cuFuncGetAttribute(&regs, CU_FUNC_ATTRIBUTE_NUM_REGS, atomics);
+    cuFuncGetAttribute(&smem, CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES, atomics);
+    cuFuncGetAttribute(&local, CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES, atomics);
+    cuFuncGetAttribute(&max_threads, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, atomics);
+    CUdeviceptr s0 = dalloc(4), c0 = dalloc(4);
+    l = launch("planted_clean_atomics", dim3(1), dim3(512), 0, {&s0, &c0});
+    expect("cuFuncGetAttribute reports the ptxas figures; more threads than the registers allow fail",
+           regs == 200 && smem == 1024 && local == 16 && max_threads == 320 && l.rc == CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES
+               && has(l.report, "registers per block"),
+           "registers " + std::to_string(regs) + ", shared " + std::to_string(smem) + ", local " + std::to_string(local) +
+               ", max threads " + std::to_string(max_threads) + "\n" + l.report);
+    unlink(report_path);
+
     // ---- bounds
     int n = 1000;
     CUdeviceptr buf = dalloc(n * sizeof(float)), in = dalloc(n * sizeof(float));
@@ -144,7 +178,7 @@ int main() {
            && has(l.report, "0 bytes past the end"), l.report);
     l = launch("planted_shared_write_past_end", dim3(2), dim3(64), 0, {&out});
     expect("static shared write one past the end", l.rc == CUDA_ERROR_ILLEGAL_ADDRESS && has(l.report, "invalid __shared__ write")
-           && has(l.report, "past the end of __shared__"), l.report);
+           && has(l.report, "past the end of __shared__ planted_shared_write_past_end::slots (256 bytes)"), l.report);
     l = launch("planted_dynamic_shared_past_end", dim3(2), dim3(64), 64 * sizeof(float), {&out});
     expect("dynamic shared write one past the end", l.rc == CUDA_ERROR_ILLEGAL_ADDRESS && has(l.report, "invalid __shared__ write")
            && has(l.report, "0 bytes past the end of the block's 256 bytes of dynamic shared memory"), l.report);
