@@ -34,7 +34,7 @@ kernels:
 	$(MAKE) -C kernels emu fatbin
 
 emu-test:
-	$(MAKE) -C kernels emu-test entry-check
+	$(MAKE) -C kernels emu-test emu-asan-test entry-check
 
 # Every CUDA test (kernels, the engine's op tests on cuda, model goldens, lumen train --device cuda)
 # once, then the kernel tests under compute-sanitizer's memcheck and racecheck where the toolkit has it,

@@ -5,6 +5,7 @@
 // block of this module is the blocks' static __shared__ memory and gets filled with NaN.
 #include <dlfcn.h>
 #include <link.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -20,6 +21,17 @@
 #include "sanitizer.h"
 
 #define HIDDEN __attribute__((visibility("hidden")))
+
+// Under AddressSanitizer (`make emu-asan-test`) every stack switch is announced before it happens
+// and confirmed after it, so that ASan knows which stack is running.
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#define ASAN_LEAVE(fake, bottom, size) __sanitizer_start_switch_fiber((fake), (bottom), (size))
+#define ASAN_ARRIVE(fake) __sanitizer_finish_switch_fiber((fake), nullptr, nullptr)
+#else
+#define ASAN_LEAVE(fake, bottom, size) ((void)0)
+#define ASAN_ARRIVE(fake) ((void)0)
+#endif
 
 // ---------------------------------------------------------------- context switch (x86-64 SysV)
 // emu_switch(save, to):      saves the callee-saved registers and %rsp to *save, resumes `to`.
@@ -120,6 +132,7 @@ struct Fiber {
     State state;
     int bar_result;
     uint64_t warp_result;
+    void* asan_fake = nullptr;   // ASan's fake stack while suspended
 };
 
 struct Warp {
@@ -166,6 +179,9 @@ struct Worker {
     int free_stacks[kMaxThreads];
     int nfree = 0;
     void* sched_sp = nullptr;   // the worker's own context while fibers run
+    void* sched_asan_fake = nullptr;
+    const void* sched_bottom = nullptr;   // the worker thread's own stack (for ASan)
+    size_t sched_size = 0;
 
     // the block being run
     BlockInfo info;
@@ -263,6 +279,10 @@ int take_stack(Worker* w) {
     return i;
 }
 
+// ASan's view of a fiber stack: from above the guard pages to the region's end.
+const void* stack_bottom(Worker* w, int i) { return stack_base(w, i) + 4096 + kGuardBytes; }
+constexpr size_t kStackUsable = kStackBytes - 4096 - kGuardBytes;
+
 void attach(Worker* w, Fiber* f, int stack) {
     f->stack = stack;
     reinterpret_cast<StackHeader*>(stack_base(w, stack))->fiber = &f->pub;
@@ -319,6 +339,7 @@ int pick(Worker* w) {
                  "operations, %d exited\n",
                  w->info.bid.x, w->info.bid.y, w->info.bid.z, bar, warp, w->nthreads - w->alive);
     w->failed = true;
+    ASAN_LEAVE(nullptr, w->sched_bottom, w->sched_size);
     emu_resume(w->sched_sp);
 }
 
@@ -334,10 +355,13 @@ void run_next(Worker* w, Fiber* me) {
     if (fresh) {
         int s = take_stack(w);
         attach(w, f, s);
+        ASAN_LEAVE(&me->asan_fake, stack_bottom(w, s), kStackUsable);
         emu_start(&me->sp, stack_top(w, s), f, fiber_entry);
     } else {
+        ASAN_LEAVE(&me->asan_fake, stack_bottom(w, f->stack), kStackUsable);
         emu_switch(&me->sp, f->sp);
     }
+    ASAN_ARRIVE(me->asan_fake);
 }
 
 void release_barrier(Worker* w) {
@@ -361,6 +385,7 @@ void release_barrier(Worker* w) {
     if (n < 0) {
         if (w->alive > 0) { w->free_stacks[w->nfree++] = me->stack; deadlock(w); }
         w->free_stacks[w->nfree++] = me->stack;
+        ASAN_LEAVE(nullptr, w->sched_bottom, w->sched_size);
         emu_resume(w->sched_sp);
     }
     Fiber* f = &w->fibers[n];
@@ -368,14 +393,17 @@ void release_barrier(Worker* w) {
         f->state = kRunning;
         int s = me->stack;
         attach(w, f, s);
+        ASAN_LEAVE(nullptr, stack_bottom(w, s), kStackUsable);
         emu_restart(stack_top(w, s), f, fiber_entry);
     }
     w->free_stacks[w->nfree++] = me->stack;
     f->state = kRunning;
+    ASAN_LEAVE(nullptr, stack_bottom(w, f->stack), kStackUsable);
     emu_resume(f->sp);
 }
 
 void fiber_entry(void* arg) {
+    ASAN_ARRIVE(nullptr);
     Fiber* f = static_cast<Fiber*>(arg);
     Worker* w = f->w;
     w->job->thunk(w->job->fn, w->job->args);
@@ -580,7 +608,18 @@ void run_block(Worker* w, Job* job, uint64_t linear) {
     f->state = kRunning;
     int s = take_stack(w);
     attach(w, f, s);
+    if (!w->sched_bottom) {   // the worker thread's stack, for ASan's switch annotations
+        pthread_attr_t attr;
+        void* lo = nullptr;
+        if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+            pthread_attr_getstack(&attr, &lo, &w->sched_size);
+            pthread_attr_destroy(&attr);
+        }
+        w->sched_bottom = lo;
+    }
+    ASAN_LEAVE(&w->sched_asan_fake, stack_bottom(w, s), kStackUsable);
     emu_start(&w->sched_sp, stack_top(w, s), f, fiber_entry);
+    ASAN_ARRIVE(w->sched_asan_fake);
     if (w->failed) {
         w->nfree = 0;
         for (int i = 0; i < w->nstacks; i++) w->free_stacks[w->nfree++] = i;
@@ -778,6 +817,7 @@ LUMEN_EMU_API void lumen_emu_abort_block(int code) {
     Worker* w = current()->w;
     w->failed = true;
     w->fail_code = code;
+    ASAN_LEAVE(nullptr, w->sched_bottom, w->sched_size);
     emu_resume(w->sched_sp);
 }
 
