@@ -280,7 +280,7 @@ int take_stack(Worker* w) {
 }
 
 // ASan's view of a fiber stack: from above the guard pages to the region's end.
-const void* stack_bottom(Worker* w, int i) { return stack_base(w, i) + 4096 + kGuardBytes; }
+[[maybe_unused]] const void* stack_bottom(Worker* w, int i) { return stack_base(w, i) + 4096 + kGuardBytes; }
 constexpr size_t kStackUsable = kStackBytes - 4096 - kGuardBytes;
 
 void attach(Worker* w, Fiber* f, int stack) {
