@@ -96,6 +96,14 @@ for s in ("rand-m9-mstd0.5-inc1", "rand-m7-n3-p0.7-mstd101-mmax12", "rand-n1-m10
     lines.append(f"rand {s} {t.num_layers} {o.prob} {o.magnitude} {o.magnitude_std} {o.magnitude_max} "
                  + ",".join(op.name for op in t.ops))
 
+# Resizes of a float image (PIL mode F, so no 8-bit rounding): --interpolation / --train-interpolation.
+src = np.asarray(IMAGES["grey"], dtype=np.float32) / 255.0
+lines.append("fimage " + f"{src.shape[0]} {src.shape[1]} " + " ".join(repr(float(v)) for v in src.ravel()))
+for rname in ("nearest", "bilinear", "bicubic"):
+    for oh, ow in ((5, 4), (13, 17), (8, 6)):
+        out = np.asarray(Image.fromarray(src, "F").resize((ow, oh), RESAMPLE[rname]))
+        lines.append(f"resize {rname} {oh} {ow} " + " ".join(repr(float(v)) for v in out.ravel()))
+
 os.makedirs(os.path.dirname(OUT), exist_ok=True)
 with open(OUT, "w") as f:
     f.write("\n".join(lines) + "\n")

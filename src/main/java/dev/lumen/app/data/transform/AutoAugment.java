@@ -38,9 +38,12 @@ public record AutoAugment(String name, List<List<AugmentOp>> policy) implements 
     @Override
     public Image apply(Image img, Generator rng) {
         Image8 b = Image8.of(img);
-        for (AugmentOp op : policy.get(rng.nextInt(policy.size()))) b = op.apply(b, rng);
+        for (AugmentOp op : choose(rng)) b = op.apply(b, rng);
         return b.toImage();
     }
+
+    /** One sub-policy, uniform over the policy. */
+    List<AugmentOp> choose(Generator rng) { return policy.get(rng.nextInt(policy.size())); }
 
     @Override
     public String toString() { return "AutoAugment(" + name + ", " + policy.size() + " sub-policies)"; }

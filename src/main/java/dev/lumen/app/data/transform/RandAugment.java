@@ -18,9 +18,12 @@ public record RandAugment(List<AugmentOp> ops, int layers) implements Transform 
     public Image apply(Image img, Generator rng) {
         if (layers == 0) return img;
         Image8 b = Image8.of(img);
-        for (int i = 0; i < layers; i++) b = ops.get(rng.nextInt(ops.size())).apply(b, rng);
+        for (int i = 0; i < layers; i++) b = choose(rng).apply(b, rng);
         return b.toImage();
     }
+
+    /** One op, uniform over the list (timm draws the layers with replacement). */
+    AugmentOp choose(Generator rng) { return ops.get(rng.nextInt(ops.size())); }
 
     @Override
     public String toString() {

@@ -25,6 +25,8 @@ class AugmentGoldenTest {
 
     private static final Map<String, Image8> IMAGES = new HashMap<>();
     private static final List<Case> OPS = new ArrayList<>();
+    private static dev.lumen.app.data.Image floatImage;
+    private static final List<String[]> RESIZES = new ArrayList<>();
     private static final List<String[]> LEVELS = new ArrayList<>(), POLICIES = new ArrayList<>(), RANDS = new ArrayList<>();
 
     static {
@@ -37,6 +39,13 @@ class AugmentGoldenTest {
                     case "level" -> LEVELS.add(f);
                     case "policy" -> POLICIES.add(line.split(" ", 4));
                     case "rand" -> RANDS.add(f);
+                    case "resize" -> RESIZES.add(f);
+                    case "fimage" -> {
+                        int h = Integer.parseInt(f[1]), w = Integer.parseInt(f[2]);
+                        float[] v = new float[h * w];
+                        for (int i = 0; i < v.length; i++) v[i] = Float.parseFloat(f[3 + i]);
+                        floatImage = new dev.lumen.app.data.Image(1, h, w, v);
+                    }
                     default -> { }
                 }
             }
@@ -74,6 +83,26 @@ class AugmentGoldenTest {
             if (bad > 0) wrong.add(c.op + " " + c.arg + " " + c.resample + " " + c.image + ": " + bad + " pixels off, worst " + worst);
         }
         assertTrue(wrong.isEmpty(), wrong.size() + " of " + OPS.size() + " cases differ:\n" + String.join("\n", wrong));
+    }
+
+    /**
+     * Float resizes against PIL's mode-F resize: PIL sums in double and Lumen in float, hence
+     * 1e-5. Bicubic is compared after clipping PIL's result to [0, 1], as Lumen clips (PIL clips
+     * 8-bit images, which is what a photo is).
+     */
+    @Test
+    void resizeFiltersMatchPil() {
+        assertEquals(9, RESIZES.size());
+        for (String[] f : RESIZES) {
+            Interpolation filter = Interpolation.parse(f[1], "test");
+            int oh = Integer.parseInt(f[2]), ow = Integer.parseInt(f[3]);
+            dev.lumen.app.data.Image got = ImageOps.resize(floatImage, oh, ow, filter);
+            for (int i = 0; i < oh * ow; i++) {
+                double want = Double.parseDouble(f[4 + i]);
+                if (filter == Interpolation.BICUBIC) want = Math.max(0, Math.min(1, want));
+                assertEquals(want, got.data()[i], 1e-5, f[1] + " " + oh + "x" + ow + " element " + i);
+            }
+        }
     }
 
     @Test
