@@ -86,15 +86,16 @@ for op, fn in aa.LEVEL_TO_ARG.items():
     for m in [0, 1, 3.7, 5, 9, 10]:
         lines.append(f"level {op} {m} {float(fn(m, hp)[0])!r}")
 
-for pname in ("original", "v0"):
+for pname in ("original", "originalr", "v0", "v0r"):
     for i, sub in enumerate(aa.auto_augment_policy(pname, dict(hp))):
         lines.append(f"policy {pname} {i} " + " ; ".join(f"{o.name} {o.prob} {o.magnitude}" for o in sub))
 
-for s in ("rand-m9-mstd0.5-inc1", "rand-m7-n3-p0.7-mstd101-mmax12", "rand-n1-m10", "rand-m9-mstd0.5"):
+for s in ("rand-m9-mstd0.5-inc1", "rand-m7-n3-p0.7-mstd101-mmax12", "rand-n1-m10", "rand-m9-mstd0.5", "rand-m9-tweights-mstd0.5"):
     t = aa.rand_augment_transform(s, dict(hp))
     o = t.ops[0]
+    w = "none" if t.choice_weights is None else ",".join(repr(float(v)) for v in t.choice_weights)
     lines.append(f"rand {s} {t.num_layers} {o.prob} {o.magnitude} {o.magnitude_std} {o.magnitude_max} "
-                 + ",".join(op.name for op in t.ops))
+                 + ",".join(op.name for op in t.ops) + " " + w)
 
 # Resizes of a float image (PIL mode F, so no 8-bit rounding): --interpolation / --train-interpolation.
 src = np.asarray(IMAGES["grey"], dtype=np.float32) / 255.0

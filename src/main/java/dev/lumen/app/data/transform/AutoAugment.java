@@ -8,7 +8,8 @@ import java.util.List;
 /**
  * AutoAugment (Cubuk et al., 2019) as timm: one sub-policy drawn uniformly per image, its ops
  * applied in order, each with its own probability and magnitude. The policies are the published
- * ImageNet ones: {@code original} (the paper's) and {@code v0} (TPU EfficientNet's).
+ * ImageNet ones: {@code original} (the paper's) and {@code v0} (TPU EfficientNet's), and timm's
+ * {@code originalr} / {@code v0r}, the same with Posterize removing more bits as the magnitude grows.
  */
 public record AutoAugment(String name, List<List<AugmentOp>> policy) implements Transform {
     public AutoAugment {
@@ -19,12 +20,13 @@ public record AutoAugment(String name, List<List<AugmentOp>> policy) implements 
     /** The named policy ("original" or "v0") with the given hparams. */
     public static AutoAugment policy(String name, AugmentParams hp) {
         String[] table = switch (name) {
-            case "original" -> ORIGINAL;
-            case "v0" -> V0;
-            default -> throw new IllegalArgumentException("--aa: unknown AutoAugment policy '" + name + "' (original, v0, or rand-...)");
+            case "original", "originalr" -> ORIGINAL;
+            case "v0", "v0r" -> V0;
+            default -> throw new IllegalArgumentException("--aa: unknown AutoAugment policy '" + name + "' (original, originalr, v0, v0r, or rand-...)");
         };
         List<List<AugmentOp>> p = new ArrayList<>();
         for (String sub : table) {
+            if (name.endsWith("r")) sub = sub.replace("PosterizeOriginal ", "PosterizeIncreasing ").replace("Posterize ", "PosterizeIncreasing ");
             List<AugmentOp> ops = new ArrayList<>();
             for (String op : sub.split(";")) {
                 String[] f = op.trim().split(" ");

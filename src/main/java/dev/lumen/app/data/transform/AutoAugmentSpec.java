@@ -8,7 +8,9 @@ import java.util.regex.Pattern;
 /**
  * timm's --aa strings: {@code rand-m9-n2-mstd0.5-inc1-p0.5-mmax10} (RandAugment: magnitude,
  * layers, magnitude noise std (above 100: uniform), increasing ops, op probability, magnitude
- * clamp) and {@code original} / {@code v0} with an optional {@code -mstd0.5} (AutoAugment).
+ * clamp; {@code tweights}: timm's weighted op set, drawn without replacement) and
+ * {@code original}, {@code originalr}, {@code v0}, {@code v0r} with an optional {@code -mstd0.5}
+ * (AutoAugment).
  */
 public final class AutoAugmentSpec {
     private AutoAugmentSpec() {}
@@ -25,6 +27,26 @@ public final class AutoAugmentSpec {
             AugmentKind.SolarizeAdd, AugmentKind.ColorIncreasing, AugmentKind.ContrastIncreasing, AugmentKind.BrightnessIncreasing,
             AugmentKind.SharpnessIncreasing, AugmentKind.ShearX, AugmentKind.ShearY, AugmentKind.TranslateXRel, AugmentKind.TranslateYRel);
 
+    /** timm's experimental op weights ('tweights'), by op. */
+    private static final java.util.Map<AugmentKind, Double> WEIGHTS = weights();
+
+    private static java.util.Map<AugmentKind, Double> weights() {
+        java.util.Map<AugmentKind, Double> w = new java.util.LinkedHashMap<>();
+        w.put(AugmentKind.Rotate, 3.0);
+        w.put(AugmentKind.ShearX, 2.0);
+        w.put(AugmentKind.ShearY, 2.0);
+        w.put(AugmentKind.TranslateXRel, 1.0);
+        w.put(AugmentKind.TranslateYRel, 1.0);
+        w.put(AugmentKind.ColorIncreasing, 0.25);
+        w.put(AugmentKind.SharpnessIncreasing, 0.25);
+        w.put(AugmentKind.AutoContrast, 0.25);
+        for (AugmentKind k : List.of(AugmentKind.SolarizeIncreasing, AugmentKind.SolarizeAdd, AugmentKind.ContrastIncreasing,
+                AugmentKind.BrightnessIncreasing, AugmentKind.Equalize, AugmentKind.PosterizeIncreasing, AugmentKind.Invert)) {
+            w.put(k, 0.05);
+        }
+        return java.util.Collections.unmodifiableMap(w);
+    }
+
     private static final Pattern SECTION = Pattern.compile("([a-z]+)(\\d.*)");
 
     /** The transform of an --aa string; errors name the option and the bad section. */
@@ -40,15 +62,21 @@ public final class AutoAugmentSpec {
             return AutoAugment.policy(parts[0], hp);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("--aa '" + spec + "': unknown policy '" + parts[0]
-                    + "'; use rand-m9-mstd0.5-inc1 (RandAugment), original or v0 (AutoAugment)");
+                    + "'; use rand-m9-mstd0.5-inc1 (RandAugment), original, originalr, v0 or v0r (AutoAugment)");
         }
     }
 
     private static RandAugment rand(String spec, String[] parts, AugmentParams hp) {
         double magnitude = AugmentParams.LEVEL_DENOM, prob = 0.5;
         int layers = 2;
-        boolean increasing = false;
+        boolean increasing = false, weighted = false;
         for (int i = 1; i < parts.length; i++) {
+            if (parts[i].startsWith("t")) {
+                String set = parts[i].substring(1);
+                if (set.equals("weights")) weighted = true;
+                else if (set.startsWith("3a")) throw bad(spec, parts[i], "the 3a op sets (Desaturate, GaussianBlur) are not implemented");
+                continue; // timm: any other name is the plain (or inc1) list
+            }
             String[] kv = section(spec, parts[i]);
             double v = number(spec, parts[i], kv[1]);
             switch (kv[0]) {
@@ -63,8 +91,11 @@ public final class AutoAugmentSpec {
         }
         if (!(prob >= 0 && prob <= 1) || magnitude < 0 || layers < 0) throw bad(spec, spec, "m and n must be >= 0 and p in [0, 1]");
         List<AugmentOp> ops = new ArrayList<>();
-        for (AugmentKind k : increasing ? RAND_INCREASING_OPS : RAND_OPS) ops.add(new AugmentOp(k, prob, magnitude, hp));
-        return new RandAugment(ops, layers);
+        List<AugmentKind> kinds = weighted ? List.copyOf(WEIGHTS.keySet()) : increasing ? RAND_INCREASING_OPS : RAND_OPS;
+        for (AugmentKind k : kinds) ops.add(new AugmentOp(k, prob, magnitude, hp));
+        if (!weighted) return new RandAugment(ops, layers);
+        if (layers > ops.size()) throw bad(spec, spec, "tweights draws n ops without replacement, so n <= " + ops.size());
+        return new RandAugment(ops, layers, WEIGHTS.values().stream().mapToDouble(Double::doubleValue).toArray());
     }
 
     private static String[] section(String spec, String part) {

@@ -118,7 +118,8 @@ class AugmentGoldenTest {
     @Test
     void autoAugmentPoliciesAreTimms() {
         AugmentParams hp = params("bilinear", 3);
-        Map<String, AutoAugment> ours = Map.of("original", AutoAugment.policy("original", hp), "v0", AutoAugment.policy("v0", hp));
+        Map<String, AutoAugment> ours = new HashMap<>();
+        for (String name : List.of("original", "originalr", "v0", "v0r")) ours.put(name, (AutoAugment) AutoAugmentSpec.create(name, hp));
         int n = 0;
         for (String[] f : POLICIES) {
             List<AugmentOp> sub = ours.get(f[1]).policy().get(Integer.parseInt(f[2]));
@@ -126,7 +127,7 @@ class AugmentGoldenTest {
             assertEquals(f[3], got, f[1] + " sub-policy " + f[2]);
             n++;
         }
-        assertEquals(50, n);
+        assertEquals(100, n);
         assertEquals(25, ours.get("v0").policy().size());
         assertEquals(25, ours.get("original").policy().size());
     }
@@ -144,7 +145,14 @@ class AugmentGoldenTest {
             assertEquals(std, op.hp().magnitudeStd(), f[1]);
             assertEquals(f[6].equals("None") ? 10.0 : Double.parseDouble(f[6]), op.hp().magnitudeMax(), f[1]);
             assertEquals(Arrays.asList(f[7].split(",")), ra.ops().stream().map(o -> o.kind().name()).toList(), f[1]);
+            if (f[8].equals("none")) {
+                assertEquals(null, ra.weights(), f[1]);
+            } else {
+                double[] want = Arrays.stream(f[8].split(",")).mapToDouble(Double::parseDouble).toArray();
+                double total = Arrays.stream(ra.weights()).sum();
+                for (int i = 0; i < want.length; i++) assertEquals(want[i], ra.weights()[i] / total, 1e-12, f[1] + " weight " + i);
+            }
         }
-        assertEquals(4, RANDS.size());
+        assertEquals(5, RANDS.size());
     }
 }

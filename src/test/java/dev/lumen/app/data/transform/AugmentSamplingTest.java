@@ -28,10 +28,39 @@ class AugmentSamplingTest {
         RandAugment ra = (RandAugment) AutoAugmentSpec.create("rand-m9-mstd0.5-inc1", HP);
         Generator g = new Generator(11);
         Map<AugmentKind, Integer> count = new HashMap<>();
-        for (int i = 0; i < N; i++) count.merge(ra.choose(g).kind(), 1, Integer::sum);
+        int repeats = 0;
+        for (int i = 0; i < N / 2; i++) {
+            List<AugmentOp> two = ra.choose(g);
+            two.forEach(op -> count.merge(op.kind(), 1, Integer::sum));
+            if (two.get(0) == two.get(1)) repeats++;
+        }
         assertEquals(15, count.size());
         double p = 1.0 / 15, tol = 5 * Math.sqrt(p * (1 - p) / N);
         for (int c : count.values()) assertEquals(p, (double) c / N, tol);
+        assertEquals(p, (double) repeats / (N / 2), 5 * Math.sqrt(p * (1 - p) / (N / 2))); // with replacement
+    }
+
+    @Test
+    void weightedOpsAreDrawnWithoutReplacementInProportion() {
+        RandAugment ra = (RandAugment) AutoAugmentSpec.create("rand-m9-tweights", HP);
+        double[] w = ra.weights();
+        double total = java.util.Arrays.stream(w).sum();
+        Generator g = new Generator(17);
+        int[] first = new int[w.length], second = new int[w.length];
+        for (int i = 0; i < N; i++) {
+            List<AugmentOp> two = ra.choose(g);
+            assertNotEquals(two.get(0), two.get(1));
+            first[ra.ops().indexOf(two.get(0))]++;
+            second[ra.ops().indexOf(two.get(1))]++;
+        }
+        for (int k = 0; k < w.length; k++) {
+            double p1 = w[k] / total, p2 = 0; // P(second = k) = sum over j != k of p_j p_k / (1 - p_j)
+            for (int j = 0; j < w.length; j++) if (j != k) p2 += (w[j] / total) * (w[k] / total) / (1 - w[j] / total);
+            assertEquals(p1, (double) first[k] / N, 5 * Math.sqrt(p1 * (1 - p1) / N) + 1e-9, "first draw of op " + k);
+            assertEquals(p2, (double) second[k] / N, 5 * Math.sqrt(p2 * (1 - p2) / N) + 1e-9, "second draw of op " + k);
+        }
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> AutoAugmentSpec.create("rand-t3a", HP)).getMessage()
+                .contains("3a op sets"));
     }
 
     @Test
