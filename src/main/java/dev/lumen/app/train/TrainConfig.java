@@ -129,10 +129,10 @@ public final class TrainConfig {
     @Option(names = "--mixup-mode", paramLabel = "MODE", description = "batch, pair or elem. Default: ${DEFAULT-VALUE}.", defaultValue = "batch")
     public String mixupMode = "batch";
 
-    @Option(names = "--aa", paramLabel = "SPEC", description = {"AutoAugment policy, as timm: rand-m9-mstd0.5-inc1 (RandAugment: m magnitude 0-10,"
-            + " n ops per image, mstd magnitude noise, inc1 ops that grow with m, p op probability, mmax magnitude cap,",
-            "tweights timm's weighted op set), original, originalr, v0 or v0r (AutoAugment, optional -mstd0.5).",
-            "Replaces --color-jitter, as in timm. Default: off."})
+    @Option(names = "--aa", paramLabel = "SPEC", description = "AutoAugment policy, as timm: rand-m9-mstd0.5-inc1 (RandAugment: m magnitude"
+            + " 0-10, n ops per image, mstd magnitude noise, inc1 ops that grow with m, p op probability, mmax magnitude cap, tweights"
+            + " timm's weighted op set), or original, originalr, v0, v0r (AutoAugment, optional -mstd0.5). Replaces --color-jitter,"
+            + " as in timm. Default: off.")
     public String aa;
 
     @Option(names = "--color-jitter", paramLabel = "F", split = ",",
