@@ -54,7 +54,7 @@ public final class TrainConfig {
     @Option(names = "--epochs", paramLabel = "N", description = "Epochs to train. Default: ${DEFAULT-VALUE}.", defaultValue = "10")
     public int epochs = 10;
 
-    @Option(names = "--workers", paramLabel = "N", description = "Data loading threads (0: on the training thread). Default: cores - 1.")
+    @Option(names = {"-j", "--workers"}, paramLabel = "N", description = "Data loading threads (0: on the training thread). Default: cores - 1.")
     public Integer workers;
 
     @Option(names = "--seed", paramLabel = "N", description = "Seed of the model init, dropout, shuffling, augmentation and MixUp. Default: ${DEFAULT-VALUE}.",

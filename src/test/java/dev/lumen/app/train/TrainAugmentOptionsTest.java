@@ -49,6 +49,7 @@ class TrainAugmentOptionsTest {
             assertEquals(Pipelines.train(before).toString(), Pipelines.train(now).toString());
             assertEquals(Pipelines.eval(before).toString(), Pipelines.eval(now).toString());
         }
+        assertEquals(3, parse("-j", "3").workers); // timm's short name
         List<?> photo = Pipelines.train(TrainPipelines.options(c, 224, MEAN, STD)).steps();
         assertEquals(List.of(RandomResizedCrop.square(224), new RandomHorizontalFlip(0.5)), photo.subList(0, 2));
     }
