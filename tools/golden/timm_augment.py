@@ -97,6 +97,18 @@ for s in ("rand-m9-mstd0.5-inc1", "rand-m7-n3-p0.7-mstd101-mmax12", "rand-n1-m10
     lines.append(f"rand {s} {t.num_layers} {o.prob} {o.magnitude} {o.magnitude_std} {o.magnitude_max} "
                  + ",".join(op.name for op in t.ops) + " " + w)
 
+# torchvision's ColorJitter on a PIL image, as timm applies it: ImageEnhance for brightness,
+# contrast and saturation (the ops above), and the hue turned in PIL's 8-bit HSV.
+def adjust_hue(img, hue_factor):
+    h, s, v = img.convert("HSV").split()
+    np_h = np.array(h, dtype=np.uint8)
+    np_h += np.uint8(int(hue_factor * 255) % 256)  # wraps around the colour wheel
+    return Image.merge("HSV", (Image.fromarray(np_h, "L"), s, v)).convert("RGB")
+
+
+for hue in (-0.3, -0.05, 0.1, 0.45):
+    lines.append(dump(f"hue {hue}", adjust_hue(IMAGES["rgb"], hue)))
+
 # Resizes of a float image (PIL mode F, so no 8-bit rounding): --interpolation / --train-interpolation.
 src = np.asarray(IMAGES["grey"], dtype=np.float32) / 255.0
 lines.append("fimage " + f"{src.shape[0]} {src.shape[1]} " + " ".join(repr(float(v)) for v in src.ravel()))

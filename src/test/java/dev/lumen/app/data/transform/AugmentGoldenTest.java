@@ -27,6 +27,7 @@ class AugmentGoldenTest {
     private static final List<Case> OPS = new ArrayList<>();
     private static dev.lumen.app.data.Image floatImage;
     private static final List<String[]> RESIZES = new ArrayList<>();
+    private static final Map<Double, Image8> HUES = new HashMap<>();
     private static final List<String[]> LEVELS = new ArrayList<>(), POLICIES = new ArrayList<>(), RANDS = new ArrayList<>();
 
     static {
@@ -40,6 +41,7 @@ class AugmentGoldenTest {
                     case "policy" -> POLICIES.add(line.split(" ", 4));
                     case "rand" -> RANDS.add(f);
                     case "resize" -> RESIZES.add(f);
+                    case "hue" -> HUES.put(Double.parseDouble(f[1]), image(f, 2));
                     case "fimage" -> {
                         int h = Integer.parseInt(f[1]), w = Integer.parseInt(f[2]);
                         float[] v = new float[h * w];
@@ -103,6 +105,45 @@ class AugmentGoldenTest {
                 assertEquals(want, got.data()[i], 1e-5, f[1] + " " + oh + "x" + ow + " element " + i);
             }
         }
+    }
+
+    /**
+     * Lumen's ColorJitter works on floats (torchvision's tensor rules); timm jitters 8-bit PIL
+     * images. On the same 8-bit input the two agree to 1.5 levels in 255 for brightness,
+     * contrast and saturation: PIL truncates each blend (under 1 level) and rounds the grey it
+     * blends with (half a level, times |factor - 1| &lt;= 0.9). The hue is compared at the shift
+     * PIL can make (whole 1/255 steps of the wheel) and agrees to 7 levels: PIL stores H, S and V
+     * in 8 bits, and half a hue step moves a channel by up to 3 levels of the pixel's chroma,
+     * plus the rounding of S and V.
+     */
+    @Test
+    void colorJitterAgreesWithTimmsPilJitterToThe8BitRounding() {
+        int checked = 0;
+        for (Case c : OPS) {
+            if (!List.of("Brightness", "Contrast", "Color").contains(c.op)) continue;
+            dev.lumen.app.data.Image in = IMAGES.get(c.image).toImage();
+            dev.lumen.app.data.Image got = switch (c.op) {
+                case "Brightness" -> ColorJitter.adjustBrightness(in, c.arg);
+                case "Contrast" -> ColorJitter.adjustContrast(in, c.arg);
+                default -> ColorJitter.adjustSaturation(in, c.arg);
+            };
+            double d = maxDiff(got, c.out);
+            assertTrue(d <= 1.5, c.op + " " + c.arg + " " + c.image + " differs by " + d + " levels");
+            checked++;
+        }
+        for (Map.Entry<Double, Image8> e : HUES.entrySet()) {
+            double shift = (int) (e.getKey() * 255) / 255.0; // the shift PIL can make: whole 1/255 steps
+            double d = maxDiff(ColorJitter.adjustHue(IMAGES.get("rgb").toImage(), shift), e.getValue());
+            assertTrue(d <= 7, "hue " + e.getKey() + " differs by " + d + " levels");
+            checked++;
+        }
+        assertEquals(34, checked);
+    }
+
+    private static double maxDiff(dev.lumen.app.data.Image got, Image8 want) {
+        double d = 0;
+        for (int i = 0; i < want.v().length; i++) d = Math.max(d, Math.abs(got.data()[i] * 255.0 - want.v()[i]));
+        return d;
     }
 
     @Test
