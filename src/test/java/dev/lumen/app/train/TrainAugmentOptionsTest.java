@@ -73,6 +73,9 @@ class TrainAugmentOptionsTest {
         assertEquals("SharpnessIncreasing", ra.ops().get(10).kind().name());
         assertInstanceOf(Normalize.class, t.get(4));
         assertEquals(RandomErasing.of(0.25, RandomErasing.Mode.CONST, 3), t.get(5));
+        RandomErasing re = (RandomErasing) t.get(5);
+        assertEquals(1, re.minCount()); // timm: a count uniform in [1, --recount]
+        assertEquals(3, re.maxCount());
         assertEquals(6, t.size());
         List<?> e = Pipelines.eval(o).steps();
         assertEquals(Resize.shorterSide(248).with(Interpolation.BICUBIC), e.get(0)); // floor(224 / 0.9)
