@@ -70,8 +70,9 @@ public enum AugmentKind {
     }
 
     private static int[] fill(AugmentParams hp, Image8 img) {
-        if (hp.fill().length == img.channels()) return hp.fill();
-        if (hp.fill().length == 3 && img.channels() == 1) return new int[] {hp.fill()[0]};
-        throw new IllegalArgumentException("augment: " + hp.fill().length + " fill values for a " + img.channels() + "-channel image");
+        int[] fill = hp.fill();
+        if (fill.length == img.channels()) return fill;
+        if (fill.length == 3 && img.channels() == 1) return new int[] {fill[0]};
+        throw new IllegalArgumentException("augment: " + fill.length + " fill values for a " + img.channels() + "-channel image");
     }
 }

@@ -22,6 +22,9 @@ public record AugmentParams(double magnitudeStd, double magnitudeMax, double tra
         fill = fill.clone();
     }
 
+    @Override
+    public int[] fill() { return fill.clone(); }
+
     /**
      * timm's create_transform values for an image side and a normalisation mean: translate
      * constant int(0.45 side), fill round(255 mean).
