@@ -15,6 +15,8 @@ export MAVEN_OPTS ?= --sun-misc-unsafe-memory-access=allow
 
 MVN := mvn -B -q -e $(if $(CI),-ntp,)
 TORCH_PY := /usr/bin/python3
+# timm 1.0 and Pillow for the augmentation goldens (pyenv python3; pip install --no-deps timm pillow).
+TIMM_PY ?= python3
 APT_STAMP := .deps/apt.stamp
 
 # The kernel tests need the emulated driver; where the build made it, a missing one is an error.
@@ -88,6 +90,7 @@ gpu-driver:
 golden: $(APT_STAMP)
 	@tools/apt-install.sh python3-torch
 	cd tools/golden && for f in gen_*.py; do echo "golden: $$f"; $(TORCH_PY) $$f || exit 1; done
+	cd tools/golden && $(TIMM_PY) timm_augment.py
 
 clean:
 	$(MVN) clean

@@ -27,6 +27,7 @@ import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -39,6 +40,8 @@ import picocli.CommandLine.Spec;
                 "Without --data or --dataset, the run's own validation data is used."})
 public final class EvalCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
+
+    @Mixin EvalResizeOptions resize;
 
     @Option(names = "--checkpoint", required = true, paramLabel = "PATH",
             description = "A run folder (its best, else last, checkpoint), a training checkpoint, or plain weights (safetensors or .pth).")
@@ -130,7 +133,7 @@ public final class EvalCommand implements Callable<Integer> {
                 if (!dev.equals(Device.CPU)) net.to(dev);
                 err.printf(Locale.ROOT, "evaluating %s (%s, %dx%dx%d) on %s: %d images, %d classes%n", ck.file(), name, c, size, size,
                         set.description(), set.data().size(), set.data().numClasses());
-                report = evaluate(net, dev, set.data(), Pipelines.Options.defaults(size, m, s), err);
+                report = evaluate(net, dev, set.data(), resize.apply(Pipelines.Options.defaults(size, m, s), ck), err);
             }
             out.println(report.summaryLine());
             out.print(report.toText());

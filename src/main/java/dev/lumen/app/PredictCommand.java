@@ -34,6 +34,7 @@ import java.util.stream.IntStream;
 import java.util.stream.Stream;
 import javax.imageio.ImageIO;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -46,6 +47,8 @@ import picocli.CommandLine.Spec;
                 "A run's checkpoint brings its model, image settings and class names; plain weights take them from the options."})
 public final class PredictCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
+
+    @Mixin EvalResizeOptions resize;
 
     @Option(names = "--checkpoint", required = true, paramLabel = "PATH",
             description = "A run folder (its best, else last, checkpoint), a training checkpoint, or plain weights (safetensors or .pth).")
@@ -128,7 +131,7 @@ public final class PredictCommand implements Callable<Integer> {
             float[] s = CheckpointModel.setting("--std", std, ck.configFloats("std"), err);
             if (m == null) m = c == 3 ? Normalize.IMAGENET_MEAN : new float[] {0.5f};
             if (s == null) s = c == 3 ? Normalize.IMAGENET_STD : new float[] {0.5f};
-            Transform pipe = Pipelines.eval(Pipelines.Options.defaults(size, m, s));
+            Transform pipe = Pipelines.eval(resize.apply(Pipelines.Options.defaults(size, m, s), ck));
 
             List<Item> items = collect(err);
             try (ImageClassifier net = ck.build(name, null, c, size)) {

@@ -54,7 +54,7 @@ public final class TrainConfig {
     @Option(names = "--epochs", paramLabel = "N", description = "Epochs to train. Default: ${DEFAULT-VALUE}.", defaultValue = "10")
     public int epochs = 10;
 
-    @Option(names = "--workers", paramLabel = "N", description = "Data loading threads (0: on the training thread). Default: cores - 1.")
+    @Option(names = {"-j", "--workers"}, paramLabel = "N", description = "Data loading threads (0: on the training thread). Default: cores - 1.")
     public Integer workers;
 
     @Option(names = "--seed", paramLabel = "N", description = "Seed of the model init, dropout, shuffling, augmentation and MixUp. Default: ${DEFAULT-VALUE}.",
@@ -128,6 +128,52 @@ public final class TrainConfig {
 
     @Option(names = "--mixup-mode", paramLabel = "MODE", description = "batch, pair or elem. Default: ${DEFAULT-VALUE}.", defaultValue = "batch")
     public String mixupMode = "batch";
+
+    @Option(names = "--aa", paramLabel = "SPEC", description = "AutoAugment policy, as timm: rand-m9-mstd0.5-inc1 (RandAugment: m magnitude"
+            + " 0-10, n ops per image, mstd magnitude noise, inc1 ops that grow with m, p op probability, mmax magnitude cap, tweights"
+            + " timm's weighted op set), or original, originalr, v0, v0r (AutoAugment, optional -mstd0.5). Replaces --color-jitter,"
+            + " as in timm. Default: off.")
+    public String aa;
+
+    @Option(names = "--color-jitter", paramLabel = "F", split = ",",
+            description = "ColorJitter strength for brightness, contrast and saturation (one value, as timm), or B,C,S[,H] with hue. Default: 0 (off; timm's is 0.4).")
+    public double[] colorJitter;
+
+    @Option(names = "--hflip", paramLabel = "P", description = "Horizontal flip probability. Default: ${DEFAULT-VALUE}.", defaultValue = "0.5")
+    public double hflip = 0.5;
+
+    @Option(names = "--vflip", paramLabel = "P", description = "Vertical flip probability. Default: ${DEFAULT-VALUE}.", defaultValue = "0")
+    public double vflip;
+
+    @Option(names = "--scale", paramLabel = "F", arity = "2",
+            description = "RandomResizedCrop area fraction MIN MAX (timm's 0.08 1.0); also switches images up to 64 px from pad-and-crop to it.")
+    public double[] scale;
+
+    @Option(names = "--ratio", paramLabel = "R", arity = "2", description = "RandomResizedCrop aspect ratio MIN MAX (timm's 0.75 1.3333).")
+    public double[] ratio;
+
+    @Option(names = "--reprob", paramLabel = "P", description = "Random erasing probability (after Normalize). Default: ${DEFAULT-VALUE}.", defaultValue = "0")
+    public double reprob;
+
+    @Option(names = "--remode", paramLabel = "MODE", description = "Random erasing fill: const (zeros), rand (one normal draw per channel) or pixel"
+            + " (per pixel). Default: ${DEFAULT-VALUE}.", defaultValue = "pixel")
+    public String remode = "pixel";
+
+    @Option(names = "--recount", paramLabel = "N", description = "Random erasing: up to N rectangles per image. Default: ${DEFAULT-VALUE}.", defaultValue = "1")
+    public int recount = 1;
+
+    @Option(names = "--train-interpolation", paramLabel = "NAME",
+            description = "Training resize and warp filter: bilinear, bicubic, nearest or random (timm's default). Default: ${DEFAULT-VALUE}.",
+            defaultValue = "bilinear")
+    public String trainInterpolation = "bilinear";
+
+    @Option(names = "--interpolation", paramLabel = "NAME", description = "Validation resize filter: bilinear, bicubic or nearest. Default: ${DEFAULT-VALUE}.",
+            defaultValue = "bilinear")
+    public String interpolation = "bilinear";
+
+    @Option(names = "--crop-pct", paramLabel = "F", description = "Validation centre crop fraction: resize to img-size / F, crop img-size"
+            + " (images above 64 px). Default: ${DEFAULT-VALUE}.", defaultValue = "0.875")
+    public double cropPct = 0.875;
 
     @Option(names = "--crop-padding", paramLabel = "PX", description = "Small images (up to 64 px): pad by PX and crop back at random"
             + " (0: no crop). Default: img-size/8.")

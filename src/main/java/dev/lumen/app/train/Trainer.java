@@ -209,9 +209,7 @@ public final class Trainer {
         model.train();
         stateViews = model.stateDict();
 
-        Pipelines.Options po = Pipelines.Options.defaults(cfg.imgSize, norm[0], norm[1]);
-        if (cfg.cutout > 0) po = po.withCutout(cfg.cutout, Math.max(1, cfg.imgSize / 2));
-        if (cfg.cropPadding != null) po = po.withPadding(cfg.cropPadding);
+        Pipelines.Options po = TrainPipelines.options(cfg, cfg.imgSize, norm[0], norm[1]);
         trainLoader = DataLoader.builder(train, Pipelines.train(po)).batchSize(cfg.batchSize).shuffle(true)
                 .dropLast(train.size() >= 2 * cfg.batchSize).workers(cfg.workers).seed(cfg.seed).onUnreadable(this::warnUnreadable).build();
         valLoader = DataLoader.builder(val, Pipelines.eval(po)).batchSize(cfg.batchSize).shuffle(false).workers(cfg.workers)
@@ -269,6 +267,7 @@ public final class Trainer {
         if (!(cfg.modelEmaDecay >= 0 && cfg.modelEmaDecay <= 1)) throw new TrainException("--model-ema-decay must be in [0, 1], got " + cfg.modelEmaDecay);
         if (cfg.cutout < 0) throw new TrainException("--cutout must be >= 0, got " + cfg.cutout);
         if (cfg.cropPadding != null && cfg.cropPadding < 0) throw new TrainException("--crop-padding must be >= 0, got " + cfg.cropPadding);
+        TrainPipelines.validate(cfg);
     }
 
     /** cpu, or cuda when its backend loads; never a silent fallback. */

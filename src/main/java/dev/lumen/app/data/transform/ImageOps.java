@@ -38,9 +38,28 @@ public final class ImageOps {
         return new Image(c, h, w, out);
     }
 
+    /** Mirrors the image top-bottom. */
+    public static Image vflip(Image src) {
+        int c = src.channels(), h = src.height(), w = src.width();
+        float[] in = src.data(), out = new float[in.length];
+        for (int ch = 0; ch < c; ch++) {
+            for (int y = 0; y < h; y++) System.arraycopy(in, (ch * h + y) * w, out, (ch * h + h - 1 - y) * w, w);
+        }
+        return new Image(c, h, w, out);
+    }
+
     /** Bilinear resize of the whole image (see {@link #resizedCrop}). */
     public static Image resize(Image src, int outH, int outW) {
         return resizedCrop(src, 0, 0, src.height(), src.width(), outH, outW);
+    }
+
+    /** Resize of the whole image with the given filter (see {@link #resizedCrop}). */
+    public static Image resize(Image src, int outH, int outW, Interpolation filter) {
+        return resizedCrop(src, 0, 0, src.height(), src.width(), outH, outW, filter);
+    }
+
+    public static Image resizedCrop(Image src, int top, int left, int h, int w, int outH, int outW) {
+        return resizedCrop(src, top, left, h, w, outH, outW, Interpolation.BILINEAR);
     }
 
     /**
@@ -48,16 +67,24 @@ public final class ImageOps {
      * with PIL's bilinear filter: a triangle kernel over half-pixel centres (align_corners=False)
      * whose support widens by the scale factor when shrinking, so downscaling averages every
      * source pixel (antialias) instead of skipping rows. Upscaling is plain bilinear interpolation.
+     * BICUBIC is PIL's cubic (a = -0.5, support 2, widened alike) with the result clipped to
+     * [0, 1] as PIL clips 8-bit values; NEAREST takes the pixel under each output centre, as
+     * PIL's nearest resize (an affine scale).
      */
-    public static Image resizedCrop(Image src, int top, int left, int h, int w, int outH, int outW) {
+    public static Image resizedCrop(Image src, int top, int left, int h, int w, int outH, int outW, Interpolation filter) {
         if (outH < 1 || outW < 1) throw new IllegalArgumentException("resize: bad output size " + outH + "x" + outW);
         if (top < 0 || left < 0 || h < 1 || w < 1 || top + h > src.height() || left + w > src.width()) {
             throw new IllegalArgumentException("resize: window " + h + "x" + w + " at (" + top + ", " + left
                     + ") is outside the " + src.height() + "x" + src.width() + " image");
         }
         if (h == outH && w == outW) return crop(src, top, left, h, w);
+        if (filter == Interpolation.NEAREST) return nearest(src, top, left, h, w, outH, outW);
+        if (filter != Interpolation.BILINEAR && filter != Interpolation.BICUBIC) {
+            throw new IllegalArgumentException("resize: pick a concrete filter, not " + filter);
+        }
+        boolean cubic = filter == Interpolation.BICUBIC;
         int c = src.channels(), sw = src.width(), sh = src.height();
-        Kernel kx = Kernel.of(w, outW), ky = Kernel.of(h, outH);
+        Kernel kx = Kernel.of(w, outW, cubic), ky = Kernel.of(h, outH, cubic);
         float[] in = src.data();
         float[] tmp = new float[c * h * outW];
         for (int ch = 0; ch < c; ch++) {
@@ -82,15 +109,34 @@ public final class ImageOps {
                 }
             }
         }
+        if (cubic) for (int i = 0; i < out.length; i++) out[i] = Math.max(0f, Math.min(1f, out[i]));
+        return new Image(c, outH, outW, out);
+    }
+
+    /** PIL's nearest resize of a box: source index floor(box origin + (i + 0.5) scale), accumulated as PIL does. */
+    private static Image nearest(Image src, int top, int left, int h, int w, int outH, int outW) {
+        int c = src.channels(), sh = src.height(), sw = src.width();
+        double sx = (double) w / outW, sy = (double) h / outH;
+        int[] xs = new int[outW], ys = new int[outH];
+        double xo = left + sx * 0.5, yo = top + sy * 0.5;
+        for (int i = 0; i < outW; i++, xo += sx) xs[i] = Math.min((int) xo, sw - 1);
+        for (int i = 0; i < outH; i++, yo += sy) ys[i] = Math.min((int) yo, sh - 1);
+        float[] in = src.data(), out = new float[c * outH * outW];
+        for (int ch = 0; ch < c; ch++) {
+            for (int oy = 0; oy < outH; oy++) {
+                int srcRow = (ch * sh + ys[oy]) * sw, dstRow = (ch * outH + oy) * outW;
+                for (int ox = 0; ox < outW; ox++) out[dstRow + ox] = in[srcRow + xs[ox]];
+            }
+        }
         return new Image(c, outH, outW, out);
     }
 
     /** Per output index: the first input index, the tap count, and normalised weights. */
     private record Kernel(int[] start, int[] count, float[] w, int stride) {
-        static Kernel of(int inLen, int outLen) {
+        static Kernel of(int inLen, int outLen, boolean cubic) {
             double scale = (double) inLen / outLen;
             double filterScale = Math.max(scale, 1.0);
-            double support = filterScale; // the triangle filter's support is 1, widened when shrinking
+            double support = (cubic ? 2 : 1) * filterScale; // the filter's support, widened when shrinking
             int stride = (int) Math.ceil(support) * 2 + 1;
             int[] start = new int[outLen], count = new int[outLen];
             float[] w = new float[outLen * stride];
@@ -102,7 +148,7 @@ public final class ImageOps {
                 double[] tap = new double[n];
                 for (int k = 0; k < n; k++) {
                     double t = Math.abs((k + lo - center + 0.5) / filterScale);
-                    tap[k] = t < 1 ? 1 - t : 0;
+                    tap[k] = cubic ? cubic(t) : t < 1 ? 1 - t : 0;
                     total += tap[k];
                 }
                 for (int k = 0; k < n; k++) w[i * stride + k] = (float) (tap[k] / total);
@@ -110,6 +156,14 @@ public final class ImageOps {
                 count[i] = n;
             }
             return new Kernel(start, count, w, stride);
+        }
+
+        /** PIL's bicubic filter, a = -0.5. */
+        private static double cubic(double x) {
+            double a = -0.5;
+            if (x < 1) return ((a + 2) * x - (a + 3)) * x * x + 1;
+            if (x < 2) return (((x - 5) * x + 8) * x - 4) * a;
+            return 0;
         }
     }
 }

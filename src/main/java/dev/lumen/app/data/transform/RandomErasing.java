@@ -24,8 +24,21 @@ public record RandomErasing(double probability, double minArea, double maxArea, 
     }
 
     /** timm's defaults (area 0.02 to 1/3, aspect 0.3 to 1/0.3, one rectangle) with the given p and mode. */
-    public static RandomErasing of(double probability, Mode mode) {
-        return new RandomErasing(probability, 0.02, 1.0 / 3, 0.3, 1 / 0.3, mode, 1, 1);
+    public static RandomErasing of(double probability, Mode mode) { return of(probability, mode, 1); }
+
+    /** timm's defaults with up to maxCount rectangles (timm's --recount: a count uniform in [1, maxCount]). */
+    public static RandomErasing of(double probability, Mode mode, int maxCount) {
+        return new RandomErasing(probability, 0.02, 1.0 / 3, 0.3, 1 / 0.3, mode, 1, maxCount);
+    }
+
+    /** timm's --remode names: const, rand or pixel. */
+    public static Mode mode(String name) {
+        return switch (name == null ? "" : name.trim().toLowerCase(java.util.Locale.ROOT)) {
+            case "const" -> Mode.CONST;
+            case "rand" -> Mode.RAND;
+            case "pixel" -> Mode.PIXEL;
+            default -> throw new IllegalArgumentException("--remode must be const, rand or pixel, got '" + name + "'");
+        };
     }
 
     @Override

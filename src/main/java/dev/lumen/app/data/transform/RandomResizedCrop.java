@@ -7,10 +7,11 @@ import dev.lumen.tensor.Generator;
 /**
  * torchvision's RandomResizedCrop: a window of a random fraction of the area (scale) and a
  * log-uniform aspect ratio (ratio), tried 10 times, else the central crop clamped to the ratio
- * range; then resized bilinearly to height x width.
+ * range; then resized to height x width (bilinear unless told; RANDOM picks bilinear or bicubic
+ * per image, as timm's RandomResizedCropAndInterpolation).
  */
-public record RandomResizedCrop(int height, int width, double scaleMin, double scaleMax, double ratioMin, double ratioMax)
-        implements Transform {
+public record RandomResizedCrop(int height, int width, double scaleMin, double scaleMax, double ratioMin, double ratioMax,
+                                Interpolation filter) implements Transform {
     public RandomResizedCrop {
         if (height < 1 || width < 1 || !(scaleMin > 0 && scaleMin <= scaleMax) || !(ratioMin > 0 && ratioMin <= ratioMax)) {
             throw new IllegalArgumentException("RandomResizedCrop: bad arguments size " + height + "x" + width + ", scale ("
@@ -18,7 +19,11 @@ public record RandomResizedCrop(int height, int width, double scaleMin, double s
         }
     }
 
-    /** The defaults: scale (0.08, 1), ratio (3/4, 4/3). */
+    public RandomResizedCrop(int height, int width, double scaleMin, double scaleMax, double ratioMin, double ratioMax) {
+        this(height, width, scaleMin, scaleMax, ratioMin, ratioMax, Interpolation.BILINEAR);
+    }
+
+    /** The defaults: scale (0.08, 1), ratio (3/4, 4/3), bilinear. */
     public static RandomResizedCrop square(int size) { return new RandomResizedCrop(size, size, 0.08, 1.0, 3.0 / 4, 4.0 / 3); }
 
     /** The window as {top, left, height, width}. */
@@ -53,6 +58,6 @@ public record RandomResizedCrop(int height, int width, double scaleMin, double s
     @Override
     public Image apply(Image img, Generator rng) {
         int[] p = params(img.height(), img.width(), rng);
-        return ImageOps.resizedCrop(img, p[0], p[1], p[2], p[3], height, width);
+        return ImageOps.resizedCrop(img, p[0], p[1], p[2], p[3], height, width, filter.pick(rng));
     }
 }
