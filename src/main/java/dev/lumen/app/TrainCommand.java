@@ -1,5 +1,6 @@
 package dev.lumen.app;
 
+import dev.lumen.app.train.EvalMetric;
 import dev.lumen.app.train.Progress;
 import dev.lumen.app.train.TrainConfig;
 import dev.lumen.app.train.TrainException;
@@ -58,13 +59,13 @@ public final class TrainCommand implements Callable<Integer> {
                 cfg = Trainer.resumeConfig(config, keys);
             }
             Trainer t = new Trainer(cfg, out, err, quiet ? Progress.none() : Progress.auto(err));
-            String data = (cfg.data != null ? cfg.data.toString() : cfg.dataset) + " (" + t.validationName() + ")";
-            t.addListener(new RunReports(cfg.model, data, out));
+            t.addListener(new RunReports(cfg.model, out));
             listeners.forEach(t::addListener);
             TrainResult r = t.run();
             out.println("run folder: " + r.runDir());
-            out.println(String.format(Locale.ROOT, "final %s top-1: %.2f%%%s (best %.2f%% at epoch %d)", t.validationName(), r.finalTop1(),
-                    cfg.modelEma ? " (EMA weights)" : "", r.bestTop1(), r.bestEpoch()));
+            out.println(String.format(Locale.ROOT, "final %s top-1: %.2f%% loss %.4f (%s); best %s%s %s at epoch %d", t.validationName(),
+                    r.finalTop1(), r.finalLoss(), r.emaWeights() ? "EMA weights" : "model weights", r.emaWeights() ? "EMA " : "", r.evalMetric(),
+                    EvalMetric.format(r.evalMetric(), r.bestMetric()), r.bestEpoch()));
             out.flush();
             return 0;
         } catch (TrainException | IllegalArgumentException e) {

@@ -42,9 +42,11 @@ public final class CheckpointModel implements AutoCloseable {
     private final Map<String, Tensor> state;
     private final Map<String, Object> config;
     private final List<String> classNames;
+    private final String weights;
 
-    private CheckpointModel(Path file, Map<String, Tensor> state, Map<String, Object> config, List<String> classNames) {
+    private CheckpointModel(Path file, Map<String, Tensor> state, Map<String, Object> config, List<String> classNames, String weights) {
         this.file = file;
+        this.weights = weights;
         this.state = state;
         this.config = config;
         this.classNames = classNames;
@@ -62,6 +64,7 @@ public final class CheckpointModel implements AutoCloseable {
         Path file = resolve(checkpoint);
         Map<String, Object> info = Map.of();
         Map<String, Tensor> state = null;
+        String weights = "weights";
         if (!isZip(file)) {
             Safetensors.Contents c = Safetensors.read(file);
             String json = c.metadata().get(TRAIN_META_KEY);
@@ -72,7 +75,9 @@ public final class CheckpointModel implements AutoCloseable {
                     c.tensors().values().forEach(Tensor::close);
                     throw new IOException(file + ": bad training checkpoint metadata: " + e.getMessage());
                 }
-                state = modelState(c.tensors(), ema);
+                boolean useEma = ema && c.tensors().keySet().stream().anyMatch(k -> k.startsWith("ema."));
+                weights = useEma ? "EMA weights" : "model weights";
+                state = modelState(c.tensors(), useEma);
             } else {
                 c.tensors().values().forEach(Tensor::close);
             }
@@ -85,7 +90,7 @@ public final class CheckpointModel implements AutoCloseable {
         List<String> names = strings(info.get("class_names"));
         if (names == null) names = strings(config.get("class_names"));
         if (names == null) names = classNamesOfData(config);
-        return new CheckpointModel(file, state, config, names);
+        return new CheckpointModel(file, state, config, names, weights);
     }
 
     /** A run folder's best (else last) checkpoint, or the file itself. */
@@ -99,8 +104,7 @@ public final class CheckpointModel implements AutoCloseable {
     }
 
     /** The model (or EMA) tensors of a training checkpoint under their plain names; the rest is closed. */
-    private static Map<String, Tensor> modelState(Map<String, Tensor> all, boolean ema) {
-        boolean useEma = ema && all.keySet().stream().anyMatch(k -> k.startsWith("ema."));
+    private static Map<String, Tensor> modelState(Map<String, Tensor> all, boolean useEma) {
         String prefix = useEma ? "ema." : "model.";
         Map<String, Tensor> out = new LinkedHashMap<>();
         for (var e : all.entrySet()) {
@@ -150,6 +154,12 @@ public final class CheckpointModel implements AutoCloseable {
             return m.length == 2 && m[0] == 'P' && m[1] == 'K';
         }
     }
+
+    /** Which weights of the file were read, in words: "model weights", "EMA weights" or "weights" (plain files). */
+    public String weights() { return weights; }
+
+    /** The file and its weights, as reports name them: "runs/x/best.safetensors (EMA weights)". */
+    public String describe() { return file + " (" + weights + ")"; }
 
     /** The checkpoint file read (a run folder's best or last). */
     public Path file() { return file; }

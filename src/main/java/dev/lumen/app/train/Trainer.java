@@ -63,7 +63,8 @@ import java.util.function.BiFunction;
  *
  * <p>After each epoch the model (and the EMA) is validated, metrics.csv and the TensorBoard
  * scalars get a row, and last.safetensors is written ({@link TrainCheckpoint}), copied to
- * best.safetensors when the top-1 improved. Everything random is a pure function of the seed
+ * best.safetensors when --eval-metric (top-1, top-5 or loss) improved on the weights it is
+ * measured on: the EMA's when an EMA is kept (as timm), else the model's. Everything random is a pure function of the seed
  * and state saved in the checkpoint (the global generator behind init and dropout, the MixUp
  * generator, the loader's seed and epoch), so a resumed run ends with the same weights, bit for
  * bit on the CPU, as one that was never stopped, whatever the worker count.
@@ -97,11 +98,11 @@ public final class Trainer {
     private MetricsLog log;
     private int startEpoch;
     private long globalStep;
-    private double best = Double.NEGATIVE_INFINITY;
+    /** The best --eval-metric so far, NaN before the first epoch. */
+    private double best = Double.NaN;
     private int bestEpoch;
     private final List<EpochRecord> history = new ArrayList<>();
-    private Predictions lastPredictions;
-    private double lastTop1 = Double.NaN;
+    private Eval finalEval;
 
     public Trainer(TrainConfig cfg, PrintStream out, PrintStream err, Progress progress) {
         this.cfg = cfg;
@@ -234,7 +235,7 @@ public final class Trainer {
                 throw new TrainException(e.getMessage().replace("mixup: ", "--mixup/--cutmix: "));
             }
         }
-        if (cfg.modelEma) ema = new ModelEma(stateViews, cfg.modelEmaDecay);
+        if (cfg.modelEma) ema = new ModelEma(stateViews, cfg.modelEmaDecay, cfg.modelEmaWarmup ? ModelEma.Warmup.V3_WARMUP : ModelEma.Warmup.V3);
         if (amp.on()) scaler = new GradScaler();
 
         if (cfg.resume != null) restore(cfg.resume);
@@ -253,6 +254,10 @@ public final class Trainer {
         cfg.opt = TrainConfig.norm(cfg.opt);
         cfg.sched = TrainConfig.norm(cfg.sched);
         cfg.mixupMode = TrainConfig.norm(cfg.mixupMode);
+        cfg.evalMetric = TrainConfig.norm(cfg.evalMetric);
+        if (!EvalMetric.NAMES.contains(cfg.evalMetric)) {
+            throw new TrainException("--eval-metric must be one of " + String.join(", ", EvalMetric.NAMES) + ", got '" + cfg.evalMetric + "'");
+        }
         if (!List.of("sgd", "adam", "adamw").contains(cfg.opt)) throw new TrainException("--opt must be sgd, adam or adamw, got '" + cfg.opt + "'");
         if (!List.of("cosine", "step", "lambda").contains(cfg.sched)) throw new TrainException("--sched must be cosine, step or lambda, got '" + cfg.sched + "'");
         if (cfg.batchSize < 1) throw new TrainException("--batch-size must be >= 1, got " + cfg.batchSize);
@@ -440,7 +445,8 @@ public final class Trainer {
         Map<String, Object> info = new LinkedHashMap<>();
         info.put("epoch", epochsDone);
         info.put("global_step", globalStep);
-        info.put("best_metric", Double.isInfinite(best) ? null : best);
+        info.put("best_metric", Double.isNaN(best) ? null : best);
+        info.put("eval_metric", cfg.evalMetric);
         info.put("best_epoch", bestEpoch);
         info.put("model", cfg.model);
         info.put("class_names", classNames);
@@ -477,7 +483,7 @@ public final class Trainer {
             startEpoch = ((Number) info.get("epoch")).intValue();
             globalStep = ((Number) info.get("global_step")).longValue();
             Object b = info.get("best_metric");
-            best = b == null ? Double.NEGATIVE_INFINITY : ((Number) b).doubleValue();
+            best = b == null ? Double.NaN : ((Number) b).doubleValue();
             bestEpoch = ((Number) info.get("best_epoch")).intValue();
             for (Object r : (List<Object>) info.get("history")) history.add(EpochRecord.fromMap((Map<?, ?>) r));
             out.println("resumed " + file + " after epoch " + startEpoch + " of " + cfg.epochs + " (update " + globalStep + ")");
@@ -502,14 +508,14 @@ public final class Trainer {
             else ((WarmupScheduler) scheduler).step(epoch + 1);
             Eval v = validate();
             Eval e = ema != null ? validateEma() : null;
-            lastPredictions = e != null ? e.predictions : v.predictions;
-            lastTop1 = e != null ? e.top1 : v.top1;
+            finalEval = e != null ? e : v;
             EpochRecord r = new EpochRecord(epoch + 1, train[0], train[1], v.loss, v.top1, v.top5, e == null ? Double.NaN : e.loss,
                     e == null ? Double.NaN : e.top1, e == null ? Double.NaN : e.top5, optimizer.paramGroups().get(0).lr(), seconds, train[2] / seconds);
             history.add(r);
-            boolean improved = r.metric() > best;
+            double metric = EvalMetric.of(r, cfg.evalMetric);
+            boolean improved = EvalMetric.better(cfg.evalMetric, metric, best);
             if (improved) {
-                best = r.metric();
+                best = metric;
                 bestEpoch = r.epoch();
             }
             saveCheckpoint(last, epoch + 1);
@@ -524,14 +530,11 @@ public final class Trainer {
             out.flush();
             for (TrainListener l : listeners) l.onEpochEnd(r, List.copyOf(history));
         }
-        if (lastPredictions == null) {
-            Eval v = ema != null ? validateEma() : validate();
-            lastPredictions = v.predictions;
-            lastTop1 = v.top1;
-        }
+        if (finalEval == null) finalEval = ema != null ? validateEma() : validate();
         long unreadable = trainLoader.unreadableFiles().size() + valLoader.unreadableFiles().size();
         if (unreadable > 0) out.println("skipped " + unreadable + " unreadable images (reported above)");
-        TrainResult result = new TrainResult(runDir, List.copyOf(history), lastPredictions, lastTop1, best, bestEpoch, unreadable);
+        TrainResult result = new TrainResult(runDir, List.copyOf(history), finalEval.predictions, finalEval.top1, finalEval.loss, weightsLabel(),
+                datasetDescription(), cfg.evalMetric, best, bestEpoch, unreadable);
         for (TrainListener l : listeners) l.onFinish(result);
         return result;
     }
@@ -541,7 +544,8 @@ public final class Trainer {
                 "epoch %d/%d  train loss %.4f top1 %.2f%%  %s loss %.4f top1 %.2f%% top5 %.2f%%", r.epoch(), cfg.epochs, r.trainLoss(),
                 r.trainTop1(), datasetLabel, r.valLoss(), r.valTop1(), r.valTop5()));
         if (r.hasEma()) sb.append(String.format(Locale.ROOT, "  ema loss %.4f top1 %.2f%% top5 %.2f%%", r.emaValLoss(), r.emaValTop1(), r.emaValTop5()));
-        sb.append(String.format(Locale.ROOT, "  best %.2f%% (epoch %d)  lr %.3e  %.1f s  %.0f img/s", best, bestEpoch, r.lr(), r.seconds(),
+        sb.append(String.format(Locale.ROOT, "  best %s%s %s (epoch %d)  lr %.3e  %.1f s  %.0f img/s", r.hasEma() ? "ema " : "", cfg.evalMetric,
+                EvalMetric.format(cfg.evalMetric, best), bestEpoch, r.lr(), r.seconds(),
                 r.imagesPerSecond()));
         return sb.toString();
     }
@@ -687,6 +691,18 @@ public final class Trainer {
             row += idx.get(i).length;
         }
         return new Eval(loss.avg(), 100.0 * hit1 / n, 100.0 * hit5 / n, new Predictions(classNames, indices, labels, p));
+    }
+
+    /** Which weights the final numbers and best.safetensors' metric belong to, for reports. */
+    private String weightsLabel() {
+        if (ema == null) return "model weights after epoch " + cfg.epochs + " (last.safetensors)";
+        return "EMA weights after epoch " + cfg.epochs + " (ema.safetensors; decay " + cfg.modelEmaDecay
+                + (cfg.modelEmaWarmup ? " with timm's warmup" : "") + ")";
+    }
+
+    /** The data the run validated on: the folder or built-in dataset and its split. */
+    private String datasetDescription() {
+        return (cfg.data != null ? cfg.data.toString() : cfg.dataset) + " (" + datasetLabel + ")";
     }
 
     /** Validates the EMA weights: swapped into the model, then the model's own weights copied back exactly. */
