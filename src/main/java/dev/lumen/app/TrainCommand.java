@@ -28,8 +28,9 @@ import picocli.CommandLine.Spec;
  * 1 for a run that failed and 2 for a bad command line.
  */
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Train an image classifier: timm's recipe (param groups without weight decay on norms and biases,",
-                "warmup + cosine lr per update, label smoothing or MixUp/CutMix, EMA, gradient clipping, loss scaling).",
+        description = {"Train an image classifier with timm's recipe.",
+                "Param groups without weight decay on norms and biases, warmup + cosine lr per update, label smoothing or",
+                "MixUp/CutMix, EMA, gradient clipping, loss scaling.",
                 "Writes config.json, metrics.csv, TensorBoard events, last/best checkpoints (and ema.safetensors) to the run folder.",
                 "Without --data it trains on the built-in Fashion-MNIST (make train)."})
 public final class TrainCommand implements Callable<Integer> {

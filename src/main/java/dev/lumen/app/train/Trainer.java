@@ -242,6 +242,7 @@ public final class Trainer {
         runDir = cfg.output != null ? cfg.output : defaultRunDir();
         cfg.output = runDir;
         Files.createDirectories(runDir);
+        dev.lumen.app.Logs.toRunFolder(runDir);
         Files.writeString(runDir.resolve("config.json"), Json.write(cfg.toMap(), true) + "\n", StandardCharsets.UTF_8);
         log = new MetricsLog(runDir, history);
         out.println("lumen train: " + cfg.model + " (" + ModelRegistry.formatParams(model.numParameters(true)) + " trainable parameters) on "
