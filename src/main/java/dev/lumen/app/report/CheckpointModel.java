@@ -82,7 +82,11 @@ public final class CheckpointModel implements AutoCloseable {
                 c.tensors().values().forEach(Tensor::close);
             }
         }
-        if (state == null) state = Checkpoints.load(file, ema); // plain weights, with timm's unwrapping
+        if (state == null) { // plain weights, with timm's unwrapping
+            Checkpoints.Weights w = Checkpoints.loadWeights(file, ema);
+            state = w.state();
+            weights = "weights of " + w.source();
+        }
         if (state.isEmpty()) throw new IOException(file + ": the checkpoint holds no model weights");
 
         Map<String, Object> config = info.get("config") instanceof Map<?, ?> m ? (Map<String, Object>) m : null;
@@ -155,7 +159,11 @@ public final class CheckpointModel implements AutoCloseable {
         }
     }
 
-    /** Which weights of the file were read, in words: "model weights", "EMA weights" or "weights" (plain files). */
+    /**
+     * Which weights of the file were read, in words: "model weights" or "EMA weights" of a lumen
+     * checkpoint, "weights of the 'model_ema' entry" (or another entry, or the top-level dict) of
+     * a .pth, "weights of safetensors".
+     */
     public String weights() { return weights; }
 
     /** The file and its weights, as reports name them: "runs/x/best.safetensors (EMA weights)". */
@@ -206,8 +214,8 @@ public final class CheckpointModel implements AutoCloseable {
      *                                  the class counts, or the first mismatching keys
      */
     public ImageClassifier build(String model, Integer numClasses, int inChans, int imgSize) {
-        ImageClassifier m = ModelRegistry.create(model, ModelOptions.defaults().withNumClasses(numClasses != null ? numClasses : 1)
-                .withInChannels(inChans).withImgSize(imgSize));
+        ModelOptions options = ModelOptions.defaults().withNumClasses(numClasses != null ? numClasses : 1).withInChannels(inChans).withImgSize(imgSize);
+        ImageClassifier m = ModelRegistry.create(model, ModelRegistry.fitTo(model, state.keySet(), options));
         try {
             Tensor head = state.get(m.headPrefix() + ".weight");
             if (head != null && head.dim() >= 1 && head.shape(0) != m.numClasses()) {

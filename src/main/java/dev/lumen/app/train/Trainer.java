@@ -199,12 +199,16 @@ public final class Trainer {
         Generator.global().manualSeed(cfg.seed);
         ModelOptions mo = ModelOptions.builder().numClasses(cfg.numClasses).inChannels(cfg.inChans).imgSize(cfg.imgSize)
                 .dropRate(cfg.drop).dropPathRate(cfg.dropPath).build();
+        Checkpoints.Weights pretrained = cfg.pretrained != null ? readPretrained(cfg.pretrained) : null;
         try {
+            // A checkpoint's layout picks the variant's (CAS-ViT without its distillation head, as the official main.py trains)
+            if (pretrained != null) mo = ModelRegistry.fitTo(cfg.model, pretrained.state().keySet(), mo);
             model = ModelRegistry.create(cfg.model, mo);
         } catch (IllegalArgumentException e) {
+            if (pretrained != null) pretrained.state().values().forEach(Tensor::close);
             throw new TrainException("--model " + cfg.model + ": " + e.getMessage());
         }
-        if (cfg.pretrained != null) loadPretrained(cfg.pretrained);
+        if (pretrained != null) loadPretrained(cfg.pretrained, pretrained);
         if (cfg.freeze != null) freeze(cfg.freeze);
         if (!device.equals(Device.CPU)) model.to(device);
         model.train();
@@ -361,20 +365,24 @@ public final class Trainer {
         throw new TrainException(opt + " needs 1 or " + c + " values for " + c + " channels, got " + Arrays.toString(v));
     }
 
-    private void loadPretrained(Path file) throws IOException {
+    private static Checkpoints.Weights readPretrained(Path file) {
         if (!Files.isRegularFile(file)) throw new TrainException("--pretrained " + file + ": no such file");
-        Map<String, Tensor> state;
         try {
-            state = TrainCheckpoint.isTrainCheckpoint(file) ? TrainCheckpoint.readModelState(file, false) : Checkpoints.load(file);
+            return TrainCheckpoint.isTrainCheckpoint(file) ? new Checkpoints.Weights(TrainCheckpoint.readModelState(file, false), "the model weights")
+                    : Checkpoints.loadWeights(file, false);
         } catch (IOException | RuntimeException e) {
             throw new TrainException("--pretrained " + file + ": cannot read weights: " + e.getMessage());
         }
+    }
+
+    private void loadPretrained(Path file, Checkpoints.Weights weights) {
+        Map<String, Tensor> state = weights.state();
         try {
             Checkpoints.LoadReport r = Checkpoints.loadInto(model, state, true, true);
             if (!r.droppedHead().isEmpty()) {
                 out.println("pretrained: classifier " + r.droppedHead() + " not loaded (its class count differs from " + cfg.numClasses + "); it starts fresh");
             }
-            out.println("pretrained: loaded " + (state.size() - r.droppedHead().size()) + " tensors from " + file);
+            out.println("pretrained: loaded " + (state.size() - r.droppedHead().size()) + " tensors from " + weights.source() + " of " + file);
         } catch (IllegalArgumentException e) {
             throw new TrainException("--pretrained " + file + ": the weights do not fit " + cfg.model + ": " + e.getMessage());
         } finally {
