@@ -71,6 +71,9 @@ import java.util.function.BiFunction;
  */
 public final class Trainer {
     /** Names timm leaves out of weight decay besides 1-d parameters and biases. */
+    /** config.json's "dataset" for a run on a --data folder. */
+    static final String FOLDER_DATASET = "folder";
+
     static final List<String> NO_DECAY = List.of("pos_embed", "cls_token", "dist_token", "absolute_pos_embed", "relative_position_bias_table");
 
     private final TrainConfig cfg;
@@ -217,6 +220,7 @@ public final class Trainer {
         Pipelines.Options po = Pipelines.Options.defaults(cfg.imgSize, norm[0], norm[1]);
         if (cfg.cutout > 0) po = po.withCutout(cfg.cutout, Math.max(1, cfg.imgSize / 2));
         if (cfg.cropPadding != null) po = po.withPadding(cfg.cropPadding);
+        cfg.cropPadding = po.small() ? po.padding() : 0; // resolved: large images take RandomResizedCrop, no pad-and-crop
         trainLoader = DataLoader.builder(train, Pipelines.train(po)).batchSize(cfg.batchSize).shuffle(true)
                 .dropLast(train.size() >= 2 * cfg.batchSize).workers(cfg.workers).seed(cfg.seed).onUnreadable(this::warnUnreadable).build();
         valLoader = DataLoader.builder(val, Pipelines.eval(po)).batchSize(cfg.batchSize).shuffle(false).workers(cfg.workers)
@@ -313,6 +317,7 @@ public final class Trainer {
                 throw new TrainException("--data " + root + ": train/ and val/ have different classes: " + train.classNames() + " vs " + val.classNames());
             }
             cfg.inChans = train.channels();
+            cfg.dataset = FOLDER_DATASET; // config.json tells the truth: the data is --data's folder, not the built-in default
             datasetLabel = "val";
             return new Dataset[] {train, val};
         }

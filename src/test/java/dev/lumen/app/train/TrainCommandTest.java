@@ -51,6 +51,10 @@ class TrainCommandTest {
         assertEquals(1L, config.get("in-chans"));
         assertEquals(3L, config.get("num-classes"));
         assertEquals(run.toString(), config.get("output"));
+        assertEquals("folder", config.get("dataset"), "the data is --data's folder");
+        assertTrue(config.get("crop-padding") instanceof Number, "crop-padding resolved: " + config.get("crop-padding"));
+        assertEquals(true, config.get("model-ema-warmup"));
+        assertEquals("loss", config.get("eval-metric"));
 
         List<String> csv = Files.readAllLines(run.resolve("metrics.csv"));
         assertEquals(3, csv.size(), csv.toString());
