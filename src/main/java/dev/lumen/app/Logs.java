@@ -34,6 +34,7 @@ public final class Logs {
     public static synchronized void install(boolean verbose) {
         Logger root = LogManager.getLogManager().getLogger("");
         for (Handler h : root.getHandlers()) root.removeHandler(h);
+        KEEPER.reset();
         root.addHandler(KEEPER);
         root.setLevel(verbose ? Level.FINE : Level.INFO);
         KEEPER.verbose = verbose;
@@ -65,6 +66,13 @@ public final class Logs {
             if (verbose) System.err.println(line);
             if (file != null) write(line);
             else if (kept.size() < KEEP) kept.add(line);
+        }
+
+        /** Forgets kept records and the run's log file: a fresh start. */
+        synchronized void reset() {
+            close();
+            file = null;
+            kept.clear();
         }
 
         synchronized void open(Path path) {

@@ -85,7 +85,7 @@ public final class CheckpointModel implements AutoCloseable {
         if (state == null) { // plain weights, with timm's unwrapping
             Checkpoints.Weights w = Checkpoints.loadWeights(file, ema);
             state = w.state();
-            weights = "weights of " + w.source();
+            if (!w.source().equals("safetensors")) weights = "weights of " + w.source();
         }
         if (state.isEmpty()) throw new IOException(file + ": the checkpoint holds no model weights");
 
@@ -162,7 +162,7 @@ public final class CheckpointModel implements AutoCloseable {
     /**
      * Which weights of the file were read, in words: "model weights" or "EMA weights" of a lumen
      * checkpoint, "weights of the 'model_ema' entry" (or another entry, or the top-level dict) of
-     * a .pth, "weights of safetensors".
+     * a .pth, "weights" of a plain safetensors file.
      */
     public String weights() { return weights; }
 
