@@ -35,7 +35,8 @@ import picocli.CommandLine.Spec;
 /** {@code lumen eval}: top-1, top-5, loss, per-class metrics and the confusion matrix of a checkpoint on a dataset. */
 @Command(name = "eval", mixinStandardHelpOptions = true,
         description = {"Evaluate a checkpoint: top-1, top-5, loss, per-class precision, recall, F1 and support, confusion matrix.",
-                "Prints them; writes report.md and report.json (and confusion.csv above 30 classes) into --output.",
+                "Prints them; with --output DIR also writes report.md and report.json (and confusion.csv above 30 classes) there",
+                "(never into the run's folder unless DIR is that folder, so a run's own report stays).",
                 "A run's checkpoint brings its model and image settings; plain weights take them from the options.",
                 "Without --data or --dataset, the run's own validation data is used."})
 public final class EvalCommand implements Callable<Integer> {
@@ -81,7 +82,7 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--workers", paramLabel = "N", description = "Decoding threads (default: cores - 1).")
     Integer workers;
 
-    @Option(names = "--output", paramLabel = "DIR", description = "Where report.md goes (default: the checkpoint's folder).")
+    @Option(names = "--output", paramLabel = "DIR", description = "Write report.md and report.json into DIR (default: print only).")
     Path output;
 
 
@@ -131,15 +132,16 @@ public final class EvalCommand implements Callable<Integer> {
             ClassificationReport report;
             try (ImageClassifier net = ck.build(name, set.data().numClasses(), c, size)) {
                 if (!dev.equals(Device.CPU)) net.to(dev);
-                err.printf(Locale.ROOT, "evaluating %s (%s, %dx%dx%d) on %s: %d images, %d classes%n", ck.file(), name, c, size, size,
+                err.printf(Locale.ROOT, "evaluating %s (%s, %s, %dx%dx%d) on %s: %d images, %d classes%n", ck.file(), ck.weights(), name, c, size, size,
                         set.description(), set.data().size(), set.data().numClasses());
                 report = evaluate(net, dev, set.data(), resize.apply(Pipelines.Options.defaults(size, m, s), ck), err);
             }
             out.println(report.summaryLine());
             out.print(report.toText());
-            Path dir = output != null ? output : ck.file().toAbsolutePath().getParent();
-            List<Path> files = report.write(dir, new ClassificationReport.Source(name, set.description(), ck.file().toString()));
-            out.println("wrote " + String.join(", ", files.stream().map(Path::toString).toList()));
+            if (output != null) {
+                List<Path> files = report.write(output, new ClassificationReport.Source(name, set.description(), ck.describe()));
+                out.println("wrote " + String.join(", ", files.stream().map(Path::toString).toList()));
+            }
             return 0;
         }
     }

@@ -2,13 +2,19 @@ package dev.lumen.app;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ScopeType;
 
 /** The {@code lumen} command: the entry point that bin/lumen runs. */
 @Command(name = "lumen", mixinStandardHelpOptions = true, versionProvider = LumenCli.Version.class,
         subcommands = {TrainCommand.class, EvalCommand.class, PredictCommand.class, SplitCommand.class, StatsCommand.class,
-            ModelsCommand.class, DoctorCommand.class},
+            ModelsCommand.class, ExportCommand.class, DoctorCommand.class},
         description = "Lumen: train vision backbones on the JVM.")
 public final class LumenCli implements Runnable {
+
+    @Option(names = "--verbose", scope = ScopeType.INHERIT,
+            description = "Also print log records (backend choices such as the GEMM library) on stderr; a run keeps them in lumen.log.")
+    void verbose(boolean on) { Logs.install(on); }
 
     @Override
     public void run() {
@@ -16,6 +22,7 @@ public final class LumenCli implements Runnable {
     }
 
     public static void main(String[] args) {
+        Logs.install(false);
         System.exit(new CommandLine(new LumenCli()).execute(args));
     }
 

@@ -1,8 +1,6 @@
 package dev.lumen.app;
 
-import dev.lumen.models.ImageClassifier;
-import dev.lumen.models.MacCounter;
-import dev.lumen.models.ModelOptions;
+import dev.lumen.models.ModelCost;
 import dev.lumen.models.ModelRegistry;
 import java.io.PrintStream;
 import java.util.List;
@@ -14,8 +12,8 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code lumen models}: one line per registered model with its family, parameter count,
- * GMACs of one forward at its default input size (batch 1) and that size. Each model is
- * built, measured and closed before the next, so memory holds one model at a time.
+ * GMACs of one forward at its default input size (batch 1) and that size. The counts come from
+ * shape-only builds ({@link ModelCost}): no weights are allocated, so the whole list takes seconds.
  */
 @Command(name = "models", mixinStandardHelpOptions = true,
         description = "List the models: name, family, parameters, GMACs at the default input size, default input size.")
@@ -27,7 +25,7 @@ public final class ModelsCommand implements Callable<Integer> {
     @Option(names = "--filter", paramLabel = "GLOB", description = "Only names matching the glob (* any run, ? one character), e.g. 'res2net*'.")
     String filter;
 
-    @Option(names = "--no-macs", description = "Skip the GMACs (no forward pass; much faster for the large models).")
+    @Option(names = "--no-macs", description = "Skip the GMACs (no shape-only forward pass).")
     boolean noMacs;
 
     PrintStream out = System.out;
@@ -53,13 +51,10 @@ public final class ModelsCommand implements Callable<Integer> {
         }
         if (!tsv) out.printf("%-26s %-10s %12s %9s %6s%n", "model", "family", "parameters", "GMACs", "input");
         for (ModelRegistry.Entry e : entries) {
-            int size = e.variant().defaultImgSize();
-            long params;
-            String gmacs;
-            try (ImageClassifier m = ModelRegistry.create(e.name(), ModelOptions.defaults())) {
-                params = m.numParameters();
-                gmacs = noMacs ? "-" : String.format(Locale.ROOT, "%.3f", MacCounter.count(m, 1, 3, size, size) / 1e9);
-            }
+            ModelCost cost = ModelCost.of(e.name(), !noMacs);
+            int size = cost.imgSize();
+            long params = cost.parameters();
+            String gmacs = noMacs ? "-" : String.format(Locale.ROOT, "%.3f", cost.macs() / 1e9);
             if (tsv) out.println(e.name() + "\t" + params + "\t" + gmacs);
             else out.printf("%-26s %-10s %12s %9s %6s%n", e.name(), e.family().name(), ModelRegistry.formatParams(params), gmacs, size + "x" + size);
             out.flush();

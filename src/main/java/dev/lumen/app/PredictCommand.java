@@ -60,8 +60,13 @@ public final class PredictCommand implements Callable<Integer> {
     @Option(names = "--topk", paramLabel = "K", defaultValue = "5", description = "Classes per image (default: ${DEFAULT-VALUE}; at most the class count).")
     int topk;
 
-    @Option(names = "--draw", paramLabel = "OUTDIR", description = "Write a PNG copy of each image with its top label and probability drawn on it.")
+    @Option(names = "--draw", paramLabel = "OUTDIR", description = "Write a PNG copy of each image with its top-k labels and probabilities drawn on it.")
     Path draw;
+
+    @Option(names = "--format", paramLabel = "FMT", defaultValue = "text",
+            description = "text (default: one line per image), csv (image,class_1,prob_1,...) or json (one document); csv and json keep"
+                    + " stdout to the data, the summary goes to stderr.")
+    String format;
 
     @Option(names = "--classes", paramLabel = "NAMES", description = "Class names, comma-separated, or a folder of class folders; default: the run's.")
     String classes;
@@ -117,6 +122,7 @@ public final class PredictCommand implements Callable<Integer> {
     private int run(PrintWriter out, PrintWriter err) throws IOException {
         if (topk < 1) throw new IllegalArgumentException("--topk must be >= 1, got " + topk);
         if (batchSize < 1) throw new IllegalArgumentException("--batch-size must be >= 1, got " + batchSize);
+        PredictionWriter.Format fmt = PredictionWriter.Format.parse(format);
         Device dev = DeviceChoice.resolve(device);
         try (CheckpointModel ck = CheckpointModel.read(checkpoint, ema)) {
             String name = CheckpointModel.setting("--model", model, ck.configString("model"), err);
@@ -139,6 +145,7 @@ public final class PredictCommand implements Callable<Integer> {
                 List<String> names = classNames(ck, net.numClasses());
                 int k = Math.min(topk, net.numClasses());
                 if (draw != null) Files.createDirectories(draw);
+                PredictionWriter writer = new PredictionWriter(fmt, out, k, ck.describe(), name);
                 int done = 0, unreadable = items.size();
                 for (int start = 0; start < items.size(); start += batchSize) {
                     List<Decoded> batch = new ArrayList<>();
@@ -151,22 +158,25 @@ public final class PredictCommand implements Callable<Integer> {
                     int nc = net.numClasses();
                     for (int r = 0; r < batch.size(); r++) {
                         int[] top = topK(probs, r * nc, nc, k);
-                        StringBuilder line = new StringBuilder(batch.get(r).item().path().toString()).append(':');
+                        List<String> classes = new ArrayList<>();
+                        float[] p = new float[k];
                         for (int j = 0; j < k; j++) {
-                            line.append(j == 0 ? " " : ", ").append(names.get(top[j]))
-                                    .append(String.format(Locale.ROOT, " %.2f%%", 100 * probs[r * nc + top[j]]));
+                            classes.add(names.get(top[j]));
+                            p[j] = probs[r * nc + top[j]];
                         }
-                        out.println(line);
+                        writer.add(batch.get(r).item().path().toString(), classes, p);
                         if (draw != null) {
-                            String label = names.get(top[0]) + String.format(Locale.ROOT, " %.1f%%", 100 * probs[r * nc + top[0]]);
-                            writePng(LabelDrawer.draw(batch.get(r).original(), label), batch.get(r).item().drawTo());
+                            List<String> labels = new ArrayList<>();
+                            for (int j = 0; j < k; j++) labels.add(classes.get(j) + String.format(Locale.ROOT, " %.1f%%", 100 * p[j]));
+                            writePng(LabelDrawer.draw(batch.get(r).original(), labels), batch.get(r).item().drawTo());
                         }
                     }
                     done += batch.size();
                     out.flush();
                 }
                 unreadable -= done;
-                out.println("predicted " + done + " image" + (done == 1 ? "" : "s") + ", skipped " + unreadable + " unreadable"
+                writer.finish();
+                (fmt == PredictionWriter.Format.TEXT ? out : err).println("predicted " + done + " image" + (done == 1 ? "" : "s") + ", skipped " + unreadable + " unreadable"
                         + (draw != null && done > 0 ? "; drawn into " + draw : ""));
                 return done > 0 ? 0 : 1;
             }

@@ -14,7 +14,7 @@ import picocli.CommandLine.Spec;
 
 /** {@code lumen split}: data/&lt;class&gt;/* into out/train/&lt;class&gt; and out/val/&lt;class&gt;. */
 @Command(name = "split", mixinStandardHelpOptions = true,
-        description = {"Split a folder of class folders (DIR/<class>/<image>) into OUT/train/<class> and OUT/val/<class>.",
+        description = {"Split a folder of class folders (DIR/<class>/<image>) into OUTPUT/train/<class> and OUTPUT/val/<class>.",
                 "Images are copied (or linked with --link); the originals are never moved. Each class with at least",
                 "2 images keeps at least one on each side. Prints the counts per class."})
 public final class SplitCommand implements Callable<Integer> {
@@ -23,7 +23,7 @@ public final class SplitCommand implements Callable<Integer> {
     @Option(names = "--data", required = true, paramLabel = "DIR", description = "Folder of class folders.")
     Path data;
 
-    @Option(names = "--out", required = true, paramLabel = "DIR", description = "Output folder; gets train/ and val/.")
+    @Option(names = {"--output", "--out"}, required = true, paramLabel = "OUTPUT", description = "Output folder; gets train/ and val/ (--out: the same).")
     Path out;
 
     @Option(names = "--ratio", defaultValue = "0.7", description = "Fraction of each class for train (default: ${DEFAULT-VALUE}).")
@@ -35,7 +35,7 @@ public final class SplitCommand implements Callable<Integer> {
     @Option(names = "--link", description = "Make symbolic links instead of copies.")
     boolean link;
 
-    @Option(names = "--force", description = "Replace OUT/train and OUT/val when OUT is not empty.")
+    @Option(names = "--force", description = "Replace OUTPUT/train and OUTPUT/val when OUTPUT is not empty.")
     boolean force;
 
     @Override

@@ -70,8 +70,10 @@ public final class StatsCommand implements Callable<Integer> {
             m.put("unreadable", r.unreadable());
             o.println(Json.write(m, false));
         } else {
-            o.println("mean: " + format(r.mean()));
-            o.println("std: " + format(r.std()));
+            o.println("mean: " + format(r.mean(), ", "));
+            o.println("std:  " + format(r.std(), ", "));
+            // The options to paste into lumen train, eval or predict.
+            o.println("--mean " + format(r.mean(), ",") + " --std " + format(r.std(), ","));
             if (!r.unreadable().isEmpty()) err.println("lumen stats: left out " + r.unreadable().size() + " unreadable images");
         }
         o.flush();
@@ -86,9 +88,9 @@ public final class StatsCommand implements Callable<Integer> {
         return out;
     }
 
-    private static String format(double[] v) {
-        StringBuilder b = new StringBuilder("[");
-        for (int i = 0; i < v.length; i++) b.append(i > 0 ? ", " : "").append(String.format(Locale.ROOT, "%.4f", v[i]));
-        return b.append(']').toString();
+    private static String format(double[] v, String separator) {
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < v.length; i++) b.append(i > 0 ? separator : "").append(String.format(Locale.ROOT, "%.4f", v[i]));
+        return b.toString();
     }
 }

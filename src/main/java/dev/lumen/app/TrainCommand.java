@@ -1,5 +1,6 @@
 package dev.lumen.app;
 
+import dev.lumen.app.train.EvalMetric;
 import dev.lumen.app.train.Progress;
 import dev.lumen.app.train.TrainConfig;
 import dev.lumen.app.train.TrainException;
@@ -27,8 +28,9 @@ import picocli.CommandLine.Spec;
  * 1 for a run that failed and 2 for a bad command line.
  */
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Train an image classifier: timm's recipe (param groups without weight decay on norms and biases,",
-                "warmup + cosine lr per update, label smoothing or MixUp/CutMix, EMA, gradient clipping, loss scaling).",
+        description = {"Train an image classifier with timm's recipe.",
+                "Param groups without weight decay on norms and biases, warmup + cosine lr per update, label smoothing or",
+                "MixUp/CutMix, EMA, gradient clipping, loss scaling.",
                 "Writes config.json, metrics.csv, TensorBoard events, last/best checkpoints (and ema.safetensors) to the run folder.",
                 "Without --data it trains on the built-in Fashion-MNIST (make train)."})
 public final class TrainCommand implements Callable<Integer> {
@@ -58,13 +60,13 @@ public final class TrainCommand implements Callable<Integer> {
                 cfg = Trainer.resumeConfig(config, keys);
             }
             Trainer t = new Trainer(cfg, out, err, quiet ? Progress.none() : Progress.auto(err));
-            String data = (cfg.data != null ? cfg.data.toString() : cfg.dataset) + " (" + t.validationName() + ")";
-            t.addListener(new RunReports(cfg.model, data, out));
+            t.addListener(new RunReports(cfg.model, out));
             listeners.forEach(t::addListener);
             TrainResult r = t.run();
             out.println("run folder: " + r.runDir());
-            out.println(String.format(Locale.ROOT, "final %s top-1: %.2f%%%s (best %.2f%% at epoch %d)", t.validationName(), r.finalTop1(),
-                    cfg.modelEma ? " (EMA weights)" : "", r.bestTop1(), r.bestEpoch()));
+            out.println(String.format(Locale.ROOT, "final %s top-1: %.2f%% loss %.4f (%s); best %s%s %s at epoch %d", t.validationName(),
+                    r.finalTop1(), r.finalLoss(), r.emaWeights() ? "EMA weights" : "model weights", r.emaWeights() ? "EMA " : "", r.evalMetric(),
+                    EvalMetric.format(r.evalMetric(), r.bestMetric()), r.bestEpoch()));
             out.flush();
             return 0;
         } catch (TrainException | IllegalArgumentException e) {

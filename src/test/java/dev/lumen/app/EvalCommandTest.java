@@ -73,7 +73,7 @@ class EvalCommandTest {
         String md = Files.readString(outDir.resolve("report.md"));
         assertTrue(md.contains("| Model | `resnet50` |"), md);
         assertTrue(md.contains("| Dataset | " + data.resolve("val") + " |"), md);
-        assertTrue(md.contains("| Checkpoint | `" + weights + "` |"), md);
+        assertTrue(md.contains("| Weights | " + weights + " (weights) |"), md);
         assertTrue(md.contains("| **red** |"), md);
     }
 
@@ -84,10 +84,17 @@ class EvalCommandTest {
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().startsWith(expected.summaryLine() + "\n"), r.out() + "\nexpected: " + expected.summaryLine());
         assertTrue(r.err().contains("on " + data.resolve("val")), r.err());
-        // Written beside the checkpoint by default.
-        assertTrue(Files.readString(run.resolve("report.md")).contains("| Checkpoint | `" + run.resolve("best.safetensors") + "` |"));
-        assertTrue(Files.exists(run.resolve("report.json")));
-        assertFalse(Files.exists(run.resolve("confusion.csv")));
+        assertTrue(r.err().contains("(model weights, resnet50,"), r.err());
+        // Without --output nothing is written: the run's own report.md/report.json stay as training left them.
+        assertFalse(Files.exists(run.resolve("report.md")));
+        assertFalse(Files.exists(run.resolve("report.json")));
+        assertFalse(r.out().contains("wrote "), r.out());
+        Path out = tmp.resolve("out-run");
+        Run o = run("--checkpoint", run.toString(), "-b", "4", "--workers", "1", "--output", out.toString());
+        assertEquals(0, o.code(), o.err());
+        assertTrue(Files.readString(out.resolve("report.md")).contains("| Weights | " + run.resolve("best.safetensors") + " (model weights) |"));
+        assertTrue(Files.exists(out.resolve("report.json")));
+        assertFalse(Files.exists(out.resolve("confusion.csv")));
 
         // An option the run contradicts is ignored with a warning.
         Run w = run("--checkpoint", run.toString(), "--img-size", "32", "--output", tmp.resolve("out-w").toString(), "--workers", "0");

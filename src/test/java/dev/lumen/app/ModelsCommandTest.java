@@ -41,6 +41,18 @@ class ModelsCommandTest {
     }
 
     @Test
+    void theWholeListTakesSeconds() {
+        long t0 = System.nanoTime();
+        Run r = run("--format", "tsv");
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("vit_huge_patch14_224\t632045800\t167.295\n"), r.out());
+        assertTrue(r.out().contains("resnet_micro\t"), r.out());
+        // It built every model with its weights and took 8 min 49 s; shape-only builds take about 3 s.
+        assertTrue(seconds < 10, "lumen models took " + seconds + " s");
+    }
+
+    @Test
     void noMatchAndBadFormatFail() {
         Run none = run("--filter", "nothing*");
         assertEquals(1, none.code());

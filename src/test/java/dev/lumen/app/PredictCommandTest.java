@@ -18,6 +18,7 @@ import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.BeforeAll;
@@ -106,6 +107,49 @@ class PredictCommandTest {
         int white = 0;
         for (int y = 0; y < 40; y++) for (int x = 0; x < 120; x++) if ((drawn.getRGB(x, y) & 0xffffff) == 0xffffff) white++;
         assertTrue(white > 30, "white label text in the box: " + white);
+    }
+
+    @Test
+    void csvAndJsonFormatsAndTopKDrawn() throws Exception {
+        Path red1 = data.resolve("val/red/1.png"), blue1 = data.resolve("val/blue/1.png");
+        Run text = predict("--checkpoint", run.toString(), "--topk", "3", red1.toString(), blue1.toString());
+        Run csv = predict("--checkpoint", run.toString(), "--topk", "3", "--format", "csv", red1.toString(), blue1.toString());
+        assertEquals(0, csv.code(), csv.err());
+        List<String> rows = csv.out().lines().toList();
+        assertEquals(List.of("image,class_1,prob_1,class_2,prob_2,class_3,prob_3"), rows.subList(0, 1));
+        assertEquals(3, rows.size(), csv.out()); // the summary went to stderr
+        assertTrue(csv.err().contains("predicted 2 images"), csv.err());
+        String[] f = rows.get(1).split(",");
+        assertEquals(red1.toString(), f[0]);
+        String firstText = text.out().lines().findFirst().orElseThrow();
+        assertTrue(firstText.startsWith(red1 + ": " + f[1] + String.format(Locale.ROOT, " %.2f%%", 100 * Double.parseDouble(f[2]))), firstText);
+        assertEquals(1.0, Double.parseDouble(f[2]) + Double.parseDouble(f[4]) + Double.parseDouble(f[6]), 1e-5);
+
+        Run json = predict("--checkpoint", run.toString(), "--topk", "2", "--format", "json", red1.toString());
+        assertEquals(0, json.code(), json.err());
+        Map<?, ?> doc = (Map<?, ?>) dev.lumen.io.Json.parse(json.out());
+        assertEquals(run.resolve("last.safetensors") + " (model weights)", doc.get("weights"));
+        Map<?, ?> p0 = (Map<?, ?>) ((List<?>) doc.get("predictions")).get(0);
+        assertEquals(red1.toString(), p0.get("image"));
+        Map<?, ?> top0 = (Map<?, ?>) ((List<?>) p0.get("topk")).get(0);
+        assertEquals(f[1], top0.get("class"));
+        assertEquals(Double.parseDouble(f[2]), ((Number) top0.get("probability")).doubleValue(), 1e-6);
+
+        Run bad = predict("--checkpoint", run.toString(), "--format", "xml", red1.toString());
+        assertEquals(1, bad.code());
+        assertEquals("lumen predict: --format must be text, csv or json, got 'xml'\n", bad.err());
+
+        // --draw shows every one of the top-k: the label box grows a line per class.
+        int[] heights = new int[3];
+        for (int k = 1; k <= 3; k++) {
+            Path dir = tmp.resolve("drawn-top" + k);
+            assertEquals(0, predict("--checkpoint", run.toString(), "--topk", String.valueOf(k), "--draw", dir.toString(), red1.toString()).code());
+            BufferedImage img = ImageIO.read(dir.resolve("1.png").toFile());
+            int y = 0;
+            while (y < img.getHeight() && (((img.getRGB(1, y) >> 16) & 0xff) < 80)) y++;
+            heights[k - 1] = y;
+        }
+        assertTrue(heights[0] > 10 && heights[1] > heights[0] + 10 && heights[2] > heights[1] + 10, java.util.Arrays.toString(heights));
     }
 
     @Test

@@ -69,7 +69,7 @@ class SplitCommandTest {
         assertFalse(Files.isSymbolicLink(out.resolve("train/banana").resolve(names(out.resolve("train/banana")).iterator().next())));
 
         Path again = dir.resolve("again"), other = dir.resolve("other");
-        lumen("split", "--data", data.toString(), "--out", again.toString());
+        lumen("split", "--data", data.toString(), "--output", again.toString()); // --output and its alias --out: the same split
         assertEquals(names(out.resolve("val/apple")), names(again.resolve("val/apple")), "same seed, same split");
         lumen("split", "--data", data.toString(), "--out", other.toString(), "--seed", "5", "--ratio", "0.5");
         assertEquals(5, names(other.resolve("val/apple")).size());

@@ -42,9 +42,15 @@ class StatsCommandTest {
         Run r = lumen("stats", "--data", data().toString());
         assertEquals(0, r.rc(), r.err());
         double[] red = meanStd(0, 1, 0x33 / 255.0, 1), green = meanStd(0, 0x80 / 255.0, 0xCC / 255.0, 1), blue = meanStd(0, 0, 1, 1);
-        String expected = String.format(Locale.ROOT, "mean: [%.4f, %.4f, %.4f]%nstd: [%.4f, %.4f, %.4f]%n",
-                red[0], green[0], blue[0], red[1], green[1], blue[1]);
+        String expected = String.format(Locale.ROOT, "mean: %.4f, %.4f, %.4f%nstd:  %.4f, %.4f, %.4f%n--mean %.4f,%.4f,%.4f --std %.4f,%.4f,%.4f%n",
+                red[0], green[0], blue[0], red[1], green[1], blue[1], red[0], green[0], blue[0], red[1], green[1], blue[1]);
         assertEquals(expected, r.out());
+        // The last line is what lumen train takes.
+        String paste = r.out().strip().lines().reduce((a, b) -> b).orElseThrow();
+        dev.lumen.app.train.TrainConfig cfg = new dev.lumen.app.train.TrainConfig();
+        new picocli.CommandLine(cfg).parseArgs(paste.split(" "));
+        assertEquals(red[0], cfg.mean[0], 5e-5);
+        assertEquals(blue[1], cfg.std[2], 5e-5);
     }
 
     @Test

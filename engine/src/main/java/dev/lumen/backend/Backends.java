@@ -20,6 +20,7 @@ public final class Backends {
 
     public static Backend of(Device device) {
         if (device.kind() == Device.Kind.CPU) return CPU;
+        if (device.kind() == Device.Kind.META) return MetaBackend.INSTANCE;
         return cuda();
     }
 

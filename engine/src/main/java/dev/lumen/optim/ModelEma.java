@@ -14,17 +14,34 @@ import java.util.Map;
  * Integer buffers (BatchNorm's num_batches_tracked) follow ModelEmaV2 too: the blend is
  * computed in float32 and truncated back to an integer, which in practice keeps the first value.
  *
- * <p>With warmup the decay of update t (counting from 0) is min(decay, (1 + t) / (10 + t)),
- * so early averages follow the model closely. The averaged tensors live outside every Scope.
+ * <p>A warmup keeps early averages close to the model, since an average over the first few
+ * hundred updates of a fresh model is mostly its random init: {@link Warmup#TF} uses
+ * min(decay, (1 + t) / (10 + t)) for update t (counting from 0). {@link Warmup#V3} and
+ * {@link Warmup#V3_WARMUP} are timm's ModelEmaV3 as train.py calls it (step = the updates done,
+ * this one included): the first update copies the model, later ones use the decay, or with
+ * warmup min(decay, 1 - (1 + t)^(-2/3)); integer buffers are copied, not blended. The averaged tensors live outside every Scope.
  */
 public final class ModelEma {
+    /** How the decay grows to its target over the first updates. */
+    public enum Warmup {
+        NONE, TF, V3, V3_WARMUP;
+
+        boolean timm() { return this == V3 || this == V3_WARMUP; }
+    }
+
+    /** timm's ModelEmaV3 warmup_power (warmup_gamma is 1). */
+    static final double TIMM_WARMUP_POWER = 2.0 / 3.0;
+
     private final double decay;
-    private final boolean warmup;
+    private final Warmup warmup;
     private final Map<String, Tensor> ema = new LinkedHashMap<>();
     private long updates;
 
     /** Starts from a copy of the model's named parameters and buffers. */
-    public ModelEma(Map<String, Tensor> namedState, double decay, boolean warmup) {
+    public ModelEma(Map<String, Tensor> namedState, double decay, boolean warmup) { this(namedState, decay, warmup ? Warmup.TF : Warmup.NONE); }
+
+    /** Starts from a copy of the model's named parameters and buffers. */
+    public ModelEma(Map<String, Tensor> namedState, double decay, Warmup warmup) {
         if (decay < 0 || decay > 1) throw new IllegalArgumentException("ModelEma: decay must be in [0, 1], got " + decay);
         this.decay = decay;
         this.warmup = warmup;
@@ -38,10 +55,25 @@ public final class ModelEma {
         }
     }
 
-    public ModelEma(Map<String, Tensor> namedState, double decay) { this(namedState, decay, false); }
+    public ModelEma(Map<String, Tensor> namedState, double decay) { this(namedState, decay, Warmup.NONE); }
 
     /** The decay used by update number t (0 for the first update). */
-    public double decayAt(long t) { return warmup ? Math.min(decay, (1.0 + t) / (10.0 + t)) : decay; }
+    public double decayAt(long t) {
+        return switch (warmup) {
+            case NONE -> decay;
+            case TF -> Math.min(decay, (1.0 + t) / (10.0 + t));
+            case V3 -> t <= 0 ? 0.0 : decay;
+            case V3_WARMUP -> t <= 0 ? 0.0 : Math.max(0.0, Math.min(decay, 1 - Math.pow(1.0 + t, -TIMM_WARMUP_POWER)));
+        };
+    }
+
+    /** The target decay (reached after the warmup). */
+    public double decay() { return decay; }
+
+    public Warmup warmup() { return warmup; }
+
+    /** The decay the next update will use. */
+    public double currentDecay() { return decayAt(updates); }
 
     public long updates() { return updates; }
 
@@ -53,6 +85,7 @@ public final class ModelEma {
         double d = decayAt(updates);
         forEachPair(namedState, (e, m) -> {
             if (e.dtype().isFloating()) e.backend().optimizer().emaUpdate(e, m.dtype() == e.dtype() ? m : m.to(e.dtype()), d);
+            else if (warmup.timm()) e.backend().copy(m, e);
             else blendInteger(e, m, d);
         });
         updates++;
@@ -96,7 +129,8 @@ public final class ModelEma {
         Map<String, Object> meta = new LinkedHashMap<>();
         meta.put("type", "ModelEma");
         meta.put("decay", decay);
-        meta.put("warmup", warmup);
+        meta.put("warmup", warmup != Warmup.NONE);
+        meta.put("warmup_mode", warmup.name());
         meta.put("updates", updates);
         return new StateDict(tensors, meta);
     }

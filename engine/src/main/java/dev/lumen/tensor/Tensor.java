@@ -72,6 +72,7 @@ public final class Tensor implements Scope.Resource, AutoCloseable {
     public static Tensor empty(DType dtype, Device device, int... shape) {
         long n = Shapes.numel(shape);
         if (n > Integer.MAX_VALUE) throw new IllegalArgumentException("tensor of " + n + " elements is too large");
+        device = ShapeOnly.redirect(device);
         Backend b = Backends.of(device);
         return new Tensor(b.allocate(n * dtype.byteSize(), device), shape.clone(), Shapes.contiguousStrides(shape), 0, dtype);
     }
@@ -106,6 +107,7 @@ public final class Tensor implements Scope.Resource, AutoCloseable {
 
     public static Tensor fromFloats(float[] data, int... shape) {
         checkLength(data.length, shape);
+        if (ShapeOnly.active()) return empty(DType.F32, Device.META, shape);
         Tensor t = empty(DType.F32, Device.CPU, shape);
         MemorySegment.copy(data, 0, t.storage.segment(), java.lang.foreign.ValueLayout.JAVA_FLOAT, 0, data.length);
         return t;
@@ -113,6 +115,7 @@ public final class Tensor implements Scope.Resource, AutoCloseable {
 
     public static Tensor fromDoubles(double[] data, DType dtype, int... shape) {
         checkLength(data.length, shape);
+        if (ShapeOnly.active()) return empty(dtype, Device.META, shape);
         Tensor t = empty(dtype, Device.CPU, shape);
         MemorySegment seg = t.storage.segment();
         for (int i = 0; i < data.length; i++) HostAccess.set(seg, dtype, i, data[i]);
@@ -121,6 +124,7 @@ public final class Tensor implements Scope.Resource, AutoCloseable {
 
     public static Tensor fromLongs(long[] data, int... shape) {
         checkLength(data.length, shape);
+        if (ShapeOnly.active()) return empty(DType.I64, Device.META, shape);
         Tensor t = empty(DType.I64, Device.CPU, shape);
         MemorySegment.copy(data, 0, t.storage.segment(), java.lang.foreign.ValueLayout.JAVA_LONG, 0, data.length);
         return t;
@@ -227,7 +231,10 @@ public final class Tensor implements Scope.Resource, AutoCloseable {
 
     public Tensor to(DType target) { return target == dtype ? this : Views.cast(this, target); }
 
-    public Tensor to(Device target) { return target.equals(device()) ? this : Views.toDevice(this, target); }
+    public Tensor to(Device target) {
+        target = ShapeOnly.redirect(target);
+        return target.equals(device()) ? this : Views.toDevice(this, target);
+    }
 
     // ---------------------------------------------------------------- shortcuts to ops
 
@@ -284,6 +291,7 @@ public final class Tensor implements Scope.Resource, AutoCloseable {
 
     /** All values as floats, in logical (row-major) order. */
     public float[] toFloats() {
+        if (isMeta()) return new float[(int) numel()];
         Tensor c = hostContiguous(DType.F32);
         float[] out = c.storage.segment().asSlice(c.offset * 4, numel() * 4L).toArray(java.lang.foreign.ValueLayout.JAVA_FLOAT);
         if (c != this) c.close();
@@ -292,6 +300,7 @@ public final class Tensor implements Scope.Resource, AutoCloseable {
 
     /** All values as doubles, in logical order. */
     public double[] toDoubles() {
+        if (isMeta()) return new double[(int) numel()];
         Tensor c = hostContiguous(DType.F64);
         double[] out = c.storage.segment().asSlice(c.offset * 8, numel() * 8L).toArray(java.lang.foreign.ValueLayout.JAVA_DOUBLE);
         if (c != this) c.close();
@@ -300,6 +309,7 @@ public final class Tensor implements Scope.Resource, AutoCloseable {
 
     /** All values as longs (integer tensors), in logical order. */
     public long[] toLongs() {
+        if (isMeta()) return new long[(int) numel()];
         Tensor c = hostContiguous(DType.I64);
         long[] out = c.storage.segment().asSlice(c.offset * 8, numel() * 8L).toArray(java.lang.foreign.ValueLayout.JAVA_LONG);
         if (c != this) c.close();
@@ -310,6 +320,16 @@ public final class Tensor implements Scope.Resource, AutoCloseable {
     public double item() {
         if (numel() != 1) throw new IllegalStateException("item() of a tensor with " + numel() + " elements");
         return toDoubles()[0];
+    }
+
+    /**
+     * A META tensor read inside a shape-only region reads as zeros (a model's init may derive
+     * values from others; their shapes are all that matter there); outside one it is an error.
+     */
+    private boolean isMeta() {
+        if (device().kind() != Device.Kind.META) return false;
+        if (!ShapeOnly.active()) throw new IllegalStateException("a meta tensor of shape " + Arrays.toString(shape) + " holds no values");
+        return true;
     }
 
     private Tensor hostContiguous(DType target) {

@@ -33,19 +33,31 @@ public final class Checkpoints {
     public static Map<String, Tensor> load(Path file) throws IOException { return load(file, false); }
 
     /**
+     * A state dict and where in the file it was found, for messages: "the 'model_ema' entry",
+     * "the top-level dict", "safetensors".
+     */
+    public record Weights(Map<String, Tensor> state, String source) {}
+
+    /** As {@link #load(Path, boolean)}. */
+    public static Map<String, Tensor> load(Path file, boolean ema) throws IOException { return loadWeights(file, ema).state(); }
+
+    /**
      * The state dict in file, told apart by content (a zip archive is a torch.save checkpoint,
      * anything else is read as safetensors). A training checkpoint is unwrapped
      * ({@code state_dict}, {@code model}; with ema, {@code state_dict_ema} / {@code model_ema}
      * first) and DataParallel's {@code module.} prefixes are stripped. Tensors are outside
      * every scope; the caller closes them.
      */
-    public static Map<String, Tensor> load(Path file, boolean ema) throws IOException {
+    public static Weights loadWeights(Path file, boolean ema) throws IOException {
         if (!Files.isRegularFile(file)) throw new IOException(file + ": no such file");
         Map<String, Tensor> state;
+        String source = "safetensors";
         if (isZip(file)) {
             try (TorchPickle pk = TorchPickle.open(file)) {
                 Object root = pk.root();
-                Map<?, ?> dict = unwrap(file, root, ema);
+                String key = wrapperKey(file, root, ema);
+                Map<?, ?> dict = key == null ? (Map<?, ?>) root : (Map<?, ?>) ((Map<?, ?>) root).get(key);
+                source = key == null ? "the top-level dict" : "the '" + key + "' entry";
                 state = new LinkedHashMap<>();
                 try {
                     for (var e : dict.entrySet()) {
@@ -61,7 +73,7 @@ public final class Checkpoints {
             Map<String, Tensor> raw = Safetensors.read(file).tensors();
             state = new LinkedHashMap<>(raw);
         }
-        return stripPrefix(state, "module.");
+        return new Weights(stripPrefix(state, "module."), source);
     }
 
     private static boolean isZip(Path file) throws IOException {
@@ -71,8 +83,9 @@ public final class Checkpoints {
         }
     }
 
-    private static Map<?, ?> unwrap(Path file, Object root, boolean ema) throws IOException {
-        if (!(root instanceof Map<?, ?> m)) {
+    /** The key of the wrapped state dict (model weights first, or EMA first with ema), or null for the root itself. */
+    private static String wrapperKey(Path file, Object root, boolean ema) throws IOException {
+        if (!(root instanceof Map<?, ?> m) || root instanceof TorchPickle.PyObject) {
             throw new IOException(file + ": the checkpoint holds a " + (root == null ? "None" : root.getClass().getSimpleName())
                     + ", not a dict of tensors");
         }
@@ -80,8 +93,8 @@ public final class Checkpoints {
         if (ema) order.addAll(EMA_WRAPPERS);
         order.addAll(WRAPPERS);
         if (!ema) order.addAll(EMA_WRAPPERS);
-        for (String k : order) if (m.get(k) instanceof Map<?, ?> inner) return inner;
-        return m;
+        for (String k : order) if (m.get(k) instanceof Map<?, ?> inner && !(inner instanceof TorchPickle.PyObject)) return k;
+        return null;
     }
 
     /** Removes prefix from every key that has it (all of them, as DataParallel writes them). */

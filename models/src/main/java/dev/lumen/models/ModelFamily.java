@@ -32,4 +32,11 @@ public interface ModelFamily {
 
     /** Builds variant with options; the variant is one of {@link #variants()}. */
     ImageClassifier create(String variant, ModelOptions options);
+
+    /**
+     * The options that build the layout a checkpoint with these keys (model names, no prefix)
+     * was saved from, where the family has variants of layout (CAS-ViT with or without its
+     * distillation head); options given explicitly in extra win. The default changes nothing.
+     */
+    default ModelOptions fitTo(java.util.Set<String> stateKeys, ModelOptions options) { return options; }
 }

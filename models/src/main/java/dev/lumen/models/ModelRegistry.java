@@ -61,6 +61,11 @@ public final class ModelRegistry {
 
     public static ImageClassifier create(String name) { return create(name, ModelOptions.defaults()); }
 
+    /** The options of name fitted to a checkpoint's keys ({@link ModelFamily#fitTo}). */
+    public static ModelOptions fitTo(String name, java.util.Set<String> stateKeys, ModelOptions options) {
+        return entry(name).family().fitTo(stateKeys, options);
+    }
+
     static IllegalArgumentException unknown(String name, java.util.Collection<String> known) {
         List<String> near = nearest(name, known);
         String hint = near.isEmpty() ? "; `lumen models` lists them" : "; did you mean " + String.join(", ", near) + "?";

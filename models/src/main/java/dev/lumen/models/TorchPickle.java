@@ -32,7 +32,10 @@ import net.razorvine.pickle.Unpickler;
  * <p>The unpickler is restricted. A pickle can name any Python callable and have it called
  * with any arguments (that is how {@code __reduce__} exploits work), so only the globals
  * torch uses for tensors and state dicts are resolved, each to a Java stand-in that builds
- * data and nothing else. Every other global, and the opcodes that instantiate arbitrary
+ * data and nothing else. The configuration objects training scripts save beside the weights
+ * (argparse.Namespace as timm's train.py and RepLKNet's save_model write it, yacs CfgNode as
+ * VMamba's save_checkpoint does) become inert {@link PyObject}s: their fields as data, their
+ * class never called. Every other global, and the opcodes that instantiate arbitrary
  * classes (INST, OBJ, EXT*), is refused with an error naming the file and the global; no
  * Python code is ever run.
  *
@@ -117,6 +120,20 @@ final class TorchPickle implements AutoCloseable {
     /** collections.OrderedDict; BUILD on it (the state dict's _metadata attribute) is ignored. */
     static final class PyOrderedDict extends LinkedHashMap<Object, Object> {}
 
+    /**
+     * An inert stand-in for a known configuration class: its dict items (a CfgNode is a dict)
+     * and, in attributes, the state BUILD gave it (a Namespace's fields). Nothing of the class runs.
+     */
+    static final class PyObject extends LinkedHashMap<Object, Object> {
+        final String type;
+        final Map<Object, Object> attributes = new LinkedHashMap<>();
+
+        PyObject(String type) { this.type = type; }
+    }
+
+    /** The configuration classes unpickled as {@link PyObject}s. */
+    static final java.util.Set<String> INERT_CLASSES = java.util.Set.of("argparse.Namespace", "yacs.config.CfgNode");
+
     /** A refused pickle: names the global or opcode. */
     static final class Refused extends RuntimeException {
         Refused(String message) { super(message); }
@@ -153,6 +170,17 @@ final class TorchPickle implements AutoCloseable {
                 return new PyOrderedDict();
             };
             case "torch.Size" -> args -> args.length == 0 ? new Object[0] : args[0];
+            // a set among a config's fields (yacs keeps its deprecated keys in one); protocol 2 names builtins __builtin__
+            case "__builtin__.set", "builtins.set", "__builtin__.frozenset", "builtins.frozenset" -> args -> {
+                if (args.length == 0) return new java.util.LinkedHashSet<>();
+                if (args.length != 1 || !(args[0] instanceof java.util.Collection<?> items)) throw new Refused("refused " + full + " with arguments " + Arrays.toString(args));
+                return new java.util.LinkedHashSet<Object>(items);
+            };
+            case "argparse.Namespace", "yacs.config.CfgNode" -> args -> {
+                // NEWOBJ cls(): an empty object whose items and fields follow as data
+                if (args.length != 0) throw new Refused("refused " + full + " with arguments " + Arrays.toString(args));
+                return new PyObject(full);
+            };
             case "torch.Tensor", "torch.nn.parameter.Parameter" -> args -> {
                 throw new Refused("refused to call " + full + " directly");
             };
@@ -222,6 +250,13 @@ final class TorchPickle implements AutoCloseable {
                 case Opcodes.BUILD -> {
                     Object state = stack.pop();
                     Object target = stack.peek();
+                    if (target instanceof PyObject o) {
+                        // obj.__dict__ (or the (dict, slots) pair): kept as data
+                        Object dict = state instanceof Object[] pair && pair.length == 2 ? pair[0] : state;
+                        if (dict instanceof Map<?, ?> m) o.attributes.putAll(m);
+                        else if (dict != null) throw new Refused("refused the state " + describe(state) + " of " + o.type + " (BUILD)");
+                        return NO_RETURN_VALUE;
+                    }
                     if (!(target instanceof PyOrderedDict)) throw new Refused("refused to set the state of a " + describe(target) + " (BUILD)");
                     return NO_RETURN_VALUE;
                 }

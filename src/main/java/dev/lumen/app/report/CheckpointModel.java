@@ -42,9 +42,11 @@ public final class CheckpointModel implements AutoCloseable {
     private final Map<String, Tensor> state;
     private final Map<String, Object> config;
     private final List<String> classNames;
+    private final String weights;
 
-    private CheckpointModel(Path file, Map<String, Tensor> state, Map<String, Object> config, List<String> classNames) {
+    private CheckpointModel(Path file, Map<String, Tensor> state, Map<String, Object> config, List<String> classNames, String weights) {
         this.file = file;
+        this.weights = weights;
         this.state = state;
         this.config = config;
         this.classNames = classNames;
@@ -62,6 +64,7 @@ public final class CheckpointModel implements AutoCloseable {
         Path file = resolve(checkpoint);
         Map<String, Object> info = Map.of();
         Map<String, Tensor> state = null;
+        String weights = "weights";
         if (!isZip(file)) {
             Safetensors.Contents c = Safetensors.read(file);
             String json = c.metadata().get(TRAIN_META_KEY);
@@ -72,12 +75,18 @@ public final class CheckpointModel implements AutoCloseable {
                     c.tensors().values().forEach(Tensor::close);
                     throw new IOException(file + ": bad training checkpoint metadata: " + e.getMessage());
                 }
-                state = modelState(c.tensors(), ema);
+                boolean useEma = ema && c.tensors().keySet().stream().anyMatch(k -> k.startsWith("ema."));
+                weights = useEma ? "EMA weights" : "model weights";
+                state = modelState(c.tensors(), useEma);
             } else {
                 c.tensors().values().forEach(Tensor::close);
             }
         }
-        if (state == null) state = Checkpoints.load(file, ema); // plain weights, with timm's unwrapping
+        if (state == null) { // plain weights, with timm's unwrapping
+            Checkpoints.Weights w = Checkpoints.loadWeights(file, ema);
+            state = w.state();
+            if (!w.source().equals("safetensors")) weights = "weights of " + w.source();
+        }
         if (state.isEmpty()) throw new IOException(file + ": the checkpoint holds no model weights");
 
         Map<String, Object> config = info.get("config") instanceof Map<?, ?> m ? (Map<String, Object>) m : null;
@@ -85,7 +94,7 @@ public final class CheckpointModel implements AutoCloseable {
         List<String> names = strings(info.get("class_names"));
         if (names == null) names = strings(config.get("class_names"));
         if (names == null) names = classNamesOfData(config);
-        return new CheckpointModel(file, state, config, names);
+        return new CheckpointModel(file, state, config, names, weights);
     }
 
     /** A run folder's best (else last) checkpoint, or the file itself. */
@@ -99,8 +108,7 @@ public final class CheckpointModel implements AutoCloseable {
     }
 
     /** The model (or EMA) tensors of a training checkpoint under their plain names; the rest is closed. */
-    private static Map<String, Tensor> modelState(Map<String, Tensor> all, boolean ema) {
-        boolean useEma = ema && all.keySet().stream().anyMatch(k -> k.startsWith("ema."));
+    private static Map<String, Tensor> modelState(Map<String, Tensor> all, boolean useEma) {
         String prefix = useEma ? "ema." : "model.";
         Map<String, Tensor> out = new LinkedHashMap<>();
         for (var e : all.entrySet()) {
@@ -151,6 +159,16 @@ public final class CheckpointModel implements AutoCloseable {
         }
     }
 
+    /**
+     * Which weights of the file were read, in words: "model weights" or "EMA weights" of a lumen
+     * checkpoint, "weights of the 'model_ema' entry" (or another entry, or the top-level dict) of
+     * a .pth, "weights" of a plain safetensors file.
+     */
+    public String weights() { return weights; }
+
+    /** The file and its weights, as reports name them: "runs/x/best.safetensors (EMA weights)". */
+    public String describe() { return file + " (" + weights + ")"; }
+
     /** The checkpoint file read (a run folder's best or last). */
     public Path file() { return file; }
 
@@ -196,8 +214,8 @@ public final class CheckpointModel implements AutoCloseable {
      *                                  the class counts, or the first mismatching keys
      */
     public ImageClassifier build(String model, Integer numClasses, int inChans, int imgSize) {
-        ImageClassifier m = ModelRegistry.create(model, ModelOptions.defaults().withNumClasses(numClasses != null ? numClasses : 1)
-                .withInChannels(inChans).withImgSize(imgSize));
+        ModelOptions options = ModelOptions.defaults().withNumClasses(numClasses != null ? numClasses : 1).withInChannels(inChans).withImgSize(imgSize);
+        ImageClassifier m = ModelRegistry.create(model, ModelRegistry.fitTo(model, state.keySet(), options));
         try {
             Tensor head = state.get(m.headPrefix() + ".weight");
             if (head != null && head.dim() >= 1 && head.shape(0) != m.numClasses()) {

@@ -35,8 +35,11 @@ public final class ClassificationReport {
     /** Precision, recall and F1 of one class or of an average. */
     public record Scores(double precision, double recall, double f1) {}
 
-    /** Where the numbers come from, for the report's header; null fields are left out. */
-    public record Source(String model, String dataset, String checkpoint) {}
+    /**
+     * Where the numbers come from, for the report's header; null fields are left out. weights
+     * names the file and which of its weights (the model's or the EMA's) every number is of.
+     */
+    public record Source(String model, String dataset, String weights) {}
 
     private final List<String> classNames;
     private final long[][] confusion;
@@ -250,7 +253,7 @@ public final class ClassificationReport {
         b.append("| | |\n|---|---|\n");
         if (source != null && source.model() != null) row(b, "Model", "`" + source.model() + "`");
         if (source != null && source.dataset() != null) row(b, "Dataset", cell(source.dataset()));
-        if (source != null && source.checkpoint() != null) row(b, "Checkpoint", "`" + source.checkpoint() + "`");
+        if (source != null && source.weights() != null) row(b, "Weights", cell(source.weights()));
         row(b, "Images", String.valueOf(count));
         row(b, "Classes", String.valueOf(numClasses()));
         row(b, "Top-1", String.format(Locale.ROOT, "%.2f%%", top1()));
@@ -302,9 +305,10 @@ public final class ClassificationReport {
     public Map<String, Object> toJsonMap(Source source) {
         Map<String, Object> m = new LinkedHashMap<>();
         if (source != null) {
-            m.put("model", source.model());
-            m.put("dataset", source.dataset());
-            m.put("checkpoint", source.checkpoint());
+            // Left out rather than null: a field the report cannot fill is absent.
+            if (source.model() != null) m.put("model", source.model());
+            if (source.dataset() != null) m.put("dataset", source.dataset());
+            if (source.weights() != null) m.put("weights", source.weights());
         }
         m.put("count", count);
         m.put("top1", top1());

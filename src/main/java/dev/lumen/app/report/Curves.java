@@ -25,41 +25,49 @@ import org.knowm.xchart.style.Styler;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 
 /**
- * curves.png: two charts side by side, loss (train and val) and top-1 accuracy (train and val)
- * per epoch, drawn with XChart off screen. Points that are NaN (an epoch without validation,
- * train accuracy under MixUp) are left out of their line.
+ * curves.png: three charts side by side, drawn with XChart off screen: loss and top-1 accuracy
+ * per epoch (train; val of the model's own weights; val of the EMA weights when an EMA is kept,
+ * so the plot shows the same numbers the report does) and the learning rate. Points that are
+ * NaN (an epoch without validation, train accuracy under MixUp, no EMA) are left out of their
+ * line.
  */
 public final class Curves {
     private Curves() {}
 
-    /** Width and height of each of the two charts; the PNG is twice as wide. */
-    public static final int CHART_WIDTH = 640, CHART_HEIGHT = 440;
+    /** Width and height of each chart; the PNG is CHARTS times as wide. */
+    public static final int CHART_WIDTH = 640, CHART_HEIGHT = 440, CHARTS = 3;
 
     public static final String FILE = "curves.png";
 
-    private static final Color TRAIN = new Color(0x1f77b4), VAL = new Color(0xd62728);
+    private static final Color TRAIN = new Color(0x1f77b4), VAL = new Color(0xd62728), EMA = new Color(0x2ca02c), LR = new Color(0x9467bd);
 
     static {
         // No display is needed, or wanted, to draw into an image.
         if (System.getProperty("java.awt.headless") == null) System.setProperty("java.awt.headless", "true");
     }
 
-    /** The two charts as one image of 2 * CHART_WIDTH x CHART_HEIGHT. */
+    /** The charts as one image of CHARTS * CHART_WIDTH x CHART_HEIGHT. */
     public static BufferedImage render(List<EpochRecord> epochs, String title) {
         // Losses fall and accuracies rise: each legend goes to the corner its lines leave free.
         XYChart loss = chart(title == null ? "Loss" : title + ": loss", "loss", Styler.LegendPosition.InsideNE);
         add(loss, "train", epochs, EpochRecord::trainLoss, TRAIN);
-        add(loss, "val", epochs, EpochRecord::valLoss, VAL);
+        add(loss, "val (model)", epochs, EpochRecord::valLoss, VAL);
+        add(loss, "val (EMA)", epochs, EpochRecord::emaValLoss, EMA);
         XYChart acc = chart(title == null ? "Top-1 accuracy" : title + ": top-1 accuracy", "top-1 accuracy (%)",
                 Styler.LegendPosition.InsideSE);
         add(acc, "train", epochs, EpochRecord::trainTop1, TRAIN);
-        add(acc, "val", epochs, EpochRecord::valTop1, VAL);
+        add(acc, "val (model)", epochs, EpochRecord::valTop1, VAL);
+        add(acc, "val (EMA)", epochs, EpochRecord::emaValTop1, EMA);
+        XYChart lr = chart(title == null ? "Learning rate" : title + ": learning rate", "lr at the epoch's end", Styler.LegendPosition.InsideNE);
+        lr.getStyler().setyAxisTickLabelsFormattingFunction(y -> String.format(Locale.ROOT, "%.2e", y));
+        add(lr, "lr", epochs, EpochRecord::lr, LR);
 
-        BufferedImage out = new BufferedImage(2 * CHART_WIDTH, CHART_HEIGHT, BufferedImage.TYPE_INT_RGB);
+        BufferedImage out = new BufferedImage(CHARTS * CHART_WIDTH, CHART_HEIGHT, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = out.createGraphics();
         try {
             g.drawImage(BitmapEncoder.getBufferedImage(loss), 0, 0, null);
             g.drawImage(BitmapEncoder.getBufferedImage(acc), CHART_WIDTH, 0, null);
+            g.drawImage(BitmapEncoder.getBufferedImage(lr), 2 * CHART_WIDTH, 0, null);
         } finally {
             g.dispose();
         }

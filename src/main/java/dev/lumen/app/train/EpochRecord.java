@@ -4,7 +4,8 @@ package dev.lumen.app.train;
  * One epoch of a run: the metrics.csv row and the hook report writers read. Losses are means
  * over samples; accuracies are percentages; train top-1 compares with the original labels
  * (before MixUp/CutMix); lr is the first group's at the end of the epoch. The EMA columns are
- * NaN when no EMA is kept.
+ * NaN when no EMA is kept. The val columns are always the model's own weights, the ema_val
+ * columns the EMA's.
  */
 public record EpochRecord(int epoch, double trainLoss, double trainTop1, double valLoss, double valTop1, double valTop5,
                           double emaValLoss, double emaValTop1, double emaValTop5, double lr, double seconds, double imagesPerSecond) {
@@ -12,9 +13,6 @@ public record EpochRecord(int epoch, double trainLoss, double trainTop1, double 
             "epoch,train_loss,train_top1,val_loss,val_top1,val_top5,ema_val_loss,ema_val_top1,ema_val_top5,lr,seconds,images_per_second";
 
     public boolean hasEma() { return !Double.isNaN(emaValTop1); }
-
-    /** The top-1 that decides the best epoch: the EMA's when kept (as timm), else the model's. */
-    public double metric() { return hasEma() ? emaValTop1 : valTop1; }
 
     public String csvRow() {
         return epoch + "," + num(trainLoss) + "," + num(trainTop1) + "," + num(valLoss) + "," + num(valTop1) + "," + num(valTop5) + ","

@@ -195,6 +195,16 @@ public final class TrainConfig {
     @Option(names = "--model-ema-decay", paramLabel = "D", description = "EMA decay. Default: ${DEFAULT-VALUE}.", defaultValue = "0.9998")
     public double modelEmaDecay = 0.9998;
 
+    @Option(names = "--model-ema-warmup", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Warm the EMA decay up as timm's ModelEmaV3 does (first update copies the model, then min(decay, 1-(1+t)^(-2/3)));"
+                    + " on by default with --model-ema, --no-model-ema-warmup for a constant decay. Default: ${DEFAULT-VALUE}.")
+    public boolean modelEmaWarmup = true;
+
+    @Option(names = "--eval-metric", paramLabel = "NAME",
+            description = "top1, top5 or loss: what picks best.safetensors, on the EMA weights when --model-ema is on (as timm). Default: ${DEFAULT-VALUE}.",
+            defaultValue = "top1")
+    public String evalMetric = "top1";
+
     @Option(names = "--amp", paramLabel = "TYPE", arity = "0..1", fallbackValue = "bf16",
             description = {"Mixed precision: bf16 (alone: --amp) or f16, with dynamic loss scaling (PyTorch's GradScaler).",
                     "On the CPU backend the kernels compute in f32: the input batch is rounded to TYPE, every other tensor stays f32."})

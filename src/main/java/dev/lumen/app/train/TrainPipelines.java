@@ -42,7 +42,7 @@ final class TrainPipelines {
         if (cfg.cutout > 0) po = po.withCutout(cfg.cutout, Math.max(1, imgSize / 2));
         if (cfg.cropPadding != null) po = po.withPadding(cfg.cropPadding);
         if (cfg.scale != null || cfg.ratio != null) {
-            if (cfg.cropPadding != null && imgSize <= 64) {
+            if (cfg.cropPadding != null && cfg.cropPadding > 0 && imgSize <= 64) {
                 throw new TrainException("--crop-padding (pad-and-crop) and --scale/--ratio (RandomResizedCrop) exclude each other; give one");
             }
             double[] s = cfg.scale != null ? cfg.scale : Pipelines.DEFAULT_SCALE, r = cfg.ratio != null ? cfg.ratio : Pipelines.DEFAULT_RATIO;

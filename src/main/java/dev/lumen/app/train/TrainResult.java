@@ -9,6 +9,14 @@ import java.util.List;
  * as they are the ones the best checkpoint tracks).
  *
  * @param finalTop1 the validation top-1 of those final weights
+ * @param finalLoss their validation loss (the same weights as finalTop1)
+ * @param weights which weights those are, in words ("EMA weights after epoch 30 (ema.safetensors; ...)")
+ * @param dataset the validation data, in words ("plants-split (val)")
+ * @param evalMetric the --eval-metric that picked the best epoch (top1, top5 or loss)
+ * @param bestMetric its best value, on the same kind of weights (NaN when no epoch ran)
  */
-public record TrainResult(Path runDir, List<EpochRecord> history, Predictions predictions, double finalTop1, double bestTop1, int bestEpoch,
-                          long unreadableImages) {}
+public record TrainResult(Path runDir, List<EpochRecord> history, Predictions predictions, double finalTop1, double finalLoss, String weights,
+                          String dataset, String evalMetric, double bestMetric, int bestEpoch, long unreadableImages) {
+    /** True when the final numbers are the EMA's. */
+    public boolean emaWeights() { return weights.startsWith("EMA"); }
+}

@@ -63,13 +63,17 @@ import java.util.function.BiFunction;
  *
  * <p>After each epoch the model (and the EMA) is validated, metrics.csv and the TensorBoard
  * scalars get a row, and last.safetensors is written ({@link TrainCheckpoint}), copied to
- * best.safetensors when the top-1 improved. Everything random is a pure function of the seed
+ * best.safetensors when --eval-metric (top-1, top-5 or loss) improved on the weights it is
+ * measured on: the EMA's when an EMA is kept (as timm), else the model's. Everything random is a pure function of the seed
  * and state saved in the checkpoint (the global generator behind init and dropout, the MixUp
  * generator, the loader's seed and epoch), so a resumed run ends with the same weights, bit for
  * bit on the CPU, as one that was never stopped, whatever the worker count.
  */
 public final class Trainer {
     /** Names timm leaves out of weight decay besides 1-d parameters and biases. */
+    /** config.json's "dataset" for a run on a --data folder. */
+    static final String FOLDER_DATASET = "folder";
+
     static final List<String> NO_DECAY = List.of("pos_embed", "cls_token", "dist_token", "absolute_pos_embed", "relative_position_bias_table");
 
     private final TrainConfig cfg;
@@ -97,11 +101,11 @@ public final class Trainer {
     private MetricsLog log;
     private int startEpoch;
     private long globalStep;
-    private double best = Double.NEGATIVE_INFINITY;
+    /** The best --eval-metric so far, NaN before the first epoch. */
+    private double best = Double.NaN;
     private int bestEpoch;
     private final List<EpochRecord> history = new ArrayList<>();
-    private Predictions lastPredictions;
-    private double lastTop1 = Double.NaN;
+    private Eval finalEval;
 
     public Trainer(TrainConfig cfg, PrintStream out, PrintStream err, Progress progress) {
         this.cfg = cfg;
@@ -198,18 +202,24 @@ public final class Trainer {
         Generator.global().manualSeed(cfg.seed);
         ModelOptions mo = ModelOptions.builder().numClasses(cfg.numClasses).inChannels(cfg.inChans).imgSize(cfg.imgSize)
                 .dropRate(cfg.drop).dropPathRate(cfg.dropPath).build();
+        Checkpoints.Weights pretrained = cfg.pretrained != null ? readPretrained(cfg.pretrained) : null;
         try {
+            // A checkpoint's layout picks the variant's (CAS-ViT without its distillation head, as the official main.py trains)
+            if (pretrained != null) mo = ModelRegistry.fitTo(cfg.model, pretrained.state().keySet(), mo);
             model = ModelRegistry.create(cfg.model, mo);
         } catch (IllegalArgumentException e) {
+            if (pretrained != null) pretrained.state().values().forEach(Tensor::close);
             throw new TrainException("--model " + cfg.model + ": " + e.getMessage());
         }
-        if (cfg.pretrained != null) loadPretrained(cfg.pretrained);
+        if (pretrained != null) loadPretrained(cfg.pretrained, pretrained);
         if (cfg.freeze != null) freeze(cfg.freeze);
         if (!device.equals(Device.CPU)) model.to(device);
         model.train();
         stateViews = model.stateDict();
 
         Pipelines.Options po = TrainPipelines.options(cfg, cfg.imgSize, norm[0], norm[1]);
+        // resolved for config.json: only small images without RandomResizedCrop pad and crop
+        cfg.cropPadding = po.small() && cfg.scale == null && cfg.ratio == null ? po.padding() : 0;
         trainLoader = DataLoader.builder(train, Pipelines.train(po)).batchSize(cfg.batchSize).shuffle(true)
                 .dropLast(train.size() >= 2 * cfg.batchSize).workers(cfg.workers).seed(cfg.seed).onUnreadable(this::warnUnreadable).build();
         valLoader = DataLoader.builder(val, Pipelines.eval(po)).batchSize(cfg.batchSize).shuffle(false).workers(cfg.workers)
@@ -232,13 +242,14 @@ public final class Trainer {
                 throw new TrainException(e.getMessage().replace("mixup: ", "--mixup/--cutmix: "));
             }
         }
-        if (cfg.modelEma) ema = new ModelEma(stateViews, cfg.modelEmaDecay);
+        if (cfg.modelEma) ema = new ModelEma(stateViews, cfg.modelEmaDecay, cfg.modelEmaWarmup ? ModelEma.Warmup.V3_WARMUP : ModelEma.Warmup.V3);
         if (amp.on()) scaler = new GradScaler();
 
         if (cfg.resume != null) restore(cfg.resume);
         runDir = cfg.output != null ? cfg.output : defaultRunDir();
         cfg.output = runDir;
         Files.createDirectories(runDir);
+        dev.lumen.app.Logs.toRunFolder(runDir);
         Files.writeString(runDir.resolve("config.json"), Json.write(cfg.toMap(), true) + "\n", StandardCharsets.UTF_8);
         log = new MetricsLog(runDir, history);
         out.println("lumen train: " + cfg.model + " (" + ModelRegistry.formatParams(model.numParameters(true)) + " trainable parameters) on "
@@ -251,6 +262,10 @@ public final class Trainer {
         cfg.opt = TrainConfig.norm(cfg.opt);
         cfg.sched = TrainConfig.norm(cfg.sched);
         cfg.mixupMode = TrainConfig.norm(cfg.mixupMode);
+        cfg.evalMetric = TrainConfig.norm(cfg.evalMetric);
+        if (!EvalMetric.NAMES.contains(cfg.evalMetric)) {
+            throw new TrainException("--eval-metric must be one of " + String.join(", ", EvalMetric.NAMES) + ", got '" + cfg.evalMetric + "'");
+        }
         if (!List.of("sgd", "adam", "adamw").contains(cfg.opt)) throw new TrainException("--opt must be sgd, adam or adamw, got '" + cfg.opt + "'");
         if (!List.of("cosine", "step", "lambda").contains(cfg.sched)) throw new TrainException("--sched must be cosine, step or lambda, got '" + cfg.sched + "'");
         if (cfg.batchSize < 1) throw new TrainException("--batch-size must be >= 1, got " + cfg.batchSize);
@@ -302,6 +317,7 @@ public final class Trainer {
                 throw new TrainException("--data " + root + ": train/ and val/ have different classes: " + train.classNames() + " vs " + val.classNames());
             }
             cfg.inChans = train.channels();
+            cfg.dataset = FOLDER_DATASET; // config.json tells the truth: the data is --data's folder, not the built-in default
             datasetLabel = "val";
             return new Dataset[] {train, val};
         }
@@ -354,20 +370,24 @@ public final class Trainer {
         throw new TrainException(opt + " needs 1 or " + c + " values for " + c + " channels, got " + Arrays.toString(v));
     }
 
-    private void loadPretrained(Path file) throws IOException {
+    private static Checkpoints.Weights readPretrained(Path file) {
         if (!Files.isRegularFile(file)) throw new TrainException("--pretrained " + file + ": no such file");
-        Map<String, Tensor> state;
         try {
-            state = TrainCheckpoint.isTrainCheckpoint(file) ? TrainCheckpoint.readModelState(file, false) : Checkpoints.load(file);
+            return TrainCheckpoint.isTrainCheckpoint(file) ? new Checkpoints.Weights(TrainCheckpoint.readModelState(file, false), "the model weights")
+                    : Checkpoints.loadWeights(file, false);
         } catch (IOException | RuntimeException e) {
             throw new TrainException("--pretrained " + file + ": cannot read weights: " + e.getMessage());
         }
+    }
+
+    private void loadPretrained(Path file, Checkpoints.Weights weights) {
+        Map<String, Tensor> state = weights.state();
         try {
             Checkpoints.LoadReport r = Checkpoints.loadInto(model, state, true, true);
             if (!r.droppedHead().isEmpty()) {
                 out.println("pretrained: classifier " + r.droppedHead() + " not loaded (its class count differs from " + cfg.numClasses + "); it starts fresh");
             }
-            out.println("pretrained: loaded " + (state.size() - r.droppedHead().size()) + " tensors from " + file);
+            out.println("pretrained: loaded " + (state.size() - r.droppedHead().size()) + " tensors from " + weights.source() + " of " + file);
         } catch (IllegalArgumentException e) {
             throw new TrainException("--pretrained " + file + ": the weights do not fit " + cfg.model + ": " + e.getMessage());
         } finally {
@@ -439,7 +459,8 @@ public final class Trainer {
         Map<String, Object> info = new LinkedHashMap<>();
         info.put("epoch", epochsDone);
         info.put("global_step", globalStep);
-        info.put("best_metric", Double.isInfinite(best) ? null : best);
+        info.put("best_metric", Double.isNaN(best) ? null : best);
+        info.put("eval_metric", cfg.evalMetric);
         info.put("best_epoch", bestEpoch);
         info.put("model", cfg.model);
         info.put("class_names", classNames);
@@ -476,7 +497,7 @@ public final class Trainer {
             startEpoch = ((Number) info.get("epoch")).intValue();
             globalStep = ((Number) info.get("global_step")).longValue();
             Object b = info.get("best_metric");
-            best = b == null ? Double.NEGATIVE_INFINITY : ((Number) b).doubleValue();
+            best = b == null ? Double.NaN : ((Number) b).doubleValue();
             bestEpoch = ((Number) info.get("best_epoch")).intValue();
             for (Object r : (List<Object>) info.get("history")) history.add(EpochRecord.fromMap((Map<?, ?>) r));
             out.println("resumed " + file + " after epoch " + startEpoch + " of " + cfg.epochs + " (update " + globalStep + ")");
@@ -501,14 +522,14 @@ public final class Trainer {
             else ((WarmupScheduler) scheduler).step(epoch + 1);
             Eval v = validate();
             Eval e = ema != null ? validateEma() : null;
-            lastPredictions = e != null ? e.predictions : v.predictions;
-            lastTop1 = e != null ? e.top1 : v.top1;
+            finalEval = e != null ? e : v;
             EpochRecord r = new EpochRecord(epoch + 1, train[0], train[1], v.loss, v.top1, v.top5, e == null ? Double.NaN : e.loss,
                     e == null ? Double.NaN : e.top1, e == null ? Double.NaN : e.top5, optimizer.paramGroups().get(0).lr(), seconds, train[2] / seconds);
             history.add(r);
-            boolean improved = r.metric() > best;
+            double metric = EvalMetric.of(r, cfg.evalMetric);
+            boolean improved = EvalMetric.better(cfg.evalMetric, metric, best);
             if (improved) {
-                best = r.metric();
+                best = metric;
                 bestEpoch = r.epoch();
             }
             saveCheckpoint(last, epoch + 1);
@@ -523,14 +544,11 @@ public final class Trainer {
             out.flush();
             for (TrainListener l : listeners) l.onEpochEnd(r, List.copyOf(history));
         }
-        if (lastPredictions == null) {
-            Eval v = ema != null ? validateEma() : validate();
-            lastPredictions = v.predictions;
-            lastTop1 = v.top1;
-        }
+        if (finalEval == null) finalEval = ema != null ? validateEma() : validate();
         long unreadable = trainLoader.unreadableFiles().size() + valLoader.unreadableFiles().size();
         if (unreadable > 0) out.println("skipped " + unreadable + " unreadable images (reported above)");
-        TrainResult result = new TrainResult(runDir, List.copyOf(history), lastPredictions, lastTop1, best, bestEpoch, unreadable);
+        TrainResult result = new TrainResult(runDir, List.copyOf(history), finalEval.predictions, finalEval.top1, finalEval.loss, weightsLabel(),
+                datasetDescription(), cfg.evalMetric, best, bestEpoch, unreadable);
         for (TrainListener l : listeners) l.onFinish(result);
         return result;
     }
@@ -540,7 +558,8 @@ public final class Trainer {
                 "epoch %d/%d  train loss %.4f top1 %.2f%%  %s loss %.4f top1 %.2f%% top5 %.2f%%", r.epoch(), cfg.epochs, r.trainLoss(),
                 r.trainTop1(), datasetLabel, r.valLoss(), r.valTop1(), r.valTop5()));
         if (r.hasEma()) sb.append(String.format(Locale.ROOT, "  ema loss %.4f top1 %.2f%% top5 %.2f%%", r.emaValLoss(), r.emaValTop1(), r.emaValTop5()));
-        sb.append(String.format(Locale.ROOT, "  best %.2f%% (epoch %d)  lr %.3e  %.1f s  %.0f img/s", best, bestEpoch, r.lr(), r.seconds(),
+        sb.append(String.format(Locale.ROOT, "  best %s%s %s (epoch %d)  lr %.3e  %.1f s  %.0f img/s", r.hasEma() ? "ema " : "", cfg.evalMetric,
+                EvalMetric.format(cfg.evalMetric, best), bestEpoch, r.lr(), r.seconds(),
                 r.imagesPerSecond()));
         return sb.toString();
     }
@@ -686,6 +705,18 @@ public final class Trainer {
             row += idx.get(i).length;
         }
         return new Eval(loss.avg(), 100.0 * hit1 / n, 100.0 * hit5 / n, new Predictions(classNames, indices, labels, p));
+    }
+
+    /** Which weights the final numbers and best.safetensors' metric belong to, for reports. */
+    private String weightsLabel() {
+        if (ema == null) return "model weights after epoch " + cfg.epochs + " (last.safetensors)";
+        return "EMA weights after epoch " + cfg.epochs + " (ema.safetensors; decay " + cfg.modelEmaDecay
+                + (cfg.modelEmaWarmup ? " with timm's warmup" : "") + ")";
+    }
+
+    /** The data the run validated on: the folder or built-in dataset and its split. */
+    private String datasetDescription() {
+        return (cfg.data != null ? cfg.data.toString() : cfg.dataset) + " (" + datasetLabel + ")";
     }
 
     /** Validates the EMA weights: swapped into the model, then the model's own weights copied back exactly. */

@@ -103,7 +103,7 @@ class ClassificationReportTest {
         assertTrue(md.startsWith("# Evaluation report\n"), md);
         assertTrue(md.contains("| Model | `resnet50` |"), md);
         assertTrue(md.contains("| Dataset | data/val |"), md);
-        assertTrue(md.contains("| Checkpoint | `runs/x/best.safetensors` |"), md);
+        assertTrue(md.contains("| Weights | runs/x/best.safetensors |"), md);
         assertTrue(md.contains("| Top-1 | 50.00% |"), md);
         assertTrue(md.contains("| Top-3 | 100.00% |"), md);
         assertTrue(md.contains("| Loss | 0.5000 |"), md);

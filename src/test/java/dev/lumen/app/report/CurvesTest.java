@@ -40,21 +40,36 @@ class CurvesTest {
         Curves.write(run(10), "resnet50", png);
         BufferedImage img = ImageIO.read(png.toFile());
         assertNotNull(img, "curves.png must decode");
-        assertEquals(2 * Curves.CHART_WIDTH, img.getWidth());
+        assertEquals(Curves.CHARTS * Curves.CHART_WIDTH, img.getWidth());
         assertEquals(Curves.CHART_HEIGHT, img.getHeight());
         // Both series colours appear in both halves: each chart draws a train and a val line.
         for (int half = 0; half < 2; half++) {
             assertTrue(countNear(img, half, 0x1f77b4) > 100, "train line in chart " + half);
             assertTrue(countNear(img, half, 0xd62728) > 100, "val line in chart " + half);
+            assertEquals(0, countNear(img, half, 0x2ca02c), "no EMA line without an EMA, chart " + half);
         }
+        assertTrue(countNear(img, 2, 0x9467bd) > 100, "lr line in the third chart");
         assertFalse(Files.exists(dir.resolve("run/curves.png.tmp")));
+    }
+
+    @Test
+    void drawsTheEmaBesideTheModel(@TempDir Path dir) throws Exception {
+        List<EpochRecord> withEma = new ArrayList<>();
+        for (EpochRecord m : run(6)) {
+            withEma.add(new EpochRecord(m.epoch(), m.trainLoss(), m.trainTop1(), m.valLoss(), m.valTop1(), m.valTop5(), m.valLoss() + 0.3,
+                    m.valTop1() - 20, m.valTop5() - 5, m.lr(), 0, 0));
+        }
+        Path png = dir.resolve("ema.png");
+        Curves.write(withEma, "ema", png);
+        BufferedImage img = ImageIO.read(png.toFile());
+        for (int chart = 0; chart < 2; chart++) assertTrue(countNear(img, chart, 0x2ca02c) > 100, "EMA line in chart " + chart);
     }
 
     @Test
     void oneEpochAndMissingValuesStillDraw(@TempDir Path dir) throws Exception {
         Path one = dir.resolve("one.png");
         Curves.write(run(1), null, one);
-        assertEquals(2 * Curves.CHART_WIDTH, ImageIO.read(one.toFile()).getWidth());
+        assertEquals(Curves.CHARTS * Curves.CHART_WIDTH, ImageIO.read(one.toFile()).getWidth());
 
         // Train accuracy untracked (MixUp) and no validation in epoch 2: those points are left out.
         List<EpochRecord> gaps = new ArrayList<>();

@@ -29,7 +29,8 @@ class TrainCommandTest {
         List<EpochRecord> seen = new ArrayList<>();
         TrainResult[] result = new TrainResult[1];
         List<String> args = TrainFixtures.tinyArgs(data, run, 2);
-        args.addAll(List.of("--model-ema", "--model-ema-decay", "0.9", "--mixup", "0.2", "--cutmix", "1.0", "--clip-grad", "5"));
+        args.addAll(List.of("--model-ema", "--model-ema-decay", "0.9", "--mixup", "0.2", "--cutmix", "1.0", "--clip-grad", "5",
+                "--eval-metric", "loss"));
         TrainFixtures.Run r = TrainFixtures.lumenTrain(args, new TrainListener() {
             @Override
             public void onEpochEnd(EpochRecord record, List<EpochRecord> history) { seen.add(record); }
@@ -40,7 +41,8 @@ class TrainCommandTest {
         assertEquals(0, r.code(), r.err());
         String[] lines = r.out().strip().split("\n");
         assertEquals("run folder: " + run, lines[lines.length - 2]);
-        assertTrue(lines[lines.length - 1].matches("final val top-1: \\d+\\.\\d\\d% \\(EMA weights\\) \\(best .*"), lines[lines.length - 1]);
+        assertTrue(lines[lines.length - 1].matches("final val top-1: \\d+\\.\\d\\d% loss \\d+\\.\\d{4} \\(EMA weights\\); best EMA loss \\d+\\.\\d{4} at epoch [12]"),
+                lines[lines.length - 1]);
         assertTrue(r.out().contains("epoch 2/2  train loss"), r.out());
 
         Map<?, ?> config = (Map<?, ?>) Json.parse(Files.readString(run.resolve("config.json")));
@@ -49,6 +51,10 @@ class TrainCommandTest {
         assertEquals(1L, config.get("in-chans"));
         assertEquals(3L, config.get("num-classes"));
         assertEquals(run.toString(), config.get("output"));
+        assertEquals("folder", config.get("dataset"), "the data is --data's folder");
+        assertTrue(config.get("crop-padding") instanceof Number, "crop-padding resolved: " + config.get("crop-padding"));
+        assertEquals(true, config.get("model-ema-warmup"));
+        assertEquals("loss", config.get("eval-metric"));
 
         List<String> csv = Files.readAllLines(run.resolve("metrics.csv"));
         assertEquals(3, csv.size(), csv.toString());
@@ -77,6 +83,7 @@ class TrainCommandTest {
         assertEquals(9, p.size());
         assertEquals(List.of(TrainFixtures.CLASSES), p.classNames());
         assertEquals(result[0].finalTop1(), p.top1(), 1e-9);
+        reportsNameTheirWeights(run, data, result[0]);
         for (int i = 0; i < p.size(); i++) {
             double sum = 0;
             for (int c = 0; c < 3; c++) sum += p.probability(i, c);
@@ -86,6 +93,27 @@ class TrainCommandTest {
         Safetensors.Contents ema = Safetensors.read(run.resolve("ema.safetensors"));
         assertTrue(ema.tensors().containsKey("fc.weight"), ema.tensors().keySet().toString());
         ema.tensors().values().forEach(Tensor::close);
+    }
+
+    /** Every number of report.md/report.json is the EMA's of the last epoch, and says so; best is by the EMA's loss. */
+    private static void reportsNameTheirWeights(Path run, Path data, TrainResult res) throws IOException {
+        EpochRecord last = res.history().get(res.history().size() - 1);
+        assertTrue(res.emaWeights());
+        assertEquals(last.emaValTop1(), res.finalTop1(), 1e-9);
+        assertEquals(last.emaValLoss(), res.finalLoss(), 1e-9);
+        EpochRecord best = res.history().stream().min(java.util.Comparator.comparingDouble(EpochRecord::emaValLoss)).orElseThrow();
+        assertEquals(best.epoch(), res.bestEpoch());
+        assertEquals(best.emaValLoss(), res.bestMetric(), 0);
+
+        String md = Files.readString(run.resolve("report.md"));
+        assertTrue(md.contains("| Dataset | " + data + " (val) |"), md);
+        assertTrue(md.contains("| Weights | EMA weights after epoch 2 (ema.safetensors; decay 0.9 with timm's warmup) |"), md);
+        assertTrue(md.contains(String.format(java.util.Locale.ROOT, "| Top-1 | %.2f%% |", last.emaValTop1())), md);
+        assertTrue(md.contains(String.format(java.util.Locale.ROOT, "| Loss | %.4f |", last.emaValLoss())), md);
+        assertFalse(md.contains("null"), md);
+        Map<?, ?> json = (Map<?, ?>) Json.parse(Files.readString(run.resolve("report.json")));
+        assertEquals(last.emaValLoss(), ((Number) json.get("loss")).doubleValue(), 1e-9);
+        assertTrue(String.valueOf(json.get("weights")).startsWith("EMA weights"), json.toString());
     }
 
     private TrainFixtures.Run fails(List<String> args) {

@@ -24,6 +24,14 @@ public final class CasViTFamily implements ModelFamily {
         return CasViT.Config.presets().stream().map(c -> new Variant(c.name(), 224, PUBLISHED.get(c.name()))).toList();
     }
 
+    /** The official main.py trains without the distillation head: a checkpoint without dist_head.* builds none. */
+    @Override
+    public ModelOptions fitTo(java.util.Set<String> stateKeys, ModelOptions options) {
+        if (options.extra().containsKey("distillation")) return options;
+        boolean dist = stateKeys.stream().anyMatch(k -> k.startsWith("dist_head."));
+        return options.with("distillation", dist);
+    }
+
     @Override
     public ImageClassifier create(String variant, ModelOptions options) {
         for (CasViT.Config c : CasViT.Config.presets()) if (c.name().equals(variant)) return new CasViT(c, options);

@@ -1,0 +1,34 @@
+package dev.lumen.tensor;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lumen.memory.Scope;
+import org.junit.jupiter.api.Test;
+
+/** Inside a shape-only region CPU tensors are META: shapes flow through ops, no bytes are used, values are absent. */
+class ShapeOnlyTest {
+    @Test
+    void opsPropagateShapesWithoutValues() {
+        Tensor outside;
+        try (Scope s = Scope.open()) {
+            try (ShapeOnly so = ShapeOnly.enter()) {
+                Tensor a = Tensor.randn(3, 4), b = Tensor.fromFloats(new float[] {1, 2, 3, 4, 5, 6, 7, 8}, 4, 2);
+                assertEquals(Device.META, a.device());
+                assertEquals(Device.META, b.device());
+                Tensor c = a.matmul(b).softmax(1);
+                assertEquals(Device.META, c.device());
+                assertArrayEquals(new int[] {3, 2}, c.shape());
+                assertArrayEquals(new float[6], c.toFloats(), "a META tensor reads as zeros inside the region");
+                assertEquals(Device.META, c.to(Device.CPU).device(), "the CPU is META inside the region");
+                outside = c;
+            }
+            assertEquals(Device.CPU, Tensor.zeros(2).device(), "the region ended");
+            IllegalStateException e = assertThrows(IllegalStateException.class, outside::toFloats);
+            assertTrue(e.getMessage().contains("holds no values"), e.getMessage());
+            assertThrows(IllegalStateException.class, () -> outside.to(Device.CPU));
+        }
+    }
+}
