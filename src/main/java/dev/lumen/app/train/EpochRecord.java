@@ -16,6 +16,15 @@ public record EpochRecord(int epoch, double trainLoss, double trainTop1, double 
     /** The top-1 that decides the best epoch: the EMA's when kept (as timm), else the model's. */
     public double metric() { return hasEma() ? emaValTop1 : valTop1; }
 
+    /**
+     * True when a validation pass of this epoch gave a non-finite loss (the trainer records NaN
+     * when any output was non-finite): such an epoch never becomes the best one.
+     */
+    public boolean diverged() { return !Double.isFinite(valLoss) || (hasEma() && !Double.isFinite(emaValLoss)); }
+
+    /** Whether this epoch beats a best metric so far: never when diverged. */
+    public boolean improves(double best) { return !diverged() && metric() > best; }
+
     public String csvRow() {
         return epoch + "," + num(trainLoss) + "," + num(trainTop1) + "," + num(valLoss) + "," + num(valTop1) + "," + num(valTop5) + ","
                 + num(emaValLoss) + "," + num(emaValTop1) + "," + num(emaValTop5) + "," + num(lr) + "," + num(seconds) + "," + num(imagesPerSecond);
