@@ -582,8 +582,8 @@ public final class Trainer {
                 "epoch %d/%d  train loss %.4f top1 %.2f%%  %s loss %.4f top1 %.2f%% top5 %.2f%%", r.epoch(), cfg.epochs, r.trainLoss(),
                 r.trainTop1(), datasetLabel, r.valLoss(), r.valTop1(), r.valTop5()));
         if (r.hasEma()) sb.append(String.format(Locale.ROOT, "  ema loss %.4f top1 %.2f%% top5 %.2f%%", r.emaValLoss(), r.emaValTop1(), r.emaValTop5()));
-        sb.append(String.format(Locale.ROOT, "  best %.2f%% (epoch %d)  lr %.3e  %.1f s  %.0f img/s", best, bestEpoch, r.lr(), r.seconds(),
-                r.imagesPerSecond()));
+        sb.append(bestEpoch > 0 ? String.format(Locale.ROOT, "  best %.2f%% (epoch %d)", best, bestEpoch) : "  best none");
+        sb.append(String.format(Locale.ROOT, "  lr %.3e  %.1f s  %.0f img/s", r.lr(), r.seconds(), r.imagesPerSecond()));
         return sb.toString();
     }
 
