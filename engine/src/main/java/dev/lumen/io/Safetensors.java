@@ -95,9 +95,15 @@ public final class Safetensors {
             }
             expected = en.end;
         }
-        if (dataStart + expected != size) {
-            throw new IOException(file + ": the tensors cover " + expected + " bytes of data but the file holds " + (size - dataStart)
-                    + " after the header (truncated or trailing bytes)");
+        long available = size - dataStart;
+        for (Entry en : byOffset) {
+            if (en.end > available) {
+                throw new IOException(file + ": tensor '" + en.name + "': data_offsets [" + en.begin + ", " + en.end + ") reach past the end of"
+                        + " the file (" + available + " data bytes after the header; truncated?)");
+            }
+        }
+        if (expected != available) {
+            throw new IOException(file + ": " + (available - expected) + " trailing bytes after the last tensor's data (which ends at " + expected + ")");
         }
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         Scope scope = Scope.current();
