@@ -98,7 +98,7 @@ final class TorchPickle implements AutoCloseable {
             return new Restricted().loads(pkl);
         } catch (Refused e) {
             throw new IOException(file + ": " + e.getMessage());
-        } catch (RuntimeException | StackOverflowError e) {
+        } catch (IOException | RuntimeException | StackOverflowError e) {
             throw new IOException(file + ": malformed checkpoint pickle: " + e, e);
         }
     }
@@ -429,6 +429,10 @@ final class TorchPickle implements AutoCloseable {
             }
         } catch (ArithmeticException e) {
             need = Long.MAX_VALUE;
+        }
+        if (ref.offset() < 0 || need >= sr.numel()) {
+            throw new IOException(file + ": tensor " + Shapes.str(ref.size()) + " with stride " + Arrays.toString(ref.stride())
+                    + " at offset " + ref.offset() + " reaches past storage " + sr.key() + " of " + sr.numel() + " elements");
         }
         int[] strides = new int[ref.stride().length];
         for (int i = 0; i < strides.length; i++) strides[i] = Math.toIntExact(ref.stride()[i]);
