@@ -543,10 +543,22 @@ public final class Trainer {
                 throw new TrainException("the weights diverged at epoch " + (epoch + 1) + " (" + Printable.of(bad) + " holds NaN or infinity); stopped; "
                         + keptCheckpoint(last) + ". Try a lower --lr, --clip-grad, or --warmup-epochs.");
             }
-            saveCheckpoint(last, epoch + 1);
+            try {
+                saveCheckpoint(last, epoch + 1);
+            } catch (IOException ex) {
+                throw new TrainException("cannot write " + last + " after epoch " + (epoch + 1) + ": " + ex.getMessage() + "; "
+                        + keptCheckpoint(last).replace("the last checkpoint", "the previous checkpoint"), ex);
+            }
             lastGoodEpoch = epoch + 1;
-            if (improved) AtomicFiles.copy(last, bestFile);
-            if (ema != null) Safetensors.write(runDir.resolve("ema.safetensors"), ema.ema(), Map.of("format", "pt"));
+            Path extra = bestFile;
+            try {
+                if (improved) AtomicFiles.copy(last, bestFile);
+                extra = runDir.resolve("ema.safetensors");
+                if (ema != null) Safetensors.write(extra, ema.ema(), Map.of("format", "pt"));
+            } catch (IOException ex) {
+                throw new TrainException("cannot write " + extra + " after epoch " + (epoch + 1) + ": " + ex.getMessage() + "; "
+                        + last + " (epoch " + lastGoodEpoch + ") is complete", ex);
+            }
             log.epoch(r);
             out.println(epochLine(r, v, e));
             out.flush();
