@@ -78,6 +78,13 @@ class DivergenceTest {
         try (var files = Files.list(run)) {
             assertFalse(files.anyMatch(p -> p.getFileName().toString().endsWith(".tmp")));
         }
+
+        // lumen eval of the kept last checkpoint (finite weights, NaN outputs): every output counts as wrong, and it says why
+        HostileInputTest.Result ev = HostileInputTest.lumen("eval", "--checkpoint", run.resolve("last.safetensors").toString(), "--data", data.toString(),
+                "--workers", "0");
+        assertEquals(0, ev.code(), ev.err());
+        assertTrue(ev.err().contains("warning: 9 outputs hold NaN or infinity (the weights diverged); counted as wrong"), ev.err());
+        assertTrue(ev.out().contains("top-1 0.00%"), ev.out());
     }
 
     @Test
