@@ -15,8 +15,8 @@ public final class InputLimits {
     public static final long DEFAULT_MAX_ENTRY_BYTES = 1L << 30;
     /** How deep a pickle may nest containers. */
     public static final int MAX_PICKLE_DEPTH = 1000;
-    /** How many objects a pickle may memoize. */
-    public static final int MAX_PICKLE_MEMO = 10_000_000;
+    /** How many objects a pickle may memoize (a real state dict memoizes some ten per tensor). */
+    public static final int MAX_PICKLE_MEMO = 1_000_000;
 
     private static volatile long maxImagePixels = DEFAULT_MAX_IMAGE_PIXELS;
     private static volatile long maxEntryBytes = DEFAULT_MAX_ENTRY_BYTES;

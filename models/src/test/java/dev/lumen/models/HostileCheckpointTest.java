@@ -126,6 +126,15 @@ class HostileCheckpointTest {
     }
 
     @Test
+    void aPickleMemoizingTooManyObjectsIsRefused() throws IOException {
+        byte[] pkl = new byte[InputLimits.MAX_PICKLE_MEMO + 3];
+        java.util.Arrays.fill(pkl, (byte) 0x94); // MEMOIZE: each stores the top of the stack under a new index
+        pkl[0] = 'N';
+        pkl[pkl.length - 1] = '.';
+        assertEquals("the pickle memoizes more than 1000000 objects", refused(pth("memo", pkl, false)));
+    }
+
+    @Test
     void unhashableDictKeysAreRefused() throws IOException {
         // {[]: None}: Python would refuse it; hashing a list here would walk into it
         assertEquals("refused a dict key or set item of type ArrayList of 0", refused(pth("key", "}]Ns.".getBytes(StandardCharsets.ISO_8859_1), false)));

@@ -530,11 +530,6 @@ public final class Trainer {
             EpochRecord r = new EpochRecord(epoch + 1, train[0], train[1], v.loss, v.top1, v.top5, e == null ? Double.NaN : e.loss,
                     e == null ? Double.NaN : e.top1, e == null ? Double.NaN : e.top5, optimizer.paramGroups().get(0).lr(), seconds, train[2] / seconds);
             history.add(r);
-            boolean improved = r.improves(best);
-            if (improved) {
-                best = r.metric();
-                bestEpoch = r.epoch();
-            }
             String bad = NonFinite.firstIn(stateViews);
             if (bad == null && ema != null) bad = NonFinite.firstIn(ema.ema());
             if (bad != null) {
@@ -542,6 +537,11 @@ public final class Trainer {
                 out.println(epochLine(r, v, e));
                 throw new TrainException("the weights diverged at epoch " + (epoch + 1) + " (" + Printable.of(bad) + " holds NaN or infinity); stopped; "
                         + keptCheckpoint(last) + ". Try a lower --lr, --clip-grad, or --warmup-epochs.");
+            }
+            boolean improved = r.improves(best);
+            if (improved) {
+                best = r.metric();
+                bestEpoch = r.epoch();
             }
             try {
                 saveCheckpoint(last, epoch + 1);
