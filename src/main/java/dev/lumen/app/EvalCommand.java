@@ -16,6 +16,7 @@ import dev.lumen.models.ModelRegistry;
 import dev.lumen.ops.Losses;
 import dev.lumen.tensor.Tensor;
 import dev.lumen.tensor.Device;
+import dev.lumen.io.Printable;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -92,10 +93,10 @@ public final class EvalCommand implements Callable<Integer> {
         try {
             return run(out, err);
         } catch (IllegalArgumentException | UncheckedIOException e) {
-            err.println("lumen eval: " + e.getMessage());
+            err.println("lumen eval: " + Printable.of(e.getMessage()));
             return 1;
         } catch (IOException e) {
-            err.println("lumen eval: " + e.getMessage());
+            err.println("lumen eval: " + Printable.of(e.getMessage()));
             return 1;
         } finally {
             out.flush();
@@ -176,6 +177,7 @@ public final class EvalCommand implements Callable<Integer> {
         try (DataLoader loader = b.build(); GradMode ng = GradMode.noGrad()) {
             long start = System.nanoTime();
             int done = 0, total = ds.size(), nextTenth = 1;
+            long nonFinite = 0;
             for (Batch batch : loader.epoch(0)) {
                 try (batch; Scope scope = Scope.open()) {
                     // An unreadable image's slot holds a copy of another row: count each image once.
@@ -196,6 +198,7 @@ public final class EvalCommand implements Callable<Integer> {
                         labLong[r] = y[keep[r]];
                     }
                     acc.add(rows, lab);
+                    for (int r = 0; r < n; r++) if (!ClassificationReport.Accumulator.finiteRow(rows, r * c, c)) nonFinite++;
                     acc.addLoss(Losses.crossEntropy(Tensor.fromFloats(rows, n, c), Tensor.fromLongs(labLong, n)).item(), n);
                     done += idx.length;
                 }
@@ -208,6 +211,7 @@ public final class EvalCommand implements Callable<Integer> {
                 }
             }
             if (!loader.unreadableFiles().isEmpty()) err.println("lumen eval: left out " + loader.unreadableFiles().size() + " unreadable images");
+            if (nonFinite > 0) err.println("warning: " + nonFinite + " outputs hold NaN or infinity (the weights diverged); counted as wrong");
         }
         return acc.finish();
     }

@@ -3,6 +3,8 @@ package dev.lumen.app;
 import dev.lumen.app.data.FolderDataset;
 import dev.lumen.app.data.Image;
 import dev.lumen.app.data.ImageFiles;
+import dev.lumen.app.data.UnreadableImageException;
+import dev.lumen.io.Printable;
 import dev.lumen.app.data.transform.Pipelines;
 import dev.lumen.app.data.transform.ToTensor;
 import dev.lumen.app.data.transform.Transform;
@@ -18,7 +20,6 @@ import dev.lumen.tensor.Tensor;
 import dev.lumen.tensor.Device;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -108,10 +109,10 @@ public final class PredictCommand implements Callable<Integer> {
         try {
             return run(out, err);
         } catch (IllegalArgumentException | UncheckedIOException e) {
-            err.println("lumen predict: " + e.getMessage());
+            err.println("lumen predict: " + Printable.of(e.getMessage()));
             return 1;
         } catch (IOException e) {
-            err.println("lumen predict: " + e.getMessage());
+            err.println("lumen predict: " + Printable.of(e.getMessage()));
             return 1;
         } finally {
             out.flush();
@@ -223,17 +224,13 @@ public final class PredictCommand implements Callable<Integer> {
     /** The image at item, or null (reported) when it cannot be read. */
     private static Decoded decode(Item item, int channels, PrintWriter err) {
         Path p = item.path();
-        String reason;
-        try (InputStream in = Files.newInputStream(p)) {
-            BufferedImage img = ImageIO.read(in);
-            if (img != null) return new Decoded(item, img, ImageFiles.fromBuffered(img, channels));
-            reason = "not a PNG, JPEG, BMP or GIF image";
-        } catch (IOException | RuntimeException e) {
-            // Decoders signal corrupt data with IOExceptions and, now and then, runtime exceptions.
-            reason = e instanceof java.nio.file.NoSuchFileException ? "no such file" : String.valueOf(e.getMessage());
+        try {
+            BufferedImage img = ImageFiles.decode(p);
+            return new Decoded(item, img, ImageFiles.fromBuffered(img, channels));
+        } catch (UnreadableImageException e) {
+            err.println("warning: skipping " + Printable.of(e.getMessage()));
+            return null;
         }
-        err.println("warning: skipping " + p + ": unreadable image (" + reason + ")");
-        return null;
     }
 
     /** Softmax probabilities [batch, classes], row-major, computed in double from the logits. */
@@ -266,7 +263,7 @@ public final class PredictCommand implements Callable<Integer> {
         List<String> names = null;
         if (classes != null) {
             Path dir = Path.of(classes);
-            names = Files.isDirectory(dir) ? FolderDataset.classFolders(dir).stream().map(p -> p.getFileName().toString()).toList()
+            names = Files.isDirectory(dir) ? FolderDataset.classFolders(dir).stream().map(p -> Printable.of(p.getFileName())).toList()
                     : Arrays.stream(classes.split(",")).map(String::trim).toList();
             if (names.size() != n) {
                 throw new IllegalArgumentException("--classes names " + names.size() + " classes but the checkpoint has " + n);

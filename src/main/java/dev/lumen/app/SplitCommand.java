@@ -1,6 +1,7 @@
 package dev.lumen.app;
 
 import dev.lumen.app.data.Splitter;
+import dev.lumen.io.Printable;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -45,10 +46,10 @@ public final class SplitCommand implements Callable<Integer> {
         try {
             counts = Splitter.split(data, out, ratio, seed, link, force);
         } catch (IllegalArgumentException | UncheckedIOException e) {
-            spec.commandLine().getErr().println("lumen split: " + e.getMessage());
+            spec.commandLine().getErr().println("lumen split: " + Printable.of(e.getMessage()));
             return 1;
         } catch (IOException e) {
-            spec.commandLine().getErr().println("lumen split: " + e);
+            spec.commandLine().getErr().println("lumen split: " + Printable.of(e));
             return 1;
         }
         int width = Math.max(5, counts.stream().mapToInt(c -> c.name().length()).max().orElse(0));

@@ -3,7 +3,6 @@ package dev.lumen.app;
 import dev.lumen.app.train.EvalMetric;
 import dev.lumen.app.train.Progress;
 import dev.lumen.app.train.TrainConfig;
-import dev.lumen.app.train.TrainException;
 import dev.lumen.app.report.RunReports;
 import dev.lumen.app.train.TrainListener;
 import dev.lumen.app.train.TrainResult;
@@ -41,6 +40,9 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--quiet", description = "No progress bar or progress lines (epoch lines only).")
     boolean quiet;
 
+    @Option(names = "--overwrite", description = "Replace the run already in --output (its checkpoints, metrics and reports are removed first).")
+    boolean overwrite;
+
     PrintStream out = System.out;
     PrintStream err = System.err;
     /** Extra hooks (report writers, tests). */
@@ -53,34 +55,27 @@ public final class TrainCommand implements Callable<Integer> {
             if (cfg.resume != null) {
                 List<String> given = new ArrayList<>();
                 for (OptionSpec o : spec.commandLine().getParseResult().matchedOptions()) {
-                    if (o.longestName().equals("--quiet")) continue;
+                    if (o.longestName().equals("--quiet") || o.longestName().equals("--overwrite")) continue;
                     given.add(o.longestName());
                 }
                 Set<String> keys = Trainer.keysOf(given);
                 cfg = Trainer.resumeConfig(config, keys);
             }
-            Trainer t = new Trainer(cfg, out, err, quiet ? Progress.none() : Progress.auto(err));
+            Trainer t = new Trainer(cfg, out, err, quiet ? Progress.none() : Progress.auto(err)).overwrite(overwrite);
             t.addListener(new RunReports(cfg.model, out));
             listeners.forEach(t::addListener);
             TrainResult r = t.run();
             out.println("run folder: " + r.runDir());
-            out.println(String.format(Locale.ROOT, "final %s top-1: %.2f%% loss %.4f (%s); best %s%s %s at epoch %d", t.validationName(),
-                    r.finalTop1(), r.finalLoss(), r.emaWeights() ? "EMA weights" : "model weights", r.emaWeights() ? "EMA " : "", r.evalMetric(),
-                    EvalMetric.format(r.evalMetric(), r.bestMetric()), r.bestEpoch()));
+            String best = r.bestEpoch() > 0 ? String.format(Locale.ROOT, "best %s%s %s at epoch %d", r.emaWeights() ? "EMA " : "", r.evalMetric(),
+                    EvalMetric.format(r.evalMetric(), r.bestMetric()), r.bestEpoch()) : "no best: every epoch diverged";
+            out.println(String.format(Locale.ROOT, "final %s top-1: %.2f%% loss %.4f (%s); %s", t.validationName(),
+                    r.finalTop1(), r.finalLoss(), r.emaWeights() ? "EMA weights" : "model weights", best));
             out.flush();
             return 0;
-        } catch (TrainException | IllegalArgumentException e) {
+        } catch (RuntimeException | StackOverflowError | OutOfMemoryError e) {
             // Engine argument errors name the op and shapes (an --img-size too small for the model's convolutions).
             out.flush();
-            err.println("lumen train: " + e.getMessage());
-            err.flush();
-            return 1;
-        } catch (RuntimeException | OutOfMemoryError e) {
-            out.flush();
-            err.println("lumen train: internal error: " + e + " (stack trace follows)");
-            e.printStackTrace(err);
-            err.flush();
-            return 1;
+            return CliErrors.report(new java.io.PrintWriter(err, true), "lumen train", e);
         }
     }
 }

@@ -7,11 +7,17 @@ import java.util.Map;
 
 /**
  * The JSON that Lumen reads and writes itself (safetensors headers, run configs):
- * objects become LinkedHashMap, arrays ArrayList, numbers Long or Double.
+ * objects become LinkedHashMap, arrays ArrayList, numbers Long or Double. Parsing rejects
+ * duplicate keys and nesting deeper than {@value #MAX_DEPTH} (serde_json's limit, which the
+ * safetensors reference reader uses), so a hostile header gets an error, not a stack overflow.
  */
 public final class Json {
+    /** The deepest nesting of objects and arrays that parse accepts. */
+    public static final int MAX_DEPTH = 128;
+
     private final String s;
     private int i;
+    private int depth;
 
     private Json(String s) { this.s = s; }
 
@@ -46,6 +52,22 @@ public final class Json {
         }
     }
 
+    /** The character at the cursor, which must exist. */
+    private char peek() {
+        if (i >= s.length()) throw error("unexpected end");
+        return s.charAt(i);
+    }
+
+    private char next() {
+        char c = peek();
+        i++;
+        return c;
+    }
+
+    private void enter() {
+        if (++depth > MAX_DEPTH) throw error("nested deeper than " + MAX_DEPTH + " levels");
+    }
+
     private void expect(String word) {
         if (!s.startsWith(word, i)) throw error("expected " + word);
         i += word.length();
@@ -53,35 +75,42 @@ public final class Json {
 
     private Map<String, Object> object() {
         Map<String, Object> m = new LinkedHashMap<>();
+        enter();
         i++;
         ws();
-        if (s.charAt(i) == '}') { i++; return m; }
+        if (peek() == '}') { i++; depth--; return m; }
         while (true) {
             ws();
-            if (s.charAt(i) != '"') throw error("expected a key");
+            if (peek() != '"') throw error("expected a key");
+            int at = i;
             String k = string();
             ws();
-            if (s.charAt(i++) != ':') throw error("expected ':'");
+            if (next() != ':') throw error("expected ':'");
             ws();
+            if (m.containsKey(k)) {
+                i = at;
+                throw error("duplicate key \"" + k + "\"");
+            }
             m.put(k, value());
             ws();
-            char c = s.charAt(i++);
-            if (c == '}') return m;
+            char c = next();
+            if (c == '}') { depth--; return m; }
             if (c != ',') throw error("expected ',' or '}'");
         }
     }
 
     private List<Object> array() {
         List<Object> l = new ArrayList<>();
+        enter();
         i++;
         ws();
-        if (s.charAt(i) == ']') { i++; return l; }
+        if (peek() == ']') { i++; depth--; return l; }
         while (true) {
             ws();
             l.add(value());
             ws();
-            char c = s.charAt(i++);
-            if (c == ']') return l;
+            char c = next();
+            if (c == ']') { depth--; return l; }
             if (c != ',') throw error("expected ',' or ']'");
         }
     }
@@ -94,20 +123,32 @@ public final class Json {
             char c = s.charAt(i++);
             if (c == '"') return b.toString();
             if (c == '\\') {
-                char e = s.charAt(i++);
+                char e = next();
                 switch (e) {
                     case 'n' -> b.append('\n');
                     case 't' -> b.append('\t');
                     case 'r' -> b.append('\r');
                     case 'b' -> b.append('\b');
                     case 'f' -> b.append('\f');
-                    case 'u' -> { b.append((char) Integer.parseInt(s.substring(i, i + 4), 16)); i += 4; }
+                    case 'u' -> b.append(unicodeEscape());
                     default -> b.append(e);
                 }
             } else {
                 b.append(c);
             }
         }
+    }
+
+    private char unicodeEscape() {
+        if (i + 4 > s.length()) throw error("truncated \\u escape");
+        int v = 0;
+        for (int k = 0; k < 4; k++) {
+            int d = Character.digit(s.charAt(i + k), 16);
+            if (d < 0) throw error("bad \\u escape");
+            v = v * 16 + d;
+        }
+        i += 4;
+        return (char) v;
     }
 
     private Object number() {

@@ -16,8 +16,11 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -33,19 +36,40 @@ public final class Safetensors {
     /** Tensors of a file, in header order, plus its __metadata__. Tensors are outside every scope. */
     public record Contents(Map<String, Tensor> tensors, Map<String, String> metadata) {}
 
+    /** The largest header the reference implementation reads (its MAX_HEADER_SIZE). */
+    public static final long MAX_HEADER_BYTES = 100_000_000;
+
+    /**
+     * Reads file, accepting exactly what the reference implementation (huggingface/safetensors)
+     * accepts: a UTF-8 JSON header of at most {@value #MAX_HEADER_BYTES} bytes, string metadata,
+     * unique names, known dtypes, non-negative shapes whose byte size matches the tensor's range,
+     * and ranges that, in offset order, tile the data section from 0 to the end of the file
+     * without gaps or overlaps. Dimensions over Integer.MAX_VALUE are refused as well (the
+     * engine's shapes are ints). Every error names the file and, where there is one, the tensor.
+     */
     public static Contents read(Path file) throws IOException {
         if (!Files.isRegularFile(file)) throw new IOException(file + ": no such file");
         long size = Files.size(file);
+        if (size < 8) throw new IOException(file + ": not a safetensors file (" + size + " bytes)");
         MemorySegment map;
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             map = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, Arena.ofAuto());
         }
-        if (size < 8) throw new IOException(file + ": not a safetensors file (" + size + " bytes)");
         long headerLen = map.get(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0);
-        if (headerLen <= 0 || headerLen > size - 8 || headerLen > 100_000_000) {
-            throw new IOException(file + ": not a safetensors file (header length " + headerLen + ")");
+        if (headerLen < 0 || headerLen > MAX_HEADER_BYTES) {
+            throw new IOException(file + ": not a safetensors file (header length " + Long.toUnsignedString(headerLen)
+                    + " is over the limit of " + MAX_HEADER_BYTES + " bytes)");
         }
-        String header = new String(map.asSlice(8, headerLen).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
+        if (headerLen == 0 || headerLen > size - 8) {
+            throw new IOException(file + ": not a safetensors file (header length " + headerLen + " in a file of " + size + " bytes)");
+        }
+        String header;
+        try {
+            header = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(map.asSlice(8, headerLen).asByteBuffer()).toString();
+        } catch (CharacterCodingException e) {
+            throw new IOException(file + ": bad safetensors header: not valid UTF-8");
+        }
         Object parsed;
         try {
             parsed = Json.parse(header);
@@ -54,45 +78,107 @@ public final class Safetensors {
         }
         if (!(parsed instanceof Map<?, ?> root)) throw new IOException(file + ": safetensors header is not a JSON object");
         long dataStart = 8 + headerLen;
-        Map<String, Tensor> tensors = new LinkedHashMap<>();
-        Map<String, String> meta = new LinkedHashMap<>();
-        Scope scope = Scope.current();
+        Map<String, String> meta = metadata(file, root.get("__metadata__"));
+        List<Entry> entries = new ArrayList<>();
         for (Map.Entry<?, ?> e : root.entrySet()) {
             String name = (String) e.getKey();
-            if (name.equals("__metadata__")) {
-                if (e.getValue() instanceof Map<?, ?> m) m.forEach((k, v) -> meta.put(String.valueOf(k), String.valueOf(v)));
-                continue;
+            if (!name.equals("__metadata__")) entries.add(entry(file, name, e.getValue()));
+        }
+        List<Entry> byOffset = new ArrayList<>(entries);
+        byOffset.sort(Comparator.comparingLong(Entry::begin).thenComparingLong(Entry::end));
+        long expected = 0;
+        for (Entry en : byOffset) {
+            if (en.begin != expected) {
+                throw new IOException(file + ": tensor '" + en.name + "': data_offsets [" + en.begin + ", " + en.end + ") "
+                        + (en.begin < expected ? "overlap the previous tensor's" : "leave a gap after the previous tensor's")
+                        + " (which ends at " + expected + ")");
             }
-            try {
-                Map<?, ?> info = (Map<?, ?>) e.getValue();
-                DType dtype = DType.fromSafetensors((String) info.get("dtype"));
-                int[] shape = ((List<?>) info.get("shape")).stream().mapToInt(o -> ((Number) o).intValue()).toArray();
-                List<?> offs = (List<?>) info.get("data_offsets");
-                long begin = ((Number) offs.get(0)).longValue(), end = ((Number) offs.get(1)).longValue();
-                long want = Shapes.numel(shape) * dtype.byteSize();
-                if (end - begin != want || begin < 0 || dataStart + end > size) {
-                    throw new IOException("byte range [" + begin + ", " + end + ") does not fit " + dtype + Shapes.str(shape)
-                            + " in a file of " + size + " bytes");
-                }
-                MemorySegment bytes = map.asSlice(dataStart + begin, want);
-                Storage st;
-                if ((bytes.address() % dtype.byteSize()) == 0) {
-                    st = Storage.wrap(bytes);
-                } else {
-                    st = Storage.host(Math.max(want, 1));
-                    MemorySegment.copy(bytes, 0, st.segment(), 0, want);
-                }
-                Tensor t = new Tensor(st, shape, Shapes.contiguousStrides(shape), 0, dtype);
-                if (scope != null) scope.keep(t);
-                tensors.put(name, Scope.detachFromScopes(t));
-            } catch (IOException | RuntimeException ex) {
-                throw new IOException(file + ": tensor '" + name + "': " + ex.getMessage(), ex);
+            expected = en.end;
+        }
+        long available = size - dataStart;
+        for (Entry en : byOffset) {
+            if (en.end > available) {
+                throw new IOException(file + ": tensor '" + en.name + "': data_offsets [" + en.begin + ", " + en.end + ") reach past the end of"
+                        + " the file (" + available + " data bytes after the header; truncated?)");
             }
+        }
+        if (expected != available) {
+            throw new IOException(file + ": " + (available - expected) + " trailing bytes after the last tensor's data (which ends at " + expected + ")");
+        }
+        Map<String, Tensor> tensors = new LinkedHashMap<>();
+        Scope scope = Scope.current();
+        for (Entry en : entries) {
+            long want = en.end - en.begin;
+            MemorySegment bytes = map.asSlice(dataStart + en.begin, want);
+            Storage st;
+            if ((bytes.address() % en.dtype.byteSize()) == 0) {
+                st = Storage.wrap(bytes);
+            } else {
+                st = Storage.host(Math.max(want, 1));
+                MemorySegment.copy(bytes, 0, st.segment(), 0, want);
+            }
+            Tensor t = new Tensor(st, en.shape, Shapes.contiguousStrides(en.shape), 0, en.dtype);
+            if (scope != null) scope.keep(t);
+            tensors.put(en.name, Scope.detachFromScopes(t));
         }
         return new Contents(tensors, meta);
     }
 
-    /** Writes atomically: a temporary file beside the target, then a rename. */
+    /** One tensor of a header, checked on its own. */
+    private record Entry(String name, DType dtype, int[] shape, long begin, long end) {}
+
+    private static Entry entry(Path file, String name, Object value) throws IOException {
+        String where = file + ": tensor '" + name + "': ";
+        if (!(value instanceof Map<?, ?> info)) throw new IOException(where + "expected an object with dtype, shape and data_offsets");
+        if (!(info.get("dtype") instanceof String dt)) throw new IOException(where + "dtype is missing or not a string");
+        DType dtype;
+        try {
+            dtype = DType.fromSafetensors(dt);
+        } catch (IllegalArgumentException e) {
+            throw new IOException(where + e.getMessage());
+        }
+        if (!(info.get("shape") instanceof List<?> dims)) throw new IOException(where + "shape is missing or not a list");
+        int[] shape = new int[dims.size()];
+        long numel = 1;
+        for (int d = 0; d < shape.length; d++) {
+            if (!(dims.get(d) instanceof Long v) || v < 0) throw new IOException(where + "shape " + dims + " must hold non-negative integers");
+            if (v > Integer.MAX_VALUE) throw new IOException(where + "dimension " + v + " of shape " + dims + " is over " + Integer.MAX_VALUE);
+            shape[d] = (int) (long) v;
+            numel = multiply(where, numel, v);
+        }
+        if (!(info.get("data_offsets") instanceof List<?> offs) || offs.size() != 2 || !(offs.get(0) instanceof Long begin)
+                || !(offs.get(1) instanceof Long end) || begin < 0 || end < begin) {
+            throw new IOException(where + "data_offsets " + info.get("data_offsets") + " must be [begin, end] with 0 <= begin <= end");
+        }
+        long want = multiply(where, numel, dtype.byteSize());
+        if (end - begin != want) {
+            throw new IOException(where + "byte range [" + begin + ", " + end + ") holds " + (end - begin) + " bytes, but " + dtype
+                    + Shapes.str(shape) + " takes " + want);
+        }
+        return new Entry(name, dtype, shape, begin, end);
+    }
+
+    private static long multiply(String where, long a, long b) throws IOException {
+        try {
+            return Math.multiplyExact(a, b);
+        } catch (ArithmeticException e) {
+            throw new IOException(where + "byte size overflows 64 bits");
+        }
+    }
+
+    /** __metadata__ is a map of strings to strings, as the reference reader requires. */
+    private static Map<String, String> metadata(Path file, Object raw) throws IOException {
+        Map<String, String> meta = new LinkedHashMap<>();
+        if (raw == null) return meta;
+        if (!(raw instanceof Map<?, ?> m)) throw new IOException(file + ": __metadata__ must be an object of strings");
+        for (Map.Entry<?, ?> e : m.entrySet()) {
+            if (!(e.getValue() instanceof String v)) throw new IOException(file + ": __metadata__ '" + e.getKey() + "' is not a string");
+            meta.put((String) e.getKey(), v);
+        }
+        return meta;
+    }
+
+    /** Writes atomically and durably ({@link AtomicFiles#replace}). */
     public static void write(Path file, Map<String, Tensor> tensors, Map<String, String> metadata) throws IOException {
         Map<String, Object> header = new LinkedHashMap<>();
         if (metadata != null && !metadata.isEmpty()) header.put("__metadata__", new LinkedHashMap<>(metadata));
@@ -112,26 +198,17 @@ public final class Safetensors {
         byte[] padded = new byte[json.length + pad];
         System.arraycopy(json, 0, padded, 0, json.length);
         for (int k = json.length; k < padded.length; k++) padded[k] = ' ';
-        Path dir = file.toAbsolutePath().getParent();
-        if (dir != null) Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");
-        try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-                ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded.length).flip();
-                writeFully(ch, len);
-                writeFully(ch, ByteBuffer.wrap(padded));
-                for (Tensor t : tensors.values()) {
-                    Tensor c = hostContiguous(t);
-                    long n = t.numel() * t.dtype().byteSize();
-                    writeFully(ch, c.storage().segment().asSlice(c.offset() * t.dtype().byteSize(), n).asByteBuffer());
-                    if (c != t) c.close();
-                }
-                ch.force(true);
+        AtomicFiles.replace(file, ch -> {
+            ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded.length).flip();
+            writeFully(ch, len);
+            writeFully(ch, ByteBuffer.wrap(padded));
+            for (Tensor t : tensors.values()) {
+                Tensor c = hostContiguous(t);
+                long n = t.numel() * t.dtype().byteSize();
+                writeFully(ch, c.storage().segment().asSlice(c.offset() * t.dtype().byteSize(), n).asByteBuffer());
+                if (c != t) c.close();
             }
-            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        });
     }
 
     private static Tensor hostContiguous(Tensor t) {

@@ -1,5 +1,6 @@
 package dev.lumen.models;
 
+import dev.lumen.io.InputLimits;
 import dev.lumen.memory.Scope;
 import dev.lumen.memory.Storage;
 import dev.lumen.tensor.DType;
@@ -89,17 +90,33 @@ final class TorchPickle implements AutoCloseable {
 
     /** Unpickles data.pkl with the restricted unpickler. */
     Object root() throws IOException {
+        ZipEntry entry = zip.getEntry(prefix + "data.pkl");
+        long cap = entryCap(entry);
         byte[] pkl;
-        try (InputStream in = zip.getInputStream(zip.getEntry(prefix + "data.pkl"))) {
-            pkl = in.readAllBytes();
+        try (InputStream in = zip.getInputStream(entry)) {
+            pkl = in.readNBytes((int) Math.min(cap, Integer.MAX_VALUE - 8));
+            if (in.read() >= 0) throw tooLarge(entry, cap);
         }
         try {
             return new Restricted().loads(pkl);
         } catch (Refused e) {
             throw new IOException(file + ": " + e.getMessage());
-        } catch (RuntimeException e) {
+        } catch (IOException | RuntimeException | StackOverflowError e) {
             throw new IOException(file + ": malformed checkpoint pickle: " + e, e);
         }
+    }
+
+    /**
+     * How many bytes an entry may inflate to: a stored entry is bounded by the file itself, a
+     * compressed one (a zip bomb's kind) by {@link InputLimits#maxEntryBytes()}.
+     */
+    private static long entryCap(ZipEntry e) {
+        return e.getMethod() == ZipEntry.STORED && e.getSize() >= 0 ? e.getSize() : InputLimits.maxEntryBytes();
+    }
+
+    private IOException tooLarge(ZipEntry e, long cap) {
+        return new IOException(file + ": zip entry " + e.getName() + " inflates to more than " + cap + " bytes"
+                + (e.getMethod() == ZipEntry.STORED ? "" : " (raise the limit with --max-entry-bytes)"));
     }
 
     @Override
@@ -161,7 +178,7 @@ final class TorchPickle implements AutoCloseable {
                 // (func, type, args, state): func is an allowed rebuild function, type Tensor or Parameter
                 if (args.length < 3 || !(args[0] instanceof Global f) || !(args[1] instanceof Global t)
                         || !(t.name.equals("torch.Tensor") || t.name.equals("torch.nn.parameter.Parameter"))) {
-                    throw new Refused("refused " + full + " with arguments " + Arrays.toString(args));
+                    throw new Refused("refused " + full + " with arguments " + describe(args));
                 }
                 return f.body.construct((Object[]) args[2]);
             };
@@ -196,13 +213,13 @@ final class TorchPickle implements AutoCloseable {
     }
 
     private static Object tensorArg(String fn, Object[] args, int i) {
-        if (args.length <= i || !(args[i] instanceof TensorRef)) throw new Refused(fn + ": expected a tensor, got " + Arrays.toString(args));
+        if (args.length <= i || !(args[i] instanceof TensorRef)) throw new Refused(fn + ": expected a tensor, got " + describe(args));
         return args[i];
     }
 
     private static TensorRef rebuildTensor(String fn, Object[] args, int minArgs) {
         if (args.length < 4 || !(args[0] instanceof StorageRef st) || !(args[1] instanceof Number off)) {
-            throw new Refused(fn + ": unexpected arguments " + Arrays.toString(args));
+            throw new Refused(fn + ": unexpected arguments " + describe(args));
         }
         int[] size = ints(fn, args[2]);
         long[] stride = Arrays.stream(ints(fn, args[3])).asLongStream().toArray();
@@ -214,11 +231,11 @@ final class TorchPickle implements AutoCloseable {
         Object[] items;
         if (o instanceof Object[] a) items = a;
         else if (o instanceof List<?> l) items = l.toArray();
-        else throw new Refused(fn + ": expected a tuple of ints, got " + o);
+        else throw new Refused(fn + ": expected a tuple of ints, got " + describe(o));
         int[] out = new int[items.length];
         for (int i = 0; i < items.length; i++) {
             if (!(items[i] instanceof Number n) || n.longValue() < 0 || n.longValue() > Integer.MAX_VALUE) {
-                throw new Refused(fn + ": bad size/stride entry " + items[i]);
+                throw new Refused(fn + ": bad size/stride entry " + describe(items[i]));
             }
             out[i] = n.intValue();
         }
@@ -226,6 +243,9 @@ final class TorchPickle implements AutoCloseable {
     }
 
     private final class Restricted extends Unpickler {
+        /** Nesting depth of the containers built so far (see {@link #nest}). */
+        private final Map<Object, Integer> depth = new java.util.IdentityHashMap<>();
+
         @Override
         protected Object dispatch(short key) throws IOException {
             switch (key) {
@@ -268,20 +288,66 @@ final class TorchPickle implements AutoCloseable {
                 case Opcodes.DICT -> {
                     List<Object> items = stack.pop_all_since_marker();
                     Map<Object, Object> d = new LinkedHashMap<>();
-                    for (int i = 0; i + 1 < items.size(); i += 2) d.put(items.get(i), items.get(i + 1));
+                    for (int i = 0; i + 1 < items.size(); i += 2) put(d, items.get(i), items.get(i + 1));
                     stack.add(d);
                     return NO_RETURN_VALUE;
                 }
                 case Opcodes.SETITEM -> {
                     Object value = stack.pop(), k = stack.pop();
-                    dict(stack.peek()).put(k, value);
+                    put(dict(stack.peek()), k, value);
                     return NO_RETURN_VALUE;
                 }
                 case Opcodes.SETITEMS -> {
                     List<Object> items = stack.pop_all_since_marker();
                     Map<Object, Object> d = dict(stack.peek());
-                    for (int i = 0; i + 1 < items.size(); i += 2) d.put(items.get(i), items.get(i + 1));
+                    for (int i = 0; i + 1 < items.size(); i += 2) put(d, items.get(i), items.get(i + 1));
                     return NO_RETURN_VALUE;
+                }
+                // sets hash their items; only flat, hashable ones are accepted (see hashable)
+                case Opcodes.EMPTY_SET -> {
+                    stack.add(new java.util.LinkedHashSet<Object>());
+                    return NO_RETURN_VALUE;
+                }
+                case Opcodes.ADDITEMS, Opcodes.FROZENSET -> {
+                    List<Object> items = stack.pop_all_since_marker();
+                    java.util.Set<Object> set;
+                    if (key == Opcodes.FROZENSET) {
+                        set = new java.util.LinkedHashSet<>();
+                        stack.add(set);
+                    } else if (stack.peek() instanceof java.util.Set<?> s) {
+                        @SuppressWarnings("unchecked") java.util.Set<Object> cast = (java.util.Set<Object>) s;
+                        set = cast;
+                    } else {
+                        throw new Refused("ADDITEMS on a " + describe(stack.peek()));
+                    }
+                    for (Object o : items) set.add(hashable(o));
+                    return NO_RETURN_VALUE;
+                }
+                case Opcodes.APPEND -> {
+                    Object child = stack.peek();
+                    Object r = super.dispatch(key);
+                    nest(stack.peek(), child);
+                    return r;
+                }
+                case Opcodes.APPENDS -> {
+                    List<Object> items = stack.pop_all_since_marker();
+                    if (!(stack.peek() instanceof List<?> l)) throw new Refused("APPENDS on a " + describe(stack.peek()));
+                    @SuppressWarnings("unchecked") List<Object> list = (List<Object>) l;
+                    list.addAll(items);
+                    for (Object o : items) nest(list, o);
+                    return NO_RETURN_VALUE;
+                }
+                case Opcodes.TUPLE, Opcodes.TUPLE1, Opcodes.TUPLE2, Opcodes.TUPLE3, Opcodes.LIST -> {
+                    Object r = super.dispatch(key);
+                    Object made = stack.peek();
+                    if (made instanceof Object[] a) for (Object o : a) nest(made, o);
+                    else if (made instanceof List<?> l) for (Object o : l) nest(made, o);
+                    return r;
+                }
+                case Opcodes.PUT, Opcodes.BINPUT, Opcodes.LONG_BINPUT, Opcodes.MEMOIZE -> {
+                    Object r = super.dispatch(key);
+                    if (memo.size() > InputLimits.MAX_PICKLE_MEMO) throw new Refused("the pickle memoizes more than " + InputLimits.MAX_PICKLE_MEMO + " objects");
+                    return r;
                 }
                 case Opcodes.INST -> throw new Refused("refused to instantiate '" + readLine() + "." + readLine() + "' (INST)");
                 case Opcodes.OBJ, Opcodes.NEWOBJ_EX, Opcodes.EXT1, Opcodes.EXT2, Opcodes.EXT4 ->
@@ -290,6 +356,28 @@ final class TorchPickle implements AutoCloseable {
                     return super.dispatch(key);
                 }
             }
+        }
+
+        private void put(Map<Object, Object> d, Object k, Object v) {
+            d.put(hashable(k), v);
+            nest(d, k);
+            nest(d, v);
+        }
+
+        /**
+         * Records that child now sits inside container and refuses nesting deeper than
+         * {@link InputLimits#MAX_PICKLE_DEPTH}: whatever walks the result later (Python would
+         * too) must not overflow the stack.
+         */
+        private void nest(Object container, Object child) {
+            int c = depthOf(child) + 1;
+            if (c > InputLimits.MAX_PICKLE_DEPTH) throw new Refused("the pickle nests containers deeper than " + InputLimits.MAX_PICKLE_DEPTH + " levels");
+            if (c > depthOf(container)) depth.put(container, c);
+        }
+
+        private int depthOf(Object o) {
+            if (!(o instanceof Object[] || o instanceof java.util.Collection<?> || o instanceof Map<?, ?>)) return 0;
+            return depth.getOrDefault(o, 1);
         }
 
         @Override
@@ -322,10 +410,40 @@ final class TorchPickle implements AutoCloseable {
         }
     }
 
-    private static String describe(Object o) {
+    /**
+     * A short description that never walks into the object: a pickle can share one tuple many
+     * times (a 2^64-node DAG in a few bytes) or nest it deeply, so printing it whole is a hang or
+     * a stack overflow.
+     */
+    static String describe(Object o) {
         if (o == null) return "None";
-        if (o instanceof Object[] a) return "tuple" + Arrays.deepToString(a);
+        if (o instanceof String str) return "'" + (str.length() > 60 ? str.substring(0, 60) + "..." : str) + "'";
+        if (o instanceof Number || o instanceof Boolean) return String.valueOf(o);
+        if (o instanceof Object[] a) {
+            StringBuilder b = new StringBuilder("tuple(");
+            for (int i = 0; i < Math.min(a.length, 6); i++) {
+                if (i > 0) b.append(", ");
+                Object x = a[i];
+                b.append(x instanceof Object[] || x instanceof java.util.Collection<?> || x instanceof Map<?, ?> ? typeName(x) : describe(x));
+            }
+            return b.append(a.length > 6 ? ", ...)" : ")").toString();
+        }
+        return typeName(o);
+    }
+
+    private static String typeName(Object o) {
+        if (o instanceof Object[] a) return "tuple of " + a.length;
+        if (o instanceof java.util.Collection<?> c) return o.getClass().getSimpleName() + " of " + c.size();
+        if (o instanceof Map<?, ?> m) return "dict of " + m.size();
+        if (o instanceof Global g) return g.name;
         return o.getClass().getSimpleName();
+    }
+
+    /** Dict keys and set items must hash without walking into containers (Python would refuse an unhashable one). */
+    private static Object hashable(Object k) {
+        if (k == null || k instanceof String || k instanceof Number || k instanceof Boolean) return k;
+        if (k instanceof Object[]) return k; // tuples hash by identity here
+        throw new Refused("refused a dict key or set item of type " + typeName(k));
     }
 
     // ---------------------------------------------------------------- materializing tensors
@@ -339,9 +457,13 @@ final class TorchPickle implements AutoCloseable {
             storages.put(sr.key(), st);
         }
         long need = ref.offset();
-        for (int i = 0; i < ref.size().length; i++) {
-            if (ref.size()[i] == 0) { need = -1; break; }
-            need += (long) (ref.size()[i] - 1) * ref.stride()[i];
+        try {
+            for (int i = 0; i < ref.size().length; i++) {
+                if (ref.size()[i] == 0) { need = -1; break; }
+                need = Math.addExact(need, Math.multiplyExact((long) (ref.size()[i] - 1), ref.stride()[i]));
+            }
+        } catch (ArithmeticException e) {
+            need = Long.MAX_VALUE;
         }
         if (ref.offset() < 0 || need >= sr.numel()) {
             throw new IOException(file + ": tensor " + Shapes.str(ref.size()) + " with stride " + Arrays.toString(ref.stride())
@@ -366,16 +488,28 @@ final class TorchPickle implements AutoCloseable {
             case "CharStorage", "ByteStorage" -> 1;
             default -> sr.dtype().byteSize();
         };
-        long want = sr.numel() * srcBytes;
+        long want, have;
+        try {
+            want = Math.multiplyExact(sr.numel(), srcBytes);
+            have = Math.multiplyExact(sr.numel(), sr.dtype().byteSize());
+        } catch (ArithmeticException ex) {
+            throw new IOException(file + ": storage " + sr.key() + " claims " + sr.numel() + " elements: its byte count overflows 64 bits");
+        }
+        long cap = Math.min(entryCap(e), Integer.MAX_VALUE - 8);
+        if (want > cap) {
+            throw new IOException(file + ": storage " + sr.key() + " claims " + want + " bytes (" + sr.numel() + " x " + sr.torchType()
+                    + ") but its entry holds " + (e.getMethod() == ZipEntry.STORED ? e.getSize() + " bytes" : "at most " + cap
+                    + " bytes once inflated (raise the limit with --max-entry-bytes)"));
+        }
         byte[] raw;
         try (InputStream in = zip.getInputStream(e)) {
-            raw = in.readNBytes((int) Math.min(want, Integer.MAX_VALUE - 8));
+            raw = in.readNBytes((int) want);
         }
         if (raw.length != want) {
             throw new IOException(file + ": storage " + sr.key() + " has " + raw.length + " bytes, expected " + want
                     + " (" + sr.numel() + " x " + sr.torchType() + ")");
         }
-        Storage st = Storage.host(Math.max(1, sr.numel() * sr.dtype().byteSize()));
+        Storage st = Storage.host(Math.max(1, have));
         MemorySegment seg = st.segment();
         if (srcBytes == sr.dtype().byteSize()) {
             MemorySegment.copy(MemorySegment.ofArray(raw), 0, seg, 0, want);

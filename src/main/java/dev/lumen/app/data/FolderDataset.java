@@ -1,5 +1,7 @@
 package dev.lumen.app.data;
 
+import dev.lumen.io.Printable;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -35,7 +37,8 @@ public final class FolderDataset implements Dataset {
         }
         this.root = root;
         List<Path> classDirs = classFolders(root);
-        classes = classDirs.stream().map(p -> p.getFileName().toString()).toList();
+        // escaped: folder names reach the terminal, reports and checkpoints
+        classes = classDirs.stream().map(p -> Printable.of(p.getFileName())).toList();
         List<Integer> labelList = new ArrayList<>();
         for (int c = 0; c < classDirs.size(); c++) {
             List<Path> images = imagesIn(classDirs.get(c));

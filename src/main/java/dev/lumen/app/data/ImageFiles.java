@@ -9,7 +9,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Set;
+import dev.lumen.io.InputLimits;
+import java.nio.file.NoSuchFileException;
+import java.util.Iterator;
 import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.stream.ImageInputStream;
 
 /**
  * Image files on disk: which files count as images, and decoding one into an {@link Image} with
@@ -38,16 +43,46 @@ public final class ImageFiles {
 
     /** Decodes file; channels 1 or 3, or 0 to keep the file's own (grey: 1, colour: 3). */
     public static Image read(Path file, int channels) {
-        BufferedImage img;
-        try (InputStream in = Files.newInputStream(file)) {
-            img = ImageIO.read(in);
+        return fromBuffered(decode(file), channels);
+    }
+
+    /**
+     * Decodes file, refusing (before decoding) an image whose header declares more pixels than
+     * {@link InputLimits#maxImagePixels()}: a small PNG can declare 20000x20000 and would take
+     * gigabytes once decoded. Every failure is an {@link UnreadableImageException} naming the file.
+     */
+    public static BufferedImage decode(Path file) {
+        try (ImageInputStream in = ImageIO.createImageInputStream(Files.newInputStream(file))) {
+            Iterator<ImageReader> readers = in == null ? null : ImageIO.getImageReaders(in);
+            if (readers == null || !readers.hasNext()) throw new UnreadableImageException(file.toString(), NOT_AN_IMAGE, null);
+            ImageReader reader = readers.next();
+            try {
+                reader.setInput(in, true, true);
+                long w = reader.getWidth(0), h = reader.getHeight(0), limit = InputLimits.maxImagePixels();
+                if (w * h > limit) {
+                    throw new UnreadableImageException(file.toString(), w + "x" + h + " = " + w * h + " pixels is over the limit of " + limit
+                            + " (a decompression bomb?); raise it with --max-image-pixels", null);
+                }
+                BufferedImage img = reader.read(0);
+                if (img == null) throw new UnreadableImageException(file.toString(), NOT_AN_IMAGE, null);
+                return img;
+            } finally {
+                reader.dispose();
+            }
+        } catch (UnreadableImageException e) {
+            throw e;
+        } catch (NoSuchFileException e) {
+            throw new UnreadableImageException(file.toString(), "no such file", e);
         } catch (IOException | RuntimeException e) {
             // Decoders signal corrupt data with IOExceptions and, now and then, with runtime exceptions.
             throw new UnreadableImageException(file.toString(), String.valueOf(e.getMessage()), e);
+        } catch (OutOfMemoryError e) {
+            // within the pixel limit but still too large for this heap: this image is skipped, the run goes on
+            throw new UnreadableImageException(file.toString(), "out of memory while decoding it", null);
         }
-        if (img == null) throw new UnreadableImageException(file.toString(), "not a PNG, JPEG, BMP or GIF image", null);
-        return fromBuffered(img, channels);
     }
+
+    private static final String NOT_AN_IMAGE = "not a PNG, JPEG, BMP or GIF image";
 
     /** True for images with one colour component (8- or 16-bit grey). */
     public static boolean isGrey(BufferedImage img) {

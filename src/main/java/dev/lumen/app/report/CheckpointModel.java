@@ -3,6 +3,7 @@ package dev.lumen.app.report;
 import dev.lumen.app.data.FashionMnist;
 import dev.lumen.app.data.FolderDataset;
 import dev.lumen.io.Json;
+import dev.lumen.io.Printable;
 import dev.lumen.io.Safetensors;
 import dev.lumen.models.Checkpoints;
 import dev.lumen.models.ImageClassifier;
@@ -148,7 +149,7 @@ public final class CheckpointModel implements AutoCloseable {
     private static List<String> strings(Object o) {
         if (!(o instanceof List<?> l) || l.isEmpty()) return null;
         List<String> out = new ArrayList<>();
-        for (Object v : l) out.add(String.valueOf(v));
+        for (Object v : l) out.add(Printable.of(v)); // names from a file reach the terminal and reports
         return out;
     }
 

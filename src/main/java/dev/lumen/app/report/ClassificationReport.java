@@ -114,6 +114,7 @@ public final class ClassificationReport {
                 int y = labels[i];
                 if (y < 0 || y >= c) throw new IllegalArgumentException("classification report: label " + y + " is out of range for " + c + " classes");
                 int base = i * c, pred = 0, rank = 0;
+                if (!finiteRow(scores, base, c)) continue; // a NaN/inf output is wrong: counted, never a hit, in no class's cell
                 float sy = scores[base + y];
                 for (int j = 0; j < c; j++) {
                     float s = scores[base + j];
@@ -125,6 +126,12 @@ public final class ClassificationReport {
                 if (rank < k) topK++;
             }
             count += labels.length;
+        }
+
+        /** True when the c scores from base are all finite (comparisons with NaN would make a diverged row a hit). */
+        public static boolean finiteRow(float[] scores, int base, int c) {
+            for (int j = base; j < base + c; j++) if (!Float.isFinite(scores[j])) return false;
+            return true;
         }
 
         /** Adds the mean loss of a batch of n rows. */

@@ -14,6 +14,12 @@ public record EpochRecord(int epoch, double trainLoss, double trainTop1, double 
 
     public boolean hasEma() { return !Double.isNaN(emaValTop1); }
 
+    /**
+     * True when a validation pass of this epoch gave a non-finite loss (the trainer records NaN
+     * when any output was non-finite): such an epoch never becomes the best one.
+     */
+    public boolean diverged() { return !Double.isFinite(valLoss) || (hasEma() && !Double.isFinite(emaValLoss)); }
+
     public String csvRow() {
         return epoch + "," + num(trainLoss) + "," + num(trainTop1) + "," + num(valLoss) + "," + num(valTop1) + "," + num(valTop5) + ","
                 + num(emaValLoss) + "," + num(emaValTop1) + "," + num(emaValTop5) + "," + num(lr) + "," + num(seconds) + "," + num(imagesPerSecond);

@@ -9,7 +9,9 @@ import dev.lumen.app.data.Mixup;
 import dev.lumen.app.data.transform.Pipelines;
 import dev.lumen.autograd.Autocast;
 import dev.lumen.autograd.GradMode;
+import dev.lumen.io.AtomicFiles;
 import dev.lumen.io.Json;
+import dev.lumen.io.Printable;
 import dev.lumen.io.Safetensors;
 import dev.lumen.memory.Scope;
 import dev.lumen.models.Checkpoints;
@@ -41,7 +43,6 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
@@ -76,6 +77,9 @@ public final class Trainer {
 
     static final List<String> NO_DECAY = List.of("pos_embed", "cls_token", "dist_token", "absolute_pos_embed", "relative_position_bias_table");
 
+    /** The largest --img-size: an input side beyond it is a typo or a hostile config, not a training run. */
+    static final int MAX_IMG_SIZE = 8192;
+
     private final TrainConfig cfg;
     private final PrintStream out;
     private final PrintStream err;
@@ -98,12 +102,16 @@ public final class Trainer {
     private DataLoader trainLoader;
     private DataLoader valLoader;
     private Path runDir;
+    private RunFolder folder;
+    private boolean overwrite;
     private MetricsLog log;
     private int startEpoch;
     private long globalStep;
     /** The best --eval-metric so far, NaN before the first epoch. */
     private double best = Double.NaN;
     private int bestEpoch;
+    /** The epoch of the checkpoint in last.safetensors (its weights are all finite), 0 before the first. */
+    private int lastGoodEpoch;
     private final List<EpochRecord> history = new ArrayList<>();
     private Eval finalEval;
 
@@ -146,8 +154,8 @@ public final class Trainer {
         TrainConfig merged;
         try {
             merged = TrainConfig.fromMap(stored);
-        } catch (IllegalArgumentException e) {
-            throw new TrainException(file + ": " + e.getMessage());
+        } catch (IllegalArgumentException | ClassCastException | NullPointerException e) {
+            throw new TrainException("--resume " + file + ": bad run config in the checkpoint: " + e.getMessage());
         }
         for (String k : explicitKeys) merged.copyFrom(cli, k);
         merged.resume = file;
@@ -158,19 +166,32 @@ public final class Trainer {
     /** Sets up, trains the remaining epochs, and returns the result; errors are {@link TrainException}s. */
     public TrainResult run() {
         try {
-            setup();
             try {
-                return loop();
+                setup();
+                try {
+                    return loop();
+                } finally {
+                    trainLoader.close();
+                    valLoader.close();
+                    log.close();
+                }
             } finally {
-                trainLoader.close();
-                valLoader.close();
-                log.close();
+                if (folder != null) folder.close();
             }
         } catch (IOException e) {
             throw new TrainException(e.getMessage(), e);
         } catch (UncheckedIOException e) {
             throw new TrainException(e.getMessage(), e);
         }
+    }
+
+    /**
+     * Lets the run replace the run already in its --output folder (removing that run's files
+     * first); without it such a folder is refused unless the run resumes.
+     */
+    public Trainer overwrite(boolean allow) {
+        this.overwrite = allow;
+        return this;
     }
 
     // ------------------------------------------------------------------------------ setup
@@ -248,7 +269,7 @@ public final class Trainer {
         if (cfg.resume != null) restore(cfg.resume);
         runDir = cfg.output != null ? cfg.output : defaultRunDir();
         cfg.output = runDir;
-        Files.createDirectories(runDir);
+        folder = RunFolder.open(runDir, cfg.resume != null, overwrite, out);
         dev.lumen.app.Logs.toRunFolder(runDir);
         Files.writeString(runDir.resolve("config.json"), Json.write(cfg.toMap(), true) + "\n", StandardCharsets.UTF_8);
         log = new MetricsLog(runDir, history);
@@ -272,7 +293,9 @@ public final class Trainer {
         if (cfg.epochs < 1) throw new TrainException("--epochs must be >= 1, got " + cfg.epochs);
         if (cfg.lr != null && !(cfg.lr > 0)) throw new TrainException("--lr must be > 0, got " + cfg.lr);
         if (cfg.workers != null && cfg.workers < 0) throw new TrainException("--workers must be >= 0, got " + cfg.workers);
-        if (cfg.imgSize != null && cfg.imgSize < 1) throw new TrainException("--img-size must be >= 1, got " + cfg.imgSize);
+        if (cfg.imgSize != null && (cfg.imgSize < 1 || cfg.imgSize > MAX_IMG_SIZE)) {
+            throw new TrainException("--img-size must be in [1, " + MAX_IMG_SIZE + "], got " + cfg.imgSize);
+        }
         if (cfg.inChans != null && cfg.inChans != 1 && cfg.inChans != 3) throw new TrainException("--in-chans must be 1 or 3, got " + cfg.inChans);
         if (!(cfg.smoothing >= 0 && cfg.smoothing < 1)) throw new TrainException("--smoothing must be in [0, 1), got " + cfg.smoothing);
         if (cfg.warmupEpochs < 0) throw new TrainException("--warmup-epochs must be >= 0, got " + cfg.warmupEpochs);
@@ -488,26 +511,26 @@ public final class Trainer {
                     ema.loadStateDict(l.ema());
                 }
                 if (scaler != null && info.get("scaler") instanceof Map<?, ?> sm) scaler.loadStateDict((Map<String, Object>) sm);
-            } catch (IllegalArgumentException | ClassCastException e) {
-                throw new TrainException("--resume " + file + ": " + e.getMessage());
+            } catch (IllegalArgumentException | ClassCastException | NullPointerException | IndexOutOfBoundsException e) {
+                throw new TrainException("--resume " + file + ": the optimizer, scheduler or EMA state does not fit: " + e.getMessage());
             }
-            Map<String, Object> rng = (Map<String, Object>) info.get("rng");
-            Generator.global().setState(longs(rng.get("global")));
-            if (mixup != null && rng.get("mixup") != null) mixup.generator().setState(longs(rng.get("mixup")));
-            startEpoch = ((Number) info.get("epoch")).intValue();
-            globalStep = ((Number) info.get("global_step")).longValue();
+            CheckpointInfo ci = new CheckpointInfo(file, info);
+            Map<String, Object> rng = ci.map("rng");
+            Generator.global().setState(ci.longs("rng.global", rng.get("global"), 2));
+            if (mixup != null && rng.get("mixup") != null) mixup.generator().setState(ci.longs("rng.mixup", rng.get("mixup"), 2));
+            startEpoch = (int) ci.integer("epoch", 0, Integer.MAX_VALUE);
+            lastGoodEpoch = startEpoch;
+            globalStep = ci.integer("global_step", 0, Long.MAX_VALUE);
             Object b = info.get("best_metric");
+            if (b != null && !(b instanceof Number)) throw new TrainException("--resume " + file + ": checkpoint metadata 'best_metric' must be a number");
             best = b == null ? Double.NaN : ((Number) b).doubleValue();
-            bestEpoch = ((Number) info.get("best_epoch")).intValue();
-            for (Object r : (List<Object>) info.get("history")) history.add(EpochRecord.fromMap((Map<?, ?>) r));
+            bestEpoch = (int) ci.integer("best_epoch", 0, startEpoch);
+            List<?> rows = ci.list("history");
+            for (int i = 0; i < rows.size(); i++) history.add(ci.epochRecord(i, rows.get(i)));
             out.println("resumed " + file + " after epoch " + startEpoch + " of " + cfg.epochs + " (update " + globalStep + ")");
         } catch (IOException e) {
             throw new TrainException("--resume " + e.getMessage());
         }
-    }
-
-    private static long[] longs(Object list) {
-        return ((List<?>) list).stream().mapToLong(o -> ((Number) o).longValue()).toArray();
     }
 
     // ------------------------------------------------------------------------------ loop
@@ -526,21 +549,38 @@ public final class Trainer {
             EpochRecord r = new EpochRecord(epoch + 1, train[0], train[1], v.loss, v.top1, v.top5, e == null ? Double.NaN : e.loss,
                     e == null ? Double.NaN : e.top1, e == null ? Double.NaN : e.top5, optimizer.paramGroups().get(0).lr(), seconds, train[2] / seconds);
             history.add(r);
+            String bad = NonFinite.firstIn(stateViews);
+            if (bad == null && ema != null) bad = NonFinite.firstIn(ema.ema());
+            if (bad != null) {
+                log.epoch(r);
+                out.println(epochLine(r, v, e));
+                throw new TrainException("the weights diverged at epoch " + (epoch + 1) + " (" + Printable.of(bad) + " holds NaN or infinity); stopped; "
+                        + keptCheckpoint(last) + ". Try a lower --lr, --clip-grad, or --warmup-epochs.");
+            }
             double metric = EvalMetric.of(r, cfg.evalMetric);
-            boolean improved = EvalMetric.better(cfg.evalMetric, metric, best);
+            boolean improved = !r.diverged() && EvalMetric.better(cfg.evalMetric, metric, best);
             if (improved) {
                 best = metric;
                 bestEpoch = r.epoch();
             }
-            saveCheckpoint(last, epoch + 1);
-            if (improved) {
-                Path tmp = runDir.resolve("best.safetensors.tmp");
-                Files.copy(last, tmp, StandardCopyOption.REPLACE_EXISTING);
-                Files.move(tmp, bestFile, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            try {
+                saveCheckpoint(last, epoch + 1);
+            } catch (IOException ex) {
+                throw new TrainException("cannot write " + last + " after epoch " + (epoch + 1) + ": " + ex.getMessage() + "; "
+                        + keptCheckpoint(last).replace("the last checkpoint", "the previous checkpoint"), ex);
             }
-            if (ema != null) Safetensors.write(runDir.resolve("ema.safetensors"), ema.ema(), Map.of("format", "pt"));
+            lastGoodEpoch = epoch + 1;
+            Path extra = bestFile;
+            try {
+                if (improved) AtomicFiles.copy(last, bestFile);
+                extra = runDir.resolve("ema.safetensors");
+                if (ema != null) Safetensors.write(extra, ema.ema(), Map.of("format", "pt"));
+            } catch (IOException ex) {
+                throw new TrainException("cannot write " + extra + " after epoch " + (epoch + 1) + ": " + ex.getMessage() + "; "
+                        + last + " (epoch " + lastGoodEpoch + ") is complete", ex);
+            }
             log.epoch(r);
-            out.println(epochLine(r));
+            out.println(epochLine(r, v, e));
             out.flush();
             for (TrainListener l : listeners) l.onEpochEnd(r, List.copyOf(history));
         }
@@ -553,14 +593,27 @@ public final class Trainer {
         return result;
     }
 
+    /** Which checkpoint a stopped run leaves: the last one, whose weights are all finite. */
+    private String keptCheckpoint(Path last) {
+        return lastGoodEpoch > 0 && Files.exists(last) ? "the last checkpoint with finite weights, " + last + " (epoch " + lastGoodEpoch + "), is kept"
+                : "no checkpoint was written (no epoch finished with finite weights)";
+    }
+
+    private String epochLine(EpochRecord r, Eval v, Eval e) {
+        String line = epochLine(r);
+        long bad = v.nonFinite + (e == null ? 0 : e.nonFinite);
+        if (r.diverged()) line += "  DIVERGED (" + bad + " non-finite outputs; not eligible for best)";
+        return line;
+    }
+
     private String epochLine(EpochRecord r) {
         StringBuilder sb = new StringBuilder(String.format(Locale.ROOT,
                 "epoch %d/%d  train loss %.4f top1 %.2f%%  %s loss %.4f top1 %.2f%% top5 %.2f%%", r.epoch(), cfg.epochs, r.trainLoss(),
                 r.trainTop1(), datasetLabel, r.valLoss(), r.valTop1(), r.valTop5()));
         if (r.hasEma()) sb.append(String.format(Locale.ROOT, "  ema loss %.4f top1 %.2f%% top5 %.2f%%", r.emaValLoss(), r.emaValTop1(), r.emaValTop5()));
-        sb.append(String.format(Locale.ROOT, "  best %s%s %s (epoch %d)  lr %.3e  %.1f s  %.0f img/s", r.hasEma() ? "ema " : "", cfg.evalMetric,
-                EvalMetric.format(cfg.evalMetric, best), bestEpoch, r.lr(), r.seconds(),
-                r.imagesPerSecond()));
+        sb.append(bestEpoch > 0 ? String.format(Locale.ROOT, "  best %s%s %s (epoch %d)", r.hasEma() ? "ema " : "", cfg.evalMetric,
+                EvalMetric.format(cfg.evalMetric, best), bestEpoch) : "  best none");
+        sb.append(String.format(Locale.ROOT, "  lr %.3e  %.1f s  %.0f img/s", r.lr(), r.seconds(), r.imagesPerSecond()));
         return sb.toString();
     }
 
@@ -638,8 +691,7 @@ public final class Trainer {
         double[] v = stats.toDoubles();
         double value = v[0];
         if (!Double.isFinite(value)) {
-            String where = Files.exists(lastCheckpoint) ? "the last good checkpoint " + lastCheckpoint + " (after epoch " + epoch + ") is kept"
-                    : "no checkpoint was written (the first epoch did not finish)";
+            String where = keptCheckpoint(lastCheckpoint);
             throw new TrainException("loss is " + (Double.isNaN(value) ? "NaN" : "infinite") + " at epoch " + (epoch + 1) + ", step " + (index + 1)
                     + " of " + batches + " (update " + (globalStep + 1) + "); stopped; " + where
                     + ". Try a lower --lr, --clip-grad, or --warmup-epochs.");
@@ -660,13 +712,16 @@ public final class Trainer {
         return new double[] {value, 100.0 * v[1] / batchSize};
     }
 
-    /** Loss, top-1, top-5 and per-sample probabilities of one pass over the validation set. */
-    record Eval(double loss, double top1, double top5, Predictions predictions) {}
+    /**
+     * Loss, top-1, top-5 and per-sample probabilities of one pass over the validation set, and
+     * how many samples had a non-finite output (then the loss is NaN: the pass diverged).
+     */
+    record Eval(double loss, double top1, double top5, Predictions predictions, long nonFinite) {}
 
     private Eval validate() {
         model.eval();
         AverageMeter loss = new AverageMeter();
-        long hit1 = 0, hit5 = 0, n = 0;
+        long hit1 = 0, hit5 = 0, n = 0, nonFinite = 0;
         int k = cfg.numClasses;
         List<int[]> idx = new ArrayList<>(), lab = new ArrayList<>();
         List<float[]> probs = new ArrayList<>();
@@ -686,6 +741,7 @@ public final class Trainer {
                     Tensor yc = b.labels();
                     hit1 += TopK.hits(logits, yc, 1);
                     hit5 += TopK.hits(logits, yc, Math.min(5, k));
+                    nonFinite += TopK.nonFiniteRows(logits);
                     n += b.size();
                     probs.add(logits.softmax(1).to(Device.CPU).toFloats());
                     idx.add(b.indices());
@@ -704,7 +760,8 @@ public final class Trainer {
             System.arraycopy(lab.get(i), 0, labels, row, lab.get(i).length);
             row += idx.get(i).length;
         }
-        return new Eval(loss.avg(), 100.0 * hit1 / n, 100.0 * hit5 / n, new Predictions(classNames, indices, labels, p));
+        double meanLoss = nonFinite > 0 ? Double.NaN : loss.avg();
+        return new Eval(meanLoss, 100.0 * hit1 / n, 100.0 * hit5 / n, new Predictions(classNames, indices, labels, p), nonFinite);
     }
 
     /** Which weights the final numbers and best.safetensors' metric belong to, for reports. */

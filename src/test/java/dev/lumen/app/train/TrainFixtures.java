@@ -47,6 +47,11 @@ final class TrainFixtures {
         return root;
     }
 
+    /** The first training image of a folderDataset. */
+    static Path firstImage(Path root) {
+        return root.resolve("train").resolve(CLASSES[0]).resolve("img00.png");
+    }
+
     /** The arguments of a fast run on the tiny dataset (3 updates per epoch). */
     static List<String> tinyArgs(Path data, Path out, int epochs) {
         return new ArrayList<>(List.of("--data", data.toString(), "--output", out.toString(), "--model", "resnet_micro", "--img-size", "8",

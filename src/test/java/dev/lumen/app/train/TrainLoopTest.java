@@ -103,8 +103,8 @@ class TrainLoopTest {
         t.lossHook = (loss, step) -> step == 5 ? loss.mul(Double.NaN) : loss;
         TrainException e = assertThrows(TrainException.class, t::run);
         Path last = tmp.resolve("nan/last.safetensors");
-        assertEquals("loss is NaN at epoch 2, step 2 of 4 (update 6); stopped; the last good checkpoint " + last
-                + " (after epoch 1) is kept. Try a lower --lr, --clip-grad, or --warmup-epochs.", e.getMessage());
+        assertEquals("loss is NaN at epoch 2, step 2 of 4 (update 6); stopped; the last checkpoint with finite weights, " + last
+                + " (epoch 1), is kept. Try a lower --lr, --clip-grad, or --warmup-epochs.", e.getMessage());
         try (TrainCheckpoint.Loaded l = TrainCheckpoint.load(last)) {
             assertEquals(1L, ((Number) l.info().get("epoch")).longValue());
             for (Tensor v : l.model().values()) {
