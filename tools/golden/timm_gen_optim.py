@@ -71,5 +71,20 @@ case("lamb", lambda g: Lamb(g, lr=0.01))
 case("lars", lambda g: Lars(g, lr=0.5, momentum=0.9))
 case("adabelief", lambda g: AdaBelief(g, lr=0.01, rectify=False))
 
+# timm.utils.agc.adaptive_clip_grad (--clip-mode agc), loaded from its file: timm.utils imports the model zoo.
+_spec = importlib.util.spec_from_file_location("timm_agc", os.path.join(TIMM_DIR, "utils", "agc.py"))
+agc = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(agc)
+gen = torch.Generator().manual_seed(11)
+for name, shape in (("conv", (4, 3, 3, 3)), ("bias", (6,))):
+    p = torch.randn(*shape, generator=gen).requires_grad_(True)
+    # Rows of very different gradient sizes, so that some units are clipped and others kept.
+    g = torch.randn(*shape, generator=gen) * torch.tensor([0.01, 5.0, 0.1, 3.0, 0.02, 2.0][:shape[0]]).reshape(-1, *[1] * (len(shape) - 1))
+    s[f"agc.{name}.param"] = p.detach().clone()
+    s[f"agc.{name}.grad"] = g.clone()
+    p.grad = g.clone()
+    agc.adaptive_clip_grad([p], clip_factor=0.05, eps=1e-3)
+    s[f"agc.{name}.clipped"] = p.grad.clone()
+
 save(engine_golden("timm_optim"), s, {"source": "timm " + __import__("timm.version").version.__version__ + ", torch " + torch.__version__})
 print("wrote", engine_golden("timm_optim"), len(s), "tensors")

@@ -108,12 +108,38 @@ class TimmOptimizersTest extends DeviceTest {
     @Test
     void badHyperParametersAreRejectedByName() {
         onlyOnCpu("argument checks");
-        List<ParamGroup> g = List.of(ParamGroup.of(List.of(Tensor.zeros(2).requiresGrad(true))));
-        assertThrows(IllegalArgumentException.class, () -> new RAdam(g, RAdam.defaults(0.01, 1.0, 0.999, 1e-8, 0)));
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> new Lamb(g, Lamb.defaults(-1, 0.9, 0.999, 1e-6, 0), 1))
+        // A fresh group each time: a constructor fills the group's options with its defaults.
+        java.util.function.Supplier<List<ParamGroup>> g = () -> List.of(ParamGroup.of(List.of(Tensor.zeros(2).requiresGrad(true))));
+        assertThrows(IllegalArgumentException.class, () -> new RAdam(g.get(), RAdam.defaults(0.01, 1.0, 0.999, 1e-8, 0)));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new Lamb(g.get(), Lamb.defaults(-1, 0.9, 0.999, 1e-6, 0), 1))
                 .getMessage().contains("Lamb: invalid lr"));
-        assertThrows(IllegalArgumentException.class, () -> new Lars(g, Lars.defaults(0.1, 0, 0, true, 1e-8)));
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> new RMSpropTF(g, RMSpropTF.defaults(0.01, -0.9, 1e-3, 0, 0)))
+        assertThrows(IllegalArgumentException.class, () -> new Lars(g.get(), Lars.defaults(0.1, 0, 0, true, 1e-8)));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new RMSpropTF(g.get(), RMSpropTF.defaults(0.01, -0.9, 1e-3, 0, 0)))
                 .getMessage().contains("RMSpropTF: invalid alpha"));
+    }
+
+    @Test
+    void adaptiveClipGradMatchesTimm() {
+        for (String name : new String[] {"conv", "bias"}) {
+            Tensor p = Scope.detachFromScopes(G.get("agc." + name + ".param").to(device).copy());
+            p.setGrad(Scope.detachFromScopes(G.get("agc." + name + ".grad").to(device).copy()));
+            GradClip.adaptiveClipGrad(List.of(p), 0.05, 1e-3);
+            // A norm, a division and a select per unit: f32 rounding only.
+            Golden.assertClose("timm_optim", "agc." + name + ".clipped", p.grad(), G.get("agc." + name + ".clipped"), 1e-6);
+        }
+    }
+
+    @Test
+    void multiStepDecaysAtEachMilestoneAsTimm() {
+        onlyOnCpu("schedule arithmetic");
+        Tensor w = Tensor.zeros(1).requiresGrad(true);
+        SGD opt = new SGD(List.of(ParamGroup.of(List.of(w))), SGD.defaults(1.0, 0, 0, 0, false));
+        MultiStepLR s = new MultiStepLR(opt, new double[] {4, 6}, 0.1, 2, 0.01, false, false);
+        // timm: warmup 0.01 -> 1 over t < 2, then 0.1^bisect_right([4, 6], t + 1).
+        double[] expected = {0.01, 0.505, 1, 0.1, 0.1, 0.01, 0.01};
+        for (int t = 0; t < expected.length; t++) {
+            org.junit.jupiter.api.Assertions.assertEquals(expected[t], s.lrsAt(t)[0], 1e-12, "t=" + t);
+        }
+        assertThrows(IllegalArgumentException.class, () -> new MultiStepLR(opt, new double[] {6, 4}, 0.1, 0, 0, false, false));
     }
 }

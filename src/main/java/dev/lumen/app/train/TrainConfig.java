@@ -62,48 +62,87 @@ public final class TrainConfig {
     public long seed = 42;
 
     // ------------------------------------------------------------------ optimizer and schedule
-    @Option(names = "--opt", paramLabel = "NAME", description = "sgd, adam or adamw. Default: ${DEFAULT-VALUE}.", defaultValue = "sgd")
+    @Option(names = "--opt", paramLabel = "NAME",
+            description = "Optimizer, as timm names them: sgd (Nesterov momentum), momentum (plain momentum SGD), adam, adamw, nadam, radam,"
+                    + " rmsprop (torch's, alpha 0.9), rmsproptf (TensorFlow-style), lamb, lars, adabelief. Default: ${DEFAULT-VALUE}.",
+            defaultValue = "sgd")
     public String opt = "sgd";
 
-    @Option(names = "--lr", paramLabel = "LR",
-            description = "Peak learning rate; default: 0.1 x batch/256 for sgd, 1e-3 x batch/256 for adam and adamw (timm's linear scaling).")
+    @Option(names = "--opt-eps", paramLabel = "EPS", description = "Optimizer epsilon; default: the optimizer's own (1e-8 for adam, 1e-6 for lamb ...).")
+    public Double optEps;
+
+    @Option(names = "--opt-betas", paramLabel = "B", arity = "2", description = "Optimizer betas B1 B2; default: the optimizer's own (0.9 0.999).")
+    public double[] optBetas;
+
+    @Option(names = "--lr", paramLabel = "LR", description = "Peak learning rate; default: from --lr-base (timm's rule).")
     public Double lr;
 
-    @Option(names = "--momentum", paramLabel = "M", description = "SGD momentum. Default: ${DEFAULT-VALUE}.", defaultValue = "0.9")
-    public double momentum = 0.9;
+    @Option(names = "--lr-base", paramLabel = "LR",
+            description = "Without --lr: lr = LR x (batch x grad-accum-steps / --lr-base-size), square-rooted for --lr-base-scale sqrt. Default: ${DEFAULT-VALUE}.",
+            defaultValue = "0.1")
+    public double lrBase = 0.1;
 
-    @Option(names = "--nesterov", description = "Nesterov momentum for SGD.")
-    public boolean nesterov;
+    @Option(names = "--lr-base-size", paramLabel = "N", description = "Batch size that --lr-base is for. Default: ${DEFAULT-VALUE}.", defaultValue = "256")
+    public int lrBaseSize = 256;
+
+    @Option(names = "--lr-base-scale", paramLabel = "linear|sqrt",
+            description = "How the lr follows the batch size; default: sqrt for the adaptive optimizers (names with 'ada', and lamb), else linear.")
+    public String lrBaseScale;
+
+    @Option(names = "--momentum", paramLabel = "M", description = "Momentum (sgd, momentum, rmsprop, rmsproptf, lars). Default: ${DEFAULT-VALUE}.",
+            defaultValue = "0.9")
+    public double momentum = 0.9;
 
     @Option(names = "--weight-decay", paramLabel = "WD",
             description = "Weight decay (none on norms, biases, pos_embed, cls_token). Default: ${DEFAULT-VALUE}.", defaultValue = "2e-5")
     public double weightDecay = 2e-5;
 
     @Option(names = "--sched", paramLabel = "NAME",
-            description = "cosine or step (per update, with warmup, timm's schedulers) or lambda (per epoch, from 1 down to --lrf). Default: ${DEFAULT-VALUE}.",
+            description = "cosine, step or multistep (per update, with warmup, timm's schedulers) or lambda (per epoch, from 1 down to --lrf). Default: ${DEFAULT-VALUE}.",
             defaultValue = "cosine")
     public String sched = "cosine";
 
-    @Option(names = "--warmup-epochs", paramLabel = "N", description = "Linear warmup epochs (cosine, step). Default: ${DEFAULT-VALUE}.", defaultValue = "1")
-    public double warmupEpochs = 1;
+    @Option(names = "--warmup-epochs", paramLabel = "N", description = "Linear warmup epochs (cosine, step, multistep). Default: ${DEFAULT-VALUE}.",
+            defaultValue = "5")
+    public double warmupEpochs = 5;
 
     @Option(names = "--warmup-lr", paramLabel = "LR", description = "Learning rate the warmup starts from. Default: ${DEFAULT-VALUE}.", defaultValue = "1e-5")
     public double warmupLr = 1e-5;
 
-    @Option(names = "--min-lr", paramLabel = "LR", description = "Floor of the cosine schedule. Default: ${DEFAULT-VALUE}.", defaultValue = "0")
+    @Option(names = "--min-lr", paramLabel = "LR", description = "Floor of the cosine schedule, held through the cooldown. Default: ${DEFAULT-VALUE}.",
+            defaultValue = "0")
     public double minLr = 0;
+
+    @Option(names = "--cooldown-epochs", paramLabel = "N",
+            description = "Epochs trained after --epochs at the schedule's end lr (--min-lr for cosine). Default: ${DEFAULT-VALUE}.", defaultValue = "0")
+    public int cooldownEpochs;
 
     @Option(names = "--lrf", paramLabel = "F", description = "Final lr fraction of the lambda schedule. Default: ${DEFAULT-VALUE}.", defaultValue = "0.01")
     public double lrf = 0.01;
 
-    @Option(names = "--decay-epochs", paramLabel = "N", description = "Step schedule: epochs between decays. Default: ${DEFAULT-VALUE}.", defaultValue = "30")
-    public double decayEpochs = 30;
+    @Option(names = "--decay-epochs", paramLabel = "N", description = "Step schedule: epochs between decays. Default: ${DEFAULT-VALUE}.", defaultValue = "90")
+    public double decayEpochs = 90;
 
-    @Option(names = "--decay-rate", paramLabel = "R", description = "Step schedule: lr factor per decay. Default: ${DEFAULT-VALUE}.", defaultValue = "0.1")
+    @Option(names = "--decay-milestones", paramLabel = "E", split = ",", arity = "1..*",
+            description = "Multistep schedule: epochs at which the lr is multiplied by --decay-rate. Default: 90,180,270.")
+    public double[] decayMilestones;
+
+    @Option(names = "--decay-rate", paramLabel = "R", description = "Step and multistep schedules: lr factor per decay. Default: ${DEFAULT-VALUE}.",
+            defaultValue = "0.1")
     public double decayRate = 0.1;
 
-    @Option(names = "--clip-grad", paramLabel = "NORM", description = "Clip the gradients' global 2-norm to NORM (after unscaling with --amp).")
+    @Option(names = "--clip-grad", paramLabel = "V", description = "Gradient clipping threshold (after unscaling with --amp); see --clip-mode.")
     public Double clipGrad;
+
+    @Option(names = "--clip-mode", paramLabel = "MODE",
+            description = "norm (global 2-norm to V), value (each element into [-V, V]) or agc (adaptive: each unit's grad norm to V x its weight norm). Default: ${DEFAULT-VALUE}.",
+            defaultValue = "norm")
+    public String clipMode = "norm";
+
+    @Option(names = "--grad-accum-steps", paramLabel = "N",
+            description = "Micro-batches per optimizer update: the loss is divided by N, the lr schedule counts updates. Default: ${DEFAULT-VALUE}.",
+            defaultValue = "1")
+    public int gradAccumSteps = 1;
 
     // ------------------------------------------------------------------ regularization and augmentation
     @Option(names = "--smoothing", paramLabel = "S", description = "Label smoothing. Default: ${DEFAULT-VALUE}.", defaultValue = "0.1")

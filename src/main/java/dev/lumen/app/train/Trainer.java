@@ -18,17 +18,15 @@ import dev.lumen.models.ModelOptions;
 import dev.lumen.models.ModelRegistry;
 import dev.lumen.ops.Losses;
 import dev.lumen.ops.Shaping;
-import dev.lumen.optim.Adam;
-import dev.lumen.optim.AdamW;
 import dev.lumen.optim.CosineLR;
 import dev.lumen.optim.GradClip;
 import dev.lumen.optim.LRScheduler;
 import dev.lumen.optim.LambdaLR;
 import dev.lumen.optim.ModelEma;
+import dev.lumen.optim.MultiStepLR;
 import dev.lumen.optim.Optimizer;
 import dev.lumen.optim.ParamGroup;
 import dev.lumen.optim.ParamGroups;
-import dev.lumen.optim.SGD;
 import dev.lumen.optim.StepLR;
 import dev.lumen.optim.WarmupScheduler;
 import dev.lumen.tensor.DType;
@@ -191,7 +189,7 @@ public final class Trainer {
             }
         }
         if (cfg.imgSize == null) cfg.imgSize = cfg.data == null ? 28 : ModelRegistry.entry(cfg.model).variant().defaultImgSize();
-        if (cfg.lr == null) cfg.lr = (cfg.opt.equals("sgd") ? 0.1 : 1e-3) * cfg.batchSize / 256.0;
+        if (cfg.lr == null) cfg.lr = OptimizerFactory.baseLr(cfg.opt, cfg.lrBase, cfg.lrBaseSize, cfg.lrBaseScale, cfg.batchSize, cfg.gradAccumSteps);
         if (cfg.workers == null) cfg.workers = Math.max(1, Runtime.getRuntime().availableProcessors() - 1);
         float[][] norm = normalization();
 
@@ -218,7 +216,7 @@ public final class Trainer {
                 .seed(cfg.seed).onUnreadable(this::warnUnreadable).build();
 
         optimizer = optimizer();
-        scheduler = scheduler(trainLoader.batchesPerEpoch());
+        scheduler = scheduler((trainLoader.batchesPerEpoch() + cfg.gradAccumSteps - 1) / cfg.gradAccumSteps);
         if (cfg.mixup > 0 || cfg.cutmix > 0 || cfg.cutmixMinmax != null) {
             Mixup.Mode mode;
             try {
@@ -253,8 +251,7 @@ public final class Trainer {
         cfg.opt = TrainConfig.norm(cfg.opt);
         cfg.sched = TrainConfig.norm(cfg.sched);
         cfg.mixupMode = TrainConfig.norm(cfg.mixupMode);
-        if (!List.of("sgd", "adam", "adamw").contains(cfg.opt)) throw new TrainException("--opt must be sgd, adam or adamw, got '" + cfg.opt + "'");
-        if (!List.of("cosine", "step", "lambda").contains(cfg.sched)) throw new TrainException("--sched must be cosine, step or lambda, got '" + cfg.sched + "'");
+        validateOptimizerOptions();
         if (cfg.batchSize < 1) throw new TrainException("--batch-size must be >= 1, got " + cfg.batchSize);
         if (cfg.epochs < 1) throw new TrainException("--epochs must be >= 1, got " + cfg.epochs);
         if (cfg.lr != null && !(cfg.lr > 0)) throw new TrainException("--lr must be > 0, got " + cfg.lr);
@@ -263,13 +260,47 @@ public final class Trainer {
         if (cfg.inChans != null && cfg.inChans != 1 && cfg.inChans != 3) throw new TrainException("--in-chans must be 1 or 3, got " + cfg.inChans);
         if (!(cfg.smoothing >= 0 && cfg.smoothing < 1)) throw new TrainException("--smoothing must be in [0, 1), got " + cfg.smoothing);
         if (cfg.warmupEpochs < 0) throw new TrainException("--warmup-epochs must be >= 0, got " + cfg.warmupEpochs);
-        if (cfg.clipGrad != null && !(cfg.clipGrad > 0)) throw new TrainException("--clip-grad must be > 0, got " + cfg.clipGrad);
         if (!(cfg.drop >= 0 && cfg.drop < 1)) throw new TrainException("--drop must be in [0, 1), got " + cfg.drop);
         if (!(cfg.dropPath >= 0 && cfg.dropPath < 1)) throw new TrainException("--drop-path must be in [0, 1), got " + cfg.dropPath);
         if (!(cfg.modelEmaDecay >= 0 && cfg.modelEmaDecay <= 1)) throw new TrainException("--model-ema-decay must be in [0, 1], got " + cfg.modelEmaDecay);
         if (cfg.cutout < 0) throw new TrainException("--cutout must be >= 0, got " + cfg.cutout);
         if (cfg.cropPadding != null && cfg.cropPadding < 0) throw new TrainException("--crop-padding must be >= 0, got " + cfg.cropPadding);
     }
+
+    /** The optimizer, lr, schedule, clipping and accumulation options (timm's names and ranges). */
+    private void validateOptimizerOptions() {
+        cfg.clipMode = TrainConfig.norm(cfg.clipMode);
+        cfg.lrBaseScale = TrainConfig.norm(cfg.lrBaseScale);
+        if (!OptimizerFactory.NAMES.contains(cfg.opt)) throw new TrainException("--opt must be one of " + String.join(", ", OptimizerFactory.NAMES) + ", got '" + cfg.opt + "'");
+        if (!List.of("cosine", "step", "multistep", "lambda").contains(cfg.sched)) {
+            throw new TrainException("--sched must be cosine, step, multistep or lambda, got '" + cfg.sched + "'");
+        }
+        if (cfg.optEps != null && !(cfg.optEps >= 0)) throw new TrainException("--opt-eps must be >= 0, got " + cfg.optEps);
+        if (cfg.optBetas != null) {
+            if (!OptimizerFactory.hasBetas(cfg.opt)) throw new TrainException("--opt-betas: --opt " + cfg.opt + " has no betas");
+            for (double b : cfg.optBetas) if (!(b >= 0 && b < 1)) throw new TrainException("--opt-betas must be in [0, 1), got " + Arrays.toString(cfg.optBetas));
+        }
+        if (!(cfg.lrBase > 0)) throw new TrainException("--lr-base must be > 0, got " + cfg.lrBase);
+        if (cfg.lrBaseSize < 1) throw new TrainException("--lr-base-size must be >= 1, got " + cfg.lrBaseSize);
+        if (cfg.lrBaseScale != null && !List.of("linear", "sqrt").contains(cfg.lrBaseScale)) {
+            throw new TrainException("--lr-base-scale must be linear or sqrt, got '" + cfg.lrBaseScale + "'");
+        }
+        if (cfg.cooldownEpochs < 0) throw new TrainException("--cooldown-epochs must be >= 0, got " + cfg.cooldownEpochs);
+        if (cfg.decayMilestones != null) {
+            for (int i = 0; i < cfg.decayMilestones.length; i++) {
+                if (cfg.decayMilestones[i] < 0 || (i > 0 && cfg.decayMilestones[i] < cfg.decayMilestones[i - 1])) {
+                    throw new TrainException("--decay-milestones must be ascending epochs >= 0, got " + Arrays.toString(cfg.decayMilestones));
+                }
+            }
+        }
+        if (!(cfg.decayEpochs > 0)) throw new TrainException("--decay-epochs must be > 0, got " + cfg.decayEpochs);
+        if (!List.of("norm", "value", "agc").contains(cfg.clipMode)) throw new TrainException("--clip-mode must be norm, value or agc, got '" + cfg.clipMode + "'");
+        if (cfg.clipGrad != null && !(cfg.clipGrad > 0)) throw new TrainException("--clip-grad must be > 0, got " + cfg.clipGrad);
+        if (cfg.gradAccumSteps < 1) throw new TrainException("--grad-accum-steps must be >= 1, got " + cfg.gradAccumSteps);
+    }
+
+    /** Epochs trained: --epochs, plus --cooldown-epochs for cosine (timm adds them to a cycle schedule only). */
+    int totalEpochs() { return cfg.epochs + ("cosine".equals(cfg.sched) ? cfg.cooldownEpochs : 0); }
 
     /** cpu, or cuda when its backend loads; never a silent fallback. */
     static Device resolveDevice(String name) {
@@ -397,11 +428,11 @@ public final class Trainer {
 
     private Optimizer optimizer() {
         List<ParamGroup> groups = ParamGroups.withNoDecay(model.namedParameters(), cfg.weightDecay, NO_DECAY);
-        return switch (cfg.opt) {
-            case "sgd" -> new SGD(groups, SGD.defaults(cfg.lr, cfg.momentum, 0, cfg.weightDecay, cfg.nesterov));
-            case "adam" -> new Adam(groups, Adam.defaults(cfg.lr, 0.9, 0.999, 1e-8, cfg.weightDecay, false));
-            default -> new AdamW(groups, Adam.defaults(cfg.lr, 0.9, 0.999, 1e-8, cfg.weightDecay, false));
-        };
+        try {
+            return OptimizerFactory.create(cfg.opt, groups, cfg.lr, cfg.momentum, cfg.optEps, cfg.optBetas);
+        } catch (IllegalArgumentException e) {
+            throw new TrainException("--opt " + cfg.opt + ": " + e.getMessage());
+        }
     }
 
     /** timm's create_scheduler_v2 with step_on_epochs false: every length in updates. */
@@ -410,6 +441,8 @@ public final class Trainer {
         return switch (cfg.sched) {
             case "cosine" -> new CosineLR(optimizer, (long) cfg.epochs * updatesPerEpoch, cfg.minLr, warmup, cfg.warmupLr, false, false);
             case "step" -> new StepLR(optimizer, Math.max(1, cfg.decayEpochs * updatesPerEpoch), cfg.decayRate, warmup, cfg.warmupLr, false, false);
+            case "multistep" -> new MultiStepLR(optimizer, Arrays.stream(cfg.decayMilestones != null ? cfg.decayMilestones : new double[] {90, 180, 270})
+                    .map(e -> e * updatesPerEpoch).toArray(), cfg.decayRate, warmup, cfg.warmupLr, false, false);
             default -> new LambdaLR(optimizer, LambdaLR.cosineToFraction(cfg.epochs, cfg.lrf));
         };
     }
@@ -480,7 +513,7 @@ public final class Trainer {
             best = b == null ? Double.NEGATIVE_INFINITY : ((Number) b).doubleValue();
             bestEpoch = ((Number) info.get("best_epoch")).intValue();
             for (Object r : (List<Object>) info.get("history")) history.add(EpochRecord.fromMap((Map<?, ?>) r));
-            out.println("resumed " + file + " after epoch " + startEpoch + " of " + cfg.epochs + " (update " + globalStep + ")");
+            out.println("resumed " + file + " after epoch " + startEpoch + " of " + totalEpochs() + " (update " + globalStep + ")");
         } catch (IOException e) {
             throw new TrainException("--resume " + e.getMessage());
         }
@@ -494,7 +527,7 @@ public final class Trainer {
 
     private TrainResult loop() throws IOException {
         Path last = runDir.resolve("last.safetensors"), bestFile = runDir.resolve("best.safetensors");
-        for (int epoch = startEpoch; epoch < cfg.epochs; epoch++) {
+        for (int epoch = startEpoch; epoch < totalEpochs(); epoch++) {
             long t0 = System.nanoTime();
             double[] train = trainOneEpoch(epoch, last);
             double seconds = (System.nanoTime() - t0) / 1e9;
@@ -538,7 +571,7 @@ public final class Trainer {
 
     private String epochLine(EpochRecord r) {
         StringBuilder sb = new StringBuilder(String.format(Locale.ROOT,
-                "epoch %d/%d  train loss %.4f top1 %.2f%%  %s loss %.4f top1 %.2f%% top5 %.2f%%", r.epoch(), cfg.epochs, r.trainLoss(),
+                "epoch %d/%d  train loss %.4f top1 %.2f%%  %s loss %.4f top1 %.2f%% top5 %.2f%%", r.epoch(), totalEpochs(), r.trainLoss(),
                 r.trainTop1(), datasetLabel, r.valLoss(), r.valTop1(), r.valTop5()));
         if (r.hasEma()) sb.append(String.format(Locale.ROOT, "  ema loss %.4f top1 %.2f%% top5 %.2f%%", r.emaValLoss(), r.emaValTop1(), r.emaValTop5()));
         sb.append(String.format(Locale.ROOT, "  best %.2f%% (epoch %d)  lr %.3e  %.1f s  %.0f img/s", best, bestEpoch, r.lr(), r.seconds(),
@@ -551,7 +584,7 @@ public final class Trainer {
         model.train();
         AverageMeter loss = new AverageMeter(), top1 = new AverageMeter();
         long images = 0, t0 = System.nanoTime();
-        String task = "epoch " + (epoch + 1) + "/" + cfg.epochs;
+        String task = "epoch " + (epoch + 1) + "/" + totalEpochs();
         try (DataLoader.Epoch it = trainLoader.epoch(epoch)) {
             progress.start(task, it.size());
             int done = 0;
@@ -560,11 +593,15 @@ public final class Trainer {
                 while (pending != null) {
                     DeviceBatch b = pending;
                     pending = null;
+                    // timm: an update every --grad-accum-steps micro-batches, and one at the epoch's end for the remainder.
+                    int groupStart = done - done % cfg.gradAccumSteps;
+                    int inGroup = Math.min(cfg.gradAccumSteps, it.size() - groupStart);
+                    boolean update = done - groupStart == inGroup - 1;
                     try (b; Scope s = Scope.open()) {
-                        Tensor stats = forwardBackward(b);
+                        Tensor stats = forwardBackward(b, inGroup, update);
                         // The next batch's copy overlaps with the work just queued; then the step's one host wait.
                         if (it.hasNext()) pending = DeviceBatch.upload(it.next(), device);
-                        double[] r = finishStep(stats, b.size(), epoch, done, it.size(), lastCheckpoint);
+                        double[] r = finishStep(stats, b.size(), epoch, done, it.size(), lastCheckpoint, update);
                         loss.update(r[0], b.size());
                         top1.update(r[1], b.size());
                         images += b.size();
@@ -572,7 +609,7 @@ public final class Trainer {
                     done++;
                     double lr = optimizer.paramGroups().get(0).lr();
                     progress.update(done, loss.avg(), top1.avg(), lr, images / ((System.nanoTime() - t0) / 1e9));
-                    if (globalStep % 50 == 0) log.step(globalStep, loss.avg(), lr);
+                    if (update && globalStep % 50 == 0) log.step(globalStep, loss.avg(), lr);
                 }
             } finally {
                 if (pending != null) pending.close();
@@ -587,7 +624,7 @@ public final class Trainer {
      * what the host needs of them as one device tensor: {loss, top-1 hits, non-finite flag}.
      * Nothing here waits for the device.
      */
-    private Tensor forwardBackward(DeviceBatch b) {
+    private Tensor forwardBackward(DeviceBatch b, int accumSteps, boolean update) {
         Tensor x = b.images(), y = b.labels();
         Tensor input = x, target = null;
         if (mixup != null) {
@@ -601,8 +638,10 @@ public final class Trainer {
             loss = target != null ? Losses.softTargetCrossEntropy(logits, target) : Losses.crossEntropy(logits, y, cfg.smoothing);
         }
         if (lossHook != null) loss = lossHook.apply(loss, globalStep);
-        (scaler != null ? scaler.scale(loss) : loss).backward();
-        Tensor inf = scaler != null ? scaler.unscale(optimizer) : null;
+        // Accumulated micro-batches add up to the mean over the update's samples, as timm divides by the accumulation count.
+        Tensor backwardLoss = accumSteps > 1 ? loss.div(accumSteps) : loss;
+        (scaler != null ? scaler.scale(backwardLoss) : backwardLoss).backward();
+        Tensor inf = scaler != null && update ? scaler.unscale(optimizer) : null;
         try (GradMode off = GradMode.noGrad()) {
             Tensor hits = TopK.top1Hits(logits, y);
             List<Tensor> parts = new ArrayList<>(List.of(loss.detach().to(DType.F64).reshape(1), hits.to(DType.F64).reshape(1)));
@@ -616,7 +655,7 @@ public final class Trainer {
      * update, then clips, steps the optimizer (or lets the scaler skip it) and updates EMA and the
      * schedule. Returns {loss, top-1 % on the batch's original labels}.
      */
-    private double[] finishStep(Tensor stats, int batchSize, int epoch, int index, int batches, Path lastCheckpoint) {
+    private double[] finishStep(Tensor stats, int batchSize, int epoch, int index, int batches, Path lastCheckpoint, boolean update) {
         double[] v = stats.toDoubles();
         double value = v[0];
         if (!Double.isFinite(value)) {
@@ -626,8 +665,9 @@ public final class Trainer {
                     + " of " + batches + " (update " + (globalStep + 1) + "); stopped; " + where
                     + ". Try a lower --lr, --clip-grad, or --warmup-epochs.");
         }
+        if (!update) return new double[] {value, 100.0 * v[1] / batchSize};
         if (scaler != null) scaler.foundInf(!Double.isFinite(v[2]));
-        if (cfg.clipGrad != null) GradClip.clipGradNorm(optimizer.params(), cfg.clipGrad);
+        if (cfg.clipGrad != null) clipGradients();
         if (scaler != null) {
             scaler.step(optimizer);
             scaler.update();
@@ -640,6 +680,15 @@ public final class Trainer {
         if (scheduler instanceof WarmupScheduler w) w.stepUpdate(globalStep);
         for (TrainListener l : listeners) l.onStep(globalStep, value);
         return new double[] {value, 100.0 * v[1] / batchSize};
+    }
+
+    /** timm's dispatch_clip_grad with --clip-mode. */
+    private void clipGradients() {
+        switch (cfg.clipMode) {
+            case "value" -> GradClip.clipGradValue(optimizer.params(), cfg.clipGrad);
+            case "agc" -> GradClip.adaptiveClipGrad(optimizer.params(), cfg.clipGrad, 1e-3);
+            default -> GradClip.clipGradNorm(optimizer.params(), cfg.clipGrad);
+        }
     }
 
     /** Loss, top-1, top-5 and per-sample probabilities of one pass over the validation set. */
