@@ -275,6 +275,9 @@ public final class Trainer {
         if (!List.of("cosine", "step", "multistep", "lambda").contains(cfg.sched)) {
             throw new TrainException("--sched must be cosine, step, multistep or lambda, got '" + cfg.sched + "'");
         }
+        if (cfg.opt.equals("sgd") && !(cfg.momentum > 0)) {
+            throw new TrainException("--opt sgd is Nesterov SGD (as timm) and needs --momentum > 0, got " + cfg.momentum + "; plain SGD is --opt momentum --momentum 0");
+        }
         if (cfg.optEps != null && !(cfg.optEps >= 0)) throw new TrainException("--opt-eps must be >= 0, got " + cfg.optEps);
         if (cfg.optBetas != null) {
             if (!OptimizerFactory.hasBetas(cfg.opt)) throw new TrainException("--opt-betas: --opt " + cfg.opt + " has no betas");

@@ -115,6 +115,7 @@ class TrainOptimizerOptionsTest {
                 {"--grad-accum-steps", "0", "--grad-accum-steps must be >= 1"},
                 {"--decay-milestones", "60,30", "--decay-milestones must be ascending"},
                 {"--opt-betas", "0.9 1.5", "--opt-betas must be in [0, 1)"},
+                {"--opt", "sgd --momentum 0", "--opt sgd is Nesterov SGD (as timm) and needs --momentum > 0"},
         };
         for (String[] c : cases) {
             TrainFixtures.Run r = TrainFixtures.lumenTrain(with(TrainFixtures.tinyArgs(data, dir.resolve("out"), 1), c[0], c[1].split(" ")));
