@@ -144,6 +144,10 @@ public final class TrainConfig {
             defaultValue = "1")
     public int gradAccumSteps = 1;
 
+    @Option(names = "--layer-decay", paramLabel = "D",
+            description = "Layer-wise lr decay: a parameter group per block, lr x D^(blocks after it), the head at 1 (timm's param_groups_layer_decay).")
+    public Double layerDecay;
+
     // ------------------------------------------------------------------ regularization and augmentation
     @Option(names = "--smoothing", paramLabel = "S", description = "Label smoothing. Default: ${DEFAULT-VALUE}.", defaultValue = "0.1")
     public double smoothing = 0.1;

@@ -13,6 +13,7 @@ import dev.lumen.io.Json;
 import dev.lumen.io.Safetensors;
 import dev.lumen.memory.Scope;
 import dev.lumen.models.Checkpoints;
+import dev.lumen.models.GroupMatcher;
 import dev.lumen.models.ImageClassifier;
 import dev.lumen.models.ModelOptions;
 import dev.lumen.models.ModelRegistry;
@@ -299,6 +300,7 @@ public final class Trainer {
         if (!(cfg.decayEpochs > 0)) throw new TrainException("--decay-epochs must be > 0, got " + cfg.decayEpochs);
         if (!List.of("norm", "value", "agc").contains(cfg.clipMode)) throw new TrainException("--clip-mode must be norm, value or agc, got '" + cfg.clipMode + "'");
         if (cfg.clipGrad != null && !(cfg.clipGrad > 0)) throw new TrainException("--clip-grad must be > 0, got " + cfg.clipGrad);
+        if (cfg.layerDecay != null && !(cfg.layerDecay > 0 && cfg.layerDecay <= 1)) throw new TrainException("--layer-decay must be in (0, 1], got " + cfg.layerDecay);
         if (cfg.gradAccumSteps < 1) throw new TrainException("--grad-accum-steps must be >= 1, got " + cfg.gradAccumSteps);
     }
 
@@ -430,7 +432,15 @@ public final class Trainer {
     }
 
     private Optimizer optimizer() {
-        List<ParamGroup> groups = ParamGroups.withNoDecay(model.namedParameters(), cfg.weightDecay, NO_DECAY);
+        List<ParamGroup> groups;
+        if (cfg.layerDecay != null) {
+            GroupMatcher matcher = model.groupMatcher();
+            if (matcher == null) throw new TrainException("--layer-decay: " + cfg.model + " has no layer grouping");
+            Map<String, Integer> layers = matcher.layerIds(model.namedParameters().keySet());
+            groups = ParamGroups.withLayerDecay(model.namedParameters(), layers, cfg.weightDecay, cfg.layerDecay, NO_DECAY);
+        } else {
+            groups = ParamGroups.withNoDecay(model.namedParameters(), cfg.weightDecay, NO_DECAY);
+        }
         try {
             return OptimizerFactory.create(cfg.opt, groups, cfg.lr, cfg.momentum, cfg.optEps, cfg.optBetas);
         } catch (IllegalArgumentException e) {
@@ -541,7 +551,7 @@ public final class Trainer {
             lastPredictions = e != null ? e.predictions : v.predictions;
             lastTop1 = e != null ? e.top1 : v.top1;
             EpochRecord r = new EpochRecord(epoch + 1, train[0], train[1], v.loss, v.top1, v.top5, e == null ? Double.NaN : e.loss,
-                    e == null ? Double.NaN : e.top1, e == null ? Double.NaN : e.top5, optimizer.paramGroups().get(0).lr(), seconds, train[2] / seconds);
+                    e == null ? Double.NaN : e.top1, e == null ? Double.NaN : e.top5, scheduleLr(), seconds, train[2] / seconds);
             history.add(r);
             boolean improved = r.metric() > best;
             if (improved) {
@@ -610,7 +620,7 @@ public final class Trainer {
                         images += b.size();
                     }
                     done++;
-                    double lr = optimizer.paramGroups().get(0).lr();
+                    double lr = scheduleLr();
                     progress.update(done, loss.avg(), top1.avg(), lr, images / ((System.nanoTime() - t0) / 1e9));
                     if (update && globalStep % 50 == 0) log.step(globalStep, loss.avg(), lr);
                 }
@@ -683,6 +693,12 @@ public final class Trainer {
         if (scheduler instanceof WarmupScheduler w) w.stepUpdate(globalStep);
         for (TrainListener l : listeners) l.onStep(globalStep, value);
         return new double[] {value, 100.0 * v[1] / batchSize};
+    }
+
+    /** The schedule's lr now: the first group's without its --layer-decay scale (the head's lr). */
+    private double scheduleLr() {
+        ParamGroup g = optimizer.paramGroups().get(0);
+        return g.lrScale() > 0 ? g.lr() / g.lrScale() : scheduler.baseLrs()[0];
     }
 
     /** timm's dispatch_clip_grad with --clip-mode. */

@@ -153,4 +153,23 @@ class TrainOptimizerOptionsTest {
         int lrCol = List.of(head).indexOf("lr");
         assertEquals(1e-4, Double.parseDouble(csv.get(2).split(",")[lrCol]), 1e-12);
     }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void layerDecayScalesEachBlocksLr(@TempDir Path dir) throws Exception {
+        Path data = TrainFixtures.folderDataset(dir.resolve("data"), 4, 2);
+        Path out = dir.resolve("run");
+        List<String> a = with(TrainFixtures.tinyArgs(data, out, 1), "--warmup-epochs", "0");
+        a.addAll(List.of("--layer-decay", "0.5", "--sched", "step"));
+        TrainFixtures.Run r = TrainFixtures.lumenTrain(a);
+        assertEquals(0, r.code(), r.err());
+        try (TrainCheckpoint.Loaded l = TrainCheckpoint.load(out.resolve("last.safetensors"))) {
+            // resnet_micro: the stem, four one-block stages, the head: 6 layers, lr x 0.5^5 ... 1, each with and without decay.
+            java.util.TreeSet<Double> lrs = new java.util.TreeSet<>();
+            for (Object g : (List<Object>) l.optimizer().meta().get("param_groups")) lrs.add(((Number) ((Map<String, Object>) g).get("lr")).doubleValue());
+            assertEquals(List.of(0.01 / 32, 0.01 / 16, 0.01 / 8, 0.01 / 4, 0.01 / 2, 0.01), List.copyOf(lrs));
+        }
+        // The epoch line shows the schedule's (the head's) lr.
+        assertTrue(r.out().contains("lr 1.000e-02"), r.out());
+    }
 }
