@@ -197,6 +197,44 @@ public final class TrainConfig {
                     "On the CPU backend the kernels compute in f32: the input batch is rounded to TYPE, every other tensor stays f32."})
     public String amp;
 
+    // ------------------------------------------------------------------ timm's training-loop options
+    @Option(names = "--input-size", paramLabel = "N", arity = "3",
+            description = "Input C H W as timm (square only: H = W); sets --in-chans and --img-size.")
+    public int[] inputSize;
+
+    @Option(names = "--train-split", paramLabel = "DIR", description = "Training folder under --data. Default: ${DEFAULT-VALUE}.", defaultValue = "train")
+    public String trainSplit = "train";
+
+    @Option(names = "--val-split", paramLabel = "DIR", description = "Validation folder under --data. Default: ${DEFAULT-VALUE}.", defaultValue = "val")
+    public String valSplit = "val";
+
+    @Option(names = "--class-map", paramLabel = "FILE",
+            description = "Text file of class folder names, one per line, the line number the label (timm's); other folders are skipped.")
+    public Path classMap;
+
+    @Option(names = "--bn-momentum", paramLabel = "M", description = "Momentum of every BatchNorm layer's running statistics; default: the model's (0.1).")
+    public Double bnMomentum;
+
+    @Option(names = "--bn-eps", paramLabel = "EPS", description = "eps of every BatchNorm layer; default: the model's (1e-5).")
+    public Double bnEps;
+
+    @Option(names = "--mixup-off-epoch", paramLabel = "N",
+            description = "Turn MixUp/CutMix off from epoch N on (counted from 0, as timm; 0: never). Default: ${DEFAULT-VALUE}.", defaultValue = "0")
+    public int mixupOffEpoch;
+
+    @Option(names = "--checkpoint-hist", paramLabel = "N",
+            description = "Also keep the N best epochs as checkpoint-EPOCH.safetensors (timm keeps 10; 0: only last and best). Default: ${DEFAULT-VALUE}.",
+            defaultValue = "0")
+    public int checkpointHist;
+
+    @Option(names = "--log-interval", paramLabel = "N", description = "Updates between training-loss rows of the TensorBoard step curves. Default: ${DEFAULT-VALUE}.",
+            defaultValue = "50")
+    public int logInterval = 50;
+
+    @Option(names = "--val-interval", paramLabel = "N", description = "Validate every N epochs (and after the last). Default: ${DEFAULT-VALUE}.",
+            defaultValue = "1")
+    public int valInterval = 1;
+
     // ------------------------------------------------------------------ weights and run
     @Option(names = "--pretrained", paramLabel = "PATH",
             description = "Start from these weights (.safetensors, .pth, or a lumen checkpoint); the classifier is dropped when the class count differs.")
@@ -222,6 +260,7 @@ public final class TrainConfig {
             Object v = get(f);
             if (v instanceof Path p) v = p.toString();
             if (v instanceof double[] a) v = toList(a);
+            if (v instanceof int[] a) v = java.util.Arrays.stream(a).boxed().toList();
             m.put(key(f), v);
         }
         return m;
@@ -297,6 +336,7 @@ public final class TrainConfig {
             else if (t == long.class || t == Long.class) value = ((Number) v).longValue();
             else if (t == double.class || t == Double.class) value = ((Number) v).doubleValue();
             else if (t == boolean.class || t == Boolean.class) value = (Boolean) v;
+            else if (t == int[].class) value = ((List<?>) v).stream().mapToInt(o -> ((Number) o).intValue()).toArray();
             else if (t == double[].class) value = ((List<?>) v).stream().mapToDouble(o -> ((Number) o).doubleValue()).toArray();
             else throw new IllegalStateException("config: unsupported field type " + t);
             f.set(this, value);

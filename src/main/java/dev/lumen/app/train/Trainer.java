@@ -1,6 +1,7 @@
 package dev.lumen.app.train;
 
 import dev.lumen.app.data.Batch;
+import dev.lumen.app.data.ClassMap;
 import dev.lumen.app.data.DataLoader;
 import dev.lumen.app.data.Dataset;
 import dev.lumen.app.data.FashionMnist;
@@ -17,6 +18,7 @@ import dev.lumen.models.GroupMatcher;
 import dev.lumen.models.ImageClassifier;
 import dev.lumen.models.ModelOptions;
 import dev.lumen.models.ModelRegistry;
+import dev.lumen.nn.BatchNorm2d;
 import dev.lumen.ops.Losses;
 import dev.lumen.ops.Shaping;
 import dev.lumen.optim.CosineLR;
@@ -99,6 +101,9 @@ public final class Trainer {
     private double best = Double.NEGATIVE_INFINITY;
     private int bestEpoch;
     private final List<EpochRecord> history = new ArrayList<>();
+    private CheckpointHistory checkpointHist;
+    /** The epoch being trained (from 0), for --mixup-off-epoch. */
+    private int currentEpoch;
     private Predictions lastPredictions;
     private double lastTop1 = Double.NaN;
 
@@ -204,6 +209,7 @@ public final class Trainer {
         }
         if (cfg.pretrained != null) loadPretrained(cfg.pretrained);
         if (cfg.freeze != null) freeze(cfg.freeze);
+        applyBatchNormOptions();
         if (!device.equals(Device.CPU)) model.to(device);
         model.train();
         stateViews = model.stateDict();
@@ -236,8 +242,9 @@ public final class Trainer {
         if (cfg.modelEma) ema = new ModelEma(stateViews, cfg.modelEmaDecay);
         if (amp.on()) scaler = new GradScaler();
 
-        if (cfg.resume != null) restore(cfg.resume);
         runDir = cfg.output != null ? cfg.output : defaultRunDir();
+        checkpointHist = new CheckpointHistory(cfg.checkpointHist, runDir);
+        if (cfg.resume != null) restore(cfg.resume);
         cfg.output = runDir;
         Files.createDirectories(runDir);
         Files.writeString(runDir.resolve("config.json"), Json.write(cfg.toMap(), true) + "\n", StandardCharsets.UTF_8);
@@ -249,6 +256,7 @@ public final class Trainer {
     }
 
     private void validateOptions() {
+        validateLoopOptions();
         cfg.opt = TrainConfig.norm(cfg.opt);
         cfg.sched = TrainConfig.norm(cfg.sched);
         cfg.mixupMode = TrainConfig.norm(cfg.mixupMode);
@@ -266,6 +274,45 @@ public final class Trainer {
         if (!(cfg.modelEmaDecay >= 0 && cfg.modelEmaDecay <= 1)) throw new TrainException("--model-ema-decay must be in [0, 1], got " + cfg.modelEmaDecay);
         if (cfg.cutout < 0) throw new TrainException("--cutout must be >= 0, got " + cfg.cutout);
         if (cfg.cropPadding != null && cfg.cropPadding < 0) throw new TrainException("--crop-padding must be >= 0, got " + cfg.cropPadding);
+    }
+
+    /** timm's training-loop options: --input-size (applied here), splits, BatchNorm, MixUp off, checkpoints, intervals. */
+    private void validateLoopOptions() {
+        if (cfg.inputSize != null) {
+            int[] s = cfg.inputSize;
+            if (s[0] != 1 && s[0] != 3) throw new TrainException("--input-size: channels must be 1 or 3, got " + s[0]);
+            if (s[1] < 1 || s[1] != s[2]) throw new TrainException("--input-size: height and width must be equal and >= 1 (square inputs), got " + s[1] + " " + s[2]);
+            if (cfg.imgSize != null && cfg.imgSize != s[1]) throw new TrainException("--input-size " + s[0] + " " + s[1] + " " + s[2] + " contradicts --img-size " + cfg.imgSize);
+            if (cfg.inChans != null && cfg.inChans != s[0]) throw new TrainException("--input-size " + s[0] + " " + s[1] + " " + s[2] + " contradicts --in-chans " + cfg.inChans);
+            cfg.inChans = s[0];
+            cfg.imgSize = s[1];
+        }
+        for (String[] split : new String[][] {{"--train-split", cfg.trainSplit}, {"--val-split", cfg.valSplit}}) {
+            if (split[1] == null || split[1].isBlank()) throw new TrainException(split[0] + " must name a folder under --data");
+        }
+        if (cfg.classMap != null && cfg.data == null) throw new TrainException("--class-map needs --data (a folder dataset)");
+        if (cfg.bnMomentum != null && !(cfg.bnMomentum >= 0 && cfg.bnMomentum <= 1)) throw new TrainException("--bn-momentum must be in [0, 1], got " + cfg.bnMomentum);
+        if (cfg.bnEps != null && !(cfg.bnEps > 0)) throw new TrainException("--bn-eps must be > 0, got " + cfg.bnEps);
+        if (cfg.mixupOffEpoch < 0) throw new TrainException("--mixup-off-epoch must be >= 0, got " + cfg.mixupOffEpoch);
+        if (cfg.checkpointHist < 0) throw new TrainException("--checkpoint-hist must be >= 0, got " + cfg.checkpointHist);
+        if (cfg.logInterval < 1) throw new TrainException("--log-interval must be >= 1, got " + cfg.logInterval);
+        if (cfg.valInterval < 1) throw new TrainException("--val-interval must be >= 1, got " + cfg.valInterval);
+    }
+
+    /** --bn-momentum and --bn-eps on every BatchNorm layer, as timm passes them to the model's norm layers. */
+    private void applyBatchNormOptions() {
+        if (cfg.bnMomentum == null && cfg.bnEps == null) return;
+        int n = 0;
+        for (var m : model.namedModules().values()) {
+            if (m instanceof BatchNorm2d bn) {
+                if (cfg.bnMomentum != null) bn.setMomentum(cfg.bnMomentum);
+                if (cfg.bnEps != null) bn.setEps(cfg.bnEps);
+                n++;
+            }
+        }
+        out.println(n == 0 ? "bn: " + cfg.model + " has no BatchNorm layers; --bn-momentum/--bn-eps change nothing"
+                : "bn: " + n + " BatchNorm layers set to" + (cfg.bnMomentum != null ? " momentum " + cfg.bnMomentum : "")
+                + (cfg.bnEps != null ? " eps " + cfg.bnEps : ""));
     }
 
     /** The optimizer, lr, schedule, clipping and accumulation options (timm's names and ranges). */
@@ -321,17 +368,18 @@ public final class Trainer {
         if (cfg.data != null) {
             Path root = cfg.data;
             if (!Files.isDirectory(root)) throw new TrainException("--data " + root + ": no such folder");
-            Path trainDir = root.resolve("train"), valDir = root.resolve("val");
+            Path trainDir = root.resolve(cfg.trainSplit), valDir = root.resolve(cfg.valSplit);
             for (Path p : List.of(trainDir, valDir)) {
                 if (!Files.isDirectory(p)) {
-                    throw new TrainException("--data " + root + ": no " + p.getFileName() + "/ folder (expected " + root.resolve("train/<class>/<image>")
-                            + " and " + root.resolve("val/<class>/<image>") + "; `lumen split` makes them)");
+                    throw new TrainException("--data " + root + ": no " + p.getFileName() + "/ folder (expected " + root.resolve(cfg.trainSplit + "/<class>/<image>")
+                            + " and " + root.resolve(cfg.valSplit + "/<class>/<image>") + "; `lumen split` makes them; --train-split/--val-split name others)");
                 }
             }
             FolderDataset train, val;
             try {
-                train = new FolderDataset(trainDir, cfg.inChans == null ? 0 : cfg.inChans);
-                val = new FolderDataset(valDir, train.channels());
+                List<String> classMap = cfg.classMap != null ? ClassMap.read(cfg.classMap) : null;
+                train = new FolderDataset(trainDir, cfg.inChans == null ? 0 : cfg.inChans, classMap);
+                val = new FolderDataset(valDir, train.channels(), classMap);
             } catch (IllegalArgumentException | UncheckedIOException e) {
                 throw new TrainException(e.getMessage());
             }
@@ -493,6 +541,7 @@ public final class Trainer {
         info.put("rng", rngState());
         if (scaler != null) info.put("scaler", scaler.stateDict());
         info.put("history", history.stream().map(EpochRecord::toMap).toList());
+        info.put("checkpoint_hist", checkpointHist.toList());
         info.put("config", cfg.toMap());
         TrainCheckpoint.save(file, stateViews, optimizer.stateDict(), scheduler.stateDict(), ema == null ? null : ema.stateDict(), info);
     }
@@ -526,6 +575,7 @@ public final class Trainer {
             best = b == null ? Double.NEGATIVE_INFINITY : ((Number) b).doubleValue();
             bestEpoch = ((Number) info.get("best_epoch")).intValue();
             for (Object r : (List<Object>) info.get("history")) history.add(EpochRecord.fromMap((Map<?, ?>) r));
+            checkpointHist.restore(info.get("checkpoint_hist"));
             out.println("resumed " + file + " after epoch " + startEpoch + " of " + totalEpochs() + " (update " + globalStep + ")");
         } catch (IOException e) {
             throw new TrainException("--resume " + e.getMessage());
@@ -546,10 +596,13 @@ public final class Trainer {
             double seconds = (System.nanoTime() - t0) / 1e9;
             if (scheduler instanceof LambdaLR l) l.step();
             else ((WarmupScheduler) scheduler).step(epoch + 1);
-            Eval v = validate();
-            Eval e = ema != null ? validateEma() : null;
-            lastPredictions = e != null ? e.predictions : v.predictions;
-            lastTop1 = e != null ? e.top1 : v.top1;
+            boolean validating = (epoch + 1) % cfg.valInterval == 0 || epoch + 1 == totalEpochs();
+            Eval v = validating ? validate() : Eval.SKIPPED;
+            Eval e = ema != null && validating ? validateEma() : null;
+            if (validating) {
+                lastPredictions = e != null ? e.predictions : v.predictions;
+                lastTop1 = e != null ? e.top1 : v.top1;
+            }
             EpochRecord r = new EpochRecord(epoch + 1, train[0], train[1], v.loss, v.top1, v.top5, e == null ? Double.NaN : e.loss,
                     e == null ? Double.NaN : e.top1, e == null ? Double.NaN : e.top5, scheduleLr(), seconds, train[2] / seconds);
             history.add(r);
@@ -558,7 +611,9 @@ public final class Trainer {
                 best = r.metric();
                 bestEpoch = r.epoch();
             }
+            List<Integer> evicted = checkpointHist.admit(epoch + 1, r.metric());
             saveCheckpoint(last, epoch + 1);
+            if (evicted != null) checkpointHist.write(epoch + 1, last, evicted);
             if (improved) {
                 Path tmp = runDir.resolve("best.safetensors.tmp");
                 Files.copy(last, tmp, StandardCopyOption.REPLACE_EXISTING);
@@ -583,18 +638,20 @@ public final class Trainer {
     }
 
     private String epochLine(EpochRecord r) {
-        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT,
-                "epoch %d/%d  train loss %.4f top1 %.2f%%  %s loss %.4f top1 %.2f%% top5 %.2f%%", r.epoch(), totalEpochs(), r.trainLoss(),
-                r.trainTop1(), datasetLabel, r.valLoss(), r.valTop1(), r.valTop5()));
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "epoch %d/%d  train loss %.4f top1 %.2f%%  ", r.epoch(), totalEpochs(),
+                r.trainLoss(), r.trainTop1()));
+        if (Double.isNaN(r.valTop1())) sb.append(datasetLabel).append(" skipped (--val-interval ").append(cfg.valInterval).append(')');
+        else sb.append(String.format(Locale.ROOT, "%s loss %.4f top1 %.2f%% top5 %.2f%%", datasetLabel, r.valLoss(), r.valTop1(), r.valTop5()));
         if (r.hasEma()) sb.append(String.format(Locale.ROOT, "  ema loss %.4f top1 %.2f%% top5 %.2f%%", r.emaValLoss(), r.emaValTop1(), r.emaValTop5()));
-        sb.append(String.format(Locale.ROOT, "  best %.2f%% (epoch %d)  lr %.3e  %.1f s  %.0f img/s", best, bestEpoch, r.lr(), r.seconds(),
-                r.imagesPerSecond()));
+        if (bestEpoch > 0) sb.append(String.format(Locale.ROOT, "  best %.2f%% (epoch %d)", best, bestEpoch));
+        sb.append(String.format(Locale.ROOT, "  lr %.3e  %.1f s  %.0f img/s", r.lr(), r.seconds(), r.imagesPerSecond()));
         return sb.toString();
     }
 
     /** One epoch of updates; returns {mean loss, top-1 %, images}. */
     private double[] trainOneEpoch(int epoch, Path lastCheckpoint) throws IOException {
         model.train();
+        currentEpoch = epoch;
         AverageMeter loss = new AverageMeter(), top1 = new AverageMeter();
         long images = 0, t0 = System.nanoTime();
         String task = "epoch " + (epoch + 1) + "/" + totalEpochs();
@@ -622,7 +679,7 @@ public final class Trainer {
                     done++;
                     double lr = scheduleLr();
                     progress.update(done, loss.avg(), top1.avg(), lr, images / ((System.nanoTime() - t0) / 1e9));
-                    if (update && globalStep % 50 == 0) log.step(globalStep, loss.avg(), lr);
+                    if (update && globalStep % cfg.logInterval == 0) log.step(globalStep, loss.avg(), lr);
                 }
             } finally {
                 if (pending != null) pending.close();
@@ -640,7 +697,8 @@ public final class Trainer {
     private Tensor forwardBackward(DeviceBatch b, int accumSteps, boolean update) {
         Tensor x = b.images(), y = b.labels();
         Tensor input = x, target = null;
-        if (mixup != null) {
+        // timm's --mixup-off-epoch: from then on plain labels (with label smoothing, which is what its disabled Mixup gives).
+        if (mixup != null && (cfg.mixupOffEpoch == 0 || currentEpoch < cfg.mixupOffEpoch)) {
             Mixup.Result m = mixup.apply(x, y);
             input = m.images();
             target = m.targets();
@@ -711,7 +769,10 @@ public final class Trainer {
     }
 
     /** Loss, top-1, top-5 and per-sample probabilities of one pass over the validation set. */
-    record Eval(double loss, double top1, double top5, Predictions predictions) {}
+    record Eval(double loss, double top1, double top5, Predictions predictions) {
+        /** An epoch that --val-interval skips: no numbers. */
+        static final Eval SKIPPED = new Eval(Double.NaN, Double.NaN, Double.NaN, null);
+    }
 
     private Eval validate() {
         model.eval();
