@@ -78,7 +78,7 @@ public final class TrainConfig {
     public Double lr;
 
     @Option(names = "--lr-base", paramLabel = "LR",
-            description = "Without --lr: lr = LR x (batch x grad-accum-steps / --lr-base-size), square-rooted for --lr-base-scale sqrt. Default: ${DEFAULT-VALUE}.",
+            description = "Without --lr: lr = LR x r, r = batch x grad-accum-steps / --lr-base-size (its square root with --lr-base-scale sqrt). Default: ${DEFAULT-VALUE}.",
             defaultValue = "0.1")
     public double lrBase = 0.1;
 
@@ -271,6 +271,7 @@ public final class TrainConfig {
 
     /** A config from a map written by toMap(); unknown keys are an error, absent ones keep their defaults. */
     public static TrainConfig fromMap(Map<String, Object> m) {
+        m = withTimmOptNames(m);
         TrainConfig c = new TrainConfig();
         Map<String, Field> byKey = new LinkedHashMap<>();
         for (Field f : optionFields()) byKey.put(key(f), f);
@@ -280,6 +281,18 @@ public final class TrainConfig {
             c.set(f, e.getValue());
         }
         return c;
+    }
+
+    /**
+     * A config written before --opt took timm's names had "nesterov": plain "sgd" then is
+     * "momentum" now, Nesterov "sgd" is "sgd"; the key itself is gone.
+     */
+    private static Map<String, Object> withTimmOptNames(Map<String, Object> m) {
+        if (!m.containsKey("nesterov")) return m;
+        Map<String, Object> out = new LinkedHashMap<>(m);
+        Object nesterov = out.remove("nesterov");
+        if ("sgd".equals(out.get("opt")) && !Boolean.TRUE.equals(nesterov)) out.put("opt", "momentum");
+        return out;
     }
 
     /** Copies the option with the given key (as in toMap) from other. */

@@ -195,7 +195,7 @@ public final class Trainer {
             }
         }
         if (cfg.imgSize == null) cfg.imgSize = cfg.data == null ? 28 : ModelRegistry.entry(cfg.model).variant().defaultImgSize();
-        if (cfg.lr == null) cfg.lr = OptimizerFactory.baseLr(cfg.opt, cfg.lrBase, cfg.lrBaseSize, cfg.lrBaseScale, cfg.batchSize, cfg.gradAccumSteps);
+        resolveOptimizerOptions();
         if (cfg.workers == null) cfg.workers = Math.max(1, Runtime.getRuntime().availableProcessors() - 1);
         float[][] norm = normalization();
 
@@ -351,6 +351,15 @@ public final class Trainer {
         if (cfg.gradAccumSteps < 1) throw new TrainException("--grad-accum-steps must be >= 1, got " + cfg.gradAccumSteps);
     }
 
+    /** Fills the optimizer options left open with what the run uses, so config.json says it: lr, its scaling, eps, betas, milestones. */
+    private void resolveOptimizerOptions() {
+        if (cfg.lrBaseScale == null) cfg.lrBaseScale = OptimizerFactory.defaultLrBaseScale(cfg.opt);
+        if (cfg.lr == null) cfg.lr = OptimizerFactory.baseLr(cfg.opt, cfg.lrBase, cfg.lrBaseSize, cfg.lrBaseScale, cfg.batchSize, cfg.gradAccumSteps);
+        if (cfg.optEps == null && OptimizerFactory.hasEps(cfg.opt)) cfg.optEps = OptimizerFactory.defaultEps(cfg.opt);
+        if (cfg.optBetas == null && OptimizerFactory.hasBetas(cfg.opt)) cfg.optBetas = OptimizerFactory.DEFAULT_BETAS.clone();
+        if (cfg.decayMilestones == null && cfg.sched.equals("multistep")) cfg.decayMilestones = new double[] {90, 180, 270};
+    }
+
     /** Epochs trained: --epochs, plus --cooldown-epochs for cosine (timm adds them to a cycle schedule only). */
     int totalEpochs() { return cfg.epochs + ("cosine".equals(cfg.sched) ? cfg.cooldownEpochs : 0); }
 
@@ -502,7 +511,7 @@ public final class Trainer {
         return switch (cfg.sched) {
             case "cosine" -> new CosineLR(optimizer, (long) cfg.epochs * updatesPerEpoch, cfg.minLr, warmup, cfg.warmupLr, false, false);
             case "step" -> new StepLR(optimizer, Math.max(1, cfg.decayEpochs * updatesPerEpoch), cfg.decayRate, warmup, cfg.warmupLr, false, false);
-            case "multistep" -> new MultiStepLR(optimizer, Arrays.stream(cfg.decayMilestones != null ? cfg.decayMilestones : new double[] {90, 180, 270})
+            case "multistep" -> new MultiStepLR(optimizer, Arrays.stream(cfg.decayMilestones)
                     .map(e -> e * updatesPerEpoch).toArray(), cfg.decayRate, warmup, cfg.warmupLr, false, false);
             default -> new LambdaLR(optimizer, LambdaLR.cosineToFraction(cfg.epochs, cfg.lrf));
         };

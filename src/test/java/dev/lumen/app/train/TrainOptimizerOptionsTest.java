@@ -74,6 +74,15 @@ class TrainOptimizerOptionsTest {
     }
 
     @Test
+    void configsFromBeforeTimmsNamesResumeWithTheSameOptimizer() {
+        Map<String, Object> old = new java.util.LinkedHashMap<>(parse().toMap());
+        old.put("nesterov", false);
+        assertEquals("momentum", TrainConfig.fromMap(old).opt);
+        old.put("nesterov", true);
+        assertEquals("sgd", TrainConfig.fromMap(old).opt);
+    }
+
+    @Test
     void lrFromLrBaseFollowsTimmsRule() {
         // sgd, momentum, lars, rmsprop: linear in the global batch; 'ada' names and lamb: square root.
         assertEquals(0.05, OptimizerFactory.baseLr("sgd", 0.1, 256, null, 128, 1), 1e-15);
@@ -145,8 +154,11 @@ class TrainOptimizerOptionsTest {
             assertEquals(4L, ((Number) l.info().get("global_step")).longValue());
         }
         Map<String, Object> cfg = (Map<String, Object>) Json.parse(Files.readString(out.resolve("config.json")));
-        // timm: 0.1 x sqrt(4 x 2 / 256) for lamb.
+        // timm: 0.1 x sqrt(4 x 2 / 256) for lamb; config.json says how the lr was made and lamb's own eps and betas.
         assertEquals(0.1 * Math.sqrt(8.0 / 256), ((Number) cfg.get("lr")).doubleValue(), 1e-15);
+        assertEquals("sqrt", cfg.get("lr-base-scale"));
+        assertEquals(1e-6, ((Number) cfg.get("opt-eps")).doubleValue());
+        assertEquals(List.of(0.9, 0.999), cfg.get("opt-betas"));
         // The cooldown epoch runs at the cosine floor.
         List<String> csv = Files.readAllLines(out.resolve("metrics.csv"));
         String[] head = csv.get(0).split(",");
