@@ -14,7 +14,7 @@ import java.util.Arrays;
  */
 public class BatchNorm2d extends Module implements Layer {
     private final int numFeatures;
-    private final double eps, momentum;
+    private double eps, momentum;
     private final boolean trackRunningStats;
 
     public BatchNorm2d(int numFeatures) { this(numFeatures, 1e-5, 0.1, true, true); }
@@ -55,6 +55,18 @@ public class BatchNorm2d extends Module implements Layer {
     public double eps() { return eps; }
 
     public double momentum() { return momentum; }
+
+    /** Changes the running-statistics momentum, as assigning torch's bn.momentum (timm's --bn-momentum). */
+    public void setMomentum(double momentum) {
+        if (!(momentum >= 0 && momentum <= 1)) throw new IllegalArgumentException("BatchNorm2d: momentum must be in [0, 1], got " + momentum);
+        this.momentum = momentum;
+    }
+
+    /** Changes eps, as assigning torch's bn.eps (timm's --bn-eps). */
+    public void setEps(double eps) {
+        if (!(eps > 0)) throw new IllegalArgumentException("BatchNorm2d: eps must be > 0, got " + eps);
+        this.eps = eps;
+    }
 
     @Override
     public Tensor forward(Tensor x) {

@@ -17,10 +17,10 @@ public abstract class LRScheduler {
         for (int i = 0; i < baseLrs.length; i++) baseLrs[i] = gs.get(i).lr();
     }
 
-    /** Sets every group's lr. */
+    /** Sets every group's lr: the schedule's value times the group's lr scale (timm's lr_scale). */
     protected void setLrs(double[] lrs) {
         List<ParamGroup> gs = optimizer.paramGroups();
-        for (int i = 0; i < lrs.length; i++) gs.get(i).setLr(lrs[i]);
+        for (int i = 0; i < lrs.length; i++) gs.get(i).setLr(lrs[i] * gs.get(i).lrScale());
     }
 
     /** The lr each group has now. */

@@ -29,8 +29,20 @@ public abstract class Optimizer {
         public Tensor get(String name) { return tensors.get(name); }
 
         /** The named state tensor, made as zeros like the parameter on first use. */
-        public Tensor getOrZeros(String name, Tensor like) {
-            return tensors.computeIfAbsent(name, k -> outsideScopes(Tensor.zeros(like.dtype(), like.device(), like.shape())));
+        public Tensor getOrZeros(String name, Tensor like) { return getOrFull(name, like, 0); }
+
+        /** The named state tensor, made filled with value like the parameter on first use. */
+        public Tensor getOrFull(String name, Tensor like, double value) {
+            return tensors.computeIfAbsent(name, k -> outsideScopes(Tensor.full(value, like.dtype(), like.device(), like.shape())));
+        }
+
+        /** The named state tensor, made as a copy of init on first use (torch's momentum buffers start at the first gradient). */
+        public Tensor getOrCopy(String name, Tensor init) {
+            return tensors.computeIfAbsent(name, k -> {
+                Tensor t = outsideScopes(Tensor.empty(init.dtype(), init.device(), init.shape()));
+                init.backend().copy(init, t);
+                return t;
+            });
         }
     }
 

@@ -14,6 +14,7 @@ import java.util.Map;
 public final class ParamGroup {
     private final List<Tensor> params;
     private final Map<String, Object> options = new LinkedHashMap<>();
+    private double lrScale = 1;
 
     public ParamGroup(List<Tensor> params) {
         if (params.isEmpty()) throw new IllegalArgumentException("param group: empty parameter list");
@@ -33,6 +34,19 @@ public final class ParamGroup {
     }
 
     public List<Tensor> params() { return params; }
+
+    /**
+     * timm's "lr_scale" (layer-wise lr decay): a scheduler sets this group's lr to its schedule
+     * value times the scale. Not an optimizer option, so not in the state dict: it is rebuilt
+     * with the groups.
+     */
+    public ParamGroup lrScale(double scale) {
+        if (!(scale >= 0)) throw new IllegalArgumentException("param group: lr_scale must be >= 0, got " + scale);
+        lrScale = scale;
+        return this;
+    }
+
+    public double lrScale() { return lrScale; }
 
     public boolean has(String key) { return options.containsKey(key); }
 

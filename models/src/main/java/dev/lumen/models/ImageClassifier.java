@@ -57,6 +57,12 @@ public abstract class ImageClassifier extends Module implements Layer {
      */
     public Map<String, Tensor> adaptStateDict(Map<String, Tensor> state) { return state; }
 
+    /**
+     * How --layer-decay numbers this model's parameters from the input to the head (timm's
+     * group_matcher(coarse=False)); null where the family has none.
+     */
+    public GroupMatcher groupMatcher() { return null; }
+
     /** True if the state-dict key belongs to one of the classifier modules. */
     public boolean isHeadKey(String key) {
         for (String p : headPrefixes()) if (key.equals(p) || key.startsWith(p + ".")) return true;

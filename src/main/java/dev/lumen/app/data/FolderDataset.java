@@ -31,28 +31,45 @@ public final class FolderDataset implements Dataset {
      * @throws IllegalArgumentException for a missing folder, a folder without class folders, or an
      *                                  empty class folder; the message names the path
      */
-    public FolderDataset(Path root, int channels) {
+    public FolderDataset(Path root, int channels) { this(root, channels, null); }
+
+    /**
+     * As {@link #FolderDataset(Path, int)}, with the labels of classMap (timm's --class-map):
+     * class i is the folder named classMap[i]; folders it does not name are skipped, and a class
+     * without a folder has no images. null: every sub-folder, sorted.
+     */
+    public FolderDataset(Path root, int channels, List<String> classMap) {
         if (channels != 0 && channels != 1 && channels != 3) {
             throw new IllegalArgumentException("folder dataset: channels must be 0, 1 or 3, got " + channels);
         }
         this.root = root;
-        List<Path> classDirs = classFolders(root);
+        List<Path> found = classFolders(root);
+        List<String> names = classMap == null ? found.stream().map(p -> p.getFileName().toString()).toList() : List.copyOf(classMap);
         // escaped: folder names reach the terminal, reports and checkpoints
-        classes = classDirs.stream().map(p -> Printable.of(p.getFileName())).toList();
+        classes = names.stream().map(Printable::of).toList();
+        List<Path> classDirs = new ArrayList<>();
+        List<Integer> dirLabels = new ArrayList<>();
+        for (int c = 0; c < names.size(); c++) {
+            Path dir = root.resolve(names.get(c));
+            if (classMap != null && !Files.isDirectory(dir)) continue;
+            classDirs.add(dir);
+            dirLabels.add(c);
+        }
+        if (classDirs.isEmpty()) throw new IllegalArgumentException(Printable.of(root) + ": no folder of the class map's classes " + classes);
         List<Integer> labelList = new ArrayList<>();
-        for (int c = 0; c < classDirs.size(); c++) {
-            List<Path> images = imagesIn(classDirs.get(c));
+        for (int d = 0; d < classDirs.size(); d++) {
+            List<Path> images = imagesIn(classDirs.get(d));
             if (images.isEmpty()) {
-                throw new IllegalArgumentException(classDirs.get(c) + ": class folder has no images ("
+                throw new IllegalArgumentException(classDirs.get(d) + ": class folder has no images ("
                         + String.join(", ", ImageFiles.EXTENSIONS.stream().sorted().toList()) + ")");
             }
             for (Path p : images) {
                 files.add(p);
-                labelList.add(c);
+                labelList.add(dirLabels.get(d));
             }
         }
         labels = labelList.stream().mapToInt(Integer::intValue).toArray();
-        this.channels = channels != 0 ? channels : detectChannels(classDirs);
+        this.channels = channels != 0 ? channels : detectChannels(dirLabels);
     }
 
     /** The sorted, non-hidden sub-folders of root; errors name root. */
@@ -80,9 +97,10 @@ public final class FolderDataset implements Dataset {
         }
     }
 
-    private int detectChannels(List<Path> classDirs) {
+    /** Reads the first image of each class folder (given by their labels, in file order). */
+    private int detectChannels(List<Integer> dirLabels) {
         int start = 0;
-        for (int c = 0; c < classDirs.size(); c++) {
+        for (int c : dirLabels) {
             try {
                 if (ImageFiles.read(files.get(start), 0).channels() != 1) return 3;
             } catch (UnreadableImageException e) {

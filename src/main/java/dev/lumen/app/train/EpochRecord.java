@@ -14,11 +14,14 @@ public record EpochRecord(int epoch, double trainLoss, double trainTop1, double 
 
     public boolean hasEma() { return !Double.isNaN(emaValTop1); }
 
+    /** False for an epoch that --val-interval skipped (no validation numbers at all). */
+    public boolean validated() { return !Double.isNaN(valTop1); }
+
     /**
      * True when a validation pass of this epoch gave a non-finite loss (the trainer records NaN
      * when any output was non-finite): such an epoch never becomes the best one.
      */
-    public boolean diverged() { return !Double.isFinite(valLoss) || (hasEma() && !Double.isFinite(emaValLoss)); }
+    public boolean diverged() { return validated() && (!Double.isFinite(valLoss) || (hasEma() && !Double.isFinite(emaValLoss))); }
 
     public String csvRow() {
         return epoch + "," + num(trainLoss) + "," + num(trainTop1) + "," + num(valLoss) + "," + num(valTop1) + "," + num(valTop5) + ","

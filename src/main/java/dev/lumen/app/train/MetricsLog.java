@@ -35,9 +35,11 @@ final class MetricsLog implements AutoCloseable {
         long step = r.epoch();
         tb.scalar("train/loss", r.trainLoss(), step);
         tb.scalar("train/top1", r.trainTop1(), step);
-        tb.scalar("val/loss", r.valLoss(), step);
-        tb.scalar("val/top1", r.valTop1(), step);
-        tb.scalar("val/top5", r.valTop5(), step);
+        if (!Double.isNaN(r.valTop1())) { // an epoch --val-interval skips has no validation numbers
+            tb.scalar("val/loss", r.valLoss(), step);
+            tb.scalar("val/top1", r.valTop1(), step);
+            tb.scalar("val/top5", r.valTop5(), step);
+        }
         if (r.hasEma()) {
             tb.scalar("ema/loss", r.emaValLoss(), step);
             tb.scalar("ema/top1", r.emaValTop1(), step);

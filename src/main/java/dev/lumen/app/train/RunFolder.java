@@ -31,6 +31,8 @@ final class RunFolder implements AutoCloseable {
     static final List<String> ARTIFACTS = List.of("config.json", "metrics.csv", "last.safetensors", "best.safetensors", "ema.safetensors",
             "curves.png", "report.md", "report.json", "lumen.log");
     private static final String EVENTS = "events.out.tfevents.";
+    /** --checkpoint-hist's copies, checkpoint-EPOCH.safetensors. */
+    private static final java.util.regex.Pattern HISTORY = java.util.regex.Pattern.compile("checkpoint-\\d+\\.safetensors");
 
     private final Path dir;
     private final FileChannel channel;
@@ -117,7 +119,7 @@ final class RunFolder implements AutoCloseable {
         List<String> found = new ArrayList<>();
         for (String f : ARTIFACTS) if (Files.exists(dir.resolve(f))) found.add(f);
         try (Stream<Path> s = Files.list(dir)) {
-            s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith(EVENTS)).sorted().forEach(found::add);
+            s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith(EVENTS) || HISTORY.matcher(n).matches()).sorted().forEach(found::add);
         }
         return found;
     }
@@ -128,7 +130,9 @@ final class RunFolder implements AutoCloseable {
         try (Stream<Path> s = Files.list(dir)) {
             stale = s.filter(p -> {
                 String n = p.getFileName().toString();
-                return n.endsWith(AtomicFiles.TMP_SUFFIX) && ARTIFACTS.stream().anyMatch(n::startsWith) && Files.isRegularFile(p);
+                if (!n.endsWith(AtomicFiles.TMP_SUFFIX) || !Files.isRegularFile(p)) return false;
+                String target = n.substring(0, n.length() - AtomicFiles.TMP_SUFFIX.length());
+                return ARTIFACTS.stream().anyMatch(target::startsWith) || HISTORY.matcher(target).lookingAt();
             }).toList();
         }
         for (Path p : stale) Files.deleteIfExists(p);

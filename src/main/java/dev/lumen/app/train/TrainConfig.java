@@ -62,48 +62,91 @@ public final class TrainConfig {
     public long seed = 42;
 
     // ------------------------------------------------------------------ optimizer and schedule
-    @Option(names = "--opt", paramLabel = "NAME", description = "sgd, adam or adamw. Default: ${DEFAULT-VALUE}.", defaultValue = "sgd")
+    @Option(names = "--opt", paramLabel = "NAME",
+            description = "Optimizer, as timm names them: sgd (Nesterov momentum), momentum (plain momentum SGD), adam, adamw, nadam, radam,"
+                    + " rmsprop (torch's, alpha 0.9), rmsproptf (TensorFlow-style), lamb, lars, adabelief. Default: ${DEFAULT-VALUE}.",
+            defaultValue = "sgd")
     public String opt = "sgd";
 
-    @Option(names = "--lr", paramLabel = "LR",
-            description = "Peak learning rate; default: 0.1 x batch/256 for sgd, 1e-3 x batch/256 for adam and adamw (timm's linear scaling).")
+    @Option(names = "--opt-eps", paramLabel = "EPS", description = "Optimizer epsilon; default: the optimizer's own (1e-8 for adam, 1e-6 for lamb ...).")
+    public Double optEps;
+
+    @Option(names = "--opt-betas", paramLabel = "B", arity = "2", description = "Optimizer betas B1 B2; default: the optimizer's own (0.9 0.999).")
+    public double[] optBetas;
+
+    @Option(names = "--lr", paramLabel = "LR", description = "Peak learning rate; default: from --lr-base (timm's rule).")
     public Double lr;
 
-    @Option(names = "--momentum", paramLabel = "M", description = "SGD momentum. Default: ${DEFAULT-VALUE}.", defaultValue = "0.9")
-    public double momentum = 0.9;
+    @Option(names = "--lr-base", paramLabel = "LR",
+            description = "Without --lr: lr = LR x r, r = batch x grad-accum-steps / --lr-base-size (its square root with --lr-base-scale sqrt). Default: ${DEFAULT-VALUE}.",
+            defaultValue = "0.1")
+    public double lrBase = 0.1;
 
-    @Option(names = "--nesterov", description = "Nesterov momentum for SGD.")
-    public boolean nesterov;
+    @Option(names = "--lr-base-size", paramLabel = "N", description = "Batch size that --lr-base is for. Default: ${DEFAULT-VALUE}.", defaultValue = "256")
+    public int lrBaseSize = 256;
+
+    @Option(names = "--lr-base-scale", paramLabel = "linear|sqrt",
+            description = "How the lr follows the batch size; default: sqrt for the adaptive optimizers (names with 'ada', and lamb), else linear.")
+    public String lrBaseScale;
+
+    @Option(names = "--momentum", paramLabel = "M", description = "Momentum (sgd, momentum, rmsprop, rmsproptf, lars). Default: ${DEFAULT-VALUE}.",
+            defaultValue = "0.9")
+    public double momentum = 0.9;
 
     @Option(names = "--weight-decay", paramLabel = "WD",
             description = "Weight decay (none on norms, biases, pos_embed, cls_token). Default: ${DEFAULT-VALUE}.", defaultValue = "2e-5")
     public double weightDecay = 2e-5;
 
     @Option(names = "--sched", paramLabel = "NAME",
-            description = "cosine or step (per update, with warmup, timm's schedulers) or lambda (per epoch, from 1 down to --lrf). Default: ${DEFAULT-VALUE}.",
+            description = "cosine, step or multistep (per update, with warmup, timm's schedulers) or lambda (per epoch, from 1 down to --lrf). Default: ${DEFAULT-VALUE}.",
             defaultValue = "cosine")
     public String sched = "cosine";
 
-    @Option(names = "--warmup-epochs", paramLabel = "N", description = "Linear warmup epochs (cosine, step). Default: ${DEFAULT-VALUE}.", defaultValue = "1")
-    public double warmupEpochs = 1;
+    @Option(names = "--warmup-epochs", paramLabel = "N", description = "Linear warmup epochs (cosine, step, multistep). Default: ${DEFAULT-VALUE}.",
+            defaultValue = "5")
+    public double warmupEpochs = 5;
 
     @Option(names = "--warmup-lr", paramLabel = "LR", description = "Learning rate the warmup starts from. Default: ${DEFAULT-VALUE}.", defaultValue = "1e-5")
     public double warmupLr = 1e-5;
 
-    @Option(names = "--min-lr", paramLabel = "LR", description = "Floor of the cosine schedule. Default: ${DEFAULT-VALUE}.", defaultValue = "0")
+    @Option(names = "--min-lr", paramLabel = "LR", description = "Floor of the cosine schedule, held through the cooldown. Default: ${DEFAULT-VALUE}.",
+            defaultValue = "0")
     public double minLr = 0;
+
+    @Option(names = "--cooldown-epochs", paramLabel = "N",
+            description = "Epochs trained after --epochs at the schedule's end lr (--min-lr for cosine). Default: ${DEFAULT-VALUE}.", defaultValue = "0")
+    public int cooldownEpochs;
 
     @Option(names = "--lrf", paramLabel = "F", description = "Final lr fraction of the lambda schedule. Default: ${DEFAULT-VALUE}.", defaultValue = "0.01")
     public double lrf = 0.01;
 
-    @Option(names = "--decay-epochs", paramLabel = "N", description = "Step schedule: epochs between decays. Default: ${DEFAULT-VALUE}.", defaultValue = "30")
-    public double decayEpochs = 30;
+    @Option(names = "--decay-epochs", paramLabel = "N", description = "Step schedule: epochs between decays. Default: ${DEFAULT-VALUE}.", defaultValue = "90")
+    public double decayEpochs = 90;
 
-    @Option(names = "--decay-rate", paramLabel = "R", description = "Step schedule: lr factor per decay. Default: ${DEFAULT-VALUE}.", defaultValue = "0.1")
+    @Option(names = "--decay-milestones", paramLabel = "E", split = ",", arity = "1..*",
+            description = "Multistep schedule: epochs at which the lr is multiplied by --decay-rate. Default: 90,180,270.")
+    public double[] decayMilestones;
+
+    @Option(names = "--decay-rate", paramLabel = "R", description = "Step and multistep schedules: lr factor per decay. Default: ${DEFAULT-VALUE}.",
+            defaultValue = "0.1")
     public double decayRate = 0.1;
 
-    @Option(names = "--clip-grad", paramLabel = "NORM", description = "Clip the gradients' global 2-norm to NORM (after unscaling with --amp).")
+    @Option(names = "--clip-grad", paramLabel = "V", description = "Gradient clipping threshold (after unscaling with --amp); see --clip-mode.")
     public Double clipGrad;
+
+    @Option(names = "--clip-mode", paramLabel = "MODE",
+            description = "norm (global 2-norm to V), value (each element into [-V, V]) or agc (adaptive: each unit's grad norm to V x its weight norm). Default: ${DEFAULT-VALUE}.",
+            defaultValue = "norm")
+    public String clipMode = "norm";
+
+    @Option(names = "--grad-accum-steps", paramLabel = "N",
+            description = "Micro-batches per optimizer update: the loss is divided by N, the lr schedule counts updates. Default: ${DEFAULT-VALUE}.",
+            defaultValue = "1")
+    public int gradAccumSteps = 1;
+
+    @Option(names = "--layer-decay", paramLabel = "D",
+            description = "Layer-wise lr decay: a parameter group per block, lr x D^(blocks after it), the head at 1 (timm's param_groups_layer_decay).")
+    public Double layerDecay;
 
     // ------------------------------------------------------------------ regularization and augmentation
     @Option(names = "--smoothing", paramLabel = "S", description = "Label smoothing. Default: ${DEFAULT-VALUE}.", defaultValue = "0.1")
@@ -210,6 +253,44 @@ public final class TrainConfig {
                     "On the CPU backend the kernels compute in f32: the input batch is rounded to TYPE, every other tensor stays f32."})
     public String amp;
 
+    // ------------------------------------------------------------------ timm's training-loop options
+    @Option(names = "--input-size", paramLabel = "N", arity = "3",
+            description = "Input C H W as timm (square only: H = W); sets --in-chans and --img-size.")
+    public int[] inputSize;
+
+    @Option(names = "--train-split", paramLabel = "DIR", description = "Training folder under --data. Default: ${DEFAULT-VALUE}.", defaultValue = "train")
+    public String trainSplit = "train";
+
+    @Option(names = "--val-split", paramLabel = "DIR", description = "Validation folder under --data. Default: ${DEFAULT-VALUE}.", defaultValue = "val")
+    public String valSplit = "val";
+
+    @Option(names = "--class-map", paramLabel = "FILE",
+            description = "Text file of class folder names, one per line, the line number the label (timm's); other folders are skipped.")
+    public Path classMap;
+
+    @Option(names = "--bn-momentum", paramLabel = "M", description = "Momentum of every BatchNorm layer's running statistics; default: the model's (0.1).")
+    public Double bnMomentum;
+
+    @Option(names = "--bn-eps", paramLabel = "EPS", description = "eps of every BatchNorm layer; default: the model's (1e-5).")
+    public Double bnEps;
+
+    @Option(names = "--mixup-off-epoch", paramLabel = "N",
+            description = "Turn MixUp/CutMix off from epoch N on (counted from 0, as timm; 0: never). Default: ${DEFAULT-VALUE}.", defaultValue = "0")
+    public int mixupOffEpoch;
+
+    @Option(names = "--checkpoint-hist", paramLabel = "N",
+            description = "Also keep the N best epochs as checkpoint-EPOCH.safetensors (timm keeps 10; 0: only last and best). Default: ${DEFAULT-VALUE}.",
+            defaultValue = "0")
+    public int checkpointHist;
+
+    @Option(names = "--log-interval", paramLabel = "N", description = "Updates between training-loss rows of the TensorBoard step curves. Default: ${DEFAULT-VALUE}.",
+            defaultValue = "50")
+    public int logInterval = 50;
+
+    @Option(names = "--val-interval", paramLabel = "N", description = "Validate every N epochs (and after the last). Default: ${DEFAULT-VALUE}.",
+            defaultValue = "1")
+    public int valInterval = 1;
+
     // ------------------------------------------------------------------ weights and run
     @Option(names = "--pretrained", paramLabel = "PATH",
             description = "Start from these weights (.safetensors, .pth, or a lumen checkpoint); the classifier is dropped when the class count differs.")
@@ -235,6 +316,7 @@ public final class TrainConfig {
             Object v = get(f);
             if (v instanceof Path p) v = p.toString();
             if (v instanceof double[] a) v = toList(a);
+            if (v instanceof int[] a) v = java.util.Arrays.stream(a).boxed().toList();
             m.put(key(f), v);
         }
         return m;
@@ -245,6 +327,7 @@ public final class TrainConfig {
 
     /** A config from a map written by toMap(); unknown keys are an error, absent ones keep their defaults. */
     public static TrainConfig fromMap(Map<String, Object> m) {
+        m = withTimmOptNames(m);
         TrainConfig c = new TrainConfig();
         Map<String, Field> byKey = new LinkedHashMap<>();
         for (Field f : optionFields()) byKey.put(key(f), f);
@@ -254,6 +337,18 @@ public final class TrainConfig {
             c.set(f, e.getValue());
         }
         return c;
+    }
+
+    /**
+     * A config written before --opt took timm's names had "nesterov": plain "sgd" then is
+     * "momentum" now, Nesterov "sgd" is "sgd"; the key itself is gone.
+     */
+    private static Map<String, Object> withTimmOptNames(Map<String, Object> m) {
+        if (!m.containsKey("nesterov")) return m;
+        Map<String, Object> out = new LinkedHashMap<>(m);
+        Object nesterov = out.remove("nesterov");
+        if ("sgd".equals(out.get("opt")) && !Boolean.TRUE.equals(nesterov)) out.put("opt", "momentum");
+        return out;
     }
 
     /** Copies the option with the given key (as in toMap) from other. */
@@ -310,6 +405,7 @@ public final class TrainConfig {
             else if (t == long.class || t == Long.class) value = ((Number) v).longValue();
             else if (t == double.class || t == Double.class) value = ((Number) v).doubleValue();
             else if (t == boolean.class || t == Boolean.class) value = (Boolean) v;
+            else if (t == int[].class) value = ((List<?>) v).stream().mapToInt(o -> ((Number) o).intValue()).toArray();
             else if (t == double[].class) value = ((List<?>) v).stream().mapToDouble(o -> ((Number) o).doubleValue()).toArray();
             else throw new IllegalStateException("config: unsupported field type " + t);
             f.set(this, value);

@@ -1,6 +1,7 @@
 package dev.lumen.app.train;
 
 import dev.lumen.app.data.Batch;
+import dev.lumen.app.data.ClassMap;
 import dev.lumen.app.data.DataLoader;
 import dev.lumen.app.data.Dataset;
 import dev.lumen.app.data.FashionMnist;
@@ -15,22 +16,22 @@ import dev.lumen.io.Printable;
 import dev.lumen.io.Safetensors;
 import dev.lumen.memory.Scope;
 import dev.lumen.models.Checkpoints;
+import dev.lumen.models.GroupMatcher;
 import dev.lumen.models.ImageClassifier;
 import dev.lumen.models.ModelOptions;
 import dev.lumen.models.ModelRegistry;
+import dev.lumen.nn.BatchNorm2d;
 import dev.lumen.ops.Losses;
 import dev.lumen.ops.Shaping;
-import dev.lumen.optim.Adam;
-import dev.lumen.optim.AdamW;
 import dev.lumen.optim.CosineLR;
 import dev.lumen.optim.GradClip;
 import dev.lumen.optim.LRScheduler;
 import dev.lumen.optim.LambdaLR;
 import dev.lumen.optim.ModelEma;
+import dev.lumen.optim.MultiStepLR;
 import dev.lumen.optim.Optimizer;
 import dev.lumen.optim.ParamGroup;
 import dev.lumen.optim.ParamGroups;
-import dev.lumen.optim.SGD;
 import dev.lumen.optim.StepLR;
 import dev.lumen.optim.WarmupScheduler;
 import dev.lumen.tensor.DType;
@@ -114,6 +115,9 @@ public final class Trainer {
     private int lastGoodEpoch;
     private final List<EpochRecord> history = new ArrayList<>();
     private Eval finalEval;
+    private CheckpointHistory checkpointHist;
+    /** The epoch being trained (from 0), for --mixup-off-epoch. */
+    private int currentEpoch;
 
     public Trainer(TrainConfig cfg, PrintStream out, PrintStream err, Progress progress) {
         this.cfg = cfg;
@@ -216,7 +220,7 @@ public final class Trainer {
             }
         }
         if (cfg.imgSize == null) cfg.imgSize = cfg.data == null ? 28 : ModelRegistry.entry(cfg.model).variant().defaultImgSize();
-        if (cfg.lr == null) cfg.lr = (cfg.opt.equals("sgd") ? 0.1 : 1e-3) * cfg.batchSize / 256.0;
+        resolveOptimizerOptions();
         if (cfg.workers == null) cfg.workers = Math.max(1, Runtime.getRuntime().availableProcessors() - 1);
         float[][] norm = normalization();
 
@@ -234,6 +238,7 @@ public final class Trainer {
         }
         if (pretrained != null) loadPretrained(cfg.pretrained, pretrained);
         if (cfg.freeze != null) freeze(cfg.freeze);
+        applyBatchNormOptions();
         if (!device.equals(Device.CPU)) model.to(device);
         model.train();
         stateViews = model.stateDict();
@@ -247,7 +252,7 @@ public final class Trainer {
                 .seed(cfg.seed).onUnreadable(this::warnUnreadable).build();
 
         optimizer = optimizer();
-        scheduler = scheduler(trainLoader.batchesPerEpoch());
+        scheduler = scheduler((trainLoader.batchesPerEpoch() + cfg.gradAccumSteps - 1) / cfg.gradAccumSteps);
         if (cfg.mixup > 0 || cfg.cutmix > 0 || cfg.cutmixMinmax != null) {
             Mixup.Mode mode;
             try {
@@ -266,8 +271,9 @@ public final class Trainer {
         if (cfg.modelEma) ema = new ModelEma(stateViews, cfg.modelEmaDecay, cfg.modelEmaWarmup ? ModelEma.Warmup.V3_WARMUP : ModelEma.Warmup.V3);
         if (amp.on()) scaler = new GradScaler();
 
-        if (cfg.resume != null) restore(cfg.resume);
         runDir = cfg.output != null ? cfg.output : defaultRunDir();
+        checkpointHist = new CheckpointHistory(cfg.checkpointHist, runDir, "loss".equals(TrainConfig.norm(cfg.evalMetric)));
+        if (cfg.resume != null) restore(cfg.resume);
         cfg.output = runDir;
         folder = RunFolder.open(runDir, cfg.resume != null, overwrite, out);
         dev.lumen.app.Logs.toRunFolder(runDir);
@@ -280,6 +286,7 @@ public final class Trainer {
     }
 
     private void validateOptions() {
+        validateLoopOptions();
         cfg.opt = TrainConfig.norm(cfg.opt);
         cfg.sched = TrainConfig.norm(cfg.sched);
         cfg.mixupMode = TrainConfig.norm(cfg.mixupMode);
@@ -287,8 +294,7 @@ public final class Trainer {
         if (!EvalMetric.NAMES.contains(cfg.evalMetric)) {
             throw new TrainException("--eval-metric must be one of " + String.join(", ", EvalMetric.NAMES) + ", got '" + cfg.evalMetric + "'");
         }
-        if (!List.of("sgd", "adam", "adamw").contains(cfg.opt)) throw new TrainException("--opt must be sgd, adam or adamw, got '" + cfg.opt + "'");
-        if (!List.of("cosine", "step", "lambda").contains(cfg.sched)) throw new TrainException("--sched must be cosine, step or lambda, got '" + cfg.sched + "'");
+        validateOptimizerOptions();
         if (cfg.batchSize < 1) throw new TrainException("--batch-size must be >= 1, got " + cfg.batchSize);
         if (cfg.epochs < 1) throw new TrainException("--epochs must be >= 1, got " + cfg.epochs);
         if (cfg.lr != null && !(cfg.lr > 0)) throw new TrainException("--lr must be > 0, got " + cfg.lr);
@@ -299,7 +305,6 @@ public final class Trainer {
         if (cfg.inChans != null && cfg.inChans != 1 && cfg.inChans != 3) throw new TrainException("--in-chans must be 1 or 3, got " + cfg.inChans);
         if (!(cfg.smoothing >= 0 && cfg.smoothing < 1)) throw new TrainException("--smoothing must be in [0, 1), got " + cfg.smoothing);
         if (cfg.warmupEpochs < 0) throw new TrainException("--warmup-epochs must be >= 0, got " + cfg.warmupEpochs);
-        if (cfg.clipGrad != null && !(cfg.clipGrad > 0)) throw new TrainException("--clip-grad must be > 0, got " + cfg.clipGrad);
         if (!(cfg.drop >= 0 && cfg.drop < 1)) throw new TrainException("--drop must be in [0, 1), got " + cfg.drop);
         if (!(cfg.dropPath >= 0 && cfg.dropPath < 1)) throw new TrainException("--drop-path must be in [0, 1), got " + cfg.dropPath);
         if (!(cfg.modelEmaDecay >= 0 && cfg.modelEmaDecay <= 1)) throw new TrainException("--model-ema-decay must be in [0, 1], got " + cfg.modelEmaDecay);
@@ -307,6 +312,93 @@ public final class Trainer {
         if (cfg.cropPadding != null && cfg.cropPadding < 0) throw new TrainException("--crop-padding must be >= 0, got " + cfg.cropPadding);
         TrainPipelines.validate(cfg);
     }
+
+    /** timm's training-loop options: --input-size (applied here), splits, BatchNorm, MixUp off, checkpoints, intervals. */
+    private void validateLoopOptions() {
+        if (cfg.inputSize != null) {
+            int[] s = cfg.inputSize;
+            if (s[0] != 1 && s[0] != 3) throw new TrainException("--input-size: channels must be 1 or 3, got " + s[0]);
+            if (s[1] < 1 || s[1] != s[2]) throw new TrainException("--input-size: height and width must be equal and >= 1 (square inputs), got " + s[1] + " " + s[2]);
+            if (cfg.imgSize != null && cfg.imgSize != s[1]) throw new TrainException("--input-size " + s[0] + " " + s[1] + " " + s[2] + " contradicts --img-size " + cfg.imgSize);
+            if (cfg.inChans != null && cfg.inChans != s[0]) throw new TrainException("--input-size " + s[0] + " " + s[1] + " " + s[2] + " contradicts --in-chans " + cfg.inChans);
+            cfg.inChans = s[0];
+            cfg.imgSize = s[1];
+        }
+        for (String[] split : new String[][] {{"--train-split", cfg.trainSplit}, {"--val-split", cfg.valSplit}}) {
+            if (split[1] == null || split[1].isBlank()) throw new TrainException(split[0] + " must name a folder under --data");
+        }
+        if (cfg.classMap != null && cfg.data == null) throw new TrainException("--class-map needs --data (a folder dataset)");
+        if (cfg.bnMomentum != null && !(cfg.bnMomentum >= 0 && cfg.bnMomentum <= 1)) throw new TrainException("--bn-momentum must be in [0, 1], got " + cfg.bnMomentum);
+        if (cfg.bnEps != null && !(cfg.bnEps > 0)) throw new TrainException("--bn-eps must be > 0, got " + cfg.bnEps);
+        if (cfg.mixupOffEpoch < 0) throw new TrainException("--mixup-off-epoch must be >= 0, got " + cfg.mixupOffEpoch);
+        if (cfg.checkpointHist < 0) throw new TrainException("--checkpoint-hist must be >= 0, got " + cfg.checkpointHist);
+        if (cfg.logInterval < 1) throw new TrainException("--log-interval must be >= 1, got " + cfg.logInterval);
+        if (cfg.valInterval < 1) throw new TrainException("--val-interval must be >= 1, got " + cfg.valInterval);
+    }
+
+    /** --bn-momentum and --bn-eps on every BatchNorm layer, as timm passes them to the model's norm layers. */
+    private void applyBatchNormOptions() {
+        if (cfg.bnMomentum == null && cfg.bnEps == null) return;
+        int n = 0;
+        for (var m : model.namedModules().values()) {
+            if (m instanceof BatchNorm2d bn) {
+                if (cfg.bnMomentum != null) bn.setMomentum(cfg.bnMomentum);
+                if (cfg.bnEps != null) bn.setEps(cfg.bnEps);
+                n++;
+            }
+        }
+        out.println(n == 0 ? "bn: " + cfg.model + " has no BatchNorm layers; --bn-momentum/--bn-eps change nothing"
+                : "bn: " + n + " BatchNorm layers set to" + (cfg.bnMomentum != null ? " momentum " + cfg.bnMomentum : "")
+                + (cfg.bnEps != null ? " eps " + cfg.bnEps : ""));
+    }
+
+    /** The optimizer, lr, schedule, clipping and accumulation options (timm's names and ranges). */
+    private void validateOptimizerOptions() {
+        cfg.clipMode = TrainConfig.norm(cfg.clipMode);
+        cfg.lrBaseScale = TrainConfig.norm(cfg.lrBaseScale);
+        if (!OptimizerFactory.NAMES.contains(cfg.opt)) throw new TrainException("--opt must be one of " + String.join(", ", OptimizerFactory.NAMES) + ", got '" + cfg.opt + "'");
+        if (!List.of("cosine", "step", "multistep", "lambda").contains(cfg.sched)) {
+            throw new TrainException("--sched must be cosine, step, multistep or lambda, got '" + cfg.sched + "'");
+        }
+        if (cfg.opt.equals("sgd") && !(cfg.momentum > 0)) {
+            throw new TrainException("--opt sgd is Nesterov SGD (as timm) and needs --momentum > 0, got " + cfg.momentum + "; plain SGD is --opt momentum --momentum 0");
+        }
+        if (cfg.optEps != null && !(cfg.optEps >= 0)) throw new TrainException("--opt-eps must be >= 0, got " + cfg.optEps);
+        if (cfg.optBetas != null) {
+            if (!OptimizerFactory.hasBetas(cfg.opt)) throw new TrainException("--opt-betas: --opt " + cfg.opt + " has no betas");
+            for (double b : cfg.optBetas) if (!(b >= 0 && b < 1)) throw new TrainException("--opt-betas must be in [0, 1), got " + Arrays.toString(cfg.optBetas));
+        }
+        if (!(cfg.lrBase > 0)) throw new TrainException("--lr-base must be > 0, got " + cfg.lrBase);
+        if (cfg.lrBaseSize < 1) throw new TrainException("--lr-base-size must be >= 1, got " + cfg.lrBaseSize);
+        if (cfg.lrBaseScale != null && !List.of("linear", "sqrt").contains(cfg.lrBaseScale)) {
+            throw new TrainException("--lr-base-scale must be linear or sqrt, got '" + cfg.lrBaseScale + "'");
+        }
+        if (cfg.cooldownEpochs < 0) throw new TrainException("--cooldown-epochs must be >= 0, got " + cfg.cooldownEpochs);
+        if (cfg.decayMilestones != null) {
+            for (int i = 0; i < cfg.decayMilestones.length; i++) {
+                if (cfg.decayMilestones[i] < 0 || (i > 0 && cfg.decayMilestones[i] < cfg.decayMilestones[i - 1])) {
+                    throw new TrainException("--decay-milestones must be ascending epochs >= 0, got " + Arrays.toString(cfg.decayMilestones));
+                }
+            }
+        }
+        if (!(cfg.decayEpochs > 0)) throw new TrainException("--decay-epochs must be > 0, got " + cfg.decayEpochs);
+        if (!List.of("norm", "value", "agc").contains(cfg.clipMode)) throw new TrainException("--clip-mode must be norm, value or agc, got '" + cfg.clipMode + "'");
+        if (cfg.clipGrad != null && !(cfg.clipGrad > 0)) throw new TrainException("--clip-grad must be > 0, got " + cfg.clipGrad);
+        if (cfg.layerDecay != null && !(cfg.layerDecay > 0 && cfg.layerDecay <= 1)) throw new TrainException("--layer-decay must be in (0, 1], got " + cfg.layerDecay);
+        if (cfg.gradAccumSteps < 1) throw new TrainException("--grad-accum-steps must be >= 1, got " + cfg.gradAccumSteps);
+    }
+
+    /** Fills the optimizer options left open with what the run uses, so config.json says it: lr, its scaling, eps, betas, milestones. */
+    private void resolveOptimizerOptions() {
+        if (cfg.lrBaseScale == null) cfg.lrBaseScale = OptimizerFactory.defaultLrBaseScale(cfg.opt);
+        if (cfg.lr == null) cfg.lr = OptimizerFactory.baseLr(cfg.opt, cfg.lrBase, cfg.lrBaseSize, cfg.lrBaseScale, cfg.batchSize, cfg.gradAccumSteps);
+        if (cfg.optEps == null && OptimizerFactory.hasEps(cfg.opt)) cfg.optEps = OptimizerFactory.defaultEps(cfg.opt);
+        if (cfg.optBetas == null && OptimizerFactory.hasBetas(cfg.opt)) cfg.optBetas = OptimizerFactory.DEFAULT_BETAS.clone();
+        if (cfg.decayMilestones == null && cfg.sched.equals("multistep")) cfg.decayMilestones = new double[] {90, 180, 270};
+    }
+
+    /** Epochs trained: --epochs, plus --cooldown-epochs for cosine (timm adds them to a cycle schedule only). */
+    int totalEpochs() { return cfg.epochs + ("cosine".equals(cfg.sched) ? cfg.cooldownEpochs : 0); }
 
     /** cpu, or cuda when its backend loads; never a silent fallback. */
     static Device resolveDevice(String name) {
@@ -322,17 +414,18 @@ public final class Trainer {
         if (cfg.data != null) {
             Path root = cfg.data;
             if (!Files.isDirectory(root)) throw new TrainException("--data " + root + ": no such folder");
-            Path trainDir = root.resolve("train"), valDir = root.resolve("val");
+            Path trainDir = root.resolve(cfg.trainSplit), valDir = root.resolve(cfg.valSplit);
             for (Path p : List.of(trainDir, valDir)) {
                 if (!Files.isDirectory(p)) {
-                    throw new TrainException("--data " + root + ": no " + p.getFileName() + "/ folder (expected " + root.resolve("train/<class>/<image>")
-                            + " and " + root.resolve("val/<class>/<image>") + "; `lumen split` makes them)");
+                    throw new TrainException("--data " + root + ": no " + p.getFileName() + "/ folder (expected " + root.resolve(cfg.trainSplit + "/<class>/<image>")
+                            + " and " + root.resolve(cfg.valSplit + "/<class>/<image>") + "; `lumen split` makes them; --train-split/--val-split name others)");
                 }
             }
             FolderDataset train, val;
             try {
-                train = new FolderDataset(trainDir, cfg.inChans == null ? 0 : cfg.inChans);
-                val = new FolderDataset(valDir, train.channels());
+                List<String> classMap = cfg.classMap != null ? ClassMap.read(cfg.classMap) : null;
+                train = new FolderDataset(trainDir, cfg.inChans == null ? 0 : cfg.inChans, classMap);
+                val = new FolderDataset(valDir, train.channels(), classMap);
             } catch (IllegalArgumentException | UncheckedIOException e) {
                 throw new TrainException(e.getMessage());
             }
@@ -438,12 +531,20 @@ public final class Trainer {
     }
 
     private Optimizer optimizer() {
-        List<ParamGroup> groups = ParamGroups.withNoDecay(model.namedParameters(), cfg.weightDecay, NO_DECAY);
-        return switch (cfg.opt) {
-            case "sgd" -> new SGD(groups, SGD.defaults(cfg.lr, cfg.momentum, 0, cfg.weightDecay, cfg.nesterov));
-            case "adam" -> new Adam(groups, Adam.defaults(cfg.lr, 0.9, 0.999, 1e-8, cfg.weightDecay, false));
-            default -> new AdamW(groups, Adam.defaults(cfg.lr, 0.9, 0.999, 1e-8, cfg.weightDecay, false));
-        };
+        List<ParamGroup> groups;
+        if (cfg.layerDecay != null) {
+            GroupMatcher matcher = model.groupMatcher();
+            if (matcher == null) throw new TrainException("--layer-decay: " + cfg.model + " has no layer grouping");
+            Map<String, Integer> layers = matcher.layerIds(model.namedParameters().keySet());
+            groups = ParamGroups.withLayerDecay(model.namedParameters(), layers, cfg.weightDecay, cfg.layerDecay, NO_DECAY);
+        } else {
+            groups = ParamGroups.withNoDecay(model.namedParameters(), cfg.weightDecay, NO_DECAY);
+        }
+        try {
+            return OptimizerFactory.create(cfg.opt, groups, cfg.lr, cfg.momentum, cfg.optEps, cfg.optBetas);
+        } catch (IllegalArgumentException e) {
+            throw new TrainException("--opt " + cfg.opt + ": " + e.getMessage());
+        }
     }
 
     /** timm's create_scheduler_v2 with step_on_epochs false: every length in updates. */
@@ -452,6 +553,8 @@ public final class Trainer {
         return switch (cfg.sched) {
             case "cosine" -> new CosineLR(optimizer, (long) cfg.epochs * updatesPerEpoch, cfg.minLr, warmup, cfg.warmupLr, false, false);
             case "step" -> new StepLR(optimizer, Math.max(1, cfg.decayEpochs * updatesPerEpoch), cfg.decayRate, warmup, cfg.warmupLr, false, false);
+            case "multistep" -> new MultiStepLR(optimizer, Arrays.stream(cfg.decayMilestones)
+                    .map(e -> e * updatesPerEpoch).toArray(), cfg.decayRate, warmup, cfg.warmupLr, false, false);
             default -> new LambdaLR(optimizer, LambdaLR.cosineToFraction(cfg.epochs, cfg.lrf));
         };
     }
@@ -490,6 +593,7 @@ public final class Trainer {
         info.put("rng", rngState());
         if (scaler != null) info.put("scaler", scaler.stateDict());
         info.put("history", history.stream().map(EpochRecord::toMap).toList());
+        info.put("checkpoint_hist", checkpointHist.toList());
         info.put("config", cfg.toMap());
         TrainCheckpoint.save(file, stateViews, optimizer.stateDict(), scheduler.stateDict(), ema == null ? null : ema.stateDict(), info);
     }
@@ -527,7 +631,12 @@ public final class Trainer {
             bestEpoch = (int) ci.integer("best_epoch", 0, startEpoch);
             List<?> rows = ci.list("history");
             for (int i = 0; i < rows.size(); i++) history.add(ci.epochRecord(i, rows.get(i)));
-            out.println("resumed " + file + " after epoch " + startEpoch + " of " + cfg.epochs + " (update " + globalStep + ")");
+            try {
+                checkpointHist.restore(info.get("checkpoint_hist"));
+            } catch (IllegalArgumentException e) {
+                throw new TrainException("--resume " + file + ": " + e.getMessage());
+            }
+            out.println("resumed " + file + " after epoch " + startEpoch + " of " + totalEpochs() + " (update " + globalStep + ")");
         } catch (IOException e) {
             throw new TrainException("--resume " + e.getMessage());
         }
@@ -537,17 +646,18 @@ public final class Trainer {
 
     private TrainResult loop() throws IOException {
         Path last = runDir.resolve("last.safetensors"), bestFile = runDir.resolve("best.safetensors");
-        for (int epoch = startEpoch; epoch < cfg.epochs; epoch++) {
+        for (int epoch = startEpoch; epoch < totalEpochs(); epoch++) {
             long t0 = System.nanoTime();
             double[] train = trainOneEpoch(epoch, last);
             double seconds = (System.nanoTime() - t0) / 1e9;
             if (scheduler instanceof LambdaLR l) l.step();
             else ((WarmupScheduler) scheduler).step(epoch + 1);
-            Eval v = validate();
-            Eval e = ema != null ? validateEma() : null;
-            finalEval = e != null ? e : v;
+            boolean validating = (epoch + 1) % cfg.valInterval == 0 || epoch + 1 == totalEpochs();
+            Eval v = validating ? validate() : Eval.SKIPPED;
+            Eval e = ema != null && validating ? validateEma() : null;
+            if (validating) finalEval = e != null ? e : v;
             EpochRecord r = new EpochRecord(epoch + 1, train[0], train[1], v.loss, v.top1, v.top5, e == null ? Double.NaN : e.loss,
-                    e == null ? Double.NaN : e.top1, e == null ? Double.NaN : e.top5, optimizer.paramGroups().get(0).lr(), seconds, train[2] / seconds);
+                    e == null ? Double.NaN : e.top1, e == null ? Double.NaN : e.top5, scheduleLr(), seconds, train[2] / seconds);
             history.add(r);
             String bad = NonFinite.firstIn(stateViews);
             if (bad == null && ema != null) bad = NonFinite.firstIn(ema.ema());
@@ -563,6 +673,7 @@ public final class Trainer {
                 best = metric;
                 bestEpoch = r.epoch();
             }
+            List<Integer> evicted = checkpointHist.admit(epoch + 1, r.diverged() ? Double.NaN : metric);
             try {
                 saveCheckpoint(last, epoch + 1);
             } catch (IOException ex) {
@@ -575,6 +686,8 @@ public final class Trainer {
                 if (improved) AtomicFiles.copy(last, bestFile);
                 extra = runDir.resolve("ema.safetensors");
                 if (ema != null) Safetensors.write(extra, ema.ema(), Map.of("format", "pt"));
+                extra = CheckpointHistory.file(runDir, epoch + 1);
+                if (evicted != null) checkpointHist.write(epoch + 1, last, evicted);
             } catch (IOException ex) {
                 throw new TrainException("cannot write " + extra + " after epoch " + (epoch + 1) + ": " + ex.getMessage() + "; "
                         + last + " (epoch " + lastGoodEpoch + ") is complete", ex);
@@ -607,9 +720,10 @@ public final class Trainer {
     }
 
     private String epochLine(EpochRecord r) {
-        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT,
-                "epoch %d/%d  train loss %.4f top1 %.2f%%  %s loss %.4f top1 %.2f%% top5 %.2f%%", r.epoch(), cfg.epochs, r.trainLoss(),
-                r.trainTop1(), datasetLabel, r.valLoss(), r.valTop1(), r.valTop5()));
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "epoch %d/%d  train loss %.4f top1 %.2f%%  ", r.epoch(), totalEpochs(),
+                r.trainLoss(), r.trainTop1()));
+        if (Double.isNaN(r.valTop1())) sb.append(datasetLabel).append(" skipped (--val-interval ").append(cfg.valInterval).append(')');
+        else sb.append(String.format(Locale.ROOT, "%s loss %.4f top1 %.2f%% top5 %.2f%%", datasetLabel, r.valLoss(), r.valTop1(), r.valTop5()));
         if (r.hasEma()) sb.append(String.format(Locale.ROOT, "  ema loss %.4f top1 %.2f%% top5 %.2f%%", r.emaValLoss(), r.emaValTop1(), r.emaValTop5()));
         sb.append(bestEpoch > 0 ? String.format(Locale.ROOT, "  best %s%s %s (epoch %d)", r.hasEma() ? "ema " : "", cfg.evalMetric,
                 EvalMetric.format(cfg.evalMetric, best), bestEpoch) : "  best none");
@@ -620,9 +734,10 @@ public final class Trainer {
     /** One epoch of updates; returns {mean loss, top-1 %, images}. */
     private double[] trainOneEpoch(int epoch, Path lastCheckpoint) throws IOException {
         model.train();
+        currentEpoch = epoch;
         AverageMeter loss = new AverageMeter(), top1 = new AverageMeter();
         long images = 0, t0 = System.nanoTime();
-        String task = "epoch " + (epoch + 1) + "/" + cfg.epochs;
+        String task = "epoch " + (epoch + 1) + "/" + totalEpochs();
         try (DataLoader.Epoch it = trainLoader.epoch(epoch)) {
             progress.start(task, it.size());
             int done = 0;
@@ -631,19 +746,23 @@ public final class Trainer {
                 while (pending != null) {
                     DeviceBatch b = pending;
                     pending = null;
+                    // timm: an update every --grad-accum-steps micro-batches, and one at the epoch's end for the remainder.
+                    int groupStart = done - done % cfg.gradAccumSteps;
+                    int inGroup = Math.min(cfg.gradAccumSteps, it.size() - groupStart);
+                    boolean update = done - groupStart == inGroup - 1;
                     try (b; Scope s = Scope.open()) {
-                        Tensor stats = forwardBackward(b);
+                        Tensor stats = forwardBackward(b, inGroup, update);
                         // The next batch's copy overlaps with the work just queued; then the step's one host wait.
                         if (it.hasNext()) pending = DeviceBatch.upload(it.next(), device);
-                        double[] r = finishStep(stats, b.size(), epoch, done, it.size(), lastCheckpoint);
+                        double[] r = finishStep(stats, b.size(), epoch, done, it.size(), lastCheckpoint, update);
                         loss.update(r[0], b.size());
                         top1.update(r[1], b.size());
                         images += b.size();
                     }
                     done++;
-                    double lr = optimizer.paramGroups().get(0).lr();
+                    double lr = scheduleLr();
                     progress.update(done, loss.avg(), top1.avg(), lr, images / ((System.nanoTime() - t0) / 1e9));
-                    if (globalStep % 50 == 0) log.step(globalStep, loss.avg(), lr);
+                    if (update && globalStep % cfg.logInterval == 0) log.step(globalStep, loss.avg(), lr);
                 }
             } finally {
                 if (pending != null) pending.close();
@@ -658,10 +777,11 @@ public final class Trainer {
      * what the host needs of them as one device tensor: {loss, top-1 hits, non-finite flag}.
      * Nothing here waits for the device.
      */
-    private Tensor forwardBackward(DeviceBatch b) {
+    private Tensor forwardBackward(DeviceBatch b, int accumSteps, boolean update) {
         Tensor x = b.images(), y = b.labels();
         Tensor input = x, target = null;
-        if (mixup != null) {
+        // timm's --mixup-off-epoch: from then on plain labels (with label smoothing, which is what its disabled Mixup gives).
+        if (mixup != null && (cfg.mixupOffEpoch == 0 || currentEpoch < cfg.mixupOffEpoch)) {
             Mixup.Result m = mixup.apply(x, y);
             input = m.images();
             target = m.targets();
@@ -672,8 +792,10 @@ public final class Trainer {
             loss = target != null ? Losses.softTargetCrossEntropy(logits, target) : Losses.crossEntropy(logits, y, cfg.smoothing);
         }
         if (lossHook != null) loss = lossHook.apply(loss, globalStep);
-        (scaler != null ? scaler.scale(loss) : loss).backward();
-        Tensor inf = scaler != null ? scaler.unscale(optimizer) : null;
+        // Accumulated micro-batches add up to the mean over the update's samples, as timm divides by the accumulation count.
+        Tensor backwardLoss = accumSteps > 1 ? loss.div(accumSteps) : loss;
+        (scaler != null ? scaler.scale(backwardLoss) : backwardLoss).backward();
+        Tensor inf = scaler != null && update ? scaler.unscale(optimizer) : null;
         try (GradMode off = GradMode.noGrad()) {
             Tensor hits = TopK.top1Hits(logits, y);
             List<Tensor> parts = new ArrayList<>(List.of(loss.detach().to(DType.F64).reshape(1), hits.to(DType.F64).reshape(1)));
@@ -687,7 +809,7 @@ public final class Trainer {
      * update, then clips, steps the optimizer (or lets the scaler skip it) and updates EMA and the
      * schedule. Returns {loss, top-1 % on the batch's original labels}.
      */
-    private double[] finishStep(Tensor stats, int batchSize, int epoch, int index, int batches, Path lastCheckpoint) {
+    private double[] finishStep(Tensor stats, int batchSize, int epoch, int index, int batches, Path lastCheckpoint, boolean update) {
         double[] v = stats.toDoubles();
         double value = v[0];
         if (!Double.isFinite(value)) {
@@ -696,8 +818,9 @@ public final class Trainer {
                     + " of " + batches + " (update " + (globalStep + 1) + "); stopped; " + where
                     + ". Try a lower --lr, --clip-grad, or --warmup-epochs.");
         }
+        if (!update) return new double[] {value, 100.0 * v[1] / batchSize};
         if (scaler != null) scaler.foundInf(!Double.isFinite(v[2]));
-        if (cfg.clipGrad != null) GradClip.clipGradNorm(optimizer.params(), cfg.clipGrad);
+        if (cfg.clipGrad != null) clipGradients();
         if (scaler != null) {
             scaler.step(optimizer);
             scaler.update();
@@ -712,11 +835,29 @@ public final class Trainer {
         return new double[] {value, 100.0 * v[1] / batchSize};
     }
 
+    /** The schedule's lr now: the first group's without its --layer-decay scale (the head's lr). */
+    private double scheduleLr() {
+        ParamGroup g = optimizer.paramGroups().get(0);
+        return g.lrScale() > 0 ? g.lr() / g.lrScale() : scheduler.baseLrs()[0];
+    }
+
+    /** timm's dispatch_clip_grad with --clip-mode. */
+    private void clipGradients() {
+        switch (cfg.clipMode) {
+            case "value" -> GradClip.clipGradValue(optimizer.params(), cfg.clipGrad);
+            case "agc" -> GradClip.adaptiveClipGrad(optimizer.params(), cfg.clipGrad, 1e-3);
+            default -> GradClip.clipGradNorm(optimizer.params(), cfg.clipGrad);
+        }
+    }
+
     /**
      * Loss, top-1, top-5 and per-sample probabilities of one pass over the validation set, and
      * how many samples had a non-finite output (then the loss is NaN: the pass diverged).
      */
-    record Eval(double loss, double top1, double top5, Predictions predictions, long nonFinite) {}
+    record Eval(double loss, double top1, double top5, Predictions predictions, long nonFinite) {
+        /** An epoch that --val-interval skips: no numbers. */
+        static final Eval SKIPPED = new Eval(Double.NaN, Double.NaN, Double.NaN, null, 0);
+    }
 
     private Eval validate() {
         model.eval();

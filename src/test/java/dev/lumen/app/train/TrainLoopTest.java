@@ -59,7 +59,7 @@ class TrainLoopTest {
     /** One plain SGD update (lr 1, no momentum or decay) on one batch of the tiny dataset. */
     private List<String> oneUpdate(Path data, Path out) {
         List<String> a = TrainFixtures.tinyArgs(data, out, 1);
-        for (String[] kv : new String[][] {{"-b", "16"}, {"--opt", "sgd"}, {"--lr", "1.0"}, {"--weight-decay", "0"}, {"--warmup-epochs", "0"}}) {
+        for (String[] kv : new String[][] {{"-b", "16"}, {"--opt", "momentum"}, {"--lr", "1.0"}, {"--weight-decay", "0"}, {"--warmup-epochs", "0"}}) {
             a.set(a.indexOf(kv[0]) + 1, kv[1]);
         }
         a.addAll(List.of("--momentum", "0", "--smoothing", "0"));

@@ -1,5 +1,6 @@
 package dev.lumen.models.casvit;
 
+import dev.lumen.models.GroupMatcher;
 import dev.lumen.models.ImageClassifier;
 import dev.lumen.models.MacCounter;
 import dev.lumen.models.ModelOptions;
@@ -200,6 +201,16 @@ public final class CasViT extends ImageClassifier {
 
     @Override
     public int defaultImgSize() { return 224; }
+
+    /**
+     * timm's VOLO rule applied to CAS-ViT (same network.STAGE.BLOCK layout; timm has no CAS-ViT):
+     * the stem, one layer per block and per downsampling embedding, the final norm with the last.
+     */
+    @Override
+    public GroupMatcher groupMatcher() {
+        return new GroupMatcher().group().rule("^patch_embed")
+                .group().rule("^network\\.(\\d+)\\.(\\d+)").rule("^network\\.(\\d+)", 0).rule("^norm", GroupMatcher.MATCH_PREV_GROUP);
+    }
 
     @Override
     public String headPrefix() { return "head"; }

@@ -1,5 +1,6 @@
 package dev.lumen.models.replknet;
 
+import dev.lumen.models.GroupMatcher;
 import dev.lumen.models.ImageClassifier;
 import dev.lumen.models.ModelOptions;
 import dev.lumen.nn.BatchNorm2d;
@@ -224,6 +225,17 @@ public final class RepLKNet extends ImageClassifier {
 
     @Override
     public int defaultImgSize() { return 224; }
+
+    /**
+     * timm's rule applied to RepLKNet (timm has no RepLKNet): the stem, one layer per block; a
+     * stage's transition joins its last block and the final norm the last one.
+     */
+    @Override
+    public GroupMatcher groupMatcher() {
+        return new GroupMatcher().group().rule("^stem")
+                .group().rule("^stages\\.(\\d+)\\.blocks\\.(\\d+)").rule("^stages\\.(\\d+)", GroupMatcher.MATCH_PREV_GROUP)
+                .rule("^transitions\\.(\\d+)", GroupMatcher.MATCH_PREV_GROUP).rule("^norm", GroupMatcher.MATCH_PREV_GROUP);
+    }
 
     @Override
     public String headPrefix() { return "head"; }

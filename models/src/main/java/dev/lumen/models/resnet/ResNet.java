@@ -1,5 +1,6 @@
 package dev.lumen.models.resnet;
 
+import dev.lumen.models.GroupMatcher;
 import dev.lumen.models.ImageClassifier;
 import dev.lumen.models.ModelOptions;
 import dev.lumen.nn.BatchNorm2d;
@@ -179,6 +180,12 @@ public final class ResNet extends ImageClassifier {
 
     @Override
     public int defaultImgSize() { return 224; }
+
+    /** timm's ResNet.group_matcher(coarse=False): the stem, then one layer per residual block. */
+    @Override
+    public GroupMatcher groupMatcher() {
+        return new GroupMatcher().group().rule("^conv1|bn1|^stem").group().rule("^layer(\\d+)\\.(\\d+)");
+    }
 
     @Override
     public String headPrefix() { return "fc"; }

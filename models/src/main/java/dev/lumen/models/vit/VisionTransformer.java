@@ -1,5 +1,6 @@
 package dev.lumen.models.vit;
 
+import dev.lumen.models.GroupMatcher;
 import dev.lumen.models.ImageClassifier;
 import dev.lumen.models.ModelOptions;
 import dev.lumen.nn.Conv2d;
@@ -257,6 +258,13 @@ public final class VisionTransformer extends ImageClassifier {
 
     @Override
     public int defaultImgSize() { return config.imgSize(); }
+
+    /** timm's VisionTransformer.group_matcher: embeddings, then one layer per block; the final norm joins the last block. */
+    @Override
+    public GroupMatcher groupMatcher() {
+        return new GroupMatcher().group().rule("^cls_token|pos_embed|patch_embed")
+                .group().rule("^blocks\\.(\\d+)").rule("^norm", GroupMatcher.MATCH_PREV_GROUP);
+    }
 
     @Override
     public String headPrefix() { return "head"; }

@@ -1,5 +1,6 @@
 package dev.lumen.models.vmamba;
 
+import dev.lumen.models.GroupMatcher;
 import dev.lumen.autograd.GradMode;
 import dev.lumen.models.ImageClassifier;
 import dev.lumen.models.ModelOptions;
@@ -257,6 +258,17 @@ public final class VMamba extends ImageClassifier {
 
     @Override
     public int defaultImgSize() { return 224; }
+
+    /**
+     * timm's rule applied to VMamba (timm has no VMamba): the patch embedding, one layer per VSS
+     * block; a stage's downsample joins its last block and the final norm the last one.
+     */
+    @Override
+    public GroupMatcher groupMatcher() {
+        return new GroupMatcher().group().rule("^patch_embed")
+                .group().rule("^layers\\.(\\d+)\\.blocks\\.(\\d+)").rule("^layers\\.(\\d+)\\.downsample", GroupMatcher.MATCH_PREV_GROUP)
+                .rule("^classifier\\.norm", GroupMatcher.MATCH_PREV_GROUP);
+    }
 
     @Override
     public String headPrefix() { return "classifier.head"; }

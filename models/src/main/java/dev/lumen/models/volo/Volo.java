@@ -1,5 +1,6 @@
 package dev.lumen.models.volo;
 
+import dev.lumen.models.GroupMatcher;
 import dev.lumen.backend.ResizeKernels;
 import dev.lumen.models.ImageClassifier;
 import dev.lumen.models.ModelOptions;
@@ -305,6 +306,14 @@ public final class Volo extends ImageClassifier {
 
     @Override
     public int defaultImgSize() { return 224; }
+
+    /** timm's VOLO.group_matcher: embeddings, each outlooker/transformer block and downsample, the class-attention blocks, the final norm with the last. */
+    @Override
+    public GroupMatcher groupMatcher() {
+        return new GroupMatcher().group().rule("^cls_token|pos_embed|patch_embed")
+                .group().rule("^network\\.(\\d+)\\.(\\d+)").rule("^network\\.(\\d+)", 0)
+                .group().rule("^cls_token", 0).rule("^post_network\\.(\\d+)").rule("^norm", GroupMatcher.MATCH_PREV_GROUP);
+    }
 
     @Override
     public String headPrefix() { return "head"; }
