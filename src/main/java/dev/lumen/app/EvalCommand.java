@@ -122,6 +122,7 @@ public final class EvalCommand implements Callable<Integer> {
             int c = chans != null ? chans : set.channels();
             Integer size = CheckpointModel.setting("--img-size", imgSize, ck.configInt("img-size"), err);
             if (size == null) size = set.fashionMnist() ? 28 : ModelRegistry.entry(name).variant().defaultImgSize();
+            size = ck.checkedImgSize(size);
             float[] m = CheckpointModel.setting("--mean", mean, ck.configFloats("mean"), err), s = CheckpointModel.setting("--std", std, ck.configFloats("std"), err);
             if (m == null) m = set.fashionMnist() ? FashionMnist.MEAN : c == 3 ? Normalize.IMAGENET_MEAN : new float[] {0.5f};
             if (s == null) s = set.fashionMnist() ? FashionMnist.STD : c == 3 ? Normalize.IMAGENET_STD : new float[] {0.5f};

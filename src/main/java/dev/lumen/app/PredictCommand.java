@@ -133,7 +133,7 @@ public final class PredictCommand implements Callable<Integer> {
             int c = chans != null ? chans : 3;
             if (c != 1 && c != 3) throw new IllegalArgumentException("--in-chans must be 1 or 3, got " + c);
             Integer given = CheckpointModel.setting("--img-size", imgSize, ck.configInt("img-size"), err);
-            int size = given != null ? given : ModelRegistry.entry(name).variant().defaultImgSize();
+            int size = ck.checkedImgSize(given != null ? given : ModelRegistry.entry(name).variant().defaultImgSize());
             float[] m = CheckpointModel.setting("--mean", mean, ck.configFloats("mean"), err);
             float[] s = CheckpointModel.setting("--std", std, ck.configFloats("std"), err);
             if (m == null) m = c == 3 ? Normalize.IMAGENET_MEAN : new float[] {0.5f};

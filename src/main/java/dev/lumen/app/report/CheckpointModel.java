@@ -196,6 +196,16 @@ public final class CheckpointModel implements AutoCloseable {
 
     private static String str(Object o) { return o instanceof float[] a ? java.util.Arrays.toString(a) : String.valueOf(o); }
 
+    /**
+     * The input side eval and predict will use, checked like lumen train's --img-size: a run
+     * config with an absurd img-size is a hostile or broken file, named in the error.
+     */
+    public int checkedImgSize(int size) {
+        if (size >= 1 && size <= dev.lumen.app.train.Trainer.MAX_IMG_SIZE) return size;
+        String from = configInt("img-size") != null ? file + ": its run config's img-size" : "--img-size";
+        throw new IllegalArgumentException(from + " must be in [1, " + dev.lumen.app.train.Trainer.MAX_IMG_SIZE + "], got " + size);
+    }
+
     /** A list of numbers of the config, or null. */
     public float[] configFloats(String key) {
         if (!(config.get(key) instanceof List<?> l) || l.isEmpty()) return null;

@@ -79,7 +79,7 @@ public final class Trainer {
     static final List<String> NO_DECAY = List.of("pos_embed", "cls_token", "dist_token", "absolute_pos_embed", "relative_position_bias_table");
 
     /** The largest --img-size: an input side beyond it is a typo or a hostile config, not a training run. */
-    static final int MAX_IMG_SIZE = 8192;
+    public static final int MAX_IMG_SIZE = 8192;
 
     private final TrainConfig cfg;
     private final PrintStream out;

@@ -145,6 +145,19 @@ class HostileInputTest {
         assertEquals("lumen train: --resume " + history + ": checkpoint metadata 'history' row 0 is malformed", resume(history));
     }
 
+    @Test
+    @SuppressWarnings("unchecked")
+    void evalAndPredictOfAnAbsurdImgSizeNameTheFile() throws IOException {
+        Path f = hostileCheckpoint("huge-input", m -> ((Map<String, Object>) m.get("config")).put("img-size", 1_000_000));
+        String expected = f + ": its run config's img-size must be in [1, 8192], got 1000000";
+        Result e = lumen("eval", "--checkpoint", f.toString(), "--data", data.toString());
+        assertEquals(1, e.code(), e.err());
+        assertEquals("lumen eval: " + expected, e.line());
+        Result p = lumen("predict", "--checkpoint", f.toString(), TrainFixtures.firstImage(data).toString());
+        assertEquals(1, p.code(), p.err());
+        assertEquals("lumen predict: " + expected, p.line());
+    }
+
     private static String resume(Path f) {
         TrainFixtures.Run r = TrainFixtures.lumenTrain(List.of("--resume", f.toString(), "--epochs", "2", "--quiet"));
         assertEquals(1, r.code(), r.out());
