@@ -1,7 +1,6 @@
 package dev.lumen.optim;
 
 import dev.lumen.tensor.Tensor;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -14,22 +13,13 @@ import java.util.Map;
  */
 public final class AdaBelief extends CompositeOptimizer {
     public static Map<String, Object> defaults(double lr, double beta1, double beta2, double eps, double weightDecay) {
-        Map<String, Object> d = new LinkedHashMap<>();
-        d.put("lr", lr);
-        d.put("beta1", beta1);
-        d.put("beta2", beta2);
-        d.put("eps", eps);
-        d.put("weight_decay", weightDecay);
-        return d;
+        return adamFamily(lr, beta1, beta2, eps, weightDecay);
     }
 
     public AdaBelief(List<ParamGroup> groups, Map<String, Object> defaults) { super("AdaBelief", groups, defaults); }
 
     @Override
-    protected void validate(ParamGroup g) {
-        requireNonNegative(name(), g, "lr", "eps", "weight_decay");
-        requireBeta(name(), g, "beta1", "beta2");
-    }
+    protected void validate(ParamGroup g) { validateAdamFamily(g); }
 
     @Override
     protected void updateOne(ParamGroup g, Tensor p, Tensor grad, State s) {

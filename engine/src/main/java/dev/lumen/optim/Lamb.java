@@ -1,8 +1,9 @@
 package dev.lumen.optim;
 
 import dev.lumen.autograd.GradMode;
+import dev.lumen.memory.Scope;
+import dev.lumen.ops.Elementwise;
 import dev.lumen.tensor.Tensor;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -17,13 +18,7 @@ public final class Lamb extends CompositeOptimizer {
     private final double maxGradNorm;
 
     public static Map<String, Object> defaults(double lr, double beta1, double beta2, double eps, double weightDecay) {
-        Map<String, Object> d = new LinkedHashMap<>();
-        d.put("lr", lr);
-        d.put("beta1", beta1);
-        d.put("beta2", beta2);
-        d.put("eps", eps);
-        d.put("weight_decay", weightDecay);
-        return d;
+        return adamFamily(lr, beta1, beta2, eps, weightDecay);
     }
 
     /** maxGradNorm: the global gradient clip (timm's default 1.0); 0 turns it off. */
@@ -34,20 +29,23 @@ public final class Lamb extends CompositeOptimizer {
     }
 
     @Override
-    protected void validate(ParamGroup g) {
-        requireNonNegative(name(), g, "lr", "eps", "weight_decay");
-        requireBeta(name(), g, "beta1", "beta2");
-    }
+    protected void validate(ParamGroup g) { validateAdamFamily(g); }
 
     @Override
     public void step() {
         if (maxGradNorm > 0) {
-            double sq = 0;
-            for (Tensor p : params()) if (p.grad() != null) sq += Math.pow(norm(p.grad()), 2);
-            double clip = Math.max(1, Math.sqrt(sq) / maxGradNorm);
-            if (clip > 1) {
-                try (GradMode off = GradMode.noGrad()) {
-                    for (Tensor p : params()) if (p.grad() != null) p.grad().backend().optimizer().scaleInPlace(p.grad(), 1 / clip);
+            // timm's global clip: grads / max(1, ||all grads|| / max_grad_norm), computed on the device
+            try (GradMode off = GradMode.noGrad(); Scope scope = Scope.open()) {
+                Tensor sq = null;
+                for (Tensor p : params()) {
+                    if (p.grad() == null) continue;
+                    Tensor n = p.grad().mul(p.grad()).sum();
+                    sq = sq == null ? n : sq.add(n);
+                }
+                if (sq != null) {
+                    Tensor total = sq.sqrt(), one = total.mul(0).add(1);
+                    Tensor clip = Elementwise.where(total.gt(maxGradNorm), total.div(maxGradNorm), one);
+                    for (Tensor p : params()) if (p.grad() != null) assign(p.grad(), p.grad().div(clip));
                 }
             }
         }
@@ -65,9 +63,8 @@ public final class Lamb extends CompositeOptimizer {
         Tensor update = m.div(1 - Math.pow(b1, step)).div(denom);
         if (wd != 0) {
             update = update.add(p.mul(wd));
-            double w = norm(p), u = norm(update);
-            double trust = w > 0 && u > 0 ? w / u : 1;
-            update = update.mul(trust);
+            Tensor w = norm(p), u = norm(update);
+            update = update.mul(trustRatio(w, u, w, u));
         }
         assign(p, p.sub(update.mul(lr)));
     }

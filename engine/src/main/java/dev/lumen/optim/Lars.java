@@ -40,8 +40,8 @@ public final class Lars extends CompositeOptimizer {
         double lr = g.lr(), momentum = g.getDouble("momentum"), wd = g.weightDecay();
         Tensor d = grad;
         if (wd != 0) {
-            double w = norm(p), gn = norm(grad);
-            double trust = w > 0 && gn > 0 ? g.getDouble("trust_coeff") * w / (gn + w * wd + g.getDouble("eps")) : 1;
+            Tensor w = norm(p), gn = norm(grad);
+            Tensor trust = trustRatio(w.mul(g.getDouble("trust_coeff")), gn.add(w.mul(wd)).add(g.getDouble("eps")), w, gn);
             d = d.add(p.mul(wd)).mul(trust);
         }
         if (momentum != 0) {

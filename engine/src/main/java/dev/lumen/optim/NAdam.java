@@ -2,7 +2,6 @@ package dev.lumen.optim;
 
 import dev.lumen.tensor.Tensor;
 import java.util.IdentityHashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -18,12 +17,7 @@ public final class NAdam extends CompositeOptimizer {
     private final Map<State, double[]> muProducts = new IdentityHashMap<>();
 
     public static Map<String, Object> defaults(double lr, double beta1, double beta2, double eps, double weightDecay) {
-        Map<String, Object> d = new LinkedHashMap<>();
-        d.put("lr", lr);
-        d.put("beta1", beta1);
-        d.put("beta2", beta2);
-        d.put("eps", eps);
-        d.put("weight_decay", weightDecay);
+        Map<String, Object> d = adamFamily(lr, beta1, beta2, eps, weightDecay);
         d.put("momentum_decay", 4e-3);
         return d;
     }
@@ -31,10 +25,7 @@ public final class NAdam extends CompositeOptimizer {
     public NAdam(List<ParamGroup> groups, Map<String, Object> defaults) { super("NAdam", groups, defaults); }
 
     @Override
-    protected void validate(ParamGroup g) {
-        requireNonNegative(name(), g, "lr", "eps", "weight_decay", "momentum_decay");
-        requireBeta(name(), g, "beta1", "beta2");
-    }
+    protected void validate(ParamGroup g) { validateAdamFamily(g, "momentum_decay"); }
 
     private static double mu(double beta1, double md, long t) { return beta1 * (1 - 0.5 * Math.pow(0.96, t * md)); }
 

@@ -1,7 +1,6 @@
 package dev.lumen.optim;
 
 import dev.lumen.tensor.Tensor;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -13,19 +12,13 @@ import java.util.Map;
  */
 public final class RMSprop extends CompositeOptimizer {
     public static Map<String, Object> defaults(double lr, double alpha, double eps, double weightDecay, double momentum) {
-        Map<String, Object> d = new LinkedHashMap<>();
-        d.put("lr", lr);
-        d.put("alpha", alpha);
-        d.put("eps", eps);
-        d.put("weight_decay", weightDecay);
-        d.put("momentum", momentum);
-        return d;
+        return rmspropFamily(lr, alpha, eps, weightDecay, momentum);
     }
 
     public RMSprop(List<ParamGroup> groups, Map<String, Object> defaults) { super("RMSprop", groups, defaults); }
 
     @Override
-    protected void validate(ParamGroup g) { requireNonNegative(name(), g, "lr", "alpha", "eps", "weight_decay", "momentum"); }
+    protected void validate(ParamGroup g) { validateRmspropFamily(g); }
 
     @Override
     protected void updateOne(ParamGroup g, Tensor p, Tensor grad, State s) {

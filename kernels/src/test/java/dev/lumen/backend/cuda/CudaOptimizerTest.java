@@ -399,6 +399,34 @@ class CudaOptimizerTest {
     }
 
     @Test
+    void lambAndLarsTakeTheirTrustRatiosAndGlobalClipWithoutHostWaits() {
+        CudaBackend b = CudaBackend.get();
+        Assumptions.assumeTrue(b.driver().isEmulated(), "the emulated driver counts host waits");
+        try (Scope s = Scope.open()) {
+            Generator gen = new Generator(23);
+            List<dev.lumen.optim.Optimizer> opts = new ArrayList<>();
+            for (int k = 0; k < 2; k++) {
+                List<Tensor> params = new ArrayList<>();
+                for (int i = 0; i < 6; i++) {
+                    Tensor p = random(gen, DType.F32, 3 + i, 5).to(CUDA).requiresGrad(true);
+                    p.setGrad(random(gen, DType.F32, 3 + i, 5).mul(10).to(CUDA));
+                    params.add(p);
+                }
+                List<dev.lumen.optim.ParamGroup> g = List.of(dev.lumen.optim.ParamGroup.of(params));
+                opts.add(k == 0 ? new dev.lumen.optim.Lamb(g, dev.lumen.optim.Lamb.defaults(1e-3, 0.9, 0.999, 1e-6, 0.01), 1.0)
+                        : new dev.lumen.optim.Lars(g, dev.lumen.optim.Lars.defaults(0.1, 0.9, 1e-4, false, 1e-8)));
+            }
+            for (dev.lumen.optim.Optimizer opt : opts) {
+                opt.step();   // makes the state
+                CallCounts before = b.driver().callCounts();
+                opt.step();
+                CallCounts d = b.driver().callCounts().since(before);
+                assertEquals(0, d.hostWaits(), opt.getClass().getSimpleName() + ": norms stay on the device: " + d);
+            }
+        }
+    }
+
+    @Test
     void multiTensorUpdatesRejectMismatchedLists() {
         try (Scope s = Scope.open()) {
             Tensor x = Tensor.zeros(DType.F32, CUDA, 4), y = Tensor.zeros(DType.F32, CUDA, 5);
