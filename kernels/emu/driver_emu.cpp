@@ -21,6 +21,7 @@
 #include <set>
 #include <string>
 #include <vector>
+#include <sanitizer/asan_interface.h>   // poisons the rounding of allocations under ASan
 
 #pragma GCC visibility push(default)
 #include <cuda.h>
@@ -348,6 +349,8 @@ EXPORT CUresult cuMemAlloc(CUdeviceptr* dptr, size_t bytes) {   // cuMemAlloc_v2
     void* p = check && cuda_emu::san_alloc ? cuda_emu::san_alloc(bytes) : std::aligned_alloc(256, rounded);
     if (!p) return CUDA_ERROR_OUT_OF_MEMORY;
     if (check) std::memset(p, 0xff, bytes);   // NaN as float, fp16, bf16
+    // Under ASan the rounding is poisoned: a kernel that reads or writes past `bytes` is reported.
+    if (p != nullptr && !(check && cuda_emu::san_alloc)) ASAN_POISON_MEMORY_REGION(static_cast<char*>(p) + bytes, rounded - bytes);
     {
         std::lock_guard<std::mutex> lk(g_mu);
         g_allocs[uintptr_t(p)] = bytes;

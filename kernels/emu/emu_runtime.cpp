@@ -24,6 +24,9 @@
 
 // Under AddressSanitizer (`make emu-asan-test`) every stack switch is announced before it happens
 // and confirmed after it, so that ASan knows which stack is running.
+// The bytes around a block's dynamic shared memory are poisoned too, so that ASan sees an
+// access past it (the ASAN_*_MEMORY_REGION macros do nothing without ASan).
+#include <sanitizer/asan_interface.h>
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/common_interface_defs.h>
 #define ASAN_LEAVE(fake, bottom, size) __sanitizer_start_switch_fiber((fake), (bottom), (size))
@@ -634,9 +637,14 @@ void work(Worker* w, Job* job) {
     // sanitizer reports when touched (it exists even when the launch asked for none).
     size_t guard = job->check ? kSharedGuard : 0;
     if (job->dyn || guard) {
+        ASAN_UNPOISON_MEMORY_REGION(w->dyn_buf.data(), w->dyn_buf.size());   // resize copies it
         if (w->dyn_buf.size() < job->dyn + 2 * guard + 256) w->dyn_buf.resize(job->dyn + 2 * guard + 256);
         uintptr_t p = (reinterpret_cast<uintptr_t>(w->dyn_buf.data()) + guard + 255) & ~uintptr_t(255);
         w->info.dyn = reinterpret_cast<void*>(p);
+        unsigned char* buf = w->dyn_buf.data();
+        unsigned char* end = reinterpret_cast<unsigned char*>(p) + job->dyn;
+        ASAN_POISON_MEMORY_REGION(buf, reinterpret_cast<unsigned char*>(p) - buf);
+        ASAN_POISON_MEMORY_REGION(end, buf + w->dyn_buf.size() - end);
     } else {
         w->info.dyn = nullptr;
     }

@@ -531,12 +531,13 @@ static bool test_driver_api(const char* libpath, const char* cubin_path) {
 
     // dynamic shared memory above 48 KiB needs the opt-in, as on the GPU
     const int big = 64 * 1024;
+    void* dyn_args[] = {&da, &dc, &nn};   // et_dyn_reverse(in, out, n)
     std::printf("  (a shared-memory limit message is expected next)\n");
     std::fflush(stdout);
-    EXPECT(cuLaunchKernel(dyn, 1, 1, 1, 128, 1, 1, big, nullptr, args, nullptr) == CUDA_ERROR_INVALID_VALUE,
+    EXPECT(cuLaunchKernel(dyn, 1, 1, 1, 128, 1, 1, big, nullptr, dyn_args, nullptr) == CUDA_ERROR_INVALID_VALUE,
            "64 KiB without opt-in");
     EXPECT(cuFuncSetAttribute(dyn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, big) == CUDA_SUCCESS, "opt in");
-    EXPECT(cuLaunchKernel(dyn, (n + 127) / 128, 1, 1, 128, 1, 1, big, nullptr, args, nullptr) == CUDA_SUCCESS,
+    EXPECT(cuLaunchKernel(dyn, (n + 127) / 128, 1, 1, 128, 1, 1, big, nullptr, dyn_args, nullptr) == CUDA_SUCCESS,
            "64 KiB with opt-in");
     EXPECT(cuLaunchKernel(add, 1, 1, 1, 2048, 1, 1, 0, nullptr, args, nullptr) == CUDA_ERROR_INVALID_VALUE,
            "2048 threads");
