@@ -16,7 +16,6 @@ import dev.lumen.models.ModelRegistry;
 import dev.lumen.ops.Losses;
 import dev.lumen.tensor.Tensor;
 import dev.lumen.tensor.Device;
-import dev.lumen.io.Printable;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -92,12 +91,8 @@ public final class EvalCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         try {
             return run(out, err);
-        } catch (IllegalArgumentException | UncheckedIOException e) {
-            err.println("lumen eval: " + Printable.of(e.getMessage()));
-            return 1;
-        } catch (IOException e) {
-            err.println("lumen eval: " + Printable.of(e.getMessage()));
-            return 1;
+        } catch (IllegalArgumentException | UncheckedIOException | IOException e) {
+            return CliErrors.report(err, "lumen eval", e);
         } finally {
             out.flush();
             err.flush();

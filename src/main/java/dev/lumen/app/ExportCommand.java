@@ -50,8 +50,7 @@ public final class ExportCommand implements Callable<Integer> {
         try {
             return run(out, err);
         } catch (IllegalArgumentException | UncheckedIOException | IOException e) {
-            err.println("lumen export: " + e.getMessage());
-            return 1;
+            return CliErrors.report(err, "lumen export", e);
         } finally {
             out.flush();
             err.flush();

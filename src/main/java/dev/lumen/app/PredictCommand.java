@@ -108,12 +108,8 @@ public final class PredictCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         try {
             return run(out, err);
-        } catch (IllegalArgumentException | UncheckedIOException e) {
-            err.println("lumen predict: " + Printable.of(e.getMessage()));
-            return 1;
-        } catch (IOException e) {
-            err.println("lumen predict: " + Printable.of(e.getMessage()));
-            return 1;
+        } catch (IllegalArgumentException | UncheckedIOException | IOException e) {
+            return CliErrors.report(err, "lumen predict", e);
         } finally {
             out.flush();
             err.flush();

@@ -4,7 +4,6 @@ import dev.lumen.app.data.ChannelStats;
 import dev.lumen.app.data.FolderDataset;
 import dev.lumen.app.data.transform.Resize;
 import dev.lumen.io.Json;
-import dev.lumen.io.Printable;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -57,9 +56,7 @@ public final class StatsCommand implements Callable<Integer> {
             r = ChannelStats.compute(ds, imgSize == null ? null : Resize.to(imgSize, imgSize), threads,
                     e -> err.println("warning: skipping " + e.getMessage()));
         } catch (IllegalArgumentException | UncheckedIOException e) {
-            err.println("lumen stats: " + Printable.of(e.getMessage()));
-            err.flush();
-            return 1;
+            return CliErrors.report(err, "lumen stats", e);
         }
         if (json) {
             Map<String, Object> m = new LinkedHashMap<>();

@@ -72,10 +72,10 @@ import java.util.function.BiFunction;
  * bit on the CPU, as one that was never stopped, whatever the worker count.
  */
 public final class Trainer {
-    /** Names timm leaves out of weight decay besides 1-d parameters and biases. */
     /** config.json's "dataset" for a run on a --data folder. */
     static final String FOLDER_DATASET = "folder";
 
+    /** Names timm leaves out of weight decay besides 1-d parameters and biases. */
     static final List<String> NO_DECAY = List.of("pos_embed", "cls_token", "dist_token", "absolute_pos_embed", "relative_position_bias_table");
 
     /** The largest --img-size: an input side beyond it is a typo or a hostile config, not a training run. */
