@@ -22,12 +22,12 @@ APT_STAMP := .deps/apt.stamp
 # The kernel tests need the emulated driver; where the build made it, a missing one is an error.
 CUDA_REQUIRED = $(shell test -f kernels/target/emu/libcuda_emu.so && echo -Dlumen.cuda.required=true)
 
-.PHONY: build test train golden deps clean kernels emu-test gpu-test bench bench-gpu bench-train-gpu gpu-driver
+.PHONY: build test train golden deps clean kernels emu-test tools-test kernel-report gpu-test bench bench-gpu bench-train-gpu gpu-driver
 build: $(APT_STAMP) kernels
 	$(MVN) -DskipTests install
 	tools/write-launcher.sh "$(JAVA_HOME)"
 
-test: $(APT_STAMP) kernels emu-test
+test: $(APT_STAMP) kernels emu-test tools-test
 	$(MVN) install $(CUDA_REQUIRED)
 	tools/write-launcher.sh "$(JAVA_HOME)"
 
@@ -37,6 +37,15 @@ kernels:
 
 emu-test:
 	$(MAKE) -C kernels emu-test emu-asan-test entry-check
+
+# The Python tools' own tests (standard library only, seconds).
+tools-test:
+	python3 -m unittest discover -s tools -p 'test_*.py'
+
+# The static performance report (registers, occupancy, hot-loop mix, roofline estimate) of the
+# README's kernel table on an H100, from nvcc's ptxas -v output and PTX; needs no GPU.
+kernel-report:
+	$(MAKE) -C kernels kernel-report
 
 # Every CUDA test (kernels, the engine's op tests on cuda, model goldens, lumen train --device cuda)
 # once, then the kernel tests under compute-sanitizer's memcheck and racecheck where the toolkit has it,

@@ -1,0 +1,185 @@
+"""Reading nvcc's output: ptxas -v resources per kernel, and the PTX of each entry: its loops,
+its hot loop and the instruction mix of that loop."""
+import re
+from dataclasses import dataclass, field
+
+# PTX div/rem become SASS sequences of about 20 instructions; nvcc's 64-bit ones take that 32-bit
+# path when both operands fit in 32 bits, as every size here does, plus a test (an estimate).
+DIV_COST = {32: 20, 64: 25}
+
+@dataclass
+class Resources:
+    regs: int
+    static_shared: int
+    spill: bool
+
+
+def parse_ptxas(text, arch="sm_90"):
+    """{kernel: Resources} of the entry functions ptxas compiled for arch."""
+    out, name = {}, None
+    for line in text.splitlines():
+        m = re.search(r"Compiling entry function '([^']+)' for '([^']+)'", line)
+        if m:
+            name = m.group(1) if m.group(2) == arch else None
+            continue
+        if name is None:
+            continue
+        m = re.search(r"(\d+) bytes spill stores, (\d+) bytes spill loads", line)
+        if m:
+            out.setdefault(name, Resources(0, 0, False)).spill = int(m.group(1)) + int(m.group(2)) > 0
+            continue
+        m = re.search(r"Used (\d+) registers", line)
+        if m:
+            r = out.setdefault(name, Resources(0, 0, False))
+            r.regs = int(m.group(1))
+            s = re.search(r"(\d+) bytes smem", line)
+            r.static_shared = int(s.group(1)) if s else 0
+    return out
+
+
+# ---------------------------------------------------------------------------- PTX
+def parse_ptx(text):
+    """{kernel: [statement]}: the instructions and labels of each .entry body, directives dropped."""
+    kernels, name, body, depth = {}, None, None, 0
+    for raw in text.splitlines():
+        line = raw.split("//", 1)[0].strip()
+        if name is None:
+            m = re.match(r"(?:\.visible\s+|\.weak\s+)?\.entry\s+([A-Za-z_0-9$]+)", line)
+            if m:
+                name, body, depth = m.group(1), [], 0
+            continue
+        if not line:
+            continue
+        depth += line.count("{") - line.count("}")
+        if line == "}" and depth == 0:
+            kernels[name] = body
+            name = None
+            continue
+        if depth >= 1 and not line.startswith(".") and line not in ("{", "}"):
+            body.append(line.rstrip(";").strip())
+    return kernels
+
+
+LABEL = re.compile(r"^(\$?[A-Za-z_][\w$]*):$")
+BRANCH = re.compile(r"^(?:@!?%\w+\s+)?bra(?:\.uni)?\s+(\$?[\w$]+)$")
+
+
+def loops(body):
+    """(start, end) of every loop: a label and a later branch back to it."""
+    where = {}
+    for i, s in enumerate(body):
+        m = LABEL.match(s)
+        if m:
+            where[m.group(1)] = i
+    found = set()
+    for i, s in enumerate(body):
+        m = BRANCH.match(s)
+        if m and m.group(1) in where and where[m.group(1)] < i:
+            found.add((where[m.group(1)], i))
+    return sorted(found)
+
+
+def opcode(stmt):
+    s = re.sub(r"^@!?%\w+\s+", "", stmt)
+    return s.split()[0] if s.split() else ""
+
+
+FLOAT_TYPES = (".f32", ".f64", ".f16", ".bf16", ".f16x2", ".bf16x2")
+
+
+def category(op):
+    """The class of one PTX opcode: fma, fp, lds, sts, ldg, stg, atom, div, int, ctl or other."""
+    base = op.split(".")[0]
+    if base in ("mma", "wmma") or (base == "fma" and op.endswith(FLOAT_TYPES)) or op.startswith("fma.rn"):
+        return "fma"
+    if base in ("div", "rem") and not op.endswith(FLOAT_TYPES):
+        return "div"
+    if base == "ld" or base == "ldu":
+        if ".shared" in op:
+            return "lds"
+        if ".global" in op or op.startswith("ldu"):
+            return "ldg"
+        if ".local" in op:
+            return "ldl"
+        return "other"
+    if base == "st":
+        return "sts" if ".shared" in op else "stg" if ".global" in op else "stl" if ".local" in op else "other"
+    if base in ("atom", "red"):
+        return "atom"
+    if base in ("bra", "bar", "ret", "exit", "call", "membar", "fence", "barrier"):
+        return "ctl"
+    if base == "cvt":
+        return "fp" if any(t in op for t in FLOAT_TYPES) else "int"
+    if base in ("shfl", "vote", "activemask"):
+        return "int"
+    if op.endswith(FLOAT_TYPES) or base in ("ex2", "lg2", "rcp", "sqrt", "rsqrt", "sin", "cos", "tanh"):
+        return "fp"
+    if base in ("add", "sub", "mul", "mad", "shl", "shr", "and", "or", "xor", "not", "setp", "selp", "mov", "cvta", "min",
+                "max", "neg", "abs", "popc", "clz", "brev", "bfe", "bfi", "prmt", "shf", "lop3", "mul24", "mad24", "slct",
+                "set", "sad", "cnot", "isspacep"):
+        return "int"
+    return "other"
+
+
+def div_bits(op):
+    return 64 if re.search(r"\.[su]64$", op) else 32
+
+
+@dataclass
+class Mix:
+    counts: dict = field(default_factory=dict)
+    instructions: int = 0
+    issue: float = 0.0           # SASS-weighted instruction slots (div/rem expanded)
+    shared_wavefronts: float = 0.0
+
+    def add(self, stmt):
+        op = opcode(stmt)
+        c = category(op)
+        self.counts[c] = self.counts.get(c, 0) + 1
+        self.instructions += 1
+        self.issue += DIV_COST[div_bits(op)] if c == "div" else 1
+        if c in ("lds", "sts"):
+            self.shared_wavefronts += 4 if ".v4" in op else 2 if ".v2" in op else 1
+
+    def n(self, c):
+        return self.counts.get(c, 0)
+
+
+def mix_of(statements):
+    m = Mix()
+    for s in statements:
+        if not LABEL.match(s):
+            m.add(s)
+    return m
+
+
+def hot_loop(body, path="work"):
+    """The hot loop of a kernel body and its mix: every statement of its span once (nested loops
+    once, every branch), so kernels with runtime branches inside the loop are overcounted.
+    path "work": the loop whose own statements (nested loops excluded) hold the most FMAs, else
+    the most memory instructions, else the most instructions. path "fast": of the innermost loops
+    that load from global memory without a division, the one with the fewest instructions per load
+    (the contiguous fast path of a kernel that also has strided ones). The whole body where there
+    is no loop."""
+    ls = loops(body)
+    if not ls:
+        return None, mix_of(body)
+    best, best_key = None, None
+    for (a, b) in ls:
+        inner = [(c, d) for (c, d) in ls if a <= c and d <= b and (c, d) != (a, b)]
+        if path == "fast":
+            m = mix_of(body[a:b + 1])
+            if inner or not m.n("ldg") or m.n("div"):
+                continue
+            key = (-m.issue / m.n("ldg"), m.n("ldg"), -a)
+        else:
+            m = mix_of([s for i, s in enumerate(body[a:b + 1], a) if not any(c <= i <= d for (c, d) in inner)])
+            key = (m.n("fma"), m.n("ldg") + m.n("lds") + m.n("stg"), m.instructions, -a)
+        if best_key is None or key > best_key:
+            best, best_key = (a, b), key
+    if best is None:
+        raise SystemExit("kernel_report: no loop without division loads from global memory (path 'fast')")
+    a, b = best
+    return best, mix_of(body[a:b + 1])
+
+
