@@ -133,35 +133,40 @@ SS = dict(b=64, d=96, l=3136, routes=4, n=1, channels_per_block=32, threads=128)
 
 def ss_common():
     s = SS
-    plane = s["b"] * s["d"] * s["l"]
-    # x, delta (per channel) and B, C (per route and state) in, out; one step = 2 MACs per state
-    # (h = exp(delta*A) h + delta*B*u, y += C h) plus exp and the gate.
-    bc = s["b"] * s["routes"] * s["n"] * s["l"] * 2
-    steps = plane * s["routes"]
-    return s, plane, bc, steps
+    plane = s["b"] * s["d"] * s["l"] * F                 # one [B,D,L] f32 plane, in bytes
+    bc = s["b"] * s["routes"] * s["n"] * s["l"] * F      # B or C [B,4,N,L]
+    steps = s["b"] * s["d"] * s["l"] * s["routes"]       # (batch, channel, route, position)
+    groups = ceil(s["d"], s["channels_per_block"])
+    return s, plane, bc, steps, groups
 
 
 def scan_fwd():
-    s, plane, bc, steps = ss_common()
-    blocks = ceil(s["d"], s["channels_per_block"]) * s["b"]
-    compulsory = (3 * plane + bc) * F
-    # routes 1..3 write their y to a scratch plane each and the owner block reads them back
-    moved = (2 * plane + bc * ceil(s["d"], s["channels_per_block"]) + plane + 2 * 3 * plane) * F
+    s, plane, bc, steps, groups = ss_common()
+    # x, delta (4 routes), B, C in, out: the fused cross-scan's floor
+    compulsory = 6 * plane + 2 * bc
+    # each route's warp stages x at its positions (4 reads of x), B and C once per block of 32
+    # channels; routes 1..3 park their y in scratch (3 stores, 3 loads), route 0 writes out, the
+    # merge reads it back and writes it again; the chunk states are saved for the backward
+    states = s["b"] * s["routes"] * s["d"] * ceil(s["l"], 64) * s["n"] * F
+    moved = 4 * plane + 4 * plane + 2 * bc * groups + 6 * plane + 3 * plane + states
     smem = s["routes"] * (2 * 32 * 17 + 2 * 16 * 17) * F
-    return Work(blocks, s["threads"], smem, steps * s["n"] * 2 * 2, compulsory, compulsory / 2, moved,
-                ("fma", steps * s["n"] * 2))
+    # selective_scan.cu runs the scan in 16-step tiles staged in shared memory: a hot-loop body per tile
+    return Work(groups * s["b"], s["threads"], smem, steps * s["n"] * 6, compulsory, compulsory / 2, moved,
+                ("iters", steps / 16))
 
 
 def scan_bwd():
-    s, plane, bc, steps = ss_common()
-    lanes = 1 << (s["n"] * 2 - 1).bit_length() - 1 if s["n"] > 1 else 1
-    groups = ceil(s["d"], 32 // lanes)
-    blocks = groups * s["b"]
-    compulsory = (5 * plane + 2 * bc) * F
-    moved = (4 * plane + 2 * bc * groups + 2 * 3 * plane + groups * 2 * bc) * F
+    s, plane, bc, steps, groups = ss_common()
+    # x, delta, B, C, gout in; gx, gdelta, gB, gC out
+    compulsory = 11 * plane + 4 * bc
+    states = s["b"] * s["routes"] * s["d"] * ceil(s["l"], 64) * s["n"] * F
+    # as the forward: 4 reads of x and gout by route, gx of routes 1..3 through scratch, and the
+    # B and C gradients as one partial per block column, summed by selective_scan_sum
+    moved = (4 + 4 + 4) * plane + 2 * bc * groups + states + 6 * plane + 3 * plane + 4 * plane + 2 * bc * groups
     smem = s["routes"] * (4 * 17 * 33 + 16 * 32) * F
-    return Work(blocks, s["threads"], smem, steps * s["n"] * 2 * 6, compulsory, compulsory / 2, moved,
-                ("fma", steps * s["n"] * 6))
+    # per 64-step chunk (a hot-loop body, its 16-step tiles unrolled): recompute, then reverse
+    return Work(groups * s["b"], s["threads"], smem, steps * s["n"] * 14, compulsory, compulsory / 2, moved,
+                ("iters", steps / 64))
 
 
 # CAS-ViT-XS CATM, stage 1: B64 dim48 56x56: AdditiveAttentionCuda (16x16 tiles, 256 threads).

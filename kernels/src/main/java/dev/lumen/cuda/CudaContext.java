@@ -28,6 +28,7 @@ public final class CudaContext {
     private final ConcurrentHashMap<String, Kernel> kernels = new ConcurrentHashMap<>();
     private final MemorySegment computeStream;
     private final MemorySegment copyStream;
+    private final LaunchLimits launchLimits;
     /** The context each thread last made current, so bind() is a field read after the first call. */
     private final ThreadLocal<Boolean> bound = ThreadLocal.withInitial(() -> Boolean.FALSE);
 
@@ -39,6 +40,7 @@ public final class CudaContext {
         driver.setCurrentContext(context);
         bound.set(Boolean.TRUE);
         this.module = loadModule(driver);
+        this.launchLimits = LaunchLimits.of(driver, dev);
         this.computeStream = driver.streamCreate(CudaDriver.STREAM_NON_BLOCKING);
         this.copyStream = driver.streamCreate(CudaDriver.STREAM_NON_BLOCKING);
     }
@@ -100,6 +102,9 @@ public final class CudaContext {
 
     /** The stream of host-to-device batch copies, which overlap with compute. */
     public MemorySegment copyStream() { return copyStream; }
+
+    /** The device's grid, block and shared-memory limits, which every launch is checked against. */
+    public LaunchLimits launchLimits() { return launchLimits; }
 
     public Kernel kernel(String name) {
         bind();

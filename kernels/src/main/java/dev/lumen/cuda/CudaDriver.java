@@ -35,7 +35,7 @@ public final class CudaDriver {
     private final boolean emulated;
     private final MethodHandle cuInit, cuDriverGetVersion, cuDeviceGet, cuDeviceGetCount, cuDeviceGetName,
             cuDeviceGetAttribute, cuDeviceTotalMem, cuDevicePrimaryCtxRetain, cuCtxSetCurrent, cuCtxSynchronize,
-            cuModuleLoadData, cuModuleUnload, cuModuleGetFunction, cuFuncSetAttribute, cuLaunchKernel, cuMemAlloc,
+            cuModuleLoadData, cuModuleUnload, cuModuleGetFunction, cuFuncSetAttribute, cuFuncGetAttribute, cuLaunchKernel, cuMemAlloc,
             cuMemFree, cuMemAllocHost, cuMemFreeHost, cuMemcpyHtoD, cuMemcpyDtoH, cuMemcpyDtoD, cuMemcpyHtoDAsync,
             cuMemcpyDtoHAsync, cuMemcpyDtoDAsync, cuMemsetD8, cuMemsetD8Async, cuMemsetD32Async, cuMemGetInfo,
             cuStreamCreate, cuStreamDestroy, cuStreamSynchronize, cuStreamWaitEvent, cuEventCreate, cuEventRecord,
@@ -60,6 +60,7 @@ public final class CudaDriver {
         cuModuleUnload = bind(linker, lib, "cuModuleUnload", PTR);
         cuModuleGetFunction = bind(linker, lib, "cuModuleGetFunction", PTR, PTR, PTR);
         cuFuncSetAttribute = bind(linker, lib, "cuFuncSetAttribute", PTR, INT, INT);
+        cuFuncGetAttribute = bind(linker, lib, "cuFuncGetAttribute", PTR, INT, PTR);
         cuLaunchKernel = bind(linker, lib, "cuLaunchKernel", PTR, INT, INT, INT, INT, INT, INT, INT, PTR, PTR, PTR);
         cuMemAlloc = bind(linker, lib, "cuMemAlloc_v2", PTR, LONG);
         cuMemFree = bind(linker, lib, "cuMemFree_v2", LONG);
@@ -305,6 +306,17 @@ public final class CudaDriver {
         } catch (Throwable t) {
             throw rethrow(t);
         }
+    }
+
+    /** A CU_FUNC_ATTRIBUTE_* of a kernel (threads per block it allows, its static shared bytes, ...). */
+    public int funcAttribute(MemorySegment fn, int attribute) {
+        MemorySegment out = OUT.get();
+        try {
+            check("cuFuncGetAttribute(" + attribute + ")", (int) cuFuncGetAttribute.invokeExact(out, attribute, fn));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        return out.get(INT, 0);
     }
 
     public void launchKernel(MemorySegment fn, int gx, int gy, int gz, int bx, int by, int bz, int sharedBytes,

@@ -4,13 +4,15 @@ import java.lang.foreign.MemorySegment;
 
 /** One entry point of the kernels module, e.g. {@code selective_scan_fwd_f32}. */
 public final class Kernel {
-    /** CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES. */
-    private static final int MAX_DYNAMIC_SHARED = 8;
+    /** CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, _SHARED_SIZE_BYTES, _MAX_DYNAMIC_SHARED_SIZE_BYTES. */
+    private static final int MAX_THREADS_PER_BLOCK = 0, SHARED_SIZE_BYTES = 1, MAX_DYNAMIC_SHARED = 8;
 
     private final CudaContext context;
     private final CudaDriver driver;
     private final MemorySegment function;
     private final String name;
+    /** Threads per block its registers or __launch_bounds__ allow, and its static __shared__ bytes. */
+    private final int maxThreads, staticShared;
     private int sharedLimitSet = 48 * 1024;
 
     Kernel(CudaContext context, MemorySegment function, String name) {
@@ -18,6 +20,8 @@ public final class Kernel {
         this.driver = context.driver();
         this.function = function;
         this.name = name;
+        this.maxThreads = driver.funcAttribute(function, MAX_THREADS_PER_BLOCK);
+        this.staticShared = driver.funcAttribute(function, SHARED_SIZE_BYTES);
     }
 
     public String name() { return name; }
@@ -27,13 +31,14 @@ public final class Kernel {
         launch(grid, block, sharedBytes, context.stream(), args);
     }
 
+    /**
+     * Launches on stream after checking grid, block and sharedBytes against the device's and this
+     * kernel's limits ({@link LaunchLimits#check}): an IllegalArgumentException names the kernel
+     * and the dimension before the driver is called.
+     */
     public void launch(int[] grid, int[] block, int sharedBytes, MemorySegment stream, KernelArgs args) {
         context.bind();
-        int[] g0 = dims(grid);
-        if (g0[1] > 65535 || g0[2] > 65535 || g0[0] < 1 || g0[1] < 1 || g0[2] < 1) {
-            throw new IllegalArgumentException(name + ": grid " + g0[0] + "x" + g0[1] + "x" + g0[2]
-                    + " outside CUDA's limits (x >= 1, y and z in [1, 65535])");
-        }
+        context.launchLimits().check(name, grid, block, sharedBytes, maxThreads, staticShared);
         if (sharedBytes > sharedLimitSet) {
             driver.funcSetAttribute(function, MAX_DYNAMIC_SHARED, sharedBytes);
             sharedLimitSet = sharedBytes;
