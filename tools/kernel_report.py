@@ -34,6 +34,8 @@ def table(estimates):
                 f"{m.n('lds')} lds, {m.n('ldg')} ldg, {m.n('int')} int, {m.n('div')} div")
         if fma:
             loop += f"; {m.issue / fma:.1f} issue/FMA"
+        if e.work.useful_fma:
+            loop += f"; {e.work.hot[1] / e.work.useful_fma:.2f} FMA per useful FMA"
         lines.append(f"| `{e.row.kernel}` | {e.row.problem} | {e.res.regs} | {e.res.static_shared + e.work.dynamic_shared:,} "
                      f"| {100 * e.occupancy:.0f}% ({e.limiter}), {100 * e.warps_per_sm / WARPS_PER_SM:.0f}% filled | {loop} | {e.work.flops / 1e9:.2f} "
                      f"| {e.work.moved_bytes / 1e6:,.0f} | {us(e.estimate)} ({e.bound}) | {us(e.floor)} "

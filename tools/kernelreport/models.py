@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from kernelreport.h100 import ceil
 
+
 @dataclass
 class Work:
     """What one launch at the table size does: grid, useful FLOPs, compulsory and moved bytes,
@@ -21,6 +22,7 @@ class Work:
     moved_bytes: float    # what the blocks load and store: halos and per-block re-reads included
     hot: tuple            # ('fma', n), ('ldg', n) or ('iters', n)
     tensor_cores: bool = False   # the fp16 floor assumes tensor cores
+    useful_fma: float = 0        # the FMAs the result needs, where hot counts FMAs (0: not reported)
 
 
 F = 4  # bytes of an f32
@@ -52,7 +54,7 @@ def dwconv_fwd():
     executed = blocks * d["tile_w"] * d["tile_h"] * d["k"] ** 2
     moved = blocks * (in_w * in_h + d["k"] ** 2) * F + d["n"] * d["c"] * plane * F
     return Work(blocks, d["tile_w"] * d["threads_y"], (in_w * in_h + d["k"] ** 2) * F, 2 * macs, compulsory,
-                compulsory / 2, moved, ("fma", executed), tensor_cores=True)
+                compulsory / 2, moved, ("fma", executed), tensor_cores=True, useful_fma=macs)
 
 
 def dwconv_bwd_input():
@@ -63,7 +65,7 @@ def dwconv_bwd_input():
     executed = blocks * d["tile_w"] * d["tile_h"] * d["k"] ** 2
     moved = blocks * (g * g + d["k"] ** 2) * F + d["n"] * d["c"] * plane * F
     return Work(blocks, d["tile_w"] * d["threads_y"], (g * g + d["k"] ** 2) * F, 2 * macs, compulsory,
-                compulsory / 2, moved, ("fma", executed), tensor_cores=True)
+                compulsory / 2, moved, ("fma", executed), tensor_cores=True, useful_fma=macs)
 
 
 def dwconv_bwd_weight():
@@ -74,7 +76,7 @@ def dwconv_bwd_weight():
     executed = steps * d["wgrad_tile_h"] * d["tile_w"] * d["k"] ** 2
     moved = steps * (in_w * in_h + d["wgrad_tile_h"] * d["tile_w"]) * F + splits * d["c"] * d["k"] ** 2 * F
     smem = (in_w * in_h + d["wgrad_tile_h"] * d["tile_w"] + 256) * F
-    return Work(d["c"] * splits, 256, smem, 2 * macs, compulsory, compulsory / 2, moved, ("fma", executed), tensor_cores=True)
+    return Work(d["c"] * splits, 256, smem, 2 * macs, compulsory, compulsory / 2, moved, ("fma", executed), tensor_cores=True, useful_fma=macs)
 
 
 # VOLO-D1 outlook attention, B64 28x28 C192 (6 heads of 32), k3 pad1 stride2: OutlookCuda.
@@ -100,7 +102,7 @@ def outlook_fwd():
     moved = blocks * (window * window * o["ch"] + anchors * anchors * kk * kk) * F + v * F
     # softmax of each anchor's k^2 x k^2 logits, then one MAC per (anchor tap, tap, channel)
     return Work(blocks, 256, window * window * (o["ch"] + 1) * F, 2 * macs, compulsory, compulsory / 2, moved,
-                ("fma", macs * ceil(o["hw"], o["tile"]) ** 2 * o["tile"] ** 2 / o["hw"] ** 2))
+                ("fma", macs * ceil(o["hw"], o["tile"]) ** 2 * o["tile"] ** 2 / o["hw"] ** 2), useful_fma=macs)
 
 
 def outlook_bwd_v():
@@ -112,7 +114,7 @@ def outlook_bwd_v():
     moved = blocks * (window * window * o["ch"] + anchors * anchors * kk * kk) * F + v * F
     smem = (anchors * anchors * kk * kk + window * window * (o["ch"] + 1)) * F
     return Work(blocks, 256, smem, 2 * macs, compulsory, compulsory / 2, moved,
-                ("fma", macs * ceil(o["hw"], o["tile"]) ** 2 * o["tile"] ** 2 / o["hw"] ** 2))
+                ("fma", macs * ceil(o["hw"], o["tile"]) ** 2 * o["tile"] ** 2 / o["hw"] ** 2), useful_fma=macs)
 
 
 def outlook_bwd_logits():
@@ -124,7 +126,7 @@ def outlook_bwd_logits():
     compulsory = (2 * v + 2 * logits) * F
     moved = blocks * 2 * win * win * hd * F + 2 * logits * F
     return Work(blocks, 256, 2 * win * win * (hd + 1) * F, 2 * macs, compulsory, compulsory / 2, moved,
-                ("fma", macs * (ceil(a, t) * t) ** 2 / a ** 2))
+                ("fma", macs * (ceil(a, t) * t) ** 2 / a ** 2), useful_fma=macs)
 
 
 # VMamba-T selective scan, B64 L3136 (56x56), 4 routes, D96, N1: SelectiveScanCuda.

@@ -178,7 +178,7 @@ def hot_loop(body, path="work"):
         if best_key is None or key > best_key:
             best, best_key = (a, b), key
     if best is None:
-        raise SystemExit("kernel_report: no loop without division loads from global memory (path 'fast')")
+        raise ValueError("no loop without division loads from global memory (path 'fast')")
     a, b = best
     return best, mix_of(body[a:b + 1])
 

@@ -33,7 +33,10 @@ class Estimate:
 
 def estimate(row, res, body):
     w = row.model()
-    _, mix = hot_loop(body, row.path)
+    try:
+        _, mix = hot_loop(body, row.path)
+    except ValueError as e:
+        raise SystemExit(f"kernel_report: {row.kernel}: {e}")
     kind, executed = w.hot
     per_body = 1 if kind == "iters" else mix.n(kind)
     if per_body == 0:
