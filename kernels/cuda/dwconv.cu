@@ -253,7 +253,9 @@ __device__ void dwconv_bwd_input(const T* __restrict__ go, const T* __restrict__
 // split the grad-output rows and are summed in a fixed order at the end. Per chunk of 14 outputs a
 // thread loads the 14 grad-outputs (float2 broadcasts) and, per tap row, one input segment, then
 // does 14 * VW FMAs per row from registers (448 FMAs per 175 loads at K = 31). Interleaved taps keep
-// the lanes' loads on 32 different banks (row pitch 4 mod 8).
+// the lanes' loads on 32 different banks (row pitch 4 mod 8). What bounds it: shared-memory
+// bandwidth (175 wavefronts against 448 / 4 FMA issue cycles), about 1.6x the FP32 floor at K = 31;
+// longer chunks would need more registers and waste half of every row of a 14x14 map.
 template <int K, int S, typename T>
 __device__ void dwconv_bwd_weight(const T* __restrict__ x, const T* __restrict__ go, float* __restrict__ part_w,
                                   float* __restrict__ part_b, int N, int C, int H, int W, int k, int pad, int OH, int OW) {
