@@ -1,14 +1,26 @@
 package dev.lumen.cuda;
 
 import dev.lumen.backend.cuda.DeviceScratch;
+import java.util.Set;
 
 /**
  * Launches the depth-wise convolution kernels of dwconv.cu on device pointers (NCHW, weight
- * [C,1,K,K]), on the context's compute stream; CudaConv routes depth-wise convs here. Tile sizes
- * here must match the constants at the top of dwconv.cu.
+ * [C,1,K,K]), on the context's compute stream; CudaConv routes depth-wise convs here. The kernel
+ * sizes in {@link #TEMPLATED} have their own entry points (dwconv2d_fwd_k31_s1_f32, ...), every
+ * other size the runtime-K ones (..._kany_s1_...). The tile constants and shared-memory layout
+ * here must match the top of dwconv.cu.
  */
 public final class DepthwiseConvCuda {
-    private static final int TILE_W = 32, TILE_H = 32, THREADS_Y = 8, WGRAD_TILE_H = 8, THREADS = 256;
+    /** Outputs per thread along a row and rows per thread of the conv kernels. */
+    private static final int V = 7, R = 4;
+    private static final int MAX_THREADS = 256, TARGET_THREADS = 128;
+    /** Shared memory a conv block may take: within the default, so several blocks share an SM. */
+    private static final int MAX_SHARED = 48 * 1024;
+    private static final int WG_THREADS = 256, WG_TILE_H = 32, WG_TILE_W = 56;
+    private static final int MAX_GRID_YZ = 65535, MAX_BLOCK_Z = 64;
+
+    /** Kernel sizes with an unrolled entry point, per stride (dwconv.cu's LUMEN_DWCONV_ENTRIES). */
+    private static final Set<Integer> TEMPLATED_S1 = Set.of(3, 5, 7, 13, 27, 29, 31), TEMPLATED_S2 = Set.of(3, 5, 7);
 
     /** Storage type of the tensors: selects the _f32 or _f16 entry points. */
     public enum Storage { F32, F16 }
@@ -19,14 +31,23 @@ public final class DepthwiseConvCuda {
         public Shape {
             if (k % 2 == 0 || k < 1 || k > 31) throw new IllegalArgumentException("dwconv2d: kernel " + k + " must be odd, 1..31");
             if (stride != 1 && stride != 2) throw new IllegalArgumentException("dwconv2d: stride " + stride + " must be 1 or 2");
+            if (pad < 0) throw new IllegalArgumentException("dwconv2d: padding " + pad + " must be >= 0");
         }
 
         public int oh() { return (h + 2 * pad - k) / stride + 1; }
 
         public int ow() { return (w + 2 * pad - k) / stride + 1; }
+
+        public int planes() { return Math.multiplyExact(n, c); }
+
+        /** True when this kernel size and stride have unrolled entry points. */
+        public boolean templated() { return (stride == 1 ? TEMPLATED_S1 : TEMPLATED_S2).contains(k); }
     }
 
-    private static String name(String op, Storage s) { return op + "_" + s.name().toLowerCase(java.util.Locale.ROOT); }
+    /** Entry point of op for the shape's kernel size, stride and storage type. */
+    static String name(String op, Shape s, Storage st) {
+        return op + "_" + (s.templated() ? "k" + s.k() : "kany") + "_s" + s.stride() + "_" + st.name().toLowerCase(java.util.Locale.ROOT);
+    }
 
     /** y = dwconv(x, w) + bias (bias may be null). */
     public static void forward(CudaContext ctx, Storage st, Shape s, DeviceBuffer x, DeviceBuffer w, DeviceBuffer bias, DeviceBuffer y) {
@@ -35,13 +56,11 @@ public final class DepthwiseConvCuda {
 
     /** y = dwconv(x, w) + bias on device pointers (bias 0: none), queued on the compute stream. */
     public static void forward(CudaContext ctx, Storage st, Shape s, long x, long w, long bias, long y) {
-        int inW = (TILE_W - 1) * s.stride() + s.k(), inH = (TILE_H - 1) * s.stride() + s.k();
-        int smem = (inW * inH + s.k() * s.k()) * 4;
+        Tiling t = Tiling.of(s.planes(), s.oh(), s.ow(), s.stride(), s.k(), 1);
         try (KernelArgs a = new KernelArgs()) {
-            a.ptr(x).ptr(w).ptr(bias).ptr(y)
-                    .i32(s.c()).i32(s.h()).i32(s.w()).i32(s.k()).i32(s.stride()).i32(s.pad()).i32(s.oh()).i32(s.ow());
-            ctx.kernel(name("dwconv2d_fwd", st)).launch(
-                    new int[] {ceil(s.ow(), TILE_W), ceil(s.oh(), TILE_H), s.n() * s.c()}, new int[] {TILE_W, THREADS_Y}, smem, a);
+            a.ptr(x).ptr(w).ptr(bias).ptr(y).i32(s.planes()).i32(s.c()).i32(s.h()).i32(s.w()).i32(s.k()).i32(s.pad())
+                    .i32(s.oh()).i32(s.ow());
+            ctx.kernel(name("dwconv2d_fwd", s, st)).launch(t.grid(name("dwconv2d_fwd", s, st)), t.block(), t.sharedBytes(), a);
         }
     }
 
@@ -50,16 +69,18 @@ public final class DepthwiseConvCuda {
         backwardInput(ctx, st, s, go.pointer(), w.pointer(), dx.pointer());
     }
 
-    /** dx from the upstream gradient go, on device pointers, queued on the compute stream. */
+    /**
+     * dx from the upstream gradient go, on device pointers, queued on the compute stream: a
+     * stride-1 conv with the flipped filter over H x W, or at stride 2 four parity phases of
+     * ceil(H/2) x ceil(W/2) with every other tap (the phases are the low bits of grid y and z).
+     */
     public static void backwardInput(CudaContext ctx, Storage st, Shape s, long go, long w, long dx) {
-        // A tile of 32 dx rows is reached by at most floor((31 + K - 1) / stride) + 2 grad-output rows.
-        int gh = (TILE_H - 1 + s.k() - 1) / s.stride() + 2;
-        int gw = (TILE_W - 1 + s.k() - 1) / s.stride() + 2;
-        int smem = (gh * gw + s.k() * s.k()) * 4;
+        String kernel = name("dwconv2d_bwd_input", s, st);
+        Tiling t = s.stride() == 1 ? Tiling.of(s.planes(), s.h(), s.w(), 1, s.k(), 1)
+                : Tiling.of(s.planes(), (s.h() + 1) / 2, (s.w() + 1) / 2, 1, (s.k() + 1) / 2, 2);
         try (KernelArgs a = new KernelArgs()) {
-            a.ptr(go).ptr(w).ptr(dx).i32(s.c()).i32(s.h()).i32(s.w()).i32(s.k()).i32(s.stride()).i32(s.pad()).i32(s.oh()).i32(s.ow());
-            ctx.kernel(name("dwconv2d_bwd_input", st)).launch(
-                    new int[] {ceil(s.w(), TILE_W), ceil(s.h(), TILE_H), s.n() * s.c()}, new int[] {TILE_W, THREADS_Y}, smem, a);
+            a.ptr(go).ptr(w).ptr(dx).i32(s.planes()).i32(s.c()).i32(s.h()).i32(s.w()).i32(s.k()).i32(s.pad()).i32(s.oh()).i32(s.ow());
+            ctx.kernel(kernel).launch(t.grid(kernel), t.block(), t.sharedBytes(), a);
         }
     }
 
@@ -70,26 +91,68 @@ public final class DepthwiseConvCuda {
 
     /**
      * dw (and db unless 0) on device pointers. The f32 partial sums live in scratch from the
-     * caching allocator; both launches are queued on the compute stream, so no host wait.
+     * caching allocator; both launches are queued on the compute stream, so no host wait. Grid
+     * (C, splits): channels on x, so any C fits.
      */
     public static void backwardWeight(CudaContext ctx, Storage st, Shape s, long x, long go, long dw, long db) {
         int splits = Math.max(1, Math.min(s.n(), ceil(264, s.c())));   // about two blocks per SM of an H100
         int taps = s.k() * s.k();
-        int inW = (TILE_W - 1) * s.stride() + s.k(), inH = (WGRAD_TILE_H - 1) * s.stride() + s.k();
-        int smem = (inW * inH + WGRAD_TILE_H * TILE_W + THREADS) * 4;
+        int rw = s.templated() ? (s.k() + 7) / 8 : 4, vw = s.templated() ? (s.k() + 3) / 4 : 8;   // taps per lane, as in dwconv.cu
+        int xrows = (WG_TILE_H - 1) * s.stride() + 8 * rw, xcols = (WG_TILE_W - 1) * s.stride() + 4 * vw;
+        int xpitch = xcols + ((4 - xcols) & 7);
+        int smem = (Math.max(WG_TILE_H * WG_TILE_W + xrows * xpitch, WG_THREADS / 32 * rw * vw * 32) + WG_THREADS) * 4;
         try (DeviceScratch pw = DeviceScratch.allocate((long) splits * s.c() * taps * 4);
              DeviceScratch pb = DeviceScratch.allocate((long) splits * s.c() * 4)) {
             try (KernelArgs a = new KernelArgs()) {
-                a.ptr(x).ptr(go).ptr(pw.ptr()).ptr(pb.ptr()).i32(s.n()).i32(s.c()).i32(s.h()).i32(s.w()).i32(s.k()).i32(s.stride())
-                        .i32(s.pad()).i32(s.oh()).i32(s.ow());
-                ctx.kernel(name("dwconv2d_bwd_weight", st)).launch(new int[] {s.c(), splits}, new int[] {TILE_W, THREADS_Y}, smem, a);
+                a.ptr(x).ptr(go).ptr(pw.ptr()).ptr(pb.ptr()).i32(s.n()).i32(s.c()).i32(s.h()).i32(s.w()).i32(s.k()).i32(s.pad())
+                        .i32(s.oh()).i32(s.ow());
+                ctx.kernel(name("dwconv2d_bwd_weight", s, st)).launch(new int[] {s.c(), splits}, new int[] {WG_THREADS}, smem, a);
             }
             try (KernelArgs a = new KernelArgs()) {
                 a.ptr(pw.ptr()).ptr(pb.ptr()).ptr(dw).ptr(db).i32(s.c()).i32(s.k()).i32(splits);
                 int total = Math.max(s.c() * taps, s.c());
-                ctx.kernel(name("dwconv2d_bwd_weight_reduce", st)).launch(new int[] {ceil(total, 256)}, new int[] {256}, 0, a);
+                ctx.kernel("dwconv2d_bwd_weight_reduce_" + st.name().toLowerCase(java.util.Locale.ROOT))
+                        .launch(new int[] {ceil(total, 256)}, new int[] {256}, 0, a);
             }
         }
+    }
+
+    /**
+     * Block (tx, ty, planes) and grid of a conv pass over planes maps of oh x ow outputs with a
+     * kh x kh filter read at the given stride; phases (1 or 2) multiplies the tiles on grid y and z.
+     */
+    record Tiling(int tx, int ty, int planesPerBlock, int tilesY, int tilesX, int phases, int sharedBytes, int planes) {
+        static Tiling of(int planes, int oh, int ow, int stride, int kh, int phases) {
+            int tx = Math.min(8, ceil(ow, V));
+            int rowStrips = ceil(oh, R);
+            int ty = Math.min(rowStrips, MAX_THREADS / tx);
+            while (ty > 1 && planeFloats(tx, ty, stride, kh) * 4 > MAX_SHARED) ty--;
+            int tilesY = ceil(rowStrips, ty);
+            ty = ceil(rowStrips, tilesY);   // the same number of tiles, evenly filled
+            int perPlane = planeFloats(tx, ty, stride, kh) * 4;
+            int p = Math.min(Math.min(planes, ceil(TARGET_THREADS, tx * ty)), Math.min(MAX_THREADS / (tx * ty), MAX_SHARED / perPlane));
+            p = Math.max(1, Math.min(p, MAX_BLOCK_Z));
+            return new Tiling(tx, ty, p, tilesY, ceil(ow, tx * V), phases, p * perPlane, planes);
+        }
+
+        int[] block() { return new int[] {tx, ty, planesPerBlock}; }
+
+        /** Planes on x (up to 2^31 - 1 blocks), tiles (times phases) on y and z, checked against 65535. */
+        int[] grid(String kernel) {
+            long y = (long) tilesY * phases, z = (long) tilesX * phases;
+            if (y > MAX_GRID_YZ || z > MAX_GRID_YZ) {
+                throw new IllegalArgumentException(kernel + ": " + y + " x " + z + " tiles exceed CUDA's grid limit of 65535 on y and z");
+            }
+            return new int[] {ceil(planes, planesPerBlock), (int) y, (int) z};
+        }
+    }
+
+    /** Shared-memory floats of one plane of a conv block: dwconv.cu's plane_floats. */
+    static int planeFloats(int tx, int ty, int stride, int k) {
+        int cols = (tx * V - 1) * stride + k, rows = (ty * R - 1) * stride + k;
+        int pitch = tx == 8 && stride == 1 ? cols + ((2 - cols) & 3) : cols | 1;
+        int wp = (k + 3) & ~3;
+        return ((k + 1) * wp + rows * pitch + 3) & ~3;
     }
 
     private static int ceil(int a, int b) { return (a + b - 1) / b; }
