@@ -442,8 +442,11 @@ void block_barrier(Fiber* me, int pred) {
 
 // ---------------------------------------------------------------- warp operations
 [[noreturn]] void warp_collective_failed(Worker* w, int warp_index, const char* what, const char* why) {
-    std::fprintf(stderr, "lumen-emu: %s in block (%u,%u,%u), warp %d: %s\n", what, w->info.bid.x, w->info.bid.y,
-                 w->info.bid.z, warp_index, why);
+    const char* kernel = "?";
+    for (const KernelReg* r = lumen_emu_kernels(); r; r = r->next)
+        if (r->fn == w->info.fn) kernel = r->name;
+    std::fprintf(stderr, "lumen-emu: %s in kernel %s, block (%u,%u,%u), warp %d: %s\n", what, kernel, w->info.bid.x,
+                 w->info.bid.y, w->info.bid.z, warp_index, why);
     w->failed = true;
     w->fail_code = kLaunchFailed;
     ASAN_LEAVE(nullptr, w->sched_bottom, w->sched_size);
@@ -470,7 +473,7 @@ void warp_collective(Worker* w, Warp& wp, int warp_index, uint32_t group) {
         warp_collective_failed(w, warp_index, what, why);
     }
     for (int l = 0; l < 32; l++) {
-        if (wp.op[l] != kCollective || wp.cfn[l] != wp.cfn[first]) {
+        if (wp.op[l] != kCollective || wp.cfn[l] != wp.cfn[first] || std::strcmp(wp.what[l], what) != 0) {
             std::snprintf(why, sizeof why, "lane %d called %s instead (divergent warp-collective calls)", l,
                           wp.op[l] == kCollective ? wp.what[l] : "a different warp operation");
             warp_collective_failed(w, warp_index, what, why);

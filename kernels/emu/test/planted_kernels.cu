@@ -128,3 +128,20 @@ extern "C" __global__ void planted_wmma_misaligned(const __half* a, float* c) {
     wmma::load_matrix_sync(fa, a + 1, 16);
     c[threadIdx.x] = float(fa.x[0]);
 }
+
+// Divergent WMMA: the two half-warps take different branches, one storing and one loading.
+extern "C" __global__ void planted_wmma_branches(float* c) {
+    using namespace nvcuda;
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+    wmma::fill_fragment(acc, 1.0f);
+    if (threadIdx.x < 16) wmma::store_matrix_sync(c, acc, 16, wmma::mem_row_major);
+    else wmma::load_matrix_sync(acc, c, 16, wmma::mem_row_major);
+}
+
+// Each half-warp passes its own tile pointer: WMMA arguments must be warp-uniform.
+extern "C" __global__ void planted_wmma_nonuniform(float* c) {
+    using namespace nvcuda;
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+    wmma::fill_fragment(acc, 1.0f);
+    wmma::store_matrix_sync(c + (threadIdx.x < 16 ? 0 : 256), acc, 16, wmma::mem_row_major);
+}

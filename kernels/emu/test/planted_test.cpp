@@ -125,7 +125,7 @@ int main() {
         "planted_shared_write_past_end", "planted_dynamic_shared_past_end", "planted_nonatomic_sum",
         "planted_uninitialized_shared", "planted_bounded", "planted_index_overflow", "planted_clean_warp_exchange",
         "planted_clean_atomics", "planted_wmma_divergent", "planted_wmma_load_past_end", "planted_wmma_misaligned",
-        "planted_fast_math"};
+        "planted_wmma_branches", "planted_wmma_nonuniform", "planted_fast_math"};
     std::vector<const char*> stale(all.begin(), all.end() - 1);   // an image from before planted_fast_math
     std::string old_image = ptx_image(stale);
     CUmodule old_mod;
@@ -224,6 +224,14 @@ int main() {
     l = launch("planted_wmma_misaligned", dim3(1), dim3(32), 0, {&tile16, &cout});
     expect("wmma::load_matrix_sync from a pointer that is not 256-bit aligned", l.rc == CUDA_ERROR_LAUNCH_FAILED
            && has(l.report, "not 256-bit aligned"), l.report);
+
+    CUdeviceptr tiles2 = dalloc(512 * 4);
+    l = launch("planted_wmma_branches", dim3(1), dim3(32), 0, {&tiles2});
+    expect("wmma::store_matrix_sync in one half-warp, load_matrix_sync in the other", l.rc == CUDA_ERROR_LAUNCH_FAILED
+           && has(l.report, "divergent warp-collective calls"), l.report);
+    l = launch("planted_wmma_nonuniform", dim3(1), dim3(32), 0, {&tiles2});
+    expect("wmma::store_matrix_sync with a different pointer per half-warp", l.rc == CUDA_ERROR_LAUNCH_FAILED
+           && has(l.report, "lanes 0 and 16 disagree"), l.report);
 
     // ---- correct kernels stay clean
     l = launch("planted_clean_warp_exchange", dim3(3), dim3(64), 0, {&out});
