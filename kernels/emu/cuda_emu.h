@@ -147,7 +147,7 @@ __attribute__((always_inline)) inline FiberPub* self() {
 enum WarpOp : int {
     kShflIdx, kShflUp, kShflDown, kShflXor, kBallot, kAny, kAll, kSyncWarp,
     kReduceAdd, kReduceMinU, kReduceMaxU, kReduceMinI, kReduceMaxI, kReduceAnd, kReduceOr,
-    kReduceXor, kMatchAny
+    kReduceXor, kMatchAny, kCollective
 };
 
 // Runtime entry points (emu_runtime.cpp).
@@ -634,5 +634,7 @@ inline __nv_bfloat16 __hmax(__nv_bfloat16 a, __nv_bfloat16 b) { return __float2b
 inline __nv_bfloat16 __hmin(__nv_bfloat16 a, __nv_bfloat16 b) { return __float2bfloat16(fminf(float(a), float(b))); }
 inline bool __hisnan(__half a) { return (a.__x & 0x7fffu) > 0x7c00u; }
 inline bool __hisnan(__nv_bfloat16 a) { return (a.__x & 0x7fffu) > 0x7f80u; }
+
+#include "cuda_emu_wmma.h"
 
 #endif  // LUMEN_CUDA_EMU

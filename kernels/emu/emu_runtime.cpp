@@ -146,6 +146,8 @@ struct Warp {
     uint8_t width[32];
     int arg[32];
     uint64_t val[32];
+    WarpCollectiveFn cfn[32];   // kCollective: the function and its name in messages
+    const char* what[32];
 };
 
 struct Job {
@@ -439,8 +441,51 @@ void block_barrier(Fiber* me, int pred) {
 }
 
 // ---------------------------------------------------------------- warp operations
+[[noreturn]] void warp_collective_failed(Worker* w, int warp_index, const char* what, const char* why) {
+    const char* kernel = "?";
+    for (const KernelReg* r = lumen_emu_kernels(); r; r = r->next)
+        if (r->fn == w->info.fn) kernel = r->name;
+    std::fprintf(stderr, "lumen-emu: %s in kernel %s, block (%u,%u,%u), warp %d: %s\n", what, kernel, w->info.bid.x,
+                 w->info.bid.y, w->info.bid.z, warp_index, why);
+    w->failed = true;
+    w->fail_code = kLaunchFailed;
+    ASAN_LEAVE(nullptr, w->sched_bottom, w->sched_size);
+    emu_resume(w->sched_sp);
+}
+
+// A warp collective (the WMMA calls) needs all 32 lanes of the warp at the same call; the lane
+// that completes the group runs it for everyone while the others are parked.
+void warp_collective(Worker* w, Warp& wp, int warp_index, uint32_t group) {
+    int first = -1;
+    for (uint32_t g = group; g; g &= g - 1)
+        if (wp.op[__builtin_ctz(g)] == kCollective) { first = __builtin_ctz(g); break; }
+    if (first < 0) return;
+    const char* what = wp.what[first];
+    char why[256];
+    if (wp.present != 0xffffffffu) {
+        std::snprintf(why, sizeof why, "the warp has only %d threads; all 32 lanes must take part",
+                      __builtin_popcount(wp.present));
+        warp_collective_failed(w, warp_index, what, why);
+    }
+    if (group != 0xffffffffu) {
+        std::snprintf(why, sizeof why, "lanes 0x%08x exited without calling it; all 32 lanes must take part",
+                      ~group & ~wp.alive);
+        warp_collective_failed(w, warp_index, what, why);
+    }
+    for (int l = 0; l < 32; l++) {
+        if (wp.op[l] != kCollective || wp.cfn[l] != wp.cfn[first] || std::strcmp(wp.what[l], what) != 0) {
+            std::snprintf(why, sizeof why, "lane %d called %s instead (divergent warp-collective calls)", l,
+                          wp.op[l] == kCollective ? wp.what[l] : "a different warp operation");
+            warp_collective_failed(w, warp_index, what, why);
+        }
+    }
+    void* args[32];
+    for (int l = 0; l < 32; l++) args[l] = reinterpret_cast<void*>(uintptr_t(wp.val[l]));
+    if (wp.cfn[first](args, why, sizeof why) != 0) warp_collective_failed(w, warp_index, what, why);
+}
+
 void warp_compute(Worker* w, Warp& wp, int warp_index, uint32_t group) {
-    (void)warp_index;
+    warp_collective(w, wp, warp_index, group);
     int first = __builtin_ctz(group);
     int op = wp.op[first];
     uint64_t common = 0;
@@ -767,6 +812,14 @@ LUMEN_EMU_API int lumen_emu_syncthreads_op(int pred, int op) {
 
 LUMEN_EMU_API uint64_t lumen_emu_warp_op(unsigned mask, uint64_t value, int op, int arg, int width) {
     return warp_op(current(), mask, value, op, arg, width);
+}
+
+LUMEN_EMU_API void lumen_emu_warp_collective(WarpCollectiveFn fn, const char* what, void* arg) {
+    Fiber* me = current();
+    Warp& wp = me->w->warps[me->warp];
+    wp.cfn[me->lane] = fn;
+    wp.what[me->lane] = what;
+    warp_op(me, 0xffffffffu, uint64_t(reinterpret_cast<uintptr_t>(arg)), kCollective, 0, 32);
 }
 
 LUMEN_EMU_API unsigned lumen_emu_activemask(void) {

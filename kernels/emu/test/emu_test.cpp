@@ -38,6 +38,9 @@ void et_lowp(const float*, unsigned short*, unsigned short*, float*, int);
 void et_params(EtParams, const double*, float*);
 void et_vec_add(const float*, const float*, float*, int);
 void et_deadlock(float*);
+void et_wmma_gemm_f16(const __half*, const __half*, float*, int, int, int, float);
+void et_wmma_gemm_bf16(const __nv_bfloat16*, const __nv_bfloat16*, float*, int, int, int, float);
+void et_wmma_shares(float*, float*, int*);
 }
 
 static int g_pass = 0, g_fail = 0;
@@ -307,6 +310,89 @@ static bool test_deadlock_reported() {
     std::vector<float> a(100, 1.0f), b(100, 2.0f), c(100, 0.0f);
     EXPECT(cuda_emu::launch(et_vec_add, dim3(1), dim3(128), 0, a.data(), b.data(), c.data(), 100) == 0, "launch");
     EXPECT(c[99] == 3.0f, "after deadlock %f", c[99]);
+    return ok;
+}
+
+// WMMA: a GEMM on tensor cores against a double reference. A and B are 16-bit values, so every
+// product is exact in float and only the float sums round; small integers make it exact.
+// WMMA tiles must be 256-bit aligned, as device memory and shared arrays are.
+template <class T> struct Aligned32 {
+    typedef T value_type;
+    Aligned32() = default;
+    template <class U> Aligned32(const Aligned32<U>&) {}
+    T* allocate(size_t n) { return static_cast<T*>(std::aligned_alloc(32, (n * sizeof(T) + 31) / 32 * 32)); }
+    void deallocate(T* p, size_t) { std::free(p); }
+    template <class U> bool operator==(const Aligned32<U>&) const { return true; }
+    template <class U> bool operator!=(const Aligned32<U>&) const { return false; }
+};
+template <class T> using TileVec = std::vector<T, Aligned32<T>>;
+
+template <class T, class Kernel>
+static bool wmma_gemm(Kernel kernel, bool integers) {
+    bool ok = true;
+    const int M = 32, N = 64, K = 48;
+    const float alpha = 0.5f;
+    TileVec<T> a(M * K), b(N * K);   // A row-major, B column-major (b[n * K + k])
+    auto ra = random_floats(a.size(), 21), rb = random_floats(b.size(), 22);
+    for (size_t i = 0; i < a.size(); i++) a[i] = T(integers ? std::round(ra[i] * 8) : ra[i]);
+    for (size_t i = 0; i < b.size(); i++) b[i] = T(integers ? std::round(rb[i] * 8) : rb[i]);
+    TileVec<float> c(M * N, NAN);
+    EXPECT(cuda_emu::launch(kernel, dim3(N / 32, M / 16), dim3(64), 0, a.data(), b.data(), c.data(), M, N, K, alpha) == 0, "launch");
+    for (int m = 0; m < M; m++)
+        for (int n = 0; n < N; n++) {
+            double ref = 0, mag = 0;
+            for (int k = 0; k < K; k++) {
+                ref += double(float(a[m * K + k])) * double(float(b[n * K + k]));
+                mag += std::fabs(double(float(a[m * K + k])) * double(float(b[n * K + k])));
+            }
+            ref *= alpha;
+            double tol = integers ? 0.0 : 1e-6 * mag;
+            EXPECT(std::fabs(c[m * N + n] - ref) <= tol, "c[%d,%d] = %.9g, reference %.9g", m, n, c[m * N + n], ref);
+            if (!ok) return ok;
+        }
+    return ok;
+}
+
+static bool test_wmma_gemm() {
+    return wmma_gemm<__half>(et_wmma_gemm_f16, false) && wmma_gemm<__half>(et_wmma_gemm_f16, true)
+           && wmma_gemm<__nv_bfloat16>(et_wmma_gemm_bf16, false) && wmma_gemm<__nv_bfloat16>(et_wmma_gemm_bf16, true);
+}
+
+// The shares of a fragment: 8 elements per lane, the tile covered once; the row-major layout of
+// the shares in this mode is returned in `layout`.
+static bool wmma_shares(std::vector<float>& layout) {
+    bool ok = true;
+    TileVec<float> col(256, NAN), row(256, NAN);
+    std::vector<int> num(32, 0);
+    EXPECT(cuda_emu::launch(et_wmma_shares, dim3(1), dim3(32), 0, col.data(), row.data(), num.data()) == 0, "launch");
+    std::vector<int> count(32, 0);
+    for (int r = 0; r < 16; r++)
+        for (int c = 0; c < 16; c++) {
+            float v = row[r * 16 + c];
+            EXPECT(v == col[c * 16 + r], "(%d,%d): row-major %g, column-major %g", r, c, v, col[c * 16 + r]);
+            if (v >= 0 && v < 32 && v == std::floor(v)) count[int(v)]++;
+        }
+    for (int l = 0; l < 32; l++) EXPECT(count[l] == 8 && num[l] == 8, "lane %d holds %d elements, num_elements %d", l, count[l], num[l]);
+    layout.assign(row.begin(), row.end());
+    return ok;
+}
+
+static bool test_wmma_shares() {
+    std::vector<float> layout;
+    return wmma_shares(layout);
+}
+
+// Fragment layouts are unspecified in CUDA: normal and checking mode use different ones, so a
+// kernel that relies on one fails in the other.
+static bool test_wmma_layouts_differ() {
+    bool ok = true;
+    std::vector<float> normal, checking;
+    cuda_emu::lumen_emu_set_check(0, 1);
+    ok = wmma_shares(normal);
+    cuda_emu::lumen_emu_set_check(1, 1);
+    ok = wmma_shares(checking) && ok;
+    cuda_emu::lumen_emu_set_check(0, 1);
+    EXPECT(normal != checking, "the same fragment layout in both modes");
     return ok;
 }
 
@@ -643,6 +729,8 @@ int main(int argc, char** argv) {
         {"partial warp, syncthreads_count, early exit", test_partial_warp},
         {"fp16 / bf16 rounding", test_lowp},
         {"struct kernel parameter", test_params},
+        {"wmma GEMM, f16 and bf16 on tensor cores", test_wmma_gemm},
+        {"wmma fragments are per-lane shares of the tile", test_wmma_shares},
     };
     for (int mode = 0; mode < 2; mode++) {
         g_mode = mode ? "checking" : "normal";
@@ -654,6 +742,7 @@ int main(int argc, char** argv) {
     report("deadlock is reported, not hung", test_deadlock_reported());
     g_mode = "both";
     report("planted race: hidden in normal mode, caught in checking mode", test_race_caught());
+    report("wmma fragment layouts differ between normal and checking mode", test_wmma_layouts_differ());
     g_mode = "driver";
     report("driver API through dlopen/dlsym", test_driver_api(argv[1], argc > 2 ? argv[2] : nullptr));
     std::printf("emu-test: %d passed, %d failed\n", g_pass, g_fail);

@@ -2,6 +2,7 @@
 // nvcc (when it is there), so that the emulated subset stays real CUDA.
 #include <cuda_fp16.h>
 #include <cuda_bf16.h>
+#include <mma.h>
 #include "emu_test_kernels.cuh"
 
 // File-scope dynamic shared memory (emu-cc.sh turns it into a macro).
@@ -176,3 +177,49 @@ extern "C" __global__ void et_deadlock(float* out) {
     }
 ET_SCALE_KERNEL(et_scale2_f32, float, 2)
 ET_SCALE_KERNEL(et_scale3_f64, double, 3)
+
+// Tensor cores through WMMA: C[M,N] = alpha * A[M,K] * B[K,N] with A row-major and B column-major
+// in global memory, one 16x16 output tile per warp (blockDim.x = 32 * tiles along N), the K loop
+// in steps of 16, alpha applied element-wise to the fragment, the result stored row-major.
+template <typename T>
+__device__ void et_wmma_gemm(const T* a, const T* b, float* c, int M, int N, int K, float alpha) {
+    using namespace nvcuda;
+    const int warp = threadIdx.x / 32;
+    const int m0 = blockIdx.y * 16, n0 = (blockIdx.x * (blockDim.x / 32) + warp) * 16;
+    if (n0 >= N || m0 >= M) return;   // warp-uniform
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+    wmma::fill_fragment(acc, 0.0f);
+    for (int k0 = 0; k0 < K; k0 += 16) {
+        wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> fa;
+        wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> fb;
+        wmma::load_matrix_sync(fa, a + (long) m0 * K + k0, K);
+        wmma::load_matrix_sync(fb, b + (long) n0 * K + k0, K);
+        wmma::mma_sync(acc, fa, fb, acc);
+    }
+    for (int i = 0; i < acc.num_elements; i++) acc.x[i] *= alpha;
+    wmma::store_matrix_sync(c + (long) m0 * N + n0, acc, N, wmma::mem_row_major);
+}
+extern "C" __global__ void et_wmma_gemm_f16(const __half* a, const __half* b, float* c, int M, int N, int K, float alpha) {
+    et_wmma_gemm(a, b, c, M, N, K, alpha);
+}
+extern "C" __global__ void et_wmma_gemm_bf16(const __nv_bfloat16* a, const __nv_bfloat16* b, float* c, int M, int N,
+                                             int K, float alpha) {
+    et_wmma_gemm(a, b, c, M, N, K, alpha);
+}
+
+// Each lane writes its own number into its share of an accumulator, which is stored
+// column-major: every element of the tile must come from exactly one lane, 8 per lane. The
+// fragment is then loaded back from shared memory (written by other lanes: the load waits for
+// the warp) and stored again row-major.
+extern "C" __global__ void et_wmma_shares(float* col, float* row, int* num) {
+    using namespace nvcuda;
+    __shared__ __align__(32) float tile[256];
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> f;
+    for (int i = 0; i < f.num_elements; i++) f.x[i] = float(threadIdx.x);
+    num[threadIdx.x] = f.num_elements;
+    wmma::store_matrix_sync(col, f, 16, wmma::mem_col_major);
+    wmma::store_matrix_sync(tile, f, 16, wmma::mem_row_major);
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> g;
+    wmma::load_matrix_sync(g, tile, 16, wmma::mem_row_major);
+    wmma::store_matrix_sync(row, g, 16, wmma::mem_row_major);
+}

@@ -2,6 +2,9 @@
 // planted_test.cpp). They are compiled only into the planted-bug test library, never into the
 // emulated driver or the fatbin that users get. Plain CUDA: nvcc compiles them too.
 
+#include <cuda_fp16.h>
+#include <mma.h>
+
 // Missing __syncthreads(): each thread reads its neighbour's slot right after writing its own.
 extern "C" __global__ void planted_missing_barrier(const float* in, float* out) {
     __shared__ float tile[256];
@@ -89,4 +92,56 @@ extern "C" __global__ void planted_fast_math(const float* in, float* out, int n)
 extern "C" __global__ void planted_index_overflow(float* out, int plane) {
     int base = int(blockIdx.x) * plane;
     if (threadIdx.x == 0 && base >= 0) out[blockIdx.x] = float(base & 0xff);
+}
+
+// WMMA is warp-collective: half of the warp leaves before mma_sync.
+extern "C" __global__ void planted_wmma_divergent(const __half* a, float* c) {
+    using namespace nvcuda;
+    wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa;
+    wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> fb;
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+    wmma::fill_fragment(acc, 0.0f);
+    wmma::load_matrix_sync(fa, a, 16);
+    wmma::load_matrix_sync(fb, a, 16);
+    if (threadIdx.x >= 16) return;
+    wmma::mma_sync(acc, fa, fb, acc);
+    wmma::store_matrix_sync(c, acc, 16, wmma::mem_row_major);
+}
+
+// A 16x16 tile loaded from a buffer of 255 elements: one element past the end.
+extern "C" __global__ void planted_wmma_load_past_end(const __half* a, float* c) {
+    using namespace nvcuda;
+    wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa;
+    wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major> fb;
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+    wmma::fill_fragment(acc, 0.0f);
+    wmma::load_matrix_sync(fa, a, 16);
+    wmma::load_matrix_sync(fb, a, 16);
+    wmma::mma_sync(acc, fa, fb, acc);
+    wmma::store_matrix_sync(c, acc, 16, wmma::mem_row_major);
+}
+
+// The tile pointer one element off the required 256-bit alignment.
+extern "C" __global__ void planted_wmma_misaligned(const __half* a, float* c) {
+    using namespace nvcuda;
+    wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa;
+    wmma::load_matrix_sync(fa, a + 1, 16);
+    c[threadIdx.x] = float(fa.x[0]);
+}
+
+// Divergent WMMA: the two half-warps take different branches, one storing and one loading.
+extern "C" __global__ void planted_wmma_branches(float* c) {
+    using namespace nvcuda;
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+    wmma::fill_fragment(acc, 1.0f);
+    if (threadIdx.x < 16) wmma::store_matrix_sync(c, acc, 16, wmma::mem_row_major);
+    else wmma::load_matrix_sync(acc, c, 16, wmma::mem_row_major);
+}
+
+// Each half-warp passes its own tile pointer: WMMA arguments must be warp-uniform.
+extern "C" __global__ void planted_wmma_nonuniform(float* c) {
+    using namespace nvcuda;
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+    wmma::fill_fragment(acc, 1.0f);
+    wmma::store_matrix_sync(c + (threadIdx.x < 16 ? 0 : 256), acc, 16, wmma::mem_row_major);
 }

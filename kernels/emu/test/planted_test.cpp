@@ -124,7 +124,8 @@ int main() {
     std::vector<const char*> all = {"planted_missing_barrier", "planted_global_write_past_end", "planted_global_read_past_end",
         "planted_shared_write_past_end", "planted_dynamic_shared_past_end", "planted_nonatomic_sum",
         "planted_uninitialized_shared", "planted_bounded", "planted_index_overflow", "planted_clean_warp_exchange",
-        "planted_clean_atomics", "planted_fast_math"};
+        "planted_clean_atomics", "planted_wmma_divergent", "planted_wmma_load_past_end", "planted_wmma_misaligned",
+        "planted_wmma_branches", "planted_wmma_nonuniform", "planted_fast_math"};
     std::vector<const char*> stale(all.begin(), all.end() - 1);   // an image from before planted_fast_math
     std::string old_image = ptx_image(stale);
     CUmodule old_mod;
@@ -211,6 +212,26 @@ int main() {
     cuda_emu::launch(planted_nonatomic_sum, dim3(1), dim3(1024), 0, &host_sum);
     expect("preemption at memory accesses loses updates of a non-atomic += (host memory, no detector)",
            host_sum < 1024.0f, "sum " + std::to_string(host_sum) + " of 1024\n");
+
+    // ---- WMMA: warp-collective, bounds-checked, aligned
+    CUdeviceptr tile16 = dalloc(256 * 2), tile255 = dalloc(255 * 2), cout = dalloc(256 * 4);
+    l = launch("planted_wmma_divergent", dim3(1), dim3(32), 0, {&tile16, &cout});
+    expect("wmma::mma_sync with half of the warp gone", l.rc == CUDA_ERROR_LAUNCH_FAILED && has(l.report, "wmma::mma_sync")
+           && has(l.report, "lanes 0xffff0000 exited without calling it"), l.report);
+    l = launch("planted_wmma_load_past_end", dim3(1), dim3(32), 0, {&tile255, &cout});
+    expect("wmma::load_matrix_sync one element past the end", l.rc == CUDA_ERROR_ILLEGAL_ADDRESS
+           && has(l.report, "invalid __global__ read of 2 bytes") && has(l.report, "0 bytes past the end"), l.report);
+    l = launch("planted_wmma_misaligned", dim3(1), dim3(32), 0, {&tile16, &cout});
+    expect("wmma::load_matrix_sync from a pointer that is not 256-bit aligned", l.rc == CUDA_ERROR_LAUNCH_FAILED
+           && has(l.report, "not 256-bit aligned"), l.report);
+
+    CUdeviceptr tiles2 = dalloc(512 * 4);
+    l = launch("planted_wmma_branches", dim3(1), dim3(32), 0, {&tiles2});
+    expect("wmma::store_matrix_sync in one half-warp, load_matrix_sync in the other", l.rc == CUDA_ERROR_LAUNCH_FAILED
+           && has(l.report, "divergent warp-collective calls"), l.report);
+    l = launch("planted_wmma_nonuniform", dim3(1), dim3(32), 0, {&tiles2});
+    expect("wmma::store_matrix_sync with a different pointer per half-warp", l.rc == CUDA_ERROR_LAUNCH_FAILED
+           && has(l.report, "lanes 0 and 16 disagree"), l.report);
 
     // ---- correct kernels stay clean
     l = launch("planted_clean_warp_exchange", dim3(3), dim3(64), 0, {&out});

@@ -43,7 +43,7 @@ import org.openjdk.jmh.annotations.TearDown;
  */
 class CudaBenchSmokeTest {
     static final List<Class<?>> BENCHES = List.of(OutlookCudaBench.class, SelectiveScanCudaBench.class, AdditiveAttentionCudaBench.class,
-            DepthwiseConvCudaBench.class, GlueCudaBench.class, GemmCudaBench.class, ConvCudaBench.class, DataMovementCudaBench.class,
+            DepthwiseConvCudaBench.class, DepthwiseConvTensorCoreCudaBench.class, GlueCudaBench.class, GemmCudaBench.class, ConvCudaBench.class, DataMovementCudaBench.class,
             PoolNormCudaBench.class);
 
     @BeforeAll
