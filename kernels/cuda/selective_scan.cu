@@ -63,10 +63,12 @@ constexpr int BUF = SPAN + SPAN / 32;      // a staged span, skewed (sk)
 constexpr int CPB = 8;                     // channels per backward block
 constexpr int MAXN = 16;
 constexpr int RED = MAXN + 2;              // per-warp partials of the A, D and bias gradients
-// Shared values of the compute type (SelectiveScanCuda.java): delta and u spans and the warp
-// aggregates of the scan (double-buffered); the backward adds the gout span and the reduction.
-constexpr int FWD_SMEM = 2 * BUF + 2 * 2 * WARPS;
-constexpr int BWD_SMEM = 3 * BUF + 2 * 2 * WARPS + WARPS * RED;
+// Shared values of the compute type (SelectiveScanCuda.java): delta and u spans, the warp
+// aggregates of the scan (double-buffered) and the carry per state; the backward adds the gout
+// span, each thread's A-gradient sums per state and the reduction. Per-state values live here,
+// not in registers, so the loop over states is not unrolled and N = 16 costs no registers.
+constexpr int FWD_SMEM = 2 * BUF + 2 * 2 * WARPS + MAXN;
+constexpr int BWD_SMEM = 3 * BUF + 2 * 2 * WARPS + MAXN + MAXN * THREADS + WARPS * RED;
 static_assert(SPAN % CHUNK == 0 && SEG <= 32 && (SEG & (SEG - 1)) == 0, "a span holds whole saved-state chunks");
 
 template <typename T> using AccOf = typename lumen::Acc<T>::type;
@@ -126,11 +128,12 @@ __device__ __forceinline__ void for_route(int k, int l0, int len, int L, int H, 
 
 // Block-wide scan of h -> A*h + B (the thread's ITEMS steps composed): warp shuffles, then the
 // warp totals through shared memory in warp order. Returns the state entering the thread's first
-// step, starting from carry; carry becomes the state leaving the span. Every thread folds the
-// same totals in the same order, so the carry is the same bits everywhere.
+// step, starting from *carry; thread 0 then stores the state leaving the span there (every
+// thread folds the same totals in the same order; each reads *carry before the barrier).
 template <typename R>
-__device__ __forceinline__ R scan_forward(R a, R b, R& carry, R* agg) {
+__device__ __forceinline__ R scan_forward(R a, R b, R* carry, R* agg) {
     const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
+    R c = *carry, h = R(0);
 #pragma unroll
     for (int off = 1; off < 32; off <<= 1) {
         const R pa = __shfl_up_sync(0xffffffffu, a, off), pb = __shfl_up_sync(0xffffffffu, b, off);
@@ -140,21 +143,21 @@ __device__ __forceinline__ R scan_forward(R a, R b, R& carry, R* agg) {
     if (lane == 0) { ea = R(1); eb = R(0); }
     if (lane == 31) { agg[2 * wid] = a; agg[2 * wid + 1] = b; }
     __syncthreads();
-    R c = carry, h = R(0);
 #pragma unroll
     for (int w = 0; w < WARPS; w++) {
         if (w == wid) h = ea * c + eb;
         c = agg[2 * w] * c + agg[2 * w + 1];
     }
-    carry = c;
+    if (threadIdx.x == 0) *carry = c;
     return h;
 }
 
 // The same scan from the last step to the first: returns the value entering the thread's last
-// step from the right, starting from carry (the value entering the span's last step).
+// step from the right, starting from *carry (the value entering the span's last step).
 template <typename R>
-__device__ __forceinline__ R scan_reverse(R a, R b, R& carry, R* agg) {
+__device__ __forceinline__ R scan_reverse(R a, R b, R* carry, R* agg) {
     const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
+    R c = *carry, g = R(0);
 #pragma unroll
     for (int off = 1; off < 32; off <<= 1) {
         const R pa = __shfl_down_sync(0xffffffffu, a, off), pb = __shfl_down_sync(0xffffffffu, b, off);
@@ -164,17 +167,16 @@ __device__ __forceinline__ R scan_reverse(R a, R b, R& carry, R* agg) {
     if (lane == 31) { ea = R(1); eb = R(0); }
     if (lane == 0) { agg[2 * wid] = a; agg[2 * wid + 1] = b; }
     __syncthreads();
-    R c = carry, g = R(0);
 #pragma unroll
     for (int w = WARPS - 1; w >= 0; w--) {
         if (w == wid) g = ea * c + eb;
         c = agg[2 * w] * c + agg[2 * w + 1];
     }
-    carry = c;
+    if (threadIdx.x == 0) *carry = c;
     return g;
 }
 
-template <int NS, typename T, typename R = AccOf<T>>
+template <typename T, typename R = AccOf<T>>
 __device__ void fwd(const T* __restrict__ x, const T* __restrict__ delta, const R* __restrict__ A,
                     const T* __restrict__ Bs, const T* __restrict__ Cs, const R* __restrict__ Ds,
                     const R* __restrict__ bias, R* __restrict__ out, R* __restrict__ states,
@@ -184,19 +186,17 @@ __device__ void fwd(const T* __restrict__ x, const T* __restrict__ delta, const 
     const int L = H * W, nst = (L + CHUNK - 1) / CHUNK;
     R* const sD = smem;
     R* const sU = sD + BUF;
-    R* const sAgg = sU + BUF;   // [2][WARPS][2]
+    R* const sAgg = sU + BUF;            // [2][WARPS][2]
+    R* const sCarry = sAgg + 2 * 2 * WARPS;   // [MAXN]: the state leaving the last span
     const size_t xrow = ((size_t) b * D + d) * L;
     int phase = 0;
     for (int k = 0; k < ROUTES; k++) {
         const size_t seq = ((size_t) b * ROUTES + k) * D + d;
         const size_t drow = seq * L, bcrow = ((size_t) b * ROUTES + k) * N * L;
         const R bz = bias[k * D + d], dskip = Ds[k * D + d];
-        R a[NS], carry[NS];
-#pragma unroll
-        for (int n = 0; n < NS; n++) {
-            a[n] = n < N ? A[((size_t) k * D + d) * N + n] : R(0);
-            carry[n] = R(0);
-        }
+        const R* an = A + ((size_t) k * D + d) * N;
+        // The previous route's last reads of sCarry came before a barrier this thread has passed.
+        if (t < N) sCarry[t] = R(0);
         for (int l0 = 0; l0 < L; l0 += SPAN) {
             const int len = min(SPAN, L - l0);
             __syncthreads();   // the previous span's outputs have been read out of sD
@@ -211,21 +211,21 @@ __device__ void fwd(const T* __restrict__ x, const T* __restrict__ delta, const 
                 u[j] = in ? sU[sk(i0 + j)] : R(0);
                 y[j] = dskip * u[j];
             }
-#pragma unroll
-            for (int n = 0; n < NS; n++) {
-                if (n >= N) break;   // uniform over the block: the scan's barrier is safe
+#pragma unroll 1
+            for (int n = 0; n < N; n++) {
+                const R a = an[n];
                 const T* bn = Bs + bcrow + (size_t) n * L + l0;
                 const T* cn = Cs + bcrow + (size_t) n * L + l0;
                 R da[ITEMS], db[ITEMS], pa = R(1), pb = R(0);
 #pragma unroll
                 for (int j = 0; j < ITEMS; j++) {
                     const bool in = i0 + j < len;
-                    da[j] = in ? ex(dt[j] * a[n]) : R(1);   // steps past L: the identity
+                    da[j] = in ? ex(dt[j] * a) : R(1);   // steps past L: the identity
                     db[j] = in ? dt[j] * u[j] * ld(bn, i0 + j) : R(0);
                     pb = da[j] * pb + db[j];
                     pa = da[j] * pa;
                 }
-                R h = scan_forward(pa, pb, carry[n], sAgg + phase * 2 * WARPS);
+                R h = scan_forward(pa, pb, sCarry + n, sAgg + phase * 2 * WARPS);
                 phase ^= 1;
                 // The state entering every CHUNK-step chunk, for the backward.
                 if (states != nullptr && (t & (SEG - 1)) == 0 && l0 + i0 < L)
@@ -258,7 +258,7 @@ __device__ __forceinline__ R warp_sum(R v) {
     return v;
 }
 
-template <int NS, typename T, typename R = AccOf<T>>
+template <typename T, typename R = AccOf<T>>
 __device__ void bwd(const T* __restrict__ x, const T* __restrict__ delta, const R* __restrict__ A,
                     const T* __restrict__ Bs, const T* __restrict__ Cs, const R* __restrict__ Ds,
                     const R* __restrict__ bias, const R* __restrict__ states, const R* __restrict__ gout,
@@ -273,7 +273,9 @@ __device__ void bwd(const T* __restrict__ x, const T* __restrict__ delta, const 
     R* const sU = sD + BUF;
     R* const sG = sU + BUF;
     R* const sAgg = sG + BUF;           // [2][WARPS][2]
-    R* const sRed = sAgg + 2 * 2 * WARPS;   // [WARPS][RED]
+    R* const sGc = sAgg + 2 * 2 * WARPS;    // [MAXN]: decay * dL/d(state) entering the span from the right
+    R* const sAcc = sGc + MAXN;             // [MAXN][THREADS]: each thread's A-gradient sums
+    R* const sRed = sAcc + MAXN * THREADS;  // [WARPS][RED]
     const size_t bcplane = (size_t) nb * ROUTES * N * L;   // one gradient of part_bc
     R* const pbc = part_bc + (size_t) grp * 2 * bcplane;   // this channel group's slot
     const size_t nA = (size_t) ROUTES * D * N, nD = (size_t) ROUTES * D;
@@ -286,13 +288,11 @@ __device__ void bwd(const T* __restrict__ x, const T* __restrict__ delta, const 
             const size_t seq = ((size_t) b * ROUTES + k) * D + d;
             const size_t xrow = ((size_t) b * D + d) * L, drow = seq * L;
             const R bz = bias[k * D + d], dskip = Ds[k * D + d];
-            R a[NS], gc[NS], acc_a[NS];
-#pragma unroll
-            for (int n = 0; n < NS; n++) {
-                a[n] = n < N ? A[((size_t) k * D + d) * N + n] : R(0);
-                gc[n] = R(0);   // decay * dL/d(state) entering the span from the right
-                acc_a[n] = R(0);
-            }
+            const R* an = A + ((size_t) k * D + d) * N;
+            // The last reads of sGc came before a barrier this thread has passed; sAcc's slots
+            // are the thread's own.
+            if (t < N) sGc[t] = R(0);
+            for (int n = 0; n < N; n++) sAcc[n * THREADS + t] = R(0);
             R acc_d = R(0), acc_z = R(0);
             for (int s = nspans - 1; s >= 0; s--) {
                 const int l0 = s * SPAN, len = min(SPAN, L - l0);
@@ -317,9 +317,9 @@ __device__ void bwd(const T* __restrict__ x, const T* __restrict__ delta, const 
                 // The state entering the thread's 64-step chunk, saved by the forward.
                 const bool live = l0 + i0 < L;
                 const size_t st = (seq * nst + (live ? (l0 + i0) / CHUNK : 0)) * N;
-#pragma unroll
-                for (int n = 0; n < NS; n++) {
-                    if (n >= N) break;   // uniform over the block
+#pragma unroll 1
+                for (int n = 0; n < N; n++) {
+                    const R a = an[n];
                     const T* bn = Bs + bcrow + (size_t) n * L + l0;
                     const T* cn = Cs + bcrow + (size_t) n * L + l0;
                     R da[ITEMS], db[ITEMS], bv[ITEMS], cv[ITEMS], hs[ITEMS + 1];
@@ -329,7 +329,7 @@ __device__ void bwd(const T* __restrict__ x, const T* __restrict__ delta, const 
                         const bool in = i0 + j < len;
                         bv[j] = in ? ld(bn, i0 + j) : R(0);
                         cv[j] = in ? ld(cn, i0 + j) : R(0);
-                        da[j] = in ? ex(dt[j] * a[n]) : R(1);
+                        da[j] = in ? ex(dt[j] * a) : R(1);
                         db[j] = dt[j] * u[j] * bv[j];
                         pb = da[j] * pb + db[j];
                         pa = da[j] * pa;
@@ -354,20 +354,21 @@ __device__ void bwd(const T* __restrict__ x, const T* __restrict__ delta, const 
                         pb = da[j] * (pb + cv[j] * gy[j]);
                         pa = da[j] * pa;
                     }
-                    R gnext = scan_reverse(pa, pb, gc[n], sAgg + phase * 2 * WARPS);
+                    R gnext = scan_reverse(pa, pb, sGc + n, sAgg + phase * 2 * WARPS);
                     phase ^= 1;
-                    R vb[ITEMS], vc[ITEMS];
+                    R vb[ITEMS], vc[ITEMS], acc_a = R(0);
 #pragma unroll
                     for (int j = ITEMS - 1; j >= 0; j--) {
                         const R gh = cv[j] * gy[j] + gnext;   // dL/d(state after step j)
                         const R w = gh * da[j] * hs[j];       // dL/d(decay) * decay
-                        acc_a[n] += w * dt[j];
-                        pdt[j] += w * a[n];
+                        acc_a += w * dt[j];
+                        pdt[j] += w * a;
                         pu[j] += gh * bv[j];
                         vb[j] = gh * dt[j] * u[j];
                         vc[j] = gy[j] * hs[j + 1];
                         gnext = da[j] * gh;
                     }
+                    sAcc[n * THREADS + t] += acc_a;
                     // B and C gradients summed over the group's channels in channel order: every
                     // channel maps the same thread to the same steps, so a thread only ever
                     // re-reads what it wrote itself.
@@ -398,10 +399,9 @@ __device__ void bwd(const T* __restrict__ x, const T* __restrict__ delta, const 
                 });
             }
             // The A, D and bias gradients of (b, k, d): lanes, then warps in order; one writer each.
-#pragma unroll
-            for (int n = 0; n < NS; n++) {
-                const R v = warp_sum(acc_a[n]);
-                if (lane == 0 && n < N) sRed[wid * RED + n] = v;
+            for (int n = 0; n < N; n++) {
+                const R v = warp_sum(sAcc[n * THREADS + t]);
+                if (lane == 0) sRed[wid * RED + n] = v;
             }
             acc_d = warp_sum(acc_d);
             acc_z = warp_sum(acc_z);
@@ -422,28 +422,19 @@ __device__ void bwd(const T* __restrict__ x, const T* __restrict__ delta, const 
 }
 
 template <typename T, typename R = AccOf<T>>
-__device__ void fwd_dispatch(const T* x, const T* delta, const R* A, const T* Bs, const T* Cs, const R* Ds,
-                             const R* bias, R* out, R* states, int D, int H, int W, int N) {
+__device__ void fwd_entry(const T* x, const T* delta, const R* A, const T* Bs, const T* Cs, const R* Ds,
+                          const R* bias, R* out, R* states, int D, int H, int W, int N) {
     extern __shared__ double sscan_fwd_smem[];   // FWD_SMEM values of R
-    R* smem = reinterpret_cast<R*>(sscan_fwd_smem);
-    if (N <= 1) fwd<1>(x, delta, A, Bs, Cs, Ds, bias, out, states, D, H, W, N, smem);
-    else if (N <= 2) fwd<2>(x, delta, A, Bs, Cs, Ds, bias, out, states, D, H, W, N, smem);
-    else if (N <= 4) fwd<4>(x, delta, A, Bs, Cs, Ds, bias, out, states, D, H, W, N, smem);
-    else if (N <= 8) fwd<8>(x, delta, A, Bs, Cs, Ds, bias, out, states, D, H, W, N, smem);
-    else fwd<16>(x, delta, A, Bs, Cs, Ds, bias, out, states, D, H, W, N, smem);
+    fwd<T>(x, delta, A, Bs, Cs, Ds, bias, out, states, D, H, W, N, reinterpret_cast<R*>(sscan_fwd_smem));
 }
 
 template <typename T, typename R = AccOf<T>>
-__device__ void bwd_dispatch(const T* x, const T* delta, const R* A, const T* Bs, const T* Cs, const R* Ds,
-                             const R* bias, const R* states, const R* gout, R* gx, R* gdelta,
-                             R* part_bc, R* part_p, int D, int H, int W, int N) {
+__device__ void bwd_entry(const T* x, const T* delta, const R* A, const T* Bs, const T* Cs, const R* Ds,
+                          const R* bias, const R* states, const R* gout, R* gx, R* gdelta,
+                          R* part_bc, R* part_p, int D, int H, int W, int N) {
     extern __shared__ double sscan_bwd_smem[];   // BWD_SMEM values of R
-    R* smem = reinterpret_cast<R*>(sscan_bwd_smem);
-    if (N <= 1) bwd<1>(x, delta, A, Bs, Cs, Ds, bias, states, gout, gx, gdelta, part_bc, part_p, D, H, W, N, smem);
-    else if (N <= 2) bwd<2>(x, delta, A, Bs, Cs, Ds, bias, states, gout, gx, gdelta, part_bc, part_p, D, H, W, N, smem);
-    else if (N <= 4) bwd<4>(x, delta, A, Bs, Cs, Ds, bias, states, gout, gx, gdelta, part_bc, part_p, D, H, W, N, smem);
-    else if (N <= 8) bwd<8>(x, delta, A, Bs, Cs, Ds, bias, states, gout, gx, gdelta, part_bc, part_p, D, H, W, N, smem);
-    else bwd<16>(x, delta, A, Bs, Cs, Ds, bias, states, gout, gx, gdelta, part_bc, part_p, D, H, W, N, smem);
+    bwd<T>(x, delta, A, Bs, Cs, Ds, bias, states, gout, gx, gdelta, part_bc, part_p, D, H, W, N,
+           reinterpret_cast<R*>(sscan_bwd_smem));
 }
 
 // out = the sum over groups of part [groups, n0 + n1 + n2], in ascending group order; element i
@@ -464,18 +455,27 @@ __device__ void sum_groups(const R* __restrict__ part, int groups, long long n0,
 
 }  // namespace lumen_sscan
 
+namespace lumen_sscan {
+// Blocks per SM that ptxas must fit (registers): 10 forward blocks (48 registers) and 6 backward
+// blocks (80), measured spill-free; double keeps its registers (a finite-difference path).
+template <typename T> constexpr int kFwdMinBlocks = 10;
+template <> constexpr int kFwdMinBlocks<double> = 1;
+template <typename T> constexpr int kBwdMinBlocks = 6;
+template <> constexpr int kBwdMinBlocks<double> = 1;
+}  // namespace lumen_sscan
+
 // Entry points per storage type T; R is what A, D, bias, out, states and the gradients are.
 #define LUMEN_SSCAN_ENTRIES(T, SUFFIX) LUMEN_SSCAN_ENTRIES_R(T, SUFFIX, lumen_sscan::AccOf<T>)
 #define LUMEN_SSCAN_ENTRIES_R(T, SUFFIX, R)                                                                              \
-    extern "C" __global__ void __launch_bounds__(lumen_sscan::THREADS) selective_scan_fwd_##SUFFIX(                      \
+    extern "C" __global__ void __launch_bounds__(lumen_sscan::THREADS, lumen_sscan::kFwdMinBlocks<T>) selective_scan_fwd_##SUFFIX(                      \
             const T* x, const T* delta, const R* A, const T* Bs, const T* Cs, const R* Ds, const R* bias,                \
             R* out, R* states, int D, int H, int W, int N) {                                                             \
-        lumen_sscan::fwd_dispatch<T>(x, delta, A, Bs, Cs, Ds, bias, out, states, D, H, W, N);                            \
+        lumen_sscan::fwd_entry<T>(x, delta, A, Bs, Cs, Ds, bias, out, states, D, H, W, N);                            \
     }                                                                                                                    \
-    extern "C" __global__ void __launch_bounds__(lumen_sscan::THREADS) selective_scan_bwd_##SUFFIX(                      \
+    extern "C" __global__ void __launch_bounds__(lumen_sscan::THREADS, lumen_sscan::kBwdMinBlocks<T>) selective_scan_bwd_##SUFFIX(                      \
             const T* x, const T* delta, const R* A, const T* Bs, const T* Cs, const R* Ds, const R* bias,                \
             const R* states, const R* gout, R* gx, R* gdelta, R* part_bc, R* part_p, int D, int H, int W, int N) {       \
-        lumen_sscan::bwd_dispatch<T>(x, delta, A, Bs, Cs, Ds, bias, states, gout, gx, gdelta, part_bc, part_p,           \
+        lumen_sscan::bwd_entry<T>(x, delta, A, Bs, Cs, Ds, bias, states, gout, gx, gdelta, part_bc, part_p,           \
                                      D, H, W, N);                                                                        \
     }
 

@@ -19,7 +19,8 @@ public final class SelectiveScanCuda {
     /** A staged span of 512 steps with one pad per 32 (selective_scan.cu's BUF). */
     private static final int SPAN_VALUES = 512 + 512 / 32;
     /** Shared values per block (selective_scan.cu's FWD_SMEM and BWD_SMEM). */
-    private static final int FWD_VALUES = 2 * SPAN_VALUES + 4 * WARPS, BWD_VALUES = 3 * SPAN_VALUES + 4 * WARPS + WARPS * (MAXN + 2);
+    private static final int FWD_VALUES = 2 * SPAN_VALUES + 4 * WARPS + MAXN,
+            BWD_VALUES = 3 * SPAN_VALUES + 4 * WARPS + MAXN + MAXN * THREADS + WARPS * (MAXN + 2);
 
     private SelectiveScanCuda() {}
 
