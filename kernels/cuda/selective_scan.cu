@@ -10,18 +10,20 @@
 // compute type.
 //
 // Launch protocol (SelectiveScanCuda.java; 1-D grids, so any B*D fits gridDim.x's 2^31-1):
-//   forward   selective_scan_fwd_<t>   grid B*D (block = (b, d)), block 128.
+//   forward   selective_scan_fwd_<t>   grid B*D (block = (b, d)), block min(128, ceil(L/4) in
+//             whole warps) threads, the same for the backward.
 //             states may be null; otherwise [B,4,D,ceil(L/64),N]: the state entering every
 //             64-step chunk, which the backward restarts from.
 //   backward  selective_scan_bwd_<t>   grid B*G (block = (b, group of CPB = 8 channels)),
-//             G = ceil(D/8), block 128. Writes gx and gdelta in full, and partial sums to
+//             G = ceil(D/8). Writes gx and gdelta in full, and partial sums to
 //             scratch: part_bc [G,2,B,4,N,L] (the B and C gradients of group g, summed over its
 //             channels) and part_p [B, 4DN + 4D + 4D] (the A, D and bias gradients of batch b,
 //             summed over L). Then selective_scan_sum_<f32|f64> twice, any 1-D grid: part_p over
 //             B into gA, gD and gbias, part_bc over G into gB and gC.
 //
 // The scan is chunked and parallel over L, as in the official Mamba kernel: a block runs a
-// sequence in spans of 512 steps, each of its 128 threads owning 4 consecutive steps. A thread
+// sequence in spans of 512 steps, each of its 128 threads owning 4 consecutive steps (for L
+// under 512, fewer threads and one span). A thread
 // composes its steps' maps h -> exp(dt*A)*h + dt*B*u into one (decay, input) pair, a warp-shuffle
 // scan and one exchange of the 4 warp totals make the block-wide scan, and the state leaving a
 // span is carried into the next. So the 24,576 sequential chains of 3,136 steps of VMamba-T
@@ -55,21 +57,28 @@ namespace lumen_sscan {
 
 constexpr int ROUTES = 4;
 constexpr int CHUNK = 64;                  // steps between saved states (SelectiveScanKernels.CHUNK)
+// A block has 128 threads, or fewer (a multiple of 32) when L is short: L 49 (VMamba's last
+// stage) needs only 13 threads' worth of steps, so 32 threads run it, not 128 mostly idle ones.
 constexpr int THREADS = 128, WARPS = THREADS / 32;
 constexpr int ITEMS = 4;                   // consecutive steps per thread
-constexpr int SPAN = THREADS * ITEMS;      // steps per block-wide scan
+constexpr int SPAN = THREADS * ITEMS;      // steps per block-wide scan (blockDim.x * ITEMS)
 constexpr int SEG = CHUNK / ITEMS;         // lanes that cover one saved-state chunk
-constexpr int BUF = SPAN + SPAN / 32;      // a staged span, skewed (sk)
+constexpr int BUF = SPAN + SPAN / 32;      // a staged span, skewed (sk); buf() for blockDim.x
 constexpr int CPB = 8;                     // channels per backward block
 constexpr int MAXN = 16;
 constexpr int RED = MAXN + 2;              // per-warp partials of the A, D and bias gradients
 // Shared values of the compute type (SelectiveScanCuda.java): delta and u spans, the warp
 // aggregates of the scan (double-buffered) and the carry per state; the backward adds the gout
-// span, each thread's A-gradient sums per state and the reduction. Per-state values live here,
+// span, each thread's A-gradient sums per state and the reduction (sizes for 128 threads; the
+// launcher sizes them for blockDim.x). Per-state values live here,
 // not in registers, so the loop over states is not unrolled and N = 16 costs no registers.
 constexpr int FWD_SMEM = 2 * BUF + 2 * 2 * WARPS + MAXN;
 constexpr int BWD_SMEM = 3 * BUF + 2 * 2 * WARPS + MAXN + MAXN * THREADS + WARPS * RED;
-static_assert(SPAN % CHUNK == 0 && SEG <= 32 && (SEG & (SEG - 1)) == 0, "a span holds whole saved-state chunks");
+static_assert((32 * ITEMS) % CHUNK == 0 && SEG <= 32 && (SEG & (SEG - 1)) == 0, "a span holds whole saved-state chunks");
+
+__device__ __forceinline__ int span() { return blockDim.x * ITEMS; }
+__device__ __forceinline__ int buf() { return span() + span() / 32; }
+__device__ __forceinline__ int warps() { return blockDim.x >> 5; }
 
 template <typename T> using AccOf = typename lumen::Acc<T>::type;
 
@@ -112,14 +121,14 @@ template <typename F>
 __device__ __forceinline__ void for_route(int k, int l0, int len, int L, int H, int W, F f) {
     const int t = threadIdx.x;
     if ((k & 1) == 0) {
-        for (int i = t; i < len; i += THREADS) f(i, k == 0 ? l0 + i : L - 1 - l0 - i);
+        for (int i = t; i < len; i += blockDim.x) f(i, k == 0 ? l0 + i : L - 1 - l0 - i);
         return;
     }
     const int ma = k == 1 ? l0 : L - l0 - len, mb = ma + len - 1;   // column-major indices m = w*H + h
     const int qa = ma / H, qb = mb / H;                             // two divisions per span
     for (int q = qa + (t & 7); q <= qb; q += 8) {
         const int hlo = q == qa ? ma - qa * H : 0, hhi = q == qb ? mb - qb * H : H - 1;
-        for (int h = hlo + (t >> 3); h <= hhi; h += THREADS / 8) {
+        for (int h = hlo + (t >> 3); h <= hhi; h += blockDim.x / 8) {
             const int m = q * H + h;
             f(k == 1 ? m - l0 : L - 1 - m - l0, h * W + q);
         }
@@ -145,6 +154,7 @@ __device__ __forceinline__ R scan_forward(R a, R b, R* carry, R* agg) {
     __syncthreads();
 #pragma unroll
     for (int w = 0; w < WARPS; w++) {
+        if (w >= warps()) break;
         if (w == wid) h = ea * c + eb;
         c = agg[2 * w] * c + agg[2 * w + 1];
     }
@@ -169,6 +179,7 @@ __device__ __forceinline__ R scan_reverse(R a, R b, R* carry, R* agg) {
     __syncthreads();
 #pragma unroll
     for (int w = WARPS - 1; w >= 0; w--) {
+        if (w >= warps()) continue;
         if (w == wid) g = ea * c + eb;
         c = agg[2 * w] * c + agg[2 * w + 1];
     }
@@ -185,8 +196,8 @@ __device__ void fwd(const T* __restrict__ x, const T* __restrict__ delta, const 
     const int b = blockIdx.x / D, d = blockIdx.x - b * D;
     const int L = H * W, nst = (L + CHUNK - 1) / CHUNK;
     R* const sD = smem;
-    R* const sU = sD + BUF;
-    R* const sAgg = sU + BUF;            // [2][WARPS][2]
+    R* const sU = sD + buf();
+    R* const sAgg = sU + buf();          // [2][WARPS][2]
     R* const sCarry = sAgg + 2 * 2 * WARPS;   // [MAXN]: the state leaving the last span
     const size_t xrow = ((size_t) b * D + d) * L;
     int phase = 0;
@@ -197,10 +208,10 @@ __device__ void fwd(const T* __restrict__ x, const T* __restrict__ delta, const 
         const R* an = A + ((size_t) k * D + d) * N;
         // The previous route's last reads of sCarry came before a barrier this thread has passed.
         if (t < N) sCarry[t] = R(0);
-        for (int l0 = 0; l0 < L; l0 += SPAN) {
-            const int len = min(SPAN, L - l0);
+        for (int l0 = 0; l0 < L; l0 += span()) {
+            const int len = min(span(), L - l0);
             __syncthreads();   // the previous span's outputs have been read out of sD
-            for (int i = t; i < len; i += THREADS) sD[sk(i)] = ld(delta, drow + l0 + i);
+            for (int i = t; i < len; i += blockDim.x) sD[sk(i)] = ld(delta, drow + l0 + i);
             for_route(k, l0, len, L, H, W, [&](int i, int pos) { sU[sk(i)] = ld(x, xrow + pos); });
             __syncthreads();
             R dt[ITEMS], u[ITEMS], y[ITEMS];
@@ -268,14 +279,14 @@ __device__ void bwd(const T* __restrict__ x, const T* __restrict__ delta, const 
     const int groups = (D + CPB - 1) / CPB, nb = gridDim.x / groups;
     const int b = blockIdx.x / groups, grp = blockIdx.x - b * groups;
     const int d0 = grp * CPB, chans = min(CPB, D - d0);
-    const int L = H * W, nst = (L + CHUNK - 1) / CHUNK, nspans = (L + SPAN - 1) / SPAN;
+    const int L = H * W, nst = (L + CHUNK - 1) / CHUNK, nspans = (L + span() - 1) / span();
     R* const sD = smem;
-    R* const sU = sD + BUF;
-    R* const sG = sU + BUF;
-    R* const sAgg = sG + BUF;           // [2][WARPS][2]
+    R* const sU = sD + buf();
+    R* const sG = sU + buf();
+    R* const sAgg = sG + buf();         // [2][WARPS][2]
     R* const sGc = sAgg + 2 * 2 * WARPS;    // [MAXN]: decay * dL/d(state) entering the span from the right
-    R* const sAcc = sGc + MAXN;             // [MAXN][THREADS]: each thread's A-gradient sums
-    R* const sRed = sAcc + MAXN * THREADS;  // [WARPS][RED]
+    R* const sAcc = sGc + MAXN;               // [MAXN][blockDim.x]: each thread's A-gradient sums
+    R* const sRed = sAcc + MAXN * blockDim.x; // [WARPS][RED]
     const size_t bcplane = (size_t) nb * ROUTES * N * L;   // one gradient of part_bc
     R* const pbc = part_bc + (size_t) grp * 2 * bcplane;   // this channel group's slot
     const size_t nA = (size_t) ROUTES * D * N, nD = (size_t) ROUTES * D;
@@ -292,12 +303,12 @@ __device__ void bwd(const T* __restrict__ x, const T* __restrict__ delta, const 
             // The last reads of sGc came before a barrier this thread has passed; sAcc's slots
             // are the thread's own.
             if (t < N) sGc[t] = R(0);
-            for (int n = 0; n < N; n++) sAcc[n * THREADS + t] = R(0);
+            for (int n = 0; n < N; n++) sAcc[n * blockDim.x + t] = R(0);
             R acc_d = R(0), acc_z = R(0);
             for (int s = nspans - 1; s >= 0; s--) {
-                const int l0 = s * SPAN, len = min(SPAN, L - l0);
+                const int l0 = s * span(), len = min(span(), L - l0);
                 __syncthreads();   // the previous span's gx values have been read out of sD
-                for (int i = t; i < len; i += THREADS) sD[sk(i)] = ld(delta, drow + l0 + i);
+                for (int i = t; i < len; i += blockDim.x) sD[sk(i)] = ld(delta, drow + l0 + i);
                 for_route(k, l0, len, L, H, W, [&](int i, int pos) {
                     sU[sk(i)] = ld(x, xrow + pos);
                     sG[sk(i)] = gout[xrow + pos];
@@ -368,7 +379,7 @@ __device__ void bwd(const T* __restrict__ x, const T* __restrict__ delta, const 
                         vc[j] = gy[j] * hs[j + 1];
                         gnext = da[j] * gh;
                     }
-                    sAcc[n * THREADS + t] += acc_a;
+                    sAcc[n * blockDim.x + t] += acc_a;
                     // B and C gradients summed over the group's channels in channel order: every
                     // channel maps the same thread to the same steps, so a thread only ever
                     // re-reads what it wrote itself.
@@ -400,7 +411,7 @@ __device__ void bwd(const T* __restrict__ x, const T* __restrict__ delta, const 
             }
             // The A, D and bias gradients of (b, k, d): lanes, then warps in order; one writer each.
             for (int n = 0; n < N; n++) {
-                const R v = warp_sum(sAcc[n * THREADS + t]);
+                const R v = warp_sum(sAcc[n * blockDim.x + t]);
                 if (lane == 0) sRed[wid * RED + n] = v;
             }
             acc_d = warp_sum(acc_d);
@@ -413,7 +424,7 @@ __device__ void bwd(const T* __restrict__ x, const T* __restrict__ delta, const 
             if (t < N || t == MAXN || t == MAXN + 1) {
                 R v = sRed[t];
 #pragma unroll
-                for (int w = 1; w < WARPS; w++) v += sRed[w * RED + t];
+                for (int w = 1; w < warps(); w++) v += sRed[w * RED + t];
                 if (t < N) prow[((size_t) k * D + d) * N + t] = v;
                 else prow[nA + (t - MAXN) * nD + k * D + d] = v;
             }
@@ -457,10 +468,15 @@ __device__ void sum_groups(const R* __restrict__ part, int groups, long long n0,
 
 namespace lumen_sscan {
 // Blocks per SM that ptxas must fit (registers): 10 forward blocks (48 registers) and 6 backward
-// blocks (80), measured spill-free; double keeps its registers (a finite-difference path).
+// blocks (80; 5 and 96 on sm_80, where 80 spills), measured spill-free; double keeps its
+// registers (a finite-difference path).
 template <typename T> constexpr int kFwdMinBlocks = 10;
 template <> constexpr int kFwdMinBlocks<double> = 1;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+template <typename T> constexpr int kBwdMinBlocks = 5;
+#else
 template <typename T> constexpr int kBwdMinBlocks = 6;
+#endif
 template <> constexpr int kBwdMinBlocks<double> = 1;
 }  // namespace lumen_sscan
 

@@ -14,13 +14,8 @@ import dev.lumen.tensor.DType;
  * are the same bits run to run.
  */
 public final class SelectiveScanCuda {
-    private static final int THREADS = 128, WARPS = THREADS / 32, CHANNELS_PER_BACKWARD_BLOCK = 8, CHUNK = 64, ROUTES = 4,
-            MAXN = 16;
-    /** A staged span of 512 steps with one pad per 32 (selective_scan.cu's BUF). */
-    private static final int SPAN_VALUES = 512 + 512 / 32;
-    /** Shared values per block (selective_scan.cu's FWD_SMEM and BWD_SMEM). */
-    private static final int FWD_VALUES = 2 * SPAN_VALUES + 4 * WARPS + MAXN,
-            BWD_VALUES = 3 * SPAN_VALUES + 4 * WARPS + MAXN + MAXN * THREADS + WARPS * (MAXN + 2);
+    private static final int MAX_THREADS = 128, MAX_WARPS = MAX_THREADS / 32, ITEMS = 4, CHANNELS_PER_BACKWARD_BLOCK = 8,
+            CHUNK = 64, ROUTES = 4, MAXN = 16;
 
     private SelectiveScanCuda() {}
 
@@ -50,6 +45,17 @@ public final class SelectiveScanCuda {
 
         /** Channel groups of the backward (one block per batch and group). */
         int groups() { return ceil(d, CHANNELS_PER_BACKWARD_BLOCK); }
+
+        /** Threads per block: 4 steps each, in whole warps, at most 128 (fewer for short sequences). */
+        int threads() { return Math.min(MAX_THREADS, ceil(ceil(len(), ITEMS), 32) * 32); }
+
+        /** A staged span of threads * 4 steps with one pad per 32 (selective_scan.cu's buf()). */
+        private int spanValues() { return threads() * ITEMS + threads() * ITEMS / 32; }
+
+        /** Shared values per block (selective_scan.cu's FWD_SMEM and BWD_SMEM at this block size). */
+        int forwardSharedValues() { return 2 * spanValues() + 4 * MAX_WARPS + MAXN; }
+
+        int backwardSharedValues() { return 3 * spanValues() + 4 * MAX_WARPS + MAXN + MAXN * threads() + MAX_WARPS * (MAXN + 2); }
     }
 
     /** The dtype of A, D, bias, out, states and the gradients for storage dtype t. */
@@ -66,11 +72,11 @@ public final class SelectiveScanCuda {
     /** out [B,D,H,W]; states (or 0 for inference) saved for the backward. */
     public static void forward(CudaContext ctx, DType t, Shape s, long x, long delta, long a, long bs, long cs, long ds,
                                long bias, long out, long states) {
-        int smem = FWD_VALUES * wide(t).byteSize();
+        int smem = s.forwardSharedValues() * wide(t).byteSize();
         try (KernelArgs k = new KernelArgs()) {
             k.ptr(x).ptr(delta).ptr(a).ptr(bs).ptr(cs).ptr(ds).ptr(bias).ptr(out).ptr(states)
                     .i32(s.d()).i32(s.h()).i32(s.w()).i32(s.n());
-            ctx.kernel(name("selective_scan_fwd", t)).launch(new int[] {s.b() * s.d()}, new int[] {THREADS}, smem, k);
+            ctx.kernel(name("selective_scan_fwd", t)).launch(new int[] {s.b() * s.d()}, new int[] {s.threads()}, smem, k);
         }
     }
 
@@ -89,7 +95,8 @@ public final class SelectiveScanCuda {
                 k.ptr(x).ptr(delta).ptr(a).ptr(bs).ptr(cs).ptr(ds).ptr(bias).ptr(states).ptr(gout)
                         .ptr(gx).ptr(gdelta).ptr(partBC.ptr()).ptr(partP.ptr())
                         .i32(s.d()).i32(s.h()).i32(s.w()).i32(s.n());
-                ctx.kernel(name("selective_scan_bwd", t)).launch(new int[] {s.b() * groups}, new int[] {THREADS}, BWD_VALUES * e, k);
+                ctx.kernel(name("selective_scan_bwd", t)).launch(new int[] {s.b() * groups}, new int[] {s.threads()},
+                        s.backwardSharedValues() * e, k);
             }
             sum(ctx, w, partP.ptr(), s.b(), nA, nD, nD, ga, gd, gbias);
             sum(ctx, w, partBC.ptr(), groups, nBC, nBC, 0, gb, gc, 0);
