@@ -45,12 +45,16 @@
 // selective_scan_sum; the A, D and bias gradients over lanes (butterfly), warps (in order) and
 // then batches. part_bc holds G = D/8 copies of the B and C gradients: 12 for VMamba-T.
 //
-// What bounds it (VMamba-T, f32, H100): the forward moves x, 4 routes of delta and out once from
-// DRAM (6 planes of 77 MB, ~138 us at 3.35 TB/s); B, C, states and the re-reads of x and out by
-// the later routes (L2 hits) are small. With about 3 MUFU operations per step (two __expf and
-// log1pf's lg2) it needs ~60 us of SFU time beside that, so it is memory bound. The backward
-// moves x, gout, gx, 4 routes of delta and gdelta (11 planes) plus part_bc twice (2 planes), ~390
-// us; its ~60 FP32 instructions per step and state fit under that.
+// What bounds it (VMamba-T B64 D96 L3136 N1, f32, H100 at 3.35 TB/s; an estimate, no GPU run):
+// the forward moves x, 4 routes of delta and out once from DRAM (6 planes of 77 MB) plus B, C
+// and the states (11 MB), ~141 us; the later routes' re-reads of x and out hit L2 (12.5 KB per
+// block). It issues about 55 instructions per step and state (log1pf is most of them), ~140 us
+// of issue on 132 SMs, so memory and issue are balanced at ~150 us; SFU (3 per step) ~60 us.
+// The backward must read x, gout and delta and write gx and gdelta (11 planes) plus part_bc
+// twice (2 planes): ~300 us, about as long as its ~120 instructions per step take to issue. Its
+// routes run outside the channel loop (so the B and C partials of one route stay in L2 while 8
+// channels add to them), which makes x and gout be re-read and gx re-written per route: where
+// those 200 KB per block fall out of L2 the backward moves up to 25 planes, ~575 us.
 #include "lumen_tensor.cuh"
 
 namespace lumen_sscan {
