@@ -6,77 +6,96 @@
 // position: dt = softplus(delta + bias), s_l = exp(dt*A) s_{l-1} + dt*B_l*u_l,
 // y_l = C_l.s_l + D*u_l; out = the sum of the 4 routes' y mapped back to (h,w). x, delta, B
 // and C are f32, f16 or bf16 with A, D, bias, out, states, scratch and every gradient f32; or
-// all f64 (computed in double). Shared memory is dynamic: ROUTES * FWD_WARP_FLOATS (or
-// BWD_WARP_FLOATS) values of the compute type.
+// all f64 (computed in double). Shared memory is dynamic: FWD_SMEM (BWD_SMEM) values of the
+// compute type.
 //
-// Deterministic: no float atomics. Every sum has one fixed order, so a training step gives the
-// same bits run to run.
-//
-// Launch protocol (SelectiveScanCuda.java; B = gridDim.y, G = gridDim.x of the backward):
-//   forward   selective_scan_fwd_<t>   grid (ceil(D/32), B), block 128.
-//             ys: scratch [3,B,D,L] for the y of routes 1..3 at their (h,w) positions.
+// Launch protocol (SelectiveScanCuda.java; 1-D grids, so any B*D fits gridDim.x's 2^31-1):
+//   forward   selective_scan_fwd_<t>   grid B*D (block = (b, d)), block min(128, ceil(L/4) in
+//             whole warps) threads, the same for the backward.
 //             states may be null; otherwise [B,4,D,ceil(L/64),N]: the state entering every
 //             64-step chunk, which the backward restarts from.
-//   backward  selective_scan_bwd_<t>   grid (G = ceil(D/(32/NP)), B), block 128, NP = N rounded
-//             up to a power of 2. Writes gx and gdelta in full, and partial sums to scratch:
-//             gxs [3,B,D,L] (routes 1..3 of gx, as ys), part_bc [G,2,B,4,N,L] (the B and C
-//             gradients of block column g, summed over its channels) and part_p
-//             [B, 4DN + 4D + 4D] (the A, D and bias gradients of batch b, summed over L).
-//             Then selective_scan_sum_<f32|f64> twice, any 1-D grid: part_p over B into gA, gD
-//             and gbias, part_bc over G into gB and gC.
+//   backward  selective_scan_bwd_<t>   grid B*G (block = (b, group of CPB = 8 channels)),
+//             G = ceil(D/8). Writes gx and gdelta in full, and partial sums to
+//             scratch: part_bc [G,2,B,4,N,L] (the B and C gradients of group g, summed over its
+//             channels) and part_p [B, 4DN + 4D + 4D] (the A, D and bias gradients of batch b,
+//             summed over L). Then selective_scan_sum_<f32|f64> twice, any 1-D grid: part_p over
+//             B into gA, gD and gbias, part_bc over G into gB and gC.
 //
-// Forward: one block per (b, 32 channels); warp k runs route k, lane = channel, and each
-// thread carries its channel's N states in registers through the whole scan. Every 16 steps
-// the warp stages delta, x at the route's positions and B/C into shared memory with
-// coalesced loads (B and C once for the 32 channels), scans the tile and stores its outputs.
+// The scan is chunked and parallel over L, as in the official Mamba kernel: a block runs a
+// sequence in spans of 512 steps, each of its 128 threads owning 4 consecutive steps (for L
+// under 512, fewer threads and one span). A thread
+// composes its steps' maps h -> exp(dt*A)*h + dt*B*u into one (decay, input) pair, a warp-shuffle
+// scan and one exchange of the 4 warp totals make the block-wide scan, and the state leaving a
+// span is carried into the next. So the 24,576 sequential chains of 3,136 steps of VMamba-T
+// (B64, 4 routes, D96) become 6,144 blocks of 128 threads, each a few spans deep.
 //
-// The route merge. The 4 routes visit a position at unrelated steps (route 0 at h*W+w, route 2
-// at L-1-(h*W+w), routes 1 and 3 column-major), so every route's y must be kept somewhere until
-// the last route has passed it. Held on chip, that is channels x L values per block (32 x 3136
-// floats = 400 KB for VMamba-T's L, four times an SM's shared memory, and L has no bound), so it
-// goes through global memory: route 0 stores its y straight into out and routes 1..3 into ys.
-// Since the block owns all 4 routes of its channels, it merges them itself after one barrier:
-// out = ((y0 + y1) + y2) + y3 at each position, coalesced, with no second kernel, and partly
-// from L2 (the block wrote it). The cost is 3 stores and 3 loads of a [B,D,L] plane on top of
-// the forward's floor of about 6 (x, 4 routes of delta, out); atomics would make the same
-// read-modify-writes in L2, but in a varying order. A separate merge kernel over 4 scratch
-// planes would move 8 planes; keeping out in shared memory would need the L-bounded block above.
+// Forward: block (b, d) runs the 4 routes of its channel one after the other. Per span it stages
+// delta (contiguous) and x at the route's positions into shared memory with coalesced loads
+// (for_route: the column-major routes read 8-element runs of rows), scans, and adds its y into
+// out through the same mapping. Since one block owns every route of its positions and runs them
+// in order, out = ((y0 + y1) + y2) + y3 with one writer per element: no scratch planes, no
+// atomics, and the block's 12.5 KB out plane (L = 3136) stays in L2 between routes.
 //
-// Backward: the same block shape, but a lane holds one state of one channel (NP lanes per
-// channel), so that a thread keeps one state and its gradient, and the 16 per-step states of
-// a tile fit in shared memory: no spills at N = 16. Per 64-step chunk (last first) it restarts
-// from the saved state, recomputes the tile starts, then per tile (last first) recomputes the
-// tile's states into shared memory and runs the reverse scan. Sums over states use shuffles
-// within a channel's lanes, sums over channels (B and C gradients) shuffles across them: fixed
-// butterflies. Reductions that cross blocks go to scratch partials, one slot per writer, summed
-// by selective_scan_sum in ascending slot order: gx over the routes (merged by the block, as
-// in the forward), gB and gC over the G blocks of channels, gA, gD and gbias over the batch.
-// part_bc holds G = D*NP/32 copies of the B and C gradients: 3 for VMamba-T (D 96, N 1), but
-// D/2 at N 16, where a block holds 2 channels per route.
+// Backward: block (b, 8 channels), per route per channel, spans last to first. Per span and
+// state it recomputes the states from the saved ones (a 16-lane shuffle scan per 64-step chunk,
+// no barrier) and runs the reverse scan of G_l = decay_l * (C_l gy_l + G_{l+1}) block-wide, the
+// carry going to the span on the left. Reductions have one fixed order, so a backward run twice
+// gives the same bits: gx over the routes (as out), the B and C gradients over the group's
+// channels in channel order (each thread re-reads only its own steps), then over groups by
+// selective_scan_sum; the A, D and bias gradients over lanes (butterfly), warps (in order) and
+// then batches. part_bc holds G = D/8 copies of the B and C gradients: 12 for VMamba-T.
+//
+// What bounds it (VMamba-T B64 D96 L3136 N1, f32, H100 at 3.35 TB/s; an estimate, no GPU run):
+// the forward moves x, 4 routes of delta and out once from DRAM (6 planes of 77 MB) plus B, C
+// and the states (11 MB), ~141 us; the later routes' re-reads of x and out hit L2 (12.5 KB per
+// block). It issues about 55 instructions per step and state (log1pf is most of them), ~140 us
+// of issue on 132 SMs, so memory and issue are balanced at ~150 us; SFU (3 per step) ~60 us.
+// The backward must read x, gout and delta and write gx and gdelta (11 planes) plus part_bc
+// twice (2 planes): ~300 us, about as long as its ~120 instructions per step take to issue. Its
+// routes run outside the channel loop (so the B and C partials of one route stay in L2 while 8
+// channels add to them), which makes x and gout be re-read and gx re-written per route: where
+// those 200 KB per block fall out of L2 the backward moves up to 25 planes, ~575 us.
 #include "lumen_tensor.cuh"
 
 namespace lumen_sscan {
 
 constexpr int ROUTES = 4;
-constexpr int CHUNK = 64;   // steps between saved states (SelectiveScanKernels.CHUNK)
-constexpr int TILE = 16;    // steps staged per shared-memory tile
-constexpr int TP = TILE + 1; // padded row: lanes reading one column of different rows hit different banks
+constexpr int CHUNK = 64;                  // steps between saved states (SelectiveScanKernels.CHUNK)
+// A block has 128 threads, or fewer (a multiple of 32) when L is short: L 49 (VMamba's last
+// stage) needs only 13 threads' worth of steps, so 32 threads run it, not 128 mostly idle ones.
+constexpr int THREADS = 128, WARPS = THREADS / 32;
+constexpr int ITEMS = 4;                   // consecutive steps per thread
+constexpr int SPAN = THREADS * ITEMS;      // steps per block-wide scan (blockDim.x * ITEMS)
+constexpr int SEG = CHUNK / ITEMS;         // lanes that cover one saved-state chunk
+constexpr int BUF = SPAN + SPAN / 32;      // a staged span, skewed (sk); buf() for blockDim.x
+constexpr int CPB = 8;                     // channels per backward block
 constexpr int MAXN = 16;
-constexpr int THREADS = 32 * ROUTES;
+constexpr int RED = MAXN + 2;              // per-warp partials of the A, D and bias gradients
+// Shared values of the compute type (SelectiveScanCuda.java): delta and u spans, the warp
+// aggregates of the scan (double-buffered) and the carry per state; the backward adds the gout
+// span, each thread's A-gradient sums per state and the reduction (sizes for 128 threads; the
+// launcher sizes them for blockDim.x). Per-state values live here,
+// not in registers, so the loop over states is not unrolled and N = 16 costs no registers.
+constexpr int FWD_SMEM = 2 * BUF + 2 * 2 * WARPS + MAXN;
+constexpr int BWD_SMEM = 3 * BUF + 2 * 2 * WARPS + MAXN + MAXN * THREADS + WARPS * RED;
+static_assert((32 * ITEMS) % CHUNK == 0 && SEG <= 32 && (SEG & (SEG - 1)) == 0, "a span holds whole saved-state chunks");
 
-// Forward smem per warp: delta and u tiles [32][TP], B and C tiles [MAXN][TP].
-constexpr int FWD_WARP_FLOATS = 2 * 32 * TP + 2 * MAXN * TP;
-// Backward smem per warp: delta/gz, u, gy, gx tiles [CPB][TP], B, C, gB, gC tiles [NP][TP] and
-// the tile's states [TILE][32]; CPB + NP <= 33.
-constexpr int BWD_WARP_FLOATS = 4 * TP * 33 + TILE * 32;
+__device__ __forceinline__ int span() { return blockDim.x * ITEMS; }
+__device__ __forceinline__ int buf() { return span() + span() / 32; }
+__device__ __forceinline__ int warps() { return blockDim.x >> 5; }
 
-// Storage type T computes in R = lumen::Acc<T>: double for f64 (with A, D, bias, out, states and
-// every gradient in double too), float otherwise.
 template <typename T> using AccOf = typename lumen::Acc<T>::type;
 
 template <typename T>
 __device__ __forceinline__ AccOf<T> ld(const T* p, size_t i) { return lumen::to_acc(p[i]); }
-__device__ __forceinline__ float ex(float z) { return expf(z); }
+
+// Fast exp in float. __expf's documented error is 2 + 1.173|z| ulp (CUDA Programming Guide;
+// the emulator returns the exact value moved 1 ulp towards zero, inside that). For a decay
+// exp(dt*A) a product of m factors with sum |dt*A| = s gets (2m + 1.173 s) ulp, and that term
+// is weighted by e^-s, so the state's error stays a few roundings per step, as with expf: measured
+// within the tests' 2e-6 (against the CPU's f32) and 2e-5 (against double) with the precise
+// log1pf kept, since log1p(e) passes e's relative error through scaled by at most 1.
+__device__ __forceinline__ float ex(float z) { return __expf(z); }
 __device__ __forceinline__ double ex(double z) { return exp(z); }
 // 1/x: in double, the rounded reciprocal instruction rather than div.rn.f64, whose slow-path call
 // makes ptxas spill (F64 runs finite-difference checks, where one more ulp does not matter).
@@ -90,315 +109,351 @@ __device__ __forceinline__ double recip(double x) {
 }
 
 // torch.nn.functional.softplus with its default threshold.
-__device__ __forceinline__ float softplus(float z) { return z > 20.f ? z : log1pf(expf(z)); }
+__device__ __forceinline__ float softplus(float z) { return z > 20.f ? z : log1pf(ex(z)); }
 __device__ __forceinline__ double softplus(double z) { return z > 20.0 ? z : log1p(exp(z)); }
 
-// The flat position (h*W + w) that route k visits at step l.
-__device__ __forceinline__ int route_pos(int k, int l, int L, int H, int W) {
-    int m = k >= 2 ? L - 1 - l : l;
-    if ((k & 1) == 0) return m;
-    int q = m / H;
-    return (m - q * H) * W + q;
-}
+// Index of step i of a span in shared memory: one pad per 32 values, so the 32 lanes of a warp
+// reading their ITEMS-th values (stride ITEMS) hit 32 banks.
+__device__ __forceinline__ int sk(int i) { return i + (i >> 5); }
 
-// After every route of the block has stored its values for rows [row0, row0 + count) (route 0 in
-// dst, routes 1..3 in parts at plane strides): dst = ((v0 + v1) + v2) + v3, in route order.
-template <typename R>
-__device__ __forceinline__ void merge_routes(R* __restrict__ dst, const R* __restrict__ parts, size_t plane,
-                                             size_t row0, int count) {
-    __syncthreads();
-    for (int i = threadIdx.x; i < count; i += THREADS) {
-        const size_t at = row0 + i;
-        dst[at] = ((dst[at] + parts[at]) + parts[plane + at]) + parts[2 * plane + at];
+// Calls f(i, pos) for every step l0 + i (0 <= i < len) of route k, pos = its h*W + w, with the
+// threads laid along memory. Row-major routes: consecutive threads take consecutive steps, i.e.
+// consecutive positions. Column-major routes: the span covers columns qa..qb, and a warp takes 4
+// rows x 8 adjacent columns, so global memory is touched in 8-element runs of a row instead of one
+// element every W (the stride the column-major routes would otherwise gather with).
+template <typename F>
+__device__ __forceinline__ void for_route(int k, int l0, int len, int L, int H, int W, F f) {
+    const int t = threadIdx.x;
+    if ((k & 1) == 0) {
+        for (int i = t; i < len; i += blockDim.x) f(i, k == 0 ? l0 + i : L - 1 - l0 - i);
+        return;
+    }
+    const int ma = k == 1 ? l0 : L - l0 - len, mb = ma + len - 1;   // column-major indices m = w*H + h
+    const int qa = ma / H, qb = mb / H;                             // two divisions per span
+    for (int q = qa + (t & 7); q <= qb; q += 8) {
+        const int hlo = q == qa ? ma - qa * H : 0, hhi = q == qb ? mb - qb * H : H - 1;
+        for (int h = hlo + (t >> 3); h <= hhi; h += blockDim.x / 8) {
+            const int m = q * H + h;
+            f(k == 1 ? m - l0 : L - 1 - m - l0, h * W + q);
+        }
     }
 }
 
-template <int NS, typename T, typename R = AccOf<T>>
+// Block-wide scan of h -> A*h + B (the thread's ITEMS steps composed): warp shuffles, then the
+// warp totals through shared memory in warp order. Returns the state entering the thread's first
+// step, starting from *carry; thread 0 then stores the state leaving the span there (every
+// thread folds the same totals in the same order; each reads *carry before the barrier).
+template <typename R>
+__device__ __forceinline__ R scan_forward(R a, R b, R* carry, R* agg) {
+    const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
+    R c = *carry, h = R(0);
+#pragma unroll
+    for (int off = 1; off < 32; off <<= 1) {
+        const R pa = __shfl_up_sync(0xffffffffu, a, off), pb = __shfl_up_sync(0xffffffffu, b, off);
+        if (lane >= off) { b = a * pb + b; a = a * pa; }
+    }
+    R ea = __shfl_up_sync(0xffffffffu, a, 1), eb = __shfl_up_sync(0xffffffffu, b, 1);
+    if (lane == 0) { ea = R(1); eb = R(0); }
+    if (lane == 31) { agg[2 * wid] = a; agg[2 * wid + 1] = b; }
+    __syncthreads();
+#pragma unroll
+    for (int w = 0; w < WARPS; w++) {
+        if (w >= warps()) break;
+        if (w == wid) h = ea * c + eb;
+        c = agg[2 * w] * c + agg[2 * w + 1];
+    }
+    if (threadIdx.x == 0) *carry = c;
+    return h;
+}
+
+// The same scan from the last step to the first: returns the value entering the thread's last
+// step from the right, starting from *carry (the value entering the span's last step).
+template <typename R>
+__device__ __forceinline__ R scan_reverse(R a, R b, R* carry, R* agg) {
+    const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
+    R c = *carry, g = R(0);
+#pragma unroll
+    for (int off = 1; off < 32; off <<= 1) {
+        const R pa = __shfl_down_sync(0xffffffffu, a, off), pb = __shfl_down_sync(0xffffffffu, b, off);
+        if (lane + off < 32) { b = a * pb + b; a = a * pa; }
+    }
+    R ea = __shfl_down_sync(0xffffffffu, a, 1), eb = __shfl_down_sync(0xffffffffu, b, 1);
+    if (lane == 31) { ea = R(1); eb = R(0); }
+    if (lane == 0) { agg[2 * wid] = a; agg[2 * wid + 1] = b; }
+    __syncthreads();
+#pragma unroll
+    for (int w = WARPS - 1; w >= 0; w--) {
+        if (w >= warps()) continue;
+        if (w == wid) g = ea * c + eb;
+        c = agg[2 * w] * c + agg[2 * w + 1];
+    }
+    if (threadIdx.x == 0) *carry = c;
+    return g;
+}
+
+template <typename T, typename R = AccOf<T>>
 __device__ void fwd(const T* __restrict__ x, const T* __restrict__ delta, const R* __restrict__ A,
                     const T* __restrict__ Bs, const T* __restrict__ Cs, const R* __restrict__ Ds,
-                    const R* __restrict__ bias, R* __restrict__ out, R* __restrict__ ys, R* __restrict__ states,
+                    const R* __restrict__ bias, R* __restrict__ out, R* __restrict__ states,
                     int D, int H, int W, int N, R* smem) {
-    const int k = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const int b = blockIdx.y, d0 = blockIdx.x * 32, d = d0 + lane;
-    const int L = H * W, nchunks = (L + CHUNK - 1) / CHUNK;
-    const int chans = min(32, D - d0);
-    const bool valid = lane < chans;
-    const size_t xrow0 = ((size_t) b * D + d0) * L;
-    const size_t drow0 = (((size_t) b * ROUTES + k) * D + d0) * L;
-    const size_t bcrow = ((size_t) b * ROUTES + k) * N * L;
-    const size_t plane = (size_t) gridDim.y * D * L;   // one route's slice of ys
-    R* const ydst = k == 0 ? out : ys + (k - 1) * plane;
-
-    R* sD = smem + k * FWD_WARP_FLOATS;
-    R* sU = sD + 32 * TP;
-    R* sB = sU + 32 * TP;
-    R* sC = sB + MAXN * TP;
-
-    R a[NS], h[NS];
+    const int t = threadIdx.x, i0 = t * ITEMS;
+    const int b = blockIdx.x / D, d = blockIdx.x - b * D;
+    const int L = H * W, nst = (L + CHUNK - 1) / CHUNK;
+    R* const sD = smem;
+    R* const sU = sD + buf();
+    R* const sAgg = sU + buf();          // [2][WARPS][2]
+    R* const sCarry = sAgg + 2 * 2 * WARPS;   // [MAXN]: the state leaving the last span
+    const size_t xrow = ((size_t) b * D + d) * L;
+    int phase = 0;
+    for (int k = 0; k < ROUTES; k++) {
+        const size_t seq = ((size_t) b * ROUTES + k) * D + d;
+        const size_t drow = seq * L, bcrow = ((size_t) b * ROUTES + k) * N * L;
+        const R bz = bias[k * D + d], dskip = Ds[k * D + d];
+        const R* an = A + ((size_t) k * D + d) * N;
+        // The previous route's last reads of sCarry came before a barrier this thread has passed.
+        if (t < N) sCarry[t] = R(0);
+        for (int l0 = 0; l0 < L; l0 += span()) {
+            const int len = min(span(), L - l0);
+            __syncthreads();   // the previous span's outputs have been read out of sD
+            for (int i = t; i < len; i += blockDim.x) sD[sk(i)] = ld(delta, drow + l0 + i);
+            for_route(k, l0, len, L, H, W, [&](int i, int pos) { sU[sk(i)] = ld(x, xrow + pos); });
+            __syncthreads();
+            R dt[ITEMS], u[ITEMS], y[ITEMS];
 #pragma unroll
-    for (int n = 0; n < NS; n++) {
-        a[n] = (valid && n < N) ? A[((size_t) k * D + d) * N + n] : R(0);
-        h[n] = R(0);
-    }
-    const R dskip = valid ? Ds[k * D + d] : R(0);
-    const R bz = valid ? bias[k * D + d] : R(0);
-
-    for (int l0 = 0; l0 < L; l0 += TILE) {
-        const int tl = min(TILE, L - l0);
-        if (states != nullptr && l0 % CHUNK == 0 && valid) {
-            R* st = states + ((((size_t) b * ROUTES + k) * D + d) * nchunks + l0 / CHUNK) * N;
-#pragma unroll
-            for (int n = 0; n < NS; n++) if (n < N) st[n] = h[n];
-        }
-        for (int idx = lane; idx < 32 * TILE; idx += 32) {
-            const int r = idx / TILE, i = idx % TILE;
-            R dv = R(0), uv = R(0);
-            if (r < chans && i < tl) {
-                dv = ld(delta, drow0 + (size_t) r * L + l0 + i);
-                uv = ld(x, xrow0 + (size_t) r * L + route_pos(k, l0 + i, L, H, W));
+            for (int j = 0; j < ITEMS; j++) {
+                const bool in = i0 + j < len;
+                dt[j] = in ? softplus(sD[sk(i0 + j)] + bz) : R(0);
+                u[j] = in ? sU[sk(i0 + j)] : R(0);
+                y[j] = dskip * u[j];
             }
-            sD[r * TP + i] = dv;
-            sU[r * TP + i] = uv;
-        }
-        for (int idx = lane; idx < NS * TILE; idx += 32) {
-            const int n = idx / TILE, i = idx % TILE;
-            const bool in = n < N && i < tl;
-            sB[n * TP + i] = in ? ld(Bs, bcrow + (size_t) n * L + l0 + i) : R(0);
-            sC[n * TP + i] = in ? ld(Cs, bcrow + (size_t) n * L + l0 + i) : R(0);
-        }
-        __syncwarp();
-        for (int i = 0; i < tl; i++) {
-            const R dt = softplus(sD[lane * TP + i] + bz);
-            const R u = sU[lane * TP + i];
-            const R du = dt * u;
-            R y = dskip * u;
+#pragma unroll 1
+            for (int n = 0; n < N; n++) {
+                const R a = an[n];
+                const T* bn = Bs + bcrow + (size_t) n * L + l0;
+                const T* cn = Cs + bcrow + (size_t) n * L + l0;
+                R da[ITEMS], db[ITEMS], pa = R(1), pb = R(0);
 #pragma unroll
-            for (int n = 0; n < NS; n++) {
-                h[n] = ex(dt * a[n]) * h[n] + du * sB[n * TP + i];
-                y += sC[n * TP + i] * h[n];
+                for (int j = 0; j < ITEMS; j++) {
+                    const bool in = i0 + j < len;
+                    da[j] = in ? ex(dt[j] * a) : R(1);   // steps past L: the identity
+                    db[j] = in ? dt[j] * u[j] * ld(bn, i0 + j) : R(0);
+                    pb = da[j] * pb + db[j];
+                    pa = da[j] * pa;
+                }
+                R h = scan_forward(pa, pb, sCarry + n, sAgg + phase * 2 * WARPS);
+                phase ^= 1;
+                // The state entering every CHUNK-step chunk, for the backward.
+                if (states != nullptr && (t & (SEG - 1)) == 0 && l0 + i0 < L)
+                    states[(seq * nst + (l0 + i0) / CHUNK) * N + n] = h;
+#pragma unroll
+                for (int j = 0; j < ITEMS; j++) {
+                    h = da[j] * h + db[j];
+                    if (i0 + j < len) y[j] += ld(cn, i0 + j) * h;
+                }
             }
-            sD[lane * TP + i] = y;  // this lane's own delta slot, already consumed
+            // Every thread has passed the scan's barrier, so sD's deltas are consumed.
+#pragma unroll
+            for (int j = 0; j < ITEMS; j++) if (i0 + j < len) sD[sk(i0 + j)] = y[j];
+            __syncthreads();
+            // The block owns all 4 routes of its channel and runs them in order, so out is
+            // ((y0 + y1) + y2) + y3 with one writer per position: no atomics, no scratch plane.
+            for_route(k, l0, len, L, H, W, [&](int i, int pos) {
+                const R v = sD[sk(i)];
+                out[xrow + pos] = k == 0 ? v : out[xrow + pos] + v;
+            });
         }
-        __syncwarp();
-        for (int idx = lane; idx < 32 * TILE; idx += 32) {
-            const int r = idx / TILE, i = idx % TILE;
-            if (r < chans && i < tl) ydst[xrow0 + (size_t) r * L + route_pos(k, l0 + i, L, H, W)] = sD[r * TP + i];
-        }
-        __syncwarp();
     }
-    merge_routes(out, ys, plane, xrow0, chans * L);
 }
 
-// Sum over the lanes of one channel (the NP lanes holding its states).
-template <int NP, typename R>
-__device__ __forceinline__ R sum_states(R v) {
+// Sum over the 32 lanes in a fixed butterfly.
+template <typename R>
+__device__ __forceinline__ R warp_sum(R v) {
 #pragma unroll
-    for (int off = 1; off < NP; off <<= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+    for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
     return v;
 }
 
-// Sum over the channels of the warp, per state.
-template <int NP, typename R>
-__device__ __forceinline__ R sum_channels(R v) {
-#pragma unroll
-    for (int off = NP; off < 32; off <<= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
-    return v;
-}
-
-template <int NP, typename T>
-struct BwdTile {
-    using R = AccOf<T>;
-    static constexpr int CPB = 32 / NP;
-    R *sD, *sU, *sG, *sX, *sB, *sC, *sGB, *sGC, *sH;
-    const T *x, *delta, *Bs, *Cs;
-    const R* gout;
-    size_t xrow0, drow0, bcrow;
-    int k, L, H, W, N, chans;
-
-    __device__ void carve(R* warp_smem) {
-        sD = warp_smem;
-        sU = sD + CPB * TP;
-        sG = sU + CPB * TP;
-        sX = sG + CPB * TP;
-        sB = sX + CPB * TP;
-        sC = sB + NP * TP;
-        sGB = sC + NP * TP;
-        sGC = sGB + NP * TP;
-        sH = sGC + NP * TP;
-    }
-
-    // Stages delta, u and B for steps [l0, l0+tl); with the gradient also gy and C.
-    __device__ void stage(int lane, int l0, int tl, bool grad) {
-        for (int idx = lane; idx < CPB * TILE; idx += 32) {
-            const int r = idx / TILE, i = idx % TILE;
-            const bool in = r < chans && i < tl;
-            const int p = in ? route_pos(k, l0 + i, L, H, W) : 0;
-            sD[r * TP + i] = in ? ld(delta, drow0 + (size_t) r * L + l0 + i) : R(0);
-            sU[r * TP + i] = in ? ld(x, xrow0 + (size_t) r * L + p) : R(0);
-            if (grad) sG[r * TP + i] = in ? gout[xrow0 + (size_t) r * L + p] : R(0);
-        }
-        for (int idx = lane; idx < NP * TILE; idx += 32) {
-            const int n = idx / TILE, i = idx % TILE;
-            const bool in = n < N && i < tl;
-            sB[n * TP + i] = in ? ld(Bs, bcrow + (size_t) n * L + l0 + i) : R(0);
-            if (grad) sC[n * TP + i] = in ? ld(Cs, bcrow + (size_t) n * L + l0 + i) : R(0);
-        }
-    }
-};
-
-template <int NP, typename T, typename R = AccOf<T>>
+template <typename T, typename R = AccOf<T>>
 __device__ void bwd(const T* __restrict__ x, const T* __restrict__ delta, const R* __restrict__ A,
                     const T* __restrict__ Bs, const T* __restrict__ Cs, const R* __restrict__ Ds,
                     const R* __restrict__ bias, const R* __restrict__ states, const R* __restrict__ gout,
-                    R* __restrict__ gx, R* __restrict__ gdelta, R* __restrict__ gxs, R* __restrict__ part_bc,
-                    R* __restrict__ part_p, int D, int H, int W, int N, R* smem) {
-    constexpr int CPB = 32 / NP;
-    const int k = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const int c = lane / NP, n = lane % NP;
-    const int b = blockIdx.y, d0 = blockIdx.x * CPB, d = d0 + c;
-    const int L = H * W, nchunks = (L + CHUNK - 1) / CHUNK;
-    const int chans = min(CPB, D - d0);
-    const bool vd = c < chans, valid = vd && n < N;
-
-    BwdTile<NP, T> t;
-    t.carve(smem + k * BWD_WARP_FLOATS);
-    t.x = x; t.delta = delta; t.Bs = Bs; t.Cs = Cs; t.gout = gout;
-    t.xrow0 = ((size_t) b * D + d0) * L;
-    t.drow0 = (((size_t) b * ROUTES + k) * D + d0) * L;
-    t.bcrow = ((size_t) b * ROUTES + k) * N * L;
-    t.k = k; t.L = L; t.H = H; t.W = W; t.N = N; t.chans = chans;
-
-    const size_t plane = (size_t) gridDim.y * D * L;                 // one route's slice of gxs
-    R* const gxdst = k == 0 ? gx : gxs + (k - 1) * plane;
-    const size_t bcplane = (size_t) gridDim.y * ROUTES * N * L;      // one gradient of part_bc
-    R* const gbdst = part_bc + (size_t) blockIdx.x * 2 * bcplane;   // this block column's slot
-
-    const R an = valid ? A[((size_t) k * D + d) * N + n] : R(0);
-    const R dskip = vd ? Ds[k * D + d] : R(0);
-    const R bz = vd ? bias[k * D + d] : R(0);
-    R gh = R(0);                     // dL/d(state after the step being processed), decayed
-    R acc_a = R(0), acc_d = R(0), acc_z = R(0);
-
-    for (int ch = nchunks - 1; ch >= 0; ch--) {
-        const int c0 = ch * CHUNK, clen = min(CHUNK, L - c0), ntiles = (clen + TILE - 1) / TILE;
-        R h = valid ? states[((((size_t) b * ROUTES + k) * D + d) * nchunks + ch) * N + n] : R(0);
-        R hstart[CHUNK / TILE];
-        // Pass 1: the state entering each tile of the chunk.
-#pragma unroll
-        for (int ti = 0; ti < CHUNK / TILE; ti++) {
-            hstart[ti] = h;
-            if (ti + 1 < ntiles) {
-                t.stage(lane, c0 + ti * TILE, TILE, false);
-                __syncwarp();
-                for (int i = 0; i < TILE; i++) {
-                    const R dt = softplus(t.sD[c * TP + i] + bz);
-                    h = ex(dt * an) * h + dt * t.sU[c * TP + i] * t.sB[n * TP + i];
-                }
-                __syncwarp();
-            }
-        }
-        // Pass 2: tiles last to first; recompute the tile's states, then the reverse scan.
-#pragma unroll
-        for (int ti = CHUNK / TILE - 1; ti >= 0; ti--) {
-            if (ti >= ntiles) continue;
-            const int l0 = c0 + ti * TILE, tl = min(TILE, L - l0);
-            t.stage(lane, l0, tl, true);
-            __syncwarp();
-            const R h0 = hstart[ti];
-            h = h0;
-            for (int i = 0; i < tl; i++) {
-                const R dt = softplus(t.sD[c * TP + i] + bz);
-                h = ex(dt * an) * h + dt * t.sU[c * TP + i] * t.sB[n * TP + i];
-                t.sH[i * 32 + lane] = h;
-            }
-            for (int i = tl - 1; i >= 0; i--) {
-                const R z = t.sD[c * TP + i] + bz;
-                const R dt = softplus(z);
-                const R sig = recip(R(1) + ex(-z));
-                const R u = t.sU[c * TP + i], gy = t.sG[c * TP + i];
-                const R bn = t.sB[n * TP + i], cn = t.sC[n * TP + i];
-                const R decay = ex(dt * an);
-                const R hprev = i > 0 ? t.sH[(i - 1) * 32 + lane] : h0;
-                gh += gy * cn;
-                const R vc = sum_channels<NP>(gy * t.sH[i * 32 + lane]);
-                const R vb = sum_channels<NP>(gh * dt * u);
-                const R w = gh * decay * hprev;            // dL/d(decay) * decay
-                const R pu = sum_states<NP>(gh * bn);
-                const R pdt = sum_states<NP>(w * an);
-                acc_a += w * dt;
-                gh *= decay;
-                __syncwarp();  // every lane has read this step's delta slot before it is overwritten
-                if (c == 0) {
-                    t.sGB[n * TP + i] = vb;
-                    t.sGC[n * TP + i] = vc;
-                }
-                if (n == 0) {
-                    const R gz = (u * pu + pdt) * sig;
-                    t.sD[c * TP + i] = gz;
-                    t.sX[c * TP + i] = dt * pu + gy * dskip;
-                    acc_z += gz;
-                    acc_d += gy * u;
-                }
-            }
-            __syncwarp();
-            for (int idx = lane; idx < CPB * TILE; idx += 32) {
-                const int r = idx / TILE, i = idx % TILE;
-                if (r < chans && i < tl) {
-                    gdelta[t.drow0 + (size_t) r * L + l0 + i] = t.sD[r * TP + i];
-                    gxdst[t.xrow0 + (size_t) r * L + route_pos(k, l0 + i, L, H, W)] = t.sX[r * TP + i];
-                }
-            }
-            for (int idx = lane; idx < NP * TILE; idx += 32) {
-                const int nn = idx / TILE, i = idx % TILE;
-                if (nn < N && i < tl) {
-                    gbdst[t.bcrow + (size_t) nn * L + l0 + i] = t.sGB[nn * TP + i];
-                    gbdst[bcplane + t.bcrow + (size_t) nn * L + l0 + i] = t.sGC[nn * TP + i];
-                }
-            }
-            __syncwarp();
-        }
-    }
-    // This batch's A, D and bias gradients: one writer per (k, d, n).
+                    R* __restrict__ gx, R* __restrict__ gdelta, R* __restrict__ part_bc, R* __restrict__ part_p,
+                    int D, int H, int W, int N, R* smem) {
+    const int t = threadIdx.x, lane = t & 31, wid = t >> 5, i0 = t * ITEMS;
+    const int groups = (D + CPB - 1) / CPB, nb = gridDim.x / groups;
+    const int b = blockIdx.x / groups, grp = blockIdx.x - b * groups;
+    const int d0 = grp * CPB, chans = min(CPB, D - d0);
+    const int L = H * W, nst = (L + CHUNK - 1) / CHUNK, nspans = (L + span() - 1) / span();
+    R* const sD = smem;
+    R* const sU = sD + buf();
+    R* const sG = sU + buf();
+    R* const sAgg = sG + buf();         // [2][WARPS][2]
+    R* const sGc = sAgg + 2 * 2 * WARPS;    // [MAXN]: decay * dL/d(state) entering the span from the right
+    R* const sAcc = sGc + MAXN;               // [MAXN][blockDim.x]: each thread's A-gradient sums
+    R* const sRed = sAcc + MAXN * blockDim.x; // [WARPS][RED]
+    const size_t bcplane = (size_t) nb * ROUTES * N * L;   // one gradient of part_bc
+    R* const pbc = part_bc + (size_t) grp * 2 * bcplane;   // this channel group's slot
     const size_t nA = (size_t) ROUTES * D * N, nD = (size_t) ROUTES * D;
     R* const prow = part_p + (size_t) b * (nA + 2 * nD);
-    if (valid) prow[((size_t) k * D + d) * N + n] = acc_a;
-    if (vd && n == 0) {
-        prow[nA + k * D + d] = acc_d;
-        prow[nA + nD + k * D + d] = acc_z;
+    int phase = 0;
+    for (int k = 0; k < ROUTES; k++) {
+        const size_t bcrow = ((size_t) b * ROUTES + k) * N * L;
+        for (int c = 0; c < chans; c++) {
+            const int d = d0 + c;
+            const size_t seq = ((size_t) b * ROUTES + k) * D + d;
+            const size_t xrow = ((size_t) b * D + d) * L, drow = seq * L;
+            const R bz = bias[k * D + d], dskip = Ds[k * D + d];
+            const R* an = A + ((size_t) k * D + d) * N;
+            // The last reads of sGc came before a barrier this thread has passed; sAcc's slots
+            // are the thread's own.
+            if (t < N) sGc[t] = R(0);
+            for (int n = 0; n < N; n++) sAcc[n * blockDim.x + t] = R(0);
+            R acc_d = R(0), acc_z = R(0);
+            for (int s = nspans - 1; s >= 0; s--) {
+                const int l0 = s * span(), len = min(span(), L - l0);
+                __syncthreads();   // the previous span's gx values have been read out of sD
+                for (int i = t; i < len; i += blockDim.x) sD[sk(i)] = ld(delta, drow + l0 + i);
+                for_route(k, l0, len, L, H, W, [&](int i, int pos) {
+                    sU[sk(i)] = ld(x, xrow + pos);
+                    sG[sk(i)] = gout[xrow + pos];
+                });
+                __syncthreads();
+                R z[ITEMS], dt[ITEMS], u[ITEMS], gy[ITEMS], pu[ITEMS], pdt[ITEMS];
+#pragma unroll
+                for (int j = 0; j < ITEMS; j++) {
+                    const bool in = i0 + j < len;
+                    z[j] = in ? sD[sk(i0 + j)] + bz : R(0);
+                    dt[j] = in ? softplus(z[j]) : R(0);
+                    u[j] = in ? sU[sk(i0 + j)] : R(0);
+                    gy[j] = in ? sG[sk(i0 + j)] : R(0);
+                    pu[j] = R(0);    // sum over states of dL/d(dt*u*B_n) * B_n
+                    pdt[j] = R(0);   // sum over states of dL/d(decay_n) * decay_n * A_n
+                }
+                // The state entering the thread's 64-step chunk, saved by the forward.
+                const bool live = l0 + i0 < L;
+                const size_t st = (seq * nst + (live ? (l0 + i0) / CHUNK : 0)) * N;
+#pragma unroll 1
+                for (int n = 0; n < N; n++) {
+                    const R a = an[n];
+                    const T* bn = Bs + bcrow + (size_t) n * L + l0;
+                    const T* cn = Cs + bcrow + (size_t) n * L + l0;
+                    R da[ITEMS], db[ITEMS], bv[ITEMS], cv[ITEMS], hs[ITEMS + 1];
+                    R pa = R(1), pb = R(0);
+#pragma unroll
+                    for (int j = 0; j < ITEMS; j++) {
+                        const bool in = i0 + j < len;
+                        bv[j] = in ? ld(bn, i0 + j) : R(0);
+                        cv[j] = in ? ld(cn, i0 + j) : R(0);
+                        da[j] = in ? ex(dt[j] * a) : R(1);
+                        db[j] = dt[j] * u[j] * bv[j];
+                        pb = da[j] * pb + db[j];
+                        pa = da[j] * pa;
+                    }
+                    // Recompute the states: a scan over the SEG lanes of each saved chunk, from
+                    // its saved state (shuffles only, no barrier).
+#pragma unroll
+                    for (int off = 1; off < SEG; off <<= 1) {
+                        const R qa = __shfl_up_sync(0xffffffffu, pa, off, SEG), qb = __shfl_up_sync(0xffffffffu, pb, off, SEG);
+                        if ((lane & (SEG - 1)) >= off) { pb = pa * qb + pb; pa = pa * qa; }
+                    }
+                    R ea = __shfl_up_sync(0xffffffffu, pa, 1, SEG), eb = __shfl_up_sync(0xffffffffu, pb, 1, SEG);
+                    if ((lane & (SEG - 1)) == 0) { ea = R(1); eb = R(0); }
+                    hs[0] = ea * (live ? states[st + n] : R(0)) + eb;
+#pragma unroll
+                    for (int j = 0; j < ITEMS; j++) hs[j + 1] = da[j] * hs[j] + db[j];
+                    // dL/d(state) runs backwards: G_l = decay_l * (C_l gy_l + G_{l+1}).
+                    pa = R(1);
+                    pb = R(0);
+#pragma unroll
+                    for (int j = ITEMS - 1; j >= 0; j--) {
+                        pb = da[j] * (pb + cv[j] * gy[j]);
+                        pa = da[j] * pa;
+                    }
+                    R gnext = scan_reverse(pa, pb, sGc + n, sAgg + phase * 2 * WARPS);
+                    phase ^= 1;
+                    R vb[ITEMS], vc[ITEMS], acc_a = R(0);
+#pragma unroll
+                    for (int j = ITEMS - 1; j >= 0; j--) {
+                        const R gh = cv[j] * gy[j] + gnext;   // dL/d(state after step j)
+                        const R w = gh * da[j] * hs[j];       // dL/d(decay) * decay
+                        acc_a += w * dt[j];
+                        pdt[j] += w * a;
+                        pu[j] += gh * bv[j];
+                        vb[j] = gh * dt[j] * u[j];
+                        vc[j] = gy[j] * hs[j + 1];
+                        gnext = da[j] * gh;
+                    }
+                    sAcc[n * blockDim.x + t] += acc_a;
+                    // B and C gradients summed over the group's channels in channel order: every
+                    // channel maps the same thread to the same steps, so a thread only ever
+                    // re-reads what it wrote itself.
+                    R* gbn = pbc + bcrow + (size_t) n * L + l0;
+#pragma unroll
+                    for (int j = 0; j < ITEMS; j++) {
+                        if (i0 + j >= len) continue;
+                        gbn[i0 + j] = c == 0 ? vb[j] : gbn[i0 + j] + vb[j];
+                        gbn[bcplane + i0 + j] = c == 0 ? vc[j] : gbn[bcplane + i0 + j] + vc[j];
+                    }
+                }
+                // Every thread has passed the scans' barriers: sD's deltas are consumed.
+#pragma unroll
+                for (int j = 0; j < ITEMS; j++) {
+                    if (i0 + j >= len) continue;
+                    const R sig = recip(R(1) + ex(-z[j]));   // d softplus / dz
+                    const R gz = (u[j] * pu[j] + pdt[j]) * sig;
+                    gdelta[drow + l0 + i0 + j] = gz;
+                    acc_z += gz;
+                    acc_d += gy[j] * u[j];
+                    sD[sk(i0 + j)] = dt[j] * pu[j] + gy[j] * dskip;
+                }
+                __syncthreads();
+                // Routes in order, one writer per position: gx = ((g0 + g1) + g2) + g3.
+                for_route(k, l0, len, L, H, W, [&](int i, int pos) {
+                    const R v = sD[sk(i)];
+                    gx[xrow + pos] = k == 0 ? v : gx[xrow + pos] + v;
+                });
+            }
+            // The A, D and bias gradients of (b, k, d): lanes, then warps in order; one writer each.
+            for (int n = 0; n < N; n++) {
+                const R v = warp_sum(sAcc[n * blockDim.x + t]);
+                if (lane == 0) sRed[wid * RED + n] = v;
+            }
+            acc_d = warp_sum(acc_d);
+            acc_z = warp_sum(acc_z);
+            if (lane == 0) {
+                sRed[wid * RED + MAXN] = acc_d;
+                sRed[wid * RED + MAXN + 1] = acc_z;
+            }
+            __syncthreads();
+            if (t < N || t == MAXN || t == MAXN + 1) {
+                R v = sRed[t];
+#pragma unroll
+                for (int w = 1; w < warps(); w++) v += sRed[w * RED + t];
+                if (t < N) prow[((size_t) k * D + d) * N + t] = v;
+                else prow[nA + (t - MAXN) * nD + k * D + d] = v;
+            }
+        }
     }
-    merge_routes(gx, gxs, plane, t.xrow0, chans * L);
 }
 
 template <typename T, typename R = AccOf<T>>
-__device__ void fwd_dispatch(const T* x, const T* delta, const R* A, const T* Bs, const T* Cs, const R* Ds,
-                             const R* bias, R* out, R* ys, R* states, int D, int H, int W, int N) {
-    extern __shared__ double sscan_fwd_smem[];   // ROUTES * FWD_WARP_FLOATS values of R
-    R* smem = reinterpret_cast<R*>(sscan_fwd_smem);
-    if (N <= 1) fwd<1>(x, delta, A, Bs, Cs, Ds, bias, out, ys, states, D, H, W, N, smem);
-    else if (N <= 2) fwd<2>(x, delta, A, Bs, Cs, Ds, bias, out, ys, states, D, H, W, N, smem);
-    else if (N <= 4) fwd<4>(x, delta, A, Bs, Cs, Ds, bias, out, ys, states, D, H, W, N, smem);
-    else if (N <= 8) fwd<8>(x, delta, A, Bs, Cs, Ds, bias, out, ys, states, D, H, W, N, smem);
-    else fwd<16>(x, delta, A, Bs, Cs, Ds, bias, out, ys, states, D, H, W, N, smem);
+__device__ void fwd_entry(const T* x, const T* delta, const R* A, const T* Bs, const T* Cs, const R* Ds,
+                          const R* bias, R* out, R* states, int D, int H, int W, int N) {
+    extern __shared__ double sscan_fwd_smem[];   // FWD_SMEM values of R
+    fwd<T>(x, delta, A, Bs, Cs, Ds, bias, out, states, D, H, W, N, reinterpret_cast<R*>(sscan_fwd_smem));
 }
 
 template <typename T, typename R = AccOf<T>>
-__device__ void bwd_dispatch(const T* x, const T* delta, const R* A, const T* Bs, const T* Cs, const R* Ds,
-                             const R* bias, const R* states, const R* gout, R* gx, R* gdelta,
-                             R* gxs, R* part_bc, R* part_p, int D, int H, int W, int N) {
-    extern __shared__ double sscan_bwd_smem[];   // ROUTES * BWD_WARP_FLOATS values of R
-    R* smem = reinterpret_cast<R*>(sscan_bwd_smem);
-    if (N <= 1) bwd<1>(x, delta, A, Bs, Cs, Ds, bias, states, gout, gx, gdelta, gxs, part_bc, part_p, D, H, W, N, smem);
-    else if (N <= 2) bwd<2>(x, delta, A, Bs, Cs, Ds, bias, states, gout, gx, gdelta, gxs, part_bc, part_p, D, H, W, N, smem);
-    else if (N <= 4) bwd<4>(x, delta, A, Bs, Cs, Ds, bias, states, gout, gx, gdelta, gxs, part_bc, part_p, D, H, W, N, smem);
-    else if (N <= 8) bwd<8>(x, delta, A, Bs, Cs, Ds, bias, states, gout, gx, gdelta, gxs, part_bc, part_p, D, H, W, N, smem);
-    else bwd<16>(x, delta, A, Bs, Cs, Ds, bias, states, gout, gx, gdelta, gxs, part_bc, part_p, D, H, W, N, smem);
+__device__ void bwd_entry(const T* x, const T* delta, const R* A, const T* Bs, const T* Cs, const R* Ds,
+                          const R* bias, const R* states, const R* gout, R* gx, R* gdelta,
+                          R* part_bc, R* part_p, int D, int H, int W, int N) {
+    extern __shared__ double sscan_bwd_smem[];   // BWD_SMEM values of R
+    bwd<T>(x, delta, A, Bs, Cs, Ds, bias, states, gout, gx, gdelta, part_bc, part_p, D, H, W, N,
+           reinterpret_cast<R*>(sscan_bwd_smem));
 }
-
-}  // namespace lumen_sscan
 
 // out = the sum over groups of part [groups, n0 + n1 + n2], in ascending group order; element i
 // of a row goes to out0[i], out1[i - n0] or out2[i - n0 - n1]. Any 1-D grid; grid-stride.
-namespace lumen_sscan {
 template <typename R>
 __device__ void sum_groups(const R* __restrict__ part, int groups, long long n0, long long n1, long long n2,
                            R* __restrict__ out0, R* __restrict__ out1, R* __restrict__ out2) {
@@ -412,21 +467,35 @@ __device__ void sum_groups(const R* __restrict__ part, int groups, long long n0,
         else out2[i - n0 - n1] = s;
     }
 }
+
+}  // namespace lumen_sscan
+
+namespace lumen_sscan {
+// Blocks per SM that ptxas must fit (registers): 10 forward blocks (48 registers) and 6 backward
+// blocks (80; 5 and 96 on sm_80, where 80 spills), measured spill-free; double keeps its
+// registers (a finite-difference path).
+template <typename T> constexpr int kFwdMinBlocks = 10;
+template <> constexpr int kFwdMinBlocks<double> = 1;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+template <typename T> constexpr int kBwdMinBlocks = 5;
+#else
+template <typename T> constexpr int kBwdMinBlocks = 6;
+#endif
+template <> constexpr int kBwdMinBlocks<double> = 1;
 }  // namespace lumen_sscan
 
 // Entry points per storage type T; R is what A, D, bias, out, states and the gradients are.
 #define LUMEN_SSCAN_ENTRIES(T, SUFFIX) LUMEN_SSCAN_ENTRIES_R(T, SUFFIX, lumen_sscan::AccOf<T>)
 #define LUMEN_SSCAN_ENTRIES_R(T, SUFFIX, R)                                                                              \
-    extern "C" __global__ void __launch_bounds__(lumen_sscan::THREADS) selective_scan_fwd_##SUFFIX(                      \
+    extern "C" __global__ void __launch_bounds__(lumen_sscan::THREADS, lumen_sscan::kFwdMinBlocks<T>) selective_scan_fwd_##SUFFIX(                      \
             const T* x, const T* delta, const R* A, const T* Bs, const T* Cs, const R* Ds, const R* bias,                \
-            R* out, R* ys, R* states, int D, int H, int W, int N) {                                                      \
-        lumen_sscan::fwd_dispatch<T>(x, delta, A, Bs, Cs, Ds, bias, out, ys, states, D, H, W, N);                        \
+            R* out, R* states, int D, int H, int W, int N) {                                                             \
+        lumen_sscan::fwd_entry<T>(x, delta, A, Bs, Cs, Ds, bias, out, states, D, H, W, N);                            \
     }                                                                                                                    \
-    extern "C" __global__ void __launch_bounds__(lumen_sscan::THREADS, 1) selective_scan_bwd_##SUFFIX(                      \
+    extern "C" __global__ void __launch_bounds__(lumen_sscan::THREADS, lumen_sscan::kBwdMinBlocks<T>) selective_scan_bwd_##SUFFIX(                      \
             const T* x, const T* delta, const R* A, const T* Bs, const T* Cs, const R* Ds, const R* bias,                \
-            const R* states, const R* gout, R* gx, R* gdelta, R* gxs, R* part_bc, R* part_p,                             \
-            int D, int H, int W, int N) {                                                                                \
-        lumen_sscan::bwd_dispatch<T>(x, delta, A, Bs, Cs, Ds, bias, states, gout, gx, gdelta, gxs, part_bc, part_p,      \
+            const R* states, const R* gout, R* gx, R* gdelta, R* part_bc, R* part_p, int D, int H, int W, int N) {       \
+        lumen_sscan::bwd_entry<T>(x, delta, A, Bs, Cs, Ds, bias, states, gout, gx, gdelta, part_bc, part_p,           \
                                      D, H, W, N);                                                                        \
     }
 

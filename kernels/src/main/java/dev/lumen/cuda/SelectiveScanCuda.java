@@ -14,9 +14,8 @@ import dev.lumen.tensor.DType;
  * are the same bits run to run.
  */
 public final class SelectiveScanCuda {
-    private static final int THREADS = 128, CHANNELS_PER_BLOCK = 32, CHUNK = 64, ROUTES = 4, TP = 17, MAXN = 16;
-    /** Shared values per warp (selective_scan.cu's FWD_WARP_FLOATS and BWD_WARP_FLOATS). */
-    private static final int FWD_WARP_VALUES = 2 * 32 * TP + 2 * MAXN * TP, BWD_WARP_VALUES = 4 * TP * 33 + 16 * 32;
+    private static final int MAX_THREADS = 128, MAX_WARPS = MAX_THREADS / 32, ITEMS = 4, CHANNELS_PER_BACKWARD_BLOCK = 8,
+            CHUNK = 64, ROUTES = 4, MAXN = 16;
 
     private SelectiveScanCuda() {}
 
@@ -24,8 +23,13 @@ public final class SelectiveScanCuda {
     public record Shape(int b, int d, int h, int w, int n) {
         public Shape {
             if (n < 1 || n > MAXN) throw new IllegalArgumentException("selective_scan_2d: d_state " + n + " must be 1.." + MAXN);
-            if (b > 65535) throw new IllegalArgumentException("selective_scan_2d: batch " + b + " exceeds grid y's 65535; split it");
-            if ((long) h * w * 32 > Integer.MAX_VALUE) throw new IllegalArgumentException("selective_scan_2d: " + h + "x" + w + " positions overflow the kernels' int indices");
+            if ((long) h * w + 512 > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("selective_scan_2d: " + h + "x" + w + " positions overflow the kernels' int indices");
+            }
+            // Both kernels put (batch, channel or channel group) in gridDim.x, whose limit is 2^31-1.
+            if ((long) b * d > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("selective_scan_2d: batch " + b + " x " + d + " channels exceeds grid x's 2^31-1 blocks; split the batch");
+            }
         }
 
         public int len() { return h * w; }
@@ -38,6 +42,20 @@ public final class SelectiveScanCuda {
 
         /** Elements of the states buffer [B,4,D,chunks,N]. */
         public long stateElements() { return (long) b * ROUTES * d * chunks() * n; }
+
+        /** Channel groups of the backward (one block per batch and group). */
+        int groups() { return ceil(d, CHANNELS_PER_BACKWARD_BLOCK); }
+
+        /** Threads per block: 4 steps each, in whole warps, at most 128 (fewer for short sequences). */
+        int threads() { return Math.min(MAX_THREADS, ceil(ceil(len(), ITEMS), 32) * 32); }
+
+        /** A staged span of threads * 4 steps with one pad per 32 (selective_scan.cu's buf()). */
+        private int spanValues() { return threads() * ITEMS + threads() * ITEMS / 32; }
+
+        /** Shared values per block (selective_scan.cu's FWD_SMEM and BWD_SMEM at this block size). */
+        int forwardSharedValues() { return 2 * spanValues() + 4 * MAX_WARPS + MAXN; }
+
+        int backwardSharedValues() { return 3 * spanValues() + 4 * MAX_WARPS + MAXN + MAXN * threads() + MAX_WARPS * (MAXN + 2); }
     }
 
     /** The dtype of A, D, bias, out, states and the gradients for storage dtype t. */
@@ -54,14 +72,11 @@ public final class SelectiveScanCuda {
     /** out [B,D,H,W]; states (or 0 for inference) saved for the backward. */
     public static void forward(CudaContext ctx, DType t, Shape s, long x, long delta, long a, long bs, long cs, long ds,
                                long bias, long out, long states) {
-        int e = wide(t).byteSize();
-        int smem = ROUTES * FWD_WARP_VALUES * e;
-        // The y of routes 1..3 at their positions, merged into out by the block that owns them.
-        try (DeviceScratch ys = DeviceScratch.allocate((ROUTES - 1) * s.planeElements() * e); KernelArgs k = new KernelArgs()) {
-            k.ptr(x).ptr(delta).ptr(a).ptr(bs).ptr(cs).ptr(ds).ptr(bias).ptr(out).ptr(ys.ptr()).ptr(states)
+        int smem = s.forwardSharedValues() * wide(t).byteSize();
+        try (KernelArgs k = new KernelArgs()) {
+            k.ptr(x).ptr(delta).ptr(a).ptr(bs).ptr(cs).ptr(ds).ptr(bias).ptr(out).ptr(states)
                     .i32(s.d()).i32(s.h()).i32(s.w()).i32(s.n());
-            ctx.kernel(name("selective_scan_fwd", t)).launch(
-                    new int[] {ceil(s.d(), CHANNELS_PER_BLOCK), s.b()}, new int[] {THREADS}, smem, k);
+            ctx.kernel(name("selective_scan_fwd", t)).launch(new int[] {s.b() * s.d()}, new int[] {s.threads()}, smem, k);
         }
     }
 
@@ -72,18 +87,16 @@ public final class SelectiveScanCuda {
         if (states == 0) throw new IllegalArgumentException("selective_scan_2d backward: needs the states the forward saved");
         DType w = wide(t);
         int e = w.byteSize();
-        int lanesPerChannel = Integer.highestOneBit(s.n() * 2 - 1);   // N rounded up to a power of 2
-        int groups = ceil(s.d(), 32 / lanesPerChannel);                // block columns of channels
+        int groups = s.groups();
         long nA = (long) ROUTES * s.d() * s.n(), nD = (long) ROUTES * s.d(), nBC = (long) s.b() * ROUTES * s.n() * s.len();
-        long gxsBytes = (ROUTES - 1) * s.planeElements() * e, bcBytes = groups * 2 * nBC * e, pBytes = s.b() * (nA + 2 * nD) * e;
-        int smem = ROUTES * BWD_WARP_VALUES * e;
-        try (DeviceScratch gxs = DeviceScratch.allocate(gxsBytes); DeviceScratch partBC = DeviceScratch.allocate(bcBytes);
-             DeviceScratch partP = DeviceScratch.allocate(pBytes)) {
+        long bcBytes = groups * 2 * nBC * e, pBytes = s.b() * (nA + 2 * nD) * e;
+        try (DeviceScratch partBC = DeviceScratch.allocate(bcBytes); DeviceScratch partP = DeviceScratch.allocate(pBytes)) {
             try (KernelArgs k = new KernelArgs()) {
                 k.ptr(x).ptr(delta).ptr(a).ptr(bs).ptr(cs).ptr(ds).ptr(bias).ptr(states).ptr(gout)
-                        .ptr(gx).ptr(gdelta).ptr(gxs.ptr()).ptr(partBC.ptr()).ptr(partP.ptr())
+                        .ptr(gx).ptr(gdelta).ptr(partBC.ptr()).ptr(partP.ptr())
                         .i32(s.d()).i32(s.h()).i32(s.w()).i32(s.n());
-                ctx.kernel(name("selective_scan_bwd", t)).launch(new int[] {groups, s.b()}, new int[] {THREADS}, smem, k);
+                ctx.kernel(name("selective_scan_bwd", t)).launch(new int[] {s.b() * groups}, new int[] {s.threads()},
+                        s.backwardSharedValues() * e, k);
             }
             sum(ctx, w, partP.ptr(), s.b(), nA, nD, nD, ga, gd, gbias);
             sum(ctx, w, partBC.ptr(), groups, nBC, nBC, 0, gb, gc, 0);

@@ -1,5 +1,6 @@
 package dev.lumen.cuda;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lumen.reference.Compare;
@@ -10,6 +11,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Random;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -72,6 +74,11 @@ class SelectiveScanCudaTest {
         "1, 2, 56, 56, 16, F32",
         "1, 40, 6, 9, 5, F16",
         "2, 7, 8, 8, 16, BF16",
+        // VMamba-T's scan length (L 3136 = 7 spans of 512) with tiny batch and channels; D 9
+        // leaves the second backward channel group one channel.
+        "2, 9, 56, 56, 1, F16",
+        // Tall map: a column-major span ends inside a column, and 2 spans carry the state.
+        "1, 4, 150, 4, 2, F32",
     })
     void matchesReference(int nb, int nd, int h, int w, int n, DType st) {
         CudaContext ctx = CudaTestSupport.context();
@@ -123,6 +130,65 @@ class SelectiveScanCudaTest {
             }
             KernelErrors.record("selective_scan_2d", st.name(), errs);
             for (int i = 0; i < outs.length; i++) assertTrue(errs[i] <= TOL, what + ": " + NAMES[i] + " error " + errs[i]);
+        }
+    }
+
+    /**
+     * The backward run twice gives the same bits: no float atomics, every partial summed in one
+     * order. B 3, D 17 (three channel groups of the backward, the last with one channel) and
+     * L 600 (two spans, so the reverse scan carries between them) spread every sum over several
+     * blocks, which the emulator runs on several worker threads in varying order.
+     */
+    @Test
+    void backwardTwiceGivesIdenticalBits() {
+        CudaContext ctx = CudaTestSupport.context();
+        int nb = 3, nd = 17, h = 20, w = 30, n = 3, len = h * w;
+        var s = new SelectiveScanCuda.Shape(nb, nd, h, w, n);
+        Random r = new Random(61);
+        DType f32 = DType.F32;
+        float[] a = new float[4 * nd * n];
+        for (int i = 0; i < a.length; i++) a[i] = (float) -Math.exp(0.5 * r.nextGaussian());
+        try (DeviceBuffer dx = upload(ctx, random(r, nb * nd * len, 1, 0, f32), f32);
+             DeviceBuffer ddelta = upload(ctx, random(r, nb * 4 * nd * len, 0.5, 0, f32), f32);
+             DeviceBuffer da = upload(ctx, a, f32); DeviceBuffer dbs = upload(ctx, random(r, nb * 4 * n * len, 1, 0, f32), f32);
+             DeviceBuffer dcs = upload(ctx, random(r, nb * 4 * n * len, 1, 0, f32), f32);
+             DeviceBuffer dds = upload(ctx, random(r, 4 * nd, 1, 0, f32), f32);
+             DeviceBuffer dbias = upload(ctx, random(r, 4 * nd, 0.3, -1.5, f32), f32);
+             DeviceBuffer dgo = upload(ctx, random(r, nb * nd * len, 1, 0, f32), f32);
+             DeviceBuffer out = ctx.allocate(s.planeElements() * 4); DeviceBuffer states = ctx.allocate(s.stateElements() * 4)) {
+            SelectiveScanCuda.forward(ctx, f32, s, dx.pointer(), ddelta.pointer(), da.pointer(), dbs.pointer(), dcs.pointer(),
+                    dds.pointer(), dbias.pointer(), out.pointer(), states.pointer());
+            long[] sizes = {s.planeElements(), (long) nb * 4 * nd * len, a.length, (long) nb * 4 * n * len,
+                (long) nb * 4 * n * len, 4L * nd, 4L * nd};
+            int[][] first = null;
+            for (int run = 0; run < 2; run++) {
+                DeviceBuffer[] g = new DeviceBuffer[sizes.length];
+                try {
+                    for (int i = 0; i < g.length; i++) {
+                        g[i] = ctx.allocate(sizes[i] * 4);
+                        g[i].fillBytes(0xFF);
+                    }
+                    SelectiveScanCuda.backward(ctx, f32, s, dx.pointer(), ddelta.pointer(), da.pointer(), dbs.pointer(),
+                            dcs.pointer(), dds.pointer(), dbias.pointer(), states.pointer(), dgo.pointer(), g[0].pointer(),
+                            g[1].pointer(), g[2].pointer(), g[3].pointer(), g[4].pointer(), g[5].pointer(), g[6].pointer());
+                    ctx.synchronize();
+                    int[][] bits = new int[g.length][];
+                    for (int i = 0; i < g.length; i++) {
+                        float[] v = g[i].toFloats();
+                        bits[i] = new int[v.length];
+                        for (int j = 0; j < v.length; j++) bits[i][j] = Float.floatToRawIntBits(v[j]);
+                    }
+                    if (first == null) {
+                        first = bits;
+                    } else {
+                        for (int i = 0; i < g.length; i++) {
+                            assertArrayEquals(first[i], bits[i], "selective_scan_2d backward: " + NAMES[i + 1] + " differs between two runs");
+                        }
+                    }
+                } finally {
+                    for (DeviceBuffer b : g) if (b != null) b.close();
+                }
+            }
         }
     }
 }

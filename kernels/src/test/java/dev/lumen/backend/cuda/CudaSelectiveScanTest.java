@@ -99,13 +99,13 @@ class CudaSelectiveScanTest {
     /**
      * A training step must give the same bits run to run. The emulator runs blocks on several
      * worker threads, so a sum whose order depends on which block finishes first shows here:
-     * N 16 puts 2 channels in a block, so D 9 spreads every B and C gradient over 5 blocks, and
-     * B 3 spreads every A, D and bias gradient over 3.
+     * the backward holds 8 channels per block, so D 9 spreads every B and C gradient over 2
+     * blocks, and B 3 spreads every A, D and bias gradient over 3; N 3 sums over states.
      */
     @ParameterizedTest(name = "{0}")
     @CsvSource({"F32", "F64", "BF16"})
     void forwardAndBackwardGiveIdenticalBitsRunToRun(DType t) {
-        int nb = 3, nd = 9, h = 5, w = 7, n = 16;
+        int nb = 3, nd = 9, h = 5, w = 7, n = 3;
         DType wide = t == DType.F64 ? DType.F64 : DType.F32;
         Generator gen = new Generator(4242);
         try (Scope sc = Scope.open()) {
