@@ -4,6 +4,7 @@ import dev.lumen.backend.ConvKernels;
 import dev.lumen.cuda.CudaContext;
 import dev.lumen.cuda.Cudnn;
 import dev.lumen.cuda.DepthwiseConvCuda;
+import dev.lumen.cuda.DepthwiseConvTensorCoreCuda;
 import dev.lumen.cuda.KernelArgs;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Tensor;
@@ -79,13 +80,25 @@ public final class CudaConv implements ConvKernels {
 
     private static long ptr(Tensor t, String what) { return CudaTensors.ptr(CudaTensors.requireContiguous(t, what)); }
 
-    /** The depth-wise shape dwconv.cu takes, or null when the convolution is not one it covers. */
+    /** The depth-wise shape dwconv.cu or dwconv_tc.cu takes, or null when the convolution is not one they cover. */
     private static DepthwiseConvCuda.Shape depthwise(DType t, int n, int c, int h, int w, int o, int groups, Window win) {
-        if (t != DType.F32 && t != DType.F16) return null;
+        if (t != DType.F32 && t != DType.F16 && t != DType.BF16) return null;
         if (groups != c || o != c || win.kh() != win.kw() || win.kh() % 2 == 0 || win.kh() > 31) return null;
         if (win.sh() != win.sw() || (win.sh() != 1 && win.sh() != 2) || win.dh() != 1 || win.dw() != 1) return null;
         if (win.ph() != win.kh() / 2 || win.pw() != win.kw() / 2) return null;
         return new DepthwiseConvCuda.Shape(n, c, h, w, win.kh(), win.sh(), win.ph());
+    }
+
+    /** 16-bit forward and input gradient go to tensor cores where dwconv_tc.cu covers the shape (stride 1). */
+    private static boolean onTensorCores(DType t, DepthwiseConvCuda.Shape dw) {
+        return dw != null && (t == DType.F16 || t == DType.BF16) && DepthwiseConvTensorCoreCuda.supports(dw);
+    }
+
+    /** dwconv.cu's SIMT kernels store f32 and f16; bf16 outside the tensor-core path goes to cuDNN. */
+    private static boolean onSimt(DType t, DepthwiseConvCuda.Shape dw) { return dw != null && t != DType.BF16; }
+
+    private static DepthwiseConvTensorCoreCuda.Storage halfStorage(DType t) {
+        return t == DType.F16 ? DepthwiseConvTensorCoreCuda.Storage.F16 : DepthwiseConvTensorCoreCuda.Storage.BF16;
     }
 
     private static DepthwiseConvCuda.Storage storage(DType t) {
@@ -103,7 +116,11 @@ public final class CudaConv implements ConvKernels {
         long bp = bias == null ? 0 : ptr(bias, "conv2d bias");
         CudaContext ctx = CudaContext.get();
         DepthwiseConvCuda.Shape dw = depthwise(x.dtype(), s[0], s[1], s[2], s[3], os[1], groups, win);
-        if (dw != null) {
+        if (onTensorCores(x.dtype(), dw)) {
+            DepthwiseConvTensorCoreCuda.forward(ctx, halfStorage(x.dtype()), dw, xp, wp, bp, op);
+            return;
+        }
+        if (onSimt(x.dtype(), dw)) {
             DepthwiseConvCuda.forward(ctx, storage(x.dtype()), dw, xp, wp, bp, op);
             return;
         }
@@ -130,7 +147,11 @@ public final class CudaConv implements ConvKernels {
         }
         CudaContext ctx = CudaContext.get();
         DepthwiseConvCuda.Shape dw = depthwise(gradIn.dtype(), s[0], s[1], s[2], s[3], gs[1], groups, win);
-        if (dw != null) {
+        if (onTensorCores(gradIn.dtype(), dw)) {
+            DepthwiseConvTensorCoreCuda.backwardInput(ctx, halfStorage(gradIn.dtype()), dw, gp, wp, xp);
+            return;
+        }
+        if (onSimt(gradIn.dtype(), dw)) {
             DepthwiseConvCuda.backwardInput(ctx, storage(gradIn.dtype()), dw, gp, wp, xp);
             return;
         }
@@ -156,7 +177,7 @@ public final class CudaConv implements ConvKernels {
         }
         CudaContext ctx = CudaContext.get();
         DepthwiseConvCuda.Shape dw = depthwise(x.dtype(), s[0], s[1], s[2], s[3], gs[1], groups, win);
-        if (dw != null) {
+        if (onSimt(x.dtype(), dw)) {
             DepthwiseConvCuda.backwardWeight(ctx, storage(x.dtype()), dw, xp, gp, wp, 0);
             return;
         }

@@ -35,10 +35,15 @@ class CudaConvTest {
     @BeforeAll
     static void cuda() { DeviceCheck.requireCuda(); }
 
-    /** The three ways a depth-wise shape can go: dwconv.cu, or cuDNN's grouped convolution. */
+    /**
+     * The ways a depth-wise shape can go: dwconv_tc.cu (16-bit, stride 1), dwconv.cu (f32 and f16), or cuDNN's
+     * grouped convolution; our kernels are one launch each, with the bias fused.
+     */
     private static boolean dwconvRoute(DType t, int c, int o, int groups, int k, int stride, int pad, int dil) {
-        return (t == DType.F32 || t == DType.F16) && groups == c && o == c && k % 2 == 1 && (stride == 1 || stride == 2)
-                && pad == k / 2 && dil == 1;
+        boolean depthwise = groups == c && o == c && k % 2 == 1 && k <= 31 && pad == k / 2 && dil == 1;
+        boolean tensorCores = (t == DType.F16 || t == DType.BF16) && stride == 1;
+        boolean simt = (t == DType.F32 || t == DType.F16) && (stride == 1 || stride == 2);
+        return depthwise && (tensorCores || simt);
     }
 
     @ParameterizedTest(name = "{0} N{1} C{2} {3}x{4} O{5} k{6}x{7} s{8} p{9} d{10} g{11}")
@@ -57,10 +62,12 @@ class CudaConvTest {
         "F64, 2, 4, 10, 9, 6, 3, 3, 2, 1, 1, 2",
         "F64, 2, 3, 9, 9, 3, 5, 5, 1, 2, 1, 3",      // depth-wise F64 -> cuDNN
         "F16, 2, 3, 9, 7, 5, 3, 3, 1, 1, 1, 1",
-        "F16, 2, 3, 11, 12, 3, 5, 5, 1, 2, 1, 3",    // depth-wise F16 -> dwconv.cu
+        "F16, 2, 3, 11, 12, 3, 5, 5, 1, 2, 1, 3",    // depth-wise F16 -> dwconv_tc.cu (weight gradient: dwconv.cu)
+        "F16, 2, 4, 13, 11, 4, 3, 3, 2, 1, 1, 4",    // depth-wise F16 stride 2 -> dwconv.cu
         "F16, 2, 4, 8, 8, 6, 3, 3, 2, 1, 1, 2",
         "BF16, 2, 3, 9, 7, 5, 3, 3, 1, 1, 1, 1",
-        "BF16, 2, 4, 10, 8, 4, 3, 3, 1, 1, 1, 4",    // depth-wise BF16 -> cuDNN
+        "BF16, 2, 4, 10, 8, 4, 3, 3, 1, 1, 1, 4",    // depth-wise BF16 -> dwconv_tc.cu (weight gradient: cuDNN)
+        "BF16, 2, 4, 10, 9, 4, 3, 3, 2, 1, 1, 4",    // depth-wise BF16 stride 2 -> cuDNN
     })
     void matchesTheCpu(DType t, int n, int c, int h, int w, int o, int kh, int kw, int s, int p, int d, int groups) {
         Window win = new Window(kh, kw, s, s, p, p, d, d);
