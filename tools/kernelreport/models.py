@@ -301,10 +301,12 @@ def im2col():
 
 
 def batchnorm_bwd_const():
-    n, c = 64 * 256 * 56 * 56, 256
-    # one block per channel: sums over go and x, then reads both again for dx (a channel's 1.6 MB
-    # times the 256 blocks in flight is far more than the 50 MB L2: the second read comes from DRAM)
-    return Work(c, 256, 0, 6 * n, 3 * n * F, 3 * n * 2, 5 * n * F, ("ldg", 4 * n))
+    n, c, per_channel = 64 * 256 * 56 * 56, 256, 64 * 56 * 56
+    # CudnnBatchNorm.constSplits: each channel cut into runs, one block per (channel, run), enough
+    # blocks for two waves; one pass reads go and x once and writes dx, then a per-channel sum of the
+    # runs' partials (2 doubles per block)
+    splits = max(1, min(ceil(2 * 132 * 8, c), ceil(per_channel, 8 * 256)))
+    return Work(c * splits, 256, 0, 6 * n, 3 * n * F, 3 * n * 2, 3 * n * F + c * splits * 16, ("ldg", 2 * n))
 
 
 def adamw():
