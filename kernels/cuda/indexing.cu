@@ -20,6 +20,33 @@ namespace lumen_indexing {
 
 using lumen::View;
 
+// The walk of the index ops. Layouts of at most two dims after merging (a row gather such as
+// index_select of rows, or any op on contiguous tensors) under 2^31 elements take a loop with the
+// sizes, divisor and strides in registers: one multiply-high per element, then loads and stores
+// at DRAM speed. Other layouts take lumen::walk_views' general loop.
+template <int K, typename F> __device__ __forceinline__ void walk(long long n, const View* const (&v)[K], F body) {
+    if (v[0]->ndim > 2 || !lumen::fits32(n)) {
+        lumen::walk_views(n, v, body);
+        return;
+    }
+    const bool two = v[0]->ndim == 2;
+    const unsigned inner = two ? (unsigned)v[0]->size[1] : 1u, magic = two ? v[0]->magic32[1] : 1u, shift = two ? v[0]->shift[1] : 0u;
+    long long base[K], outer[K], step[K];
+#pragma unroll
+    for (int k = 0; k < K; k++) {
+        base[k] = v[k]->offset;
+        outer[k] = v[0]->ndim >= 1 ? v[k]->stride[0] : 0;
+        step[k] = two ? v[k]->stride[1] : 0;
+    }
+    LUMEN_GRID_STRIDE(e, n) {
+        const unsigned i = (unsigned)e, q = (__umulhi(i, magic) + i) >> shift, r = i - q * inner;
+        long long off[K];
+#pragma unroll
+        for (int k = 0; k < K; k++) off[k] = base[k] + (long long)q * outer[k] + (long long)r * step[k];
+        body(e, off);
+    }
+}
+
 // dst + src rounded to T, as the CPU's element-wise add.
 template <typename T>
 __device__ __forceinline__ T add(T dst, T src) { return lumen::from_acc<T>((double)(lumen::to_acc(dst) + lumen::to_acc(src))); }
@@ -31,7 +58,7 @@ template <typename T, typename I>
 __device__ void select(const T* __restrict__ x, const View& xv, long long x_step, long long size, const I* __restrict__ idx, long long idx_step,
                        const View& where, T* __restrict__ out, const View& ov) {
     const View* v[] = {&ov, &where, &xv};
-    lumen::walk_views(ov.numel, v, [&](long long, const long long* o) {
+    walk(ov.numel, v, [&](long long, const long long* o) {
         const long long k = idx[o[1] * idx_step];
         out[o[0]] = k >= 0 && k < size ? x[o[2] + k * x_step] : lumen::from_acc<T>(0.0);
     });
@@ -43,7 +70,7 @@ __device__ void index_add(T* __restrict__ dst, const View& dv, const T* __restri
                           long long idx_step, int n, const View& where, const unsigned long long* __restrict__ failed) {
     if (*failed != kNoFailure) return;
     const View* views[] = {&dv, &sv, &where};
-    lumen::walk_views(dv.numel, views, [&](long long, const long long* off) {
+    walk(dv.numel, views, [&](long long, const long long* off) {
         const long long o = off[0], sb = off[1], d = off[2];
         T v = dst[o];
         bool hit = false;
@@ -62,7 +89,7 @@ template <typename T, typename I>
 __device__ void gather(const T* __restrict__ x, const View& xv, long long x_step, long long size, const I* __restrict__ idx, const View& iv,
                        T* __restrict__ out, const View& ov) {
     const View* v[] = {&ov, &iv, &xv};
-    lumen::walk_views(ov.numel, v, [&](long long, const long long* o) {
+    walk(ov.numel, v, [&](long long, const long long* o) {
         const long long k = idx[o[1]];
         out[o[0]] = k >= 0 && k < size ? x[o[2] + k * x_step] : lumen::from_acc<T>(0.0);
     });
@@ -75,7 +102,7 @@ __device__ void scatter_add(T* __restrict__ dst, const View& dv, const T* __rest
                             const View& iv, long long idx_step, int n, const View& where, const unsigned long long* __restrict__ failed) {
     if (*failed != kNoFailure) return;
     const View* views[] = {&dv, &sv, &iv, &where};
-    lumen::walk_views(dv.numel, views, [&](long long, const long long* off) {
+    walk(dv.numel, views, [&](long long, const long long* off) {
         const long long o = off[0], sb = off[1], ib = off[2], d = off[3];
         T v = dst[o];
         bool hit = false;

@@ -236,6 +236,7 @@ def elementwise_add():
 
 
 def cast_f32_bf16():
+    # contiguous: the layout merges to one dim, the kernel's one-dim loop
     n = 64 * 197 * 768
     b, t = grid_stride(n)
     return Work(b, t, 0, 0, n * (F + 2), n * (F + 2), n * (F + 2), ("ldg", n))
@@ -264,6 +265,7 @@ def layer_norm_rows():
 
 
 def index_select():
+    # a two-dim walk (rows, columns): the kernel's register-held loop, one multiply-high per element
     rows, d = 12608, 768
     e = rows * d
     b, t = grid_stride(e)
@@ -341,11 +343,11 @@ ROWS = [
     Row("catm_bwd_reduce_f32", "CAS-ViT-XS CATM stage 1, B64 dim48 56x56", catm_bwd_reduce),
     Row("catm_bwd_input_f32", "CAS-ViT-XS CATM stage 1, B64 dim48 56x56", catm_bwd_input),
     Row("binary_fwd_f32", "add of two [64,256,56,56]", elementwise_add, path="fast"),
-    Row("copy_f32_to_bf16", "cast F32 to BF16, ViT-B/16 tokens [64,197,768]", cast_f32_bf16),
+    Row("copy_f32_to_bf16", "cast F32 to BF16, ViT-B/16 tokens [64,197,768]", cast_f32_bf16, path="fast"),
     Row("reduce_rows_sum_f32", "per-channel sum of [64,256,56,56]", channel_sum),
     Row("softmax_fwd_rows_f32", "ViT-B/16 attention [64,12,197,197]", softmax_rows),
     Row("layer_norm_rows_fwd_f32", "ViT-B/16 tokens [12608,768] forward", layer_norm_rows),
-    Row("index_select_f32_i64", "index_select of 12608 rows of [12608,768]", index_select),
+    Row("index_select_f32_i64", "index_select of 12608 rows of [12608,768]", index_select, path="fast"),
     Row("dropout_fwd_f32", "p=0.1 on [64,197,768], mask and output", dropout),
     Row("max_pool2d_fwd_f32", "ResNet-50 stem max pool 3x3 s2 [64,64,112,112], I64 indices", max_pool),
     Row("resize_fwd_f32", "bilinear 56 to 112 of [64,96,56,56]", resize_bilinear),
