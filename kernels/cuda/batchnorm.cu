@@ -52,24 +52,38 @@ __device__ void store_grads(const P* dscale, const P* dshift, T* gw, T* gb, int 
     if (gb) set(gb, c, get(dshift, c));
 }
 
-constexpr int THREADS = 256;
+constexpr int THREADS = 256;   // CudnnBatchNorm.THREADS
 
 // Backward with constant mean and var (x [N, C, S]): gx = g * w * rstd, gw = sum g * (x - mean) * rstd,
-// gb = sum g. One block per channel; the sums go through a fixed-shape tree (deterministic).
+// gb = sum g. Each channel's N*S elements are cut into `splits` equal runs, one block per
+// (channel, run), so the grid fills the GPU even for few channels; one pass reads g and x once and
+// writes gx (DRAM-bound: 3 tensors moved once). A block sums its run through a fixed-shape tree into
+// partial[(c*splits + s)*2 + {0, 1}]; bwd_const_sum adds a channel's runs in order. splits depends
+// only on the shape, so the result is the same bits every run.
 template <typename T>
 __device__ void bwd_const(const T* go, const T* x, const T* w, const T* mean, const T* var, double eps,
-                          T* gx, T* gw, T* gb, int N, int C, long S) {
+                          T* gx, int N, int C, long S, int splits, double* partial) {
     __shared__ double sg[THREADS], sgx[THREADS];
-    const int c = blockIdx.x;
-    const double m = get(mean, c), rstd = 1.0 / sqrt(get(var, c) + eps), k = (w ? get(w, c) : 1.0) * rstd;
+    const int c = blockIdx.x / splits, run = blockIdx.x - c * splits;
+    const double m = get(mean, c), k = (w ? get(w, c) : 1.0) * (1.0 / sqrt(get(var, c) + eps));
+    const long count = (long) N * S, len = (count + splits - 1) / splits;
+    const long lo = run * len, hi = min(count, lo + len);
+    // (n, j) of this thread's element, carried forward by THREADS = q*S + r without dividing again.
+    const long q = THREADS / S, r = THREADS - q * S;
+    long n = (lo + threadIdx.x) / S, j = lo + threadIdx.x - n * S;
     double a = 0, ax = 0;
-    const long count = (long) N * S;
-    for (long i = threadIdx.x; i < count; i += THREADS) {
-        const long at = ((i / S) * C + c) * S + i % S;
+    for (long i = lo + threadIdx.x; i < hi; i += THREADS) {
+        const long at = (n * C + c) * S + j;
         const double g = get(go, at);
         if (gx) set(gx, at, g * k);
         a += g;
         ax += g * (get(x, at) - m);
+        n += q;
+        j += r;
+        if (j >= S) {
+            j -= S;
+            n++;
+        }
     }
     sg[threadIdx.x] = a;
     sgx[threadIdx.x] = ax;
@@ -82,9 +96,23 @@ __device__ void bwd_const(const T* go, const T* x, const T* w, const T* mean, co
         __syncthreads();
     }
     if (threadIdx.x == 0) {
-        if (gw) set(gw, c, sgx[0] * rstd);
-        if (gb) set(gb, c, sg[0]);
+        partial[2 * (long) blockIdx.x] = sg[0];
+        partial[2 * (long) blockIdx.x + 1] = sgx[0];
     }
+}
+
+// gw and gb of each channel from its runs' partial sums, added in run order; either may be null.
+template <typename T>
+__device__ void bwd_const_sum(const double* partial, int splits, const T* var, double eps, T* gw, T* gb, int C) {
+    const int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    double a = 0, ax = 0;
+    for (int s = 0; s < splits; s++) {
+        a += partial[2 * ((long) c * splits + s)];
+        ax += partial[2 * ((long) c * splits + s) + 1];
+    }
+    if (gw) set(gw, c, ax * (1.0 / sqrt(get(var, c) + eps)));
+    if (gb) set(gb, c, a);
 }
 
 }  // namespace lumen_batchnorm
@@ -104,8 +132,13 @@ __device__ void bwd_const(const T* go, const T* x, const T* w, const T* mean, co
         lumen_batchnorm::store_grads<T, P>(dscale, dshift, gw, gb, C);                                              \
     }                                                                                                               \
     extern "C" __global__ void __launch_bounds__(256) batchnorm_bwd_const_##SUFFIX(const T* go, const T* x,         \
-            const T* w, const T* mean, const T* var, double eps, T* gx, T* gw, T* gb, int N, int C, long long S) { \
-        lumen_batchnorm::bwd_const<T>(go, x, w, mean, var, eps, gx, gw, gb, N, C, (long) S); \
+            const T* w, const T* mean, const T* var, double eps, T* gx, int N, int C, long long S, int splits,       \
+            double* partial) {                                                                                      \
+        lumen_batchnorm::bwd_const<T>(go, x, w, mean, var, eps, gx, N, C, (long) S, splits, partial);               \
+    }                                                                                                               \
+    extern "C" __global__ void batchnorm_bwd_const_sum_##SUFFIX(const double* partial, int splits, const T* var,    \
+                                                                double eps, T* gw, T* gb, int C) {                  \
+        lumen_batchnorm::bwd_const_sum<T>(partial, splits, var, eps, gw, gb, C);                                    \
     }
 
 LUMEN_BATCHNORM_KERNELS(f32, float, float)

@@ -3,8 +3,7 @@
 // one thread per image pixel sums the column entries whose windows cover it, in a fixed order,
 // so it needs no atomics and gives the same bits every run. f32, f64, f16 and bf16 storage;
 // f16 and bf16 accumulate in f32, f64 in f64.
-#include <cuda_fp16.h>
-#include <cuda_bf16.h>
+#include "lumen_tensor.cuh"
 
 // All .cu files are compiled as one translation unit for the fatbin: helpers live in a named namespace.
 namespace lumen_im2col {
@@ -24,17 +23,30 @@ __device__ __forceinline__ void put(__nv_bfloat16* p, long i, float v) { p[i] = 
 struct Window { int C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW; };
 
 // cols[n, (c*kh + ky)*kw + kx, oy*OW + ox] = x[n, c, oy*sh - ph + ky*dh, ox*sw - pw + kx*dw], 0 outside.
-template <typename T>
-__device__ void im2col(const T* __restrict__ x, T* __restrict__ cols, int N, Window w) {
-    const long L = (long) w.OH * w.OW, rows = (long) w.C * w.kh * w.kw, total = N * rows * L;
-    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < total; i += (long) gridDim.x * blockDim.x) {
-        const long l = i % L, r = (i / L) % rows, n = i / (L * rows);
-        const int kx = (int) (r % w.kw), ky = (int) ((r / w.kw) % w.kh), c = (int) (r / ((long) w.kw * w.kh));
-        const int oy = (int) (l / w.OW), ox = (int) (l % w.OW);
+// cols is row-major over [N, C, kh, kw, OH, OW]: `shape` is that shape with its multiply-shift
+// divisors (built by CudaConv), so the five coordinates cost five multiply-highs, no division;
+// the writes are contiguous and the reads hit each input kh*kw times through L1/L2: bound by the
+// DRAM traffic of the columns.
+template <typename T, typename I>
+__device__ void im2col_as(const T* __restrict__ x, T* __restrict__ cols, const lumen::View& shape, const Window& w) {
+    LUMEN_GRID_STRIDE(e, shape.numel) {
+        I i = (I) e, q;
+        q = lumen::quotient(shape, 5, i); const int ox = (int) (i - q * (I) w.OW); i = q;
+        q = lumen::quotient(shape, 4, i); const int oy = (int) (i - q * (I) w.OH); i = q;
+        q = lumen::quotient(shape, 3, i); const int kx = (int) (i - q * (I) w.kw); i = q;
+        q = lumen::quotient(shape, 2, i); const int ky = (int) (i - q * (I) w.kh); i = q;
+        q = lumen::quotient(shape, 1, i); const int c = (int) (i - q * (I) w.C);
+        const long n = (long) q;
         const int iy = oy * w.sh - w.ph + ky * w.dh, ix = ox * w.sw - w.pw + kx * w.dw;
         const bool in = iy >= 0 && iy < w.H && ix >= 0 && ix < w.W;
-        cols[i] = in ? x[((n * w.C + c) * w.H + iy) * (long) w.W + ix] : T(0);
+        cols[e] = in ? x[((n * w.C + c) * w.H + iy) * (long) w.W + ix] : T(0);
     }
+}
+
+template <typename T>
+__device__ void im2col(const T* __restrict__ x, T* __restrict__ cols, const lumen::View& shape, const Window& w) {
+    if (lumen::fits32(shape.numel)) im2col_as<T, unsigned>(x, cols, shape, w);
+    else im2col_as<T, unsigned long long>(x, cols, shape, w);
 }
 
 // x[n, c, iy, ix] = sum of the cols entries that im2col would read from (iy, ix).
@@ -92,8 +104,9 @@ __device__ void bias_grad(const T* __restrict__ go, T* __restrict__ gb, int N, i
 
 #define LUMEN_IM2COL_KERNELS(SUFFIX, T)                                                                             \
     extern "C" __global__ void im2col_##SUFFIX(const T* x, T* cols, int N, int C, int H, int W, int kh, int kw,      \
-                                               int sh, int sw, int ph, int pw, int dh, int dw, int OH, int OW) {     \
-        lumen_im2col::im2col<T>(x, cols, N, lumen_im2col::Window{C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW}); \
+                                               int sh, int sw, int ph, int pw, int dh, int dw, int OH, int OW,       \
+                                               const __grid_constant__ lumen::View shape) {                          \
+        lumen_im2col::im2col<T>(x, cols, shape, lumen_im2col::Window{C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW}); \
     }                                                                                                               \
     extern "C" __global__ void col2im_##SUFFIX(const T* cols, T* x, int N, int C, int H, int W, int kh, int kw,      \
                                                int sh, int sw, int ph, int pw, int dh, int dw, int OH, int OW) {     \

@@ -20,8 +20,31 @@ namespace lumen_indexing {
 
 using lumen::View;
 
-__device__ __forceinline__ long long at(const View& v, long long i) {
-    return v.ndim == 1 ? v.offset + i * v.stride[0] : lumen::offset_of(v, i);
+// The walk of the index ops. Layouts of at most two dims after merging (a row gather such as
+// index_select of rows, or any op on contiguous tensors) under 2^31 elements take a loop with the
+// sizes, divisor and strides in registers: one multiply-high per element, then loads and stores
+// at DRAM speed. Other layouts take lumen::walk_views' general loop.
+template <int K, typename F> __device__ __forceinline__ void walk(long long n, const View* const (&v)[K], F body) {
+    if (v[0]->ndim > 2 || !lumen::fits32(n)) {
+        lumen::walk_views(n, v, body);
+        return;
+    }
+    const bool two = v[0]->ndim == 2;
+    const unsigned inner = two ? (unsigned)v[0]->size[1] : 1u, magic = two ? v[0]->magic32[1] : 1u, shift = two ? v[0]->shift[1] : 0u;
+    long long base[K], outer[K], step[K];
+#pragma unroll
+    for (int k = 0; k < K; k++) {
+        base[k] = v[k]->offset;
+        outer[k] = v[0]->ndim >= 1 ? v[k]->stride[0] : 0;
+        step[k] = two ? v[k]->stride[1] : 0;
+    }
+    LUMEN_GRID_STRIDE(e, n) {
+        const unsigned i = (unsigned)e, q = (__umulhi(i, magic) + i) >> shift, r = i - q * inner;
+        long long off[K];
+#pragma unroll
+        for (int k = 0; k < K; k++) off[k] = base[k] + (long long)q * outer[k] + (long long)r * step[k];
+        body(e, off);
+    }
 }
 
 // dst + src rounded to T, as the CPU's element-wise add.
@@ -32,22 +55,23 @@ constexpr unsigned long long kNoFailure = ~0ull;
 
 // out[a, j, b] = x[a, index[j], b] over out's shape (x's size at dim is `size`).
 template <typename T, typename I>
-__device__ void select(const T* __restrict__ x, View xv, long long x_step, long long size, const I* __restrict__ idx, long long idx_step,
-                       View where, T* __restrict__ out, View ov) {
-    LUMEN_GRID_STRIDE(e, ov.numel) {
-        const long long k = idx[at(where, e) * idx_step];
-        out[at(ov, e)] = k >= 0 && k < size ? x[at(xv, e) + k * x_step] : lumen::from_acc<T>(0.0);
-    }
+__device__ void select(const T* __restrict__ x, const View& xv, long long x_step, long long size, const I* __restrict__ idx, long long idx_step,
+                       const View& where, T* __restrict__ out, const View& ov) {
+    const View* v[] = {&ov, &where, &xv};
+    walk(ov.numel, v, [&](long long, const long long* o) {
+        const long long k = idx[o[1] * idx_step];
+        out[o[0]] = k >= 0 && k < size ? x[o[2] + k * x_step] : lumen::from_acc<T>(0.0);
+    });
 }
 
 // dst[a, d, b] += src[a, j, b] for every j with index[j] == d, over src's shape with dst's size at dim.
 template <typename T, typename I>
-__device__ void index_add(T* __restrict__ dst, View dv, const T* __restrict__ src, View sv, long long src_step, const I* __restrict__ idx,
-                          long long idx_step, int n, View where, const unsigned long long* __restrict__ failed) {
+__device__ void index_add(T* __restrict__ dst, const View& dv, const T* __restrict__ src, const View& sv, long long src_step, const I* __restrict__ idx,
+                          long long idx_step, int n, const View& where, const unsigned long long* __restrict__ failed) {
     if (*failed != kNoFailure) return;
-    LUMEN_GRID_STRIDE(e, dv.numel) {
-        const long long d = at(where, e), sb = at(sv, e);
-        const long long o = at(dv, e);
+    const View* views[] = {&dv, &sv, &where};
+    walk(dv.numel, views, [&](long long, const long long* off) {
+        const long long o = off[0], sb = off[1], d = off[2];
         T v = dst[o];
         bool hit = false;
         for (int j = 0; j < n; j++) {
@@ -57,28 +81,29 @@ __device__ void index_add(T* __restrict__ dst, View dv, const T* __restrict__ sr
             }
         }
         if (hit) dst[o] = v;
-    }
+    });
 }
 
 // out[.., j, ..] = x[.., index[.., j, ..], ..] over index's shape (x's size at dim is `size`).
 template <typename T, typename I>
-__device__ void gather(const T* __restrict__ x, View xv, long long x_step, long long size, const I* __restrict__ idx, View iv,
-                       T* __restrict__ out, View ov) {
-    LUMEN_GRID_STRIDE(e, ov.numel) {
-        const long long k = idx[at(iv, e)];
-        out[at(ov, e)] = k >= 0 && k < size ? x[at(xv, e) + k * x_step] : lumen::from_acc<T>(0.0);
-    }
+__device__ void gather(const T* __restrict__ x, const View& xv, long long x_step, long long size, const I* __restrict__ idx, const View& iv,
+                       T* __restrict__ out, const View& ov) {
+    const View* v[] = {&ov, &iv, &xv};
+    walk(ov.numel, v, [&](long long, const long long* o) {
+        const long long k = idx[o[1]];
+        out[o[0]] = k >= 0 && k < size ? x[o[2] + k * x_step] : lumen::from_acc<T>(0.0);
+    });
 }
 
 // dst[.., index[.., j, ..], ..] += src[.., j, ..] over index's shape: each thread owns dst[a, d, b]
 // (index's extents in the other dims, dst's size at dim) and scans the n index entries of its line.
 template <typename T, typename I>
-__device__ void scatter_add(T* __restrict__ dst, View dv, const T* __restrict__ src, View sv, long long src_step, const I* __restrict__ idx,
-                            View iv, long long idx_step, int n, View where, const unsigned long long* __restrict__ failed) {
+__device__ void scatter_add(T* __restrict__ dst, const View& dv, const T* __restrict__ src, const View& sv, long long src_step, const I* __restrict__ idx,
+                            const View& iv, long long idx_step, int n, const View& where, const unsigned long long* __restrict__ failed) {
     if (*failed != kNoFailure) return;
-    LUMEN_GRID_STRIDE(e, dv.numel) {
-        const long long d = at(where, e), sb = at(sv, e), ib = at(iv, e);
-        const long long o = at(dv, e);
+    const View* views[] = {&dv, &sv, &iv, &where};
+    walk(dv.numel, views, [&](long long, const long long* off) {
+        const long long o = off[0], sb = off[1], ib = off[2], d = off[3];
         T v = dst[o];
         bool hit = false;
         for (int j = 0; j < n; j++) {
@@ -88,29 +113,32 @@ __device__ void scatter_add(T* __restrict__ dst, View dv, const T* __restrict__ 
             }
         }
         if (hit) dst[o] = v;
-    }
+    });
 }
 
 }  // namespace lumen_indexing
 
+// Views stay in the kernel's parameter space (__grid_constant__): the loops index them by dim.
+#define IX_VIEW const __grid_constant__ lumen::View
 #define LUMEN_INDEX_KERNELS(T, t, I, i)                                                                                                    \
-    extern "C" __global__ void index_select_##t##_##i(const T* x, lumen::View xv, long long x_step, long long size, const I* idx,         \
-                                                      long long idx_step, lumen::View where, T* out, lumen::View ov) {                  \
+    extern "C" __global__ void index_select_##t##_##i(const T* x, IX_VIEW xv, long long x_step, long long size, const I* idx,         \
+                                                      long long idx_step, IX_VIEW where, T* out, IX_VIEW ov) {                  \
         lumen_indexing::select<T, I>(x, xv, x_step, size, idx, idx_step, where, out, ov);                                              \
     }                                                                                                                                      \
-    extern "C" __global__ void index_add_##t##_##i(T* dst, lumen::View dv, const T* src, lumen::View sv, long long src_step,            \
-                                                   const I* idx, long long idx_step, int n, lumen::View where,                          \
+    extern "C" __global__ void index_add_##t##_##i(T* dst, IX_VIEW dv, const T* src, IX_VIEW sv, long long src_step,            \
+                                                   const I* idx, long long idx_step, int n, IX_VIEW where,                          \
                                                    const unsigned long long* failed) {                                                   \
         lumen_indexing::index_add<T, I>(dst, dv, src, sv, src_step, idx, idx_step, n, where, failed);                                  \
     }                                                                                                                                      \
-    extern "C" __global__ void gather_fwd_##t##_##i(const T* x, lumen::View xv, long long x_step, long long size, const I* idx,          \
-                                                    lumen::View iv, T* out, lumen::View ov) {                                             \
+    extern "C" __global__ void gather_fwd_##t##_##i(const T* x, IX_VIEW xv, long long x_step, long long size, const I* idx,          \
+                                                    IX_VIEW iv, T* out, IX_VIEW ov) {                                             \
         lumen_indexing::gather<T, I>(x, xv, x_step, size, idx, iv, out, ov);                                                           \
     }                                                                                                                                      \
-    extern "C" __global__ void scatter_add_##t##_##i(T* dst, lumen::View dv, const T* src, lumen::View sv, long long src_step,          \
-                                                     const I* idx, lumen::View iv, long long idx_step, int n, lumen::View where,        \
+    extern "C" __global__ void scatter_add_##t##_##i(T* dst, IX_VIEW dv, const T* src, IX_VIEW sv, long long src_step,          \
+                                                     const I* idx, IX_VIEW iv, long long idx_step, int n, IX_VIEW where,        \
                                                      const unsigned long long* failed) {                                                 \
         lumen_indexing::scatter_add<T, I>(dst, dv, src, sv, src_step, idx, iv, idx_step, n, where, failed);                           \
     }
 #define LUMEN_INDEX_KERNELS_BY_INDEX(T, t) LUMEN_INDEX_KERNELS(T, t, int, i32) LUMEN_INDEX_KERNELS(T, t, long long, i64)
 LUMEN_FOR_ALL_TYPES(LUMEN_INDEX_KERNELS_BY_INDEX)
+#undef IX_VIEW

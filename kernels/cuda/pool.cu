@@ -26,14 +26,17 @@ __device__ __forceinline__ int last_window(int i, int p, int s, int out) { retur
 
 // out = max over the window, padding never wins, NaN wins; idx = h*W + w of the max in its plane
 // (the first window element when none beats -inf, as CpuPool).
-template <typename T>
-__device__ void max_fwd(const T* __restrict__ x, long long total, int h, int w, int oh, int ow, Window k,
-                        T* __restrict__ out, long long* __restrict__ idx) {
+// `shape` is the output's [planes, oh, ow] with its multiply-shift divisors (CudaPool), so an
+// output's coordinates cost two multiply-highs; the 3x3 reads overlap between neighbours and hit
+// L1, so the kernel is bound by DRAM: the input once, the values and I64 indices written once.
+template <typename T, typename I>
+__device__ void max_fwd_as(const T* __restrict__ x, const lumen::View& shape, int h, int w, int oh, int ow, const Window& k,
+                           T* __restrict__ out, long long* __restrict__ idx) {
     using A = AccT<T>;
-    LUMEN_GRID_STRIDE(o, total) {
-        const long long plane = o / ((long long)oh * ow);
-        const int q = (int)(o - plane * oh * ow), r = q / ow, c = q - r * ow;
-        const T* xp = x + plane * h * w;
+    LUMEN_GRID_STRIDE(o, shape.numel) {
+        const I rows = lumen::quotient(shape, 2, (I)o), plane = lumen::quotient(shape, 1, rows);
+        const int c = (int)((I)o - rows * (I)ow), r = (int)(rows - plane * (I)oh);
+        const T* xp = x + (long long)plane * h * w;
         int h0 = r * k.sh - k.ph, w0 = c * k.sw - k.pw;
         const int h1 = min(h0 + (k.kh - 1) * k.dh + 1, h), w1 = min(w0 + (k.kw - 1) * k.dw + 1, w);
         while (h0 < 0) h0 += k.dh;
@@ -52,6 +55,13 @@ __device__ void max_fwd(const T* __restrict__ x, long long total, int h, int w, 
         out[o] = narrow<T>(mx);
         idx[o] = best;
     }
+}
+
+template <typename T>
+__device__ void max_fwd(const T* __restrict__ x, const lumen::View& shape, int h, int w, int oh, int ow, const Window& k,
+                        T* __restrict__ out, long long* __restrict__ idx) {
+    if (lumen::fits32(shape.numel)) max_fwd_as<T, unsigned>(x, shape, h, w, oh, ow, k, out, idx);
+    else max_fwd_as<T, unsigned long long>(x, shape, h, w, oh, ow, k, out, idx);
 }
 
 // gin[p] = sum of g[o] over the outputs o of p's plane whose index is p; only outputs whose
@@ -191,9 +201,9 @@ __device__ void adaptive_bwd(const T* __restrict__ g, long long total, int h, in
 #define LUMEN_POOL_WINDOW lumen_pool::Window{kh, kw, sh, sw, ph, pw, dh, dw}
 
 #define LUMEN_POOL_KERNELS(T, t)                                                                                         \
-    extern "C" __global__ void max_pool2d_fwd_##t(const T* x, long long total, int h, int w, int oh, int ow,            \
-                                                  LUMEN_POOL_WINDOW_PARAMS, T* out, long long* idx) {                    \
-        lumen_pool::max_fwd<T>(x, total, h, w, oh, ow, LUMEN_POOL_WINDOW, out, idx);                                     \
+    extern "C" __global__ void max_pool2d_fwd_##t(const T* x, const __grid_constant__ lumen::View shape, int h, int w,  \
+                                                  int oh, int ow, LUMEN_POOL_WINDOW_PARAMS, T* out, long long* idx) {    \
+        lumen_pool::max_fwd<T>(x, shape, h, w, oh, ow, LUMEN_POOL_WINDOW, out, idx);                                     \
     }                                                                                                                   \
     extern "C" __global__ void max_pool2d_bwd_##t(const T* g, const long long* idx, long long total, int h, int w,      \
                                                   int oh, int ow, LUMEN_POOL_WINDOW_PARAMS, T* gin) {                    \

@@ -236,6 +236,7 @@ def elementwise_add():
 
 
 def cast_f32_bf16():
+    # contiguous: the layout merges to one dim, the kernel's one-dim loop
     n = 64 * 197 * 768
     b, t = grid_stride(n)
     return Work(b, t, 0, 0, n * (F + 2), n * (F + 2), n * (F + 2), ("ldg", n))
@@ -264,6 +265,7 @@ def layer_norm_rows():
 
 
 def index_select():
+    # a two-dim walk (rows, columns): the kernel's register-held loop, one multiply-high per element
     rows, d = 12608, 768
     e = rows * d
     b, t = grid_stride(e)
@@ -301,10 +303,12 @@ def im2col():
 
 
 def batchnorm_bwd_const():
-    n, c = 64 * 256 * 56 * 56, 256
-    # one block per channel: sums over go and x, then reads both again for dx (a channel's 1.6 MB
-    # times the 256 blocks in flight is far more than the 50 MB L2: the second read comes from DRAM)
-    return Work(c, 256, 0, 6 * n, 3 * n * F, 3 * n * 2, 5 * n * F, ("ldg", 4 * n))
+    n, c, per_channel = 64 * 256 * 56 * 56, 256, 64 * 56 * 56
+    # CudnnBatchNorm.constSplits: each channel cut into runs, one block per (channel, run), enough
+    # blocks for two waves; one pass reads go and x once and writes dx, then a per-channel sum of the
+    # runs' partials (2 doubles per block)
+    splits = max(1, min(ceil(2 * 132 * 8, c), ceil(per_channel, 8 * 256)))
+    return Work(c * splits, 256, 0, 6 * n, 3 * n * F, 3 * n * 2, 3 * n * F + c * splits * 16, ("ldg", 2 * n))
 
 
 def adamw():
@@ -339,11 +343,11 @@ ROWS = [
     Row("catm_bwd_reduce_f32", "CAS-ViT-XS CATM stage 1, B64 dim48 56x56", catm_bwd_reduce),
     Row("catm_bwd_input_f32", "CAS-ViT-XS CATM stage 1, B64 dim48 56x56", catm_bwd_input),
     Row("binary_fwd_f32", "add of two [64,256,56,56]", elementwise_add, path="fast"),
-    Row("copy_f32_to_bf16", "cast F32 to BF16, ViT-B/16 tokens [64,197,768]", cast_f32_bf16),
+    Row("copy_f32_to_bf16", "cast F32 to BF16, ViT-B/16 tokens [64,197,768]", cast_f32_bf16, path="fast"),
     Row("reduce_rows_sum_f32", "per-channel sum of [64,256,56,56]", channel_sum),
     Row("softmax_fwd_rows_f32", "ViT-B/16 attention [64,12,197,197]", softmax_rows),
     Row("layer_norm_rows_fwd_f32", "ViT-B/16 tokens [12608,768] forward", layer_norm_rows),
-    Row("index_select_f32_i64", "index_select of 12608 rows of [12608,768]", index_select),
+    Row("index_select_f32_i64", "index_select of 12608 rows of [12608,768]", index_select, path="fast"),
     Row("dropout_fwd_f32", "p=0.1 on [64,197,768], mask and output", dropout),
     Row("max_pool2d_fwd_f32", "ResNet-50 stem max pool 3x3 s2 [64,64,112,112], I64 indices", max_pool),
     Row("resize_fwd_f32", "bilinear 56 to 112 of [64,96,56,56]", resize_bilinear),

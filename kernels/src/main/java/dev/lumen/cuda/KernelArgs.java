@@ -12,8 +12,14 @@ import java.util.List;
  * argument's bytes. The order and types must match the kernel's C signature.
  */
 public final class KernelArgs implements AutoCloseable {
-    /** sizeof(lumen::View) in kernels/cuda/lumen_tensor.cuh: int ndim, int size[8], (pad), long long stride[8], offset, numel. */
-    static final int VIEW_BYTES = 8 + 4 * CudaTensors.MAX_DIMS + 8 * CudaTensors.MAX_DIMS + 16;
+    private static final int D = CudaTensors.MAX_DIMS;
+    /**
+     * lumen::View in kernels/cuda/lumen_tensor.cuh: int ndim, int size[8], (pad), long long
+     * stride[8], offset, numel, then each size's MagicDivisor: u64 magic64[8], u32 magic32[8], u8 shift[8].
+     */
+    private static final long STRIDES = 8 + 4 * D, OFFSET = STRIDES + 8 * D, NUMEL = OFFSET + 8, MAGIC64 = NUMEL + 8,
+            MAGIC32 = MAGIC64 + 8 * D, SHIFT = MAGIC32 + 4 * D;
+    static final int VIEW_BYTES = (int) (SHIFT + D);
 
     private final Arena arena = Arena.ofConfined();
     private final List<MemorySegment> slots = new ArrayList<>();
@@ -52,11 +58,16 @@ public final class KernelArgs implements AutoCloseable {
         v.set(ValueLayout.JAVA_INT, 0, n);
         long[] strides = layout.strides()[operand];
         for (int d = 0; d < n; d++) {
+            // An empty layout never splits an index: any divisor will do.
+            MagicDivisor m = MagicDivisor.of(Math.max(1, layout.size()[d]));
             v.set(ValueLayout.JAVA_INT, 4 + 4L * d, layout.size()[d]);
-            v.set(ValueLayout.JAVA_LONG, 40 + 8L * d, strides[d]);
+            v.set(ValueLayout.JAVA_LONG, STRIDES + 8L * d, strides[d]);
+            v.set(ValueLayout.JAVA_LONG, MAGIC64 + 8L * d, m.magic64());
+            v.set(ValueLayout.JAVA_INT, MAGIC32 + 4L * d, m.magic32());
+            v.set(ValueLayout.JAVA_BYTE, SHIFT + d, (byte) m.shift());
         }
-        v.set(ValueLayout.JAVA_LONG, 40 + 8L * CudaTensors.MAX_DIMS, layout.offsets()[operand]);
-        v.set(ValueLayout.JAVA_LONG, 48 + 8L * CudaTensors.MAX_DIMS, layout.numel());
+        v.set(ValueLayout.JAVA_LONG, OFFSET, layout.offsets()[operand]);
+        v.set(ValueLayout.JAVA_LONG, NUMEL, layout.numel());
         slots.add(v);
         return this;
     }

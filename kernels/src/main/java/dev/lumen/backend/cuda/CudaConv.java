@@ -209,17 +209,22 @@ public final class CudaConv implements ConvKernels {
     @Override
     public void im2col(Tensor x, Window w, Tensor cols) {
         int[] s = x.shape();
-        launchColumns("im2col_", x, cols, s, w, cols.numel());
+        int[] colShape = {s[0], s[1], w.kh(), w.kw(), w.outH(s[2]), w.outW(s[3])};
+        // cols is row-major over colShape: the kernel splits its index with these sizes' divisors.
+        launchColumns("im2col_", x, cols, s, w, cols.numel(), new CudaTensors.Layout(colShape, new long[1][colShape.length], new long[1]));
     }
 
     @Override
     public void col2im(Tensor cols, Window w, Tensor x) {
         int[] s = x.shape();
-        launchColumns("col2im_", cols, x, s, w, x.numel());
+        launchColumns("col2im_", cols, x, s, w, x.numel(), null);
     }
 
-    /** im2col or col2im from src to dst over the image shape s: one grid-stride launch over n outputs. */
-    private static void launchColumns(String kernel, Tensor src, Tensor dst, int[] s, Window w, long n) {
+    /**
+     * im2col or col2im from src to dst over the image shape s: one grid-stride launch over n
+     * outputs; shape, when not null, is passed last as a lumen::View.
+     */
+    private static void launchColumns(String kernel, Tensor src, Tensor dst, int[] s, Window w, long n, CudaTensors.Layout shape) {
         if (n == 0) return;
         if (src.dtype() != dst.dtype()) throw new IllegalArgumentException(kernel + ": dtypes " + src.dtype() + " and " + dst.dtype() + " differ");
         cudnnType(src.dtype());   // f32, f64, f16 and bf16 only
@@ -227,6 +232,7 @@ public final class CudaConv implements ConvKernels {
         try (KernelArgs a = new KernelArgs()) {
             a.ptr(sp).ptr(dp).i32(s[0]).i32(s[1]).i32(s[2]).i32(s[3]).i32(w.kh()).i32(w.kw()).i32(w.sh()).i32(w.sw())
                     .i32(w.ph()).i32(w.pw()).i32(w.dh()).i32(w.dw()).i32(w.outH(s[2])).i32(w.outW(s[3]));
+            if (shape != null) a.view(shape, 0);
             Launch.elementwise(kernel + CudaBackend.suffix(src.dtype()), n, a);
         }
     }

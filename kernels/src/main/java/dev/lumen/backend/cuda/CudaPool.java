@@ -21,7 +21,9 @@ final class CudaPool implements PoolKernels {
         if (indices.dtype() != DType.I64) throw new IllegalArgumentException(op + ": indices must be I64, got " + indices.dtype());
         sameShape(op, "indices", indices, o);
         try (KernelArgs a = new KernelArgs()) {
-            a.ptr(CudaTensors.ptr(x)).i64(out.numel()).i32(in[2]).i32(in[3]).i32(o[2]).i32(o[3]);
+            // The outputs as [planes, oh, ow]: the kernel splits its index with these sizes' divisors.
+            int[] shape = {Math.multiplyExact(o[0], o[1]), o[2], o[3]};
+            a.ptr(CudaTensors.ptr(x)).view(new CudaTensors.Layout(shape, new long[1][3], new long[1]), 0).i32(in[2]).i32(in[3]).i32(o[2]).i32(o[3]);
             window(a, w).ptr(CudaTensors.ptr(out)).ptr(CudaTensors.ptr(indices));
             Launch.elementwise("max_pool2d_fwd_" + CudaBackend.suffix(x.dtype()), out.numel(), a);
         }

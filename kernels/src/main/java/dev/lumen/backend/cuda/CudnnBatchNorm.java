@@ -44,6 +44,20 @@ public final class CudnnBatchNorm implements BatchNormKernels {
 
     private static long ptr(Tensor t, String what) { return t == null ? 0 : CudaTensors.ptr(CudaTensors.requireContiguous(t, what)); }
 
+    /** Blocks resident at once on an H100 at THREADS threads (132 SMs, 8 blocks each); two waves' worth fill it. */
+    static final int FILL_BLOCKS = 2 * 132 * 8;
+    /** Fewest elements one block of the constant-statistics backward sums: 8 per thread. */
+    static final int MIN_RUN = 8 * THREADS;
+
+    /**
+     * Runs per channel of batchnorm_bwd_const: enough blocks to fill the GPU for few channels,
+     * none shorter than MIN_RUN. A function of the shape alone, so the sums' order is fixed.
+     */
+    static int constSplits(int channels, long perChannel) {
+        long byFill = (FILL_BLOCKS + channels - 1) / channels, byLength = (perChannel + MIN_RUN - 1) / MIN_RUN;
+        return (int) Math.max(1, Math.min(byFill, byLength));
+    }
+
     private static void perChannel(String kernel, DType t, int c, KernelArgs a) {
         CudaContext.get().kernel(kernel + "_" + CudaBackend.suffix(t)).launch(new int[] {(c + THREADS - 1) / THREADS}, new int[] {THREADS}, 0, a);
     }
@@ -106,9 +120,19 @@ public final class CudnnBatchNorm implements BatchNormKernels {
             return;
         }
         if (!usedInputStats) {
-            try (KernelArgs a = new KernelArgs()) {
-                a.ptr(gp).ptr(xp).ptr(wp).ptr(mp).ptr(vp).f64(eps).ptr(gxp).ptr(gwp).ptr(gbp).i32(sh[0]).i32(c).i64(sh[2]);
-                CudaContext.get().kernel("batchnorm_bwd_const_" + CudaBackend.suffix(t)).launch(new int[] {c}, new int[] {THREADS}, 0, a);
+            int splits = constSplits(c, (long) sh[0] * sh[2]);
+            try (DeviceScratch partial = DeviceScratch.allocate((long) c * splits * 2 * Double.BYTES)) {
+                try (KernelArgs a = new KernelArgs()) {
+                    a.ptr(gp).ptr(xp).ptr(wp).ptr(mp).ptr(vp).f64(eps).ptr(gxp).i32(sh[0]).i32(c).i64(sh[2]).i32(splits).ptr(partial.ptr());
+                    CudaContext.get().kernel("batchnorm_bwd_const_" + CudaBackend.suffix(t))
+                            .launch(new int[] {Math.multiplyExact(c, splits)}, new int[] {THREADS}, 0, a);
+                }
+                if (gradWeight != null || gradBias != null) {
+                    try (KernelArgs a = new KernelArgs()) {
+                        a.ptr(partial.ptr()).i32(splits).ptr(vp).f64(eps).ptr(gwp).ptr(gbp).i32(c);
+                        perChannel("batchnorm_bwd_const_sum", t, c, a);
+                    }
+                }
             }
             return;
         }

@@ -60,6 +60,37 @@ class CudaCopyTest {
         }
     }
 
+    /**
+     * The one-dim fast path (a contiguous or evenly strided pair, which the layout merges to one
+     * dim, and a scalar with none) against the strided path on the same values: both are exact.
+     */
+    @Test
+    void contiguousEvenlyStridedAndScalarCopiesConvertLikeTheCpu() {
+        DType[][] pairs = {{DType.F32, DType.BF16}, {DType.F32, DType.F16}, {DType.BF16, DType.F32}, {DType.F64, DType.I32}, {DType.I64, DType.BOOL}};
+        for (DType[] p : pairs) {
+            try (Scope s = Scope.open()) {
+                Tensor h = random(p[0], 3, 5, 7);
+                Tensor d = h.to(CUDA);
+                Tensor[] sources = {h, h.slice(2, 1, 7, 2), h.slice(0, 1, 2, 1).slice(1, 2, 3, 1).slice(2, 4, 5, 1)};
+                Tensor[] devices = {d, d.slice(2, 1, 7, 2), d.slice(0, 1, 2, 1).slice(1, 2, 3, 1).slice(2, 4, 5, 1)};
+                for (int k = 0; k < sources.length; k++) {
+                    Tensor expect = Tensor.empty(p[1], Device.CPU, sources[k].shape());
+                    Backends.cpu().copy(sources[k], expect);
+                    Tensor dst = Tensor.full(Double.NaN, p[1], CUDA, sources[k].shape());
+                    CudaBackend.get().copy(devices[k], dst);
+                    assertArrayEquals(expect.toDoubles(), dst.to(Device.CPU).toDoubles(), 0.0, p[0] + " -> " + p[1] + " case " + k);
+                }
+                // a flat evenly strided destination: one dim, stride 2
+                Tensor flat = h.reshape(105);
+                Tensor expect = Tensor.empty(p[1], Device.CPU, 105);
+                Backends.cpu().copy(flat, expect);
+                Tensor big = Tensor.full(Double.NaN, p[1], CUDA, 210);
+                CudaBackend.get().copy(d.reshape(105), big.slice(0, 0, 210, 2));
+                assertArrayEquals(expect.toDoubles(), big.slice(0, 0, 210, 2).to(Device.CPU).toDoubles(), 0.0, p[0] + " -> " + p[1] + " stride 2");
+            }
+        }
+    }
+
     @Test
     void fillsWriteEveryElementOfAView() {
         for (DType t : DType.values()) {

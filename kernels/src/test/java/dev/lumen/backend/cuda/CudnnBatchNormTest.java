@@ -5,6 +5,8 @@ import static dev.lumen.backend.cuda.DeviceCheck.poisoned;
 import static dev.lumen.backend.cuda.DeviceCheck.random;
 import static dev.lumen.backend.cuda.DeviceCheck.relativeError;
 import static dev.lumen.backend.cuda.DeviceCheck.tolerance;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lumen.backend.Backends;
@@ -14,6 +16,7 @@ import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Device;
 import dev.lumen.tensor.Tensor;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -96,6 +99,38 @@ class CudnnBatchNormTest {
         Tensor gw2 = poisoned(t, c);
         bn.backward(dev(go), dev(x), dev(w), dev(mean), dev(var), EPS, used, null, gw2, null);
         check(what + " weight gradient alone", relativeError(gw2, rw), tol);
+    }
+
+    @Test
+    void constantStatisticsSplitEachChannelByShapeAlone() {
+        // Two waves of blocks on an H100 for few channels, no run under 8 elements per thread.
+        assertEquals(9, CudnnBatchNorm.constSplits(256, 64L * 56 * 56));   // the README table's [64,256,56,56]
+        assertEquals(3, CudnnBatchNorm.constSplits(2, 4500));
+        assertEquals(1, CudnnBatchNorm.constSplits(3, 100));
+        assertEquals(1, CudnnBatchNorm.constSplits(5000, 1L << 30));       // many channels fill the GPU alone
+    }
+
+    @ParameterizedTest(name = "{0} N{1} C{2} S{3}")
+    @CsvSource({
+        "F32, 3, 2, 1500",    // 3 runs per channel, each spanning a plane boundary
+        "F32, 40, 2, 60",     // a plane shorter than a block's stride: the carry crosses several planes per step
+        "BF16, 5, 1, 700",
+    })
+    void constantStatisticsBackwardWithSeveralRunsPerChannelMatchesTheCpuAndRepeats(DType t, int n, int c, int s) {
+        String what = t + " [" + n + ", " + c + ", " + s + "] eval, " + CudnnBatchNorm.constSplits(c, (long) n * s) + " runs";
+        try (Scope scope = Scope.open()) {
+            Tensor x = random(21, DType.F64, n, c, s).mul(1.5).add(0.75).to(t), w = random(22, t, c), go = random(23, t, n, c, s);
+            Tensor mean = random(24, t, c), var = Tensor.rand(new dev.lumen.tensor.Generator(25), DType.F64, c).add(0.5).to(t);
+            backward(what, t, go, x, w, mean, var, false, n, c, s, tolerance(t));
+            Tensor[] first = null;
+            for (int run = 0; run < 2; run++) {
+                Tensor gx = poisoned(t, n, c, s), gw = poisoned(t, c), gb = poisoned(t, c);
+                bn.backward(dev(go), dev(x), dev(w), dev(mean), dev(var), EPS, false, gx, gw, gb);
+                Tensor[] got = {gx.to(Device.CPU), gw.to(Device.CPU), gb.to(Device.CPU)};
+                if (first == null) first = got;
+                else for (int k = 0; k < 3; k++) assertArrayEquals(first[k].toDoubles(), got[k].toDoubles(), 0.0, what + " repeat " + k);
+            }
+        }
     }
 
     private static void check(String what, double err, double tol) {
