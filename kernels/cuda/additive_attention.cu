@@ -12,11 +12,17 @@
 // Backward: catm_bwd_dwc (dv, dS = dPhi, partial sums for dwc's weights and for dg) -> reduce ->
 // catm_bwd_channel_gate -> catm_bwd_spatial (dz per pixel, across channels) -> per gate
 // catm_bwd_bn_stats (+finalize: the BatchNorm sums) -> catm_bwd_input (dt via a 2-pixel halo, dw
-// conv weight partials) -> reduce. Partial sums go to per-block slots and are reduced by a
-// second kernel, so results do not depend on block order.
+// conv weight partials) -> reduce.
+//
+// Every cross-block sum is deterministic: a tiled block reduces its tile with a fixed tree
+// (shuffles, then warp 0 over the warps' sums) into its own slot, laid out channel-major
+// ([c][b][tile]) so that a channel's slots are contiguous; a second kernel gives each channel one
+// block, whose threads walk the slots at a fixed stride and meet in the same tree. The slots are
+// a few bytes per 256 pixels (under 7% of the bytes of one input for 12 floats per tile), so the
+// reductions cost launches, not bandwidth, and every pass stays bound by its plane reads.
 //
 // Tiled kernels take a 1-D grid of tiles * planes blocks (tile = blockIdx.x % tiles), so B*C
-// planes never meet the 65535 limit of grid y and z.
+// planes never meet the 65535 limit of grid y and z; the launcher checks x against 2^31-1.
 #include "lumen_tensor.cuh"
 
 namespace lumen_catm {
@@ -62,7 +68,8 @@ __device__ __forceinline__ A warp_sum(A v) {
     return v;
 }
 
-// Block-wide sums of N values per thread; red has WARPS*N slots. Thread 0 gets the totals in out.
+// Block-wide sums of N values per thread in a fixed tree: a butterfly within each warp, then warp
+// 0 over the WARPS warp sums; red has WARPS*N slots. Thread 0 gets the totals in out.
 template <typename A, int N>
 __device__ void block_sum(A (&v)[N], A* red, A (&out)[N]) {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -72,16 +79,30 @@ __device__ void block_sum(A (&v)[N], A* red, A (&out)[N]) {
         if (lane == 0) red[warp * N + e] = s;
     }
     __syncthreads();
-    if (threadIdx.x == 0) {
+    if (warp == 0) {
 #pragma unroll
-        for (int e = 0; e < N; e++) {
-            A s = 0;
-            for (int w = 0; w < WARPS; w++) s += red[w * N + e];
-            out[e] = s;
-        }
+        for (int e = 0; e < N; e++) out[e] = warp_sum(lane < WARPS ? red[lane * N + e] : A(0));
     }
     __syncthreads();
 }
+
+// The sums of channel c = blockIdx.x's slots part[(c*items + i)*width + e], e < N: thread t adds
+// slots t, t+THREADS, ... (contiguous across the warp), then block_sum; thread 0 gets the totals.
+template <typename A, int N>
+__device__ void channel_total(const A* __restrict__ part, long items, int width, A* red, A (&out)[N]) {
+    const A* base = part + (long) blockIdx.x * items * width;
+    A acc[N];
+#pragma unroll
+    for (int e = 0; e < N; e++) acc[e] = 0;
+    for (long i = threadIdx.x; i < items; i += THREADS) {
+#pragma unroll
+        for (int e = 0; e < N; e++) acc[e] += base[i * width + e];
+    }
+    block_sum(acc, red, out);
+}
+
+// The slot of tile `tile` of plane (b, c) in a channel-major partial buffer.
+__device__ __forceinline__ long slot(int b, int c, int B, int tiles, int tile) { return ((long) c * B + b) * tiles + tile; }
 
 // The tile and plane of a block of a tiled launch: 1-D grid of tiles * planes blocks.
 struct TileOf {
@@ -135,54 +156,45 @@ __device__ __forceinline__ void taps(const X* w, int c, A (&out)[9]) {
 
 // ---------------------------------------------------------------- forward
 
-// Grid (C, splits). part[(split*C + c)*2 + {0,1}] = sum and sum of squares of u over this split's planes.
+// Grid tiles * B*C: part[slot*2 + {0,1}] = sum and sum of squares of u over the block's tile, in
+// double. One read of t (the 1-pixel halo comes from L2), the block's tree and two doubles out.
 template <typename X>
 __device__ void stats(const X* __restrict__ t, const X* __restrict__ dw, const X* __restrict__ db, double* part,
                       int B, int C, int H, int W) {
     using A = AccOf<X>;
     __shared__ A s[(T + 2) * (T + 2)];
     __shared__ double red[WARPS * 2];
-    const int c = blockIdx.x, split = blockIdx.y, splits = gridDim.y;
-    A w[9];
-    taps(dw, c, w);
-    const A bias = load(db, c);
-    const int py = threadIdx.x / T, px = threadIdx.x % T, tx = (W + T - 1) / T, ty = (H + T - 1) / T;
+    const TileOf tl(H, W);
+    const int b = tl.plane / C, c = tl.plane - b * C;
+    stage(t + (long) tl.plane * H * W, s, H, W, tl.y0, tl.x0, 1);
+    __syncthreads();
+    const int py = threadIdx.x / T, px = threadIdx.x % T;
     double acc[2] = {0, 0};
-#pragma unroll 1
-    for (int b = split; b < B; b += splits) {
-        const X* plane = t + ((long) b * C + c) * H * W;
-#pragma unroll 1
-        for (int tile = 0; tile < tx * ty; tile++) {
-            const int y0 = (tile / tx) * T, x0 = (tile % tx) * T;
-            __syncthreads();
-            stage(plane, s, H, W, y0, x0, 1);
-            __syncthreads();
-            if (y0 + py < H && x0 + px < W) {
-                const A u = bias + conv3(s, T + 2, py, px, w);
-                acc[0] += u;
-                acc[1] += (double) u * u;
-            }
-        }
+    if (tl.y0 + py < H && tl.x0 + px < W) {
+        A w[9];
+        taps(dw, c, w);
+        const A u = load(db, c) + conv3(s, T + 2, py, px, w);
+        acc[0] = u;
+        acc[1] = (double) u * u;
     }
     double tot[2];
     block_sum(acc, red, tot);
     if (threadIdx.x == 0) {
-        part[((long) split * C + c) * 2] = tot[0];
-        part[((long) split * C + c) * 2 + 1] = tot[1];
+        const long at = slot(b, c, B, tl.tiles, tl.tile) * 2;
+        part[at] = tot[0];
+        part[at + 1] = tot[1];
     }
 }
 
-// Per channel: the batch mean and biased variance, from the splits' sums (in double).
+// Grid (C): the batch mean and biased variance of channel blockIdx.x from its `items` tile slots (in double).
 template <typename X>
-__device__ void stats_finalize(const double* part, int splits, int C, long long n, X* mean, X* var) {
-    const int c = blockIdx.x * blockDim.x + threadIdx.x;
-    if (c >= C) return;
-    double s = 0, ss = 0;
-    for (int p = 0; p < splits; p++) {
-        s += part[((long) p * C + c) * 2];
-        ss += part[((long) p * C + c) * 2 + 1];
-    }
-    const double m = s / n, v = fmax(0.0, ss / n - m * m);
+__device__ void stats_finalize(const double* part, int items, int C, long long n, X* mean, X* var) {
+    __shared__ double red[WARPS * 2];
+    double tot[2];
+    channel_total(part, items, 2, red, tot);
+    if (threadIdx.x != 0) return;
+    const int c = blockIdx.x;
+    const double m = tot[0] / n, v = fmax(0.0, tot[1] / n - m * m);
     store(mean, c, m);
     store(var, c, v);
 }
@@ -306,12 +318,12 @@ __device__ void fwd(const X* __restrict__ q, const X* __restrict__ k, const X* _
 
 // ---------------------------------------------------------------- backward
 
-// Grid tiles * B*C. part[(bc*tiles + tile)*12 + e]: 9 dwc taps, dwc bias, dg_q, dg_k.
+// Grid tiles * B*C. part[slot*12 + e]: 9 dwc taps, dwc bias, dg_q, dg_k.
 template <typename X>
 __device__ void bwd_dwc(const X* __restrict__ q, const X* __restrict__ k, const X* __restrict__ v, const X* __restrict__ sq,
                         const X* __restrict__ gq, const X* __restrict__ sk, const X* __restrict__ gk, const X* __restrict__ dw,
                         const X* __restrict__ db, const X* __restrict__ gout, X* __restrict__ dv, AccOf<X>* __restrict__ dS,
-                        AccOf<X>* __restrict__ part, int C, int H, int W) {
+                        AccOf<X>* __restrict__ part, int B, int C, int H, int W) {
     using A = AccOf<X>;
     __shared__ A s[(T + 2) * (T + 2)], d[(T + 2) * (T + 2)];
     __shared__ A red[WARPS * 12];
@@ -349,38 +361,47 @@ __device__ void bwd_dwc(const X* __restrict__ q, const X* __restrict__ k, const 
     A tot[12];
     block_sum(acc, red, tot);
     if (threadIdx.x == 0) {
-        const long at = ((long) bc * tl.tiles + tl.tile) * 12;
+        const long at = slot(b, c, B, tl.tiles, tl.tile) * 12;
 #pragma unroll
         for (int e = 0; e < 12; e++) part[at + e] = tot[e];
     }
 }
 
-// Sums per-tile partials [B*C][tiles][width]: entries 0..8 over (b, tile) into dw[c, 9], entry 9 into db[c];
-// with dg0/dg1 non-null, entries 10 and 11 over tiles into dg0/dg1[b, c]. Grid over max(C, B*C) threads.
+// Sums the tile slots of bwd_dwc / bwd_input (width 12 or 10). Blocks [0, C): channel c's entries
+// 0..8 into dw[c, 9] and 9 into db[c], over its B*tiles slots. With dg0 non-null, blocks
+// [C, C + ceil(B*C/WARPS)): one warp per (b, c) adds entries 10 and 11 over its tiles into
+// dg0/dg1[b*C + c]. Fixed strides and trees only: the same bits every run.
 template <typename X>
 __device__ void reduce_partials(const AccOf<X>* __restrict__ part, int B, int C, int tiles, int width, X* dw, X* db,
                                 AccOf<X>* dg0, AccOf<X>* dg1) {
     using A = AccOf<X>;
-    const long i = (long) blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < C) {
-        A a[10];
-        for (int e = 0; e < 10; e++) a[e] = 0;
-        for (int b = 0; b < B; b++)
-            for (int p = 0; p < tiles; p++) {
-                const A* src = part + (((long) b * C + i) * tiles + p) * width;
-                for (int e = 0; e < 10; e++) a[e] += src[e];
-            }
-        for (int e = 0; e < 9; e++) store(dw, i * 9 + e, a[e]);
-        store(db, i, a[9]);
-    }
-    if (dg0 && i < (long) B * C) {
-        A a0 = 0, a1 = 0;
-        for (int p = 0; p < tiles; p++) {
-            a0 += part[(i * tiles + p) * width + 10];
-            a1 += part[(i * tiles + p) * width + 11];
+    __shared__ A red[WARPS * 10];
+    if ((int) blockIdx.x < C) {
+        A tot[10];
+        channel_total(part, (long) B * tiles, width, red, tot);
+        if (threadIdx.x == 0) {
+            const int c = blockIdx.x;
+#pragma unroll
+            for (int e = 0; e < 9; e++) store(dw, (long) c * 9 + e, tot[e]);
+            store(db, c, tot[9]);
         }
-        dg0[i] = a0;
-        dg1[i] = a1;
+        return;
+    }
+    const int lane = threadIdx.x & 31;
+    const long pair = (long) (blockIdx.x - C) * WARPS + (threadIdx.x >> 5);
+    if (dg0 == nullptr || pair >= (long) B * C) return;
+    const int b = (int) (pair / C), c = (int) (pair - (long) b * C);
+    const A* src = part + slot(b, c, B, tiles, 0) * width;
+    A a0 = 0, a1 = 0;
+    for (int p = lane; p < tiles; p += 32) {
+        a0 += src[(long) p * width + 10];
+        a1 += src[(long) p * width + 11];
+    }
+    a0 = warp_sum(a0);
+    a1 = warp_sum(a1);
+    if (lane == 0) {
+        dg0[pair] = a0;
+        dg1[pair] = a1;
     }
 }
 
@@ -433,7 +454,8 @@ __device__ void bwd_spatial(const X* __restrict__ q, const X* __restrict__ k, co
     dzk[i] = ak * s1 * (A(1) - s1);
 }
 
-// Grid (C, splits): part[(split*C + c)*3 + {0,1,2}] = sums of da, da*uhat and dz*relu(a') (a' = gamma*uhat + beta).
+// Grid tiles * B*C: part[slot*3 + {0,1,2}] = the block's tile's sums of da, da*uhat and dz*relu(a')
+// (a' = gamma*uhat + beta), in double.
 template <typename X>
 __device__ void bwd_bn_stats(const X* __restrict__ t, const X* __restrict__ dw, const X* __restrict__ db,
                              const X* __restrict__ mean, const X* __restrict__ inv, const X* __restrict__ gamma,
@@ -442,46 +464,43 @@ __device__ void bwd_bn_stats(const X* __restrict__ t, const X* __restrict__ dw, 
     using A = AccOf<X>;
     __shared__ A s[(T + 2) * (T + 2)];
     __shared__ double red[WARPS * 3];
-    const int c = blockIdx.x, split = blockIdx.y, splits = gridDim.y;
-    A w[9];
-    taps(dw, c, w);
-    const A bias = load(db, c), m = load(mean, c), iv = load(inv, c), ga = load(gamma, c), be = load(beta, c), wv = load(w1, c);
-    const int py = threadIdx.x / T, px = threadIdx.x % T, tx = (W + T - 1) / T, ty = (H + T - 1) / T;
+    const TileOf tl(H, W);
+    const int b = tl.plane / C, c = tl.plane - b * C;
+    stage(t + (long) tl.plane * H * W, s, H, W, tl.y0, tl.x0, 1);
+    __syncthreads();
+    const int py = threadIdx.x / T, px = threadIdx.x % T, y = tl.y0 + py, x = tl.x0 + px;
     double acc[3] = {0, 0, 0};
-    for (int b = split; b < B; b += splits) {
-        const X* plane = t + ((long) b * C + c) * H * W;
-        for (int tile = 0; tile < tx * ty; tile++) {
-            const int y0 = (tile / tx) * T, x0 = (tile % tx) * T;
-            __syncthreads();
-            stage(plane, s, H, W, y0, x0, 1);
-            __syncthreads();
-            if (y0 + py < H && x0 + px < W) {
-                const A uh = (bias + conv3(s, T + 2, py, px, w) - m) * iv, a = ga * uh + be;
-                if (a > 0) {
-                    const A g = dz[((long) b * H + y0 + py) * W + x0 + px];
-                    acc[0] += g * wv;
-                    acc[1] += (double) g * wv * uh;
-                    acc[2] += (double) g * a;
-                }
-            }
+    if (y < H && x < W) {
+        A w[9];
+        taps(dw, c, w);
+        const A uh = (load(db, c) + conv3(s, T + 2, py, px, w) - load(mean, c)) * load(inv, c);
+        const A a = load(gamma, c) * uh + load(beta, c);
+        if (a > 0) {
+            const A g = dz[((long) b * H + y) * W + x], wv = load(w1, c);
+            acc[0] = g * wv;
+            acc[1] = (double) g * wv * uh;
+            acc[2] = (double) g * a;
         }
     }
     double tot[3];
     block_sum(acc, red, tot);
-    if (threadIdx.x == 0)
-        for (int e = 0; e < 3; e++) part[((long) split * C + c) * 3 + e] = tot[e];
+    if (threadIdx.x == 0) {
+        const long at = slot(b, c, B, tl.tiles, tl.tile) * 3;
+        for (int e = 0; e < 3; e++) part[at + e] = tot[e];
+    }
 }
 
-// Per channel: dgamma, dbeta, dw1 and, with batch statistics, the means of da and da*uhat the input gradient needs.
+// Grid (C): dgamma, dbeta, dw1 of channel blockIdx.x and, with batch statistics, the means of da and
+// da*uhat the input gradient needs, from its `items` tile slots.
 template <typename X>
-__device__ void bwd_bn_finalize(const double* part, int splits, int C, long long n, int batch_stats, X* dgamma, X* dbeta,
+__device__ void bwd_bn_finalize(const double* part, int items, int C, long long n, int batch_stats, X* dgamma, X* dbeta,
                                 X* dw1, AccOf<X>* mean_da, AccOf<X>* mean_dau) {
     using A = AccOf<X>;
-    const int c = blockIdx.x * blockDim.x + threadIdx.x;
-    if (c >= C) return;
-    double a[3] = {0, 0, 0};
-    for (int p = 0; p < splits; p++)
-        for (int e = 0; e < 3; e++) a[e] += part[((long) p * C + c) * 3 + e];
+    __shared__ double red[WARPS * 3];
+    double a[3];
+    channel_total(part, items, 3, red, a);
+    if (threadIdx.x != 0) return;
+    const int c = blockIdx.x;
     store(dbeta, c, a[0]);
     store(dgamma, c, a[1]);
     store(dw1, c, a[2]);
@@ -490,14 +509,15 @@ __device__ void bwd_bn_finalize(const double* part, int splits, int C, long long
 }
 
 // Grid tiles * B*C. du on the tile plus a 1-pixel halo (from t on a 2-pixel halo), then
-// dt = dwconv^T(du) + (dS*g + dm/HW)*s; part[(bc*tiles + tile)*10 + e]: 9 dw taps and the bias.
+// dt = dwconv^T(du) + (dS*g + dm/HW)*s; part[slot*10 + e]: 9 dw taps and the bias.
 template <typename X>
 __device__ void bwd_input(const X* __restrict__ t, const X* __restrict__ dw, const X* __restrict__ db,
                           const X* __restrict__ mean, const X* __restrict__ inv, const X* __restrict__ gamma,
                           const X* __restrict__ beta, const X* __restrict__ w1, const AccOf<X>* __restrict__ dz,
                           const AccOf<X>* __restrict__ mean_da, const AccOf<X>* __restrict__ mean_dau,
                           const AccOf<X>* __restrict__ dS, const X* __restrict__ sp, const X* __restrict__ gate,
-                          const AccOf<X>* __restrict__ dm, X* __restrict__ dt, AccOf<X>* __restrict__ part, int C, int H, int W) {
+                          const AccOf<X>* __restrict__ dm, X* __restrict__ dt, AccOf<X>* __restrict__ part, int B, int C, int H,
+                          int W) {
     using A = AccOf<X>;
     __shared__ A ts[(T + 4) * (T + 4)], du[(T + 2) * (T + 2)];
     __shared__ A red[WARPS * 10];
@@ -539,7 +559,7 @@ __device__ void bwd_input(const X* __restrict__ t, const X* __restrict__ dw, con
     A tot[10];
     block_sum(acc, red, tot);
     if (threadIdx.x == 0) {
-        const long at = ((long) bc * tl.tiles + tl.tile) * 10;
+        const long at = slot(b, c, B, tl.tiles, tl.tile) * 10;
 #pragma unroll
         for (int e = 0; e < 10; e++) part[at + e] = tot[e];
     }
@@ -548,13 +568,13 @@ __device__ void bwd_input(const X* __restrict__ t, const X* __restrict__ dw, con
 }  // namespace lumen_catm
 
 #define LUMEN_CATM_ENTRIES(X, SUFFIX)                                                                                  \
-    extern "C" __global__ void __launch_bounds__(256, 1) catm_stats_##SUFFIX(const X* t, const X* dw, const X* db,          \
+    extern "C" __global__ void __launch_bounds__(256) catm_stats_##SUFFIX(const X* t, const X* dw, const X* db,          \
                                                                           double* part, int B, int C, int H, int W) {    \
         lumen_catm::stats<X>(t, dw, db, part, B, C, H, W);                                                             \
     }                                                                                                                  \
-    extern "C" __global__ void catm_stats_finalize_##SUFFIX(const double* part, int splits, int C, long long n,         \
-                                                            X* mean, X* var) {                                         \
-        lumen_catm::stats_finalize<X>(part, splits, C, n, mean, var);                                                  \
+    extern "C" __global__ void __launch_bounds__(256) catm_stats_finalize_##SUFFIX(const double* part, int items, int C, \
+                                                                                   long long n, X* mean, X* var) {     \
+        lumen_catm::stats_finalize<X>(part, items, C, n, mean, var);                                                   \
     }                                                                                                                  \
     extern "C" __global__ void catm_normalization_##SUFFIX(const X* batch_mean, const X* batch_var, X* running_mean,    \
                                                            X* running_var, double momentum, double correction,         \
@@ -578,10 +598,11 @@ __device__ void bwd_input(const X* __restrict__ t, const X* __restrict__ dw, con
     }                                                                                                                  \
     extern "C" __global__ void __launch_bounds__(256) catm_bwd_dwc_##SUFFIX(                                           \
         const X* q, const X* k, const X* v, const X* sq, const X* gq, const X* sk, const X* gk, const X* dw,            \
-        const X* db, const X* gout, X* dv, lumen_catm::AccOf<X>* dS, lumen_catm::AccOf<X>* part, int C, int H, int W) { \
-        lumen_catm::bwd_dwc<X>(q, k, v, sq, gq, sk, gk, dw, db, gout, dv, dS, part, C, H, W);                          \
+        const X* db, const X* gout, X* dv, lumen_catm::AccOf<X>* dS, lumen_catm::AccOf<X>* part, int B, int C, int H,  \
+        int W) {                                                                                                       \
+        lumen_catm::bwd_dwc<X>(q, k, v, sq, gq, sk, gk, dw, db, gout, dv, dS, part, B, C, H, W);                       \
     }                                                                                                                  \
-    extern "C" __global__ void catm_bwd_reduce_##SUFFIX(const lumen_catm::AccOf<X>* part, int B, int C, int tiles,      \
+    extern "C" __global__ void __launch_bounds__(256) catm_bwd_reduce_##SUFFIX(const lumen_catm::AccOf<X>* part, int B, int C, int tiles,      \
                                                         int width, X* dw, X* db, lumen_catm::AccOf<X>* dg0,            \
                                                         lumen_catm::AccOf<X>* dg1) {                                   \
         lumen_catm::reduce_partials<X>(part, B, C, tiles, width, dw, db, dg0, dg1);                                    \
@@ -602,19 +623,20 @@ __device__ void bwd_input(const X* __restrict__ t, const X* __restrict__ dw, con
         const X* w1, const lumen_catm::AccOf<X>* dz, double* part, int B, int C, int H, int W) {                       \
         lumen_catm::bwd_bn_stats<X>(t, dw, db, mean, inv, gamma, beta, w1, dz, part, B, C, H, W);                      \
     }                                                                                                                  \
-    extern "C" __global__ void catm_bwd_bn_finalize_##SUFFIX(const double* part, int splits, int C, long long n,       \
-                                                             int batch_stats, X* dgamma, X* dbeta, X* dw1,             \
+    extern "C" __global__ void __launch_bounds__(256) catm_bwd_bn_finalize_##SUFFIX(const double* part, int items,     \
+                                                             int C, long long n, int batch_stats, X* dgamma, X* dbeta, \
+                                                             X* dw1,                                                   \
                                                              lumen_catm::AccOf<X>* mean_da,                            \
                                                              lumen_catm::AccOf<X>* mean_dau) {                         \
-        lumen_catm::bwd_bn_finalize<X>(part, splits, C, n, batch_stats, dgamma, dbeta, dw1, mean_da, mean_dau);        \
+        lumen_catm::bwd_bn_finalize<X>(part, items, C, n, batch_stats, dgamma, dbeta, dw1, mean_da, mean_dau);         \
     }                                                                                                                  \
     extern "C" __global__ void __launch_bounds__(256) catm_bwd_input_##SUFFIX(                                         \
         const X* t, const X* dw, const X* db, const X* mean, const X* inv, const X* gamma, const X* beta,               \
         const X* w1, const lumen_catm::AccOf<X>* dz, const lumen_catm::AccOf<X>* mean_da,                              \
         const lumen_catm::AccOf<X>* mean_dau, const lumen_catm::AccOf<X>* dS, const X* sp, const X* gate,              \
-        const lumen_catm::AccOf<X>* dm, X* dt, lumen_catm::AccOf<X>* part, int C, int H, int W) {                      \
+        const lumen_catm::AccOf<X>* dm, X* dt, lumen_catm::AccOf<X>* part, int B, int C, int H, int W) {               \
         lumen_catm::bwd_input<X>(t, dw, db, mean, inv, gamma, beta, w1, dz, mean_da, mean_dau, dS, sp, gate, dm, dt,   \
-                                 part, C, H, W);                                                                       \
+                                 part, B, C, H, W);                                                                    \
     }
 
 LUMEN_FOR_FLOAT_TYPES(LUMEN_CATM_ENTRIES)

@@ -9,10 +9,15 @@ import dev.lumen.tensor.DType;
  * pointers, on the compute stream: NCHW tensors of one floating dtype, weights in PyTorch's
  * shapes, BatchNorm statistics as [C] of that dtype. Scratch (partial sums, dS, dz) comes from
  * DeviceScratch, in the type the kernels compute in (double for F64, float otherwise). T and the
- * thread count must match the constants of the .cu file.
+ * thread count must match the constants of the .cu file. Every grid is one-dimensional (tiles times
+ * planes, or one block per channel), checked against grid x's 2^31-1 blocks, so no B*C reaches the
+ * 65535 limit of y and z. Partial sums go to one slot per tile, channel-major, and one block per
+ * channel reduces them in a fixed order.
  */
 public final class AdditiveAttentionCuda {
-    private static final int T = 16, THREADS = 256, WARPS = THREADS / 32, STAT_SPLITS = 8;
+    private static final int T = 16, THREADS = 256, WARPS = THREADS / 32;
+    /** Grid x's limit; y and z (65535) are never used. */
+    private static final long MAX_GRID_X = Integer.MAX_VALUE;
     private static final int MAX_SHARED = 227 * 1024;
 
     private AdditiveAttentionCuda() {}
@@ -31,11 +36,10 @@ public final class AdditiveAttentionCuda {
         long elements() { return (long) b * c * h * w; }
 
         /** A 1-D grid of one block per tile of each of planes planes (the kernels' TileOf). */
-        int[] tileGrid(long planes) {
-            long blocks = planes * tiles();
-            if (blocks > Integer.MAX_VALUE) throw new IllegalArgumentException("catm: " + blocks + " tile blocks exceed grid x's 2^31-1 (" + this + ")");
-            return new int[] {(int) blocks};
-        }
+        int[] tileGrid(long planes) { return grid(planes * tiles(), "tile blocks of " + this); }
+
+        /** Tile slots per channel: the batch's tiles of one channel. */
+        int slotsPerChannel() { return b * tiles(); }
     }
 
     /** One gate: dw conv weight/bias, BatchNorm weight/bias, the statistics it uses (mean, 1/std), w1 [C], Wc [C,C]. */
@@ -60,16 +64,20 @@ public final class AdditiveAttentionCuda {
         return (int) bytes;
     }
 
-    private static int splits(Shape s) { return Math.max(1, Math.min(s.b(), STAT_SPLITS)); }
+    /** A 1-D grid of blocks, or a one-line error where it exceeds grid x. */
+    static int[] grid(long blocks, String what) {
+        if (blocks > MAX_GRID_X) throw new IllegalArgumentException("catm: " + blocks + " " + what + " exceed grid x's 2^31-1 blocks");
+        return new int[] {(int) Math.max(1, blocks)};
+    }
 
     /** Batch mean and biased variance of u = dwconv(t) + bias, per channel. */
     public static void batchStats(CudaContext ctx, DType dt, Shape s, long t, long dw, long db, long mean, long var) {
-        int splits = splits(s);
-        try (DeviceScratch part = DeviceScratch.allocate(16L * splits * s.c()); KernelArgs a = new KernelArgs(); KernelArgs f = new KernelArgs()) {
+        try (DeviceScratch part = DeviceScratch.allocate(16L * s.c() * s.slotsPerChannel()); KernelArgs a = new KernelArgs();
+             KernelArgs f = new KernelArgs()) {
             a.ptr(t).ptr(dw).ptr(db).ptr(part.ptr()).i32(s.b()).i32(s.c()).i32(s.h()).i32(s.w());
-            kernel(ctx, "catm_stats", dt).launch(new int[] {s.c(), splits}, new int[] {THREADS}, 0, a);
-            f.ptr(part.ptr()).i32(splits).i32(s.c()).i64((long) s.b() * s.hw()).ptr(mean).ptr(var);
-            kernel(ctx, "catm_stats_finalize", dt).launch(new int[] {ceil(s.c(), 128)}, new int[] {128}, 0, f);
+            kernel(ctx, "catm_stats", dt).launch(s.tileGrid((long) s.b() * s.c()), new int[] {THREADS}, 0, a);
+            f.ptr(part.ptr()).i32(s.slotsPerChannel()).i32(s.c()).i64((long) s.b() * s.hw()).ptr(mean).ptr(var);
+            kernel(ctx, "catm_stats_finalize", dt).launch(grid(s.c(), "channels"), new int[] {THREADS}, 0, f);
         }
     }
 
@@ -83,7 +91,7 @@ public final class AdditiveAttentionCuda {
         try (KernelArgs a = new KernelArgs()) {
             a.ptr(batchMean).ptr(batchVar).ptr(runningMean).ptr(runningVar).f64(momentum).f64(varianceCorrection).f64(eps)
                     .ptr(mean).ptr(invStd).i32(c);
-            kernel(ctx, "catm_normalization", dt).launch(new int[] {ceil(c, 128)}, new int[] {128}, 0, a);
+            kernel(ctx, "catm_normalization", dt).launch(grid(ceil(c, 128), "blocks of channels"), new int[] {128}, 0, a);
         }
     }
 
@@ -96,7 +104,7 @@ public final class AdditiveAttentionCuda {
                     .ptr(g.spatialWeight()).ptr(out.spatial()).ptr(part.ptr()).i32(s.c()).i32(s.h()).i32(s.w());
             kernel(ctx, "catm_gates", dt).launch(s.tileGrid(s.b()), new int[] {THREADS}, shared((long) acc * WARPS * s.c()), a);
             c.ptr(part.ptr()).i32(s.tiles()).ptr(g.channelWeight()).ptr(out.pooled()).ptr(out.channel()).i32(s.c()).i32(s.hw());
-            kernel(ctx, "catm_channel_gate", dt).launch(new int[] {s.b()}, new int[] {THREADS}, shared((long) acc * s.c()), c);
+            kernel(ctx, "catm_channel_gate", dt).launch(grid(s.b(), "images"), new int[] {THREADS}, shared((long) acc * s.c()), c);
         }
     }
 
@@ -124,17 +132,19 @@ public final class AdditiveAttentionCuda {
             long dzq = dz.ptr(), dzk = dzq + acc * pix;
             try (KernelArgs a = new KernelArgs(); KernelArgs r = new KernelArgs()) {
                 a.ptr(q).ptr(k).ptr(v).ptr(sq.spatial()).ptr(sq.channel()).ptr(sk.spatial()).ptr(sk.channel()).ptr(dwcWeight)
-                        .ptr(dwcBias).ptr(gradOut).ptr(gradV).ptr(dS.ptr()).ptr(part.ptr()).i32(s.c()).i32(s.h()).i32(s.w());
+                        .ptr(dwcBias).ptr(gradOut).ptr(gradV).ptr(dS.ptr()).ptr(part.ptr()).i32(s.b()).i32(s.c()).i32(s.h()).i32(s.w());
                 kernel(ctx, "catm_bwd_dwc", dt).launch(s.tileGrid(bc), new int[] {THREADS}, 0, a);
                 r.ptr(part.ptr()).i32(s.b()).i32(s.c()).i32(s.tiles()).i32(12).ptr(gradDwcWeight).ptr(gradDwcBias).ptr(dgq).ptr(dgk);
-                kernel(ctx, "catm_bwd_reduce", dt).launch(new int[] {blocks(Math.max(s.c(), bc))}, new int[] {THREADS}, 0, r);
+                // A block per channel for the taps, then a warp per (b, c) for dg.
+                kernel(ctx, "catm_bwd_reduce", dt).launch(grid(s.c() + (bc + WARPS - 1) / WARPS, "reduction blocks"),
+                        new int[] {THREADS}, 0, r);
             }
             channelGate(ctx, dt, s, dgq, sq, gq, gradQ, dmq);
             channelGate(ctx, dt, s, dgk, sk, gk, gradK, dmk);
             try (KernelArgs a = new KernelArgs()) {
                 a.ptr(q).ptr(k).ptr(dS.ptr()).ptr(sq.spatial()).ptr(sq.channel()).ptr(dmq).ptr(sk.spatial()).ptr(sk.channel()).ptr(dmk)
                         .ptr(dzq).ptr(dzk).i32(s.b()).i32(s.c()).i32(s.hw());
-                kernel(ctx, "catm_bwd_spatial", dt).launch(new int[] {blocks(pix)}, new int[] {THREADS}, 0, a);
+                kernel(ctx, "catm_bwd_spatial", dt).launch(grid(blocks(pix), "pixel blocks"), new int[] {THREADS}, 0, a);
             }
             spatialGate(ctx, dt, s, q, gq, sq, dzq, dS.ptr(), dmq, batchStats, part.ptr(), gradQ);
             spatialGate(ctx, dt, s, k, gk, sk, dzk, dS.ptr(), dmk, batchStats, part.ptr(), gradK);
@@ -145,36 +155,33 @@ public final class AdditiveAttentionCuda {
         try (KernelArgs a = new KernelArgs()) {
             a.ptr(dg).ptr(st.channel()).ptr(st.pooled()).ptr(g.channelWeight()).ptr(out.channelWeight()).ptr(dm).i32(s.b()).i32(s.c());
             long n = Math.max((long) s.c() * s.c(), (long) s.b() * s.c());
-            kernel(ctx, "catm_bwd_channel_gate", dt).launch(new int[] {blocks(n)}, new int[] {THREADS}, 0, a);
+            kernel(ctx, "catm_bwd_channel_gate", dt).launch(grid(blocks(n), "channel-gate blocks"), new int[] {THREADS}, 0, a);
         }
     }
 
     private static void spatialGate(CudaContext ctx, DType dt, Shape s, long t, Gate g, State st, long dz, long dS, long dm,
                                     boolean batchStats, long part, GateGrads out) {
-        int splits = splits(s), acc = accBytes(dt);
-        try (DeviceScratch bn = DeviceScratch.allocate(24L * splits * s.c()); DeviceScratch means = DeviceScratch.allocate(2L * acc * s.c());
+        int acc = accBytes(dt);
+        try (DeviceScratch bn = DeviceScratch.allocate(24L * s.c() * s.slotsPerChannel()); DeviceScratch means = DeviceScratch.allocate(2L * acc * s.c());
              KernelArgs a = new KernelArgs(); KernelArgs f = new KernelArgs(); KernelArgs in = new KernelArgs(); KernelArgs r = new KernelArgs()) {
             long meanDa = means.ptr(), meanDau = meanDa + (long) acc * s.c();
             a.ptr(t).ptr(g.dwWeight()).ptr(g.dwBias()).ptr(g.mean()).ptr(g.invStd()).ptr(g.bnWeight()).ptr(g.bnBias())
                     .ptr(g.spatialWeight()).ptr(dz).ptr(bn.ptr()).i32(s.b()).i32(s.c()).i32(s.h()).i32(s.w());
-            kernel(ctx, "catm_bwd_bn_stats", dt).launch(new int[] {s.c(), splits}, new int[] {THREADS}, 0, a);
-            f.ptr(bn.ptr()).i32(splits).i32(s.c()).i64((long) s.b() * s.hw()).i32(batchStats ? 1 : 0).ptr(out.bnWeight()).ptr(out.bnBias())
+            kernel(ctx, "catm_bwd_bn_stats", dt).launch(s.tileGrid((long) s.b() * s.c()), new int[] {THREADS}, 0, a);
+            f.ptr(bn.ptr()).i32(s.slotsPerChannel()).i32(s.c()).i64((long) s.b() * s.hw()).i32(batchStats ? 1 : 0).ptr(out.bnWeight()).ptr(out.bnBias())
                     .ptr(out.spatialWeight()).ptr(meanDa).ptr(meanDau);
-            kernel(ctx, "catm_bwd_bn_finalize", dt).launch(new int[] {ceil(s.c(), 128)}, new int[] {128}, 0, f);
+            kernel(ctx, "catm_bwd_bn_finalize", dt).launch(grid(s.c(), "channels"), new int[] {THREADS}, 0, f);
             in.ptr(t).ptr(g.dwWeight()).ptr(g.dwBias()).ptr(g.mean()).ptr(g.invStd()).ptr(g.bnWeight()).ptr(g.bnBias())
                     .ptr(g.spatialWeight()).ptr(dz).ptr(meanDa).ptr(meanDau).ptr(dS).ptr(st.spatial()).ptr(st.channel()).ptr(dm)
-                    .ptr(out.input()).ptr(part).i32(s.c()).i32(s.h()).i32(s.w());
+                    .ptr(out.input()).ptr(part).i32(s.b()).i32(s.c()).i32(s.h()).i32(s.w());
             kernel(ctx, "catm_bwd_input", dt).launch(s.tileGrid((long) s.b() * s.c()), new int[] {THREADS}, 0, in);
             r.ptr(part).i32(s.b()).i32(s.c()).i32(s.tiles()).i32(10).ptr(out.dwWeight()).ptr(out.dwBias()).ptr(0).ptr(0);
-            kernel(ctx, "catm_bwd_reduce", dt).launch(new int[] {ceil(s.c(), THREADS)}, new int[] {THREADS}, 0, r);
+            kernel(ctx, "catm_bwd_reduce", dt).launch(grid(s.c(), "channels"), new int[] {THREADS}, 0, r);
         }
     }
 
-    private static int blocks(long threads) {
-        long b = (threads + THREADS - 1) / THREADS;
-        if (b > Integer.MAX_VALUE) throw new IllegalArgumentException("catm: " + threads + " threads exceed one launch");
-        return (int) Math.max(1, b);
-    }
+    /** Blocks of THREADS threads for one thread per item. */
+    private static long blocks(long threads) { return (threads + THREADS - 1) / THREADS; }
 
     private static int ceil(int a, int b) { return (a + b - 1) / b; }
 }

@@ -1,5 +1,7 @@
 package dev.lumen.cuda;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lumen.reference.AdditiveAttentionReference;
@@ -8,10 +10,15 @@ import dev.lumen.tensor.DType;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-/** additive_attention.cu against the double-precision reference: output, batch statistics and all 17 gradients. */
+/**
+ * additive_attention.cu against the double-precision reference: output, batch statistics and all 17
+ * gradients; a backward that repeats bit for bit; the grid check. (B*C = 65,536 planes, past grid
+ * z's 65535, is not run here: 65,536 blocks of 256 fibers per pass take minutes in the emulator.)
+ */
 class AdditiveAttentionCudaTest {
     // f32 storage and math (double only for the batch sums): a few roundings of values ~1 per
     // step, __expf in the gates, and the BatchNorm backward subtracts batch means: ~1e-6.
@@ -94,10 +101,17 @@ class AdditiveAttentionCudaTest {
             int[] sizes = {n, n, n, c * 9, c, c, c, c, c * c, c * 9, c, c, c, c, c * c, c * 9, c};
             DeviceBuffer[] g = new DeviceBuffer[17];
             for (int i = 0; i < g.length; i++) g[i] = poisoned.apply(sizes[i]);
-            AdditiveAttentionCuda.backward(ctx, F32, s, dq.pointer(), dk.pointer(), dv.pointer(), gates[0], gates[1], sq, sk,
+            Runnable backward = () -> AdditiveAttentionCuda.backward(ctx, F32, s, dq.pointer(), dk.pointer(), dv.pointer(), gates[0], gates[1], sq, sk,
                     ddwc.pointer(), ddwcB.pointer(), training, dgo.pointer(), g[2].pointer(), g[15].pointer(), g[16].pointer(),
                     new AdditiveAttentionCuda.GateGrads(g[0].pointer(), g[3].pointer(), g[4].pointer(), g[5].pointer(), g[6].pointer(), g[7].pointer(), g[8].pointer()),
                     new AdditiveAttentionCuda.GateGrads(g[1].pointer(), g[9].pointer(), g[10].pointer(), g[11].pointer(), g[12].pointer(), g[13].pointer(), g[14].pointer()));
+            backward.run();
+            float[][] first = new float[g.length][];
+            for (int i = 0; i < g.length; i++) first[i] = g[i].toFloats();
+            // The backward again, over poison: every cross-block sum has a fixed order, so the same bits.
+            for (DeviceBuffer buf : g) buf.fillBytes(0xFF);
+            backward.run();
+            for (int i = 0; i < g.length; i++) assertArrayEquals(first[i], g[i].toFloats(), what + ": gradient " + GRADS[i] + " differs between two runs");
             var rq = ref.gradQ();
             var rk = ref.gradK();
             double[][] expected = {rq.input(), rk.input(), ref.gradV(), rq.dwWeight(), rq.dwBias(), rq.bnWeight(), rq.bnBias(),
@@ -123,6 +137,14 @@ class AdditiveAttentionCudaTest {
         } finally {
             for (DeviceBuffer buf : all) buf.close();
         }
+    }
+
+    @Test
+    void gridPastTwoToThe31IsRefusedInOneLine() {
+        var e = assertThrows(IllegalArgumentException.class, () -> new AdditiveAttentionCuda.Shape(1 << 16, 1 << 14, 1, 1).tileGrid(1L << 32));
+        assertTrue(e.getMessage().startsWith("catm: 4294967296 tile blocks of "), e.getMessage());
+        assertTrue(e.getMessage().endsWith("exceed grid x's 2^31-1 blocks"), e.getMessage());
+        assertArrayEquals(new int[] {Integer.MAX_VALUE}, AdditiveAttentionCuda.grid(Integer.MAX_VALUE, "channels"));
     }
 
     private static void assertClose(String what, float[] got, double[] expected) {

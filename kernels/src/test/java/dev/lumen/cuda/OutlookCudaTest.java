@@ -1,15 +1,22 @@
 package dev.lumen.cuda;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lumen.reference.Compare;
 import dev.lumen.reference.OutlookReference;
 import dev.lumen.tensor.DType;
 import java.util.Random;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-/** outlook_attention.cu against the double-precision reference: output, dv and dlogits. */
+/**
+ * outlook_attention.cu against the double-precision reference: output, dv and dlogits, a backward
+ * that repeats bit for bit, and the grid check. (B*heads = 65,536, past grid z's 65535 where the
+ * old mapping put it, passes but is not run here: 65,536 blocks of 256 fibers take ~30 s per pass.)
+ */
 class OutlookCudaTest {
     // f32 with __expf (2 ulp) in the softmax and sums of at most (K/s)^2*K*K terms: ~1e-6 relative.
     private static final double TOL_F32 = 2e-5;
@@ -44,6 +51,14 @@ class OutlookCudaTest {
             OutlookCuda.backwardV(ctx, st, sh, dl.pointer(), dgo.pointer(), scale, gv.pointer());
             OutlookCuda.backwardLogits(ctx, st, sh, dv.pointer(), dl.pointer(), dgo.pointer(), scale, gl.pointer());
             ctx.synchronize();
+            float[] gvFirst = gv.toFloats(), glFirst = gl.toFloats();
+            // The backward again, over poison: the same bits (gathers only, no order-dependent sums).
+            for (DeviceBuffer o : new DeviceBuffer[] {gv, gl}) o.fillBytes(0xFF);
+            OutlookCuda.backwardV(ctx, st, sh, dl.pointer(), dgo.pointer(), scale, gv.pointer());
+            OutlookCuda.backwardLogits(ctx, st, sh, dv.pointer(), dl.pointer(), dgo.pointer(), scale, gl.pointer());
+            ctx.synchronize();
+            assertArrayEquals(gvFirst, gv.toFloats(), sh + ": dv differs between two runs");
+            assertArrayEquals(glFirst, gl.toFloats(), sh + ": dlogits differs between two runs");
             double eo = Compare.relativeError(out.toFloats(), ref.out());
             double ev = Compare.relativeError(gv.toFloats(), ref.gradV());
             double el = Compare.relativeError(gl.toFloats(), ref.gradLogits());
@@ -53,6 +68,21 @@ class OutlookCudaTest {
             assertTrue(ev <= TOL_F32, what + ": dv error " + ev);
             assertTrue(el <= TOL_F32, what + ": dlogits error " + el);
         }
+    }
+
+    @Test
+    void logitsTileFillsTheBlock() {
+        // One thread per softmax row: 4x7 anchors x 9 rows = 252 of 256 threads for VOLO's k = 3.
+        assertArrayEquals(new int[] {4, 7}, new OutlookCuda.Shape(1, 28, 28, 192, 6, 3, 1, 2).logitsTile());
+        assertArrayEquals(new int[] {2, 5}, new OutlookCuda.Shape(1, 28, 28, 192, 6, 5, 2, 2).logitsTile());
+    }
+
+    @Test
+    void gridPastTwoToThe31IsRefusedInOneLine() {
+        var sh = new OutlookCuda.Shape(1, 28, 28, 192, 6, 3, 1, 2);
+        var e = assertThrows(IllegalArgumentException.class, () -> OutlookCuda.grid(65536, 65536, 1, "forward", sh));
+        assertTrue(e.getMessage().startsWith("outlook forward: 4294967296 blocks exceed grid x's 2^31-1"), e.getMessage());
+        assertArrayEquals(new int[] {Integer.MAX_VALUE}, OutlookCuda.grid(Integer.MAX_VALUE, 1, 1, "forward", sh));
     }
 
     static double[] toDoubles(float[] f) {
