@@ -23,7 +23,8 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * The depth-wise convolution on the device as the models call it, conv2d with groups = C through
- * Backend.conv() (which routes it to dwconv.cu): RepLKNet-31B stage 1, B64 C128 56x56 with a
+ * Backend.conv() (which routes F32 to dwconv.cu, and F16's forward and input gradient to dwconv_tc.cu's
+ * tensor cores, its weight gradient to dwconv.cu): RepLKNet-31B stage 1, B64 C128 56x56 with a
  * 31x31 kernel, padding 15 (the README's kernel table problem); under the emulator B1 C4 19x19.
  */
 @State(Scope.Benchmark)
