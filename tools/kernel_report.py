@@ -85,7 +85,7 @@ def main(argv):
     missed = [e for e in estimates if e.misses]
     print()
     print(f"{len(estimates) - len(missed)} of {len(estimates)} kernels meet the targets (estimate within {MAX_RATIO:g}x of "
-          f"the floor, dwconv forward hot loop >= {100 * MIN_FMA_SHARE:.0f}% FMA, no integer division in a hot loop).")
+          f"the floor, dwconv forward hot loop >= {100 * MIN_FMA_SHARE:.0f}% FMA or MMA, no integer division in a hot loop).")
 
 
 if __name__ == "__main__":
