@@ -107,6 +107,19 @@ class PtxTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             hot_loop(body[3:7], "outer")                                # a loop with nothing around it
 
+    def test_nested_trips_and_wanted_counts(self):
+        # an outer loop of 1 FMA around an inner one of 2 FMAs: the inner one 8 times is 17 FMAs
+        body = ["$L1:", "fma.rn.f32 %f1, %f1, %f1, %f1", "$L2:", "fma.rn.f32 %f2, %f2, %f2, %f2",
+                "fma.rn.f32 %f3, %f3, %f3, %f3", "@%p1 bra $L2", "@%p2 bra $L1",
+                "$L3:", "fma.rn.f32 %f4, %f4, %f4, %f4", "fma.rn.f32 %f4, %f4, %f4, %f4", "fma.rn.f32 %f4, %f4, %f4, %f4",
+                "@%p3 bra $L3", "ret"]
+        (a, _), m = hot_loop(body, want={"fma": 1})
+        self.assertEqual(body[a], "$L1:")                               # not $L3, which has more FMAs
+        _, m = hot_loop(body, want={"fma": 1}, nested=lambda inner: 16 / inner.n("fma"))
+        self.assertEqual((m.n("fma"), m.instructions, m.n("ctl")), (1 + 8 * 2, 2 + 8 * 3, 1 + 8))
+        with self.assertRaises(ValueError):
+            hot_loop(body, want={"mma": 1})
+
 
 class OccupancyTest(unittest.TestCase):
     def test_sm90_limits(self):

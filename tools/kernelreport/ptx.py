@@ -164,6 +164,14 @@ class Mix:
     def n(self, c):
         return self.counts.get(c, 0)
 
+    def merge(self, other, times):
+        """Adds other's statements, each counted times times."""
+        for c, k in other.counts.items():
+            self.counts[c] = self.counts.get(c, 0) + times * k
+        self.instructions += times * other.instructions
+        self.issue += times * other.issue
+        self.shared_wavefronts += times * other.shared_wavefronts
+
 
 def mix_of(statements):
     m = Mix()
@@ -218,15 +226,10 @@ def hot_loop(body, path="work", want=None, nested=None):
     a, b = best
     if nested is None:
         return best, mix_of(body[a:b + 1])
-    inner = [(c, d) for (c, d) in ls if a <= c and d <= b and (c, d) != (a, b)]
-    inside = {i for (c, d) in inner for i in range(c, d + 1)}
-    trips = nested(mix_of([s for i, s in enumerate(body) if i in inside]))
+    inside = {i for (c, d) in ls if a <= c and d <= b and (c, d) != (a, b) for i in range(c, d + 1)}
+    inner = mix_of([s for i, s in enumerate(body) if i in inside])
     m = mix_of([s for i, s in enumerate(body[a:b + 1], a) if i not in inside])
-    inner_mix = mix_of([s for i, s in enumerate(body) if i in inside])
-    m.counts = {c: m.counts.get(c, 0) + trips * inner_mix.counts.get(c, 0) for c in set(m.counts) | set(inner_mix.counts)}
-    m.instructions += trips * inner_mix.instructions
-    m.issue += trips * inner_mix.issue
-    m.shared_wavefronts += trips * inner_mix.shared_wavefronts
+    m.merge(inner, nested(inner))
     return best, m
 
 
