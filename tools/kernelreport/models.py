@@ -10,9 +10,10 @@ from kernelreport.h100 import ceil
 @dataclass
 class Work:
     """What one launch at the table size does: grid, useful FLOPs, compulsory and moved bytes,
-    and how often its hot loop runs: ('fma', n) n FMAs executed in it or ('ldg', n) n global
-    loads executed in it (thread level; divided by their count in the loop's PTX, which absorbs
-    unrolling), or ('iters', n) n executions of its body."""
+    and how often its hot loop runs: ('fma', n) n FMAs executed in it, ('mma', n) n warp-wide MMA
+    instructions times 32 (per lane, as the others), or ('ldg', n) n global loads executed in it
+    (thread level; divided by their count in the loop's PTX, which absorbs unrolling), or
+    ('iters', n) n executions of its body by a thread."""
     blocks: int
     threads: int
     dynamic_shared: int
@@ -22,7 +23,9 @@ class Work:
     moved_bytes: float    # what the blocks load and store: halos and per-block re-reads included
     hot: tuple            # ('fma', n), ('ldg', n) or ('iters', n)
     tensor_cores: bool = False   # the fp16 floor assumes tensor cores
-    useful_fma: float = 0        # the FMAs the result needs, where hot counts FMAs (0: not reported)
+    useful_fma: float = 0        # the FMAs the result needs, where hot counts FMAs or MMAs (0: not reported)
+    floor_is16: bool = False     # held to the 16-bit floor (a 16-bit tensor-core kernel)
+    mma_macs: int = 0            # multiply-adds of one warp-wide MMA instruction, where hot counts MMAs
 
 
 F = 4  # bytes of an f32
@@ -33,8 +36,38 @@ def grid_stride(n):
     return min(ceil(n, GRID_STRIDE_THREADS), GRID_STRIDE_MAX_BLOCKS), GRID_STRIDE_THREADS
 
 
-# dwconv 31x31, B64 C128 56x56, stride 1, pad 15 (RepLKNet-31B stage 1). Tiles: DepthwiseConvCuda.
-DW = dict(n=64, c=128, h=56, w=56, k=31, tile_w=32, tile_h=32, threads_y=8, wgrad_tile_h=8)
+# dwconv 31x31, B64 C128 56x56, stride 1, pad 15 (RepLKNet-31B stage 1): the templated k31_s1 entry
+# points of dwconv.cu, launched as DepthwiseConvCuda does (its Tiling and planeFloats repeated here).
+DW = dict(n=64, c=128, h=56, w=56, k=31, pad=15)
+DW_V, DW_R = 7, 4                                  # outputs per thread along a row, rows per thread
+DW_MAX_THREADS, DW_TARGET_THREADS, DW_MAX_SHARED, DW_MAX_BLOCK_Z = 256, 128, 48 * 1024, 64
+WG_THREADS, WG_TILE_H, WG_TILE_W, WG_CHUNK = 256, 32, 56, 14
+
+
+def dw_plane_floats(tx, ty, stride, k):
+    cols, rows = (tx * DW_V - 1) * stride + k, (ty * DW_R - 1) * stride + k
+    pitch = cols + ((2 - cols) & 3) if tx == 8 and stride == 1 else cols | 1
+    return ((k + 1) * ((k + 3) & ~3) + rows * pitch + 3) & ~3
+
+
+def dw_tiling(planes, oh, ow, stride, k):
+    """DepthwiseConvCuda.Tiling.of: (tx, ty, planes per block, tiles y, tiles x, shared bytes)."""
+    tx = min(8, ceil(ow, DW_V))
+    strips = ceil(oh, DW_R)
+    ty = min(strips, DW_MAX_THREADS // tx)
+    while ty > 1 and dw_plane_floats(tx, ty, stride, k) * 4 > DW_MAX_SHARED:
+        ty -= 1
+    tiles_y = ceil(strips, ty)
+    ty = ceil(strips, tiles_y)
+    per_plane = dw_plane_floats(tx, ty, stride, k) * 4
+    p = min(min(planes, ceil(DW_TARGET_THREADS, tx * ty)), min(DW_MAX_THREADS // (tx * ty), DW_MAX_SHARED // per_plane))
+    p = max(1, min(p, DW_MAX_BLOCK_Z))
+    return tx, ty, p, tiles_y, ceil(ow, tx * DW_V), p * per_plane
+
+
+def inside(start, length, size):
+    """How many of the coordinates start .. start+length-1 fall in 0 .. size-1."""
+    return max(0, min(start + length, size) - max(start, 0))
 
 
 def dw_common():
@@ -45,47 +78,105 @@ def dw_common():
     return d, plane, macs, compulsory
 
 
-def dwconv_fwd():
+def dw_conv_pass(pad):
+    """A stride-1 conv pass of dwconv.cu over the 56x56 map (the forward, or the input gradient as
+    the forward of the flipped filter with padding K-1-pad): each thread computes its whole 7x4
+    strip, so executed FMAs are the tile area times K*K (56 = 8 x 7 and 56 = 14 x 4: no overhang).
+    Moved bytes count every staged window element inside the map and the taps per block, at DRAM
+    rate: the halos of neighbouring tiles mostly hit L2, so this overstates DRAM traffic (it does
+    not bind). The hot loop is the input-row loop (one row segment, then 4 filter rows x 217 FMAs);
+    its 3 first and 3 last rows reach fewer than 4 output rows, so dividing the executed FMAs by
+    the loop's FMA count gives full-loop equivalents (the row segment loads of those 6 rows are not
+    counted: 6 x 37 of 34 x 37 + 124 x 32 shared loads, under 3%)."""
     d, plane, macs, compulsory = dw_common()
-    tiles = ceil(d["w"], d["tile_w"]) * ceil(d["h"], d["tile_h"])
-    blocks = tiles * d["n"] * d["c"]
-    in_w, in_h = d["tile_w"] - 1 + d["k"], d["tile_h"] - 1 + d["k"]
-    # Every thread of a 32x32 tile runs all K*K taps, inside the map or not.
-    executed = blocks * d["tile_w"] * d["tile_h"] * d["k"] ** 2
-    moved = blocks * (in_w * in_h + d["k"] ** 2) * F + d["n"] * d["c"] * plane * F
-    return Work(blocks, d["tile_w"] * d["threads_y"], (in_w * in_h + d["k"] ** 2) * F, 2 * macs, compulsory,
-                compulsory / 2, moved, ("fma", executed), tensor_cores=True, useful_fma=macs)
+    planes, k = d["n"] * d["c"], d["k"]
+    tx, ty, p, tiles_y, tiles_x, smem = dw_tiling(planes, d["h"], d["w"], 1, k)
+    blocks = ceil(planes, p) * tiles_y * tiles_x
+    executed = blocks * p * tx * ty * DW_R * DW_V * k * k
+    cols, rows = (tx * DW_V - 1) + k, (ty * DW_R - 1) + k
+    window = sum(inside(iy * ty * DW_R - pad, rows, d["h"]) * inside(ix * tx * DW_V - pad, cols, d["w"])
+                 for iy in range(tiles_y) for ix in range(tiles_x))
+    moved = (planes * (window + k * k) + planes * plane) * F
+    return Work(blocks, tx * ty * p, smem, 2 * macs, compulsory, compulsory / 2, moved, ("fma", executed),
+                tensor_cores=True, useful_fma=macs)
+
+
+def dwconv_fwd():
+    return dw_conv_pass(DW["pad"])
 
 
 def dwconv_bwd_input():
-    d, plane, macs, compulsory = dw_common()
-    tiles = ceil(d["w"], d["tile_w"]) * ceil(d["h"], d["tile_h"])
-    blocks = tiles * d["n"] * d["c"]
-    g = d["tile_w"] - 1 + d["k"] - 1 + 2
-    executed = blocks * d["tile_w"] * d["tile_h"] * d["k"] ** 2
-    moved = blocks * (g * g + d["k"] ** 2) * F + d["n"] * d["c"] * plane * F
-    return Work(blocks, d["tile_w"] * d["threads_y"], (g * g + d["k"] ** 2) * F, 2 * macs, compulsory,
-                compulsory / 2, moved, ("fma", executed), tensor_cores=True, useful_fma=macs)
+    return dw_conv_pass(DW["k"] - 1 - DW["pad"])
 
 
 def dwconv_bwd_weight():
+    """Grid (C, splits), 256 threads; lane (tx, ty) of each warp owns taps ky = ty + 8r, kx = tx + 4v
+    (4 x 8 of them at K = 31: 1,024 slots for 961 taps), warps split the grad-output rows of a
+    32x56 staged tile; per 14-output chunk a lane does 4 x 14 x 8 = 448 FMAs (the hot loop)."""
     d, plane, macs, compulsory = dw_common()
-    splits = max(1, min(d["n"], ceil(264, d["c"])))
-    in_w, in_h = d["tile_w"] - 1 + d["k"], d["wgrad_tile_h"] - 1 + d["k"]
-    steps = d["n"] * d["c"] * ceil(d["h"], d["wgrad_tile_h"]) * ceil(d["w"], d["tile_w"])
-    executed = steps * d["wgrad_tile_h"] * d["tile_w"] * d["k"] ** 2
-    moved = steps * (in_w * in_h + d["wgrad_tile_h"] * d["tile_w"]) * F + splits * d["c"] * d["k"] ** 2 * F
-    smem = (in_w * in_h + d["wgrad_tile_h"] * d["tile_w"] + 256) * F
-    return Work(d["c"] * splits, 256, smem, 2 * macs, compulsory, compulsory / 2, moved, ("fma", executed), tensor_cores=True, useful_fma=macs)
+    k, n, c = d["k"], d["n"], d["c"]
+    splits = max(1, min(n, ceil(264, c)))
+    rw, vw = (k + 7) // 8, (k + 3) // 4
+    xrows, xcols = (WG_TILE_H - 1) + 8 * rw, (WG_TILE_W - 1) + 4 * vw
+    xpitch = xcols + ((4 - xcols) & 7)
+    smem = (max(WG_TILE_H * WG_TILE_W + xrows * xpitch, WG_THREADS // 32 * rw * vw * 32) + WG_THREADS) * F
+    oh, ow = d["h"], d["w"]                 # stride 1, pad 15: same size
+    chunks_per_row = sum(ceil(min(WG_TILE_W, ow - ox0), WG_CHUNK) for ox0 in range(0, ow, WG_TILE_W))
+    executed = n * c * oh * chunks_per_row * 32 * rw * WG_CHUNK * vw
+    staged = sum(inside(oy0 - d["pad"], xrows, d["h"]) * inside(ox0 - d["pad"], xcols, d["w"])
+                 for oy0 in range(0, oh, WG_TILE_H) for ox0 in range(0, ow, WG_TILE_W))
+    moved = (n * c * (staged + oh * ow) + splits * c * (k * k + 1)) * F
+    return Work(c * splits, WG_THREADS, smem, 2 * macs, compulsory, compulsory / 2, moved, ("fma", executed),
+                tensor_cores=True, useful_fma=macs)
 
 
-# VOLO-D1 outlook attention, B64 28x28 C192 (6 heads of 32), k3 pad1 stride2: OutlookCuda.
-OL = dict(b=64, hw=28, c=192, heads=6, k=3, stride=2, tile=8, ch=32, logits_tile=4)
+# The same conv in f16 on tensor cores: dwconv_tc.cu's dwconv2d_tc_f16 forward as
+# DepthwiseConvTensorCoreCuda launches it (the input gradient is the same kernel, flip = 1).
+TC_WARPS, TC_FRAG, TC_TARGET_BLOCKS, TC_MMA_MACS = 8, 16, 4 * 132, 16 * 16 * 16
+
+
+def dwconv_tc_f16():
+    """Per channel a Toeplitz implicit GEMM per filter column: a warp's 32x32 output tile (MB = NB = 2
+    fragments) meets S = ceil((K + 15) / 16) = 3 Toeplitz blocks; per filter column 3 + 4 x 2 = 11
+    fragment loads from shared memory and 12 MMAs of 16x16x16 (the hot loop), of which K / 48 of the
+    multiply-adds are useful; 32x32 tiles over 56x56 compute 64x64. One block (8 warps) per SM fits
+    its 124 KB of shared memory; a block's images x 4 tiles are dealt to its warps in turn, so a block
+    lasts as long as its busiest warp, which the count below charges to every warp. Not counted:
+    the per-tile transposed window staging (about 62 x 80 16-bit values per warp and tile, scalar
+    global loads) and the Toeplitz build, both outside the hot loop."""
+    d, plane, macs, compulsory = dw_common()
+    n, c, k = d["n"], d["c"], d["k"]
+    s = (k + 30) // TC_FRAG
+    mb = nb = 2
+    ld = TC_FRAG * ((mb + s - 1) | 1)
+    ncols = TC_FRAG * nb + k - 1
+    region = max(ncols * ld, 2 * TC_FRAG * TC_FRAG)
+    smem = (k * s * TC_FRAG * TC_FRAG + TC_WARPS * region) * 2
+    groups = min(n, max(1, ceil(TC_TARGET_BLOCKS, c)))
+    per_block = ceil(n, groups)
+    groups = ceil(n, per_block)
+    tiles_y, tiles_x = ceil(d["h"], TC_FRAG * mb), ceil(d["w"], TC_FRAG * nb)
+    tiles = tiles_y * tiles_x
+    rounds = sum(ceil(min(per_block, n - g * per_block) * tiles, TC_WARPS) for g in range(groups))  # per channel
+    warp_mmas = c * rounds * TC_WARPS * k * mb * nb * s
+    rows_used = TC_FRAG * mb + k - 1
+    window = sum(inside(ty * TC_FRAG * mb - d["pad"], rows_used, d["h"]) * inside(tx * TC_FRAG * nb - d["pad"], ncols, d["w"])
+                 for ty in range(tiles_y) for tx in range(tiles_x))
+    compulsory16 = compulsory / 2
+    moved = (n * c * (window + plane) + c * groups * k * k) * 2
+    return Work(c * groups, TC_WARPS * 32, smem, 2 * macs, compulsory, compulsory16, moved, ("mma", 32 * warp_mmas),
+                tensor_cores=True, useful_fma=macs, floor_is16=True, mma_macs=TC_MMA_MACS)
+
+
+# VOLO-D1 outlook attention, B64 28x28 C192 (6 heads of 32), k3 pad1 stride2: OutlookCuda. fwd and
+# bwd_v: 8x8 output tiles (stride 2), one block per (tile, image, head, 32-channel chunk); bwd_logits:
+# 4x7 anchor tiles (252 of 256 threads one softmax row each), one block per (tile, image, head).
+OL = dict(b=64, hw=28, c=192, heads=6, k=3, pad=1, stride=2, tile=8, ch=32, logits_tile=(4, 7))
 
 
 def ol_common():
     o = OL
-    a = (o["hw"] + 2 - o["k"]) // o["stride"] + 1        # anchors per axis: 14
+    a = (o["hw"] + 2 * o["pad"] - o["k"]) // o["stride"] + 1        # anchors per axis: 14
     kk = o["k"] ** 2
     macs = o["b"] * o["heads"] * a * a * kk * kk * (o["c"] // o["heads"])
     v = o["b"] * o["c"] * o["hw"] ** 2
@@ -93,44 +184,64 @@ def ol_common():
     return o, a, kk, macs, v, logits
 
 
-def outlook_fwd():
+def ol_pixel_pass():
+    """fwd and bwd_v: per block the softmax rows its tile needs (one thread per row, to shared memory),
+    the v (or gout) window of its anchors at a pitch of 33, then a warp per output pixel, lane =
+    channel: 9 FMAs per covering anchor, each a shared load of v and a broadcast p (the hot loop).
+    Output pixels past the map are not visited, so executed FMAs are the useful ones. Moved bytes:
+    every block's window (its halo re-read from L2, counted at DRAM rate), the logits once, the
+    output once."""
     o, a, kk, macs, v, logits = ol_common()
     anchors = (o["tile"] + o["k"] - 2) // o["stride"] + 1
     window = (anchors - 1) * o["stride"] + o["k"]
-    blocks = ceil(o["hw"], o["tile"]) ** 2 * o["b"] * o["heads"]
+    tiles = ceil(o["hw"], o["tile"])
+    planes = o["b"] * o["heads"] * ceil(o["c"] // o["heads"], o["ch"])
+    blocks = tiles * tiles * planes
+    smem = (anchors * anchors * kk * kk + window * window * (o["ch"] + 1)) * F
+    staged = 0
+    for t in range(tiles):
+        ny0 = max(0, -(-(t * o["tile"] + o["pad"] - o["k"] + 1) // o["stride"]))
+        staged_rows = inside(ny0 * o["stride"] - o["pad"], window, o["hw"])
+        staged += staged_rows
+    staged_px = staged * staged                      # the same along both axes
     compulsory = (2 * v + logits) * F
-    moved = blocks * (window * window * o["ch"] + anchors * anchors * kk * kk) * F + v * F
-    # softmax of each anchor's k^2 x k^2 logits, then one MAC per (anchor tap, tap, channel)
-    return Work(blocks, 256, window * window * (o["ch"] + 1) * F, 2 * macs, compulsory, compulsory / 2, moved,
-                ("fma", macs * ceil(o["hw"], o["tile"]) ** 2 * o["tile"] ** 2 / o["hw"] ** 2), useful_fma=macs)
+    moved = (planes * staged_px * o["ch"] + logits + v) * F
+    return Work(blocks, 256, smem, 2 * macs, compulsory, compulsory / 2, moved, ("fma", macs), useful_fma=macs)
+
+
+def outlook_fwd():
+    return ol_pixel_pass()
 
 
 def outlook_bwd_v():
-    o, a, kk, macs, v, logits = ol_common()
-    anchors = (o["tile"] + o["k"] - 2) // o["stride"] + 1
-    window = (anchors - 1) * o["stride"] + o["k"]
-    blocks = ceil(o["hw"], o["tile"]) ** 2 * o["b"] * o["heads"]
-    compulsory = (2 * v + logits) * F
-    moved = blocks * (window * window * o["ch"] + anchors * anchors * kk * kk) * F + v * F
-    smem = (anchors * anchors * kk * kk + window * window * (o["ch"] + 1)) * F
-    return Work(blocks, 256, smem, 2 * macs, compulsory, compulsory / 2, moved,
-                ("fma", macs * ceil(o["hw"], o["tile"]) ** 2 * o["tile"] ** 2 / o["hw"] ** 2), useful_fma=macs)
+    return ol_pixel_pass()
 
 
-def outlook_bwd_logits():
+def outlook_bwd_logits_k3():
+    """One thread per softmax row: dP_j = gout[i] . v[j] over the head's 32 channels from shared
+    windows (9 FMAs per channel: the hot loop), then the softmax backward in registers."""
     o, a, kk, macs, v, logits = ol_common()
-    t = o["logits_tile"]
-    win = (t - 1) * o["stride"] + o["k"]
-    blocks = ceil(a, t) ** 2 * o["b"] * o["heads"]
+    th, tw = o["logits_tile"]
+    rows, cols = (th - 1) * o["stride"] + o["k"], (tw - 1) * o["stride"] + o["k"]
     hd = o["c"] // o["heads"]
+    blocks = ceil(a, th) * ceil(a, tw) * o["b"] * o["heads"]
+    staged = sum(inside(ty * th * o["stride"] - o["pad"], rows, o["hw"]) for ty in range(ceil(a, th))) * \
+        sum(inside(tx * tw * o["stride"] - o["pad"], cols, o["hw"]) for tx in range(ceil(a, tw)))
     compulsory = (2 * v + 2 * logits) * F
-    moved = blocks * 2 * win * win * hd * F + 2 * logits * F
-    return Work(blocks, 256, 2 * win * win * (hd + 1) * F, 2 * macs, compulsory, compulsory / 2, moved,
-                ("fma", macs * (ceil(a, t) * t) ** 2 / a ** 2), useful_fma=macs)
+    moved = (o["b"] * o["heads"] * 2 * staged * hd + 2 * logits) * F
+    # one trip of the row loop per thread; a warp issues for its idle lanes (252 rows in 8 warps, 126
+    # in 4 on the last tile row), so the count is per lane of every busy warp
+    lanes = o["b"] * o["heads"] * sum(ceil(min(th, a - ty * th) * min(tw, a - tx * tw) * kk, 32) * 32
+                                      for ty in range(ceil(a, th)) for tx in range(ceil(a, tw)))
+    return Work(blocks, 256, 2 * rows * cols * (hd + 1) * F, 2 * macs, compulsory, compulsory / 2, moved,
+                ("iters", lanes))
 
 
-# VMamba-T selective scan, B64 L3136 (56x56), 4 routes, D96, N1: SelectiveScanCuda.
-SS = dict(b=64, d=96, l=3136, routes=4, n=1, channels_per_block=32, threads=128)
+# VMamba-T selective scan, B64 L3136 (56x56), 4 routes, D96, N1, f32: SelectiveScanCuda. Forward: one
+# block of 128 threads per (batch, channel), the 4 routes in turn, each in spans of 512 steps (4 per
+# thread); backward: one block per (batch, group of 8 channels), per route per channel the spans last
+# to first.
+SS = dict(b=64, d=96, l=3136, routes=4, n=1, threads=128, items=4, cpb=8, chunk=64, maxn=16)
 
 
 def ss_common():
@@ -138,94 +249,125 @@ def ss_common():
     plane = s["b"] * s["d"] * s["l"] * F                 # one [B,D,L] f32 plane, in bytes
     bc = s["b"] * s["routes"] * s["n"] * s["l"] * F      # B or C [B,4,N,L]
     steps = s["b"] * s["d"] * s["l"] * s["routes"]       # (batch, channel, route, position)
-    groups = ceil(s["d"], s["channels_per_block"])
-    return s, plane, bc, steps, groups
+    spans = ceil(s["l"], s["threads"] * s["items"])
+    states = s["b"] * s["routes"] * s["d"] * ceil(s["l"], s["chunk"]) * s["n"] * F
+    buf = s["threads"] * s["items"] * (1 + 1 / 32)
+    return s, plane, bc, steps, spans, states, int(buf)
 
 
 def scan_fwd():
-    s, plane, bc, steps, groups = ss_common()
-    # x, delta (4 routes), B, C in, out: the fused cross-scan's floor
+    """The hot loop is a span (the loop with the most FMAs of its own: its 4 softplus): staging delta and x, 4 softplus, the state loop (N = 1:
+    once) with its block-wide scan, and the merge into out; its nested loops count once though the
+    staging loops run 4 times per full span (about 15% more issue than counted). DRAM: x once (a block's 12.5 KB x and out planes stay
+    in L2 between its routes: 10 blocks per SM x 132 SMs x 25 KB = 33 MB of the 50 MB L2, a
+    judgment), delta of the 4 routes, out once, B and C once (the 96 blocks of a batch run together
+    and share them in L2), the chunk states."""
+    s, plane, bc, steps, spans, states, buf = ss_common()
     compulsory = 6 * plane + 2 * bc
-    # each route's warp stages x at its positions (4 reads of x), B and C once per block of 32
-    # channels; routes 1..3 park their y in scratch (3 stores, 3 loads), route 0 writes out, the
-    # merge reads it back and writes it again; the chunk states are saved for the backward
-    states = s["b"] * s["routes"] * s["d"] * ceil(s["l"], 64) * s["n"] * F
-    moved = 4 * plane + 4 * plane + 2 * bc * groups + 6 * plane + 3 * plane + states
-    smem = s["routes"] * (2 * 32 * 17 + 2 * 16 * 17) * F
-    # selective_scan.cu runs the scan in 16-step tiles staged in shared memory: a hot-loop body per tile
-    return Work(groups * s["b"], s["threads"], smem, steps * s["n"] * 6, compulsory, compulsory / 2, moved,
-                ("iters", steps / 16))
+    compulsory16 = 5 * plane / 2 + plane + bc          # x, delta, B, C 16-bit; out f32
+    moved = 6 * plane + 2 * bc + states
+    smem = (2 * buf + 4 * 4 + s["maxn"]) * F
+    blocks = s["b"] * s["d"]
+    return Work(blocks, s["threads"], smem, steps * s["n"] * 6, compulsory, compulsory16, moved,
+                ("iters", blocks * s["threads"] * s["routes"] * spans))
 
 
 def scan_bwd():
-    s, plane, bc, steps, groups = ss_common()
-    # x, delta, B, C, gout in; gx, gdelta, gB, gC out
+    """The hot loop is a span of one (route, channel), as the forward. DRAM: the routes
+    run outside the channel loop, so a block re-reads x and gout and re-reads and re-writes gx per
+    route; its 8 channels' three planes (300 KB) times the 768 resident blocks are far over the L2, so
+    those re-reads are counted from DRAM: x 4, gout 4, gx 4 writes + 3 reads, delta 4, gdelta 4 planes;
+    part_bc written once per group (the 8 channels' read-add-writes of one route stay in L2), B and C
+    re-read per channel from L2, the states."""
+    s, plane, bc, steps, spans, states, buf = ss_common()
+    groups = ceil(s["d"], s["cpb"])
     compulsory = 11 * plane + 4 * bc
-    states = s["b"] * s["routes"] * s["d"] * ceil(s["l"], 64) * s["n"] * F
-    # as the forward: 4 reads of x and gout by route, gx of routes 1..3 through scratch, and the
-    # B and C gradients as one partial per block column, summed by selective_scan_sum
-    moved = (4 + 4 + 4) * plane + 2 * bc * groups + states + 6 * plane + 3 * plane + 4 * plane + 2 * bc * groups
-    smem = s["routes"] * (4 * 17 * 33 + 16 * 32) * F
-    # per 64-step chunk (a hot-loop body, its 16-step tiles unrolled): recompute, then reverse
-    return Work(groups * s["b"], s["threads"], smem, steps * s["n"] * 14, compulsory, compulsory / 2, moved,
-                ("iters", steps / 64))
+    compulsory16 = 2 * plane / 2 + 9 * plane + 2 * bc / 2 + 2 * bc   # x, delta 16-bit in; the rest f32
+    moved = (4 + 4 + 7 + 4 + 4) * plane + 2 * bc * groups + 2 * bc + states
+    smem = (3 * buf + 4 * 4 + s["maxn"] + s["maxn"] * s["threads"] + 4 * (s["maxn"] + 2)) * F
+    blocks = s["b"] * groups
+    return Work(blocks, s["threads"], smem, steps * s["n"] * 14, compulsory, compulsory16, moved,
+                ("iters", s["b"] * s["d"] * s["threads"] * s["routes"] * spans))
 
 
-# CAS-ViT-XS CATM, stage 1: B64 dim48 56x56: AdditiveAttentionCuda (16x16 tiles, 256 threads).
-CA = dict(b=64, c=48, hw=56, tile=16, threads=256, stat_splits=8)
+# CAS-ViT-XS CATM, stage 1: B64 dim48 56x56 (the gate kernels: one gate's launch): AdditiveAttentionCuda (16x16 tiles,
+# 256 threads, one thread per pixel; tiled kernels on a 1-D grid of tiles x planes).
+CA = dict(b=64, c=48, hw=56, tile=16, threads=256, warps=8)
 
 
 def ca_common():
     a = CA
     n = a["b"] * a["c"] * a["hw"] ** 2
+    pix = a["b"] * a["hw"] ** 2
     tiles = ceil(a["hw"], a["tile"]) ** 2
-    return a, n, tiles
+    return a, n, pix, tiles
+
+
+def ca_tiled(n_reads, n_writes, pix_reads, pix_writes, flops, slots):
+    """A one-pixel-per-thread tiled kernel (path 'body': its only loops stage the 18x18 or 20x20
+    tile, 2 rounds of 256 threads, counted once). DRAM: each plane read or written once (tile halos
+    from L2), per-pixel [B,H,W] planes once (re-read per channel from L2), slots of the tile sums."""
+    a, n, pix, tiles = ca_common()
+    blocks = tiles * a["b"] * a["c"]
+    compulsory = ((n_reads + n_writes) * n + (pix_reads + pix_writes) * pix) * F
+    moved = compulsory + blocks * slots
+    return Work(blocks, a["threads"], 0, flops, compulsory, compulsory / 2, moved, ("iters", blocks * a["threads"]))
 
 
 def catm_stats():
-    a, n, tiles = ca_common()
-    # BatchNorm statistics of the 3x3 depth-wise conv of q and k: one block per (channel, split)
-    blocks = a["c"] * a["stat_splits"]
-    return Work(blocks, a["threads"], 0, 2 * n * 9 * 2, 2 * n * F, n, 2 * n * F * (18 / 16) ** 2,
-                ("fma", 2 * n * 9))
+    a, n, pix, tiles = ca_common()
+    return ca_tiled(1, 0, 0, 0, n * 21, 16)
 
 
 def catm_gates():
-    a, n, tiles = ca_common()
+    """One block per (tile, image): per channel it stages the 18x18 tile (the hot loop, 48 rounds),
+    convolves and adds w1 . relu(bn(u)); then a second channel loop re-reads t for the tile's
+    gated sums (counted from DRAM: 1,024 blocks x 49 KB is the L2's size)."""
+    a, n, pix, tiles = ca_common()
     blocks = tiles * a["b"]
-    halo = ((a["tile"] + 2) / a["tile"]) ** 2
-    return Work(blocks, a["threads"], 4 * 8 * a["c"], 2 * n * 9 * 2 + 2 * n * 2, 2 * n * F + 2 * a["b"] * a["hw"] ** 2 * F,
-                n, 2 * n * F * halo, ("fma", 2 * n * 9))
+    compulsory = (n + pix) * F
+    moved = (2 * n + pix) * F + blocks * a["c"] * F
+    return Work(blocks, a["threads"], a["warps"] * a["c"] * F, n * 26, compulsory, compulsory / 2, moved,
+                ("iters", blocks * a["threads"] * a["c"]))
 
 
 def catm_fwd():
-    a, n, tiles = ca_common()
-    blocks = tiles * a["b"] * a["c"]
-    halo = ((a["tile"] + 2) / a["tile"]) ** 2
-    # out = dwc3x3(q_gated + k_gated) * v: 9 MACs per element
-    return Work(blocks, a["threads"], 0, n * 9 * 2 + 4 * n, 4 * n * F, 2 * n, (3 * n * halo + n) * F, ("fma", n * 9))
+    a, n, pix, tiles = ca_common()
+    return ca_tiled(3, 1, 2, 0, n * 24, 0)            # q, k, v in, out; s_q, s_k
 
 
 def catm_bwd_dwc():
-    a, n, tiles = ca_common()
-    blocks = tiles * a["b"] * a["c"]
-    halo = ((a["tile"] + 2) / a["tile"]) ** 2
-    return Work(blocks, a["threads"], 0, n * 9 * 4, 3 * n * F, 1.5 * n, (3 * n * halo + n) * F, ("fma", n * 9 * 2))
+    a, n, pix, tiles = ca_common()
+    return ca_tiled(4, 2, 2, 0, n * 60, 48)           # q, k, v, gout in; dv, dS out; 12 slot sums
 
 
 def catm_bwd_reduce():
-    a, n, tiles = ca_common()
-    # one thread per channel sums the per-tile partials of all planes in sequence
-    partials = a["b"] * tiles * a["c"] * 10
-    return Work(ceil(a["c"], a["threads"]), a["threads"], 0, partials, partials * F, partials * F / 2, partials * F,
-                ("ldg", partials))
+    """Blocks 0..C-1: one per channel, its B x 16 slots of 12 sums walked at a fixed stride (the hot
+    loop) into a tree; then a warp per (b, c) adds the two gate slots over its 16 tiles."""
+    a, n, pix, tiles = ca_common()
+    slots = a["b"] * tiles * a["c"]
+    blocks = a["c"] + ceil(a["b"] * a["c"], a["warps"])
+    moved = slots * 12 * F + 2 * a["b"] * a["c"] * F
+    return Work(blocks, a["threads"], 0, slots * 12, moved, moved / 2, moved, ("ldg", slots * 10))
+
+
+def catm_bwd_spatial():
+    """One thread per pixel of [B,H,W]: a loop over the 48 channels (the hot loop) reading q, k, dS."""
+    a, n, pix, tiles = ca_common()
+    compulsory = (3 * n + 2 * pix + 2 * pix) * F
+    blocks = ceil(pix, a["threads"])
+    # 7 global loads per channel (q, k, dS and the 4 per-(b, c) gate values); the PTX unrolls 4 channels
+    return Work(blocks, a["threads"], 0, n * 10, compulsory, compulsory / 2, compulsory, ("ldg", pix * a["c"] * 7))
+
+
+def catm_bwd_bn_stats():
+    a, n, pix, tiles = ca_common()
+    return ca_tiled(1, 0, 1, 0, n * 26, 24)           # t, dz in; 3 double sums per tile
 
 
 def catm_bwd_input():
-    a, n, tiles = ca_common()
-    blocks = tiles * a["b"] * a["c"]
-    halo = ((a["tile"] + 2) / a["tile"]) ** 2
-    return Work(blocks, a["threads"], 0, n * 9 * 4, 4 * n * F, 2 * n, (3 * n * halo + n) * F, ("fma", n * 9 * 2))
+    a, n, pix, tiles = ca_common()
+    return ca_tiled(2, 1, 2, 0, n * 60, 40)           # t, dS in, dt out; dz, s; 10 slot sums
 
 
 # Glue families: one grid-stride thread per element unless said otherwise.
@@ -265,11 +407,13 @@ def layer_norm_rows():
 
 
 def index_select():
-    # a two-dim walk (rows, columns): the kernel's register-held loop, one multiply-high per element
+    # a two-dim walk (rows, columns): the kernel's register-held loop, one multiply-high per element.
+    # Every element loads its row's 8-byte index, but the 768 elements of a row share it: from DRAM
+    # once per row, the other loads hit L1/L2 (a judgment; they stay in the issue count)
     rows, d = 12608, 768
     e = rows * d
     b, t = grid_stride(e)
-    return Work(b, t, 0, 0, 2 * e * F + rows * 8, 2 * e * 2 + rows * 8, 2 * e * F + e * 8, ("ldg", 2 * e))
+    return Work(b, t, 0, 0, 2 * e * F + rows * 8, 2 * e * 2 + rows * 8, 2 * e * F + rows * 8, ("ldg", 2 * e))
 
 
 def dropout():
@@ -324,24 +468,38 @@ class Row:
     problem: str
     model: object
     path: str = "work"    # which loop is hot: see hot_loop
+    want: dict = None     # the hot loop's own counts, where a kernel inlines several instantiations
+    nested: object = None  # trips of the loops nested in the hot one, from their mix (see hot_loop)
 
 
 # The README kernel table: the four hot ops first, then the glue families, each at its size.
+DWP = "dw conv 31x31, B64 C128 56x56"
+OLP = "VOLO-D1 outlook, B64 28x28 C192 k3 s2"
+SSP = "VMamba-T scan, B64 L3136, 4 routes, D96 N1"
+CAP = "CAS-ViT-XS CATM stage 1, B64 dim48 56x56"
+CAG = CAP + ", one gate's launch"
 ROWS = [
-    Row("dwconv2d_fwd_f32", "dw conv 31x31, B64 C128 56x56", dwconv_fwd),
-    Row("dwconv2d_bwd_input_f32", "dw conv 31x31, B64 C128 56x56", dwconv_bwd_input),
-    Row("dwconv2d_bwd_weight_f32", "dw conv 31x31, B64 C128 56x56", dwconv_bwd_weight),
-    Row("outlook_fwd_f32", "VOLO-D1 outlook, B64 28x28 C192 k3 s2", outlook_fwd),
-    Row("outlook_bwd_v_f32", "VOLO-D1 outlook, B64 28x28 C192 k3 s2", outlook_bwd_v),
-    Row("outlook_bwd_logits_f32", "VOLO-D1 outlook, B64 28x28 C192 k3 s2", outlook_bwd_logits),
-    Row("selective_scan_fwd_f32", "VMamba-T scan, B64 L3136, 4 routes, D96 N1", scan_fwd),
-    Row("selective_scan_bwd_f32", "VMamba-T scan, B64 L3136, 4 routes, D96 N1", scan_bwd),
-    Row("catm_stats_f32", "CAS-ViT-XS CATM stage 1, B64 dim48 56x56", catm_stats),
-    Row("catm_gates_f32", "CAS-ViT-XS CATM stage 1, B64 dim48 56x56", catm_gates),
-    Row("catm_fwd_f32", "CAS-ViT-XS CATM stage 1, B64 dim48 56x56", catm_fwd),
-    Row("catm_bwd_dwc_f32", "CAS-ViT-XS CATM stage 1, B64 dim48 56x56", catm_bwd_dwc),
-    Row("catm_bwd_reduce_f32", "CAS-ViT-XS CATM stage 1, B64 dim48 56x56", catm_bwd_reduce),
-    Row("catm_bwd_input_f32", "CAS-ViT-XS CATM stage 1, B64 dim48 56x56", catm_bwd_input),
+    Row("dwconv2d_fwd_k31_s1_f32", DWP, dwconv_fwd),
+    Row("dwconv2d_bwd_input_k31_s1_f32", DWP, dwconv_bwd_input),
+    Row("dwconv2d_bwd_weight_k31_s1_f32", DWP, dwconv_bwd_weight),
+    # dwconv_tc.cu inlines every (S, MB, NB); K = 31 on 56x56 runs S = 3, MB = NB = 2: 12 MMAs and
+    # 3 + 4 x 2 fragment loads per filter column
+    Row("dwconv2d_tc_f16", DWP + ", f16 tensor cores", dwconv_tc_f16, want={"mma": 12, "lds": 11}),
+    Row("outlook_fwd_f32", OLP, outlook_fwd),
+    Row("outlook_bwd_v_f32", OLP, outlook_bwd_v),
+    # a thread's softmax row (once) around its channel loop: 32 channels x 9 FMAs, unrolled in the PTX
+    Row("outlook_bwd_logits_k3_f32", OLP, outlook_bwd_logits_k3,
+        nested=lambda inner: OL["c"] // OL["heads"] * OL["k"] ** 2 / inner.n("fma")),
+    Row("selective_scan_fwd_f32", SSP, scan_fwd),
+    Row("selective_scan_bwd_f32", SSP, scan_bwd),
+    Row("catm_stats_f32", CAG, catm_stats, path="body"),
+    Row("catm_gates_f32", CAG, catm_gates),
+    Row("catm_fwd_f32", CAP, catm_fwd, path="body"),
+    Row("catm_bwd_dwc_f32", CAP, catm_bwd_dwc, path="body"),
+    Row("catm_bwd_reduce_f32", CAP, catm_bwd_reduce),
+    Row("catm_bwd_spatial_f32", CAP, catm_bwd_spatial),
+    Row("catm_bwd_bn_stats_f32", CAG, catm_bwd_bn_stats, path="body"),
+    Row("catm_bwd_input_f32", CAG, catm_bwd_input, path="body"),
     Row("binary_fwd_f32", "add of two [64,256,56,56]", elementwise_add, path="fast"),
     Row("copy_f32_to_bf16", "cast F32 to BF16, ViT-B/16 tokens [64,197,768]", cast_f32_bf16, path="fast"),
     Row("reduce_rows_sum_f32", "per-channel sum of [64,256,56,56]", channel_sum),

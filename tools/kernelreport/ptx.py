@@ -90,7 +90,16 @@ FLOAT_TYPES = (".f32", ".f64", ".f16", ".bf16", ".f16x2", ".bf16x2")
 def category(op):
     """The class of one PTX opcode: fma, fp, lds, sts, ldg, stg, atom, div, int, ctl or other."""
     base = op.split(".")[0]
-    if base in ("mma", "wmma") or (base == "fma" and op.endswith(FLOAT_TYPES)) or op.startswith("fma.rn"):
+    if base == "mma" or op.startswith("wmma.mma"):
+        return "mma"
+    if base == "wmma" or base == "ldmatrix" or base == "stmatrix":
+        # fragment loads and stores: generic addresses in PTX are taken as shared (the kernels stage
+        # fragments there; a global fragment load would be an ld.global's bytes, not a wavefront's)
+        store = ".store" in op or base == "stmatrix"
+        if ".global" in op:
+            return "stg" if store else "ldg"
+        return "sts" if store else "lds"
+    if (base == "fma" and op.endswith(FLOAT_TYPES)) or op.startswith("fma.rn"):
         return "fma"
     if base in ("div", "rem") and not op.endswith(FLOAT_TYPES):
         return "div"
@@ -121,6 +130,17 @@ def category(op):
     return "other"
 
 
+def wavefronts(op):
+    """128-byte shared-memory wavefronts of one warp-wide access (conflict-free, as the kernels lay
+    out their tiles): a 16x16 WMMA fragment is 512 bytes of 16-bit or 1,024 of 32-bit values;
+    ldmatrix .x4 moves 512 bytes; a vector access 2 or 4 times a scalar one."""
+    if op.startswith("wmma"):
+        return 8 if (".f32" in op or ".s32" in op) else 4
+    if op.startswith(("ldmatrix", "stmatrix")):
+        return 4 if ".x4" in op else 2 if ".x2" in op else 1
+    return 4 if ".v4" in op else 2 if ".v2" in op else 1
+
+
 def div_bits(op):
     return 64 if re.search(r"\.[su]64$", op) else 32
 
@@ -139,10 +159,18 @@ class Mix:
         self.instructions += 1
         self.issue += DIV_COST[div_bits(op)] if c == "div" else 1
         if c in ("lds", "sts"):
-            self.shared_wavefronts += 4 if ".v4" in op else 2 if ".v2" in op else 1
+            self.shared_wavefronts += wavefronts(op)
 
     def n(self, c):
         return self.counts.get(c, 0)
+
+    def merge(self, other, times):
+        """Adds other's statements, each counted times times."""
+        for c, k in other.counts.items():
+            self.counts[c] = self.counts.get(c, 0) + times * k
+        self.instructions += times * other.instructions
+        self.issue += times * other.issue
+        self.shared_wavefronts += times * other.shared_wavefronts
 
 
 def mix_of(statements):
@@ -153,17 +181,30 @@ def mix_of(statements):
     return m
 
 
-def hot_loop(body, path="work"):
+def hot_loop(body, path="work", want=None, nested=None):
     """The hot loop of a kernel body and its mix: every statement of its span once (nested loops
     once, every branch), so kernels with runtime branches inside the loop are overcounted.
     path "work": the loop whose own statements (nested loops excluded) hold the most FMAs, else
     the most memory instructions, else the most instructions. path "fast": of the innermost loops
     that load from global memory without a division, the one with the fewest instructions per load
-    (the contiguous fast path of a kernel that also has strided ones). The whole body where there
-    is no loop."""
+    (the contiguous fast path of a kernel that also has strided ones). path "outer": the loop
+    that directly encloses the "work" loop (a kernel whose per-step work is spread over a loop
+    and the short loops nested in it). path "body": the whole body, each statement once (a
+    kernel of one pixel or element per thread, whose only loops stage its tile). The whole body
+    where there is no loop. want {category: n}: only loops whose own statements have exactly those
+    counts (one instantiation of a template that a kernel inlines several times). nested(mix of
+    the nested loops) -> trips: the statements of the loops nested in the hot one count that many
+    times (a short outer loop around a long inner one)."""
     ls = loops(body)
-    if not ls:
+    if not ls or path == "body":
         return None, mix_of(body)
+    if path == "outer":
+        (a, b), _ = hot_loop(body)
+        around = [(c, d) for (c, d) in ls if c <= a and b <= d and (c, d) != (a, b)]
+        if not around:
+            raise ValueError("the hot loop has no enclosing loop (path 'outer')")
+        a, b = max(around)   # the innermost of the enclosing loops starts last
+        return (a, b), mix_of(body[a:b + 1])
     best, best_key = None, None
     for (a, b) in ls:
         inner = [(c, d) for (c, d) in ls if a <= c and d <= b and (c, d) != (a, b)]
@@ -174,12 +215,21 @@ def hot_loop(body, path="work"):
             key = (-m.issue / m.n("ldg"), m.n("ldg"), -a)
         else:
             m = mix_of([s for i, s in enumerate(body[a:b + 1], a) if not any(c <= i <= d for (c, d) in inner)])
-            key = (m.n("fma"), m.n("ldg") + m.n("lds") + m.n("stg"), m.instructions, -a)
+            if want and any(m.n(c) != n for c, n in want.items()):
+                continue
+            key = (m.n("fma") + m.n("mma"), m.n("ldg") + m.n("lds") + m.n("stg"), m.instructions, -a)
         if best_key is None or key > best_key:
             best, best_key = (a, b), key
     if best is None:
-        raise ValueError("no loop without division loads from global memory (path 'fast')")
+        raise ValueError("no loop without division loads from global memory (path 'fast')" if path == "fast"
+                         else f"no loop has the counts {want}")
     a, b = best
-    return best, mix_of(body[a:b + 1])
+    if nested is None:
+        return best, mix_of(body[a:b + 1])
+    inside = {i for (c, d) in ls if a <= c and d <= b and (c, d) != (a, b) for i in range(c, d + 1)}
+    inner = mix_of([s for i, s in enumerate(body) if i in inside])
+    m = mix_of([s for i, s in enumerate(body[a:b + 1], a) if i not in inside])
+    m.merge(inner, nested(inner))
+    return best, m
 
 

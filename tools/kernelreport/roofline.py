@@ -10,7 +10,7 @@ from kernelreport.ptx import Mix, Resources, hot_loop
 
 # Targets of issue 11: estimate within 2x of the floor; the dwconv forward's hot loop at least
 # 60% FMA; no integer division in any hot loop.
-MAX_RATIO, MIN_FMA_SHARE, FMA_SHARE_KERNELS = 2.0, 0.60, ("dwconv2d_fwd_",)
+MAX_RATIO, MIN_FMA_SHARE, FMA_SHARE_KERNELS = 2.0, 0.60, ("dwconv2d_fwd_", "dwconv2d_tc_")
 
 
 @dataclass
@@ -29,12 +29,13 @@ class Estimate:
     floor: float
     floor16: float
     misses: list
+    notes: list
 
 
 def estimate(row, res, body):
     w = row.model()
     try:
-        _, mix = hot_loop(body, row.path)
+        _, mix = hot_loop(body, row.path, row.want, row.nested)
     except ValueError as e:
         raise SystemExit(f"kernel_report: {row.kernel}: {e}")
     kind, executed = w.hot
@@ -51,21 +52,34 @@ def estimate(row, res, body):
     waves = ceil(w.blocks, blocks * SMS)
     # A grid that does not fill its last wave leaves SMs idle for that wave.
     wave_eff = w.blocks / (waves * blocks * SMS) if w.blocks >= blocks * SMS else 1.0
-    issue = iterations * mix.issue / (SMS * ISSUE_PER_SM * 32 * CLOCK) / min(1.0, warps / WARPS_FOR_ISSUE) / wave_eff
-    shared = iterations * mix.shared_wavefronts / 32 / (SMS * SHARED_WAVEFRONTS_PER_SM * CLOCK) / wave_eff
+    # A block of threads that is not a whole number of warps issues for the empty lanes too.
+    lane_fill = w.threads / (warps_per_block * 32)
+    warp_iterations = iterations / 32 / lane_fill
+    issue = warp_iterations * mix.issue / (SMS * ISSUE_PER_SM * CLOCK) / min(1.0, warps / WARPS_FOR_ISSUE) / wave_eff
+    shared = warp_iterations * mix.shared_wavefronts / (SMS * SHARED_WAVEFRONTS_PER_SM * CLOCK) / wave_eff
     memory = w.moved_bytes / (HBM * HBM_EFFICIENCY * min(1.0, warps / WARPS_FOR_HBM))
     times = {"issue": issue, "shared": shared, "memory": memory}
+    if mix.n("mma"):
+        # a warp's MMA instruction of w.mma_macs multiply-adds on the dense 16-bit tensor-core peak
+        times["tensor"] = warp_iterations * mix.n("mma") * w.mma_macs * 2 / TENSOR16_PEAK / wave_eff
     bound = max(times, key=times.get)
     est = times[bound]
-    floor = max(w.flops / FP32_PEAK, w.floor_bytes / HBM)
+    floor32 = max(w.flops / FP32_PEAK, w.floor_bytes / HBM)
     floor16 = max(w.flops / (TENSOR16_PEAK if w.tensor_cores else 2 * FP32_PEAK), w.floor_bytes16 / HBM)
+    # A 16-bit tensor-core kernel is held to the 16-bit tensor-core floor.
+    floor = floor16 if w.floor_is16 else floor32
     misses = []
     if est > MAX_RATIO * floor:
         misses.append(f"{est / floor:.1f}x floor")
-    if row.kernel.startswith(FMA_SHARE_KERNELS) and mix.n("fma") / mix.instructions < MIN_FMA_SHARE:
-        misses.append(f"hot loop {100 * mix.n('fma') / mix.instructions:.0f}% FMA")
-    if mix.n("div"):
+    share = (mix.n("fma") + mix.n("mma")) / mix.instructions
+    if row.kernel.startswith(FMA_SHARE_KERNELS) and share < MIN_FMA_SHARE:
+        misses.append(f"hot loop {100 * share:.0f}% FMA/MMA")
+    notes = []
+    if mix.n("div") and row.path == "body":
+        # a kernel of one pixel per thread has no hot loop: its block decode divides once per thread
+        notes.append(f"{mix.n('div')} div/rem once per thread, not in a loop")
+    elif mix.n("div"):
         misses.append(f"{mix.n('div')} div/rem in hot loop")
-    return Estimate(row, res, w, mix, blocks, occ, limiter, warps, times, est, bound, floor, floor16, misses)
+    return Estimate(row, res, w, mix, blocks, occ, limiter, warps, times, est, bound, floor, floor16, misses, notes)
 
 
