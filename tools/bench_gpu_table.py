@@ -21,6 +21,7 @@ PEAK_FLOPS = {"F32": 67e12, "F64": 67e12, "F16": 989e12, "BF16": 989e12}  # FP32
 # (`*_pool2d_{fwd,bwd}`) matches a prefix its head covers as a glob (max_pool2d_ here).
 README_ROWS = {
     # the hot ops' rows are one kernel each (make kernel-report): each shows its own pass
+    "dwconv2d_tc_": ("DepthwiseConvTensorCoreCudaBench", ["forward"]),
     "dwconv2d_fwd_": ("DepthwiseConvCudaBench", ["forward"]),
     "dwconv2d_bwd_input_": ("DepthwiseConvCudaBench", ["backwardInput"]),
     "dwconv2d_bwd_weight_": ("DepthwiseConvCudaBench", ["backwardWeight"]),
