@@ -22,8 +22,11 @@ import java.util.Map;
  * <p>At construction rank 0's parameters and buffers are broadcast to every rank. The
  * parameters that require grad are split into buckets of about bucketBytes, filled in reverse
  * registration order (the order in which backward usually finishes them, as PyTorch's DDP),
- * one dtype per bucket; a bucket closes once it holds bucketBytes or more. Each bucket owns one
- * contiguous buffer. During {@link #backward(Tensor)} the autograd tells this wrapper when a
+ * one dtype per bucket; a bucket closes once it holds bucketBytes or more (a dtype's first one at
+ * 1 MiB, as PyTorch's, so the first all-reduce starts early). PyTorch also re-buckets once after
+ * the first step in the order gradients actually arrived; here the registration order stays,
+ * which is backward's order for models whose layers are registered in forward order. Each
+ * bucket owns one contiguous buffer (memory: one more copy of the trainable parameters). During {@link #backward(Tensor)} the autograd tells this wrapper when a
  * parameter's gradient is final; once every gradient of a bucket is, and every earlier bucket
  * was issued (so all ranks issue the same collectives in the same order whatever their graphs
  * finish first), the gradients are copied into the buffer and an all-reduce (AVG) is issued.
@@ -52,8 +55,20 @@ public final class DistributedDataParallel implements AutoCloseable {
     /** PyTorch DDP's default bucket_cap_mb. */
     public static final long DEFAULT_BUCKET_BYTES = 25L << 20;
 
+    /** PyTorch DDP's cap of each dtype's first bucket (dist._DEFAULT_FIRST_BUCKET_BYTES): the first all-reduce starts early. */
+    public static final long FIRST_BUCKET_BYTES = 1L << 20;
+
     /** What the last synced backward did: buckets, how many were issued before backward ended, bytes reduced. */
     public record Overlap(int buckets, int issuedDuringBackward, long bytes) {}
+
+    /**
+     * Host times of the last synced backward, from its start: when each bucket's all-reduce was
+     * enqueued, and when backward's own work was done (before the buckets still waiting were
+     * issued). (backwardNanos - first issue) / backwardNanos is the share of backward that
+     * communication can hide behind; on a GPU these are enqueue times, the device's own timeline
+     * (a profile) says how much did hide.
+     */
+    public record IssueTimes(long backwardNanos, List<Long> bucketIssuedAtNanos) {}
 
     /** One gradient bucket: its dtype, its parameters' dotted names in the order they lie in it, its size. */
     public record BucketInfo(DType dtype, List<String> parameters, long bytes) {}
@@ -88,6 +103,7 @@ public final class DistributedDataParallel implements AutoCloseable {
     private int noSyncDepth;
     private boolean closed;
     private Overlap lastOverlap = new Overlap(0, 0, 0);
+    private IssueTimes lastIssueTimes = new IssueTimes(0, List.of());
 
     /** Wraps model; broadcasts its parameters and buffers from rank 0 so every rank starts equal. */
     public DistributedDataParallel(Module model, Communicator comm, long bucketBytes) {
@@ -116,9 +132,13 @@ public final class DistributedDataParallel implements AutoCloseable {
         assignBuckets(bucketBytes);
     }
 
-    /** PyTorch's bucket assignment: reverse registration order, one open bucket per dtype, closed at the cap. */
+    /**
+     * PyTorch's bucket assignment: reverse registration order, one open bucket per dtype, closed
+     * once it holds its cap (the dtype's first bucket: min(cap, FIRST_BUCKET_BYTES)).
+     */
     private void assignBuckets(long cap) {
         Map<DType, Bucket> open = new LinkedHashMap<>();
+        Map<DType, Boolean> hadFirst = new LinkedHashMap<>();
         List<Bucket> done = new ArrayList<>();
         for (int i = params.size() - 1; i >= 0; i--) {
             if (!trainable[i]) continue;
@@ -127,7 +147,11 @@ public final class DistributedDataParallel implements AutoCloseable {
             if (b.params.isEmpty()) done.add(b);
             b.params.add(i);
             b.numel += p.numel();
-            if (b.bytes() >= cap) open.remove(p.dtype());
+            long limit = hadFirst.containsKey(p.dtype()) ? cap : Math.min(cap, FIRST_BUCKET_BYTES);
+            if (b.bytes() >= limit) {
+                open.remove(p.dtype());
+                hadFirst.put(p.dtype(), Boolean.TRUE);
+            }
         }
         // Buckets were opened in the order their first gradients are expected: the order they are issued in.
         for (Bucket b : done) {
@@ -181,6 +205,7 @@ public final class DistributedDataParallel implements AutoCloseable {
         }
         Pass pass = new Pass();
         Autograd.backward(root, gradOutput, pass::ready);
+        long backwardNanos = System.nanoTime() - pass.start;
         int issuedDuring = pass.next;
         while (pass.next < buckets.size()) pass.issue(pass.next++);
         comm.joinCompute();
@@ -196,12 +221,15 @@ public final class DistributedDataParallel implements AutoCloseable {
             }
         }
         lastOverlap = new Overlap(buckets.size(), issuedDuring, bytes);
+        lastIssueTimes = new IssueTimes(backwardNanos, List.of(pass.issuedAt));
     }
 
     /** One synced backward's progress: which gradients are final, which bucket goes next. */
     private final class Pass {
         final int[] waiting = new int[buckets.size()];
         final boolean[] seen = new boolean[params.size()];
+        final Long[] issuedAt = new Long[buckets.size()];
+        final long start = System.nanoTime();
         int next;
 
         Pass() {
@@ -227,6 +255,7 @@ public final class DistributedDataParallel implements AutoCloseable {
                 }
             }
             comm.allReduce(bucket.flat, ReduceOp.AVG);
+            issuedAt[b] = System.nanoTime() - start;
         }
     }
 
@@ -253,6 +282,8 @@ public final class DistributedDataParallel implements AutoCloseable {
     }
 
     public Overlap lastOverlap() { return lastOverlap; }
+
+    public IssueTimes lastIssueTimes() { return lastIssueTimes; }
 
     /** Broadcasts in one group; a non-contiguous tensor goes through a contiguous copy. */
     private void broadcastFromRank0(Iterable<Tensor> tensors) {
