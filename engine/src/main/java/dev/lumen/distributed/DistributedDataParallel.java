@@ -26,10 +26,11 @@ import java.util.Map;
  * 1 MiB, as PyTorch's, so the first all-reduce starts early). PyTorch also re-buckets once after
  * the first step in the order gradients actually arrived; here the registration order stays,
  * which is backward's order for models whose layers are registered in forward order. Each
- * bucket owns one contiguous buffer (memory: one more copy of the trainable parameters). During {@link #backward(Tensor)} the autograd tells this wrapper when a
- * parameter's gradient is final; once every gradient of a bucket is, and every earlier bucket
- * was issued (so all ranks issue the same collectives in the same order whatever their graphs
- * finish first), the gradients are copied into the buffer and an all-reduce (AVG) is issued.
+ * bucket owns one contiguous buffer (memory: one more copy of the trainable parameters).
+ * During {@link #backward(Tensor)} the autograd tells this wrapper when a parameter's gradient
+ * is final; once every gradient of a bucket is, and every earlier bucket was issued (so all
+ * ranks issue the same collectives in the same order whatever their graphs finish first), the
+ * gradients are copied into the buffer and an all-reduce (AVG) is issued.
  * A parameter that got no gradient on a rank in that pass counts with its accumulated gradient,
  * or zero if it has none: buckets still waiting on such parameters are issued when backward
  * returns. After {@link Communicator#joinCompute()} the means are copied back into every
@@ -50,6 +51,17 @@ import java.util.Map;
  * SyncBatchNorm layers issue their own collectives on the same communicator in forward and
  * backward; every rank runs the same graph, so they interleave with the buckets in the same
  * order on every rank.
+ *
+ * <p>A training step of one rank (--sync-bn, --grad-accum-steps, a GradScaler):
+ * <pre>
+ * SyncBatchNorm.convert(model, comm);   // before the optimizer and the wrapper
+ * var ddp = new DistributedDataParallel(model, comm, DistributedDataParallel.DEFAULT_BUCKET_BYTES);
+ * ...
+ * try (var local = update ? null : ddp.noSync()) {
+ *     ddp.backward(scaler != null ? scaler.scale(loss) : loss);
+ * }
+ * if (update) { scaler.unscale(optimizer); ...; optimizer.step(); optimizer.zeroGrad(); }
+ * </pre>
  */
 public final class DistributedDataParallel implements AutoCloseable {
     /** PyTorch DDP's default bucket_cap_mb. */
@@ -138,7 +150,7 @@ public final class DistributedDataParallel implements AutoCloseable {
      */
     private void assignBuckets(long cap) {
         Map<DType, Bucket> open = new LinkedHashMap<>();
-        Map<DType, Boolean> hadFirst = new LinkedHashMap<>();
+        java.util.Set<DType> closedOne = java.util.EnumSet.noneOf(DType.class);
         List<Bucket> done = new ArrayList<>();
         for (int i = params.size() - 1; i >= 0; i--) {
             if (!trainable[i]) continue;
@@ -147,10 +159,10 @@ public final class DistributedDataParallel implements AutoCloseable {
             if (b.params.isEmpty()) done.add(b);
             b.params.add(i);
             b.numel += p.numel();
-            long limit = hadFirst.containsKey(p.dtype()) ? cap : Math.min(cap, FIRST_BUCKET_BYTES);
+            long limit = closedOne.contains(p.dtype()) ? cap : Math.min(cap, FIRST_BUCKET_BYTES);
             if (b.bytes() >= limit) {
                 open.remove(p.dtype());
-                hadFirst.put(p.dtype(), Boolean.TRUE);
+                closedOne.add(p.dtype());
             }
         }
         // Buckets were opened in the order their first gradients are expected: the order they are issued in.

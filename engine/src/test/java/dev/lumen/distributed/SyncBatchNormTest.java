@@ -140,15 +140,35 @@ class SyncBatchNormTest {
         assertEquals(List.of(), one.events);
     }
 
-    static void assertClose(String what, float[] expected, float[] actual) {
-        assertEquals(expected.length, actual.length, what + ": length");
+    /** A 16-bit input normalizes in F32 and rounds back, as BatchNorm2d does: equal within half-precision rounding. */
+    @Test
+    void halfPrecisionInputMatchesBatchNorm() {
+        Generator gen = new Generator(5);
+        Tensor x = Tensor.randn(gen, DType.F32, 4, C, 3, 3).to(DType.F16), r = Tensor.randn(gen, DType.F32, 4, C, 3, 3).to(DType.F16);
+        Tensor w = Tensor.randn(gen, DType.F32, C), b = Tensor.randn(gen, DType.F32, C);
+        Seen ref = run(null, x, r, w, b, true, true);
+        List<Seen> ranks = InJvmCommunicator.run(2, comm -> run(comm, x.narrow(0, 2 * comm.rank(), 2).contiguous(),
+                r.narrow(0, 2 * comm.rank(), 2).contiguous(), w, b, true, true));
+        int half = 2 * C * 9;
+        for (int k = 0; k < 2; k++) {
+            // One F16 rounding of values of order 1: 2^-11 relative.
+            assertClose(java.util.Arrays.copyOfRange(ref.out, k * half, (k + 1) * half), ranks.get(k).out, 1e-3, "F16 output of rank " + k);
+            assertClose(java.util.Arrays.copyOfRange(ref.gx, k * half, (k + 1) * half), ranks.get(k).gx, 1e-3, "F16 input gradient of rank " + k);
+        }
+    }
+
+    static void assertClose(float[] expected, float[] actual, double tol, String what) {
         double num = 0, den = 0;
         for (int i = 0; i < expected.length; i++) {
-            double d = actual[i] - expected[i];
-            num += d * d;
+            num += (actual[i] - expected[i]) * (double) (actual[i] - expected[i]);
             den += (double) expected[i] * expected[i];
         }
         double err = Math.sqrt(num / Math.max(den, 1e-30));
-        assertTrue(err <= TOL, what + ": relative error " + err + " > " + TOL);
+        assertTrue(err <= tol, what + ": relative error " + err + " > " + tol);
+    }
+
+    static void assertClose(String what, float[] expected, float[] actual) {
+        assertEquals(expected.length, actual.length, what + ": length");
+        assertClose(expected, actual, TOL, what);
     }
 }
