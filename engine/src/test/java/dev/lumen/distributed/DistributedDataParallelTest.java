@@ -352,6 +352,49 @@ class DistributedDataParallelTest {
         for (String name : init.keySet()) assertArrayEquals(seen.get(0)[0].get(name), seen.get(1)[0].get(name), 0.0, "ranks differ at " + name);
     }
 
+    /**
+     * Bucket buffers are made once and SyncBatchNorm's temporaries live in the step's scope: after
+     * warm-up, steps of 2 ranks leave the live native bytes flat (measured while both ranks wait
+     * between steps, so neither is mid-step).
+     */
+    @Test
+    void stepsKeepLiveNativeBytesFlat() throws InterruptedException {
+        for (int i = 0; i < 5; i++) {
+            System.gc();
+            Thread.sleep(20);
+        }
+        java.util.concurrent.CyclicBarrier between = new java.util.concurrent.CyclicBarrier(2);
+        dev.lumen.memory.CachingAllocator alloc = dev.lumen.memory.CachingAllocator.host();
+        long[] live = new long[40];
+        InJvmCommunicator.run(2, comm -> {
+            Sequential model = convNet();
+            SyncBatchNorm.convert(model, comm);
+            Optimizer optimizer = optimizer("sgd", model);
+            try (DistributedDataParallel ddp = new DistributedDataParallel(model, comm, 600)) {
+                for (int step = 0; step < live.length; step++) {
+                    try (Scope s = Scope.open()) {
+                        Tensor[] b = batch(step);
+                        Tensor x = b[0].narrow(0, comm.rank() * 4, 4).contiguous(), y = b[1].narrow(0, comm.rank() * 4, 4).contiguous();
+                        ddp.backward(Losses.crossEntropy(model.forward(x), y));
+                        optimizer.step();
+                        optimizer.zeroGrad();
+                    }
+                    try {
+                        between.await();
+                        if (comm.rank() == 0) live[step] = alloc.liveBytes();
+                        between.await();
+                    } catch (Exception e) {
+                        throw new IllegalStateException(e);
+                    }
+                }
+            }
+            return null;
+        });
+        for (int step = 11; step < live.length; step++) {
+            assertTrue(Math.abs(live[step] - live[10]) <= 0.01 * live[10], "step " + step + ": " + live[step] + " live bytes vs " + live[10] + " after step 10");
+        }
+    }
+
     @Test
     void rejectsBadArguments() {
         InJvmCommunicator.run(1, comm -> {
