@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /** Records ops on the tape and runs backward over it. */
 public final class Autograd {
@@ -32,7 +33,15 @@ public final class Autograd {
      * The tape is consumed: each node's saved tensors are freed once its rule has run. Each
      * gradient takes the dtype of its tensor; backward runs with {@link Autocast} off.
      */
-    public static void backward(Tensor root, Tensor gradOutput) {
+    public static void backward(Tensor root, Tensor gradOutput) { backward(root, gradOutput, null); }
+
+    /**
+     * As {@link #backward(Tensor, Tensor)}, telling leafGradReady about each leaf as soon as its
+     * .grad is final for this pass (every contribution to it was summed before its one
+     * accumulateGrad): the point where DistributedDataParallel can start reducing it while the
+     * rest of the pass still runs. Null: nobody is told.
+     */
+    public static void backward(Tensor root, Tensor gradOutput, Consumer<Tensor> leafGradReady) {
         if (!root.requiresGrad()) {
             throw new IllegalStateException("backward: the tensor does not require grad and has no grad_fn");
         }
@@ -52,6 +61,7 @@ public final class Autograd {
                 if (node == null || t.retainsGrad()) t.accumulateGrad(g);
                 if (node == null) {
                     closeUnlessUsed(g, gradOutput, pending, null);
+                    if (leafGradReady != null) leafGradReady.accept(t);
                     continue;
                 }
                 Tensor[] inputs = node.inputArray();

@@ -16,6 +16,17 @@ public class BatchNorm2d extends Module implements Layer {
     private final int numFeatures;
     private double eps, momentum;
     private final boolean trackRunningStats;
+    private TrainingStatistics trainingStatistics;
+
+    /**
+     * Where a layer's training statistics come from when not from its own batch alone: set on the
+     * layer in place (SyncBatchNorm.convert), so models that hold their layers in fields see it.
+     */
+    @FunctionalInterface
+    public interface TrainingStatistics {
+        /** The layer's training output for x [N, C, H, W], updating its running statistics (if any) in place. */
+        Tensor normalize(BatchNorm2d layer, Tensor x);
+    }
 
     public BatchNorm2d(int numFeatures) { this(numFeatures, 1e-5, 0.1, true, true); }
 
@@ -56,6 +67,11 @@ public class BatchNorm2d extends Module implements Layer {
 
     public double momentum() { return momentum; }
 
+    /** Makes training forward take its statistics from s (SyncBatchNorm); null: from the batch, as torch's BatchNorm2d. */
+    public void setTrainingStatistics(TrainingStatistics s) { this.trainingStatistics = s; }
+
+    public TrainingStatistics trainingStatistics() { return trainingStatistics; }
+
     /** Changes the running-statistics momentum, as assigning torch's bn.momentum (timm's --bn-momentum). */
     public void setMomentum(double momentum) {
         if (!(momentum >= 0 && momentum <= 1)) throw new IllegalArgumentException("BatchNorm2d: momentum must be in [0, 1], got " + momentum);
@@ -79,6 +95,7 @@ public class BatchNorm2d extends Module implements Layer {
             // Counted in place on the counter's device (an element-wise affine aliasing its output): no host read in forward.
             count.backend().elementwise().affine(count, 1, 1, count);
         }
+        if (isTraining() && trainingStatistics != null) return trainingStatistics.normalize(this, x);
         return Normalization.batchNorm(x, runningMean(), runningVar(), weight(), bias(), isTraining() || !trackRunningStats, momentum, eps);
     }
 

@@ -1,6 +1,7 @@
 package dev.lumen.autograd;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -33,6 +34,25 @@ class AutogradTest extends DeviceTest {
             Tensor y = x.mul(x);
             y.add(y).mul(x).sum().backward(); // d/dx (2 x^3) = 6 x^2
             assertArrayEquals(new float[] {24}, x.grad().toFloats());
+        }
+    }
+
+    /** DDP's hook: each leaf once, with every contribution already summed, while later nodes still wait to run. */
+    @Test
+    void leafGradReadyFiresOncePerLeafWithItsFinalGradient() {
+        try (Scope s = Scope.open()) {
+            Tensor a = on(Tensor.fromFloats(new float[] {2}, 1)).requiresGrad(true);
+            Tensor b = on(Tensor.fromFloats(new float[] {5}, 1)).requiresGrad(true);
+            Tensor x = on(Tensor.fromFloats(new float[] {3}, 1)).requiresGrad(true);
+            // loss = a * (x * x) + a * 4 + b * x: a is reached twice, x only through nodes that run after a's.
+            Tensor loss = a.mul(x.mul(x)).add(a.mul(4.0)).add(b.mul(x)).sum();
+            java.util.List<String> seen = new java.util.ArrayList<>();
+            Autograd.backward(loss, on(Tensor.ones(new int[0])), leaf -> {
+                String name = leaf == a ? "a" : leaf == b ? "b" : "x";
+                seen.add(name + "=" + leaf.grad().toFloats()[0]);
+            });
+            assertEquals(3, seen.size(), seen.toString());
+            assertTrue(seen.containsAll(java.util.List.of("a=13.0", "b=3.0", "x=17.0")), seen.toString());
         }
     }
 
