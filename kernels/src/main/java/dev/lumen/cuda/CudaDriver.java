@@ -37,7 +37,7 @@ public final class CudaDriver {
             cuDeviceGetAttribute, cuDeviceTotalMem, cuDevicePrimaryCtxRetain, cuCtxSetCurrent, cuCtxSynchronize,
             cuModuleLoadData, cuModuleUnload, cuModuleGetFunction, cuFuncSetAttribute, cuFuncGetAttribute, cuLaunchKernel, cuMemAlloc,
             cuMemFree, cuMemAllocHost, cuMemFreeHost, cuMemcpyHtoD, cuMemcpyDtoH, cuMemcpyDtoD, cuMemcpyHtoDAsync,
-            cuMemcpyDtoHAsync, cuMemcpyDtoDAsync, cuMemsetD8, cuMemsetD8Async, cuMemsetD32Async, cuMemGetInfo,
+            cuMemcpyDtoHAsync, cuMemcpyDtoDAsync, cuMemcpyPeerAsync, cuMemsetD8, cuMemsetD8Async, cuMemsetD32Async, cuMemGetInfo,
             cuStreamCreate, cuStreamDestroy, cuStreamSynchronize, cuStreamWaitEvent, cuEventCreate, cuEventRecord,
             cuEventSynchronize, cuEventQuery, cuEventElapsedTime, cuEventDestroy, cuGetErrorName, cuGetErrorString;
     /** The emulator's call counters; null on a real driver. */
@@ -72,6 +72,7 @@ public final class CudaDriver {
         cuMemcpyHtoDAsync = bind(linker, lib, "cuMemcpyHtoDAsync_v2", LONG, PTR, LONG, PTR);
         cuMemcpyDtoHAsync = bind(linker, lib, "cuMemcpyDtoHAsync_v2", PTR, LONG, LONG, PTR);
         cuMemcpyDtoDAsync = bind(linker, lib, "cuMemcpyDtoDAsync_v2", LONG, LONG, LONG, PTR);
+        cuMemcpyPeerAsync = bind(linker, lib, "cuMemcpyPeerAsync", LONG, PTR, LONG, PTR, LONG, PTR);
         cuMemsetD8 = bind(linker, lib, "cuMemsetD8_v2", LONG, ValueLayout.JAVA_BYTE, LONG);
         cuMemsetD8Async = bind(linker, lib, "cuMemsetD8Async", LONG, ValueLayout.JAVA_BYTE, LONG, PTR);
         cuMemsetD32Async = bind(linker, lib, "cuMemsetD32Async", LONG, INT, LONG, PTR);
@@ -417,6 +418,15 @@ public final class CudaDriver {
     public void copyDtoDAsync(long dst, long src, long bytes, MemorySegment stream) {
         try {
             check("cuMemcpyDtoDAsync_v2", (int) cuMemcpyDtoDAsync.invokeExact(dst, src, bytes, stream));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** Device-to-device copy between two contexts' memory (two devices), queued on stream. */
+    public void copyPeerAsync(long dst, MemorySegment dstContext, long src, MemorySegment srcContext, long bytes, MemorySegment stream) {
+        try {
+            check("cuMemcpyPeerAsync", (int) cuMemcpyPeerAsync.invokeExact(dst, dstContext, src, srcContext, bytes, stream));
         } catch (Throwable t) {
             throw rethrow(t);
         }
