@@ -839,6 +839,11 @@ EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, u
     if (r->nparams > 0 && !params) return CUDA_ERROR_INVALID_VALUE;
     if (!params_on_device(r, params, current()->device)) return CUDA_ERROR_ILLEGAL_ADDRESS;
     count(kLaunch);
+    // One launch at a time, whichever thread (device) it comes from: the worker pool runs one grid
+    // anyway, and in the checking library a kernel's instrumented argument unpacking, which runs on
+    // the calling thread, must not run while another thread's launch is being checked.
+    static std::mutex launch_mu;
+    std::lock_guard<std::mutex> one_launch(launch_mu);
     int rc = r->run(r->fn, dim3(gx, gy, gz), dim3(bx, by, bz), sharedMemBytes, params);
     if (rc == 0) return CUDA_SUCCESS;
     return rc == cuda_emu::kIllegalAddress ? CUDA_ERROR_ILLEGAL_ADDRESS : CUDA_ERROR_LAUNCH_FAILED;
