@@ -13,6 +13,9 @@ public interface BackendProvider {
      * Creates the backend of device ordinal (cuda:N); throws with a one-line reason when there is
      * no such device or it cannot be used. Providers of one-device kinds keep this default.
      */
+    /** How many devices of this kind there are (0 where none can be used); made without creating a backend. */
+    default int deviceCount() { return 1; }
+
     default Backend create(int ordinal) {
         if (ordinal == 0) return create();
         throw new IllegalStateException(kind().name().toLowerCase(java.util.Locale.ROOT) + ":" + ordinal

@@ -60,6 +60,22 @@ public final class Backends {
         }
     }
 
+    /**
+     * How many CUDA devices the driver reports (for `--devices all`), without making a backend; 0
+     * where there is no CUDA backend or driver (cudaStatus() says why).
+     */
+    public static int cudaDeviceCount() {
+        for (BackendProvider p : ServiceLoader.load(BackendProvider.class)) {
+            if (p.kind() != Device.Kind.CUDA) continue;
+            try {
+                return p.deviceCount();
+            } catch (RuntimeException | LinkageError e) {
+                return 0;
+            }
+        }
+        return 0;
+    }
+
     /** One line for logs: why CUDA is unavailable, or null if it is available. */
     public static String cudaStatus() { return cudaStatus(0); }
 

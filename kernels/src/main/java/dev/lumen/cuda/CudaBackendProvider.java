@@ -17,6 +17,10 @@ public final class CudaBackendProvider implements BackendProvider {
     @Override
     public Backend create() { return create(0); }
 
+    /** The driver's device count; where there is no driver it throws, which the engine counts as none. */
+    @Override
+    public int deviceCount() { return CudaContext.deviceCount(); }
+
     @Override
     public Backend create(int ordinal) {
         try {

@@ -23,8 +23,6 @@ public final class CudaContext {
     static final String FATBIN = "/dev/lumen/cuda/lumen_kernels.fatbin";
     static final String NVCC_VERSION = "/dev/lumen/cuda/nvcc-version.txt";
     private static final ConcurrentHashMap<Integer, CudaContext> CONTEXTS = new ConcurrentHashMap<>();
-    /** The context each thread last made current (the driver's own per-thread state), so bind() is a field read when it is already current. */
-    private static final ThreadLocal<CudaContext> CURRENT = new ThreadLocal<>();
 
     private final CudaDriver driver;
     private final int ordinal;
@@ -41,15 +39,14 @@ public final class CudaContext {
         this.ordinal = ordinal;
         this.device = driver.device(ordinal);
         this.context = driver.primaryContextRetain(device);
-        CudaContext previous = CURRENT.get();
+        MemorySegment previous = driver.currentContext();
         driver.setCurrentContext(context);
-        CURRENT.set(this);
         this.module = loadModule(driver);
         this.launchLimits = LaunchLimits.of(driver, device);
         this.computeStream = driver.streamCreate(CudaDriver.STREAM_NON_BLOCKING);
         this.copyStream = driver.streamCreate(CudaDriver.STREAM_NON_BLOCKING);
         // Made on whichever thread asked first: leave that thread's current device as it was.
-        if (previous != null) previous.rebind();
+        if (previous != null) driver.setCurrentContext(previous);
     }
 
     /** Device 0's context. */
@@ -123,13 +120,8 @@ public final class CudaContext {
 
     /** Makes this context current on the calling thread (the driver's current context is per thread). */
     public CudaContext bind() {
-        if (CURRENT.get() != this) rebind();
+        driver.ensureCurrentContext(context);
         return this;
-    }
-
-    private void rebind() {
-        driver.setCurrentContext(context);
-        CURRENT.set(this);
     }
 
     /** The stream every kernel, cuBLAS and cuDNN call runs on. */

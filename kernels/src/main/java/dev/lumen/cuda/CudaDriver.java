@@ -30,6 +30,8 @@ public final class CudaDriver {
 
     /** A per-thread 64-byte block for out-parameters (pointers, ints), reused by every call on that thread. */
     private static final ThreadLocal<MemorySegment> OUT = ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(64, 16));
+    /** Each thread's current context as set through this binding, so that making it current again costs no call. */
+    private static final ThreadLocal<MemorySegment> CURRENT = new ThreadLocal<>();
 
     private final String library;
     private final boolean emulated;
@@ -257,12 +259,23 @@ public final class CudaDriver {
         return out.get(ValueLayout.ADDRESS, 0);
     }
 
+    /** Makes ctx the calling thread's current context (the driver keeps one per thread). */
     public void setCurrentContext(MemorySegment ctx) {
         try {
             check("cuCtxSetCurrent", (int) cuCtxSetCurrent.invokeExact(ctx));
         } catch (Throwable t) {
             throw rethrow(t);
         }
+        CURRENT.set(ctx);
+    }
+
+    /** The context this thread last made current through {@link #setCurrentContext}, or null. */
+    public MemorySegment currentContext() { return CURRENT.get(); }
+
+    /** setCurrentContext(ctx) unless it is already this thread's current context: a field read on the hot path. */
+    public void ensureCurrentContext(MemorySegment ctx) {
+        MemorySegment cur = CURRENT.get();
+        if (cur == null || cur.address() != ctx.address()) setCurrentContext(ctx);
     }
 
     public void synchronize() {

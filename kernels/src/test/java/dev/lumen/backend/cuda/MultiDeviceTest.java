@@ -13,13 +13,13 @@ import dev.lumen.cuda.CudaDriver;
 import dev.lumen.cuda.CudaException;
 import dev.lumen.cuda.DeviceBuffer;
 import dev.lumen.memory.Scope;
+import dev.lumen.nn.AdaptiveAvgPool2d;
 import dev.lumen.nn.BatchNorm2d;
 import dev.lumen.nn.Conv2d;
 import dev.lumen.nn.Flatten;
 import dev.lumen.nn.Linear;
 import dev.lumen.nn.ReLU;
 import dev.lumen.nn.Sequential;
-import dev.lumen.nn.AdaptiveAvgPool2d;
 import dev.lumen.ops.Losses;
 import dev.lumen.optim.AdamW;
 import dev.lumen.tensor.DType;
@@ -73,6 +73,7 @@ class MultiDeviceTest {
         assertSame(c1, b1.context());
         assertEquals(CUDA1, b1.device());
         assertTrue(c1.describe().startsWith("cuda:1 "), c1.describe());
+        assertEquals(CudaContext.deviceCount(), Backends.cudaDeviceCount(), "the engine's count of devices");
     }
 
     /** A forward and backward through cuBLAS, cuDNN and Lumen's kernels, on one device; its loss and gradients. */
