@@ -138,6 +138,7 @@ public final class CudaBackend implements Backend {
     @Override
     public Tensor upload(Tensor host, Device device) {
         if (host.device().kind() != Device.Kind.CPU) throw new IllegalArgumentException("upload: expected a host tensor, got " + host);
+        if (!device.equals(device())) throw new IllegalArgumentException("upload: the backend of " + device() + " cannot upload to " + device);
         return uploader.upload(host, device);
     }
 

@@ -67,6 +67,9 @@ class MultiDeviceTest {
         assertTrue(c0.handle().address() != c1.handle().address(), "two devices share a CUcontext");
         assertTrue(c0.stream().address() != c1.stream().address());
         assertNotSame(c0.kernel("fill_f32"), c1.kernel("fill_f32"));
+        assertSame(c1, dev.lumen.cuda.Cublas.of(c1).context(), "cuda:1's cuBLAS handle");
+        assertNotSame(dev.lumen.cuda.Cublas.of(c0), dev.lumen.cuda.Cublas.of(c1));
+        assertTrue(dev.lumen.cuda.Cudnn.of(c0).handle().address() != dev.lumen.cuda.Cudnn.of(c1).handle().address(), "one cuDNN handle per device");
         CudaBackend b0 = CudaBackend.of(0), b1 = CudaBackend.of(1);
         assertSame(Backends.cuda(), b0);
         assertSame(Backends.of(CUDA1), b1);
@@ -160,6 +163,15 @@ class MultiDeviceTest {
             assertEquals("add: operands on cuda:0 and cuda:1", add.getMessage());
             IllegalArgumentException mm = assertThrows(IllegalArgumentException.class, () -> a.matmul(b.reshape(3, 2)));
             assertTrue(mm.getMessage().contains("cuda:0") && mm.getMessage().contains("cuda:1"), mm.getMessage());
+            // Each backend keeps to its own device.
+            IllegalArgumentException up = assertThrows(IllegalArgumentException.class, () -> CudaBackend.of(1).upload(Tensor.ones(2), CUDA0));
+            assertEquals("upload: the backend of cuda:1 cannot upload to cuda:0", up.getMessage());
+            IllegalArgumentException alloc = assertThrows(IllegalArgumentException.class, () -> CudaBackend.of(0).allocate(64, CUDA1));
+            assertEquals("the backend of cuda:0 cannot allocate on cuda:1", alloc.getMessage());
+            try (Tensor uploaded = CudaBackend.of(1).upload(Tensor.ones(2), CUDA1)) {
+                assertEquals(CUDA1, uploaded.device());
+                assertArrayEquals(new float[] {1f, 1f}, uploaded.toFloats(), 0f);
+            }
         }
     }
 
