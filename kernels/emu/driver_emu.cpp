@@ -953,6 +953,16 @@ EXPORT CUresult cuEventDestroy(CUevent e) {   // cuEventDestroy_v2
     return CUDA_SUCCESS;
 }
 
+// The device whose allocation holds p, or -1: the emulated cuBLAS and cuDNN check with it that
+// a handle is given memory of its own device (emulated_device.h).
+EXPORT int lumen_emu_pointer_device(CUdeviceptr p) {
+    std::lock_guard<std::mutex> lk(g_mu);
+    auto it = g_allocs.upper_bound(uintptr_t(p));
+    if (it == g_allocs.begin()) return -1;
+    --it;
+    return uintptr_t(p) < it->first + it->second.bytes ? it->second.device : -1;
+}
+
 // ---------------------------------------------------------------- call counters
 // Writes up to n counters, in the order of enum Counter (alloc, free, launch, host wait, HtoD,
 // DtoH, DtoD, memset, host alloc), and returns how many there are.

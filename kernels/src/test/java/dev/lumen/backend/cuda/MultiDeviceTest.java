@@ -8,9 +8,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lumen.backend.Backends;
+import dev.lumen.cuda.Cublas;
+import dev.lumen.cuda.CublasException;
 import dev.lumen.cuda.CudaContext;
 import dev.lumen.cuda.CudaDriver;
 import dev.lumen.cuda.CudaException;
+import dev.lumen.cuda.Cudnn;
 import dev.lumen.cuda.DeviceBuffer;
 import dev.lumen.memory.Scope;
 import dev.lumen.nn.AdaptiveAvgPool2d;
@@ -26,6 +29,7 @@ import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Device;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CyclicBarrier;
@@ -67,9 +71,9 @@ class MultiDeviceTest {
         assertTrue(c0.handle().address() != c1.handle().address(), "two devices share a CUcontext");
         assertTrue(c0.stream().address() != c1.stream().address());
         assertNotSame(c0.kernel("fill_f32"), c1.kernel("fill_f32"));
-        assertSame(c1, dev.lumen.cuda.Cublas.of(c1).context(), "cuda:1's cuBLAS handle");
-        assertNotSame(dev.lumen.cuda.Cublas.of(c0), dev.lumen.cuda.Cublas.of(c1));
-        assertTrue(dev.lumen.cuda.Cudnn.of(c0).handle().address() != dev.lumen.cuda.Cudnn.of(c1).handle().address(), "one cuDNN handle per device");
+        assertSame(c1, Cublas.of(c1).context(), "cuda:1's cuBLAS handle");
+        assertNotSame(Cublas.of(c0), Cublas.of(c1));
+        assertTrue(Cudnn.of(c0).handle().address() != Cudnn.of(c1).handle().address(), "one cuDNN handle per device");
         CudaBackend b0 = CudaBackend.of(0), b1 = CudaBackend.of(1);
         assertSame(Backends.cuda(), b0);
         assertSame(Backends.of(CUDA1), b1);
@@ -186,6 +190,28 @@ class MultiDeviceTest {
             CudaException e = assertThrows(CudaException.class, () -> CudaBackend.of(1).fill(on0, 1.0));
             assertTrue(e.getMessage().contains("fill_f32") && e.getMessage().contains("CUDA_ERROR_ILLEGAL_ADDRESS"), e.getMessage());
             for (float v : on0.toFloats()) assertEquals(0f, v, "the rejected kernel wrote");
+        }
+    }
+
+    /** The emulated cuBLAS and cuDNN likewise refuse a handle of cuda:1 given cuda:0's memory. */
+    @Test
+    void theEmulatedLibrariesRejectAnotherDevicesMemory() {
+        Assumptions.assumeTrue(CudaDriver.get().isEmulated(), "a GPU faults asynchronously; only the emulator reports it at the call");
+        CudaContext c0 = CudaContext.of(0), c1 = CudaContext.of(1);
+        Cublas blas1 = Cublas.of(c1);
+        Cudnn dnn1 = Cudnn.of(c1);
+        try (DeviceBuffer a = c0.allocate(64); DeviceBuffer b = c0.allocate(64); DeviceBuffer c = c0.allocate(64); DeviceBuffer own = c1.allocate(64)) {
+            CublasException gemm = assertThrows(CublasException.class, () -> blas1.gemmEx(
+                    Cublas.OP_N, Cublas.OP_N, 4, 4, 4, 1, a.pointer(), Cublas.R_32F, 4,
+                    b.pointer(), Cublas.R_32F, 4, 0, c.pointer(), Cublas.R_32F, 4,
+                    Cublas.COMPUTE_32F_PEDANTIC));
+            assertTrue(gemm.getMessage().contains("CUBLAS_STATUS_EXECUTION_FAILED"), gemm.getMessage());
+            MemorySegment desc = dnn1.tensor(Cudnn.DATA_FLOAT, 1, 1, 4, 4);
+            var one = Cudnn.scalars(Cudnn.DATA_FLOAT).one();
+            CudaException add = assertThrows(CudaException.class, () -> dnn1.addTensor(one, desc, a.pointer(), one, desc, own.pointer()));
+            assertTrue(add.getMessage().contains("cudnnAddTensor"), add.getMessage());
+            dnn1.addTensor(one, desc, own.pointer(), one, desc, own.pointer());   // its own memory: fine
+            dnn1.destroyTensor(desc);
         }
     }
 
