@@ -75,7 +75,7 @@ public final class CudaContext {
         }
     }
 
-    /** How many devices the driver reports (0 without a driver is an exception, not 0). */
+    /** How many devices the driver reports; a CudaException with the reason where there is no driver. */
     public static int deviceCount() { return CudaDriver.get().deviceCount(); }
 
     private static MemorySegment loadModule(CudaDriver driver) {
