@@ -20,11 +20,14 @@
 #include <thread>
 #include <vector>
 
+#include "emulated_device.h"
+
 #define CUBLAS_EMU_API extern "C" __attribute__((visibility("default")))
 
 struct cublasContext {
   cudaStream_t stream = nullptr;
   cublasMath_t math = CUBLAS_DEFAULT_MATH;
+  int device = emulated_device::current();   // a handle belongs to the device current at cublasCreate
 };
 
 namespace {
@@ -252,6 +255,7 @@ cublasStatus_t gemm_checked(cublasHandle_t handle, cublasOperation_t transa, cub
   if (m == 0 || n == 0 || batchCount == 0) return CUBLAS_STATUS_SUCCESS;
   // A null matrix would fault on a GPU; here it becomes the status a failed kernel gives.
   if (C == nullptr || (k > 0 && (A == nullptr || B == nullptr))) return CUBLAS_STATUS_EXECUTION_FAILED;
+  if (!emulated_device::usable("cuBLAS", "GEMM", handle->device, {A, B, C})) return CUBLAS_STATUS_EXECUTION_FAILED;
 
   Gemm g{transa, transb, m, n, k, alpha, beta, Atype, Btype, Ctype, lda, ldb, ldc, compute};
   size_t as = size_t(Atype == CUDA_R_64F ? 8 : Atype == CUDA_R_32F ? 4 : 2);

@@ -16,8 +16,11 @@
 #include <new>
 #include <vector>
 
+#include "emulated_device.h"
+
 struct cudnnContext {
     cudaStream_t stream = nullptr;
+    int device = emulated_device::current();   // a handle belongs to the device current at cudnnCreate
 };
 
 struct cudnnTensorStruct {
@@ -451,6 +454,7 @@ cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t handle, const void* alpha, c
                                       cudnnConvolutionFwdAlgo_t algo, void* ws, size_t wsBytes, const void* beta,
                                       const cudnnTensorDescriptor_t yd, void* y) {
     if (!handle || !alpha || !beta || !x || !w || !y) return CUDNN_STATUS_BAD_PARAM;
+    if (!emulated_device::usable("cuDNN", "cudnnConvolutionForward", handle->device, {x, w, y, ws})) return CUDNN_STATUS_EXECUTION_FAILED;
     Conv c{xd, fd, cv, yd};
     if (cudnnStatus_t s = validate(c)) return s;
     if (cudnnStatus_t s = useWorkspace(FWD_OFFERS, algo, ws, wsBytes)) return s;
@@ -483,6 +487,7 @@ cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t handle, const void* alp
                                            cudnnConvolutionBwdDataAlgo_t algo, void* ws, size_t wsBytes, const void* beta,
                                            const cudnnTensorDescriptor_t dxd, void* dx) {
     if (!handle || !alpha || !beta || !w || !dy || !dx) return CUDNN_STATUS_BAD_PARAM;
+    if (!emulated_device::usable("cuDNN", "cudnnConvolutionBackwardData", handle->device, {w, dy, dx, ws})) return CUDNN_STATUS_EXECUTION_FAILED;
     Conv c{dxd, fd, cv, dyd};
     if (cudnnStatus_t s = validate(c)) return s;
     if (cudnnStatus_t s = useWorkspace(BWD_DATA_OFFERS, algo, ws, wsBytes)) return s;
@@ -522,6 +527,7 @@ cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t handle, const void* a
                                              cudnnConvolutionBwdFilterAlgo_t algo, void* ws, size_t wsBytes, const void* beta,
                                              const cudnnFilterDescriptor_t fd, void* dw) {
     if (!handle || !alpha || !beta || !x || !dy || !dw) return CUDNN_STATUS_BAD_PARAM;
+    if (!emulated_device::usable("cuDNN", "cudnnConvolutionBackwardFilter", handle->device, {x, dy, dw, ws})) return CUDNN_STATUS_EXECUTION_FAILED;
     Conv c{xd, fd, cv, dyd};
     if (cudnnStatus_t s = validate(c)) return s;
     if (cudnnStatus_t s = useWorkspace(BWD_FILTER_OFFERS, algo, ws, wsBytes)) return s;
@@ -553,6 +559,7 @@ cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t handle, const void* a
 cudnnStatus_t cudnnAddTensor(cudnnHandle_t handle, const void* alpha, const cudnnTensorDescriptor_t ad, const void* A,
                              const void* beta, const cudnnTensorDescriptor_t cd, void* C) {
     if (!handle || !alpha || !beta || !ad || !cd || !A || !C) return CUDNN_STATUS_BAD_PARAM;
+    if (!emulated_device::usable("cuDNN", "cudnnAddTensor", handle->device, {A, C})) return CUDNN_STATUS_EXECUTION_FAILED;
     if (!ad->set || !cd->set) return CUDNN_STATUS_BAD_PARAM_NOT_FINALIZED;
     if (ad->type != cd->type) return CUDNN_STATUS_BAD_PARAM;
     if ((ad->n != cd->n && ad->n != 1) || (ad->c != cd->c && ad->c != 1) || (ad->h != cd->h && ad->h != 1)
@@ -583,6 +590,7 @@ cudnnStatus_t cudnnBatchNormalizationForwardTraining(cudnnHandle_t handle, cudnn
                                                      const cudnnTensorDescriptor_t pd, const void* scale, const void* bias, double factor,
                                                      void* runningMean, void* runningVar, double eps, void* saveMean, void* saveInvVar) {
     if (!handle || !alpha || !beta || !x || !y || !scale || !bias) return CUDNN_STATUS_BAD_PARAM;
+    if (!emulated_device::usable("cuDNN", "cudnnBatchNormalizationForwardTraining", handle->device, {x, y, scale, bias, runningMean, runningVar, saveMean, saveInvVar})) return CUDNN_STATUS_EXECUTION_FAILED;
     if (cudnnStatus_t s = validateBn(mode, xd, yd, pd, eps)) return s;
     if ((runningMean == nullptr) != (runningVar == nullptr) || (saveMean == nullptr) != (saveInvVar == nullptr)) return CUDNN_STATUS_BAD_PARAM;
     cudnnDataType_t t = xd->type, pt = pd->type;
@@ -618,6 +626,7 @@ cudnnStatus_t cudnnBatchNormalizationForwardInference(cudnnHandle_t handle, cudn
                                                       const cudnnTensorDescriptor_t pd, const void* scale, const void* bias,
                                                       const void* estMean, const void* estVar, double eps) {
     if (!handle || !alpha || !beta || !x || !y || !scale || !bias || !estMean || !estVar) return CUDNN_STATUS_BAD_PARAM;
+    if (!emulated_device::usable("cuDNN", "cudnnBatchNormalizationForwardInference", handle->device, {x, y, scale, bias, estMean, estVar})) return CUDNN_STATUS_EXECUTION_FAILED;
     if (cudnnStatus_t s = validateBn(mode, xd, yd, pd, eps)) return s;
     cudnnDataType_t t = xd->type, pt = pd->type;
     double a = scalar(alpha, t), b = scalar(beta, t);
@@ -641,6 +650,7 @@ cudnnStatus_t cudnnBatchNormalizationBackward(cudnnHandle_t handle, cudnnBatchNo
                                               const void* savedMean, const void* savedInvVar) {
     if (!handle || !alphaData || !betaData || !alphaParam || !betaParam) return CUDNN_STATUS_BAD_PARAM;
     if (!x || !dy || !dx || !scale || !dScale || !dBias) return CUDNN_STATUS_BAD_PARAM;
+    if (!emulated_device::usable("cuDNN", "cudnnBatchNormalizationBackward", handle->device, {x, dy, dx, scale, dScale, dBias, savedMean, savedInvVar})) return CUDNN_STATUS_EXECUTION_FAILED;
     if (cudnnStatus_t s = validateBn(mode, xd, dyd, pd, eps)) return s;
     if (!dxd || !dxd->set || dxd->type != xd->type || !sameShape(dxd, xd)) return CUDNN_STATUS_BAD_PARAM;
     if ((savedMean == nullptr) != (savedInvVar == nullptr)) return CUDNN_STATUS_BAD_PARAM;

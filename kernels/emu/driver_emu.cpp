@@ -5,6 +5,9 @@
 // signature and, through cuda.h's macros, the exact versioned symbol (cuMemAlloc_v2, ...) of
 // the real libcuda.so.1.
 //
+// LUMEN_EMU_DEVICES=N (default 1) makes it N devices, each with its own primary context and
+// memory accounting; the memory of all of them is host memory of this one process.
+//
 // Like emu_runtime.cpp this file defines no thread_local: the per-thread current context is a
 // pthread key.
 #include <pthread.h>
@@ -39,6 +42,7 @@ using Clock = std::chrono::steady_clock;
 
 struct CUctx_st { int device; };
 struct CUmod_st {
+    int device;                          // the context it was loaded into
     std::vector<CUfunc_st*> funcs;
     cuda_emu::ImageEntries archs;        // the image's entry points per architecture
     std::set<std::string> entries;       // those present for every architecture
@@ -48,9 +52,10 @@ struct CUfunc_st {
     CUmod_st* mod;
     int max_dynamic_shared;
 };
-struct CUstream_st { unsigned flags; };
+struct CUstream_st { unsigned flags; int device; };
 struct CUevent_st {
     unsigned flags;
+    int device;
     bool recorded;
     Clock::time_point t;
 };
@@ -61,15 +66,20 @@ constexpr int kSharedDefault = 48 * 1024;      // dynamic shared memory without 
 constexpr int kSharedOptin = 232448;           // H100: 227 KiB per block with opt-in
 constexpr int kSharedPerSm = 233472;
 
+constexpr int kMaxDevices = 16;
+
 std::atomic<bool> g_init{false};
-CUctx_st g_ctx{0};
-int g_ctx_refs = 0;
+int g_devices = 1;                                // LUMEN_EMU_DEVICES, read by cuInit
+CUctx_st g_ctx[kMaxDevices];                      // the primary context of each device
+int g_ctx_refs[kMaxDevices];
 pthread_key_t g_current_key;
 pthread_once_t g_key_once = PTHREAD_ONCE_INIT;
 
 std::mutex g_mu;                                  // guards everything below
-std::map<uintptr_t, size_t> g_allocs;             // device allocations: start -> bytes
-size_t g_allocated = 0;
+struct Allocation { size_t bytes; int device; };
+std::map<uintptr_t, Allocation> g_allocs;         // device allocations: start -> bytes, device
+size_t g_allocated[kMaxDevices];
+bool g_peer[kMaxDevices][kMaxDevices];            // [from][to]: cuCtxEnablePeerAccess made to's memory reachable
 std::set<void*> g_host_allocs;
 std::set<CUmod_st*> g_modules;
 std::set<CUstream_st*> g_streams;
@@ -97,15 +107,33 @@ size_t total_memory() {
     return pages > 0 && page > 0 ? size_t(pages) * size_t(page) : (size_t(16) << 30);
 }
 
+bool valid_device(CUdevice d) { return d >= 0 && d < g_devices; }
+
+// The device of one of the primary contexts, or -1 for anything else.
+int context_device(CUcontext c) {
+    for (int d = 0; d < g_devices; d++)
+        if (c == &g_ctx[d]) return d;
+    return -1;
+}
+
 // Every call but the error-string ones needs cuInit; the memory, module and launch calls need
 // a current context on the calling thread, like the real driver.
 #define NEED_INIT() do { if (!g_init.load(std::memory_order_acquire)) return CUDA_ERROR_NOT_INITIALIZED; } while (0)
 #define NEED_CTX() do { NEED_INIT(); if (!current()) return CUDA_ERROR_INVALID_CONTEXT; } while (0)
 
+// A stream of the calling thread's current context (or a default stream): a real driver refuses
+// a stream of another device's context with CUDA_ERROR_INVALID_HANDLE.
 bool valid_stream(CUstream s) {
     if (s == nullptr || s == CU_STREAM_LEGACY || s == CU_STREAM_PER_THREAD) return true;
+    CUcontext c = current();
     std::lock_guard<std::mutex> lk(g_mu);
-    return g_streams.count(s) != 0;
+    if (!g_streams.count(s)) return false;
+    if (c && s->device != c->device) {
+        std::fprintf(stderr, "lumen-emu: a stream of device %d used while device %d's context is current\n", s->device,
+                     c->device);
+        return false;
+    }
+    return true;
 }
 
 // [p, p+n) must lie inside one device allocation.
@@ -114,7 +142,7 @@ bool in_device_memory(CUdeviceptr p, size_t n, const char* what) {
     auto it = g_allocs.upper_bound(uintptr_t(p));
     if (it != g_allocs.begin()) {
         --it;
-        if (uintptr_t(p) >= it->first && uintptr_t(p) + n <= it->first + it->second) return true;
+        if (uintptr_t(p) >= it->first && uintptr_t(p) + n <= it->first + it->second.bytes) return true;
     }
     std::fprintf(stderr, "lumen-emu: %s: [0x%llx, +%zu) is not inside one cuMemAlloc allocation\n", what,
                  (unsigned long long)p, n);
@@ -144,6 +172,8 @@ const ErrorText kErrors[] = {
     E(CUDA_ERROR_LAUNCH_TIMEOUT, "the launch timed out and was terminated"),
     E(CUDA_ERROR_LAUNCH_FAILED, "unspecified launch failure"),
     E(CUDA_ERROR_CONTEXT_IS_DESTROYED, "context is destroyed"),
+    E(CUDA_ERROR_PEER_ACCESS_ALREADY_ENABLED, "peer access is already enabled"),
+    E(CUDA_ERROR_PEER_ACCESS_NOT_ENABLED, "peer access has not been enabled"),
     E(CUDA_ERROR_NOT_SUPPORTED, "operation not supported"),
     E(CUDA_ERROR_UNKNOWN, "unknown error"),
 };
@@ -170,6 +200,19 @@ EXPORT CUresult cuGetErrorName(CUresult error, const char** pStr) {
 
 EXPORT CUresult cuInit(unsigned int flags) {
     if (flags != 0) return CUDA_ERROR_INVALID_VALUE;
+    if (g_init.load(std::memory_order_acquire)) return CUDA_SUCCESS;
+    std::lock_guard<std::mutex> lk(g_mu);
+    const char* env = std::getenv("LUMEN_EMU_DEVICES");
+    if (env && *env) {
+        char* end = nullptr;
+        long n = std::strtol(env, &end, 10);
+        if (*end != 0 || n < 1 || n > kMaxDevices) {
+            std::fprintf(stderr, "lumen-emu: LUMEN_EMU_DEVICES=%s is not a device count from 1 to %d\n", env, kMaxDevices);
+            return CUDA_ERROR_INVALID_VALUE;
+        }
+        g_devices = int(n);
+    }
+    for (int d = 0; d < kMaxDevices; d++) g_ctx[d].device = d;
     g_init.store(true, std::memory_order_release);
     return CUDA_SUCCESS;
 }
@@ -184,22 +227,22 @@ EXPORT CUresult cuDriverGetVersion(int* v) {
 EXPORT CUresult cuDeviceGetCount(int* count) {
     NEED_INIT();
     if (!count) return CUDA_ERROR_INVALID_VALUE;
-    *count = 1;
+    *count = g_devices;
     return CUDA_SUCCESS;
 }
 
 EXPORT CUresult cuDeviceGet(CUdevice* dev, int ordinal) {
     NEED_INIT();
     if (!dev) return CUDA_ERROR_INVALID_VALUE;
-    if (ordinal != 0) return CUDA_ERROR_INVALID_DEVICE;
-    *dev = 0;
+    if (!valid_device(ordinal)) return CUDA_ERROR_INVALID_DEVICE;
+    *dev = ordinal;
     return CUDA_SUCCESS;
 }
 
 EXPORT CUresult cuDeviceGetName(char* name, int len, CUdevice dev) {
     NEED_INIT();
     if (!name || len <= 0) return CUDA_ERROR_INVALID_VALUE;
-    if (dev != 0) return CUDA_ERROR_INVALID_DEVICE;
+    if (!valid_device(dev)) return CUDA_ERROR_INVALID_DEVICE;
     std::snprintf(name, size_t(len), "Lumen CUDA emulator (CPU, %d threads)", cuda_emu::lumen_emu_threads());
     return CUDA_SUCCESS;
 }
@@ -207,7 +250,7 @@ EXPORT CUresult cuDeviceGetName(char* name, int len, CUdevice dev) {
 EXPORT CUresult cuDeviceTotalMem(size_t* bytes, CUdevice dev) {   // cuDeviceTotalMem_v2
     NEED_INIT();
     if (!bytes) return CUDA_ERROR_INVALID_VALUE;
-    if (dev != 0) return CUDA_ERROR_INVALID_DEVICE;
+    if (!valid_device(dev)) return CUDA_ERROR_INVALID_DEVICE;
     *bytes = total_memory();
     return CUDA_SUCCESS;
 }
@@ -216,7 +259,7 @@ EXPORT CUresult cuDeviceTotalMem(size_t* bytes, CUdevice dev) {   // cuDeviceTot
 EXPORT CUresult cuDeviceGetAttribute(int* pi, CUdevice_attribute attrib, CUdevice dev) {
     NEED_INIT();
     if (!pi) return CUDA_ERROR_INVALID_VALUE;
-    if (dev != 0) return CUDA_ERROR_INVALID_DEVICE;
+    if (!valid_device(dev)) return CUDA_ERROR_INVALID_DEVICE;
     int v = 0;
     switch (attrib) {
     case CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK: v = 1024; break;
@@ -250,8 +293,8 @@ EXPORT CUresult cuDeviceGetAttribute(int* pi, CUdevice_attribute attrib, CUdevic
     case CU_DEVICE_ATTRIBUTE_INTEGRATED: v = 0; break;
     case CU_DEVICE_ATTRIBUTE_ECC_ENABLED: v = 0; break;
     case CU_DEVICE_ATTRIBUTE_COMPUTE_MODE: v = CU_COMPUTEMODE_DEFAULT; break;
-    case CU_DEVICE_ATTRIBUTE_PCI_BUS_ID: case CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID:
-    case CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID: v = 0; break;
+    case CU_DEVICE_ATTRIBUTE_PCI_BUS_ID: v = dev; break;   // distinct per device, as on a real node
+    case CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID: case CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID: v = 0; break;
     default:
         if (int(attrib) <= 0 || int(attrib) >= int(CU_DEVICE_ATTRIBUTE_MAX)) return CUDA_ERROR_INVALID_VALUE;
         v = 0;
@@ -260,45 +303,45 @@ EXPORT CUresult cuDeviceGetAttribute(int* pi, CUdevice_attribute attrib, CUdevic
     return CUDA_SUCCESS;
 }
 
-// ---------------------------------------------------------------- contexts (one, primary)
+// ---------------------------------------------------------------- contexts (one primary context per device)
 EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext* pctx, CUdevice dev) {
     NEED_INIT();
     if (!pctx) return CUDA_ERROR_INVALID_VALUE;
-    if (dev != 0) return CUDA_ERROR_INVALID_DEVICE;
+    if (!valid_device(dev)) return CUDA_ERROR_INVALID_DEVICE;
     std::lock_guard<std::mutex> lk(g_mu);
-    g_ctx_refs++;
-    *pctx = &g_ctx;
+    g_ctx_refs[dev]++;
+    *pctx = &g_ctx[dev];
     return CUDA_SUCCESS;
 }
 
 EXPORT CUresult cuDevicePrimaryCtxRelease(CUdevice dev) {   // cuDevicePrimaryCtxRelease_v2
     NEED_INIT();
-    if (dev != 0) return CUDA_ERROR_INVALID_DEVICE;
+    if (!valid_device(dev)) return CUDA_ERROR_INVALID_DEVICE;
     std::lock_guard<std::mutex> lk(g_mu);
-    if (g_ctx_refs > 0) g_ctx_refs--;
+    if (g_ctx_refs[dev] > 0) g_ctx_refs[dev]--;
     return CUDA_SUCCESS;
 }
 
 EXPORT CUresult cuDevicePrimaryCtxGetState(CUdevice dev, unsigned int* flags, int* active) {
     NEED_INIT();
     if (!flags || !active) return CUDA_ERROR_INVALID_VALUE;
-    if (dev != 0) return CUDA_ERROR_INVALID_DEVICE;
+    if (!valid_device(dev)) return CUDA_ERROR_INVALID_DEVICE;
     std::lock_guard<std::mutex> lk(g_mu);
     *flags = 0;
-    *active = g_ctx_refs > 0;
+    *active = g_ctx_refs[dev] > 0;
     return CUDA_SUCCESS;
 }
 
 EXPORT CUresult cuCtxDestroy(CUcontext ctx) {   // cuCtxDestroy_v2
     NEED_INIT();
-    if (ctx != &g_ctx) return CUDA_ERROR_INVALID_CONTEXT;
+    if (context_device(ctx) < 0) return CUDA_ERROR_INVALID_CONTEXT;
     if (current() == ctx) set_current(nullptr);
     return CUDA_SUCCESS;
 }
 
 EXPORT CUresult cuCtxSetCurrent(CUcontext ctx) {
     NEED_INIT();
-    if (ctx != nullptr && ctx != &g_ctx) return CUDA_ERROR_INVALID_CONTEXT;
+    if (ctx != nullptr && context_device(ctx) < 0) return CUDA_ERROR_INVALID_CONTEXT;
     set_current(ctx);
     return CUDA_SUCCESS;
 }
@@ -312,7 +355,7 @@ EXPORT CUresult cuCtxGetCurrent(CUcontext* pctx) {
 
 EXPORT CUresult cuCtxPushCurrent(CUcontext ctx) {   // cuCtxPushCurrent_v2 (a stack of depth 1)
     NEED_INIT();
-    if (ctx != &g_ctx) return CUDA_ERROR_INVALID_CONTEXT;
+    if (context_device(ctx) < 0) return CUDA_ERROR_INVALID_CONTEXT;
     set_current(ctx);
     return CUDA_SUCCESS;
 }
@@ -329,7 +372,7 @@ EXPORT CUresult cuCtxPopCurrent(CUcontext* pctx) {   // cuCtxPopCurrent_v2
 EXPORT CUresult cuCtxGetDevice(CUdevice* dev) {
     NEED_CTX();
     if (!dev) return CUDA_ERROR_INVALID_VALUE;
-    *dev = 0;
+    *dev = current()->device;
     return CUDA_SUCCESS;
 }
 
@@ -353,8 +396,9 @@ EXPORT CUresult cuMemAlloc(CUdeviceptr* dptr, size_t bytes) {   // cuMemAlloc_v2
     if (p != nullptr && !(check && cuda_emu::san_alloc)) ASAN_POISON_MEMORY_REGION(static_cast<char*>(p) + bytes, rounded - bytes);
     {
         std::lock_guard<std::mutex> lk(g_mu);
-        g_allocs[uintptr_t(p)] = bytes;
-        g_allocated += rounded;
+        int dev = current()->device;
+        g_allocs[uintptr_t(p)] = Allocation{bytes, dev};
+        g_allocated[dev] += rounded;
     }
     *dptr = CUdeviceptr(uintptr_t(p));
     count(kAlloc);
@@ -368,7 +412,7 @@ EXPORT CUresult cuMemFree(CUdeviceptr dptr) {   // cuMemFree_v2
         std::lock_guard<std::mutex> lk(g_mu);
         auto it = g_allocs.find(uintptr_t(dptr));
         if (it == g_allocs.end()) return CUDA_ERROR_INVALID_VALUE;
-        g_allocated -= (it->second + 255) & ~size_t(255);
+        g_allocated[it->second.device] -= (it->second.bytes + 255) & ~size_t(255);
         g_allocs.erase(it);
     }
     void* p = reinterpret_cast<void*>(uintptr_t(dptr));
@@ -381,9 +425,10 @@ EXPORT CUresult cuMemGetInfo(size_t* free_bytes, size_t* total_bytes) {   // cuM
     NEED_CTX();
     if (!free_bytes || !total_bytes) return CUDA_ERROR_INVALID_VALUE;
     size_t total = total_memory();
+    int dev = current()->device;   // each device counts its own allocations
     std::lock_guard<std::mutex> lk(g_mu);
     *total_bytes = total;
-    *free_bytes = g_allocated < total ? total - g_allocated : 0;
+    *free_bytes = g_allocated[dev] < total ? total - g_allocated[dev] : 0;
     return CUDA_SUCCESS;
 }
 
@@ -475,6 +520,66 @@ EXPORT CUresult cuMemcpyAsync(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstre
     return cuMemcpy(dst, src, n);
 }
 
+// ---------------------------------------------------------------- between devices
+// [p, p+n) must lie inside one allocation of device dev.
+static bool on_device(CUdeviceptr p, size_t n, int dev, const char* what) {
+    if (!in_device_memory(p, n, what)) return false;
+    std::lock_guard<std::mutex> lk(g_mu);
+    int owner = std::prev(g_allocs.upper_bound(uintptr_t(p)))->second.device;
+    if (owner == dev) return true;
+    std::fprintf(stderr, "lumen-emu: %s: 0x%llx is memory of device %d, not of the context's device %d\n", what,
+                 (unsigned long long)p, owner, dev);
+    return false;
+}
+
+EXPORT CUresult cuMemcpyPeer(CUdeviceptr dst, CUcontext dstCtx, CUdeviceptr src, CUcontext srcCtx, size_t n) {
+    NEED_CTX();
+    int dd = context_device(dstCtx), sd = context_device(srcCtx);
+    if (dd < 0 || sd < 0) return CUDA_ERROR_INVALID_CONTEXT;
+    count(kCopyDtoD);
+    if (n == 0) return CUDA_SUCCESS;
+    if (!on_device(dst, n, dd, "cuMemcpyPeer") || !on_device(src, n, sd, "cuMemcpyPeer")) return CUDA_ERROR_INVALID_VALUE;
+    std::memmove(reinterpret_cast<void*>(uintptr_t(dst)), reinterpret_cast<const void*>(uintptr_t(src)), n);
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuMemcpyPeerAsync(CUdeviceptr dst, CUcontext dstCtx, CUdeviceptr src, CUcontext srcCtx, size_t n,
+                                  CUstream s) {
+    if (!valid_stream(s)) return CUDA_ERROR_INVALID_HANDLE;
+    return cuMemcpyPeer(dst, dstCtx, src, srcCtx, n);
+}
+
+// Every pair of emulated devices can reach each other (host memory), once enabled.
+EXPORT CUresult cuDeviceCanAccessPeer(int* can, CUdevice dev, CUdevice peer) {
+    NEED_INIT();
+    if (!can) return CUDA_ERROR_INVALID_VALUE;
+    if (!valid_device(dev) || !valid_device(peer)) return CUDA_ERROR_INVALID_DEVICE;
+    *can = dev != peer;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuCtxEnablePeerAccess(CUcontext peer, unsigned int flags) {
+    NEED_CTX();
+    if (flags != 0) return CUDA_ERROR_INVALID_VALUE;
+    int from = current()->device, to = context_device(peer);
+    if (to < 0) return CUDA_ERROR_INVALID_CONTEXT;
+    if (to == from) return CUDA_ERROR_INVALID_DEVICE;
+    std::lock_guard<std::mutex> lk(g_mu);
+    if (g_peer[from][to]) return CUDA_ERROR_PEER_ACCESS_ALREADY_ENABLED;
+    g_peer[from][to] = true;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuCtxDisablePeerAccess(CUcontext peer) {
+    NEED_CTX();
+    int from = current()->device, to = context_device(peer);
+    if (to < 0) return CUDA_ERROR_INVALID_CONTEXT;
+    std::lock_guard<std::mutex> lk(g_mu);
+    if (!g_peer[from][to]) return CUDA_ERROR_PEER_ACCESS_NOT_ENABLED;
+    g_peer[from][to] = false;
+    return CUDA_SUCCESS;
+}
+
 EXPORT CUresult cuMemsetD8(CUdeviceptr dst, unsigned char v, size_t n) {   // cuMemsetD8_v2
     NEED_CTX();
     count(kMemset);
@@ -524,6 +629,7 @@ EXPORT CUresult cuModuleLoadData(CUmodule* module, const void* image) {
     NEED_CTX();
     if (!module || !image) return CUDA_ERROR_INVALID_VALUE;
     CUmod_st* m = new CUmod_st();
+    m->device = current()->device;
     std::string why = cuda_emu::read_module_image(image, &m->archs);
     if (!why.empty()) {
         std::fprintf(stderr, "lumen-emu: cuModuleLoadData: invalid module image: %s\n", why.c_str());
@@ -559,6 +665,11 @@ EXPORT CUresult cuModuleGetFunction(CUfunction* hfunc, CUmodule hmod, const char
     if (!hfunc || !name) return CUDA_ERROR_INVALID_VALUE;
     std::lock_guard<std::mutex> lk(g_mu);
     if (!g_modules.count(hmod)) return CUDA_ERROR_INVALID_HANDLE;
+    if (hmod->device != current()->device) {
+        std::fprintf(stderr, "lumen-emu: cuModuleGetFunction: the module was loaded into device %d's context, device %d's "
+                     "is current\n", hmod->device, current()->device);
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
     for (CUfunc_st* f : hmod->funcs)
         if (std::strcmp(f->reg->name, name) == 0) { *hfunc = f; return CUDA_SUCCESS; }
     if (!hmod->entries.count(name)) {
@@ -644,12 +755,44 @@ EXPORT CUresult cuFuncSetCacheConfig(CUfunction f, CUfunc_cache) {
     return f ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
 }
 
+// A GPU faults when a kernel of device d dereferences memory of device e whose peer access d has
+// not enabled. Emulated devices share host memory, so the launch looks for it instead: every
+// 8-byte-aligned word of the parameters that points into another device's allocation. Pointers
+// stored in device memory (tables a kernel reads) are not seen.
+static bool params_on_device(const KernelReg* r, void** params, int dev) {
+    if (g_devices == 1) return true;
+    std::lock_guard<std::mutex> lk(g_mu);
+    for (int i = 0; i < r->nparams; i++) {
+        for (size_t off = 0; off + 8 <= r->param_size[i]; off += 8) {
+            uintptr_t a;
+            std::memcpy(&a, static_cast<const char*>(params[i]) + off, 8);
+            auto it = g_allocs.upper_bound(a);
+            if (it == g_allocs.begin()) continue;
+            --it;
+            if (a >= it->first + it->second.bytes) continue;
+            int owner = it->second.device;
+            if (owner == dev || g_peer[dev][owner]) continue;
+            std::fprintf(stderr, "lumen-emu: %s: parameter %d points into device %d's memory (0x%lx, %zu bytes into a "
+                         "%zu-byte allocation) but the launch runs on device %d, which has no peer access to it "
+                         "(cuCtxEnablePeerAccess)\n", r->name, i, owner, (unsigned long)a, size_t(a - it->first),
+                         it->second.bytes, dev);
+            return false;
+        }
+    }
+    return true;
+}
+
 // Runs the grid to completion on the calling thread and the emulator's worker pool.
 EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx,
                                unsigned int by, unsigned int bz, unsigned int sharedMemBytes, CUstream hStream,
                                void** kernelParams, void** extra) {
     NEED_CTX();
     if (!f) return CUDA_ERROR_INVALID_HANDLE;
+    if (f->mod->device != current()->device) {
+        std::fprintf(stderr, "lumen-emu: %s: a function of device %d's module launched while device %d's context is "
+                     "current\n", f->reg->name, f->mod->device, current()->device);
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
     if (!valid_stream(hStream)) return CUDA_ERROR_INVALID_HANDLE;
     if (gx == 0 || gy == 0 || gz == 0 || bx == 0 || by == 0 || bz == 0) return CUDA_ERROR_INVALID_VALUE;
     if (gx > 2147483647u || gy > 65535u || gz > 65535u) return CUDA_ERROR_INVALID_VALUE;
@@ -694,7 +837,13 @@ EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, u
         return CUDA_ERROR_INVALID_VALUE;
     }
     if (r->nparams > 0 && !params) return CUDA_ERROR_INVALID_VALUE;
+    if (!params_on_device(r, params, current()->device)) return CUDA_ERROR_ILLEGAL_ADDRESS;
     count(kLaunch);
+    // One launch at a time, whichever thread (device) it comes from: the worker pool runs one grid
+    // anyway, and in the checking library a kernel's instrumented argument unpacking, which runs on
+    // the calling thread, must not run while another thread's launch is being checked.
+    static std::mutex launch_mu;
+    std::lock_guard<std::mutex> one_launch(launch_mu);
     int rc = r->run(r->fn, dim3(gx, gy, gz), dim3(bx, by, bz), sharedMemBytes, params);
     if (rc == 0) return CUDA_SUCCESS;
     return rc == cuda_emu::kIllegalAddress ? CUDA_ERROR_ILLEGAL_ADDRESS : CUDA_ERROR_LAUNCH_FAILED;
@@ -704,7 +853,7 @@ EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, u
 EXPORT CUresult cuStreamCreate(CUstream* ph, unsigned int flags) {
     NEED_CTX();
     if (!ph) return CUDA_ERROR_INVALID_VALUE;
-    CUstream_st* s = new CUstream_st{flags};
+    CUstream_st* s = new CUstream_st{flags, current()->device};
     std::lock_guard<std::mutex> lk(g_mu);
     g_streams.insert(s);
     *ph = s;
@@ -743,7 +892,7 @@ EXPORT CUresult cuStreamWaitEvent(CUstream s, CUevent e, unsigned int) {
 EXPORT CUresult cuEventCreate(CUevent* ph, unsigned int flags) {
     NEED_CTX();
     if (!ph) return CUDA_ERROR_INVALID_VALUE;
-    CUevent_st* e = new CUevent_st{flags, false, Clock::time_point()};
+    CUevent_st* e = new CUevent_st{flags, current()->device, false, Clock::time_point()};
     std::lock_guard<std::mutex> lk(g_mu);
     g_events.insert(e);
     *ph = e;
@@ -755,6 +904,11 @@ EXPORT CUresult cuEventRecord(CUevent e, CUstream s) {
     if (!valid_stream(s)) return CUDA_ERROR_INVALID_HANDLE;
     std::lock_guard<std::mutex> lk(g_mu);
     if (!g_events.count(e)) return CUDA_ERROR_INVALID_HANDLE;
+    if (e->device != current()->device) {   // the event and the stream must share a context
+        std::fprintf(stderr, "lumen-emu: cuEventRecord: an event of device %d recorded while device %d's context is "
+                     "current\n", e->device, current()->device);
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
     e->recorded = true;
     e->t = Clock::now();
     return CUDA_SUCCESS;
@@ -797,6 +951,16 @@ EXPORT CUresult cuEventDestroy(CUevent e) {   // cuEventDestroy_v2
     if (!g_events.erase(e)) return CUDA_ERROR_INVALID_HANDLE;
     delete e;
     return CUDA_SUCCESS;
+}
+
+// The device whose allocation holds p, or -1: the emulated cuBLAS and cuDNN check with it that
+// a handle is given memory of its own device (emulated_device.h).
+EXPORT int lumen_emu_pointer_device(CUdeviceptr p) {
+    std::lock_guard<std::mutex> lk(g_mu);
+    auto it = g_allocs.upper_bound(uintptr_t(p));
+    if (it == g_allocs.begin()) return -1;
+    --it;
+    return uintptr_t(p) < it->first + it->second.bytes ? it->second.device : -1;
 }
 
 // ---------------------------------------------------------------- call counters

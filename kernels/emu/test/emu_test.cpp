@@ -433,6 +433,26 @@ template <class F> static F sym(void* lib, const char* name, bool& ok) {
     return reinterpret_cast<F>(p);
 }
 
+// The module image of the test kernels: the nvcc cubin where the build made one, else PTX that
+// lists them (the driver takes the kernels' code from the library, the names from the image).
+static std::vector<char> test_module_image(const char* cubin_path, bool& ok) {
+    std::vector<char> image;
+    if (cubin_path) {
+        FILE* f = std::fopen(cubin_path, "rb");
+        EXPECT(f != nullptr, "open %s", cubin_path);
+        char buf[65536];
+        for (size_t k; f && (k = std::fread(buf, 1, sizeof buf, f)) > 0;) image.insert(image.end(), buf, buf + k);
+        if (f) std::fclose(f);
+        if (!image.empty()) return image;
+    }
+    std::string ptx = ".version 8.0\n.target sm_90\n.address_size 64\n";
+    for (const char* k : {"et_vec_add", "et_params", "et_dyn_reverse", "et_copy", "et_scale3_f64"})
+        ptx += std::string(".visible .entry ") + k + "(\n)\n{\n\tret;\n}\n";
+    image.assign(ptx.begin(), ptx.end());
+    image.push_back(0);
+    return image;
+}
+
 static bool test_driver_api(const char* libpath, const char* cubin_path) {
     bool ok = true;
     void* lib = dlopen(libpath, RTLD_NOW | RTLD_LOCAL);
@@ -525,19 +545,8 @@ static bool test_driver_api(const char* libpath, const char* cubin_path) {
     std::printf("  (an invalid-image message is expected next)\n");
     std::fflush(stdout);
     EXPECT(cuModuleLoadData(&mod, junk) == CUDA_ERROR_INVALID_IMAGE, "junk image");
-    std::string ptx = ".version 8.0\n.target sm_90\n.address_size 64\n";
-    for (const char* k : {"et_vec_add", "et_params", "et_dyn_reverse", "et_copy", "et_scale3_f64"})
-        ptx += std::string(".visible .entry ") + k + "(\n)\n{\n\tret;\n}\n";
-    std::vector<char> cubin;
-    if (cubin_path) {
-        FILE* f = std::fopen(cubin_path, "rb");
-        EXPECT(f != nullptr, "open %s", cubin_path);
-        char buf[65536];
-        for (size_t k; f && (k = std::fread(buf, 1, sizeof buf, f)) > 0;) cubin.insert(cubin.end(), buf, buf + k);
-        if (f) std::fclose(f);
-    }
-    const void* image = cubin.empty() ? static_cast<const void*>(ptx.c_str()) : static_cast<const void*>(cubin.data());
-    EXPECT(cuModuleLoadData(&mod, image) == CUDA_SUCCESS, "load module (%s)", cubin.empty() ? "PTX" : cubin_path);
+    std::vector<char> image = test_module_image(cubin_path, ok);
+    EXPECT(cuModuleLoadData(&mod, image.data()) == CUDA_SUCCESS, "load module (%s)", cubin_path ? cubin_path : "PTX");
     CUfunction add = nullptr, missing = nullptr, params_fn = nullptr, dyn = nullptr, copy = nullptr, scale = nullptr;
     EXPECT(cuModuleGetFunction(&add, mod, "et_vec_add") == CUDA_SUCCESS, "get et_vec_add");
     std::printf("  (a kernel-not-found message is expected next)\n");
@@ -709,6 +718,156 @@ static void bench() {
     std::printf("bench: launch overhead (8 blocks of 32 threads): %.2f us\n", t5);
 }
 
+// Several devices (LUMEN_EMU_DEVICES=2, set by the caller: cuInit reads it once per process):
+// contexts, memory counts, per-context handles, peer copies, the launch check of another
+// device's memory and its opening by cuCtxEnablePeerAccess, and two threads on two devices.
+static bool test_multi_device(const char* libpath, const char* cubin_path) {
+    bool ok = true;
+    void* lib = dlopen(libpath, RTLD_NOW | RTLD_LOCAL);
+    EXPECT(lib != nullptr, "dlopen %s: %s", libpath, dlerror());
+    if (!lib) return ok;
+#define SYM(type, name) auto name = sym<type>(lib, #name, ok)
+    SYM(CUresult (*)(unsigned), cuInit);
+    SYM(CUresult (*)(int*), cuDeviceGetCount);
+    SYM(CUresult (*)(CUdevice*, int), cuDeviceGet);
+    SYM(CUresult (*)(CUcontext*, CUdevice), cuDevicePrimaryCtxRetain);
+    SYM(CUresult (*)(CUcontext), cuCtxSetCurrent);
+    SYM(CUresult (*)(CUdevice*), cuCtxGetDevice);
+    SYM(CUresult (*)(CUmodule*, const void*), cuModuleLoadData);
+    SYM(CUresult (*)(CUfunction*, CUmodule, const char*), cuModuleGetFunction);
+    SYM(CUresult (*)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, CUstream,
+                     void**, void**),
+        cuLaunchKernel);
+    SYM(CUresult (*)(CUdeviceptr*, size_t), cuMemAlloc_v2);
+    SYM(CUresult (*)(CUdeviceptr), cuMemFree_v2);
+    SYM(CUresult (*)(CUdeviceptr, const void*, size_t), cuMemcpyHtoD_v2);
+    SYM(CUresult (*)(void*, CUdeviceptr, size_t), cuMemcpyDtoH_v2);
+    SYM(CUresult (*)(size_t*, size_t*), cuMemGetInfo_v2);
+    SYM(CUresult (*)(CUstream*, unsigned), cuStreamCreate);
+    SYM(CUresult (*)(CUevent*, unsigned), cuEventCreate);
+    SYM(CUresult (*)(CUevent, CUstream), cuEventRecord);
+    SYM(CUresult (*)(CUstream, CUevent, unsigned), cuStreamWaitEvent);
+    SYM(CUresult (*)(CUdeviceptr, CUcontext, CUdeviceptr, CUcontext, size_t, CUstream), cuMemcpyPeerAsync);
+    SYM(CUresult (*)(int*, CUdevice, CUdevice), cuDeviceCanAccessPeer);
+    SYM(CUresult (*)(CUcontext, unsigned), cuCtxEnablePeerAccess);
+    SYM(CUresult (*)(CUcontext), cuCtxDisablePeerAccess);
+#undef SYM
+    if (!ok) return ok;
+    EXPECT(cuInit(0) == CUDA_SUCCESS, "cuInit");
+    int count = 0;
+    EXPECT(cuDeviceGetCount(&count) == CUDA_SUCCESS && count == 2, "LUMEN_EMU_DEVICES=2 gives %d devices", count);
+    CUdevice d0, d1, d2;
+    EXPECT(cuDeviceGet(&d0, 0) == CUDA_SUCCESS && cuDeviceGet(&d1, 1) == CUDA_SUCCESS && d1 == 1, "devices 0 and 1");
+    EXPECT(cuDeviceGet(&d2, 2) == CUDA_ERROR_INVALID_DEVICE, "device 2");
+    CUcontext c0 = nullptr, c1 = nullptr;
+    EXPECT(cuDevicePrimaryCtxRetain(&c0, d0) == CUDA_SUCCESS && cuDevicePrimaryCtxRetain(&c1, d1) == CUDA_SUCCESS &&
+               c0 != c1,
+           "a primary context per device");
+    CUdevice cur = -1;
+    EXPECT(cuCtxSetCurrent(c1) == CUDA_SUCCESS && cuCtxGetDevice(&cur) == CUDA_SUCCESS && cur == 1, "device %d", cur);
+
+    // Memory counts per device.
+    size_t free0, free1, total, free1_after, free0_after;
+    cuCtxSetCurrent(c0);
+    cuMemGetInfo_v2(&free0, &total);
+    cuCtxSetCurrent(c1);
+    cuMemGetInfo_v2(&free1, &total);
+    const int n = 1024;
+    CUdeviceptr on1;
+    EXPECT(cuMemAlloc_v2(&on1, n * 4) == CUDA_SUCCESS, "alloc on 1");
+    cuMemGetInfo_v2(&free1_after, &total);
+    cuCtxSetCurrent(c0);
+    cuMemGetInfo_v2(&free0_after, &total);
+    EXPECT(free1 - free1_after == n * 4 && free0_after == free0, "device 1 lost %zu, device 0 %zu", free1 - free1_after,
+           free0 - free0_after);
+
+    // A module, stream and event belong to their context.
+    std::vector<char> image = test_module_image(cubin_path, ok);
+    CUmodule m0 = nullptr, m1 = nullptr;
+    CUfunction f0 = nullptr, f1 = nullptr, wrong = nullptr;
+    EXPECT(cuModuleLoadData(&m0, image.data()) == CUDA_SUCCESS && cuModuleGetFunction(&f0, m0, "et_copy") == CUDA_SUCCESS,
+           "module on 0");
+    CUstream s0;
+    CUevent e0;
+    EXPECT(cuStreamCreate(&s0, 0) == CUDA_SUCCESS && cuEventCreate(&e0, 0) == CUDA_SUCCESS, "stream and event on 0");
+    cuCtxSetCurrent(c1);
+    EXPECT(cuModuleLoadData(&m1, image.data()) == CUDA_SUCCESS && cuModuleGetFunction(&f1, m1, "et_copy") == CUDA_SUCCESS,
+           "module on 1");
+    CUdeviceptr out1;
+    cuMemAlloc_v2(&out1, n * 4);
+    int nn = n;
+    void* args1[] = {&on1, &out1, &nn};
+    std::printf("  (four wrong-context messages are expected next)\n");
+    std::fflush(stdout);
+    EXPECT(cuModuleGetFunction(&wrong, m0, "et_copy") == CUDA_ERROR_INVALID_HANDLE, "device 0's module from device 1");
+    EXPECT(cuLaunchKernel(f0, n / 128, 1, 1, 128, 1, 1, 0, nullptr, args1, nullptr) == CUDA_ERROR_INVALID_HANDLE,
+           "device 0's function launched on device 1");
+    EXPECT(cuLaunchKernel(f1, n / 128, 1, 1, 128, 1, 1, 0, s0, args1, nullptr) == CUDA_ERROR_INVALID_HANDLE,
+           "device 0's stream on device 1");
+    EXPECT(cuEventRecord(e0, nullptr) == CUDA_ERROR_INVALID_HANDLE, "device 0's event recorded on device 1");
+    EXPECT(cuStreamWaitEvent(nullptr, e0, 0) == CUDA_SUCCESS, "a stream may wait for another device's event");
+
+    // Another device's memory in a kernel: refused until peer access is enabled.
+    std::vector<float> src(n);
+    for (int i = 0; i < n; i++) src[i] = float(i) * 0.5f;
+    cuCtxSetCurrent(c0);
+    CUdeviceptr on0;
+    EXPECT(cuMemAlloc_v2(&on0, n * 4) == CUDA_SUCCESS && cuMemcpyHtoD_v2(on0, src.data(), n * 4) == CUDA_SUCCESS, "on 0");
+    cuCtxSetCurrent(c1);
+    void* cross[] = {&on0, &out1, &nn};
+    std::printf("  (a parameter-on-another-device message is expected next)\n");
+    std::fflush(stdout);
+    EXPECT(cuLaunchKernel(f1, n / 128, 1, 1, 128, 1, 1, 0, nullptr, cross, nullptr) == CUDA_ERROR_ILLEGAL_ADDRESS,
+           "device 1's kernel given device 0's memory");
+    int can = 0;
+    EXPECT(cuDeviceCanAccessPeer(&can, d1, d0) == CUDA_SUCCESS && can == 1, "can access peer");
+    EXPECT(cuCtxEnablePeerAccess(c0, 0) == CUDA_SUCCESS, "enable peer access 1 -> 0");
+    EXPECT(cuCtxEnablePeerAccess(c0, 0) == CUDA_ERROR_PEER_ACCESS_ALREADY_ENABLED, "twice");
+    EXPECT(cuLaunchKernel(f1, n / 128, 1, 1, 128, 1, 1, 0, nullptr, cross, nullptr) == CUDA_SUCCESS, "with peer access");
+    std::vector<float> got(n, -1.0f);
+    cuMemcpyDtoH_v2(got.data(), out1, n * 4);
+    EXPECT(got == src, "peer read");
+    EXPECT(cuCtxDisablePeerAccess(c0) == CUDA_SUCCESS, "disable");
+    std::printf("  (a parameter-on-another-device message is expected next)\n");
+    std::fflush(stdout);
+    EXPECT(cuLaunchKernel(f1, n / 128, 1, 1, 128, 1, 1, 0, nullptr, cross, nullptr) == CUDA_ERROR_ILLEGAL_ADDRESS,
+           "refused again after disabling");
+
+    // A peer copy checks that each side is memory of the context it names.
+    std::fill(got.begin(), got.end(), -1.0f);
+    EXPECT(cuMemcpyPeerAsync(on1, c1, on0, c0, n * 4, nullptr) == CUDA_SUCCESS, "peer copy 0 -> 1");
+    cuMemcpyDtoH_v2(got.data(), on1, n * 4);
+    EXPECT(got == src, "peer copy data");
+    std::printf("  (a wrong-device copy message is expected next)\n");
+    std::fflush(stdout);
+    EXPECT(cuMemcpyPeerAsync(on1, c0, on0, c1, n * 4, nullptr) == CUDA_ERROR_INVALID_VALUE, "contexts swapped");
+
+    // One thread per device, launching at the same time.
+    CUresult r[2] = {CUDA_ERROR_UNKNOWN, CUDA_ERROR_UNKNOWN};
+    std::vector<float> res[2];
+    auto drive = [&](int d, CUcontext c, CUfunction f) {
+        cuCtxSetCurrent(c);
+        CUdeviceptr a, b;
+        std::vector<float> in(n);
+        for (int i = 0; i < n; i++) in[i] = float(d * 10000 + i);
+        r[d] = cuMemAlloc_v2(&a, n * 4);
+        if (r[d] == CUDA_SUCCESS) r[d] = cuMemAlloc_v2(&b, n * 4);
+        if (r[d] == CUDA_SUCCESS) r[d] = cuMemcpyHtoD_v2(a, in.data(), n * 4);
+        void* p[] = {&a, &b, &nn};
+        for (int k = 0; k < 50 && r[d] == CUDA_SUCCESS; k++) r[d] = cuLaunchKernel(f, n / 128, 1, 1, 128, 1, 1, 0, nullptr, p, nullptr);
+        res[d].assign(n, 0.0f);
+        if (r[d] == CUDA_SUCCESS) r[d] = cuMemcpyDtoH_v2(res[d].data(), b, n * 4);
+        if (res[d] != in) r[d] = CUDA_ERROR_UNKNOWN;
+        cuMemFree_v2(a);
+        cuMemFree_v2(b);
+    };
+    std::thread t0(drive, 0, c0, f0), t1(drive, 1, c1, f1);
+    t0.join();
+    t1.join();
+    EXPECT(r[0] == CUDA_SUCCESS && r[1] == CUDA_SUCCESS, "two threads, two devices: %d %d", int(r[0]), int(r[1]));
+    return ok;
+}
+
 int main(int argc, char** argv) {
     if (argc < 2) {
         std::fprintf(stderr, "usage: %s LIBRARY.so [--bench]\n", argv[0]);
@@ -717,6 +876,12 @@ int main(int argc, char** argv) {
     if (argc > 2 && std::strcmp(argv[2], "--bench") == 0) {
         bench();
         return 0;
+    }
+    if (std::getenv("LUMEN_EMU_DEVICES")) {   // a process of its own: cuInit reads the count once
+        g_mode = "driver";
+        report("two devices: contexts, memory, peer access, one thread each", test_multi_device(argv[1], argc > 2 ? argv[2] : nullptr));
+        std::printf("emu-test: %d passed, %d failed\n", g_pass, g_fail);
+        return g_fail == 0 ? 0 : 1;
     }
     struct Test { const char* name; bool (*fn)(); };
     const Test tests[] = {

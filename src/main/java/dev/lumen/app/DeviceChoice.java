@@ -3,7 +3,7 @@ package dev.lumen.app;
 import dev.lumen.backend.Backends;
 import dev.lumen.tensor.Device;
 
-/** The --device option of train, eval and predict: cpu, or cuda when its backend loads; never a silent fallback. */
+/** The --device option of train, eval and predict: cpu, or cuda[:N] when that device's backend loads; never a silent fallback. */
 public final class DeviceChoice {
     private DeviceChoice() {}
 
@@ -18,7 +18,7 @@ public final class DeviceChoice {
         if (d.kind() == Device.Kind.CUDA) {
             String why;
             try {
-                why = Backends.cudaStatus();
+                why = Backends.cudaStatus(d.index());
             } catch (java.util.ServiceConfigurationError e) {
                 // A kernels jar whose provider class cannot load: as unavailable as no jar at all.
                 why = "CUDA backend unavailable: " + e.getMessage();

@@ -22,7 +22,13 @@ class DoctorCommandTest {
         assertTrue(text.startsWith("java "), text);
         String why = Backends.cudaStatus();
         if (why == null) {
-            assertTrue(text.contains("\ncuda:0 "), "a device line: " + text);
+            int devices = dev.lumen.cuda.CudaContext.deviceCount();
+            StringBuilder loaded = new StringBuilder();
+            for (int i = 0; i < devices; i++) {
+                assertTrue(text.contains("\ncuda:" + i + " "), "a line for device " + i + " of " + devices + ": " + text);
+                loaded.append(i == 0 ? "" : ", ").append("cuda:").append(i);
+            }
+            assertTrue(text.contains("loaded on " + loaded + "\n"), "the kernels module on every device: " + text);
             assertTrue(text.contains("\nfatbin ") && text.contains("sm_90"), "the fatbin's architectures: " + text);
         } else {
             assertTrue(text.contains("unavailable: "), "the reason: " + text);

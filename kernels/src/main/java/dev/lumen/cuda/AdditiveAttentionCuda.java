@@ -72,7 +72,7 @@ public final class AdditiveAttentionCuda {
 
     /** Batch mean and biased variance of u = dwconv(t) + bias, per channel. */
     public static void batchStats(CudaContext ctx, DType dt, Shape s, long t, long dw, long db, long mean, long var) {
-        try (DeviceScratch part = DeviceScratch.allocate(16L * s.c() * s.slotsPerChannel()); KernelArgs a = new KernelArgs();
+        try (DeviceScratch part = DeviceScratch.allocate(ctx, 16L * s.c() * s.slotsPerChannel()); KernelArgs a = new KernelArgs();
              KernelArgs f = new KernelArgs()) {
             a.ptr(t).ptr(dw).ptr(db).ptr(part.ptr()).i32(s.b()).i32(s.c()).i32(s.h()).i32(s.w());
             kernel(ctx, "catm_stats", dt).launch(s.tileGrid((long) s.b() * s.c()), new int[] {THREADS}, 0, a);
@@ -98,7 +98,7 @@ public final class AdditiveAttentionCuda {
     /** Pass 1 for one gate. */
     public static void gates(CudaContext ctx, DType dt, Shape s, long t, Gate g, State out) {
         int acc = accBytes(dt);
-        try (DeviceScratch part = DeviceScratch.allocate((long) acc * s.b() * s.tiles() * s.c());
+        try (DeviceScratch part = DeviceScratch.allocate(ctx, (long) acc * s.b() * s.tiles() * s.c());
              KernelArgs a = new KernelArgs(); KernelArgs c = new KernelArgs()) {
             a.ptr(t).ptr(g.dwWeight()).ptr(g.dwBias()).ptr(g.mean()).ptr(g.invStd()).ptr(g.bnWeight()).ptr(g.bnBias())
                     .ptr(g.spatialWeight()).ptr(out.spatial()).ptr(part.ptr()).i32(s.c()).i32(s.h()).i32(s.w());
@@ -124,10 +124,10 @@ public final class AdditiveAttentionCuda {
                                 long gradDwcBias, GateGrads gradQ, GateGrads gradK) {
         int acc = accBytes(dt);
         long bc = (long) s.b() * s.c(), pix = (long) s.b() * s.hw();
-        try (DeviceScratch dS = DeviceScratch.allocate(acc * s.elements());
-             DeviceScratch part = DeviceScratch.allocate(acc * bc * s.tiles() * 12);
-             DeviceScratch dg = DeviceScratch.allocate(acc * bc * 4);     // dg_q, dg_k, dm_q, dm_k
-             DeviceScratch dz = DeviceScratch.allocate(acc * pix * 2)) {  // dz_q, dz_k
+        try (DeviceScratch dS = DeviceScratch.allocate(ctx, acc * s.elements());
+             DeviceScratch part = DeviceScratch.allocate(ctx, acc * bc * s.tiles() * 12);
+             DeviceScratch dg = DeviceScratch.allocate(ctx, acc * bc * 4);     // dg_q, dg_k, dm_q, dm_k
+             DeviceScratch dz = DeviceScratch.allocate(ctx, acc * pix * 2)) {  // dz_q, dz_k
             long dgq = dg.ptr(), dgk = dgq + acc * bc, dmq = dgk + acc * bc, dmk = dmq + acc * bc;
             long dzq = dz.ptr(), dzk = dzq + acc * pix;
             try (KernelArgs a = new KernelArgs(); KernelArgs r = new KernelArgs()) {
@@ -162,7 +162,7 @@ public final class AdditiveAttentionCuda {
     private static void spatialGate(CudaContext ctx, DType dt, Shape s, long t, Gate g, State st, long dz, long dS, long dm,
                                     boolean batchStats, long part, GateGrads out) {
         int acc = accBytes(dt);
-        try (DeviceScratch bn = DeviceScratch.allocate(24L * s.c() * s.slotsPerChannel()); DeviceScratch means = DeviceScratch.allocate(2L * acc * s.c());
+        try (DeviceScratch bn = DeviceScratch.allocate(ctx, 24L * s.c() * s.slotsPerChannel()); DeviceScratch means = DeviceScratch.allocate(ctx, 2L * acc * s.c());
              KernelArgs a = new KernelArgs(); KernelArgs f = new KernelArgs(); KernelArgs in = new KernelArgs(); KernelArgs r = new KernelArgs()) {
             long meanDa = means.ptr(), meanDau = meanDa + (long) acc * s.c();
             a.ptr(t).ptr(g.dwWeight()).ptr(g.dwBias()).ptr(g.mean()).ptr(g.invStd()).ptr(g.bnWeight()).ptr(g.bnBias())

@@ -10,9 +10,9 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 
 /**
- * Our FFM binding of cuBLAS (the library {@link CublasLibrary} finds) and the process's one
- * cuBLAS handle, made in the CUDA context and bound to its compute stream, where every
- * kernel runs: GEMMs are ordered with the kernels around them without events. Every call goes
+ * Our FFM binding of cuBLAS (the library {@link CublasLibrary} finds) and one cuBLAS handle
+ * per device (a handle belongs to the device current when it was made), made in that device's
+ * context and bound to its compute stream, where every kernel runs: GEMMs are ordered with the kernels around them without events. Every call goes
  * through an exact-typed invokeExact and every status is checked: a failure names the call and
  * the status.
  *
@@ -37,7 +37,8 @@ public final class Cublas {
     private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG;
     private static final ValueLayout PTR = ValueLayout.ADDRESS;
 
-    private static volatile Cublas instance;
+    private static final java.util.concurrent.ConcurrentHashMap<Integer, Cublas> BY_DEVICE = new java.util.concurrent.ConcurrentHashMap<>();
+    private static CublasLibrary.Found found;
     private static volatile String unavailable;
     private static volatile boolean tf32 = Boolean.getBoolean("lumen.cuda.tf32");
 
@@ -101,28 +102,36 @@ public final class Cublas {
         }
     }
 
+    /** Device 0's cuBLAS (see {@link #of}). */
+    public static Cublas get() { return of(CudaContext.get()); }
+
     /**
-     * The process's cuBLAS, made on first use in {@link CudaContext#get()}'s context; throws a
+     * The cuBLAS handle of ctx's device, made on first use in that context; throws a
      * CudaException whose message is the one-line reason when no cuBLAS library can be loaded.
      */
-    public static Cublas get() {
-        Cublas c = instance;
+    public static Cublas of(CudaContext ctx) {
+        Cublas c = BY_DEVICE.get(ctx.ordinal());
         if (c != null) return c;
         synchronized (Cublas.class) {
-            if (instance != null) return instance;
+            c = BY_DEVICE.get(ctx.ordinal());
+            if (c != null) return c;
             if (unavailable != null) throw new CudaException(unavailable, -1);
-            CudaContext ctx = CudaContext.get();
-            CublasLibrary.Found lib;
-            try {
-                lib = CublasLibrary.locate();
-            } catch (CudaException e) {
-                unavailable = e.getMessage();  // a missing library stays missing for this process
-                throw e;
+            if (found == null) {
+                try {
+                    found = CublasLibrary.locate();
+                } catch (CudaException e) {
+                    unavailable = e.getMessage();  // a missing library stays missing for this process
+                    throw e;
+                }
             }
-            instance = new Cublas(lib, ctx, ctx.stream());
-            return instance;
+            c = new Cublas(found, ctx, ctx.stream());
+            BY_DEVICE.put(ctx.ordinal(), c);
+            return c;
         }
     }
+
+    /** The context whose device this handle computes on. */
+    public CudaContext context() { return context; }
 
     /** Allows (or forbids again) TF32 tensor cores for FP32 products; off unless lumen.cuda.tf32=true. */
     public static void allowTf32(boolean allow) { tf32 = allow; }

@@ -8,51 +8,75 @@ import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Device 0's primary context, its two streams and Lumen's kernels module (the fatbin that
- * `make kernels` builds, a resource of this jar). One per process; made on first use.
+ * One device's primary context, its two streams and Lumen's kernels module (the fatbin that
+ * `make kernels` builds, a resource of this jar), loaded into that context. One per device and
+ * process ({@link #of(int)}), made on first use; {@link #get()} is device 0's.
  *
  * <p>All compute goes to one stream, so work is ordered without events and memory freed by one
  * op can be reused by the next at once (the caching allocator relies on it). Host-to-device
  * batch copies go to a second stream and meet the compute stream through an event.
  * The driver's current context is per thread: {@link #bind()} makes it current where it is
- * used, so any thread (a data loader, the GC's cleaner) may call in.
+ * used, so any thread (a data loader, the GC's cleaner) may call in, and one thread per device
+ * can drive several devices at once.
  */
 public final class CudaContext {
     static final String FATBIN = "/dev/lumen/cuda/lumen_kernels.fatbin";
     static final String NVCC_VERSION = "/dev/lumen/cuda/nvcc-version.txt";
-    private static volatile CudaContext instance;
+    private static final ConcurrentHashMap<Integer, CudaContext> CONTEXTS = new ConcurrentHashMap<>();
 
     private final CudaDriver driver;
+    private final int ordinal;
+    private final int device;
     private final MemorySegment context;
     private final MemorySegment module;
     private final ConcurrentHashMap<String, Kernel> kernels = new ConcurrentHashMap<>();
     private final MemorySegment computeStream;
     private final MemorySegment copyStream;
     private final LaunchLimits launchLimits;
-    /** The context each thread last made current, so bind() is a field read after the first call. */
-    private final ThreadLocal<Boolean> bound = ThreadLocal.withInitial(() -> Boolean.FALSE);
 
-    private CudaContext(CudaDriver driver) {
+    private CudaContext(CudaDriver driver, int ordinal) {
         this.driver = driver;
-        if (driver.deviceCount() < 1) throw new CudaException("no CUDA device found by " + driver.library(), -1);
-        int dev = driver.device(0);
-        this.context = driver.primaryContextRetain(dev);
+        this.ordinal = ordinal;
+        this.device = driver.device(ordinal);
+        this.context = driver.primaryContextRetain(device);
+        MemorySegment previous = driver.currentContext();
         driver.setCurrentContext(context);
-        bound.set(Boolean.TRUE);
         this.module = loadModule(driver);
-        this.launchLimits = LaunchLimits.of(driver, dev);
+        this.launchLimits = LaunchLimits.of(driver, device);
         this.computeStream = driver.streamCreate(CudaDriver.STREAM_NON_BLOCKING);
         this.copyStream = driver.streamCreate(CudaDriver.STREAM_NON_BLOCKING);
+        // Made on whichever thread asked first: leave that thread's current device as it was.
+        if (previous != null) driver.setCurrentContext(previous);
     }
 
-    public static CudaContext get() {
-        CudaContext c = instance;
+    /** Device 0's context. */
+    public static CudaContext get() { return of(0); }
+
+    /**
+     * The context of device ordinal (cuda:ordinal), made on first use; a CudaException with a
+     * one-line reason when the driver has no such device.
+     */
+    public static CudaContext of(int ordinal) {
+        CudaContext c = CONTEXTS.get(ordinal);
         if (c != null) return c;
         synchronized (CudaContext.class) {
-            if (instance == null) instance = new CudaContext(CudaDriver.get());
-            return instance;
+            c = CONTEXTS.get(ordinal);
+            if (c != null) return c;
+            CudaDriver driver = CudaDriver.get();
+            int count = driver.deviceCount();
+            if (count < 1) throw new CudaException("no CUDA device found by " + driver.library(), -1);
+            if (ordinal < 0 || ordinal >= count) {
+                throw new CudaException("cuda:" + ordinal + " requested but the driver reports " + count
+                        + (count == 1 ? " device" : " devices") + " (cuda:0" + (count > 1 ? " to cuda:" + (count - 1) : "") + ")", -1);
+            }
+            c = new CudaContext(driver, ordinal);
+            CONTEXTS.put(ordinal, c);
+            return c;
         }
     }
+
+    /** How many devices the driver reports; a CudaException with the reason where there is no driver. */
+    public static int deviceCount() { return CudaDriver.get().deviceCount(); }
 
     private static MemorySegment loadModule(CudaDriver driver) {
         byte[] image = resource(FATBIN);
@@ -88,12 +112,15 @@ public final class CudaContext {
 
     public CudaDriver driver() { return driver; }
 
+    /** The device's ordinal: N of cuda:N. */
+    public int ordinal() { return ordinal; }
+
+    /** The driver's CUcontext, for calls that name a context (peer copies, NCCL). */
+    public MemorySegment handle() { return context; }
+
     /** Makes this context current on the calling thread (the driver's current context is per thread). */
     public CudaContext bind() {
-        if (!bound.get()) {
-            driver.setCurrentContext(context);
-            bound.set(Boolean.TRUE);
-        }
+        driver.ensureCurrentContext(context);
         return this;
     }
 
@@ -138,8 +165,8 @@ public final class CudaContext {
         }
     }
 
-    /** One line for logs: the driver, its version and the device. */
+    /** One line for logs: the device, the driver and its version. */
     public String describe() {
-        return driver.deviceName(driver.device(0)) + ", driver " + formatVersion(driver.driverVersion()) + " (" + driver.library() + ")";
+        return "cuda:" + ordinal + " " + driver.deviceName(device) + ", driver " + formatVersion(driver.driverVersion()) + " (" + driver.library() + ")";
     }
 }

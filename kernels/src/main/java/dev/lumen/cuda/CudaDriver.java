@@ -30,6 +30,8 @@ public final class CudaDriver {
 
     /** A per-thread 64-byte block for out-parameters (pointers, ints), reused by every call on that thread. */
     private static final ThreadLocal<MemorySegment> OUT = ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(64, 16));
+    /** Each thread's current context as set through this binding, so that making it current again costs no call. */
+    private static final ThreadLocal<MemorySegment> CURRENT = new ThreadLocal<>();
 
     private final String library;
     private final boolean emulated;
@@ -37,7 +39,7 @@ public final class CudaDriver {
             cuDeviceGetAttribute, cuDeviceTotalMem, cuDevicePrimaryCtxRetain, cuCtxSetCurrent, cuCtxSynchronize,
             cuModuleLoadData, cuModuleUnload, cuModuleGetFunction, cuFuncSetAttribute, cuFuncGetAttribute, cuLaunchKernel, cuMemAlloc,
             cuMemFree, cuMemAllocHost, cuMemFreeHost, cuMemcpyHtoD, cuMemcpyDtoH, cuMemcpyDtoD, cuMemcpyHtoDAsync,
-            cuMemcpyDtoHAsync, cuMemcpyDtoDAsync, cuMemsetD8, cuMemsetD8Async, cuMemsetD32Async, cuMemGetInfo,
+            cuMemcpyDtoHAsync, cuMemcpyDtoDAsync, cuMemcpyPeerAsync, cuMemsetD8, cuMemsetD8Async, cuMemsetD32Async, cuMemGetInfo,
             cuStreamCreate, cuStreamDestroy, cuStreamSynchronize, cuStreamWaitEvent, cuEventCreate, cuEventRecord,
             cuEventSynchronize, cuEventQuery, cuEventElapsedTime, cuEventDestroy, cuGetErrorName, cuGetErrorString;
     /** The emulator's call counters; null on a real driver. */
@@ -72,6 +74,7 @@ public final class CudaDriver {
         cuMemcpyHtoDAsync = bind(linker, lib, "cuMemcpyHtoDAsync_v2", LONG, PTR, LONG, PTR);
         cuMemcpyDtoHAsync = bind(linker, lib, "cuMemcpyDtoHAsync_v2", PTR, LONG, LONG, PTR);
         cuMemcpyDtoDAsync = bind(linker, lib, "cuMemcpyDtoDAsync_v2", LONG, LONG, LONG, PTR);
+        cuMemcpyPeerAsync = bind(linker, lib, "cuMemcpyPeerAsync", LONG, PTR, LONG, PTR, LONG, PTR);
         cuMemsetD8 = bind(linker, lib, "cuMemsetD8_v2", LONG, ValueLayout.JAVA_BYTE, LONG);
         cuMemsetD8Async = bind(linker, lib, "cuMemsetD8Async", LONG, ValueLayout.JAVA_BYTE, LONG, PTR);
         cuMemsetD32Async = bind(linker, lib, "cuMemsetD32Async", LONG, INT, LONG, PTR);
@@ -256,12 +259,23 @@ public final class CudaDriver {
         return out.get(ValueLayout.ADDRESS, 0);
     }
 
+    /** Makes ctx the calling thread's current context (the driver keeps one per thread). */
     public void setCurrentContext(MemorySegment ctx) {
         try {
             check("cuCtxSetCurrent", (int) cuCtxSetCurrent.invokeExact(ctx));
         } catch (Throwable t) {
             throw rethrow(t);
         }
+        CURRENT.set(ctx);
+    }
+
+    /** The context this thread last made current through {@link #setCurrentContext}, or null. */
+    public MemorySegment currentContext() { return CURRENT.get(); }
+
+    /** setCurrentContext(ctx) unless it is already this thread's current context: a field read on the hot path. */
+    public void ensureCurrentContext(MemorySegment ctx) {
+        MemorySegment cur = CURRENT.get();
+        if (cur == null || cur.address() != ctx.address()) setCurrentContext(ctx);
     }
 
     public void synchronize() {
@@ -417,6 +431,15 @@ public final class CudaDriver {
     public void copyDtoDAsync(long dst, long src, long bytes, MemorySegment stream) {
         try {
             check("cuMemcpyDtoDAsync_v2", (int) cuMemcpyDtoDAsync.invokeExact(dst, src, bytes, stream));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** Device-to-device copy between two contexts' memory (two devices), queued on stream. */
+    public void copyPeerAsync(long dst, MemorySegment dstContext, long src, MemorySegment srcContext, long bytes, MemorySegment stream) {
+        try {
+            check("cuMemcpyPeerAsync", (int) cuMemcpyPeerAsync.invokeExact(dst, dstContext, src, srcContext, bytes, stream));
         } catch (Throwable t) {
             throw rethrow(t);
         }

@@ -9,7 +9,7 @@ import java.util.function.Supplier;
 
 /**
  * What CUDA Lumen can use here, in the spirit of torch.utils.collect_env: the driver and its
- * version, each device with its memory and compute capability, the kernels fatbin's
+ * version, each device (cuda:0, cuda:1, ...) with its memory and compute capability, the kernels fatbin's
  * architectures and compiler, and the cuBLAS and cuDNN libraries, each with the reason when it
  * is missing. Every probe is independent, so one missing piece never hides the others.
  */
@@ -43,8 +43,14 @@ public final class CudaEnvironment {
         }
         items.add(fatbin());
         items.add(attempt("kernels module", () -> {
-            CudaContext.get();
-            return "loaded on cuda:0";
+            // Each device loads its own copy, so each is tried.
+            List<String> on = new ArrayList<>();
+            for (int i = 0; i < count; i++) {
+                CudaContext.of(i);
+                on.add("cuda:" + i);
+            }
+            if (on.isEmpty()) throw new CudaException("no device to load it on", -1);
+            return "loaded on " + String.join(", ", on);
         }));
         items.add(attempt("cuBLAS", () -> Cublas.get().describe()));
         items.add(attempt("cuDNN", () -> {

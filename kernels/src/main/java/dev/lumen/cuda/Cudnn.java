@@ -25,7 +25,8 @@ import java.util.List;
  * emulated cuDNN can read. Every status is checked; a failure names the call and cuDNN's text.
  *
  * <p>Device pointers travel as {@code long} (CUdeviceptr), host scalars and descriptors as
- * segments. One handle per context, bound to the context's compute stream.
+ * segments. One instance and handle per device ({@link #of}; a cuDNN handle belongs to the device
+ * current when it was made), bound to that context's compute stream.
  */
 public final class Cudnn {
     // cudnnDataType_t, cudnnTensorFormat_t, cudnnConvolutionMode_t, cudnnMathType_t,
@@ -47,10 +48,13 @@ public final class Cudnn {
     private static final ValueLayout.OfDouble DOUBLE = ValueLayout.JAVA_DOUBLE;
     private static final AddressLayout PTR = ValueLayout.ADDRESS;
 
-    private static volatile Cudnn instance;
+    private static final java.util.concurrent.ConcurrentHashMap<Integer, Cudnn> BY_DEVICE = new java.util.concurrent.ConcurrentHashMap<>();
+    /** The library that loaded, so that every device binds the same one. */
+    private static String loaded;
     private static volatile String unavailable;
 
     private final String library;
+    private final int ordinal;
     private final MethodHandle getVersion, getErrorString, create, destroy, setStream,
             createTensor, setTensor4dEx, getTensor4d, destroyTensor,
             createFilter, setFilter4d, getFilter4d, destroyFilter,
@@ -58,10 +62,11 @@ public final class Cudnn {
             fwdAlgo, bwdDataAlgo, bwdFilterAlgo, fwdWorkspace, bwdDataWorkspace, bwdFilterWorkspace,
             convForward, convBackwardData, convBackwardFilter, addTensor,
             deriveBn, bnForwardTraining, bnForwardInference, bnBackward;
-    private MemorySegment handle;
+    private volatile MemorySegment handle;
 
-    private Cudnn(String library, SymbolLookup lib) {
+    private Cudnn(String library, SymbolLookup lib, int ordinal) {
         this.library = library;
+        this.ordinal = ordinal;
         Linker l = Linker.nativeLinker();
         getVersion = l.downcallHandle(find(lib, "cudnnGetVersion"), FunctionDescriptor.of(LONG));
         getErrorString = l.downcallHandle(find(lib, "cudnnGetErrorString"), FunctionDescriptor.of(PTR, INT));
@@ -112,20 +117,26 @@ public final class Cudnn {
 
     // ---------------------------------------------------------------- loading
 
-    /** The cuDNN of this process: loaded once, with one handle on the context's compute stream. */
-    public static Cudnn get() {
-        Cudnn c = instance;
+    /** Device 0's cuDNN (see {@link #of}). */
+    public static Cudnn get() { return of(CudaContext.get()); }
+
+    /** The cuDNN of ctx's device: the library loaded once per process, one handle per device on its compute stream. */
+    public static Cudnn of(CudaContext ctx) {
+        Cudnn c = BY_DEVICE.get(ctx.ordinal());
         if (c != null) return c;
         synchronized (Cudnn.class) {
-            if (instance != null) return instance;
+            c = BY_DEVICE.get(ctx.ordinal());
+            if (c != null) return c;
             if (unavailable != null) throw new CudaException(unavailable, -1);
             try {
-                instance = load(candidates());
-                return instance;
+                c = load(loaded != null ? List.of(loaded) : candidates(), ctx.ordinal());
             } catch (CudaException e) {
                 unavailable = e.getMessage();
                 throw e;
             }
+            loaded = c.library;
+            BY_DEVICE.put(ctx.ordinal(), c);
+            return c;
         }
     }
 
@@ -189,14 +200,16 @@ public final class Cudnn {
         return out;
     }
 
-    /** Loads the first candidate that opens, uncached; the error names all of them. */
-    public static Cudnn load(List<String> candidates) {
+    /** Loads the first candidate that opens, uncached, for device 0; the error names all of them. */
+    public static Cudnn load(List<String> candidates) { return load(candidates, 0); }
+
+    private static Cudnn load(List<String> candidates, int ordinal) {
         for (String name : candidates) {
             try {
                 SymbolLookup lib = name.contains("/")
                         ? SymbolLookup.libraryLookup(Path.of(name), Arena.global())
                         : SymbolLookup.libraryLookup(name, Arena.global());
-                return new Cudnn(name, lib);
+                return new Cudnn(name, lib, ordinal);
             } catch (IllegalArgumentException e) {
                 // not there (or not loadable): try the next
             }
@@ -240,10 +253,18 @@ public final class Cudnn {
 
     // ---------------------------------------------------------------- handle
 
-    /** The handle of this context, created on first use and bound to the compute stream. */
-    public synchronized MemorySegment handle() {
+    /**
+     * The handle of this device's context, created on first use and bound to its compute stream.
+     * Makes that context current on the calling thread: cuDNN runs on the current device.
+     */
+    public MemorySegment handle() {
+        CudaContext ctx = CudaContext.of(ordinal).bind();
+        MemorySegment h = handle;
+        return h != null ? h : createHandle(ctx);
+    }
+
+    private synchronized MemorySegment createHandle(CudaContext ctx) {
         if (handle == null) {
-            CudaContext ctx = CudaContext.get().bind();
             try (Arena a = Arena.ofConfined()) {
                 MemorySegment out = a.allocate(PTR);
                 check("cudnnCreate", (int) create.invokeExact(out));

@@ -101,8 +101,8 @@ public final class DepthwiseConvCuda {
         int xrows = (WG_TILE_H - 1) * s.stride() + 8 * rw, xcols = (WG_TILE_W - 1) * s.stride() + 4 * vw;
         int xpitch = xcols + ((4 - xcols) & 7);
         int smem = (Math.max(WG_TILE_H * WG_TILE_W + xrows * xpitch, WG_THREADS / 32 * rw * vw * 32) + WG_THREADS) * 4;
-        try (DeviceScratch pw = DeviceScratch.allocate((long) splits * s.c() * taps * 4);
-             DeviceScratch pb = DeviceScratch.allocate((long) splits * s.c() * 4)) {
+        try (DeviceScratch pw = DeviceScratch.allocate(ctx, (long) splits * s.c() * taps * 4);
+             DeviceScratch pb = DeviceScratch.allocate(ctx, (long) splits * s.c() * 4)) {
             try (KernelArgs a = new KernelArgs()) {
                 a.ptr(x).ptr(go).ptr(pw.ptr()).ptr(pb.ptr()).i32(s.n()).i32(s.c()).i32(s.h()).i32(s.w()).i32(s.k()).i32(s.pad())
                         .i32(s.oh()).i32(s.ow());

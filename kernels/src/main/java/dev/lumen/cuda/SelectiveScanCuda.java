@@ -90,7 +90,7 @@ public final class SelectiveScanCuda {
         int groups = s.groups();
         long nA = (long) ROUTES * s.d() * s.n(), nD = (long) ROUTES * s.d(), nBC = (long) s.b() * ROUTES * s.n() * s.len();
         long bcBytes = groups * 2 * nBC * e, pBytes = s.b() * (nA + 2 * nD) * e;
-        try (DeviceScratch partBC = DeviceScratch.allocate(bcBytes); DeviceScratch partP = DeviceScratch.allocate(pBytes)) {
+        try (DeviceScratch partBC = DeviceScratch.allocate(ctx, bcBytes); DeviceScratch partP = DeviceScratch.allocate(ctx, pBytes)) {
             try (KernelArgs k = new KernelArgs()) {
                 k.ptr(x).ptr(delta).ptr(a).ptr(bs).ptr(cs).ptr(ds).ptr(bias).ptr(states).ptr(gout)
                         .ptr(gx).ptr(gdelta).ptr(partBC.ptr()).ptr(partP.ptr())

@@ -16,7 +16,7 @@ class CudaBackendProviderTest {
     /** Run in a fresh JVM whose driver is missing: the engine's lookup must explain itself in one line. */
     public static void main(String[] args) {
         String status = Backends.cudaStatus();
-        System.out.print(status == null ? "available" : status);
+        System.out.print((status == null ? "available" : status) + "; " + Backends.cudaDeviceCount() + " devices");
     }
 
     @Test
@@ -27,7 +27,7 @@ class CudaBackendProviderTest {
                 .redirectError(ProcessBuilder.Redirect.DISCARD).start();
         assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the child JVM finished");
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-        assertEquals("CUDA backend unavailable: /nonexistent/libcuda.so.1 not found", out);
+        assertEquals("CUDA backend unavailable: /nonexistent/libcuda.so.1 not found; 0 devices", out);
     }
 
     @Test

@@ -303,7 +303,7 @@ public final class TrainConfig {
     @Option(names = "--resume", paramLabel = "PATH", description = "Continue a run from its last.safetensors (its options, unless given again).")
     public Path resume;
 
-    @Option(names = "--device", paramLabel = "DEV", description = "cpu or cuda. Default: ${DEFAULT-VALUE}.", defaultValue = "cpu")
+    @Option(names = "--device", paramLabel = "DEV", description = "cpu, cuda (device 0) or cuda:N. Default: ${DEFAULT-VALUE}.", defaultValue = "cpu")
     public String device = "cpu";
 
     @Option(names = "--output", paramLabel = "DIR", description = "Run folder; default: runs/<date-time>-<model>/ (or the resumed run's).")

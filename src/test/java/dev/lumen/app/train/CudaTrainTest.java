@@ -116,6 +116,33 @@ class CudaTrainTest {
         assertTrue(predicted.contains("img00.png"), predicted);
     }
 
+    /**
+     * --device cuda:1 trains on the second device: the same losses, bit for bit, as on cuda:0 (the
+     * same kernels on the same inputs), with every allocation on cuda:1; a missing ordinal is a
+     * one-line error naming how many devices there are.
+     */
+    @Test
+    void trainsOnTheSecondDevice() {
+        int devices = dev.lumen.cuda.CudaContext.deviceCount();
+        if (Boolean.getBoolean("lumen.cuda.required") && CudaBackend.get().driver().isEmulated()) {
+            assertTrue(devices >= 2, "the build runs the emulated driver with LUMEN_EMU_DEVICES=2, it reports " + devices);
+        }
+        Assumptions.assumeTrue(devices >= 2, "one CUDA device here");
+        Records first = train(tmp.resolve("cuda0"), "cuda:0", 1);
+        long allocationsOn0 = CudaBackend.of(0).driverAllocations();
+        Records second = train(tmp.resolve("cuda1"), "cuda:1", 1);
+        assertEquals(first.losses, second.losses, "cuda:0 and cuda:1 compute the same bits");
+        assertEquals(allocationsOn0, CudaBackend.of(0).driverAllocations(), "a cuda:1 run allocated on cuda:0");
+        assertTrue(CudaBackend.of(1).driverAllocations() > 0, "nothing allocated on cuda:1");
+
+        List<String> args = with(TrainFixtures.tinyArgs(data, tmp.resolve("cuda9"), 1), "--device", "cuda:9");
+        TrainFixtures.Run run = TrainFixtures.lumenTrain(args, new Records());
+        assertTrue(run.code() != 0, "cuda:9 trained");
+        assertTrue(run.err().contains("--device cuda:9: CUDA backend unavailable: cuda:9 requested but the driver reports "
+                + devices + " devices"), run.err());
+        assertEquals(1, run.err().strip().lines().count(), "one line: " + run.err());
+    }
+
     /** Runs a lumen subcommand in-process; returns its standard output, failing on a non-zero exit. */
     private static String cli(String... args) {
         java.io.StringWriter out = new java.io.StringWriter(), err = new java.io.StringWriter();

@@ -77,7 +77,7 @@ final class BatchUploader {
         ArrayDeque<Block> list = blocks.get(size);
         Block b = list == null ? null : list.pollFirst();
         if (b != null) return b;
-        long p = CudaBackend.get().allocator().allocate(size);
+        long p = CudaBackend.of(ctx).allocator().allocate(size);
         return new Block(p, null);
     }
 

@@ -25,8 +25,8 @@ import java.lang.foreign.MemorySegment;
 import java.util.function.LongFunction;
 
 /**
- * The CUDA backend: the same kernel families as the CPU backend, on device 0. Storage comes
- * from the caching device allocator; every kernel, cuBLAS and cuDNN call is queued on the
+ * The CUDA backend of one device (cuda:N; one instance per device, {@link #of}): the same kernel
+ * families as the CPU backend. Storage comes from the device's own caching allocator; every kernel, cuBLAS and cuDNN call is queued on the
  * context's compute stream, and the host waits only where a value must reach it (a copy to the
  * host). Standard layers go to cuBLAS (GEMM) and cuDNN (convolution, BatchNorm); everything else
  * runs Lumen's own kernels from kernels/cuda, compiled into the fatbin (or, under the emulated
@@ -51,31 +51,40 @@ public final class CudaBackend implements Backend {
     private final SelectiveScanKernels selectiveScan;
     private final AdditiveAttentionKernels additiveAttention;
 
-    /** The backend over ctx; the engine makes one per process through CudaBackendProvider. */
+    /** The backend over ctx's device; the engine makes one per device through CudaBackendProvider. */
     public CudaBackend(CudaContext ctx) {
         this.ctx = ctx;
         this.allocator = new DeviceAllocator(ctx);
         this.checks = new DeferredChecks(ctx);
         this.copies = new CudaCopy(ctx, checks);
         this.uploader = new BatchUploader(ctx);
-        this.elementwise = new CudaElementwise();
+        this.elementwise = new CudaElementwise(ctx);
         this.reductions = new CudaReductions(ctx);
-        this.linalg = new CudaLinalg();
-        this.conv = new CudaConv();
-        this.pool = new CudaPool();
-        this.norms = new CudaNorms(ctx, new CudnnBatchNorm());
-        this.indexing = new CudaIndexing(checks);
-        this.resize = new CudaResize();
+        this.linalg = new CudaLinalg(ctx);
+        this.conv = new CudaConv(ctx);
+        this.pool = new CudaPool(ctx);
+        this.norms = new CudaNorms(ctx, new CudnnBatchNorm(ctx));
+        this.indexing = new CudaIndexing(ctx, checks);
+        this.resize = new CudaResize(ctx);
         this.optimizer = new CudaOptimizer(ctx);
         this.outlook = new CudaOutlook(ctx);
         this.selectiveScan = new CudaSelectiveScan(ctx);
         this.additiveAttention = new CudaAdditiveAttention(ctx);
     }
 
-    /** The CUDA backend the engine found (Backends.cuda()); throws with the reason when there is none. */
+    /** Device 0's CUDA backend (Backends.cuda()); throws with the reason when there is none. */
     public static CudaBackend get() { return (CudaBackend) Backends.cuda(); }
 
+    /** The backend of cuda:ordinal (Backends.of(cuda:N)); throws with the reason when there is none. */
+    public static CudaBackend of(int ordinal) { return (CudaBackend) Backends.of(Device.cuda(ordinal)); }
+
+    /** The backend of ctx's device. */
+    public static CudaBackend of(CudaContext ctx) { return of(ctx.ordinal()); }
+
     public CudaContext context() { return ctx; }
+
+    /** The device this backend drives. */
+    public Device device() { return Device.cuda(ctx.ordinal()); }
 
     DeviceAllocator allocator() { return allocator; }
 
@@ -84,8 +93,8 @@ public final class CudaBackend implements Backend {
 
     @Override
     public Storage allocate(long bytes, Device device) {
-        if (device.kind() != Device.Kind.CUDA || device.index() != 0) {
-            throw new IllegalArgumentException("the CUDA backend drives cuda:0 only, not " + device);
+        if (device.kind() != Device.Kind.CUDA || device.index() != ctx.ordinal()) {
+            throw new IllegalArgumentException("the backend of cuda:" + ctx.ordinal() + " cannot allocate on " + device);
         }
         long ptr = allocator.allocate(bytes);
         return new Storage(MemorySegment.ofAddress(ptr), bytes, device, (seg, b) -> allocator.free(seg.address(), b));
@@ -129,6 +138,7 @@ public final class CudaBackend implements Backend {
     @Override
     public Tensor upload(Tensor host, Device device) {
         if (host.device().kind() != Device.Kind.CPU) throw new IllegalArgumentException("upload: expected a host tensor, got " + host);
+        if (!device.equals(device())) throw new IllegalArgumentException("upload: the backend of " + device() + " cannot upload to " + device);
         return uploader.upload(host, device);
     }
 

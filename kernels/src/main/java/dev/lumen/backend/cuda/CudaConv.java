@@ -55,7 +55,10 @@ public final class CudaConv implements ConvKernels {
     /** A convolution's shape: input [n, c, h, w], output [n, o, oh, ow]. */
     private record Key(DType dtype, int n, int c, int h, int w, int o, int oh, int ow, int groups, Window win) {}
 
+    private final CudaContext ctx;
     private final ConcurrentHashMap<Key, Plan> plans = new ConcurrentHashMap<>();
+
+    CudaConv(CudaContext ctx) { this.ctx = ctx; }
 
     static int cudnnType(DType t) {
         return switch (t) {
@@ -75,7 +78,7 @@ public final class CudaConv implements ConvKernels {
         Key k = new Key(x.dtype(), s[0], s[1], s[2], s[3], o, oh, ow, groups, win);
         Plan p = plans.get(k);
         if (p != null) return p;
-        return plans.computeIfAbsent(k, key -> new Plan(Cudnn.get(), key));
+        return plans.computeIfAbsent(k, key -> new Plan(Cudnn.of(ctx), key));
     }
 
     private static long ptr(Tensor t, String what) { return CudaTensors.ptr(CudaTensors.requireContiguous(t, what)); }
@@ -106,7 +109,7 @@ public final class CudaConv implements ConvKernels {
     }
 
     /** Scratch of bytes, or none (pointer 0) when bytes is 0. */
-    private static DeviceScratch workspace(long bytes) { return bytes == 0 ? null : DeviceScratch.allocate(bytes); }
+    private DeviceScratch workspace(long bytes) { return bytes == 0 ? null : DeviceScratch.allocate(ctx, bytes); }
 
     @Override
     public void conv2d(Tensor x, Tensor weight, Tensor bias, Window win, int groups, Tensor out) {
@@ -114,7 +117,6 @@ public final class CudaConv implements ConvKernels {
         if (out.numel() == 0) return;
         long xp = ptr(x, "conv2d x"), wp = ptr(weight, "conv2d weight"), op = ptr(out, "conv2d out");
         long bp = bias == null ? 0 : ptr(bias, "conv2d bias");
-        CudaContext ctx = CudaContext.get();
         DepthwiseConvCuda.Shape dw = depthwise(x.dtype(), s[0], s[1], s[2], s[3], os[1], groups, win);
         if (onTensorCores(x.dtype(), dw)) {
             DepthwiseConvTensorCoreCuda.forward(ctx, halfStorage(x.dtype()), dw, xp, wp, bp, op);
@@ -124,7 +126,7 @@ public final class CudaConv implements ConvKernels {
             DepthwiseConvCuda.forward(ctx, storage(x.dtype()), dw, xp, wp, bp, op);
             return;
         }
-        Cudnn dnn = Cudnn.get();
+        Cudnn dnn = Cudnn.of(ctx);
         Plan p = plan(x, os[1], os[2], os[3], groups, win);
         Cudnn.Algo algo = p.algo(dnn, Cudnn.Pass.FORWARD);
         Cudnn.Scalars k = Cudnn.scalars(p.dtype);
@@ -145,7 +147,6 @@ public final class CudaConv implements ConvKernels {
             gradIn.backend().fill(gradIn, 0);
             return;
         }
-        CudaContext ctx = CudaContext.get();
         DepthwiseConvCuda.Shape dw = depthwise(gradIn.dtype(), s[0], s[1], s[2], s[3], gs[1], groups, win);
         if (onTensorCores(gradIn.dtype(), dw)) {
             DepthwiseConvTensorCoreCuda.backwardInput(ctx, halfStorage(gradIn.dtype()), dw, gp, wp, xp);
@@ -155,7 +156,7 @@ public final class CudaConv implements ConvKernels {
             DepthwiseConvCuda.backwardInput(ctx, storage(gradIn.dtype()), dw, gp, wp, xp);
             return;
         }
-        Cudnn dnn = Cudnn.get();
+        Cudnn dnn = Cudnn.of(ctx);
         Plan p = plan(gradIn, gs[1], gs[2], gs[3], groups, win);
         Cudnn.Algo algo = p.algo(dnn, Cudnn.Pass.BACKWARD_DATA);
         Cudnn.Scalars k = Cudnn.scalars(p.dtype);
@@ -175,13 +176,12 @@ public final class CudaConv implements ConvKernels {
             gradWeight.backend().fill(gradWeight, 0);
             return;
         }
-        CudaContext ctx = CudaContext.get();
         DepthwiseConvCuda.Shape dw = depthwise(x.dtype(), s[0], s[1], s[2], s[3], gs[1], groups, win);
         if (onSimt(x.dtype(), dw)) {
             DepthwiseConvCuda.backwardWeight(ctx, storage(x.dtype()), dw, xp, gp, wp, 0);
             return;
         }
-        Cudnn dnn = Cudnn.get();
+        Cudnn dnn = Cudnn.of(ctx);
         Plan p = plan(x, gs[1], gs[2], gs[3], groups, win);
         Cudnn.Algo algo = p.algo(dnn, Cudnn.Pass.BACKWARD_FILTER);
         Cudnn.Scalars k = Cudnn.scalars(p.dtype);
@@ -201,7 +201,7 @@ public final class CudaConv implements ConvKernels {
         long gp = ptr(gradOut, "conv2d gradOut"), bp = ptr(gradBias, "conv2d gradBias");
         try (KernelArgs a = new KernelArgs()) {
             a.ptr(gp).ptr(bp).i32(s[0]).i32(o).i64((long) s[2] * s[3]);
-            CudaContext.get().kernel("conv2d_bwd_bias_" + CudaBackend.suffix(gradOut.dtype())).launch(
+            ctx.kernel("conv2d_bwd_bias_" + CudaBackend.suffix(gradOut.dtype())).launch(
                     new int[] {o}, new int[] {Launch.THREADS}, 0, a);
         }
     }
@@ -224,7 +224,7 @@ public final class CudaConv implements ConvKernels {
      * im2col or col2im from src to dst over the image shape s: one grid-stride launch over n
      * outputs; shape, when not null, is passed last as a lumen::View.
      */
-    private static void launchColumns(String kernel, Tensor src, Tensor dst, int[] s, Window w, long n, CudaTensors.Layout shape) {
+    private void launchColumns(String kernel, Tensor src, Tensor dst, int[] s, Window w, long n, CudaTensors.Layout shape) {
         if (n == 0) return;
         if (src.dtype() != dst.dtype()) throw new IllegalArgumentException(kernel + ": dtypes " + src.dtype() + " and " + dst.dtype() + " differ");
         cudnnType(src.dtype());   // f32, f64, f16 and bf16 only
@@ -233,7 +233,7 @@ public final class CudaConv implements ConvKernels {
             a.ptr(sp).ptr(dp).i32(s[0]).i32(s[1]).i32(s[2]).i32(s[3]).i32(w.kh()).i32(w.kw()).i32(w.sh()).i32(w.sw())
                     .i32(w.ph()).i32(w.pw()).i32(w.dh()).i32(w.dw()).i32(w.outH(s[2])).i32(w.outW(s[3]));
             if (shape != null) a.view(shape, 0);
-            Launch.elementwise(kernel + CudaBackend.suffix(src.dtype()), n, a);
+            Launch.elementwise(ctx, kernel + CudaBackend.suffix(src.dtype()), n, a);
         }
     }
 }

@@ -11,8 +11,8 @@ import java.util.Arrays;
 
 /**
  * Moving bytes: copies between device views with a dtype conversion (copy.cu), fills, and
- * transfers between host and device. A contiguous copy of one dtype is a plain cuMemcpy; every
- * other copy is one launch of copy_<src>_to_<dst> over both strided layouts.
+ * transfers between host and device or between two devices. A contiguous copy of one dtype is a
+ * plain cuMemcpy; every other copy is one launch of copy_<src>_to_<dst> over both strided layouts.
  */
 final class CudaCopy {
     private final CudaContext ctx;
@@ -33,6 +33,10 @@ final class CudaCopy {
         }
         long n = dst.numel();
         if (n == 0) return;
+        if (!src.device().equals(dst.device())) {
+            betweenDevices(src, dst);
+            return;
+        }
         if (src.dtype() == dst.dtype() && src.isContiguous() && dst.isContiguous()) {
             ctx.bind().driver().copyDtoDAsync(CudaTensors.ptr(dst), CudaTensors.ptr(src), n * dst.dtype().byteSize(), ctx.stream());
             return;
@@ -40,7 +44,7 @@ final class CudaCopy {
         CudaTensors.Layout l = CudaTensors.layout(dst.shape(), src, dst);
         try (KernelArgs a = new KernelArgs()) {
             a.ptr(CudaTensors.base(src)).view(l, 0).ptr(CudaTensors.base(dst)).view(l, 1);
-            Launch.elementwise("copy_" + CudaBackend.suffix(src.dtype()) + "_to_" + CudaBackend.suffix(dst.dtype()), n, a);
+            Launch.elementwise(ctx, "copy_" + CudaBackend.suffix(src.dtype()) + "_to_" + CudaBackend.suffix(dst.dtype()), n, a);
         }
     }
 
@@ -55,7 +59,7 @@ final class CudaCopy {
         CudaTensors.Layout l = CudaTensors.layout(dst.shape(), dst);
         try (KernelArgs a = new KernelArgs()) {
             a.ptr(CudaTensors.base(dst)).view(l, 0).f64(value);
-            Launch.elementwise("fill_" + CudaBackend.suffix(dst.dtype()), n, a);
+            Launch.elementwise(ctx, "fill_" + CudaBackend.suffix(dst.dtype()), n, a);
         }
     }
 
@@ -117,6 +121,52 @@ final class CudaCopy {
                     Backends.cpu().copy(h, dst);
                 }
             }
+        }
+    }
+
+    /**
+     * A copy from one device to another, as PyTorch makes it: the source device's stream first
+     * waits for the destination's (dst's block may still be read there), copies with
+     * cuMemcpyPeerAsync, and the destination's stream waits for the copy, so later work on either
+     * device is ordered after it without a host wait. A dtype change or a strided side is done on
+     * the device that holds it.
+     */
+    private static void betweenDevices(Tensor src, Tensor dst) {
+        if (src.dtype() != dst.dtype() || !src.isContiguous()) {
+            try (Tensor packed = Tensor.empty(dst.dtype(), src.device(), src.shape())) {
+                src.backend().copy(src, packed);
+                betweenDevices(packed, dst);
+            }
+            return;
+        }
+        if (!dst.isContiguous()) {
+            try (Tensor landed = Tensor.empty(dst.dtype(), dst.device(), dst.shape())) {
+                betweenDevices(src, landed);
+                dst.backend().copy(landed, dst);
+            }
+            return;
+        }
+        CudaContext from = CudaContext.of(src.device().index()), to = CudaContext.of(dst.device().index());
+        CudaDriver drv = from.driver();
+        // An event belongs to the context current when it is made, and is recorded on a stream of that context.
+        to.bind();
+        MemorySegment ready = drv.eventCreate(CudaDriver.EVENT_DISABLE_TIMING);
+        drv.eventRecord(ready, to.stream());
+        from.bind();
+        MemorySegment copied = drv.eventCreate(CudaDriver.EVENT_DISABLE_TIMING);
+        try {
+            drv.streamWaitEvent(from.stream(), ready);
+            drv.copyPeerAsync(CudaTensors.ptr(dst), to.handle(), CudaTensors.ptr(src), from.handle(),
+                    dst.numel() * dst.dtype().byteSize(), from.stream());
+            drv.eventRecord(copied, from.stream());
+            to.bind();
+            drv.streamWaitEvent(to.stream(), copied);
+        } finally {
+            // Destroying an event whose work is still queued is allowed: the waits already queued keep it.
+            to.bind();
+            drv.eventDestroy(ready);
+            from.bind();
+            drv.eventDestroy(copied);
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.lumen.backend.cuda;
 
+import dev.lumen.cuda.CudaContext;
 import dev.lumen.backend.ElementwiseKernels;
 import dev.lumen.cuda.KernelArgs;
 import dev.lumen.tensor.DType;
@@ -13,6 +14,10 @@ import java.util.Arrays;
  * semantics (see elementwise.cu), F32 and half types computing in float.
  */
 final class CudaElementwise implements ElementwiseKernels {
+    private final CudaContext ctx;
+
+    CudaElementwise(CudaContext ctx) { this.ctx = ctx; }
+
     @Override
     public void binary(Binary op, Tensor a, Tensor b, Tensor out) {
         CudaTensors.requireDType(out.dtype(), "binary " + op, a, b);
@@ -36,7 +41,7 @@ final class CudaElementwise implements ElementwiseKernels {
             operand(args, l, 2, gradOut);
             args.ptr(gradA != null ? CudaTensors.base(gradA) : 0).view(l, 3);
             args.ptr(gradB != null ? CudaTensors.base(gradB) : 0).view(l, 4);
-            Launch.elementwise(kernel("binary_bwd", t), l.numel(), args);
+            Launch.elementwise(ctx, kernel("binary_bwd", t), l.numel(), args);
         }
     }
 
@@ -68,7 +73,7 @@ final class CudaElementwise implements ElementwiseKernels {
             operand(args, l, 0, a);
             args.f64(s);
             operand(args, l, 1, out);
-            Launch.elementwise(kernel("compare_scalar_fwd", a.dtype()), l.numel(), args);
+            Launch.elementwise(ctx, kernel("compare_scalar_fwd", a.dtype()), l.numel(), args);
         }
     }
 
@@ -98,13 +103,13 @@ final class CudaElementwise implements ElementwiseKernels {
      * One launch of family_dtype(op, operand, view, ..., scalars...): op is left out when negative;
      * operands[written] is the output, whose elements must be distinct.
      */
-    private static void launch(String family, DType t, int op, int[] shape, Tensor[] operands, int written, double... scalars) {
+    private void launch(String family, DType t, int op, int[] shape, Tensor[] operands, int written, double... scalars) {
         CudaTensors.Layout l = layout(shape, operands, written);
         try (KernelArgs args = new KernelArgs()) {
             if (op >= 0) args.i32(op);
             for (int k = 0; k < operands.length; k++) operand(args, l, k, operands[k]);
             for (double s : scalars) args.f64(s);
-            Launch.elementwise(kernel(family, t), l.numel(), args);
+            Launch.elementwise(ctx, kernel(family, t), l.numel(), args);
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.lumen.backend.cuda;
 
+import dev.lumen.cuda.CudaContext;
 import dev.lumen.backend.IndexKernels;
 import dev.lumen.cuda.KernelArgs;
 import dev.lumen.tensor.DType;
@@ -18,7 +19,12 @@ import java.util.Arrays;
 final class CudaIndexing implements IndexKernels {
     private final DeferredChecks checks;
 
-    CudaIndexing(DeferredChecks checks) { this.checks = checks; }
+    private final CudaContext ctx;
+
+    CudaIndexing(CudaContext ctx, DeferredChecks checks) {
+        this.ctx = ctx;
+        this.checks = checks;
+    }
 
     @Override
     public void indexSelect(Tensor x, int dim, Tensor index, Tensor out) {
@@ -37,7 +43,7 @@ final class CudaIndexing implements IndexKernels {
         try (KernelArgs a = new KernelArgs()) {
             a.ptr(CudaTensors.base(x)).view(l, 0).i64(x.stride(dim)).i64(x.shape(dim)).ptr(CudaTensors.ptr(index)).i64(index.stride(0))
                     .view(l, 1).ptr(CudaTensors.base(out)).view(l, 2);
-            Launch.elementwise("index_select_" + suffixes(x, index), l.numel(), a);
+            Launch.elementwise(ctx, "index_select_" + suffixes(x, index), l.numel(), a);
         }
     }
 
@@ -59,7 +65,7 @@ final class CudaIndexing implements IndexKernels {
         try (KernelArgs a = new KernelArgs()) {
             a.ptr(CudaTensors.base(dst)).view(l, 0).ptr(CudaTensors.base(src)).view(l, 1).i64(src.stride(dim))
                     .ptr(CudaTensors.ptr(index)).i64(index.stride(0)).i32(src.shape(dim)).view(l, 2).ptr(checks.failedKey());
-            Launch.elementwise("index_add_" + suffixes(dst, index), l.numel(), a);
+            Launch.elementwise(ctx, "index_add_" + suffixes(dst, index), l.numel(), a);
         }
     }
 
@@ -81,7 +87,7 @@ final class CudaIndexing implements IndexKernels {
         try (KernelArgs a = new KernelArgs()) {
             a.ptr(CudaTensors.base(x)).view(l, 0).i64(x.stride(dim)).i64(x.shape(dim)).ptr(CudaTensors.base(index)).view(l, 1)
                     .ptr(CudaTensors.base(out)).view(l, 2);
-            Launch.elementwise("gather_fwd_" + suffixes(x, index), l.numel(), a);
+            Launch.elementwise(ctx, "gather_fwd_" + suffixes(x, index), l.numel(), a);
         }
     }
 
@@ -107,7 +113,7 @@ final class CudaIndexing implements IndexKernels {
         try (KernelArgs a = new KernelArgs()) {
             a.ptr(CudaTensors.base(dst)).view(l, 0).ptr(CudaTensors.base(src)).view(l, 1).i64(src.stride(dim))
                     .ptr(CudaTensors.base(index)).view(l, 2).i64(index.stride(dim)).i32(index.shape(dim)).view(l, 3).ptr(checks.failedKey());
-            Launch.elementwise("scatter_add_" + suffixes(dst, index), l.numel(), a);
+            Launch.elementwise(ctx, "scatter_add_" + suffixes(dst, index), l.numel(), a);
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.lumen.backend.cuda;
 
+import dev.lumen.cuda.CudaContext;
 import dev.lumen.backend.LinalgKernels;
 import dev.lumen.cuda.Cublas;
 import dev.lumen.tensor.DType;
@@ -17,6 +18,10 @@ import java.util.Arrays;
  * operand has stride 0), and the innermost merged dim becomes one strided-batched GEMM.
  */
 public final class CudaLinalg implements LinalgKernels {
+    private final CudaContext ctx;
+
+    CudaLinalg(CudaContext ctx) { this.ctx = ctx; }
+
     private static final int MAX_INT = Integer.MAX_VALUE;
 
     /**
@@ -125,7 +130,7 @@ public final class CudaLinalg implements LinalgKernels {
     private record Call(Types types, int opX, int opY, int m, int n, int k, long x, int ldx, long y, int ldy,
                         long c, int ldc) {}
 
-    private static void run(Types types, Tensor a, Layout la, Tensor b, Layout lb, Tensor out, Layout lo, int m, int n,
+    private void run(Types types, Tensor a, Layout la, Tensor b, Layout lb, Tensor out, Layout lo, int m, int n,
                             int k, boolean accumulate) {
         long pa = CudaTensors.ptr(a), pb = CudaTensors.ptr(b), po = CudaTensors.ptr(out);
         int r = out.dim();
@@ -175,9 +180,9 @@ public final class CudaLinalg implements LinalgKernels {
         return cols <= MAX_INT && batch.strides[1][0] == (long) lda * m && batch.strides[2][0] == (long) ldo * m;
     }
 
-    private static void gemm(Types types, int opX, int opY, int m, int n, int k, long x, int ldx, long sx, long y, int ldy,
+    private void gemm(Types types, int opX, int opY, int m, int n, int k, long x, int ldx, long sx, long y, int ldy,
                              long sy, long c, int ldc, long sc, int count, boolean accumulate) {
-        Cublas blas = Cublas.get();
+        Cublas blas = Cublas.of(ctx);
         double beta = accumulate ? 1 : 0;
         if (count == 1) {
             blas.gemmEx(opX, opY, m, n, k, 1, x, types.data(), ldx, y, types.data(), ldy, beta, c, types.data(), ldc, types.compute());

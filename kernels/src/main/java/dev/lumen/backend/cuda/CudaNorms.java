@@ -70,7 +70,7 @@ final class CudaNorms implements NormKernels {
                 ctx.kernel("layer_norm_rows_fwd_" + t).launch(new int[] {n}, new int[] {rowThreads(c)}, 0, a);
             } else {
                 a.i32(n).i32(c).i32(sp).ptr(CudaTensors.ptr(out)).ptr(CudaTensors.ptr(mean)).ptr(CudaTensors.ptr(rstd));
-                Launch.elementwise("layer_norm_channels_fwd_" + t, stats, a);
+                Launch.elementwise(ctx, "layer_norm_channels_fwd_" + t, stats, a);
             }
         }
     }
@@ -99,7 +99,7 @@ final class CudaNorms implements NormKernels {
                     ctx.kernel("layer_norm_rows_bwd_input_" + t).launch(new int[] {n}, new int[] {rowThreads(c)}, 0, a);
                 } else {
                     a.i32(n).i32(c).i32(sp).ptr(CudaTensors.ptr(gradX));
-                    Launch.elementwise("layer_norm_channels_bwd_input_" + t, stats, a);
+                    Launch.elementwise(ctx, "layer_norm_channels_bwd_input_" + t, stats, a);
                 }
             }
         }
@@ -107,7 +107,7 @@ final class CudaNorms implements NormKernels {
         if (sp == 1) {
             int colTiles = (c + TILE_COLS - 1) / TILE_COLS;
             int parts = rowParts(n, colTiles);
-            try (DeviceScratch part = DeviceScratch.allocate(2L * parts * c * Double.BYTES); KernelArgs a = new KernelArgs()) {
+            try (DeviceScratch part = DeviceScratch.allocate(ctx, 2L * parts * c * Double.BYTES); KernelArgs a = new KernelArgs()) {
                 if (parts > 0) {
                     a.ptr(CudaTensors.ptr(gradOut)).ptr(CudaTensors.ptr(x)).ptr(CudaTensors.ptr(mean)).ptr(CudaTensors.ptr(rstd))
                             .i32(n).i32(c).ptr(part.ptr());
@@ -116,7 +116,7 @@ final class CudaNorms implements NormKernels {
                 affineGrad(t, part, parts, c, null, 1, gradWeight, gradBias);
             }
         } else {
-            try (DeviceScratch part = DeviceScratch.allocate(2L * n * c * Double.BYTES); KernelArgs a = new KernelArgs()) {
+            try (DeviceScratch part = DeviceScratch.allocate(ctx, 2L * n * c * Double.BYTES); KernelArgs a = new KernelArgs()) {
                 if (n > 0) {
                     a.ptr(CudaTensors.ptr(gradOut)).ptr(CudaTensors.ptr(x)).ptr(CudaTensors.ptr(mean)).ptr(CudaTensors.ptr(rstd))
                             .i32(n).i32(c).i32(sp).ptr(part.ptr());
@@ -144,11 +144,11 @@ final class CudaNorms implements NormKernels {
     }
 
     /** gradWeight and gradBias from the [2, parts, c] partial sums (times rstd per (part, group) when rstd is given). */
-    private static void affineGrad(String t, DeviceScratch part, int parts, int c, Tensor rstd, int groups, Tensor gradWeight, Tensor gradBias) {
+    private void affineGrad(String t, DeviceScratch part, int parts, int c, Tensor rstd, int groups, Tensor gradWeight, Tensor gradBias) {
         try (KernelArgs a = new KernelArgs()) {
             a.ptr(part.ptr()).i32(parts).i32(c).ptr(CudaTensors.ptrOrNull(rstd)).i32(groups)
                     .ptr(CudaTensors.ptrOrNull(gradWeight)).ptr(CudaTensors.ptrOrNull(gradBias));
-            Launch.elementwise("norm_affine_grad_" + t, c, a);
+            Launch.elementwise(ctx, "norm_affine_grad_" + t, c, a);
         }
     }
 
@@ -191,7 +191,7 @@ final class CudaNorms implements NormKernels {
         String t = CudaBackend.suffix(x.dtype());
         // Per (sample, channel) sums of g and g*(x - mean): the weight gradients' parts, and the
         // input gradient's per-group coefficients.
-        try (DeviceScratch part = DeviceScratch.allocate(2L * n * c * Double.BYTES)) {
+        try (DeviceScratch part = DeviceScratch.allocate(ctx, 2L * n * c * Double.BYTES)) {
             if (n > 0) {
                 try (KernelArgs a = new KernelArgs()) {
                     a.ptr(CudaTensors.ptr(gradOut)).ptr(CudaTensors.ptr(x)).ptr(CudaTensors.ptr(mean))
@@ -239,7 +239,7 @@ final class CudaNorms implements NormKernels {
         try (KernelArgs a = new KernelArgs()) {
             a.ptr(out == null ? 0 : CudaTensors.ptr(x)).i64(n).i64(gen.seed()).i64(first).i64(threshold).f64(scale)
                     .ptr(CudaTensors.ptr(mask)).ptr(CudaTensors.ptrOrNull(out));
-            Launch.elementwise("dropout_fwd_" + CudaBackend.suffix(mask.dtype()), n, a);
+            Launch.elementwise(ctx, "dropout_fwd_" + CudaBackend.suffix(mask.dtype()), n, a);
         }
     }
 

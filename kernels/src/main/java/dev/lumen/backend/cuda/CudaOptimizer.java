@@ -128,7 +128,7 @@ final class CudaOptimizer implements OptimizerKernels {
             try (KernelArgs a = new KernelArgs()) {
                 a.ptr(p[0]).ptr(p[1]).ptr(hasBuf ? p[2] : 0).i64(n).f64(lr).f64(momentum).f64(dampening).f64(weightDecay)
                         .i32(nesterov ? 1 : 0).i32(initBuffer ? 1 : 0);
-                Launch.elementwise("optim_sgd_" + suffix(param.dtype()), n, a);
+                Launch.elementwise(ctx, "optim_sgd_" + suffix(param.dtype()), n, a);
             }
         });
     }
@@ -148,7 +148,7 @@ final class CudaOptimizer implements OptimizerKernels {
             try (KernelArgs a = new KernelArgs()) {
                 a.ptr(p[0]).ptr(p[1]).ptr(p[2]).ptr(p[3]).ptr(ams ? p[4] : 0).i64(n).f64(beta1).f64(beta2).f64(eps)
                         .f64(weightDecay).f64(decay).f64(bc[0]).f64(bc[1]).i32(l2 ? 1 : 0).i32(shrink ? 1 : 0);
-                Launch.elementwise("optim_adam_" + suffix(param.dtype()), n, a);
+                Launch.elementwise(ctx, "optim_adam_" + suffix(param.dtype()), n, a);
             }
         });
     }
@@ -229,7 +229,7 @@ final class CudaOptimizer implements OptimizerKernels {
         int nSlices = runs.list().size();
         long recordBytes = 8L * recordLongs * params.size();
         long tableBytes = recordBytes + (long) nSlices * SLICE_BYTES;
-        try (Arena arena = Arena.ofConfined(); DeviceScratch scratch = DeviceScratch.allocate(tableBytes)) {
+        try (Arena arena = Arena.ofConfined(); DeviceScratch scratch = DeviceScratch.allocate(ctx, tableBytes)) {
             MemorySegment table = arena.allocate(tableBytes, 8);
             for (int t = 0; t < params.size(); t++) {
                 long[] r = records.get(t);
@@ -296,7 +296,7 @@ final class CudaOptimizer implements OptimizerKernels {
         flat("scale", new Tensor[] {x}, new boolean[] {true}, p -> {
             try (KernelArgs a = new KernelArgs()) {
                 a.ptr(p[0]).i64(x.numel()).f64(factor);
-                Launch.elementwise("optim_scale_" + suffix(x.dtype()), x.numel(), a);
+                Launch.elementwise(ctx, "optim_scale_" + suffix(x.dtype()), x.numel(), a);
             }
         });
     }
@@ -307,7 +307,7 @@ final class CudaOptimizer implements OptimizerKernels {
         flat("clamp", new Tensor[] {x}, new boolean[] {true}, p -> {
             try (KernelArgs a = new KernelArgs()) {
                 a.ptr(p[0]).i64(x.numel()).f64(lo).f64(hi);
-                Launch.elementwise("optim_clamp_" + suffix(x.dtype()), x.numel(), a);
+                Launch.elementwise(ctx, "optim_clamp_" + suffix(x.dtype()), x.numel(), a);
             }
         });
     }
@@ -317,7 +317,7 @@ final class CudaOptimizer implements OptimizerKernels {
         flat("ema_update", new Tensor[] {ema, src}, new boolean[] {true, false}, p -> {
             try (KernelArgs a = new KernelArgs()) {
                 a.ptr(p[0]).ptr(p[1]).i64(ema.numel()).f64(decay);
-                Launch.elementwise("optim_ema_" + suffix(ema.dtype()), ema.numel(), a);
+                Launch.elementwise(ctx, "optim_ema_" + suffix(ema.dtype()), ema.numel(), a);
             }
         });
     }
@@ -377,7 +377,7 @@ final class CudaOptimizer implements OptimizerKernels {
         long tableBytes = (long) nChunks * CHUNK_BYTES + (long) tensors * RANGE_BYTES;
         long rangesOff = (long) nChunks * CHUNK_BYTES, partialOff = tableBytes, outOff = partialOff + (long) nChunks * 8;
         CudaDriver drv = ctx.bind().driver();
-        try (Arena arena = Arena.ofConfined(); DeviceScratch scratch = DeviceScratch.allocate(outOff + (2L + tensors) * 8)) {
+        try (Arena arena = Arena.ofConfined(); DeviceScratch scratch = DeviceScratch.allocate(ctx, outOff + (2L + tensors) * 8)) {
             MemorySegment table = arena.allocate(tableBytes, 8);
             for (int k = 0; k < nChunks; k++) {
                 long[] run = chunks.get(k);

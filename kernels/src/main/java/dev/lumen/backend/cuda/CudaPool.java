@@ -1,5 +1,6 @@
 package dev.lumen.backend.cuda;
 
+import dev.lumen.cuda.CudaContext;
 import dev.lumen.backend.ConvKernels.Window;
 import dev.lumen.backend.PoolKernels;
 import dev.lumen.cuda.KernelArgs;
@@ -13,6 +14,10 @@ import dev.lumen.tensor.Tensor;
  * pixel instead of scattering, so no atomics and the same bits every run.
  */
 final class CudaPool implements PoolKernels {
+    private final CudaContext ctx;
+
+    CudaPool(CudaContext ctx) { this.ctx = ctx; }
+
     @Override
     public void maxPool2d(Tensor x, Window w, Tensor out, Tensor indices) {
         String op = "maxPool2d";
@@ -25,7 +30,7 @@ final class CudaPool implements PoolKernels {
             int[] shape = {Math.multiplyExact(o[0], o[1]), o[2], o[3]};
             a.ptr(CudaTensors.ptr(x)).view(new CudaTensors.Layout(shape, new long[1][3], new long[1]), 0).i32(in[2]).i32(in[3]).i32(o[2]).i32(o[3]);
             window(a, w).ptr(CudaTensors.ptr(out)).ptr(CudaTensors.ptr(indices));
-            Launch.elementwise("max_pool2d_fwd_" + CudaBackend.suffix(x.dtype()), out.numel(), a);
+            Launch.elementwise(ctx, "max_pool2d_fwd_" + CudaBackend.suffix(x.dtype()), out.numel(), a);
         }
     }
 
@@ -39,7 +44,7 @@ final class CudaPool implements PoolKernels {
         try (KernelArgs a = new KernelArgs()) {
             a.ptr(CudaTensors.ptr(gradOut)).ptr(CudaTensors.ptr(indices)).i64(gradIn.numel()).i32(in[2]).i32(in[3]).i32(o[2]).i32(o[3]);
             window(a, w).ptr(CudaTensors.ptr(gradIn));
-            Launch.elementwise("max_pool2d_bwd_" + CudaBackend.suffix(gradIn.dtype()), gradIn.numel(), a);
+            Launch.elementwise(ctx, "max_pool2d_bwd_" + CudaBackend.suffix(gradIn.dtype()), gradIn.numel(), a);
         }
     }
 
@@ -52,7 +57,7 @@ final class CudaPool implements PoolKernels {
         try (KernelArgs a = new KernelArgs()) {
             a.ptr(CudaTensors.ptr(x)).i64(out.numel()).i32(in[2]).i32(in[3]).i32(o[2]).i32(o[3]);
             window(a, w).i32(countIncludePad ? 1 : 0).ptr(CudaTensors.ptr(out));
-            Launch.elementwise("avg_pool2d_fwd_" + CudaBackend.suffix(x.dtype()), out.numel(), a);
+            Launch.elementwise(ctx, "avg_pool2d_fwd_" + CudaBackend.suffix(x.dtype()), out.numel(), a);
         }
     }
 
@@ -65,7 +70,7 @@ final class CudaPool implements PoolKernels {
         try (KernelArgs a = new KernelArgs()) {
             a.ptr(CudaTensors.ptr(gradOut)).i64(gradIn.numel()).i32(in[2]).i32(in[3]).i32(o[2]).i32(o[3]);
             window(a, w).i32(countIncludePad ? 1 : 0).ptr(CudaTensors.ptr(gradIn));
-            Launch.elementwise("avg_pool2d_bwd_" + CudaBackend.suffix(gradIn.dtype()), gradIn.numel(), a);
+            Launch.elementwise(ctx, "avg_pool2d_bwd_" + CudaBackend.suffix(gradIn.dtype()), gradIn.numel(), a);
         }
     }
 
@@ -77,7 +82,7 @@ final class CudaPool implements PoolKernels {
         adaptive(op, in, o);
         try (KernelArgs a = new KernelArgs()) {
             a.ptr(CudaTensors.ptr(x)).i64(out.numel()).i32(in[2]).i32(in[3]).i32(o[2]).i32(o[3]).ptr(CudaTensors.ptr(out));
-            Launch.elementwise("adaptive_avg_pool2d_fwd_" + CudaBackend.suffix(x.dtype()), out.numel(), a);
+            Launch.elementwise(ctx, "adaptive_avg_pool2d_fwd_" + CudaBackend.suffix(x.dtype()), out.numel(), a);
         }
     }
 
@@ -89,7 +94,7 @@ final class CudaPool implements PoolKernels {
         adaptive(op, in, o);
         try (KernelArgs a = new KernelArgs()) {
             a.ptr(CudaTensors.ptr(gradOut)).i64(gradIn.numel()).i32(in[2]).i32(in[3]).i32(o[2]).i32(o[3]).ptr(CudaTensors.ptr(gradIn));
-            Launch.elementwise("adaptive_avg_pool2d_bwd_" + CudaBackend.suffix(gradIn.dtype()), gradIn.numel(), a);
+            Launch.elementwise(ctx, "adaptive_avg_pool2d_bwd_" + CudaBackend.suffix(gradIn.dtype()), gradIn.numel(), a);
         }
     }
 

@@ -26,9 +26,9 @@ final class CudaReductions implements ReductionKernels {
 
     @Override
     public void reduce(Reduce op, Tensor x, int[] dims, Tensor out) {
-        ReducePasses p = new ReducePasses("reduce " + op, x, dims, out);
+        ReducePasses p = new ReducePasses(ctx, "reduce " + op, x, dims, out);
         if (p.outputs == 0) return;
-        try (DeviceScratch res = DeviceScratch.allocate(p.outputs * DOUBLE_BYTES)) {
+        try (DeviceScratch res = DeviceScratch.allocate(ctx, p.outputs * DOUBLE_BYTES)) {
             switch (op) {
                 case SUM -> {
                     p.pass("sum", DOUBLE_BYTES, 0, 1, res.ptr());
@@ -43,7 +43,7 @@ final class CudaReductions implements ReductionKernels {
                     finish(p, res.ptr(), 0, DIVIDE, 1, out);
                 }
                 case LOGSUMEXP -> {
-                    try (DeviceScratch max = DeviceScratch.allocate(p.outputs * DOUBLE_BYTES)) {
+                    try (DeviceScratch max = DeviceScratch.allocate(ctx, p.outputs * DOUBLE_BYTES)) {
                         p.pass("max", DOUBLE_BYTES, 0, 1, max.ptr());
                         p.pass("expsum", DOUBLE_BYTES, max.ptr(), 1, res.ptr());
                         finish(p, res.ptr(), max.ptr(), LOG_PLUS_SHIFT, 1, out);
@@ -55,10 +55,10 @@ final class CudaReductions implements ReductionKernels {
 
     @Override
     public void variance(Tensor x, int[] dims, double correction, Tensor out) {
-        ReducePasses p = new ReducePasses("variance", x, dims, out);
+        ReducePasses p = new ReducePasses(ctx, "variance", x, dims, out);
         if (p.outputs == 0) return;
-        try (DeviceScratch sum = DeviceScratch.allocate(p.outputs * DOUBLE_BYTES);
-             DeviceScratch res = DeviceScratch.allocate(p.outputs * DOUBLE_BYTES)) {
+        try (DeviceScratch sum = DeviceScratch.allocate(ctx, p.outputs * DOUBLE_BYTES);
+             DeviceScratch res = DeviceScratch.allocate(ctx, p.outputs * DOUBLE_BYTES)) {
             p.pass("sum", DOUBLE_BYTES, 0, 1, sum.ptr());
             // The deviation pass divides each sum by the count itself: the mean rounds as the CPU's sum / n.
             p.pass("sqsum", DOUBLE_BYTES, sum.ptr(), p.count, res.ptr());
@@ -70,7 +70,7 @@ final class CudaReductions implements ReductionKernels {
     private void finish(ReducePasses p, long res, long shift, int post, double div, Tensor out) {
         try (KernelArgs a = new KernelArgs()) {
             a.ptr(res).ptr(shift).i32(post).f64(div).ptr(CudaTensors.base(out)).view(p.kept, 1);
-            Launch.elementwise("reduce_finish_" + CudaBackend.suffix(out.dtype()), p.outputs, a);
+            Launch.elementwise(ctx, "reduce_finish_" + CudaBackend.suffix(out.dtype()), p.outputs, a);
         }
     }
 
@@ -81,15 +81,15 @@ final class CudaReductions implements ReductionKernels {
         if (x.shape(dim) == 0) throw new IllegalArgumentException(op + " along dim " + dim + " of an empty dim, shape " + Arrays.toString(x.shape()));
         CudaTensors.requireDType(DType.I64, op + " indices", indices);
         CudaTensors.requireDType(x.dtype(), op + " values", values);
-        ReducePasses p = values == null ? new ReducePasses(op, x, new int[] {dim}, indices) : new ReducePasses(op, x, new int[] {dim}, indices, values);
+        ReducePasses p = values == null ? new ReducePasses(ctx, op, x, new int[] {dim}, indices) : new ReducePasses(ctx, op, x, new int[] {dim}, indices, values);
         if (p.outputs == 0) return;
-        try (DeviceScratch res = DeviceScratch.allocate(p.outputs * ARG_BYTES)) {
+        try (DeviceScratch res = DeviceScratch.allocate(ctx, p.outputs * ARG_BYTES)) {
             p.pass(largest ? "argmax" : "argmin", ARG_BYTES, 0, 1, res.ptr());
             try (KernelArgs a = new KernelArgs()) {
                 // Without values the kernel gets a null pointer and the indices' view in its place.
                 a.ptr(res.ptr()).ptr(values == null ? 0 : CudaTensors.base(values)).view(p.kept, values == null ? 1 : 2)
                        .ptr(CudaTensors.base(indices)).view(p.kept, 1);
-                Launch.elementwise("reduce_finish_arg_" + CudaBackend.suffix(x.dtype()), p.outputs, a);
+                Launch.elementwise(ctx, "reduce_finish_arg_" + CudaBackend.suffix(x.dtype()), p.outputs, a);
             }
         }
     }
@@ -112,7 +112,7 @@ final class CudaReductions implements ReductionKernels {
             a.ptr(CudaTensors.base(x)).view(lines, 0).i64(x.stride(dim)).i32(n).i32(k).i32(largest ? 1 : 0)
                     .ptr(CudaTensors.base(values)).view(lines, 1).i64(values.stride(dim))
                     .ptr(CudaTensors.base(indices)).view(lines, 2).i64(indices.stride(dim));
-            Launch.elementwise("topk_fwd_" + CudaBackend.suffix(x.dtype()), lines.numel(), a);
+            Launch.elementwise(ctx, "topk_fwd_" + CudaBackend.suffix(x.dtype()), lines.numel(), a);
         }
     }
 
@@ -137,7 +137,7 @@ final class CudaReductions implements ReductionKernels {
             a.ptr(CudaTensors.base(gradValues)).view(l, 0).i64(gradValues.stride(dim))
                     .ptr(CudaTensors.base(indices)).view(l, 1).i64(indices.stride(dim))
                     .i32(gradValues.shape(dim)).view(l, 2).ptr(CudaTensors.base(gradIn)).view(l, 3);
-            Launch.elementwise("selection_bwd_" + CudaBackend.suffix(gradIn.dtype()), l.numel(), a);
+            Launch.elementwise(ctx, "selection_bwd_" + CudaBackend.suffix(gradIn.dtype()), l.numel(), a);
         }
     }
 
@@ -180,7 +180,7 @@ final class CudaReductions implements ReductionKernels {
             if (lines > Integer.MAX_VALUE) throw new IllegalArgumentException(kernel + ": " + lines + " lines exceed a grid's blocks");
             ctx.kernel(kernel + "_rows_" + CudaBackend.suffix(x.dtype())).launch(new int[] {(int) lines}, new int[] {ReducePasses.threadsFor(n)}, 0, a);
         } else {
-            Launch.elementwise(kernel + "_cols_" + CudaBackend.suffix(x.dtype()), lines, a);
+            Launch.elementwise(ctx, kernel + "_cols_" + CudaBackend.suffix(x.dtype()), lines, a);
         }
     }
 

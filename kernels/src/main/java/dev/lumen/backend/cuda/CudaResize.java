@@ -1,5 +1,6 @@
 package dev.lumen.backend.cuda;
 
+import dev.lumen.cuda.CudaContext;
 import dev.lumen.backend.ResizeKernels;
 import dev.lumen.cuda.KernelArgs;
 import dev.lumen.tensor.DType;
@@ -12,6 +13,10 @@ import java.util.Arrays;
  * gradients whose taps reach it, so it is deterministic without atomics. Both take any strides.
  */
 final class CudaResize implements ResizeKernels {
+    private final CudaContext ctx;
+
+    CudaResize(CudaContext ctx) { this.ctx = ctx; }
+
     @Override
     public void interpolateForward(Tensor x, Mode mode, boolean alignCorners, Tensor out) {
         check("interpolate", x, out);
@@ -42,7 +47,7 @@ final class CudaResize implements ResizeKernels {
     }
 
     /** One thread per element of dst; in and out are the image's and the resized image's shapes. */
-    private static void launch(String kernel, Tensor src, Tensor dst, int[] in, int[] out, Mode mode, boolean alignCorners) {
+    private void launch(String kernel, Tensor src, Tensor dst, int[] in, int[] out, Mode mode, boolean alignCorners) {
         long total = dst.numel();
         if (total == 0) return;
         int[] ss = src.strides(), ds = dst.strides();
@@ -50,7 +55,7 @@ final class CudaResize implements ResizeKernels {
             a.ptr(CudaTensors.ptr(src)).i64(ss[0]).i64(ss[1]).i64(ss[2]).i64(ss[3]);
             a.ptr(CudaTensors.ptr(dst)).i64(ds[0]).i64(ds[1]).i64(ds[2]).i64(ds[3]);
             a.i32(in[1]).i32(in[2]).i32(in[3]).i32(out[2]).i32(out[3]).i64(total).i32(mode.ordinal()).i32(alignCorners ? 1 : 0);
-            Launch.elementwise(kernel + CudaBackend.suffix(src.dtype()), total, a);
+            Launch.elementwise(ctx, kernel + CudaBackend.suffix(src.dtype()), total, a);
         }
     }
 }

@@ -85,7 +85,7 @@ final class CudaSelectiveScan implements SelectiveScanKernels {
         }
         if (x.numel() == 0) {
             // Sums over no positions: the parameter gradients are zero.
-            for (Tensor g : grads) if (g != null) CudaBackend.get().fill(g, 0);
+            for (Tensor g : grads) if (g != null) CudaBackend.of(ctx).fill(g, 0);
             return;
         }
         int e = wide.byteSize();
@@ -93,7 +93,7 @@ final class CudaSelectiveScan implements SelectiveScanKernels {
         long skipped = 0;
         for (int i = 0; i < grads.length; i++) if (grads[i] == null) skipped += sizes[i] * e;
         long recompute = f64 ? (s.stateElements() + x.numel()) * e : 0;
-        try (DeviceScratch scratch = DeviceScratch.allocate(skipped + recompute)) {
+        try (DeviceScratch scratch = DeviceScratch.allocate(ctx, skipped + recompute)) {
             long next = scratch.ptr();
             long[] ptrs = new long[grads.length];
             for (int i = 0; i < grads.length; i++) {

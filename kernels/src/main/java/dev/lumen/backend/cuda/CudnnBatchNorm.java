@@ -19,6 +19,10 @@ import java.util.concurrent.ConcurrentHashMap;
  * out. The backward pass with constant statistics has no cuDNN call and is batchnorm.cu's own.
  */
 public final class CudnnBatchNorm implements BatchNormKernels {
+    private final CudaContext ctx;
+
+    CudnnBatchNorm(CudaContext ctx) { this.ctx = ctx; }
+
     private static final int THREADS = 256;
 
     /** Descriptors of one [N, C, S] shape and dtype: x (as N x C x S x 1) and its 1xCx1x1 parameters. */
@@ -32,7 +36,7 @@ public final class CudnnBatchNorm implements BatchNormKernels {
         int[] sh = x.shape();
         Key k = new Key(x.dtype(), sh[0], sh[1], sh[2]);
         return plans.computeIfAbsent(k, key -> {
-            Cudnn dnn = Cudnn.get();
+            Cudnn dnn = Cudnn.of(ctx);
             int t = CudaConv.cudnnType(key.dtype());
             MemorySegment xd = dnn.tensor(t, key.n(), key.c(), key.s(), 1);
             return new Plan(t, xd, dnn.batchNormParams(xd));
@@ -58,8 +62,8 @@ public final class CudnnBatchNorm implements BatchNormKernels {
         return (int) Math.max(1, Math.min(byFill, byLength));
     }
 
-    private static void perChannel(String kernel, DType t, int c, KernelArgs a) {
-        CudaContext.get().kernel(kernel + "_" + CudaBackend.suffix(t)).launch(new int[] {(c + THREADS - 1) / THREADS}, new int[] {THREADS}, 0, a);
+    private void perChannel(String kernel, DType t, int c, KernelArgs a) {
+        ctx.kernel(kernel + "_" + CudaBackend.suffix(t)).launch(new int[] {(c + THREADS - 1) / THREADS}, new int[] {THREADS}, 0, a);
     }
 
     /** out = (x - mean) / sqrt(var + eps) * weight + bias, with the batch's statistics when useInputStats. */
@@ -73,11 +77,11 @@ public final class CudnnBatchNorm implements BatchNormKernels {
         long xp = ptr(x, "batchNorm x"), op = ptr(out, "batchNorm out"), wp = ptr(weight, "batchNorm weight"), bp = ptr(bias, "batchNorm bias");
         long mp = ptr(mean, "batchNorm mean"), vp = ptr(var, "batchNorm var");
         Plan p = plan(x);
-        Cudnn dnn = Cudnn.get();
+        Cudnn dnn = Cudnn.of(ctx);
         Cudnn.Scalars k = Cudnn.scalars(p.dtype());
-        CudaContext ctx = CudaContext.get().bind();
+        ctx.bind();
         long pb = (long) c * paramBytes(t);
-        try (DeviceScratch params = DeviceScratch.allocate(4 * pb)) {
+        try (DeviceScratch params = DeviceScratch.allocate(ctx, 4 * pb)) {
             long scale = params.ptr(), shift = scale + pb, pmean = shift + pb, pvar = pmean + pb;
             try (KernelArgs a = new KernelArgs()) {
                 a.ptr(wp).ptr(bp).ptr(useInputStats ? 0 : mp).ptr(useInputStats ? 0 : vp).f64(eps)
@@ -121,10 +125,10 @@ public final class CudnnBatchNorm implements BatchNormKernels {
         }
         if (!usedInputStats) {
             int splits = constSplits(c, (long) sh[0] * sh[2]);
-            try (DeviceScratch partial = DeviceScratch.allocate((long) c * splits * 2 * Double.BYTES)) {
+            try (DeviceScratch partial = DeviceScratch.allocate(ctx, (long) c * splits * 2 * Double.BYTES)) {
                 try (KernelArgs a = new KernelArgs()) {
                     a.ptr(gp).ptr(xp).ptr(wp).ptr(mp).ptr(vp).f64(eps).ptr(gxp).i32(sh[0]).i32(c).i64(sh[2]).i32(splits).ptr(partial.ptr());
-                    CudaContext.get().kernel("batchnorm_bwd_const_" + CudaBackend.suffix(t))
+                    ctx.kernel("batchnorm_bwd_const_" + CudaBackend.suffix(t))
                             .launch(new int[] {Math.multiplyExact(c, splits)}, new int[] {THREADS}, 0, a);
                 }
                 if (gradWeight != null || gradBias != null) {
@@ -137,13 +141,13 @@ public final class CudnnBatchNorm implements BatchNormKernels {
             return;
         }
         Plan p = plan(x);
-        Cudnn dnn = Cudnn.get();
+        Cudnn dnn = Cudnn.of(ctx);
         Cudnn.Scalars k = Cudnn.scalars(p.dtype());
-        CudaContext.get().bind();
+        ctx.bind();
         long pb = (long) c * paramBytes(t);
         // cuDNN always writes dx, dScale and dBias: missing outputs get scratch.
-        try (DeviceScratch params = DeviceScratch.allocate(5 * pb);
-             DeviceScratch dxScratch = gradX == null ? DeviceScratch.allocate(x.numel() * t.byteSize()) : null) {
+        try (DeviceScratch params = DeviceScratch.allocate(ctx, 5 * pb);
+             DeviceScratch dxScratch = gradX == null ? DeviceScratch.allocate(ctx, x.numel() * t.byteSize()) : null) {
             long scale = params.ptr(), pmean = scale + pb, pinv = pmean + pb, dscale = pinv + pb, dshift = dscale + pb;
             try (KernelArgs a = new KernelArgs()) {
                 a.ptr(wp).ptr(0).ptr(mp).ptr(vp).f64(eps).ptr(scale).ptr(0).ptr(pmean).ptr(0).ptr(pinv).i32(c);

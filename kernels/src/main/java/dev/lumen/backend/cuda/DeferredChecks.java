@@ -63,7 +63,7 @@ final class DeferredChecks {
         CudaTensors.Layout l = CudaTensors.layout(indices.shape(), indices);
         try (KernelArgs a = new KernelArgs()) {
             a.ptr(CudaTensors.base(indices)).view(l, 0).i64(size).i64(seq).ptr(w);
-            Launch.elementwise("range_check_" + CudaBackend.suffix(t), n, a);
+            Launch.elementwise(ctx, "range_check_" + CudaBackend.suffix(t), n, a);
         }
     }
 

@@ -16,10 +16,10 @@ public final class DeviceScratch implements AutoCloseable {
         this.ptr = allocator.allocate(bytes);
     }
 
-    /** At least bytes of device memory (one block even for 0 bytes, so ptr() is always valid). */
-    public static DeviceScratch allocate(long bytes) {
+    /** At least bytes of ctx's device memory (one block even for 0 bytes, so ptr() is always valid). */
+    public static DeviceScratch allocate(dev.lumen.cuda.CudaContext ctx, long bytes) {
         if (bytes < 0) throw new IllegalArgumentException("scratch of " + bytes + " bytes");
-        return new DeviceScratch(CudaBackend.get().allocator(), bytes);
+        return new DeviceScratch(CudaBackend.of(ctx).allocator(), bytes);
     }
 
     public long ptr() {

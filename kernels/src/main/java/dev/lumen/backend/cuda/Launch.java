@@ -18,9 +18,9 @@ public final class Launch {
     /** Blocks for n elements, one per THREADS, at most MAX_BLOCKS (the kernel's loop covers the rest). */
     public static int blocks(long n) { return (int) Math.max(1, Math.min((n + THREADS - 1) / THREADS, MAX_BLOCKS)); }
 
-    /** Launches a grid-stride kernel over n elements on the compute stream; nothing when n is 0. */
-    public static void elementwise(String kernel, long n, KernelArgs args) {
+    /** Launches a grid-stride kernel over n elements on ctx's compute stream; nothing when n is 0. */
+    public static void elementwise(CudaContext ctx, String kernel, long n, KernelArgs args) {
         if (n == 0) return;
-        CudaContext.get().kernel(kernel).launch(new int[] {blocks(n)}, new int[] {THREADS}, 0, args);
+        ctx.kernel(kernel).launch(new int[] {blocks(n)}, new int[] {THREADS}, 0, args);
     }
 }

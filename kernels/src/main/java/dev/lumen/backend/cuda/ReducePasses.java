@@ -22,6 +22,7 @@ final class ReducePasses {
     /** Fewest elements a split of a row pass reads, and of a column pass's thread. */
     private static final int ROW_SPLIT_MIN = 2048, COL_SPLIT_MIN = 64;
 
+    private final CudaContext ctx;
     private final Tensor x;
     final CudaTensors.Layout kept;
     private final CudaTensors.Layout red;
@@ -34,7 +35,8 @@ final class ReducePasses {
      * The reduction of x over dims (sorted, distinct) into outputs, each of x's rank with size 1 at
      * dims and x's size elsewhere.
      */
-    ReducePasses(String op, Tensor x, int[] dims, Tensor... outs) {
+    ReducePasses(CudaContext ctx, String op, Tensor x, int[] dims, Tensor... outs) {
+        this.ctx = ctx;
         this.x = x;
         int rank = x.dim();
         boolean[] reduced = new boolean[rank];
@@ -89,11 +91,11 @@ final class ReducePasses {
             launchPass(op, shift, shiftDiv, res);
             return;
         }
-        try (DeviceScratch partials = DeviceScratch.allocate(outputs * splits * accBytes)) {
+        try (DeviceScratch partials = DeviceScratch.allocate(ctx, outputs * splits * accBytes)) {
             launchPass(op, shift, shiftDiv, partials.ptr());
             try (KernelArgs a = new KernelArgs()) {
                 a.ptr(partials.ptr()).i32(splits).ptr(res);
-                CudaContext.get().kernel("reduce_combine_" + op).launch(new int[] {(int) outputs}, new int[] {threadsFor(splits)}, 0, a);
+                ctx.kernel("reduce_combine_" + op).launch(new int[] {(int) outputs}, new int[] {threadsFor(splits)}, 0, a);
             }
         }
     }
@@ -103,7 +105,7 @@ final class ReducePasses {
             a.ptr(CudaTensors.base(x)).view(kept, 0).view(red, 0).i32(splits).ptr(shift).f64(shiftDiv).ptr(dst);
             String name = "reduce_" + (rowsKernel ? "rows_" : "cols_") + op + "_" + CudaBackend.suffix(x.dtype());
             int[] grid = rowsKernel ? new int[] {(int) (outputs * splits)} : new int[] {(int) ceil(outputs, threads), splits};
-            CudaContext.get().kernel(name).launch(grid, new int[] {threads}, 0, a);
+            ctx.kernel(name).launch(grid, new int[] {threads}, 0, a);
         }
     }
 

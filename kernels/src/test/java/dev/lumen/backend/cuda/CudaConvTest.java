@@ -30,7 +30,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  */
 class CudaConvTest {
     private static final ConvKernels CPU = Backends.cpu().conv();
-    private final CudaConv conv = new CudaConv();
+    private final CudaConv conv = new CudaConv(dev.lumen.cuda.CudaContext.get());
 
     @BeforeAll
     static void cuda() { DeviceCheck.requireCuda(); }

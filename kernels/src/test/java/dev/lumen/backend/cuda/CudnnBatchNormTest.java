@@ -29,7 +29,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 class CudnnBatchNormTest {
     private static final NormKernels CPU = Backends.cpu().norms();
     private static final double EPS = 1e-5;
-    private final CudnnBatchNorm bn = new CudnnBatchNorm();
+    private final CudnnBatchNorm bn = new CudnnBatchNorm(dev.lumen.cuda.CudaContext.get());
 
     @BeforeAll
     static void cuda() { DeviceCheck.requireCuda(); }
