@@ -11,7 +11,8 @@
 //
 // Streams of the emulated driver are synchronous, so a collective completes before its call
 // returns. Failures never hang: a peer process that exits closes its connections (seen at once),
-// one that stops answering misses heartbeats for NCCL_EMU_TIMEOUT_MS (default 30 s); either
+// one that stops answering misses heartbeats for NCCL_EMU_TIMEOUT_MS (default 30 s), and ranks
+// that never join are given up after NCCL_EMU_INIT_TIMEOUT_MS (default 60 s); each
 // fails every waiting and later call of the session with ncclRemoteError, naming the rank, its
 // pid and host. ncclCommAbort from another thread unblocks a waiting call.
 #include <nccl.h>
@@ -53,19 +54,27 @@ long long now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
 }
 
-// How long a peer may stay silent (no heartbeat) and how long ranks may take to join.
+long long env_ms(const char* name, long long fallback) {
+  const char* e = getenv(name);
+  if (e == nullptr || *e == 0) return fallback;
+  char* end = nullptr;
+  long long v = strtoll(e, &end, 10);
+  if (end == e || *end != 0 || v <= 0) {
+    fprintf(stderr, "nccl_emu: %s=%s is not a positive number of milliseconds; using %lld\n", name, e, fallback);
+    return fallback;
+  }
+  return v;
+}
+
+// How long a peer may stay silent (no heartbeat) before its rank counts as failed.
 long long timeout_ms() {
-  static const long long t = [] {
-    const char* e = getenv("NCCL_EMU_TIMEOUT_MS");
-    if (e == nullptr || *e == 0) return 30000LL;
-    char* end = nullptr;
-    long long v = strtoll(e, &end, 10);
-    if (end == e || *end != 0 || v <= 0) {
-      fprintf(stderr, "nccl_emu: NCCL_EMU_TIMEOUT_MS=%s is not a positive number of milliseconds; using 30000\n", e);
-      return 30000LL;
-    }
-    return v;
-  }();
+  static const long long t = env_ms("NCCL_EMU_TIMEOUT_MS", 30000);
+  return t;
+}
+
+// How long ranks may take to join a communicator: longer, since peers may still be starting.
+long long init_timeout_ms() {
+  static const long long t = env_ms("NCCL_EMU_INIT_TIMEOUT_MS", 60000);
   return t;
 }
 
@@ -531,13 +540,13 @@ struct Session : std::enable_shared_from_this<Session> {
 
   // Under mu: waits until every rank joined; a missing rank fails the session after the timeout.
   ncclResult_t await_all_joined(std::unique_lock<std::mutex>& lk, const std::atomic<bool>& aborted) {
-    const long long deadline = now_ms() + timeout_ms();
+    const long long deadline = now_ms() + init_timeout_ms();
     while (joined < n && !failed && !aborted) {
       if (now_ms() > deadline) {
         std::string missing;
         for (int r = 0; r < n; ++r) if (!ranks[r].joined) missing += (missing.empty() ? "" : ", ") + std::to_string(r);
-        fail_locked("ranks " + missing + " of " + std::to_string(n) + " did not join within " + seconds(timeout_ms())
-            + " (NCCL_EMU_TIMEOUT_MS)");
+        fail_locked("ranks " + missing + " of " + std::to_string(n) + " did not join within " + seconds(init_timeout_ms())
+            + " (NCCL_EMU_INIT_TIMEOUT_MS)");
         break;
       }
       cv.wait_for(lk, std::chrono::milliseconds(50));
@@ -662,7 +671,7 @@ void root_listener(std::shared_ptr<Session> s) {
     auto c = std::make_shared<Conn>(fd);
     Hello h;
     Frame f;
-    timeval tv{time_t(timeout_ms() / 1000), suseconds_t(timeout_ms() % 1000 * 1000)};
+    timeval tv{time_t(init_timeout_ms() / 1000), suseconds_t(init_timeout_ms() % 1000 * 1000)};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     if (!c->recv_all(&f, sizeof f) || f.type != F_HELLO || f.bytes != sizeof h || !c->recv_all(&h, sizeof h)) continue;
     timeval none{0, 0};
@@ -804,7 +813,7 @@ ncclResult_t init_remote(ncclComm* c, const IdBlob& id, int nranks, int rank) {
   sa.sin_family = AF_INET;
   sa.sin_addr.s_addr = id.addr;
   sa.sin_port = id.port;
-  const long long deadline = now_ms() + timeout_ms();
+  const long long deadline = now_ms() + init_timeout_ms();
   int fd = -1;
   for (;;) {
     fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -837,7 +846,7 @@ ncclResult_t init_remote(ncclComm* c, const IdBlob& id, int nranks, int rank) {
   while (!c->welcomed && !c->failed && !c->aborted) {
     if (now_ms() > deadline) {
       c->failed = true;
-      c->failure = "ncclCommInitRank: not every rank joined within " + seconds(timeout_ms()) + " (NCCL_EMU_TIMEOUT_MS)";
+      c->failure = "ncclCommInitRank: not every rank joined within " + seconds(init_timeout_ms()) + " (NCCL_EMU_INIT_TIMEOUT_MS)";
       break;
     }
     c->cv.wait_for(lk, std::chrono::milliseconds(50));

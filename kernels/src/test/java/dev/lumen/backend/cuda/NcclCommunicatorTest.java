@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lumen.cuda.CudaContext;
+import dev.lumen.cuda.Nccl;
 import dev.lumen.distributed.Communicator;
 import dev.lumen.distributed.CommunicatorFailure;
 import dev.lumen.distributed.ReduceOp;
@@ -20,9 +21,11 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -41,13 +44,37 @@ class NcclCommunicatorTest {
     @BeforeAll
     static void cuda() {
         DeviceCheck.requireCuda();
+        // The checking driver keeps one launch's checker state per process: kernels launched by
+        // several host threads at once (the ranks here) crash it. A collective launches no kernel.
+        String driver = System.getProperty("lumen.cuda.driver", "");
+        Assumptions.assumeFalse(driver.endsWith("_check.so"), "ranks on threads launch kernels concurrently, which the checking driver does not support");
         String why = NcclCommunicator.unavailableReason();
         if (Boolean.getBoolean("lumen.cuda.required")) assertNull(why, "NCCL must load where the emulator was built");
-        org.junit.jupiter.api.Assumptions.assumeTrue(why == null, why);
+        Assumptions.assumeTrue(why == null, why);
+    }
+
+    /**
+     * Real NCCL wants one GPU per rank; these tests put every rank on cuda:0 (which only the
+     * emulated NCCL allows) until contexts exist per device, when they should spread over cuda:0..3.
+     */
+    static void requireRanksOnOneDevice(int ranks) {
+        Assumptions.assumeTrue(ranks == 1 || CudaContext.get().driver().isEmulated(),
+                "real NCCL needs one GPU per rank; these tests put all " + ranks + " ranks on cuda:0");
+    }
+
+    /**
+     * The peer-process tests run in the plain emulator run only: the ASan run instruments the
+     * driver and kernels, which a collective does not reach, and each JVM start costs seconds.
+     */
+    static void requireSeparateProcesses() {
+        String driver = System.getProperty("lumen.cuda.driver", "");
+        Assumptions.assumeFalse(driver.endsWith("_asan.so"), "peer-process tests run in the plain emulator run only (driver " + driver + ")");
+        requireRanksOnOneDevice(2);
     }
 
     /** Every rank's communicator, made by ranks on threads through one unique id. */
     static NcclCommunicator[] initRanks(int n) {
+        requireRanksOnOneDevice(n);
         byte[] id = NcclCommunicator.uniqueId();
         NcclCommunicator[] comms = new NcclCommunicator[n];
         NcclRanks.onThreads(n, 60, r -> comms[r] = NcclCommunicator.initRank(id, n, r, CUDA));
@@ -175,6 +202,7 @@ class NcclCommunicatorTest {
 
     @Test
     void oneThreadDrivesEveryRankThroughGroups() {
+        requireRanksOnOneDevice(WORLD);
         List<NcclCommunicator> comms = NcclCommunicator.initAll(List.of(CUDA, CUDA, CUDA, CUDA));
         assertEquals(WORLD, comms.size());
         int n = 513;
@@ -201,10 +229,18 @@ class NcclCommunicatorTest {
             assertArrayEquals(gatherWant, host(gathered.get(c.rank())), 0.0);
             c.checkHealth();
         }
-        // A sanity figure for the emulated transport, not a GPU number: 4 ranks of 4 MiB each.
+        for (NcclCommunicator c : comms) c.close();
+    }
+
+    /** A sanity figure of the transport (not a GPU number where emulated): 4 ranks of 4 MiB, all-reduced AVG in groups. */
+    @Test
+    void allReduceBandwidthOfOneProcess() {
+        requireRanksOnOneDevice(WORLD);
+        Assumptions.assumeFalse(System.getProperty("lumen.cuda.driver", "").endsWith("_asan.so"), "timed in the plain run only");
+        List<NcclCommunicator> comms = NcclCommunicator.initAll(List.of(CUDA, CUDA, CUDA, CUDA));
         int big = 1 << 20, reps = 3;
         List<Tensor> bufs = new ArrayList<>();
-        for (int r = 0; r < WORLD; r++) bufs.add(Tensor.full(1, DType.F32, CUDA, big));
+        for (int r = 0; r < WORLD; r++) bufs.add(Tensor.full(r, DType.F32, CUDA, big));
         long t0 = System.nanoTime();
         for (int k = 0; k < reps; k++) {
             try (Communicator.Group g = comms.getFirst().group()) {
@@ -212,13 +248,20 @@ class NcclCommunicatorTest {
             }
         }
         double seconds = (System.nanoTime() - t0) / 1e9 / reps, bytes = 4.0 * big;
-        System.out.printf("emulated NCCL all-reduce, %d ranks in one process, %.0f MiB: %.2f ms, bus bandwidth %.2f GB/s%n",
-                WORLD, bytes / (1 << 20), seconds * 1e3, bytes * 2 * (WORLD - 1) / WORLD / seconds / 1e9);
-        for (NcclCommunicator c : comms) c.close();
+        System.out.printf("NCCL all-reduce (%s), %d ranks in one process, %.0f MiB: %.2f ms, bus bandwidth %.2f GB/s%n",
+                Nccl.get().library(), WORLD, bytes / (1 << 20), seconds * 1e3, bytes * 2 * (WORLD - 1) / WORLD / seconds / 1e9);
+        for (NcclCommunicator c : comms) {
+            c.joinCompute();
+            float[] v = bufs.get(c.rank()).to(Device.CPU).toFloats();
+            assertEquals(1.5f, v[0]);  // the mean of 0..3, unchanged by repeating it
+            assertEquals(1.5f, v[big - 1]);
+            c.close();
+        }
     }
 
     @Test
     void twoProcessesOfTwoRanksEachOverLoopback() throws Exception {
+        requireSeparateProcesses();
         byte[] id = NcclCommunicator.uniqueId();
         Process peer = NcclRanks.startPeer(id, "4", "2", "2", "collectives");
         try {
@@ -237,6 +280,7 @@ class NcclCommunicatorTest {
 
     @Test
     void aKilledPeerProcessFailsThePendingAllReduceNamingTheRank() throws Exception {
+        requireSeparateProcesses();
         byte[] id = NcclCommunicator.uniqueId();
         Process peer = NcclRanks.startPeer(id, "2", "1", "1", "hang");
         try {
@@ -262,6 +306,35 @@ class NcclCommunicatorTest {
             c.close();
         } finally {
             peer.destroyForcibly();
+        }
+    }
+
+    @Test
+    void aFrozenPeerProcessFailsThePendingAllReduceAfterTheHeartbeatTimeout() throws Exception {
+        requireSeparateProcesses();
+        Map<String, String> env = Map.of("NCCL_EMU_TIMEOUT_MS", "1500");
+        Process root = NcclRanks.startPeer(env, "new", "2", "0", "1", "expect-failure");
+        Process frozen = null;
+        try {
+            BufferedReader rootOut = new BufferedReader(new InputStreamReader(root.getInputStream(), StandardCharsets.UTF_8));
+            String idLine = rootOut.readLine();
+            assertTrue(idLine != null && idLine.startsWith("id "), "the root process printed " + idLine);
+            frozen = NcclRanks.startPeer(env, idLine.substring(3), "2", "1", "1", "hang");
+            BufferedReader frozenOut = new BufferedReader(new InputStreamReader(frozen.getInputStream(), StandardCharsets.UTF_8));
+            assertEquals("joined 1", frozenOut.readLine());
+            assertEquals("joined 0", rootOut.readLine());
+            // SIGSTOP: the process lives on, its connection stays open, but its heartbeats stop.
+            assertEquals(0, new ProcessBuilder("kill", "-STOP", Long.toString(frozen.pid())).start().waitFor());
+            long stopped = System.nanoTime();
+            String failed = rootOut.readLine();
+            double waited = (System.nanoTime() - stopped) / 1e9;
+            assertTrue(failed != null && failed.startsWith("failed: "), "the root process printed " + failed);
+            assertTrue(failed.contains("rank 1 (pid " + frozen.pid()) && failed.contains("stopped responding (no heartbeat for"), failed);
+            assertTrue(waited >= 1.0 && waited < 10, "the failure came after " + waited + " s with a 1.5 s timeout");
+            assertTrue(root.waitFor(30, TimeUnit.SECONDS) && root.exitValue() == 0, "the root process did not end cleanly");
+        } finally {
+            root.destroyForcibly();
+            if (frozen != null) frozen.destroyForcibly();
         }
     }
 

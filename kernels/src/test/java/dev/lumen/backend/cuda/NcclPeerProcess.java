@@ -1,5 +1,6 @@
 package dev.lumen.backend.cuda;
 
+import dev.lumen.distributed.CommunicatorFailure;
 import dev.lumen.distributed.ReduceOp;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Tensor;
@@ -8,27 +9,46 @@ import java.util.HexFormat;
 
 /**
  * The other process of NcclCommunicatorTest's multi-process cases, started on the test class
- * path: {@code <unique id hex> <world size> <first rank> <ranks here> <mode>}. Mode "collectives"
- * runs the same collectives as the parent and checks its own results (exit 0, or 1 with the
- * reason on stderr); mode "hang" joins, says "joined" on stdout and then waits to be killed.
+ * path: {@code <unique id hex | new> <world size> <first rank> <ranks here> <mode>}. With "new" the
+ * peer makes the unique id itself and prints it ("id <hex>"). Mode "collectives" runs the same
+ * collectives as the parent and checks its own results (exit 0, or 1 with the reason on
+ * stderr); mode "hang" joins, says "joined <rank>" and waits to be killed; mode "expect-failure"
+ * joins, says "joined <rank>", and prints "failed: <message>" once an all-reduce fails (exit 0;
+ * exit 1 if it succeeds).
  */
 public final class NcclPeerProcess {
     private NcclPeerProcess() {}
 
     public static void main(String[] args) {
-        byte[] id = HexFormat.of().parseHex(args[0]);
+        byte[] id = args[0].equals("new") ? NcclCommunicator.uniqueId() : HexFormat.of().parseHex(args[0]);
+        if (args[0].equals("new")) {
+            System.out.println("id " + HexFormat.of().formatHex(id));
+            System.out.flush();
+        }
         int world = Integer.parseInt(args[1]), first = Integer.parseInt(args[2]), here = Integer.parseInt(args[3]);
         String mode = args[4];
         try {
             NcclRanks.onThreads(here, 60, i -> {
                 int rank = first + i;
                 try (NcclCommunicator c = NcclCommunicator.initRank(id, world, rank, NcclRanks.CUDA)) {
-                    if (mode.equals("hang")) {
+                    if (!mode.equals("collectives")) {
                         System.out.println("joined " + rank);
                         System.out.flush();
-                        sleepForever();
                     }
-                    collectives(c);
+                    switch (mode) {
+                        case "hang" -> sleepForever();
+                        case "expect-failure" -> {
+                            try {
+                                c.allReduce(Tensor.zeros(DType.F32, NcclRanks.CUDA, 10), ReduceOp.SUM);
+                            } catch (CommunicatorFailure e) {
+                                System.out.println("failed: " + e.getMessage());
+                                System.out.flush();
+                                return;
+                            }
+                            throw new AssertionError("the all-reduce succeeded");
+                        }
+                        default -> collectives(c);
+                    }
                 }
             });
         } catch (Throwable t) {

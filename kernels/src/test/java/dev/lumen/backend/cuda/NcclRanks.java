@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -67,8 +68,16 @@ final class NcclRanks {
         }
     }
 
-    /** A JVM running NcclPeerProcess with args, on this JVM's class path and Lumen system properties. */
+    /** A JVM running NcclPeerProcess with the unique id and args, on this JVM's class path and Lumen system properties. */
     static Process startPeer(byte[] uniqueId, String... args) throws java.io.IOException {
+        List<String> all = new ArrayList<>();
+        all.add(HexFormat.of().formatHex(uniqueId));
+        all.addAll(List.of(args));
+        return startPeer(Map.of(), all.toArray(String[]::new));
+    }
+
+    /** The same with extra environment variables; args start with the id in hex, or "new" for one the peer makes. */
+    static Process startPeer(Map<String, String> env, String... args) throws java.io.IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(List.of("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
@@ -77,8 +86,9 @@ final class NcclRanks {
             if (key.startsWith("lumen.")) cmd.add("-D" + key + "=" + System.getProperty(key));
         }
         cmd.add(NcclPeerProcess.class.getName());
-        cmd.add(HexFormat.of().formatHex(uniqueId));
         cmd.addAll(List.of(args));
-        return new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).directory(new File(".")).start();
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).directory(new File("."));
+        pb.environment().putAll(env);
+        return pb.start();
     }
 }
