@@ -92,8 +92,10 @@ std::string host_name() {
 
 // ---------------------------------------------------------------- last error
 
-std::mutex g_error_mu;
-std::string g_last_error;
+// Process-wide state lives until the process ends and is never destroyed: detached threads
+// (listener, readers, heartbeat) may still use it while static destructors run at exit.
+std::mutex& g_error_mu = *new std::mutex;
+std::string& g_last_error = *new std::string;
 
 ncclResult_t fail(ncclResult_t r, const std::string& msg) {
   std::lock_guard<std::mutex> g(g_error_mu);
@@ -415,8 +417,8 @@ void tune(int fd) {
 
 // The heartbeat: one thread per process pings every live connection and cuts the ones whose
 // peer has been silent longer than the timeout.
-std::mutex g_conns_mu;
-std::vector<std::weak_ptr<Conn>> g_conns;
+std::mutex& g_conns_mu = *new std::mutex;
+std::vector<std::weak_ptr<Conn>>& g_conns = *new std::vector<std::weak_ptr<Conn>>;
 
 void watch(const std::shared_ptr<Conn>& c) {
   static std::once_flag started;
@@ -488,7 +490,7 @@ struct Session : std::enable_shared_from_this<Session> {
   std::string failure;
   std::map<uint64_t, Round> rounds;
   int listen_fd = -1;
-  std::string address;
+  pid_t pid = getpid();  // a forked child inherits the registry, but not the root's threads
   std::atomic<bool> stopping{false};
 
   // Under mu. Fails every waiting and later call; peers in other processes hear it too.
@@ -626,8 +628,9 @@ struct Session : std::enable_shared_from_this<Session> {
   }
 };
 
-std::mutex g_roots_mu;
-std::map<std::string, std::shared_ptr<Session>> g_roots;  // sessions whose root is this process, by key
+std::mutex& g_roots_mu = *new std::mutex;
+// Sessions whose root is this process, by key.
+std::map<std::string, std::shared_ptr<Session>>& g_roots = *new std::map<std::string, std::shared_ptr<Session>>;
 
 std::string key_hex(const uint8_t* key) {
   char b[33];
@@ -872,7 +875,7 @@ ncclResult_t init_rank(ncclComm* c, const ncclUniqueId& uid, int nranks, int ran
   {
     std::lock_guard<std::mutex> g(g_roots_mu);
     auto it = g_roots.find(key_hex(id.key));
-    if (it != g_roots.end()) s = it->second;
+    if (it != g_roots.end() && it->second->pid == getpid()) s = it->second;
   }
   ncclResult_t r = s ? init_local(c, s, nranks, rank) : init_remote(c, id, nranks, rank);
   if (r == ncclSuccess) c->ready = true;
