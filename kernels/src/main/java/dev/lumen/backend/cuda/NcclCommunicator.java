@@ -23,6 +23,10 @@ import java.util.List;
  * an event on the comm stream that the compute stream waits on. NCCL failures of a peer or the
  * transport become {@link CommunicatorFailure} with NCCL's text, which names the rank; bad
  * arguments become IllegalArgumentException before any NCCL call.
+ *
+ * <p>Under the emulated NCCL the emulated driver's streams are synchronous, so a collective
+ * returns only once every rank has issued it: ranks on threads of one process must each have
+ * their own thread, or issue their collectives from one thread inside a {@link #group()}.
  */
 public final class NcclCommunicator implements Communicator {
     private final Nccl nccl;
