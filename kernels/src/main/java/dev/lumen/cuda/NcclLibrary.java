@@ -1,15 +1,10 @@
 package dev.lumen.cuda;
 
-import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.SymbolLookup;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Set;
 
 /**
  * Finds the NCCL shared library to bind, the way {@link CublasLibrary} finds cuBLAS: the file
@@ -89,45 +84,10 @@ final class NcclLibrary {
         }
     }
 
-    /** site-packages/nvidia/nccl/lib under the python3 prefixes of the system, the user, a virtualenv, conda and pyenv. */
-    static List<Path> wheelLibDirs() {
-        Set<Path> prefixes = new LinkedHashSet<>();
-        for (String env : new String[] {"VIRTUAL_ENV", "CONDA_PREFIX"}) {
-            String v = System.getenv(env);
-            if (v != null && !v.isBlank()) prefixes.add(Path.of(v));
-        }
-        String home = System.getProperty("user.home");
-        prefixes.add(Path.of(home, ".local"));
-        prefixes.addAll(children(Path.of(home, ".pyenv", "versions"), "*"));
-        for (String p : new String[] {"/usr/local", "/usr", "/opt/conda"}) prefixes.add(Path.of(p));
-        List<Path> dirs = new ArrayList<>();
-        for (Path prefix : prefixes) {
-            for (Path py : children(prefix.resolve("lib"), "python3*")) {
-                for (String site : new String[] {"site-packages", "dist-packages"}) {
-                    Path d = py.resolve(site).resolve("nvidia").resolve("nccl").resolve("lib");
-                    if (Files.isDirectory(d)) dirs.add(d);
-                }
-            }
-        }
-        return dirs;
-    }
+    /** site-packages/nvidia/nccl/lib, where NVIDIA's nvidia-nccl-cu13 wheel (and PyTorch's install) puts it. */
+    static List<Path> wheelLibDirs() { return CublasLibrary.wheelLibDirs("nvidia/nccl/lib"); }
 
-    private static List<Path> children(Path dir, String glob) {
-        List<Path> out = new ArrayList<>();
-        if (!Files.isDirectory(dir)) return out;
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, glob)) {
-            for (Path p : ds) if (Files.isDirectory(p)) out.add(p);
-        } catch (IOException e) {
-            // An unreadable folder holds no library we could load.
-        }
-        out.sort(null);
-        return out;
-    }
-
-    private static String ldLibraryPath() {
-        String v = System.getenv("LD_LIBRARY_PATH");
-        return v == null || v.isBlank() ? "unset" : v;
-    }
+    private static String ldLibraryPath() { return CublasLibrary.ldLibraryPath(); }
 
     private static CudaException unavailable(String reason) {
         return new CudaException("NCCL unavailable: " + reason, -1);
