@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Fetches NVIDIA's cuBLAS and cuDNN headers at build time, from their pip wheels, so the
+# Fetches NVIDIA's cuBLAS, cuDNN and NCCL headers at build time, from their pip wheels, so the
 # emulated libraries are compiled against NVIDIA's own declarations and enum values. Nothing
 # from NVIDIA is ever committed: the headers land under a build folder.
 #
-#   tools/nvidia-headers.sh <outdir>   leaves <outdir>/include/{cublas_v2.h,cublas_api.h,cudnn*.h,...}
+#   tools/nvidia-headers.sh <outdir>   leaves <outdir>/include/{cublas_v2.h,cublas_api.h,cudnn*.h,nccl.h,...}
 #
 # Only the wheels' include/ folders are unpacked (the wheels themselves are ~1 GB of libraries
 # and are deleted afterwards). A stamp file records the wheels; a second run with the same
@@ -16,14 +16,14 @@ if [ $# -ne 1 ]; then
   exit 2
 fi
 out=$1
-packages=(nvidia-cublas nvidia-cudnn-cu13)
+packages=(nvidia-cublas nvidia-cudnn-cu13 nvidia-nccl-cu13)
 pip_args=${NVIDIA_PIP_ARGS:---index-url file:///opt/pypi/simple --extra-index-url file:///opt/pypi-more/simple --find-links /opt/wheels}
 stamp=$out/include/.nvidia-headers.stamp
 want="packages=${packages[*]} args=$pip_args"
 
 # Idempotent: the same request already unpacked, with the headers the builds need, is done.
 if [ -f "$stamp" ] && [ "$(head -n1 "$stamp")" = "$want" ] \
-   && [ -f "$out/include/cublas_v2.h" ] && [ -f "$out/include/cudnn.h" ]; then
+   && [ -f "$out/include/cublas_v2.h" ] && [ -f "$out/include/cudnn.h" ] && [ -f "$out/include/nccl.h" ]; then
   touch "$stamp"  # newer than this script, so make sees the headers as up to date
   exit 0
 fi
@@ -49,7 +49,7 @@ if ! "${pip[@]}" download --no-deps --disable-pip-version-check --no-input -q $p
   exit 1
 fi
 
-# Each wheel keeps its headers in nvidia/<component>/include/ (cu13 for cuBLAS, cudnn for cuDNN).
+# Each wheel keeps its headers in nvidia/<component>/include/ (cu13 for cuBLAS, cudnn for cuDNN, nccl for NCCL).
 mkdir -p "$work/include"
 wheels=()
 for w in "$work"/wheels/*.whl; do
@@ -59,7 +59,7 @@ for w in "$work"/wheels/*.whl; do
     || { echo "nvidia-headers: $(basename "$w") has no include/ folder" >&2; exit 1; }
 done
 for d in "$work"/unzip/nvidia/*/include; do cp -R "$d"/. "$work/include/"; done
-for h in cublas_v2.h cublas_api.h cudnn.h; do
+for h in cublas_v2.h cublas_api.h cudnn.h nccl.h; do
   [ -f "$work/include/$h" ] || { echo "nvidia-headers: the wheels (${wheels[*]}) lack $h" >&2; exit 1; }
 done
 

@@ -100,13 +100,15 @@ final class CublasLibrary {
         }
     }
 
+    /** The lib folders of NVIDIA's cuBLAS wheels: nvidia/cu13/lib (cuBLAS 13) and nvidia/cublas/lib (cuBLAS 12). */
+    static List<Path> wheelLibDirs() { return wheelLibDirs("nvidia/cu13/lib", "nvidia/cublas/lib"); }
+
     /**
-     * The lib folders of NVIDIA's cuBLAS wheels that exist under the usual python3 prefixes:
-     * nvidia/cu13/lib (cuBLAS 13) and nvidia/cublas/lib (cuBLAS 12) in every site-packages or
-     * dist-packages folder of the system, /usr/local, the user's ~/.local, an active virtualenv
-     * or conda environment, and pyenv's versions.
+     * The given folders of NVIDIA's pip wheels (such as nvidia/nccl/lib) that exist under the
+     * usual python3 prefixes: every site-packages or dist-packages folder of the system,
+     * /usr/local, the user's ~/.local, an active virtualenv or conda environment, and pyenv's versions.
      */
-    static List<Path> wheelLibDirs() {
+    static List<Path> wheelLibDirs(String... subfolders) {
         Set<Path> libRoots = new LinkedHashSet<>();
         for (String env : new String[] {"VIRTUAL_ENV", "CONDA_PREFIX"}) {
             String v = System.getenv(env);
@@ -126,7 +128,7 @@ final class CublasLibrary {
         }
         List<Path> dirs = new ArrayList<>();
         for (Path site : sites) {
-            for (String sub : new String[] {"nvidia/cu13/lib", "nvidia/cublas/lib"}) {
+            for (String sub : subfolders) {
                 Path d = site.resolve(sub);
                 if (Files.isDirectory(d)) dirs.add(d);
             }
@@ -146,7 +148,7 @@ final class CublasLibrary {
         return out;
     }
 
-    private static String ldLibraryPath() {
+    static String ldLibraryPath() {
         String v = System.getenv("LD_LIBRARY_PATH");
         return v == null || v.isBlank() ? "unset" : v;
     }

@@ -10,7 +10,7 @@ import java.util.function.Supplier;
 /**
  * What CUDA Lumen can use here, in the spirit of torch.utils.collect_env: the driver and its
  * version, each device (cuda:0, cuda:1, ...) with its memory and compute capability, the kernels fatbin's
- * architectures and compiler, and the cuBLAS and cuDNN libraries, each with the reason when it
+ * architectures and compiler, and the cuBLAS, cuDNN and NCCL libraries, each with the reason when it
  * is missing. Every probe is independent, so one missing piece never hides the others.
  */
 public final class CudaEnvironment {
@@ -58,6 +58,7 @@ public final class CudaEnvironment {
             long v = d.version();
             return "cuDNN " + v / 10000 + "." + v % 10000 / 100 + "." + v % 100 + " (" + d.library() + ")";
         }));
+        items.add(attempt("NCCL", () -> Nccl.get().describe()));
         return items;
     }
 
