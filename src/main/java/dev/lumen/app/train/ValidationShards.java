@@ -19,14 +19,30 @@ final class ValidationShards {
 
     /** Element-wise sums over the ranks (F64 on the communicator's device). */
     static double[] sum(Communicator comm, double[] local) {
-        Tensor t = Tensor.fromDoubles(local, DType.F64, local.length).to(comm.device());
+        Tensor host = Tensor.fromDoubles(local, DType.F64, local.length), t = onDevice(host, comm);
         try {
             comm.allReduce(t, ReduceOp.SUM);
             comm.joinCompute();
-            return t.to(Device.CPU).toDoubles();
+            return toHost(t);
         } finally {
-            t.close();
+            closeBoth(host, t);
         }
+    }
+
+    private static Tensor onDevice(Tensor host, Communicator comm) {
+        return comm.device().equals(Device.CPU) ? host : host.to(comm.device());
+    }
+
+    private static double[] toHost(Tensor t) {
+        if (t.device().equals(Device.CPU)) return t.toDoubles();
+        try (Tensor back = t.to(Device.CPU)) {
+            return back.toDoubles();
+        }
+    }
+
+    private static void closeBoth(Tensor host, Tensor device) {
+        if (device != host) device.close();
+        host.close();
     }
 
     /**
@@ -49,14 +65,20 @@ final class ValidationShards {
             System.arraycopy(local.probabilities(), r * k, packed, o + 2, k);
         }
         float[] all;
-        Tensor in = Tensor.fromFloats(packed, packed.length).to(comm.device());
+        Tensor host = Tensor.fromFloats(packed, packed.length), in = onDevice(host, comm);
         Tensor out = Tensor.empty(DType.F32, comm.device(), world * packed.length);
         try {
             comm.allGather(in, out);
             comm.joinCompute();
-            all = out.to(Device.CPU).toFloats();
+            if (out.device().equals(Device.CPU)) {
+                all = out.toFloats();
+            } else {
+                try (Tensor back = out.to(Device.CPU)) {
+                    all = back.toFloats();
+                }
+            }
         } finally {
-            in.close();
+            closeBoth(host, in);
             out.close();
         }
         Integer[] order = IntStream.range(0, world * rows).filter(r -> all[r * width] >= 0).boxed().toArray(Integer[]::new);
