@@ -91,7 +91,7 @@ public record LaunchPlan(int nnodes, int nodeRank, String masterHost, int master
         }
     }
 
-    /** "0,1,3" or "all": local device ordinals, as the driver numbers them after CUDA_VISIBLE_DEVICES. */
+    /** "0,1,3" or "all" (CUDA_VISIBLE_DEVICES, else SLURM_GPUS_ON_NODE, else the driver's count): local ordinals, as the driver numbers them. */
     static List<Integer> devices(String spec, Map<String, String> env, IntSupplier deviceCount) {
         String s = spec.trim();
         if (s.equalsIgnoreCase("all")) {
@@ -101,6 +101,9 @@ public record LaunchPlan(int nnodes, int nodeRank, String masterHost, int master
                 // The driver numbers the visible devices 0..k-1; an empty list or -1 hides them all.
                 n = visible.isBlank() || visible.trim().startsWith("-1") ? 0 : visible.split(",").length;
                 if (n == 0) throw new IllegalArgumentException("--devices all: CUDA_VISIBLE_DEVICES='" + visible + "' hides every GPU");
+            } else if (env.containsKey("SLURM_GPUS_ON_NODE")) {
+                n = envInt(env, "SLURM_GPUS_ON_NODE", 0); // SLURM's GPU allocation of this node
+                if (n < 1) throw new IllegalArgumentException("--devices all: SLURM_GPUS_ON_NODE=" + n + ": SLURM gave this node no GPU (srun --gpus-per-node)");
             } else {
                 try {
                     n = deviceCount.getAsInt();

@@ -41,6 +41,7 @@ class LaunchPlanTest {
         assertEquals(List.of(0, 1, 2, 3), LaunchPlan.resolve(opts("all", null, null, null), Map.of(), FOUR_GPUS).devices());
         // CUDA_VISIBLE_DEVICES renumbers: its 2 GPUs are 0 and 1 to the driver
         assertEquals(List.of(0, 1), LaunchPlan.resolve(opts("all", null, null, null), Map.of("CUDA_VISIBLE_DEVICES", "4,6"), NO_DRIVER).devices());
+        assertEquals(List.of(0, 1, 2), LaunchPlan.resolve(opts("all", null, null, null), Map.of("SLURM_GPUS_ON_NODE", "3"), NO_DRIVER).devices());
         assertEquals("::1", LaunchPlan.resolve(opts("0", 2, 0, "[::1]:29400"), Map.of(), NO_DRIVER).masterHost());
     }
 
