@@ -83,6 +83,10 @@ public final class ThreadCommunicators implements Communicators {
             await();
             double[][] all = new double[hub.world][];
             for (int r = 0; r < hub.world; r++) all[r] = hub.slots[r].clone();
+            for (int r = 0; r < hub.world; r++) {
+                // NCCL would pair these silently: the ranks issued different collectives
+                if (all[r].length != mine.length) throw new IllegalStateException("rank " + rank + " reduces " + mine.length + " values, rank " + r + " " + all[r].length);
+            }
             await(); // nobody overwrites a slot before every rank has read it
             return all;
         }
