@@ -53,6 +53,8 @@ public final class DataLoader implements AutoCloseable {
     private final int prefetch;
     private final long seed;
     private final Consumer<UnreadableImageException> onUnreadable;
+    /** This rank's share of each epoch, or null for the whole dataset. */
+    private final DistributedSampler sampler;
     private final ConcurrentHashMap<String, String> unreadable = new ConcurrentHashMap<>();
     private final AtomicLong substituted = new AtomicLong();
     private ExecutorService pool;
@@ -67,6 +69,7 @@ public final class DataLoader implements AutoCloseable {
         this.prefetch = b.prefetch > 0 ? b.prefetch : Math.max(2, 2 * b.workers);
         this.seed = b.seed;
         this.onUnreadable = b.onUnreadable;
+        this.sampler = b.sampler;
     }
 
     public static Builder builder(Dataset dataset, Transform transform) { return new Builder(dataset, transform); }
@@ -81,6 +84,7 @@ public final class DataLoader implements AutoCloseable {
         private int prefetch;
         private long seed;
         private Consumer<UnreadableImageException> onUnreadable = e -> System.err.println("warning: skipping " + e.getMessage());
+        private DistributedSampler sampler;
 
         private Builder(Dataset dataset, Transform transform) {
             this.dataset = dataset;
@@ -104,6 +108,9 @@ public final class DataLoader implements AutoCloseable {
         /** Called once per unreadable file, from a worker thread. */
         public Builder onUnreadable(Consumer<UnreadableImageException> v) { onUnreadable = v; return this; }
 
+        /** Yields only this rank's share of each epoch (data-parallel training); the permutation stays the whole dataset's. */
+        public Builder sampler(DistributedSampler v) { sampler = v; return this; }
+
         public DataLoader build() {
             if (batchSize < 1) throw new IllegalArgumentException("loader: batch size must be >= 1, got " + batchSize);
             if (workers < 0) throw new IllegalArgumentException("loader: workers must be >= 0, got " + workers);
@@ -118,12 +125,20 @@ public final class DataLoader implements AutoCloseable {
     public int batchSize() { return batchSize; }
 
     public int batchesPerEpoch() {
-        int n = dataset.size();
+        int n = samplesPerEpoch();
         return dropLast ? n / batchSize : (n + batchSize - 1) / batchSize;
     }
 
-    /** The sample order of an epoch: a seeded permutation, or 0..n-1 without shuffling. */
+    /** The samples one epoch visits: the dataset's size, or this rank's share of it. */
+    public int samplesPerEpoch() { return sampler == null ? dataset.size() : sampler.shardSize(dataset.size()); }
+
+    /** The sample order of an epoch: a seeded permutation (or 0..n-1 without shuffling), then this rank's share of it. */
     public int[] order(int epoch) {
+        int[] all = fullOrder(epoch);
+        return sampler == null ? all : sampler.shard(all);
+    }
+
+    private int[] fullOrder(int epoch) {
         int n = dataset.size();
         int[] p = new int[n];
         for (int i = 0; i < n; i++) p[i] = i;

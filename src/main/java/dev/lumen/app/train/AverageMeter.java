@@ -20,6 +20,9 @@ public final class AverageMeter {
 
     public long count() { return count; }
 
+    /** The weighted sum the mean divides. */
+    public double sum() { return sum; }
+
     public void reset() {
         last = 0;
         sum = 0;

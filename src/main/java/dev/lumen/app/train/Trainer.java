@@ -3,6 +3,7 @@ package dev.lumen.app.train;
 import dev.lumen.app.data.Batch;
 import dev.lumen.app.data.ClassMap;
 import dev.lumen.app.data.DataLoader;
+import dev.lumen.app.data.DistributedSampler;
 import dev.lumen.app.data.Dataset;
 import dev.lumen.app.data.FashionMnist;
 import dev.lumen.app.data.FolderDataset;
@@ -10,6 +11,9 @@ import dev.lumen.app.data.Mixup;
 import dev.lumen.app.data.transform.Pipelines;
 import dev.lumen.autograd.Autocast;
 import dev.lumen.autograd.GradMode;
+import dev.lumen.distributed.DistributedDataParallel;
+import dev.lumen.distributed.ReduceOp;
+import dev.lumen.distributed.SyncBatchNorm;
 import dev.lumen.io.AtomicFiles;
 import dev.lumen.io.Json;
 import dev.lumen.io.Printable;
@@ -118,6 +122,11 @@ public final class Trainer {
     private CheckpointHistory checkpointHist;
     /** The epoch being trained (from 0), for --mixup-off-epoch. */
     private int currentEpoch;
+    /** This trainer's place in a data-parallel run, or null when it trains alone. */
+    private DistributedRank rank;
+    private DistributedDataParallel ddp;
+    /** Optimizer updates per epoch (with this run's number of ranks), stored in checkpoints. */
+    private int updatesPerEpoch;
 
     public Trainer(TrainConfig cfg, PrintStream out, PrintStream err, Progress progress) {
         this.cfg = cfg;
@@ -132,6 +141,17 @@ public final class Trainer {
     }
 
     public TrainConfig config() { return cfg; }
+
+    /** Makes this trainer one rank of a data-parallel run (before {@link #run}). */
+    public Trainer distributed(DistributedRank r) {
+        this.rank = r;
+        return this;
+    }
+
+    private int worldSize() { return rank == null ? 1 : rank.worldSize(); }
+
+    /** Whether this trainer writes the run folder: alone, or as rank 0. */
+    private boolean writes() { return rank == null || rank.writes(); }
 
     /** The run folder (resolved once {@link #run} has set up). */
     public Path runDir() { return runDir; }
@@ -177,7 +197,8 @@ public final class Trainer {
                 } finally {
                     trainLoader.close();
                     valLoader.close();
-                    log.close();
+                    if (log != null) log.close();
+                    if (ddp != null) ddp.close();
                 }
             } finally {
                 if (folder != null) folder.close();
@@ -202,7 +223,7 @@ public final class Trainer {
 
     private void setup() throws IOException {
         validateOptions();
-        device = resolveDevice(cfg.device);
+        device = rank != null ? rank.comm().device() : resolveDevice(cfg.device);
         amp = Amp.parse(cfg.amp);
         Dataset[] sets = datasets();
         Dataset train = sets[0], val = sets[1];
@@ -224,35 +245,48 @@ public final class Trainer {
         if (cfg.workers == null) cfg.workers = Math.max(1, Runtime.getRuntime().availableProcessors() - 1);
         float[][] norm = normalization();
 
-        Generator.global().manualSeed(cfg.seed);
         ModelOptions mo = ModelOptions.builder().numClasses(cfg.numClasses).inChannels(cfg.inChans).imgSize(cfg.imgSize)
                 .dropRate(cfg.drop).dropPathRate(cfg.dropPath).build();
         Checkpoints.Weights pretrained = cfg.pretrained != null ? readPretrained(cfg.pretrained) : null;
-        try {
-            // A checkpoint's layout picks the variant's (CAS-ViT without its distillation head, as the official main.py trains)
-            if (pretrained != null) mo = ModelRegistry.fitTo(cfg.model, pretrained.state().keySet(), mo);
-            model = ModelRegistry.create(cfg.model, mo);
-        } catch (IllegalArgumentException e) {
-            if (pretrained != null) pretrained.state().values().forEach(Tensor::close);
-            throw new TrainException("--model " + cfg.model + ": " + e.getMessage());
+        // The ranks of one process share the global generator: seeding and init run one rank at a time, so each model starts as a lone run's.
+        synchronized (Generator.global()) {
+            Generator.global().manualSeed(cfg.seed);
+            try {
+                // A checkpoint's layout picks the variant's (CAS-ViT without its distillation head, as the official main.py trains)
+                if (pretrained != null) mo = ModelRegistry.fitTo(cfg.model, pretrained.state().keySet(), mo);
+                model = ModelRegistry.create(cfg.model, mo);
+            } catch (IllegalArgumentException e) {
+                if (pretrained != null) pretrained.state().values().forEach(Tensor::close);
+                throw new TrainException("--model " + cfg.model + ": " + e.getMessage());
+            }
         }
         if (pretrained != null) loadPretrained(cfg.pretrained, pretrained);
         if (cfg.freeze != null) freeze(cfg.freeze);
         applyBatchNormOptions();
         if (!device.equals(Device.CPU)) model.to(device);
+        if (rank != null && rank.syncBn()) {
+            int n = SyncBatchNorm.convert(model, rank.comm());
+            if (writes()) out.println(n == 0 ? "sync-bn: " + cfg.model + " has no BatchNorm layers; --sync-bn changes nothing"
+                    : "sync-bn: " + n + " BatchNorm layers normalize over the global batch of " + worldSize() + " ranks");
+        }
         model.train();
         stateViews = model.stateDict();
 
         Pipelines.Options po = TrainPipelines.options(cfg, cfg.imgSize, norm[0], norm[1]);
         // resolved for config.json: only small images without RandomResizedCrop pad and crop
         cfg.cropPadding = po.small() && cfg.scale == null && cfg.ratio == null ? po.padding() : 0;
-        trainLoader = DataLoader.builder(train, Pipelines.train(po)).batchSize(cfg.batchSize).shuffle(true)
-                .dropLast(train.size() >= 2 * cfg.batchSize).workers(cfg.workers).seed(cfg.seed).onUnreadable(this::warnUnreadable).build();
-        valLoader = DataLoader.builder(val, Pipelines.eval(po)).batchSize(cfg.batchSize).shuffle(false).workers(cfg.workers)
+        // Several ranks: each takes its shard of the one seeded permutation (padded, as PyTorch's DistributedSampler); validation unpadded.
+        DistributedSampler trainShard = rank == null ? null : new DistributedSampler(rank.rank(), rank.worldSize(), true);
+        DistributedSampler valShard = rank == null ? null : new DistributedSampler(rank.rank(), rank.worldSize(), false);
+        int trainSamples = trainShard == null ? train.size() : trainShard.shardSize(train.size());
+        trainLoader = DataLoader.builder(train, Pipelines.train(po)).batchSize(cfg.batchSize).shuffle(true).sampler(trainShard)
+                .dropLast(trainSamples >= 2 * cfg.batchSize).workers(cfg.workers).seed(cfg.seed).onUnreadable(this::warnUnreadable).build();
+        valLoader = DataLoader.builder(val, Pipelines.eval(po)).batchSize(cfg.batchSize).shuffle(false).sampler(valShard).workers(cfg.workers)
                 .seed(cfg.seed).onUnreadable(this::warnUnreadable).build();
 
         optimizer = optimizer();
-        scheduler = scheduler((trainLoader.batchesPerEpoch() + cfg.gradAccumSteps - 1) / cfg.gradAccumSteps);
+        updatesPerEpoch = (trainLoader.batchesPerEpoch() + cfg.gradAccumSteps - 1) / cfg.gradAccumSteps;
+        scheduler = scheduler(updatesPerEpoch);
         if (cfg.mixup > 0 || cfg.cutmix > 0 || cfg.cutmixMinmax != null) {
             Mixup.Mode mode;
             try {
@@ -262,8 +296,10 @@ public final class Trainer {
             }
             if (mode == Mixup.Mode.PAIR && cfg.batchSize % 2 != 0) throw new TrainException("--mixup-mode pair needs an even --batch-size, got " + cfg.batchSize);
             try {
+                // Each rank mixes its own batch with its own draws (timm seeds seed + rank); rank 0's are a lone run's.
+                long mixSeed = (cfg.seed ^ 0x4D49585550L) + (rank == null ? 0 : rank.rank());
                 mixup = new Mixup(new Mixup.Config(cfg.mixup, cfg.cutmix, cfg.cutmixMinmax, cfg.mixupProb, cfg.mixupSwitchProb, mode, true,
-                        cfg.smoothing, cfg.numClasses), new Generator(cfg.seed ^ 0x4D49585550L));
+                        cfg.smoothing, cfg.numClasses), new Generator(mixSeed));
             } catch (IllegalArgumentException e) {
                 throw new TrainException(e.getMessage().replace("mixup: ", "--mixup/--cutmix: "));
             }
@@ -275,6 +311,11 @@ public final class Trainer {
         checkpointHist = new CheckpointHistory(cfg.checkpointHist, runDir, "loss".equals(TrainConfig.norm(cfg.evalMetric)));
         if (cfg.resume != null) restore(cfg.resume);
         cfg.output = runDir;
+        if (rank != null) {
+            // Every rank starts from rank 0's parameters and buffers (the same anyway: same seed, or the same checkpoint).
+            ddp = new DistributedDataParallel(model, rank.comm(), DistributedDataParallel.DEFAULT_BUCKET_BYTES);
+        }
+        if (!writes()) return;
         folder = RunFolder.open(runDir, cfg.resume != null, overwrite, out);
         dev.lumen.app.Logs.toRunFolder(runDir);
         Files.writeString(runDir.resolve("config.json"), Json.write(cfg.toMap(), true) + "\n", StandardCharsets.UTF_8);
@@ -282,6 +323,10 @@ public final class Trainer {
         out.println("lumen train: " + cfg.model + " (" + ModelRegistry.formatParams(model.numParameters(true)) + " trainable parameters) on "
                 + (cfg.data != null ? cfg.data.toString() : cfg.dataset) + ": " + train.size() + " training, " + val.size() + " " + datasetLabel
                 + " images, " + classNames.size() + " classes, " + cfg.imgSize + "x" + cfg.imgSize + "x" + cfg.inChans + "; run folder " + runDir);
+        if (rank != null) {
+            out.println(String.format(Locale.ROOT, "data-parallel: %d ranks, global batch %d x %d = %d%s", worldSize(), worldSize(), cfg.batchSize,
+                    worldSize() * cfg.batchSize, cfg.gradAccumSteps > 1 ? " (x " + cfg.gradAccumSteps + " accumulation steps per update)" : ""));
+        }
         out.flush();
     }
 
@@ -391,7 +436,8 @@ public final class Trainer {
     /** Fills the optimizer options left open with what the run uses, so config.json says it: lr, its scaling, eps, betas, milestones. */
     private void resolveOptimizerOptions() {
         if (cfg.lrBaseScale == null) cfg.lrBaseScale = OptimizerFactory.defaultLrBaseScale(cfg.opt);
-        if (cfg.lr == null) cfg.lr = OptimizerFactory.baseLr(cfg.opt, cfg.lrBase, cfg.lrBaseSize, cfg.lrBaseScale, cfg.batchSize, cfg.gradAccumSteps);
+        // timm scales by the global batch: -b is per GPU.
+        if (cfg.lr == null) cfg.lr = OptimizerFactory.baseLr(cfg.opt, cfg.lrBase, cfg.lrBaseSize, cfg.lrBaseScale, cfg.batchSize * worldSize(), cfg.gradAccumSteps);
         if (cfg.optEps == null && OptimizerFactory.hasEps(cfg.opt)) cfg.optEps = OptimizerFactory.defaultEps(cfg.opt);
         if (cfg.optBetas == null && OptimizerFactory.hasBetas(cfg.opt)) cfg.optBetas = OptimizerFactory.DEFAULT_BETAS.clone();
         if (cfg.decayMilestones == null && cfg.sched.equals("multistep")) cfg.decayMilestones = new double[] {90, 180, 270};
@@ -594,6 +640,10 @@ public final class Trainer {
         if (scaler != null) info.put("scaler", scaler.stateDict());
         info.put("history", history.stream().map(EpochRecord::toMap).toList());
         info.put("checkpoint_hist", checkpointHist.toList());
+        // -b is per GPU: what a resume on another number of GPUs needs to continue the schedule at the same epoch.
+        info.put("world_size", worldSize());
+        info.put("global_batch", cfg.batchSize * worldSize());
+        info.put("updates_per_epoch", updatesPerEpoch);
         info.put("config", cfg.toMap());
         TrainCheckpoint.save(file, stateViews, optimizer.stateDict(), scheduler.stateDict(), ema == null ? null : ema.stateDict(), info);
     }
@@ -636,7 +686,16 @@ public final class Trainer {
             } catch (IllegalArgumentException e) {
                 throw new TrainException("--resume " + file + ": " + e.getMessage());
             }
-            out.println("resumed " + file + " after epoch " + startEpoch + " of " + totalEpochs() + " (update " + globalStep + ")");
+            int savedWorld = info.get("world_size") instanceof Number w ? w.intValue() : 1;
+            Object savedUpdates = info.get("updates_per_epoch");
+            if (savedUpdates instanceof Number u && u.intValue() != updatesPerEpoch) {
+                // Another GPU count: the same epoch, counted in this run's updates (checkpoints are written at epoch ends), and the lr schedule there.
+                globalStep = (long) startEpoch * updatesPerEpoch;
+                if (scheduler instanceof WarmupScheduler w) w.stepUpdate(globalStep);
+            }
+            out.println("resumed " + file + " after epoch " + startEpoch + " of " + totalEpochs() + " (update " + globalStep + ")"
+                    + (savedWorld != worldSize() ? String.format(Locale.ROOT, "; written by %d GPU%s (global batch %d), continued on %d (global batch %d, -b %d per GPU)",
+                    savedWorld, savedWorld == 1 ? "" : "s", savedWorld * cfg.batchSize, worldSize(), worldSize() * cfg.batchSize, cfg.batchSize) : ""));
         } catch (IOException e) {
             throw new TrainException("--resume " + e.getMessage());
         }
@@ -662,7 +721,7 @@ public final class Trainer {
             String bad = NonFinite.firstIn(stateViews);
             if (bad == null && ema != null) bad = NonFinite.firstIn(ema.ema());
             if (bad != null) {
-                log.epoch(r);
+                if (writes()) log.epoch(r);
                 out.println(epochLine(r, v, e));
                 throw new TrainException("the weights diverged at epoch " + (epoch + 1) + " (" + Printable.of(bad) + " holds NaN or infinity); stopped; "
                         + keptCheckpoint(last) + ". Try a lower --lr, --clip-grad, or --warmup-epochs.");
@@ -674,6 +733,10 @@ public final class Trainer {
                 bestEpoch = r.epoch();
             }
             List<Integer> evicted = checkpointHist.admit(epoch + 1, r.diverged() ? Double.NaN : metric);
+            if (!writes()) {
+                lastGoodEpoch = epoch + 1;
+                continue;
+            }
             try {
                 saveCheckpoint(last, epoch + 1);
             } catch (IOException ex) {
@@ -755,14 +818,14 @@ public final class Trainer {
                         // The next batch's copy overlaps with the work just queued; then the step's one host wait.
                         if (it.hasNext()) pending = DeviceBatch.upload(it.next(), device);
                         double[] r = finishStep(stats, b.size(), epoch, done, it.size(), lastCheckpoint, update);
-                        loss.update(r[0], b.size());
-                        top1.update(r[1], b.size());
-                        images += b.size();
+                        loss.update(r[0], (long) r[2]);
+                        top1.update(r[1], (long) r[2]);
+                        images += (long) r[2];
                     }
                     done++;
                     double lr = scheduleLr();
                     progress.update(done, loss.avg(), top1.avg(), lr, images / ((System.nanoTime() - t0) / 1e9));
-                    if (update && globalStep % cfg.logInterval == 0) log.step(globalStep, loss.avg(), lr);
+                    if (update && globalStep % cfg.logInterval == 0 && log != null) log.step(globalStep, loss.avg(), lr);
                 }
             } finally {
                 if (pending != null) pending.close();
@@ -794,31 +857,52 @@ public final class Trainer {
         if (lossHook != null) loss = lossHook.apply(loss, globalStep);
         // Accumulated micro-batches add up to the mean over the update's samples, as timm divides by the accumulation count.
         Tensor backwardLoss = accumSteps > 1 ? loss.div(accumSteps) : loss;
-        (scaler != null ? scaler.scale(backwardLoss) : backwardLoss).backward();
+        backward(scaler != null ? scaler.scale(backwardLoss) : backwardLoss, update);
         Tensor inf = scaler != null && update ? scaler.unscale(optimizer) : null;
         try (GradMode off = GradMode.noGrad()) {
             Tensor hits = TopK.top1Hits(logits, y);
             List<Tensor> parts = new ArrayList<>(List.of(loss.detach().to(DType.F64).reshape(1), hits.to(DType.F64).reshape(1)));
             if (inf != null) parts.add(inf.to(DType.F64).reshape(1));
-            return Shaping.cat(parts, 0);
+            Tensor stats = Shaping.cat(parts, 0);
+            if (rank != null) {
+                // Summed over the ranks (whose batches are equally large: the shards are padded) the numbers are the global batch's,
+                // and an inf on any rank skips the update on all.
+                rank.comm().allReduce(stats, ReduceOp.SUM);
+                rank.comm().joinCompute();
+            }
+            return stats;
+        }
+    }
+
+    /** Alone: backward. As a rank: DDP's backward, whose gradient all-reduce is skipped on --grad-accum-steps micro-batches before the update. */
+    private void backward(Tensor root, boolean update) {
+        if (ddp == null) {
+            root.backward();
+        } else if (update) {
+            ddp.backward(root);
+        } else {
+            try (DistributedDataParallel.NoSync local = ddp.noSync()) {
+                ddp.backward(root);
+            }
         }
     }
 
     /**
      * Reads the step's values (the step's one host wait), stops on a non-finite loss before any
      * update, then clips, steps the optimizer (or lets the scaler skip it) and updates EMA and the
-     * schedule. Returns {loss, top-1 % on the batch's original labels}.
+     * schedule. Returns {loss, top-1 % on the batch's original labels, images}, over every rank's batch.
      */
     private double[] finishStep(Tensor stats, int batchSize, int epoch, int index, int batches, Path lastCheckpoint, boolean update) {
         double[] v = stats.toDoubles();
-        double value = v[0];
+        double images = (double) batchSize * worldSize();
+        double value = v[0] / worldSize();
         if (!Double.isFinite(value)) {
             String where = keptCheckpoint(lastCheckpoint);
             throw new TrainException("loss is " + (Double.isNaN(value) ? "NaN" : "infinite") + " at epoch " + (epoch + 1) + ", step " + (index + 1)
                     + " of " + batches + " (update " + (globalStep + 1) + "); stopped; " + where
                     + ". Try a lower --lr, --clip-grad, or --warmup-epochs.");
         }
-        if (!update) return new double[] {value, 100.0 * v[1] / batchSize};
+        if (!update) return new double[] {value, 100.0 * v[1] / images, images};
         if (scaler != null) scaler.foundInf(!Double.isFinite(v[2]));
         if (cfg.clipGrad != null) clipGradients();
         if (scaler != null) {
@@ -832,7 +916,7 @@ public final class Trainer {
         globalStep++;
         if (scheduler instanceof WarmupScheduler w) w.stepUpdate(globalStep);
         for (TrainListener l : listeners) l.onStep(globalStep, value);
-        return new double[] {value, 100.0 * v[1] / batchSize};
+        return new double[] {value, 100.0 * v[1] / images, images};
     }
 
     /** The schedule's lr now: the first group's without its --layer-decay scale (the head's lr). */
@@ -861,6 +945,8 @@ public final class Trainer {
 
     private Eval validate() {
         model.eval();
+        // As DDP's broadcast_buffers: every rank validates (and rank 0 saves) rank 0's BatchNorm statistics.
+        if (ddp != null) ddp.broadcastBuffers();
         AverageMeter loss = new AverageMeter();
         long hit1 = 0, hit5 = 0, n = 0, nonFinite = 0;
         int k = cfg.numClasses;
@@ -901,8 +987,20 @@ public final class Trainer {
             System.arraycopy(lab.get(i), 0, labels, row, lab.get(i).length);
             row += idx.get(i).length;
         }
-        double meanLoss = nonFinite > 0 ? Double.NaN : loss.avg();
-        return new Eval(meanLoss, 100.0 * hit1 / n, 100.0 * hit5 / n, new Predictions(classNames, indices, labels, p), nonFinite);
+        Predictions predictions = new Predictions(classNames, indices, labels, p);
+        double lossSum = loss.sum();
+        if (rank != null) {
+            // The shards' sums make the whole validation set's numbers, and the gathered predictions its report.
+            double[] sums = ValidationShards.sum(rank.comm(), new double[] {lossSum, hit1, hit5, n, nonFinite});
+            lossSum = sums[0];
+            hit1 = (long) sums[1];
+            hit5 = (long) sums[2];
+            n = (long) sums[3];
+            nonFinite = (long) sums[4];
+            predictions = ValidationShards.gather(rank.comm(), predictions, valLoader.dataset().size());
+        }
+        double meanLoss = nonFinite > 0 ? Double.NaN : rank == null ? loss.avg() : lossSum / n;
+        return new Eval(meanLoss, 100.0 * hit1 / n, 100.0 * hit5 / n, predictions, nonFinite);
     }
 
     /** Which weights the final numbers and best.safetensors' metric belong to, for reports. */
