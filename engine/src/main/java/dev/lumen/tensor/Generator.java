@@ -7,13 +7,39 @@ package dev.lumen.tensor;
  */
 public final class Generator {
     private static final Generator GLOBAL = new Generator(0x5EED_1234L);
+    /** A thread's own default generator: each rank thread of a data-parallel run draws from its own. */
+    private static final ThreadLocal<Generator> THREAD_DEFAULT = new ThreadLocal<>();
 
     private long seed;
     private long offset;
 
     public Generator(long seed) { this.seed = seed; }
 
-    public static Generator global() { return GLOBAL; }
+    /** The default generator: the calling thread's own where one is set ({@link #useOnThisThread}), else the process's. */
+    public static Generator global() {
+        Generator g = THREAD_DEFAULT.get();
+        return g != null ? g : GLOBAL;
+    }
+
+    /** The default generator's replacement on this thread, until the returned scope closes. */
+    public interface ThreadDefault extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    /**
+     * Makes g the calling thread's default generator until the scope closes, so that ranks driven
+     * by threads of one process draw their dropout masks and initial weights independently of how
+     * the threads interleave (each rank is then as deterministic as a lone run).
+     */
+    public static ThreadDefault useOnThisThread(Generator g) {
+        Generator previous = THREAD_DEFAULT.get();
+        THREAD_DEFAULT.set(java.util.Objects.requireNonNull(g, "generator"));
+        return () -> {
+            if (previous == null) THREAD_DEFAULT.remove();
+            else THREAD_DEFAULT.set(previous);
+        };
+    }
 
     public synchronized void manualSeed(long s) {
         seed = s;

@@ -12,6 +12,7 @@ import dev.lumen.cuda.CudaDriver;
 import dev.lumen.distributed.Communicator;
 import dev.lumen.distributed.CommunicatorFailure;
 import dev.lumen.tensor.Device;
+import dev.lumen.tensor.Generator;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.net.InetAddress;
@@ -113,7 +114,8 @@ public final class DataParallelRun {
                 int index = i, rank = world.globalRank(i);
                 Communicator given = initAll == null ? null : initAll.get(i);
                 Thread t = new Thread(() -> {
-                    try {
+                    // Each rank draws from its own generator (seeded by the Trainer), never from another rank's.
+                    try (Generator.ThreadDefault own = Generator.useOnThisThread(new Generator(cfg.seed))) {
                         Communicator c = given;
                         if (c == null) {
                             c = comms.initRank(session.uniqueId(), world.worldSize(), rank, Device.cuda(devices.get(index)));

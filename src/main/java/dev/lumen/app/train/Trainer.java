@@ -124,6 +124,9 @@ public final class Trainer {
     private int currentEpoch;
     /** This trainer's place in a data-parallel run, or null when it trains alone. */
     private DistributedRank rank;
+
+    /** This process's global rank in a data-parallel run, 0 in a single-device one. */
+    private int rankIndex() { return rank == null ? 0 : rank.rank(); }
     private DistributedDataParallel ddp;
     /** Optimizer updates per epoch (with this run's number of ranks), stored in checkpoints. */
     private int updatesPerEpoch;
@@ -248,9 +251,10 @@ public final class Trainer {
         ModelOptions mo = ModelOptions.builder().numClasses(cfg.numClasses).inChannels(cfg.inChans).imgSize(cfg.imgSize)
                 .dropRate(cfg.drop).dropPathRate(cfg.dropPath).build();
         Checkpoints.Weights pretrained = cfg.pretrained != null ? readPretrained(cfg.pretrained) : null;
-        // The ranks of one process share the global generator: seeding and init run one rank at a time, so each model starts as a lone run's.
+        // Rank r draws from seed + r, as timm's random_seed(seed, rank): rank 0's draws (the initial weights
+        // every rank receives, its dropout masks) are a lone run's. Ranks on threads each have their own generator.
         synchronized (Generator.global()) {
-            Generator.global().manualSeed(cfg.seed);
+            Generator.global().manualSeed(cfg.seed + rankIndex());
             try {
                 // A checkpoint's layout picks the variant's (CAS-ViT without its distillation head, as the official main.py trains)
                 if (pretrained != null) mo = ModelRegistry.fitTo(cfg.model, pretrained.state().keySet(), mo);
@@ -297,7 +301,7 @@ public final class Trainer {
             if (mode == Mixup.Mode.PAIR && cfg.batchSize % 2 != 0) throw new TrainException("--mixup-mode pair needs an even --batch-size, got " + cfg.batchSize);
             try {
                 // Each rank mixes its own batch with its own draws (timm seeds seed + rank); rank 0's are a lone run's.
-                long mixSeed = (cfg.seed ^ 0x4D49585550L) + (rank == null ? 0 : rank.rank());
+                long mixSeed = (cfg.seed ^ 0x4D49585550L) + rankIndex();
                 mixup = new Mixup(new Mixup.Config(cfg.mixup, cfg.cutmix, cfg.cutmixMinmax, cfg.mixupProb, cfg.mixupSwitchProb, mode, true,
                         cfg.smoothing, cfg.numClasses), new Generator(mixSeed));
             } catch (IllegalArgumentException e) {
@@ -670,7 +674,9 @@ public final class Trainer {
             }
             CheckpointInfo ci = new CheckpointInfo(file, info);
             Map<String, Object> rng = ci.map("rng");
-            Generator.global().setState(ci.longs("rng.global", rng.get("global"), 2));
+            // Rank 0's generator is saved; rank r's has drawn as often, from seed + r.
+            long[] global = ci.longs("rng.global", rng.get("global"), 2);
+            Generator.global().setState(new long[] {global[0] + rankIndex(), global[1]});
             if (mixup != null && rng.get("mixup") != null) mixup.generator().setState(ci.longs("rng.mixup", rng.get("mixup"), 2));
             startEpoch = (int) ci.integer("epoch", 0, Integer.MAX_VALUE);
             lastGoodEpoch = startEpoch;

@@ -99,18 +99,12 @@ public final class NcclCommunicator implements Communicator {
         }
     }
 
-    /**
-     * The context of a CUDA device. Until contexts exist per device, every rank lives on cuda:0
-     * (emulated NCCL accepts several ranks on one device; real NCCL needs one GPU per rank).
-     */
+    /** The context of a CUDA device (real NCCL wants one GPU per rank; the emulated one also takes several ranks per device). */
     private static CudaContext contextOf(Device device) {
         if (device.kind() != Device.Kind.CUDA) {
             throw new IllegalArgumentException("NCCL communicators live on CUDA devices, got " + device);
         }
-        if (device.index() != 0) {
-            throw new IllegalArgumentException("NCCL communicator on " + device + ": this build drives cuda:0 only");
-        }
-        return CudaContext.get();
+        return CudaContext.of(device.index());
     }
 
     @Override public int rank() { return rank; }

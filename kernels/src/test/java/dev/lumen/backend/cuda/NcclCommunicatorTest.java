@@ -44,22 +44,15 @@ class NcclCommunicatorTest {
     @BeforeAll
     static void cuda() {
         DeviceCheck.requireCuda();
-        // The checking driver keeps one launch's checker state per process: kernels launched by
-        // several host threads at once (the ranks here) crash it. A collective launches no kernel.
-        String driver = System.getProperty("lumen.cuda.driver", "");
-        Assumptions.assumeFalse(driver.endsWith("_check.so"), "ranks on threads launch kernels concurrently, which the checking driver does not support");
         String why = NcclCommunicator.unavailableReason();
         if (Boolean.getBoolean("lumen.cuda.required")) assertNull(why, "NCCL must load where the emulator was built");
         Assumptions.assumeTrue(why == null, why);
     }
 
-    /**
-     * Real NCCL wants one GPU per rank; these tests put every rank on cuda:0 (which only the
-     * emulated NCCL allows) until contexts exist per device, when they should spread over cuda:0..3.
-     */
+    /** Real NCCL wants one GPU per rank; the emulated one also takes several ranks per device. */
     static void requireRanksOnOneDevice(int ranks) {
-        Assumptions.assumeTrue(ranks == 1 || CudaContext.get().driver().isEmulated(),
-                "real NCCL needs one GPU per rank; these tests put all " + ranks + " ranks on cuda:0");
+        Assumptions.assumeTrue(ranks <= CudaContext.deviceCount() || CudaContext.get().driver().isEmulated(),
+                "real NCCL needs one GPU per rank: " + ranks + " ranks, " + CudaContext.deviceCount() + " GPUs");
     }
 
     /**
@@ -77,7 +70,7 @@ class NcclCommunicatorTest {
         requireRanksOnOneDevice(n);
         byte[] id = NcclCommunicator.uniqueId();
         NcclCommunicator[] comms = new NcclCommunicator[n];
-        NcclRanks.onThreads(n, 60, r -> comms[r] = NcclCommunicator.initRank(id, n, r, CUDA));
+        NcclRanks.onThreads(n, 60, r -> comms[r] = NcclCommunicator.initRank(id, n, r, NcclRanks.device(r)));
         return comms;
     }
 
@@ -124,7 +117,7 @@ class NcclCommunicatorTest {
                     assertArrayEquals(reference(n, dtype, op, WORLD), host(t), 0.0, "allReduce " + op + " " + dtype);
 
                     Tensor in = NcclRanks.deviceInput(r, n * WORLD, dtype);
-                    Tensor out = Tensor.full(-5, dtype, CUDA, n);
+                    Tensor out = Tensor.full(-5, dtype, NcclRanks.device(r), n);
                     c.reduceScatter(in, out, op);
                     c.joinCompute();
                     double[] whole = reference(n * WORLD, dtype, op, WORLD);
@@ -132,7 +125,7 @@ class NcclCommunicatorTest {
                 }
                 Tensor b = NcclRanks.deviceInput(r, n, dtype);
                 c.broadcast(b, 2);
-                Tensor gathered = Tensor.full(-7, dtype, CUDA, WORLD, n);
+                Tensor gathered = Tensor.full(-7, dtype, NcclRanks.device(r), WORLD, n);
                 c.allGather(NcclRanks.deviceInput(r, n, dtype), gathered);
                 c.joinCompute();
                 assertArrayEquals(NcclRanks.input(2, n, dtype), host(b), 0.0, "broadcast " + dtype);
@@ -162,8 +155,8 @@ class NcclCommunicatorTest {
             float[][] sum = new float[WORLD][];
             double[][] bf16 = new double[WORLD][];
             NcclRanks.onThreads(WORLD, 60, r -> {
-                Tensor t = Tensor.fromFloats(inputs[r], n).to(CUDA);
-                Tensor h = Tensor.fromFloats(inputs[r], n).to(DType.BF16).to(CUDA);
+                Tensor t = Tensor.fromFloats(inputs[r], n).to(NcclRanks.device(r));
+                Tensor h = Tensor.fromFloats(inputs[r], n).to(DType.BF16).to(NcclRanks.device(r));
                 sleep(order[r] * 40L);  // rank order[r]-th to arrive
                 comms[r].allReduce(t, ReduceOp.SUM);
                 comms[r].allReduce(h, ReduceOp.AVG);
@@ -203,7 +196,7 @@ class NcclCommunicatorTest {
     @Test
     void oneThreadDrivesEveryRankThroughGroups() {
         requireRanksOnOneDevice(WORLD);
-        List<NcclCommunicator> comms = NcclCommunicator.initAll(List.of(CUDA, CUDA, CUDA, CUDA));
+        List<NcclCommunicator> comms = NcclCommunicator.initAll(NcclRanks.devices(WORLD));
         assertEquals(WORLD, comms.size());
         int n = 513;
         List<Tensor> sums = new ArrayList<>(), bcast = new ArrayList<>(), gathered = new ArrayList<>();
@@ -216,8 +209,8 @@ class NcclCommunicatorTest {
                 Tensor b = NcclRanks.deviceInput(c.rank(), n, DType.F16);
                 c.broadcast(b, 3);
                 bcast.add(b);
-                Tensor out = Tensor.zeros(DType.BF16, CUDA, WORLD * 2);
-                c.allGather(Tensor.full(c.rank(), DType.BF16, CUDA, 2), out);
+                Tensor out = Tensor.zeros(DType.BF16, c.device(), WORLD * 2);
+                c.allGather(Tensor.full(c.rank(), DType.BF16, c.device(), 2), out);
                 gathered.add(out);
             }
         }
@@ -237,10 +230,10 @@ class NcclCommunicatorTest {
     void allReduceBandwidthOfOneProcess() {
         requireRanksOnOneDevice(WORLD);
         Assumptions.assumeFalse(System.getProperty("lumen.cuda.driver", "").endsWith("_asan.so"), "timed in the plain run only");
-        List<NcclCommunicator> comms = NcclCommunicator.initAll(List.of(CUDA, CUDA, CUDA, CUDA));
+        List<NcclCommunicator> comms = NcclCommunicator.initAll(NcclRanks.devices(WORLD));
         int big = 1 << 20, reps = 5;
         List<Tensor> bufs = new ArrayList<>();
-        for (int r = 0; r < WORLD; r++) bufs.add(Tensor.full(r, DType.F32, CUDA, big));
+        for (int r = 0; r < WORLD; r++) bufs.add(Tensor.full(r, DType.F32, NcclRanks.device(r), big));
         long t0 = 0;
         for (int k = -1; k < reps; k++) {  // k = -1 warms up (first touch of the buffers, JIT)
             if (k == 0) t0 = System.nanoTime();
@@ -267,7 +260,7 @@ class NcclCommunicatorTest {
         Process peer = NcclRanks.startPeer(id, "4", "2", "2", "collectives");
         try {
             NcclRanks.onThreads(2, 90, r -> {
-                try (NcclCommunicator c = NcclCommunicator.initRank(id, 4, r, CUDA)) {
+                try (NcclCommunicator c = NcclCommunicator.initRank(id, 4, r, NcclRanks.device(r))) {
                     NcclPeerProcess.collectives(c);
                     c.checkHealth();
                 }
@@ -354,7 +347,7 @@ class NcclCommunicatorTest {
         CommunicatorFailure peer = assertThrows(CommunicatorFailure.class, comms[1]::checkHealth);
         assertTrue(peer.getMessage().contains("rank 0"), peer.getMessage());
         CommunicatorFailure next = assertThrows(CommunicatorFailure.class,
-                () -> comms[1].allReduce(Tensor.full(1, DType.F32, CUDA, 10), ReduceOp.SUM));
+                () -> comms[1].allReduce(Tensor.full(1, DType.F32, NcclRanks.device(1), 10), ReduceOp.SUM));
         assertTrue(next.getMessage().contains("rank 0") && next.getMessage().contains("aborted"), next.getMessage());
         closeAll(comms);
     }

@@ -30,7 +30,7 @@ public final class NcclPeerProcess {
         try {
             NcclRanks.onThreads(here, 60, i -> {
                 int rank = first + i;
-                try (NcclCommunicator c = NcclCommunicator.initRank(id, world, rank, NcclRanks.CUDA)) {
+                try (NcclCommunicator c = NcclCommunicator.initRank(id, world, rank, NcclRanks.device(rank))) {
                     if (!mode.equals("collectives")) {
                         System.out.println("joined " + rank);
                         System.out.flush();
@@ -39,7 +39,7 @@ public final class NcclPeerProcess {
                         case "hang" -> sleepForever();
                         case "expect-failure" -> {
                             try {
-                                c.allReduce(Tensor.zeros(DType.F32, NcclRanks.CUDA, 10), ReduceOp.SUM);
+                                c.allReduce(Tensor.zeros(DType.F32, c.device(), 10), ReduceOp.SUM);
                             } catch (CommunicatorFailure e) {
                                 System.out.println("failed: " + e.getMessage());
                                 System.out.flush();
@@ -63,9 +63,9 @@ public final class NcclPeerProcess {
         int n = 1001, world = c.worldSize();
         Tensor t = NcclRanks.deviceInput(c.rank(), n, DType.F32);
         c.allReduce(t, ReduceOp.SUM);
-        Tensor gathered = Tensor.zeros(DType.F32, NcclRanks.CUDA, world * 3);
-        c.allGather(Tensor.full(c.rank() + 1, DType.F32, NcclRanks.CUDA, 3), gathered);
-        Tensor b = Tensor.full(c.rank() == 1 ? 42 : -1, DType.F32, NcclRanks.CUDA, 5);
+        Tensor gathered = Tensor.zeros(DType.F32, c.device(), world * 3);
+        c.allGather(Tensor.full(c.rank() + 1, DType.F32, c.device(), 3), gathered);
+        Tensor b = Tensor.full(c.rank() == 1 ? 42 : -1, DType.F32, c.device(), 5);
         c.broadcast(b, 1);
         c.joinCompute();
         double[] want = new double[n];

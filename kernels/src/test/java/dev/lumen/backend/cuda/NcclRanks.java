@@ -19,11 +19,22 @@ import java.util.function.IntConsumer;
 
 /**
  * What the NCCL tests share with the peer processes they start: the ranks' inputs, ranks run as
- * threads, and child JVMs on the test class path. Every rank sits on cuda:0 until devices exist
- * per context; the tests should then spread the ranks over cuda:0..3.
+ * threads, and child JVMs on the test class path. Rank r sits on cuda:(r mod the device count):
+ * one GPU per rank on a machine with enough GPUs, as real NCCL wants; the emulated NCCL also takes
+ * several ranks per emulated device (the tests run with 2).
  */
 final class NcclRanks {
     static final Device CUDA = Device.cuda(0);
+
+    /** The device of rank r of this process. */
+    static Device device(int rank) { return Device.cuda(rank % dev.lumen.cuda.CudaContext.deviceCount()); }
+
+    /** The devices of ranks 0..n-1 of this process. */
+    static java.util.List<Device> devices(int n) {
+        java.util.List<Device> d = new ArrayList<>();
+        for (int r = 0; r < n; r++) d.add(device(r));
+        return d;
+    }
 
     private NcclRanks() {}
 
@@ -38,7 +49,7 @@ final class NcclRanks {
     }
 
     static Tensor deviceInput(int rank, int n, DType dtype) {
-        return Tensor.fromDoubles(input(rank, n, dtype), DType.F64, n).to(dtype).to(CUDA);
+        return Tensor.fromDoubles(input(rank, n, dtype), DType.F64, n).to(dtype).to(device(rank));
     }
 
     /** Runs body(rank) for ranks 0..n-1, each on its own thread; rethrows the first failure. */
