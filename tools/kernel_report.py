@@ -30,10 +30,10 @@ def table(estimates):
     for e in estimates:
         m = e.mix
         fma, mma = m.n("fma"), m.n("mma")
-        loop = f"{m.instructions:g} instr: {fma:g} FMA ({100 * fma / m.instructions:.0f}%), "
+        loop = f"{m.instructions:.0f} instr: {fma:.0f} FMA ({100 * fma / m.instructions:.0f}%), "
         if mma:
-            loop += f"{mma:g} MMA ({100 * mma / m.instructions:.0f}%), "
-        loop += f"{m.n('lds'):g} lds, {m.n('ldg'):g} ldg, {m.n('int'):g} int, {m.n('div'):g} div"
+            loop += f"{mma:.0f} MMA ({100 * mma / m.instructions:.0f}%), "
+        loop += f"{m.n('lds'):.0f} lds, {m.n('ldg'):.0f} ldg, {m.n('int'):.0f} int, {m.n('div'):.0f} div"
         if fma and not mma:
             loop += f"; {m.issue / fma:.1f} issue/FMA"
         if e.work.useful_fma and e.work.hot[0] == "mma":

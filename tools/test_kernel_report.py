@@ -120,6 +120,30 @@ class PtxTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             hot_loop(body, want={"mma": 1})
 
+    def test_mean_of_instances(self):
+        # two instantiations of a span loop, each around one state loop of 1 FMA ($S1, $S2); the
+        # second also holds a staging loop ($W) that runs 4 times per span; a tail copy of the state
+        # loop ($T) sits in the loop around both, which encloses two state loops and is no instance
+        body = ["$R:",
+                "$A:", "add.s32 %r1, %r1, 1", "$S1:", "fma.rn.f32 %f1, %f1, %f1, %f1", "@%p1 bra $S1", "@%p2 bra $A",
+                "$B:", "$W:", "ld.global.f32 %f2, [%rd1]", "@%p3 bra $W", "$S2:", "fma.rn.f32 %f1, %f1, %f1, %f1",
+                "@%p4 bra $S2", "mul.f32 %f3, %f3, %f3", "@%p5 bra $B",
+                "$T:", "fma.rn.f32 %f1, %f1, %f1, %f1", "@%p6 bra $T", "@%p7 bra $R", "ret"]
+
+        def trips(mix, depth, is_state, has_inner):
+            self.assertEqual(depth, 1)
+            self.assertFalse(has_inner)
+            return 2 if is_state else 4
+
+        where, m = hot_loop(body, "mean", {"fma": 1}, trips)
+        self.assertEqual(body[where[0]], "$A:")
+        # $A: add + branch + 2 x (fma + branch) = 6; $B: mul + branch + 4 x (ld + branch) + 2 x 2 = 14
+        self.assertAlmostEqual(m.instructions, (6 + 14) / 2)
+        self.assertAlmostEqual(m.n("fma"), 2)
+        self.assertAlmostEqual(m.n("ldg"), 2)
+        with self.assertRaises(ValueError):
+            hot_loop(body, "mean", {"fma": 3}, trips)
+
 
 class OccupancyTest(unittest.TestCase):
     def test_sm90_limits(self):

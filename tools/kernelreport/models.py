@@ -239,9 +239,9 @@ def outlook_bwd_logits_k3():
 
 # VMamba-T selective scan, B64 L3136 (56x56), 4 routes, D96, N1, f32: SelectiveScanCuda. Forward: one
 # block of 128 threads per (batch, channel), the 4 routes in turn, each in spans of 512 steps (4 per
-# thread); backward: one block per (batch, group of 8 channels), per route per channel the spans last
-# to first.
-SS = dict(b=64, d=96, l=3136, routes=4, n=1, threads=128, items=4, cpb=8, chunk=64, maxn=16)
+# thread; 6 full spans and a 64-step one); backward: one block per (batch, group of 8 channels), per
+# route per channel the spans last to first.
+SS = dict(b=64, d=96, h=56, w=56, l=3136, routes=4, n=1, threads=128, items=4, cpb=8, chunk=64, maxn=16)
 
 
 def ss_common():
@@ -255,13 +255,26 @@ def ss_common():
     return s, plane, bc, steps, spans, states, int(buf)
 
 
+def ss_staging_trips(mix, depth, is_state_loop, has_inner):
+    """Executions per span and thread of the loops inside a forward span loop: the state loop N
+    times; the column routes' staging and merge walks (for_columns) over a span's 512 steps in
+    4 rows x 8 columns per warp: each thread handles 512 / 128 = 4 steps (the inner, row loop),
+    in (512 / 56 + 1) / 8 of the span's columns on average (the outer, column loop)."""
+    s = SS
+    span = s["threads"] * s["items"]
+    if is_state_loop:
+        return s["n"]
+    return (span / s["h"] + 1) / 8 if has_inner else span / s["threads"]
+
+
 def scan_fwd():
-    """The hot loop is a span (the loop with the most FMAs of its own: its 4 softplus): staging delta and x, 4 softplus, the state loop (N = 1:
-    once) with its block-wide scan, and the merge into out; its nested loops count once though the
-    staging loops run 4 times per full span (about 15% more issue than counted). DRAM: x once (a block's 12.5 KB x and out planes stay
-    in L2 between its routes: 10 blocks per SM x 132 SMs x 25 KB = 33 MB of the 50 MB L2, a
-    judgment), delta of the 4 routes, out once, B and C once (the 96 blocks of a batch run together
-    and share them in L2), the chunk states."""
+    """The hot loop is a full span, one instantiation per route (path 'mean': the mean of the 4,
+    the column routes' staging walks at their trip counts): 4 softplus, the state loop (N = 1:
+    once) with its block-wide scan, out updated in place (routes 0, 2) or through shared memory
+    (1, 3). The last, 64-step span of a route runs after the loop and is counted as a full one.
+    DRAM: x once (a block's 12.5 KB x and out planes stay in L2 between its routes: 10 blocks per
+    SM x 132 SMs x 25 KB = 33 MB of the 50 MB L2, a judgment), delta of the 4 routes, out once,
+    B and C once (the 96 blocks of a batch run together and share them in L2), the chunk states."""
     s, plane, bc, steps, spans, states, buf = ss_common()
     compulsory = 6 * plane + 2 * bc
     compulsory16 = 5 * plane / 2 + plane + bc          # x, delta, B, C 16-bit; out f32
@@ -273,10 +286,11 @@ def scan_fwd():
 
 
 def scan_bwd():
-    """The hot loop is a span of one (route, channel), as the forward. DRAM: the routes
-    run outside the channel loop, so a block re-reads x and gout and re-reads and re-writes gx per
-    route; its 8 channels' three planes (300 KB) times the 768 resident blocks are far over the L2, so
-    those re-reads are counted from DRAM: x 4, gout 4, gx 4 writes + 3 reads, delta 4, gdelta 4 planes;
+    """The hot loop is a span of one (route, channel) (path 'outer': the span loop around the state
+    loop, every variant of its staging and merge loops once). DRAM: the routes run outside the
+    channel loop, so a block re-reads x and gout and re-reads and re-writes gx per route; its 8
+    channels' three planes (300 KB) times the 768 resident blocks are far over the L2, so those
+    re-reads are counted from DRAM: x 4, gout 4, gx 4 writes + 3 reads, delta 4, gdelta 4 planes;
     part_bc written once per group (the 8 channels' read-add-writes of one route stay in L2), B and C
     re-read per channel from L2, the states."""
     s, plane, bc, steps, spans, states, buf = ss_common()
@@ -490,8 +504,9 @@ ROWS = [
     # a thread's softmax row (once) around its channel loop: 32 channels x 9 FMAs, unrolled in the PTX
     Row("outlook_bwd_logits_k3_f32", OLP, outlook_bwd_logits_k3,
         nested=lambda inner: OL["c"] // OL["heads"] * OL["k"] ** 2 / inner.n("fma")),
-    Row("selective_scan_fwd_f32", SSP, scan_fwd),
-    Row("selective_scan_bwd_f32", SSP, scan_bwd),
+    # the forward's span loop is instantiated per route; the state loop inside each has 25 FMAs of its own
+    Row("selective_scan_fwd_f32", SSP, scan_fwd, path="mean", want={"fma": 25}, nested=ss_staging_trips),
+    Row("selective_scan_bwd_f32", SSP, scan_bwd, path="outer"),
     Row("catm_stats_f32", CAG, catm_stats, path="body"),
     Row("catm_gates_f32", CAG, catm_gates),
     Row("catm_fwd_f32", CAP, catm_fwd, path="body"),

@@ -181,6 +181,42 @@ def mix_of(statements):
     return m
 
 
+def mean_of_instances(body, want, trips):
+    """The mean mix of the loops that each directly enclose one loop with the counts want (the
+    instantiations of one templated loop body, e.g. a scan's span loop per route, each run equally
+    often), each with its nested loops weighted by trips(own mix, depth below it, whether it is a
+    want loop, whether it has loops inside) executions per execution of the enclosing loop."""
+    ls = loops(body)
+
+    def inside(outer, inner):
+        return outer[0] <= inner[0] and inner[1] <= outer[1] and outer != inner
+
+    def own(loop):
+        return mix_of([s for i, s in enumerate(body[loop[0]:loop[1] + 1], loop[0])
+                       if not any(inside(loop, c) and c[0] <= i <= c[1] for c in ls)])
+
+    wanted = [w for w in ls if all(own(w).n(c) == n for c, n in want.items())]
+    found = []
+    for w in wanted:
+        around = [e for e in ls if inside(e, w)]
+        if not around:
+            continue
+        e = max(around)   # the innermost enclosing loop starts last
+        if sum(1 for v in wanted if inside(e, v)) == 1 and e not in found:
+            found.append(e)
+    if not found:
+        raise ValueError(f"no loop encloses exactly one loop with the counts {want}")
+    mean = Mix()
+    for e in found:
+        m = own(e)
+        for c in ls:
+            if inside(e, c):
+                depth = sum(1 for d in ls if inside(e, d) and inside(d, c)) + 1
+                m.merge(own(c), trips(own(c), depth, c in wanted, any(inside(c, d) for d in ls)))
+        mean.merge(m, 1 / len(found))
+    return found, mean
+
+
 def hot_loop(body, path="work", want=None, nested=None):
     """The hot loop of a kernel body and its mix: every statement of its span once (nested loops
     once, every branch), so kernels with runtime branches inside the loop are overcounted.
@@ -190,14 +226,19 @@ def hot_loop(body, path="work", want=None, nested=None):
     (the contiguous fast path of a kernel that also has strided ones). path "outer": the loop
     that directly encloses the "work" loop (a kernel whose per-step work is spread over a loop
     and the short loops nested in it). path "body": the whole body, each statement once (a
-    kernel of one pixel or element per thread, whose only loops stage its tile). The whole body
-    where there is no loop. want {category: n}: only loops whose own statements have exactly those
+    kernel of one pixel or element per thread, whose only loops stage its tile). path "mean": the
+    mean of the loops that each directly enclose one loop with the counts want, nested loops
+    weighted by nested(own mix, depth, is a want loop, has loops inside) (mean_of_instances). The
+    whole body where there is no loop. want {category: n}: only loops whose own statements have exactly those
     counts (one instantiation of a template that a kernel inlines several times). nested(mix of
     the nested loops) -> trips: the statements of the loops nested in the hot one count that many
     times (a short outer loop around a long inner one)."""
     ls = loops(body)
     if not ls or path == "body":
         return None, mix_of(body)
+    if path == "mean":
+        found, m = mean_of_instances(body, want, nested)
+        return found[0], m
     if path == "outer":
         (a, b), _ = hot_loop(body)
         around = [(c, d) for (c, d) in ls if c <= a and b <= d and (c, d) != (a, b)]

@@ -91,10 +91,12 @@ public final class SelectiveScanCuda {
         long nA = (long) ROUTES * s.d() * s.n(), nD = (long) ROUTES * s.d(), nBC = (long) s.b() * ROUTES * s.n() * s.len();
         long bcBytes = groups * 2 * nBC * e, pBytes = s.b() * (nA + 2 * nD) * e;
         try (DeviceScratch partBC = DeviceScratch.allocate(ctx, bcBytes); DeviceScratch partP = DeviceScratch.allocate(ctx, pBytes)) {
+            // The column-major routes split span ends into (column, row) by a multiply-high, not a division.
+            MagicDivisor byH = MagicDivisor.of(s.h());
             try (KernelArgs k = new KernelArgs()) {
                 k.ptr(x).ptr(delta).ptr(a).ptr(bs).ptr(cs).ptr(ds).ptr(bias).ptr(states).ptr(gout)
                         .ptr(gx).ptr(gdelta).ptr(partBC.ptr()).ptr(partP.ptr())
-                        .i32(s.d()).i32(s.h()).i32(s.w()).i32(s.n());
+                        .i32(s.d()).i32(s.h()).i32(s.w()).i32(s.n()).i32(byH.magic32()).i32(byH.shift());
                 ctx.kernel(name("selective_scan_bwd", t)).launch(new int[] {s.b() * groups}, new int[] {s.threads()},
                         s.backwardSharedValues() * e, k);
             }
