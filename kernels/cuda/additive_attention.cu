@@ -271,17 +271,61 @@ __device__ void normalization(const X* batch_mean, const X* batch_var, X* runnin
     store(inv, c, 1.0 / sqrt(add_rn(v, eps)));
 }
 
-// Grid tiles * B, gh*gw threads (rounded up to a warp) per gh x gw tile of one image; dynamic shared:
-// the tile and its 1-pixel halo for every channel ([C][gh+2][gw+2]) and the tile's gates [gh*gw].
-// BatchNorm: gamma*(u - mean)*inv + beta. The spatial gate needs every channel of a pixel and the
-// channel sums every pixel of a channel, so t is staged once, coalesced, and read twice from shared
-// memory: thread = pixel over the channels (9 shared loads, 11 FMAs each), then warp = channel over
-// the tile's pixels. DRAM reads t once (plus the halo rows and columns of neighbouring tiles).
+// Grid ceil(C/128) x 128: a gate's per-channel constants for catm_gates, coef[c*12 + e]: the 9 taps,
+// then BatchNorm folded onto the conv's sum: bn(conv + bias) = conv*scale + shift with scale =
+// gamma*inv, shift = (bias - mean)*scale + beta; then w1. Three 16-byte loads per channel instead
+// of 15 scalar ones in the gates' channel loop.
+constexpr int COEFS = 12;
+
 template <typename X>
-__device__ void gates(const X* __restrict__ t, const X* __restrict__ dw, const X* __restrict__ db,
-                      const X* __restrict__ mean, const X* __restrict__ inv, const X* __restrict__ gamma,
-                      const X* __restrict__ beta, const X* __restrict__ w1,
-                      X* __restrict__ s_out, AccOf<X>* __restrict__ part, int C, int H, int W, int gh, int gw) {
+__device__ void gate_coefs(const X* __restrict__ dw, const X* __restrict__ db, const X* __restrict__ mean,
+                           const X* __restrict__ inv, const X* __restrict__ gamma, const X* __restrict__ beta,
+                           const X* __restrict__ w1, AccOf<X>* __restrict__ coef, int C) {
+    using A = AccOf<X>;
+    const int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    A* o = coef + (long) c * COEFS;
+    A w[9];
+    taps(dw, c, w);
+#pragma unroll
+    for (int i = 0; i < 9; i++) o[i] = w[i];
+    const A scale = load(gamma, c) * load(inv, c);
+    o[9] = scale;
+    o[10] = (load(db, c) - load(mean, c)) * scale + load(beta, c);
+    o[11] = load(w1, c);
+}
+
+// One channel's 12 coefficients in 16-byte loads (coef is 256-byte aligned, 48 or 96 bytes per channel).
+__device__ __forceinline__ void load_coefs(const float* p, float (&o)[COEFS]) {
+#pragma unroll
+    for (int i = 0; i < COEFS / 4; i++) {
+        const float4 v = reinterpret_cast<const float4*>(p)[i];
+        o[4 * i] = v.x;
+        o[4 * i + 1] = v.y;
+        o[4 * i + 2] = v.z;
+        o[4 * i + 3] = v.w;
+    }
+}
+__device__ __forceinline__ void load_coefs(const double* p, double (&o)[COEFS]) {
+#pragma unroll
+    for (int i = 0; i < COEFS / 2; i++) {
+        const double2 v = reinterpret_cast<const double2*>(p)[i];
+        o[2 * i] = v.x;
+        o[2 * i + 1] = v.y;
+    }
+}
+
+// Grid tiles * B; one thread per staged cell of a gh x gw tile of one image and its 1-pixel halo
+// ((gh+2)*(gw+2), rounded up to a warp), the first gh*gw also one per pixel; dynamic shared: that
+// window for every channel ([C][gh+2][gw+2]) and the tile's gates [gh*gw]. The spatial gate needs
+// every channel of a pixel and the channel sums every pixel of a channel, so t is staged once and
+// read twice from shared memory: thread = pixel over the channels (the next channel's window staged,
+// coalesced, while this one is convolved: one load and store, 9 shared loads, 3 coefficient loads,
+// 11 FMAs and a barrier per channel), then warp = channel over the tile's pixels. DRAM reads t once
+// (plus the halo rows and columns of neighbouring tiles).
+template <typename X>
+__device__ void gates(const X* __restrict__ t, const AccOf<X>* __restrict__ coef, X* __restrict__ s_out,
+                      AccOf<X>* __restrict__ part, int C, int H, int W, int gh, int gw) {
     using A = AccOf<X>;
     extern __shared__ double catm_gates_smem[];
     const int SW = gw + 2, SA = (gh + 2) * SW, P = gh * gw, HW = H * W;
@@ -290,40 +334,35 @@ __device__ void gates(const X* __restrict__ t, const X* __restrict__ dw, const X
     const int tx = (W + gw - 1) / gw, tiles = tx * ((H + gh - 1) / gh);
     const int b = blockIdx.x / tiles, tile = blockIdx.x - b * tiles;
     const int y0 = (tile / tx) * gh, x0 = (tile - (tile / tx) * tx) * gw;
-    const X* img = t + (long) b * C * HW;
-    {
-        // thread k stages column k % SW of rows k / SW, + step, ... over the C*(gh+2) staged rows
-        const int col = threadIdx.x % SW, step = blockDim.x / SW, xx = x0 - 1 + col;
-        const bool colOk = xx >= 0 && xx < W;
-        int r = threadIdx.x / SW, c = 0;
-        if (r < step) {
-            while (r >= gh + 2) { r -= gh + 2; c++; }
-            while (c < C) {
-                const int yy = y0 - 1 + r;
-                tile_t[c * SA + r * SW + col] = colOk && yy >= 0 && yy < H ? load(img, (long) c * HW + yy * W + xx) : A(0);
-                r += step;
-                while (r >= gh + 2) { r -= gh + 2; c++; }
-            }
-        }
-    }
-    __syncthreads();
+    // this thread's staged cell and the pixel it copies (nullptr: outside the image, staged as 0)
+    const int e = threadIdx.x, er = e / SW, yy = y0 - 1 + er, xx = x0 - 1 + e - er * SW;
+    const bool stager = e < SA;
+    const X* src = stager && yy >= 0 && yy < H && xx >= 0 && xx < W ? t + (long) b * C * HW + yy * W + xx : nullptr;
+    auto stage = [&](int c) {
+        if (stager) tile_t[c * SA + e] = src != nullptr ? load(src, (long) c * HW) : A(0);
+    };
     const int py = threadIdx.x / gw, px = threadIdx.x - py * gw, y = y0 + py, x = x0 + px;
-    if ((int) threadIdx.x < P) {
-        A z = 0;
-        const A* s = tile_t + py * SW + px;
+    const bool pixel = (int) threadIdx.x < P;
+    const A* s = tile_t + py * SW + px;
+    A z = 0;
+    stage(0);
+    __syncthreads();
 #pragma unroll 1
-        for (int c = 0; c < C; c++, s += SA) {
-            A w[9];
-            taps(dw, c, w);
-            A u = load(db, c);
+    for (int c = 0; c < C; c++, s += SA) {
+        if (c + 1 < C) stage(c + 1);   // read after the barrier below
+        if (pixel) {
+            A k[COEFS];
+            load_coefs(coef + (long) c * COEFS, k);
             A cv = 0;
 #pragma unroll
             for (int ky = 0; ky < 3; ky++)
 #pragma unroll
-                for (int kx = 0; kx < 3; kx++) cv += w[ky * 3 + kx] * s[ky * SW + kx];
-            u += cv;
-            z += load(w1, c) * relu(load(gamma, c) * (u - load(mean, c)) * load(inv, c) + load(beta, c));
+                for (int kx = 0; kx < 3; kx++) cv += k[ky * 3 + kx] * s[ky * SW + kx];
+            z += k[11] * relu(cv * k[9] + k[10]);
         }
+        __syncthreads();
+    }
+    if (pixel) {
         const bool in = y < H && x < W;
         const A g = sigmoid(z);
         if (in) store(s_out, (long) b * HW + y * W + x, g);
@@ -777,10 +816,15 @@ __device__ void bwd_input(const X* __restrict__ t, const X* __restrict__ dw, con
         lumen_catm::normalization<X>(batch_mean, batch_var, running_mean, running_var, momentum, correction, eps,     \
                                      mean, inv, C);                                                                    \
     }                                                                                                                  \
-    extern "C" __global__ void __launch_bounds__(256) catm_gates_##SUFFIX(                                             \
-        const X* t, const X* dw, const X* db, const X* mean, const X* inv, const X* gamma, const X* beta,               \
-        const X* w1, X* s_out, lumen_catm::AccOf<X>* part, int C, int H, int W, int gh, int gw) {                      \
-        lumen_catm::gates<X>(t, dw, db, mean, inv, gamma, beta, w1, s_out, part, C, H, W, gh, gw);                     \
+    extern "C" __global__ void catm_gate_coefs_##SUFFIX(const X* dw, const X* db, const X* mean, const X* inv,          \
+                                                        const X* gamma, const X* beta, const X* w1,                    \
+                                                        lumen_catm::AccOf<X>* coef, int C) {                           \
+        lumen_catm::gate_coefs<X>(dw, db, mean, inv, gamma, beta, w1, coef, C);                                        \
+    }                                                                                                                  \
+    extern "C" __global__ void __launch_bounds__(256) catm_gates_##SUFFIX(const X* t, const lumen_catm::AccOf<X>* coef, \
+                                                                          X* s_out, lumen_catm::AccOf<X>* part, int C, \
+                                                                          int H, int W, int gh, int gw) {              \
+        lumen_catm::gates<X>(t, coef, s_out, part, C, H, W, gh, gw);                                                   \
     }                                                                                                                  \
     extern "C" __global__ void catm_channel_gate_##SUFFIX(const lumen_catm::AccOf<X>* part, int tiles, const X* wc,     \
                                                           X* pooled, X* gate, int C, int HW) {                         \

@@ -292,7 +292,7 @@ def scan_bwd():
 
 # CAS-ViT-XS CATM, stage 1: B64 dim48 56x56 (the gate kernels: one gate's launch): AdditiveAttentionCuda.
 # Plane kernels: strips (Strips.of: 56 columns x 4 strips of 14 rows, 224 threads, one block per
-# plane); catm_gates: 14x14 tiles of one image (GateTile.of), one thread per pixel.
+# plane); catm_gates: 14x14 tiles of one image (GateTile.of), one thread per staged cell.
 CA = dict(b=64, c=48, hw=56)
 CA_MAX_COLS, CA_THREADS, CA_MIN_ROWS, CA_MAX_ROWS, CA_GATE_TILE = 128, 256, 4, 16, 14
 
@@ -337,13 +337,15 @@ def catm_stats():
 
 
 def catm_gates():
-    """One block per (14x14 tile, image), a thread per pixel (196 of 224 lanes): the tile and its
-    halo for all 48 channels staged once in shared memory (49 KB: 4 blocks per SM), then per channel
-    (the hot loop) 9 shared loads, the taps and BatchNorm parameters (uniform global loads) and 11
-    FMAs; then a warp per channel sums t*s over the tile from shared memory. Not counted: the staging
-    (one load and one store per staged element, about 12 instructions per 14 pixel-channels) and the
-    channel sums (about 3 instructions per pixel-channel). DRAM: every staged element inside the map
-    (the 16x16 windows overlap their neighbours', counted at DRAM rate), s once, the tile sums."""
+    """One block per (14x14 tile, image), a thread per staged cell (256 of the 16x16 window; the first
+    196 also one per pixel): the window for all 48 channels stays in shared memory (49 KB: 4 blocks per
+    SM); per channel (the hot loop) each thread stages the next channel's cell, and each pixel's thread
+    reads its 9 neighbours from shared memory, its channel's 12 folded constants in three 16-byte
+    loads (catm_gate_coefs) and does 11 FMAs, then a barrier. Counted for all 8 warps (the 8th has no
+    pixel: an overcount of about 1/8). Not counted: a warp per channel summing t*s over the tile from
+    shared memory after the loop (about 3 instructions per pixel-channel, 6% of the loop's). DRAM:
+    every staged element inside the map (the 16x16 windows overlap their neighbours', counted at DRAM
+    rate), s once, the tile sums."""
     a, n, pix = ca_common()
     tile = CA_GATE_TILE
     tiles = ceil(a["hw"], tile) ** 2
@@ -352,8 +354,8 @@ def catm_gates():
     compulsory = (n + pix) * F
     moved = (a["b"] * a["c"] * staged + pix) * F + blocks * a["c"] * F
     smem = (a["c"] * (tile + 2) ** 2 + tile * tile) * F
-    return Work(blocks, tile * tile, smem, n * 26, compulsory, compulsory / 2, moved,
-                ("iters", blocks * tile * tile * a["c"]))
+    threads = ceil((tile + 2) ** 2, 32) * 32
+    return Work(blocks, threads, smem, n * 26, compulsory, compulsory / 2, moved, ("iters", blocks * threads * a["c"]))
 
 
 def catm_fwd():

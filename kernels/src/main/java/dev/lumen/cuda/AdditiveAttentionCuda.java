@@ -16,6 +16,8 @@ import dev.lumen.tensor.DType;
  */
 public final class AdditiveAttentionCuda {
     private static final int THREADS = 256, WARPS = THREADS / 32;
+    /** The 9 taps, BatchNorm's folded scale and shift, and w1 of a gate's channel (additive_attention.cu's COEFS). */
+    private static final int GATE_COEFS = 12;
     /** Grid x's limit; y and z (65535) are never used. */
     private static final long MAX_GRID_X = Integer.MAX_VALUE;
     private static final int MAX_SHARED = 227 * 1024;
@@ -66,9 +68,9 @@ public final class AdditiveAttentionCuda {
     }
 
     /**
-     * catm_gates' tiles: up to 14x14 pixels of one image (56, 28, 14 and 7 maps tile exactly), a
-     * thread per pixel, the tile and its halo staged for every channel; smaller where that would not
-     * fit in shared memory.
+     * catm_gates' tiles: up to 14x14 pixels of one image (56, 28, 14 and 7 maps tile exactly), the
+     * tile and its halo staged for every channel, a thread per staged cell (the first ones also one
+     * per pixel); smaller where that would not fit in shared memory.
      */
     record GateTile(int h, int w, int tiles, int threads, int sharedBytes) {
         static final int SIDE = 14;
@@ -83,7 +85,7 @@ public final class AdditiveAttentionCuda {
             if (bytes > MAX_SHARED) {
                 throw new IllegalArgumentException("catm: " + s.c() + " channels need " + bytes + " bytes of shared memory for the gates, over " + MAX_SHARED);
             }
-            return new GateTile(th, tw, ceil(s.w(), tw) * ceil(s.h(), th), ceil(th * tw, 32) * 32, (int) bytes);
+            return new GateTile(th, tw, ceil(s.w(), tw) * ceil(s.h(), th), ceil((th + 2) * (tw + 2), 32) * 32, (int) bytes);
         }
 
         private static long bytes(int c, int th, int tw, int accBytes) { return (long) accBytes * ((long) c * (th + 2) * (tw + 2) + th * tw); }
@@ -143,14 +145,17 @@ public final class AdditiveAttentionCuda {
         }
     }
 
-    /** Pass 1 for one gate. */
+    /** Pass 1 for one gate: its folded per-channel constants, the spatial gate and the channel sums, the channel gate. */
     public static void gates(CudaContext ctx, DType dt, Shape s, long t, Gate g, State out) {
         int acc = accBytes(dt);
         GateTile tile = GateTile.of(s, acc);
         try (DeviceScratch part = DeviceScratch.allocate((long) acc * s.b() * tile.tiles() * s.c());
-             KernelArgs a = new KernelArgs(); KernelArgs c = new KernelArgs()) {
-            a.ptr(t).ptr(g.dwWeight()).ptr(g.dwBias()).ptr(g.mean()).ptr(g.invStd()).ptr(g.bnWeight()).ptr(g.bnBias())
-                    .ptr(g.spatialWeight()).ptr(out.spatial()).ptr(part.ptr()).i32(s.c()).i32(s.h()).i32(s.w()).i32(tile.h()).i32(tile.w());
+             DeviceScratch coef = DeviceScratch.allocate((long) acc * s.c() * GATE_COEFS);
+             KernelArgs k = new KernelArgs(); KernelArgs a = new KernelArgs(); KernelArgs c = new KernelArgs()) {
+            k.ptr(g.dwWeight()).ptr(g.dwBias()).ptr(g.mean()).ptr(g.invStd()).ptr(g.bnWeight()).ptr(g.bnBias()).ptr(g.spatialWeight())
+                    .ptr(coef.ptr()).i32(s.c());
+            kernel(ctx, "catm_gate_coefs", dt).launch(grid(ceil(s.c(), 128), "blocks of channels"), new int[] {128}, 0, k);
+            a.ptr(t).ptr(coef.ptr()).ptr(out.spatial()).ptr(part.ptr()).i32(s.c()).i32(s.h()).i32(s.w()).i32(tile.h()).i32(tile.w());
             kernel(ctx, "catm_gates", dt).launch(grid((long) s.b() * tile.tiles(), "gate tile blocks of " + s), new int[] {tile.threads()},
                     tile.sharedBytes(), a);
             c.ptr(part.ptr()).i32(tile.tiles()).ptr(g.channelWeight()).ptr(out.pooled()).ptr(out.channel()).i32(s.c()).i32(s.hw());

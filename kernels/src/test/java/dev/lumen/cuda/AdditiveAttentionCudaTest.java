@@ -155,10 +155,10 @@ class AdditiveAttentionCudaTest {
         assertEquals(new AdditiveAttentionCuda.Strips(56, 4, 14, 1, 224), AdditiveAttentionCuda.Strips.of(56, 56));
         assertEquals(new AdditiveAttentionCuda.Strips(128, 2, 16, 4, 256), AdditiveAttentionCuda.Strips.of(40, 130));
         assertEquals(new AdditiveAttentionCuda.Strips(7, 2, 4, 1, 32), AdditiveAttentionCuda.Strips.of(7, 7));
-        assertEquals(new AdditiveAttentionCuda.GateTile(14, 14, 16, 224, 4 * (48 * 16 * 16 + 196)),
+        assertEquals(new AdditiveAttentionCuda.GateTile(14, 14, 16, 256, 4 * (48 * 16 * 16 + 196)),
                 AdditiveAttentionCuda.GateTile.of(new AdditiveAttentionCuda.Shape(64, 48, 56, 56), 4));
         // 512 channels of 7x7 in double (rcvit_t's last stage): the tile shrinks until it fits 227 KiB
-        assertEquals(new AdditiveAttentionCuda.GateTile(5, 6, 4, 32, 8 * (512 * 7 * 8 + 30)),
+        assertEquals(new AdditiveAttentionCuda.GateTile(5, 6, 4, 64, 8 * (512 * 7 * 8 + 30)),
                 AdditiveAttentionCuda.GateTile.of(new AdditiveAttentionCuda.Shape(2, 512, 7, 7), 8));
         var e = assertThrows(IllegalArgumentException.class,
                 () -> AdditiveAttentionCuda.GateTile.of(new AdditiveAttentionCuda.Shape(1, 4000, 7, 7), 8));
