@@ -18,7 +18,8 @@ import org.junit.jupiter.params.provider.CsvSource;
 /**
  * additive_attention.cu against the double-precision reference: output, batch statistics and all 17
  * gradients; a backward that repeats bit for bit; the grid check. (B*C = 65,536 planes, past grid
- * z's 65535, is not run here: 65,536 blocks of 256 fibers per pass take minutes in the emulator.)
+ * z's 65535, is not run here: every grid is 1-D, and 65,536 blocks per pass, a dozen passes, in three
+ * emulator modes take minutes.)
  */
 class AdditiveAttentionCudaTest {
     // f32 storage and math (double only for the batch sums): a few roundings of values ~1 per
