@@ -203,6 +203,23 @@ class ReportTest(unittest.TestCase):
         self.assertAlmostEqual(e.times["tensor"] * 990e12 / 2,
                                w.hot[1] / 32 * 4096 / (640 / (5 * 132)), delta=1)
 
+    def test_catm_strip_kernels_follow_the_launcher(self):
+        # AdditiveAttentionCuda.Strips.of (AdditiveAttentionCudaTest asserts the same numbers): a
+        # 56x56 plane is one block of 4 strips of 14 rows; 130 columns need two boxes across
+        self.assertEqual(models.ca_strips(56, 56), (56, 4, 14, 1, 224))
+        self.assertEqual(models.ca_strips(40, 130), (128, 2, 16, 4, 256))
+        w = models.catm_stats()
+        self.assertEqual((w.blocks, w.threads), (64 * 48, 224))
+        # the row loop's trips from its loads (3 per pixel), however far nvcc unrolls it: a loop of
+        # 3 pixels' code runs a third as often
+        loop = ["$L1:"] + ["ld.global.nc.f32 %f1, [%rd1]"] * 9 + ["fma.rn.f32 %f2, %f1, %f1, %f2"] * 27 + ["@%p1 bra $L1"]
+        [row] = [r for r in models.ROWS if r.kernel == "catm_stats_f32"]
+        e = roofline.estimate(row, Resources(40, 128, False), loop)
+        # 40 registers: 6 blocks of 7 warps per SM, 3,072 blocks in 4 waves of 792
+        self.assertEqual((e.blocks_per_sm, e.warps_per_sm), (6, 42))
+        issue = 64 * 48 * 3136 / 3 / 32 * 37 / (132 * 4 * 1.98e9) / (3072 / (4 * 792))
+        self.assertAlmostEqual(e.times["issue"] / issue, 1.0, places=9)
+
     def test_every_model_runs_and_has_a_floor(self):
         for r in models.ROWS:
             w = r.model()

@@ -304,84 +304,117 @@ def scan_bwd():
                 ("iters", s["b"] * s["d"] * s["threads"] * s["routes"] * spans))
 
 
-# CAS-ViT-XS CATM, stage 1: B64 dim48 56x56 (the gate kernels: one gate's launch): AdditiveAttentionCuda (16x16 tiles,
-# 256 threads, one thread per pixel; tiled kernels on a 1-D grid of tiles x planes).
-CA = dict(b=64, c=48, hw=56, tile=16, threads=256, warps=8)
+# CAS-ViT-XS CATM, stage 1: B64 dim48 56x56 (the gate kernels: one gate's launch): AdditiveAttentionCuda.
+# Plane kernels: strips (Strips.of: 56 columns x 4 strips of 14 rows, 224 threads, one block per
+# plane); catm_gates: 14x14 tiles of one image (GateTile.of), one thread per staged cell.
+CA = dict(b=64, c=48, hw=56)
+CA_MAX_COLS, CA_THREADS, CA_MIN_ROWS, CA_MAX_ROWS, CA_GATE_TILE = 128, 256, 4, 16, 14
 
 
 def ca_common():
     a = CA
     n = a["b"] * a["c"] * a["hw"] ** 2
     pix = a["b"] * a["hw"] ** 2
-    tiles = ceil(a["hw"], a["tile"]) ** 2
-    return a, n, pix, tiles
+    return a, n, pix
 
 
-def ca_tiled(n_reads, n_writes, pix_reads, pix_writes, flops, slots):
-    """A one-pixel-per-thread tiled kernel (path 'body': its only loops stage the 18x18 or 20x20
-    tile, 2 rounds of 256 threads, counted once). DRAM: each plane read or written once (tile halos
-    from L2), per-pixel [B,H,W] planes once (re-read per channel from L2), slots of the tile sums."""
-    a, n, pix, tiles = ca_common()
-    blocks = tiles * a["b"] * a["c"]
+def ca_strips(h, w):
+    """AdditiveAttentionCuda.Strips.of: (columns, strips, rows per strip, boxes per plane, threads)."""
+    sw = min(w, CA_MAX_COLS)
+    sh_max = CA_THREADS // sw
+    rows = min(h, max(CA_MIN_ROWS, min(CA_MAX_ROWS, ceil(h, sh_max))))
+    sh = min(sh_max, ceil(h, rows))
+    return sw, sh, rows, ceil(w, sw) * ceil(h, sh * rows), ceil(sw * sh, 32) * 32
+
+
+def ca_plane(n_reads, n_writes, pix_reads, pix_writes, flops, slot_bytes, loads):
+    """A strip kernel: each thread walks a column strip, its 3x3 neighbourhood sliding down in
+    registers; the hot loop is the row loop, unrolled by 3 (walk()), whose code has `loads` global
+    loads per output pixel (the new row of the window and the pixel's own inputs), so n * loads
+    divided by its load count is its trips however far nvcc unrolls (56 = 4 strips x 14 rows: no
+    overhang). Not counted: the per-thread set-up (the block decode, the 9 taps, the first 2 or 3
+    rows), the strip's last row at the image's bottom edge (the loop with the row tests) and the
+    block's tree, about 60-150 instructions per thread or 4-11 per pixel. DRAM: each plane read or written once (the strips' halo rows and the neighbouring columns
+    are the same block's and hit L1/L2), per-pixel [B,H,W] planes once (re-read per channel from L2),
+    the block's slot sums."""
+    a, n, pix = ca_common()
+    sw, sh, rows, boxes, threads = ca_strips(a["hw"], a["hw"])
+    blocks = boxes * a["b"] * a["c"]
     compulsory = ((n_reads + n_writes) * n + (pix_reads + pix_writes) * pix) * F
-    moved = compulsory + blocks * slots
-    return Work(blocks, a["threads"], 0, flops, compulsory, compulsory / 2, moved, ("iters", blocks * a["threads"]))
+    moved = compulsory + blocks * slot_bytes
+    return Work(blocks, threads, 0, flops, compulsory, compulsory / 2, moved, ("ldg", n * loads))
 
 
 def catm_stats():
-    a, n, pix, tiles = ca_common()
-    return ca_tiled(1, 0, 0, 0, n * 21, 16)
+    a, n, pix = ca_common()
+    return ca_plane(1, 0, 0, 0, n * 21, 16, 3)         # 3 loads per pixel: t's new row
 
 
 def catm_gates():
-    """One block per (tile, image): per channel it stages the 18x18 tile (the hot loop, 48 rounds),
-    convolves and adds w1 . relu(bn(u)); then a second channel loop re-reads t for the tile's
-    gated sums (counted from DRAM: 1,024 blocks x 49 KB is the L2's size)."""
-    a, n, pix, tiles = ca_common()
+    """One block per (14x14 tile, image), a thread per staged cell (256 of the 16x16 window; the first
+    196 also one per pixel): the window for all 48 channels stays in shared memory (49 KB: 4 blocks per
+    SM); per channel (the hot loop) each thread stages the next channel's cell, and each pixel's thread
+    reads its 9 neighbours from shared memory, its channel's 12 folded constants in three 16-byte
+    loads (catm_gate_coefs) and does 11 FMAs, then a barrier. Counted for all 8 warps (the 8th has no
+    pixel: an overcount of about 1/8). Not counted: a warp per channel summing t*s over the tile from
+    shared memory after the loop (about 3 instructions per pixel-channel, 6% of the loop's). DRAM:
+    every staged element inside the map (the 16x16 windows overlap their neighbours', counted at DRAM
+    rate), s once, the tile sums."""
+    a, n, pix = ca_common()
+    tile = CA_GATE_TILE
+    tiles = ceil(a["hw"], tile) ** 2
     blocks = tiles * a["b"]
+    staged = sum(inside(t * tile - 1, tile + 2, a["hw"]) for t in range(ceil(a["hw"], tile))) ** 2
     compulsory = (n + pix) * F
-    moved = (2 * n + pix) * F + blocks * a["c"] * F
-    return Work(blocks, a["threads"], a["warps"] * a["c"] * F, n * 26, compulsory, compulsory / 2, moved,
-                ("iters", blocks * a["threads"] * a["c"]))
+    moved = (a["b"] * a["c"] * staged + pix) * F + blocks * a["c"] * F
+    smem = (a["c"] * (tile + 2) ** 2 + tile * tile) * F
+    threads = ceil((tile + 2) ** 2, 32) * 32
+    return Work(blocks, threads, smem, n * 26, compulsory, compulsory / 2, moved, ("iters", blocks * threads * a["c"]))
 
 
 def catm_fwd():
-    a, n, pix, tiles = ca_common()
-    return ca_tiled(3, 1, 2, 0, n * 24, 0)            # q, k, v in, out; s_q, s_k
+    a, n, pix = ca_common()
+    # q, k, v in, out; s_q, s_k. 13 loads per pixel: q, k, s_q, s_k of the new row, v
+    return ca_plane(3, 1, 2, 0, n * 24, 0, 13)
 
 
 def catm_bwd_dwc():
-    a, n, pix, tiles = ca_common()
-    return ca_tiled(4, 2, 2, 0, n * 60, 48)           # q, k, v, gout in; dv, dS out; 12 slot sums
+    a, n, pix = ca_common()
+    # q, k, v, gout in; dv, dS out; 12 slot sums. 18 loads per pixel: q, k, s_q, s_k, gout, v of the new row
+    return ca_plane(4, 2, 2, 0, n * 60, 48, 18)
 
 
 def catm_bwd_reduce():
-    """Blocks 0..C-1: one per channel, its B x 16 slots of 12 sums walked at a fixed stride (the hot
-    loop) into a tree; then a warp per (b, c) adds the two gate slots over its 16 tiles."""
-    a, n, pix, tiles = ca_common()
-    slots = a["b"] * tiles * a["c"]
-    blocks = a["c"] + ceil(a["b"] * a["c"], a["warps"])
+    """Blocks 0..C-1: one per channel, its B x boxes slots of 12 sums walked at a fixed stride (the hot
+    loop) into a tree; then a warp per (b, c) adds the two gate slots over its boxes."""
+    a, n, pix = ca_common()
+    boxes = ca_strips(a["hw"], a["hw"])[3]
+    slots = a["b"] * boxes * a["c"]
+    blocks = a["c"] + ceil(a["b"] * a["c"], 8)
     moved = slots * 12 * F + 2 * a["b"] * a["c"] * F
-    return Work(blocks, a["threads"], 0, slots * 12, moved, moved / 2, moved, ("ldg", slots * 10))
+    return Work(blocks, CA_THREADS, 0, slots * 12, moved, moved / 2, moved, ("ldg", slots * 10))
 
 
 def catm_bwd_spatial():
     """One thread per pixel of [B,H,W]: a loop over the 48 channels (the hot loop) reading q, k, dS."""
-    a, n, pix, tiles = ca_common()
+    a, n, pix = ca_common()
     compulsory = (3 * n + 2 * pix + 2 * pix) * F
-    blocks = ceil(pix, a["threads"])
+    blocks = ceil(pix, CA_THREADS)
     # 7 global loads per channel (q, k, dS and the 4 per-(b, c) gate values); the PTX unrolls 4 channels
-    return Work(blocks, a["threads"], 0, n * 10, compulsory, compulsory / 2, compulsory, ("ldg", pix * a["c"] * 7))
+    return Work(blocks, CA_THREADS, 0, n * 10, compulsory, compulsory / 2, compulsory, ("ldg", pix * a["c"] * 7))
 
 
 def catm_bwd_bn_stats():
-    a, n, pix, tiles = ca_common()
-    return ca_tiled(1, 0, 1, 0, n * 26, 24)           # t, dz in; 3 double sums per tile
+    a, n, pix = ca_common()
+    # t, dz in; 3 double sums per block. 4 loads per pixel: t's new row, dz (where relu passes)
+    return ca_plane(1, 0, 1, 0, n * 26, 24, 4)
 
 
 def catm_bwd_input():
-    a, n, pix, tiles = ca_common()
-    return ca_tiled(2, 1, 2, 0, n * 60, 40)           # t, dS in, dt out; dz, s; 10 slot sums
+    a, n, pix = ca_common()
+    # t, dS in, dt out; dz, s; 10 slot sums. 10 loads per pixel: t's new row (5 columns), dz of du's
+    # new row (3), dS, s
+    return ca_plane(2, 1, 2, 0, n * 60, 40, 10)
 
 
 # Glue families: one grid-stride thread per element unless said otherwise.
@@ -507,14 +540,14 @@ ROWS = [
     # the forward's span loop is instantiated per route; the state loop inside each has 25 FMAs of its own
     Row("selective_scan_fwd_f32", SSP, scan_fwd, path="mean", want={"fma": 25}, nested=ss_staging_trips),
     Row("selective_scan_bwd_f32", SSP, scan_bwd, path="outer"),
-    Row("catm_stats_f32", CAG, catm_stats, path="body"),
+    Row("catm_stats_f32", CAG, catm_stats),
     Row("catm_gates_f32", CAG, catm_gates),
-    Row("catm_fwd_f32", CAP, catm_fwd, path="body"),
-    Row("catm_bwd_dwc_f32", CAP, catm_bwd_dwc, path="body"),
+    Row("catm_fwd_f32", CAP, catm_fwd),
+    Row("catm_bwd_dwc_f32", CAP, catm_bwd_dwc),
     Row("catm_bwd_reduce_f32", CAP, catm_bwd_reduce),
     Row("catm_bwd_spatial_f32", CAP, catm_bwd_spatial),
-    Row("catm_bwd_bn_stats_f32", CAG, catm_bwd_bn_stats, path="body"),
-    Row("catm_bwd_input_f32", CAG, catm_bwd_input, path="body"),
+    Row("catm_bwd_bn_stats_f32", CAG, catm_bwd_bn_stats),
+    Row("catm_bwd_input_f32", CAG, catm_bwd_input),
     Row("binary_fwd_f32", "add of two [64,256,56,56]", elementwise_add, path="fast"),
     Row("copy_f32_to_bf16", "cast F32 to BF16, ViT-B/16 tokens [64,197,768]", cast_f32_bf16, path="fast"),
     Row("reduce_rows_sum_f32", "per-channel sum of [64,256,56,56]", channel_sum),

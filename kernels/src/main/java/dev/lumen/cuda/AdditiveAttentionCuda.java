@@ -8,14 +8,16 @@ import dev.lumen.tensor.DType;
  * Runs the passes of additive_attention.cu (CAS-ViT's additive token mixer core) on device
  * pointers, on the compute stream: NCHW tensors of one floating dtype, weights in PyTorch's
  * shapes, BatchNorm statistics as [C] of that dtype. Scratch (partial sums, dS, dz) comes from
- * DeviceScratch, in the type the kernels compute in (double for F64, float otherwise). T and the
- * thread count must match the constants of the .cu file. Every grid is one-dimensional (tiles times
- * planes, or one block per channel), checked against grid x's 2^31-1 blocks, so no B*C reaches the
- * 65535 limit of y and z. Partial sums go to one slot per tile, channel-major, and one block per
- * channel reduces them in a fixed order.
+ * DeviceScratch, in the type the kernels compute in (double for F64, float otherwise). THREADS must
+ * match the constant of the .cu file. Every grid is one-dimensional (boxes or tiles times planes, or
+ * one block per channel), checked against grid x's 2^31-1 blocks, so no B*C reaches the 65535 limit
+ * of y and z. Partial sums go to one slot per box, channel-major, and one block per channel reduces
+ * them in a fixed order.
  */
 public final class AdditiveAttentionCuda {
-    private static final int T = 16, THREADS = 256, WARPS = THREADS / 32;
+    private static final int THREADS = 256, WARPS = THREADS / 32;
+    /** The 9 taps, BatchNorm's folded scale and shift, and w1 of a gate's channel (additive_attention.cu's COEFS). */
+    private static final int GATE_COEFS = 12;
     /** Grid x's limit; y and z (65535) are never used. */
     private static final long MAX_GRID_X = Integer.MAX_VALUE;
     private static final int MAX_SHARED = 227 * 1024;
@@ -31,15 +33,62 @@ public final class AdditiveAttentionCuda {
 
         int hw() { return h * w; }
 
-        int tiles() { return ceil(w, T) * ceil(h, T); }
-
         long elements() { return (long) b * c * h * w; }
 
-        /** A 1-D grid of one block per tile of each of planes planes (the kernels' TileOf). */
-        int[] tileGrid(long planes) { return grid(planes * tiles(), "tile blocks of " + this); }
+        Strips strips() { return Strips.of(h, w); }
 
-        /** Tile slots per channel: the batch's tiles of one channel. */
-        int slotsPerChannel() { return b * tiles(); }
+        /** A 1-D grid of one block per box of each of planes planes (the kernels' StripOf). */
+        int[] planeGrid(long planes) { return grid(planes * strips().boxes(), "plane blocks of " + this); }
+
+        /** Box slots per channel: the batch's boxes of one channel. */
+        int slotsPerChannel() { return b * strips().boxes(); }
+    }
+
+    /**
+     * How the plane kernels cover a plane (additive_attention.cu's StripOf): a block owns a box of
+     * {@code columns} columns by {@code strips} strips of {@code rows} rows, a thread one column of
+     * one strip, walked down with its 3x3 neighbourhood in registers. Whole rows up to 128 columns
+     * (coalesced); strips of 4 to 16 rows, enough to amortise a thread's set-up, few enough to leave
+     * blocks for every SM: at 56x56 one block of 4 x 14 rows per plane.
+     */
+    record Strips(int columns, int strips, int rows, int boxes, int threads) {
+        static final int MAX_COLUMNS = 128, MIN_ROWS = 4, MAX_ROWS = 16;
+
+        static Strips of(int h, int w) {
+            int columns = Math.min(w, MAX_COLUMNS);
+            int most = THREADS / columns;
+            int rows = Math.min(h, Math.clamp(ceil(h, most), MIN_ROWS, MAX_ROWS));
+            int strips = Math.min(most, ceil(h, rows));
+            return new Strips(columns, strips, rows, ceil(w, columns) * ceil(h, strips * rows), ceil(columns * strips, 32) * 32);
+        }
+
+        KernelArgs append(KernelArgs a) { return a.i32(columns).i32(strips).i32(rows); }
+
+        int[] block() { return new int[] {threads}; }
+    }
+
+    /**
+     * catm_gates' tiles: up to 14x14 pixels of one image (56, 28, 14 and 7 maps tile exactly), the
+     * tile and its halo staged for every channel, a thread per staged cell (the first ones also one
+     * per pixel); smaller where that would not fit in shared memory.
+     */
+    record GateTile(int h, int w, int tiles, int threads, int sharedBytes) {
+        static final int SIDE = 14;
+
+        static GateTile of(Shape s, int accBytes) {
+            int th = Math.min(s.h(), SIDE), tw = Math.min(s.w(), SIDE);
+            while (bytes(s.c(), th, tw, accBytes) > MAX_SHARED && th * tw > 1) {
+                if (th >= tw) th--;
+                else tw--;
+            }
+            long bytes = bytes(s.c(), th, tw, accBytes);
+            if (bytes > MAX_SHARED) {
+                throw new IllegalArgumentException("catm: " + s.c() + " channels need " + bytes + " bytes of shared memory for the gates, over " + MAX_SHARED);
+            }
+            return new GateTile(th, tw, ceil(s.w(), tw) * ceil(s.h(), th), ceil((th + 2) * (tw + 2), 32) * 32, (int) bytes);
+        }
+
+        private static long bytes(int c, int th, int tw, int accBytes) { return (long) accBytes * ((long) c * (th + 2) * (tw + 2) + th * tw); }
     }
 
     /** One gate: dw conv weight/bias, BatchNorm weight/bias, the statistics it uses (mean, 1/std), w1 [C], Wc [C,C]. */
@@ -75,7 +124,8 @@ public final class AdditiveAttentionCuda {
         try (DeviceScratch part = DeviceScratch.allocate(ctx, 16L * s.c() * s.slotsPerChannel()); KernelArgs a = new KernelArgs();
              KernelArgs f = new KernelArgs()) {
             a.ptr(t).ptr(dw).ptr(db).ptr(part.ptr()).i32(s.b()).i32(s.c()).i32(s.h()).i32(s.w());
-            kernel(ctx, "catm_stats", dt).launch(s.tileGrid((long) s.b() * s.c()), new int[] {THREADS}, 0, a);
+            s.strips().append(a);
+            kernel(ctx, "catm_stats", dt).launch(s.planeGrid((long) s.b() * s.c()), s.strips().block(), 0, a);
             f.ptr(part.ptr()).i32(s.slotsPerChannel()).i32(s.c()).i64((long) s.b() * s.hw()).ptr(mean).ptr(var);
             kernel(ctx, "catm_stats_finalize", dt).launch(grid(s.c(), "channels"), new int[] {THREADS}, 0, f);
         }
@@ -95,15 +145,20 @@ public final class AdditiveAttentionCuda {
         }
     }
 
-    /** Pass 1 for one gate. */
+    /** Pass 1 for one gate: its folded per-channel constants, the spatial gate and the channel sums, the channel gate. */
     public static void gates(CudaContext ctx, DType dt, Shape s, long t, Gate g, State out) {
         int acc = accBytes(dt);
-        try (DeviceScratch part = DeviceScratch.allocate(ctx, (long) acc * s.b() * s.tiles() * s.c());
-             KernelArgs a = new KernelArgs(); KernelArgs c = new KernelArgs()) {
-            a.ptr(t).ptr(g.dwWeight()).ptr(g.dwBias()).ptr(g.mean()).ptr(g.invStd()).ptr(g.bnWeight()).ptr(g.bnBias())
-                    .ptr(g.spatialWeight()).ptr(out.spatial()).ptr(part.ptr()).i32(s.c()).i32(s.h()).i32(s.w());
-            kernel(ctx, "catm_gates", dt).launch(s.tileGrid(s.b()), new int[] {THREADS}, shared((long) acc * WARPS * s.c()), a);
-            c.ptr(part.ptr()).i32(s.tiles()).ptr(g.channelWeight()).ptr(out.pooled()).ptr(out.channel()).i32(s.c()).i32(s.hw());
+        GateTile tile = GateTile.of(s, acc);
+        try (DeviceScratch part = DeviceScratch.allocate(ctx, (long) acc * s.b() * tile.tiles() * s.c());
+             DeviceScratch coef = DeviceScratch.allocate(ctx, (long) acc * s.c() * GATE_COEFS);
+             KernelArgs k = new KernelArgs(); KernelArgs a = new KernelArgs(); KernelArgs c = new KernelArgs()) {
+            k.ptr(g.dwWeight()).ptr(g.dwBias()).ptr(g.mean()).ptr(g.invStd()).ptr(g.bnWeight()).ptr(g.bnBias()).ptr(g.spatialWeight())
+                    .ptr(coef.ptr()).i32(s.c());
+            kernel(ctx, "catm_gate_coefs", dt).launch(grid(ceil(s.c(), 128), "blocks of channels"), new int[] {128}, 0, k);
+            a.ptr(t).ptr(coef.ptr()).ptr(out.spatial()).ptr(part.ptr()).i32(s.c()).i32(s.h()).i32(s.w()).i32(tile.h()).i32(tile.w());
+            kernel(ctx, "catm_gates", dt).launch(grid((long) s.b() * tile.tiles(), "gate tile blocks of " + s), new int[] {tile.threads()},
+                    tile.sharedBytes(), a);
+            c.ptr(part.ptr()).i32(tile.tiles()).ptr(g.channelWeight()).ptr(out.pooled()).ptr(out.channel()).i32(s.c()).i32(s.hw());
             kernel(ctx, "catm_channel_gate", dt).launch(grid(s.b(), "images"), new int[] {THREADS}, shared((long) acc * s.c()), c);
         }
     }
@@ -114,7 +169,8 @@ public final class AdditiveAttentionCuda {
         try (KernelArgs a = new KernelArgs()) {
             a.ptr(q).ptr(k).ptr(v).ptr(sq.spatial()).ptr(sq.channel()).ptr(sk.spatial()).ptr(sk.channel()).ptr(dwcWeight)
                     .ptr(dwcBias).ptr(out).i32(s.c()).i32(s.h()).i32(s.w());
-            kernel(ctx, "catm_fwd", dt).launch(s.tileGrid((long) s.b() * s.c()), new int[] {THREADS}, 0, a);
+            s.strips().append(a);
+            kernel(ctx, "catm_fwd", dt).launch(s.planeGrid((long) s.b() * s.c()), s.strips().block(), 0, a);
         }
     }
 
@@ -125,7 +181,7 @@ public final class AdditiveAttentionCuda {
         int acc = accBytes(dt);
         long bc = (long) s.b() * s.c(), pix = (long) s.b() * s.hw();
         try (DeviceScratch dS = DeviceScratch.allocate(ctx, acc * s.elements());
-             DeviceScratch part = DeviceScratch.allocate(ctx, acc * bc * s.tiles() * 12);
+             DeviceScratch part = DeviceScratch.allocate(ctx, acc * bc * s.strips().boxes() * 12);
              DeviceScratch dg = DeviceScratch.allocate(ctx, acc * bc * 4);     // dg_q, dg_k, dm_q, dm_k
              DeviceScratch dz = DeviceScratch.allocate(ctx, acc * pix * 2)) {  // dz_q, dz_k
             long dgq = dg.ptr(), dgk = dgq + acc * bc, dmq = dgk + acc * bc, dmk = dmq + acc * bc;
@@ -133,8 +189,9 @@ public final class AdditiveAttentionCuda {
             try (KernelArgs a = new KernelArgs(); KernelArgs r = new KernelArgs()) {
                 a.ptr(q).ptr(k).ptr(v).ptr(sq.spatial()).ptr(sq.channel()).ptr(sk.spatial()).ptr(sk.channel()).ptr(dwcWeight)
                         .ptr(dwcBias).ptr(gradOut).ptr(gradV).ptr(dS.ptr()).ptr(part.ptr()).i32(s.b()).i32(s.c()).i32(s.h()).i32(s.w());
-                kernel(ctx, "catm_bwd_dwc", dt).launch(s.tileGrid(bc), new int[] {THREADS}, 0, a);
-                r.ptr(part.ptr()).i32(s.b()).i32(s.c()).i32(s.tiles()).i32(12).ptr(gradDwcWeight).ptr(gradDwcBias).ptr(dgq).ptr(dgk);
+                s.strips().append(a);
+                kernel(ctx, "catm_bwd_dwc", dt).launch(s.planeGrid(bc), s.strips().block(), 0, a);
+                r.ptr(part.ptr()).i32(s.b()).i32(s.c()).i32(s.strips().boxes()).i32(12).ptr(gradDwcWeight).ptr(gradDwcBias).ptr(dgq).ptr(dgk);
                 // A block per channel for the taps, then a warp per (b, c) for dg.
                 kernel(ctx, "catm_bwd_reduce", dt).launch(grid(s.c() + (bc + WARPS - 1) / WARPS, "reduction blocks"),
                         new int[] {THREADS}, 0, r);
@@ -167,15 +224,17 @@ public final class AdditiveAttentionCuda {
             long meanDa = means.ptr(), meanDau = meanDa + (long) acc * s.c();
             a.ptr(t).ptr(g.dwWeight()).ptr(g.dwBias()).ptr(g.mean()).ptr(g.invStd()).ptr(g.bnWeight()).ptr(g.bnBias())
                     .ptr(g.spatialWeight()).ptr(dz).ptr(bn.ptr()).i32(s.b()).i32(s.c()).i32(s.h()).i32(s.w());
-            kernel(ctx, "catm_bwd_bn_stats", dt).launch(s.tileGrid((long) s.b() * s.c()), new int[] {THREADS}, 0, a);
+            s.strips().append(a);
+            kernel(ctx, "catm_bwd_bn_stats", dt).launch(s.planeGrid((long) s.b() * s.c()), s.strips().block(), 0, a);
             f.ptr(bn.ptr()).i32(s.slotsPerChannel()).i32(s.c()).i64((long) s.b() * s.hw()).i32(batchStats ? 1 : 0).ptr(out.bnWeight()).ptr(out.bnBias())
                     .ptr(out.spatialWeight()).ptr(meanDa).ptr(meanDau);
             kernel(ctx, "catm_bwd_bn_finalize", dt).launch(grid(s.c(), "channels"), new int[] {THREADS}, 0, f);
             in.ptr(t).ptr(g.dwWeight()).ptr(g.dwBias()).ptr(g.mean()).ptr(g.invStd()).ptr(g.bnWeight()).ptr(g.bnBias())
                     .ptr(g.spatialWeight()).ptr(dz).ptr(meanDa).ptr(meanDau).ptr(dS).ptr(st.spatial()).ptr(st.channel()).ptr(dm)
                     .ptr(out.input()).ptr(part).i32(s.b()).i32(s.c()).i32(s.h()).i32(s.w());
-            kernel(ctx, "catm_bwd_input", dt).launch(s.tileGrid((long) s.b() * s.c()), new int[] {THREADS}, 0, in);
-            r.ptr(part).i32(s.b()).i32(s.c()).i32(s.tiles()).i32(10).ptr(out.dwWeight()).ptr(out.dwBias()).ptr(0).ptr(0);
+            s.strips().append(in);
+            kernel(ctx, "catm_bwd_input", dt).launch(s.planeGrid((long) s.b() * s.c()), s.strips().block(), 0, in);
+            r.ptr(part).i32(s.b()).i32(s.c()).i32(s.strips().boxes()).i32(10).ptr(out.dwWeight()).ptr(out.dwBias()).ptr(0).ptr(0);
             kernel(ctx, "catm_bwd_reduce", dt).launch(grid(s.c(), "channels"), new int[] {THREADS}, 0, r);
         }
     }

@@ -1,6 +1,7 @@
 package dev.lumen.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -17,7 +18,8 @@ import org.junit.jupiter.params.provider.CsvSource;
 /**
  * additive_attention.cu against the double-precision reference: output, batch statistics and all 17
  * gradients; a backward that repeats bit for bit; the grid check. (B*C = 65,536 planes, past grid
- * z's 65535, is not run here: 65,536 blocks of 256 fibers per pass take minutes in the emulator.)
+ * z's 65535, is not run here: every grid is 1-D, and 65,536 blocks per pass, a dozen passes, in three
+ * emulator modes take minutes.)
  */
 class AdditiveAttentionCudaTest {
     // f32 storage and math (double only for the batch sums): a few roundings of values ~1 per
@@ -37,6 +39,7 @@ class AdditiveAttentionCudaTest {
         "3, 3, 5, 9, true",
         "2, 4, 13, 13, false",
         "1, 3, 33, 17, false",
+        "1, 2, 40, 130, true",   // past 128 columns and 2 bands of strips: 4 boxes per plane; 3x10 gate tiles
     })
     void matchesReference(int b, int c, int h, int w, boolean training) {
         CudaContext ctx = CudaTestSupport.context();
@@ -141,10 +144,26 @@ class AdditiveAttentionCudaTest {
 
     @Test
     void gridPastTwoToThe31IsRefusedInOneLine() {
-        var e = assertThrows(IllegalArgumentException.class, () -> new AdditiveAttentionCuda.Shape(1 << 16, 1 << 14, 1, 1).tileGrid(1L << 32));
-        assertTrue(e.getMessage().startsWith("catm: 4294967296 tile blocks of "), e.getMessage());
+        var e = assertThrows(IllegalArgumentException.class, () -> new AdditiveAttentionCuda.Shape(1 << 16, 1 << 14, 1, 1).planeGrid(1L << 32));
+        assertTrue(e.getMessage().startsWith("catm: 4294967296 plane blocks of "), e.getMessage());
         assertTrue(e.getMessage().endsWith("exceed grid x's 2^31-1 blocks"), e.getMessage());
         assertArrayEquals(new int[] {Integer.MAX_VALUE}, AdditiveAttentionCuda.grid(Integer.MAX_VALUE, "channels"));
+    }
+
+    @Test
+    void stripsAndGateTilesFitTheMaps() {
+        // the report's model of the launcher (tools/kernelreport/models.py ca_strips) asserts the same numbers
+        assertEquals(new AdditiveAttentionCuda.Strips(56, 4, 14, 1, 224), AdditiveAttentionCuda.Strips.of(56, 56));
+        assertEquals(new AdditiveAttentionCuda.Strips(128, 2, 16, 4, 256), AdditiveAttentionCuda.Strips.of(40, 130));
+        assertEquals(new AdditiveAttentionCuda.Strips(7, 2, 4, 1, 32), AdditiveAttentionCuda.Strips.of(7, 7));
+        assertEquals(new AdditiveAttentionCuda.GateTile(14, 14, 16, 256, 4 * (48 * 16 * 16 + 196)),
+                AdditiveAttentionCuda.GateTile.of(new AdditiveAttentionCuda.Shape(64, 48, 56, 56), 4));
+        // 512 channels of 7x7 in double (rcvit_t's last stage): the tile shrinks until it fits 227 KiB
+        assertEquals(new AdditiveAttentionCuda.GateTile(5, 6, 4, 64, 8 * (512 * 7 * 8 + 30)),
+                AdditiveAttentionCuda.GateTile.of(new AdditiveAttentionCuda.Shape(2, 512, 7, 7), 8));
+        var e = assertThrows(IllegalArgumentException.class,
+                () -> AdditiveAttentionCuda.GateTile.of(new AdditiveAttentionCuda.Shape(1, 4000, 7, 7), 8));
+        assertEquals("catm: 4000 channels need 288008 bytes of shared memory for the gates, over 232448", e.getMessage());
     }
 
     private static void assertClose(String what, float[] got, double[] expected) {
