@@ -11,7 +11,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kernel_report  # noqa: E402
 from kernelreport import models, roofline  # noqa: E402
 from kernelreport.h100 import occupancy  # noqa: E402
-from kernelreport.ptx import Resources, category, hot_loop, loops, mix_of, parse_ptx, parse_ptxas  # noqa: E402
+from kernelreport.ptx import Resources, category, divisions_in_loops, hot_loop, loops, mix_of, parse_ptx, parse_ptxas  # noqa: E402
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "testdata", "kernel_report")
 
@@ -106,6 +106,17 @@ class PtxTest(unittest.TestCase):
         self.assertEqual(whole.instructions, 7)
         with self.assertRaises(ValueError):
             hot_loop(body[3:7], "outer")                                # a loop with nothing around it
+
+    def test_body_path_with_trips(self):
+        # one row per thread: a staging loop of 2 statements run 17 times, the body's 2 statements
+        # once, an FMA loop of 3 statements 8 times; a division inside a loop is seen as such
+        body = ["div.u32 %r9, %r1, %r3", "$L1:", "ld.global.f32 %f1, [%rd1]", "@%p1 bra $L1",
+                "$L2:", "fma.rn.f32 %f2, %f1, %f1, %f2", "fma.rn.f32 %f3, %f1, %f1, %f3", "@%p2 bra $L2", "ret"]
+        where, m = hot_loop(body, "body", nested=lambda loop: 8 if loop.n("fma") else 17)
+        self.assertIsNone(where)
+        self.assertEqual((m.n("fma"), m.n("ldg"), m.n("div"), m.instructions), (16, 17, 1, 2 + 2 * 17 + 3 * 8))
+        self.assertEqual(divisions_in_loops(body), 0)
+        self.assertEqual(divisions_in_loops(body[1:3] + body[:1] + body[3:]), 1)
 
     def test_nested_trips_and_wanted_counts(self):
         # an outer loop of 1 FMA around an inner one of 2 FMAs: the inner one 8 times is 17 FMAs

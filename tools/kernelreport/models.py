@@ -217,24 +217,44 @@ def outlook_bwd_v():
     return ol_pixel_pass()
 
 
+def ol_logits_window():
+    o = OL
+    th, tw = o["logits_tile"]
+    return (th - 1) * o["stride"] + o["k"], (tw - 1) * o["stride"] + o["k"]
+
+
 def outlook_bwd_logits_k3():
-    """One thread per softmax row: dP_j = gout[i] . v[j] over the head's 32 channels from shared
-    windows (9 FMAs per channel: the hot loop), then the softmax backward in registers."""
+    """One thread per softmax row (path 'body': no row loop): the two window stagings (a warp per
+    pixel, lanes over the 32 channels), dP_j = gout[i] . v[j] over the head's 32 channels from
+    shared windows (9 FMAs per channel: the channel loop), then the softmax backward in registers."""
     o, a, kk, macs, v, logits = ol_common()
     th, tw = o["logits_tile"]
-    rows, cols = (th - 1) * o["stride"] + o["k"], (tw - 1) * o["stride"] + o["k"]
+    rows, cols = ol_logits_window()
     hd = o["c"] // o["heads"]
     blocks = ceil(a, th) * ceil(a, tw) * o["b"] * o["heads"]
     staged = sum(inside(ty * th * o["stride"] - o["pad"], rows, o["hw"]) for ty in range(ceil(a, th))) * \
         sum(inside(tx * tw * o["stride"] - o["pad"], cols, o["hw"]) for tx in range(ceil(a, tw)))
     compulsory = (2 * v + 2 * logits) * F
     moved = (o["b"] * o["heads"] * 2 * staged * hd + 2 * logits) * F
-    # one trip of the row loop per thread; a warp issues for its idle lanes (252 rows in 8 warps, 126
-    # in 4 on the last tile row), so the count is per lane of every busy warp
+    # one body per thread; a warp issues for its idle lanes (252 rows in 8 warps, 126 in 4 on the
+    # last tile row), so the count is per lane of every busy warp
     lanes = o["b"] * o["heads"] * sum(ceil(min(th, a - ty * th) * min(tw, a - tx * tw) * kk, 32) * 32
                                       for ty in range(ceil(a, th)) for tx in range(ceil(a, tw)))
     return Work(blocks, 256, 2 * rows * cols * (hd + 1) * F, 2 * macs, compulsory, compulsory / 2, moved,
                 ("iters", lanes))
+
+
+def outlook_bwd_logits_trips(loop):
+    """Trips per thread of a loop of outlook_bwd_logits_k3: the channel loop (32 channels x 9 FMAs,
+    unrolled in the PTX), a window staging loop (a warp per pixel of the 9 x 15 window: 17 rounds of
+    the block's 8 warps; the channel loop inside it counted in its mix), or the compare-and-subtract
+    that moves a warp's pixel to the next row (at most once per round here)."""
+    rows, cols = ol_logits_window()
+    if loop.n("fma"):
+        return OL["c"] // OL["heads"] * OL["k"] ** 2 / loop.n("fma")
+    if loop.n("ldg"):
+        return ceil(rows * cols, 8)
+    return 1
 
 
 # VMamba-T selective scan, B64 L3136 (56x56), 4 routes, D96, N1, f32: SelectiveScanCuda. Forward: one
@@ -487,9 +507,8 @@ ROWS = [
     Row("dwconv2d_tc_f16", DWP + ", f16 tensor cores", dwconv_tc_f16, want={"mma": 12, "lds": 11}),
     Row("outlook_fwd_f32", OLP, outlook_fwd),
     Row("outlook_bwd_v_f32", OLP, outlook_bwd_v),
-    # a thread's softmax row (once) around its channel loop: 32 channels x 9 FMAs, unrolled in the PTX
-    Row("outlook_bwd_logits_k3_f32", OLP, outlook_bwd_logits_k3,
-        nested=lambda inner: OL["c"] // OL["heads"] * OL["k"] ** 2 / inner.n("fma")),
+    # a thread's softmax row (once), its channel loop and the window stagings at their trips
+    Row("outlook_bwd_logits_k3_f32", OLP, outlook_bwd_logits_k3, path="body", nested=outlook_bwd_logits_trips),
     Row("selective_scan_fwd_f32", SSP, scan_fwd),
     Row("selective_scan_bwd_f32", SSP, scan_bwd),
     Row("catm_stats_f32", CAG, catm_stats, path="body"),
