@@ -41,7 +41,8 @@ def grid_stride(n):
 DW = dict(n=64, c=128, h=56, w=56, k=31, pad=15)
 DW_V, DW_R = 7, 4                                  # outputs per thread along a row, rows per thread
 DW_MAX_THREADS, DW_TARGET_THREADS, DW_MAX_SHARED, DW_MAX_BLOCK_Z = 256, 128, 48 * 1024, 64
-WG_THREADS, WG_TILE_H, WG_TILE_W, WG_CHUNK = 256, 32, 56, 14
+WG_THREADS, WG_TILE_H, WG_TILE_W, WG_CHUNK = 256, 56, 56, 14
+WG_SLOTS = 2 * 132                                 # weight-gradient blocks resident at once (2 per SM)
 
 
 def dw_plane_floats(tx, ty, stride, k):
@@ -109,13 +110,29 @@ def dwconv_bwd_input():
     return dw_conv_pass(DW["k"] - 1 - DW["pad"])
 
 
+def dw_weight_splits(n, c):
+    """DepthwiseConvCuda.weightSplits: of the batch slices giving at most two waves, the ones that
+    finish soonest with WG_SLOTS blocks at once."""
+    best, best_time = 1, None
+    for s in range(1, min(n, max(1, ceil(2 * WG_SLOTS, c))) + 1):
+        t = ceil(c * s, WG_SLOTS) * ceil(n, s)
+        if best_time is None or t < best_time:
+            best, best_time = s, t
+    return best
+
+
 def dwconv_bwd_weight():
-    """Grid (C, splits), 256 threads; lane (tx, ty) of each warp owns taps ky = ty + 8r, kx = tx + 4v
-    (4 x 8 of them at K = 31: 1,024 slots for 961 taps), warps split the grad-output rows of a
-    32x56 staged tile; per 14-output chunk a lane does 4 x 14 x 8 = 448 FMAs (the hot loop)."""
+    """Grid (C, splits), 256 threads, splits as DepthwiseConvCuda.weightSplits (2 at B64 C128: 256
+    blocks in one wave of 264); lane (tx, ty) of each warp owns taps ky = ty + 8r, kx = tx + 4v (4 x 8
+    of them at K = 31: 1,024 slots for 961 taps). The 56x56 grad-output tile is staged whole; warp w
+    walks t = w, w + 8, ... over its 56 + 24 rows, and per (t, 14-column chunk) loads one 42-value
+    input segment, then for each tap row r whose grad-output row t - 8r lies in the tile 7 float2
+    and 14 x 8 FMAs: the hot loop, 448 FMAs per full body. Executed FMAs: every (grad-output row,
+    tap row) pair once per chunk. Not counted: the segments of the 24 edge rows of t, which serve
+    fewer than 4 tap rows (24 x 42 loads against 56 bodies of about 535 instructions: ~3%)."""
     d, plane, macs, compulsory = dw_common()
     k, n, c = d["k"], d["n"], d["c"]
-    splits = max(1, min(n, ceil(264, c)))
+    splits = dw_weight_splits(n, c)
     rw, vw = (k + 7) // 8, (k + 3) // 4
     xrows, xcols = (WG_TILE_H - 1) + 8 * rw, (WG_TILE_W - 1) + 4 * vw
     xpitch = xcols + ((4 - xcols) & 7)
@@ -123,7 +140,8 @@ def dwconv_bwd_weight():
     oh, ow = d["h"], d["w"]                 # stride 1, pad 15: same size
     chunks_per_row = sum(ceil(min(WG_TILE_W, ow - ox0), WG_CHUNK) for ox0 in range(0, ow, WG_TILE_W))
     executed = n * c * oh * chunks_per_row * 32 * rw * WG_CHUNK * vw
-    staged = sum(inside(oy0 - d["pad"], xrows, d["h"]) * inside(ox0 - d["pad"], xcols, d["w"])
+    staged = sum(inside(oy0 - d["pad"], min(WG_TILE_H, oh - oy0) - 1 + 8 * rw, d["h"]) *
+                 inside(ox0 - d["pad"], min(WG_TILE_W, ow - ox0) - 1 + 4 * vw, d["w"])
                  for oy0 in range(0, oh, WG_TILE_H) for ox0 in range(0, ow, WG_TILE_W))
     moved = (n * c * (staged + oh * ow) + splits * c * (k * k + 1)) * F
     return Work(c * splits, WG_THREADS, smem, 2 * macs, compulsory, compulsory / 2, moved, ("fma", executed),
