@@ -267,8 +267,8 @@ __device__ void dwconv_bwd_input(const T* __restrict__ go, const T* __restrict__
 // issue, not by shared-memory bandwidth. The tile is the whole 56-row height where the map has
 // it: t runs 24 rows past the tile, and those edge rows load a segment for fewer than RW rows.
 // Stride 2 (K <= 7 in the models: RW = 1) takes the input segment per grad-output row and r.
-// What bounds it: FP32 issue, about 1.1x the floor at K = 31 (the 961 of 1,024 tap slots and
-// the edge rows' segments are the overhead).
+// What bounds it: FP32 issue, about 1.3x the floor at K = 31 (535 issue slots per 448 FMAs, of
+// which 961 of 1,024 tap slots are useful; the edge rows' segments add ~3%).
 template <int K, int S, typename T>
 __device__ void dwconv_bwd_weight(const T* __restrict__ x, const T* __restrict__ go, float* __restrict__ part_w,
                                   float* __restrict__ part_b, int N, int C, int H, int W, int k, int pad, int OH, int OW) {

@@ -150,36 +150,39 @@ def dwconv_bwd_weight():
 
 # The same conv in f16 on tensor cores: dwconv_tc.cu's dwconv2d_tc_f16 forward as
 # DepthwiseConvTensorCoreCuda launches it (the input gradient is the same kernel, flip = 1).
-TC_WARPS, TC_FRAG, TC_TARGET_BLOCKS, TC_MMA_MACS = 8, 16, 4 * 132, 16 * 16 * 16
+TC_WARPS, TC_FRAG, TC_TARGET_BLOCKS, TC_MMA_MACS = 16, 16, 132, 16 * 16 * 16
 
 
 def dwconv_tc_f16():
-    """Per channel a Toeplitz implicit GEMM per filter column: a warp's 32x32 output tile (MB = NB = 2
-    fragments) meets S = ceil((K + 15) / 16) = 3 Toeplitz blocks; per filter column 3 + 4 x 2 = 11
-    fragment loads from shared memory and 12 MMAs of 16x16x16 (the hot loop), of which K / 48 of the
-    multiply-adds are useful; 32x32 tiles over 56x56 compute 64x64. One block (8 warps) per SM fits
-    its 124 KB of shared memory; a block's images x 4 tiles are dealt to its warps in turn, so a block
-    lasts as long as its busiest warp, which the count below charges to every warp. Not counted:
-    the per-tile transposed window staging (about 62 x 80 16-bit values per warp and tile, scalar
-    global loads) and the Toeplitz build, both outside the hot loop."""
+    """Per channel a Toeplitz implicit GEMM per filter column. A 56x56 map takes the largest tiling:
+    64x32 warp tiles (MB = 4, NB = 2 fragments), two per unit (WX = 2), so a unit is the whole map and
+    a block's 8 slots of 2 warps stage 8 images' windows at once (one 16-warp block per SM fits its
+    211 KB of shared memory). A tile meets S = ceil((K + 15) / 16) = 3 Toeplitz blocks per row block;
+    per filter column 3 + 6 x 2 = 15 fragment loads from shared memory and 24 MMAs of 16x16x16 (the
+    hot loop), of which K / 48 of the multiply-adds are useful; 64x64 is computed for 56x56. A block
+    lasts its rounds of 8 units, charged to all 16 warps. Not counted: the window staging (each
+    input value once, scalar global loads) and the Toeplitz build, both outside the hot loop."""
     d, plane, macs, compulsory = dw_common()
     n, c, k = d["n"], d["c"], d["k"]
     s = (k + 30) // TC_FRAG
-    mb = nb = 2
+    mb, nb, wx = 4, 2, 2
+    slots = TC_WARPS // wx
     ld = TC_FRAG * ((mb + s - 1) | 1)
-    ncols = TC_FRAG * nb + k - 1
-    region = max(ncols * ld, 2 * TC_FRAG * TC_FRAG)
-    smem = (k * s * TC_FRAG * TC_FRAG + TC_WARPS * region) * 2
+    ncols = TC_FRAG * nb * wx + k - 1
+    region = max(ncols * ld, wx * 2 * TC_FRAG * TC_FRAG)
+    smem = (k * s * TC_FRAG * TC_FRAG + slots * region) * 2
     groups = min(n, max(1, ceil(TC_TARGET_BLOCKS, c)))
     per_block = ceil(n, groups)
     groups = ceil(n, per_block)
     tiles_y, tiles_x = ceil(d["h"], TC_FRAG * mb), ceil(d["w"], TC_FRAG * nb)
-    tiles = tiles_y * tiles_x
-    rounds = sum(ceil(min(per_block, n - g * per_block) * tiles, TC_WARPS) for g in range(groups))  # per channel
+    groups_x = ceil(tiles_x, wx)
+    units = tiles_y * groups_x
+    rounds = sum(ceil(min(per_block, n - g * per_block) * units, slots) for g in range(groups))  # per channel
     warp_mmas = c * rounds * TC_WARPS * k * mb * nb * s
     rows_used = TC_FRAG * mb + k - 1
-    window = sum(inside(ty * TC_FRAG * mb - d["pad"], rows_used, d["h"]) * inside(tx * TC_FRAG * nb - d["pad"], ncols, d["w"])
-                 for ty in range(tiles_y) for tx in range(tiles_x))
+    window = sum(inside(ty * TC_FRAG * mb - d["pad"], rows_used, d["h"]) *
+                 inside(gx * wx * TC_FRAG * nb - d["pad"], ncols, d["w"])
+                 for ty in range(tiles_y) for gx in range(groups_x))
     compulsory16 = compulsory / 2
     moved = (n * c * (window + plane) + c * groups * k * k) * 2
     return Work(c * groups, TC_WARPS * 32, smem, 2 * macs, compulsory, compulsory16, moved, ("mma", 32 * warp_mmas),
@@ -520,9 +523,9 @@ ROWS = [
     Row("dwconv2d_fwd_k31_s1_f32", DWP, dwconv_fwd),
     Row("dwconv2d_bwd_input_k31_s1_f32", DWP, dwconv_bwd_input),
     Row("dwconv2d_bwd_weight_k31_s1_f32", DWP, dwconv_bwd_weight),
-    # dwconv_tc.cu inlines every (S, MB, NB); K = 31 on 56x56 runs S = 3, MB = NB = 2: 12 MMAs and
-    # 3 + 4 x 2 fragment loads per filter column
-    Row("dwconv2d_tc_f16", DWP + ", f16 tensor cores", dwconv_tc_f16, want={"mma": 12, "lds": 11}),
+    # dwconv_tc.cu inlines every (S, MB, NB, WX); K = 31 on 56x56 runs S = 3, MB = 4, NB = 2: 24 MMAs
+    # and 3 + 6 x 2 fragment loads per filter column
+    Row("dwconv2d_tc_f16", DWP + ", f16 tensor cores", dwconv_tc_f16, want={"mma": 24, "lds": 15}),
     Row("outlook_fwd_f32", OLP, outlook_fwd),
     Row("outlook_bwd_v_f32", OLP, outlook_bwd_v),
     # a thread's softmax row (once), its channel loop and the window stagings at their trips
