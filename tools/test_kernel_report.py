@@ -179,15 +179,15 @@ class ReportTest(unittest.TestCase):
         w = row.model()
         self.assertTrue(w.floor_is16)
         # 31 filter columns x 24 MMAs per 64x32 tile, 2 tiles (one window) per 56x56 plane, 32 images per
-        # block in 4 rounds of 8 windows, 2 blocks per channel, charged to all 16 warps
-        self.assertEqual(w.hot, ("mma", 32 * 128 * 2 * 4 * 16 * 31 * 24))
-        self.assertEqual(w.dynamic_shared, (31 * 3 * 256 + 8 * 94 * 112) * 2)
+        # block in 6 rounds of 6 windows, 2 blocks per channel, charged to all 12 warps
+        self.assertEqual(w.hot, ("mma", 32 * 128 * 2 * 6 * 12 * 31 * 24))
+        self.assertEqual(w.dynamic_shared, (31 * 3 * 256 + 6 * 94 * 112) * 2)
         loop = (["$L1:"] + ["wmma.load.a.sync.aligned.row.m16n16k16.shared.f16 {%r1}, [%rd1], 16"] * 15
                 + ["wmma.mma.sync.aligned.row.col.m16n16k16.f32.f32 {%f1}, {%r1}, {%r2}, {%f1}"] * 24 + ["@%p1 bra $L1"])
         e = roofline.estimate(row, Resources(128, 0, False), loop)
         self.assertEqual(e.floor, e.floor16)
         self.assertIn("tensor", e.times)
-        # one 16-warp block per SM: 256 blocks in 2 waves of 132
+        # one 12-warp block per SM: 256 blocks in 2 waves of 132
         self.assertAlmostEqual(e.times["tensor"] * 990e12 / 2,
                                w.hot[1] / 32 * 4096 / (256 / (2 * 132)), delta=1)
 

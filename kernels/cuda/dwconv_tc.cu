@@ -20,7 +20,7 @@
 // finite window values only (padding rows and columns are stored as zeros), so nothing invents a
 // NaN; a NaN or Inf in the input does reach all outputs of its 16-row band, not only its K window.
 //
-// Blocks of 16 warps, one per SM (the Toeplitz of a channel, 47 KB at K = 31, plus the input
+// Blocks of 12 warps, one per SM (the Toeplitz of a channel, 47 KB at K = 31, plus the input
 // windows fill its shared memory). The warps of a block go in slots of WX: a slot stages the
 // input window of one unit (an image's band of 16*MB output rows by WX tiles of 16*NB columns,
 // the whole 56x56 map at K = 31), transposed, once, and each of its warps computes one tile of it,
@@ -42,7 +42,9 @@
 // All .cu files are compiled as one translation unit for the fatbin: helpers live in a named namespace.
 namespace lumen_dwconv_tc {
 
-constexpr int WARPS = 16;           // per block; each warp owns whole output tiles
+// Warps per block; each owns whole output tiles. 12, not 16: at 16 the 64 accumulator registers of
+// a 64x32 tile plus its fragments spill on sm_80 within the 128 registers a thread may then have.
+constexpr int WARPS = 12;
 constexpr int THREADS = WARPS * 32;
 constexpr int FRAG = 16;            // the 16x16x16 WMMA shape
 
@@ -79,7 +81,6 @@ __device__ void conv_tc(const T* __restrict__ x, const T* __restrict__ w, const 
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int slot = warp / WX, part = warp % WX;              // WX is 1 or 2: shifts
     T* window = toeplitz + K * S * FRAG * FRAG + slot * region;
-    float* stage = reinterpret_cast<float*>(window) + part * FRAG * FRAG;
 
     // Toeplitz blocks [kx][s] (16x16 row-major): entry (m, j) = w[16 s + j - m, kx].
     const T* wc = w + (long) c * K * K;
@@ -92,23 +93,17 @@ __device__ void conv_tc(const T* __restrict__ x, const T* __restrict__ w, const 
         toeplitz[i] = v;
     }
 
-    const float b = bias ? to_f32(bias[c]) : 0.f;
     const int tiles_y = (d.OH + TM - 1) / TM, tiles_x = (d.OW + TN - 1) / TN, groups_x = (tiles_x + WX - 1) / WX;
     const int units = tiles_y * groups_x, items = (n1 - n0) * units;
     const int rows_used = TM + K - 1;   // window rows the Toeplitz band reaches
     for (int round = 0; round < items; round += SLOTS) {   // the same trips for every warp of the block
         const int item = round + slot;
-        const bool live = item < items;
-        const int n = n0 + item / units, u = item - (item / units) * units;
-        const int ty = u / groups_x, gx = u - ty * groups_x, tx = gx * WX + part;
-        const bool computes = live && tx < tiles_x;   // uniform per warp
-        const long plane = (long) n * d.C + c;
-        const int oy0 = ty * TM, ox0 = tx * TN;
-        if (live) {
+        if (item < items) {
             // The unit's window, transposed: window[col * LD + row], 8 rows per 16-byte store; zeros
             // outside the image and below the band.
-            const T* xp = x + plane * d.IH * d.IW;
-            const int iy0 = oy0 - d.pad, ix0 = gx * WX * TN - d.pad;
+            const int n = n0 + item / units, u = item % units, ty = u / groups_x, gx = u % groups_x;
+            const T* xp = x + ((long) n * d.C + c) * d.IH * d.IW;
+            const int iy0 = ty * TM - d.pad, ix0 = gx * WX * TN - d.pad;
             for (int r8 = 0; r8 < LD; r8 += 8) {
                 for (int col = part * 32 + lane; col < ncols; col += WX * 32) {
                     const int ix = ix0 + col;
@@ -125,8 +120,12 @@ __device__ void conv_tc(const T* __restrict__ x, const T* __restrict__ w, const 
         }
         __syncthreads();   // the Toeplitz (first round) and the windows are staged
 
+        // Whether this warp has a tile of the unit (uniform per warp); its place is decoded again
+        // after the hot loop, so that little but the accumulators stays live through it.
+        const bool computes = item < items && (item % units % groups_x) * WX + part < tiles_x;
         wmma::fragment<wmma::accumulator, FRAG, FRAG, FRAG, float> acc[MB][NB];
         if (computes) {
+            const float b = bias ? to_f32(bias[c]) : 0.f;
 #pragma unroll
             for (int mb = 0; mb < MB; mb++)
 #pragma unroll
@@ -135,6 +134,7 @@ __device__ void conv_tc(const T* __restrict__ x, const T* __restrict__ w, const 
             // MMAs; both pointers advance by a constant per column, the fragments sit at constant offsets.
             const T* tp = toeplitz;
             const T* wp = window + part * TN * LD;
+#pragma unroll 1
             for (int kx = 0; kx < K; kx++, tp += S * FRAG * FRAG, wp += LD) {
                 wmma::fragment<wmma::matrix_a, FRAG, FRAG, FRAG, T, wmma::row_major> a[S];
 #pragma unroll
@@ -158,7 +158,9 @@ __device__ void conv_tc(const T* __restrict__ x, const T* __restrict__ w, const 
 
         // Through a 16x16 f32 tile in the warp's part of the region to 16-bit y.
         if (computes) {
-            T* yp = y + plane * d.OH * d.OW;
+            const int n = n0 + item / units, u = item % units, ty = u / groups_x, tx = u % groups_x * WX + part;
+            T* yp = y + ((long) n * d.C + c) * d.OH * d.OW;
+            float* stage = reinterpret_cast<float*>(window) + part * FRAG * FRAG;
 #pragma unroll
             for (int mb = 0; mb < MB; mb++) {
 #pragma unroll
@@ -167,7 +169,7 @@ __device__ void conv_tc(const T* __restrict__ x, const T* __restrict__ w, const 
                     wmma::store_matrix_sync(stage, acc[mb][nb], FRAG, wmma::mem_row_major);
                     __syncwarp();
                     for (int e = lane; e < FRAG * FRAG; e += 32) {
-                        const int oy = oy0 + FRAG * mb + (e >> 4), ox = ox0 + FRAG * nb + (e & 15);
+                        const int oy = ty * TM + FRAG * mb + (e >> 4), ox = tx * TN + FRAG * nb + (e & 15);
                         if (oy < d.OH && ox < d.OW) yp[(long) oy * d.OW + ox] = from_f32<T>(stage[e]);
                     }
                 }
@@ -201,10 +203,10 @@ __device__ void dispatch(const T* x, const T* w, const T* bias, T* y, const Dims
 }  // namespace lumen_dwconv_tc
 
 // y = dwconv(x, w) + bias (flip 0), or dx = dwconv(go, rot180(w)) (flip 1, bias null, pad K-1-pad).
-// Grid: (C * ceil(N / per_block)); block 512 threads; dynamic shared memory as
+// Grid: (C * ceil(N / per_block)); block 384 threads; dynamic shared memory as
 // DepthwiseConvTensorCoreCuda.sharedBytes computes it.
 #define LUMEN_DWCONV_TC(SUFFIX, T)                                                                                  \
-    extern "C" __global__ void __launch_bounds__(512) dwconv2d_tc_##SUFFIX(                                        \
+    extern "C" __global__ void __launch_bounds__(384) dwconv2d_tc_##SUFFIX(                                        \
             const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias, T* __restrict__ y, int N, \
             int C, int IH, int IW, int K, int pad, int OH, int OW, int flip, int per_block, int tiling) {          \
         lumen_dwconv_tc::dispatch<T>(x, w, bias, y,                                                                \

@@ -150,17 +150,18 @@ def dwconv_bwd_weight():
 
 # The same conv in f16 on tensor cores: dwconv_tc.cu's dwconv2d_tc_f16 forward as
 # DepthwiseConvTensorCoreCuda launches it (the input gradient is the same kernel, flip = 1).
-TC_WARPS, TC_FRAG, TC_TARGET_BLOCKS, TC_MMA_MACS = 16, 16, 132, 16 * 16 * 16
+TC_WARPS, TC_FRAG, TC_TARGET_BLOCKS, TC_MMA_MACS = 12, 16, 132, 16 * 16 * 16
 
 
 def dwconv_tc_f16():
     """Per channel a Toeplitz implicit GEMM per filter column. A 56x56 map takes the largest tiling:
     64x32 warp tiles (MB = 4, NB = 2 fragments), two per unit (WX = 2), so a unit is the whole map and
-    a block's 8 slots of 2 warps stage 8 images' windows at once (one 16-warp block per SM fits its
-    211 KB of shared memory). A tile meets S = ceil((K + 15) / 16) = 3 Toeplitz blocks per row block;
+    a block's 6 slots of 2 warps stage 6 images' windows at once (one 12-warp block per SM fits its
+    170 KB of shared memory). A tile meets S = ceil((K + 15) / 16) = 3 Toeplitz blocks per row block;
     per filter column 3 + 6 x 2 = 15 fragment loads from shared memory and 24 MMAs of 16x16x16 (the
     hot loop), of which K / 48 of the multiply-adds are useful; 64x64 is computed for 56x56. A block
-    lasts its rounds of 8 units, charged to all 16 warps. Not counted: the window staging (each
+    lasts its rounds of 6 units (32 images: 6 rounds, the last one a third full), charged to all 12
+    warps. Not counted: the window staging (each
     input value once, scalar global loads) and the Toeplitz build, both outside the hot loop."""
     d, plane, macs, compulsory = dw_common()
     n, c, k = d["n"], d["c"], d["k"]

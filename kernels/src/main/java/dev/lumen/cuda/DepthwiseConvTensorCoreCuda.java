@@ -8,8 +8,8 @@ package dev.lumen.cuda;
  * Tile sizes and the shared-memory layout here must match the constants of dwconv_tc.cu.
  */
 public final class DepthwiseConvTensorCoreCuda {
-    private static final int WARPS = 16, THREADS = WARPS * 32, FRAG = 16;
-    /** Blocks wanted for a full H100 (132 SMs, one 16-warp block each), before images share a block. */
+    private static final int WARPS = 12, THREADS = WARPS * 32, FRAG = 16;
+    /** Blocks wanted for a full H100 (132 SMs, one 12-warp block each), before images share a block. */
     private static final int TARGET_BLOCKS = 132;
     /** The 48 KiB default plus the opt-in an sm_90 block may ask for. */
     private static final int MAX_SHARED = 227 * 1024;

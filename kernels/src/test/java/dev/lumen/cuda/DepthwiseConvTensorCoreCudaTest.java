@@ -137,7 +137,7 @@ class DepthwiseConvTensorCoreCudaTest {
 
     /**
      * The launcher's tiling and shared-memory size mirror the kernel's layout: at K = 31 on 56x56,
-     * 47 KiB of Toeplitz and 8 windows of 94 columns x 112 rows (one 16-warp block per SM).
+     * 47 KiB of Toeplitz and 6 windows of 94 columns x 112 rows (one 12-warp block per SM).
      */
     @Test
     void sharedMemoryLayout() {
@@ -145,9 +145,9 @@ class DepthwiseConvTensorCoreCudaTest {
         assertEquals(1, DepthwiseConvTensorCoreCuda.tiling(28, 28));
         assertEquals(1, DepthwiseConvTensorCoreCuda.tiling(40, 14));
         assertEquals(0, DepthwiseConvTensorCoreCuda.tiling(14, 14));
-        assertEquals((31 * 3 * 256 + 8 * 94 * 112) * 2, DepthwiseConvTensorCoreCuda.sharedBytes(31, 2));
-        assertEquals((29 * 3 * 256 + 16 * 60 * 80) * 2, DepthwiseConvTensorCoreCuda.sharedBytes(29, 1));
-        assertEquals((3 * 2 * 256 + 16 * 18 * 48) * 2, DepthwiseConvTensorCoreCuda.sharedBytes(3, 0));
+        assertEquals((31 * 3 * 256 + 6 * 94 * 112) * 2, DepthwiseConvTensorCoreCuda.sharedBytes(31, 2));
+        assertEquals((29 * 3 * 256 + 12 * 60 * 80) * 2, DepthwiseConvTensorCoreCuda.sharedBytes(29, 1));
+        assertEquals((3 * 2 * 256 + 12 * 18 * 48) * 2, DepthwiseConvTensorCoreCuda.sharedBytes(3, 0));
         assertTrue(DepthwiseConvTensorCoreCuda.sharedBytes(31, 2) <= 227 * 1024);
     }
 }
