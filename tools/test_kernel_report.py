@@ -11,7 +11,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kernel_report  # noqa: E402
 from kernelreport import models, roofline  # noqa: E402
 from kernelreport.h100 import occupancy  # noqa: E402
-from kernelreport.ptx import Resources, category, hot_loop, loops, mix_of, parse_ptx, parse_ptxas  # noqa: E402
+from kernelreport.ptx import Resources, category, divisions_in_loops, hot_loop, loops, mix_of, parse_ptx, parse_ptxas  # noqa: E402
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "testdata", "kernel_report")
 
@@ -107,6 +107,17 @@ class PtxTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             hot_loop(body[3:7], "outer")                                # a loop with nothing around it
 
+    def test_body_path_with_trips(self):
+        # one row per thread: a staging loop of 2 statements run 17 times, the body's 2 statements
+        # once, an FMA loop of 3 statements 8 times; a division inside a loop is seen as such
+        body = ["div.u32 %r9, %r1, %r3", "$L1:", "ld.global.f32 %f1, [%rd1]", "@%p1 bra $L1",
+                "$L2:", "fma.rn.f32 %f2, %f1, %f1, %f2", "fma.rn.f32 %f3, %f1, %f1, %f3", "@%p2 bra $L2", "ret"]
+        where, m = hot_loop(body, "body", nested=lambda loop: 8 if loop.n("fma") else 17)
+        self.assertIsNone(where)
+        self.assertEqual((m.n("fma"), m.n("ldg"), m.n("div"), m.instructions), (16, 17, 1, 2 + 2 * 17 + 3 * 8))
+        self.assertEqual(divisions_in_loops(body), 0)
+        self.assertEqual(divisions_in_loops(body[1:3] + body[:1] + body[3:]), 1)
+
     def test_nested_trips_and_wanted_counts(self):
         # an outer loop of 1 FMA around an inner one of 2 FMAs: the inner one 8 times is 17 FMAs
         body = ["$L1:", "fma.rn.f32 %f1, %f1, %f1, %f1", "$L2:", "fma.rn.f32 %f2, %f2, %f2, %f2",
@@ -191,17 +202,18 @@ class ReportTest(unittest.TestCase):
         [row] = [r for r in models.ROWS if r.kernel == "dwconv2d_tc_f16"]
         w = row.model()
         self.assertTrue(w.floor_is16)
-        # 31 filter columns x 12 MMAs per 32x32 tile, 4 tiles per 56x56 plane, 13 images per block
-        # dealt to 8 warps (7 rounds of tiles, 6 for the last block's 12 images)
-        self.assertEqual(w.hot, ("mma", 32 * 128 * (4 * 7 + 6) * 8 * 31 * 12))
-        self.assertEqual(w.dynamic_shared, (31 * 3 * 256 + 8 * 62 * 80) * 2)
-        loop = (["$L1:"] + ["wmma.load.a.sync.aligned.row.m16n16k16.shared.f16 {%r1}, [%rd1], 16"] * 11
-                + ["wmma.mma.sync.aligned.row.col.m16n16k16.f32.f32 {%f1}, {%r1}, {%r2}, {%f1}"] * 12 + ["@%p1 bra $L1"])
-        e = roofline.estimate(row, Resources(71, 0, False), loop)
+        # 31 filter columns x 24 MMAs per 64x32 tile, 2 tiles (one window) per 56x56 plane, 32 images per
+        # block in 6 rounds of 6 windows, 2 blocks per channel, charged to all 12 warps
+        self.assertEqual(w.hot, ("mma", 32 * 128 * 2 * 6 * 12 * 31 * 24))
+        self.assertEqual(w.dynamic_shared, (31 * 3 * 256 + 6 * 94 * 112) * 2)
+        loop = (["$L1:"] + ["wmma.load.a.sync.aligned.row.m16n16k16.shared.f16 {%r1}, [%rd1], 16"] * 15
+                + ["wmma.mma.sync.aligned.row.col.m16n16k16.f32.f32 {%f1}, {%r1}, {%r2}, {%f1}"] * 24 + ["@%p1 bra $L1"])
+        e = roofline.estimate(row, Resources(128, 0, False), loop)
         self.assertEqual(e.floor, e.floor16)
         self.assertIn("tensor", e.times)
+        # one 12-warp block per SM: 256 blocks in 2 waves of 132
         self.assertAlmostEqual(e.times["tensor"] * 990e12 / 2,
-                               w.hot[1] / 32 * 4096 / (640 / (5 * 132)), delta=1)
+                               w.hot[1] / 32 * 4096 / (256 / (2 * 132)), delta=1)
 
     def test_catm_strip_kernels_follow_the_launcher(self):
         # AdditiveAttentionCuda.Strips.of (AdditiveAttentionCudaTest asserts the same numbers): a

@@ -28,9 +28,15 @@ namespace lumen_dwconv {
 constexpr int V = 7;              // outputs per thread along a row (7 | 56, 28, 14, 7)
 constexpr int R = 4;              // output rows per thread
 constexpr int WG_THREADS = 256;   // weight-gradient block: 8 warps
-constexpr int WG_TILE_H = 32;     // grad-output rows staged per weight-gradient step
+constexpr int WG_TILE_H = 56;     // grad-output rows staged per weight-gradient step (stride 1; 28 at stride 2)
 constexpr int WG_TILE_W = 56;     // grad-output columns staged per step (4 chunks)
 constexpr int WG_CHUNK = 14;      // grad-output columns a thread multiplies per register pass (14 | 56, 28, 14)
+
+// Row pitch of the weight gradient's input window: its (TILE_W - 1) * S + 4 * VW columns rounded
+// up to 4 mod 8, so lanes ty = 0..7 of a row step land on different banks. DepthwiseConvCuda.wgPitch.
+__host__ __device__ constexpr int wg_window_pitch(int s, int vw) {
+    return ((WG_TILE_W - 1) * s + 4 * vw) + ((4 - ((WG_TILE_W - 1) * s + 4 * vw)) & 7);
+}
 
 __device__ __forceinline__ float load(const float* p, long i) { return p[i]; }
 __device__ __forceinline__ float load(const __half* p, long i) { return __half2float(p[i]); }
@@ -249,13 +255,20 @@ __device__ void dwconv_bwd_input(const T* __restrict__ go, const T* __restrict__
 // Partial weight and bias gradients of one channel over a slice of the batch.
 // Grid: (C, splits), 256 threads. part_w: [splits, C, K*K], part_b: [splits, C] (f32).
 // dw[ky][kx] = sum over (n, oy, ox) of go[oy][ox] * x[oy*S - pad + ky][ox*S - pad + kx]. Lane
-// (tx, ty) of every warp owns the taps ky = ty + 8r, kx = tx + 4v (RW x VW of them); the 8 warps
-// split the grad-output rows and are summed in a fixed order at the end. Per chunk of 14 outputs a
-// thread loads the 14 grad-outputs (float2 broadcasts) and, per tap row, one input segment, then
-// does 14 * VW FMAs per row from registers (448 FMAs per 175 loads at K = 31). Interleaved taps keep
-// the lanes' loads on 32 different banks (row pitch 4 mod 8). What bounds it: shared-memory
-// bandwidth (175 wavefronts against 448 / 4 FMA issue cycles), about 1.6x the FP32 floor at K = 31;
-// longer chunks would need more registers and waste half of every row of a 14x14 map.
+// (tx, ty) of every warp owns the taps ky = ty + 8r, kx = tx + 4v (RW x VW of them, 32 at K = 31);
+// the 8 warps split the staged rows and are summed in a fixed order at the end. Interleaved taps
+// keep the lanes' input loads on 32 different banks (row pitch 4 mod 8).
+//
+// Stride 1: tap row ky = ty + 8r meets grad-output row t - 8r at input row t + ty, the same for
+// all r. So a warp walks t (warp w takes t = w, w + 8, ...): per chunk of 14 grad-output columns
+// it loads the input row segment once (42 values at K = 31) and, for each r whose grad-output
+// row lies in the tile (a warp-uniform test), that row's 14 values (float2 broadcasts) and does
+// 14 * VW FMAs from registers: 448 FMAs per 42 + 28 shared loads, so the loop is bound by FP32
+// issue, not by shared-memory bandwidth. The tile is the whole 56-row height where the map has
+// it: t runs 24 rows past the tile, and those edge rows load a segment for fewer than RW rows.
+// Stride 2 (K <= 7 in the models: RW = 1) takes the input segment per grad-output row and r.
+// What bounds it: FP32 issue, about 1.3x the floor at K = 31 (535 issue slots per 448 FMAs, of
+// which 961 of 1,024 tap slots are useful; the edge rows' segments add ~3%).
 template <int K, int S, typename T>
 __device__ void dwconv_bwd_weight(const T* __restrict__ x, const T* __restrict__ go, float* __restrict__ part_w,
                                   float* __restrict__ part_b, int N, int C, int H, int W, int k, int pad, int OH, int OW) {
@@ -263,15 +276,15 @@ __device__ void dwconv_bwd_weight(const T* __restrict__ x, const T* __restrict__
     // Stride 2 halves the chunk: its input segments are twice as long (registers).
     constexpr int CH = WG_CHUNK / S;
     constexpr int SEG = (CH - 1) * S + 4 * (VW - 1) + 1;
+    constexpr int TH = WG_TILE_H / S;   // stride 2: its input window is twice as tall
     extern __shared__ float smem[];
     const int kk = K > 0 ? K : k;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, tx = lane & 3, ty = lane >> 2;
     const int c = blockIdx.x, split = blockIdx.y, splits = gridDim.y;
     const int n_begin = (int) ((long) N * split / splits), n_end = (int) ((long) N * (split + 1) / splits);
-    const int xrows = (WG_TILE_H - 1) * S + 8 * RW, xcols = (WG_TILE_W - 1) * S + 4 * VW;
-    const int xpitch = xcols + ((4 - xcols) & 7);
+    const int xpitch = wg_window_pitch(S, VW);
     float* s_go = smem;
-    float* s_x = smem + WG_TILE_H * WG_TILE_W;
+    float* s_x = smem + TH * WG_TILE_W;
     float acc[RW][VW];
 #pragma unroll
     for (int r = 0; r < RW; r++) {
@@ -283,42 +296,66 @@ __device__ void dwconv_bwd_weight(const T* __restrict__ x, const T* __restrict__
     for (int n = n_begin; n < n_end; n++) {
         const T* xp = x + ((long) n * C + c) * H * W;
         const T* gp = go + ((long) n * C + c) * OH * OW;
-        for (int oy0 = 0; oy0 < OH; oy0 += WG_TILE_H) {
+        for (int oy0 = 0; oy0 < OH; oy0 += TH) {
             for (int ox0 = 0; ox0 < OW; ox0 += WG_TILE_W) {
+                // Only the part of the tile the map has is staged: th rows, tw columns (whole chunks).
+                const int th = min(TH, OH - oy0), ow_here = min(WG_TILE_W, OW - ox0);
+                const int tw = (ow_here + CH - 1) / CH * CH;
                 __syncthreads();
-                for (int i = tid; i < WG_TILE_H * WG_TILE_W; i += WG_THREADS) {
-                    const int r = i / WG_TILE_W, q = i - r * WG_TILE_W;   // constant divisor: a multiply
-                    const int oy = oy0 + r, ox = ox0 + q;
-                    const float g = (oy < OH && ox < OW) ? load(gp, (long) oy * OW + ox) : 0.f;
-                    s_go[i] = g;
-                    bacc += g;
+                for (int r = 0; r < th; r++) {
+                    for (int q = tid; q < tw; q += WG_THREADS) {
+                        const float g = q < ow_here ? load(gp, (long) (oy0 + r) * OW + ox0 + q) : 0.f;
+                        s_go[r * WG_TILE_W + q] = g;
+                        bacc += g;
+                    }
                 }
-                stage_window(xp, H, W, oy0 * S - pad, ox0 * S - pad, xrows, xcols, s_x, xpitch, tid, WG_THREADS);
+                stage_window(xp, H, W, oy0 * S - pad, ox0 * S - pad, (th - 1) * S + 8 * RW, (tw - 1) * S + 4 * VW, s_x,
+                             xpitch, tid, WG_THREADS);
                 __syncthreads();
-                for (int oy = warp; oy < WG_TILE_H && oy0 + oy < OH; oy += WG_THREADS / 32) {
-                    for (int c0 = 0; c0 < WG_TILE_W && ox0 + c0 < OW; c0 += CH) {
-                        float g[CH];
-                        if constexpr (CH % 2 == 0) {
-                            const float2* gr = reinterpret_cast<const float2*>(s_go + oy * WG_TILE_W + c0);
-#pragma unroll
-                            for (int u = 0; u < CH / 2; u++) {
-                                const float2 f = gr[u];
-                                g[2 * u] = f.x; g[2 * u + 1] = f.y;
-                            }
-                        } else {
-#pragma unroll
-                            for (int u = 0; u < CH; u++) g[u] = s_go[oy * WG_TILE_W + c0 + u];
-                        }
-#pragma unroll
-                        for (int r = 0; r < RW; r++) {
-                            const float* row = s_x + (oy * S + ty + 8 * r) * xpitch + c0 * S + tx;
+                if constexpr (S == 1) {
+                    for (int t = warp; t < th + 8 * (RW - 1); t += WG_THREADS / 32) {
+                        for (int c0 = 0; c0 < tw; c0 += CH) {
+                            // The hot loop: one input segment, then per tap row r a grad-output row.
+                            const float* row = s_x + (t + ty) * xpitch + c0 + tx;
                             float seg[SEG];
 #pragma unroll
                             for (int e = 0; e < SEG; e++) seg[e] = row[e];
 #pragma unroll
-                            for (int u = 0; u < CH; u++) {
+                            for (int r = 0; r < RW; r++) {
+                                const int gy = t - 8 * r;
+                                if (gy < 0 || gy >= th) continue;   // uniform: t is the warp's
+                                float g[CH];
+                                const float2* gr = reinterpret_cast<const float2*>(s_go + gy * WG_TILE_W + c0);
 #pragma unroll
-                                for (int v = 0; v < VW; v++) acc[r][v] = fmaf(g[u], seg[u * S + 4 * v], acc[r][v]);
+                                for (int u = 0; u < CH / 2; u++) {
+                                    const float2 f = gr[u];
+                                    g[2 * u] = f.x; g[2 * u + 1] = f.y;
+                                }
+#pragma unroll
+                                for (int u = 0; u < CH; u++) {
+#pragma unroll
+                                    for (int v = 0; v < VW; v++) acc[r][v] = fmaf(g[u], seg[u + 4 * v], acc[r][v]);
+                                }
+                            }
+                        }
+                    }
+                } else {
+                    for (int oy = warp; oy < th; oy += WG_THREADS / 32) {
+                        for (int c0 = 0; c0 < tw; c0 += CH) {
+                            float g[CH];
+#pragma unroll
+                            for (int u = 0; u < CH; u++) g[u] = s_go[oy * WG_TILE_W + c0 + u];
+#pragma unroll
+                            for (int r = 0; r < RW; r++) {
+                                const float* row = s_x + (oy * S + ty + 8 * r) * xpitch + c0 * S + tx;
+                                float seg[SEG];
+#pragma unroll
+                                for (int e = 0; e < SEG; e++) seg[e] = row[e];
+#pragma unroll
+                                for (int u = 0; u < CH; u++) {
+#pragma unroll
+                                    for (int v = 0; v < VW; v++) acc[r][v] = fmaf(g[u], seg[u * S + 4 * v], acc[r][v]);
+                                }
                             }
                         }
                     }
@@ -374,8 +411,9 @@ __device__ void dwconv_bwd_weight_reduce(const float* __restrict__ part_w, const
 }  // namespace lumen_dwconv
 
 // The entry points of one (kernel size, stride): NAME is k<K> or kany (K = 0: the runtime-K kernels).
-// __launch_bounds__(256, 1): with the bare 256, nvcc 13's ptxas spilled a few small-K weight-gradient
+// __launch_bounds__(256, 1) for the convs: with the bare 256, nvcc 13's ptxas spilled a few small-K
 // kernels at 40 registers; one block per SM as the minimum lets it take the registers it needs.
+// The weight gradient asks for 2 (<= 128 registers), which its launcher's splits count on.
 #define LUMEN_DWCONV_KS(K, S, NAME, SUFFIX, T)                                                                  \
     extern "C" __global__ void __launch_bounds__(256, 1) dwconv2d_fwd_##NAME##_s##S##_##SUFFIX(                    \
         const T* x, const T* w, const T* bias, T* y, int planes, int C, int H, int W, int k, int pad, int OH,    \
@@ -386,7 +424,7 @@ __device__ void dwconv_bwd_weight_reduce(const float* __restrict__ part_w, const
         const T* go, const T* w, T* dx, int planes, int C, int H, int W, int k, int pad, int OH, int OW) {       \
         lumen_dwconv::dwconv_bwd_input<K, S, T>(go, w, dx, planes, C, H, W, k, pad, OH, OW);                     \
     }                                                                                                            \
-    extern "C" __global__ void __launch_bounds__(256, 1) dwconv2d_bwd_weight_##NAME##_s##S##_##SUFFIX(             \
+    extern "C" __global__ void __launch_bounds__(256, 2) dwconv2d_bwd_weight_##NAME##_s##S##_##SUFFIX(             \
         const T* x, const T* go, float* part_w, float* part_b, int N, int C, int H, int W, int k, int pad,       \
         int OH, int OW) {                                                                                        \
         lumen_dwconv::dwconv_bwd_weight<K, S, T>(x, go, part_w, part_b, N, C, H, W, k, pad, OH, OW);             \

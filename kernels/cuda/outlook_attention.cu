@@ -18,7 +18,8 @@
 //    forward kept: P is as large as the logits, so keeping it would add one write of that size to
 //    the forward and save no read here, where 9 exponentials per row are free next to the bytes.
 //  - outlook_bwd_logits: one thread per softmax row of a tile of anchors, the tile sized so that
-//    the rows fill the block (4x7 anchors x 9 rows = 252 of 256 threads for K = 3):
+//    the rows fill the block (4x7 anchors x 9 rows = 252 of 256 threads for K = 3; K = 3 has its
+//    own entry with K at compile time, so no division or index arithmetic is left in its loop):
 //    dP_j = gout[i] . v[j] over the head's channels from shared windows, channel-outer so one gout
 //    read feeds K*K FMAs, then scale * P * (dP - sum P dP).
 // What bounds them: fwd and bwd_v move v/gout, logits and the output once each from DRAM (halo
@@ -32,6 +33,10 @@ constexpr int THREADS = 256;
 constexpr int WARPS = THREADS / 32;
 constexpr int CH = 32;          // channels per block in fwd / bwd_v (one per lane)
 constexpr int PITCH = CH + 1;   // shared pitch of one pixel
+
+// Blocks per SM that fwd and bwd_v ask ptxas to fit (<= 64 registers a thread): 4 fill an SM's
+// warps with their 24 KB of shared memory; f64's double registers keep 2 (4 would spill).
+template <typename T> constexpr int PIXEL_BLOCKS = sizeof(T) == 8 ? 2 : 4;
 
 // Storage type T computes in A = lumen::Acc<T>: double for f64, float otherwise; so do the shared tiles.
 template <typename T> using AccOf = typename lumen::Acc<T>::type;
@@ -135,17 +140,33 @@ __device__ __forceinline__ void softmax_row(const T* __restrict__ logits, long s
     for (int j = 0; j < kk; j++) out[j] *= inv;
 }
 
-// Stages src[b, y0..y0+rows, x0..x0+cols, c0..c0+nc) (zero outside the image) into dst with pitch PITCH.
-template <typename T, typename A>
-__device__ void stage_window(const T* __restrict__ src, A* dst, const Geo& g, int b, int y0, int x0, int rows, int cols,
-                             int c0, int nc, int pitch) {
-    const int total = rows * cols * pitch;
-    for (int e = threadIdx.x; e < total; e += blockDim.x) {
-        int c = e % pitch, px = e / pitch, r = px / cols, q = px - r * cols;
-        int y = y0 + r, x = x0 + q;
-        A val = 0;
-        if (c < nc && y >= 0 && y < g.H && x >= 0 && x < g.W) val = load(src, (((long) b * g.H + y) * g.W + x) * g.C + c0 + c);
-        dst[e] = val;
+// Stages src[b, y0..y0+rows, x0..x0+cols, c0..c0+nc) into dst, pixel pitch `pitch`, with zeros
+// outside the image and in channels nc..width-1 (the pitch's last value is padding nobody reads);
+// with TWO, the same window of src2 into dst2 (one pixel walk for both). A warp per
+// pixel, lanes over its channels: the loads coalesce (channels last) and the pixel advances by
+// compare and subtract, so no division is left (it was 3 per element).
+template <bool TWO, typename T, typename A>
+__device__ void stage_window(const T* __restrict__ src, A* dst, const T* __restrict__ src2, A* dst2, const Geo& g, int b,
+                             int y0, int x0, int rows, int cols, int c0, int nc, int width, int pitch) {
+    if (rows <= 0 || cols <= 0) return;
+    const int lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+    const T* img = src + (long) b * g.H * g.W * g.C + c0;   // one image's H*W*C stays within int
+    const T* img2 = TWO ? src2 + (img - src) : nullptr;
+    int r = 0, q = threadIdx.x >> 5;
+    while (q >= cols) { q -= cols; r++; }
+    while (r < rows) {
+        const int y = y0 + r, x = x0 + q;
+        const bool in = y >= 0 && y < g.H && x >= 0 && x < g.W;
+        const int at = in ? (y * g.W + x) * g.C : 0;
+        const int to = (r * cols + q) * pitch;
+#pragma unroll 1
+        for (int c = lane; c < width; c += 32) {   // once for 32 channels
+            const bool load_it = in && c < nc;
+            dst[to + c] = load_it ? load(img, at + c) : A(0);
+            if constexpr (TWO) dst2[to + c] = load_it ? load(img2, at + c) : A(0);
+        }
+        q += warps;
+        while (q >= cols) { q -= cols; r++; }
     }
 }
 
@@ -175,7 +196,7 @@ __device__ void fwd(const T* __restrict__ v, const T* __restrict__ logits, T* __
     // The window that anchors ny0..ny1 read: rows ny0*s-p .. ny1*s-p+K-1.
     const int wy0 = ny0 * g.s - g.pad, wx0 = nx0 * g.s - g.pad;
     const int rows = max(0, (ny1 - ny0) * g.s + g.K), cols = max(0, (nx1 - nx0) * g.s + g.K);
-    stage_window(v, win, g, b, wy0, wx0, rows, cols, c0, nc, PITCH);
+    stage_window<false>(v, win, (const T*) nullptr, (A*) nullptr, g, b, wy0, wx0, rows, cols, c0, nc, CH, PITCH);
     __syncthreads();
 
     const int lane = threadIdx.x & 31;
@@ -224,7 +245,7 @@ __device__ void bwd_v(const T* __restrict__ logits, const T* __restrict__ gout, 
     }
     const int wy0 = ny0 * g.s - g.pad, wx0 = nx0 * g.s - g.pad;
     const int rows = max(0, (ny1 - ny0) * g.s + g.K), cols = max(0, (nx1 - nx0) * g.s + g.K);
-    stage_window(gout, win, g, b, wy0, wx0, rows, cols, c0, nc, PITCH);
+    stage_window<false>(gout, win, (const T*) nullptr, (A*) nullptr, g, b, wy0, wx0, rows, cols, c0, nc, CH, PITCH);
     __syncthreads();
 
     const int lane = threadIdx.x & 31;
@@ -251,73 +272,81 @@ __device__ void bwd_v(const T* __restrict__ logits, const T* __restrict__ gout, 
 }
 
 // Grid: anchor tiles along w * anchor tiles along h * (B * heads) blocks, g.tile x g.tile_w anchors
-// each. Shared: the v window and the gout window of the tile's anchors, all hd channels, pitch
-// hd+1. KMAX >= K*K bounds the per-row register arrays (9 for VOLO's K = 3, else 32).
-template <typename T, int KMAX>
+// each, one softmax row per thread: the launcher sizes the tile so that its rows fit the block
+// (OutlookCuda.Shape.logitsTile), so a thread decodes its row once and the only loop left is the
+// channel loop. Shared: the v window and the gout window of the tile's anchors, all hd channels,
+// pitch hd+1. KC: K at compile time (VOLO's 3: every index and offset folds to a constant or a
+// multiply), or 0 for any K with K*K <= 32 (the per-row arrays then hold 32 values).
+template <typename T, int KC>
 __device__ void bwd_logits(const T* __restrict__ v, const T* __restrict__ logits, const T* __restrict__ gout,
                            T* __restrict__ dlogits, Geo g, AccOf<T> scale) {
     using A = AccOf<T>;
+    constexpr int KMAX = KC > 0 ? KC * KC : 32;
     extern __shared__ double outlook_smem[];
     A* smem = reinterpret_cast<A*>(outlook_smem);
     const BlockOf bl((g.w + g.tile_w - 1) / g.tile_w, (g.h + g.tile - 1) / g.tile);
-    const int head = bl.z % g.heads, b = bl.z / g.heads, hd = g.hd(), pitch = hd + 1, kk = g.kk();
+    const int K = KC > 0 ? KC : g.K, kk = K * K;
+    const int head = bl.z % g.heads, b = bl.z / g.heads, hd = g.hd(), pitch = hd + 1;
     const int ny0 = bl.ty * g.tile, nx0 = bl.tx * g.tile_w;
     const int tah = min(g.tile, g.h - ny0), taw = min(g.tile_w, g.w - nx0);
     const int wy0 = ny0 * g.s - g.pad, wx0 = nx0 * g.s - g.pad;
-    const int rows = (tah - 1) * g.s + g.K, cols = (taw - 1) * g.s + g.K;
+    const int rows = (tah - 1) * g.s + K, cols = (taw - 1) * g.s + K;
     A* vw = smem;
     A* gw = smem + rows * cols * pitch;
-    stage_window(v, vw, g, b, wy0, wx0, rows, cols, head * hd, hd, pitch);
-    stage_window(gout, gw, g, b, wy0, wx0, rows, cols, head * hd, hd, pitch);
+    stage_window<true>(v, vw, gout, gw, g, b, wy0, wx0, rows, cols, head * hd, hd, hd, pitch);
     __syncthreads();
 
-    // Window position j of an anchor sits off[j] values after the anchor's top-left window pixel.
+    const int r = threadIdx.x;
+    if (r >= tah * taw * kk) return;   // after the block's only barrier
+    const int a = r / kk, i = r - a * kk, ay = a / taw, ax = a - ay * taw, iy = i / K, ix = i - iy * K;
+    // Row i folds into window pixel (ay*s + iy, ax*s + ix); a target outside the image holds zeros.
+    const A* go = gw + ((ay * g.s + iy) * cols + ax * g.s + ix) * pitch;
+    const A* vv = vw + (ay * g.s * cols + ax * g.s) * pitch;
+    // Window position j = (jy, jx) of the anchor sits off[j] values after vv (32-bit offsets: 32
+    // pointers would not fit the generic kernel's registers).
     int off[KMAX];
 #pragma unroll
     for (int j = 0, jy = 0, jx = 0; j < KMAX; j++) {
         off[j] = (jy * cols + jx) * pitch;
-        if (++jx == g.K) { jx = 0; jy++; }
+        if (++jx == K) { jx = 0; jy++; }
     }
-    for (int r = threadIdx.x; r < tah * taw * kk; r += blockDim.x) {
-        const int a = r / kk, i = r - a * kk, ay = a / taw, ax = a - ay * taw;
-        // Row i folds into window pixel (ay*s + iy, ax*s + ix); a target outside the image holds zeros.
-        const A* go = gw + ((ay * g.s + i / g.K) * cols + ax * g.s + i % g.K) * pitch;
-        const A* vv = vw + (ay * g.s * cols + ax * g.s) * pitch;
-        A dp[KMAX];
+    A dp[KMAX];
 #pragma unroll
-        for (int j = 0; j < KMAX; j++) dp[j] = 0;
-        for (int c = 0; c < hd; c++) {
-            const A gc = go[c];
+    for (int j = 0; j < KMAX; j++) dp[j] = 0;
+    // The hot loop: one gout read feeds K*K FMAs (dP_j = gout[i] . v[j]); unrolled so that the
+    // addresses of 4 channels share one add per window position.
+#pragma unroll 4
+    for (int c = 0; c < hd; c++) {
+        const A gc = go[c];
 #pragma unroll
-            for (int j = 0; j < KMAX; j++) if (j < kk) dp[j] += gc * vv[off[j] + c];
-        }
-        const long at = g.row(b, ny0 + ay, nx0 + ax, head, i);
-        A p[KMAX];
-        A m = -INFINITY;
-#pragma unroll
-        for (int j = 0; j < KMAX; j++) if (j < kk) { p[j] = scale * load(logits, at + j); m = mx(m, p[j]); }
-        A sum = 0;
-#pragma unroll
-        for (int j = 0; j < KMAX; j++) if (j < kk) { p[j] = ex(p[j] - m); sum += p[j]; }
-        const A inv = recip(sum);
-        A dot = 0;
-#pragma unroll
-        for (int j = 0; j < KMAX; j++) if (j < kk) { p[j] *= inv; dot += p[j] * dp[j]; }
-#pragma unroll
-        for (int j = 0; j < KMAX; j++) if (j < kk) store(dlogits, at + j, scale * p[j] * (dp[j] - dot));
+        for (int j = 0; j < KMAX; j++) if (j < kk) dp[j] += gc * vv[off[j] + c];
     }
+    const long at = g.row(b, ny0 + ay, nx0 + ax, head, i);
+    A p[KMAX];
+    A m = -INFINITY;
+#pragma unroll
+    for (int j = 0; j < KMAX; j++) if (j < kk) { p[j] = scale * load(logits, at + j); m = mx(m, p[j]); }
+    A sum = 0;
+#pragma unroll
+    for (int j = 0; j < KMAX; j++) if (j < kk) { p[j] = ex(p[j] - m); sum += p[j]; }
+    const A inv = recip(sum);
+    A dot = 0;
+#pragma unroll
+    for (int j = 0; j < KMAX; j++) if (j < kk) { p[j] *= inv; dot += p[j] * dp[j]; }
+#pragma unroll
+    for (int j = 0; j < KMAX; j++) if (j < kk) store(dlogits, at + j, scale * p[j] * (dp[j] - dot));
 }
 
 }  // namespace lumen_outlook
 
 #define LUMEN_OUTLOOK_GEO lumen_outlook::Geo{B, H, W, C, heads, h, w, K, pad, stride, tile, tile_w}
 #define LUMEN_OUTLOOK_ENTRIES(T, SUFFIX)                                                                             \
-    extern "C" __global__ void __launch_bounds__(256, 2) outlook_fwd_##SUFFIX(                                       \
+    extern "C" __global__ void __launch_bounds__(256, lumen_outlook::PIXEL_BLOCKS<T>) outlook_fwd_##SUFFIX(                                       \
         const T* v, const T* logits, T* out, int B, int H, int W, int C, int heads, int h, int w, int K, int pad,     \
         int stride, int tile, int tile_w, double scale) {                                                             \
         lumen_outlook::fwd<T>(v, logits, out, LUMEN_OUTLOOK_GEO, (lumen_outlook::AccOf<T>) scale);                    \
     }                                                                                                                \
-    extern "C" __global__ void __launch_bounds__(256, 2) outlook_bwd_v_##SUFFIX(                                     \
+    extern "C" __global__ void __launch_bounds__(256, lumen_outlook::PIXEL_BLOCKS<T>) outlook_bwd_v_##SUFFIX(                                     \
         const T* logits, const T* gout, T* dv, int B, int H, int W, int C, int heads, int h, int w, int K, int pad,   \
         int stride, int tile, int tile_w, double scale) {                                                             \
         lumen_outlook::bwd_v<T>(logits, gout, dv, LUMEN_OUTLOOK_GEO, (lumen_outlook::AccOf<T>) scale);                \
@@ -325,12 +354,12 @@ __device__ void bwd_logits(const T* __restrict__ v, const T* __restrict__ logits
     extern "C" __global__ void __launch_bounds__(256) outlook_bwd_logits_##SUFFIX(                                   \
         const T* v, const T* logits, const T* gout, T* dlogits, int B, int H, int W, int C, int heads, int h, int w,  \
         int K, int pad, int stride, int tile, int tile_w, double scale) {                                             \
-        lumen_outlook::bwd_logits<T, 32>(v, logits, gout, dlogits, LUMEN_OUTLOOK_GEO, (lumen_outlook::AccOf<T>) scale); \
+        lumen_outlook::bwd_logits<T, 0>(v, logits, gout, dlogits, LUMEN_OUTLOOK_GEO, (lumen_outlook::AccOf<T>) scale); \
     }                                                                                                                \
     extern "C" __global__ void __launch_bounds__(256) outlook_bwd_logits_k3_##SUFFIX(                                \
         const T* v, const T* logits, const T* gout, T* dlogits, int B, int H, int W, int C, int heads, int h, int w,  \
         int K, int pad, int stride, int tile, int tile_w, double scale) {                                             \
-        lumen_outlook::bwd_logits<T, 9>(v, logits, gout, dlogits, LUMEN_OUTLOOK_GEO, (lumen_outlook::AccOf<T>) scale); \
+        lumen_outlook::bwd_logits<T, 3>(v, logits, gout, dlogits, LUMEN_OUTLOOK_GEO, (lumen_outlook::AccOf<T>) scale); \
     }
 
 LUMEN_FOR_FLOAT_TYPES(LUMEN_OUTLOOK_ENTRIES)

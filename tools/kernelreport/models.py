@@ -41,7 +41,8 @@ def grid_stride(n):
 DW = dict(n=64, c=128, h=56, w=56, k=31, pad=15)
 DW_V, DW_R = 7, 4                                  # outputs per thread along a row, rows per thread
 DW_MAX_THREADS, DW_TARGET_THREADS, DW_MAX_SHARED, DW_MAX_BLOCK_Z = 256, 128, 48 * 1024, 64
-WG_THREADS, WG_TILE_H, WG_TILE_W, WG_CHUNK = 256, 32, 56, 14
+WG_THREADS, WG_TILE_H, WG_TILE_W, WG_CHUNK = 256, 56, 56, 14
+WG_SLOTS = 2 * 132                                 # weight-gradient blocks resident at once (2 per SM)
 
 
 def dw_plane_floats(tx, ty, stride, k):
@@ -109,13 +110,29 @@ def dwconv_bwd_input():
     return dw_conv_pass(DW["k"] - 1 - DW["pad"])
 
 
+def dw_weight_splits(n, c):
+    """DepthwiseConvCuda.weightSplits: of the batch slices giving at most two waves, the ones that
+    finish soonest with WG_SLOTS blocks at once."""
+    best, best_time = 1, None
+    for s in range(1, min(n, max(1, ceil(2 * WG_SLOTS, c))) + 1):
+        t = ceil(c * s, WG_SLOTS) * ceil(n, s)
+        if best_time is None or t < best_time:
+            best, best_time = s, t
+    return best
+
+
 def dwconv_bwd_weight():
-    """Grid (C, splits), 256 threads; lane (tx, ty) of each warp owns taps ky = ty + 8r, kx = tx + 4v
-    (4 x 8 of them at K = 31: 1,024 slots for 961 taps), warps split the grad-output rows of a
-    32x56 staged tile; per 14-output chunk a lane does 4 x 14 x 8 = 448 FMAs (the hot loop)."""
+    """Grid (C, splits), 256 threads, splits as DepthwiseConvCuda.weightSplits (2 at B64 C128: 256
+    blocks in one wave of 264); lane (tx, ty) of each warp owns taps ky = ty + 8r, kx = tx + 4v (4 x 8
+    of them at K = 31: 1,024 slots for 961 taps). The 56x56 grad-output tile is staged whole; warp w
+    walks t = w, w + 8, ... over its 56 + 24 rows, and per (t, 14-column chunk) loads one 42-value
+    input segment, then for each tap row r whose grad-output row t - 8r lies in the tile 7 float2
+    and 14 x 8 FMAs: the hot loop, 448 FMAs per full body. Executed FMAs: every (grad-output row,
+    tap row) pair once per chunk. Not counted: the segments of the 24 edge rows of t, which serve
+    fewer than 4 tap rows (24 x 42 loads against 56 bodies of about 535 instructions: ~3%)."""
     d, plane, macs, compulsory = dw_common()
     k, n, c = d["k"], d["n"], d["c"]
-    splits = max(1, min(n, ceil(264, c)))
+    splits = dw_weight_splits(n, c)
     rw, vw = (k + 7) // 8, (k + 3) // 4
     xrows, xcols = (WG_TILE_H - 1) + 8 * rw, (WG_TILE_W - 1) + 4 * vw
     xpitch = xcols + ((4 - xcols) & 7)
@@ -123,7 +140,8 @@ def dwconv_bwd_weight():
     oh, ow = d["h"], d["w"]                 # stride 1, pad 15: same size
     chunks_per_row = sum(ceil(min(WG_TILE_W, ow - ox0), WG_CHUNK) for ox0 in range(0, ow, WG_TILE_W))
     executed = n * c * oh * chunks_per_row * 32 * rw * WG_CHUNK * vw
-    staged = sum(inside(oy0 - d["pad"], xrows, d["h"]) * inside(ox0 - d["pad"], xcols, d["w"])
+    staged = sum(inside(oy0 - d["pad"], min(WG_TILE_H, oh - oy0) - 1 + 8 * rw, d["h"]) *
+                 inside(ox0 - d["pad"], min(WG_TILE_W, ow - ox0) - 1 + 4 * vw, d["w"])
                  for oy0 in range(0, oh, WG_TILE_H) for ox0 in range(0, ow, WG_TILE_W))
     moved = (n * c * (staged + oh * ow) + splits * c * (k * k + 1)) * F
     return Work(c * splits, WG_THREADS, smem, 2 * macs, compulsory, compulsory / 2, moved, ("fma", executed),
@@ -132,36 +150,40 @@ def dwconv_bwd_weight():
 
 # The same conv in f16 on tensor cores: dwconv_tc.cu's dwconv2d_tc_f16 forward as
 # DepthwiseConvTensorCoreCuda launches it (the input gradient is the same kernel, flip = 1).
-TC_WARPS, TC_FRAG, TC_TARGET_BLOCKS, TC_MMA_MACS = 8, 16, 4 * 132, 16 * 16 * 16
+TC_WARPS, TC_FRAG, TC_TARGET_BLOCKS, TC_MMA_MACS = 12, 16, 132, 16 * 16 * 16
 
 
 def dwconv_tc_f16():
-    """Per channel a Toeplitz implicit GEMM per filter column: a warp's 32x32 output tile (MB = NB = 2
-    fragments) meets S = ceil((K + 15) / 16) = 3 Toeplitz blocks; per filter column 3 + 4 x 2 = 11
-    fragment loads from shared memory and 12 MMAs of 16x16x16 (the hot loop), of which K / 48 of the
-    multiply-adds are useful; 32x32 tiles over 56x56 compute 64x64. One block (8 warps) per SM fits
-    its 124 KB of shared memory; a block's images x 4 tiles are dealt to its warps in turn, so a block
-    lasts as long as its busiest warp, which the count below charges to every warp. Not counted:
-    the per-tile transposed window staging (about 62 x 80 16-bit values per warp and tile, scalar
-    global loads) and the Toeplitz build, both outside the hot loop."""
+    """Per channel a Toeplitz implicit GEMM per filter column. A 56x56 map takes the largest tiling:
+    64x32 warp tiles (MB = 4, NB = 2 fragments), two per unit (WX = 2), so a unit is the whole map and
+    a block's 6 slots of 2 warps stage 6 images' windows at once (one 12-warp block per SM fits its
+    170 KB of shared memory). A tile meets S = ceil((K + 15) / 16) = 3 Toeplitz blocks per row block;
+    per filter column 3 + 6 x 2 = 15 fragment loads from shared memory and 24 MMAs of 16x16x16 (the
+    hot loop), of which K / 48 of the multiply-adds are useful; 64x64 is computed for 56x56. A block
+    lasts its rounds of 6 units (32 images: 6 rounds, the last one a third full), charged to all 12
+    warps. Not counted: the window staging (each
+    input value once, scalar global loads) and the Toeplitz build, both outside the hot loop."""
     d, plane, macs, compulsory = dw_common()
     n, c, k = d["n"], d["c"], d["k"]
     s = (k + 30) // TC_FRAG
-    mb = nb = 2
+    mb, nb, wx = 4, 2, 2
+    slots = TC_WARPS // wx
     ld = TC_FRAG * ((mb + s - 1) | 1)
-    ncols = TC_FRAG * nb + k - 1
-    region = max(ncols * ld, 2 * TC_FRAG * TC_FRAG)
-    smem = (k * s * TC_FRAG * TC_FRAG + TC_WARPS * region) * 2
+    ncols = TC_FRAG * nb * wx + k - 1
+    region = max(ncols * ld, wx * 2 * TC_FRAG * TC_FRAG)
+    smem = (k * s * TC_FRAG * TC_FRAG + slots * region) * 2
     groups = min(n, max(1, ceil(TC_TARGET_BLOCKS, c)))
     per_block = ceil(n, groups)
     groups = ceil(n, per_block)
     tiles_y, tiles_x = ceil(d["h"], TC_FRAG * mb), ceil(d["w"], TC_FRAG * nb)
-    tiles = tiles_y * tiles_x
-    rounds = sum(ceil(min(per_block, n - g * per_block) * tiles, TC_WARPS) for g in range(groups))  # per channel
+    groups_x = ceil(tiles_x, wx)
+    units = tiles_y * groups_x
+    rounds = sum(ceil(min(per_block, n - g * per_block) * units, slots) for g in range(groups))  # per channel
     warp_mmas = c * rounds * TC_WARPS * k * mb * nb * s
     rows_used = TC_FRAG * mb + k - 1
-    window = sum(inside(ty * TC_FRAG * mb - d["pad"], rows_used, d["h"]) * inside(tx * TC_FRAG * nb - d["pad"], ncols, d["w"])
-                 for ty in range(tiles_y) for tx in range(tiles_x))
+    window = sum(inside(ty * TC_FRAG * mb - d["pad"], rows_used, d["h"]) *
+                 inside(gx * wx * TC_FRAG * nb - d["pad"], ncols, d["w"])
+                 for ty in range(tiles_y) for gx in range(groups_x))
     compulsory16 = compulsory / 2
     moved = (n * c * (window + plane) + c * groups * k * k) * 2
     return Work(c * groups, TC_WARPS * 32, smem, 2 * macs, compulsory, compulsory16, moved, ("mma", 32 * warp_mmas),
@@ -217,24 +239,44 @@ def outlook_bwd_v():
     return ol_pixel_pass()
 
 
+def ol_logits_window():
+    o = OL
+    th, tw = o["logits_tile"]
+    return (th - 1) * o["stride"] + o["k"], (tw - 1) * o["stride"] + o["k"]
+
+
 def outlook_bwd_logits_k3():
-    """One thread per softmax row: dP_j = gout[i] . v[j] over the head's 32 channels from shared
-    windows (9 FMAs per channel: the hot loop), then the softmax backward in registers."""
+    """One thread per softmax row (path 'body': no row loop): the two window stagings (a warp per
+    pixel, lanes over the 32 channels), dP_j = gout[i] . v[j] over the head's 32 channels from
+    shared windows (9 FMAs per channel: the channel loop), then the softmax backward in registers."""
     o, a, kk, macs, v, logits = ol_common()
     th, tw = o["logits_tile"]
-    rows, cols = (th - 1) * o["stride"] + o["k"], (tw - 1) * o["stride"] + o["k"]
+    rows, cols = ol_logits_window()
     hd = o["c"] // o["heads"]
     blocks = ceil(a, th) * ceil(a, tw) * o["b"] * o["heads"]
     staged = sum(inside(ty * th * o["stride"] - o["pad"], rows, o["hw"]) for ty in range(ceil(a, th))) * \
         sum(inside(tx * tw * o["stride"] - o["pad"], cols, o["hw"]) for tx in range(ceil(a, tw)))
     compulsory = (2 * v + 2 * logits) * F
     moved = (o["b"] * o["heads"] * 2 * staged * hd + 2 * logits) * F
-    # one trip of the row loop per thread; a warp issues for its idle lanes (252 rows in 8 warps, 126
-    # in 4 on the last tile row), so the count is per lane of every busy warp
+    # one body per thread; a warp issues for its idle lanes (252 rows in 8 warps, 126 in 4 on the
+    # last tile row), so the count is per lane of every busy warp
     lanes = o["b"] * o["heads"] * sum(ceil(min(th, a - ty * th) * min(tw, a - tx * tw) * kk, 32) * 32
                                       for ty in range(ceil(a, th)) for tx in range(ceil(a, tw)))
     return Work(blocks, 256, 2 * rows * cols * (hd + 1) * F, 2 * macs, compulsory, compulsory / 2, moved,
                 ("iters", lanes))
+
+
+def outlook_bwd_logits_trips(loop):
+    """Trips per thread of a loop of outlook_bwd_logits_k3: the channel loop (32 channels x 9 FMAs,
+    unrolled in the PTX), a window staging loop (a warp per pixel of the 9 x 15 window: 17 rounds of
+    the block's 8 warps; the channel loop inside it counted in its mix), or the compare-and-subtract
+    that moves a warp's pixel to the next row (at most once per round here)."""
+    rows, cols = ol_logits_window()
+    if loop.n("fma"):
+        return OL["c"] // OL["heads"] * OL["k"] ** 2 / loop.n("fma")
+    if loop.n("ldg"):
+        return ceil(rows * cols, 8)
+    return 1
 
 
 # VMamba-T selective scan, B64 L3136 (56x56), 4 routes, D96, N1, f32: SelectiveScanCuda. Forward: one
@@ -529,14 +571,13 @@ ROWS = [
     Row("dwconv2d_fwd_k31_s1_f32", DWP, dwconv_fwd),
     Row("dwconv2d_bwd_input_k31_s1_f32", DWP, dwconv_bwd_input),
     Row("dwconv2d_bwd_weight_k31_s1_f32", DWP, dwconv_bwd_weight),
-    # dwconv_tc.cu inlines every (S, MB, NB); K = 31 on 56x56 runs S = 3, MB = NB = 2: 12 MMAs and
-    # 3 + 4 x 2 fragment loads per filter column
-    Row("dwconv2d_tc_f16", DWP + ", f16 tensor cores", dwconv_tc_f16, want={"mma": 12, "lds": 11}),
+    # dwconv_tc.cu inlines every (S, MB, NB, WX); K = 31 on 56x56 runs S = 3, MB = 4, NB = 2: 24 MMAs
+    # and 3 + 6 x 2 fragment loads per filter column
+    Row("dwconv2d_tc_f16", DWP + ", f16 tensor cores", dwconv_tc_f16, want={"mma": 24, "lds": 15}),
     Row("outlook_fwd_f32", OLP, outlook_fwd),
     Row("outlook_bwd_v_f32", OLP, outlook_bwd_v),
-    # a thread's softmax row (once) around its channel loop: 32 channels x 9 FMAs, unrolled in the PTX
-    Row("outlook_bwd_logits_k3_f32", OLP, outlook_bwd_logits_k3,
-        nested=lambda inner: OL["c"] // OL["heads"] * OL["k"] ** 2 / inner.n("fma")),
+    # a thread's softmax row (once), its channel loop and the window stagings at their trips
+    Row("outlook_bwd_logits_k3_f32", OLP, outlook_bwd_logits_k3, path="body", nested=outlook_bwd_logits_trips),
     # the forward's span loop is instantiated per route; the state loop inside each has 25 FMAs of its own
     Row("selective_scan_fwd_f32", SSP, scan_fwd, path="mean", want={"fma": 25}, nested=ss_staging_trips),
     Row("selective_scan_bwd_f32", SSP, scan_bwd, path="outer"),

@@ -173,6 +173,12 @@ class Mix:
         self.shared_wavefronts += times * other.shared_wavefronts
 
 
+def divisions_in_loops(body):
+    """How many div/rem statements lie inside a loop of the body."""
+    spans = loops(body)
+    return sum(1 for i, st in enumerate(body) if category(opcode(st)) == "div" and any(a <= i <= b for (a, b) in spans))
+
+
 def mix_of(statements):
     m = Mix()
     for s in statements:
@@ -234,11 +240,21 @@ def hot_loop(body, path="work", want=None, nested=None):
     the nested loops) -> trips: the statements of the loops nested in the hot one count that many
     times (a short outer loop around a long inner one)."""
     ls = loops(body)
-    if not ls or path == "body":
+    if not ls or (path == "body" and nested is None):
         return None, mix_of(body)
     if path == "mean":
         found, m = mean_of_instances(body, want, nested)
         return found[0], m
+    if path == "body":
+        # one row or pixel per thread whose loops run a known number of times: the body once, each
+        # outermost loop (its nested loops included) nested(its mix) times
+        outer = [(a, b) for (a, b) in ls if not any(c <= a and b <= d and (c, d) != (a, b) for (c, d) in ls)]
+        inside = {i for (a, b) in outer for i in range(a, b + 1)}
+        m = mix_of([s for i, s in enumerate(body) if i not in inside])
+        for (a, b) in outer:
+            loop = mix_of(body[a:b + 1])
+            m.merge(loop, nested(loop))
+        return None, m
     if path == "outer":
         (a, b), _ = hot_loop(body)
         around = [(c, d) for (c, d) in ls if c <= a and b <= d and (c, d) != (a, b)]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from kernelreport.h100 import (CLOCK, FP32_PEAK, HBM, HBM_EFFICIENCY, ISSUE_PER_SM, SHARED_WAVEFRONTS_PER_SM, SMS,
                                TENSOR16_PEAK, WARPS_FOR_HBM, WARPS_FOR_ISSUE, ceil, occupancy)
 from kernelreport.models import Row, Work
-from kernelreport.ptx import Mix, Resources, hot_loop
+from kernelreport.ptx import Mix, Resources, divisions_in_loops, hot_loop
 
 # Targets of issue 11: estimate within 2x of the floor; the dwconv forward's hot loop at least
 # 60% FMA; no integer division in any hot loop.
@@ -75,7 +75,11 @@ def estimate(row, res, body):
     if row.kernel.startswith(FMA_SHARE_KERNELS) and share < MIN_FMA_SHARE:
         misses.append(f"hot loop {100 * share:.0f}% FMA/MMA")
     notes = []
-    if mix.n("div") and row.path == "body":
+    looped = divisions_in_loops(body) if row.path == "body" and row.nested else 0
+    if looped:
+        # a kernel of one row per thread whose loops count their trips: those loops are its hot part
+        misses.append(f"{looped} div/rem in a loop")
+    elif mix.n("div") and row.path == "body":
         # a kernel of one pixel per thread has no hot loop: its block decode divides once per thread
         notes.append(f"{mix.n('div')} div/rem once per thread, not in a loop")
     elif mix.n("div"):

@@ -16,7 +16,9 @@ public final class DepthwiseConvCuda {
     private static final int MAX_THREADS = 256, TARGET_THREADS = 128;
     /** Shared memory a conv block may take: within the default, so several blocks share an SM. */
     private static final int MAX_SHARED = 48 * 1024;
-    private static final int WG_THREADS = 256, WG_TILE_H = 32, WG_TILE_W = 56;
+    private static final int WG_THREADS = 256, WG_TILE_H = 56, WG_TILE_W = 56;
+    /** Weight-gradient blocks resident at once: two per SM (__launch_bounds__(256, 2)) of an H100's 132. */
+    private static final int WG_SLOTS = 2 * 132;
     private static final int MAX_GRID_YZ = 65535, MAX_BLOCK_Z = 64;
 
     /** Kernel sizes with an unrolled entry point, per stride (dwconv.cu's LUMEN_DWCONV_ENTRIES). */
@@ -95,12 +97,9 @@ public final class DepthwiseConvCuda {
      * (C, splits): channels on x, so any C fits.
      */
     public static void backwardWeight(CudaContext ctx, Storage st, Shape s, long x, long go, long dw, long db) {
-        int splits = Math.max(1, Math.min(s.n(), ceil(264, s.c())));   // about two blocks per SM of an H100
+        int splits = weightSplits(s.n(), s.c());
         int taps = s.k() * s.k();
-        int rw = s.templated() ? (s.k() + 7) / 8 : 4, vw = s.templated() ? (s.k() + 3) / 4 : 8;   // taps per lane, as in dwconv.cu
-        int xrows = (WG_TILE_H - 1) * s.stride() + 8 * rw, xcols = (WG_TILE_W - 1) * s.stride() + 4 * vw;
-        int xpitch = xcols + ((4 - xcols) & 7);
-        int smem = (Math.max(WG_TILE_H * WG_TILE_W + xrows * xpitch, WG_THREADS / 32 * rw * vw * 32) + WG_THREADS) * 4;
+        int smem = weightSharedBytes(s);
         try (DeviceScratch pw = DeviceScratch.allocate(ctx, (long) splits * s.c() * taps * 4);
              DeviceScratch pb = DeviceScratch.allocate(ctx, (long) splits * s.c() * 4)) {
             try (KernelArgs a = new KernelArgs()) {
@@ -115,6 +114,35 @@ public final class DepthwiseConvCuda {
                         .launch(new int[] {ceil(total, 256)}, new int[] {256}, 0, a);
             }
         }
+    }
+
+    /**
+     * Batch slices of the weight gradient: of the counts that give at most two waves of blocks
+     * (more would only add partial sums), the one that finishes soonest when each of the c * splits
+     * blocks takes n / splits images and WG_SLOTS blocks run at once, the fewest on a tie. At B64
+     * C128 that is 2 (256 blocks, one wave of 264) rather than 3 (384 blocks: a second wave half
+     * empty).
+     */
+    static int weightSplits(int n, int c) {
+        int best = 1;
+        long bestTime = Long.MAX_VALUE;
+        for (int s = 1; s <= Math.min(n, Math.max(1, ceil(2 * WG_SLOTS, c))); s++) {
+            long time = ceil((long) c * s, WG_SLOTS) * ceil(n, s);
+            if (time < bestTime) {
+                best = s;
+                bestTime = time;
+            }
+        }
+        return best;
+    }
+
+    /** Dynamic shared memory of the weight gradient: dwconv.cu's grad-output tile and input window, or its reduction. */
+    static int weightSharedBytes(Shape s) {
+        int rw = s.templated() ? (s.k() + 7) / 8 : 4, vw = s.templated() ? (s.k() + 3) / 4 : 8;   // taps per lane, as in dwconv.cu
+        int tileH = WG_TILE_H / s.stride();
+        int xrows = (tileH - 1) * s.stride() + 8 * rw, xcols = (WG_TILE_W - 1) * s.stride() + 4 * vw;
+        int xpitch = xcols + ((4 - xcols) & 7);
+        return (Math.max(tileH * WG_TILE_W + xrows * xpitch, WG_THREADS / 32 * rw * vw * 32) + WG_THREADS) * 4;
     }
 
     /**
@@ -156,4 +184,6 @@ public final class DepthwiseConvCuda {
     }
 
     private static int ceil(int a, int b) { return (a + b - 1) / b; }
+
+    private static long ceil(long a, long b) { return (a + b - 1) / b; }
 }

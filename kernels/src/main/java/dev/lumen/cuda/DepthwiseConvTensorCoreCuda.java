@@ -8,9 +8,9 @@ package dev.lumen.cuda;
  * Tile sizes and the shared-memory layout here must match the constants of dwconv_tc.cu.
  */
 public final class DepthwiseConvTensorCoreCuda {
-    private static final int WARPS = 8, THREADS = WARPS * 32, FRAG = 16;
-    /** Blocks wanted for a full H100 (132 SMs, a few blocks each), before images share a block. */
-    private static final int TARGET_BLOCKS = 4 * 132;
+    private static final int WARPS = 12, THREADS = WARPS * 32, FRAG = 16;
+    /** Blocks wanted for a full H100 (132 SMs, one 12-warp block each), before images share a block. */
+    private static final int TARGET_BLOCKS = 132;
     /** The 48 KiB default plus the opt-in an sm_90 block may ask for. */
     private static final int MAX_SHARED = 227 * 1024;
 
@@ -59,8 +59,8 @@ public final class DepthwiseConvTensorCoreCuda {
 
     private static void launch(CudaContext ctx, Storage st, int n, int c, int ih, int iw, int k, int pad, int oh, int ow,
                                boolean flip, long in, long w, long bias, long out) {
-        boolean small = oh <= FRAG && ow <= FRAG;
-        int smem = sharedBytes(k, small);
+        int tiling = tiling(oh, ow);
+        int smem = sharedBytes(k, tiling);
         if (smem > MAX_SHARED) throw new IllegalArgumentException("dwconv2d tensor cores: kernel " + k + " needs " + smem + " bytes of shared memory");
         // Images of one channel share a block (and its Toeplitz) until the grid would drop below TARGET_BLOCKS.
         int groups = Math.min(n, Math.max(1, ceil(TARGET_BLOCKS, c)));
@@ -70,20 +70,32 @@ public final class DepthwiseConvTensorCoreCuda {
         if (blocks > Integer.MAX_VALUE) throw new IllegalArgumentException("dwconv2d tensor cores: " + blocks + " blocks exceed the grid limit");
         try (KernelArgs a = new KernelArgs()) {
             a.ptr(in).ptr(w).ptr(bias).ptr(out).i32(n).i32(c).i32(ih).i32(iw).i32(k).i32(pad).i32(oh).i32(ow)
-                    .i32(flip ? 1 : 0).i32(perBlock).i32(small ? 1 : 0);
+                    .i32(flip ? 1 : 0).i32(perBlock).i32(tiling);
             ctx.kernel("dwconv2d_tc_" + st.name().toLowerCase(java.util.Locale.ROOT))
                     .launch(new int[] {(int) blocks}, new int[] {THREADS}, smem, a);
         }
     }
 
-    /** The Toeplitz blocks of one channel plus each warp's transposed input window (2-byte elements). */
-    static int sharedBytes(int k, boolean small) {
-        int tile = small ? 1 : 2;
+    /**
+     * dwconv_tc.cu's tiling of an oh x ow output map: 2 for maps over 32x32 (64x32 warp tiles, two
+     * warps per staged window), 1 for maps over 16x16 (32x32 tiles), 0 otherwise (16x16 tiles).
+     */
+    static int tiling(int oh, int ow) {
+        if (oh > 2 * FRAG && ow > 2 * FRAG) return 2;
+        return oh > FRAG || ow > FRAG ? 1 : 0;
+    }
+
+    /**
+     * The Toeplitz blocks of one channel plus each slot's transposed input window (2-byte elements):
+     * a slot is the WX warps that share a window, 16 / WX slots per block.
+     */
+    static int sharedBytes(int k, int tiling) {
+        int mb = tiling == 2 ? 4 : tiling == 1 ? 2 : 1, nb = tiling == 0 ? 1 : 2, wx = tiling == 2 ? 2 : 1;
         int s = (k + 30) / FRAG;
-        int ld = FRAG * ((tile + s - 1) | 1);
-        int cols = FRAG * tile + k - 1;
-        int region = Math.max(cols * ld, 2 * FRAG * FRAG);
-        return (k * s * FRAG * FRAG + WARPS * region) * 2;
+        int ld = FRAG * ((mb + s - 1) | 1);
+        int cols = FRAG * nb * wx + k - 1;
+        int region = Math.max(cols * ld, wx * 2 * FRAG * FRAG);
+        return (k * s * FRAG * FRAG + WARPS / wx * region) * 2;
     }
 
     private static int ceil(int a, int b) { return (a + b - 1) / b; }

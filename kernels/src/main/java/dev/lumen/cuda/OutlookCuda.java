@@ -114,8 +114,8 @@ public final class OutlookCuda {
         int rows = (tile[0] - 1) * s.stride() + s.k(), cols = (tile[1] - 1) * s.stride() + s.k();
         int smem = shared("dlogits", 2L * rows * cols * (s.hd() + 1) * accBytes(t));
         int[] grid = grid(ceil(s.w(), tile[1]), ceil(s.h(), tile[0]), (long) s.b() * s.heads(), "dlogits", s);
-        // K*K <= 9 (VOLO's k = 3) has its own entry whose per-row arrays fit 9 values: a third of the registers.
-        String op = s.k() * s.k() <= 9 ? "outlook_bwd_logits_k3" : "outlook_bwd_logits";
+        // VOLO's k = 3 has its own entry with K at compile time: 9-value row arrays, no index arithmetic per channel.
+        String op = s.k() == 3 ? "outlook_bwd_logits_k3" : "outlook_bwd_logits";
         try (KernelArgs a = new KernelArgs()) {
             geometry(a.ptr(v).ptr(logits).ptr(gout).ptr(dlogits), s, tile[0], tile[1], scale);
             kernel(ctx, op, t).launch(grid, new int[] {THREADS}, smem, a);

@@ -1,6 +1,7 @@
 package dev.lumen.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lumen.reference.Compare;
@@ -94,6 +95,22 @@ class DepthwiseConvCudaTest {
     @CsvSource({"1", "2"})
     void planesBeyondTheGridLimitOfYAndZ(int stride) {
         check(64, 1024, 2, 2, 3, stride, true, DepthwiseConvCuda.Storage.F32, false);
+    }
+
+    /**
+     * The weight gradient's batch slices fill whole waves of its 264 resident blocks: at RepLKNet's
+     * B64 C128 two slices (256 blocks, one wave), not three (384: a second wave half empty); a wide
+     * stage needs no slicing; a lone channel takes one image per block. Its 56x56 tile and input
+     * window at K = 31 stay within the 48 KiB a block gets without opting in.
+     */
+    @Test
+    void weightGradientSlicesFillWholeWaves() {
+        assertEquals(2, DepthwiseConvCuda.weightSplits(64, 128));
+        assertEquals(1, DepthwiseConvCuda.weightSplits(64, 1024));
+        assertEquals(8, DepthwiseConvCuda.weightSplits(8, 1));
+        var s = new DepthwiseConvCuda.Shape(64, 128, 56, 56, 31, 1, 15);
+        assertEquals((56 * 56 + 87 * 92 + 256) * 4, DepthwiseConvCuda.weightSharedBytes(s));
+        assertTrue(DepthwiseConvCuda.weightSharedBytes(s) <= 48 * 1024);
     }
 
     /** No atomics: the same inputs give the same bits, gradients included. */

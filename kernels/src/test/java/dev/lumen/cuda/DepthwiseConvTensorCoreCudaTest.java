@@ -73,6 +73,7 @@ class DepthwiseConvTensorCoreCudaTest {
         "2, 2, 7, 7, 13, 6, true, F16",
         "1, 3, 20, 23, 7, 1, true, F16",
         "4, 200, 5, 6, 3, 1, true, BF16",
+        "1, 2, 70, 70, 5, 2, true, F16",        // 2 x 3 tiles of 64x32: a window's second warp idles
     })
     void matchesReference(int n, int c, int h, int w, int k, int pad, boolean bias, Storage st) {
         CudaContext ctx = CudaTestSupport.context();
@@ -134,10 +135,19 @@ class DepthwiseConvTensorCoreCudaTest {
         assertFalse(DepthwiseConvTensorCoreCuda.supports(new DepthwiseConvCuda.Shape(1, 2, 8, 8, 3, 1, 3)));
     }
 
-    /** The launcher's shared-memory size mirrors the kernel's layout: 47 KiB of Toeplitz + 8 windows at K = 31. */
+    /**
+     * The launcher's tiling and shared-memory size mirror the kernel's layout: at K = 31 on 56x56,
+     * 47 KiB of Toeplitz and 6 windows of 94 columns x 112 rows (one 12-warp block per SM).
+     */
     @Test
     void sharedMemoryLayout() {
-        assertEquals((31 * 3 * 256 + 8 * 62 * 80) * 2, DepthwiseConvTensorCoreCuda.sharedBytes(31, false));
-        assertEquals((3 * 2 * 256 + 8 * 18 * 48) * 2, DepthwiseConvTensorCoreCuda.sharedBytes(3, true));
+        assertEquals(2, DepthwiseConvTensorCoreCuda.tiling(56, 56));
+        assertEquals(1, DepthwiseConvTensorCoreCuda.tiling(28, 28));
+        assertEquals(1, DepthwiseConvTensorCoreCuda.tiling(40, 14));
+        assertEquals(0, DepthwiseConvTensorCoreCuda.tiling(14, 14));
+        assertEquals((31 * 3 * 256 + 6 * 94 * 112) * 2, DepthwiseConvTensorCoreCuda.sharedBytes(31, 2));
+        assertEquals((29 * 3 * 256 + 12 * 60 * 80) * 2, DepthwiseConvTensorCoreCuda.sharedBytes(29, 1));
+        assertEquals((3 * 2 * 256 + 12 * 18 * 48) * 2, DepthwiseConvTensorCoreCuda.sharedBytes(3, 0));
+        assertTrue(DepthwiseConvTensorCoreCuda.sharedBytes(31, 2) <= 227 * 1024);
     }
 }

@@ -29,6 +29,7 @@ class OutlookCudaTest {
         "1, 28, 28, 96, 3, 3, 1, 2",
         "1, 13, 11, 40, 1, 3, 1, 1",
         "2, 9, 10, 6, 2, 5, 2, 3",
+        "1, 6, 5, 8, 2, 1, 0, 1",      // a 1x1 window takes the any-K entry, not the K = 3 one
     })
     void matchesReference(int b, int hgt, int wid, int c, int heads, int k, int p, int s) {
         CudaContext ctx = CudaTestSupport.context();
