@@ -10,9 +10,6 @@ import dev.lumen.app.dist.LaunchPlan;
 import dev.lumen.app.dist.ThreadCommunicators;
 import dev.lumen.app.report.RunReports;
 import dev.lumen.distributed.Communicator;
-import dev.lumen.distributed.DistributedDataParallel;
-import dev.lumen.nn.Linear;
-import dev.lumen.tensor.Device;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -22,31 +19,24 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /**
- * POST-MERGE (needs the ddp part: DistributedDataParallel and SyncBatchNorm; skipped while they
- * are contract skeletons): the launch's own logic, in one JVM on the CPU, with the test double of
- * NCCL ({@link ThreadCommunicators}: threads as ranks): 2 ranks train resnet_micro to the weights
- * of 1 rank on the same global batch, only rank 0 writes, and a rank that crashes stops the
- * other with one line naming it, without a hang. No GPU, NCCL or emulated devices needed.
+ * The launch's own logic in one JVM on the CPU, with the test double of NCCL
+ * ({@link ThreadCommunicators}: threads as ranks): 2 ranks train resnet_micro to the weights of 1
+ * rank on the same global batch, only rank 0 writes, gradient accumulation and a 4-rank checkpoint
+ * resumed on 1 rank, and a rank that crashes stops the other with one line naming it, without a
+ * hang. No GPU, NCCL or emulated devices needed.
  */
 class DataParallelCpuTest {
     @TempDir static Path tmp;
     static Path data;
 
     @BeforeAll
-    static void ddpAndData() throws IOException {
-        try (Communicator c = new ThreadCommunicators().initAll(List.of(Device.CPU)).get(0);
-             DistributedDataParallel ddp = new DistributedDataParallel(new Linear(2, 2), c, DistributedDataParallel.DEFAULT_BUCKET_BYTES)) {
-            ddp.communicator();
-        } catch (UnsupportedOperationException e) {
-            Assumptions.abort("post-merge test (needs the ddp part): DistributedDataParallel is a " + e.getMessage());
-        }
+    static void data() throws IOException {
         data = TrainFixtures.folderDataset(tmp.resolve("data"), 8, 4);
     }
 
@@ -85,7 +75,7 @@ class DataParallelCpuTest {
         assertEquals(0, r.code(), r.out() + r.err());
         TrainResult result = assertTimeoutPreemptively(Duration.ofMinutes(3), () -> dataParallel(recipe(multi, 4), new ThreadCommunicators(), 2, true));
         assertEquals(multi, result.runDir());
-        DataParallelPostMergeTest.assertModelsClose(single.resolve("last.safetensors"), multi.resolve("last.safetensors"), 1e-4);
+        MultiGpuTrainTest.assertModelsClose(single.resolve("last.safetensors"), multi.resolve("last.safetensors"), 1e-4);
         try (TrainCheckpoint.Loaded l = TrainCheckpoint.load(multi.resolve("last.safetensors"))) {
             assertEquals(2, ((Number) l.info().get("world_size")).intValue());
             assertEquals(6L, ((Number) l.info().get("global_step")).longValue());
@@ -93,8 +83,8 @@ class DataParallelCpuTest {
         // one metrics row per epoch: rank 1 wrote nothing beside rank 0
         assertEquals(3, Files.readAllLines(multi.resolve("metrics.csv")).size());
         String rs = Files.readString(single.resolve("report.json")), rm = Files.readString(multi.resolve("report.json"));
-        assertEquals(DataParallelPostMergeTest.field(rs, "count"), DataParallelPostMergeTest.field(rm, "count"));
-        assertEquals(DataParallelPostMergeTest.field(rs, "top1"), DataParallelPostMergeTest.field(rm, "top1"));
+        assertEquals(MultiGpuTrainTest.field(rs, "count"), MultiGpuTrainTest.field(rm, "count"));
+        assertEquals(MultiGpuTrainTest.field(rs, "top1"), MultiGpuTrainTest.field(rm, "top1"));
     }
 
     /**
@@ -113,7 +103,7 @@ class DataParallelCpuTest {
         List<String> two = recipe(multi, 4);
         two.addAll(List.of("--grad-accum-steps", "2"));
         assertTimeoutPreemptively(Duration.ofMinutes(3), () -> dataParallel(two, new ThreadCommunicators(), 2, true));
-        DataParallelPostMergeTest.assertModelsClose(single.resolve("last.safetensors"), multi.resolve("last.safetensors"), 1e-4);
+        MultiGpuTrainTest.assertModelsClose(single.resolve("last.safetensors"), multi.resolve("last.safetensors"), 1e-4);
     }
 
     /**

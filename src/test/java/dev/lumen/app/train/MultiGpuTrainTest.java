@@ -25,18 +25,17 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * POST-MERGE end-to-end tests of data-parallel training (issue 15): they need the real NCCL
- * binding (NcclCommunicator), DistributedDataParallel and SyncBatchNorm, and an emulated driver
- * that exposes several devices through LUMEN_EMU_DEVICES. Until those parts are merged each test
- * is skipped, saying which piece is missing; with -Dlumen.cuda.required=true a missing CUDA
- * backend fails instead. On a machine with GPUs (make gpu-test) the same tests run on the real
- * driver and NCCL, where LUMEN_EMU_DEVICES is ignored and the machine needs 4 GPUs.
+ * Data-parallel training end to end (issue 15) on the CUDA backend with NCCL: under the emulated
+ * driver (LUMEN_EMU_DEVICES gives each child JVM several emulated GPUs) and the emulated NCCL in
+ * `make test`; on a machine with 4 GPUs (make gpu-test) the same tests run on the real driver
+ * and NCCL. Without a CUDA backend or NCCL the tests are skipped with the reason, and with
+ * -Dlumen.cuda.required=true (where the emulator was built) they fail instead.
  *
  * <p>Each run is resnet_micro on the tiny 8x8 folder dataset (48 training, 12 validation images),
  * so a child JVM trains for a few seconds. The comparisons use global batches of 16: smaller
  * ones make the 1x1 BatchNorm maps of the last stage amplify rounding (see DataParallelCpuTest).
  */
-class DataParallelPostMergeTest {
+class MultiGpuTrainTest {
     @TempDir static Path tmp;
     static Path data;
 
@@ -44,13 +43,14 @@ class DataParallelPostMergeTest {
     static void cudaNcclAndData() throws IOException {
         String why = Backends.cudaStatus();
         if (why != null && Boolean.getBoolean("lumen.cuda.required")) throw new CudaException(why, -1);
-        Assumptions.assumeTrue(why == null, "post-merge test: " + why);
+        Assumptions.assumeTrue(why == null, why);
         String nccl = Communicators.NCCL.unavailableReason();
-        Assumptions.assumeTrue(nccl == null, "post-merge test (needs the nccl part): " + nccl);
+        if (nccl != null && Boolean.getBoolean("lumen.cuda.required")) throw new CudaException(nccl, -1);
+        Assumptions.assumeTrue(nccl == null, nccl);
         data = TrainFixtures.folderDataset(tmp.resolve("data"), 16, 4);
     }
 
-    /** Skips unless a child JVM with LUMEN_EMU_DEVICES=n sees at least n devices (the multidev part's emulated driver, or real GPUs). */
+    /** Skips unless a child JVM with LUMEN_EMU_DEVICES=n sees at least n devices (the emulated driver, or a machine with n GPUs). */
     static void assumeDevices(int n) throws Exception {
         Path log = Files.createTempFile(tmp, "probe", ".log");
         Process p = child(List.of("dev.lumen.app.train.DeviceCountProbe"), n, log);
@@ -58,7 +58,7 @@ class DataParallelPostMergeTest {
         String out = Files.readString(log).strip();
         String last = out.substring(out.lastIndexOf('\n') + 1);
         int count = Integer.parseInt(last.split(" ")[0]);
-        Assumptions.assumeTrue(count >= n, "post-merge test (needs the multidev part): with LUMEN_EMU_DEVICES=" + n + " the driver sees " + last);
+        Assumptions.assumeTrue(count >= n, "needs " + n + " GPUs: with LUMEN_EMU_DEVICES=" + n + " the driver sees " + last);
     }
 
     /** A child JVM on this test's class path, with the lumen.* properties (driver, libraries) and LUMEN_EMU_DEVICES=devices. */
@@ -85,6 +85,11 @@ class DataParallelPostMergeTest {
         List<String> a = TrainFixtures.tinyArgs(data, out, epochs);
         CudaTrainTest.with(a, "--opt", "momentum");
         CudaTrainTest.with(a, "--lr", "0.05");
+        // resnet_micro at 8x8 ends in 1x1 maps, whose BatchNorm over 16 values divides by a standard
+        // deviation that rounding moves a lot: summing per rank then across ranks (instead of in one
+        // pass) drifts 1.7e-3 after 6 updates with eps 1e-5, under 1e-4 with eps 1. A larger eps keeps the
+        // comparison about data parallelism (shards, averaging, sync-bn), not that amplification.
+        a.addAll(List.of("--bn-eps", "1"));
         CudaTrainTest.with(a, "-b", String.valueOf(perGpuBatch));
         return a;
     }
@@ -166,11 +171,11 @@ class DataParallelPostMergeTest {
     void oneProcessOfFourDevicesEndsWithTheWeightsOfOneDevice() throws Exception {
         assumeDevices(4);
         Path single = tmp.resolve("single4"), multi = tmp.resolve("multi4");
-        List<String> one = recipe(single, 16, 1);
+        List<String> one = recipe(single, 16, 2);
         one.addAll(List.of("--device", "cuda:0"));
         TrainFixtures.Run r = TrainFixtures.lumenTrain(one);
         assertEquals(0, r.code(), r.out() + r.err());
-        List<String> four = recipe(multi, 4, 1);
+        List<String> four = recipe(multi, 4, 2);
         four.addAll(List.of("--devices", "0,1,2,3", "--sync-bn"));
         Path log = tmp.resolve("four.log");
         Process p = lumenTrain(four, 4, log);
