@@ -10,7 +10,7 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 
 /**
- * Our FFM binding of cuBLAS (the library {@link CublasLibrary} finds) and one cuBLAS handle
+ * Our FFM binding of cuBLAS (the library {@link NvidiaLibrary#CUBLAS} finds) and one cuBLAS handle
  * per device (a handle belongs to the device current when it was made), made in that device's
  * context and bound to its compute stream, where every kernel runs: GEMMs are ordered with the kernels around them without events. Every call goes
  * through an exact-typed invokeExact and every status is checked: a failure names the call and
@@ -38,7 +38,7 @@ public final class Cublas {
     private static final ValueLayout PTR = ValueLayout.ADDRESS;
 
     private static final java.util.concurrent.ConcurrentHashMap<Integer, Cublas> BY_DEVICE = new java.util.concurrent.ConcurrentHashMap<>();
-    private static CublasLibrary.Found found;
+    private static NvidiaLibrary.Found found;
     private static volatile String unavailable;
     private static volatile boolean tf32 = Boolean.getBoolean("lumen.cuda.tf32");
 
@@ -48,7 +48,7 @@ public final class Cublas {
     private final CudaContext context;
     private final MemorySegment handle;
 
-    private Cublas(CublasLibrary.Found lib, CudaContext context, MemorySegment stream) {
+    private Cublas(NvidiaLibrary.Found lib, CudaContext context, MemorySegment stream) {
         this.library = lib.name();
         this.context = context;
         SymbolLookup l = lib.lookup();
@@ -118,7 +118,7 @@ public final class Cublas {
             if (unavailable != null) throw new CudaException(unavailable, -1);
             if (found == null) {
                 try {
-                    found = CublasLibrary.locate();
+                    found = NvidiaLibrary.CUBLAS.locate();
                 } catch (CudaException e) {
                     unavailable = e.getMessage();  // a missing library stays missing for this process
                     throw e;

@@ -164,41 +164,8 @@ public final class Cudnn {
         return out;
     }
 
-    /** site-packages/nvidia/cudnn/lib under the Python prefixes this machine has. */
-    static List<Path> wheelLibDirs() {
-        List<Path> prefixes = new ArrayList<>();
-        for (String env : new String[] {"VIRTUAL_ENV", "CONDA_PREFIX"}) {
-            String p = System.getenv(env);
-            if (p != null && !p.isBlank()) prefixes.add(Path.of(p));
-        }
-        String home = System.getProperty("user.home");
-        prefixes.add(Path.of(home, ".local"));
-        prefixes.add(Path.of("/usr/local"));
-        prefixes.add(Path.of("/usr"));
-        prefixes.addAll(children(Path.of(home, ".pyenv", "versions"), "*"));
-        List<Path> dirs = new ArrayList<>();
-        for (Path prefix : prefixes) {
-            for (Path py : children(prefix.resolve("lib"), "python3*")) {
-                for (String site : new String[] {"site-packages", "dist-packages"}) {
-                    Path d = py.resolve(site).resolve("nvidia").resolve("cudnn").resolve("lib");
-                    if (Files.isRegularFile(d.resolve("libcudnn.so.9"))) dirs.add(d);
-                }
-            }
-        }
-        return dirs;
-    }
-
-    private static List<Path> children(Path dir, String glob) {
-        List<Path> out = new ArrayList<>();
-        if (!Files.isDirectory(dir)) return out;
-        try (DirectoryStream<Path> s = Files.newDirectoryStream(dir, glob)) {
-            for (Path p : s) out.add(p);
-        } catch (IOException e) {
-            // an unreadable folder holds no library for us
-        }
-        out.sort(null);
-        return out;
-    }
+    /** site-packages/nvidia/cudnn/lib (NVIDIA's nvidia-cudnn-cu13 wheel) under the Python prefixes this machine has. */
+    static List<Path> wheelLibDirs() { return NvidiaLibrary.wheelLibDirs("nvidia/cudnn/lib"); }
 
     /** Loads the first candidate that opens, uncached, for device 0; the error names all of them. */
     public static Cudnn load(List<String> candidates) { return load(candidates, 0); }

@@ -10,7 +10,7 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 
 /**
- * Our FFM binding of NCCL (libnccl.so.2, or the emulated one, as {@link NcclLibrary} finds it):
+ * Our FFM binding of NCCL (libnccl.so.2, or the emulated one, as {@link NvidiaLibrary#NCCL} finds it):
  * communicator setup and teardown, the four collectives Lumen uses, group calls and failure
  * handling. Every call goes through an exact-typed invokeExact and every result is checked: a
  * failure is one line with the call, NCCL's own description and name of the result, and NCCL's
@@ -48,7 +48,7 @@ public final class Nccl {
             commGetAsyncError, commCount, commCuDevice, commUserRank, getErrorString, getLastError,
             allReduce, broadcast, allGather, reduceScatter, groupStart, groupEnd;
 
-    private Nccl(NcclLibrary.Found lib) {
+    private Nccl(NvidiaLibrary.Found lib) {
         this.library = lib.name();
         SymbolLookup l = lib.lookup();
         Linker linker = Linker.nativeLinker();
@@ -85,7 +85,7 @@ public final class Nccl {
             if (instance != null) return instance;
             if (unavailable != null) throw new CudaException(unavailable, -1);
             try {
-                instance = new Nccl(NcclLibrary.locate());
+                instance = new Nccl(NvidiaLibrary.NCCL.locate());
                 return instance;
             } catch (CudaException e) {
                 unavailable = e.getMessage();  // a missing library stays missing for this process

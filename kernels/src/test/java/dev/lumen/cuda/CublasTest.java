@@ -239,7 +239,7 @@ class CublasTest {
 
     @Test
     void missingNamedLibraryIsAOneLineReason() {
-        CudaException e = assertThrows(CudaException.class, () -> CublasLibrary.named("/nonexistent/libcublas.so.13"));
+        CudaException e = assertThrows(CudaException.class, () -> NvidiaLibrary.CUBLAS.named("/nonexistent/libcublas.so.13"));
         assertEquals("cuBLAS unavailable: /nonexistent/libcublas.so.13 not found (named by lumen.cublas.library or "
                 + "LUMEN_CUBLAS_LIBRARY)", e.getMessage());
     }
@@ -248,7 +248,7 @@ class CublasTest {
     void missingSonameListsWhereItLooked() {
         Path dir = Path.of("/nonexistent/site-packages/nvidia/cu13/lib");
         CudaException e = assertThrows(CudaException.class,
-                () -> CublasLibrary.bySoname(List.of("libcublas.so.98", "libcublas.so.97"), List.of(dir)));
+                () -> NvidiaLibrary.CUBLAS.bySoname(List.of("libcublas.so.98", "libcublas.so.97"), List.of(dir)));
         String m = e.getMessage();
         assertTrue(m.startsWith("cuBLAS unavailable: libcublas.so.98 not found (looked in the dynamic loader's path (LD_LIBRARY_PATH="), m);
         assertTrue(m.contains(dir.toString()) && m.endsWith("; also tried libcublas.so.97)"), m);
@@ -258,7 +258,7 @@ class CublasTest {
     @Test
     void missingEmulatedCublasPointsAtTheBuild() {
         CudaException e = assertThrows(CudaException.class,
-                () -> CublasLibrary.besideEmulatedDriver("/nonexistent/emu/libcuda_emu.so"));
+                () -> NvidiaLibrary.CUBLAS.besideEmulatedDriver("/nonexistent/emu/libcuda_emu.so"));
         assertEquals("cuBLAS unavailable: libcublas_emu.so not found (looked in /nonexistent/emu, the emulated driver's "
                 + "folder; `make kernels` builds it)", e.getMessage());
     }

@@ -50,14 +50,14 @@ class NcclTest {
 
     @Test
     void missingNamedLibraryIsAOneLineReason() {
-        CudaException e = assertThrows(CudaException.class, () -> NcclLibrary.named("/nonexistent/libnccl.so.2"));
+        CudaException e = assertThrows(CudaException.class, () -> NvidiaLibrary.NCCL.named("/nonexistent/libnccl.so.2"));
         assertEquals("NCCL unavailable: /nonexistent/libnccl.so.2 not found (named by lumen.nccl.library or LUMEN_NCCL_LIBRARY)",
                 e.getMessage());
     }
 
     @Test
     void missingEmulatedNcclPointsAtTheBuild() {
-        CudaException e = assertThrows(CudaException.class, () -> NcclLibrary.besideEmulatedDriver("/nonexistent/emu/libcuda_emu.so"));
+        CudaException e = assertThrows(CudaException.class, () -> NvidiaLibrary.NCCL.besideEmulatedDriver("/nonexistent/emu/libcuda_emu.so"));
         assertEquals("NCCL unavailable: libnccl_emu.so not found (looked in /nonexistent/emu, the emulated driver's folder; "
                 + "`make kernels` builds it)", e.getMessage());
     }

@@ -128,6 +128,7 @@ public final class Trainer {
     /** This process's global rank in a data-parallel run, 0 in a single-device one. */
     private int rankIndex() { return rank == null ? 0 : rank.rank(); }
     private DistributedDataParallel ddp;
+    private boolean overlapLogged;
     /** Optimizer updates per epoch (with this run's number of ranks), stored in checkpoints. */
     private int updatesPerEpoch;
 
@@ -880,12 +881,30 @@ public final class Trainer {
         }
     }
 
+    /**
+     * Says once per run, in lumen.log, how DDP's gradient all-reduce met the backward pass: the
+     * buckets, the bytes each update all-reduces, how many were issued before backward ended, and
+     * how early the first one was, as a share of backward's host time (what communication can hide behind).
+     */
+    private static void logOverlap(DistributedDataParallel.Overlap o, DistributedDataParallel.IssueTimes t) {
+        long first = t.bucketIssuedAtNanos().isEmpty() ? t.backwardNanos() : t.bucketIssuedAtNanos().getFirst();
+        double hideable = t.backwardNanos() > 0 ? Math.max(0, t.backwardNanos() - first) / (double) t.backwardNanos() : 0;
+        System.getLogger("dev.lumen.distributed").log(System.Logger.Level.INFO, String.format(Locale.ROOT,
+                "DDP: %d gradient buckets, %.2f MB all-reduced per update; %d issued before backward ended, the first after"
+                        + " %.0f%% of backward (%.1f of %.1f ms), so up to %.0f%% of backward can hide the communication",
+                o.buckets(), o.bytes() / 1e6, o.issuedDuringBackward(), 100 * (1 - hideable), first / 1e6, t.backwardNanos() / 1e6, 100 * hideable));
+    }
+
     /** Alone: backward. As a rank: DDP's backward, whose gradient all-reduce is skipped on --grad-accum-steps micro-batches before the update. */
     private void backward(Tensor root, boolean update) {
         if (ddp == null) {
             root.backward();
         } else if (update) {
             ddp.backward(root);
+            if (!overlapLogged && writes()) {
+                overlapLogged = true;
+                logOverlap(ddp.lastOverlap(), ddp.lastIssueTimes());
+            }
         } else {
             try (DistributedDataParallel.NoSync local = ddp.noSync()) {
                 ddp.backward(root);

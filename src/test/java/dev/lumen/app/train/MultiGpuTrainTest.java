@@ -142,6 +142,8 @@ class MultiGpuTrainTest {
         String out0 = Files.readString(log0);
         assertTrue(out0.contains("data-parallel: 4 ranks, global batch 4 x 4 = 16"), out0);
         assertTrue(out0.contains("sync-bn: "), out0);
+        String runLog = Files.readString(multi.resolve("lumen.log"));
+        assertTrue(runLog.contains("DDP: ") && runLog.contains("issued before backward ended"), runLog);
         assertFalse(Files.exists(node1Out), "only global rank 0 writes");
         assertTrue(Files.readString(log1).contains("node 1 finished its ranks"), Files.readString(log1));
         try (TrainCheckpoint.Loaded l = TrainCheckpoint.load(multi.resolve("last.safetensors"))) {

@@ -13,61 +13,71 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * Finds the cuBLAS shared library to bind. In order: the file that the system property
- * lumen.cublas.library or the environment variable LUMEN_CUBLAS_LIBRARY names; under the
- * emulated driver, libcublas_emu.so beside it (emulated device memory is host memory, which only
- * the emulated cuBLAS understands); otherwise libcublas.so.13, then .12, through the dynamic
- * loader (LD_LIBRARY_PATH, the loader cache) and then in the lib folders of NVIDIA's pip wheels.
+ * Finds one of NVIDIA's shared libraries (cuBLAS, NCCL) to bind. In order: the file that a system
+ * property or an environment variable names; under the emulated driver, the emulated library
+ * beside it (emulated device memory is host memory, which only the emulated library understands);
+ * otherwise its sonames, newest first, through the dynamic loader (LD_LIBRARY_PATH, the loader
+ * cache) and then in the lib folders of NVIDIA's pip wheels (as PyTorch installs them).
+ *
+ * @param label     the library's name in messages ("cuBLAS")
+ * @param property  the system property that names a file (lumen.cublas.library)
+ * @param env       the environment variable that names a file (LUMEN_CUBLAS_LIBRARY)
+ * @param sonames   the sonames to try, in order
+ * @param emulated  the emulated library's file name, built beside the emulated driver
+ * @param wheelDirs the lib folders of its pip wheels under site-packages (nvidia/nccl/lib)
+ * @param dependency what else a present but unloadable file may be missing, for the message
  */
-final class CublasLibrary {
-    static final String PROPERTY = "lumen.cublas.library";
-    static final String ENV = "LUMEN_CUBLAS_LIBRARY";
-    static final List<String> SONAMES = List.of("libcublas.so.13", "libcublas.so.12");
-    static final String EMULATED = "libcublas_emu.so";
+record NvidiaLibrary(String label, String property, String env, List<String> sonames, String emulated, List<String> wheelDirs,
+                     String dependency) {
+    /** cuBLAS 13 from nvidia-cublas (nvidia/cu13/lib), or 12 (nvidia/cublas/lib). */
+    static final NvidiaLibrary CUBLAS = new NvidiaLibrary("cuBLAS", "lumen.cublas.library", "LUMEN_CUBLAS_LIBRARY",
+            List.of("libcublas.so.13", "libcublas.so.12"), "libcublas_emu.so", List.of("nvidia/cu13/lib", "nvidia/cublas/lib"),
+            "a missing dependency such as libcublasLt");
+    /** NCCL 2 from nvidia-nccl-cu13 (nvidia/nccl/lib). */
+    static final NvidiaLibrary NCCL = new NvidiaLibrary("NCCL", "lumen.nccl.library", "LUMEN_NCCL_LIBRARY",
+            List.of("libnccl.so.2"), "libnccl_emu.so", List.of("nvidia/nccl/lib"), "a missing dependency");
 
     /** A loaded library and the name it was found under, for messages. */
     record Found(String name, SymbolLookup lookup) {}
 
-    private CublasLibrary() {}
-
     /** The library to bind, or a CudaException whose message is the one-line reason there is none. */
-    static Found locate() {
-        String named = System.getProperty(PROPERTY);
-        if (named == null || named.isBlank()) named = System.getenv(ENV);
+    Found locate() {
+        String named = System.getProperty(property);
+        if (named == null || named.isBlank()) named = System.getenv(env);
         if (named != null && !named.isBlank()) return named(named.strip());
         CudaDriver driver = CudaDriver.get();
         if (driver.isEmulated()) return besideEmulatedDriver(driver.library());
-        return bySoname(SONAMES, wheelLibDirs());
+        return bySoname(sonames, wheelLibDirs(wheelDirs.toArray(String[]::new)));
     }
 
     /** The library a user named: a path, or a bare name for the dynamic loader. */
-    static Found named(String name) {
+    Found named(String name) {
         if (name.contains("/")) {
             Path p = Path.of(name);
-            if (!Files.isRegularFile(p)) throw unavailable(name + " not found (named by " + PROPERTY + " or " + ENV + ")");
+            if (!Files.isRegularFile(p)) throw unavailable(name + " not found (named by " + property + " or " + env + ")");
             return load(p);
         }
         return dlopen(name).orElseThrow(() -> unavailable(name + " not found by the dynamic loader (named by "
-                + PROPERTY + " or " + ENV + "; LD_LIBRARY_PATH=" + ldLibraryPath() + ")"));
+                + property + " or " + env + "; LD_LIBRARY_PATH=" + ldLibraryPath() + ")"));
     }
 
-    /** The emulated cuBLAS in the emulated driver's folder (where `make kernels` builds both). */
-    static Found besideEmulatedDriver(String driverLibrary) {
+    /** The emulated library in the emulated driver's folder (where `make kernels` builds both). */
+    Found besideEmulatedDriver(String driverLibrary) {
         if (driverLibrary.contains("/")) {
-            Path p = Path.of(driverLibrary).toAbsolutePath().resolveSibling(EMULATED);
+            Path p = Path.of(driverLibrary).toAbsolutePath().resolveSibling(emulated);
             if (!Files.isRegularFile(p)) {
-                throw unavailable(EMULATED + " not found (looked in " + p.getParent()
+                throw unavailable(emulated + " not found (looked in " + p.getParent()
                         + ", the emulated driver's folder; `make kernels` builds it)");
             }
             return load(p);
         }
-        return dlopen(EMULATED).orElseThrow(() -> unavailable(EMULATED + " not found by the dynamic loader (LD_LIBRARY_PATH="
+        return dlopen(emulated).orElseThrow(() -> unavailable(emulated + " not found by the dynamic loader (LD_LIBRARY_PATH="
                 + ldLibraryPath() + ", where the emulated driver " + driverLibrary + " was found; `make kernels` builds it)"));
     }
 
     /** The first soname that the dynamic loader finds, or failing that, one in the given folders. */
-    static Found bySoname(List<String> sonames, List<Path> dirs) {
-        for (String soname : sonames) {
+    Found bySoname(List<String> names, List<Path> dirs) {
+        for (String soname : names) {
             var viaLoader = dlopen(soname);
             if (viaLoader.isPresent()) return viaLoader.get();
             for (Path dir : dirs) {
@@ -77,10 +87,10 @@ final class CublasLibrary {
         }
         String where = "the dynamic loader's path (LD_LIBRARY_PATH=" + ldLibraryPath() + ", ld.so.cache)";
         where += dirs.isEmpty()
-                ? " and no pip wheel folder (site-packages/nvidia/{cu13,cublas}/lib under the python3 prefixes)"
+                ? " and no pip wheel folder (site-packages/" + String.join(", ", wheelDirs) + " under the python3 prefixes)"
                 : " and " + String.join(", ", dirs.stream().map(Path::toString).toList());
-        String alternatives = sonames.size() > 1 ? "; also tried " + String.join(", ", sonames.subList(1, sonames.size())) : "";
-        throw unavailable(sonames.getFirst() + " not found (looked in " + where + alternatives + ")");
+        String alternatives = names.size() > 1 ? "; also tried " + String.join(", ", names.subList(1, names.size())) : "";
+        throw unavailable(names.getFirst() + " not found (looked in " + where + alternatives + ")");
     }
 
     private static Optional<Found> dlopen(String soname) {
@@ -91,17 +101,14 @@ final class CublasLibrary {
         }
     }
 
-    private static Found load(Path p) {
+    private Found load(Path p) {
         try {
             return new Found(p.toString(), SymbolLookup.libraryLookup(p, Arena.global()));
         } catch (IllegalArgumentException e) {
-            // The file is there, so the loader failed on it or on a dependency (libcublasLt for cuBLAS).
-            throw unavailable(p + " exists but cannot be loaded (a missing dependency such as libcublasLt, or the wrong architecture)");
+            // The file is there, so the loader failed on it or on a dependency.
+            throw unavailable(p + " exists but cannot be loaded (" + dependency + ", or the wrong architecture)");
         }
     }
-
-    /** The lib folders of NVIDIA's cuBLAS wheels: nvidia/cu13/lib (cuBLAS 13) and nvidia/cublas/lib (cuBLAS 12). */
-    static List<Path> wheelLibDirs() { return wheelLibDirs("nvidia/cu13/lib", "nvidia/cublas/lib"); }
 
     /**
      * The given folders of NVIDIA's pip wheels (such as nvidia/nccl/lib) that exist under the
@@ -153,7 +160,7 @@ final class CublasLibrary {
         return v == null || v.isBlank() ? "unset" : v;
     }
 
-    private static CudaException unavailable(String reason) {
-        return new CudaException("cuBLAS unavailable: " + reason, -1);
+    private CudaException unavailable(String reason) {
+        return new CudaException(label + " unavailable: " + reason, -1);
     }
 }
