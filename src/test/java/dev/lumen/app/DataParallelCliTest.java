@@ -57,6 +57,25 @@ class DataParallelCliTest {
         assertTrue(r.err().strip().endsWith(why), r.err());
     }
 
+    /** The same wherever this test runs: a child JVM whose CUDA driver library does not exist, as on a machine without GPUs. */
+    @Test
+    void devicesWithoutAGpuDriverSayWhyInOneLine() throws Exception {
+        List<String> cmd = List.of(ProcessHandle.current().info().command().orElseThrow(), "--add-modules", "jdk.incubator.vector",
+                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                "-Dlumen.cuda.driver=/nonexistent/libcuda.so.1", LumenCli.class.getName(), "train", "--devices", "0,1",
+                "--output", tmp.resolve("run").toString(), "--quiet");
+        Process p = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "the child JVM did not end");
+        assertEquals(1, p.exitValue(), err);
+        // The JVM itself warns about the incubator module on stderr; Lumen's own output is one line.
+        List<String> lines = err.lines().filter(l -> !l.startsWith("WARNING: Using incubator modules")).toList();
+        assertEquals(1, lines.size(), err);
+        assertTrue(lines.getFirst().startsWith("lumen train: --devices 0,1: CUDA backend unavailable: "), err);
+        assertTrue(lines.getFirst().contains("/nonexistent/libcuda.so.1"), err);
+        assertFalse(Files.exists(tmp.resolve("run")), "nothing is written before the run can start");
+    }
+
     @Test
     void badDataParallelOptionsFailInOneLine() {
         assertOneLine(train(Map.of(), "--devices", "0,1", "--device", "cpu"), "lumen train: --device and --devices: give one");
