@@ -17,9 +17,8 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * additive_attention.cu against the double-precision reference: output, batch statistics and all 17
- * gradients; a backward that repeats bit for bit; the grid check. (B*C = 65,536 planes, past grid
- * z's 65535, is not run here: every grid is 1-D, and 65,536 blocks per pass, a dozen passes, in three
- * emulator modes take minutes.)
+ * gradients; a backward that repeats bit for bit; the grid check; B*C = 65,536 planes (past grid
+ * z's 65535) in the plain emulator.
  */
 class AdditiveAttentionCudaTest {
     // f32 storage and math (double only for the batch sums): a few roundings of values ~1 per
@@ -140,6 +139,20 @@ class AdditiveAttentionCudaTest {
         } finally {
             for (DeviceBuffer buf : all) buf.close();
         }
+    }
+
+    /**
+     * RepLKNet-style limit case for CATM: B*C = 65,536 planes (one past grid z's 65,535, where the
+     * old launchers put them) of 1x1 maps, forward and every gradient against the reference. Run in
+     * the plain emulator only: the checking and ASan builds take minutes over 65,536 blocks per pass,
+     * and the same kernels run there at the shapes above.
+     */
+    @Test
+    void sixtyFiveThousandPlanesMatchTheReference() {
+        String driver = System.getProperty("lumen.cuda.driver", "");
+        org.junit.jupiter.api.Assumptions.assumeFalse("1".equals(System.getenv("LUMEN_EMU_CHECK")) || driver.endsWith("_asan.so"),
+                "65,536 planes run in the plain emulator run only");
+        matchesReference(1024, 64, 1, 1, true);
     }
 
     @Test
