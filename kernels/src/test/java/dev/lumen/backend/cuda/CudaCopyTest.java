@@ -121,7 +121,8 @@ class CudaCopyTest {
         long allocs = b.driverAllocations();
         for (int i = 0; i < 20; i++) step.run();
         assertEquals(allocs, b.driverAllocations(), "steady state reuses cached blocks");
-        assertEquals(live, b.liveBytes(), "live device bytes stay flat");
+        // Flat, or lower: the GC's cleaner may free tensors earlier tests left behind meanwhile; a leak rises.
+        assertTrue(b.liveBytes() <= live, "live device bytes rose from " + live + ": " + b.memoryStats());
         if (before != null) {
             CallCounts d = b.driver().callCounts().since(before);
             assertEquals(0, d.allocations(), "no cuMemAlloc in steady state: " + d);

@@ -134,7 +134,8 @@ class MultiDeviceTest {
         long live0 = b0.liveBytes(), live1 = b1.liveBytes();
         try (Tensor t = Tensor.zeros(DType.F32, CUDA1, 1 << 20)) {
             assertTrue(b1.liveBytes() >= live1 + (4L << 20), b1.memoryStats());
-            assertEquals(live0, b0.liveBytes(), "an allocation on cuda:1 shows on cuda:0: " + b0.memoryStats());
+            // Device 0's count may only fall meanwhile: the GC's cleaner frees tensors earlier tests left behind.
+            assertTrue(b0.liveBytes() <= live0, "an allocation on cuda:1 shows on cuda:0: " + live0 + " bytes before, " + b0.memoryStats());
         }
         // The driver's own count: cuMemGetInfo in each device's context.
         CudaContext c0 = CudaContext.of(0), c1 = CudaContext.of(1);
@@ -143,7 +144,7 @@ class MultiDeviceTest {
             long after1 = c1.bind().driver().memInfo()[0], after0 = c0.bind().driver().memInfo()[0];
             if (CudaDriver.get().isEmulated()) {   // a real device's free memory also moves with other processes
                 assertEquals(free1 - (64L << 20), after1, "cuda:1's free memory");
-                assertEquals(free0, after0, "cuda:0's free memory after an allocation on cuda:1");
+                assertTrue(after0 >= free0, "cuda:0's free memory fell from " + free0 + " to " + after0 + " after an allocation on cuda:1");
             }
         }
     }
