@@ -32,8 +32,6 @@ public interface Communicators {
         @Override public String unavailableReason() {
             try {
                 return NcclCommunicator.unavailableReason();
-            } catch (UnsupportedOperationException e) {
-                return "NCCL unavailable: this build's NCCL binding is not implemented (" + e.getMessage() + ")";
             } catch (RuntimeException | LinkageError e) {
                 return "NCCL unavailable: " + e.getMessage();
             }
