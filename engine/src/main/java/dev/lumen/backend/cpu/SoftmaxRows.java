@@ -5,7 +5,6 @@ import dev.lumen.tensor.HostAccess;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -20,34 +19,38 @@ final class SoftmaxRows {
 
     private SoftmaxRows() {}
 
-    /** dst[dstAt + r*kk + j] = softmax_j(scale * src[at + r*kk + j]) for r < rows; src is F32. */
-    static void f32(MemorySegment src, long at, int rows, int kk, float scale, float[] dst, int dstAt) {
-        int n = rows * kk;
-        for (int r = 0; r < rows; r++) {
-            int o = dstAt + r * kk;
-            long s = at + (long) r * kk;
-            float max = Float.NEGATIVE_INFINITY;
+    /**
+     * a[from + r*kk + j] = softmax_j(scale * a[from + r*kk + j]) in place, for r < rows. Rows of a
+     * few logits are too short to vectorize one by one, so a vector holds one logit of each of
+     * SP.length() rows (gathered, scattered back): max, exp and sum run lane-wise, each sum in
+     * order of j as a row-by-row loop would add. A last group of fewer rows repeats its last row in
+     * the spare lanes (the same values written twice).
+     */
+    static void f32InPlace(float[] a, int from, int rows, int kk, float scale) {
+        int lanes = SP.length();
+        int[] map = new int[lanes];
+        float[] col = new float[kk * lanes];
+        FloatVector vs = FloatVector.broadcast(SP, scale);
+        for (int r0 = 0; r0 < rows; r0 += lanes) {
+            for (int l = 0; l < lanes; l++) map[l] = Math.min(r0 + l, rows - 1) * kk;
+            FloatVector max = FloatVector.broadcast(SP, Float.NEGATIVE_INFINITY);
             for (int j = 0; j < kk; j++) {
-                float x = scale * src.getAtIndex(ValueLayout.JAVA_FLOAT, s + j);
-                dst[o + j] = x;
-                max = Math.max(max, x);
+                FloatVector x = FloatVector.fromArray(SP, a, from + j, map, 0).mul(vs);
+                x.intoArray(col, j * lanes);
+                max = max.max(x);
             }
-            for (int j = 0; j < kk; j++) dst[o + j] -= max;
-        }
-        for (int i = 0; i < n; i += SP.length()) {
-            VectorMask<Float> m = SP.indexInRange(i, n);
-            VecMath.exp(FloatVector.fromArray(SP, dst, dstAt + i, m)).intoArray(dst, dstAt + i, m);
-        }
-        for (int r = 0; r < rows; r++) {
-            int o = dstAt + r * kk;
-            float sum = 0;
-            for (int j = 0; j < kk; j++) sum += dst[o + j];
-            float inv = 1 / sum;
-            for (int j = 0; j < kk; j++) dst[o + j] *= inv;
+            FloatVector sum = FloatVector.zero(SP);
+            for (int j = 0; j < kk; j++) {
+                FloatVector e = VecMath.exp(FloatVector.fromArray(SP, col, j * lanes).sub(max));
+                e.intoArray(col, j * lanes);
+                sum = sum.add(e);
+            }
+            FloatVector inv = FloatVector.broadcast(SP, 1f).div(sum);
+            for (int j = 0; j < kk; j++) FloatVector.fromArray(SP, col, j * lanes).mul(inv).intoArray(a, from + j, map, 0);
         }
     }
 
-    /** As {@link #f32} for any floating dtype, in double. */
+    /** As {@link #f32InPlace}, from any floating dtype into a double[], in double. */
     static void generic(MemorySegment src, DType t, long at, int rows, int kk, double scale, double[] dst, int dstAt) {
         for (int r = 0; r < rows; r++) {
             int o = dstAt + r * kk;
