@@ -1,8 +1,10 @@
 package dev.lumen.ops;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.lumen.backend.cpu.Parallel;
 import dev.lumen.memory.Scope;
 import dev.lumen.reference.OutlookReference;
 import dev.lumen.tensor.DType;
@@ -77,6 +79,41 @@ class OutlookAttentionTest extends DeviceTest {
                 Golden.assertClose("outlook-ref", what + " gradV alone", gv2, gv, tol);
                 Golden.assertClose("outlook-ref", what + " gradLogits alone", gl2, gl, tol);
             }
+        }
+    }
+
+    /**
+     * The CPU kernels' tasks are bands of output rows, v rows and anchor rows, with every sum in a
+     * fixed order and each softmax row computed alike in whichever band needs it, so the thread
+     * count changes no bit (19 rows: three bands of output rows, the last one short).
+     */
+    @Test
+    void cpuResultsDoNotDependOnTheThreadCount() {
+        onlyOnCpu("Parallel's thread count is the CPU backend's");
+        int before = Parallel.threads();
+        try {
+            Parallel.setThreads(1);
+            float[][] one = cpuOutputAndGradients();
+            Parallel.setThreads(3);
+            float[][] three = cpuOutputAndGradients();
+            for (int i = 0; i < one.length; i++) assertArrayEquals(one[i], three[i], "result " + i);
+        } finally {
+            Parallel.setThreads(before);
+        }
+    }
+
+    private static float[][] cpuOutputAndGradients() {
+        try (Scope s = Scope.open()) {
+            Generator gen = new Generator(21);
+            var sh = new OutlookReference.Shape(2, 19, 17, 64, 2, 3, 1, 2);
+            Tensor v = Tensor.randn(gen, DType.F32, sh.batch(), sh.height(), sh.width(), sh.channels());
+            Tensor logits = Tensor.randn(gen, DType.F32, sh.batch(), sh.h(), sh.w(), sh.heads(), 9, 9).mul(3);
+            Tensor gout = Tensor.randn(gen, DType.F32, v.shape());
+            Tensor out = Tensor.empty(DType.F32, Device.CPU, v.shape()), gv = Tensor.empty(DType.F32, Device.CPU, v.shape());
+            Tensor gl = Tensor.empty(DType.F32, Device.CPU, logits.shape());
+            v.backend().outlook().outlookForward(v, logits, 3, 1, 2, 0.25, out);
+            v.backend().outlook().outlookBackward(v, logits, gout, 3, 1, 2, 0.25, gv, gl);
+            return new float[][] {out.toFloats(), gv.toFloats(), gl.toFloats()};
         }
     }
 
