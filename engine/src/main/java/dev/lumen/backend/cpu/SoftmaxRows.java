@@ -3,16 +3,13 @@ package dev.lumen.backend.cpu;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.HostAccess;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Softmax of consecutive short rows (kk logits each, times a scale) into a Java array, for the
- * attention kernels whose rows are too short to vectorize one by one: the max is taken per
- * row, then one vector exp runs over all rows of the block. F32 rows go to a float[], other
- * floating dtypes to a double[] in double precision.
+ * Softmax of consecutive short rows (kk logits each, times a scale), for the attention kernels
+ * whose rows are too short to vectorize one by one: F32 rows in place in a float[], lanes over
+ * rows; other floating dtypes from their segment into a double[], in double precision.
  */
 final class SoftmaxRows {
     private static final VectorSpecies<Float> SP = FloatVector.SPECIES_PREFERRED;
