@@ -385,11 +385,17 @@ final class CpuOptimizer implements OptimizerKernels {
     }
 
     @Override
-    public void emaUpdate(Tensor ema, Tensor src, double decay) {
-        boolean f32 = ema.dtype() == DType.F32;
-        flat("ema_update", new Tensor[] {ema, src}, new boolean[] {true, false}, (f, n) -> Parallel.forRange(n, GRAIN, (lo, hi) -> {
-            Flat e = f[0], s = f[1];
-            if (f32) {
+    public void emaUpdate(Tensor ema, Tensor src, double decay) { emaUpdateMulti(List.of(ema), List.of(src), decay); }
+
+    @Override
+    public void emaUpdateMulti(List<Tensor> emas, List<Tensor> srcs, double decay) {
+        OptimizerKernels.requireLengths("ema_update", emas.size(), srcs.size());
+        if (emas.isEmpty()) return;
+        List<Tensor[]> operands = new ArrayList<>(emas.size());
+        for (int i = 0; i < emas.size(); i++) operands.add(new Tensor[] {emas.get(i), srcs.get(i)});
+        flatMulti("ema_update", operands, new boolean[] {true, false}, os -> forEachElement(sizes(os), (k, lo, hi) -> {
+            Flat e = os[k].flat[0], s = os[k].flat[1];
+            if (e.f32()) {
                 float d = (float) decay, c = (float) (1 - decay);
                 for (long i = lo; i < hi; i += S.length()) {
                     VectorMask<Float> m = mask(i, hi);

@@ -13,7 +13,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * The multi-tensor SGD and Adam/AdamW updates, which run every parameter of a call in one
+ * The multi-tensor SGD, Adam/AdamW and EMA updates, which run every parameter of a call in one
  * parallel region cut by elements across tensor boundaries, against a scalar float loop of
  * the same formulas, bit for bit, at one thread and at three.
  */
@@ -109,6 +109,23 @@ class CpuOptimizerMultiTest {
     }
 
     @Test
+    void emaUpdateMultiEqualsTheScalarFormulaBitForBitAtAnyThreadCount() {
+        for (int threads : new int[] {1, 3}) {
+            try (Scope s = Scope.open()) {
+                List<Tensor> e = tensors(21, false), src = tensors(22, false);
+                float[][] ee = floats(e), es = floats(src);
+                float d = 0.999f, c = (float) (1 - 0.999);
+                for (int i = 0; i < ee.length; i++) {
+                    for (int j = 0; j < ee[i].length; j++) ee[i][j] = ee[i][j] * d + es[i][j] * c;
+                }
+                at(threads, () -> KERNELS.emaUpdateMulti(e, src, 0.999));
+                assertSame(ee, e, "ema at " + threads + " threads");
+                assertSame(es, src, "ema source (read only) at " + threads + " threads");
+            }
+        }
+    }
+
+    @Test
     void multiTensorCallsCheckTheirLists() {
         try (Scope s = Scope.open()) {
             List<Tensor> one = List.of(Tensor.zeros(4)), two = List.of(Tensor.zeros(4), Tensor.zeros(4));
@@ -117,6 +134,7 @@ class CpuOptimizerMultiTest {
             assertThrows(IllegalArgumentException.class, () -> KERNELS.adamMulti(one, List.of(Tensor.zeros(5)), one, one, null, 1, 0.9, 0.99, 1e-8, 0,
                     true, new long[] {1}));
             assertThrows(IllegalArgumentException.class, () -> KERNELS.sgdMulti(one, one, null, 0.1, 0.9, 0, 0, false, new boolean[] {true}));
+            assertThrows(IllegalArgumentException.class, () -> KERNELS.emaUpdateMulti(one, two, 0.9));
         }
     }
 
