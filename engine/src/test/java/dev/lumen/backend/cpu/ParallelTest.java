@@ -1,11 +1,16 @@
 package dev.lumen.backend.cpu;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.lumen.memory.Scope;
+import dev.lumen.tensor.DType;
+import dev.lumen.tensor.Generator;
+import dev.lumen.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -144,6 +149,46 @@ class ParallelTest {
             long n = 1000 + c;
             assertEquals(regions * (n * (n - 1) / 2), totals[c], "caller " + c);
         }
+    }
+
+    @Test
+    void reductionsGiveTheSameBitsWhicheverThreadRunsWhichChunk() throws Exception {
+        try (Scope s = Scope.open()) {
+            // Few outputs with much work each (split across threads, partials combined in order),
+            // many short rows, the kept-inner layout, and a whole-tensor sum.
+            Tensor x = Tensor.randn(new Generator(7), DType.F32, 3, 40_001);
+            Tensor y = Tensor.randn(new Generator(8), DType.F32, 32, 40, 33);
+            List<float[]> expected = reductions(x, y);
+            // Another thread keeps opening regions, so chunks land on different threads from run to run.
+            AtomicLong noise = new AtomicLong();
+            Thread rival = new Thread(() -> {
+                while (!Thread.currentThread().isInterrupted()) {
+                    Parallel.forRange(6, 1, (lo, hi) -> {
+                        long a = 0;
+                        for (long i = 0; i < 20_000 * (lo + 1); i++) a += i ^ lo;
+                        noise.addAndGet(a);
+                    });
+                }
+            });
+            rival.start();
+            Set<Thread> ran = ConcurrentHashMap.newKeySet();
+            try {
+                for (int run = 0; run < 6; run++) {
+                    List<float[]> got = reductions(x, y);
+                    for (int i = 0; i < expected.size(); i++) assertArrayEquals(expected.get(i), got.get(i), "reduction " + i + ", run " + run);
+                    Parallel.forRange(6, 1, (lo, hi) -> ran.add(Thread.currentThread()));
+                }
+            } finally {
+                rival.interrupt();
+                rival.join(20_000);
+            }
+            assertTrue(ran.size() > 1, "the regions ran on one thread only");
+        }
+    }
+
+    private static List<float[]> reductions(Tensor x, Tensor y) {
+        return List.of(x.sum(1).toFloats(), x.mean(0).toFloats(), y.sum(2).toFloats(), y.sum(0).toFloats(), y.sum(0, 2).toFloats(),
+                new float[] {x.sum().toFloats()[0]}, y.softmax(2).toFloats());
     }
 
     @Test
