@@ -67,13 +67,23 @@ final class WorkerPool {
         long spinUntil = System.nanoTime() + SPIN_NANOS;
         while (!region.finished()) {
             if (System.nanoTime() < spinUntil) {
-                Thread.onSpinWait();
+                pause();
                 continue;
             }
             region.waiter = Thread.currentThread();
             while (!region.finished()) LockSupport.park(region);
             region.waiter = null;
         }
+    }
+
+    /**
+     * One turn of a spin-wait. It yields the core: on a quiet machine the call returns at once,
+     * and where more threads are runnable than there are cores (other processes, a build) the
+     * thread that holds the awaited chunk, or the caller with the next region, gets the core
+     * instead of a spinner.
+     */
+    private static void pause() {
+        Thread.yield();
     }
 
     /** Lets the workers end; a region still open finishes on its caller. */
@@ -106,7 +116,7 @@ final class WorkerPool {
                     continue;
                 }
                 if (System.nanoTime() - idleSince < SPIN_NANOS) {
-                    Thread.onSpinWait();
+                    pause();
                     continue;
                 }
                 // Sleeping is set before the signal is read again, and a caller bumps the signal

@@ -165,9 +165,10 @@ class ParallelTest {
                 while (!Thread.currentThread().isInterrupted()) {
                     Parallel.forRange(6, 1, (lo, hi) -> {
                         long a = 0;
-                        for (long i = 0; i < 20_000 * (lo + 1); i++) a += i ^ lo;
+                        for (long i = 0; i < 2_000 * (lo + 1); i++) a += i ^ lo;
                         noise.addAndGet(a);
                     });
+                    Thread.yield();
                 }
             });
             rival.start();
