@@ -118,4 +118,13 @@ public interface OptimizerKernels {
      * only; src has ema's shape and dtype.
      */
     void emaUpdate(Tensor ema, Tensor src, double decay);
+
+    /**
+     * {@link #emaUpdate} for every pair of two lists (a model's whole state), one decay. This
+     * default makes one call per pair; a backend overrides it to update the list in one pass.
+     */
+    default void emaUpdateMulti(List<Tensor> emas, List<Tensor> srcs, double decay) {
+        requireLengths("ema_update", emas.size(), srcs.size());
+        for (int i = 0; i < emas.size(); i++) emaUpdate(emas.get(i), srcs.get(i), decay);
+    }
 }

@@ -3,10 +3,13 @@ package dev.lumen.optim;
 import dev.lumen.autograd.GradMode;
 import dev.lumen.memory.Scope;
 import dev.lumen.tensor.Tensor;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.function.BiConsumer;
 
 /**
  * Exponential moving average of a model's weights, as timm's ModelEmaV2: every entry of the
@@ -83,20 +86,34 @@ public final class ModelEma {
     /** Blends the model's current values into the averages. */
     public void update(Map<String, Tensor> namedState) {
         double d = decayAt(updates);
+        // Floating entries go to one multi-tensor call per device and dtype (a model's many small
+        // norms and biases share the threads); integer buffers are blended one by one.
+        Map<List<Object>, List<Tensor[]>> floating = new LinkedHashMap<>();
         forEachPair(namedState, (e, m) -> {
-            if (e.dtype().isFloating()) e.backend().optimizer().emaUpdate(e, m.dtype() == e.dtype() ? m : m.to(e.dtype()), d);
-            else if (warmup.timm()) e.backend().copy(m, e);
-            else blendInteger(e, m, d);
+            if (e.dtype().isFloating()) {
+                floating.computeIfAbsent(List.of(e.device(), e.dtype()), k -> new ArrayList<>())
+                        .add(new Tensor[] {e, m.dtype() == e.dtype() ? m : m.to(e.dtype())});
+            } else if (warmup.timm()) {
+                e.backend().copy(m, e);
+            } else {
+                blendInteger(e, m, d);
+            }
+        }, () -> {
+            for (List<Tensor[]> pairs : floating.values()) {
+                List<Tensor> emas = pairs.stream().map(p -> p[0]).toList(), srcs = pairs.stream().map(p -> p[1]).toList();
+                emas.get(0).backend().optimizer().emaUpdateMulti(emas, srcs, d);
+            }
         });
         updates++;
     }
 
     /** Copies the model's values into the averages (timm's set()). */
     public void set(Map<String, Tensor> namedState) {
-        forEachPair(namedState, (e, m) -> e.backend().copy(m, e));
+        forEachPair(namedState, (e, m) -> e.backend().copy(m, e), () -> {});
     }
 
-    private void forEachPair(Map<String, Tensor> namedState, java.util.function.BiConsumer<Tensor, Tensor> body) {
+    /** Checks the names and shapes, then runs body on every pair and finish after them, inside one scope without grad. */
+    private void forEachPair(Map<String, Tensor> namedState, BiConsumer<Tensor, Tensor> body, Runnable finish) {
         if (!namedState.keySet().equals(ema.keySet())) {
             throw new IllegalArgumentException("ModelEma: the model's names " + namedState.keySet() + " differ from the EMA's " + ema.keySet());
         }
@@ -109,6 +126,7 @@ public final class ModelEma {
                 }
                 body.accept(e, m);
             }
+            finish.run();
         }
     }
 

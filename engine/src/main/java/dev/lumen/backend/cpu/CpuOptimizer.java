@@ -6,7 +6,10 @@ import dev.lumen.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
+import java.util.function.Consumer;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
@@ -16,7 +19,8 @@ import jdk.incubator.vector.VectorSpecies;
  * CPU implementation of {@link OptimizerKernels}. F32 runs one vectorized pass per update
  * (a masked vector covers each chunk's tail); F64 runs the same formulas in scalar loops.
  * Operands that are not contiguous go through contiguous temporaries, so the kernels only
- * see flat arrays. Work splits over {@link Parallel}'s threads in fixed element ranges.
+ * see flat arrays. Work splits over {@link Parallel}'s threads in fixed element ranges; a
+ * multi-tensor update runs every tensor of the call in one region.
  */
 final class CpuOptimizer implements OptimizerKernels {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -32,8 +36,8 @@ final class CpuOptimizer implements OptimizerKernels {
     /** Lanes [i, hi) of the vector at i: all of them except in a chunk's tail. */
     private static VectorMask<Float> mask(long i, long hi) { return i + S.length() <= hi ? ALL : S.indexInRange(i, hi); }
 
-    /** A flat view of one operand: its segment and the element offset of its first element. */
-    private record Flat(MemorySegment seg, long off) {
+    /** A flat view of one operand: its segment, the element offset of its first element, and whether it holds F32 (else F64). */
+    private record Flat(MemorySegment seg, long off, boolean f32) {
         float f(long i) { return seg.getAtIndex(F, off + i); }
 
         void f(long i, float v) { seg.setAtIndex(F, off + i, v); }
@@ -53,85 +57,207 @@ final class CpuOptimizer implements OptimizerKernels {
     }
 
     /**
-     * Checks shapes and dtypes, makes contiguous stand-ins for strided operands, runs body over
-     * flat arrays, and copies written stand-ins back. written[k] marks operands the kernel updates.
+     * One tensor's operands as flat arrays: contiguous stand-ins for strided ones, copied back
+     * on close where written[k] marks an operand the kernel updates. Null operands stay null.
      */
+    private static final class Operands implements AutoCloseable {
+        final Flat[] flat;
+        final long numel;
+        private final Tensor[] given, used;
+        private final boolean[] written;
+
+        Operands(String op, Tensor[] ts, boolean[] written) {
+            Tensor ref = ts[0];
+            DType t = ref.dtype();
+            if (t != DType.F32 && t != DType.F64) throw new IllegalArgumentException(op + ": needs F32 or F64 tensors, got " + t);
+            given = ts;
+            used = new Tensor[ts.length];
+            flat = new Flat[ts.length];
+            this.written = written;
+            numel = ref.numel();
+            try {
+                for (int k = 0; k < ts.length; k++) {
+                    Tensor x = ts[k];
+                    if (x == null) continue;
+                    if (!Arrays.equals(x.shape(), ref.shape()) || x.dtype() != t) {
+                        throw new IllegalArgumentException(op + ": operand " + k + " is " + x.dtype() + Arrays.toString(x.shape())
+                                + ", expected " + t + Arrays.toString(ref.shape()));
+                    }
+                    if (x.isContiguous()) {
+                        used[k] = x;
+                    } else {
+                        used[k] = Tensor.empty(t, x.device(), x.shape());
+                        x.backend().copy(x, used[k]);
+                    }
+                    flat[k] = new Flat(used[k].storage().segment(), used[k].offset(), t == DType.F32);
+                }
+            } catch (RuntimeException e) {
+                release(false);
+                throw e;
+            }
+        }
+
+        @Override
+        public void close() { release(true); }
+
+        private void release(boolean copyBack) {
+            for (int k = 0; k < given.length; k++) {
+                if (used[k] == null || used[k] == given[k]) continue;
+                if (copyBack && written[k]) used[k].backend().copy(used[k], given[k]);
+                used[k].close();
+            }
+        }
+    }
+
+    /** Checks and flattens one tensor's operands, runs body over them, and writes stand-ins back. */
     private static void flat(String op, Tensor[] ts, boolean[] written, Body body) {
-        Tensor ref = ts[0];
-        DType t = ref.dtype();
-        if (t != DType.F32 && t != DType.F64) throw new IllegalArgumentException(op + ": needs F32 or F64 tensors, got " + t);
-        Tensor[] c = new Tensor[ts.length];
-        Flat[] f = new Flat[ts.length];
-        for (int k = 0; k < ts.length; k++) {
-            Tensor x = ts[k];
-            if (x == null) continue;
-            if (!Arrays.equals(x.shape(), ref.shape()) || x.dtype() != t) {
-                throw new IllegalArgumentException(op + ": operand " + k + " is " + x.dtype() + Arrays.toString(x.shape())
-                        + ", expected " + t + Arrays.toString(ref.shape()));
-            }
-            if (x.isContiguous()) {
-                c[k] = x;
-            } else {
-                c[k] = Tensor.empty(t, x.device(), x.shape());
-                x.backend().copy(x, c[k]);
-            }
-            f[k] = new Flat(c[k].storage().segment(), c[k].offset());
+        try (Operands o = new Operands(op, ts, written)) {
+            body.run(o.flat, o.numel);
         }
-        body.run(f, ref.numel());
-        for (int k = 0; k < ts.length; k++) {
-            if (c[k] == null || c[k] == ts[k]) continue;
-            if (written[k]) c[k].backend().copy(c[k], ts[k]);
-            c[k].close();
+    }
+
+    /** Body over elements [lo, hi) of tensor k of a multi-tensor call. */
+    @FunctionalInterface
+    private interface Piece {
+        void run(int k, long lo, long hi);
+    }
+
+    /**
+     * Runs body over every element of several tensors (sizes[k] elements each) in one parallel
+     * region, split evenly by elements as if the tensors were laid end to end: a model's many
+     * small biases and norms share the threads instead of each running alone on the caller, and
+     * the region starts once per step instead of once per tensor. The kernels are element-wise,
+     * so every element gets the same bits however the tensors are cut.
+     */
+    private static void forEachElement(long[] sizes, Piece body) {
+        long[] start = new long[sizes.length + 1];
+        for (int k = 0; k < sizes.length; k++) start[k + 1] = start[k] + sizes[k];
+        Parallel.forRange(start[sizes.length], GRAIN, (lo, hi) -> {
+            int k = Arrays.binarySearch(start, lo);
+            k = k >= 0 ? k : -k - 2;
+            for (long at = lo; at < hi; k++) {
+                long end = Math.min(hi, start[k + 1]);
+                if (end > at) body.run(k, at - start[k], end - start[k]);
+                at = Math.max(at, end);
+            }
+        });
+    }
+
+    /** Flattens the operands of every tensor of a multi-tensor call, runs body, and writes stand-ins back. */
+    private static void flatMulti(String op, List<Tensor[]> operands, boolean[] written, Consumer<Operands[]> body) {
+        Operands[] os = new Operands[operands.size()];
+        try {
+            for (int k = 0; k < os.length; k++) os[k] = new Operands(op, operands.get(k), written);
+            body.accept(os);
+        } finally {
+            for (Operands o : os) {
+                if (o != null) o.close();
+            }
         }
+    }
+
+    /** The sizes of a multi-tensor call's tensors, for {@link #forEachElement}. */
+    private static long[] sizes(Operands[] os) {
+        long[] n = new long[os.length];
+        for (int k = 0; k < os.length; k++) n[k] = os[k].numel;
+        return n;
     }
 
     @Override
     public void sgd(Tensor param, Tensor grad, Tensor momentumBuffer, double lr, double momentum, double dampening,
                     double weightDecay, boolean nesterov, boolean initBuffer) {
+        sgdMulti(List.of(param), List.of(grad), momentumBuffer == null ? null : List.of(momentumBuffer), lr, momentum, dampening,
+                weightDecay, nesterov, new boolean[] {initBuffer});
+    }
+
+    @Override
+    public void sgdMulti(List<Tensor> params, List<Tensor> grads, List<Tensor> momentumBuffers, double lr, double momentum,
+                         double dampening, double weightDecay, boolean nesterov, boolean[] initBuffers) {
+        int count = params.size();
+        OptimizerKernels.requireLengths("sgd", count, grads.size(), momentumBuffers == null ? count : momentumBuffers.size(),
+                initBuffers.length);
         boolean hasBuf = momentum != 0;
-        if (hasBuf && momentumBuffer == null) throw new IllegalArgumentException("sgd: momentum " + momentum + " needs a momentum buffer");
-        Tensor[] ts = hasBuf ? new Tensor[] {param, grad, momentumBuffer} : new Tensor[] {param, grad};
+        if (hasBuf && momentumBuffers == null) throw new IllegalArgumentException("sgd: momentum " + momentum + " needs a momentum buffer");
+        if (count == 0) return;
+        List<Tensor[]> operands = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            Tensor p = params.get(i), g = grads.get(i);
+            operands.add(hasBuf ? new Tensor[] {p, g, momentumBuffers.get(i)} : new Tensor[] {p, g});
+        }
         boolean[] written = hasBuf ? new boolean[] {true, false, true} : new boolean[] {true, false};
-        boolean f32 = param.dtype() == DType.F32;
-        flat("sgd", ts, written, (f, n) -> Parallel.forRange(n, GRAIN, (lo, hi) -> {
-            Flat p = f[0], g = f[1], b = hasBuf ? f[2] : null;
-            if (f32) {
-                float nlr = (float) -lr, mom = (float) momentum, keep = (float) (1 - dampening), wd = (float) weightDecay;
-                for (long i = lo; i < hi; i += S.length()) {
-                    VectorMask<Float> m = mask(i, hi);
-                    FloatVector pv = p.load(i, m);
-                    FloatVector d = g.load(i, m);
-                    if (weightDecay != 0) d = d.add(pv.mul(wd));
-                    if (hasBuf) {
-                        FloatVector buf = initBuffer ? d : b.load(i, m).mul(mom).add(d.mul(keep));
-                        b.store(buf, i, m);
-                        d = nesterov ? d.add(buf.mul(mom)) : buf;
-                    }
-                    p.store(pv.add(d.mul(nlr)), i, m);
+        flatMulti("sgd", operands, written, os -> forEachElement(sizes(os), (k, lo, hi) ->
+                sgdRange(os[k].flat, lo, hi, lr, momentum, dampening, weightDecay, nesterov, initBuffers[k])));
+    }
+
+    /** The SGD update of elements [lo, hi) of one parameter (f: param, grad and, with momentum, its buffer). */
+    private static void sgdRange(Flat[] f, long lo, long hi, double lr, double momentum, double dampening, double weightDecay,
+                                 boolean nesterov, boolean initBuffer) {
+        Flat p = f[0], g = f[1], b = f.length > 2 ? f[2] : null;
+        boolean hasBuf = b != null;
+        if (p.f32()) {
+            float nlr = (float) -lr, mom = (float) momentum, keep = (float) (1 - dampening), wd = (float) weightDecay;
+            for (long i = lo; i < hi; i += S.length()) {
+                VectorMask<Float> m = mask(i, hi);
+                FloatVector pv = p.load(i, m);
+                FloatVector d = g.load(i, m);
+                if (weightDecay != 0) d = d.add(pv.mul(wd));
+                if (hasBuf) {
+                    FloatVector buf = initBuffer ? d : b.load(i, m).mul(mom).add(d.mul(keep));
+                    b.store(buf, i, m);
+                    d = nesterov ? d.add(buf.mul(mom)) : buf;
                 }
-            } else {
-                for (long i = lo; i < hi; i++) {
-                    double pv = p.d(i);
-                    double d = g.d(i);
-                    if (weightDecay != 0) d = d + weightDecay * pv;
-                    if (hasBuf) {
-                        double buf = initBuffer ? d : b.d(i) * momentum + (1 - dampening) * d;
-                        b.d(i, buf);
-                        d = nesterov ? d + momentum * buf : buf;
-                    }
-                    p.d(i, pv - lr * d);
-                }
+                p.store(pv.add(d.mul(nlr)), i, m);
             }
-        }));
+        } else {
+            for (long i = lo; i < hi; i++) {
+                double pv = p.d(i);
+                double d = g.d(i);
+                if (weightDecay != 0) d = d + weightDecay * pv;
+                if (hasBuf) {
+                    double buf = initBuffer ? d : b.d(i) * momentum + (1 - dampening) * d;
+                    b.d(i, buf);
+                    d = nesterov ? d + momentum * buf : buf;
+                }
+                p.d(i, pv - lr * d);
+            }
+        }
     }
 
     @Override
     public void adam(Tensor param, Tensor grad, Tensor expAvg, Tensor expAvgSq, Tensor maxExpAvgSq, double lr, double beta1,
                      double beta2, double eps, double weightDecay, boolean decoupled, long step) {
-        if (step < 1) throw new IllegalArgumentException("adam: step counts from 1, got " + step);
-        boolean ams = maxExpAvgSq != null;
-        Tensor[] ts = ams ? new Tensor[] {param, grad, expAvg, expAvgSq, maxExpAvgSq} : new Tensor[] {param, grad, expAvg, expAvgSq};
+        adamMulti(List.of(param), List.of(grad), List.of(expAvg), List.of(expAvgSq), maxExpAvgSq == null ? null : List.of(maxExpAvgSq),
+                lr, beta1, beta2, eps, weightDecay, decoupled, new long[] {step});
+    }
+
+    @Override
+    public void adamMulti(List<Tensor> params, List<Tensor> grads, List<Tensor> expAvgs, List<Tensor> expAvgSqs,
+                          List<Tensor> maxExpAvgSqs, double lr, double beta1, double beta2, double eps, double weightDecay,
+                          boolean decoupled, long[] steps) {
+        String op = decoupled ? "adamw" : "adam";
+        int count = params.size();
+        OptimizerKernels.requireLengths(op, count, grads.size(), expAvgs.size(), expAvgSqs.size(),
+                maxExpAvgSqs == null ? count : maxExpAvgSqs.size(), steps.length);
+        for (long step : steps) {
+            if (step < 1) throw new IllegalArgumentException(op + ": step counts from 1, got " + step);
+        }
+        if (count == 0) return;
+        boolean ams = maxExpAvgSqs != null;
+        List<Tensor[]> operands = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            Tensor p = params.get(i), g = grads.get(i), m = expAvgs.get(i), v = expAvgSqs.get(i);
+            operands.add(ams ? new Tensor[] {p, g, m, v, maxExpAvgSqs.get(i)} : new Tensor[] {p, g, m, v});
+        }
         boolean[] written = ams ? new boolean[] {true, false, true, true, true} : new boolean[] {true, false, true, true};
+        flatMulti(op, operands, written, os -> forEachElement(sizes(os), (k, lo, hi) ->
+                adamRange(os[k].flat, lo, hi, lr, beta1, beta2, eps, weightDecay, decoupled, steps[k])));
+    }
+
+    /** The Adam/AdamW update of elements [lo, hi) of one parameter (f: param, grad, exp_avg, exp_avg_sq and, with AMSGrad, the max). */
+    private static void adamRange(Flat[] f, long lo, long hi, double lr, double beta1, double beta2, double eps, double weightDecay,
+                                  boolean decoupled, long step) {
+        Flat p = f[0], g = f[1], m1 = f[2], m2 = f[3], mx = f.length > 4 ? f[4] : null;
+        boolean ams = mx != null;
         boolean l2 = !decoupled && weightDecay != 0;
         boolean shrink = decoupled && weightDecay != 0;
         // Scalars as torch computes them: in double on the host, then rounded to the tensor dtype.
@@ -139,48 +265,44 @@ final class CpuOptimizer implements OptimizerKernels {
         double bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
         double stepSize = lr / bc1;
         double decay = 1 - lr * weightDecay;
-        boolean f32 = param.dtype() == DType.F32;
-        flat(decoupled ? "adamw" : "adam", ts, written, (f, n) -> Parallel.forRange(n, GRAIN, (lo, hi) -> {
-            Flat p = f[0], g = f[1], m1 = f[2], m2 = f[3], mx = ams ? f[4] : null;
-            if (f32) {
-                float b1 = (float) beta1, b2 = (float) beta2, c1 = (float) (1 - beta1), c2 = (float) (1 - beta2);
-                float wd = (float) weightDecay, dec = (float) decay, nss = (float) -stepSize, bc = (float) bc2Sqrt, ep = (float) eps;
-                for (long i = lo; i < hi; i += S.length()) {
-                    VectorMask<Float> m = mask(i, hi);
-                    FloatVector pv = p.load(i, m);
-                    FloatVector gv = g.load(i, m);
-                    if (l2) gv = gv.add(pv.mul(wd));
-                    if (shrink) pv = pv.mul(dec);
-                    FloatVector a = m1.load(i, m).mul(b1).add(gv.mul(c1));
-                    FloatVector v = m2.load(i, m).mul(b2).add(gv.mul(c2).mul(gv));
-                    m1.store(a, i, m);
-                    m2.store(v, i, m);
-                    if (ams) {
-                        v = v.max(mx.load(i, m));
-                        mx.store(v, i, m);
-                    }
-                    FloatVector denom = v.sqrt().div(bc).add(ep);
-                    p.store(pv.add(a.mul(nss).div(denom)), i, m);
+        if (p.f32()) {
+            float b1 = (float) beta1, b2 = (float) beta2, c1 = (float) (1 - beta1), c2 = (float) (1 - beta2);
+            float wd = (float) weightDecay, dec = (float) decay, nss = (float) -stepSize, bc = (float) bc2Sqrt, ep = (float) eps;
+            for (long i = lo; i < hi; i += S.length()) {
+                VectorMask<Float> m = mask(i, hi);
+                FloatVector pv = p.load(i, m);
+                FloatVector gv = g.load(i, m);
+                if (l2) gv = gv.add(pv.mul(wd));
+                if (shrink) pv = pv.mul(dec);
+                FloatVector a = m1.load(i, m).mul(b1).add(gv.mul(c1));
+                FloatVector v = m2.load(i, m).mul(b2).add(gv.mul(c2).mul(gv));
+                m1.store(a, i, m);
+                m2.store(v, i, m);
+                if (ams) {
+                    v = v.max(mx.load(i, m));
+                    mx.store(v, i, m);
                 }
-            } else {
-                for (long i = lo; i < hi; i++) {
-                    double pv = p.d(i);
-                    double gv = g.d(i);
-                    if (l2) gv = gv + weightDecay * pv;
-                    if (shrink) pv = pv * decay;
-                    double a = m1.d(i) * beta1 + (1 - beta1) * gv;
-                    double v = m2.d(i) * beta2 + (1 - beta2) * gv * gv;
-                    m1.d(i, a);
-                    m2.d(i, v);
-                    if (ams) {
-                        v = Math.max(v, mx.d(i));
-                        mx.d(i, v);
-                    }
-                    double denom = Math.sqrt(v) / bc2Sqrt + eps;
-                    p.d(i, pv + -stepSize * a / denom);
-                }
+                FloatVector denom = v.sqrt().div(bc).add(ep);
+                p.store(pv.add(a.mul(nss).div(denom)), i, m);
             }
-        }));
+        } else {
+            for (long i = lo; i < hi; i++) {
+                double pv = p.d(i);
+                double gv = g.d(i);
+                if (l2) gv = gv + weightDecay * pv;
+                if (shrink) pv = pv * decay;
+                double a = m1.d(i) * beta1 + (1 - beta1) * gv;
+                double v = m2.d(i) * beta2 + (1 - beta2) * gv * gv;
+                m1.d(i, a);
+                m2.d(i, v);
+                if (ams) {
+                    v = Math.max(v, mx.d(i));
+                    mx.d(i, v);
+                }
+                double denom = Math.sqrt(v) / bc2Sqrt + eps;
+                p.d(i, pv + -stepSize * a / denom);
+            }
+        }
     }
 
     @Override
@@ -263,11 +385,17 @@ final class CpuOptimizer implements OptimizerKernels {
     }
 
     @Override
-    public void emaUpdate(Tensor ema, Tensor src, double decay) {
-        boolean f32 = ema.dtype() == DType.F32;
-        flat("ema_update", new Tensor[] {ema, src}, new boolean[] {true, false}, (f, n) -> Parallel.forRange(n, GRAIN, (lo, hi) -> {
-            Flat e = f[0], s = f[1];
-            if (f32) {
+    public void emaUpdate(Tensor ema, Tensor src, double decay) { emaUpdateMulti(List.of(ema), List.of(src), decay); }
+
+    @Override
+    public void emaUpdateMulti(List<Tensor> emas, List<Tensor> srcs, double decay) {
+        OptimizerKernels.requireLengths("ema_update", emas.size(), srcs.size());
+        if (emas.isEmpty()) return;
+        List<Tensor[]> operands = new ArrayList<>(emas.size());
+        for (int i = 0; i < emas.size(); i++) operands.add(new Tensor[] {emas.get(i), srcs.get(i)});
+        flatMulti("ema_update", operands, new boolean[] {true, false}, os -> forEachElement(sizes(os), (k, lo, hi) -> {
+            Flat e = os[k].flat[0], s = os[k].flat[1];
+            if (e.f32()) {
                 float d = (float) decay, c = (float) (1 - decay);
                 for (long i = lo; i < hi; i += S.length()) {
                     VectorMask<Float> m = mask(i, hi);

@@ -1,14 +1,19 @@
 package dev.lumen.backend.cpu;
 
-import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.ForkJoinTask;
-import java.util.ArrayList;
-import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * The CPU backend's threads. All cores by default; LUMEN_NUM_THREADS or
- * {@link #setThreads(int)} change it. Work is split into at most one chunk per thread
- * (plus a little slack), never finer than a grain, so small tensors stay on the caller.
+ * {@link #setThreads(int)} change it. A region of {@code threads} runs on the calling thread
+ * and {@code threads - 1} workers, so there are never more runnable threads than the count
+ * (a pool of {@code threads} workers beside a caller that also works had one too many, and a
+ * worker parked between regions woke too late to take its share of short ones).
+ *
+ * <p>Work is cut into at most two chunks per thread (never finer than a grain, so small tensors
+ * stay on the caller). The chunks depend only on the size, the grain and the thread count;
+ * whichever thread is free claims the next one, so a slow or descheduled thread holds back at
+ * most one chunk, and a body that writes results per chunk gives the same bits on every run.
  */
 public final class Parallel {
     /** Body over the half-open range [lo, hi). */
@@ -18,9 +23,9 @@ public final class Parallel {
     }
 
     private static volatile int threads = initialThreads();
-    /** Set while the calling thread runs its own chunk of a region, so nested regions run inline there too. */
+    /** Set while the calling thread runs chunks of its own region, so nested regions run inline there too. */
     private static final ThreadLocal<Boolean> IN_REGION = ThreadLocal.withInitial(() -> false);
-    private static volatile ForkJoinPool pool = new ForkJoinPool(threads);
+    private static volatile WorkerPool pool = WorkerPool.start(threads);
 
     private Parallel() {}
 
@@ -32,7 +37,7 @@ public final class Parallel {
                 int n = Integer.parseInt(prop.trim());
                 if (n >= 1) return n;
             } catch (NumberFormatException ignored) {
-                // fall through to the default, as an unset value would
+                // fall through to the error below, as for a count below 1
             }
             throw new IllegalArgumentException("LUMEN_NUM_THREADS / lumen.threads must be a positive integer, not '" + prop + "'");
         }
@@ -44,40 +49,89 @@ public final class Parallel {
     public static synchronized void setThreads(int n) {
         if (n < 1) throw new IllegalArgumentException("thread count must be >= 1, not " + n);
         if (n == threads) return;
-        ForkJoinPool old = pool;
+        WorkerPool old = pool;
         threads = n;
-        pool = new ForkJoinPool(n);
-        old.shutdown();
+        pool = WorkerPool.start(n);
+        old.stop();
     }
 
-    /** Whether the calling thread is inside a parallel region (a worker, or the caller running its chunk). */
-    public static boolean inRegion() { return ForkJoinTask.inForkJoinPool() || IN_REGION.get(); }
+    /** Whether the calling thread is inside a parallel region (a worker, or a caller running its chunks). */
+    public static boolean inRegion() { return Thread.currentThread() instanceof WorkerPool.Worker || IN_REGION.get(); }
+
+    /** The number of chunks forRange cuts n iterations into at this grain and thread count. */
+    static long chunks(long n, long grain, int t) { return Math.min(t * 2L, Math.max(1, n / Math.max(grain, 1))); }
 
     /**
      * Runs body over [0, n) in chunks of at least grain iterations. Inside a region it runs
      * inline: the outer split already uses every thread, and a nested one would only add waits.
+     * The first exception a chunk throws is rethrown here once every started chunk has ended.
      */
     public static void forRange(long n, long grain, Range body) {
         if (n <= 0) return;
         int t = threads;
-        long chunks = Math.min(t * 2L, Math.max(1, n / Math.max(grain, 1)));
+        long chunks = chunks(n, grain, t);
         if (chunks <= 1 || t == 1 || inRegion()) {
             body.run(0, n);
             return;
         }
-        long step = (n + chunks - 1) / chunks;
-        List<ForkJoinTask<?>> tasks = new ArrayList<>();
-        for (long lo = step; lo < n; lo += step) {
-            final long a = lo;
-            final long b = Math.min(n, lo + step);
-            tasks.add(pool.submit(() -> body.run(a, b)));
-        }
+        Region region = new Region(n, (n + chunks - 1) / chunks, body);
         IN_REGION.set(true);
         try {
-            body.run(0, Math.min(n, step));
+            pool.run(region);
         } finally {
             IN_REGION.set(false);
         }
-        for (ForkJoinTask<?> task : tasks) task.join();
+    }
+
+    /** One forRange call: its chunks, which of them are claimed and which have ended. */
+    static final class Region {
+        private final long n, step;
+        private final int count;
+        private final Range body;
+        private final AtomicInteger next = new AtomicInteger();
+        private final AtomicInteger unfinished;
+        private volatile Throwable failure;
+        /** The caller, when it parks waiting for the last chunk. */
+        volatile Thread waiter;
+
+        Region(long n, long step, Range body) {
+            this.n = n;
+            this.step = step;
+            this.count = (int) ((n + step - 1) / step);
+            this.body = body;
+            this.unfinished = new AtomicInteger(count);
+        }
+
+        /** Whether chunks are left to claim. */
+        boolean open() { return next.get() < count; }
+
+        boolean finished() { return unfinished.get() == 0; }
+
+        /** Claims and runs chunks until none is left; returns whether it ran any. */
+        boolean work() {
+            boolean ran = false;
+            int c;
+            while ((c = next.getAndIncrement()) < count) {
+                ran = true;
+                try {
+                    if (failure == null) body.run(c * step, Math.min(n, (c + 1) * step));
+                } catch (Throwable e) {
+                    if (failure == null) failure = e;
+                } finally {
+                    if (unfinished.decrementAndGet() == 0) {
+                        Thread w = waiter;
+                        if (w != null) LockSupport.unpark(w);
+                    }
+                }
+            }
+            return ran;
+        }
+
+        void rethrow() {
+            Throwable e = failure;
+            if (e instanceof RuntimeException r) throw r;
+            if (e instanceof Error err) throw err;
+            if (e != null) throw new IllegalStateException(e);
+        }
     }
 }

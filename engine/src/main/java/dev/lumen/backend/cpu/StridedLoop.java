@@ -75,20 +75,30 @@ public final class StridedLoop {
         return n;
     }
 
-    /** Runs body over every row, rows split across threads when there is enough work. */
+    /** Longer rows are cut into pieces of this many elements, so that one long row (a contiguous copy or fill) still uses every thread. */
+    static final int PIECE = 1 << 15;
+
+    /**
+     * Runs body over every row, split across threads when there is enough work. A row longer
+     * than {@link #PIECE} goes to the body as pieces at fixed multiples of PIECE, which depend
+     * on nothing but the row length; the bodies are element-wise, so any cut gives the same result.
+     */
     public void forEachRow(Row body) {
         int last = shape.length - 1;
         int len = shape[last];
         int ops = strides.length;
         int[] step = new int[ops];
         for (int k = 0; k < ops; k++) step[k] = strides[k][last];
+        int pieces = Math.max(1, (len + PIECE - 1) / PIECE);
+        int pieceLen = pieces == 1 ? len : PIECE;
         long rows = rows();
-        long grain = Math.max(1, 16384 / Math.max(len, 1));
-        Parallel.forRange(rows, grain, (lo, hi) -> {
-            long[] base = new long[ops];
+        long grain = Math.max(1, 16384 / Math.max(pieceLen, 1));
+        Parallel.forRange(rows * pieces, grain, (lo, hi) -> {
+            long[] base = new long[ops], at = new long[ops];
             int[] idx = new int[Math.max(last, 0)];
-            // Position the odometer at row lo.
-            long rem = lo;
+            // Position the odometer at the row of unit lo.
+            long row = lo / pieces;
+            long rem = row;
             for (int d = last - 1; d >= 0; d--) {
                 idx[d] = (int) (rem % shape[d]);
                 rem /= shape[d];
@@ -98,8 +108,17 @@ public final class StridedLoop {
                 for (int d = 0; d < last; d++) b += (long) idx[d] * strides[k][d];
                 base[k] = b;
             }
-            for (long row = lo; row < hi; row++) {
-                body.run(base, len, step);
+            for (long unit = lo; unit < hi; ) {
+                int piece = (int) (unit % pieces);
+                int from = piece * pieceLen, n = Math.min(len - from, pieceLen);
+                if (from == 0 && n == len) {
+                    body.run(base, len, step);
+                } else {
+                    for (int k = 0; k < ops; k++) at[k] = base[k] + (long) from * step[k];
+                    body.run(at, n, step);
+                }
+                unit++;
+                if (unit % pieces != 0) continue;
                 for (int d = last - 1; d >= 0; d--) {
                     idx[d]++;
                     for (int k = 0; k < ops; k++) base[k] += strides[k][d];

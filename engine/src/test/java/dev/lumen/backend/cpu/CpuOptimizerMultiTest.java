@@ -1,0 +1,179 @@
+package dev.lumen.backend.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import dev.lumen.memory.Scope;
+import dev.lumen.tensor.DType;
+import dev.lumen.tensor.Generator;
+import dev.lumen.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The multi-tensor SGD, Adam/AdamW and EMA updates, which run every parameter of a call in one
+ * parallel region cut by elements across tensor boundaries, against a scalar float loop of
+ * the same formulas, bit for bit, at one thread and at three.
+ */
+class CpuOptimizerMultiTest {
+    /** Sizes that put chunk boundaries inside tensors and tensors inside chunks; the last tensor is a transposed (strided) view. */
+    private static final int[][] SHAPES = {{1}, {7}, {33}, {40_000}, {3, 0}, {100_003}, {257}, {129, 513}};
+
+    private static final CpuOptimizer KERNELS = new CpuOptimizer();
+
+    private static List<Tensor> tensors(long seed, boolean positive) {
+        Generator g = new Generator(seed);
+        List<Tensor> ts = new ArrayList<>();
+        for (int i = 0; i < SHAPES.length; i++) {
+            Tensor t = Tensor.randn(g, DType.F32, SHAPES[i]);
+            if (positive) t = t.mul(t);
+            // Made contiguous as [513, 129], then viewed transposed: the kernel sees a strided [129, 513].
+            ts.add(i == SHAPES.length - 1 ? t.transpose(0, 1).contiguous().transpose(0, 1) : t.contiguous());
+        }
+        return ts;
+    }
+
+    private static float[][] floats(List<Tensor> ts) {
+        float[][] out = new float[ts.size()][];
+        for (int i = 0; i < ts.size(); i++) out[i] = ts.get(i).toFloats();
+        return out;
+    }
+
+    private static void assertSame(float[][] expected, List<Tensor> actual, String what) {
+        for (int i = 0; i < expected.length; i++) assertArrayEquals(expected[i], actual.get(i).toFloats(), what + " tensor " + i);
+    }
+
+    /** Runs body at the given thread count, restoring the previous one. */
+    private static void at(int threads, Runnable body) {
+        int before = Parallel.threads();
+        Parallel.setThreads(threads);
+        try {
+            body.run();
+        } finally {
+            Parallel.setThreads(before);
+        }
+    }
+
+    @Test
+    void adamMultiEqualsTheScalarFormulaBitForBitAtAnyThreadCount() {
+        for (boolean decoupled : new boolean[] {false, true}) {
+            for (boolean ams : new boolean[] {false, true}) {
+                for (int threads : new int[] {1, 3}) {
+                    try (Scope s = Scope.open()) {
+                        List<Tensor> p = tensors(1, false), g = tensors(2, false), m = tensors(3, false), v = tensors(4, true);
+                        List<Tensor> mx = ams ? tensors(5, true) : null;
+                        long[] steps = new long[SHAPES.length];
+                        for (int i = 0; i < steps.length; i++) steps[i] = 1 + 3L * i;
+                        double lr = 0.01, b1 = 0.9, b2 = 0.99, eps = 1e-8, wd = 0.05;
+                        float[][] ep = floats(p), eg = floats(g), em = floats(m), ev = floats(v), emx = ams ? floats(mx) : null;
+                        for (int i = 0; i < ep.length; i++) {
+                            adamReference(ep[i], eg[i], em[i], ev[i], ams ? emx[i] : null, lr, b1, b2, eps, wd, decoupled, steps[i]);
+                        }
+                        at(threads, () -> KERNELS.adamMulti(p, g, m, v, mx, lr, b1, b2, eps, wd, decoupled, steps));
+                        String what = (decoupled ? "adamw" : "adam") + (ams ? " amsgrad" : "") + " at " + threads + " threads";
+                        assertSame(ep, p, what + " param");
+                        assertSame(em, m, what + " exp_avg");
+                        assertSame(ev, v, what + " exp_avg_sq");
+                        if (ams) assertSame(emx, mx, what + " max_exp_avg_sq");
+                        assertSame(eg, g, what + " grad (read only)");
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void sgdMultiEqualsTheScalarFormulaBitForBitAtAnyThreadCount() {
+        // {momentum, dampening, weight decay, nesterov}
+        double[][] configs = {{0, 0, 0, 0}, {0, 0, 0.01, 0}, {0.9, 0.1, 0.01, 0}, {0.9, 0, 0.001, 1}};
+        for (double[] c : configs) {
+            boolean hasBuf = c[0] != 0;
+            for (int threads : new int[] {1, 3}) {
+                try (Scope s = Scope.open()) {
+                    List<Tensor> p = tensors(11, false), g = tensors(12, false), b = hasBuf ? tensors(13, false) : null;
+                    boolean[] init = new boolean[SHAPES.length];
+                    for (int i = 0; i < init.length; i++) init[i] = i % 3 == 0;
+                    float[][] ep = floats(p), eb = hasBuf ? floats(b) : null, eg = floats(g);
+                    for (int i = 0; i < ep.length; i++) {
+                        sgdReference(ep[i], eg[i], hasBuf ? eb[i] : null, 0.1, c[0], c[1], c[2], c[3] != 0, init[i]);
+                    }
+                    at(threads, () -> KERNELS.sgdMulti(p, g, b, 0.1, c[0], c[1], c[2], c[3] != 0, init));
+                    String what = "sgd " + Arrays.toString(c) + " at " + threads + " threads";
+                    assertSame(ep, p, what + " param");
+                    if (hasBuf) assertSame(eb, b, what + " momentum buffer");
+                }
+            }
+        }
+    }
+
+    @Test
+    void emaUpdateMultiEqualsTheScalarFormulaBitForBitAtAnyThreadCount() {
+        for (int threads : new int[] {1, 3}) {
+            try (Scope s = Scope.open()) {
+                List<Tensor> e = tensors(21, false), src = tensors(22, false);
+                float[][] ee = floats(e), es = floats(src);
+                float d = 0.999f, c = (float) (1 - 0.999);
+                for (int i = 0; i < ee.length; i++) {
+                    for (int j = 0; j < ee[i].length; j++) ee[i][j] = ee[i][j] * d + es[i][j] * c;
+                }
+                at(threads, () -> KERNELS.emaUpdateMulti(e, src, 0.999));
+                assertSame(ee, e, "ema at " + threads + " threads");
+                assertSame(es, src, "ema source (read only) at " + threads + " threads");
+            }
+        }
+    }
+
+    @Test
+    void multiTensorCallsCheckTheirLists() {
+        try (Scope s = Scope.open()) {
+            List<Tensor> one = List.of(Tensor.zeros(4)), two = List.of(Tensor.zeros(4), Tensor.zeros(4));
+            assertThrows(IllegalArgumentException.class, () -> KERNELS.adamMulti(one, two, one, one, null, 1, 0.9, 0.99, 1e-8, 0, true, new long[] {1}));
+            assertThrows(IllegalArgumentException.class, () -> KERNELS.adamMulti(one, one, one, one, null, 1, 0.9, 0.99, 1e-8, 0, true, new long[] {0}));
+            assertThrows(IllegalArgumentException.class, () -> KERNELS.adamMulti(one, List.of(Tensor.zeros(5)), one, one, null, 1, 0.9, 0.99, 1e-8, 0,
+                    true, new long[] {1}));
+            assertThrows(IllegalArgumentException.class, () -> KERNELS.sgdMulti(one, one, null, 0.1, 0.9, 0, 0, false, new boolean[] {true}));
+            assertThrows(IllegalArgumentException.class, () -> KERNELS.emaUpdateMulti(one, two, 0.9));
+        }
+    }
+
+    /** torch's Adam/AdamW in float, one element at a time, in the order the kernel rounds. */
+    private static void adamReference(float[] p, float[] g, float[] m, float[] v, float[] mx, double lr, double beta1, double beta2,
+                                      double eps, double wd, boolean decoupled, long step) {
+        double bc1 = 1 - Math.pow(beta1, step), bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
+        float b1 = (float) beta1, b2 = (float) beta2, c1 = (float) (1 - beta1), c2 = (float) (1 - beta2);
+        float w = (float) wd, dec = (float) (1 - lr * wd), nss = (float) (-lr / bc1), bc = (float) bc2Sqrt, ep = (float) eps;
+        for (int i = 0; i < p.length; i++) {
+            float pv = p[i], gv = g[i];
+            if (!decoupled && wd != 0) gv = gv + pv * w;
+            if (decoupled && wd != 0) pv = pv * dec;
+            float a = m[i] * b1 + gv * c1;
+            float s = v[i] * b2 + gv * c2 * gv;
+            m[i] = a;
+            v[i] = s;
+            if (mx != null) {
+                s = Math.max(s, mx[i]);
+                mx[i] = s;
+            }
+            float denom = (float) Math.sqrt(s) / bc + ep;
+            p[i] = pv + a * nss / denom;
+        }
+    }
+
+    /** torch's SGD in float, one element at a time. */
+    private static void sgdReference(float[] p, float[] g, float[] b, double lr, double momentum, double dampening, double wd,
+                                     boolean nesterov, boolean init) {
+        float nlr = (float) -lr, mom = (float) momentum, keep = (float) (1 - dampening), w = (float) wd;
+        for (int i = 0; i < p.length; i++) {
+            float d = g[i];
+            if (wd != 0) d = d + p[i] * w;
+            if (b != null) {
+                float buf = init ? d : b[i] * mom + d * keep;
+                b[i] = buf;
+                d = nesterov ? d + buf * mom : buf;
+            }
+            p[i] = p[i] + d * nlr;
+        }
+    }
+}
