@@ -22,7 +22,7 @@ import java.util.Locale;
  * under the --amp autocast, cross-entropy, loss-scaled backward, unscale, one host
  * read of loss and overflow flag, AdamW step or skip) on one synthetic batch, repeated: warm-up
  * steps, then timed steps with the device synchronized before the clock starts and after it
- * stops. tools/peers/train_throughput_peer.py prints the same table for PyTorch.
+ * stops. bench/peers/train_throughput_peer.py prints the same table for PyTorch.
  *
  * <p>Under the emulated driver it runs one tiny step per model (batch 2, 32x32) as a smoke check
  * and says so: the figures then measure the CPU emulation, not a GPU.
