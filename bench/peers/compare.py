@@ -42,7 +42,7 @@ def main(path):
         if not hasattr(module, "BENCH"):
             continue  # a standalone timing script (vit_step_peer.py), not a JMH peer
         if not any(k.startswith(module.BENCH + ".") for k in lumen):
-            continue  # only peers of benchmarks that ran: the scan's torch loop takes minutes
+            continue  # only peers of benchmarks that ran
         for key, torch_ms in module.run().items():
             if key in lumen:
                 rows.append((key, lumen[key], torch_ms))
