@@ -83,6 +83,11 @@ class Side:
             except (BrokenPipeError, OSError, subprocess.TimeoutExpired):
                 self.proc.kill()
                 self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            try:
+                pipe.close()
+            except OSError:
+                pass  # a dead reader's pipe: nothing left to flush
         self.log.close()
 
 
@@ -93,7 +98,7 @@ def run_job(args, model, mode, batch, out_dir):
     lumen_env = {**os.environ, "LUMEN_NUM_THREADS": str(args.threads)}
     tag = f"{model}-{mode}-b{batch}"
     lumen = Side("lumen benchmark", shlex.split(args.lumen) + ["benchmark"] + common, os.path.join(out_dir, tag + ".lumen.log"), lumen_env)
-    torch = Side("pytorch peer", [args.python, os.path.join(HERE, "model_benchmark_peer.py")] + common,
+    torch = Side("pytorch peer", [args.python, args.peer] + getattr(args, "peer_args", []) + common,
                  os.path.join(out_dir, tag + ".pytorch.log"), env)
     sides = [lumen, torch]
     try:
@@ -128,11 +133,25 @@ def jobs(args):
     return out
 
 
-def main(argv):
+def note(args, load):
+    return (f"Load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} now; medians of {args.rounds * args.steps_per_round} "
+            f"interleaved steps per side.")
+
+
+def write(args, load, results, csv, failed):
+    with open(os.path.join(args.out, "bench-models.csv"), "w") as f:
+        f.write(",".join(COLUMNS) + "\n" + "".join(line + "\n" for line in csv))
+    with open(os.path.join(args.out, "bench-models.md"), "w") as f:
+        f.write((ratio_table.markdown(results) if results else "No model ran.\n") + "\n" + note(args, load) + "\n"
+                + "".join(f"\nFailed: {line}\n" for line in failed))
+
+
+def main_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--models", default="", help="comma-separated (default: the issue's seven; inference for resnet50 and vit_small)")
     p.add_argument("--lumen", default=os.path.join(ROOT, "bin", "lumen"), help="the lumen launcher command")
     p.add_argument("--python", default=sys.executable, help="the python with PyTorch 2.13 and timm 1.0")
+    p.add_argument("--peer", default=os.path.join(HERE, "model_benchmark_peer.py"), help=argparse.SUPPRESS)  # tests put a stand-in here
     p.add_argument("--batch", type=int, default=8, help="training batch (default 8)")
     p.add_argument("--inference-batch", type=int, default=32, help="inference batch (default 32)")
     p.add_argument("--img-size", type=int, default=224)
@@ -143,7 +162,11 @@ def main(argv):
     p.add_argument("--ready-timeout", type=float, default=1200, help="seconds to build and warm up a model")
     p.add_argument("--step-timeout", type=float, default=600, help="seconds one step may take")
     p.add_argument("--out", default=os.path.join(ROOT, "bench", "target", "bench-models"))
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def main(argv):
+    args = main_args(argv)
     os.makedirs(args.out, exist_ok=True)
     load = os.getloadavg()[0]
     print(f"bench-models: Lumen and PyTorch in turns, {args.rounds} rounds of {args.steps_per_round} step(s) after {args.warmup} "
@@ -159,18 +182,13 @@ def main(argv):
             continue
         results.append(r)
         csv += rows
+        write(args, load, results, csv, failed)  # after every model, so a stopped run keeps what it measured
         print(f"bench-models: {model} {mode} batch {batch}: PyTorch {r['torch_ms']:.1f} ms, Lumen {r['lumen_ms']:.1f} ms "
               f"(ratio {r['torch_ms'] / r['lumen_ms']:.2f}), peak RSS {r['lumen_rss']:.0f} / {r['torch_rss']:.0f} MiB; "
               f"{time.time() - t0:.0f} s; PyTorch side: {r['impl']}", flush=True)
-    load_end = os.getloadavg()[0]
-    with open(os.path.join(args.out, "bench-models.csv"), "w") as f:
-        f.write(",".join(COLUMNS) + "\n" + "".join(line + "\n" for line in csv))
-    note = f"Load average {load:.1f} at the start, {load_end:.1f} at the end; medians of {args.rounds * args.steps_per_round} interleaved steps."
-    with open(os.path.join(args.out, "bench-models.md"), "w") as f:
-        f.write((ratio_table.markdown(results) if results else "No model ran.\n") + "\n" + note + "\n"
-                + "".join(f"\nFailed: {line}\n" for line in failed))
+    write(args, load, results, csv, failed)
     if results:
-        print("\n" + ratio_table.text(results) + note)
+        print("\n" + ratio_table.text(results) + note(args, load))
     print(f"bench-models: wrote {os.path.join(args.out, 'bench-models.csv')} and bench-models.md")
     return 1 if failed else 0
 

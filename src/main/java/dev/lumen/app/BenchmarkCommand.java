@@ -105,7 +105,7 @@ public final class BenchmarkCommand implements Callable<Integer> {
         if (steps != null && steps < 1) throw new IllegalArgumentException("--steps must be >= 1, got " + steps);
         if (duration != null && !(duration > 0)) throw new IllegalArgumentException("--duration must be > 0 seconds, got " + duration);
         if (threads != null && threads < 1) throw new IllegalArgumentException("--threads must be >= 1, got " + threads);
-        Amp precision = amp ? Amp.parse(ampDtype.replace("bfloat16", "bf16").replace("float16", "f16")) : Amp.OFF;
+        Amp precision = amp ? ampType() : Amp.OFF;
         for (String m : models) ModelRegistry.entry(m); // an unknown name fails before anything runs, with the nearest names
         if (serve && (models.size() != 1 || modes.size() != 1)) {
             throw new IllegalArgumentException("--serve takes one --model and --bench train or inference");
@@ -129,6 +129,17 @@ public final class BenchmarkCommand implements Callable<Integer> {
         return 0;
     }
 
+    private Amp ampType() {
+        Amp a = null;
+        try {
+            a = Amp.parse(ampDtype);
+        } catch (IllegalArgumentException e) {
+            // named below, with this option's name
+        }
+        if (a == null || !a.on()) throw new IllegalArgumentException("--amp-dtype must be bfloat16 or float16, got '" + ampDtype + "'");
+        return a;
+    }
+
     private double[] timed(ModelBenchmark b) {
         List<Double> ms = new ArrayList<>();
         long end = duration == null ? 0 : System.nanoTime() + (long) (duration * 1e9);
@@ -143,13 +154,16 @@ public final class BenchmarkCommand implements Callable<Integer> {
                 Parallel.threads(), stats, PeakRss.mib(), b.peakLiveMib(), b.parameterCount());
     }
 
+    /** A MiB figure, or "-" where it is not known (peak RSS without /proc, live tensors on a GPU). */
+    private static String mib(double v) { return Double.isNaN(v) ? "-" : String.format(Locale.ROOT, "%.0f", v); }
+
     static String describe(BenchmarkRow r) {
         StepStats st = r.stats();
         return String.format(Locale.ROOT,
-                "%s %s: %.1f images/s, step %.1f ms mean, %.1f median, %.1f min over %d steps; peak RSS %.0f MiB, peak live tensors %.0f MiB;"
+                "%s %s: %.1f images/s, step %.1f ms mean, %.1f median, %.1f min over %d steps; peak RSS %s MiB, peak live tensors %s MiB;"
                         + " %s params; batch %d, %dx%d, %s, %s, %d threads",
-                r.model(), r.mode().label(), r.imagesPerSecond(), st.meanMs(), st.medianMs(), st.minMs(), st.steps(), r.peakRssMib(),
-                r.peakLiveMib(), ModelRegistry.formatParams(r.params()), r.batch(), r.imgSize(), r.imgSize(), r.dtype(), r.device(),
+                r.model(), r.mode().label(), r.imagesPerSecond(), st.meanMs(), st.medianMs(), st.minMs(), st.steps(), mib(r.peakRssMib()),
+                mib(r.peakLiveMib()), ModelRegistry.formatParams(r.params()), r.batch(), r.imgSize(), r.imgSize(), r.dtype(), r.device(),
                 r.threads());
     }
 }

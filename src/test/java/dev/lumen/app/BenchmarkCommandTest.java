@@ -64,6 +64,10 @@ class BenchmarkCommandTest {
         List<String> again = Files.readAllLines(csv);
         assertEquals(4, again.size());
         assertTrue(again.get(3).startsWith("lumen,resnet_micro,inference,1,32,"), again.get(3));
+        // Mixed precision is named in the dtype column, as timm's --amp-dtype.
+        assertEquals(0, run("--model", "resnet_micro", "--bench", "train", "-b", "2", "--img-size", "32", "--warmup", "0", "--steps", "1",
+                "--amp", "--amp-dtype", "float16", "--csv", csv.toString()).code());
+        assertTrue(Files.readAllLines(csv).get(4).startsWith("lumen,resnet_micro,train,2,32,amp_float16,cpu,"));
     }
 
     @Test
@@ -82,7 +86,8 @@ class BenchmarkCommandTest {
         assertOneLineError(run("--model", "resnet_micro", "--threads", "0"), 1, "--threads must be >= 1");
         assertOneLineError(run("--model", "resnet_micro", "--steps", "3", "--duration", "2"), 1, "not both");
         assertOneLineError(run("--model", "resnet_micro", "--bench", "eval"), 1, "--bench must be train, inference or both");
-        assertOneLineError(run("--model", "resnet_micro", "--amp", "--amp-dtype", "int8"), 1, "int8");
+        assertOneLineError(run("--model", "resnet_micro", "--amp", "--amp-dtype", "int8"), 1, "--amp-dtype must be bfloat16 or float16, got 'int8'");
+        assertOneLineError(run("--model", "resnet_micro", "--amp", "--amp-dtype", "off"), 1, "--amp-dtype must be");
         assertOneLineError(run("--model", "resnet_micro", "-b", "x"), 2, "-b");
         assertOneLineError(run("--model", "resnet_micro", "--serve", "--bench", "both"), 1, "--serve takes one --model");
     }
