@@ -28,10 +28,12 @@ import picocli.CommandLine.Spec;
 
 /** {@code lumen benchmark}: training and inference throughput of registry models on synthetic data, as timm's benchmark.py. */
 @Command(name = "benchmark", mixinStandardHelpOptions = true,
-        description = {"Time training steps (forward, cross-entropy, backward, AdamW) and/or inference (eval, no grad) of models",
-                "on one synthetic batch, as timm's benchmark.py: warm-up steps first, untimed; then the mean, median and",
-                "fastest step, images/s (from the mean), the process's peak RSS and peak live tensor memory, the parameter count.",
-                "Peak memory is the process's so far: run one model and mode per process to compare it (make bench-models does)."})
+        description = {"Time training and inference steps of models on a synthetic batch, as timm's benchmark.py.",
+                "A training step is forward, cross-entropy, backward and AdamW; inference is the eval-mode",
+                "forward without autograd. Warm-up steps run first, untimed; then it prints the mean, median",
+                "and fastest step, images/s (from the mean), the process's peak RSS and peak live tensor",
+                "memory, and the parameter count. Peak memory is the process's so far: run one model and mode",
+                "per process to compare it (make bench-models does)."})
 public final class BenchmarkCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
 
@@ -80,9 +82,9 @@ public final class BenchmarkCommand implements Callable<Integer> {
     @Option(names = "--csv", paramLabel = "FILE", description = "Append one row per result to FILE (header first when new).")
     Path csv;
 
-    @Option(names = "--serve", description = {"After the warm-up, take commands on stdin, one per line, answering on stdout:",
-            "'steps K' -> 'times MS...', 'memory' -> 'memory PEAK_RSS_MIB PEAK_LIVE_MIB', 'quit'. One model and mode;",
-            "bench/peers/interleave.py drives Lumen and PyTorch in turns this way."})
+    @Option(names = "--serve", description = "After the warm-up, answer commands on stdin, one per line: 'steps K' gives"
+            + " 'times MS ...', 'memory' gives 'memory PEAK_RSS_MIB PEAK_LIVE_MIB PARAMS', 'quit' ends. One model and mode;"
+            + " bench/peers/interleave.py drives Lumen and PyTorch in turns this way.")
     boolean serve;
 
     @Override
