@@ -22,7 +22,7 @@ APT_STAMP := .deps/apt.stamp
 # The kernel tests need the emulated driver; where the build made it, a missing one is an error.
 CUDA_REQUIRED = $(shell test -f kernels/target/emu/libcuda_emu.so && echo -Dlumen.cuda.required=true)
 
-.PHONY: build test train golden deps clean kernels emu-test tools-test kernel-report gpu-test bench bench-gpu bench-train-gpu gpu-driver
+.PHONY: build test train golden deps clean kernels emu-test tools-test kernel-report gpu-test bench bench-gpu bench-train-gpu gpu-driver peers bench-models
 build: $(APT_STAMP) kernels
 	$(MVN) -DskipTests install
 	tools/write-launcher.sh "$(JAVA_HOME)"
@@ -38,9 +38,10 @@ kernels:
 emu-test:
 	$(MAKE) -C kernels emu-test emu-asan-test entry-check
 
-# The Python tools' own tests (standard library only, seconds).
+# The Python tools' own tests (standard library only, seconds), and bench/peers' ratio table.
 tools-test:
 	python3 -m unittest discover -s tools -p 'test_*.py'
+	python3 -m unittest discover -s bench/peers -p 'test_*.py'
 
 # The static performance report (registers, occupancy, hot-loop mix, roofline estimate) of the
 # README's kernel table on an H100, from nvcc's ptxas -v output and PTX; needs no GPU.
@@ -76,10 +77,21 @@ $(APT_STAMP):
 	@tools/apt-install.sh libopenblas0-pthread fontconfig fonts-dejavu-core
 	@mkdir -p .deps && touch $@
 
+# The PyTorch peers' python (PEER_PY, default python3 on the path) with PyTorch 2.13 (CPU) and timm 1.0,
+# installed with pip from the local wheels and index when missing.
+PEER_PY ?= python3
+export PEER_PY
+peers:
+	tools/peers-install.sh
+
 # JMH benchmarks of every kernel and CPU implementation, then the PyTorch peers: make bench [BENCH=regex]
-bench: build
-	@tools/apt-install.sh python3-torch
+bench: build peers
 	tools/bench.sh $(BENCH)
+
+# lumen benchmark and its PyTorch 2.13 peer in turns, per model, then the ratio table (CSV and
+# markdown under bench/target/bench-models): make bench-models [MODELS=a,b] [BENCH_ARGS="--rounds 3"]
+bench-models: build peers
+	tools/bench-models.sh "$(MODELS)" $(BENCH_ARGS)
 
 # The CUDA benchmarks (*CudaBench) on a GPU through libcuda.so.1, then the README's kernel table
 # with its measured column filled: make bench-gpu [BENCH=regex]. Fails at once without a GPU driver.

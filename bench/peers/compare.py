@@ -1,6 +1,7 @@
 """Prints Lumen's CPU times (from the JMH JSON of `make bench`) beside PyTorch's for the same
 work, and their ratio. Each *_peer.py here names its JMH class (BENCH) and exposes run() -> {JMH key: milliseconds}, where a JMH
-key is 'Class.method param=value,...'; torch runs on the thread count the Lumen run used."""
+key is 'Class.method param=value,...'; torch runs on the thread count the Lumen run used. tools/bench.sh
+runs it on PyTorch 2.13 with glibc keeping freed memory."""
 import importlib
 import json
 import os
@@ -32,6 +33,8 @@ def jmh_key(entry):
 def main(path):
     with open(path) as f:
         lumen = {jmh_key(e): jmh_ms(e) for e in json.load(f)}
+    if not torch.__version__.startswith("2.13"):
+        print(f"bench: these ratios are against PyTorch {torch.__version__}, not 2.13 (make peers installs it)")
     threads = int(os.environ.get("LUMEN_NUM_THREADS", os.cpu_count()))
     torch.set_num_threads(threads)
     rows = []
@@ -42,7 +45,7 @@ def main(path):
         if not hasattr(module, "BENCH"):
             continue  # a standalone timing script (vit_step_peer.py), not a JMH peer
         if not any(k.startswith(module.BENCH + ".") for k in lumen):
-            continue  # only peers of benchmarks that ran: the scan's torch loop takes minutes
+            continue  # only peers of benchmarks that ran
         for key, torch_ms in module.run().items():
             if key in lumen:
                 rows.append((key, lumen[key], torch_ms))

@@ -1,28 +1,19 @@
 package dev.lumen.bench;
 
+import dev.lumen.app.bench.BenchMode;
+import dev.lumen.app.bench.ModelBenchmark;
 import dev.lumen.app.train.Amp;
-import dev.lumen.app.train.GradScaler;
-import dev.lumen.autograd.Autocast;
 import dev.lumen.backend.cuda.CudaBackend;
-import dev.lumen.memory.Scope;
-import dev.lumen.models.ImageClassifier;
-import dev.lumen.models.ModelOptions;
-import dev.lumen.models.ModelRegistry;
-import dev.lumen.ops.Losses;
-import dev.lumen.optim.AdamW;
-import dev.lumen.tensor.DType;
-import dev.lumen.tensor.Generator;
-import dev.lumen.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 
 /**
- * Training throughput on cuda:0, images per second per model: the step of `lumen train` (forward
- * under the --amp autocast, cross-entropy, loss-scaled backward, unscale, one host
- * read of loss and overflow flag, AdamW step or skip) on one synthetic batch, repeated: warm-up
+ * Training throughput on cuda:0, images per second per model: the training step of `lumen
+ * benchmark` ({@link ModelBenchmark}: forward under the --amp autocast, cross-entropy, backward,
+ * loss-scaled for f16, AdamW, one host read of the loss) on one synthetic batch, repeated: warm-up
  * steps, then timed steps with the device synchronized before the clock starts and after it
- * stops. tools/peers/train_throughput_peer.py prints the same table for PyTorch.
+ * stops. bench/peers/train_throughput_peer.py prints the same table for PyTorch.
  *
  * <p>Under the emulated driver it runs one tiny step per model (batch 2, 32x32) as a smoke check
  * and says so: the figures then measure the CPU emulation, not a GPU.
@@ -61,62 +52,9 @@ public final class TrainThroughput {
     /** One model's figure: images per second over the timed steps, and under the emulated driver the driver calls of one step. */
     record Result(String model, double imagesPerSecond, double msPerStep, String profile) {}
 
-    /** The model, its optimizer and scaler, and one synthetic batch on the device. */
-    static final class Run implements AutoCloseable {
-        final ImageClassifier model;
-        final AdamW optimizer;
-        final GradScaler scaler;
-        final Amp amp;
-        final Tensor images, labels;
-
-        Run(String name, Options o) {
-            Generator.global().manualSeed(0);
-            model = ModelRegistry.create(name, ModelOptions.builder().numClasses(1000).imgSize(o.img()).build());
-            model.to(BenchDevice.GPU);
-            model.train();
-            optimizer = new AdamW(model.parameters(), 1e-3, 0.05);
-            amp = o.amp();
-            scaler = amp.on() ? new GradScaler() : null;
-            images = BenchDevice.randn(new Generator(1), DType.F32, 1, o.batch(), 3, o.img(), o.img());
-            labels = Scope.detachFromScopes(Tensor.arange(0, o.batch(), 1, DType.I64).to(BenchDevice.GPU));
-        }
-
-        /** One training step; returns false if the scaler skipped the update (inf or NaN gradients). */
-        boolean step() {
-            try (Scope s = Scope.open()) {
-                Tensor loss;
-                try (Autocast ac = amp.autocast()) {
-                    loss = Losses.crossEntropy(model.forward(images), labels);
-                }
-                (scaler != null ? scaler.scale(loss) : loss).backward();
-                Tensor check = loss.detach().to(DType.F64);
-                if (scaler != null) check = check.add(scaler.unscale(optimizer));
-                double v = check.item();   // the step's one host wait, as lumen train's
-                if (!Double.isFinite(v) && scaler == null) throw new IllegalStateException("loss is " + v);
-                boolean stepped = true;
-                if (scaler != null) {
-                    scaler.foundInf(!Double.isFinite(v));
-                    stepped = scaler.step(optimizer);
-                    scaler.update();
-                } else {
-                    optimizer.step();
-                }
-                optimizer.zeroGrad();
-                return stepped;
-            }
-        }
-
-        @Override
-        public void close() {
-            BenchDevice.close(images, labels);
-            for (Tensor t : optimizer.stateDict().tensors().values()) t.close();
-            for (Tensor t : model.stateDict().values()) t.close();
-            for (Tensor p : model.parameters()) p.close();
-        }
-    }
-
     static Result measure(String name, Options o) {
-        try (Run run = new Run(name, o)) {
+        var spec = new ModelBenchmark.Spec(name, BenchMode.TRAIN, o.batch(), o.img(), 3, 1000, o.amp(), BenchDevice.GPU);
+        try (ModelBenchmark run = new ModelBenchmark(spec)) {
             CudaBackend backend = CudaBackend.get();
             for (int i = 0; i < o.warmup(); i++) run.step();
             backend.synchronize();

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """PyTorch peer of `make train`: the same model (resnet_micro: ResNet with one bottleneck per
 stage, stem 16, base width 8, 7x7 stride-1 stem without max-pool, timm names and init) and the
 same recipe (AdamW 3e-3, wd 0.05 without decay on norms/biases, warmup half an epoch from 1e-4
@@ -6,13 +6,15 @@ then cosine per update to 1e-5, label smoothing 0.1, flip, batch 128, 7 epochs) 
 with 2 threads. --crop 3 and --ema add the pad-and-crop and weight EMA of the longer recipe.
 Prints per-epoch wall and process CPU seconds and the test top-1.
 
-usage: /usr/bin/python3 tools/peers/train_fmnist_peer.py [--epochs N] [--max-steps N] [--crop PX] [--ema]
+usage: python3 bench/peers/train_fmnist_peer.py [--epochs N] [--max-steps N] [--crop PX] [--ema]
 """
 import argparse, copy, gzip, math, time
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from model_benchmark_peer import keep_freed_memory
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--epochs", type=int, default=7)
@@ -23,6 +25,7 @@ ap.add_argument("--max-steps", type=int, default=0, help="stop each epoch after 
 ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--dir", default="/usr/share/datasets/fashion-mnist")
 args = ap.parse_args()
+keep_freed_memory()  # glibc keeps freed memory, as for every peer here
 torch.set_num_threads(args.threads)
 torch.manual_seed(42)
 

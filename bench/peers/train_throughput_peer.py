@@ -9,60 +9,26 @@ around forward and loss (no GradScaler for bf16, whose range is fp32's; one for 
 fused AdamW, zero_grad(set_to_none=True), no host sync inside the loop, cudnn.benchmark on,
 optional channels_last (--channels-last) and torch.compile (--compile).
 
-Models: resnet50, vit_small_patch16_224 and volo_d1 (timm's volo_d1_224) come from timm. CAS-ViT,
-VMamba and RepLKNet are not in timm: they come from the PyTorch modules the Lumen models are
-checked against (tools/golden/gen_model_*.py, official parameter layouts). VMamba's selective
-scan runs mamba_ssm's CUDA kernel when mamba_ssm is installed (as the official VMamba does) and
-otherwise a chunk-parallel scan in torch ops (below), never a per-step loop. Where timm is not
-installed, the first three also come from tools/golden; the "impl" column says which ran.
+Models (peer_models.py): resnet50, vit_small_patch16_224 and volo_d1 (timm's volo_d1_224) come
+from timm 1.0. CAS-ViT, VMamba and RepLKNet are not in timm: they come from the PyTorch modules the
+Lumen models are checked against (tools/golden/gen_model_*.py, official parameter layouts).
+VMamba's selective scan runs mamba_ssm's CUDA kernel when mamba_ssm is installed (as the official
+VMamba does) and otherwise the chunk-parallel scan of chunked_scan.py, never a per-step loop; the
+"impl" column says which ran.
 
-Usage: python3 tools/peers/train_throughput_peer.py [--models a,b] [--batch 64] [--img 224]
+Usage: python3 bench/peers/train_throughput_peer.py [--models a,b] [--batch 64] [--img 224]
        [--amp bf16|f16|off] [--warmup 10] [--steps 30] [--channels-last] [--compile]
 """
 import argparse
-import os
 import sys
 import time
 
 import torch
 import torch.nn.functional as F
 
+from peer_models import build
+
 MODELS = ["resnet50", "vit_small_patch16_224", "volo_d1", "rcvit_xs", "vmamba_tiny", "replknet_31b"]
-TIMM_NAMES = {"resnet50": "resnet50", "vit_small_patch16_224": "vit_small_patch16_224", "volo_d1": "volo_d1_224"}
-GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden")
-
-
-def chunked_selective_scan(u, delta, A, Bs, Cs, Ds, delta_bias, chunk=64):
-    """VMamba's 4-route selective scan (selective_scan_ref's math) without a loop over steps.
-
-    u, delta [B, K, D, L]; A [K*D, N]; Bs, Cs [B, K, N, L]; Ds, delta_bias [K*D]. Within each
-    chunk of 64 steps the linear recurrence s_t = exp(dt_t A) s_{t-1} + dt_t u_t B_t is solved
-    in closed form with cumulative sums (s_t = e^{c_t} (s_in + sum_{j<=t} e^{-c_j} x_j), c the
-    cumulative log-decay, in float64 so e^{-c} cannot overflow within a chunk); only the chunk
-    boundary states are carried sequentially (L/64 small steps).
-    """
-    b, k, d, l = u.shape
-    n = A.shape[1]
-    pad = (-l) % chunk
-    c = (l + pad) // chunk
-    dt = F.softplus(delta.float() + delta_bias.float().view(1, k, d, 1))
-    uf, bf, cf = u.float(), Bs.float(), Cs.float()
-    if pad:
-        dt, uf, bf, cf = (F.pad(t, (0, pad)) for t in (dt, uf, bf, cf))
-    dt6 = dt.view(b, k, d, c, chunk, 1)
-    cum = (dt6 * A.float().view(1, k, d, 1, 1, n)).double().cumsum(4)          # [B, K, D, C, T, N]
-    b6 = bf.view(b, k, 1, n, c, chunk).permute(0, 1, 2, 4, 5, 3)               # [B, K, 1, C, T, N]
-    x = (dt6 * uf.view(b, k, d, c, chunk, 1) * b6).double()
-    grow = torch.exp(cum)
-    local = grow * torch.cumsum(x / grow, 4)                                    # the state from a zero start
-    carried, s = [], u.new_zeros(b, k, d, n, dtype=torch.float64)
-    for i in range(c):
-        carried.append(s)
-        s = grow[:, :, :, i, -1] * s + local[:, :, :, i, -1]
-    states = (local + grow * torch.stack(carried, 3).unsqueeze(4)).float()
-    c6 = cf.view(b, k, 1, n, c, chunk).permute(0, 1, 2, 4, 5, 3)
-    y = (states * c6).sum(-1).reshape(b, k, d, c * chunk)[..., :l]
-    return y + u.float() * Ds.float().view(1, k, d, 1)
 
 
 def mamba_ssm_scan():
@@ -80,47 +46,8 @@ def mamba_ssm_scan():
     return scan
 
 
-def golden_module(name):
-    if GOLDEN not in sys.path:
-        sys.path.insert(0, GOLDEN)
-    return __import__(name)
-
-
-def build(name, img):
-    """The model and which implementation it is."""
-    if name in TIMM_NAMES:
-        try:
-            import timm
-            kwargs = {} if name == "resnet50" else {"img_size": img}
-            return timm.create_model(TIMM_NAMES[name], num_classes=1000, **kwargs), "timm " + timm.__version__
-        except ImportError:
-            pass
-        if name == "resnet50":
-            return golden_module("gen_model_resnet").ResNet([3, 4, 6, 3]), "tools/golden (no timm)"
-        if name == "vit_small_patch16_224":
-            return golden_module("gen_model_vit").ViT(img, 16, 384, 12, 6), "tools/golden (no timm)"
-        return golden_module("gen_model_volo").VOLO([4, 4, 8, 2], [192, 384, 384, 384], [6, 12, 12, 12], [3, 3, 3, 3], img=img), \
-            "tools/golden (no timm)"
-    if name == "rcvit_xs":
-        m = golden_module("gen_model_casvit")
-        return m.RCViT(*m.VARIANTS["rcvit_xs"]), "tools/golden"
-    if name == "replknet_31b":
-        m = golden_module("gen_model_replknet")
-        kernels, layers, channels, small, dw_ratio = m.VARIANTS["replknet_31b"]
-        return m.RepLKNet(kernels, layers, channels, small, dw_ratio=dw_ratio), "tools/golden"
-    if name == "vmamba_tiny":
-        m = golden_module("gen_model_vmamba")
-        fused = mamba_ssm_scan()
-        m.selective_scan_ref = fused or chunked_selective_scan
-        cfg = next(p for p in m.PUBLISHED if p[0] == "vmamba_tiny")
-        _, _, dims, depths, d_state, ssm_ratio, mlp_ratio, v0 = cfg
-        model = m.VSSM(dims, depths, d_state, ssm_ratio, mlp_ratio, v0)
-        return model, "tools/golden + " + ("mamba_ssm scan" if fused else "chunked torch scan")
-    raise SystemExit(f"unknown model {name} (known: {', '.join(MODELS)})")
-
-
 def measure(name, args, device):
-    model, impl = build(name, args.img)
+    model, impl = build(name, args.img, scan=mamba_ssm_scan())
     model = model.to(device).train()
     fmt = torch.channels_last if args.channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt)
