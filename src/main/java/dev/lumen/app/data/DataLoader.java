@@ -17,6 +17,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
@@ -29,9 +30,11 @@ import java.util.function.Consumer;
  * dropLast the last partial batch is left out. Each sample's augmentation draws from a generator
  * seeded by (seed, epoch, index). So the batches of an epoch are identical for any worker count.
  *
- * <p><b>Threads.</b> With workers &gt; 0, whole batches are built on a pool of that many daemon
- * threads, at most {@code prefetch} batches ahead of the consumer (default 2 per worker), and
- * handed over in order. With workers = 0 the consumer thread builds each batch when asked.
+ * <p><b>Threads.</b> With workers &gt; 0, whole batches (decoding, augmentation, the batch tensor)
+ * are built on a pool of that many daemon threads, at most {@code prefetch} batches ahead of the
+ * consumer (default 2 per worker), and handed over in order, so the consumer (the training
+ * thread) only computes. With workers = 0 the consumer thread builds each batch when asked.
+ * {@link #close} returns once the pool's threads have ended.
  *
  * <p><b>Memory.</b> Batch tensors are made outside every {@link Scope}, so no scope of a worker or
  * of the consumer frees them: the consumer closes each batch after its step. Closing an epoch
@@ -39,9 +42,15 @@ import java.util.function.Consumer;
  * {@link #close} stops the workers.
  *
  * <p><b>Unreadable images.</b> A sample whose image cannot be decoded is reported once per file
- * (to the onUnreadable callback; by default a warning line on stderr) and counted; in its batch
- * the slot takes a copy of the next readable sample of the same batch (cyclically), so batches
- * keep their size. A batch with no readable sample is dropped. The epoch never ends early.
+ * (to the onUnreadable callback, on the consumer thread when it takes that batch, so reports come
+ * in batch order whatever the worker count; by default a warning line on stderr) and counted; in
+ * its batch the slot takes a copy of the next readable sample of the same batch (cyclically), so
+ * batches keep their size. A batch with no readable sample is dropped. The epoch never ends early.
+ *
+ * <p><b>Errors.</b> Any other exception while loading a sample reaches the consumer from
+ * {@code next()}, naming the sample's file: an IllegalArgumentException stays one (a bad option,
+ * e.g. a crop larger than the image), anything else becomes an IllegalStateException. The epoch is
+ * closed then: its batches in flight are freed.
  */
 public final class DataLoader implements AutoCloseable {
     private final Dataset dataset;
@@ -58,6 +67,10 @@ public final class DataLoader implements AutoCloseable {
     private final ConcurrentHashMap<String, String> unreadable = new ConcurrentHashMap<>();
     private final AtomicLong substituted = new AtomicLong();
     private ExecutorService pool;
+    private boolean shutDown;
+
+    /** How long {@link #close} waits for a worker to finish the sample it is decoding. */
+    private static final long SHUTDOWN_WAIT_SECONDS = 30;
 
     private DataLoader(Builder b) {
         this.dataset = b.dataset;
@@ -105,7 +118,7 @@ public final class DataLoader implements AutoCloseable {
 
         public Builder seed(long v) { seed = v; return this; }
 
-        /** Called once per unreadable file, from a worker thread. */
+        /** Called once per unreadable file, on the thread that takes the batch holding it. */
         public Builder onUnreadable(Consumer<UnreadableImageException> v) { onUnreadable = v; return this; }
 
         /** Yields only this rank's share of each epoch (data-parallel training); the permutation stays the whole dataset's. */
@@ -162,15 +175,28 @@ public final class DataLoader implements AutoCloseable {
     /** Batch slots filled with a copy of another sample because their image was unreadable. */
     public long substitutedSamples() { return substituted.get(); }
 
+    /** Stops the workers and waits until their threads have ended (they finish the sample in hand). */
     @Override
     public synchronized void close() {
-        if (pool != null) {
-            pool.shutdownNow();
-            pool = null;
+        shutDown = true;
+        if (pool == null) return;
+        ExecutorService p = pool;
+        pool = null;
+        // Batches never started: their futures fail at once rather than leave a consumer waiting.
+        for (Runnable r : p.shutdownNow()) if (r instanceof Future<?> f) f.cancel(false);
+        try {
+            if (!p.awaitTermination(SHUTDOWN_WAIT_SECONDS, TimeUnit.SECONDS)) {
+                throw new IllegalStateException("loader: a worker thread did not stop within " + SHUTDOWN_WAIT_SECONDS + " s of close");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
+    private synchronized boolean isClosed() { return shutDown; }
+
     private synchronized ExecutorService pool() {
+        if (shutDown) throw new IllegalStateException("loader: closed while an epoch was being read");
         if (pool == null) {
             AtomicInteger n = new AtomicInteger();
             pool = Executors.newFixedThreadPool(workers, r -> {
@@ -182,18 +208,39 @@ public final class DataLoader implements AutoCloseable {
         return pool;
     }
 
-    /** Builds the batch of the given dataset indices; null when none of them is readable. */
-    private Batch load(int epoch, int[] idx) {
+    /** A built batch (null when none of its samples is readable) and the files first found unreadable in it. */
+    private record Loaded(Batch batch, List<UnreadableImageException> newlyUnreadable) {}
+
+    /** Builds the batch of the given dataset indices. */
+    private Loaded load(int epoch, int[] idx) {
         int n = idx.length;
         Image[] images = new Image[n];
+        List<UnreadableImageException> reports = new ArrayList<>(0);
         for (int k = 0; k < n; k++) {
+            // close() interrupts the workers: stop between samples instead of finishing a batch no one takes.
+            if (workers > 0 && Thread.currentThread().isInterrupted()) throw new CancellationException("loader: closed while building a batch");
             try {
                 Sample s = dataset.get(idx[k]);
                 images[k] = transform.apply(s.image(), Draws.forSample(seed, epoch, idx[k]));
             } catch (UnreadableImageException e) {
-                if (unreadable.putIfAbsent(e.path(), e.getMessage()) == null) onUnreadable.accept(e);
+                if (unreadable.putIfAbsent(e.path(), e.getMessage()) == null) reports.add(e);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(sampleError(idx[k], e), e);
+            } catch (RuntimeException e) {
+                throw new IllegalStateException(sampleError(idx[k], e), e);
             }
         }
+        return new Loaded(assemble(idx, images), reports);
+    }
+
+    private String sampleError(int index, RuntimeException e) {
+        String what = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        return "loader: " + dataset.describe(index) + ": " + what;
+    }
+
+    /** The batch of the decoded images, unreadable slots (null) filled from their batch; null when none is readable. */
+    private Batch assemble(int[] idx, Image[] images) {
+        int n = idx.length;
         int[] rows = idx.clone();
         for (int k = 0; k < n; k++) {
             if (images[k] != null) continue;
@@ -224,7 +271,7 @@ public final class DataLoader implements AutoCloseable {
     public final class Epoch implements Iterator<Batch>, Iterable<Batch>, AutoCloseable {
         private final int epoch;
         private final List<int[]> batches = new ArrayList<>();
-        private final ArrayDeque<Future<Batch>> inFlight = new ArrayDeque<>();
+        private final ArrayDeque<Future<Loaded>> inFlight = new ArrayDeque<>();
         private int nextToBuild;
         private int nextToTake;
         private Batch pending;
@@ -269,9 +316,33 @@ public final class DataLoader implements AutoCloseable {
         }
 
         private Batch take() {
+            Loaded l = workers == 0 ? loadHere() : await();
+            try {
+                for (UnreadableImageException e : l.newlyUnreadable()) onUnreadable.accept(e);
+            } catch (RuntimeException | Error e) {
+                if (l.batch() != null) l.batch().close();
+                close();
+                throw e;
+            }
+            return l.batch();
+        }
+
+        private Loaded loadHere() {
+            try {
+                return load(epoch, batches.get(nextToTake++));
+            } catch (RuntimeException e) {
+                close();
+                throw e;
+            }
+        }
+
+        private Loaded await() {
+            if (isClosed()) {
+                close();
+                throw new IllegalStateException("loader: closed while an epoch was being read");
+            }
             nextToTake++;
-            if (workers == 0) return load(epoch, batches.get(nextToTake - 1));
-            Future<Batch> f = inFlight.poll();
+            Future<Loaded> f = inFlight.poll();
             if (nextToBuild < batches.size()) submit();
             try {
                 return f.get();
@@ -279,6 +350,9 @@ public final class DataLoader implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 close();
                 throw new IllegalStateException("loader: interrupted while waiting for a batch", e);
+            } catch (CancellationException e) {
+                close();
+                throw new IllegalStateException("loader: closed while an epoch was being read", e);
             } catch (ExecutionException e) {
                 close();
                 if (e.getCause() instanceof RuntimeException r) throw r;
@@ -296,11 +370,13 @@ public final class DataLoader implements AutoCloseable {
                 pending.close();
                 pending = null;
             }
-            for (Future<Batch> f : inFlight) {
+            for (Future<Loaded> f : inFlight) {
                 if (f.cancel(false)) continue;
                 try {
-                    Batch b = f.get();
-                    if (b != null) b.close();
+                    Loaded l = f.get();
+                    if (l.batch() != null) l.batch().close();
+                    // Never reported: a later epoch that meets these files reports them.
+                    for (UnreadableImageException e : l.newlyUnreadable()) unreadable.remove(e.path());
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 } catch (ExecutionException | CancellationException ignored) {
