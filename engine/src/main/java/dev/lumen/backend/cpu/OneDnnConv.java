@@ -13,10 +13,11 @@ import java.util.Map;
  * dilation and groups) through oneDNN, on tensors in Lumen's NCHW / OIHW layouts. Primitives
  * are built once per shape and kept (at most {@link #CAPACITY}, least recently used dropped).
  *
- * <p>By default each primitive picks its own layouts (format any: the blocked nChw16c
- * kernels on AVX-512) and the arguments are reordered per call; measured on resnet50's
- * layers this beats the plain-layout primitives, which fall back to oneDNN's GEMM-based
- * kernels (see ConvCpuBench). {@code lumen.onednn} = {@code auto} (default: oneDNN when it
+ * <p>Layouts, as measured on resnet50's layers (ConvCpuBench): a 1x1 convolution runs on
+ * the plain layouts (oneDNN makes it one GEMM over the images, no reorder), every other one
+ * lets the primitive pick (format any: the blocked nChw16c kernels on AVX-512) and reorders
+ * its arguments per call, which still costs less than the GEMM-based kernels oneDNN uses on
+ * NCHW for a 3x3 or 7x7 window. {@code lumen.onednn} = {@code auto} (default: oneDNN when it
  * loads), {@code off} (the Java path) or {@code on} (fail when it does not load); the
  * environment variable {@code LUMEN_ONEDNN} sets the default.
  */
@@ -36,8 +37,22 @@ public final class OneDnnConv {
 
     private record Key(Shape shape, Pass pass) {}
 
+    /** Which layouts the primitives run on. */
+    enum Layouts {
+        /** Plain for 1x1 windows, the primitive's choice for the others. */
+        BY_WINDOW,
+        /** The primitive's choice (blocked) for all. */
+        BLOCKED,
+        /** NCHW / OIHW for all. */
+        PLAIN;
+
+        boolean blocked(Shape s) {
+            return this == BLOCKED || this == BY_WINDOW && (s.win().kh() != 1 || s.win().kw() != 1);
+        }
+    }
+
     private final OneDnn dnn;
-    private final boolean anyFormat;
+    private final Layouts layouts;
     private final Map<Key, OneDnnPrimitive> cache = new LinkedHashMap<>(64, 0.75f, true) {
         @Override
         protected boolean removeEldestEntry(Map.Entry<Key, OneDnnPrimitive> e) {
@@ -47,21 +62,28 @@ public final class OneDnnConv {
         }
     };
 
-    /** anyFormat: let primitives choose their layouts (reordering per call) rather than run on NCHW. */
-    OneDnnConv(OneDnn dnn, boolean anyFormat) {
+    OneDnnConv(OneDnn dnn, Layouts layouts) {
         this.dnn = dnn;
-        this.anyFormat = anyFormat;
+        this.layouts = layouts;
     }
 
     /** The convolutions in use, or null for the Java path (switched off, or oneDNN absent). */
     static OneDnnConv active() { return Selection.active; }
 
-    /** Switches oneDNN convolutions on or off (tests and benchmarks compare the paths); returns the previous state. */
+    /** Switches oneDNN convolutions on or off (tests compare the paths); returns the previous state. */
     static boolean setEnabled(boolean on) {
         boolean was = Selection.active != null;
-        if (on && OneDnn.instance() == null) throw new IllegalStateException("oneDNN is unavailable: " + OneDnn.failure());
-        Selection.active = on ? Selection.loaded() : null;
+        Selection.active = on ? choose("on") : null;
         return was;
+    }
+
+    /**
+     * Selects the convolution path as lumen.onednn does (auto, on, off), or oneDNN with one
+     * layout rule for every shape: {@code nchw} (plain) or {@code blocked} (benchmarks compare them).
+     */
+    public static void use(String mode) {
+        String m = mode.trim().toLowerCase(Locale.ROOT);
+        Selection.active = m.equals("nchw") ? Selection.with(Layouts.PLAIN) : m.equals("blocked") ? Selection.with(Layouts.BLOCKED) : choose(mode);
     }
 
     /** What a lumen.onednn value selects (null: the Java path); bad values are rejected naming the property. */
@@ -76,13 +98,15 @@ public final class OneDnnConv {
 
     /** Resolves lumen.onednn once, when first used. */
     private static final class Selection {
-        private static OneDnnConv shared;
+        private static final Map<Layouts, OneDnnConv> MADE = new java.util.EnumMap<>(Layouts.class);
         private static volatile OneDnnConv active = choose(System.getProperty("lumen.onednn",
                 System.getenv().getOrDefault("LUMEN_ONEDNN", "auto")));
 
-        static synchronized OneDnnConv loaded() {
-            if (shared == null) shared = new OneDnnConv(OneDnn.instance(), true);
-            return shared;
+        static OneDnnConv loaded() { return with(Layouts.BY_WINDOW); }
+
+        static synchronized OneDnnConv with(Layouts layouts) {
+            if (OneDnn.instance() == null) throw new IllegalStateException("oneDNN is unavailable: " + OneDnn.failure());
+            return MADE.computeIfAbsent(layouts, l -> new OneDnnConv(OneDnn.instance(), l));
         }
 
         static OneDnnConv choose(String mode) {
@@ -149,6 +173,7 @@ public final class OneDnnConv {
         Shape s = key.shape();
         Window win = s.win();
         try (Arena a = Arena.ofConfined()) {
+            boolean anyFormat = layouts.blocked(s);
             int tag = anyFormat ? OneDnn.TAG_ANY : OneDnn.TAG_ABCD;
             long[] xDims = {s.n(), s.c(), s.h(), s.w()}, yDims = {s.n(), s.o(), s.oh(), s.ow()};
             long[] wDims = s.groups() == 1 ? new long[] {s.o(), s.c(), win.kh(), win.kw()}

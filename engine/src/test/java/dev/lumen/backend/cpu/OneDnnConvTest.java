@@ -110,7 +110,7 @@ class OneDnnConvTest {
 
     @Test
     void matchesTheJavaPathOnEveryCase() {
-        OneDnnConv plain = new OneDnnConv(OneDnn.instance(), false), blocked = new OneDnnConv(OneDnn.instance(), true);
+        OneDnnConv plain = new OneDnnConv(OneDnn.instance(), OneDnnConv.Layouts.PLAIN), blocked = new OneDnnConv(OneDnn.instance(), OneDnnConv.Layouts.BLOCKED);
         for (int[] c : CASES) {
             String what = Arrays.toString(c);
             Result ref = run(c, false, null, 7);
@@ -124,11 +124,13 @@ class OneDnnConvTest {
 
     @Test
     void freshPrimitivesRepeatBitForBit() {
-        int[] c = CASES[9];
-        Result a = run(c, true, new OneDnnConv(OneDnn.instance(), true), 3), b = run(c, true, new OneDnnConv(OneDnn.instance(), true), 3);
-        assertArrayEquals(a.out(), b.out());
-        assertArrayEquals(a.gradIn(), b.gradIn());
-        assertArrayEquals(a.gradW(), b.gradW());
+        for (int[] c : new int[][] {CASES[9], CASES[3]}) {
+            Result a = run(c, true, new OneDnnConv(OneDnn.instance(), OneDnnConv.Layouts.BY_WINDOW), 3);
+            Result b = run(c, true, new OneDnnConv(OneDnn.instance(), OneDnnConv.Layouts.BY_WINDOW), 3);
+            assertArrayEquals(a.out(), b.out());
+            assertArrayEquals(a.gradIn(), b.gradIn());
+            assertArrayEquals(a.gradW(), b.gradW());
+        }
     }
 
     @Test
@@ -157,7 +159,7 @@ class OneDnnConvTest {
 
     @Test
     void aBadShapeIsOneLineWithStatusAndShapes() {
-        OneDnnConv dnn = new OneDnnConv(OneDnn.instance(), true);
+        OneDnnConv dnn = new OneDnnConv(OneDnn.instance(), OneDnnConv.Layouts.BLOCKED);
         Window win = new Window(3, 3, 1, 1, 1, 1, 1, 1);
         // Output 5x5 where the window gives 6x6.
         OneDnnConv.Shape bad = new OneDnnConv.Shape(1, 2, 6, 6, 2, 5, 5, 1, win);
