@@ -86,8 +86,14 @@ public final class OneDnnConv {
         Selection.active = m.equals("nchw") ? Selection.with(Layouts.PLAIN) : m.equals("blocked") ? Selection.with(Layouts.BLOCKED) : choose(mode);
     }
 
+    /** Whether convolutions run on oneDNN now (tests restore this after switching). */
+    public static boolean enabled() { return Selection.active != null; }
+
     /** What a lumen.onednn value selects (null: the Java path); bad values are rejected naming the property. */
     static OneDnnConv choose(String mode) { return Selection.choose(mode); }
+
+    /** As {@link #choose(String)} where oneDNN did or did not load (tests of a missing library). */
+    static OneDnnConv choose(String mode, boolean available, String failure) { return Selection.choose(mode, available, failure); }
 
     /** One line for `lumen doctor`: whether convolutions run on oneDNN and, if not, why. */
     public static String status() {
@@ -109,16 +115,19 @@ public final class OneDnnConv {
             return MADE.computeIfAbsent(layouts, l -> new OneDnnConv(OneDnn.instance(), l));
         }
 
-        static OneDnnConv choose(String mode) {
+        static OneDnnConv choose(String mode) { return choose(mode, OneDnn.instance() != null, OneDnn.failure()); }
+
+        /** The choice for mode where oneDNN did (available) or did not load, and why not. */
+        static OneDnnConv choose(String mode, boolean available, String failure) {
             switch (mode.trim().toLowerCase(Locale.ROOT)) {
                 case "off" -> { return null; }
                 case "on" -> {
-                    if (OneDnn.instance() == null) throw new IllegalStateException("lumen.onednn=on but oneDNN is unavailable: " + OneDnn.failure());
+                    if (!available) throw new IllegalStateException("lumen.onednn=on but oneDNN is unavailable: " + failure);
                     return loaded();
                 }
                 case "auto", "" -> {
-                    if (OneDnn.instance() == null) {
-                        System.getLogger("dev.lumen.onednn").log(System.Logger.Level.INFO, "oneDNN unavailable, convolutions on the Java path: " + OneDnn.failure());
+                    if (!available) {
+                        System.getLogger("dev.lumen.onednn").log(System.Logger.Level.INFO, "oneDNN unavailable, convolutions on the Java path: " + failure);
                         return null;
                     }
                     return loaded();

@@ -155,6 +155,10 @@ class OneDnnConvTest {
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> OneDnn.load(List.of(missing)));
         assertTrue(e.getMessage().contains(missing) && e.getMessage().contains("libdnnl2"), e.getMessage());
         assertFalse(e.getMessage().contains("\n"), e.getMessage());
+        // auto then means the Java path; on is an error that carries the reason.
+        assertNull(OneDnnConv.choose("auto", false, e.getMessage()));
+        IllegalStateException on = assertThrows(IllegalStateException.class, () -> OneDnnConv.choose("on", false, e.getMessage()));
+        assertTrue(on.getMessage().contains(missing) && !on.getMessage().contains("\n"), on.getMessage());
     }
 
     @Test
