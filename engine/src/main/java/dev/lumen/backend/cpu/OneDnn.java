@@ -57,7 +57,7 @@ final class OneDnn {
     private final String library, version;
     private final MethodHandle mdInitByTag, convFwdInit, convBwdDataInit, convBwdWeightsInit, pdCreate, pdQueryMd, pdQuery,
             pdDestroy, primCreate, primDestroy, execute, memCreate, memSetHandle, memDestroy, mdEqual, mdSize, reorderPdCreate,
-            streamWait, ompSetThreads;
+            streamWait, ompSetThreads, sgemm;
     private final MemorySegment engine, stream;
 
     private OneDnn(String library, SymbolLookup l, SymbolLookup gomp) throws Throwable {
@@ -82,6 +82,8 @@ final class OneDnn {
         mdSize = handle(linker, l, "dnnl_memory_desc_get_size", FunctionDescriptor.of(j, p));
         reorderPdCreate = handle(linker, l, "dnnl_reorder_primitive_desc_create", FunctionDescriptor.of(i, p, p, p, p, p, p));
         streamWait = handle(linker, l, "dnnl_stream_wait", FunctionDescriptor.of(i, p));
+        ValueLayout f = ValueLayout.JAVA_FLOAT, c = ValueLayout.JAVA_BYTE;
+        sgemm = handle(linker, l, "dnnl_sgemm", FunctionDescriptor.of(i, c, c, j, j, j, f, p, j, p, j, f, p, j));
         ompSetThreads = gomp == null ? null : gomp.find("omp_set_num_threads")
                 .map(a -> linker.downcallHandle(a, FunctionDescriptor.ofVoid(i))).orElse(null);
         MethodHandle engineCreate = handle(linker, l, "dnnl_engine_create", FunctionDescriptor.of(i, p, i, j));
@@ -269,6 +271,20 @@ final class OneDnn {
     }
 
     void destroyMemory(MemorySegment mem) throws Throwable { check((int) memDestroy.invokeExact(mem), "dnnl_memory_destroy"); }
+
+    /**
+     * Row-major C = alpha op(A) op(B) + beta C (dnnl_sgemm), on one OpenMP thread inside a
+     * parallel region (each pool thread runs its own GEMM there) and on Parallel.threads() outside.
+     */
+    void sgemm(boolean ta, boolean tb, long m, long n, long k, float alpha, MemorySegment a, long lda, MemorySegment b, long ldb,
+               float beta, MemorySegment c, long ldc) throws Throwable {
+        if (ompSetThreads != null) ompSetThreads.invokeExact(Parallel.inRegion() ? 1 : Parallel.threads());
+        int status = (int) sgemm.invokeExact((byte) (ta ? 'T' : 'N'), (byte) (tb ? 'T' : 'N'), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        if (status != 0) {
+            throw new IllegalStateException("oneDNN dnnl_sgemm " + m + "x" + n + "x" + k + (ta ? " A^T" : "") + (tb ? " B^T" : "")
+                    + " lda " + lda + " ldb " + ldb + " ldc " + ldc + ": " + statusName(status));
+        }
+    }
 
     /**
      * Runs a primitive on the caller with Parallel.threads() OpenMP threads and waits for it.
