@@ -11,7 +11,7 @@ import java.lang.foreign.MemorySegment;
  * <p>Three implementations: {@link OneDnnGemm} (dnnl_sgemm, F64 on OpenBLAS), {@link OpenBlas}
  * (FFM downcalls into libopenblas) and {@link VectorGemm} (Java, Vector API). {@link #active()}
  * is the one the CPU backend uses, chosen by the system property {@code lumen.blas} =
- * {@code auto} (default: oneDNN when it loads and lumen.onednn is not off, else OpenBLAS when
+ * {@code auto} (default: oneDNN when it loads and lumen.onednn is not off, its default, else OpenBLAS when
  * it loads, else Java), {@code onednn}, {@code openblas} or {@code java}.
  */
 public sealed interface Gemm permits OneDnnGemm, OpenBlas, VectorGemm {
@@ -84,7 +84,7 @@ public sealed interface Gemm permits OneDnnGemm, OpenBlas, VectorGemm {
 
         /** Whether the user switched oneDNN off (lumen.onednn / LUMEN_ONEDNN), which auto then respects. */
         private static boolean oneDnnOff() {
-            String v = System.getProperty("lumen.onednn", System.getenv().getOrDefault("LUMEN_ONEDNN", "auto"));
+            String v = System.getProperty("lumen.onednn", System.getenv().getOrDefault("LUMEN_ONEDNN", OneDnnConv.DEFAULT_MODE));
             return v.trim().equalsIgnoreCase("off");
         }
     }

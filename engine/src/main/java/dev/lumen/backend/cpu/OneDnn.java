@@ -32,11 +32,21 @@ final class OneDnn {
     static final int ARG_SRC = 1, ARG_DST = 17, ARG_WEIGHTS = 33, ARG_BIAS = 41,
             ARG_DIFF_SRC = 129, ARG_DIFF_DST = 145, ARG_DIFF_WEIGHTS = 161;
     static final int QUERY_SRC_MD = 129, QUERY_DIFF_SRC_MD = 130, QUERY_WEIGHTS_MD = 131, QUERY_DIFF_WEIGHTS_MD = 132,
-            QUERY_DST_MD = 133, QUERY_DIFF_DST_MD = 134, QUERY_IMPL_INFO_STR = 8;
+            QUERY_DST_MD = 133, QUERY_DIFF_DST_MD = 134, QUERY_IMPL_INFO_STR = 8, QUERY_SCRATCHPAD_MD = 136;
+    static final int ARG_SCRATCHPAD = 80;
+    private static final int SCRATCHPAD_USER = 1;
     private static final int ENGINE_CPU = 1, STREAM_DEFAULT = 1;
     private static final String[] STATUS = {"dnnl_success", "dnnl_out_of_memory", "dnnl_invalid_arguments",
         "dnnl_unimplemented", "dnnl_iterator_ends", "dnnl_runtime_error", "dnnl_not_required"};
     private static final List<String> CANDIDATES = List.of("libdnnl.so.2", "/usr/lib/x86_64-linux-gnu/libdnnl.so.2");
+
+    /**
+     * Held while oneDNN runs on several OpenMP threads: libdnnl2 (built without concurrent
+     * execution) shares its scratchpad and threading state, and two Java threads running it at
+     * once (data-parallel replicas on the CPU) crashed in an OpenMP worker. Such a call uses
+     * every core anyway; GEMMs inside Lumen's parallel regions go to OpenBLAS instead.
+     */
+    static final Object EXECUTION = new Object();
 
     private static final OneDnn INSTANCE;
     private static final String FAILURE;
@@ -59,6 +69,11 @@ final class OneDnn {
             pdDestroy, primCreate, primDestroy, execute, memCreate, memSetHandle, memDestroy, mdEqual, mdSize, reorderPdCreate,
             streamWait, ompSetThreads, sgemm;
     private final MemorySegment engine, stream;
+    /**
+     * Primitive attributes asking for a scratchpad per call from Lumen: with oneDNN's own
+     * (per creating thread), a primitive built on one thread crashed when another ran it.
+     */
+    private final MemorySegment userScratchpad;
 
     private OneDnn(String library, SymbolLookup l, SymbolLookup gomp) throws Throwable {
         this.library = library;
@@ -89,12 +104,17 @@ final class OneDnn {
         MethodHandle engineCreate = handle(linker, l, "dnnl_engine_create", FunctionDescriptor.of(i, p, i, j));
         MethodHandle streamCreate = handle(linker, l, "dnnl_stream_create", FunctionDescriptor.of(i, p, p, i));
         MethodHandle versionOf = handle(linker, l, "dnnl_version", FunctionDescriptor.of(p));
+        MethodHandle attrCreate = handle(linker, l, "dnnl_primitive_attr_create", FunctionDescriptor.of(i, p));
+        MethodHandle attrScratchpad = handle(linker, l, "dnnl_primitive_attr_set_scratchpad_mode", FunctionDescriptor.of(i, p, i));
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(ValueLayout.ADDRESS);
             check((int) engineCreate.invokeExact(out, ENGINE_CPU, 0L), "dnnl_engine_create");
             engine = out.get(ValueLayout.ADDRESS, 0);
             check((int) streamCreate.invokeExact(out, engine, STREAM_DEFAULT), "dnnl_stream_create");
             stream = out.get(ValueLayout.ADDRESS, 0);
+            check((int) attrCreate.invokeExact(out), "dnnl_primitive_attr_create");
+            userScratchpad = out.get(ValueLayout.ADDRESS, 0);
+            check((int) attrScratchpad.invokeExact(userScratchpad, SCRATCHPAD_USER), "dnnl_primitive_attr_set_scratchpad_mode");
         }
         // dnnl_version_t: int major, minor, patch; const char *hash; unsigned cpu_runtime, gpu_runtime.
         MemorySegment v = ((MemorySegment) versionOf.invokeExact()).reinterpret(32);
@@ -215,7 +235,7 @@ final class OneDnn {
     MemorySegment primitiveDesc(MemorySegment opDesc, MemorySegment hint) throws Throwable {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(ValueLayout.ADDRESS);
-            check((int) pdCreate.invokeExact(out, opDesc, MemorySegment.NULL, engine, hint), "dnnl_primitive_desc_create");
+            check((int) pdCreate.invokeExact(out, opDesc, userScratchpad, engine, hint), "dnnl_primitive_desc_create");
             return out.get(ValueLayout.ADDRESS, 0);
         }
     }
@@ -224,7 +244,7 @@ final class OneDnn {
     MemorySegment reorderDesc(MemorySegment from, MemorySegment to) throws Throwable {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(ValueLayout.ADDRESS);
-            check((int) reorderPdCreate.invokeExact(out, from, engine, to, engine, MemorySegment.NULL), "dnnl_reorder_primitive_desc_create");
+            check((int) reorderPdCreate.invokeExact(out, from, engine, to, engine, userScratchpad), "dnnl_reorder_primitive_desc_create");
             return out.get(ValueLayout.ADDRESS, 0);
         }
     }
@@ -273,13 +293,21 @@ final class OneDnn {
     void destroyMemory(MemorySegment mem) throws Throwable { check((int) memDestroy.invokeExact(mem), "dnnl_memory_destroy"); }
 
     /**
-     * Row-major C = alpha op(A) op(B) + beta C (dnnl_sgemm), on one OpenMP thread inside a
-     * parallel region (each pool thread runs its own GEMM there) and on Parallel.threads() outside.
+     * Sets the calling thread's OpenMP thread count. A primitive splits its work for the count
+     * in force when it is created and must run with that count: creation and execution both set it.
      */
+    void useThreads(int n) throws Throwable {
+        if (ompSetThreads != null) ompSetThreads.invokeExact(n);
+    }
+
+    /** Row-major C = alpha op(A) op(B) + beta C (dnnl_sgemm) on Parallel.threads() OpenMP threads, one call at a time. */
     void sgemm(boolean ta, boolean tb, long m, long n, long k, float alpha, MemorySegment a, long lda, MemorySegment b, long ldb,
                float beta, MemorySegment c, long ldc) throws Throwable {
-        if (ompSetThreads != null) ompSetThreads.invokeExact(Parallel.inRegion() ? 1 : Parallel.threads());
-        int status = (int) sgemm.invokeExact((byte) (ta ? 'T' : 'N'), (byte) (tb ? 'T' : 'N'), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        int status;
+        synchronized (EXECUTION) {
+            useThreads(Parallel.threads());
+            status = (int) sgemm.invokeExact((byte) (ta ? 'T' : 'N'), (byte) (tb ? 'T' : 'N'), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        }
         if (status != 0) {
             throw new IllegalStateException("oneDNN dnnl_sgemm " + m + "x" + n + "x" + k + (ta ? " A^T" : "") + (tb ? " B^T" : "")
                     + " lda " + lda + " ldb " + ldb + " ldc " + ldc + ": " + statusName(status));
@@ -291,7 +319,7 @@ final class OneDnn {
      * args: dnnl_exec_arg_t {int arg; dnnl_memory_t memory} pairs.
      */
     void execute(MemorySegment primitive, int nargs, MemorySegment args, String what) throws Throwable {
-        if (ompSetThreads != null) ompSetThreads.invokeExact(Parallel.threads());
+        useThreads(Parallel.threads());
         check((int) execute.invokeExact(primitive, stream, nargs, args), "dnnl_primitive_execute " + what);
         check((int) streamWait.invokeExact(stream), "dnnl_stream_wait " + what);
     }

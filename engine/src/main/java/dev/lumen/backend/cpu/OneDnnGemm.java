@@ -6,13 +6,15 @@ import java.lang.foreign.MemorySegment;
  * SGEMM on oneDNN (dnnl_sgemm, its AVX-512 JIT kernels): measured on the GEMMs of
  * vit_small's linear layers at batch 8 on Zen 4, half the CPU time of Debian's OpenBLAS at one
  * thread and at two. oneDNN has no F64 GEMM: dgemm goes to OpenBLAS, or to the Java one.
- * Outside a parallel region a call uses Parallel.threads() OpenMP threads; inside one, each
- * pool thread runs its own call on one thread, so independent GEMMs may run side by side.
+ * Outside a parallel region a call uses Parallel.threads() OpenMP threads, one call at a time
+ * in the process (see OneDnn.EXECUTION); inside one, where the pool's threads run independent
+ * GEMMs side by side, OpenBLAS (single-threaded, safe to call concurrently) takes them.
  */
 final class OneDnnGemm implements Gemm {
     private static final OneDnnGemm INSTANCE = OneDnn.instance() == null ? null : new OneDnnGemm(OneDnn.instance());
 
     private final OneDnn dnn;
+    /** OpenBLAS, or the Java GEMM: F64, and F32 inside parallel regions. */
     private final Gemm f64;
 
     private OneDnnGemm(OneDnn dnn) {
@@ -27,7 +29,7 @@ final class OneDnnGemm implements Gemm {
     public String name() { return dnn.name() + " sgemm, dgemm on " + f64.name(); }
 
     @Override
-    public boolean concurrentOk(long m, long n, long k) { return true; }
+    public boolean concurrentOk(long m, long n, long k) { return f64.concurrentOk(m, n, k); }
 
     private static MemorySegment at(MemorySegment s, long elemOff) { return s.asSlice(elemOff * 4); }
 
@@ -35,6 +37,10 @@ final class OneDnnGemm implements Gemm {
     public void sgemm(boolean transA, boolean transB, int m, int n, int k, float alpha, MemorySegment a, long aOff, int lda,
                       MemorySegment b, long bOff, int ldb, float beta, MemorySegment c, long cOff, int ldc) {
         if (m == 0 || n == 0) return;
+        if (Parallel.inRegion()) {
+            f64.sgemm(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+            return;
+        }
         if (k == 0) {
             // No products: C = beta C, which dnnl_sgemm leaves undefined (BLAS writes zeros for beta 0).
             for (int i = 0; i < m; i++) {

@@ -31,6 +31,12 @@ final class OneDnnPrimitive implements AutoCloseable {
     private final OneDnn dnn;
     private final String what;
     private final MemorySegment primitive, args;
+    /** The primitive's scratchpad memory object (null when it needs none) and its bytes, given per call. */
+    private MemorySegment scratchpad;
+    private long scratchpadBytes;
+    /** Each reorder's scratchpad, parallel to list (null where none is needed). */
+    private final List<MemorySegment> reorderScratch = new ArrayList<>();
+    private final List<Long> reorderScratchBytes = new ArrayList<>();
     private final List<Arg> list = new ArrayList<>();
     private final String implementation;
     private final Arena arena = Arena.ofShared();
@@ -42,7 +48,10 @@ final class OneDnnPrimitive implements AutoCloseable {
         this.what = what;
         try {
             implementation = dnn.implementation(pd);
-            args = arena.allocate(EXEC_ARG_BYTES * specs.size(), 8);
+            MemorySegment padMd = dnn.queryMd(pd, OneDnn.QUERY_SCRATCHPAD_MD, 0);
+            scratchpadBytes = dnn.mdSize(padMd);
+            if (scratchpadBytes > 0) scratchpad = dnn.memory(padMd);
+            args = arena.allocate(EXEC_ARG_BYTES * (specs.size() + 1), 8);
             for (int k = 0; k < specs.size(); k++) {
                 Spec s = specs.get(k);
                 MemorySegment chosen = dnn.queryMd(pd, s.query(), s.index());
@@ -53,16 +62,28 @@ final class OneDnnPrimitive implements AutoCloseable {
                     inner = dnn.memory(chosen);
                     innerBytes = dnn.mdSize(chosen);
                     MemorySegment rpd = s.output() ? dnn.reorderDesc(chosen, s.plainMd()) : dnn.reorderDesc(s.plainMd(), chosen);
+                    MemorySegment rPad = null;
+                    long rPadBytes;
                     try {
                         reorder = dnn.primitive(rpd);
+                        MemorySegment rPadMd = dnn.queryMd(rpd, OneDnn.QUERY_SCRATCHPAD_MD, 0);
+                        rPadBytes = dnn.mdSize(rPadMd);
+                        if (rPadBytes > 0) rPad = dnn.memory(rPadMd);
                     } finally {
                         dnn.destroyDesc(rpd);
                     }
-                    reorderArgs = arena.allocate(EXEC_ARG_BYTES * 2, 8);
+                    reorderArgs = arena.allocate(EXEC_ARG_BYTES * 3, 8);
                     putArg(reorderArgs, 0, ARG_FROM, s.output() ? inner : user);
                     putArg(reorderArgs, 1, ARG_TO, s.output() ? user : inner);
+                    if (rPad != null) putArg(reorderArgs, 2, OneDnn.ARG_SCRATCHPAD, rPad);
+                    reorderScratch.add(rPad);
+                    reorderScratchBytes.add(rPadBytes);
+                } else {
+                    reorderScratch.add(null);
+                    reorderScratchBytes.add(0L);
                 }
                 putArg(args, k, s.id(), inner != null ? inner : user);
+                if (k == specs.size() - 1 && scratchpad != null) putArg(args, specs.size(), OneDnn.ARG_SCRATCHPAD, scratchpad);
                 list.add(new Arg(s.id(), s.output(), user, inner, reorder, reorderArgs, innerBytes));
             }
             primitive = dnn.primitive(pd);
@@ -86,32 +107,54 @@ final class OneDnnPrimitive implements AutoCloseable {
     boolean reorders() { return list.stream().anyMatch(a -> a.reorder() != null); }
 
     /** Runs on the caller's buffers, one per spec, in spec order; outputs are fully written. */
-    synchronized void run(MemorySegment... data) {
-        Storage[] scratch = new Storage[list.size()];
+    void run(MemorySegment... data) {
+        synchronized (OneDnn.EXECUTION) {
+            runAlone(data);
+        }
+    }
+
+    private void runAlone(MemorySegment... data) {
+        if (closed) throw new IllegalStateException("oneDNN " + what + ": primitive already released");
+        List<Storage> held = new ArrayList<>();
         try {
             for (int k = 0; k < list.size(); k++) {
                 Arg a = list.get(k);
                 dnn.setHandle(a.user(), data[k]);
                 if (a.inner() == null) continue;
-                scratch[k] = Storage.host(a.innerBytes());
-                dnn.setHandle(a.inner(), scratch[k].segment());
-                if (!a.output()) dnn.execute(a.reorder(), 2, a.reorderArgs(), "reorder " + what);
+                dnn.setHandle(a.inner(), scratch(held, a.innerBytes()));
+                if (reorderScratch.get(k) != null) dnn.setHandle(reorderScratch.get(k), scratch(held, reorderScratchBytes.get(k)));
+                if (!a.output()) dnn.execute(a.reorder(), reorderScratch.get(k) != null ? 3 : 2, a.reorderArgs(), "reorder " + what);
             }
-            dnn.execute(primitive, list.size(), args, what);
-            for (Arg a : list) {
-                if (a.output() && a.inner() != null) dnn.execute(a.reorder(), 2, a.reorderArgs(), "reorder " + what);
+            if (scratchpad != null) dnn.setHandle(scratchpad, scratch(held, scratchpadBytes));
+            dnn.execute(primitive, list.size() + (scratchpad != null ? 1 : 0), args, what);
+            for (int k = 0; k < list.size(); k++) {
+                Arg a = list.get(k);
+                if (a.output() && a.inner() != null) dnn.execute(a.reorder(), reorderScratch.get(k) != null ? 3 : 2, a.reorderArgs(), "reorder " + what);
             }
         } catch (RuntimeException | Error e) {
             throw e;
         } catch (Throwable e) {
             throw new IllegalStateException("oneDNN " + what + ": " + e, e);
         } finally {
-            for (Storage s : scratch) if (s != null) s.release();
+            for (Storage s : held) s.release();
         }
     }
 
+    /** Scratch memory for this call, released when it ends. */
+    private static MemorySegment scratch(List<Storage> held, long bytes) {
+        Storage s = Storage.host(bytes);
+        held.add(s);
+        return s.segment();
+    }
+
     @Override
-    public synchronized void close() {
+    public void close() {
+        synchronized (OneDnn.EXECUTION) {
+            release();
+        }
+    }
+
+    private void release() {
         if (closed) return;
         closed = true;
         try {
@@ -121,6 +164,8 @@ final class OneDnnPrimitive implements AutoCloseable {
                 if (a.reorder() != null) dnn.destroyPrimitive(a.reorder());
             }
             list.clear();
+            for (MemorySegment m : reorderScratch) if (m != null) dnn.destroyMemory(m);
+            if (scratchpad != null) dnn.destroyMemory(scratchpad);
             if (primitive != null) dnn.destroyPrimitive(primitive);
             if (arena.scope().isAlive()) arena.close();
         } catch (RuntimeException | Error e) {

@@ -17,7 +17,7 @@ class GemmSelectionTest {
     @Test
     void autoPrefersOneDnnThenOpenBlas() {
         Gemm auto = Gemm.Selection.choose("auto");
-        boolean dnnOff = System.getProperty("lumen.onednn", System.getenv().getOrDefault("LUMEN_ONEDNN", "auto")).equalsIgnoreCase("off");
+        boolean dnnOff = System.getProperty("lumen.onednn", System.getenv().getOrDefault("LUMEN_ONEDNN", OneDnnConv.DEFAULT_MODE)).equalsIgnoreCase("off");
         Gemm expected = Gemm.oneDnn() != null && !dnnOff ? Gemm.oneDnn() : Gemm.openBlas() != null ? Gemm.openBlas() : Gemm.java();
         assertSame(expected, auto);
     }

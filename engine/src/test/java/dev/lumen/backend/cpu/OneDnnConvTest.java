@@ -45,6 +45,8 @@ class OneDnnConvTest {
         {1, 8, 11, 11, 8, 3, 3, 1, 1, 1, 1, 1, 1, 8, 1},    // depth-wise 3x3 (oneDNN directly)
         {3, 4, 16, 13, 4, 7, 7, 1, 1, 3, 3, 1, 1, 4, 0},    // depth-wise 7x7
         {2, 32, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  // channels past one 16-lane block
+        {4, 1, 8, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0},     // one input channel (a grey stem), tiny map
+        {2, 16, 4, 4, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 0},    // down to 2x2
     };
 
     private boolean wasEnabled;
@@ -142,7 +144,7 @@ class OneDnnConvTest {
         assertFalse(Arrays.equals(java.out(), dnn.out()) && Arrays.equals(java.gradW(), dnn.gradW()), "switching on oneDNN changed nothing");
         OneDnnConv.setEnabled(false);
         assertNull(OneDnnConv.active());
-        assertTrue(OneDnnConv.status().contains("switched off"), OneDnnConv.status());
+        assertTrue(OneDnnConv.status().contains("switched off") && OneDnnConv.status().contains("LUMEN_ONEDNN=auto"), OneDnnConv.status());
         assertNull(OneDnnConv.choose("off"));
         assertNotNull(OneDnnConv.choose("auto"));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> OneDnnConv.choose("mkl"));
