@@ -81,10 +81,10 @@ gpu-test: $(APT_STAMP) kernels
 train: $(APT_STAMP)
 	tools/train-default.sh
 
-# Debian packages the runtime uses: OpenBLAS for SGEMM, fonts for the PNG reports. Installed once per machine.
+# Debian packages the runtime uses: OpenBLAS for SGEMM, oneDNN for convolutions, fonts for the PNG reports. Installed once per machine.
 deps: $(APT_STAMP)
 $(APT_STAMP):
-	@tools/apt-install.sh libopenblas0-pthread fontconfig fonts-dejavu-core
+	@tools/apt-install.sh libopenblas0-pthread libdnnl2 fontconfig fonts-dejavu-core
 	@mkdir -p .deps && touch $@
 
 # The PyTorch peers' python (PEER_PY, default python3 on the path) with PyTorch 2.13 (CPU) and timm 1.0,

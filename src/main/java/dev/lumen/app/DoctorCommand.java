@@ -19,6 +19,7 @@ public final class DoctorCommand implements Callable<Integer> {
     public Integer call() {
         out.printf("%-16s %s%n", "java", "Java " + Runtime.version() + " (" + System.getProperty("java.vm.vendor") + ")");
         out.printf("%-16s %d cores, %s%n", "cpu", Runtime.getRuntime().availableProcessors(), System.getProperty("os.arch"));
+        out.printf("%-16s %s%n", "onednn", dev.lumen.backend.cpu.OneDnnConv.status());
         boolean allOk = true;
         for (CudaEnvironment.Item i : CudaEnvironment.probe()) {
             out.printf("%-16s %s%n", i.name(), i.value());

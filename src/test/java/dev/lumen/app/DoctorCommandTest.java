@@ -20,6 +20,7 @@ class DoctorCommandTest {
         assertEquals(0, new CommandLine(cmd).execute());
         String text = buf.toString(StandardCharsets.UTF_8);
         assertTrue(text.startsWith("java "), text);
+        assertTrue(text.contains(String.format("%n%-16s %s%n", "onednn", dev.lumen.backend.cpu.OneDnnConv.status())), "whether oneDNN loaded: " + text);
         String why = Backends.cudaStatus();
         if (why == null) {
             int devices = dev.lumen.cuda.CudaContext.deviceCount();

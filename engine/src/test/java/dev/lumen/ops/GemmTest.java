@@ -13,7 +13,7 @@ import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
-/** Both GEMMs (Java Vector API and OpenBLAS) against a double-precision reference, on odd sizes. */
+/** The GEMMs (Java Vector API, OpenBLAS, oneDNN) against a double-precision reference, on odd sizes. */
 class GemmTest {
     private static final int[][] SIZES = {{1, 1, 1}, {7, 13, 5}, {65, 33, 129}, {6, 1, 40}, {97, 270, 31}, {13, 2, 1}, {3, 0, 4}};
 
@@ -26,6 +26,7 @@ class GemmTest {
         List<Gemm> l = new ArrayList<>();
         l.add(Gemm.java());
         if (Gemm.openBlas() != null) l.add(Gemm.openBlas());
+        if (Gemm.oneDnn() != null) l.add(Gemm.oneDnn());
         return l;
     }
 

@@ -18,7 +18,9 @@ import jdk.incubator.vector.VectorSpecies;
  * layers still make GEMMs wide enough to use every thread; large maps go one image at a time,
  * their columns built a band of output rows at a time under {@link #COLUMN_BUDGET} elements.
  * A 1x1 convolution with stride 1 and no padding uses the images themselves as the GEMM
- * operand. Depth-wise F32 convolutions use {@link DepthwiseConv}.
+ * operand. Depth-wise F32 convolutions use {@link DepthwiseConv}; other F32 convolutions go
+ * to oneDNN ({@link OneDnnConv}) when it is loaded and switched on, this code being the
+ * fallback and the reference its tests compare with.
  */
 final class CpuConv implements ConvKernels {
     /** Elements of im2col columns held at once (16 MB in F32). */
@@ -55,6 +57,23 @@ final class CpuConv implements ConvKernels {
     }
 
     private static MemorySegment seg(Tensor t) { return t.storage().segment(); }
+
+    /**
+     * oneDNN's convolutions for this one, or null for the Java path: F64, depth-wise (the
+     * direct kernel of {@link DepthwiseConv} measured faster), empty tensors, and calls from
+     * inside a parallel region (oneDNN's OpenMP threads would run beside the pool's).
+     */
+    private static OneDnnConv oneDnn(Dims d, DType t) {
+        if (t != DType.F32 || d.depthwise(t) || Parallel.inRegion() || d.n() == 0 || d.c() == 0 || d.o() == 0 || d.l() == 0) return null;
+        return OneDnnConv.active();
+    }
+
+    private static OneDnnConv.Shape shape(Dims d) {
+        return new OneDnnConv.Shape(d.n(), d.c(), d.h(), d.w(), d.o(), d.oh(), d.ow(), d.groups(), d.win());
+    }
+
+    /** The tensor's bytes from its first element. */
+    private static MemorySegment at(Tensor t) { return seg(t).asSlice(t.offset() * t.dtype().byteSize()); }
 
     private static void gemm(boolean f32, boolean ta, boolean tb, int m, int n, int k, MemorySegment a, long oa, int lda,
                              MemorySegment b, long ob, int ldb, boolean accumulate, MemorySegment c, long oc, int ldc) {
@@ -158,6 +177,11 @@ final class CpuConv implements ConvKernels {
                     d.n(), d.c(), d.h(), d.w(), win, d.oh(), d.ow(), seg(out), out.offset());
             return;
         }
+        OneDnnConv dnn = oneDnn(d, x.dtype());
+        if (dnn != null) {
+            dnn.forward(shape(d), at(x), at(weight), bias == null ? null : at(bias), at(out));
+            return;
+        }
         int es = x.dtype().byteSize();
         int l = d.l(), k = d.k(), og = d.og(), nb = d.images();
         MemorySegment xs = seg(x), ws = seg(weight), o = seg(out);
@@ -230,6 +254,11 @@ final class CpuConv implements ConvKernels {
                     d.oh(), d.ow(), seg(gradIn), gradIn.offset());
             return;
         }
+        OneDnnConv dnn = oneDnn(d, gradIn.dtype());
+        if (dnn != null) {
+            dnn.backwardData(shape(d), at(gradOut), at(weight), at(gradIn));
+            return;
+        }
         int es = gradIn.dtype().byteSize();
         int l = d.l(), k = d.k(), og = d.og(), nb = d.images();
         MemorySegment gx = seg(gradIn), ws = seg(weight), go = seg(gradOut);
@@ -289,6 +318,11 @@ final class CpuConv implements ConvKernels {
         if (d.depthwise(x.dtype())) {
             DepthwiseConv.backwardWeight(seg(gradOut), gradOut.offset(), seg(x), x.offset(), d.n(), d.c(), d.h(), d.w(), win,
                     d.oh(), d.ow(), seg(gradWeight), gradWeight.offset());
+            return;
+        }
+        OneDnnConv dnn = oneDnn(d, x.dtype());
+        if (dnn != null) {
+            dnn.backwardWeights(shape(d), at(gradOut), at(x), at(gradWeight));
             return;
         }
         int es = x.dtype().byteSize();

@@ -8,12 +8,13 @@ import java.lang.foreign.MemorySegment;
  * transB), C is m x n; offsets and leading dimensions are in elements. With beta == 0, C is
  * written without being read (NaNs in it do not propagate), as in BLAS.
  *
- * <p>Two implementations: {@link OpenBlas} (FFM downcalls into libopenblas) and
- * {@link VectorGemm} (Java, Vector API). {@link #active()} is the one the CPU backend uses,
- * chosen by the system property {@code lumen.blas} = {@code auto} (default: OpenBLAS when
- * it loads, else Java), {@code openblas} or {@code java}.
+ * <p>Three implementations: {@link OneDnnGemm} (dnnl_sgemm, F64 on OpenBLAS), {@link OpenBlas}
+ * (FFM downcalls into libopenblas) and {@link VectorGemm} (Java, Vector API). {@link #active()}
+ * is the one the CPU backend uses, chosen by the system property {@code lumen.blas} =
+ * {@code auto} (default: oneDNN when it loads and lumen.onednn is not off, its default, else OpenBLAS when
+ * it loads, else Java), {@code onednn}, {@code openblas} or {@code java}.
  */
-public sealed interface Gemm permits OpenBlas, VectorGemm {
+public sealed interface Gemm permits OneDnnGemm, OpenBlas, VectorGemm {
     String name();
 
     void sgemm(boolean transA, boolean transB, int m, int n, int k, float alpha,
@@ -32,6 +33,9 @@ public sealed interface Gemm permits OpenBlas, VectorGemm {
 
     /** The Java implementation; always available. */
     static Gemm java() { return VectorGemm.INSTANCE; }
+
+    /** oneDNN's SGEMM, or null when libdnnl cannot be loaded here. */
+    static Gemm oneDnn() { return OneDnnGemm.instance(); }
 
     /** OpenBLAS, or null when libopenblas cannot be loaded here. */
     static Gemm openBlas() { return OpenBlas.instance(); }
@@ -61,15 +65,27 @@ public sealed interface Gemm permits OpenBlas, VectorGemm {
                         throw new IllegalStateException("lumen.blas=openblas but OpenBLAS is unavailable: " + OpenBlas.failure());
                     }
                 }
-                case "auto", "" -> {
-                    Gemm o = OpenBlas.instance();
-                    chosen = o != null ? o : VectorGemm.INSTANCE;
+                case "onednn" -> {
+                    chosen = OneDnnGemm.instance();
+                    if (chosen == null) {
+                        throw new IllegalStateException("lumen.blas=onednn but oneDNN is unavailable: " + OneDnn.failure());
+                    }
                 }
-                default -> throw new IllegalArgumentException("lumen.blas must be java, openblas or auto, not '" + mode + "'");
+                case "auto", "" -> {
+                    Gemm d = oneDnnOff() ? null : OneDnnGemm.instance(), o = OpenBlas.instance();
+                    chosen = d != null ? d : o != null ? o : VectorGemm.INSTANCE;
+                }
+                default -> throw new IllegalArgumentException("lumen.blas must be java, openblas, onednn or auto, not '" + mode + "'");
             }
             System.getLogger("dev.lumen.blas").log(System.Logger.Level.INFO, "GEMM: " + chosen.name()
                     + (chosen == VectorGemm.INSTANCE && OpenBlas.instance() == null ? " (OpenBLAS unavailable: " + OpenBlas.failure() + ")" : ""));
             return chosen;
+        }
+
+        /** Whether the user switched oneDNN off (lumen.onednn / LUMEN_ONEDNN), which auto then respects. */
+        private static boolean oneDnnOff() {
+            String v = System.getProperty("lumen.onednn", System.getenv().getOrDefault("LUMEN_ONEDNN", OneDnnConv.DEFAULT_MODE));
+            return v.trim().equalsIgnoreCase("off");
         }
     }
 }

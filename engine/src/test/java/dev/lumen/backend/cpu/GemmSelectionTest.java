@@ -15,9 +15,22 @@ class GemmSelectionTest {
     }
 
     @Test
-    void autoPrefersOpenBlasWhenItLoads() {
+    void autoPrefersOneDnnThenOpenBlas() {
         Gemm auto = Gemm.Selection.choose("auto");
-        assertSame(Gemm.openBlas() != null ? Gemm.openBlas() : Gemm.java(), auto);
+        boolean dnnOff = System.getProperty("lumen.onednn", System.getenv().getOrDefault("LUMEN_ONEDNN", OneDnnConv.DEFAULT_MODE)).equalsIgnoreCase("off");
+        Gemm expected = Gemm.oneDnn() != null && !dnnOff ? Gemm.oneDnn() : Gemm.openBlas() != null ? Gemm.openBlas() : Gemm.java();
+        assertSame(expected, auto);
+    }
+
+    @Test
+    void oneDnnIsSelectableAndErrorsNameTheReason() {
+        if (Gemm.oneDnn() == null) {
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> Gemm.Selection.choose("onednn"));
+            assertTrue(e.getMessage().contains("oneDNN is unavailable"), e.getMessage());
+        } else {
+            assertSame(Gemm.oneDnn(), Gemm.Selection.choose("onednn"));
+            assertTrue(Gemm.oneDnn().name().startsWith("oneDNN"), Gemm.oneDnn().name());
+        }
     }
 
     @Test
