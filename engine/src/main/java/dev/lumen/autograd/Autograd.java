@@ -1,5 +1,6 @@
 package dev.lumen.autograd;
 
+import dev.lumen.memory.Scope;
 import dev.lumen.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
@@ -65,7 +66,12 @@ public final class Autograd {
                     continue;
                 }
                 Tensor[] inputs = node.inputArray();
-                Tensor[] grads = node.run(g);
+                Tensor[] grads;
+                // The rule's scratch (contiguous copies, partial products) is freed as soon as it returns.
+                try (Scope scratch = Scope.open()) {
+                    grads = node.run(g);
+                    for (Tensor gi : grads) scratch.keepIfOwned(gi);
+                }
                 for (int i = 0; i < inputs.length; i++) {
                     Tensor in = inputs[i];
                     if (in == null || grads[i] == null || !in.requiresGrad()) grads[i] = null;

@@ -18,12 +18,17 @@ public final class Node {
     private final String op;
     private final Tensor[] inputs;
     private Rule rule;
+    private Tensor[] saved;
 
     Node(String op, Tensor[] inputs, Rule rule) {
         this.op = op;
         this.inputs = inputs;
         this.rule = rule;
+        this.saved = SavedTensors.hold(rule);
     }
+
+    /** The tensors this node keeps for its backward (what its rule captured); empty once it ran. */
+    public List<Tensor> saved() { return java.util.Collections.unmodifiableList(java.util.Arrays.asList(saved)); }
 
     public String op() { return op; }
 
@@ -41,6 +46,9 @@ public final class Node {
         }
         Tensor[] grads = rule.apply(gradOutput);
         rule = null;
+        Tensor[] done = saved;
+        saved = new Tensor[0];
+        SavedTensors.unhold(done, grads);
         if (grads.length != inputs.length) {
             throw new IllegalStateException("gradient rule of '" + op + "' returned " + grads.length
                     + " gradients for " + inputs.length + " inputs");

@@ -123,8 +123,8 @@ public final class CasViT extends ImageClassifier {
         int[] dims = config.embedDims(), layers = config.layers();
         int half = dims[0] / 2;
         patchEmbed = registerModule("patch_embed", new Sequential(
-                Layers.conv(options.inChannels(), half, 3, smallStem ? 1 : 2, 1, 1, true, gen), new BatchNorm2d(half), new ReLU(),
-                Layers.conv(half, dims[0], 3, 2, 1, 1, true, gen), new BatchNorm2d(dims[0]), new ReLU()));
+                Layers.conv(options.inChannels(), half, 3, smallStem ? 1 : 2, 1, 1, true, gen), new BatchNorm2d(half), new ReLU(true),
+                Layers.conv(half, dims[0], 3, 2, 1, 1, true, gen), new BatchNorm2d(dims[0]), new ReLU(true)));
         int total = Arrays.stream(layers).sum(), index = 0;
         for (int s = 0; s < 4; s++) {
             Sequential stage = new Sequential();

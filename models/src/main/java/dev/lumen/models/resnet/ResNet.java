@@ -152,7 +152,7 @@ public final class ResNet extends ImageClassifier {
 
     @Override
     public Tensor forwardFeatures(Tensor x) {
-        Tensor y = Activations.relu(bn1.forward(conv1.forward(x)));
+        Tensor y = Activations.reluInplace(bn1.forward(conv1.forward(x)));
         if (!smallStem) y = Pooling.maxPool2d(y, new int[] {3}, new int[] {2}, new int[] {1}, false);
         for (Sequential stage : stages) y = stage.forward(y);
         return y;
