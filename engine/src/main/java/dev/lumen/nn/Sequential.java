@@ -1,6 +1,5 @@
 package dev.lumen.nn;
 
-import dev.lumen.memory.Scope;
 import dev.lumen.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.List;
@@ -29,26 +28,7 @@ public class Sequential extends Module implements Layer {
 
     public int size() { return layers.size(); }
 
-    /**
-     * Runs the layers in order. Nothing outside can reach what a layer made besides its output, nor
-     * an output once the next layer has consumed it, so both are released at once (autograd keeps
-     * what it saved until backward has used it): a chain holds about two activations, not all.
-     */
+    /** Runs the layers in order, releasing what each made once the next has run ({@link Chain}). */
     @Override
-    public Tensor forward(Tensor x) {
-        boolean prevMadeHere = false;
-        for (Layer l : layers) {
-            Tensor prev = x;
-            boolean madeHere;
-            try (Scope locals = Scope.openReleasing()) {
-                x = l.forward(prev);
-                madeHere = x.owner() == locals;
-                if (madeHere) locals.keep(x);
-            }
-            // Only an output made in here is ours to release: the input and whatever a layer hands through are the caller's.
-            if (prevMadeHere && prev != x) prev.release();
-            prevMadeHere = madeHere || (prevMadeHere && prev == x);
-        }
-        return x;
-    }
+    public Tensor forward(Tensor x) { return Chain.forward(x, layers); }
 }
