@@ -422,6 +422,9 @@ public final class Tensor implements Scope.Resource, AutoCloseable {
 
     public void backward(Tensor gradOutput) { Autograd.backward(this, gradOutput); }
 
+    /** Backward that keeps the graph for another backward, as PyTorch's retain_graph=True. */
+    public void backward(Tensor gradOutput, boolean retainGraph) { Autograd.backward(this, gradOutput, null, retainGraph); }
+
     /** Same storage, no history. */
     public Tensor detach() { return viewOf(shape.clone(), strides.clone(), offset); }
 

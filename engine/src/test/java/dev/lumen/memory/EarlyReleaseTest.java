@@ -126,6 +126,26 @@ class EarlyReleaseTest {
     }
 
     @Test
+    void retainGraphKeepsSavedTensorsForASecondBackward() {
+        Tensor x = Tensor.randn(new Generator(9), DType.F32, 4, 8).requiresGrad(true);
+        try (Scope s = Scope.open()) {
+            Tensor h = x.mul(2.0);
+            Tensor y = Activations.gelu(h).sum();
+            h.release();
+            y.backward(Tensor.ones(), true);
+            float[] once = x.grad().toFloats();
+            assertFalse(h.isClosed(), "retain_graph keeps what gelu saved");
+            y.backward(Tensor.ones());
+            assertTrue(h.isClosed(), "the second, consuming backward let it go");
+            float[] twice = x.grad().toFloats();
+            for (int i = 0; i < once.length; i++) assertTrue(twice[i] == 2 * once[i], "gradients add up over both passes");
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> y.backward(Tensor.ones()));
+            assertTrue(e.getMessage().contains("a second time"), e.getMessage());
+        }
+        x.close();
+    }
+
+    @Test
     void useAfterReleaseFailsWithAClearMessage() {
         try (Scope s = Scope.open()) {
             Tensor t = Tensor.ones(3, 5);
