@@ -21,8 +21,8 @@ public final class Activations {
 
     /**
      * torch's relu_ (nn.ReLU(inplace=True)): max(x, 0) written over x's memory when nothing else
-     * can see it (no other view of its storage, not saved by any autograd node, not a leaf that
-     * requires grad); x is then consumed: the result takes its memory and reading x again is an
+     * can see it (no other view of its storage, not saved by any autograd node, made inside a scope,
+     * not a leaf that requires grad); x is then consumed: the result takes its memory and reading x again is an
      * error. Otherwise it is {@link #relu(Tensor)}, leaving x as it was.
      */
     public static Tensor reluInplace(Tensor x) {

@@ -215,6 +215,10 @@ class EarlyReleaseTest {
             assertFalse(r.isReleased(), "another view shares r's storage");
             Tensor leaf = Activations.reluInplace(x);
             assertFalse(x.isReleased(), "a leaf that requires grad is never changed in place");
+            try (GradMode ng = GradMode.noGrad()) {
+                Activations.reluInplace(x);
+                assertFalse(x.isReleased(), "nor without grad: it lives outside the step");
+            }
             g.sum().add(r2.sum()).add(view.sum()).add(leaf.sum()).backward();
         }
         x.close();
