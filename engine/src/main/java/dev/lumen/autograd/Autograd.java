@@ -1,5 +1,6 @@
 package dev.lumen.autograd;
 
+import dev.lumen.memory.Scope;
 import dev.lumen.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
@@ -42,6 +43,15 @@ public final class Autograd {
      * rest of the pass still runs. Null: nobody is told.
      */
     public static void backward(Tensor root, Tensor gradOutput, Consumer<Tensor> leafGradReady) {
+        backward(root, gradOutput, leafGradReady, false);
+    }
+
+    /**
+     * As {@link #backward(Tensor, Tensor, Consumer)}; with retainGraph (PyTorch's retain_graph=True)
+     * every node keeps its rule and saved tensors, so a second backward through the same graph works,
+     * at the cost of holding the forward's saved activations until the graph is dropped.
+     */
+    public static void backward(Tensor root, Tensor gradOutput, Consumer<Tensor> leafGradReady, boolean retainGraph) {
         if (!root.requiresGrad()) {
             throw new IllegalStateException("backward: the tensor does not require grad and has no grad_fn");
         }
@@ -65,7 +75,12 @@ public final class Autograd {
                     continue;
                 }
                 Tensor[] inputs = node.inputArray();
-                Tensor[] grads = node.run(g);
+                Tensor[] grads;
+                // The rule's scratch (contiguous copies, partial products) is freed as soon as it returns.
+                try (Scope scratch = Scope.open()) {
+                    grads = node.run(g, retainGraph);
+                    for (Tensor gi : grads) scratch.keepIfOwned(gi);
+                }
                 for (int i = 0; i < inputs.length; i++) {
                     Tensor in = inputs[i];
                     if (in == null || grads[i] == null || !in.requiresGrad()) grads[i] = null;

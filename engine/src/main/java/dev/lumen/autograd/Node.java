@@ -18,12 +18,17 @@ public final class Node {
     private final String op;
     private final Tensor[] inputs;
     private Rule rule;
+    private Tensor[] saved;
 
     Node(String op, Tensor[] inputs, Rule rule) {
         this.op = op;
         this.inputs = inputs;
         this.rule = rule;
+        this.saved = SavedTensors.hold(rule);
     }
+
+    /** The tensors this node keeps for its backward (what its rule captured); empty once it ran. */
+    public List<Tensor> saved() { return java.util.Collections.unmodifiableList(java.util.Arrays.asList(saved)); }
 
     public String op() { return op; }
 
@@ -34,13 +39,21 @@ public final class Node {
 
     boolean released() { return rule == null; }
 
-    Tensor[] run(Tensor gradOutput) {
+    Tensor[] run(Tensor gradOutput) { return run(gradOutput, false); }
+
+    /** Runs the rule; unless retain, then drops it and lets go of what it saved (the tape is consumed). */
+    Tensor[] run(Tensor gradOutput, boolean retain) {
         if (rule == null) {
             throw new IllegalStateException("backward through '" + op + "' a second time: its saved tensors were freed"
                     + " after the first backward (call backward once per forward)");
         }
         Tensor[] grads = rule.apply(gradOutput);
-        rule = null;
+        if (!retain) {
+            rule = null;
+            Tensor[] done = saved;
+            saved = new Tensor[0];
+            SavedTensors.unhold(done, grads);
+        }
         if (grads.length != inputs.length) {
             throw new IllegalStateException("gradient rule of '" + op + "' returned " + grads.length
                     + " gradients for " + inputs.length + " inputs");

@@ -109,6 +109,9 @@ public final class CachingAllocator {
 
     public synchronized long peakLiveBytes() { return peakLiveBytes; }
 
+    /** Starts a new peak from the bytes live now (to measure one phase: a forward, a backward). */
+    public synchronized void resetPeak() { peakLiveBytes = liveBytes; }
+
     public synchronized String stats() {
         return String.format("live %.1f MiB, cached %.1f MiB, peak %.1f MiB, %d allocations, %.1f%% from cache",
                 liveBytes / 1048576.0, cachedBytes / 1048576.0, peakLiveBytes / 1048576.0, allocations,

@@ -23,21 +23,42 @@ public final class Scope implements AutoCloseable {
 
         /** Frees the resource now; a second call does nothing. */
         void close();
+
+        /**
+         * Drops the owner's claim: freed now unless something else still needs it (a tensor saved
+         * for backward), in which case whoever holds it frees it later. A second call does nothing.
+         */
+        default void release() { close(); }
+
+        /** True once the resource's memory is gone. */
+        boolean isClosed();
     }
 
     private static final ThreadLocal<Scope> CURRENT = new ThreadLocal<>();
 
     private final Scope parent;
     private final Thread thread;
+    private final boolean releasing;
     private ArrayList<Resource> owned = new ArrayList<>();
 
-    private Scope(Scope parent) {
+    private Scope(Scope parent, boolean releasing) {
         this.parent = parent;
         this.thread = Thread.currentThread();
+        this.releasing = releasing;
     }
 
-    public static Scope open() {
-        Scope s = new Scope(CURRENT.get());
+    public static Scope open() { return push(false); }
+
+    /**
+     * A scope for temporaries that nobody can reach after it closes (a layer's locals in a
+     * container's forward, a gradient rule's scratch): on close each is released rather than
+     * freed, so a tensor that autograd saved for backward lives on (moved to the enclosing scope,
+     * which stays the safety net) and is freed when its node has run; the rest is freed at once.
+     */
+    public static Scope openReleasing() { return push(true); }
+
+    private static Scope push(boolean releasing) {
+        Scope s = new Scope(CURRENT.get(), releasing);
         CURRENT.set(s);
         return s;
     }
@@ -50,6 +71,11 @@ public final class Scope implements AutoCloseable {
         Scope s = CURRENT.get();
         r.setOwner(s);
         if (s != null) s.owned.add(r);
+    }
+
+    /** Keeps r if this scope owns it (a result made here), else leaves it where it is; returns r. */
+    public <R extends Resource> R keepIfOwned(R r) {
+        return r != null && r.owner() == this ? keep(r) : r;
     }
 
     /** Moves r to the enclosing scope, or out of every scope if this is the outermost. */
@@ -82,7 +108,15 @@ public final class Scope implements AutoCloseable {
         CURRENT.set(parent);
         for (int i = list.size() - 1; i >= 0; i--) {
             Resource r = list.get(i);
-            if (r.owner() == this) r.close();
+            if (r.owner() != this) continue;
+            if (!releasing) {
+                r.close();
+                continue;
+            }
+            r.release();
+            if (r.isClosed()) continue;
+            r.setOwner(parent);
+            if (parent != null) parent.owned.add(r);
         }
     }
 }

@@ -63,4 +63,7 @@ public final class Storage {
     }
 
     public boolean isFreed() { return refs.get() <= 0; }
+
+    /** True when exactly one tensor views these bytes, so writing them in place changes no other tensor. */
+    public boolean isExclusive() { return refs.get() == 1; }
 }

@@ -1,6 +1,7 @@
 package dev.lumen.ops;
 
 import dev.lumen.autograd.Autocast;
+import dev.lumen.autograd.Autograd;
 import dev.lumen.backend.ElementwiseKernels.Unary;
 import dev.lumen.tensor.Tensor;
 
@@ -11,7 +12,30 @@ import dev.lumen.tensor.Tensor;
 public final class Activations {
     private Activations() {}
 
-    public static Tensor relu(Tensor x) { return Elementwise.unary("relu", Unary.RELU, x, 0, 0, false); }
+    /** max(x, 0). Its backward reads the output (out > 0 exactly where x > 0), so x itself is not kept for backward. */
+    public static Tensor relu(Tensor x) {
+        Tensor out = Tensor.empty(x.dtype(), x.device(), x.shape());
+        x.backend().elementwise().unary(Unary.RELU, x, 0, 0, out);
+        return recordRelu(out, x);
+    }
+
+    /**
+     * torch's relu_ (nn.ReLU(inplace=True)): max(x, 0) written over x's memory when nothing else
+     * can see it (no other view of its storage, not saved by any autograd node, made inside a scope,
+     * not a leaf that requires grad); x is then consumed: the result takes its memory and reading x again is an
+     * error. Otherwise it is {@link #relu(Tensor)}, leaving x as it was.
+     */
+    public static Tensor reluInplace(Tensor x) {
+        if (!InPlace.canOverwrite(x)) return relu(x);
+        Tensor out = x.viewOf(x.shape(), x.strides(), x.offset());
+        x.backend().elementwise().unary(Unary.RELU, x, 0, 0, out);
+        x.release();
+        return recordRelu(out, x);
+    }
+
+    private static Tensor recordRelu(Tensor out, Tensor x) {
+        return Autograd.record("relu", out, g -> new Tensor[] {Elementwise.unaryBackward(Unary.RELU, out, 0, 0, g)}, x);
+    }
 
     /** x * Phi(x) with the exact (erf) normal CDF: torch's gelu(approximate='none'). */
     public static Tensor gelu(Tensor x) { return Elementwise.unary("gelu", Unary.GELU, x, 0, 0, true); }

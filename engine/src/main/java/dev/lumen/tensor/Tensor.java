@@ -32,6 +32,9 @@ public final class Tensor implements Scope.Resource, AutoCloseable {
     private final StorageRef ref;
     private Scope owner;
     private Cleaner.Cleanable cleanable;
+    /** Who still needs the bytes: the creator (until {@link #release()}) and each autograd node that saved this tensor. */
+    private final java.util.concurrent.atomic.AtomicInteger holds = new java.util.concurrent.atomic.AtomicInteger(1);
+    private volatile boolean released;
 
     private boolean requiresGrad;
     private boolean retainGrad;
@@ -185,7 +188,12 @@ public final class Tensor implements Scope.Resource, AutoCloseable {
     public long numel() { return Shapes.numel(shape); }
 
     public Storage storage() {
-        if (ref.closed()) throw new IllegalStateException("use of a closed tensor " + Arrays.toString(shape));
+        if (ref.closed()) {
+            throw new IllegalStateException(released
+                    ? "use of a released tensor " + Arrays.toString(shape) + ": its memory was freed once nothing could use it"
+                            + " (released early by a container, block or in-place op); keep the tensor, or copy it before"
+                    : "use of a closed tensor " + Arrays.toString(shape));
+        }
         return storage;
     }
 
@@ -291,6 +299,7 @@ public final class Tensor implements Scope.Resource, AutoCloseable {
 
     /** All values as floats, in logical (row-major) order. */
     public float[] toFloats() {
+        storage();
         if (isMeta()) return new float[(int) numel()];
         Tensor c = hostContiguous(DType.F32);
         float[] out = c.storage.segment().asSlice(c.offset * 4, numel() * 4L).toArray(java.lang.foreign.ValueLayout.JAVA_FLOAT);
@@ -300,6 +309,7 @@ public final class Tensor implements Scope.Resource, AutoCloseable {
 
     /** All values as doubles, in logical order. */
     public double[] toDoubles() {
+        storage();
         if (isMeta()) return new double[(int) numel()];
         Tensor c = hostContiguous(DType.F64);
         double[] out = c.storage.segment().asSlice(c.offset * 8, numel() * 8L).toArray(java.lang.foreign.ValueLayout.JAVA_DOUBLE);
@@ -309,6 +319,7 @@ public final class Tensor implements Scope.Resource, AutoCloseable {
 
     /** All values as longs (integer tensors), in logical order. */
     public long[] toLongs() {
+        storage();
         if (isMeta()) return new long[(int) numel()];
         Tensor c = hostContiguous(DType.I64);
         long[] out = c.storage.segment().asSlice(c.offset * 8, numel() * 8L).toArray(java.lang.foreign.ValueLayout.JAVA_LONG);
@@ -411,6 +422,9 @@ public final class Tensor implements Scope.Resource, AutoCloseable {
 
     public void backward(Tensor gradOutput) { Autograd.backward(this, gradOutput); }
 
+    /** Backward that keeps the graph for another backward, as PyTorch's retain_graph=True. */
+    public void backward(Tensor gradOutput, boolean retainGraph) { Autograd.backward(this, gradOutput, null, retainGraph); }
+
     /** Same storage, no history. */
     public Tensor detach() { return viewOf(shape.clone(), strides.clone(), offset); }
 
@@ -442,6 +456,48 @@ public final class Tensor implements Scope.Resource, AutoCloseable {
     }
 
     public boolean isClosed() { return ref.closed(); }
+
+    /**
+     * Drops the creator's claim on the bytes: they are freed now, or as soon as the last autograd
+     * node that saved this tensor has run its backward. The tensor stays on the tape (its gradFn
+     * and shape remain, so backward can pass through it), but reading its values afterwards is an
+     * error that says so. A second call does nothing. Scopes stay the safety net: one that closes
+     * frees whatever is still held.
+     */
+    @Override
+    public void release() {
+        if (released) return;
+        released = true;
+        dropHold();
+    }
+
+    /** True once {@link #release()} ran, whether or not a saved copy still holds the bytes. */
+    public boolean isReleased() { return released; }
+
+    /**
+     * An autograd node saved this tensor for its backward: the bytes stay until {@link #unsave()}.
+     * False (and nothing held) when they are already gone: a rule that kept only the shape of a freed tensor.
+     */
+    public boolean save() {
+        while (true) {
+            int h = holds.get();
+            if (h <= 0 || ref.closed()) return false;
+            if (holds.compareAndSet(h, h + 1)) return true;
+        }
+    }
+
+    /** The node that saved this tensor has run (or was dropped): its hold goes. */
+    public void unsave() { dropHold(); }
+
+    /** True when nothing but the creator needs this tensor's bytes: no saved copy, no other view of the storage. */
+    public boolean isExclusive() { return !released && holds.get() == 1 && !ref.closed() && storage.isExclusive(); }
+
+    private void dropHold() {
+        if (holds.decrementAndGet() == 0) {
+            if (cleanable != null) cleanable.clean();
+            else ref.run();
+        }
+    }
 
     /** Moves this tensor out of the current scope into the enclosing one. */
     public Tensor keep() {

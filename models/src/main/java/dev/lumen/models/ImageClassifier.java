@@ -1,5 +1,6 @@
 package dev.lumen.models;
 
+import dev.lumen.nn.Chain;
 import dev.lumen.nn.Layer;
 import dev.lumen.nn.Module;
 import dev.lumen.tensor.Tensor;
@@ -26,7 +27,7 @@ public abstract class ImageClassifier extends Module implements Layer {
     public Tensor forwardHead(Tensor features) { return forwardHead(features, false); }
 
     @Override
-    public Tensor forward(Tensor x) { return forwardHead(forwardFeatures(x)); }
+    public Tensor forward(Tensor x) { return Chain.forward(x, this::forwardFeatures, this::forwardHead); }
 
     /** Replaces the classifier by a freshly initialized one for numClasses (0: none, forward gives pooled features). */
     public abstract void resetClassifier(int numClasses);

@@ -5,6 +5,7 @@ import dev.lumen.models.ImageClassifier;
 import dev.lumen.models.MacCounter;
 import dev.lumen.models.ModelOptions;
 import dev.lumen.nn.BatchNorm2d;
+import dev.lumen.nn.Chain;
 import dev.lumen.nn.Identity;
 import dev.lumen.nn.Init;
 import dev.lumen.nn.Layer;
@@ -16,6 +17,7 @@ import dev.lumen.nn.Sequential;
 import dev.lumen.ops.Pooling;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
@@ -123,8 +125,8 @@ public final class CasViT extends ImageClassifier {
         int[] dims = config.embedDims(), layers = config.layers();
         int half = dims[0] / 2;
         patchEmbed = registerModule("patch_embed", new Sequential(
-                Layers.conv(options.inChannels(), half, 3, smallStem ? 1 : 2, 1, 1, true, gen), new BatchNorm2d(half), new ReLU(),
-                Layers.conv(half, dims[0], 3, 2, 1, 1, true, gen), new BatchNorm2d(dims[0]), new ReLU()));
+                Layers.conv(options.inChannels(), half, 3, smallStem ? 1 : 2, 1, 1, true, gen), new BatchNorm2d(half), new ReLU(true),
+                Layers.conv(half, dims[0], 3, 2, 1, 1, true, gen), new BatchNorm2d(dims[0]), new ReLU(true)));
         int total = Arrays.stream(layers).sum(), index = 0;
         for (int s = 0; s < 4; s++) {
             Sequential stage = new Sequential();
@@ -160,9 +162,11 @@ public final class CasViT extends ImageClassifier {
     /** Stem, the four stages with their embeddings, then the final BatchNorm: [N, C, H/32, W/32] (H/16 with the small stem). */
     @Override
     public Tensor forwardFeatures(Tensor x) {
-        Tensor y = patchEmbed.forward(x);
-        for (Module m : network) y = ((Layer) m).forward(y);
-        return norm.forward(y);
+        List<Layer> steps = new ArrayList<>();
+        steps.add(patchEmbed);
+        for (Module m : network) steps.add((Layer) m);
+        steps.add(norm);
+        return Chain.forward(x, steps);
     }
 
     @Override

@@ -19,7 +19,7 @@ final class SpatialOperation extends Module implements Layer {
     private final Sequential block;
 
     SpatialOperation(int dim, Generator gen) {
-        block = registerModule("block", new Sequential(Layers.dw3x3(dim, gen), new BatchNorm2d(dim), new ReLU(),
+        block = registerModule("block", new Sequential(Layers.dw3x3(dim, gen), new BatchNorm2d(dim), new ReLU(true),
                 Layers.conv(dim, 1, 1, 1, 0, 1, false, gen), new Sigmoid()));
     }
 

@@ -62,6 +62,6 @@ final class ConvBn extends Module implements Layer {
     public Tensor forward(Tensor x) {
         Tensor y = conv.forward(x);
         if (bn != null) y = bn.forward(y);
-        return relu ? Activations.relu(y) : y;
+        return relu ? Activations.reluInplace(y) : y;
     }
 }

@@ -41,7 +41,7 @@ final class RepLKBlock extends Module implements Layer {
     @Override
     public Tensor forward(Tensor x) {
         Tensor y = prelkbBn == null ? x : prelkbBn.forward(x);
-        y = pw2.forward(Activations.relu(largeKernel.forward(pw1.forward(y))));
+        y = pw2.forward(Activations.reluInplace(largeKernel.forward(pw1.forward(y))));
         return x.add(dropPath == null ? y : dropPath.forward(y));
     }
 }

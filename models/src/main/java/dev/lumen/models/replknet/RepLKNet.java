@@ -4,6 +4,7 @@ import dev.lumen.models.GroupMatcher;
 import dev.lumen.models.ImageClassifier;
 import dev.lumen.models.ModelOptions;
 import dev.lumen.nn.BatchNorm2d;
+import dev.lumen.nn.Chain;
 import dev.lumen.nn.Identity;
 import dev.lumen.nn.Layer;
 import dev.lumen.nn.Linear;
@@ -154,12 +155,13 @@ public final class RepLKNet extends ImageClassifier {
 
     @Override
     public Tensor forwardFeatures(Tensor x) {
-        for (ConvBn m : stem) x = m.forward(x);
+        List<Layer> steps = new ArrayList<>();
+        for (ConvBn m : stem) steps.add(m);
         for (int s = 0; s < stages.size(); s++) {
-            x = stages.get(s).forward(x);
-            if (s < transitions.size()) x = transitions.get(s).forward(x);
+            steps.add(stages.get(s));
+            if (s < transitions.size()) steps.add(transitions.get(s));
         }
-        return x;
+        return Chain.forward(x, steps);
     }
 
     /** norm (when not folded into the head), global average pool, dropout, head. */

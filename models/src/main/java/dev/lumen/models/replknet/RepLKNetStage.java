@@ -1,10 +1,13 @@
 package dev.lumen.models.replknet;
 
+import dev.lumen.nn.Chain;
 import dev.lumen.nn.Layer;
 import dev.lumen.nn.Module;
 import dev.lumen.nn.ModuleList;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.List;
 
 /** One resolution: numBlocks pairs of RepLKBlock and ConvFFN, as "blocks.0", "blocks.1", ... */
 final class RepLKNetStage extends Module implements Layer {
@@ -22,7 +25,8 @@ final class RepLKNetStage extends Module implements Layer {
 
     @Override
     public Tensor forward(Tensor x) {
-        for (Module b : blocks) x = ((Layer) b).forward(x);
-        return x;
+        List<Layer> steps = new ArrayList<>();
+        for (Module b : blocks) steps.add((Layer) b);
+        return Chain.forward(x, steps);
     }
 }

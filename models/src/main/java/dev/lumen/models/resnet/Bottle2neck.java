@@ -64,13 +64,13 @@ final class Bottle2neck extends Module implements Layer {
 
     @Override
     public Tensor forward(Tensor x) {
-        Tensor y = Activations.relu(bn1.forward(conv1.forward(x)));
+        Tensor y = Activations.reluInplace(bn1.forward(conv1.forward(x)));
         List<Tensor> parts = Shaping.split(y, width, 1);
         List<Tensor> outs = new ArrayList<>(scale);
         Tensor sp = null;
         for (int i = 0; i < convs.size(); i++) {
             sp = i == 0 || first ? parts.get(i) : sp.add(parts.get(i));
-            sp = Activations.relu(bns.get(i).forward(convs.get(i).forward(sp)));
+            sp = Activations.reluInplace(bns.get(i).forward(convs.get(i).forward(sp)));
             outs.add(sp);
         }
         if (scale > 1) {
@@ -81,6 +81,6 @@ final class Bottle2neck extends Module implements Layer {
         y = outs.size() == 1 ? outs.get(0) : Shaping.cat(outs, 1);
         y = bn3.forward(conv3.forward(y));
         if (dropPath > 0) y = Regularization.dropPath(y, dropPath, isTraining(), gen, true);
-        return Activations.relu(y.add(Blocks.apply(downsample, x)));
+        return Activations.reluInplace(y.add(Blocks.apply(downsample, x)));
     }
 }

@@ -41,10 +41,10 @@ final class Bottleneck extends Module implements Layer {
 
     @Override
     public Tensor forward(Tensor x) {
-        Tensor y = Activations.relu(bn1.forward(conv1.forward(x)));
-        y = Activations.relu(bn2.forward(conv2.forward(y)));
+        Tensor y = Activations.reluInplace(bn1.forward(conv1.forward(x)));
+        y = Activations.reluInplace(bn2.forward(conv2.forward(y)));
         y = bn3.forward(conv3.forward(y));
         if (dropPath > 0) y = Regularization.dropPath(y, dropPath, isTraining(), gen, true);
-        return Activations.relu(y.add(Blocks.apply(downsample, x)));
+        return Activations.reluInplace(y.add(Blocks.apply(downsample, x)));
     }
 }

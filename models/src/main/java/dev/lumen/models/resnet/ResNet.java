@@ -4,6 +4,7 @@ import dev.lumen.models.GroupMatcher;
 import dev.lumen.models.ImageClassifier;
 import dev.lumen.models.ModelOptions;
 import dev.lumen.nn.BatchNorm2d;
+import dev.lumen.nn.Chain;
 import dev.lumen.nn.Conv2d;
 import dev.lumen.nn.Init;
 import dev.lumen.nn.Layer;
@@ -15,6 +16,7 @@ import dev.lumen.ops.Pooling;
 import dev.lumen.ops.Regularization;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
@@ -152,10 +154,10 @@ public final class ResNet extends ImageClassifier {
 
     @Override
     public Tensor forwardFeatures(Tensor x) {
-        Tensor y = Activations.relu(bn1.forward(conv1.forward(x)));
-        if (!smallStem) y = Pooling.maxPool2d(y, new int[] {3}, new int[] {2}, new int[] {1}, false);
-        for (Sequential stage : stages) y = stage.forward(y);
-        return y;
+        List<Layer> steps = new ArrayList<>(List.<Layer>of(conv1, bn1, Activations::reluInplace));
+        if (!smallStem) steps.add(y -> Pooling.maxPool2d(y, new int[] {3}, new int[] {2}, new int[] {1}, false));
+        steps.addAll(stages);
+        return Chain.forward(x, steps);
     }
 
     @Override

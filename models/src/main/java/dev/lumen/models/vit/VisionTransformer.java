@@ -3,6 +3,7 @@ package dev.lumen.models.vit;
 import dev.lumen.models.GroupMatcher;
 import dev.lumen.models.ImageClassifier;
 import dev.lumen.models.ModelOptions;
+import dev.lumen.nn.Chain;
 import dev.lumen.nn.Conv2d;
 import dev.lumen.nn.Dropout;
 import dev.lumen.nn.Identity;
@@ -227,12 +228,14 @@ public final class VisionTransformer extends ImageClassifier {
                     + " does not give the " + gridH + "x" + gridW + " grid of patch " + patchSize + " the model was built for; build it with imgSize "
                     + (x.dim() == 4 ? x.shape(2) : "H") + " (loading weights resamples the position embedding)");
         }
-        int b = x.shape(0);
+        return Chain.forward(x, this::embed, posDrop, blocks, norm);
+    }
+
+    /** Patch tokens after the class token, position embedding added: [B, 1 + gridH * gridW, embedDim]. */
+    private Tensor embed(Tensor x) {
         Tensor tokens = patchProj.forward(x).flatten(2, 3).transpose(1, 2);
-        Tensor cls = clsToken().expand(b, 1, embedDim);
-        Tensor y = Shaping.cat(List.of(cls, tokens), 1).add(posEmbed());
-        y = blocks.forward(posDrop.forward(y));
-        return norm.forward(y);
+        Tensor cls = clsToken().expand(x.shape(0), 1, embedDim);
+        return Shaping.cat(List.of(cls, tokens), 1).add(posEmbed());
     }
 
     /** The class token's state through pre_logits, head dropout and the head. */

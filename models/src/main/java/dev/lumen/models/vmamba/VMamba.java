@@ -1,9 +1,10 @@
 package dev.lumen.models.vmamba;
 
-import dev.lumen.models.GroupMatcher;
 import dev.lumen.autograd.GradMode;
+import dev.lumen.models.GroupMatcher;
 import dev.lumen.models.ImageClassifier;
 import dev.lumen.models.ModelOptions;
+import dev.lumen.nn.Chain;
 import dev.lumen.nn.Identity;
 import dev.lumen.nn.Init;
 import dev.lumen.nn.Layer;
@@ -16,6 +17,7 @@ import dev.lumen.ops.Pooling;
 import dev.lumen.ops.Regularization;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -230,9 +232,10 @@ public final class VMamba extends ImageClassifier {
     @Override
     public Tensor forwardFeatures(Tensor x) {
         if (x.dim() != 4) throw new IllegalArgumentException(config.name() + ": expects images [N, C, H, W], got " + Arrays.toString(x.shape()));
-        Tensor y = patchEmbed.forward(x);
-        for (Stage s : stages) y = s.forward(y);
-        return y;
+        List<Layer> steps = new ArrayList<>();
+        steps.add(patchEmbed);
+        steps.addAll(stages);
+        return Chain.forward(x, steps);
     }
 
     @Override

@@ -30,9 +30,9 @@ final class PatchEmbed extends Module implements Layer {
         this.firstStride = firstStride;
         this.projKernel = patchSize / STEM_STRIDE;
         conv = registerModule("conv", new Sequential(
-                conv(inChannels, hidden, 7, firstStride, 3, gen), new BatchNorm2d(hidden), new ReLU(),
-                conv(hidden, hidden, 3, 1, 1, gen), new BatchNorm2d(hidden), new ReLU(),
-                conv(hidden, hidden, 3, 1, 1, gen), new BatchNorm2d(hidden), new ReLU()));
+                conv(inChannels, hidden, 7, firstStride, 3, gen), new BatchNorm2d(hidden), new ReLU(true),
+                conv(hidden, hidden, 3, 1, 1, gen), new BatchNorm2d(hidden), new ReLU(true),
+                conv(hidden, hidden, 3, 1, 1, gen), new BatchNorm2d(hidden), new ReLU(true)));
         proj = registerModule("proj", new Conv2d(hidden, embedDim, new int[] {projKernel, projKernel}, new int[] {projKernel, projKernel},
                 new int[] {0, 0}, new int[] {1, 1}, 1, true, gen));
     }

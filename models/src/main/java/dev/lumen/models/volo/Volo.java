@@ -1,12 +1,13 @@
 package dev.lumen.models.volo;
 
-import dev.lumen.models.GroupMatcher;
 import dev.lumen.backend.ResizeKernels;
+import dev.lumen.models.GroupMatcher;
 import dev.lumen.models.ImageClassifier;
 import dev.lumen.models.ModelOptions;
+import dev.lumen.nn.Chain;
 import dev.lumen.nn.Identity;
-import dev.lumen.nn.LayerNorm;
 import dev.lumen.nn.Layer;
+import dev.lumen.nn.LayerNorm;
 import dev.lumen.nn.Module;
 import dev.lumen.nn.ModuleList;
 import dev.lumen.nn.Sequential;
@@ -18,6 +19,7 @@ import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Device;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
@@ -222,8 +224,9 @@ public final class Volo extends ImageClassifier {
         if (dropRate > 0) x = Regularization.dropout(x, dropRate, isTraining(), gen);
         int b = x.shape(0);
         x = x.reshape(b, -1, dim);
-        for (int i = 2; i < network.size(); i++) x = ((Layer) network.get(i)).forward(x);
-        return x;
+        List<Layer> rest = new ArrayList<>();
+        for (int i = 2; i < network.size(); i++) rest.add((Layer) network.get(i));
+        return Chain.forward(x, rest);
     }
 
     /** pos_embed at an h x w grid: as is when the sizes agree, else resized bicubically. */
@@ -237,13 +240,15 @@ public final class Volo extends ImageClassifier {
     private Tensor forwardCls(Tensor tokens) {
         int b = tokens.shape(0);
         Tensor x = Shaping.cat(List.of(param("cls_token").expand(b, 1, dim), tokens), 1);
-        for (ClassBlock blk : postNetwork) x = blk.forward(x);
-        return norm.forward(x);
+        List<Layer> steps = new ArrayList<>(postNetwork.size() + 1);
+        for (ClassBlock blk : postNetwork) steps.add(blk);
+        steps.add(norm);
+        return Chain.forward(x, steps);
     }
 
     /** Normalized tokens [B, 1 + N, C], the class token first. */
     @Override
-    public Tensor forwardFeatures(Tensor x) { return forwardCls(forwardTokens(forwardEmbeddings(x))); }
+    public Tensor forwardFeatures(Tensor x) { return Chain.forward(x, this::forwardEmbeddings, this::forwardTokens, this::forwardCls); }
 
     /**
      * head(cls) (+ 0.5 * max over tokens of aux_head(tokens) with return_dense); with
