@@ -45,6 +45,8 @@ class DataParallelCpuTest {
         CudaTrainTest.with(a, "--opt", "momentum");
         CudaTrainTest.with(a, "--lr", "0.05");
         CudaTrainTest.with(a, "-b", String.valueOf(perRankBatch));
+        // as MultiGpuTrainTest: the last stage's 1x1 BatchNorm maps amplify rounding (below)
+        CudaTrainTest.with(a, "--bn-eps", "1");
         return a;
     }
 
@@ -66,7 +68,10 @@ class DataParallelCpuTest {
      * across ranks, so only rounding differs. Batches of 8: with smaller ones the 1x1 BatchNorm
      * maps of the last stage (8x8 inputs) have channels of near-zero variance that blow rounding
      * up (2 ranks x 2 against 1 x 4 differ by 0.28 after 12 updates, and agree within 1e-4 with
-     * --bn-eps 1).
+     * --bn-eps 1). Even at 8 oneDNN's convolutions, which sum a weight gradient over another
+     * blocking for 4 images than for 8, end 2.7e-3 apart with eps 1e-5, so the recipe uses
+     * --bn-eps 1 as MultiGpuTrainTest does: the test is about DDP's arithmetic, not BatchNorm's
+     * conditioning.
      */
     @Test
     void twoRanksEndWithTheWeightsOfOneOnTheSameGlobalBatchAndOnlyRankZeroWrites() throws Exception {

@@ -18,18 +18,14 @@ import java.util.Map;
  * lets the primitive pick (format any: the blocked nChw16c kernels on AVX-512) and reorders
  * its arguments per call, which still costs less than the GEMM-based kernels oneDNN uses on
  * NCHW for a 3x3 or 7x7 window. {@code lumen.onednn} = {@code auto} (oneDNN when it
- * loads), {@code off} (the Java path, the default for now: see {@link #DEFAULT_MODE}) or
+ * loads, the default), {@code off} (the Java path) or
  * {@code on} (fail when it does not load); the environment variable {@code LUMEN_ONEDNN} sets
  * the default.
  */
 public final class OneDnnConv {
     static final int CAPACITY = 256;
-    /**
-     * Off until the data-parallel check agrees: with oneDNN's convolutions, 2 CPU ranks ended
-     * 2.7e-3 (relative) away from 1 rank on the same global batch (DataParallelCpuTest asks for
-     * 1e-4, which the Java path's batch-invariant sums meet); LUMEN_ONEDNN=auto turns it on.
-     */
-    static final String DEFAULT_MODE = "off";
+    /** On where the library loads (the Java path otherwise); LUMEN_ONEDNN=off turns it off. */
+    static final String DEFAULT_MODE = "auto";
 
     /** A convolution's sizes: input [n, c, h, w], output [n, o, oh, ow]. */
     record Shape(int n, int c, int h, int w, int o, int oh, int ow, int groups, Window win) {
