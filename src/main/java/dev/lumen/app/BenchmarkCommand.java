@@ -29,11 +29,11 @@ import picocli.CommandLine.Spec;
 /** {@code lumen benchmark}: training and inference throughput of registry models on synthetic data, as timm's benchmark.py. */
 @Command(name = "benchmark", mixinStandardHelpOptions = true,
         description = {"Time training and inference steps of models on a synthetic batch, as timm's benchmark.py.",
-                "A training step is forward, cross-entropy, backward and AdamW; inference is the eval-mode",
-                "forward without autograd. Warm-up steps run first, untimed; then it prints the mean, median",
-                "and fastest step, images/s (from the mean), the process's peak RSS and peak live tensor",
-                "memory, and the parameter count. Peak memory is the process's so far: run one model and mode",
-                "per process to compare it (make bench-models does)."})
+                "A training step is forward, cross-entropy, backward and AdamW; inference is the eval-mode"
+                        + " forward without autograd. Warm-up steps run first, untimed; then it prints the mean, median"
+                        + " and fastest step, images/s (from the mean), the process's peak RSS and peak live tensor"
+                        + " memory, and the parameter count. Peak memory is the process's so far: run one model and mode"
+                        + " per process to compare it (make bench-models does)."})
 public final class BenchmarkCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
 
