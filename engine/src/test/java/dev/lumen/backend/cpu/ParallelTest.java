@@ -177,7 +177,7 @@ class ParallelTest {
                 for (int run = 0; run < 6; run++) {
                     List<float[]> got = reductions(x, y);
                     for (int i = 0; i < expected.size(); i++) assertArrayEquals(expected.get(i), got.get(i), "reduction " + i + ", run " + run);
-                    Parallel.forRange(6, 1, (lo, hi) -> ran.add(Thread.currentThread()));
+                    Parallel.forRange(6, 1, (lo, hi) -> joinedByAnotherThread(ran));
                 }
             } finally {
                 rival.interrupt();
@@ -185,6 +185,17 @@ class ParallelTest {
             }
             assertTrue(ran.size() > 1, "the regions ran on one thread only");
         }
+    }
+
+    /**
+     * Records the running thread and holds its chunk (at most 10 s) until a second thread has
+     * run one: trivial chunks would all go to the caller before a busy or parked worker
+     * arrives, and the check that the workers take part would fail on a loaded machine.
+     */
+    private static void joinedByAnotherThread(Set<Thread> ran) {
+        ran.add(Thread.currentThread());
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (ran.size() < 2 && System.nanoTime() < until) Thread.yield();
     }
 
     private static List<float[]> reductions(Tensor x, Tensor y) {
