@@ -11,7 +11,8 @@ import picocli.CommandLine.Model.CommandSpec;
 /** The {@code lumen} command: the entry point that bin/lumen runs. */
 @Command(name = "lumen", mixinStandardHelpOptions = true, versionProvider = LumenCli.Version.class,
         subcommands = {TrainCommand.class, EvalCommand.class, PredictCommand.class, SplitCommand.class, StatsCommand.class,
-            ModelsCommand.class, ExportCommand.class, DoctorCommand.class, BenchmarkCommand.class},
+            ModelsCommand.class, ExportCommand.class, DoctorCommand.class, BenchmarkCommand.class,
+            CommandLine.HelpCommand.class},
         description = "Lumen: train vision backbones on the JVM.")
 public final class LumenCli implements Runnable {
     @Spec CommandSpec spec;
