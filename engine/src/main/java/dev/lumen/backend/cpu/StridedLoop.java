@@ -86,6 +86,8 @@ public final class StridedLoop {
     public void forEachRow(Row body) {
         int last = shape.length - 1;
         int len = shape[last];
+        // An empty tensor has no rows to visit; its offsets may point past its (empty) storage.
+        if (len == 0 || rows() == 0) return;
         int ops = strides.length;
         int[] step = new int[ops];
         for (int k = 0; k < ops; k++) step[k] = strides[k][last];
