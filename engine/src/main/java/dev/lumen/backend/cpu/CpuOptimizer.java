@@ -1,5 +1,6 @@
 package dev.lumen.backend.cpu;
 
+import dev.lumen.backend.AdamBiasCorrection;
 import dev.lumen.backend.OptimizerKernels;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Tensor;
@@ -17,7 +18,7 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * CPU implementation of {@link OptimizerKernels}. F32 runs one vectorized pass per update
- * (a masked vector covers each chunk's tail); F64 runs the same formulas in scalar loops.
+ * (unmasked vectors, a masked one for each chunk's tail); F64 runs the same formulas in scalar loops.
  * Operands that are not contiguous go through contiguous temporaries, so the kernels only
  * see flat arrays. Work splits over {@link Parallel}'s threads in fixed element ranges; a
  * multi-tensor update runs every tensor of the call in one region.
@@ -31,10 +32,12 @@ final class CpuOptimizer implements OptimizerKernels {
     /** Norms sum fixed blocks, then the blocks in order, so the result does not depend on the thread count. */
     private static final int NORM_BLOCK = 1 << 14;
 
-    private static final VectorMask<Float> ALL = S.maskAll(true);
-
-    /** Lanes [i, hi) of the vector at i: all of them except in a chunk's tail. */
-    private static VectorMask<Float> mask(long i, long hi) { return i + S.length() <= hi ? ALL : S.indexInRange(i, hi); }
+    /**
+     * The mask of the vector at i in a range ending at hi: null (no mask) for every full vector,
+     * lanes [i, hi) for the range's tail. Full vectors load and store unmasked: a masked access
+     * runs the Vector API's bounds-checked path even when every lane is set.
+     */
+    private static VectorMask<Float> tail(long i, long hi) { return i + S.length() <= hi ? null : S.indexInRange(i, hi); }
 
     /** A flat view of one operand: its segment, the element offset of its first element, and whether it holds F32 (else F64). */
     private record Flat(MemorySegment seg, long off, boolean f32) {
@@ -46,9 +49,16 @@ final class CpuOptimizer implements OptimizerKernels {
 
         void d(long i, double v) { seg.setAtIndex(D, off + i, v); }
 
-        FloatVector load(long i, VectorMask<Float> m) { return FloatVector.fromMemorySegment(S, seg, (off + i) * 4, NO, m); }
+        /** The vector at i, through mask m; m null loads every lane unmasked. */
+        FloatVector load(long i, VectorMask<Float> m) {
+            return m == null ? FloatVector.fromMemorySegment(S, seg, (off + i) * 4, NO) : FloatVector.fromMemorySegment(S, seg, (off + i) * 4, NO, m);
+        }
 
-        void store(FloatVector v, long i, VectorMask<Float> m) { v.intoMemorySegment(seg, (off + i) * 4, NO, m); }
+        /** Stores v at i, through mask m; m null stores every lane unmasked. */
+        void store(FloatVector v, long i, VectorMask<Float> m) {
+            if (m == null) v.intoMemorySegment(seg, (off + i) * 4, NO);
+            else v.intoMemorySegment(seg, (off + i) * 4, NO, m);
+        }
     }
 
     @FunctionalInterface
@@ -197,7 +207,7 @@ final class CpuOptimizer implements OptimizerKernels {
         if (p.f32()) {
             float nlr = (float) -lr, mom = (float) momentum, keep = (float) (1 - dampening), wd = (float) weightDecay;
             for (long i = lo; i < hi; i += S.length()) {
-                VectorMask<Float> m = mask(i, hi);
+                VectorMask<Float> m = tail(i, hi);
                 FloatVector pv = p.load(i, m);
                 FloatVector d = g.load(i, m);
                 if (weightDecay != 0) d = d.add(pv.mul(wd));
@@ -261,15 +271,14 @@ final class CpuOptimizer implements OptimizerKernels {
         boolean l2 = !decoupled && weightDecay != 0;
         boolean shrink = decoupled && weightDecay != 0;
         // Scalars as torch computes them: in double on the host, then rounded to the tensor dtype.
-        double bc1 = 1 - Math.pow(beta1, step);
-        double bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
-        double stepSize = lr / bc1;
+        AdamBiasCorrection bc = AdamBiasCorrection.of(decoupled ? "adamw" : "adam", lr, beta1, beta2, step);
+        double negStepSize = bc.negStepSize(), bc2Sqrt = bc.bc2Sqrt();
         double decay = 1 - lr * weightDecay;
         if (p.f32()) {
             float b1 = (float) beta1, b2 = (float) beta2, c1 = (float) (1 - beta1), c2 = (float) (1 - beta2);
-            float wd = (float) weightDecay, dec = (float) decay, nss = (float) -stepSize, bc = (float) bc2Sqrt, ep = (float) eps;
+            float wd = (float) weightDecay, dec = (float) decay, nss = (float) negStepSize, bc2 = (float) bc2Sqrt, ep = (float) eps;
             for (long i = lo; i < hi; i += S.length()) {
-                VectorMask<Float> m = mask(i, hi);
+                VectorMask<Float> m = tail(i, hi);
                 FloatVector pv = p.load(i, m);
                 FloatVector gv = g.load(i, m);
                 if (l2) gv = gv.add(pv.mul(wd));
@@ -282,7 +291,7 @@ final class CpuOptimizer implements OptimizerKernels {
                     v = v.max(mx.load(i, m));
                     mx.store(v, i, m);
                 }
-                FloatVector denom = v.sqrt().div(bc).add(ep);
+                FloatVector denom = v.sqrt().div(bc2).add(ep);
                 p.store(pv.add(a.mul(nss).div(denom)), i, m);
             }
         } else {
@@ -300,7 +309,7 @@ final class CpuOptimizer implements OptimizerKernels {
                     mx.d(i, v);
                 }
                 double denom = Math.sqrt(v) / bc2Sqrt + eps;
-                p.d(i, pv + -stepSize * a / denom);
+                p.d(i, pv + negStepSize * a / denom);
             }
         }
     }
@@ -325,7 +334,7 @@ final class CpuOptimizer implements OptimizerKernels {
                             long e = Math.min(hi, s + 64L * S.length());
                             FloatVector sum = FloatVector.zero(S);
                             for (long i = s; i < e; i += S.length()) {
-                                FloatVector v = a.load(i, mask(i, e));
+                                FloatVector v = a.load(i, tail(i, e));
                                 sum = sum.add(v.mul(v));
                             }
                             acc += Vec.sum(sum);
@@ -357,7 +366,7 @@ final class CpuOptimizer implements OptimizerKernels {
             if (f32) {
                 float s = (float) factor;
                 for (long i = lo; i < hi; i += S.length()) {
-                    VectorMask<Float> m = mask(i, hi);
+                    VectorMask<Float> m = tail(i, hi);
                     a.store(a.load(i, m).mul(s), i, m);
                 }
             } else {
@@ -375,7 +384,7 @@ final class CpuOptimizer implements OptimizerKernels {
             if (f32) {
                 float l = (float) lo, h = (float) hi;
                 for (long i = a; i < b; i += S.length()) {
-                    VectorMask<Float> m = mask(i, b);
+                    VectorMask<Float> m = tail(i, b);
                     t.store(t.load(i, m).max(l).min(h), i, m);
                 }
             } else {
@@ -398,7 +407,7 @@ final class CpuOptimizer implements OptimizerKernels {
             if (e.f32()) {
                 float d = (float) decay, c = (float) (1 - decay);
                 for (long i = lo; i < hi; i += S.length()) {
-                    VectorMask<Float> m = mask(i, hi);
+                    VectorMask<Float> m = tail(i, hi);
                     e.store(e.load(i, m).mul(d).add(s.load(i, m).mul(c)), i, m);
                 }
             } else {
