@@ -114,6 +114,15 @@ public interface OptimizerKernels {
     void clampInPlace(Tensor x, double lo, double hi);
 
     /**
+     * {@link #clampInPlace} for every tensor of a list (torch.nn.utils.clip_grad_value_ over a
+     * model's gradients). This default makes one call per tensor; a backend overrides it to
+     * clamp the list in one pass.
+     */
+    default void clampMulti(List<Tensor> xs, double lo, double hi) {
+        for (Tensor x : xs) clampInPlace(x, lo, hi);
+    }
+
+    /**
      * ema = decay * ema + (1 - decay) * src, in place (timm's ModelEmaV2 update). Floating ema
      * only; src has ema's shape and dtype.
      */

@@ -61,11 +61,6 @@ final class CpuOptimizer implements OptimizerKernels {
         }
     }
 
-    @FunctionalInterface
-    private interface Body {
-        void run(Flat[] f, long n);
-    }
-
     /**
      * One tensor's operands as flat arrays: contiguous stand-ins for strided ones, copied back
      * on close where written[k] marks an operand the kernel updates. Null operands stay null.
@@ -116,13 +111,6 @@ final class CpuOptimizer implements OptimizerKernels {
                 if (copyBack && written[k]) used[k].backend().copy(used[k], given[k]);
                 used[k].close();
             }
-        }
-    }
-
-    /** Checks and flattens one tensor's operands, runs body over them, and writes stand-ins back. */
-    private static void flat(String op, Tensor[] ts, boolean[] written, Body body) {
-        try (Operands o = new Operands(op, ts, written)) {
-            body.run(o.flat, o.numel);
         }
     }
 
@@ -318,70 +306,119 @@ final class CpuOptimizer implements OptimizerKernels {
     public double vectorNorm(Tensor x, double ord) {
         if (!(ord > 0)) throw new IllegalArgumentException("vector_norm: ord must be > 0, got " + ord);
         double[] result = new double[1];
-        boolean inf = Double.isInfinite(ord);
-        flat("vector_norm", new Tensor[] {x}, new boolean[] {false}, (f, n) -> {
-            Flat a = f[0];
-            boolean f32 = x.dtype() == DType.F32;
-            int blocks = (int) ((n + NORM_BLOCK - 1) / NORM_BLOCK);
-            double[] part = new double[blocks];
-            Parallel.forRange(blocks, 1, (blo, bhi) -> {
-                for (long blk = blo; blk < bhi; blk++) {
-                    long lo = blk * NORM_BLOCK, hi = Math.min(n, lo + NORM_BLOCK);
-                    double acc = 0;
-                    if (f32 && ord == 2) {
-                        // Float lanes over at most 64 elements each, then double: exact enough and vectorized.
-                        for (long s = lo; s < hi; s += 64L * S.length()) {
-                            long e = Math.min(hi, s + 64L * S.length());
-                            FloatVector sum = FloatVector.zero(S);
-                            for (long i = s; i < e; i += S.length()) {
-                                FloatVector v = a.load(i, tail(i, e));
-                                sum = sum.add(v.mul(v));
-                            }
-                            acc += Vec.sum(sum);
-                        }
-                    } else {
-                        for (long i = lo; i < hi; i++) {
-                            double v = Math.abs(f32 ? a.f(i) : a.d(i));
-                            if (inf) acc = Math.max(acc, v);
-                            else if (ord == 1) acc += v;
-                            else if (ord == 2) acc += v * v;
-                            else acc += Math.pow(v, ord);
-                        }
-                    }
-                    part[(int) blk] = acc;
-                }
-            });
-            double total = 0;
-            for (double p : part) total = inf ? Math.max(total, p) : total + p;
-            result[0] = inf ? total : ord == 1 ? total : ord == 2 ? Math.sqrt(total) : Math.pow(total, 1 / ord);
-        });
+        flatMulti("vector_norm", List.<Tensor[]>of(new Tensor[] {x}), new boolean[] {false}, os -> result[0] = norms(os, ord)[0]);
         return result[0];
+    }
+
+    /**
+     * The ord-norm of each tensor of a multi-tensor call, in one parallel region: every tensor
+     * is cut into NORM_BLOCK blocks, the blocks of all tensors are summed as one list, then each
+     * tensor's blocks in order. A tensor's norm has the same bits whichever tensors share the
+     * call and whatever the thread count.
+     */
+    private static double[] norms(Operands[] os, double ord) {
+        boolean inf = Double.isInfinite(ord);
+        long[] firstBlock = new long[os.length + 1];
+        for (int k = 0; k < os.length; k++) firstBlock[k + 1] = firstBlock[k] + (os[k].numel + NORM_BLOCK - 1) / NORM_BLOCK;
+        double[] part = new double[Math.toIntExact(firstBlock[os.length])];
+        Parallel.forRange(part.length, 1, (blo, bhi) -> {
+            int k = 0;
+            for (long blk = blo; blk < bhi; blk++) {
+                while (blk >= firstBlock[k + 1]) k++;
+                long lo = (blk - firstBlock[k]) * NORM_BLOCK;
+                part[(int) blk] = blockNorm(os[k].flat[0], lo, Math.min(os[k].numel, lo + NORM_BLOCK), ord);
+            }
+        });
+        double[] result = new double[os.length];
+        for (int k = 0; k < os.length; k++) {
+            double total = 0;
+            for (long b = firstBlock[k]; b < firstBlock[k + 1]; b++) total = inf ? Math.max(total, part[(int) b]) : total + part[(int) b];
+            result[k] = inf || ord == 1 ? total : ord == 2 ? Math.sqrt(total) : Math.pow(total, 1 / ord);
+        }
+        return result;
+    }
+
+    /** The sum of |x|^ord over elements [lo, hi) of a (the largest |x| for ord infinity). */
+    private static double blockNorm(Flat a, long lo, long hi, double ord) {
+        boolean inf = Double.isInfinite(ord);
+        double acc = 0;
+        if (a.f32() && ord == 2) {
+            // Float lanes over at most 64 vectors each, then double: exact enough and vectorized.
+            for (long s = lo; s < hi; s += 64L * S.length()) {
+                long e = Math.min(hi, s + 64L * S.length());
+                FloatVector sum = FloatVector.zero(S);
+                for (long i = s; i < e; i += S.length()) {
+                    FloatVector v = a.load(i, tail(i, e));
+                    sum = sum.add(v.mul(v));
+                }
+                acc += Vec.sum(sum);
+            }
+            return acc;
+        }
+        for (long i = lo; i < hi; i++) {
+            double v = Math.abs(a.f32() ? a.f(i) : a.d(i));
+            if (inf) acc = Math.max(acc, v);
+            else if (ord == 1) acc += v;
+            else if (ord == 2) acc += v * v;
+            else acc += Math.pow(v, ord);
+        }
+        return acc;
+    }
+
+    /**
+     * torch.nn.utils.clip_grad_norm_ as the interface's default computes it (the same bits),
+     * in two multi-tensor passes instead of two regions per gradient: every norm at once, then,
+     * when clipping, every gradient scaled at once.
+     */
+    @Override
+    public double clipGradNorm(List<Tensor> grads, double maxNorm, double ord) {
+        if (!(ord > 0)) throw new IllegalArgumentException("clip_grad_norm: norm_type must be > 0, got " + ord);
+        if (grads.isEmpty()) return 0;
+        boolean inf = Double.isInfinite(ord);
+        double[] total = new double[1];
+        List<Tensor[]> operands = new ArrayList<>(grads.size());
+        for (Tensor g : grads) operands.add(new Tensor[] {g});
+        flatMulti("clip_grad_norm", operands, new boolean[] {true}, os -> {
+            double acc = 0;
+            for (double n : norms(os, ord)) acc = inf ? Math.max(acc, n) : acc + Math.pow(n, ord);
+            total[0] = inf ? acc : ord == 2 ? Math.sqrt(acc) : Math.pow(acc, 1 / ord);
+            double coef = maxNorm / (total[0] + 1e-6);
+            if (coef < 1) forEachElement(sizes(os), (k, lo, hi) -> scaleRange(os[k].flat[0], lo, hi, coef));
+        });
+        return total[0];
     }
 
     @Override
     public void scaleInPlace(Tensor x, double factor) {
-        boolean f32 = x.dtype() == DType.F32;
-        flat("scale", new Tensor[] {x}, new boolean[] {true}, (f, n) -> Parallel.forRange(n, GRAIN, (lo, hi) -> {
-            Flat a = f[0];
-            if (f32) {
-                float s = (float) factor;
-                for (long i = lo; i < hi; i += S.length()) {
-                    VectorMask<Float> m = tail(i, hi);
-                    a.store(a.load(i, m).mul(s), i, m);
-                }
-            } else {
-                for (long i = lo; i < hi; i++) a.d(i, a.d(i) * factor);
+        flatMulti("scale", List.<Tensor[]>of(new Tensor[] {x}), new boolean[] {true}, os ->
+                forEachElement(sizes(os), (k, lo, hi) -> scaleRange(os[k].flat[0], lo, hi, factor)));
+    }
+
+    /** x *= factor over elements [lo, hi) of a. */
+    private static void scaleRange(Flat a, long lo, long hi, double factor) {
+        if (a.f32()) {
+            float s = (float) factor;
+            for (long i = lo; i < hi; i += S.length()) {
+                VectorMask<Float> m = tail(i, hi);
+                a.store(a.load(i, m).mul(s), i, m);
             }
-        }));
+        } else {
+            for (long i = lo; i < hi; i++) a.d(i, a.d(i) * factor);
+        }
     }
 
     @Override
-    public void clampInPlace(Tensor x, double lo, double hi) {
+    public void clampInPlace(Tensor x, double lo, double hi) { clampMulti(List.of(x), lo, hi); }
+
+    @Override
+    public void clampMulti(List<Tensor> xs, double lo, double hi) {
         if (lo > hi) throw new IllegalArgumentException("clamp: min " + lo + " > max " + hi);
-        boolean f32 = x.dtype() == DType.F32;
-        flat("clamp", new Tensor[] {x}, new boolean[] {true}, (f, n) -> Parallel.forRange(n, GRAIN, (a, b) -> {
-            Flat t = f[0];
-            if (f32) {
+        if (xs.isEmpty()) return;
+        List<Tensor[]> operands = new ArrayList<>(xs.size());
+        for (Tensor x : xs) operands.add(new Tensor[] {x});
+        flatMulti("clamp", operands, new boolean[] {true}, os -> forEachElement(sizes(os), (k, a, b) -> {
+            Flat t = os[k].flat[0];
+            if (t.f32()) {
                 float l = (float) lo, h = (float) hi;
                 for (long i = a; i < b; i += S.length()) {
                     VectorMask<Float> m = tail(i, b);
