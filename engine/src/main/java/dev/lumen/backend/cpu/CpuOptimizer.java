@@ -302,6 +302,139 @@ final class CpuOptimizer implements OptimizerKernels {
         }
     }
 
+    /*
+     * RMSprop, RMSpropTF and AdaBelief repeat, element by element, the tensor ops of the
+     * interface's defaults, which the optimizers ran before: a scalar multiply is the affine
+     * x * s + 0 (whose + 0 turns -0 into +0), a scalar divide multiplies by 1 / s, a scalar add
+     * is x + s. So the one-pass update has the same bits as the op-by-op one.
+     */
+
+    @Override
+    public void rmspropMulti(List<Tensor> params, List<Tensor> grads, List<Tensor> squareAvgs, List<Tensor> momentumBuffers, double lr,
+                             double alpha, double eps, double weightDecay, double momentum, boolean tf) {
+        int count = params.size();
+        String op = tf ? "rmsproptf" : "rmsprop";
+        OptimizerKernels.requireLengths(op, count, grads.size(), squareAvgs.size(),
+                momentumBuffers == null ? count : momentumBuffers.size());
+        boolean hasBuf = momentum > 0;
+        if (hasBuf && momentumBuffers == null) throw new IllegalArgumentException(op + ": momentum " + momentum + " needs momentum buffers");
+        if (count == 0) return;
+        List<Tensor[]> operands = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            Tensor p = params.get(i), g = grads.get(i), sq = squareAvgs.get(i);
+            operands.add(hasBuf ? new Tensor[] {p, g, sq, momentumBuffers.get(i)} : new Tensor[] {p, g, sq});
+        }
+        boolean[] written = hasBuf ? new boolean[] {true, false, true, true} : new boolean[] {true, false, true};
+        flatMulti(op, operands, written, os -> forEachElement(sizes(os), (k, lo, hi) ->
+                rmspropRange(os[k].flat, lo, hi, lr, alpha, eps, weightDecay, momentum, tf)));
+    }
+
+    /** The RMSprop (or RMSpropTF) update of elements [lo, hi) of one parameter (f: param, grad, square_avg and, with momentum, its buffer). */
+    private static void rmspropRange(Flat[] f, long lo, long hi, double lr, double alpha, double eps, double weightDecay, double momentum,
+                                     boolean tf) {
+        Flat p = f[0], g = f[1], sq = f[2], b = f.length > 3 ? f[3] : null;
+        boolean l2 = weightDecay != 0;
+        if (p.f32()) {
+            float wd = (float) weightDecay, al = (float) alpha, c = (float) (1 - alpha), ep = (float) eps, mom = (float) momentum;
+            float lrf = (float) lr, nlr = (float) -lr;
+            for (long i = lo; i < hi; i += S.length()) {
+                VectorMask<Float> m = tail(i, hi);
+                FloatVector pv = p.load(i, m);
+                FloatVector gv = g.load(i, m);
+                if (l2) gv = gv.add(pv.mul(wd).add(0f));
+                FloatVector s = sq.load(i, m), avg;
+                if (tf) {
+                    s = s.add(gv.mul(gv).sub(s).mul(c).add(0f));
+                    avg = s.add(ep).sqrt();
+                } else {
+                    s = s.mul(al).add(0f).add(gv.mul(gv).mul(c).add(0f));
+                    avg = s.sqrt().add(ep);
+                }
+                sq.store(s, i, m);
+                FloatVector step = gv.div(avg);
+                if (b != null) {
+                    FloatVector buf = b.load(i, m).mul(mom).add(0f).add(tf ? step.mul(lrf).add(0f) : step);
+                    b.store(buf, i, m);
+                    p.store(pv.sub(tf ? buf : buf.mul(lrf).add(0f)), i, m);
+                } else {
+                    p.store(pv.add(step.mul(nlr).add(0f)), i, m);
+                }
+            }
+        } else {
+            for (long i = lo; i < hi; i++) {
+                double pv = p.d(i), gv = g.d(i);
+                if (l2) gv = gv + (weightDecay * pv + 0.0);
+                double s = sq.d(i), avg;
+                if (tf) {
+                    s = s + ((1 - alpha) * (gv * gv - s) + 0.0);
+                    avg = Math.sqrt(s + eps);
+                } else {
+                    s = (alpha * s + 0.0) + ((1 - alpha) * (gv * gv) + 0.0);
+                    avg = Math.sqrt(s) + eps;
+                }
+                sq.d(i, s);
+                double step = gv / avg;
+                if (b != null) {
+                    double buf = (momentum * b.d(i) + 0.0) + (tf ? lr * step + 0.0 : step);
+                    b.d(i, buf);
+                    p.d(i, pv - (tf ? buf : lr * buf + 0.0));
+                } else {
+                    p.d(i, pv + (-lr * step + 0.0));
+                }
+            }
+        }
+    }
+
+    @Override
+    public void adaBeliefMulti(List<Tensor> params, List<Tensor> grads, List<Tensor> expAvgs, List<Tensor> expAvgVars, double lr,
+                               double beta1, double beta2, double eps, double weightDecay, long[] steps) {
+        int count = params.size();
+        OptimizerKernels.requireLengths("adabelief", count, grads.size(), expAvgs.size(), expAvgVars.size(), steps.length);
+        if (count == 0) return;
+        AdamBiasCorrection[] bc = new AdamBiasCorrection[count];
+        List<Tensor[]> operands = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            bc[i] = AdamBiasCorrection.of("adabelief", lr, beta1, beta2, steps[i]);
+            operands.add(new Tensor[] {params.get(i), grads.get(i), expAvgs.get(i), expAvgVars.get(i)});
+        }
+        flatMulti("adabelief", operands, new boolean[] {true, false, true, true}, os -> forEachElement(sizes(os), (k, lo, hi) ->
+                adaBeliefRange(os[k].flat, lo, hi, lr, beta1, beta2, eps, weightDecay, bc[k])));
+    }
+
+    /** The AdaBelief update of elements [lo, hi) of one parameter (f: param, grad, exp_avg, exp_avg_var). */
+    private static void adaBeliefRange(Flat[] f, long lo, long hi, double lr, double beta1, double beta2, double eps, double weightDecay,
+                                       AdamBiasCorrection bc) {
+        Flat p = f[0], g = f[1], m1 = f[2], m2 = f[3];
+        double decay = 1 - lr * weightDecay, invBc2 = 1 / bc.bc2Sqrt(), nss = bc.negStepSize();
+        if (p.f32()) {
+            float dec = (float) decay, b1 = (float) beta1, c1 = (float) (1 - beta1), b2 = (float) beta2, c2 = (float) (1 - beta2);
+            float ep = (float) eps, inv = (float) invBc2, ns = (float) nss;
+            for (long i = lo; i < hi; i += S.length()) {
+                VectorMask<Float> m = tail(i, hi);
+                FloatVector pv = p.load(i, m).mul(dec).add(0f);
+                FloatVector gv = g.load(i, m);
+                FloatVector a = m1.load(i, m).mul(b1).add(0f).add(gv.mul(c1).add(0f));
+                FloatVector r = gv.sub(a);
+                FloatVector v = m2.load(i, m).mul(b2).add(0f).add(r.mul(r).mul(c2).add(0f)).add(ep);
+                m1.store(a, i, m);
+                m2.store(v, i, m);
+                FloatVector denom = v.sqrt().mul(inv).add(0f).add(ep);
+                p.store(pv.add(a.div(denom).mul(ns).add(0f)), i, m);
+            }
+        } else {
+            for (long i = lo; i < hi; i++) {
+                double pv = decay * p.d(i) + 0.0, gv = g.d(i);
+                double a = (beta1 * m1.d(i) + 0.0) + ((1 - beta1) * gv + 0.0);
+                double r = gv - a;
+                double v = ((beta2 * m2.d(i) + 0.0) + ((1 - beta2) * (r * r) + 0.0)) + eps;
+                m1.d(i, a);
+                m2.d(i, v);
+                double denom = (invBc2 * Math.sqrt(v) + 0.0) + eps;
+                p.d(i, pv + (nss * (a / denom) + 0.0));
+            }
+        }
+    }
+
     @Override
     public double vectorNorm(Tensor x, double ord) {
         if (!(ord > 0)) throw new IllegalArgumentException("vector_norm: ord must be > 0, got " + ord);

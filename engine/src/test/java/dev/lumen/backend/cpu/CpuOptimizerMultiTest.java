@@ -18,7 +18,8 @@ import org.junit.jupiter.api.Test;
  * The multi-tensor SGD, Adam/AdamW and EMA updates and value clipping, which run every
  * parameter of a call in one parallel region cut by elements across tensor boundaries, against
  * a scalar float loop of the same formulas, bit for bit, at one thread and at three; and the
- * one-pass gradient-norm clip against the interface's per-tensor composition, bit for bit.
+ * one-pass gradient-norm clip, RMSprop(TF) and AdaBelief against the interface's per-tensor
+ * defaults (norms and scaling, tensor ops), bit for bit.
  */
 class CpuOptimizerMultiTest {
     /** Sizes that put chunk boundaries inside tensors and tensors inside chunks; the last tensor is a transposed (strided) view. */
@@ -168,6 +169,48 @@ class CpuOptimizerMultiTest {
                         assertEquals(Double.doubleToRawLongBits(want), Double.doubleToRawLongBits(got[0]), what + " total " + want + " vs " + got[0]);
                         assertSame(floats(expected), actual, what);
                     }
+                }
+            }
+        }
+    }
+
+    @Test
+    void rmspropMultiEqualsTheTensorOpsBitForBit() {
+        // {tf, momentum, weight decay}
+        double[][] configs = {{0, 0, 0}, {0, 0.9, 0.01}, {1, 0, 0.01}, {1, 0.9, 0}};
+        for (double[] c : configs) {
+            boolean tf = c[0] != 0, hasBuf = c[1] != 0;
+            for (int threads : new int[] {1, 3}) {
+                try (Scope s = Scope.open()) {
+                    List<Tensor> p = tensors(51, false), g = tensors(52, false), sq = tensors(53, true), b = hasBuf ? tensors(54, false) : null;
+                    List<Tensor> ep = tensors(51, false), esq = tensors(53, true), eb = hasBuf ? tensors(54, false) : null;
+                    PER_TENSOR.rmspropMulti(ep, g, esq, eb, 0.01, 0.9, 1e-3, c[2], c[1], tf);
+                    at(threads, () -> KERNELS.rmspropMulti(p, g, sq, b, 0.01, 0.9, 1e-3, c[2], c[1], tf));
+                    String what = (tf ? "rmsproptf " : "rmsprop ") + Arrays.toString(c) + " at " + threads + " threads";
+                    assertSame(floats(ep), p, what + " param");
+                    assertSame(floats(esq), sq, what + " square_avg");
+                    if (hasBuf) assertSame(floats(eb), b, what + " momentum buffer");
+                    assertSame(floats(tensors(52, false)), g, what + " grad (read only)");
+                }
+            }
+        }
+    }
+
+    @Test
+    void adaBeliefMultiEqualsTheTensorOpsBitForBit() {
+        for (double wd : new double[] {0, 0.05}) {
+            for (int threads : new int[] {1, 3}) {
+                try (Scope s = Scope.open()) {
+                    List<Tensor> p = tensors(61, false), g = tensors(62, false), m = tensors(63, false), v = tensors(64, true);
+                    List<Tensor> ep = tensors(61, false), em = tensors(63, false), ev = tensors(64, true);
+                    long[] steps = new long[SHAPES.length];
+                    for (int i = 0; i < steps.length; i++) steps[i] = 1 + 2L * i;
+                    PER_TENSOR.adaBeliefMulti(ep, g, em, ev, 1e-3, 0.9, 0.999, 1e-8, wd, steps);
+                    at(threads, () -> KERNELS.adaBeliefMulti(p, g, m, v, 1e-3, 0.9, 0.999, 1e-8, wd, steps));
+                    String what = "adabelief wd " + wd + " at " + threads + " threads";
+                    assertSame(floats(ep), p, what + " param");
+                    assertSame(floats(em), m, what + " exp_avg");
+                    assertSame(floats(ev), v, what + " exp_avg_var");
                 }
             }
         }
