@@ -1,11 +1,13 @@
 package dev.lumen.backend;
 
+import dev.lumen.memory.Scope;
 import dev.lumen.tensor.Tensor;
 import java.util.List;
 
 /**
- * Fused in-place optimizer updates (SGD, Adam, AdamW), one parameter tensor per call, and the
- * small in-place maps around them (gradient norms and clipping, EMA of weights). All tensors
+ * Fused in-place optimizer updates (SGD, Adam, AdamW, RMSprop, RMSpropTF, AdaBelief), one
+ * parameter or a list per call, and the small in-place maps around them (gradient norms and
+ * clipping, EMA of weights). All tensors
  * of one call have the parameter's shape and dtype (F32 or F64). The formulas and their order
  * are torch.optim's (PyTorch 1.13, single-tensor path), so trajectories match PyTorch.
  */
@@ -73,6 +75,77 @@ public interface OptimizerKernels {
         }
     }
 
+    /**
+     * torch.optim.RMSprop, uncentered (tf false), or timm's RMSpropTF (tf true), for every
+     * parameter of a list, one hyper-parameter set. In tensor ops, per parameter:
+     * <pre>
+     * g = weightDecay != 0 ? grad + param * weightDecay : grad
+     * RMSprop:   sq = sq * alpha + g * g * (1 - alpha);  avg = sqrt(sq) + eps
+     *            momentum > 0: buf = buf * momentum + g / avg;  param -= buf * lr
+     *            else: param += g / avg * -lr
+     * RMSpropTF: sq = sq + (g * g - sq) * (1 - alpha);  avg = sqrt(sq + eps)
+     *            momentum > 0: buf = buf * momentum + g / avg * lr;  param -= buf
+     *            else: param += g / avg * -lr
+     * </pre>
+     * momentumBuffers is null when momentum is 0. This default runs those ops one parameter at a
+     * time, on any backend; a backend overrides it with one pass of the same arithmetic.
+     */
+    default void rmspropMulti(List<Tensor> params, List<Tensor> grads, List<Tensor> squareAvgs, List<Tensor> momentumBuffers, double lr,
+                              double alpha, double eps, double weightDecay, double momentum, boolean tf) {
+        int n = params.size();
+        String op = tf ? "rmsproptf" : "rmsprop";
+        requireLengths(op, n, grads.size(), squareAvgs.size(), momentumBuffers == null ? n : momentumBuffers.size());
+        if (momentum > 0 && momentumBuffers == null) throw new IllegalArgumentException(op + ": momentum " + momentum + " needs momentum buffers");
+        for (int i = 0; i < n; i++) {
+            if (params.get(i).numel() == 0) continue; // nothing to update (and the CPU's copy rejects [k, 0] shapes)
+            try (Scope scope = Scope.open()) {
+                Tensor p = params.get(i), grad = grads.get(i), sq = squareAvgs.get(i);
+                Tensor g = weightDecay != 0 ? grad.add(p.mul(weightDecay)) : grad;
+                sq.backend().copy(tf ? sq.add(g.mul(g).sub(sq).mul(1 - alpha)) : sq.mul(alpha).add(g.mul(g).mul(1 - alpha)), sq);
+                Tensor avg = tf ? sq.add(eps).sqrt() : sq.sqrt().add(eps);
+                if (momentum > 0) {
+                    Tensor buf = momentumBuffers.get(i);
+                    buf.backend().copy(buf.mul(momentum).add(tf ? g.div(avg).mul(lr) : g.div(avg)), buf);
+                    p.backend().copy(p.sub(tf ? buf : buf.mul(lr)), p);
+                } else {
+                    p.backend().copy(p.add(g.div(avg).mul(-lr)), p);
+                }
+            }
+        }
+    }
+
+    /**
+     * timm's AdaBelief (unrectified, decoupled weight decay) for every parameter of a list, each
+     * at its own step count (steps[i], from 1). In tensor ops, per parameter:
+     * <pre>
+     * param = param * (1 - lr * weightDecay)
+     * expAvg = expAvg * beta1 + grad * (1 - beta1)
+     * r = grad - expAvg;  expAvgVar = expAvgVar * beta2 + r * r * (1 - beta2) + eps
+     * denom = sqrt(expAvgVar) / sqrt(1 - beta2^step) + eps
+     * param += expAvg / denom * (-lr / (1 - beta1^step))
+     * </pre>
+     * This default runs those ops one parameter at a time, on any backend; a backend overrides
+     * it with one pass of the same arithmetic.
+     */
+    default void adaBeliefMulti(List<Tensor> params, List<Tensor> grads, List<Tensor> expAvgs, List<Tensor> expAvgVars, double lr,
+                                double beta1, double beta2, double eps, double weightDecay, long[] steps) {
+        int n = params.size();
+        requireLengths("adabelief", n, grads.size(), expAvgs.size(), expAvgVars.size(), steps.length);
+        for (int i = 0; i < n; i++) {
+            AdamBiasCorrection bc = AdamBiasCorrection.of("adabelief", lr, beta1, beta2, steps[i]);
+            if (params.get(i).numel() == 0) continue; // nothing to update (and the CPU's copy rejects [k, 0] shapes)
+            try (Scope scope = Scope.open()) {
+                Tensor p = params.get(i), grad = grads.get(i), m = expAvgs.get(i), v = expAvgVars.get(i);
+                p.backend().copy(p.mul(1 - lr * weightDecay), p);
+                m.backend().copy(m.mul(beta1).add(grad.mul(1 - beta1)), m);
+                Tensor r = grad.sub(m);
+                v.backend().copy(v.mul(beta2).add(r.mul(r).mul(1 - beta2)).add(eps), v);
+                Tensor denom = v.sqrt().div(bc.bc2Sqrt()).add(eps);
+                p.backend().copy(p.add(m.div(denom).mul(bc.negStepSize())), p);
+            }
+        }
+    }
+
     /** Fails unless every per-parameter list of a multi-tensor call has one entry per parameter. */
     static void requireLengths(String op, int params, int... lengths) {
         for (int len : lengths) {
@@ -112,6 +185,15 @@ public interface OptimizerKernels {
 
     /** x = clamp(x, lo, hi), in place. */
     void clampInPlace(Tensor x, double lo, double hi);
+
+    /**
+     * {@link #clampInPlace} for every tensor of a list (torch.nn.utils.clip_grad_value_ over a
+     * model's gradients). This default makes one call per tensor; a backend overrides it to
+     * clamp the list in one pass.
+     */
+    default void clampMulti(List<Tensor> xs, double lo, double hi) {
+        for (Tensor x : xs) clampInPlace(x, lo, hi);
+    }
 
     /**
      * ema = decay * ema + (1 - decay) * src, in place (timm's ModelEmaV2 update). Floating ema

@@ -60,13 +60,13 @@ abstract class CompositeOptimizer extends Optimizer {
     }
 
     /** lr, eps, weight_decay (and the extra keys) non-negative; beta1, beta2 in [0, 1). */
-    void validateAdamFamily(ParamGroup g, String... extraNonNegative) {
-        requireNonNegative(name(), g, "lr", "eps", "weight_decay");
-        requireNonNegative(name(), g, extraNonNegative);
-        requireBeta(name(), g, "beta1", "beta2");
+    static void validateAdamFamily(String opt, ParamGroup g, String... extraNonNegative) {
+        requireNonNegative(opt, g, "lr", "eps", "weight_decay");
+        requireNonNegative(opt, g, extraNonNegative);
+        requireBeta(opt, g, "beta1", "beta2");
     }
 
-    void validateRmspropFamily(ParamGroup g) { requireNonNegative(name(), g, "lr", "alpha", "eps", "weight_decay", "momentum"); }
+    static void validateRmspropFamily(String opt, ParamGroup g) { requireNonNegative(opt, g, "lr", "alpha", "eps", "weight_decay", "momentum"); }
 
     /**
      * The 2-norm of every element as a 0-d tensor on t's device: trust ratios and clip factors

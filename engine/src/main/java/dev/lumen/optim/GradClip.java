@@ -5,7 +5,9 @@ import dev.lumen.ops.Elementwise;
 import dev.lumen.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /** torch.nn.utils.clip_grad_norm_ and clip_grad_value_, in place on the parameters' .grad. */
 public final class GradClip {
@@ -40,13 +42,15 @@ public final class GradClip {
     /** clipGradNorm with the 2-norm. */
     public static double clipGradNorm(Collection<Tensor> params, double maxNorm) { return clipGradNorm(params, maxNorm, 2); }
 
-    /** Clamps every gradient element into [-clipValue, clipValue]. */
+    /** Clamps every gradient element into [-clipValue, clipValue]: one multi-tensor call per backend the gradients live on. */
     public static void clipGradValue(Collection<Tensor> params, double clipValue) {
         if (!(clipValue >= 0)) throw new IllegalArgumentException("clip_grad_value: clip_value must be >= 0, got " + clipValue);
+        Map<Backend, List<Tensor>> byBackend = new LinkedHashMap<>();
         for (Tensor p : params) {
             Tensor g = p.grad();
-            if (g != null) g.backend().optimizer().clampInPlace(g, -clipValue, clipValue);
+            if (g != null) byBackend.computeIfAbsent(g.backend(), b -> new ArrayList<>()).add(g);
         }
+        byBackend.forEach((backend, grads) -> backend.optimizer().clampMulti(grads, -clipValue, clipValue));
     }
 
     /**

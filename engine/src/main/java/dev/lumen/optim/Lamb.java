@@ -29,7 +29,7 @@ public final class Lamb extends CompositeOptimizer {
     }
 
     @Override
-    protected void validate(ParamGroup g) { validateAdamFamily(g); }
+    protected void validate(ParamGroup g) { validateAdamFamily(name(), g); }
 
     @Override
     public void step() {

@@ -25,7 +25,7 @@ public final class NAdam extends CompositeOptimizer {
     public NAdam(List<ParamGroup> groups, Map<String, Object> defaults) { super("NAdam", groups, defaults); }
 
     @Override
-    protected void validate(ParamGroup g) { validateAdamFamily(g, "momentum_decay"); }
+    protected void validate(ParamGroup g) { validateAdamFamily(name(), g, "momentum_decay"); }
 
     private static double mu(double beta1, double md, long t) { return beta1 * (1 - 0.5 * Math.pow(0.96, t * md)); }
 

@@ -18,7 +18,7 @@ public final class RAdam extends CompositeOptimizer {
     public RAdam(List<ParamGroup> groups, Map<String, Object> defaults) { super("RAdam", groups, defaults); }
 
     @Override
-    protected void validate(ParamGroup g) { validateAdamFamily(g); }
+    protected void validate(ParamGroup g) { validateAdamFamily(name(), g); }
 
     @Override
     protected void updateOne(ParamGroup g, Tensor p, Tensor grad, State s) {

@@ -1,5 +1,6 @@
 package dev.lumen.backend.cpu;
 
+import dev.lumen.backend.AdamBiasCorrection;
 import dev.lumen.backend.OptimizerKernels;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Tensor;
@@ -17,7 +18,7 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * CPU implementation of {@link OptimizerKernels}. F32 runs one vectorized pass per update
- * (a masked vector covers each chunk's tail); F64 runs the same formulas in scalar loops.
+ * (unmasked vectors, a masked one for each chunk's tail); F64 runs the same formulas in scalar loops.
  * Operands that are not contiguous go through contiguous temporaries, so the kernels only
  * see flat arrays. Work splits over {@link Parallel}'s threads in fixed element ranges; a
  * multi-tensor update runs every tensor of the call in one region.
@@ -31,10 +32,12 @@ final class CpuOptimizer implements OptimizerKernels {
     /** Norms sum fixed blocks, then the blocks in order, so the result does not depend on the thread count. */
     private static final int NORM_BLOCK = 1 << 14;
 
-    private static final VectorMask<Float> ALL = S.maskAll(true);
-
-    /** Lanes [i, hi) of the vector at i: all of them except in a chunk's tail. */
-    private static VectorMask<Float> mask(long i, long hi) { return i + S.length() <= hi ? ALL : S.indexInRange(i, hi); }
+    /**
+     * The mask of the vector at i in a range ending at hi: null (no mask) for every full vector,
+     * lanes [i, hi) for the range's tail. Full vectors load and store without a mask (a JFR
+     * profile showed the all-true masked accesses in the Vector API's slow paths).
+     */
+    private static VectorMask<Float> tail(long i, long hi) { return i + S.length() <= hi ? null : S.indexInRange(i, hi); }
 
     /** A flat view of one operand: its segment, the element offset of its first element, and whether it holds F32 (else F64). */
     private record Flat(MemorySegment seg, long off, boolean f32) {
@@ -46,14 +49,16 @@ final class CpuOptimizer implements OptimizerKernels {
 
         void d(long i, double v) { seg.setAtIndex(D, off + i, v); }
 
-        FloatVector load(long i, VectorMask<Float> m) { return FloatVector.fromMemorySegment(S, seg, (off + i) * 4, NO, m); }
+        /** The vector at i, through mask m; m null loads every lane unmasked. */
+        FloatVector load(long i, VectorMask<Float> m) {
+            return m == null ? FloatVector.fromMemorySegment(S, seg, (off + i) * 4, NO) : FloatVector.fromMemorySegment(S, seg, (off + i) * 4, NO, m);
+        }
 
-        void store(FloatVector v, long i, VectorMask<Float> m) { v.intoMemorySegment(seg, (off + i) * 4, NO, m); }
-    }
-
-    @FunctionalInterface
-    private interface Body {
-        void run(Flat[] f, long n);
+        /** Stores v at i, through mask m; m null stores every lane unmasked. */
+        void store(FloatVector v, long i, VectorMask<Float> m) {
+            if (m == null) v.intoMemorySegment(seg, (off + i) * 4, NO);
+            else v.intoMemorySegment(seg, (off + i) * 4, NO, m);
+        }
     }
 
     /**
@@ -106,13 +111,6 @@ final class CpuOptimizer implements OptimizerKernels {
                 if (copyBack && written[k]) used[k].backend().copy(used[k], given[k]);
                 used[k].close();
             }
-        }
-    }
-
-    /** Checks and flattens one tensor's operands, runs body over them, and writes stand-ins back. */
-    private static void flat(String op, Tensor[] ts, boolean[] written, Body body) {
-        try (Operands o = new Operands(op, ts, written)) {
-            body.run(o.flat, o.numel);
         }
     }
 
@@ -197,7 +195,7 @@ final class CpuOptimizer implements OptimizerKernels {
         if (p.f32()) {
             float nlr = (float) -lr, mom = (float) momentum, keep = (float) (1 - dampening), wd = (float) weightDecay;
             for (long i = lo; i < hi; i += S.length()) {
-                VectorMask<Float> m = mask(i, hi);
+                VectorMask<Float> m = tail(i, hi);
                 FloatVector pv = p.load(i, m);
                 FloatVector d = g.load(i, m);
                 if (weightDecay != 0) d = d.add(pv.mul(wd));
@@ -261,15 +259,14 @@ final class CpuOptimizer implements OptimizerKernels {
         boolean l2 = !decoupled && weightDecay != 0;
         boolean shrink = decoupled && weightDecay != 0;
         // Scalars as torch computes them: in double on the host, then rounded to the tensor dtype.
-        double bc1 = 1 - Math.pow(beta1, step);
-        double bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
-        double stepSize = lr / bc1;
+        AdamBiasCorrection bc = AdamBiasCorrection.of(decoupled ? "adamw" : "adam", lr, beta1, beta2, step);
+        double negStepSize = bc.negStepSize(), bc2Sqrt = bc.bc2Sqrt();
         double decay = 1 - lr * weightDecay;
         if (p.f32()) {
             float b1 = (float) beta1, b2 = (float) beta2, c1 = (float) (1 - beta1), c2 = (float) (1 - beta2);
-            float wd = (float) weightDecay, dec = (float) decay, nss = (float) -stepSize, bc = (float) bc2Sqrt, ep = (float) eps;
+            float wd = (float) weightDecay, dec = (float) decay, nss = (float) negStepSize, bc2 = (float) bc2Sqrt, ep = (float) eps;
             for (long i = lo; i < hi; i += S.length()) {
-                VectorMask<Float> m = mask(i, hi);
+                VectorMask<Float> m = tail(i, hi);
                 FloatVector pv = p.load(i, m);
                 FloatVector gv = g.load(i, m);
                 if (l2) gv = gv.add(pv.mul(wd));
@@ -282,7 +279,7 @@ final class CpuOptimizer implements OptimizerKernels {
                     v = v.max(mx.load(i, m));
                     mx.store(v, i, m);
                 }
-                FloatVector denom = v.sqrt().div(bc).add(ep);
+                FloatVector denom = v.sqrt().div(bc2).add(ep);
                 p.store(pv.add(a.mul(nss).div(denom)), i, m);
             }
         } else {
@@ -300,7 +297,140 @@ final class CpuOptimizer implements OptimizerKernels {
                     mx.d(i, v);
                 }
                 double denom = Math.sqrt(v) / bc2Sqrt + eps;
-                p.d(i, pv + -stepSize * a / denom);
+                p.d(i, pv + negStepSize * a / denom);
+            }
+        }
+    }
+
+    /*
+     * RMSprop, RMSpropTF and AdaBelief repeat, element by element, the tensor ops of the
+     * interface's defaults, which the optimizers ran before: a scalar multiply is the affine
+     * x * s + 0 (whose + 0 turns -0 into +0), a scalar divide multiplies by 1 / s, a scalar add
+     * is x + s. So the one-pass update has the same bits as the op-by-op one.
+     */
+
+    @Override
+    public void rmspropMulti(List<Tensor> params, List<Tensor> grads, List<Tensor> squareAvgs, List<Tensor> momentumBuffers, double lr,
+                             double alpha, double eps, double weightDecay, double momentum, boolean tf) {
+        int count = params.size();
+        String op = tf ? "rmsproptf" : "rmsprop";
+        OptimizerKernels.requireLengths(op, count, grads.size(), squareAvgs.size(),
+                momentumBuffers == null ? count : momentumBuffers.size());
+        boolean hasBuf = momentum > 0;
+        if (hasBuf && momentumBuffers == null) throw new IllegalArgumentException(op + ": momentum " + momentum + " needs momentum buffers");
+        if (count == 0) return;
+        List<Tensor[]> operands = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            Tensor p = params.get(i), g = grads.get(i), sq = squareAvgs.get(i);
+            operands.add(hasBuf ? new Tensor[] {p, g, sq, momentumBuffers.get(i)} : new Tensor[] {p, g, sq});
+        }
+        boolean[] written = hasBuf ? new boolean[] {true, false, true, true} : new boolean[] {true, false, true};
+        flatMulti(op, operands, written, os -> forEachElement(sizes(os), (k, lo, hi) ->
+                rmspropRange(os[k].flat, lo, hi, lr, alpha, eps, weightDecay, momentum, tf)));
+    }
+
+    /** The RMSprop (or RMSpropTF) update of elements [lo, hi) of one parameter (f: param, grad, square_avg and, with momentum, its buffer). */
+    private static void rmspropRange(Flat[] f, long lo, long hi, double lr, double alpha, double eps, double weightDecay, double momentum,
+                                     boolean tf) {
+        Flat p = f[0], g = f[1], sq = f[2], b = f.length > 3 ? f[3] : null;
+        boolean l2 = weightDecay != 0;
+        if (p.f32()) {
+            float wd = (float) weightDecay, al = (float) alpha, c = (float) (1 - alpha), ep = (float) eps, mom = (float) momentum;
+            float lrf = (float) lr, nlr = (float) -lr;
+            for (long i = lo; i < hi; i += S.length()) {
+                VectorMask<Float> m = tail(i, hi);
+                FloatVector pv = p.load(i, m);
+                FloatVector gv = g.load(i, m);
+                if (l2) gv = gv.add(pv.mul(wd).add(0f));
+                FloatVector s = sq.load(i, m), avg;
+                if (tf) {
+                    s = s.add(gv.mul(gv).sub(s).mul(c).add(0f));
+                    avg = s.add(ep).sqrt();
+                } else {
+                    s = s.mul(al).add(0f).add(gv.mul(gv).mul(c).add(0f));
+                    avg = s.sqrt().add(ep);
+                }
+                sq.store(s, i, m);
+                FloatVector step = gv.div(avg);
+                if (b != null) {
+                    FloatVector buf = b.load(i, m).mul(mom).add(0f).add(tf ? step.mul(lrf).add(0f) : step);
+                    b.store(buf, i, m);
+                    p.store(pv.sub(tf ? buf : buf.mul(lrf).add(0f)), i, m);
+                } else {
+                    p.store(pv.add(step.mul(nlr).add(0f)), i, m);
+                }
+            }
+        } else {
+            for (long i = lo; i < hi; i++) {
+                double pv = p.d(i), gv = g.d(i);
+                if (l2) gv = gv + (weightDecay * pv + 0.0);
+                double s = sq.d(i), avg;
+                if (tf) {
+                    s = s + ((1 - alpha) * (gv * gv - s) + 0.0);
+                    avg = Math.sqrt(s + eps);
+                } else {
+                    s = (alpha * s + 0.0) + ((1 - alpha) * (gv * gv) + 0.0);
+                    avg = Math.sqrt(s) + eps;
+                }
+                sq.d(i, s);
+                double step = gv / avg;
+                if (b != null) {
+                    double buf = (momentum * b.d(i) + 0.0) + (tf ? lr * step + 0.0 : step);
+                    b.d(i, buf);
+                    p.d(i, pv - (tf ? buf : lr * buf + 0.0));
+                } else {
+                    p.d(i, pv + (-lr * step + 0.0));
+                }
+            }
+        }
+    }
+
+    @Override
+    public void adaBeliefMulti(List<Tensor> params, List<Tensor> grads, List<Tensor> expAvgs, List<Tensor> expAvgVars, double lr,
+                               double beta1, double beta2, double eps, double weightDecay, long[] steps) {
+        int count = params.size();
+        OptimizerKernels.requireLengths("adabelief", count, grads.size(), expAvgs.size(), expAvgVars.size(), steps.length);
+        if (count == 0) return;
+        AdamBiasCorrection[] bc = new AdamBiasCorrection[count];
+        List<Tensor[]> operands = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            bc[i] = AdamBiasCorrection.of("adabelief", lr, beta1, beta2, steps[i]);
+            operands.add(new Tensor[] {params.get(i), grads.get(i), expAvgs.get(i), expAvgVars.get(i)});
+        }
+        flatMulti("adabelief", operands, new boolean[] {true, false, true, true}, os -> forEachElement(sizes(os), (k, lo, hi) ->
+                adaBeliefRange(os[k].flat, lo, hi, lr, beta1, beta2, eps, weightDecay, bc[k])));
+    }
+
+    /** The AdaBelief update of elements [lo, hi) of one parameter (f: param, grad, exp_avg, exp_avg_var). */
+    private static void adaBeliefRange(Flat[] f, long lo, long hi, double lr, double beta1, double beta2, double eps, double weightDecay,
+                                       AdamBiasCorrection bc) {
+        Flat p = f[0], g = f[1], m1 = f[2], m2 = f[3];
+        double decay = 1 - lr * weightDecay, invBc2 = 1 / bc.bc2Sqrt(), nss = bc.negStepSize();
+        if (p.f32()) {
+            float dec = (float) decay, b1 = (float) beta1, c1 = (float) (1 - beta1), b2 = (float) beta2, c2 = (float) (1 - beta2);
+            float ep = (float) eps, inv = (float) invBc2, ns = (float) nss;
+            for (long i = lo; i < hi; i += S.length()) {
+                VectorMask<Float> m = tail(i, hi);
+                FloatVector pv = p.load(i, m).mul(dec).add(0f);
+                FloatVector gv = g.load(i, m);
+                FloatVector a = m1.load(i, m).mul(b1).add(0f).add(gv.mul(c1).add(0f));
+                FloatVector r = gv.sub(a);
+                FloatVector v = m2.load(i, m).mul(b2).add(0f).add(r.mul(r).mul(c2).add(0f)).add(ep);
+                m1.store(a, i, m);
+                m2.store(v, i, m);
+                FloatVector denom = v.sqrt().mul(inv).add(0f).add(ep);
+                p.store(pv.add(a.div(denom).mul(ns).add(0f)), i, m);
+            }
+        } else {
+            for (long i = lo; i < hi; i++) {
+                double pv = decay * p.d(i) + 0.0, gv = g.d(i);
+                double a = (beta1 * m1.d(i) + 0.0) + ((1 - beta1) * gv + 0.0);
+                double r = gv - a;
+                double v = ((beta2 * m2.d(i) + 0.0) + ((1 - beta2) * (r * r) + 0.0)) + eps;
+                m1.d(i, a);
+                m2.d(i, v);
+                double denom = (invBc2 * Math.sqrt(v) + 0.0) + eps;
+                p.d(i, pv + (nss * (a / denom) + 0.0));
             }
         }
     }
@@ -309,73 +439,122 @@ final class CpuOptimizer implements OptimizerKernels {
     public double vectorNorm(Tensor x, double ord) {
         if (!(ord > 0)) throw new IllegalArgumentException("vector_norm: ord must be > 0, got " + ord);
         double[] result = new double[1];
-        boolean inf = Double.isInfinite(ord);
-        flat("vector_norm", new Tensor[] {x}, new boolean[] {false}, (f, n) -> {
-            Flat a = f[0];
-            boolean f32 = x.dtype() == DType.F32;
-            int blocks = (int) ((n + NORM_BLOCK - 1) / NORM_BLOCK);
-            double[] part = new double[blocks];
-            Parallel.forRange(blocks, 1, (blo, bhi) -> {
-                for (long blk = blo; blk < bhi; blk++) {
-                    long lo = blk * NORM_BLOCK, hi = Math.min(n, lo + NORM_BLOCK);
-                    double acc = 0;
-                    if (f32 && ord == 2) {
-                        // Float lanes over at most 64 elements each, then double: exact enough and vectorized.
-                        for (long s = lo; s < hi; s += 64L * S.length()) {
-                            long e = Math.min(hi, s + 64L * S.length());
-                            FloatVector sum = FloatVector.zero(S);
-                            for (long i = s; i < e; i += S.length()) {
-                                FloatVector v = a.load(i, mask(i, e));
-                                sum = sum.add(v.mul(v));
-                            }
-                            acc += Vec.sum(sum);
-                        }
-                    } else {
-                        for (long i = lo; i < hi; i++) {
-                            double v = Math.abs(f32 ? a.f(i) : a.d(i));
-                            if (inf) acc = Math.max(acc, v);
-                            else if (ord == 1) acc += v;
-                            else if (ord == 2) acc += v * v;
-                            else acc += Math.pow(v, ord);
-                        }
-                    }
-                    part[(int) blk] = acc;
-                }
-            });
-            double total = 0;
-            for (double p : part) total = inf ? Math.max(total, p) : total + p;
-            result[0] = inf ? total : ord == 1 ? total : ord == 2 ? Math.sqrt(total) : Math.pow(total, 1 / ord);
-        });
+        flatMulti("vector_norm", List.<Tensor[]>of(new Tensor[] {x}), new boolean[] {false}, os -> result[0] = norms(os, ord)[0]);
         return result[0];
+    }
+
+    /**
+     * The ord-norm of each tensor of a multi-tensor call, in one parallel region: every tensor
+     * is cut into NORM_BLOCK blocks, the blocks of all tensors are summed as one list, then each
+     * tensor's blocks in order. A tensor's norm has the same bits whichever tensors share the
+     * call and whatever the thread count.
+     */
+    private static double[] norms(Operands[] os, double ord) {
+        boolean inf = Double.isInfinite(ord);
+        long[] firstBlock = new long[os.length + 1];
+        for (int k = 0; k < os.length; k++) firstBlock[k + 1] = firstBlock[k] + (os[k].numel + NORM_BLOCK - 1) / NORM_BLOCK;
+        double[] part = new double[Math.toIntExact(firstBlock[os.length])];
+        Parallel.forRange(part.length, 1, (blo, bhi) -> {
+            int k = 0;
+            for (long blk = blo; blk < bhi; blk++) {
+                while (blk >= firstBlock[k + 1]) k++;
+                long lo = (blk - firstBlock[k]) * NORM_BLOCK;
+                part[(int) blk] = blockNorm(os[k].flat[0], lo, Math.min(os[k].numel, lo + NORM_BLOCK), ord);
+            }
+        });
+        double[] result = new double[os.length];
+        for (int k = 0; k < os.length; k++) {
+            double total = 0;
+            for (long b = firstBlock[k]; b < firstBlock[k + 1]; b++) total = inf ? Math.max(total, part[(int) b]) : total + part[(int) b];
+            result[k] = inf || ord == 1 ? total : ord == 2 ? Math.sqrt(total) : Math.pow(total, 1 / ord);
+        }
+        return result;
+    }
+
+    /** The sum of |x|^ord over elements [lo, hi) of a (the largest |x| for ord infinity). */
+    private static double blockNorm(Flat a, long lo, long hi, double ord) {
+        boolean inf = Double.isInfinite(ord);
+        double acc = 0;
+        if (a.f32() && ord == 2) {
+            // Float lanes over at most 64 vectors each, then double: exact enough and vectorized.
+            for (long s = lo; s < hi; s += 64L * S.length()) {
+                long e = Math.min(hi, s + 64L * S.length());
+                FloatVector sum = FloatVector.zero(S);
+                for (long i = s; i < e; i += S.length()) {
+                    FloatVector v = a.load(i, tail(i, e));
+                    sum = sum.add(v.mul(v));
+                }
+                acc += Vec.sum(sum);
+            }
+            return acc;
+        }
+        for (long i = lo; i < hi; i++) {
+            double v = Math.abs(a.f32() ? a.f(i) : a.d(i));
+            if (inf) acc = Math.max(acc, v);
+            else if (ord == 1) acc += v;
+            else if (ord == 2) acc += v * v;
+            else acc += Math.pow(v, ord);
+        }
+        return acc;
+    }
+
+    /**
+     * torch.nn.utils.clip_grad_norm_ as the interface's default computes it (the same bits),
+     * in two multi-tensor passes instead of two regions per gradient: every norm at once, then,
+     * when clipping, every gradient scaled at once.
+     */
+    @Override
+    public double clipGradNorm(List<Tensor> grads, double maxNorm, double ord) {
+        if (!(ord > 0)) throw new IllegalArgumentException("clip_grad_norm: norm_type must be > 0, got " + ord);
+        if (grads.isEmpty()) return 0;
+        boolean inf = Double.isInfinite(ord);
+        double[] total = new double[1];
+        List<Tensor[]> operands = new ArrayList<>(grads.size());
+        for (Tensor g : grads) operands.add(new Tensor[] {g});
+        flatMulti("clip_grad_norm", operands, new boolean[] {true}, os -> {
+            double acc = 0;
+            for (double n : norms(os, ord)) acc = inf ? Math.max(acc, n) : acc + Math.pow(n, ord);
+            total[0] = inf ? acc : ord == 2 ? Math.sqrt(acc) : Math.pow(acc, 1 / ord);
+            double coef = maxNorm / (total[0] + 1e-6);
+            if (coef < 1) forEachElement(sizes(os), (k, lo, hi) -> scaleRange(os[k].flat[0], lo, hi, coef));
+        });
+        return total[0];
     }
 
     @Override
     public void scaleInPlace(Tensor x, double factor) {
-        boolean f32 = x.dtype() == DType.F32;
-        flat("scale", new Tensor[] {x}, new boolean[] {true}, (f, n) -> Parallel.forRange(n, GRAIN, (lo, hi) -> {
-            Flat a = f[0];
-            if (f32) {
-                float s = (float) factor;
-                for (long i = lo; i < hi; i += S.length()) {
-                    VectorMask<Float> m = mask(i, hi);
-                    a.store(a.load(i, m).mul(s), i, m);
-                }
-            } else {
-                for (long i = lo; i < hi; i++) a.d(i, a.d(i) * factor);
+        flatMulti("scale", List.<Tensor[]>of(new Tensor[] {x}), new boolean[] {true}, os ->
+                forEachElement(sizes(os), (k, lo, hi) -> scaleRange(os[k].flat[0], lo, hi, factor)));
+    }
+
+    /** x *= factor over elements [lo, hi) of a. */
+    private static void scaleRange(Flat a, long lo, long hi, double factor) {
+        if (a.f32()) {
+            float s = (float) factor;
+            for (long i = lo; i < hi; i += S.length()) {
+                VectorMask<Float> m = tail(i, hi);
+                a.store(a.load(i, m).mul(s), i, m);
             }
-        }));
+        } else {
+            for (long i = lo; i < hi; i++) a.d(i, a.d(i) * factor);
+        }
     }
 
     @Override
-    public void clampInPlace(Tensor x, double lo, double hi) {
+    public void clampInPlace(Tensor x, double lo, double hi) { clampMulti(List.of(x), lo, hi); }
+
+    @Override
+    public void clampMulti(List<Tensor> xs, double lo, double hi) {
         if (lo > hi) throw new IllegalArgumentException("clamp: min " + lo + " > max " + hi);
-        boolean f32 = x.dtype() == DType.F32;
-        flat("clamp", new Tensor[] {x}, new boolean[] {true}, (f, n) -> Parallel.forRange(n, GRAIN, (a, b) -> {
-            Flat t = f[0];
-            if (f32) {
+        if (xs.isEmpty()) return;
+        List<Tensor[]> operands = new ArrayList<>(xs.size());
+        for (Tensor x : xs) operands.add(new Tensor[] {x});
+        flatMulti("clamp", operands, new boolean[] {true}, os -> forEachElement(sizes(os), (k, a, b) -> {
+            Flat t = os[k].flat[0];
+            if (t.f32()) {
                 float l = (float) lo, h = (float) hi;
                 for (long i = a; i < b; i += S.length()) {
-                    VectorMask<Float> m = mask(i, b);
+                    VectorMask<Float> m = tail(i, b);
                     t.store(t.load(i, m).max(l).min(h), i, m);
                 }
             } else {
@@ -398,7 +577,7 @@ final class CpuOptimizer implements OptimizerKernels {
             if (e.f32()) {
                 float d = (float) decay, c = (float) (1 - decay);
                 for (long i = lo; i < hi; i += S.length()) {
-                    VectorMask<Float> m = mask(i, hi);
+                    VectorMask<Float> m = tail(i, hi);
                     e.store(e.load(i, m).mul(d).add(s.load(i, m).mul(c)), i, m);
                 }
             } else {

@@ -9,8 +9,9 @@ import java.lang.foreign.ValueLayout;
 
 /**
  * CPU implementation of {@link PoolKernels}: one (n, c) plane per task, so backward scatters
- * never race. Each plane is read once into a double[] and written once from one: the window
- * loops, which touch every input several times, then run over plain arrays.
+ * never race. F32 max pooling runs in {@link MaxPoolF32}, vectorized over output columns. Here
+ * each plane is read once into a double[] and written once from one: the window loops, which
+ * touch every input several times, then run over plain arrays.
  */
 final class CpuPool implements PoolKernels {
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
@@ -53,6 +54,11 @@ final class CpuPool implements PoolKernels {
         int h = s[2], wd = s[3], oh = o[2], ow = o[3];
         MemorySegment is = indices.storage().segment();
         long idxOff = indices.offset();
+        if (x.dtype() == DType.F32) {
+            MaxPoolF32.forward(x.storage().segment(), x.offset(), out.storage().segment(), out.offset(), is, idxOff, (long) s[0] * s[1], h, wd,
+                    oh, ow, w);
+            return;
+        }
         planes((long) s[0] * s[1], x, h * wd, out, oh * ow, (p, in, res, idx) -> {
             for (int r = 0; r < oh; r++) {
                 int h0 = r * w.sh() - w.ph(), h1 = Math.min(h0 + (w.kh() - 1) * w.dh() + 1, h);
@@ -86,6 +92,11 @@ final class CpuPool implements PoolKernels {
         int inSize = s[2] * s[3], outSize = o[2] * o[3];
         MemorySegment is = indices.storage().segment();
         long idxOff = indices.offset();
+        if (gradOut.dtype() == DType.F32) {
+            MaxPoolF32.backward(gradOut.storage().segment(), gradOut.offset(), is, idxOff, gradIn.storage().segment(), gradIn.offset(),
+                    (long) s[0] * s[1], inSize, outSize);
+            return;
+        }
         planes((long) s[0] * s[1], gradOut, outSize, gradIn, inSize, (p, g, res, idx) -> {
             MemorySegment.copy(is, ValueLayout.JAVA_LONG, (idxOff + p * outSize) * 8, idx, 0, outSize);
             java.util.Arrays.fill(res, 0);

@@ -1,8 +1,10 @@
 package dev.lumen.backend.cpu;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import dev.lumen.backend.OptimizerKernels;
 import dev.lumen.memory.Scope;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Generator;
@@ -13,9 +15,11 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * The multi-tensor SGD, Adam/AdamW and EMA updates, which run every parameter of a call in one
- * parallel region cut by elements across tensor boundaries, against a scalar float loop of
- * the same formulas, bit for bit, at one thread and at three.
+ * The multi-tensor SGD, Adam/AdamW and EMA updates and value clipping, which run every
+ * parameter of a call in one parallel region cut by elements across tensor boundaries, against
+ * a scalar float loop of the same formulas, bit for bit, at one thread and at three; and the
+ * one-pass gradient-norm clip, RMSprop(TF) and AdaBelief against the interface's per-tensor
+ * defaults (norms and scaling, tensor ops), bit for bit.
  */
 class CpuOptimizerMultiTest {
     /** Sizes that put chunk boundaries inside tensors and tensors inside chunks; the last tensor is a transposed (strided) view. */
@@ -121,6 +125,106 @@ class CpuOptimizerMultiTest {
                 at(threads, () -> KERNELS.emaUpdateMulti(e, src, 0.999));
                 assertSame(ee, e, "ema at " + threads + " threads");
                 assertSame(es, src, "ema source (read only) at " + threads + " threads");
+            }
+        }
+    }
+
+    /** The interface's defaults over CpuOptimizer's single-tensor kernels: clipping as one call per tensor, the reference. */
+    private static final OptimizerKernels PER_TENSOR = new OptimizerKernels() {
+        @Override
+        public void sgd(Tensor p, Tensor g, Tensor b, double lr, double mom, double damp, double wd, boolean nesterov, boolean init) {
+            KERNELS.sgd(p, g, b, lr, mom, damp, wd, nesterov, init);
+        }
+
+        @Override
+        public void adam(Tensor p, Tensor g, Tensor m, Tensor v, Tensor mx, double lr, double b1, double b2, double eps, double wd,
+                         boolean decoupled, long step) {
+            KERNELS.adam(p, g, m, v, mx, lr, b1, b2, eps, wd, decoupled, step);
+        }
+
+        @Override
+        public double vectorNorm(Tensor x, double ord) { return KERNELS.vectorNorm(x, ord); }
+
+        @Override
+        public void scaleInPlace(Tensor x, double factor) { KERNELS.scaleInPlace(x, factor); }
+
+        @Override
+        public void clampInPlace(Tensor x, double lo, double hi) { KERNELS.clampInPlace(x, lo, hi); }
+
+        @Override
+        public void emaUpdate(Tensor ema, Tensor src, double decay) { KERNELS.emaUpdate(ema, src, decay); }
+    };
+
+    @Test
+    void clipGradNormInOnePassEqualsTheNormOfPerTensorNormsBitForBit() {
+        for (double ord : new double[] {2, 1, 3, Double.POSITIVE_INFINITY}) {
+            for (double maxNorm : new double[] {0.5, 1e9}) {
+                for (int threads : new int[] {1, 3}) {
+                    try (Scope s = Scope.open()) {
+                        List<Tensor> expected = tensors(31, false), actual = tensors(31, false);
+                        double want = PER_TENSOR.clipGradNorm(expected, maxNorm, ord);
+                        double[] got = new double[1];
+                        at(threads, () -> got[0] = KERNELS.clipGradNorm(actual, maxNorm, ord));
+                        String what = "clip ord " + ord + " max " + maxNorm + " at " + threads + " threads";
+                        assertEquals(Double.doubleToRawLongBits(want), Double.doubleToRawLongBits(got[0]), what + " total " + want + " vs " + got[0]);
+                        assertSame(floats(expected), actual, what);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void rmspropMultiEqualsTheTensorOpsBitForBit() {
+        // {tf, momentum, weight decay}
+        double[][] configs = {{0, 0, 0}, {0, 0.9, 0.01}, {1, 0, 0.01}, {1, 0.9, 0}};
+        for (double[] c : configs) {
+            boolean tf = c[0] != 0, hasBuf = c[1] != 0;
+            for (int threads : new int[] {1, 3}) {
+                try (Scope s = Scope.open()) {
+                    List<Tensor> p = tensors(51, false), g = tensors(52, false), sq = tensors(53, true), b = hasBuf ? tensors(54, false) : null;
+                    List<Tensor> ep = tensors(51, false), esq = tensors(53, true), eb = hasBuf ? tensors(54, false) : null;
+                    PER_TENSOR.rmspropMulti(ep, g, esq, eb, 0.01, 0.9, 1e-3, c[2], c[1], tf);
+                    at(threads, () -> KERNELS.rmspropMulti(p, g, sq, b, 0.01, 0.9, 1e-3, c[2], c[1], tf));
+                    String what = (tf ? "rmsproptf " : "rmsprop ") + Arrays.toString(c) + " at " + threads + " threads";
+                    assertSame(floats(ep), p, what + " param");
+                    assertSame(floats(esq), sq, what + " square_avg");
+                    if (hasBuf) assertSame(floats(eb), b, what + " momentum buffer");
+                    assertSame(floats(tensors(52, false)), g, what + " grad (read only)");
+                }
+            }
+        }
+    }
+
+    @Test
+    void adaBeliefMultiEqualsTheTensorOpsBitForBit() {
+        for (double wd : new double[] {0, 0.05}) {
+            for (int threads : new int[] {1, 3}) {
+                try (Scope s = Scope.open()) {
+                    List<Tensor> p = tensors(61, false), g = tensors(62, false), m = tensors(63, false), v = tensors(64, true);
+                    List<Tensor> ep = tensors(61, false), em = tensors(63, false), ev = tensors(64, true);
+                    long[] steps = new long[SHAPES.length];
+                    for (int i = 0; i < steps.length; i++) steps[i] = 1 + 2L * i;
+                    PER_TENSOR.adaBeliefMulti(ep, g, em, ev, 1e-3, 0.9, 0.999, 1e-8, wd, steps);
+                    at(threads, () -> KERNELS.adaBeliefMulti(p, g, m, v, 1e-3, 0.9, 0.999, 1e-8, wd, steps));
+                    String what = "adabelief wd " + wd + " at " + threads + " threads";
+                    assertSame(floats(ep), p, what + " param");
+                    assertSame(floats(em), m, what + " exp_avg");
+                    assertSame(floats(ev), v, what + " exp_avg_var");
+                }
+            }
+        }
+    }
+
+    @Test
+    void clampMultiEqualsTheScalarClampBitForBit() {
+        for (int threads : new int[] {1, 3}) {
+            try (Scope s = Scope.open()) {
+                List<Tensor> x = tensors(41, false);
+                float[][] ex = floats(x);
+                for (float[] t : ex) for (int j = 0; j < t.length; j++) t[j] = Math.min(Math.max(t[j], -0.3f), 0.7f);
+                at(threads, () -> KERNELS.clampMulti(x, -0.3, 0.7));
+                assertSame(ex, x, "clamp at " + threads + " threads");
             }
         }
     }

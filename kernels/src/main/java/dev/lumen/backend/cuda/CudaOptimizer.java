@@ -1,5 +1,6 @@
 package dev.lumen.backend.cuda;
 
+import dev.lumen.backend.AdamBiasCorrection;
 import dev.lumen.backend.OptimizerKernels;
 import dev.lumen.cuda.CudaContext;
 import dev.lumen.cuda.CudaDriver;
@@ -140,27 +141,17 @@ final class CudaOptimizer implements OptimizerKernels {
         boolean ams = maxExpAvgSq != null;
         Tensor[] ts = ams ? new Tensor[] {param, grad, expAvg, expAvgSq, maxExpAvgSq} : new Tensor[] {param, grad, expAvg, expAvgSq};
         boolean[] written = ams ? new boolean[] {true, false, true, true, true} : new boolean[] {true, false, true, true};
-        double[] bc = biasCorrections(lr, beta1, beta2, step);
+        AdamBiasCorrection bc = AdamBiasCorrection.of(decoupled ? "adamw" : "adam", lr, beta1, beta2, step);
         double decay = 1 - lr * weightDecay;
         boolean l2 = !decoupled && weightDecay != 0, shrink = decoupled && weightDecay != 0;
         long n = param.numel();
         flat(decoupled ? "adamw" : "adam", ts, written, p -> {
             try (KernelArgs a = new KernelArgs()) {
                 a.ptr(p[0]).ptr(p[1]).ptr(p[2]).ptr(p[3]).ptr(ams ? p[4] : 0).i64(n).f64(beta1).f64(beta2).f64(eps)
-                        .f64(weightDecay).f64(decay).f64(bc[0]).f64(bc[1]).i32(l2 ? 1 : 0).i32(shrink ? 1 : 0);
+                        .f64(weightDecay).f64(decay).f64(bc.negStepSize()).f64(bc.bc2Sqrt()).i32(l2 ? 1 : 0).i32(shrink ? 1 : 0);
                 Launch.elementwise(ctx, "optim_adam_" + suffix(param.dtype()), n, a);
             }
         });
-    }
-
-    /**
-     * {-lr / (1 - beta1^step), sqrt(1 - beta2^step)}: the bias corrections as host scalars,
-     * computed as CpuOptimizer computes them, in double.
-     */
-    private static double[] biasCorrections(double lr, double beta1, double beta2, long step) {
-        if (step < 1) throw new IllegalArgumentException("adam: step counts from 1, got " + step);
-        double bc1 = 1 - Math.pow(beta1, step);
-        return new double[] {-(lr / bc1), Math.sqrt(1 - Math.pow(beta2, step))};
     }
 
     @Override
@@ -206,10 +197,10 @@ final class CudaOptimizer implements OptimizerKernels {
                 continue;
             }
             requireMatching(op, ts);
-            double[] bc = biasCorrections(lr, beta1, beta2, steps[i]);
+            AdamBiasCorrection bc = AdamBiasCorrection.of(op, lr, beta1, beta2, steps[i]);
             fused.add(ts[0]);
             records.add(new long[] {CudaTensors.ptr(ts[0]), CudaTensors.ptr(ts[1]), CudaTensors.ptr(ts[2]), CudaTensors.ptr(ts[3]),
-                ams ? CudaTensors.ptr(ts[4]) : 0, Double.doubleToRawLongBits(bc[0]), Double.doubleToRawLongBits(bc[1])});
+                ams ? CudaTensors.ptr(ts[4]) : 0, Double.doubleToRawLongBits(bc.negStepSize()), Double.doubleToRawLongBits(bc.bc2Sqrt())});
         }
         double decay = 1 - lr * weightDecay;
         boolean l2 = !decoupled && weightDecay != 0, shrink = decoupled && weightDecay != 0;
