@@ -246,28 +246,42 @@ final class UnaryMath {
         return ONE.sub(tail).blend(tail, x.compare(LT, ZERO));
     }
 
-    /**
-     * x Phi(x). Below 0 Phi is the tail itself rather than 1 + erf (which cancels): gelu(-10) is
-     * -7.6e-23 here, where torch's erf form gives -0. gelu(-inf) is NaN (-inf * 0), as torch's.
+    /*
+     * GELU runs in two stages, e^{-x^2/2} and then the rest, which CpuElementwise's rows run as two
+     * loops over a small block: in one loop the inlined vector code of exp, the divide and the
+     * polynomial passed C2's node budget (NodeCountInliningCutoff), and every vector was boxed
+     * (29 MB of garbage and ~10x the time per [8, 48, 56, 56] call, measured with JMH -prof gc).
      */
-    static FloatVector geluForward(FloatVector x) {
+
+    /** Stage 1 of GELU and its derivative: e^{-x^2/2}, with |x| clamped to 16 (it is 0 from there). */
+    static FloatVector geluGaussian(FloatVector x) { return gaussian(x.abs().min(TAIL_END)); }
+
+    /**
+     * x Phi(x) given e = geluGaussian(x). Below 0 Phi is the tail itself rather than 1 + erf
+     * (which cancels): gelu(-10) is -7.6e-23 here, where torch's erf form gives -0. gelu(-inf)
+     * is NaN (-inf * 0), as torch's.
+     */
+    static FloatVector geluFromGaussian(FloatVector x, FloatVector e) {
         FloatVector a = x.abs().min(TAIL_END);
-        return x.mul(normalCdf(x, normalTail(a, gaussian(a))));
+        return x.mul(normalCdf(x, normalTail(a, e)));
     }
 
     private static final FloatVector NEG_TAIL_END = TAIL_END.neg();
 
     /**
-     * Phi(x) + x phi(x), with phi's e^{-x^2/2} the same one the tail uses: one exp, one divide.
-     * x is clamped to [-16, 16] first, where the derivative is already 0 or 1 in float, so that
-     * it stays 0 and 1 out to +-inf (x phi(x) would be inf * 0 there; torch gives NaN).
+     * Phi(x) + x phi(x) given e = geluGaussian(x), the same e^{-x^2/2} for Phi's tail and for phi:
+     * one exp and one divide in all. x is clamped to [-16, 16] first, where the derivative is
+     * already 0 or 1 in float, so that it stays 0 and 1 out to +-inf (x phi(x) would be inf * 0
+     * there; torch gives NaN). |clamp(x)| is the same a that stage 1 used.
      */
-    private static FloatVector geluGrad(FloatVector x) {
+    static FloatVector geluGradFromGaussian(FloatVector x, FloatVector e) {
         FloatVector xc = x.max(NEG_TAIL_END).min(TAIL_END);
-        FloatVector a = xc.abs();
-        FloatVector e = gaussian(a);
-        return xc.mul(e).fma(V_INV_SQRT_2PI, normalCdf(xc, normalTail(a, e)));
+        return xc.mul(e).fma(V_INV_SQRT_2PI, normalCdf(xc, normalTail(xc.abs(), e)));
     }
+
+    static FloatVector geluForward(FloatVector x) { return geluFromGaussian(x, geluGaussian(x)); }
+
+    private static FloatVector geluGrad(FloatVector x) { return geluGradFromGaussian(x, geluGaussian(x)); }
 
     private static final FloatVector TWO_BETA = Vec.of((float) (2 * K_BETA)), KAPPA = Vec.of((float) K_KAPPA),
             THREE_KAPPA = Vec.of((float) (3 * K_KAPPA));
@@ -282,18 +296,25 @@ final class UnaryMath {
     /** x / (1 + e^{-2u}): one exp and one divide instead of tanh's, and no 1 + tanh cancelling below 0. */
     private static FloatVector geluTanh(FloatVector x) { return x.div(gateExp(x, x.mul(x)).add(ONE)); }
 
-    /**
-     * s + x s (1 - s) 2 beta (1 + 3 kappa x^2), s the gate, with 1 - s taken as e^{-2u} s: exact
-     * relative to itself where s nears 1 (1 - s would keep no digits there). x is clamped to
-     * [-10, 10] so that e^{-2u} stays finite: the result is 1 above 10 and, below -10, the value
-     * at -10 (-2.8e-36; the exact one is smaller still) out to -inf, where torch gives NaN.
-     */
-    private static FloatVector geluTanhGrad(FloatVector x) {
+    /** Stage 1 of the tanh form's derivative, run as its own loop as GELU's (see geluGaussian): e^{-2u} of x clamped to [-10, 10]. */
+    static FloatVector geluTanhGradExp(FloatVector x) {
         FloatVector xc = x.max(NEG_TANH_END).min(TANH_END);
-        FloatVector x2 = xc.mul(xc);
-        FloatVector e = gateExp(xc, x2);
+        return gateExp(xc, xc.mul(xc));
+    }
+
+    /**
+     * s + x s (1 - s) 2 beta (1 + 3 kappa x^2) given e = geluTanhGradExp(x), s = 1 / (1 + e) the
+     * gate, with 1 - s taken as e s: exact relative to itself where s nears 1 (1 - s would keep
+     * no digits there). x is clamped to [-10, 10] so that e stays finite: the result is 1 above
+     * 10 and, below -10, the value at -10 (-2.8e-36; the exact one is smaller still) out to
+     * -inf, where torch gives NaN.
+     */
+    static FloatVector geluTanhGradFromExp(FloatVector x, FloatVector e) {
+        FloatVector xc = x.max(NEG_TANH_END).min(TANH_END);
         FloatVector s = ONE.div(e.add(ONE));
-        FloatVector slope = x2.fma(THREE_KAPPA, ONE).mul(TWO_BETA);
+        FloatVector slope = xc.mul(xc).fma(THREE_KAPPA, ONE).mul(TWO_BETA);
         return xc.mul(s).mul(e.mul(s)).fma(slope, s);
     }
+
+    private static FloatVector geluTanhGrad(FloatVector x) { return geluTanhGradFromExp(x, geluTanhGradExp(x)); }
 }
