@@ -3,6 +3,10 @@ package dev.lumen.backend.cpu;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.lumen.backend.ElementwiseKernels.Unary;
+import dev.lumen.tensor.DType;
+import dev.lumen.tensor.Device;
+import dev.lumen.tensor.Tensor;
 import java.util.function.DoubleUnaryOperator;
 import java.util.function.UnaryOperator;
 import jdk.incubator.vector.FloatVector;
@@ -28,7 +32,7 @@ class GeluMathTest {
     /** Max absolute and relative error of f against exact over the sweep; scale(x) is the relative error's denominator. */
     private record Errors(double abs, float absAt, double rel, float relAt) {}
 
-    private static Errors sweep(UnaryOperator<FloatVector> f, DoubleUnaryOperator exact, DoubleUnaryOperator scale) {
+    private static Errors sweep(Unary op, boolean grad, DoubleUnaryOperator exact, DoubleUnaryOperator scale) {
         int dense = 20 << 16;
         int tiny = 4096;
         float[] xs = new float[dense + 1 + 2 * tiny];
@@ -39,32 +43,35 @@ class GeluMathTest {
             xs[k++] = v;
             xs[k++] = -v;
         }
-        float[] in = new float[L], out = new float[L];
+        // Through the CPU kernel's rows (C2 compiles their loops within the first call; a lane at a
+        // time through UnaryMath would run interpreted for seconds). GeluKernelTest checks that the
+        // rows' lanes are bit-identical to UnaryMath's formulas.
+        float[] out;
+        try (Tensor x = Tensor.fromFloats(xs, xs.length);
+             Tensor y = Tensor.full(Double.NaN, DType.F32, Device.CPU, xs.length);
+             Tensor ones = Tensor.full(1, DType.F32, Device.CPU, xs.length)) {
+            if (grad) K.unaryBackward(op, x, 0, 0, ones, y);
+            else K.unary(op, x, 0, 0, y);
+            out = y.toFloats();
+        }
         double maxAbs = 0, maxRel = 0;
         float absAt = 0, relAt = 0;
-        for (int at = 0; at < xs.length; at += L) {
-            int m = Math.min(L, xs.length - at);
-            java.util.Arrays.fill(in, 0f);
-            System.arraycopy(xs, at, in, 0, m);
-            java.util.Arrays.fill(out, Float.NaN);
-            f.apply(FloatVector.fromArray(Vec.S, in, 0)).intoArray(out, 0);
-            for (int i = 0; i < m; i++) {
-                double want = exact.applyAsDouble(in[i]);
-                double err = Math.abs(out[i] - want);
-                assertTrue(err == err, "NaN at x=" + in[i]);
-                if (err > maxAbs) {
-                    maxAbs = err;
-                    absAt = in[i];
-                }
-                double s = scale.applyAsDouble(in[i]);
-                if (s > 0 && err / s > maxRel) {
-                    maxRel = err / s;
-                    relAt = in[i];
-                }
+        for (int i = 0; i < xs.length; i++) {
+            double want = exact.applyAsDouble(xs[i]);
+            double err = Math.abs(out[i] - want);
+            assertTrue(err == err, "NaN at x=" + xs[i]);
+            if (err > maxAbs) {
+                maxAbs = err;
+                absAt = xs[i];
+            }
+            double sc = scale.applyAsDouble(xs[i]);
+            if (sc > 0 && err / sc > maxRel) {
+                maxRel = err / sc;
+                relAt = xs[i];
             }
         }
         Errors e = new Errors(maxAbs, absAt, maxRel, relAt);
-        System.out.println(e);
+        System.out.println(op + (grad ? "'" : "") + " " + e);
         return e;
     }
 
@@ -80,6 +87,7 @@ class GeluMathTest {
         return out;
     }
 
+    private static final CpuElementwise K = new CpuElementwise();
     private static UnaryOperator<FloatVector> gelu = x -> UnaryMath.gelu(x, 0, 0);
     private static UnaryOperator<FloatVector> geluGrad = x -> UnaryMath.geluGrad(x, 0, 0);
     private static UnaryOperator<FloatVector> geluTanh = x -> UnaryMath.geluTanh(x, 0, 0);
@@ -115,14 +123,14 @@ class GeluMathTest {
      */
     @Test
     void exactGeluWithinMeasuredErrors() {
-        Errors e = sweep(gelu, x -> x * SpecialFunctions.normalCdf(x), x -> Math.abs(x * SpecialFunctions.normalCdf(x)));
+        Errors e = sweep(Unary.GELU, false, x -> x * SpecialFunctions.normalCdf(x), x -> Math.abs(x * SpecialFunctions.normalCdf(x)));
         assertTrue(e.abs() <= 4.2e-7, "gelu abs " + e);
         assertTrue(e.rel() <= 4.3e-7, "gelu rel " + e);
     }
 
     @Test
     void exactGeluGradientWithinMeasuredErrors() {
-        Errors e = sweep(geluGrad, x -> SpecialFunctions.normalCdf(x) + pdfTerm(x),
+        Errors e = sweep(Unary.GELU, true, x -> SpecialFunctions.normalCdf(x) + pdfTerm(x),
                 x -> SpecialFunctions.normalCdf(x) + Math.abs(pdfTerm(x)));
         assertTrue(e.abs() <= 2.1e-7, "gelu grad abs " + e);
         assertTrue(e.rel() <= 4.1e-7, "gelu grad rel " + e);
@@ -130,14 +138,14 @@ class GeluMathTest {
 
     @Test
     void tanhGeluWithinMeasuredErrors() {
-        Errors e = sweep(geluTanh, x -> x * gate(x), x -> Math.abs(x * gate(x)));
+        Errors e = sweep(Unary.GELU_TANH, false, x -> x * gate(x), x -> Math.abs(x * gate(x)));
         assertTrue(e.abs() <= 5.7e-7, "gelu_tanh abs " + e);
         assertTrue(e.rel() <= 1.4e-5, "gelu_tanh rel " + e);
     }
 
     @Test
     void tanhGeluGradientWithinMeasuredErrors() {
-        Errors e = sweep(geluTanhGrad, x -> gate(x) + gateTerm(x), x -> gate(x) + Math.abs(gateTerm(x)));
+        Errors e = sweep(Unary.GELU_TANH, true, x -> gate(x) + gateTerm(x), x -> gate(x) + Math.abs(gateTerm(x)));
         assertTrue(e.abs() <= 2.4e-7, "gelu_tanh grad abs " + e);
         assertTrue(e.rel() <= 1.4e-5, "gelu_tanh grad rel " + e);
     }
