@@ -225,7 +225,7 @@ final class CpuElementwise implements ElementwiseKernels {
         FORWARD[Unary.POW.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.pow(ld(x, xi + i), p0, p1)); };
         FORWARD[Unary.CLAMP.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.clamp(ld(x, xi + i), p0, p1)); };
         FORWARD[Unary.RELU.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.relu(ld(x, xi + i), p0, p1)); };
-        FORWARD[Unary.GELU.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.gelu(ld(x, xi + i), p0, p1)); };
+        FORWARD[Unary.GELU.ordinal()] = (p0, p1, x, xi, o, oi, up) -> geluRow(x, xi, o, oi, up);
         FORWARD[Unary.GELU_TANH.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.geluTanh(ld(x, xi + i), p0, p1)); };
         FORWARD[Unary.SILU.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.silu(ld(x, xi + i), p0, p1)); };
         FORWARD[Unary.SIGMOID.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.sigmoid(ld(x, xi + i), p0, p1)); };
@@ -245,8 +245,8 @@ final class CpuElementwise implements ElementwiseKernels {
         BACKWARD[Unary.POW.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.powGrad(ld(x, xi + i), p0, p1))); };
         BACKWARD[Unary.CLAMP.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.clampGrad(ld(x, xi + i), p0, p1))); };
         BACKWARD[Unary.RELU.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.reluGrad(ld(x, xi + i), p0, p1))); };
-        BACKWARD[Unary.GELU.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.geluGrad(ld(x, xi + i), p0, p1))); };
-        BACKWARD[Unary.GELU_TANH.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.geluTanhGrad(ld(x, xi + i), p0, p1))); };
+        BACKWARD[Unary.GELU.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> geluGradRow(x, xi, g, gi, o, oi, up);
+        BACKWARD[Unary.GELU_TANH.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> geluTanhGradRow(x, xi, g, gi, o, oi, up);
         BACKWARD[Unary.SILU.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.siluGrad(ld(x, xi + i), p0, p1))); };
         BACKWARD[Unary.SIGMOID.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.sigmoidGrad(ld(x, xi + i), p0, p1))); };
         BACKWARD[Unary.TANH.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.tanhGrad(ld(x, xi + i), p0, p1))); };
@@ -254,6 +254,65 @@ final class CpuElementwise implements ElementwiseKernels {
         BACKWARD[Unary.LEAKY_RELU.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.leakyReluGrad(ld(x, xi + i), p0, p1))); };
         BACKWARD[Unary.HARD_SIGMOID.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.hardSigmoidGrad(ld(x, xi + i), p0, p1))); };
         BACKWARD[Unary.HARD_SWISH.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.hardSwishGrad(ld(x, xi + i), p0, p1))); };
+    }
+
+    /** Elements per block of GELU's two loops: e^{-x^2/2} of a block stays in L1 between them. */
+    private static final int GELU_BLOCK = 512;
+
+    /*
+     * GELU over a unit-stride row: per block, e^{-x^2/2} into a small array, then the rest. Each
+     * loop is a method of its own, so that C2 compiles it apart when the caller's budget is spent;
+     * only segments, offsets and arrays cross those calls, never vectors (see UnaryMath.geluGaussian).
+     */
+    private static void geluRow(MemorySegment x, long xi, MemorySegment o, long oi, int up) {
+        float[] e = new float[Math.min(up, GELU_BLOCK)];
+        for (int blk = 0; blk < up; blk += GELU_BLOCK) {
+            int n = Math.min(GELU_BLOCK, up - blk);
+            geluGaussians(x, xi + blk, e, n);
+            geluFromGaussians(x, xi + blk, e, o, oi + blk, n);
+        }
+    }
+
+    private static void geluGradRow(MemorySegment x, long xi, MemorySegment g, long gi, MemorySegment o, long oi, int up) {
+        float[] e = new float[Math.min(up, GELU_BLOCK)];
+        for (int blk = 0; blk < up; blk += GELU_BLOCK) {
+            int n = Math.min(GELU_BLOCK, up - blk);
+            geluGaussians(x, xi + blk, e, n);
+            geluGradFromGaussians(x, xi + blk, e, g, gi + blk, o, oi + blk, n);
+        }
+    }
+
+    private static void geluTanhGradRow(MemorySegment x, long xi, MemorySegment g, long gi, MemorySegment o, long oi, int up) {
+        float[] e = new float[Math.min(up, GELU_BLOCK)];
+        for (int blk = 0; blk < up; blk += GELU_BLOCK) {
+            int n = Math.min(GELU_BLOCK, up - blk);
+            geluTanhGradExps(x, xi + blk, e, n);
+            geluTanhGradFromExps(x, xi + blk, e, g, gi + blk, o, oi + blk, n);
+        }
+    }
+
+    private static void geluTanhGradExps(MemorySegment x, long xi, float[] e, int n) {
+        for (int i = 0; i < n; i += L) UnaryMath.geluTanhGradExp(ld(x, xi + i)).intoArray(e, i);
+    }
+
+    private static void geluTanhGradFromExps(MemorySegment x, long xi, float[] e, MemorySegment g, long gi, MemorySegment o, long oi, int n) {
+        for (int i = 0; i < n; i += L) {
+            st(o, oi + i, ld(g, gi + i).mul(UnaryMath.geluTanhGradFromExp(ld(x, xi + i), FloatVector.fromArray(S, e, i))));
+        }
+    }
+
+    private static void geluGaussians(MemorySegment x, long xi, float[] e, int n) {
+        for (int i = 0; i < n; i += L) UnaryMath.geluGaussian(ld(x, xi + i)).intoArray(e, i);
+    }
+
+    private static void geluFromGaussians(MemorySegment x, long xi, float[] e, MemorySegment o, long oi, int n) {
+        for (int i = 0; i < n; i += L) st(o, oi + i, UnaryMath.geluFromGaussian(ld(x, xi + i), FloatVector.fromArray(S, e, i)));
+    }
+
+    private static void geluGradFromGaussians(MemorySegment x, long xi, float[] e, MemorySegment g, long gi, MemorySegment o, long oi, int n) {
+        for (int i = 0; i < n; i += L) {
+            st(o, oi + i, ld(g, gi + i).mul(UnaryMath.geluGradFromGaussian(ld(x, xi + i), FloatVector.fromArray(S, e, i))));
+        }
     }
 
     // ------------------------------------------------------------------ comparison and selection

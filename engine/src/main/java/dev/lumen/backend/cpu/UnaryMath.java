@@ -18,7 +18,6 @@ import jdk.incubator.vector.VectorOperators;
 final class UnaryMath {
     private UnaryMath() {}
 
-    static final double SQRT1_2 = 0.7071067811865476;
     static final double INV_SQRT_2PI = 0.3989422804014327;
     /** sqrt(2/pi) and the cubic coefficient of GELU's tanh approximation. */
     static final double K_BETA = 0.7978845608028654, K_KAPPA = 0.044715;
@@ -38,7 +37,7 @@ final class UnaryMath {
             case POW -> p0 == 2 ? x * x : Math.pow(x, p0);
             case CLAMP -> clamp(x, p0, p1);
             case RELU -> x > 0 || Double.isNaN(x) ? x : 0;
-            case GELU -> 0.5 * x * (1 + erf(x * SQRT1_2));
+            case GELU -> x * SpecialFunctions.normalCdf(x);
             case GELU_TANH -> 0.5 * x * (1 + Math.tanh(K_BETA * (x + K_KAPPA * x * x * x)));
             case SILU -> x / (1 + Math.exp(-x));
             case SIGMOID -> 1 / (1 + Math.exp(-x));
@@ -71,7 +70,7 @@ final class UnaryMath {
             case POW -> p0 == 0 ? 0 : p0 * Math.pow(x, p0 - 1);
             case CLAMP -> (Double.isNaN(p0) || x >= p0) && (Double.isNaN(p1) || x <= p1) ? 1 : 0;
             case RELU -> x > 0 ? 1 : 0;
-            case GELU -> 0.5 * (1 + erf(x * SQRT1_2)) + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x);
+            case GELU -> SpecialFunctions.normalCdf(x) + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x);
             case GELU_TANH -> {
                 double t = Math.tanh(K_BETA * (x + K_KAPPA * x * x * x));
                 yield 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * K_BETA * (1 + 3 * K_KAPPA * x * x);
@@ -98,23 +97,6 @@ final class UnaryMath {
             // torch's vectorized CPU kernel: 1 from x >= 3 on (its scalar tail would give 1.5 at exactly 3).
             case HARD_SWISH -> x < -3 ? 0 : x < 3 ? x / 3 + 0.5 : 1;
         };
-    }
-
-    /**
-     * erf to double precision: 2/sqrt(pi) exp(-x^2) sum_n (2x^2)^n x / (1*3*...*(2n+1)),
-     * a series of positive terms (no cancellation); |erf(x)| rounds to 1 beyond 6.
-     */
-    static double erf(double x) {
-        double ax = Math.abs(x);
-        if (Double.isNaN(x)) return x;
-        if (ax > 6) return Math.signum(x);
-        double x2 = ax * ax, term = ax, sum = ax;
-        for (int n = 1; n < 200; n++) {
-            term *= 2 * x2 / (2 * n + 1);
-            sum += term;
-            if (term < sum * 1e-17) break;
-        }
-        return Math.copySign(1.1283791670955126 * Math.exp(-x2) * sum, x);
     }
 
     // ------------------------------------------------------------------ F32 vectors
@@ -222,45 +204,117 @@ final class UnaryMath {
 
     /*
      * Vector constants rather than scalar operands: x.mul(0.5f) broadcasts inside the Vector
-     * API, several calls deep, and erf's chain of them passed C2's inlining depth and node
-     * limits, which boxes every vector (measured: 20x slower GELU, 24 MB garbage per call).
+     * API, several calls deep, and a chain of them passed C2's inlining depth and node limits,
+     * which boxes every vector (measured: 20x slower GELU, 24 MB garbage per call).
      */
-    private static final FloatVector ONE = Vec.of(1f), HALF = Vec.of(0.5f), ZERO = Vec.of(0f);
-    private static final FloatVector V_SQRT1_2 = Vec.of((float) SQRT1_2), V_INV_SQRT_2PI = Vec.of((float) INV_SQRT_2PI);
-    private static final FloatVector E0 = Vec.of(0.17087277f), E1 = Vec.of(-0.82215223f), E2 = Vec.of(1.48851587f),
-            E3 = Vec.of(-1.13520398f), E4 = Vec.of(0.27886807f), E5 = Vec.of(-0.18628806f), E6 = Vec.of(0.09678418f),
-            E7 = Vec.of(0.37409196f), E8 = Vec.of(1.00002368f), E9 = Vec.of(-1.26551223f);
+    private static final FloatVector ONE = Vec.of(1f), NEG_HALF = Vec.of(-0.5f), ZERO = Vec.of(0f);
+    private static final FloatVector V_INV_SQRT_2PI = Vec.of((float) INV_SQRT_2PI);
+    /** Beyond |x| = 16, e^{-x^2/2} is 0 in float; the clamp keeps x^2's rounding error finite at infinity. */
+    private static final FloatVector TAIL_END = Vec.of(16f), QUARTER = Vec.of(0.25f);
+    /*
+     * Phi(-a) e^{a^2/2} / t as a polynomial in t = 1/(1 + a/4), which maps a in [0, inf) onto
+     * (0, 1] (the ratio tends to 1/(4 sqrt(2 pi)) as a grows). Fitted for this engine by
+     * tools/fit_normal_tail.py (iteratively reweighted least squares in relative error,
+     * mpmath reference): 3.4e-8 relative in double, 3.5e-7 with float arithmetic.
+     */
+    private static final FloatVector N0 = Vec.of(0.0997355654835701f), N1 = Vec.of(0.09973642975091934f),
+            N2 = Vec.of(0.09346634894609451f), N3 = Vec.of(0.08160315454006195f), N4 = Vec.of(0.05897485464811325f),
+            N5 = Vec.of(0.0637001246213913f), N6 = Vec.of(-0.03171951696276665f), N7 = Vec.of(0.09559932351112366f),
+            N8 = Vec.of(-0.08087863773107529f), N9 = Vec.of(0.019782332703471184f);
 
     /**
-     * erf in float to ~1e-7 absolute: 1 - erfc(|x|) with the Chebyshev fit of
-     * Numerical Recipes (erfc = t exp(-z^2 + P(t)), t = 1/(1 + z/2), fractional error < 1.2e-7).
+     * e^{-a^2/2} for a >= 0 (NaN kept). a^2 is rounded before the exp, and at a = 10 that rounding
+     * alone would be a relative error of 1e-6 in the result; the fma recovers it exactly and
+     * e^{-(hi+lo)/2} = e^{-hi/2} (1 - lo/2) to float precision, since |lo| <= ulp(hi)/2.
      */
-    static FloatVector erf(FloatVector x) {
-        FloatVector z = x.abs();
-        FloatVector t = ONE.div(z.fma(HALF, ONE));
-        FloatVector p = E0.fma(t, E1).fma(t, E2).fma(t, E3).fma(t, E4).fma(t, E5).fma(t, E6).fma(t, E7).fma(t, E8).fma(t, E9);
-        FloatVector e = ONE.sub(t.mul(VecMath.exp(p.sub(z.mul(z)))));
-        return e.blend(e.neg(), x.compare(LT, ZERO));
+    private static FloatVector gaussian(FloatVector a) {
+        FloatVector hi = a.mul(a);
+        FloatVector lo = a.fma(a, hi.neg());
+        FloatVector e = VecMath.exp(hi.mul(NEG_HALF));
+        return e.fma(lo.mul(NEG_HALF), e);
     }
 
-    static FloatVector geluForward(FloatVector x) { return x.mul(HALF).mul(erf(x.mul(V_SQRT1_2)).add(ONE)); }
-
-    private static FloatVector geluGrad(FloatVector x) {
-        FloatVector cdf = erf(x.mul(V_SQRT1_2)).add(ONE).mul(HALF);
-        FloatVector pdf = VecMath.exp(x.mul(x).mul(HALF).neg()).mul(V_INV_SQRT_2PI);
-        return x.fma(pdf, cdf);
+    /** Phi(-a) = erfc(a / sqrt 2) / 2 for a >= 0, given e = e^{-a^2/2}: no cancellation, accurate relative to itself. */
+    private static FloatVector normalTail(FloatVector a, FloatVector e) {
+        FloatVector t = ONE.div(a.fma(QUARTER, ONE));
+        FloatVector p = N9.fma(t, N8).fma(t, N7).fma(t, N6).fma(t, N5).fma(t, N4).fma(t, N3).fma(t, N2).fma(t, N1).fma(t, N0);
+        return e.mul(t).mul(p);
     }
 
-    private static FloatVector geluTanh(FloatVector x) {
-        FloatVector inner = x.mul(x).mul(x).mul((float) K_KAPPA).add(x).mul((float) K_BETA);
-        return x.mul(0.5f).mul(VecMath.tanh(inner).add(1f));
+    /** Phi(x), the standard normal CDF, from the tail below 0 and 1 - tail above. */
+    private static FloatVector normalCdf(FloatVector x, FloatVector tail) {
+        return ONE.sub(tail).blend(tail, x.compare(LT, ZERO));
     }
 
-    private static FloatVector geluTanhGrad(FloatVector x) {
-        FloatVector x2 = x.mul(x);
-        FloatVector t = VecMath.tanh(x2.mul(x).mul((float) K_KAPPA).add(x).mul((float) K_BETA));
-        FloatVector left = t.add(1f).mul(0.5f);
-        FloatVector right = x.mul(0.5f).mul(t.mul(t).neg().add(1f)).mul((float) K_BETA).mul(x2.mul((float) (3 * K_KAPPA)).add(1f));
-        return left.add(right);
+    /*
+     * GELU runs in two stages, e^{-x^2/2} and then the rest, which CpuElementwise's rows run as two
+     * loops over a small block: in one loop the inlined vector code of exp, the divide and the
+     * polynomial passed C2's node budget (NodeCountInliningCutoff), and every vector was boxed
+     * (29 MB of garbage and ~10x the time per [8, 48, 56, 56] call, measured with JMH -prof gc).
+     */
+
+    /** Stage 1 of GELU and its derivative: e^{-x^2/2}, with |x| clamped to 16 (it is 0 from there). */
+    static FloatVector geluGaussian(FloatVector x) { return gaussian(x.abs().min(TAIL_END)); }
+
+    /**
+     * x Phi(x) given e = geluGaussian(x). Below 0 Phi is the tail itself rather than 1 + erf
+     * (which cancels): gelu(-10) is -7.6e-23 here, where torch's erf form gives -0. gelu(-inf)
+     * is NaN (-inf * 0), as torch's.
+     */
+    static FloatVector geluFromGaussian(FloatVector x, FloatVector e) {
+        FloatVector a = x.abs().min(TAIL_END);
+        return x.mul(normalCdf(x, normalTail(a, e)));
     }
+
+    private static final FloatVector NEG_TAIL_END = TAIL_END.neg();
+
+    /**
+     * Phi(x) + x phi(x) given e = geluGaussian(x), the same e^{-x^2/2} for Phi's tail and for phi:
+     * one exp and one divide in all. x is clamped to [-16, 16] first, where the derivative is
+     * already 0 or 1 in float, so that it stays 0 and 1 out to +-inf (x phi(x) would be inf * 0
+     * there; torch gives NaN). |clamp(x)| is the same a that stage 1 used.
+     */
+    static FloatVector geluGradFromGaussian(FloatVector x, FloatVector e) {
+        FloatVector xc = x.max(NEG_TAIL_END).min(TAIL_END);
+        return xc.mul(e).fma(V_INV_SQRT_2PI, normalCdf(xc, normalTail(xc.abs(), e)));
+    }
+
+    static FloatVector geluForward(FloatVector x) { return geluFromGaussian(x, geluGaussian(x)); }
+
+    private static FloatVector geluGrad(FloatVector x) { return geluGradFromGaussian(x, geluGaussian(x)); }
+
+    private static final FloatVector TWO_BETA = Vec.of((float) (2 * K_BETA)), KAPPA = Vec.of((float) K_KAPPA),
+            THREE_KAPPA = Vec.of((float) (3 * K_KAPPA));
+    /** e^{-2u} is finite from x = -10 (8.4e37) on, and above 10 the derivative is 1 in float. */
+    private static final FloatVector TANH_END = Vec.of(10f), NEG_TANH_END = TANH_END.neg();
+
+    /** e^{-2u} with 2u = 2 beta (x + kappa x^3), the tanh form's gate being 1 / (1 + e^{-2u}) = (1 + tanh u) / 2. */
+    private static FloatVector gateExp(FloatVector x, FloatVector x2) {
+        return VecMath.exp(x2.fma(KAPPA, ONE).mul(x).mul(TWO_BETA).neg());
+    }
+
+    /** x / (1 + e^{-2u}): one exp and one divide instead of tanh's, and no 1 + tanh cancelling below 0. */
+    private static FloatVector geluTanh(FloatVector x) { return x.div(gateExp(x, x.mul(x)).add(ONE)); }
+
+    /** Stage 1 of the tanh form's derivative, run as its own loop as GELU's (see geluGaussian): e^{-2u} of x clamped to [-10, 10]. */
+    static FloatVector geluTanhGradExp(FloatVector x) {
+        FloatVector xc = x.max(NEG_TANH_END).min(TANH_END);
+        return gateExp(xc, xc.mul(xc));
+    }
+
+    /**
+     * s + x s (1 - s) 2 beta (1 + 3 kappa x^2) given e = geluTanhGradExp(x), s = 1 / (1 + e) the
+     * gate, with 1 - s taken as e s: exact relative to itself where s nears 1 (1 - s would keep
+     * no digits there). x is clamped to [-10, 10] so that e stays finite: the result is 1 above
+     * 10 and, below -10, the value at -10 (-2.8e-36; the exact one is smaller still) out to
+     * -inf, where torch gives NaN.
+     */
+    static FloatVector geluTanhGradFromExp(FloatVector x, FloatVector e) {
+        FloatVector xc = x.max(NEG_TANH_END).min(TANH_END);
+        FloatVector s = ONE.div(e.add(ONE));
+        FloatVector slope = xc.mul(xc).fma(THREE_KAPPA, ONE).mul(TWO_BETA);
+        return xc.mul(s).mul(e.mul(s)).fma(slope, s);
+    }
+
+    private static FloatVector geluTanhGrad(FloatVector x) { return geluTanhGradFromExp(x, geluTanhGradExp(x)); }
 }

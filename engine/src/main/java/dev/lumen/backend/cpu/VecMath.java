@@ -23,11 +23,17 @@ final class VecMath {
     private static final FloatVector NAN = Vec.of(Float.NaN);
 
     // exp: x = n ln2 + r with |r| <= ln2/2; e^r = 1 + r + r^2 P(r) (Cephes expf's minimax P).
-    private static final FloatVector EXP_HI = Vec.of(88.72284f), EXP_LO = Vec.of(-103.97208f);
+    /*
+     * The clamp is the only special case: at 89, n = 128 and 2^n overflows to +inf by itself; at
+     * -110, n = -159 and the product rounds to 0. Every input in between, +-inf clamped and NaN
+     * (min and max keep NaN, and NaN flows through the arithmetic) come out right with no blend.
+     */
+    private static final FloatVector EXP_HI = Vec.of(89f), EXP_LO = Vec.of(-110f);
     private static final FloatVector LOG2E = Vec.of(1.44269504088896341f);
     /** 1.5 * 2^23: adding it rounds to an integer (to nearest even) and leaves that integer in the low mantissa bits. */
     private static final FloatVector ROUNDER = Vec.of(12582912f);
     private static final FloatVector LN2_HI = Vec.of(0.693359375f), LN2_LO = Vec.of(-2.12194440e-4f);
+    private static final FloatVector NEG_LN2_HI = LN2_HI.neg(), NEG_LN2_LO = LN2_LO.neg();
     private static final FloatVector P0 = Vec.of(1.9875691500e-4f), P1 = Vec.of(1.3981999507e-3f), P2 = Vec.of(8.3334519073e-3f),
             P3 = Vec.of(4.1665795894e-2f), P4 = Vec.of(1.6666665459e-1f), P5 = Vec.of(5.0000001201e-1f);
 
@@ -36,20 +42,17 @@ final class VecMath {
         FloatVector xc = x.min(EXP_HI).max(EXP_LO);
         FloatVector shifted = xc.fma(LOG2E, ROUNDER);
         FloatVector n = shifted.sub(ROUNDER);
-        FloatVector r = n.fma(LN2_HI.neg(), xc);
-        r = n.fma(LN2_LO.neg(), r);
+        FloatVector r = n.fma(NEG_LN2_HI, xc);
+        r = n.fma(NEG_LN2_LO, r);
         FloatVector r2 = r.mul(r);
         FloatVector p = P0.fma(r, P1).fma(r, P2).fma(r, P3).fma(r, P4).fma(r, P5);
         FloatVector er = p.fma(r2, r).add(ONE);
-        // 2^n as two normal factors, so that n down to -150 (subnormal results) and up to 128 work.
+        // 2^n as two normal factors, so that n from -159 (results round to 0) up to 128 (+inf) works.
         IntVector ni = shifted.reinterpretAsInts().sub(0x4B400000);
         IntVector n1 = ni.lanewise(VectorOperators.ASHR, 1), n2 = ni.sub(n1);
         FloatVector s1 = n1.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
         FloatVector s2 = n2.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
-        FloatVector y = er.mul(s1).mul(s2);
-        y = y.blend(INF, x.compare(VectorOperators.GT, EXP_HI));
-        y = y.blend(ZERO, x.compare(VectorOperators.LT, EXP_LO));
-        return y.blend(x, x.test(VectorOperators.IS_NAN));
+        return er.mul(s1).mul(s2);
     }
 
     // log: x = m 2^e with m in [sqrt(1/2), sqrt(2)); log(1 + f) = f - f^2/2 + f^3 Q(f) (Cephes logf's Q).

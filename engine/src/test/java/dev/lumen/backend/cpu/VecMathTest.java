@@ -63,6 +63,25 @@ class VecMathTest {
     }
 
     @Test
+    void expAtTheClampEdges() {
+        // The clamp to [-110, 89] is exp's only special case: every float from the subnormal range
+        // down past the clamp, and around the overflow threshold, must still come out right.
+        float[] lo = new float[4096], hi = new float[4096];
+        for (int i = 0; i < lo.length; i++) {
+            lo[i] = -112f + 25f * i / lo.length;
+            hi[i] = 88.5f + 0.7f * i / hi.length;
+        }
+        float[] ylo = apply(VecMath::exp, lo), yhi = apply(VecMath::exp, hi);
+        for (int i = 0; i < lo.length; i++) {
+            float want = (float) Math.exp(lo[i]);
+            assertEquals(want, ylo[i], Math.max(Float.MIN_VALUE, 2 * Math.ulp(want)), "exp(" + lo[i] + ")");
+            double w = Math.exp(hi[i]);
+            if (w > Float.MAX_VALUE) assertEquals(Float.POSITIVE_INFINITY, yhi[i], "exp(" + hi[i] + ")");
+            else assertEquals(w, yhi[i], 2 * Math.ulp((float) w), "exp(" + hi[i] + ")");
+        }
+    }
+
+    @Test
     void expSpecialValues() {
         float[] y = apply(VecMath::exp, 0f, 89f, 1000f, Float.POSITIVE_INFINITY, -104f, Float.NEGATIVE_INFINITY, Float.NaN);
         assertEquals(1f, y[0]);

@@ -1,0 +1,46 @@
+package dev.lumen.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lumen.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+
+/** Keeps GeluCpuBench and ElementwiseCpuBench from rotting: one invocation of every benchmark, set up and torn down as JMH would, with a check of what it computed. */
+class ElementwiseCpuBenchSmokeTest {
+    private static void allFinite(Tensor t, String what) {
+        for (float v : t.toFloats()) assertTrue(Float.isFinite(v), what + " gave " + v);
+    }
+
+    @Test
+    void geluBenchmarksRunForBothForms() {
+        for (String op : new String[] {"GELU", "GELU_TANH"}) {
+            GeluCpuBench b = new GeluCpuBench();
+            b.unary = op;
+            b.setup();
+            try {
+                allFinite(b.unaryForward(), op + " forward");
+                allFinite(b.unaryDerivative(), op + " derivative");
+            } finally {
+                b.tearDown();
+            }
+        }
+    }
+
+    @Test
+    void binaryBenchmarksComputeTheirPatterns() {
+        ElementwiseCpuBench b = new ElementwiseCpuBench();
+        b.setup();
+        try {
+            Tensor sum = b.addSameShape();
+            assertEquals(ElementwiseCpuBench.B * ElementwiseCpuBench.C * ElementwiseCpuBench.H * ElementwiseCpuBench.W, sum.numel());
+            allFinite(sum, "same-shape add");
+            allFinite(b.mulPerChannel(), "per-channel mul");
+            allFinite(b.mulPerRowNlc(), "per-row mul");
+            allFinite(b.mulScalarTensor(), "scalar mul");
+            allFinite(b.addInPlace(), "in-place add");
+        } finally {
+            b.tearDown();
+        }
+    }
+}
