@@ -31,7 +31,10 @@ public final class ConvBnAct {
         try (Scope fold = Scope.openReleasing()) {
             Tensor scale = Elementwise.rsqrt(bn.runningVar().add(bn.eps()));
             if (bn.weight() != null) scale = scale.mul(bn.weight());
-            w = conv.weight().mul(scale.reshape(conv.outChannels(), 1, 1, 1));
+            // As [O, C/g*kh*kw] rows times one value each: long rows, where [O, C, kh, kw] * [O, 1, 1, 1]
+            // broadcasts over rows of kw (1 for a 1x1) values and took a third of resnet50's inference step.
+            Tensor weight = conv.weight();
+            w = weight.reshape(conv.outChannels(), -1).mul(scale.reshape(conv.outChannels(), 1)).reshape(weight.shape());
             b = (conv.bias() == null ? bn.runningMean().neg() : conv.bias().sub(bn.runningMean())).mul(scale);
             if (bn.bias() != null) b = b.add(bn.bias());
             fold.keep(w);
