@@ -2,6 +2,7 @@ package dev.lumen.bench;
 
 import dev.lumen.backend.ConvKernels;
 import dev.lumen.backend.ConvKernels.Window;
+import dev.lumen.backend.ElementwiseKernels.Unary;
 import dev.lumen.backend.cpu.OneDnnConv;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Generator;
@@ -23,7 +24,9 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * resnet50's convolution layers at batch 8 (224x224 input) on the CPU: the Java path (im2col +
  * OpenBLAS), oneDNN as Lumen runs it (plain layouts for 1x1 windows, the primitive's blocked
- * layouts with reorders per call for the others), and oneDNN with one rule for all: blocked, nchw. Forward, backward data and backward weights timed separately.
+ * layouts with reorders per call for the others), and oneDNN with one rule for all: blocked, nchw. Forward, backward data and backward weights timed separately;
+ * inference is the folded Conv + BN + ReLU of eval mode (bias and a ReLU post-op in one
+ * primitive; on the java path conv2d with bias, then ReLU: the steps it replaces).
  * Layer names: stage, then C-O, kernel, stride, map size.
  */
 @State(org.openjdk.jmh.annotations.Scope.Benchmark)
@@ -45,7 +48,7 @@ public class ConvCpuBench {
     @Param({"java", "onednn", "blocked", "nchw"})
     public String path;
 
-    private Tensor x, w, gy, y, gx, gw;
+    private Tensor x, w, bias, gy, y, gx, gw;
     private Window win;
 
     @Setup(Level.Trial)
@@ -61,6 +64,7 @@ public class ConvCpuBench {
         Generator g = new Generator(1);
         x = Tensor.randn(g, DType.F32, BATCH, c, size, size);
         w = Tensor.randn(g, DType.F32, o, c, k, k).mul(0.05);
+        bias = Tensor.randn(g, DType.F32, o);
         gy = Tensor.randn(g, DType.F32, BATCH, o, out, out);
         y = Tensor.empty(BATCH, o, out, out);
         gx = Tensor.empty(BATCH, c, size, size);
@@ -80,6 +84,17 @@ public class ConvCpuBench {
     @Benchmark
     public Tensor forward() {
         conv().conv2d(x, w, null, win, 1, y);
+        return y;
+    }
+
+    @Benchmark
+    public Tensor inference() {
+        if (path.equals("java")) {
+            conv().conv2d(x, w, bias, win, 1, y);
+            x.backend().elementwise().unary(Unary.RELU, y, 0, 0, y);
+        } else {
+            conv().conv2dInference(x, w, bias, win, 1, true, y);
+        }
         return y;
     }
 

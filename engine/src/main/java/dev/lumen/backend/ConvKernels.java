@@ -34,6 +34,21 @@ public interface ConvKernels {
     /** out = conv2d(x, weight) + bias: x [N, C, H, W], weight [O, C/groups, kh, kw], bias [O] or null, out [N, O, OH, OW]. */
     void conv2d(Tensor x, Tensor weight, Tensor bias, Window w, int groups, Tensor out);
 
+    /**
+     * Whether {@link #conv2dInference} runs here for x and weight (dtype, device, library):
+     * false where this backend has no such kernel, and the caller then runs conv2d and its
+     * epilogue as separate steps.
+     */
+    default boolean hasConv2dInference(Tensor x, Tensor weight, int groups) { return false; }
+
+    /**
+     * out = conv2d(x, weight) + bias, then max(., 0) when relu, as one kernel without a backward
+     * (inference; bias [O] required). Only where {@link #hasConv2dInference} said so.
+     */
+    default void conv2dInference(Tensor x, Tensor weight, Tensor bias, Window w, int groups, boolean relu, Tensor out) {
+        throw new UnsupportedOperationException("conv2dInference: this backend has no fused inference convolution (ask hasConv2dInference first)");
+    }
+
     /** gradIn [N, C, H, W] = d(conv2d)/dx applied to gradOut [N, O, OH, OW]. */
     void conv2dBackwardInput(Tensor gradOut, Tensor weight, Window w, int groups, Tensor gradIn);
 

@@ -25,7 +25,8 @@ public final class Convolution {
         return conv2dIn(Autocast.toLowPrecision(x), Autocast.toLowPrecision(weight), Autocast.toLowPrecision(bias), stride, padding, dilation, groups);
     }
 
-    private static Tensor conv2dIn(Tensor x, Tensor weight, Tensor bias, int[] stride, int[] padding, int[] dilation, int groups) {
+    /** The window of a conv2d call whose arguments fit together; a one-line error naming what does not. */
+    private static Window checkedWindow(Tensor x, Tensor weight, Tensor bias, int[] stride, int[] padding, int[] dilation, int groups) {
         if (x.dim() != 4) throw new IllegalArgumentException("conv2d: input must be [N, C, H, W], got " + Shapes.str(x.shape()));
         if (weight.dim() != 4) throw new IllegalArgumentException("conv2d: weight must be [O, C/groups, kh, kw], got " + Shapes.str(weight.shape()));
         int[] xs = x.shape(), ws = weight.shape();
@@ -44,6 +45,46 @@ public final class Convolution {
         if (oh < 1 || ow < 1) {
             throw new IllegalArgumentException("conv2d: input " + Shapes.str(xs) + " is smaller than the dilated kernel " + Shapes.str(ws) + " with padding " + win.ph() + "x" + win.pw());
         }
+        return win;
+    }
+
+    /**
+     * Whether {@link #conv2dInference} runs as one kernel for these tensors now: grad off, no
+     * autocast, and a backend kernel for them (on the CPU: F32 on oneDNN, not depth-wise).
+     */
+    public static boolean hasConv2dInference(Tensor x, Tensor weight, int groups) {
+        if (GradMode.isEnabled() || Autocast.isEnabled() || x.dim() != 4 || weight.dim() != 4 || !x.device().equals(weight.device())) return false;
+        return x.backend().conv().hasConv2dInference(x, weight, groups);
+    }
+
+    /**
+     * F.conv2d(x, weight, bias) followed by relu when asked, as one kernel without autograd (the
+     * eval path of Conv + BatchNorm + ReLU folded into weight and bias). Only where
+     * {@link #hasConv2dInference} is true; bias [O] is required.
+     */
+    public static Tensor conv2dInference(Tensor x, Tensor weight, Tensor bias, int[] stride, int[] padding, int[] dilation, int groups, boolean relu) {
+        if (!hasConv2dInference(x, weight, groups)) {
+            throw new IllegalStateException("conv2dInference: no fused kernel for input " + Shapes.str(x.shape()) + " " + x.dtype() + " on " + x.device()
+                    + (GradMode.isEnabled() ? " with grad on" : "") + "; check hasConv2dInference first");
+        }
+        if (bias == null) throw new IllegalArgumentException("conv2dInference: needs a bias [" + weight.shape(0) + "]");
+        Devices.common("conv2dInference", x, weight, bias);
+        Window win = checkedWindow(x, weight, bias, stride, padding, dilation, groups);
+        int[] xs = x.shape();
+        Tensor out = Tensor.empty(x.dtype(), x.device(), xs[0], weight.shape(0), win.outH(xs[2]), win.outW(xs[3]));
+        Tensor xc = x.contiguous(), wc = weight.contiguous(), bc = bias.contiguous();
+        x.backend().conv().conv2dInference(xc, wc, bc, win, groups, relu, out);
+        // copies made here (a channel slice of Res2Net's split, say) go at once, not at the scope's end
+        if (xc != x) xc.release();
+        if (wc != weight) wc.release();
+        if (bc != bias) bc.release();
+        return out;
+    }
+
+    private static Tensor conv2dIn(Tensor x, Tensor weight, Tensor bias, int[] stride, int[] padding, int[] dilation, int groups) {
+        Window win = checkedWindow(x, weight, bias, stride, padding, dilation, groups);
+        int[] xs = x.shape(), ws = weight.shape();
+        int oh = win.outH(xs[2]), ow = win.outW(xs[3]);
         DType t = computeType("conv2d", x, weight, bias);
         Tensor out = Tensor.empty(t, x.device(), xs[0], ws[0], oh, ow);
         Tensor xc, wc;

@@ -244,6 +244,26 @@ final class CpuConv implements ConvKernels {
         }
     }
 
+    /** On oneDNN only: F32, not depth-wise, outside a parallel region, with oneDNN switched on. */
+    @Override
+    public boolean hasConv2dInference(Tensor x, Tensor weight, int groups) {
+        int[] ws = weight.shape();
+        Dims d = new Dims(x.shape(0), x.shape(1), x.shape(2), x.shape(3), ws[0], 1, 1, groups,
+                new Window(ws[2], ws[3], 1, 1, 0, 0, 1, 1));
+        return weight.dtype() == DType.F32 && oneDnn(d, x.dtype()) != null;
+    }
+
+    @Override
+    public void conv2dInference(Tensor x, Tensor weight, Tensor bias, Window win, int groups, boolean relu, Tensor out) {
+        int[] os = out.shape();
+        Dims d = dims(x, os[1], os[2], os[3], groups, win);
+        OneDnnConv dnn = oneDnn(d, x.dtype());
+        if (dnn == null || weight.dtype() != DType.F32 || bias.dtype() != DType.F32) {
+            throw new IllegalStateException("conv2dInference " + shape(d) + " " + x.dtype() + ": needs oneDNN and F32 (hasConv2dInference is false)");
+        }
+        dnn.forwardInference(shape(d), at(x), at(weight), at(bias), relu, at(out));
+    }
+
     @Override
     public void conv2dBackwardInput(Tensor gradOut, Tensor weight, Window win, int groups, Tensor gradIn) {
         int[] gs = gradOut.shape();

@@ -65,6 +65,15 @@ final class HalfPrecision {
                 }
             }
 
+            /** F32 only (the fused kernel is oneDNN's F32 one): 16-bit tensors run the steps. */
+            @Override
+            public boolean hasConv2dInference(Tensor x, Tensor weight, int groups) { return f32.hasConv2dInference(x, weight, groups); }
+
+            @Override
+            public void conv2dInference(Tensor x, Tensor weight, Tensor bias, Window win, int groups, boolean relu, Tensor out) {
+                f32.conv2dInference(x, weight, bias, win, groups, relu, out);
+            }
+
             @Override
             public void conv2dBackwardInput(Tensor gradOut, Tensor weight, Window win, int groups, Tensor gradIn) {
                 if (!anyHalf(gradOut, weight, gradIn)) {

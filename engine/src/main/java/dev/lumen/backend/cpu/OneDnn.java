@@ -29,6 +29,8 @@ final class OneDnn {
     static final int TAG_ANY = 1, TAG_A = 2, TAG_ABCD = 5, TAG_ABCDE = 7;
     static final int FORWARD_TRAINING = 64, FORWARD_INFERENCE = 96, BACKWARD_DATA = 160, BACKWARD_WEIGHTS = 192;
     static final int CONVOLUTION_DIRECT = 1;
+    /** dnnl_eltwise_relu (dnnl_types.h), the post-op of a convolution folded with BatchNorm and ReLU. */
+    static final int ELTWISE_RELU = 0x1f;
     static final int ARG_SRC = 1, ARG_DST = 17, ARG_WEIGHTS = 33, ARG_BIAS = 41,
             ARG_DIFF_SRC = 129, ARG_DIFF_DST = 145, ARG_DIFF_WEIGHTS = 161;
     static final int QUERY_SRC_MD = 129, QUERY_DIFF_SRC_MD = 130, QUERY_WEIGHTS_MD = 131, QUERY_DIFF_WEIGHTS_MD = 132,
@@ -74,6 +76,8 @@ final class OneDnn {
      * (per creating thread), a primitive built on one thread crashed when another ran it.
      */
     private final MemorySegment userScratchpad;
+    /** As userScratchpad, plus a ReLU applied to the primitive's output (a post-op: no extra pass over it). */
+    private final MemorySegment userScratchpadRelu;
 
     private OneDnn(String library, SymbolLookup l, SymbolLookup gomp) throws Throwable {
         this.library = library;
@@ -106,6 +110,10 @@ final class OneDnn {
         MethodHandle versionOf = handle(linker, l, "dnnl_version", FunctionDescriptor.of(p));
         MethodHandle attrCreate = handle(linker, l, "dnnl_primitive_attr_create", FunctionDescriptor.of(i, p));
         MethodHandle attrScratchpad = handle(linker, l, "dnnl_primitive_attr_set_scratchpad_mode", FunctionDescriptor.of(i, p, i));
+        MethodHandle postOpsCreate = handle(linker, l, "dnnl_post_ops_create", FunctionDescriptor.of(i, p));
+        MethodHandle postOpsEltwise = handle(linker, l, "dnnl_post_ops_append_eltwise", FunctionDescriptor.of(i, p, ValueLayout.JAVA_FLOAT, i, ValueLayout.JAVA_FLOAT, ValueLayout.JAVA_FLOAT));
+        MethodHandle postOpsDestroy = handle(linker, l, "dnnl_post_ops_destroy", FunctionDescriptor.of(i, p));
+        MethodHandle attrPostOps = handle(linker, l, "dnnl_primitive_attr_set_post_ops", FunctionDescriptor.of(i, p, p));
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(ValueLayout.ADDRESS);
             check((int) engineCreate.invokeExact(out, ENGINE_CPU, 0L), "dnnl_engine_create");
@@ -115,6 +123,17 @@ final class OneDnn {
             check((int) attrCreate.invokeExact(out), "dnnl_primitive_attr_create");
             userScratchpad = out.get(ValueLayout.ADDRESS, 0);
             check((int) attrScratchpad.invokeExact(userScratchpad, SCRATCHPAD_USER), "dnnl_primitive_attr_set_scratchpad_mode");
+            check((int) attrCreate.invokeExact(out), "dnnl_primitive_attr_create");
+            userScratchpadRelu = out.get(ValueLayout.ADDRESS, 0);
+            check((int) attrScratchpad.invokeExact(userScratchpadRelu, SCRATCHPAD_USER), "dnnl_primitive_attr_set_scratchpad_mode");
+            check((int) postOpsCreate.invokeExact(out), "dnnl_post_ops_create");
+            MemorySegment relu = out.get(ValueLayout.ADDRESS, 0);
+            try {
+                check((int) postOpsEltwise.invokeExact(relu, 1f, ELTWISE_RELU, 0f, 0f), "dnnl_post_ops_append_eltwise");
+                check((int) attrPostOps.invokeExact(userScratchpadRelu, relu), "dnnl_primitive_attr_set_post_ops");
+            } finally {
+                check((int) postOpsDestroy.invokeExact(relu), "dnnl_post_ops_destroy"); // the attribute keeps its own copy
+            }
         }
         // dnnl_version_t: int major, minor, patch; const char *hash; unsigned cpu_runtime, gpu_runtime.
         MemorySegment v = ((MemorySegment) versionOf.invokeExact()).reinterpret(32);
@@ -232,10 +251,14 @@ final class OneDnn {
     }
 
     /** A primitive descriptor for opDesc (hint: the forward one a backward pass needs, or NULL). */
-    MemorySegment primitiveDesc(MemorySegment opDesc, MemorySegment hint) throws Throwable {
+    MemorySegment primitiveDesc(MemorySegment opDesc, MemorySegment hint) throws Throwable { return primitiveDesc(opDesc, hint, false); }
+
+    /** As {@link #primitiveDesc(MemorySegment, MemorySegment)}; relu: the output goes through max(y, 0) inside the primitive. */
+    MemorySegment primitiveDesc(MemorySegment opDesc, MemorySegment hint, boolean relu) throws Throwable {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(ValueLayout.ADDRESS);
-            check((int) pdCreate.invokeExact(out, opDesc, userScratchpad, engine, hint), "dnnl_primitive_desc_create");
+            MemorySegment attr = relu ? userScratchpadRelu : userScratchpad;
+            check((int) pdCreate.invokeExact(out, opDesc, attr, engine, hint), "dnnl_primitive_desc_create");
             return out.get(ValueLayout.ADDRESS, 0);
         }
     }

@@ -9,7 +9,8 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * F32 convolutions (forward with bias, backward data, backward weights; any stride, padding,
+ * F32 convolutions (forward with bias, inference forward with bias and a ReLU post-op, backward
+ * data, backward weights; any stride, padding,
  * dilation and groups) through oneDNN, on tensors in Lumen's NCHW / OIHW layouts. Primitives
  * are built once per shape and kept (at most {@link #CAPACITY}, least recently used dropped).
  *
@@ -36,7 +37,8 @@ public final class OneDnnConv {
         }
     }
 
-    private enum Pass { FORWARD, FORWARD_BIAS, BACKWARD_DATA, BACKWARD_WEIGHTS }
+    /** INFERENCE_*: forward for inference only (no backward follows), with a bias and optionally a ReLU post-op. */
+    private enum Pass { FORWARD, FORWARD_BIAS, INFERENCE_BIAS, INFERENCE_BIAS_RELU, BACKWARD_DATA, BACKWARD_WEIGHTS }
 
     /** threads: primitives are built for one OpenMP thread count (Parallel.threads() then). */
     private record Key(Shape shape, Pass pass, int threads) {
@@ -151,6 +153,17 @@ public final class OneDnnConv {
         }
     }
 
+    /**
+     * out = conv(x, w) + bias, then max(., 0) when relu, as one inference primitive: the folded
+     * Conv + BatchNorm (+ ReLU) of eval mode. The ReLU is a post-op, applied while the output is
+     * in registers, so it costs no pass over memory.
+     */
+    void forwardInference(Shape s, MemorySegment x, MemorySegment w, MemorySegment bias, boolean relu, MemorySegment out) {
+        synchronized (OneDnn.EXECUTION) {
+            primitive(new Key(s, relu ? Pass.INFERENCE_BIAS_RELU : Pass.INFERENCE_BIAS)).run(x, w, bias, out);
+        }
+    }
+
     /** gradIn = d conv / dx applied to gradOut (overwritten). */
     void backwardData(Shape s, MemorySegment gradOut, MemorySegment w, MemorySegment gradIn) {
         synchronized (OneDnn.EXECUTION) {
@@ -213,12 +226,14 @@ public final class OneDnnConv {
             MemorySegment strides = OneDnn.dims(a, win.sh(), win.sw()), dil = OneDnn.dims(a, win.dh() - 1, win.dw() - 1);
             MemorySegment pad = OneDnn.dims(a, win.ph(), win.pw());
             MemorySegment fwdDesc = a.allocate(OneDnn.CONV_DESC_BYTES, 8);
-            boolean bias = key.pass() == Pass.FORWARD_BIAS;
-            dnn.convForwardDesc(fwdDesc, OneDnn.FORWARD_TRAINING, xMd, wMd, bias ? bPlain : MemorySegment.NULL, yMd, strides, dil, pad, pad);
-            MemorySegment fwd = dnn.primitiveDesc(fwdDesc, MemorySegment.NULL);
+            boolean inference = key.pass() == Pass.INFERENCE_BIAS || key.pass() == Pass.INFERENCE_BIAS_RELU;
+            boolean bias = key.pass() == Pass.FORWARD_BIAS || inference;
+            dnn.convForwardDesc(fwdDesc, inference ? OneDnn.FORWARD_INFERENCE : OneDnn.FORWARD_TRAINING, xMd, wMd,
+                    bias ? bPlain : MemorySegment.NULL, yMd, strides, dil, pad, pad);
+            MemorySegment fwd = dnn.primitiveDesc(fwdDesc, MemorySegment.NULL, key.pass() == Pass.INFERENCE_BIAS_RELU);
             String what = "convolution " + key.pass().name().toLowerCase(Locale.ROOT).replace('_', ' ') + " " + s;
             switch (key.pass()) {
-                case FORWARD, FORWARD_BIAS -> {
+                case FORWARD, FORWARD_BIAS, INFERENCE_BIAS, INFERENCE_BIAS_RELU -> {
                     List<OneDnnPrimitive.Spec> specs = bias
                             ? List.of(in(OneDnn.ARG_SRC, OneDnn.QUERY_SRC_MD, xPlain), in(OneDnn.ARG_WEIGHTS, OneDnn.QUERY_WEIGHTS_MD, wPlain),
                                       new OneDnnPrimitive.Spec(OneDnn.ARG_BIAS, OneDnn.QUERY_WEIGHTS_MD, 1, false, bPlain), out(OneDnn.ARG_DST, OneDnn.QUERY_DST_MD, yPlain))

@@ -124,6 +124,57 @@ class OneDnnConvTest {
         }
     }
 
+    /**
+     * The inference primitive (bias always, ReLU as a post-op or not) against the Java path's
+     * conv2d with bias followed by max(y, 0) in Java, through CpuConv (not depth-wise: that
+     * stays on DepthwiseConv) and directly in both layout modes; every output poisoned first.
+     */
+    @Test
+    void inferenceForwardWithBiasAndReluMatchesTheJavaPath() {
+        OneDnnConv plain = new OneDnnConv(OneDnn.instance(), OneDnnConv.Layouts.PLAIN), blocked = new OneDnnConv(OneDnn.instance(), OneDnnConv.Layouts.BLOCKED);
+        for (int[] c : CASES) {
+            for (boolean relu : new boolean[] {false, true}) {
+                int n = c[0], ch = c[1], h = c[2], w = c[3], o = c[4], groups = c[13];
+                Window win = new Window(c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12]);
+                int oh = win.outH(h), ow = win.outW(w);
+                String what = Arrays.toString(c) + (relu ? " relu" : "");
+                try (Scope s = Scope.open()) {
+                    Generator g = new Generator(11);
+                    Tensor x = Tensor.randn(g, DType.F32, n, ch, h, w), wt = Tensor.randn(g, DType.F32, o, ch / groups, c[5], c[6]);
+                    Tensor bias = Tensor.randn(g, DType.F32, o);
+                    OneDnnConv.setEnabled(false);
+                    Tensor ref = poisoned(n, o, oh, ow);
+                    conv().conv2d(x, wt, bias, win, groups, ref);
+                    float[] expect = ref.toFloats();
+                    if (relu) for (int i = 0; i < expect.length; i++) expect[i] = Math.max(expect[i], 0f);
+                    OneDnnConv.setEnabled(true);
+                    boolean depthwise = groups == ch && o == ch;
+                    assertEquals(!depthwise, conv().hasConv2dInference(x, wt, groups), what + ": fused inference offered");
+                    if (!depthwise) {
+                        Tensor y = poisoned(n, o, oh, ow);
+                        conv().conv2dInference(x, wt, bias, win, groups, relu, y);
+                        assertClose(what + " via CpuConv", expect, y.toFloats());
+                    }
+                    OneDnnConv.Shape sh = new OneDnnConv.Shape(n, ch, h, w, o, oh, ow, groups, win);
+                    for (OneDnnConv dnn : List.of(plain, blocked)) {
+                        Tensor y = poisoned(n, o, oh, ow);
+                        dnn.forwardInference(sh, at(x), at(wt), at(bias), relu, at(y));
+                        assertClose(what + " direct", expect, y.toFloats());
+                    }
+                }
+            }
+        }
+        // Without oneDNN nothing is offered, and asking anyway is one line saying why.
+        OneDnnConv.setEnabled(false);
+        try (Scope s = Scope.open()) {
+            Tensor x = Tensor.zeros(1, 2, 5, 5), wt = Tensor.zeros(2, 2, 3, 3), b = Tensor.zeros(2), y = Tensor.zeros(1, 2, 3, 3);
+            assertFalse(conv().hasConv2dInference(x, wt, 1));
+            IllegalStateException e = assertThrows(IllegalStateException.class,
+                    () -> conv().conv2dInference(x, wt, b, new Window(3, 3, 1, 1, 0, 0, 1, 1), 1, true, y));
+            assertTrue(e.getMessage().contains("oneDNN") && !e.getMessage().contains("\n"), e.getMessage());
+        }
+    }
+
     @Test
     void freshPrimitivesRepeatBitForBit() {
         for (int[] c : new int[][] {CASES[9], CASES[3]}) {

@@ -2,10 +2,11 @@ package dev.lumen.models.resnet;
 
 import dev.lumen.nn.BatchNorm2d;
 import dev.lumen.nn.Conv2d;
+import dev.lumen.nn.ConvBnAct;
 import dev.lumen.nn.Init;
-import dev.lumen.nn.Layer;
 import dev.lumen.nn.Sequential;
 import dev.lumen.tensor.Generator;
+import dev.lumen.tensor.Tensor;
 
 /** Layers the ResNet blocks share, initialized as timm's ResNet.init_weights does. */
 final class Blocks {
@@ -27,6 +28,8 @@ final class Blocks {
         return new Sequential(conv(in, out, 1, stride, 0, gen), bn(out));
     }
 
-    /** x through layer, or x itself when layer is null. */
-    static dev.lumen.tensor.Tensor apply(Layer layer, dev.lumen.tensor.Tensor x) { return layer == null ? x : layer.forward(x); }
+    /** The shortcut of a block: x through its projection ({@link #downsample}, conv + BN), or x itself when it has none. */
+    static Tensor shortcut(Sequential downsample, Tensor x) {
+        return downsample == null ? x : ConvBnAct.apply((Conv2d) downsample.get(0), (BatchNorm2d) downsample.get(1), false, x);
+    }
 }

@@ -2,6 +2,7 @@ package dev.lumen.models.resnet;
 
 import dev.lumen.nn.BatchNorm2d;
 import dev.lumen.nn.Conv2d;
+import dev.lumen.nn.ConvBnAct;
 import dev.lumen.nn.Layer;
 import dev.lumen.nn.Module;
 import dev.lumen.nn.ModuleList;
@@ -64,13 +65,13 @@ final class Bottle2neck extends Module implements Layer {
 
     @Override
     public Tensor forward(Tensor x) {
-        Tensor y = Activations.reluInplace(bn1.forward(conv1.forward(x)));
+        Tensor y = ConvBnAct.apply(conv1, bn1, true, x);
         List<Tensor> parts = Shaping.split(y, width, 1);
         List<Tensor> outs = new ArrayList<>(scale);
         Tensor sp = null;
         for (int i = 0; i < convs.size(); i++) {
             sp = i == 0 || first ? parts.get(i) : sp.add(parts.get(i));
-            sp = Activations.reluInplace(bns.get(i).forward(convs.get(i).forward(sp)));
+            sp = ConvBnAct.apply(convs.get(i), bns.get(i), true, sp);
             outs.add(sp);
         }
         if (scale > 1) {
@@ -79,8 +80,8 @@ final class Bottle2neck extends Module implements Layer {
             outs.add(first ? Pooling.avgPool2d(last, new int[] {3}, new int[] {stride}, new int[] {1}, false, true) : last);
         }
         y = outs.size() == 1 ? outs.get(0) : Shaping.cat(outs, 1);
-        y = bn3.forward(conv3.forward(y));
+        y = ConvBnAct.apply(conv3, bn3, false, y);
         if (dropPath > 0) y = Regularization.dropPath(y, dropPath, isTraining(), gen, true);
-        return Activations.reluInplace(y.add(Blocks.apply(downsample, x)));
+        return Activations.reluInplace(y.add(Blocks.shortcut(downsample, x)));
     }
 }

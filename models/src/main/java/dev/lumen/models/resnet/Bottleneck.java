@@ -2,6 +2,7 @@ package dev.lumen.models.resnet;
 
 import dev.lumen.nn.BatchNorm2d;
 import dev.lumen.nn.Conv2d;
+import dev.lumen.nn.ConvBnAct;
 import dev.lumen.nn.Layer;
 import dev.lumen.nn.Module;
 import dev.lumen.nn.Sequential;
@@ -41,10 +42,10 @@ final class Bottleneck extends Module implements Layer {
 
     @Override
     public Tensor forward(Tensor x) {
-        Tensor y = Activations.reluInplace(bn1.forward(conv1.forward(x)));
-        y = Activations.reluInplace(bn2.forward(conv2.forward(y)));
-        y = bn3.forward(conv3.forward(y));
+        Tensor y = ConvBnAct.apply(conv1, bn1, true, x);
+        y = ConvBnAct.apply(conv2, bn2, true, y);
+        y = ConvBnAct.apply(conv3, bn3, false, y);
         if (dropPath > 0) y = Regularization.dropPath(y, dropPath, isTraining(), gen, true);
-        return Activations.reluInplace(y.add(Blocks.apply(downsample, x)));
+        return Activations.reluInplace(y.add(Blocks.shortcut(downsample, x)));
     }
 }

@@ -6,12 +6,12 @@ import dev.lumen.models.ModelOptions;
 import dev.lumen.nn.BatchNorm2d;
 import dev.lumen.nn.Chain;
 import dev.lumen.nn.Conv2d;
+import dev.lumen.nn.ConvBnAct;
 import dev.lumen.nn.Init;
 import dev.lumen.nn.Layer;
 import dev.lumen.nn.Linear;
 import dev.lumen.nn.Module;
 import dev.lumen.nn.Sequential;
-import dev.lumen.ops.Activations;
 import dev.lumen.ops.Pooling;
 import dev.lumen.ops.Regularization;
 import dev.lumen.tensor.Generator;
@@ -154,7 +154,7 @@ public final class ResNet extends ImageClassifier {
 
     @Override
     public Tensor forwardFeatures(Tensor x) {
-        List<Layer> steps = new ArrayList<>(List.<Layer>of(conv1, bn1, Activations::reluInplace));
+        List<Layer> steps = new ArrayList<>(List.<Layer>of(y -> ConvBnAct.apply(conv1, bn1, true, y)));
         if (!smallStem) steps.add(y -> Pooling.maxPool2d(y, new int[] {3}, new int[] {2}, new int[] {1}, false));
         steps.addAll(stages);
         return Chain.forward(x, steps);

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.lumen.autograd.GradMode;
 import dev.lumen.memory.Scope;
 import dev.lumen.models.Checkpoints;
 import dev.lumen.models.ImageClassifier;
@@ -80,6 +81,10 @@ class ResNetTest extends DeviceTest {
             }
             m.eval();
             Golden.assertClose(fam, c + ".eval_logits", m.forward(g.get(c + ".x").to(device)), g.get(c + ".eval_logits"), 1e-4);
+            // Without grad (inference) every Conv + BN (+ ReLU) runs as one folded convolution where the backend has one (CPU, oneDNN).
+            try (GradMode ng = GradMode.noGrad()) {
+                Golden.assertClose(fam, c + ".eval_logits without grad", m.forward(g.get(c + ".x").to(device)), g.get(c + ".eval_logits"), 1e-4);
+            }
         }
     }
 
