@@ -10,6 +10,8 @@ import dev.lumen.backend.NormKernels;
 import dev.lumen.backend.cpu.Parallel;
 import dev.lumen.memory.Scope;
 import dev.lumen.nn.BatchNorm2d;
+import dev.lumen.nn.ReLU;
+import dev.lumen.nn.Sequential;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
@@ -173,6 +175,26 @@ class BatchNormReluTest extends DeviceTest {
             Tensor out = a.forwardRelu(x);
             assertSame(x, seen[0]);
             assertBits("through TrainingStatistics", Activations.relu(x.mul(-1)), out);
+        }
+    }
+
+    /** Sequential(BatchNorm2d, ReLU) runs the fused op, with torch's state-dict names and the same bits. */
+    @Test
+    void sequentialFusesBatchNormThenRelu() {
+        try (Scope s = Scope.open()) {
+            Generator g = new Generator(48);
+            Tensor x = on(Tensor.randn(g, DType.F32, 3, 2, 4, 4)).requiresGrad(true);
+            BatchNorm2d bn = new BatchNorm2d(2);
+            Sequential seq = new Sequential(bn, new ReLU(true), new ReLU());
+            seq.to(device);
+            assertEquals(java.util.Set.of("0.weight", "0.bias", "0.running_mean", "0.running_var", "0.num_batches_tracked"),
+                    seq.stateDict().keySet());
+            Tensor out = seq.forward(x);
+            // The fused step, then the second ReLU on its own.
+            assertEquals("relu", out.gradFn().op());
+            assertEquals("batch_norm_relu", out.gradFn().inputs().get(0).gradFn().op());
+            seq.eval();
+            assertBits("eval", Activations.relu(Activations.relu(bn.forward(x))), seq.forward(x));
         }
     }
 

@@ -64,13 +64,13 @@ final class Bottle2neck extends Module implements Layer {
 
     @Override
     public Tensor forward(Tensor x) {
-        Tensor y = Activations.reluInplace(bn1.forward(conv1.forward(x)));
+        Tensor y = bn1.forwardRelu(conv1.forward(x));
         List<Tensor> parts = Shaping.split(y, width, 1);
         List<Tensor> outs = new ArrayList<>(scale);
         Tensor sp = null;
         for (int i = 0; i < convs.size(); i++) {
             sp = i == 0 || first ? parts.get(i) : sp.add(parts.get(i));
-            sp = Activations.reluInplace(bns.get(i).forward(convs.get(i).forward(sp)));
+            sp = bns.get(i).forwardRelu(convs.get(i).forward(sp));
             outs.add(sp);
         }
         if (scale > 1) {

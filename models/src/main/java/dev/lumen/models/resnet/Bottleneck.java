@@ -41,8 +41,8 @@ final class Bottleneck extends Module implements Layer {
 
     @Override
     public Tensor forward(Tensor x) {
-        Tensor y = Activations.reluInplace(bn1.forward(conv1.forward(x)));
-        y = Activations.reluInplace(bn2.forward(conv2.forward(y)));
+        Tensor y = bn1.forwardRelu(conv1.forward(x));
+        y = bn2.forwardRelu(conv2.forward(y));
         y = bn3.forward(conv3.forward(y));
         if (dropPath > 0) y = Regularization.dropPath(y, dropPath, isTraining(), gen, true);
         return Activations.reluInplace(y.add(Blocks.apply(downsample, x)));

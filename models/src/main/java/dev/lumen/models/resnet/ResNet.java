@@ -11,7 +11,6 @@ import dev.lumen.nn.Layer;
 import dev.lumen.nn.Linear;
 import dev.lumen.nn.Module;
 import dev.lumen.nn.Sequential;
-import dev.lumen.ops.Activations;
 import dev.lumen.ops.Pooling;
 import dev.lumen.ops.Regularization;
 import dev.lumen.tensor.Generator;
@@ -154,7 +153,7 @@ public final class ResNet extends ImageClassifier {
 
     @Override
     public Tensor forwardFeatures(Tensor x) {
-        List<Layer> steps = new ArrayList<>(List.<Layer>of(conv1, bn1, Activations::reluInplace));
+        List<Layer> steps = new ArrayList<>(List.<Layer>of(conv1, bn1::forwardRelu));
         if (!smallStem) steps.add(y -> Pooling.maxPool2d(y, new int[] {3}, new int[] {2}, new int[] {1}, false));
         steps.addAll(stages);
         return Chain.forward(x, steps);
