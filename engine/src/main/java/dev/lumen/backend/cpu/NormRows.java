@@ -185,9 +185,11 @@ final class NormRows {
                 FloatVector v = load(x, xo + i).fma(va, vb);
                 v.blend(0f, v.compare(VectorOperators.LE, 0f)).intoMemorySegment(out, (oo + i) * 4, NO);
             }
-            for (; i < n; i++) {
-                float v = x.getAtIndex(F, xo + i) * fa + fb;
-                out.setAtIndex(F, oo + i, v > 0 || Float.isNaN(v) ? v : 0f);
+            if (i < n) {
+                // Masked rather than scalar: a scalar ReLU branches on random signs; rounded as affine's tail.
+                VectorMask<Float> m = S.indexInRange(i, n);
+                FloatVector v = loadMasked(x, xo + i, m).mul(va).add(vb);
+                v.blend(0f, v.compare(VectorOperators.LE, 0f)).intoMemorySegment(out, (oo + i) * 4, NO, m);
             }
         } else {
             for (int i = 0; i < n; i++) {
@@ -204,7 +206,11 @@ final class NormRows {
             FloatVector va = FloatVector.broadcast(S, fa), vb = FloatVector.broadcast(S, fb);
             int i = 0;
             for (; i <= n - L; i += L) load(x, xo + i).fma(va, vb).intoMemorySegment(out, (oo + i) * 4, NO);
-            for (; i < n; i++) out.setAtIndex(F, oo + i, x.getAtIndex(F, xo + i) * fa + fb);
+            if (i < n) {
+                // The tail as one masked step, rounded as the scalar x * a + b (no fma).
+                VectorMask<Float> m = S.indexInRange(i, n);
+                loadMasked(x, xo + i, m).mul(va).add(vb).intoMemorySegment(out, (oo + i) * 4, NO, m);
+            }
         } else {
             for (int i = 0; i < n; i++) HostAccess.set(out, t, oo + i, HostAccess.get(x, t, xo + i) * a + b);
         }
@@ -254,7 +260,11 @@ final class NormRows {
             for (; i <= n - L; i += L) {
                 load(g, go + i).fma(v1, load(x, xo + i).fma(v2, v3)).intoMemorySegment(d, (dOff + i) * 4, NO);
             }
-            for (; i < n; i++) d.setAtIndex(F, dOff + i, g.getAtIndex(F, go + i) * f1 + (x.getAtIndex(F, xo + i) * f2 + f3));
+            if (i < n) {
+                // The tail as one masked step, rounded as the scalar g * k1 + (x * k2 + k3) (no fma).
+                VectorMask<Float> m = S.indexInRange(i, n);
+                loadMasked(g, go + i, m).mul(v1).add(loadMasked(x, xo + i, m).mul(v2).add(v3)).intoMemorySegment(d, (dOff + i) * 4, NO, m);
+            }
         } else {
             for (int i = 0; i < n; i++) {
                 HostAccess.set(d, t, dOff + i, HostAccess.get(g, t, go + i) * k1 + HostAccess.get(x, t, xo + i) * k2 + k3);
@@ -273,9 +283,11 @@ final class NormRows {
                 load(g, go + i).mul(reluMask(load(y, yo + i))).fma(v1, load(x, xo + i).fma(v2, v3))
                         .intoMemorySegment(d, (dOff + i) * 4, NO);
             }
-            for (; i < n; i++) {
-                float vg = g.getAtIndex(F, go + i) * (y.getAtIndex(F, yo + i) > 0 ? 1f : 0f);
-                d.setAtIndex(F, dOff + i, vg * f1 + (x.getAtIndex(F, xo + i) * f2 + f3));
+            if (i < n) {
+                // Masked, rounded as backward's scalar tail (no fma).
+                VectorMask<Float> m = S.indexInRange(i, n);
+                FloatVector vg = loadMasked(g, go + i, m).mul(reluMask(loadMasked(y, yo + i, m)));
+                vg.mul(v1).add(loadMasked(x, xo + i, m).mul(v2).add(v3)).intoMemorySegment(d, (dOff + i) * 4, NO, m);
             }
         } else {
             for (int i = 0; i < n; i++) {
