@@ -1,5 +1,6 @@
 package dev.lumen.backend;
 
+import dev.lumen.backend.ElementwiseKernels.Unary;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
 
@@ -27,6 +28,29 @@ public interface NormKernels {
      */
     void batchNormBackward(Tensor gradOut, Tensor x, Tensor weight, Tensor mean, Tensor var, double eps,
                            boolean usedInputStats, Tensor gradX, Tensor gradWeight, Tensor gradBias);
+
+    /**
+     * Batch norm then ReLU: out = max(bn(x), 0), as {@link #batchNormForward} followed by the
+     * RELU map, bit for bit. This default composes the two; a backend overrides it with one pass.
+     */
+    default void batchNormReluForward(Tensor x, Tensor weight, Tensor bias, double eps, boolean useInputStats,
+                                      Tensor mean, Tensor var, Tensor out) {
+        batchNormForward(x, weight, bias, eps, useInputStats, mean, var, out);
+        out.backend().elementwise().unary(Unary.RELU, out, 0, 0, out);
+    }
+
+    /**
+     * Gradients of {@link #batchNormReluForward}: {@link #batchNormBackward} of gradOut masked by
+     * out > 0 (out is the saved ReLU output), bit for bit as ReLU's backward then batch norm's.
+     * This default materializes the masked gradient; a backend overrides it to mask on the fly.
+     */
+    default void batchNormReluBackward(Tensor gradOut, Tensor out, Tensor x, Tensor weight, Tensor mean, Tensor var,
+                                       double eps, boolean usedInputStats, Tensor gradX, Tensor gradWeight, Tensor gradBias) {
+        try (Tensor masked = Tensor.empty(gradOut.dtype(), gradOut.device(), gradOut.shape())) {
+            gradOut.backend().elementwise().unaryBackward(Unary.RELU, out, 0, 0, gradOut, masked);
+            batchNormBackward(masked, x, weight, mean, var, eps, usedInputStats, gradX, gradWeight, gradBias);
+        }
+    }
 
     /**
      * Layer norm over dim 1 of x [N, C, S], separately at each (n, s): S == 1 is PyTorch's

@@ -1,5 +1,6 @@
 package dev.lumen.nn;
 
+import dev.lumen.ops.Activations;
 import dev.lumen.ops.Normalization;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Device;
@@ -86,6 +87,24 @@ public class BatchNorm2d extends Module implements Layer {
 
     @Override
     public Tensor forward(Tensor x) {
+        countBatch(x);
+        if (isTraining() && trainingStatistics != null) return trainingStatistics.normalize(this, x);
+        return Normalization.batchNorm(x, runningMean(), runningVar(), weight(), bias(), isTraining() || !trackRunningStats, momentum, eps);
+    }
+
+    /**
+     * relu(forward(x)), same values, gradients and running-statistics update, as one fused op where
+     * the backend has it (timm's BatchNormAct2d with ReLU); with {@link TrainingStatistics} set,
+     * their output then an in-place ReLU.
+     */
+    public Tensor forwardRelu(Tensor x) {
+        countBatch(x);
+        if (isTraining() && trainingStatistics != null) return Activations.reluInplace(trainingStatistics.normalize(this, x));
+        return Normalization.batchNormRelu(x, runningMean(), runningVar(), weight(), bias(), isTraining() || !trackRunningStats, momentum, eps);
+    }
+
+    /** Checks x's shape and, in training, counts the batch in num_batches_tracked. */
+    private void countBatch(Tensor x) {
         if (x.dim() != 4 || x.shape(1) != numFeatures) {
             throw new IllegalArgumentException("BatchNorm2d(" + numFeatures + "): expects input [N, " + numFeatures + ", H, W], got "
                     + Arrays.toString(x.shape()));
@@ -95,8 +114,6 @@ public class BatchNorm2d extends Module implements Layer {
             // Counted in place on the counter's device (an element-wise affine aliasing its output): no host read in forward.
             count.backend().elementwise().affine(count, 1, 1, count);
         }
-        if (isTraining() && trainingStatistics != null) return trainingStatistics.normalize(this, x);
-        return Normalization.batchNorm(x, runningMean(), runningVar(), weight(), bias(), isTraining() || !trackRunningStats, momentum, eps);
     }
 
     @Override

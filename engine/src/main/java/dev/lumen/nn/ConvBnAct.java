@@ -1,7 +1,6 @@
 package dev.lumen.nn;
 
 import dev.lumen.memory.Scope;
-import dev.lumen.ops.Activations;
 import dev.lumen.ops.Convolution;
 import dev.lumen.ops.Elementwise;
 import dev.lumen.tensor.Tensor;
@@ -14,9 +13,9 @@ import dev.lumen.tensor.Tensor;
  * s = gamma / sqrt(var + eps), w' = w * s[o], b' = (b - mean) * s + beta, ReLU as the
  * convolution's post-op. That saves BatchNorm's and ReLU's passes over the activation.
  * The folded weights are computed on every call (a few MB per layer against tens of MB of
- * activations at batch 32),
- * so there is nothing to invalidate when parameters or running statistics change.
- * Everything else (training, grad on, CUDA, oneDNN off, F64, autocast) runs the layers one by one.
+ * activations at batch 32), so there is nothing to invalidate when parameters or running
+ * statistics change. Everything else (training, grad on, CUDA, oneDNN off, F64, autocast) runs
+ * the conv, then BatchNorm with ReLU fused ({@link BatchNorm2d#forwardRelu}).
  */
 public final class ConvBnAct {
     private ConvBnAct() {}
@@ -24,9 +23,8 @@ public final class ConvBnAct {
     /** relu(bn(conv(x))) (without the relu when relu is false); state-dict names stay those of conv and bn. */
     public static Tensor apply(Conv2d conv, BatchNorm2d bn, boolean relu, Tensor x) {
         if (!folds(conv, bn, x)) {
-            Tensor y = bn.forward(conv.forward(x));
-            // the normact engineer's bn.forwardRelu (BatchNorm and ReLU in one pass) replaces this when merged
-            return relu ? Activations.reluInplace(y) : y;
+            Tensor y = conv.forward(x);
+            return relu ? bn.forwardRelu(y) : bn.forward(y);
         }
         Tensor w, b;
         try (Scope fold = Scope.openReleasing()) {

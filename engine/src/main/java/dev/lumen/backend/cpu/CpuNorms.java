@@ -38,19 +38,31 @@ final class CpuNorms implements NormKernels {
     @Override
     public void batchNormForward(Tensor x, Tensor weight, Tensor bias, double eps, boolean useInputStats,
                                  Tensor mean, Tensor var, Tensor out) {
+        batchNormForward(x, weight, bias, eps, useInputStats, mean, var, out, false);
+    }
+
+    /** The ReLU is applied as the affine pass writes: no second pass over the output. */
+    @Override
+    public void batchNormReluForward(Tensor x, Tensor weight, Tensor bias, double eps, boolean useInputStats,
+                                     Tensor mean, Tensor var, Tensor out) {
+        batchNormForward(x, weight, bias, eps, useInputStats, mean, var, out, true);
+    }
+
+    private static void batchNormForward(Tensor x, Tensor weight, Tensor bias, double eps, boolean useInputStats,
+                                         Tensor mean, Tensor var, Tensor out, boolean relu) {
         int[] sh = x.shape();
         int n = sh[0], c = sh[1], s = sh[2];
         DType t = x.dtype();
         MemorySegment xs = seg(x), os = seg(out), ms = seg(mean), vs = seg(var), ws = seg(weight), bs = seg(bias);
         long xo = x.offset(), oo = out.offset(), mo = mean.offset(), vo = var.offset(), wo = off(weight), bo = off(bias);
-        long count = (long) n * s;
+        long count = (long) n * s, stride = (long) c * s;
         Parallel.forRange(c, grain(count), (lo, hi) -> {
             double[] acc = new double[2];
             for (int ch = (int) lo; ch < hi; ch++) {
                 if (useInputStats) {
                     acc[0] = acc[1] = 0;
                     double shift = count > 0 ? HostAccess.get(xs, t, xo + (long) ch * s) : 0;
-                    for (int i = 0; i < n; i++) NormRows.stats(xs, t, xo + ((long) i * c + ch) * s, s, shift, acc);
+                    NormRows.channelStats(xs, t, xo + (long) ch * s, n, stride, s, shift, acc);
                     double d = acc[0] / count;
                     HostAccess.set(ms, t, mo + ch, shift + d);
                     HostAccess.set(vs, t, vo + ch, Math.max(acc[1] / count - d * d, 0));
@@ -60,7 +72,8 @@ final class CpuNorms implements NormKernels {
                 double a = rstd * NormRows.at(ws, t, wo, ch, 1), b = NormRows.at(bs, t, bo, ch, 0) - m * a;
                 for (int i = 0; i < n; i++) {
                     long base = ((long) i * c + ch) * s;
-                    NormRows.affine(xs, xo + base, os, oo + base, t, s, a, b);
+                    if (relu) NormRows.affineRelu(xs, xo + base, os, oo + base, t, s, a, b);
+                    else NormRows.affine(xs, xo + base, os, oo + base, t, s, a, b);
                 }
             }
         });
@@ -69,14 +82,27 @@ final class CpuNorms implements NormKernels {
     @Override
     public void batchNormBackward(Tensor gradOut, Tensor x, Tensor weight, Tensor mean, Tensor var, double eps,
                                   boolean usedInputStats, Tensor gradX, Tensor gradWeight, Tensor gradBias) {
+        batchNormBackward(gradOut, null, x, weight, mean, var, eps, usedInputStats, gradX, gradWeight, gradBias);
+    }
+
+    /** The ReLU mask is read from out inside both passes: no masked gradient is written. */
+    @Override
+    public void batchNormReluBackward(Tensor gradOut, Tensor out, Tensor x, Tensor weight, Tensor mean, Tensor var,
+                                      double eps, boolean usedInputStats, Tensor gradX, Tensor gradWeight, Tensor gradBias) {
+        batchNormBackward(gradOut, out, x, weight, mean, var, eps, usedInputStats, gradX, gradWeight, gradBias);
+    }
+
+    /** Batch norm's gradients; with reluOut non-null, of batch norm then ReLU (reluOut the saved output). */
+    private static void batchNormBackward(Tensor gradOut, Tensor reluOut, Tensor x, Tensor weight, Tensor mean, Tensor var,
+                                          double eps, boolean usedInputStats, Tensor gradX, Tensor gradWeight, Tensor gradBias) {
         int[] sh = x.shape();
         int n = sh[0], c = sh[1], s = sh[2];
         DType t = x.dtype();
-        MemorySegment gs = seg(gradOut), xs = seg(x), ws = seg(weight), ms = seg(mean), vs = seg(var);
+        MemorySegment gs = seg(gradOut), ys = seg(reluOut), xs = seg(x), ws = seg(weight), ms = seg(mean), vs = seg(var);
         MemorySegment gxs = seg(gradX), gws = seg(gradWeight), gbs = seg(gradBias);
-        long go = gradOut.offset(), xo = x.offset(), wo = off(weight), mo = mean.offset(), vo = var.offset();
+        long go = gradOut.offset(), yo = off(reluOut), xo = x.offset(), wo = off(weight), mo = mean.offset(), vo = var.offset();
         long gxo = off(gradX), gwo = off(gradWeight), gbo = off(gradBias);
-        long count = (long) n * s;
+        long count = (long) n * s, stride = (long) c * s;
         boolean needSums = gradWeight != null || gradBias != null || (gradX != null && usedInputStats);
         Parallel.forRange(c, grain(count), (lo, hi) -> {
             double[] acc = new double[2];
@@ -85,12 +111,8 @@ final class CpuNorms implements NormKernels {
                 double rstd = 1 / Math.sqrt(HostAccess.get(vs, t, vo + ch) + eps);
                 double w = NormRows.at(ws, t, wo, ch, 1);
                 acc[0] = acc[1] = 0;
-                if (needSums) {
-                    for (int i = 0; i < n; i++) {
-                        long base = ((long) i * c + ch) * s;
-                        NormRows.gradStats(gs, go + base, xs, xo + base, t, s, m, acc);
-                    }
-                }
+                long first = (long) ch * s;
+                if (needSums) NormRows.channelGradStats(gs, go + first, ys, yo + first, xs, xo + first, t, n, stride, s, m, acc);
                 double sg = acc[0], sgx = acc[1];
                 if (gws != null) HostAccess.set(gws, t, gwo + ch, sgx * rstd);
                 if (gbs != null) HostAccess.set(gbs, t, gbo + ch, sg);
@@ -102,7 +124,8 @@ final class CpuNorms implements NormKernels {
                 }
                 for (int i = 0; i < n; i++) {
                     long base = ((long) i * c + ch) * s;
-                    NormRows.backward(gs, go + base, xs, xo + base, gxs, gxo + base, t, s, k1, k2, k3);
+                    if (ys != null) NormRows.backwardRelu(gs, go + base, ys, yo + base, xs, xo + base, gxs, gxo + base, t, s, k1, k2, k3);
+                    else NormRows.backward(gs, go + base, xs, xo + base, gxs, gxo + base, t, s, k1, k2, k3);
                 }
             }
         });

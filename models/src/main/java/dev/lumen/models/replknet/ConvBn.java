@@ -61,7 +61,7 @@ final class ConvBn extends Module implements Layer {
     @Override
     public Tensor forward(Tensor x) {
         Tensor y = conv.forward(x);
-        if (bn != null) y = bn.forward(y);
+        if (bn != null) return relu ? bn.forwardRelu(y) : bn.forward(y);
         return relu ? Activations.reluInplace(y) : y;
     }
 }
