@@ -75,18 +75,6 @@ class GeluMathTest {
         return e;
     }
 
-    private static float[] apply(UnaryOperator<FloatVector> f, float... in) {
-        float[] x = new float[L];
-        float[] out = new float[in.length];
-        for (int at = 0; at < in.length; at += L) {
-            java.util.Arrays.fill(x, 1f);
-            System.arraycopy(in, at, x, 0, Math.min(L, in.length - at));
-            float[] y = f.apply(FloatVector.fromArray(Vec.S, x, 0)).toArray();
-            System.arraycopy(y, 0, out, at, Math.min(L, in.length - at));
-        }
-        return out;
-    }
-
     private static final CpuElementwise K = new CpuElementwise();
     private static UnaryOperator<FloatVector> gelu = x -> UnaryMath.gelu(x, 0, 0);
     private static UnaryOperator<FloatVector> geluGrad = x -> UnaryMath.geluGrad(x, 0, 0);
@@ -153,7 +141,7 @@ class GeluMathTest {
     @Test
     void specialValues() {
         float[] in = {0f, -0f, Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, 1e30f, -1e30f, Float.MIN_VALUE, -1e-30f};
-        float[] y = apply(gelu, in), d = apply(geluGrad, in);
+        float[] y = VecMathTest.apply(gelu, in), d = VecMathTest.apply(geluGrad, in);
         assertEquals(Float.floatToRawIntBits(0f), Float.floatToRawIntBits(y[0]));
         assertEquals(Float.floatToRawIntBits(-0f), Float.floatToRawIntBits(y[1]));
         assertTrue(Float.isNaN(y[2]) && Float.isNaN(d[2]), "NaN stays NaN");
@@ -171,7 +159,7 @@ class GeluMathTest {
         assertTrue(d[6] == 0f, "gradient at -1e30 is 0, got " + d[6]);
         assertEquals(0.5f, d[8], Math.ulp(0.5f));
 
-        float[] t = apply(geluTanh, in), dt = apply(geluTanhGrad, in);
+        float[] t = VecMathTest.apply(geluTanh, in), dt = VecMathTest.apply(geluTanhGrad, in);
         assertEquals(Float.floatToRawIntBits(-0f), Float.floatToRawIntBits(t[1]));
         assertTrue(Float.isNaN(t[2]) && Float.isNaN(dt[2]));
         assertEquals(Float.POSITIVE_INFINITY, t[3]);

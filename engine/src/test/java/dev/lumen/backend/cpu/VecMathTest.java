@@ -40,7 +40,8 @@ class VecMathTest {
         return worst;
     }
 
-    private static float[] apply(UnaryOperator<FloatVector> f, float... in) {
+    /** f on the inputs, one vector at a time, unused lanes fed 1 (shared with GeluMathTest). */
+    static float[] apply(UnaryOperator<FloatVector> f, float... in) {
         float[] x = new float[L];
         float[] out = new float[in.length];
         for (int at = 0; at < in.length; at += L) {
