@@ -12,7 +12,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.function.Consumer;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -32,12 +31,38 @@ final class CpuOptimizer implements OptimizerKernels {
     /** Norms sum fixed blocks, then the blocks in order, so the result does not depend on the thread count. */
     private static final int NORM_BLOCK = 1 << 14;
 
+    /** The F32 vector loop of an element-wise update over [lo, hi) of its operands, every vector full. */
+    @FunctionalInterface
+    private interface VectorLoop {
+        void run(Flat[] f, long lo, long hi);
+    }
+
     /**
-     * The mask of the vector at i in a range ending at hi: null (no mask) for every full vector,
-     * lanes [i, hi) for the range's tail. Full vectors load and store without a mask (a JFR
-     * profile showed the all-true masked accesses in the Vector API's slow paths).
+     * Runs loop over the full vectors of [lo, hi), then over the last, partial vector through
+     * scratch copies of the operands padded to a full vector, copying back what it changed.
+     * The loops' loads and stores are never masked: one that may or may not be (a mask or null)
+     * merges two vectors, which C2 cannot keep in registers, and it boxed every vector (1.1 GB
+     * per AdamW step over 16M parameters, 4x the step's time).
      */
-    private static VectorMask<Float> tail(long i, long hi) { return i + S.length() <= hi ? null : S.indexInRange(i, hi); }
+    private static void vectorized(Flat[] f, long lo, long hi, VectorLoop loop) {
+        int len = S.length();
+        long full = lo + (hi - lo) / len * len;
+        if (full > lo) loop.run(f, lo, full);
+        if (full == hi) return;
+        long n = hi - full;
+        Flat[] scratch = new Flat[f.length];
+        for (int k = 0; k < f.length; k++) {
+            scratch[k] = new Flat(MemorySegment.ofArray(new float[len]), 0, true);
+            MemorySegment.copy(f[k].seg(), (f[k].off() + full) * 4, scratch[k].seg(), 0, n * 4);
+        }
+        loop.run(scratch, 0, len);
+        for (int k = 0; k < f.length; k++) {
+            long at = (f[k].off() + full) * 4;
+            if (MemorySegment.mismatch(scratch[k].seg(), 0, n * 4, f[k].seg(), at, at + n * 4) >= 0) {
+                MemorySegment.copy(scratch[k].seg(), 0, f[k].seg(), at, n * 4);
+            }
+        }
+    }
 
     /** A flat view of one operand: its segment, the element offset of its first element, and whether it holds F32 (else F64). */
     private record Flat(MemorySegment seg, long off, boolean f32) {
@@ -49,16 +74,9 @@ final class CpuOptimizer implements OptimizerKernels {
 
         void d(long i, double v) { seg.setAtIndex(D, off + i, v); }
 
-        /** The vector at i, through mask m; m null loads every lane unmasked. */
-        FloatVector load(long i, VectorMask<Float> m) {
-            return m == null ? FloatVector.fromMemorySegment(S, seg, (off + i) * 4, NO) : FloatVector.fromMemorySegment(S, seg, (off + i) * 4, NO, m);
-        }
+        FloatVector load(long i) { return FloatVector.fromMemorySegment(S, seg, (off + i) * 4, NO); }
 
-        /** Stores v at i, through mask m; m null stores every lane unmasked. */
-        void store(FloatVector v, long i, VectorMask<Float> m) {
-            if (m == null) v.intoMemorySegment(seg, (off + i) * 4, NO);
-            else v.intoMemorySegment(seg, (off + i) * 4, NO, m);
-        }
+        void store(FloatVector v, long i) { v.intoMemorySegment(seg, (off + i) * 4, NO); }
     }
 
     /**
@@ -194,18 +212,19 @@ final class CpuOptimizer implements OptimizerKernels {
         boolean hasBuf = b != null;
         if (p.f32()) {
             float nlr = (float) -lr, mom = (float) momentum, keep = (float) (1 - dampening), wd = (float) weightDecay;
-            for (long i = lo; i < hi; i += S.length()) {
-                VectorMask<Float> m = tail(i, hi);
-                FloatVector pv = p.load(i, m);
-                FloatVector d = g.load(i, m);
-                if (weightDecay != 0) d = d.add(pv.mul(wd));
-                if (hasBuf) {
-                    FloatVector buf = initBuffer ? d : b.load(i, m).mul(mom).add(d.mul(keep));
-                    b.store(buf, i, m);
-                    d = nesterov ? d.add(buf.mul(mom)) : buf;
+            vectorized(f, lo, hi, (t, from, to) -> {
+                for (long i = from; i < to; i += S.length()) {
+                    FloatVector pv = t[0].load(i);
+                    FloatVector d = t[1].load(i);
+                    if (weightDecay != 0) d = d.add(pv.mul(wd));
+                    if (hasBuf) {
+                        FloatVector buf = initBuffer ? d : t[2].load(i).mul(mom).add(d.mul(keep));
+                        t[2].store(buf, i);
+                        d = nesterov ? d.add(buf.mul(mom)) : buf;
+                    }
+                    t[0].store(pv.add(d.mul(nlr)), i);
                 }
-                p.store(pv.add(d.mul(nlr)), i, m);
-            }
+            });
         } else {
             for (long i = lo; i < hi; i++) {
                 double pv = p.d(i);
@@ -265,23 +284,24 @@ final class CpuOptimizer implements OptimizerKernels {
         if (p.f32()) {
             float b1 = (float) beta1, b2 = (float) beta2, c1 = (float) (1 - beta1), c2 = (float) (1 - beta2);
             float wd = (float) weightDecay, dec = (float) decay, nss = (float) negStepSize, bc2 = (float) bc2Sqrt, ep = (float) eps;
-            for (long i = lo; i < hi; i += S.length()) {
-                VectorMask<Float> m = tail(i, hi);
-                FloatVector pv = p.load(i, m);
-                FloatVector gv = g.load(i, m);
-                if (l2) gv = gv.add(pv.mul(wd));
-                if (shrink) pv = pv.mul(dec);
-                FloatVector a = m1.load(i, m).mul(b1).add(gv.mul(c1));
-                FloatVector v = m2.load(i, m).mul(b2).add(gv.mul(c2).mul(gv));
-                m1.store(a, i, m);
-                m2.store(v, i, m);
-                if (ams) {
-                    v = v.max(mx.load(i, m));
-                    mx.store(v, i, m);
+            vectorized(f, lo, hi, (t, from, to) -> {
+                for (long i = from; i < to; i += S.length()) {
+                    FloatVector pv = t[0].load(i);
+                    FloatVector gv = t[1].load(i);
+                    if (l2) gv = gv.add(pv.mul(wd));
+                    if (shrink) pv = pv.mul(dec);
+                    FloatVector a = t[2].load(i).mul(b1).add(gv.mul(c1));
+                    FloatVector v = t[3].load(i).mul(b2).add(gv.mul(c2).mul(gv));
+                    t[2].store(a, i);
+                    t[3].store(v, i);
+                    if (ams) {
+                        v = v.max(t[4].load(i));
+                        t[4].store(v, i);
+                    }
+                    FloatVector denom = v.sqrt().div(bc2).add(ep);
+                    t[0].store(pv.add(a.mul(nss).div(denom)), i);
                 }
-                FloatVector denom = v.sqrt().div(bc2).add(ep);
-                p.store(pv.add(a.mul(nss).div(denom)), i, m);
-            }
+            });
         } else {
             for (long i = lo; i < hi; i++) {
                 double pv = p.d(i);
@@ -337,29 +357,30 @@ final class CpuOptimizer implements OptimizerKernels {
         if (p.f32()) {
             float wd = (float) weightDecay, al = (float) alpha, c = (float) (1 - alpha), ep = (float) eps, mom = (float) momentum;
             float lrf = (float) lr, nlr = (float) -lr;
-            for (long i = lo; i < hi; i += S.length()) {
-                VectorMask<Float> m = tail(i, hi);
-                FloatVector pv = p.load(i, m);
-                FloatVector gv = g.load(i, m);
-                if (l2) gv = gv.add(pv.mul(wd).add(0f));
-                FloatVector s = sq.load(i, m), avg;
-                if (tf) {
-                    s = s.add(gv.mul(gv).sub(s).mul(c).add(0f));
-                    avg = s.add(ep).sqrt();
-                } else {
-                    s = s.mul(al).add(0f).add(gv.mul(gv).mul(c).add(0f));
-                    avg = s.sqrt().add(ep);
+            vectorized(f, lo, hi, (t, from, to) -> {
+                for (long i = from; i < to; i += S.length()) {
+                    FloatVector pv = t[0].load(i);
+                    FloatVector gv = t[1].load(i);
+                    if (l2) gv = gv.add(pv.mul(wd).add(0f));
+                    FloatVector s = t[2].load(i), avg;
+                    if (tf) {
+                        s = s.add(gv.mul(gv).sub(s).mul(c).add(0f));
+                        avg = s.add(ep).sqrt();
+                    } else {
+                        s = s.mul(al).add(0f).add(gv.mul(gv).mul(c).add(0f));
+                        avg = s.sqrt().add(ep);
+                    }
+                    t[2].store(s, i);
+                    FloatVector step = gv.div(avg);
+                    if (b != null) {
+                        FloatVector buf = t[3].load(i).mul(mom).add(0f).add(tf ? step.mul(lrf).add(0f) : step);
+                        t[3].store(buf, i);
+                        t[0].store(pv.sub(tf ? buf : buf.mul(lrf).add(0f)), i);
+                    } else {
+                        t[0].store(pv.add(step.mul(nlr).add(0f)), i);
+                    }
                 }
-                sq.store(s, i, m);
-                FloatVector step = gv.div(avg);
-                if (b != null) {
-                    FloatVector buf = b.load(i, m).mul(mom).add(0f).add(tf ? step.mul(lrf).add(0f) : step);
-                    b.store(buf, i, m);
-                    p.store(pv.sub(tf ? buf : buf.mul(lrf).add(0f)), i, m);
-                } else {
-                    p.store(pv.add(step.mul(nlr).add(0f)), i, m);
-                }
-            }
+            });
         } else {
             for (long i = lo; i < hi; i++) {
                 double pv = p.d(i), gv = g.d(i);
@@ -409,18 +430,19 @@ final class CpuOptimizer implements OptimizerKernels {
         if (p.f32()) {
             float dec = (float) decay, b1 = (float) beta1, c1 = (float) (1 - beta1), b2 = (float) beta2, c2 = (float) (1 - beta2);
             float ep = (float) eps, inv = (float) invBc2, ns = (float) nss;
-            for (long i = lo; i < hi; i += S.length()) {
-                VectorMask<Float> m = tail(i, hi);
-                FloatVector pv = p.load(i, m).mul(dec).add(0f);
-                FloatVector gv = g.load(i, m);
-                FloatVector a = m1.load(i, m).mul(b1).add(0f).add(gv.mul(c1).add(0f));
-                FloatVector r = gv.sub(a);
-                FloatVector v = m2.load(i, m).mul(b2).add(0f).add(r.mul(r).mul(c2).add(0f)).add(ep);
-                m1.store(a, i, m);
-                m2.store(v, i, m);
-                FloatVector denom = v.sqrt().mul(inv).add(0f).add(ep);
-                p.store(pv.add(a.div(denom).mul(ns).add(0f)), i, m);
-            }
+            vectorized(f, lo, hi, (t, from, to) -> {
+                for (long i = from; i < to; i += S.length()) {
+                    FloatVector pv = t[0].load(i).mul(dec).add(0f);
+                    FloatVector gv = t[1].load(i);
+                    FloatVector a = t[2].load(i).mul(b1).add(0f).add(gv.mul(c1).add(0f));
+                    FloatVector r = gv.sub(a);
+                    FloatVector v = t[3].load(i).mul(b2).add(0f).add(r.mul(r).mul(c2).add(0f)).add(ep);
+                    t[2].store(a, i);
+                    t[3].store(v, i);
+                    FloatVector denom = v.sqrt().mul(inv).add(0f).add(ep);
+                    t[0].store(pv.add(a.div(denom).mul(ns).add(0f)), i);
+                }
+            });
         } else {
             for (long i = lo; i < hi; i++) {
                 double pv = decay * p.d(i) + 0.0, gv = g.d(i);
@@ -480,11 +502,16 @@ final class CpuOptimizer implements OptimizerKernels {
             for (long s = lo; s < hi; s += 64L * S.length()) {
                 long e = Math.min(hi, s + 64L * S.length());
                 FloatVector sum = FloatVector.zero(S);
-                for (long i = s; i < e; i += S.length()) {
-                    FloatVector v = a.load(i, tail(i, e));
+                long i = s;
+                for (; i + S.length() <= e; i += S.length()) {
+                    FloatVector v = a.load(i);
                     sum = sum.add(v.mul(v));
                 }
                 acc += Vec.sum(sum);
+                // The block's last, partial vector in float, in lane order, as its lanes were added.
+                float rest = 0;
+                for (; i < e; i++) rest += a.f(i) * a.f(i);
+                acc += rest;
             }
             return acc;
         }
@@ -531,10 +558,9 @@ final class CpuOptimizer implements OptimizerKernels {
     private static void scaleRange(Flat a, long lo, long hi, double factor) {
         if (a.f32()) {
             float s = (float) factor;
-            for (long i = lo; i < hi; i += S.length()) {
-                VectorMask<Float> m = tail(i, hi);
-                a.store(a.load(i, m).mul(s), i, m);
-            }
+            vectorized(new Flat[] {a}, lo, hi, (t, from, to) -> {
+                for (long i = from; i < to; i += S.length()) t[0].store(t[0].load(i).mul(s), i);
+            });
         } else {
             for (long i = lo; i < hi; i++) a.d(i, a.d(i) * factor);
         }
@@ -553,10 +579,9 @@ final class CpuOptimizer implements OptimizerKernels {
             Flat t = os[k].flat[0];
             if (t.f32()) {
                 float l = (float) lo, h = (float) hi;
-                for (long i = a; i < b; i += S.length()) {
-                    VectorMask<Float> m = tail(i, b);
-                    t.store(t.load(i, m).max(l).min(h), i, m);
-                }
+                vectorized(new Flat[] {t}, a, b, (u, from, to) -> {
+                    for (long i = from; i < to; i += S.length()) u[0].store(u[0].load(i).max(l).min(h), i);
+                });
             } else {
                 for (long i = a; i < b; i++) t.d(i, Math.min(Math.max(t.d(i), lo), hi));
             }
@@ -576,10 +601,9 @@ final class CpuOptimizer implements OptimizerKernels {
             Flat e = os[k].flat[0], s = os[k].flat[1];
             if (e.f32()) {
                 float d = (float) decay, c = (float) (1 - decay);
-                for (long i = lo; i < hi; i += S.length()) {
-                    VectorMask<Float> m = tail(i, hi);
-                    e.store(e.load(i, m).mul(d).add(s.load(i, m).mul(c)), i, m);
-                }
+                vectorized(os[k].flat, lo, hi, (t, from, to) -> {
+                    for (long i = from; i < to; i += S.length()) t[0].store(t[0].load(i).mul(d).add(t[1].load(i).mul(c)), i);
+                });
             } else {
                 for (long i = lo; i < hi; i++) e.d(i, decay * e.d(i) + (1 - decay) * s.d(i));
             }
