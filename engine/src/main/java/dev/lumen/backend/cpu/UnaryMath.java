@@ -19,6 +19,13 @@ final class UnaryMath {
     private UnaryMath() {}
 
     static final double INV_SQRT_2PI = 0.3989422804014327;
+
+    /**
+     * Phi(x) for the double path of GELU: from erf's series where x >= 0, exact at 0 as CUDA's
+     * normcdf (the erfc fit gives 0.49999999999999994 there, which turned gelu'(0) * -2 = -1 into
+     * 0 in an I32 gradient), and from erfc in the lower tail, where 1 + erf would cancel.
+     */
+    static double geluCdf(double x) { return x >= 0 ? 0.5 * (1 + SpecialFunctions.erf(x * 0.7071067811865476)) : SpecialFunctions.normalCdf(x); }
     /** sqrt(2/pi) and the cubic coefficient of GELU's tanh approximation. */
     static final double K_BETA = 0.7978845608028654, K_KAPPA = 0.044715;
 
@@ -37,7 +44,7 @@ final class UnaryMath {
             case POW -> p0 == 2 ? x * x : Math.pow(x, p0);
             case CLAMP -> clamp(x, p0, p1);
             case RELU -> x > 0 || Double.isNaN(x) ? x : 0;
-            case GELU -> x * SpecialFunctions.normalCdf(x);
+            case GELU -> x * geluCdf(x);
             case GELU_TANH -> 0.5 * x * (1 + Math.tanh(K_BETA * (x + K_KAPPA * x * x * x)));
             case SILU -> x / (1 + Math.exp(-x));
             case SIGMOID -> 1 / (1 + Math.exp(-x));
@@ -70,7 +77,7 @@ final class UnaryMath {
             case POW -> p0 == 0 ? 0 : p0 * Math.pow(x, p0 - 1);
             case CLAMP -> (Double.isNaN(p0) || x >= p0) && (Double.isNaN(p1) || x <= p1) ? 1 : 0;
             case RELU -> x > 0 ? 1 : 0;
-            case GELU -> SpecialFunctions.normalCdf(x) + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x);
+            case GELU -> geluCdf(x) + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x);
             case GELU_TANH -> {
                 double t = Math.tanh(K_BETA * (x + K_KAPPA * x * x * x));
                 yield 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * K_BETA * (1 + 3 * K_KAPPA * x * x);
