@@ -151,6 +151,7 @@ final class OneDnn {
     /** Loads the first candidate that opens; the message names every file tried when none does. */
     static OneDnn load(List<String> candidates) {
         quietOpenMp();
+        SignalMask.blockAsynchronous().close(); // no oneDNN where its GEMM kernels cannot be kept from signals
         SymbolLookup lookup = null;
         String found = null;
         List<String> tried = new ArrayList<>();
@@ -291,7 +292,9 @@ final class OneDnn {
     MemorySegment primitive(MemorySegment pd) throws Throwable {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(ValueLayout.ADDRESS);
-            check((int) primCreate.invokeExact(out, pd), "dnnl_primitive_create");
+            try (SignalMask m = SignalMask.blockAsynchronous()) { // creation may start the OpenMP workers, which keep this mask
+                check((int) primCreate.invokeExact(out, pd), "dnnl_primitive_create");
+            }
             return out.get(ValueLayout.ADDRESS, 0);
         }
     }
@@ -323,13 +326,18 @@ final class OneDnn {
         if (ompSetThreads != null) ompSetThreads.invokeExact(n);
     }
 
-    /** Row-major C = alpha op(A) op(B) + beta C (dnnl_sgemm) on Parallel.threads() OpenMP threads, one call at a time. */
+    /**
+     * Row-major C = alpha op(A) op(B) + beta C (dnnl_sgemm) on Parallel.threads() OpenMP threads,
+     * one call at a time, with asynchronous signals held back ({@link SignalMask}).
+     */
     void sgemm(boolean ta, boolean tb, long m, long n, long k, float alpha, MemorySegment a, long lda, MemorySegment b, long ldb,
                float beta, MemorySegment c, long ldc) throws Throwable {
         int status;
         synchronized (EXECUTION) {
             useThreads(Parallel.threads());
-            status = (int) sgemm.invokeExact((byte) (ta ? 'T' : 'N'), (byte) (tb ? 'T' : 'N'), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            try (SignalMask s = SignalMask.blockAsynchronous()) {
+                status = (int) sgemm.invokeExact((byte) (ta ? 'T' : 'N'), (byte) (tb ? 'T' : 'N'), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            }
         }
         if (status != 0) {
             throw new IllegalStateException("oneDNN dnnl_sgemm " + m + "x" + n + "x" + k + (ta ? " A^T" : "") + (tb ? " B^T" : "")
@@ -338,12 +346,14 @@ final class OneDnn {
     }
 
     /**
-     * Runs a primitive on the caller with Parallel.threads() OpenMP threads and waits for it.
-     * args: dnnl_exec_arg_t {int arg; dnnl_memory_t memory} pairs.
+     * Runs a primitive on the caller with Parallel.threads() OpenMP threads and waits for it,
+     * with asynchronous signals held back ({@link SignalMask}). args: dnnl_exec_arg_t {int arg; dnnl_memory_t memory} pairs.
      */
     void execute(MemorySegment primitive, int nargs, MemorySegment args, String what) throws Throwable {
         useThreads(Parallel.threads());
-        check((int) execute.invokeExact(primitive, stream, nargs, args), "dnnl_primitive_execute " + what);
-        check((int) streamWait.invokeExact(stream), "dnnl_stream_wait " + what);
+        try (SignalMask m = SignalMask.blockAsynchronous()) {
+            check((int) execute.invokeExact(primitive, stream, nargs, args), "dnnl_primitive_execute " + what);
+            check((int) streamWait.invokeExact(stream), "dnnl_stream_wait " + what);
+        }
     }
 }
