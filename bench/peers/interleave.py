@@ -97,7 +97,8 @@ def run_job(args, model, mode, batch, out_dir):
     env = {**os.environ, **MALLOC_ENV}
     lumen_env = {**os.environ, "LUMEN_NUM_THREADS": str(args.threads)}
     tag = f"{model}-{mode}-b{batch}"
-    lumen = Side("lumen benchmark", shlex.split(args.lumen) + ["benchmark"] + common, os.path.join(out_dir, tag + ".lumen.log"), lumen_env)
+    lumen = Side("lumen benchmark", shlex.split(args.lumen) + ["benchmark"] + common + ["--max-warmup", str(max(args.warmup, args.lumen_max_warmup))],
+                 os.path.join(out_dir, tag + ".lumen.log"), lumen_env)
     torch = Side("pytorch peer", [args.python, args.peer] + getattr(args, "peer_args", []) + common,
                  os.path.join(out_dir, tag + ".pytorch.log"), env)
     sides = [lumen, torch]
@@ -113,7 +114,7 @@ def run_job(args, model, mode, batch, out_dir):
     finally:
         for s in sides:
             s.close()
-    result = {"model": model, "mode": mode, "batch": batch, "img": args.img_size, "impl": impl[torch]}
+    result = {"model": model, "mode": mode, "batch": batch, "img": args.img_size, "impl": impl[torch], "lumen_warmup": impl[lumen]}
     csv = []
     for s, key, engine in ((lumen, "lumen", "lumen"), (torch, "torch", None)):
         med, best, mean = ratio_table.summary(times[s])
@@ -135,7 +136,8 @@ def jobs(args):
 
 def note(args, load):
     return (f"Load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} now; medians of {args.rounds * args.steps_per_round} "
-            f"interleaved steps per side.")
+            f"interleaved steps per side, after {args.warmup} warm-up steps on PyTorch's side and on Lumen's at least {args.warmup}, "
+            f"then until its JIT settles (two steps in a row under 5% compiling, at most {max(args.warmup, args.lumen_max_warmup)}).")
 
 
 def write(args, load, results, csv, failed):
@@ -157,6 +159,8 @@ def main_args(argv):
     p.add_argument("--img-size", type=int, default=224)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--warmup", type=int, default=3, help="untimed steps on each side before the rounds")
+    p.add_argument("--lumen-max-warmup", type=int, default=50,
+                   help="Lumen's warm-up goes on past --warmup while its JIT compiles, up to this many steps (lumen benchmark --max-warmup)")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--steps-per-round", type=int, default=1)
     p.add_argument("--ready-timeout", type=float, default=1200, help="seconds to build and warm up a model")
@@ -185,7 +189,7 @@ def main(argv):
         write(args, load, results, csv, failed)  # after every model, so a stopped run keeps what it measured
         print(f"bench-models: {model} {mode} batch {batch}: PyTorch {r['torch_ms']:.1f} ms, Lumen {r['lumen_ms']:.1f} ms "
               f"(ratio {r['torch_ms'] / r['lumen_ms']:.2f}), peak RSS {r['lumen_rss']:.0f} / {r['torch_rss']:.0f} MiB; "
-              f"{time.time() - t0:.0f} s; PyTorch side: {r['impl']}", flush=True)
+              f"{time.time() - t0:.0f} s; PyTorch side: {r['impl']}; Lumen side: {r['lumen_warmup']}", flush=True)
     write(args, load, results, csv, failed)
     if results:
         print("\n" + ratio_table.text(results) + note(args, load))

@@ -6,6 +6,7 @@ import dev.lumen.app.bench.BenchServer;
 import dev.lumen.app.bench.ModelBenchmark;
 import dev.lumen.app.bench.PeakRss;
 import dev.lumen.app.bench.StepStats;
+import dev.lumen.app.bench.Warmup;
 import dev.lumen.app.train.Amp;
 import dev.lumen.backend.cpu.Parallel;
 import dev.lumen.models.ModelRegistry;
@@ -67,8 +68,15 @@ public final class BenchmarkCommand implements Callable<Integer> {
             description = "cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}); `lumen doctor` says why cuda is not usable.")
     String device;
 
-    @Option(names = "--warmup", defaultValue = "3", paramLabel = "N", description = "Untimed steps first (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--warmup", defaultValue = "3", paramLabel = "N",
+            description = "Untimed steps first, at least this many (default: ${DEFAULT-VALUE}); more while the JIT is still compiling,"
+                    + " up to --max-warmup.")
     int warmup;
+
+    @Option(names = "--max-warmup", defaultValue = "50", paramLabel = "N",
+            description = "Warm-up steps at most (default: ${DEFAULT-VALUE}): past --warmup, the warm-up goes on until two steps in a row"
+                    + " spent under 5% of their time in the JIT compiler. Equal to --warmup: exactly that many.")
+    int maxWarmup;
 
     @Option(names = "--steps", paramLabel = "N", description = "Timed steps (default: 10).")
     Integer steps;
@@ -103,6 +111,7 @@ public final class BenchmarkCommand implements Callable<Integer> {
     private int run(PrintWriter out, PrintWriter err) throws IOException {
         List<BenchMode> modes = BenchMode.parse(bench);
         if (warmup < 0) throw new IllegalArgumentException("--warmup must be >= 0, got " + warmup);
+        if (maxWarmup < warmup) throw new IllegalArgumentException("--max-warmup must be >= --warmup (" + warmup + "), got " + maxWarmup);
         if (steps != null && duration != null) throw new IllegalArgumentException("give --steps or --duration, not both");
         if (steps != null && steps < 1) throw new IllegalArgumentException("--steps must be >= 1, got " + steps);
         if (duration != null && !(duration > 0)) throw new IllegalArgumentException("--duration must be > 0 seconds, got " + duration);
@@ -119,10 +128,13 @@ public final class BenchmarkCommand implements Callable<Integer> {
                 int size = imgSize != null ? imgSize : ModelRegistry.entry(m).variant().defaultImgSize();
                 var s = new ModelBenchmark.Spec(m, mode, batchSize, size, channels, numClasses, precision, dev);
                 try (ModelBenchmark b = new ModelBenchmark(s)) {
-                    for (int i = 0; i < warmup; i++) b.step();
-                    if (serve) return new BenchServer(b, new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)), out).serve();
+                    Warmup.Result w = Warmup.run(b::step, warmup, maxWarmup, Warmup.jitMillis());
+                    if (serve) {
+                        return new BenchServer(b, new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)), out)
+                                .serve(w.describe());
+                    }
                     BenchmarkRow row = row(b, StepStats.of(timed(b)));
-                    out.println(describe(row));
+                    out.println(describe(row) + "; after " + w.describe());
                     out.flush();
                     if (csv != null) row.appendTo(csv);
                 }

@@ -58,6 +58,11 @@ class BenchmarkCommandTest {
             assertTrue(Long.parseLong(row[15]) > 10_000, "params");
         }
         assertTrue(r.out().contains("resnet_micro train: ") && r.out().contains("resnet_micro inference: "), r.out());
+        assertTrue(r.out().contains("; after ") && r.out().contains(" warm-up steps"), "the line says what the warm-up did: " + r.out());
+        // --max-warmup equal to --warmup: exactly that many, no JIT check
+        Run exact = run("--model", "resnet_micro", "--bench", "inference", "-b", "1", "--img-size", "32", "--warmup", "2", "--max-warmup", "2",
+                "--steps", "1");
+        assertTrue(exact.out().contains("; after 2 warm-up steps ("), exact.out());
         // A second run appends rows under the one header.
         assertEquals(0, run("--model", "resnet_micro", "--bench", "inference", "-b", "1", "--img-size", "32", "--warmup", "0",
                 "--duration", "0.001", "--csv", csv.toString()).code());
@@ -83,6 +88,7 @@ class BenchmarkCommandTest {
         assertOneLineError(run("--model", "resnet_micro", "--num-classes", "0"), 1, "--num-classes must be >= 1");
         assertOneLineError(run("--model", "resnet_micro", "--steps", "0"), 1, "--steps must be >= 1");
         assertOneLineError(run("--model", "resnet_micro", "--warmup", "-1"), 1, "--warmup must be >= 0");
+        assertOneLineError(run("--model", "resnet_micro", "--warmup", "5", "--max-warmup", "4"), 1, "--max-warmup must be >= --warmup (5), got 4");
         assertOneLineError(run("--model", "resnet_micro", "--threads", "0"), 1, "--threads must be >= 1");
         assertOneLineError(run("--model", "resnet_micro", "--steps", "3", "--duration", "2"), 1, "not both");
         assertOneLineError(run("--model", "resnet_micro", "--bench", "eval"), 1, "--bench must be train, inference or both");

@@ -24,9 +24,12 @@ public final class BenchServer {
         this.out = out;
     }
 
-    /** Answers commands until quit or the end of the input; returns the exit code (1 after a bad command). */
-    public int serve() throws IOException {
-        answer("ready");
+    /**
+     * Says "ready" followed by warmup (what the warm-up did, for the driver's log), then answers
+     * commands until quit or the end of the input; returns the exit code (1 after a bad command).
+     */
+    public int serve(String warmup) throws IOException {
+        answer("ready " + warmup);
         for (String line; (line = in.readLine()) != null; ) {
             String[] w = line.trim().split("\\s+");
             switch (w[0]) {

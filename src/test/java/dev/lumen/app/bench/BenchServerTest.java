@@ -17,7 +17,7 @@ class BenchServerTest {
         var spec = new ModelBenchmark.Spec("resnet_micro", BenchMode.TRAIN, 2, 32, 3, 10, Amp.OFF, Device.CPU);
         StringWriter out = new StringWriter();
         try (ModelBenchmark b = new ModelBenchmark(spec)) {
-            int code = new BenchServer(b, new BufferedReader(new StringReader(input)), new PrintWriter(out)).serve();
+            int code = new BenchServer(b, new BufferedReader(new StringReader(input)), new PrintWriter(out)).serve("2 warm-up steps");
             assertEquals(expectedCode, code, out.toString());
         }
         return out.toString().lines().toList();
@@ -27,7 +27,7 @@ class BenchServerTest {
     void answersStepsAndMemoryInTurns() throws Exception {
         List<String> lines = serve("steps 2\nmemory\nsteps 1\nquit\nsteps 5\n", 0);
         assertEquals(4, lines.size(), lines.toString());
-        assertEquals("ready", lines.get(0));
+        assertEquals("ready 2 warm-up steps", lines.get(0), "ready, then what the warm-up did");
         String[] times = lines.get(1).split(" ");
         assertEquals("times", times[0]);
         assertEquals(3, times.length, lines.get(1));
