@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.lumen.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
-/** Keeps GeluCpuBench and ElementwiseCpuBench from rotting: one invocation of every benchmark, set up and torn down as JMH would, with a check of what it computed. */
+/** Keeps GeluCpuBench, UnaryCpuBench and ElementwiseCpuBench from rotting: one invocation of every benchmark, set up and torn down as JMH would, with a check of what it computed. */
 class ElementwiseCpuBenchSmokeTest {
     private static void allFinite(Tensor t, String what) {
         for (float v : t.toFloats()) assertTrue(Float.isFinite(v), what + " gave " + v);
@@ -16,6 +16,21 @@ class ElementwiseCpuBenchSmokeTest {
     void geluBenchmarksRunForBothForms() {
         for (String op : new String[] {"GELU", "GELU_TANH"}) {
             GeluCpuBench b = new GeluCpuBench();
+            b.unary = op;
+            b.setup();
+            try {
+                allFinite(b.unaryForward(), op + " forward");
+                allFinite(b.unaryDerivative(), op + " derivative");
+            } finally {
+                b.tearDown();
+            }
+        }
+    }
+
+    @Test
+    void unaryBenchmarksRunForEveryOp() {
+        for (String op : new String[] {"TANH", "SOFTPLUS", "LOG", "SILU", "SIGMOID"}) {
+            UnaryCpuBench b = new UnaryCpuBench();
             b.unary = op;
             b.setup();
             try {

@@ -216,7 +216,7 @@ final class CpuElementwise implements ElementwiseKernels {
     static {
         FORWARD[Unary.NEG.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.neg(ld(x, xi + i), p0, p1)); };
         FORWARD[Unary.EXP.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.exp(ld(x, xi + i), p0, p1)); };
-        FORWARD[Unary.LOG.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.log(ld(x, xi + i), p0, p1)); };
+        FORWARD[Unary.LOG.ordinal()] = (p0, p1, x, xi, o, oi, up) -> logRow(x, xi, o, oi, up);
         FORWARD[Unary.SQRT.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.sqrt(ld(x, xi + i), p0, p1)); };
         FORWARD[Unary.RSQRT.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.rsqrt(ld(x, xi + i), p0, p1)); };
         FORWARD[Unary.ABS.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.abs(ld(x, xi + i), p0, p1)); };
@@ -229,8 +229,8 @@ final class CpuElementwise implements ElementwiseKernels {
         FORWARD[Unary.GELU_TANH.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.geluTanh(ld(x, xi + i), p0, p1)); };
         FORWARD[Unary.SILU.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.silu(ld(x, xi + i), p0, p1)); };
         FORWARD[Unary.SIGMOID.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.sigmoid(ld(x, xi + i), p0, p1)); };
-        FORWARD[Unary.TANH.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.tanh(ld(x, xi + i), p0, p1)); };
-        FORWARD[Unary.SOFTPLUS.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.softplus(ld(x, xi + i), p0, p1)); };
+        FORWARD[Unary.TANH.ordinal()] = (p0, p1, x, xi, o, oi, up) -> tanhRow(x, xi, o, oi, up);
+        FORWARD[Unary.SOFTPLUS.ordinal()] = (p0, p1, x, xi, o, oi, up) -> softplusRow(p0, p1, x, xi, o, oi, up);
         FORWARD[Unary.LEAKY_RELU.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.leakyRelu(ld(x, xi + i), p0, p1)); };
         FORWARD[Unary.HARD_SIGMOID.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.hardSigmoid(ld(x, xi + i), p0, p1)); };
         FORWARD[Unary.HARD_SWISH.ordinal()] = (p0, p1, x, xi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, UnaryMath.hardSwish(ld(x, xi + i), p0, p1)); };
@@ -249,55 +249,97 @@ final class CpuElementwise implements ElementwiseKernels {
         BACKWARD[Unary.GELU_TANH.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> geluTanhGradRow(x, xi, g, gi, o, oi, up);
         BACKWARD[Unary.SILU.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.siluGrad(ld(x, xi + i), p0, p1))); };
         BACKWARD[Unary.SIGMOID.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.sigmoidGrad(ld(x, xi + i), p0, p1))); };
-        BACKWARD[Unary.TANH.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.tanhGrad(ld(x, xi + i), p0, p1))); };
-        BACKWARD[Unary.SOFTPLUS.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.softplusGrad(ld(x, xi + i), p0, p1))); };
+        BACKWARD[Unary.TANH.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> tanhGradRow(x, xi, g, gi, o, oi, up);
+        BACKWARD[Unary.SOFTPLUS.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> softplusGradRow(p0, p1, x, xi, g, gi, o, oi, up);
         BACKWARD[Unary.LEAKY_RELU.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.leakyReluGrad(ld(x, xi + i), p0, p1))); };
         BACKWARD[Unary.HARD_SIGMOID.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.hardSigmoidGrad(ld(x, xi + i), p0, p1))); };
         BACKWARD[Unary.HARD_SWISH.ordinal()] = (p0, p1, x, xi, g, gi, o, oi, up) -> { for (int i = 0; i < up; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.hardSwishGrad(ld(x, xi + i), p0, p1))); };
     }
 
-    /** Elements per block of GELU's two loops: e^{-x^2/2} of a block stays in L1 between them. */
-    private static final int GELU_BLOCK = 512;
-
     /*
-     * GELU over a unit-stride row: per block, e^{-x^2/2} into a small array, then the rest. Each
-     * loop is a method of its own, so that C2 compiles it apart when the caller's budget is spent;
-     * only segments, offsets and arrays cross those calls, never vectors (see UnaryMath.geluGaussian).
+     * Ops whose math is too big for one loop that C2 compiles with everything inlined (GELU, the
+     * tanh form's derivative, tanh, softplus, log) run in two stages per block of a row: the op's
+     * exp (log: its reduction and polynomial) into a small array, then the rest. Each stage is a
+     * static method of its own, so that C2 compiles it apart when a caller's budget is spent;
+     * only segments, offsets and arrays cross those calls, never vectors (which C2 would box:
+     * 7-29 MB of garbage per [8, 48, 56, 56] call before). Each op has its own row method
+     * calling its stages directly: one row method taking the stages as lambdas left GELU's
+     * forward boxed in 1 run of 3 (its stages' inlining then depended on compile order).
      */
+
+    /** Elements per block: a block's first stage stays in L1 for its second. */
+    private static final int BLOCK = 512;
+
     private static void geluRow(MemorySegment x, long xi, MemorySegment o, long oi, int up) {
-        float[] e = new float[Math.min(up, GELU_BLOCK)];
-        for (int blk = 0; blk < up; blk += GELU_BLOCK) {
-            int n = Math.min(GELU_BLOCK, up - blk);
+        float[] e = new float[Math.min(up, BLOCK)];
+        for (int blk = 0; blk < up; blk += BLOCK) {
+            int n = Math.min(BLOCK, up - blk);
             geluGaussians(x, xi + blk, e, n);
             geluFromGaussians(x, xi + blk, e, o, oi + blk, n);
         }
     }
 
     private static void geluGradRow(MemorySegment x, long xi, MemorySegment g, long gi, MemorySegment o, long oi, int up) {
-        float[] e = new float[Math.min(up, GELU_BLOCK)];
-        for (int blk = 0; blk < up; blk += GELU_BLOCK) {
-            int n = Math.min(GELU_BLOCK, up - blk);
+        float[] e = new float[Math.min(up, BLOCK)];
+        for (int blk = 0; blk < up; blk += BLOCK) {
+            int n = Math.min(BLOCK, up - blk);
             geluGaussians(x, xi + blk, e, n);
             geluGradFromGaussians(x, xi + blk, e, g, gi + blk, o, oi + blk, n);
         }
     }
 
     private static void geluTanhGradRow(MemorySegment x, long xi, MemorySegment g, long gi, MemorySegment o, long oi, int up) {
-        float[] e = new float[Math.min(up, GELU_BLOCK)];
-        for (int blk = 0; blk < up; blk += GELU_BLOCK) {
-            int n = Math.min(GELU_BLOCK, up - blk);
+        float[] e = new float[Math.min(up, BLOCK)];
+        for (int blk = 0; blk < up; blk += BLOCK) {
+            int n = Math.min(BLOCK, up - blk);
             geluTanhGradExps(x, xi + blk, e, n);
             geluTanhGradFromExps(x, xi + blk, e, g, gi + blk, o, oi + blk, n);
         }
     }
 
-    private static void geluTanhGradExps(MemorySegment x, long xi, float[] e, int n) {
-        for (int i = 0; i < n; i += L) UnaryMath.geluTanhGradExp(ld(x, xi + i)).intoArray(e, i);
+    private static void tanhRow(MemorySegment x, long xi, MemorySegment o, long oi, int up) {
+        float[] e = new float[Math.min(up, BLOCK)];
+        for (int blk = 0; blk < up; blk += BLOCK) {
+            int n = Math.min(BLOCK, up - blk);
+            tanhExps(x, xi + blk, e, n);
+            tanhFromExps(x, xi + blk, e, o, oi + blk, n);
+        }
     }
 
-    private static void geluTanhGradFromExps(MemorySegment x, long xi, float[] e, MemorySegment g, long gi, MemorySegment o, long oi, int n) {
-        for (int i = 0; i < n; i += L) {
-            st(o, oi + i, ld(g, gi + i).mul(UnaryMath.geluTanhGradFromExp(ld(x, xi + i), FloatVector.fromArray(S, e, i))));
+    private static void tanhGradRow(MemorySegment x, long xi, MemorySegment g, long gi, MemorySegment o, long oi, int up) {
+        float[] e = new float[Math.min(up, BLOCK)];
+        for (int blk = 0; blk < up; blk += BLOCK) {
+            int n = Math.min(BLOCK, up - blk);
+            tanhExps(x, xi + blk, e, n);
+            tanhGradFromExps(x, xi + blk, e, g, gi + blk, o, oi + blk, n);
+        }
+    }
+
+    private static void softplusRow(float beta, float threshold, MemorySegment x, long xi, MemorySegment o, long oi, int up) {
+        float[] e = new float[Math.min(up, BLOCK)];
+        for (int blk = 0; blk < up; blk += BLOCK) {
+            int n = Math.min(BLOCK, up - blk);
+            softplusExps(x, xi + blk, e, n, beta);
+            softplusFromExps(x, xi + blk, e, o, oi + blk, n, beta, threshold);
+        }
+    }
+
+    private static void softplusGradRow(float beta, float threshold, MemorySegment x, long xi, MemorySegment g, long gi, MemorySegment o, long oi,
+                                        int up) {
+        float[] e = new float[Math.min(up, BLOCK)];
+        for (int blk = 0; blk < up; blk += BLOCK) {
+            int n = Math.min(BLOCK, up - blk);
+            softplusExps(x, xi + blk, e, n, beta);
+            softplusGradFromExps(x, xi + blk, e, g, gi + blk, o, oi + blk, n, beta, threshold);
+        }
+    }
+
+    private static void logRow(MemorySegment x, long xi, MemorySegment o, long oi, int up) {
+        float[] e = new float[Math.min(up, BLOCK)];
+        for (int blk = 0; blk < up; blk += BLOCK) {
+            int n = Math.min(BLOCK, up - blk);
+            logsOfPositive(x, xi + blk, e, n);
+            logSpecialCases(x, xi + blk, e, o, oi + blk, n);
         }
     }
 
@@ -313,6 +355,51 @@ final class CpuElementwise implements ElementwiseKernels {
         for (int i = 0; i < n; i += L) {
             st(o, oi + i, ld(g, gi + i).mul(UnaryMath.geluGradFromGaussian(ld(x, xi + i), FloatVector.fromArray(S, e, i))));
         }
+    }
+
+    private static void geluTanhGradExps(MemorySegment x, long xi, float[] e, int n) {
+        for (int i = 0; i < n; i += L) UnaryMath.geluTanhGradExp(ld(x, xi + i)).intoArray(e, i);
+    }
+
+    private static void geluTanhGradFromExps(MemorySegment x, long xi, float[] e, MemorySegment g, long gi, MemorySegment o, long oi, int n) {
+        for (int i = 0; i < n; i += L) {
+            st(o, oi + i, ld(g, gi + i).mul(UnaryMath.geluTanhGradFromExp(ld(x, xi + i), FloatVector.fromArray(S, e, i))));
+        }
+    }
+
+    private static void tanhExps(MemorySegment x, long xi, float[] e, int n) {
+        for (int i = 0; i < n; i += L) VecMath.tanhExp(ld(x, xi + i)).intoArray(e, i);
+    }
+
+    private static void tanhFromExps(MemorySegment x, long xi, float[] e, MemorySegment o, long oi, int n) {
+        for (int i = 0; i < n; i += L) st(o, oi + i, VecMath.tanhFromExp(ld(x, xi + i), FloatVector.fromArray(S, e, i)));
+    }
+
+    private static void tanhGradFromExps(MemorySegment x, long xi, float[] e, MemorySegment g, long gi, MemorySegment o, long oi, int n) {
+        for (int i = 0; i < n; i += L) st(o, oi + i, ld(g, gi + i).mul(UnaryMath.tanhGradFromExp(ld(x, xi + i), FloatVector.fromArray(S, e, i))));
+    }
+
+    private static void softplusExps(MemorySegment x, long xi, float[] e, int n, float beta) {
+        for (int i = 0; i < n; i += L) UnaryMath.softplusExp(ld(x, xi + i), beta).intoArray(e, i);
+    }
+
+    private static void softplusFromExps(MemorySegment x, long xi, float[] e, MemorySegment o, long oi, int n, float beta, float threshold) {
+        for (int i = 0; i < n; i += L) st(o, oi + i, UnaryMath.softplusFromExp(ld(x, xi + i), FloatVector.fromArray(S, e, i), beta, threshold));
+    }
+
+    private static void softplusGradFromExps(MemorySegment x, long xi, float[] e, MemorySegment g, long gi, MemorySegment o, long oi, int n,
+                                             float beta, float threshold) {
+        for (int i = 0; i < n; i += L) {
+            st(o, oi + i, ld(g, gi + i).mul(UnaryMath.softplusGradFromExp(ld(x, xi + i), FloatVector.fromArray(S, e, i), beta, threshold)));
+        }
+    }
+
+    private static void logsOfPositive(MemorySegment x, long xi, float[] e, int n) {
+        for (int i = 0; i < n; i += L) VecMath.logOfPositive(ld(x, xi + i)).intoArray(e, i);
+    }
+
+    private static void logSpecialCases(MemorySegment x, long xi, float[] e, MemorySegment o, long oi, int n) {
+        for (int i = 0; i < n; i += L) st(o, oi + i, VecMath.logSpecialCases(ld(x, xi + i), FloatVector.fromArray(S, e, i)));
     }
 
     // ------------------------------------------------------------------ comparison and selection

@@ -187,21 +187,31 @@ final class UnaryMath {
         return s.mul(x.mul(s.neg().add(1f)).add(1f));
     }
 
-    private static FloatVector tanhGrad(FloatVector x) {
-        FloatVector t = VecMath.tanh(x);
+    private static FloatVector tanhGrad(FloatVector x) { return tanhGradFromExp(x, VecMath.tanhExp(x)); }
+
+    /** 1 - tanh^2 x given e = VecMath.tanhExp(x). */
+    static FloatVector tanhGradFromExp(FloatVector x, FloatVector e) {
+        FloatVector t = VecMath.tanhFromExp(x, e);
         return t.mul(t).neg().add(1f);
     }
 
-    static FloatVector softplus(FloatVector x, float beta, float threshold) {
-        FloatVector bx = x.mul(beta);
-        FloatVector soft = VecMath.log1p(VecMath.exp(bx)).div(beta);
-        return soft.blend(x, bx.compare(GT, threshold));
-    }
+    static FloatVector softplus(FloatVector x, float beta, float threshold) { return softplusFromExp(x, softplusExp(x, beta), beta, threshold); }
 
     static FloatVector softplusGrad(FloatVector x, float beta, float threshold) {
-        FloatVector bx = x.mul(beta);
-        FloatVector z = VecMath.exp(bx);
-        return z.div(z.add(1f)).blend(1f, bx.compare(GT, threshold));
+        return softplusGradFromExp(x, softplusExp(x, beta), beta, threshold);
+    }
+
+    /** e^{beta x}, softplus's one exp (a stage of its own in row loops, as GELU's). */
+    static FloatVector softplusExp(FloatVector x, float beta) { return VecMath.exp(x.mul(beta)); }
+
+    /** log(1 + e) / beta, or x where beta x passes the threshold, given e = softplusExp(x, beta). */
+    static FloatVector softplusFromExp(FloatVector x, FloatVector e, float beta, float threshold) {
+        return VecMath.log1p(e).div(beta).blend(x, x.mul(beta).compare(GT, threshold));
+    }
+
+    /** e / (1 + e), or 1 where beta x passes the threshold, given e = softplusExp(x, beta). */
+    static FloatVector softplusGradFromExp(FloatVector x, FloatVector e, float beta, float threshold) {
+        return e.div(e.add(1f)).blend(1f, x.mul(beta).compare(GT, threshold));
     }
 
     private static FloatVector hardSwishGrad(FloatVector x) {

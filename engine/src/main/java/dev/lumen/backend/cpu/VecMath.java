@@ -62,8 +62,15 @@ final class VecMath {
             Q3 = Vec.of(-1.2420140846e-1f), Q4 = Vec.of(1.4249322787e-1f), Q5 = Vec.of(-1.6668057665e-1f),
             Q6 = Vec.of(2.0000714765e-1f), Q7 = Vec.of(-2.4999993993e-1f), Q8 = Vec.of(3.3333331174e-1f);
 
-    /** Natural log; -inf at 0, NaN below 0, +inf at +inf. */
-    static FloatVector log(FloatVector x) {
+    /**
+     * Natural log; -inf at 0, NaN below 0, +inf at +inf. Two parts, each under C2's inlining
+     * size (325 bytes of bytecode; the whole was 363): a caller's loop that cannot inline a
+     * callee passes and gets its vectors boxed.
+     */
+    static FloatVector log(FloatVector x) { return logSpecialCases(x, logOfPositive(x)); }
+
+    /** log x for finite x > 0, subnormals included. */
+    static FloatVector logOfPositive(FloatVector x) {
         VectorMask<Float> sub = x.compare(VectorOperators.LT, MIN_NORMAL);
         FloatVector xs = x.blend(x.mul(TWO_23), sub);
         IntVector bits = xs.reinterpretAsInts();
@@ -80,7 +87,11 @@ final class VecMath {
         y = ef.fma(LN2_LO, y);
         y = z.fma(HALF.neg(), y);
         FloatVector out = f.add(y);
-        out = ef.fma(LN2_HI, out);
+        return ef.fma(LN2_HI, out);
+    }
+
+    /** out where x is finite and positive; -inf at 0, +inf at +inf, NaN below 0 and at NaN. */
+    static FloatVector logSpecialCases(FloatVector x, FloatVector out) {
         out = out.blend(NEG_INF, x.compare(VectorOperators.EQ, ZERO));
         out = out.blend(INF, x.compare(VectorOperators.EQ, INF));
         out = out.blend(NAN, x.compare(VectorOperators.LT, ZERO));
@@ -103,11 +114,20 @@ final class VecMath {
     private static final FloatVector T0 = Vec.of(-5.70498872745e-3f), T1 = Vec.of(2.06390887954e-2f), T2 = Vec.of(-5.37397155531e-2f),
             T3 = Vec.of(1.33314422036e-1f), T4 = Vec.of(-3.33332819422e-1f);
 
-    static FloatVector tanh(FloatVector x) {
+    static FloatVector tanh(FloatVector x) { return tanhFromExp(x, tanhExp(x)); }
+
+    /** e^{2|x|}, tanh's one exp (a stage of its own in row loops, as GELU's; see CpuElementwise). */
+    static FloatVector tanhExp(FloatVector x) {
+        FloatVector ax = x.abs();
+        return exp(ax.add(ax));
+    }
+
+    /** tanh x given e = tanhExp(x). */
+    static FloatVector tanhFromExp(FloatVector x, FloatVector e) {
         FloatVector ax = x.abs();
         FloatVector z = x.mul(x);
         FloatVector small = T0.fma(z, T1).fma(z, T2).fma(z, T3).fma(z, T4).mul(z).fma(x, x);
-        FloatVector large = ONE.sub(TWO.div(exp(ax.add(ax)).add(ONE)));
+        FloatVector large = ONE.sub(TWO.div(e.add(ONE)));
         large = large.blend(large.neg(), x.compare(VectorOperators.LT, ZERO));
         // x itself at NaN and at zero, where the polynomial would turn -0 into +0.
         return large.blend(small, ax.compare(VectorOperators.LT, TANH_SMALL))
