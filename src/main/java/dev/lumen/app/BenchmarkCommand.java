@@ -75,7 +75,7 @@ public final class BenchmarkCommand implements Callable<Integer> {
 
     @Option(names = "--max-warmup", defaultValue = "50", paramLabel = "N",
             description = "Warm-up steps at most (default: ${DEFAULT-VALUE}): past --warmup, the warm-up goes on until two steps in a row"
-                    + " spent under 5% of their time in the JIT compiler. Equal to --warmup: exactly that many.")
+                    + " spent under 5%% of their time in the JIT compiler. Equal to --warmup: exactly that many.")
     int maxWarmup;
 
     @Option(names = "--steps", paramLabel = "N", description = "Timed steps (default: 10).")
