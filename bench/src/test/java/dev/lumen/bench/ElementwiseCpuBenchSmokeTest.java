@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lumen.tensor.Tensor;
+import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
 
 /** Keeps GeluCpuBench, UnaryCpuBench and ElementwiseCpuBench from rotting: one invocation of every benchmark, set up and torn down as JMH would, with a check of what it computed. */
@@ -12,18 +13,23 @@ class ElementwiseCpuBenchSmokeTest {
         for (float v : t.toFloats()) assertTrue(Float.isFinite(v), what + " gave " + v);
     }
 
+    /** One unary benchmark's trial: set up, both benchmarks once with finite results, torn down. */
+    private static void trial(String op, Runnable setup, Supplier<Tensor> forward, Supplier<Tensor> derivative, Runnable tearDown) {
+        setup.run();
+        try {
+            allFinite(forward.get(), op + " forward");
+            allFinite(derivative.get(), op + " derivative");
+        } finally {
+            tearDown.run();
+        }
+    }
+
     @Test
     void geluBenchmarksRunForBothForms() {
         for (String op : new String[] {"GELU", "GELU_TANH"}) {
             GeluCpuBench b = new GeluCpuBench();
             b.unary = op;
-            b.setup();
-            try {
-                allFinite(b.unaryForward(), op + " forward");
-                allFinite(b.unaryDerivative(), op + " derivative");
-            } finally {
-                b.tearDown();
-            }
+            trial(op, b::setup, b::unaryForward, b::unaryDerivative, b::tearDown);
         }
     }
 
@@ -32,13 +38,7 @@ class ElementwiseCpuBenchSmokeTest {
         for (String op : new String[] {"TANH", "SOFTPLUS", "LOG", "SILU", "SIGMOID"}) {
             UnaryCpuBench b = new UnaryCpuBench();
             b.unary = op;
-            b.setup();
-            try {
-                allFinite(b.unaryForward(), op + " forward");
-                allFinite(b.unaryDerivative(), op + " derivative");
-            } finally {
-                b.tearDown();
-            }
+            trial(op, b::setup, b::unaryForward, b::unaryDerivative, b::tearDown);
         }
     }
 

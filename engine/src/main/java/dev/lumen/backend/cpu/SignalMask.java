@@ -29,8 +29,13 @@ final class SignalMask implements AutoCloseable {
     private static final MethodHandle PTHREAD_SIGMASK;
     /** Every signal but the faults; glibc's sigfillset already leaves out its own internal ones. */
     private static final MemorySegment ASYNCHRONOUS;
-    /** The mask each thread had before {@link #blockAsynchronous}, one buffer per thread. */
-    private static final ThreadLocal<MemorySegment> SAVED = ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(SIGSET_BYTES, 8));
+    /** Per thread: the mask it had before its outermost block, and how many blocks are open. */
+    private static final class ThreadState {
+        final MemorySegment saved = Arena.ofAuto().allocate(SIGSET_BYTES, 8);
+        int depth;
+    }
+
+    private static final ThreadLocal<ThreadState> STATE = ThreadLocal.withInitial(ThreadState::new);
 
     static {
         Linker linker = Linker.nativeLinker();
@@ -50,9 +55,10 @@ final class SignalMask implements AutoCloseable {
         }
     }
 
-    private final MemorySegment saved;
+    private final ThreadState state;
+    private boolean closed;
 
-    private SignalMask(MemorySegment saved) { this.saved = saved; }
+    private SignalMask(ThreadState state) { this.state = state; }
 
     private static MemorySegment find(java.lang.foreign.SymbolLookup libc, String name) {
         return libc.find(name).orElseThrow(() -> new IllegalStateException("libc has no symbol " + name));
@@ -62,27 +68,32 @@ final class SignalMask implements AutoCloseable {
         if (status != 0) throw new IllegalStateException(call + " failed with " + status);
     }
 
-    /** Blocks every asynchronous signal on the calling thread until {@link #close}, which restores the previous mask. */
+    /**
+     * Blocks every asynchronous signal on the calling thread until {@link #close}, which restores
+     * the previous mask. Blocks nest: only the outermost one saves and restores the mask, so an
+     * inner close leaves the signals blocked for the outer call.
+     */
     static SignalMask blockAsynchronous() {
-        MemorySegment saved = SAVED.get();
-        try {
-            check((int) PTHREAD_SIGMASK.invokeExact(SIG_BLOCK, ASYNCHRONOUS, saved), "pthread_sigmask(SIG_BLOCK)");
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable e) {
-            throw new IllegalStateException("pthread_sigmask: " + e, e);
-        }
-        return new SignalMask(saved);
+        ThreadState state = STATE.get();
+        if (state.depth == 0) setMask(SIG_BLOCK, ASYNCHRONOUS, state.saved, "pthread_sigmask(SIG_BLOCK)");
+        state.depth++;
+        return new SignalMask(state);
     }
 
     @Override
     public void close() {
+        if (closed) return;
+        closed = true;
+        if (--state.depth == 0) setMask(SIG_SETMASK, state.saved, MemorySegment.NULL, "pthread_sigmask(SIG_SETMASK)");
+    }
+
+    private static void setMask(int how, MemorySegment set, MemorySegment old, String call) {
         try {
-            check((int) PTHREAD_SIGMASK.invokeExact(SIG_SETMASK, saved, MemorySegment.NULL), "pthread_sigmask(SIG_SETMASK)");
+            check((int) PTHREAD_SIGMASK.invokeExact(how, set, old), call);
         } catch (RuntimeException | Error e) {
             throw e;
         } catch (Throwable e) {
-            throw new IllegalStateException("pthread_sigmask: " + e, e);
+            throw new IllegalStateException(call + ": " + e, e);
         }
     }
 }
