@@ -44,7 +44,7 @@ class GeluMathTest {
             xs[k++] = -v;
         }
         // Through the CPU kernel's rows (C2 compiles their loops within the first call; a lane at a
-        // time through UnaryMath would run interpreted for seconds). GeluKernelTest checks that the
+        // time through UnaryMath would run interpreted for seconds). StagedUnaryKernelTest checks that the
         // rows' lanes are bit-identical to UnaryMath's formulas.
         float[] out;
         try (Tensor x = Tensor.fromFloats(xs, xs.length);
