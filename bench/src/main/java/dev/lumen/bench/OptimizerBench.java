@@ -4,7 +4,12 @@ import dev.lumen.memory.Scope;
 import dev.lumen.models.ModelRegistry;
 import dev.lumen.optim.AdamW;
 import dev.lumen.optim.GradClip;
+import dev.lumen.optim.Lamb;
+import dev.lumen.optim.Lars;
+import dev.lumen.optim.NAdam;
 import dev.lumen.optim.Optimizer;
+import dev.lumen.optim.ParamGroup;
+import dev.lumen.optim.RAdam;
 import dev.lumen.optim.SGD;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Generator;
@@ -26,8 +31,9 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * One optimizer step over resnet50's 161 parameter tensors (25.6M F32 elements, random
- * gradients) on the CPU, as the training loop runs it: AdamW and SGD with momentum (each one
- * multi-tensor pass), and the 2-norm gradient clip before it.
+ * gradients) on the CPU, as the training loop runs it: AdamW, SGD with momentum, NAdam and RAdam
+ * (each one multi-tensor pass), LAMB (its global clip, then norms and update) and LARS (norms,
+ * then update), all with weight decay; and the 2-norm gradient clip before them.
  */
 @State(org.openjdk.jmh.annotations.Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -36,7 +42,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector"})
 public class OptimizerBench {
-    @Param({"adamw", "sgd"})
+    @Param({"adamw", "sgd", "nadam", "radam", "lamb", "lars"})
     public String optimizer;
 
     private List<Tensor> params;
@@ -53,7 +59,16 @@ public class OptimizerBench {
                 params.add(fresh);
             }
         }
-        opt = optimizer.equals("adamw") ? new AdamW(params, 1e-3, 0.05) : new SGD(params, 0.1, 0.9, 1e-4, false);
+        List<ParamGroup> groups = List.of(ParamGroup.of(params).set("weight_decay", 0.05));
+        opt = switch (optimizer) {
+            case "adamw" -> new AdamW(params, 1e-3, 0.05);
+            case "sgd" -> new SGD(params, 0.1, 0.9, 1e-4, false);
+            case "nadam" -> new NAdam(groups, NAdam.defaults(1e-3, 0.9, 0.999, 1e-8, 0.05));
+            case "radam" -> new RAdam(groups, RAdam.defaults(1e-3, 0.9, 0.999, 1e-8, 0.05));
+            case "lamb" -> new Lamb(groups, Lamb.defaults(1e-3, 0.9, 0.999, 1e-6, 0.05), 1.0);
+            case "lars" -> new Lars(groups, Lars.defaults(0.1, 0.9, 0.05, false, 1e-8));
+            default -> throw new IllegalArgumentException("OptimizerBench: no optimizer " + optimizer);
+        };
     }
 
     @Benchmark

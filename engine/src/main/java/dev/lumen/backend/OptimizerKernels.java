@@ -1,15 +1,16 @@
 package dev.lumen.backend;
 
 import dev.lumen.memory.Scope;
+import dev.lumen.ops.Elementwise;
 import dev.lumen.tensor.Tensor;
 import java.util.List;
 
 /**
- * Fused in-place optimizer updates (SGD, Adam, AdamW, RMSprop, RMSpropTF, AdaBelief), one
- * parameter or a list per call, and the small in-place maps around them (gradient norms and
- * clipping, EMA of weights). All tensors
- * of one call have the parameter's shape and dtype (F32 or F64). The formulas and their order
- * are torch.optim's (PyTorch 1.13, single-tensor path), so trajectories match PyTorch.
+ * Fused in-place optimizer updates (SGD, Adam, AdamW, RMSprop, RMSpropTF, AdaBelief, NAdam,
+ * RAdam, LAMB, LARS), one parameter or a list per call, and the small in-place maps around them
+ * (gradient norms and clipping, EMA of weights). All tensors of one call have the parameter's
+ * shape and dtype (F32 or F64). The formulas and their order are torch.optim's (PyTorch 1.13,
+ * single-tensor path) and timm's, so trajectories match PyTorch.
  */
 public interface OptimizerKernels {
     /**
@@ -146,6 +147,162 @@ public interface OptimizerKernels {
         }
     }
 
+    /**
+     * torch.optim.NAdam for every parameter of a list, each at its own step (steps[i], from 1)
+     * with muProducts[i] = mu_1 * ... * mu_step (see {@link NAdamStep}). In tensor ops, per
+     * parameter, with s = NAdamStep.of(...):
+     * <pre>
+     * g = weightDecay != 0 ? grad + param * weightDecay : grad
+     * expAvg = expAvg + (g - expAvg) * (1 - beta1)
+     * expAvgSq = expAvgSq * beta2 + g * g * (1 - beta2)
+     * denom = sqrt(expAvgSq / s.bc2) + eps
+     * param = param + g / denom * s.gradCoef + expAvg / denom * s.avgCoef
+     * </pre>
+     * This default runs those ops one parameter at a time, on any backend; a backend overrides
+     * it with one pass of the same arithmetic.
+     */
+    default void nadamMulti(List<Tensor> params, List<Tensor> grads, List<Tensor> expAvgs, List<Tensor> expAvgSqs, double lr, double beta1,
+                            double beta2, double eps, double weightDecay, double momentumDecay, long[] steps, double[] muProducts) {
+        int n = params.size();
+        requireLengths("nadam", n, grads.size(), expAvgs.size(), expAvgSqs.size(), steps.length, muProducts.length);
+        for (int i = 0; i < n; i++) {
+            NAdamStep s = NAdamStep.of(lr, beta1, beta2, momentumDecay, steps[i], muProducts[i]);
+            if (params.get(i).numel() == 0) continue; // nothing to update (and the CPU's copy rejects [k, 0] shapes)
+            try (Scope scope = Scope.open()) {
+                Tensor p = params.get(i), m = expAvgs.get(i), v = expAvgSqs.get(i);
+                Tensor g = weightDecay != 0 ? grads.get(i).add(p.mul(weightDecay)) : grads.get(i);
+                m.backend().copy(m.add(g.sub(m).mul(1 - beta1)), m);
+                v.backend().copy(v.mul(beta2).add(g.mul(g).mul(1 - beta2)), v);
+                Tensor denom = v.div(s.bc2()).sqrt().add(eps);
+                Tensor next = p.add(g.div(denom).mul(s.gradCoef()));
+                p.backend().copy(next.add(m.div(denom).mul(s.avgCoef())), p);
+            }
+        }
+    }
+
+    /**
+     * torch.optim.RAdam for every parameter of a list, each at its own step (steps[i], from 1).
+     * In tensor ops, per parameter, with s = RAdamStep.of(beta1, beta2, step):
+     * <pre>
+     * g = weightDecay != 0 ? grad + param * weightDecay : grad
+     * expAvg = expAvg + (g - expAvg) * (1 - beta1)
+     * expAvgSq = expAvgSq * beta2 + g * g * (1 - beta2)
+     * c = expAvg / s.bc1
+     * s.rectified: param = param - c * lr * ((sqrt(expAvgSq) + eps)^-1 * sqrt(s.bc2)) * s.rect
+     * else:        param = param - c * lr
+     * </pre>
+     * This default runs those ops one parameter at a time, on any backend; a backend overrides
+     * it with one pass of the same arithmetic.
+     */
+    default void radamMulti(List<Tensor> params, List<Tensor> grads, List<Tensor> expAvgs, List<Tensor> expAvgSqs, double lr, double beta1,
+                            double beta2, double eps, double weightDecay, long[] steps) {
+        int n = params.size();
+        requireLengths("radam", n, grads.size(), expAvgs.size(), expAvgSqs.size(), steps.length);
+        for (int i = 0; i < n; i++) {
+            RAdamStep s = RAdamStep.of(beta1, beta2, steps[i]);
+            if (params.get(i).numel() == 0) continue; // nothing to update (and the CPU's copy rejects [k, 0] shapes)
+            try (Scope scope = Scope.open()) {
+                Tensor p = params.get(i), m = expAvgs.get(i), v = expAvgSqs.get(i);
+                Tensor g = weightDecay != 0 ? grads.get(i).add(p.mul(weightDecay)) : grads.get(i);
+                m.backend().copy(m.add(g.sub(m).mul(1 - beta1)), m);
+                v.backend().copy(v.mul(beta2).add(g.mul(g).mul(1 - beta2)), v);
+                Tensor corrected = m.div(s.bc1());
+                if (s.rectified()) {
+                    Tensor adaptive = v.sqrt().add(eps).pow(-1).mul(Math.sqrt(s.bc2()));
+                    p.backend().copy(p.sub(corrected.mul(lr).mul(adaptive).mul(s.rect())), p);
+                } else {
+                    p.backend().copy(p.sub(corrected.mul(lr)), p);
+                }
+            }
+        }
+    }
+
+    /**
+     * timm's Lamb update (after its global gradient clip, which the optimizer applies) for every
+     * parameter of a list, each at its own step (steps[i], from 1). In tensor ops, per parameter:
+     * <pre>
+     * expAvg = expAvg * beta1 + grad * (1 - beta1)
+     * expAvgSq = expAvgSq * beta2 + grad * grad * (1 - beta2)
+     * u = expAvg / (1 - beta1^step) / (sqrt(expAvgSq) / sqrt(1 - beta2^step) + eps)
+     * weightDecay != 0: u = (u + param * weightDecay) * trust, trust = ||param|| / ||u|| (1 when either is 0)
+     * param = param - u * lr
+     * </pre>
+     * This default runs those ops one parameter at a time, the trust ratio on the device; a
+     * backend overrides it with two passes of the same arithmetic (norms, then the update), whose
+     * norms may sum in another order.
+     */
+    default void lambMulti(List<Tensor> params, List<Tensor> grads, List<Tensor> expAvgs, List<Tensor> expAvgSqs, double lr, double beta1,
+                           double beta2, double eps, double weightDecay, long[] steps) {
+        int n = params.size();
+        requireLengths("lamb", n, grads.size(), expAvgs.size(), expAvgSqs.size(), steps.length);
+        for (int i = 0; i < n; i++) {
+            if (steps[i] < 1) throw new IllegalArgumentException("lamb: step counts from 1, got " + steps[i]);
+            if (params.get(i).numel() == 0) continue; // nothing to update (and the CPU's copy rejects [k, 0] shapes)
+            try (Scope scope = Scope.open()) {
+                Tensor p = params.get(i), grad = grads.get(i), m = expAvgs.get(i), v = expAvgSqs.get(i);
+                m.backend().copy(m.mul(beta1).add(grad.mul(1 - beta1)), m);
+                v.backend().copy(v.mul(beta2).add(grad.mul(grad).mul(1 - beta2)), v);
+                Tensor denom = v.sqrt().div(Math.sqrt(1 - Math.pow(beta2, steps[i]))).add(eps);
+                Tensor update = m.div(1 - Math.pow(beta1, steps[i])).div(denom);
+                if (weightDecay != 0) {
+                    update = update.add(p.mul(weightDecay));
+                    Tensor w = norm(p), u = norm(update);
+                    update = update.mul(trustRatio(w, u, w, u));
+                }
+                p.backend().copy(p.sub(update.mul(lr)), p);
+            }
+        }
+    }
+
+    /**
+     * timm's Lars for every parameter of a list, one hyper-parameter set, a first-step flag per
+     * parameter (torch starts the momentum buffer at the first direction). In tensor ops, per
+     * parameter:
+     * <pre>
+     * d = grad
+     * weightDecay != 0: d = (d + param * weightDecay) * trust,
+     *     trust = trustCoeff * ||param|| / (||grad|| + weightDecay * ||param|| + eps) (1 when either norm is 0)
+     * momentum != 0: buf = initBuffer ? d : buf * momentum + d * (1 - dampening)
+     *                d = nesterov ? d + buf * momentum : buf
+     * param = param - d * lr
+     * </pre>
+     * momentumBuffers is null when momentum is 0. This default runs those ops one parameter at a
+     * time, the trust ratio on the device; a backend overrides it with two passes of the same
+     * arithmetic (norms, then the update), whose norms may sum in another order.
+     */
+    default void larsMulti(List<Tensor> params, List<Tensor> grads, List<Tensor> momentumBuffers, double lr, double momentum,
+                           double dampening, double weightDecay, boolean nesterov, double trustCoeff, double eps, boolean[] initBuffers) {
+        int n = params.size();
+        requireLengths("lars", n, grads.size(), momentumBuffers == null ? n : momentumBuffers.size(), initBuffers.length);
+        if (momentum != 0 && momentumBuffers == null) throw new IllegalArgumentException("lars: momentum " + momentum + " needs momentum buffers");
+        for (int i = 0; i < n; i++) {
+            if (params.get(i).numel() == 0) continue; // nothing to update (and the CPU's copy rejects [k, 0] shapes)
+            try (Scope scope = Scope.open()) {
+                Tensor p = params.get(i), d = grads.get(i);
+                if (weightDecay != 0) {
+                    Tensor w = norm(p), gn = norm(d);
+                    Tensor trust = trustRatio(w.mul(trustCoeff), gn.add(w.mul(weightDecay)).add(eps), w, gn);
+                    d = d.add(p.mul(weightDecay)).mul(trust);
+                }
+                if (momentum != 0) {
+                    Tensor buf = momentumBuffers.get(i);
+                    buf.backend().copy(initBuffers[i] ? d : buf.mul(momentum).add(d.mul(1 - dampening)), buf);
+                    d = nesterov ? d.add(buf.mul(momentum)) : buf;
+                }
+                p.backend().copy(p.sub(d.mul(lr)), p);
+            }
+        }
+    }
+
+    /** The 2-norm of every element as a 0-d tensor on t's device, so a trust ratio needs no host read. */
+    private static Tensor norm(Tensor t) { return t.mul(t).sum().sqrt(); }
+
+    /** num / den where the norms a and b are both > 0, else 1 (LAMB's and LARS's trust ratio rule), on the device. */
+    private static Tensor trustRatio(Tensor num, Tensor den, Tensor a, Tensor b) {
+        Tensor one = a.mul(0).add(1);
+        return Elementwise.where(a.gt(0), Elementwise.where(b.gt(0), num.div(den), one), one);
+    }
+
     /** Fails unless every per-parameter list of a multi-tensor call has one entry per parameter. */
     static void requireLengths(String op, int params, int... lengths) {
         for (int len : lengths) {
@@ -178,6 +335,29 @@ public interface OptimizerKernels {
             for (Tensor g : grads) scaleInPlace(g, coef);
         }
         return total;
+    }
+
+    /**
+     * timm Lamb's global gradient clip, in place: total = the 2-norm of every element of grads
+     * (all on this backend); when total > maxNorm every gradient is divided by total / maxNorm.
+     * This default computes it with tensor ops on the device, with no host read; a backend
+     * overrides it with one pass for the norm and one for the division.
+     */
+    default void lambClipGradNorm(List<Tensor> grads, double maxNorm) {
+        if (!(maxNorm > 0)) throw new IllegalArgumentException("lamb: max_grad_norm must be > 0, got " + maxNorm);
+        if (grads.isEmpty()) return;
+        try (Scope scope = Scope.open()) {
+            Tensor sq = null;
+            for (Tensor g : grads) {
+                Tensor n = g.mul(g).sum();
+                sq = sq == null ? n : sq.add(n);
+            }
+            Tensor total = sq.sqrt(), one = total.mul(0).add(1);
+            Tensor clip = Elementwise.where(total.gt(maxNorm), total.div(maxNorm), one);
+            for (Tensor g : grads) {
+                if (g.numel() > 0) g.backend().copy(g.div(clip), g); // (the CPU's copy rejects [k, 0] shapes)
+            }
+        }
     }
 
     /** x *= factor, in place. */

@@ -15,13 +15,13 @@ import java.util.Map;
  */
 public final class AdaBelief extends Optimizer {
     public static Map<String, Object> defaults(double lr, double beta1, double beta2, double eps, double weightDecay) {
-        return CompositeOptimizer.adamFamily(lr, beta1, beta2, eps, weightDecay);
+        return OptimizerOptions.adamFamily(lr, beta1, beta2, eps, weightDecay);
     }
 
     public AdaBelief(List<ParamGroup> groups, Map<String, Object> defaults) { super("AdaBelief", groups, defaults); }
 
     @Override
-    protected void validate(ParamGroup g) { CompositeOptimizer.validateAdamFamily(name(), g); }
+    protected void validate(ParamGroup g) { OptimizerOptions.validateAdamFamily(name(), g); }
 
     @Override
     protected void update(ParamGroup g, List<Tensor> params, List<Tensor> grads, List<State> states) {

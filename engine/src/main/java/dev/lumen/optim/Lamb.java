@@ -1,9 +1,8 @@
 package dev.lumen.optim;
 
 import dev.lumen.autograd.GradMode;
-import dev.lumen.memory.Scope;
-import dev.lumen.ops.Elementwise;
 import dev.lumen.tensor.Tensor;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -12,13 +11,14 @@ import java.util.Map;
  * max(1, global grad norm / max_grad_norm); then the bias-corrected Adam direction plus L2 weight
  * decay is scaled by the trust ratio ||param|| / ||update|| (1 when either norm is 0) for the
  * groups with weight decay, and applied with lr. Options: lr, beta1, beta2, eps, weight_decay.
- * State: "exp_avg", "exp_avg_sq".
+ * State: "exp_avg", "exp_avg_sq". After the clip, a step is one multi-tensor
+ * OptimizerKernels.lambMulti call per device and dtype.
  */
-public final class Lamb extends CompositeOptimizer {
+public final class Lamb extends Optimizer {
     private final double maxGradNorm;
 
     public static Map<String, Object> defaults(double lr, double beta1, double beta2, double eps, double weightDecay) {
-        return adamFamily(lr, beta1, beta2, eps, weightDecay);
+        return OptimizerOptions.adamFamily(lr, beta1, beta2, eps, weightDecay);
     }
 
     /** maxGradNorm: the global gradient clip (timm's default 1.0); 0 turns it off. */
@@ -29,23 +29,24 @@ public final class Lamb extends CompositeOptimizer {
     }
 
     @Override
-    protected void validate(ParamGroup g) { validateAdamFamily(name(), g); }
+    protected void validate(ParamGroup g) { OptimizerOptions.validateAdamFamily(name(), g); }
 
     @Override
     public void step() {
         if (maxGradNorm > 0) {
-            // timm's global clip: grads / max(1, ||all grads|| / max_grad_norm), computed on the device
-            try (GradMode off = GradMode.noGrad(); Scope scope = Scope.open()) {
-                Tensor sq = null;
-                for (Tensor p : params()) {
-                    if (p.grad() == null) continue;
-                    Tensor n = p.grad().mul(p.grad()).sum();
-                    sq = sq == null ? n : sq.add(n);
+            List<Tensor> grads = new ArrayList<>();
+            for (Tensor p : params()) {
+                if (p.grad() == null) continue;
+                if (!grads.isEmpty() && !p.grad().device().equals(grads.get(0).device())) {
+                    throw new IllegalStateException("Lamb: the global gradient clip needs every gradient on one device, got "
+                            + grads.get(0).device() + " and " + p.grad().device());
                 }
-                if (sq != null) {
-                    Tensor total = sq.sqrt(), one = total.mul(0).add(1);
-                    Tensor clip = Elementwise.where(total.gt(maxGradNorm), total.div(maxGradNorm), one);
-                    for (Tensor p : params()) if (p.grad() != null) assign(p.grad(), p.grad().div(clip));
+                grads.add(p.grad());
+            }
+            // timm's global clip: grads / max(1, ||all grads|| / max_grad_norm)
+            if (!grads.isEmpty()) {
+                try (GradMode off = GradMode.noGrad()) {
+                    grads.get(0).backend().optimizer().lambClipGradNorm(grads, maxGradNorm);
                 }
             }
         }
@@ -53,19 +54,17 @@ public final class Lamb extends CompositeOptimizer {
     }
 
     @Override
-    protected void updateOne(ParamGroup g, Tensor p, Tensor grad, State s) {
-        double lr = g.lr(), b1 = g.getDouble("beta1"), b2 = g.getDouble("beta2"), eps = g.getDouble("eps"), wd = g.weightDecay();
-        long step = s.step();
-        Tensor m = s.getOrZeros("exp_avg", p), v = s.getOrZeros("exp_avg_sq", p);
-        assign(m, m.mul(b1).add(grad.mul(1 - b1)));
-        assign(v, v.mul(b2).add(grad.mul(grad).mul(1 - b2)));
-        Tensor denom = v.sqrt().div(Math.sqrt(1 - Math.pow(b2, step))).add(eps);
-        Tensor update = m.div(1 - Math.pow(b1, step)).div(denom);
-        if (wd != 0) {
-            update = update.add(p.mul(wd));
-            Tensor w = norm(p), u = norm(update);
-            update = update.mul(trustRatio(w, u, w, u));
+    protected void update(ParamGroup g, List<Tensor> params, List<Tensor> grads, List<State> states) {
+        int n = params.size();
+        List<Tensor> expAvgs = new ArrayList<>(n), expAvgSqs = new ArrayList<>(n);
+        long[] steps = new long[n];
+        for (int i = 0; i < n; i++) {
+            State s = states.get(i);
+            expAvgs.add(s.getOrZeros("exp_avg", params.get(i)));
+            expAvgSqs.add(s.getOrZeros("exp_avg_sq", params.get(i)));
+            steps[i] = s.step();
         }
-        assign(p, p.sub(update.mul(lr)));
+        params.get(0).backend().optimizer().lambMulti(params, grads, expAvgs, expAvgSqs, g.lr(), g.getDouble("beta1"),
+                g.getDouble("beta2"), g.getDouble("eps"), g.weightDecay(), steps);
     }
 }

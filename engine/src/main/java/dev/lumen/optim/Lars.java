@@ -1,6 +1,7 @@
 package dev.lumen.optim;
 
 import dev.lumen.tensor.Tensor;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -10,9 +11,10 @@ import java.util.Map;
  * trust ratio trust_coeff * ||p|| / (||g|| + weight_decay * ||p|| + eps) (1 when either norm is
  * 0), then torch SGD's momentum (buffer started at the first gradient, optional Nesterov).
  * Options: lr, momentum, dampening, weight_decay, nesterov, trust_coeff, eps. State:
- * "momentum_buffer" with momentum.
+ * "momentum_buffer" with momentum. A step is one multi-tensor OptimizerKernels.larsMulti call per
+ * device and dtype.
  */
-public final class Lars extends CompositeOptimizer {
+public final class Lars extends Optimizer {
     public static Map<String, Object> defaults(double lr, double momentum, double weightDecay, boolean nesterov, double eps) {
         Map<String, Object> d = new LinkedHashMap<>();
         d.put("lr", lr);
@@ -29,27 +31,26 @@ public final class Lars extends CompositeOptimizer {
 
     @Override
     protected void validate(ParamGroup g) {
-        requireNonNegative(name(), g, "lr", "momentum", "dampening", "weight_decay", "trust_coeff", "eps");
+        OptimizerOptions.requireNonNegative(name(), g, "lr", "momentum", "dampening", "weight_decay", "trust_coeff", "eps");
         if (g.getBoolean("nesterov") && (g.getDouble("momentum") <= 0 || g.getDouble("dampening") != 0)) {
             throw new IllegalArgumentException("Lars: nesterov needs momentum > 0 and dampening 0");
         }
     }
 
     @Override
-    protected void updateOne(ParamGroup g, Tensor p, Tensor grad, State s) {
-        double lr = g.lr(), momentum = g.getDouble("momentum"), wd = g.weightDecay();
-        Tensor d = grad;
-        if (wd != 0) {
-            Tensor w = norm(p), gn = norm(grad);
-            Tensor trust = trustRatio(w.mul(g.getDouble("trust_coeff")), gn.add(w.mul(wd)).add(g.getDouble("eps")), w, gn);
-            d = d.add(p.mul(wd)).mul(trust);
-        }
+    protected void update(ParamGroup g, List<Tensor> params, List<Tensor> grads, List<State> states) {
+        int n = params.size();
+        double momentum = g.getDouble("momentum");
+        List<Tensor> bufs = momentum != 0 ? new ArrayList<>(n) : null;
+        boolean[] init = new boolean[n];
         if (momentum != 0) {
-            boolean first = s.get("momentum_buffer") == null;
-            Tensor buf = s.getOrCopy("momentum_buffer", d);
-            if (!first) assign(buf, buf.mul(momentum).add(d.mul(1 - g.getDouble("dampening"))));
-            d = g.getBoolean("nesterov") ? d.add(buf.mul(momentum)) : buf;
+            for (int i = 0; i < n; i++) {
+                State s = states.get(i);
+                init[i] = s.get("momentum_buffer") == null;
+                bufs.add(s.getOrZeros("momentum_buffer", params.get(i)));
+            }
         }
-        assign(p, p.sub(d.mul(lr)));
+        params.get(0).backend().optimizer().larsMulti(params, grads, bufs, g.lr(), momentum, g.getDouble("dampening"), g.weightDecay(),
+                g.getBoolean("nesterov"), g.getDouble("trust_coeff"), g.getDouble("eps"), init);
     }
 }

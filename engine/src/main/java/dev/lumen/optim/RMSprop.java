@@ -16,7 +16,7 @@ public class RMSprop extends Optimizer {
     private final boolean tf;
 
     public static Map<String, Object> defaults(double lr, double alpha, double eps, double weightDecay, double momentum) {
-        return CompositeOptimizer.rmspropFamily(lr, alpha, eps, weightDecay, momentum);
+        return OptimizerOptions.rmspropFamily(lr, alpha, eps, weightDecay, momentum);
     }
 
     public RMSprop(List<ParamGroup> groups, Map<String, Object> defaults) { this("RMSprop", groups, defaults, false); }
@@ -28,7 +28,7 @@ public class RMSprop extends Optimizer {
     }
 
     @Override
-    protected void validate(ParamGroup g) { CompositeOptimizer.validateRmspropFamily(name(), g); }
+    protected void validate(ParamGroup g) { OptimizerOptions.validateRmspropFamily(name(), g); }
 
     @Override
     protected void update(ParamGroup g, List<Tensor> params, List<Tensor> grads, List<State> states) {

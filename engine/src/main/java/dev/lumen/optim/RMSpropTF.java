@@ -12,7 +12,7 @@ import java.util.Map;
  */
 public final class RMSpropTF extends RMSprop {
     public static Map<String, Object> defaults(double lr, double alpha, double eps, double weightDecay, double momentum) {
-        return CompositeOptimizer.rmspropFamily(lr, alpha, eps, weightDecay, momentum);
+        return OptimizerOptions.rmspropFamily(lr, alpha, eps, weightDecay, momentum);
     }
 
     public RMSpropTF(List<ParamGroup> groups, Map<String, Object> defaults) { super("RMSpropTF", groups, defaults, true); }

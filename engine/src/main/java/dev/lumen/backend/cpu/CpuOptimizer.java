@@ -1,9 +1,12 @@
 package dev.lumen.backend.cpu;
 
 import dev.lumen.backend.AdamBiasCorrection;
+import dev.lumen.backend.NAdamStep;
 import dev.lumen.backend.OptimizerKernels;
+import dev.lumen.backend.RAdamStep;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Tensor;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -12,6 +15,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.function.Consumer;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -50,16 +54,20 @@ final class CpuOptimizer implements OptimizerKernels {
         if (full > lo) loop.run(f, lo, full);
         if (full == hi) return;
         long n = hi - full;
-        Flat[] scratch = new Flat[f.length];
-        for (int k = 0; k < f.length; k++) {
-            scratch[k] = new Flat(MemorySegment.ofArray(new float[len]), 0, true);
-            MemorySegment.copy(f[k].seg(), (f[k].off() + full) * 4, scratch[k].seg(), 0, n * 4);
-        }
-        loop.run(scratch, 0, len);
-        for (int k = 0; k < f.length; k++) {
-            long at = (f[k].off() + full) * 4;
-            if (MemorySegment.mismatch(scratch[k].seg(), 0, n * 4, f[k].seg(), at, at + n * 4) >= 0) {
-                MemorySegment.copy(scratch[k].seg(), 0, f[k].seg(), at, n * 4);
+        // Native scratch, as the tensors are: a heap segment here made every load and store in
+        // the loops bimorphic, and C2 boxed the vectors live across the heap path's call.
+        try (Arena arena = Arena.ofConfined()) {
+            Flat[] scratch = new Flat[f.length];
+            for (int k = 0; k < f.length; k++) {
+                scratch[k] = new Flat(arena.allocate((long) len * 4, 64), 0, true);
+                MemorySegment.copy(f[k].seg(), (f[k].off() + full) * 4, scratch[k].seg(), 0, n * 4);
+            }
+            loop.run(scratch, 0, len);
+            for (int k = 0; k < f.length; k++) {
+                long at = (f[k].off() + full) * 4;
+                if (MemorySegment.mismatch(scratch[k].seg(), 0, n * 4, f[k].seg(), at, at + n * 4) >= 0) {
+                    MemorySegment.copy(scratch[k].seg(), 0, f[k].seg(), at, n * 4);
+                }
             }
         }
     }
@@ -458,6 +466,414 @@ final class CpuOptimizer implements OptimizerKernels {
     }
 
     @Override
+    public void nadamMulti(List<Tensor> params, List<Tensor> grads, List<Tensor> expAvgs, List<Tensor> expAvgSqs, double lr, double beta1,
+                           double beta2, double eps, double weightDecay, double momentumDecay, long[] steps, double[] muProducts) {
+        int count = params.size();
+        OptimizerKernels.requireLengths("nadam", count, grads.size(), expAvgs.size(), expAvgSqs.size(), steps.length, muProducts.length);
+        if (count == 0) return;
+        NAdamStep[] at = new NAdamStep[count];
+        List<Tensor[]> operands = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            at[i] = NAdamStep.of(lr, beta1, beta2, momentumDecay, steps[i], muProducts[i]);
+            operands.add(new Tensor[] {params.get(i), grads.get(i), expAvgs.get(i), expAvgSqs.get(i)});
+        }
+        flatMulti("nadam", operands, new boolean[] {true, false, true, true}, os -> forEachElement(sizes(os), (k, lo, hi) ->
+                nadamRange(os[k].flat, lo, hi, beta1, beta2, eps, weightDecay, at[k])));
+    }
+
+    /** The NAdam update of elements [lo, hi) of one parameter (f: param, grad, exp_avg, exp_avg_sq). */
+    private static void nadamRange(Flat[] f, long lo, long hi, double beta1, double beta2, double eps, double weightDecay, NAdamStep s) {
+        Flat p = f[0], g = f[1], m1 = f[2], m2 = f[3];
+        boolean l2 = weightDecay != 0;
+        double invBc2 = 1 / s.bc2(), gc = s.gradCoef(), ac = s.avgCoef();
+        if (p.f32()) {
+            float wd = (float) weightDecay, c1 = (float) (1 - beta1), b2 = (float) beta2, c2 = (float) (1 - beta2);
+            float inv = (float) invBc2, ep = (float) eps, gcf = (float) gc, acf = (float) ac;
+            vectorized(f, lo, hi, (t, from, to) -> {
+                VectorMask<Float> decay = S.maskAll(l2);
+                for (long i = from; i < to; i += S.length()) {
+                    FloatVector pv = t[0].load(i);
+                    FloatVector gv = t[1].load(i);
+                    gv = gv.blend(gv.add(pv.mul(wd).add(0f)), decay);
+                    FloatVector a = t[2].load(i);
+                    a = a.add(gv.sub(a).mul(c1).add(0f));
+                    FloatVector v = t[3].load(i).mul(b2).add(0f).add(gv.mul(gv).mul(c2).add(0f));
+                    t[2].store(a, i);
+                    t[3].store(v, i);
+                    FloatVector denom = v.mul(inv).add(0f).sqrt().add(ep);
+                    FloatVector fromGrad = gv.div(denom).mul(gcf).add(0f), fromAvg = a.div(denom).mul(acf).add(0f);
+                    t[0].store(pv.add(fromGrad).add(fromAvg), i);
+                }
+            });
+        } else {
+            for (long i = lo; i < hi; i++) {
+                double pv = p.d(i), gv = g.d(i);
+                if (l2) gv = gv + (weightDecay * pv + 0.0);
+                double a = m1.d(i);
+                a = a + ((1 - beta1) * (gv - a) + 0.0);
+                double v = (beta2 * m2.d(i) + 0.0) + ((1 - beta2) * (gv * gv) + 0.0);
+                m1.d(i, a);
+                m2.d(i, v);
+                double denom = Math.sqrt(invBc2 * v + 0.0) + eps;
+                double next = pv + (gc * (gv / denom) + 0.0);
+                p.d(i, next + (ac * (a / denom) + 0.0));
+            }
+        }
+    }
+
+    @Override
+    public void radamMulti(List<Tensor> params, List<Tensor> grads, List<Tensor> expAvgs, List<Tensor> expAvgSqs, double lr, double beta1,
+                           double beta2, double eps, double weightDecay, long[] steps) {
+        int count = params.size();
+        OptimizerKernels.requireLengths("radam", count, grads.size(), expAvgs.size(), expAvgSqs.size(), steps.length);
+        if (count == 0) return;
+        RAdamStep[] at = new RAdamStep[count];
+        List<Tensor[]> operands = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            at[i] = RAdamStep.of(beta1, beta2, steps[i]);
+            operands.add(new Tensor[] {params.get(i), grads.get(i), expAvgs.get(i), expAvgSqs.get(i)});
+        }
+        flatMulti("radam", operands, new boolean[] {true, false, true, true}, os -> forEachElement(sizes(os), (k, lo, hi) ->
+                radamRange(os[k].flat, lo, hi, lr, beta1, beta2, eps, weightDecay, at[k])));
+    }
+
+    /** The RAdam update of elements [lo, hi) of one parameter (f: param, grad, exp_avg, exp_avg_sq). */
+    private static void radamRange(Flat[] f, long lo, long hi, double lr, double beta1, double beta2, double eps, double weightDecay,
+                                   RAdamStep s) {
+        Flat p = f[0], g = f[1], m1 = f[2], m2 = f[3];
+        boolean l2 = weightDecay != 0, rectified = s.rectified();
+        double invBc1 = 1 / s.bc1(), sqrtBc2 = Math.sqrt(s.bc2()), rect = s.rect();
+        if (p.f32()) {
+            float wd = (float) weightDecay, c1 = (float) (1 - beta1), b2 = (float) beta2, c2 = (float) (1 - beta2);
+            float inv = (float) invBc1, sb2 = (float) sqrtBc2, ep = (float) eps, lrf = (float) lr, rc = (float) rect;
+            // One loop per branch, all vector code inline: a step blended from both, or vectors
+            // passed to a helper that C2 compiled alone, were boxed (150-300 MB per resnet50 step),
+            // and so was the store of a body past C2's inlining node cutoff. So the step drops the
+            // tensor ops' "+ 0" after its first two products: only the last "+ 0" decides a
+            // zero's sign, and the bits are the same.
+            if (rectified) {
+                vectorized(f, lo, hi, (t, from, to) -> {
+                    VectorMask<Float> decay = S.maskAll(l2);
+                    FloatVector one = FloatVector.broadcast(S, 1f);
+                    for (long i = from; i < to; i += S.length()) {
+                        FloatVector pv = t[0].load(i), gv = t[1].load(i), a = t[2].load(i);
+                        gv = gv.blend(gv.add(pv.mul(wd).add(0f)), decay);
+                        a = a.add(gv.sub(a).mul(c1).add(0f));
+                        FloatVector v = t[3].load(i).mul(b2).add(0f).add(gv.mul(gv).mul(c2).add(0f));
+                        t[2].store(a, i);
+                        t[3].store(v, i);
+                        FloatVector adaptive = one.div(v.sqrt().add(ep)).mul(sb2).add(0f);
+                        t[0].store(pv.sub(a.mul(inv).mul(lrf).mul(adaptive).mul(rc).add(0f)), i);
+                    }
+                });
+            } else {
+                vectorized(f, lo, hi, (t, from, to) -> {
+                    VectorMask<Float> decay = S.maskAll(l2);
+                    for (long i = from; i < to; i += S.length()) {
+                        FloatVector pv = t[0].load(i), gv = t[1].load(i), a = t[2].load(i);
+                        gv = gv.blend(gv.add(pv.mul(wd).add(0f)), decay);
+                        a = a.add(gv.sub(a).mul(c1).add(0f));
+                        t[2].store(a, i);
+                        t[3].store(t[3].load(i).mul(b2).add(0f).add(gv.mul(gv).mul(c2).add(0f)), i);
+                        t[0].store(pv.sub(a.mul(inv).mul(lrf).add(0f)), i);
+                    }
+                });
+            }
+        } else {
+            for (long i = lo; i < hi; i++) {
+                double pv = p.d(i), gv = g.d(i);
+                if (l2) gv = gv + (weightDecay * pv + 0.0);
+                double a = m1.d(i);
+                a = a + ((1 - beta1) * (gv - a) + 0.0);
+                double v = (beta2 * m2.d(i) + 0.0) + ((1 - beta2) * (gv * gv) + 0.0);
+                m1.d(i, a);
+                m2.d(i, v);
+                double step = lr * (invBc1 * a + 0.0) + 0.0;
+                if (rectified) step = rect * (step * (sqrtBc2 * Math.pow(Math.sqrt(v) + eps, -1) + 0.0)) + 0.0;
+                p.d(i, pv - step);
+            }
+        }
+    }
+
+    /*
+     * LAMB and LARS scale each parameter's update by a trust ratio of two norms, so they run in
+     * two regions: the norms (cut into NORM_BLOCK blocks over every tensor of the call, summed in
+     * block order, so the bits do not depend on the thread count), then the element-wise update.
+     * The norms are exact-er than the tensor ops' float sums, so the trajectories agree with the
+     * interface's defaults to rounding, not bit for bit; everything else repeats their ops.
+     */
+
+    @Override
+    public void lambMulti(List<Tensor> params, List<Tensor> grads, List<Tensor> expAvgs, List<Tensor> expAvgSqs, double lr, double beta1,
+                          double beta2, double eps, double weightDecay, long[] steps) {
+        int count = params.size();
+        OptimizerKernels.requireLengths("lamb", count, grads.size(), expAvgs.size(), expAvgSqs.size(), steps.length);
+        if (count == 0) return;
+        LambStep[] at = new LambStep[count];
+        List<Tensor[]> operands = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            at[i] = LambStep.of(lr, beta1, beta2, eps, weightDecay, steps[i]);
+            operands.add(new Tensor[] {params.get(i), grads.get(i), expAvgs.get(i), expAvgSqs.get(i)});
+        }
+        flatMulti("lamb", operands, new boolean[] {true, false, true, true}, os -> {
+            // Region 1 updates the moments and sums ||param||^2 and ||u||^2 per block; region 2
+            // recomputes u from them (the same bits) and applies it.
+            double[][] sq = blockSums(os, 2, (k, f, lo, hi, out) -> lambMomentsAndNorms(f, lo, hi, at[k], out));
+            double[] trust = new double[os.length];
+            for (int k = 0; k < os.length; k++) {
+                double w = Math.sqrt(sq[k][0]), u = Math.sqrt(sq[k][1]);
+                trust[k] = weightDecay == 0 ? 1 : trustRatio(w, u, w, 0, 0);
+            }
+            forEachElement(sizes(os), (k, lo, hi) -> lambRange(os[k].flat, lo, hi, at[k], trust[k]));
+        });
+    }
+
+    /**
+     * LAMB's scalars for one parameter at one step, as the tensor ops apply them: a scalar
+     * divide multiplies by its reciprocal.
+     */
+    private record LambStep(double beta1, double beta2, double invBc1, double invBc2Sqrt, double eps, double weightDecay, double lr) {
+        static LambStep of(double lr, double beta1, double beta2, double eps, double weightDecay, long step) {
+            if (step < 1) throw new IllegalArgumentException("lamb: step counts from 1, got " + step);
+            return new LambStep(beta1, beta2, 1 / (1 - Math.pow(beta1, step)), 1 / Math.sqrt(1 - Math.pow(beta2, step)), eps, weightDecay, lr);
+        }
+    }
+
+    /*
+     * The F32 loops below keep every vector inside one method: a helper that takes or returns a
+     * vector, once C2 compiles it on its own, is called with boxed vectors and falls back to
+     * Java arrays (300 MB per resnet50 step). The scalar F32 tail repeats the lanes' arithmetic
+     * (each float operation rounds the same in a lane and in a scalar).
+     */
+
+    /**
+     * LAMB's region 1 over the block [lo, hi) of one parameter (f: param, grad, exp_avg,
+     * exp_avg_sq): updates the moments and adds ||param||^2 to out[0] and ||u||^2 to out[1],
+     * u = exp_avg / bc1 / (sqrt(exp_avg_sq) / sqrt(bc2) + eps) (+ param * weight_decay). F32
+     * sums in float lanes over at most 64 vectors, then in double.
+     */
+    private static void lambMomentsAndNorms(Flat[] f, long lo, long hi, LambStep s, double[] out) {
+        Flat p = f[0], g = f[1], m1 = f[2], m2 = f[3];
+        if (!p.f32()) {
+            for (long i = lo; i < hi; i++) {
+                double gv = g.d(i);
+                double a = (s.beta1() * m1.d(i) + 0.0) + ((1 - s.beta1()) * gv + 0.0);
+                double v = (s.beta2() * m2.d(i) + 0.0) + ((1 - s.beta2()) * (gv * gv) + 0.0);
+                m1.d(i, a);
+                m2.d(i, v);
+                double pv = p.d(i), u = lambDirection(pv, a, v, s);
+                out[0] += pv * pv;
+                out[1] += u * u;
+            }
+            return;
+        }
+        float b1 = (float) s.beta1(), c1 = (float) (1 - s.beta1()), b2 = (float) s.beta2(), c2 = (float) (1 - s.beta2());
+        float i1 = (float) s.invBc1(), i2 = (float) s.invBc2Sqrt(), ep = (float) s.eps(), wd = (float) s.weightDecay();
+        boolean decay = s.weightDecay() != 0;
+        VectorMask<Float> decayed = S.maskAll(decay);
+        int len = S.length();
+        long full = lo + (hi - lo) / len * len;
+        float[] lanes = new float[2 * len];
+        for (long b = lo; b < full; b += 64L * len) {
+            long e = Math.min(full, b + 64L * len);
+            FloatVector sp = FloatVector.zero(S), su = FloatVector.zero(S);
+            for (long i = b; i < e; i += len) {
+                FloatVector gv = g.load(i), pv = p.load(i);
+                FloatVector a = m1.load(i).mul(b1).add(0f).add(gv.mul(c1).add(0f));
+                FloatVector v = m2.load(i).mul(b2).add(0f).add(gv.mul(gv).mul(c2).add(0f));
+                m1.store(a, i);
+                m2.store(v, i);
+                FloatVector u = a.mul(i1).add(0f).div(v.sqrt().mul(i2).add(0f).add(ep));
+                u = u.blend(u.add(pv.mul(wd).add(0f)), decayed);
+                sp = sp.add(pv.mul(pv));
+                su = su.add(u.mul(u));
+            }
+            // Lanes in order, in double (a call to Vec.sum here took the vectors boxed).
+            sp.intoArray(lanes, 0);
+            su.intoArray(lanes, len);
+            double bp = 0, bu = 0;
+            for (int j = 0; j < len; j++) {
+                bp += lanes[j];
+                bu += lanes[len + j];
+            }
+            out[0] += bp;
+            out[1] += bu;
+        }
+        float rp = 0, ru = 0;
+        for (long i = full; i < hi; i++) {
+            float gv = g.f(i), pv = p.f(i);
+            float a = (m1.f(i) * b1 + 0f) + (gv * c1 + 0f);
+            float v = (m2.f(i) * b2 + 0f) + (gv * gv * c2 + 0f);
+            m1.f(i, a);
+            m2.f(i, v);
+            float u = (a * i1 + 0f) / (((float) Math.sqrt(v) * i2 + 0f) + ep);
+            if (decay) u = u + (pv * wd + 0f);
+            rp += pv * pv;
+            ru += u * u;
+        }
+        out[0] += rp;
+        out[1] += ru;
+    }
+
+    /** LAMB's direction for one F64 element, as region 1 computes it. */
+    private static double lambDirection(double pv, double a, double v, LambStep s) {
+        double u = (s.invBc1() * a + 0.0) / ((s.invBc2Sqrt() * Math.sqrt(v) + 0.0) + s.eps());
+        return s.weightDecay() != 0 ? u + (s.weightDecay() * pv + 0.0) : u;
+    }
+
+    /** LAMB's region 2 over [lo, hi) of one parameter: u again from the new moments, then param -= u * trust * lr (no trust without weight decay). */
+    private static void lambRange(Flat[] f, long lo, long hi, LambStep s, double trust) {
+        Flat p = f[0], m1 = f[2], m2 = f[3];
+        boolean decay = s.weightDecay() != 0;
+        if (p.f32()) {
+            float i1 = (float) s.invBc1(), i2 = (float) s.invBc2Sqrt(), ep = (float) s.eps(), wd = (float) s.weightDecay();
+            float lrf = (float) s.lr(), tr = (float) trust;
+            vectorized(f, lo, hi, (t, from, to) -> {
+                VectorMask<Float> decayed = S.maskAll(decay);
+                for (long i = from; i < to; i += S.length()) {
+                    FloatVector pv = t[0].load(i);
+                    FloatVector u = t[2].load(i).mul(i1).add(0f).div(t[3].load(i).sqrt().mul(i2).add(0f).add(ep));
+                    u = u.blend(u.add(pv.mul(wd).add(0f)).mul(tr), decayed);
+                    t[0].store(pv.sub(u.mul(lrf).add(0f)), i);
+                }
+            });
+        } else {
+            for (long i = lo; i < hi; i++) {
+                double pv = p.d(i), u = lambDirection(pv, m1.d(i), m2.d(i), s);
+                if (decay) u = u * trust;
+                p.d(i, pv - (s.lr() * u + 0.0));
+            }
+        }
+    }
+
+    @Override
+    public void larsMulti(List<Tensor> params, List<Tensor> grads, List<Tensor> momentumBuffers, double lr, double momentum,
+                          double dampening, double weightDecay, boolean nesterov, double trustCoeff, double eps, boolean[] initBuffers) {
+        int count = params.size();
+        OptimizerKernels.requireLengths("lars", count, grads.size(), momentumBuffers == null ? count : momentumBuffers.size(),
+                initBuffers.length);
+        boolean hasBuf = momentum != 0;
+        if (hasBuf && momentumBuffers == null) throw new IllegalArgumentException("lars: momentum " + momentum + " needs momentum buffers");
+        if (count == 0) return;
+        List<Tensor[]> operands = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            Tensor p = params.get(i), g = grads.get(i);
+            operands.add(hasBuf ? new Tensor[] {p, g, momentumBuffers.get(i)} : new Tensor[] {p, g});
+        }
+        boolean[] written = hasBuf ? new boolean[] {true, false, true} : new boolean[] {true, false};
+        flatMulti("lars", operands, written, os -> {
+            double[] trust = new double[os.length];
+            Arrays.fill(trust, 1);
+            if (weightDecay != 0) {
+                double[][] sq = blockSums(os, 2, (k, f, lo, hi, out) -> {
+                    out[0] += blockNorm(f[0], lo, hi, 2);
+                    out[1] += blockNorm(f[1], lo, hi, 2);
+                });
+                for (int k = 0; k < os.length; k++) {
+                    double w = Math.sqrt(sq[k][0]), gn = Math.sqrt(sq[k][1]);
+                    trust[k] = trustRatio(trustCoeff * w, gn, w, weightDecay, eps);
+                }
+            }
+            forEachElement(sizes(os), (k, lo, hi) -> larsRange(os[k].flat, lo, hi, lr, momentum, dampening, weightDecay, nesterov,
+                    initBuffers[k], trust[k]));
+        });
+    }
+
+    /**
+     * num / (den + weightDecay * w + eps) when the norms w and den are both > 0, else 1: LARS's
+     * trust ratio (and LAMB's, with weightDecay and eps 0), in double.
+     */
+    private static double trustRatio(double num, double den, double w, double weightDecay, double eps) {
+        return w > 0 && den > 0 ? num / (den + weightDecay * w + eps) : 1;
+    }
+
+    /** The LARS update of elements [lo, hi) of one parameter (f: param, grad and, with momentum, its buffer). */
+    private static void larsRange(Flat[] f, long lo, long hi, double lr, double momentum, double dampening, double weightDecay,
+                                  boolean nesterov, boolean initBuffer, double trust) {
+        Flat p = f[0], g = f[1], b = f.length > 2 ? f[2] : null;
+        boolean decay = weightDecay != 0, hasBuf = b != null;
+        if (p.f32()) {
+            float wd = (float) weightDecay, tr = (float) trust, mom = (float) momentum, keep = (float) (1 - dampening), lrf = (float) lr;
+            // Blends of both ways, not vectors merged from branches (which C2 boxed), and one loop
+            // per operand count.
+            if (hasBuf) {
+                vectorized(f, lo, hi, (t, from, to) -> {
+                    VectorMask<Float> scaled = S.maskAll(decay), init = S.maskAll(initBuffer), ahead = S.maskAll(nesterov);
+                    for (long i = from; i < to; i += S.length()) {
+                        FloatVector pv = t[0].load(i), d = t[1].load(i);
+                        d = d.blend(d.add(pv.mul(wd).add(0f)).mul(tr), scaled);
+                        FloatVector buf = t[2].load(i).mul(mom).add(0f).add(d.mul(keep).add(0f)).blend(d, init);
+                        t[2].store(buf, i);
+                        d = buf.blend(d.add(buf.mul(mom).add(0f)), ahead);
+                        t[0].store(pv.sub(d.mul(lrf).add(0f)), i);
+                    }
+                });
+            } else {
+                vectorized(f, lo, hi, (t, from, to) -> {
+                    VectorMask<Float> scaled = S.maskAll(decay);
+                    for (long i = from; i < to; i += S.length()) {
+                        FloatVector pv = t[0].load(i), d = t[1].load(i);
+                        d = d.blend(d.add(pv.mul(wd).add(0f)).mul(tr), scaled);
+                        t[0].store(pv.sub(d.mul(lrf).add(0f)), i);
+                    }
+                });
+            }
+        } else {
+            for (long i = lo; i < hi; i++) {
+                double pv = p.d(i), d = g.d(i);
+                if (decay) d = (d + (weightDecay * pv + 0.0)) * trust;
+                if (hasBuf) {
+                    double buf = initBuffer ? d : (momentum * b.d(i) + 0.0) + ((1 - dampening) * d + 0.0);
+                    b.d(i, buf);
+                    d = nesterov ? d + (momentum * buf + 0.0) : buf;
+                }
+                p.d(i, pv - (lr * d + 0.0));
+            }
+        }
+    }
+
+    /** Adds a block's sums of one tensor of a multi-tensor call (f: its operands) into out. */
+    @FunctionalInterface
+    private interface BlockSum {
+        void run(int k, Flat[] f, long lo, long hi, double[] out);
+    }
+
+    /** Each NORM_BLOCK block's values (part) and the first block of each tensor (first, one more entry than tensors). */
+    private record Blocks(long[] first, double[][] part) {}
+
+    /**
+     * width values per NORM_BLOCK block of every tensor of a multi-tensor call, in one parallel
+     * region; body fills a block's values and may also update the block. Which values a block
+     * gets does not depend on the thread count.
+     */
+    private static Blocks perBlock(Operands[] os, int width, BlockSum body) {
+        long[] first = new long[os.length + 1];
+        for (int k = 0; k < os.length; k++) first[k + 1] = first[k] + (os[k].numel + NORM_BLOCK - 1) / NORM_BLOCK;
+        double[][] part = new double[Math.toIntExact(first[os.length])][width];
+        Parallel.forRange(part.length, 1, (blo, bhi) -> {
+            int k = 0;
+            for (long blk = blo; blk < bhi; blk++) {
+                while (blk >= first[k + 1]) k++;
+                long lo = (blk - first[k]) * NORM_BLOCK;
+                body.run(k, os[k].flat, lo, Math.min(os[k].numel, lo + NORM_BLOCK), part[(int) blk]);
+            }
+        });
+        return new Blocks(first, part);
+    }
+
+    /** width sums per tensor of a multi-tensor call: {@link #perBlock}'s values, each tensor's blocks added in order. */
+    private static double[][] blockSums(Operands[] os, int width, BlockSum body) {
+        Blocks b = perBlock(os, width, body);
+        double[][] result = new double[os.length][width];
+        for (int k = 0; k < os.length; k++) {
+            for (long blk = b.first()[k]; blk < b.first()[k + 1]; blk++) {
+                for (int j = 0; j < width; j++) result[k][j] += b.part()[(int) blk][j];
+            }
+        }
+        return result;
+    }
+
+    @Override
     public double vectorNorm(Tensor x, double ord) {
         if (!(ord > 0)) throw new IllegalArgumentException("vector_norm: ord must be > 0, got " + ord);
         double[] result = new double[1];
@@ -473,21 +889,14 @@ final class CpuOptimizer implements OptimizerKernels {
      */
     private static double[] norms(Operands[] os, double ord) {
         boolean inf = Double.isInfinite(ord);
-        long[] firstBlock = new long[os.length + 1];
-        for (int k = 0; k < os.length; k++) firstBlock[k + 1] = firstBlock[k] + (os[k].numel + NORM_BLOCK - 1) / NORM_BLOCK;
-        double[] part = new double[Math.toIntExact(firstBlock[os.length])];
-        Parallel.forRange(part.length, 1, (blo, bhi) -> {
-            int k = 0;
-            for (long blk = blo; blk < bhi; blk++) {
-                while (blk >= firstBlock[k + 1]) k++;
-                long lo = (blk - firstBlock[k]) * NORM_BLOCK;
-                part[(int) blk] = blockNorm(os[k].flat[0], lo, Math.min(os[k].numel, lo + NORM_BLOCK), ord);
-            }
-        });
+        Blocks b = perBlock(os, 1, (k, f, lo, hi, out) -> out[0] = blockNorm(f[0], lo, hi, ord));
         double[] result = new double[os.length];
         for (int k = 0; k < os.length; k++) {
             double total = 0;
-            for (long b = firstBlock[k]; b < firstBlock[k + 1]; b++) total = inf ? Math.max(total, part[(int) b]) : total + part[(int) b];
+            for (long blk = b.first()[k]; blk < b.first()[k + 1]; blk++) {
+                double v = b.part()[(int) blk][0];
+                total = inf ? Math.max(total, v) : total + v;
+            }
             result[k] = inf || ord == 1 ? total : ord == 2 ? Math.sqrt(total) : Math.pow(total, 1 / ord);
         }
         return result;
@@ -546,6 +955,33 @@ final class CpuOptimizer implements OptimizerKernels {
             if (coef < 1) forEachElement(sizes(os), (k, lo, hi) -> scaleRange(os[k].flat[0], lo, hi, coef));
         });
         return total[0];
+    }
+
+    /** timm Lamb's clip as the interface's default computes it, to rounding: the norm in one region, the division in one more. */
+    @Override
+    public void lambClipGradNorm(List<Tensor> grads, double maxNorm) {
+        if (!(maxNorm > 0)) throw new IllegalArgumentException("lamb: max_grad_norm must be > 0, got " + maxNorm);
+        if (grads.isEmpty()) return;
+        List<Tensor[]> operands = new ArrayList<>(grads.size());
+        for (Tensor g : grads) operands.add(new Tensor[] {g});
+        flatMulti("lamb_clip", operands, new boolean[] {true}, os -> {
+            double sq = 0;
+            for (double[] s : blockSums(os, 1, (k, f, lo, hi, out) -> out[0] += blockNorm(f[0], lo, hi, 2))) sq += s[0];
+            double total = Math.sqrt(sq);
+            if (total > maxNorm) forEachElement(sizes(os), (k, lo, hi) -> divideRange(os[k].flat[0], lo, hi, total / maxNorm));
+        });
+    }
+
+    /** x /= divisor over elements [lo, hi) of a (a division, as torch's div_, not a multiply by the reciprocal). */
+    private static void divideRange(Flat a, long lo, long hi, double divisor) {
+        if (a.f32()) {
+            float d = (float) divisor;
+            vectorized(new Flat[] {a}, lo, hi, (t, from, to) -> {
+                for (long i = from; i < to; i += S.length()) t[0].store(t[0].load(i).div(d), i);
+            });
+        } else {
+            for (long i = lo; i < hi; i++) a.d(i, a.d(i) / divisor);
+        }
     }
 
     @Override

@@ -3,8 +3,11 @@ package dev.lumen.backend.cpu;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.lumen.backend.NAdamStep;
 import dev.lumen.backend.OptimizerKernels;
+import dev.lumen.backend.RAdamStep;
 import dev.lumen.memory.Scope;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Generator;
@@ -17,9 +20,10 @@ import org.junit.jupiter.api.Test;
 /**
  * The multi-tensor SGD, Adam/AdamW and EMA updates and value clipping, which run every
  * parameter of a call in one parallel region cut by elements across tensor boundaries, against
- * a scalar float loop of the same formulas, bit for bit, at one thread and at three; and the
- * one-pass gradient-norm clip, RMSprop(TF) and AdaBelief against the interface's per-tensor
- * defaults (norms and scaling, tensor ops), bit for bit.
+ * a scalar float loop of the same formulas, bit for bit, at one thread and at three; the
+ * one-pass gradient-norm clip, RMSprop(TF), AdaBelief, NAdam and RAdam against the interface's
+ * per-tensor defaults (norms and scaling, tensor ops), bit for bit; and LAMB and LARS against
+ * them to rounding where a trust ratio enters, bit for bit where none does.
  */
 class CpuOptimizerMultiTest {
     /** Sizes that put chunk boundaries inside tensors and tensors inside chunks; the last tensor is a transposed (strided) view. */
@@ -27,11 +31,13 @@ class CpuOptimizerMultiTest {
 
     private static final CpuOptimizer KERNELS = new CpuOptimizer();
 
-    private static List<Tensor> tensors(long seed, boolean positive) {
+    private static List<Tensor> tensors(long seed, boolean positive) { return tensors(seed, positive, DType.F32); }
+
+    private static List<Tensor> tensors(long seed, boolean positive, DType dtype) {
         Generator g = new Generator(seed);
         List<Tensor> ts = new ArrayList<>();
         for (int i = 0; i < SHAPES.length; i++) {
-            Tensor t = Tensor.randn(g, DType.F32, SHAPES[i]);
+            Tensor t = Tensor.randn(g, DType.F32, SHAPES[i]).to(dtype);
             if (positive) t = t.mul(t);
             // Made contiguous as [513, 129], then viewed transposed: the kernel sees a strided [129, 513].
             ts.add(i == SHAPES.length - 1 ? t.transpose(0, 1).contiguous().transpose(0, 1) : t.contiguous());
@@ -214,6 +220,186 @@ class CpuOptimizerMultiTest {
                 }
             }
         }
+    }
+
+    /** Every element of every tensor of actual has expected's bits (F32 or F64). */
+    private static void assertBits(List<Tensor> expected, List<Tensor> actual, String what) {
+        for (int i = 0; i < expected.size(); i++) {
+            assertArrayEquals(expected.get(i).toDoubles(), actual.get(i).toDoubles(), what + " tensor " + i);
+        }
+    }
+
+    /** Steps 1, 4, 7 ...: RAdam is unrectified at the first two (rho_t <= 5 for beta2 0.999) and rectified after. */
+    private static long[] steps() {
+        long[] steps = new long[SHAPES.length];
+        for (int i = 0; i < steps.length; i++) steps[i] = 1 + 3L * i;
+        return steps;
+    }
+
+    @Test
+    void nadamMultiEqualsTheTensorOpsBitForBit() {
+        long[] steps = steps();
+        double[] products = new double[steps.length];
+        for (int i = 0; i < steps.length; i++) {
+            products[i] = 1;
+            for (long t = 1; t <= steps[i]; t++) products[i] *= NAdamStep.mu(0.9, 4e-3, t);
+        }
+        for (DType dtype : new DType[] {DType.F32, DType.F64}) {
+            for (double wd : new double[] {0, 0.05}) {
+                for (int threads : new int[] {1, 3}) {
+                    try (Scope s = Scope.open()) {
+                        List<Tensor> p = tensors(71, false, dtype), g = tensors(72, false, dtype), m = tensors(73, false, dtype);
+                        List<Tensor> v = tensors(74, true, dtype);
+                        List<Tensor> ep = tensors(71, false, dtype), em = tensors(73, false, dtype), ev = tensors(74, true, dtype);
+                        PER_TENSOR.nadamMulti(ep, g, em, ev, 1e-3, 0.9, 0.999, 1e-8, wd, 4e-3, steps, products);
+                        at(threads, () -> KERNELS.nadamMulti(p, g, m, v, 1e-3, 0.9, 0.999, 1e-8, wd, 4e-3, steps, products));
+                        String what = "nadam " + dtype + " wd " + wd + " at " + threads + " threads";
+                        assertBits(ep, p, what + " param");
+                        assertBits(em, m, what + " exp_avg");
+                        assertBits(ev, v, what + " exp_avg_sq");
+                        assertBits(tensors(72, false, dtype), g, what + " grad (read only)");
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void radamMultiEqualsTheTensorOpsBitForBitBeforeAndAfterRectification() {
+        long[] steps = steps();
+        assertEquals(false, RAdamStep.of(0.9, 0.999, steps[1]).rectified(), "step " + steps[1] + " is unrectified");
+        assertEquals(true, RAdamStep.of(0.9, 0.999, steps[2]).rectified(), "step " + steps[2] + " is rectified");
+        for (DType dtype : new DType[] {DType.F32, DType.F64}) {
+            for (double wd : new double[] {0, 0.05}) {
+                for (int threads : new int[] {1, 3}) {
+                    try (Scope s = Scope.open()) {
+                        List<Tensor> p = tensors(81, false, dtype), g = tensors(82, false, dtype), m = tensors(83, false, dtype);
+                        List<Tensor> v = tensors(84, true, dtype);
+                        List<Tensor> ep = tensors(81, false, dtype), em = tensors(83, false, dtype), ev = tensors(84, true, dtype);
+                        PER_TENSOR.radamMulti(ep, g, em, ev, 1e-3, 0.9, 0.999, 1e-8, wd, steps);
+                        at(threads, () -> KERNELS.radamMulti(p, g, m, v, 1e-3, 0.9, 0.999, 1e-8, wd, steps));
+                        String what = "radam " + dtype + " wd " + wd + " at " + threads + " threads";
+                        assertBits(ep, p, what + " param");
+                        assertBits(em, m, what + " exp_avg");
+                        assertBits(ev, v, what + " exp_avg_sq");
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * With weight decay (trust ratios) the one-pass norms sum in another order than the tensor
+     * ops' sums, so the parameters agree to rounding (the moments, which need no norm, bit for
+     * bit) and the result must not depend on the thread count; without it, bit for bit.
+     */
+    @Test
+    void lambMultiEqualsTheTensorOpsAndDoesNotDependOnTheThreadCount() {
+        long[] steps = steps();
+        for (DType dtype : new DType[] {DType.F32, DType.F64}) {
+            for (double wd : new double[] {0, 0.05}) {
+                List<double[]> first = null;
+                for (int threads : new int[] {1, 3}) {
+                    try (Scope s = Scope.open()) {
+                        List<Tensor> p = tensors(91, false, dtype), g = tensors(92, false, dtype), m = tensors(93, false, dtype);
+                        List<Tensor> v = tensors(94, true, dtype);
+                        List<Tensor> ep = tensors(91, false, dtype), em = tensors(93, false, dtype), ev = tensors(94, true, dtype);
+                        PER_TENSOR.lambMulti(ep, g, em, ev, 1e-2, 0.9, 0.999, 1e-6, wd, steps);
+                        at(threads, () -> KERNELS.lambMulti(p, g, m, v, 1e-2, 0.9, 0.999, 1e-6, wd, steps));
+                        String what = "lamb " + dtype + " wd " + wd + " at " + threads + " threads";
+                        assertBits(em, m, what + " exp_avg");
+                        assertBits(ev, v, what + " exp_avg_sq");
+                        if (wd == 0) assertBits(ep, p, what + " param");
+                        else assertCloseToTheTensorOps(ep, p, tensors(91, false, dtype), dtype, what + " param");
+                        first = assertSameAsFirstRun(first, p, what + " param");
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void lambClipGradNormEqualsTheTensorOpsAndDoesNotDependOnTheThreadCount() {
+        for (DType dtype : new DType[] {DType.F32, DType.F64}) {
+            // The gradients' total 2-norm is about 600: 1.0 clips them, 1e9 leaves them as they are.
+            for (double maxNorm : new double[] {1.0, 1e9}) {
+                List<double[]> first = null;
+                for (int threads : new int[] {1, 3}) {
+                    try (Scope s = Scope.open()) {
+                        List<Tensor> g = tensors(111, false, dtype), eg = tensors(111, false, dtype);
+                        PER_TENSOR.lambClipGradNorm(eg, maxNorm);
+                        at(threads, () -> KERNELS.lambClipGradNorm(g, maxNorm));
+                        String what = "lamb clip " + dtype + " max " + maxNorm + " at " + threads + " threads";
+                        if (maxNorm > 1e6) assertBits(tensors(111, false, dtype), g, what);
+                        else assertCloseToTheTensorOps(eg, g, tensors(111, false, dtype), dtype, what);
+                        first = assertSameAsFirstRun(first, g, what);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void larsMultiEqualsTheTensorOpsAndDoesNotDependOnTheThreadCount() {
+        // {momentum, dampening, weight decay, nesterov}
+        double[][] configs = {{0, 0, 0, 0}, {0.9, 0, 0, 0}, {0.9, 0.1, 0.05, 0}, {0.9, 0, 0.05, 1}, {0, 0, 0.05, 0}};
+        boolean[] init = new boolean[SHAPES.length];
+        for (int i = 0; i < init.length; i++) init[i] = i % 3 == 0;
+        for (DType dtype : new DType[] {DType.F32, DType.F64}) {
+            for (double[] c : configs) {
+                boolean hasBuf = c[0] != 0;
+                List<double[]> first = null;
+                for (int threads : new int[] {1, 3}) {
+                    try (Scope s = Scope.open()) {
+                        List<Tensor> p = tensors(101, false, dtype), g = tensors(102, false, dtype), b = hasBuf ? tensors(103, false, dtype) : null;
+                        List<Tensor> ep = tensors(101, false, dtype), eb = hasBuf ? tensors(103, false, dtype) : null;
+                        PER_TENSOR.larsMulti(ep, g, eb, 0.1, c[0], c[1], c[2], c[3] != 0, 1e-3, 1e-8, init);
+                        at(threads, () -> KERNELS.larsMulti(p, g, b, 0.1, c[0], c[1], c[2], c[3] != 0, 1e-3, 1e-8, init));
+                        String what = "lars " + dtype + " " + Arrays.toString(c) + " at " + threads + " threads";
+                        if (c[2] == 0) {
+                            assertBits(ep, p, what + " param");
+                            if (hasBuf) assertBits(eb, b, what + " momentum buffer");
+                        } else {
+                            assertCloseToTheTensorOps(ep, p, tensors(101, false, dtype), dtype, what + " param");
+                            if (hasBuf) assertCloseToTheTensorOps(eb, b, tensors(103, false, dtype), dtype, what + " momentum buffer");
+                        }
+                        assertBits(tensors(102, false, dtype), g, what + " grad (read only)");
+                        first = assertSameAsFirstRun(first, p, what + " param");
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * actual is expected to rounding: every element's change from before (the update) agrees
+     * with the tensor ops' within 1e-5 (F32) or 1e-12 (F64) of the largest change in its tensor,
+     * plus the last rounding of the element itself (an ulp of it in its dtype), and at least one
+     * element changed.
+     */
+    private static void assertCloseToTheTensorOps(List<Tensor> expected, List<Tensor> actual, List<Tensor> before, DType dtype, String what) {
+        double tol = dtype == DType.F32 ? 1e-5 : 1e-12;
+        for (int i = 0; i < expected.size(); i++) {
+            double[] e = expected.get(i).toDoubles(), a = actual.get(i).toDoubles(), b = before.get(i).toDoubles();
+            double scale = 0;
+            for (int j = 0; j < e.length; j++) scale = Math.max(scale, Math.abs(e[j] - b[j]));
+            if (e.length > 0) assertTrue(scale > 0, what + " tensor " + i + ": the tensor ops changed nothing");
+            for (int j = 0; j < e.length; j++) {
+                double err = Math.abs((a[j] - b[j]) - (e[j] - b[j]));
+                double ulp = dtype == DType.F32 ? Math.ulp((float) e[j]) : Math.ulp(e[j]);
+                if (err > tol * scale + ulp) throw new AssertionError(what + " tensor " + i + " element " + j + ": update " + (a[j] - b[j])
+                        + " vs the tensor ops' " + (e[j] - b[j]) + " (largest " + scale + ")");
+            }
+        }
+    }
+
+    /** Checks actual against the first thread count's result bit for bit; returns the first result. */
+    private static List<double[]> assertSameAsFirstRun(List<double[]> first, List<Tensor> actual, String what) {
+        List<double[]> now = new ArrayList<>();
+        for (Tensor t : actual) now.add(t.toDoubles());
+        if (first == null) return now;
+        for (int i = 0; i < now.size(); i++) assertArrayEquals(first.get(i), now.get(i), what + " tensor " + i + " vs one thread");
+        return first;
     }
 
     @Test
