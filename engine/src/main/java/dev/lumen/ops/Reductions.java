@@ -47,12 +47,21 @@ public final class Reductions {
         Tensor grad(Tensor out, Tensor g);
     }
 
-    /** Runs a reduction kernel into a keepdim-shaped output, records rule, and drops the dims unless keepdim. */
-    private static Tensor reduce(String name, Tensor x, int[] dims, boolean keepdim, DType outType,
+    /**
+     * Runs a reduction kernel into a keepdim-shaped output, records rule, and drops the dims
+     * unless keepdim. An x with no elements never reaches a kernel: every output is empty, the
+     * value of the reduction over no elements, as in torch (a sum's 0, a mean's nan).
+     */
+    private static Tensor reduce(String name, Tensor x, int[] dims, boolean keepdim, DType outType, double empty,
                                  java.util.function.BiConsumer<int[], Tensor> kernel, KeptRule rule) {
         int[] d = Shapes.normalizeDims(dims, x.dim());
-        Tensor out = Tensor.empty(outType, x.device(), keptShape(x.shape(), d));
-        kernel.accept(d, out);
+        Tensor out;
+        if (x.numel() == 0) {
+            out = Tensor.full(empty, outType, x.device(), keptShape(x.shape(), d));
+        } else {
+            out = Tensor.empty(outType, x.device(), keptShape(x.shape(), d));
+            kernel.accept(d, out);
+        }
         Tensor res = rule == null ? out : Autograd.record(name, out, g -> new Tensor[] {rule.grad(out, g)}, x);
         return keepdim ? res : res.view(droppedShape(x.shape(), d));
     }
@@ -68,7 +77,7 @@ public final class Reductions {
     public static Tensor sum(Tensor x, int[] dims, boolean keepdim) {
         Tensor in = x.dtype().isFloating() || x.dtype() == DType.I64 ? Autocast.toF32(x) : Views.cast(x, DType.I64);
         int[] inShape = in.shape();
-        return reduce("sum", in, dims, keepdim, in.dtype(), (d, out) -> in.backend().reductions().reduce(Reduce.SUM, in, d, out),
+        return reduce("sum", in, dims, keepdim, in.dtype(), 0, (d, out) -> in.backend().reductions().reduce(Reduce.SUM, in, d, out),
                 (out, g) -> g.expand(inShape).contiguous());
     }
 
@@ -91,7 +100,7 @@ public final class Reductions {
         Tensor in = floating("mean", x);
         int[] inShape = in.shape();
         long n = count(inShape, Shapes.normalizeDims(dims, in.dim()));
-        return reduce("mean", in, dims, keepdim, in.dtype(), (d, out) -> in.backend().reductions().reduce(Reduce.MEAN, in, d, out),
+        return reduce("mean", in, dims, keepdim, in.dtype(), Double.NaN, (d, out) -> in.backend().reductions().reduce(Reduce.MEAN, in, d, out),
                 (out, g) -> Elementwise.affine(g.expand(inShape), 1.0 / n, 0));
     }
 
@@ -105,7 +114,7 @@ public final class Reductions {
         Tensor in = floating("var", x);
         int[] nd = Shapes.normalizeDims(dims, in.dim());
         double scale = 2.0 / (count(in.shape(), nd) - correction);
-        return reduce("var", in, dims, keepdim, in.dtype(), (d, out) -> in.backend().reductions().variance(in, d, correction, out),
+        return reduce("var", in, dims, keepdim, in.dtype(), Double.NaN, (d, out) -> in.backend().reductions().variance(in, d, correction, out),
                 (out, g) -> Elementwise.mul(Elementwise.sub(in, mean(in, nd, true)), Elementwise.mul(g, scale)));
     }
 
@@ -116,7 +125,7 @@ public final class Reductions {
         Tensor in = floating("std", x);
         int[] nd = Shapes.normalizeDims(dims, in.dim());
         double div = count(in.shape(), nd) - correction;
-        return reduce("std", in, dims, keepdim, in.dtype(), (d, out) -> {
+        return reduce("std", in, dims, keepdim, in.dtype(), Double.NaN, (d, out) -> {
             in.backend().reductions().variance(in, d, correction, out);
             out.backend().elementwise().unary(dev.lumen.backend.ElementwiseKernels.Unary.SQRT, out, 0, 0, out);
         }, (out, g) -> Elementwise.mul(Elementwise.sub(in, mean(in, nd, true)), Elementwise.div(g, Elementwise.mul(out, div))));
@@ -127,7 +136,7 @@ public final class Reductions {
     /** log(sum(exp(x))) over dims, computed as max + log(sum(exp(x - max))). */
     public static Tensor logsumexp(Tensor x, int[] dims, boolean keepdim) {
         Tensor in = Autocast.toF32(floating("logsumexp", x));
-        return reduce("logsumexp", in, dims, keepdim, in.dtype(), (d, out) -> in.backend().reductions().reduce(Reduce.LOGSUMEXP, in, d, out),
+        return reduce("logsumexp", in, dims, keepdim, in.dtype(), Double.NEGATIVE_INFINITY, (d, out) -> in.backend().reductions().reduce(Reduce.LOGSUMEXP, in, d, out),
                 (out, g) -> Elementwise.mul(Elementwise.exp(Elementwise.sub(in, out)), g));
     }
 
@@ -141,11 +150,15 @@ public final class Reductions {
 
     private static Tensor extreme(String name, Reduce op, Tensor x, int[] dims, boolean keepdim) {
         int[] nd = Shapes.normalizeDims(dims, x.dim());
+        for (int d : nd) {
+            // As torch: a max or min over no elements has no value (a sum of none is 0).
+            if (x.shape(d) == 0) throw new IllegalArgumentException(name + ": cannot reduce over the empty dim " + d + " of " + Arrays.toString(x.shape()));
+        }
         KeptRule rule = (out, g) -> {
             Tensor mask = Views.cast(Elementwise.eq(x, out), x.dtype());
             return Elementwise.mul(mask, Elementwise.div(g, sum(mask, nd, true)));
         };
-        return reduce(name, x, dims, keepdim, x.dtype(), (d, out) -> x.backend().reductions().reduce(op, x, d, out),
+        return reduce(name, x, dims, keepdim, x.dtype(), Double.NaN, (d, out) -> x.backend().reductions().reduce(op, x, d, out),
                 x.dtype().isFloating() ? rule : null);
     }
 

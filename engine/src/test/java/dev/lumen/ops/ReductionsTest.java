@@ -57,6 +57,22 @@ class ReductionsTest extends DeviceTest {
     @Test void aminKeepdimSplitsTiesLikeTorch() { golden("amin_d02_keep", x -> Reductions.amin(x, d(0, 2), true)); }
     @Test void amaxOfAllMatchesTorch() { golden("amax_all", x -> Reductions.amax(x, null, false)); }
 
+    @Test
+    void reductionsOverNoElementsGiveTheirIdentityAsTorch() {
+        try (Scope s = Scope.open()) {
+            Tensor empty = Tensor.zeros(DType.F32, device, 3, 0);
+            assertArrayEquals(new float[] {0}, Reductions.sum(empty).toFloats());
+            assertArrayEquals(new float[] {0, 0, 0}, Reductions.sum(empty, d(1), false).toFloats());
+            assertTrue(Float.isNaN(Reductions.mean(empty).toFloats()[0]), "mean of nothing is nan");
+            assertArrayEquals(new float[] {Float.NEGATIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.NEGATIVE_INFINITY},
+                    Reductions.logsumexp(empty, d(1), false).toFloats());
+            assertArrayEquals(new float[0], Reductions.sum(empty, d(0), false).toFloats());
+            String msg = assertThrows(IllegalArgumentException.class, () -> Reductions.amax(empty, d(1), false)).getMessage();
+            assertTrue(msg.contains("amax") && msg.contains("[3, 0]"), msg);
+            assertThrows(IllegalArgumentException.class, () -> Reductions.amin(empty, null, false));
+        }
+    }
+
     private void selection(String name, Function<Tensor, Reductions.ValuesIndices> op) {
         try (Scope s = Scope.open()) {
             Tensor x = G.input(name, 0, device);
