@@ -259,7 +259,8 @@ final class CpuElementwise implements ElementwiseKernels {
     /*
      * Ops whose math is too big for one loop that C2 compiles with everything inlined (GELU, the
      * tanh form's derivative, tanh, softplus, log) run in two stages per block of a row: the op's
-     * exp (log: its reduction and polynomial) into a small array, then the rest. Each stage is a
+     * exp (log: its reduction and polynomial) into a small array, then the rest; softplus's
+     * forward in four (its log1p's log two stages of their own). Each stage is a
      * static method of its own, so that C2 compiles it apart when a caller's budget is spent;
      * only segments, offsets and arrays cross those calls, never vectors (which C2 would box:
      * 7-29 MB of garbage per [8, 48, 56, 56] call before). Each op has its own row method
@@ -315,12 +316,19 @@ final class CpuElementwise implements ElementwiseKernels {
         }
     }
 
+    /**
+     * Four stages, each calling one helper: the exp, the log of 1 + exp (its reduction and
+     * polynomial, then its special cases), then log1p's correction and the threshold. With the
+     * last three in one stage, C2 left a helper out of line in 2 runs of 3 and boxed every vector.
+     */
     private static void softplusRow(float beta, float threshold, MemorySegment x, long xi, MemorySegment o, long oi, int up) {
-        float[] e = new float[Math.min(up, BLOCK)];
+        float[] e = new float[Math.min(up, BLOCK)], lw = new float[e.length];
         for (int blk = 0; blk < up; blk += BLOCK) {
             int n = Math.min(BLOCK, up - blk);
             softplusExps(x, xi + blk, e, n, beta);
-            softplusFromExps(x, xi + blk, e, o, oi + blk, n, beta, threshold);
+            softplusLogsOfPositive(e, lw, n);
+            softplusLogSpecialCases(e, lw, n);
+            softplusFromLogs(x, xi + blk, e, lw, o, oi + blk, n, beta, threshold);
         }
     }
 
@@ -383,8 +391,19 @@ final class CpuElementwise implements ElementwiseKernels {
         for (int i = 0; i < n; i += L) UnaryMath.softplusExp(ld(x, xi + i), beta).intoArray(e, i);
     }
 
-    private static void softplusFromExps(MemorySegment x, long xi, float[] e, MemorySegment o, long oi, int n, float beta, float threshold) {
-        for (int i = 0; i < n; i += L) st(o, oi + i, UnaryMath.softplusFromExp(ld(x, xi + i), FloatVector.fromArray(S, e, i), beta, threshold));
+    private static void softplusLogsOfPositive(float[] e, float[] lw, int n) {
+        for (int i = 0; i < n; i += L) VecMath.logOfPositive(FloatVector.fromArray(S, e, i).add(1f)).intoArray(lw, i);
+    }
+
+    private static void softplusLogSpecialCases(float[] e, float[] lw, int n) {
+        for (int i = 0; i < n; i += L) VecMath.logSpecialCases(FloatVector.fromArray(S, e, i).add(1f), FloatVector.fromArray(S, lw, i)).intoArray(lw, i);
+    }
+
+    private static void softplusFromLogs(MemorySegment x, long xi, float[] e, float[] lw, MemorySegment o, long oi, int n, float beta,
+                                         float threshold) {
+        for (int i = 0; i < n; i += L) {
+            st(o, oi + i, UnaryMath.softplusFromLog(ld(x, xi + i), FloatVector.fromArray(S, e, i), FloatVector.fromArray(S, lw, i), beta, threshold));
+        }
     }
 
     private static void softplusGradFromExps(MemorySegment x, long xi, float[] e, MemorySegment g, long gi, MemorySegment o, long oi, int n,

@@ -206,7 +206,15 @@ final class UnaryMath {
 
     /** log(1 + e) / beta, or x where beta x passes the threshold, given e = softplusExp(x, beta). */
     static FloatVector softplusFromExp(FloatVector x, FloatVector e, float beta, float threshold) {
-        return VecMath.log1p(e).div(beta).blend(x, x.mul(beta).compare(GT, threshold));
+        return softplusFromLog(x, e, VecMath.log(e.add(1f)), beta, threshold);
+    }
+
+    /**
+     * softplusFromExp given also lw = VecMath.log(1 + e) (stages of their own in row loops:
+     * log1p with its log was too big for one).
+     */
+    static FloatVector softplusFromLog(FloatVector x, FloatVector e, FloatVector lw, float beta, float threshold) {
+        return VecMath.log1pFromLog(e, lw).div(beta).blend(x, x.mul(beta).compare(GT, threshold));
     }
 
     /** e / (1 + e), or 1 where beta x passes the threshold, given e = softplusExp(x, beta). */

@@ -99,10 +99,16 @@ final class VecMath {
     }
 
     /** log(1 + u), accurate for small u: log(w) corrected by the rounding of w = 1 + u. */
-    static FloatVector log1p(FloatVector u) {
+    static FloatVector log1p(FloatVector u) { return log1pFromLog(u, log(u.add(ONE))); }
+
+    /**
+     * log(1 + u) given lw = log(w), w = 1 + u in float: the correction and special cases
+     * (a stage apart from the log in row loops; see CpuElementwise).
+     */
+    static FloatVector log1pFromLog(FloatVector u, FloatVector lw) {
         FloatVector w = u.add(ONE);
         FloatVector d = w.sub(ONE);
-        FloatVector corrected = log(w).add(u.sub(d).div(w));
+        FloatVector corrected = lw.add(u.sub(d).div(w));
         // w == 1: u is below half an ulp of 1, where log1p(u) = u to float precision. The correction
         // is 0/0 or inf-inf at w = 0 and w = inf, where log(w) alone is the answer.
         corrected = corrected.blend(u, d.compare(VectorOperators.EQ, ZERO));
