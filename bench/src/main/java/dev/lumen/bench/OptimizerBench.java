@@ -2,6 +2,7 @@ package dev.lumen.bench;
 
 import dev.lumen.memory.Scope;
 import dev.lumen.models.ModelRegistry;
+import dev.lumen.optim.AdaBelief;
 import dev.lumen.optim.AdamW;
 import dev.lumen.optim.GradClip;
 import dev.lumen.optim.Lamb;
@@ -10,6 +11,7 @@ import dev.lumen.optim.NAdam;
 import dev.lumen.optim.Optimizer;
 import dev.lumen.optim.ParamGroup;
 import dev.lumen.optim.RAdam;
+import dev.lumen.optim.RMSprop;
 import dev.lumen.optim.SGD;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Generator;
@@ -31,9 +33,10 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * One optimizer step over resnet50's 161 parameter tensors (25.6M F32 elements, random
- * gradients) on the CPU, as the training loop runs it: AdamW, SGD with momentum, NAdam and RAdam
- * (each one multi-tensor pass), LAMB (its global clip, then norms and update) and LARS (norms,
- * then update), all with weight decay; and the 2-norm gradient clip before them.
+ * gradients) on the CPU, as the training loop runs it: AdamW, SGD with momentum, NAdam, RAdam,
+ * RMSprop with momentum and AdaBelief (each one multi-tensor pass), LAMB (its global clip, then
+ * norms and update) and LARS (norms, then update), all with weight decay; and the 2-norm
+ * gradient clip before them.
  */
 @State(org.openjdk.jmh.annotations.Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -42,7 +45,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector"})
 public class OptimizerBench {
-    @Param({"adamw", "sgd", "nadam", "radam", "lamb", "lars"})
+    @Param({"adamw", "sgd", "nadam", "radam", "lamb", "lars", "rmsprop", "adabelief"})
     public String optimizer;
 
     private List<Tensor> params;
@@ -67,6 +70,8 @@ public class OptimizerBench {
             case "radam" -> new RAdam(groups, RAdam.defaults(1e-3, 0.9, 0.999, 1e-8, 0.05));
             case "lamb" -> new Lamb(groups, Lamb.defaults(1e-3, 0.9, 0.999, 1e-6, 0.05), 1.0);
             case "lars" -> new Lars(groups, Lars.defaults(0.1, 0.9, 0.05, false, 1e-8));
+            case "rmsprop" -> new RMSprop(groups, RMSprop.defaults(1e-3, 0.9, 1e-8, 0.05, 0.9));
+            case "adabelief" -> new AdaBelief(groups, AdaBelief.defaults(1e-3, 0.9, 0.999, 1e-8, 0.05));
             default -> throw new IllegalArgumentException("OptimizerBench: no optimizer " + optimizer);
         };
     }

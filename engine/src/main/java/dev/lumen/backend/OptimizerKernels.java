@@ -170,9 +170,7 @@ public interface OptimizerKernels {
             if (params.get(i).numel() == 0) continue; // nothing to update (and the CPU's copy rejects [k, 0] shapes)
             try (Scope scope = Scope.open()) {
                 Tensor p = params.get(i), m = expAvgs.get(i), v = expAvgSqs.get(i);
-                Tensor g = weightDecay != 0 ? grads.get(i).add(p.mul(weightDecay)) : grads.get(i);
-                m.backend().copy(m.add(g.sub(m).mul(1 - beta1)), m);
-                v.backend().copy(v.mul(beta2).add(g.mul(g).mul(1 - beta2)), v);
+                Tensor g = l2Moments(p, grads.get(i), m, v, beta1, beta2, weightDecay);
                 Tensor denom = v.div(s.bc2()).sqrt().add(eps);
                 Tensor next = p.add(g.div(denom).mul(s.gradCoef()));
                 p.backend().copy(next.add(m.div(denom).mul(s.avgCoef())), p);
@@ -203,9 +201,7 @@ public interface OptimizerKernels {
             if (params.get(i).numel() == 0) continue; // nothing to update (and the CPU's copy rejects [k, 0] shapes)
             try (Scope scope = Scope.open()) {
                 Tensor p = params.get(i), m = expAvgs.get(i), v = expAvgSqs.get(i);
-                Tensor g = weightDecay != 0 ? grads.get(i).add(p.mul(weightDecay)) : grads.get(i);
-                m.backend().copy(m.add(g.sub(m).mul(1 - beta1)), m);
-                v.backend().copy(v.mul(beta2).add(g.mul(g).mul(1 - beta2)), v);
+                Tensor g = l2Moments(p, grads.get(i), m, v, beta1, beta2, weightDecay);
                 Tensor corrected = m.div(s.bc1());
                 if (s.rectified()) {
                     Tensor adaptive = v.sqrt().add(eps).pow(-1).mul(Math.sqrt(s.bc2()));
@@ -292,6 +288,18 @@ public interface OptimizerKernels {
                 p.backend().copy(p.sub(d.mul(lr)), p);
             }
         }
+    }
+
+    /**
+     * NAdam's and RAdam's first steps in tensor ops: g = grad (+ param * weightDecay), then
+     * expAvg += (g - expAvg) * (1 - beta1) and expAvgSq = expAvgSq * beta2 + g * g * (1 - beta2)
+     * in place. Returns g.
+     */
+    private static Tensor l2Moments(Tensor p, Tensor grad, Tensor m, Tensor v, double beta1, double beta2, double weightDecay) {
+        Tensor g = weightDecay != 0 ? grad.add(p.mul(weightDecay)) : grad;
+        m.backend().copy(m.add(g.sub(m).mul(1 - beta1)), m);
+        v.backend().copy(v.mul(beta2).add(g.mul(g).mul(1 - beta2)), v);
+        return g;
     }
 
     /** The 2-norm of every element as a 0-d tensor on t's device, so a trust ratio needs no host read. */

@@ -1,7 +1,6 @@
 package dev.lumen.optim;
 
 import dev.lumen.tensor.Tensor;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -25,16 +24,8 @@ public final class AdaBelief extends Optimizer {
 
     @Override
     protected void update(ParamGroup g, List<Tensor> params, List<Tensor> grads, List<State> states) {
-        int n = params.size();
-        List<Tensor> expAvgs = new ArrayList<>(n), expAvgVars = new ArrayList<>(n);
-        long[] steps = new long[n];
-        for (int i = 0; i < n; i++) {
-            State s = states.get(i);
-            expAvgs.add(s.getOrZeros("exp_avg", params.get(i)));
-            expAvgVars.add(s.getOrZeros("exp_avg_var", params.get(i)));
-            steps[i] = s.step();
-        }
-        params.get(0).backend().optimizer().adaBeliefMulti(params, grads, expAvgs, expAvgVars, g.lr(), g.getDouble("beta1"),
-                g.getDouble("beta2"), g.getDouble("eps"), g.weightDecay(), steps);
+        Moments m = Moments.of(params, states, "exp_avg", "exp_avg_var");
+        params.get(0).backend().optimizer().adaBeliefMulti(params, grads, m.first(), m.second(), g.lr(), g.getDouble("beta1"),
+                g.getDouble("beta2"), g.getDouble("eps"), g.weightDecay(), m.steps());
     }
 }

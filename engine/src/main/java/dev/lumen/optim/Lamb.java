@@ -55,16 +55,8 @@ public final class Lamb extends Optimizer {
 
     @Override
     protected void update(ParamGroup g, List<Tensor> params, List<Tensor> grads, List<State> states) {
-        int n = params.size();
-        List<Tensor> expAvgs = new ArrayList<>(n), expAvgSqs = new ArrayList<>(n);
-        long[] steps = new long[n];
-        for (int i = 0; i < n; i++) {
-            State s = states.get(i);
-            expAvgs.add(s.getOrZeros("exp_avg", params.get(i)));
-            expAvgSqs.add(s.getOrZeros("exp_avg_sq", params.get(i)));
-            steps[i] = s.step();
-        }
-        params.get(0).backend().optimizer().lambMulti(params, grads, expAvgs, expAvgSqs, g.lr(), g.getDouble("beta1"),
-                g.getDouble("beta2"), g.getDouble("eps"), g.weightDecay(), steps);
+        Moments m = Moments.of(params, states, "exp_avg", "exp_avg_sq");
+        params.get(0).backend().optimizer().lambMulti(params, grads, m.first(), m.second(), g.lr(), g.getDouble("beta1"),
+                g.getDouble("beta2"), g.getDouble("eps"), g.weightDecay(), m.steps());
     }
 }

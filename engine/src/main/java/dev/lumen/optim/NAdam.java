@@ -2,7 +2,6 @@ package dev.lumen.optim;
 
 import dev.lumen.backend.NAdamStep;
 import dev.lumen.tensor.Tensor;
-import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -33,19 +32,11 @@ public final class NAdam extends Optimizer {
     @Override
     protected void update(ParamGroup g, List<Tensor> params, List<Tensor> grads, List<State> states) {
         double b1 = g.getDouble("beta1"), md = g.getDouble("momentum_decay");
-        int n = params.size();
-        List<Tensor> expAvgs = new ArrayList<>(n), expAvgSqs = new ArrayList<>(n);
-        long[] steps = new long[n];
-        double[] products = new double[n];
-        for (int i = 0; i < n; i++) {
-            State s = states.get(i);
-            expAvgs.add(s.getOrZeros("exp_avg", params.get(i)));
-            expAvgSqs.add(s.getOrZeros("exp_avg_sq", params.get(i)));
-            steps[i] = s.step();
-            products[i] = muProduct(s, b1, md);
-        }
-        params.get(0).backend().optimizer().nadamMulti(params, grads, expAvgs, expAvgSqs, g.lr(), b1, g.getDouble("beta2"),
-                g.getDouble("eps"), g.weightDecay(), md, steps, products);
+        Moments m = Moments.of(params, states, "exp_avg", "exp_avg_sq");
+        double[] products = new double[params.size()];
+        for (int i = 0; i < products.length; i++) products[i] = muProduct(states.get(i), b1, md);
+        params.get(0).backend().optimizer().nadamMulti(params, grads, m.first(), m.second(), g.lr(), b1, g.getDouble("beta2"),
+                g.getDouble("eps"), g.weightDecay(), md, m.steps(), products);
     }
 
     /** mu_1 * ... * mu_step for s's (already incremented) step, from the cache or recomputed. */

@@ -46,6 +46,23 @@ public abstract class Optimizer {
         }
     }
 
+    /** Two named state tensors per parameter and each parameter's step count: the Adam family's per-call lists. */
+    protected record Moments(List<Tensor> first, List<Tensor> second, long[] steps) {
+        /** The states first and second of every parameter (zeros on first use), with their steps. */
+        static Moments of(List<Tensor> params, List<State> states, String first, String second) {
+            int n = params.size();
+            List<Tensor> a = new ArrayList<>(n), b = new ArrayList<>(n);
+            long[] steps = new long[n];
+            for (int i = 0; i < n; i++) {
+                State s = states.get(i);
+                a.add(s.getOrZeros(first, params.get(i)));
+                b.add(s.getOrZeros(second, params.get(i)));
+                steps[i] = s.step();
+            }
+            return new Moments(a, b, steps);
+        }
+    }
+
     private final String name;
     private final List<ParamGroup> groups;
     private final List<Tensor> params = new ArrayList<>();

@@ -55,7 +55,7 @@ final class CpuOptimizer implements OptimizerKernels {
         if (full == hi) return;
         long n = hi - full;
         // Native scratch, as the tensors are: a heap segment here made every load and store in
-        // the loops bimorphic, and C2 boxed the vectors live across the heap path's call.
+        // the loops bimorphic, and C2 boxed NAdam's and RAdam's vectors.
         try (Arena arena = Arena.ofConfined()) {
             Flat[] scratch = new Flat[f.length];
             for (int k = 0; k < f.length; k++) {
@@ -197,20 +197,32 @@ final class CpuOptimizer implements OptimizerKernels {
     @Override
     public void sgdMulti(List<Tensor> params, List<Tensor> grads, List<Tensor> momentumBuffers, double lr, double momentum,
                          double dampening, double weightDecay, boolean nesterov, boolean[] initBuffers) {
+        List<Tensor[]> operands = momentumOperands("sgd", params, grads, momentumBuffers, momentum, initBuffers);
+        if (operands.isEmpty()) return;
+        flatMulti("sgd", operands, momentumWritten(momentum), os -> forEachElement(sizes(os), (k, lo, hi) ->
+                sgdRange(os[k].flat, lo, hi, lr, momentum, dampening, weightDecay, nesterov, initBuffers[k])));
+    }
+
+    /**
+     * SGD's and LARS's operands per parameter (param, grad and, with momentum, its buffer),
+     * after checking the lists; empty when there are no parameters.
+     */
+    private static List<Tensor[]> momentumOperands(String op, List<Tensor> params, List<Tensor> grads, List<Tensor> momentumBuffers,
+                                                   double momentum, boolean[] initBuffers) {
         int count = params.size();
-        OptimizerKernels.requireLengths("sgd", count, grads.size(), momentumBuffers == null ? count : momentumBuffers.size(),
-                initBuffers.length);
-        boolean hasBuf = momentum != 0;
-        if (hasBuf && momentumBuffers == null) throw new IllegalArgumentException("sgd: momentum " + momentum + " needs a momentum buffer");
-        if (count == 0) return;
+        OptimizerKernels.requireLengths(op, count, grads.size(), momentumBuffers == null ? count : momentumBuffers.size(), initBuffers.length);
+        if (momentum != 0 && momentumBuffers == null) throw new IllegalArgumentException(op + ": momentum " + momentum + " needs momentum buffers");
         List<Tensor[]> operands = new ArrayList<>(count);
         for (int i = 0; i < count; i++) {
             Tensor p = params.get(i), g = grads.get(i);
-            operands.add(hasBuf ? new Tensor[] {p, g, momentumBuffers.get(i)} : new Tensor[] {p, g});
+            operands.add(momentum != 0 ? new Tensor[] {p, g, momentumBuffers.get(i)} : new Tensor[] {p, g});
         }
-        boolean[] written = hasBuf ? new boolean[] {true, false, true} : new boolean[] {true, false};
-        flatMulti("sgd", operands, written, os -> forEachElement(sizes(os), (k, lo, hi) ->
-                sgdRange(os[k].flat, lo, hi, lr, momentum, dampening, weightDecay, nesterov, initBuffers[k])));
+        return operands;
+    }
+
+    /** Which of momentumOperands' operands the update writes: the parameter and the buffer. */
+    private static boolean[] momentumWritten(double momentum) {
+        return momentum != 0 ? new boolean[] {true, false, true} : new boolean[] {true, false};
     }
 
     /** The SGD update of elements [lo, hi) of one parameter (f: param, grad and, with momentum, its buffer). */
@@ -220,19 +232,31 @@ final class CpuOptimizer implements OptimizerKernels {
         boolean hasBuf = b != null;
         if (p.f32()) {
             float nlr = (float) -lr, mom = (float) momentum, keep = (float) (1 - dampening), wd = (float) weightDecay;
-            vectorized(f, lo, hi, (t, from, to) -> {
-                for (long i = from; i < to; i += S.length()) {
-                    FloatVector pv = t[0].load(i);
-                    FloatVector d = t[1].load(i);
-                    if (weightDecay != 0) d = d.add(pv.mul(wd));
-                    if (hasBuf) {
-                        FloatVector buf = initBuffer ? d : t[2].load(i).mul(mom).add(d.mul(keep));
+            // Blends of both ways, not vectors merged from branches (which C2 boxed: 400 MB per
+            // resnet50 step), and one loop per operand count.
+            boolean decay = weightDecay != 0;
+            if (hasBuf) {
+                vectorized(f, lo, hi, (t, from, to) -> {
+                    VectorMask<Float> decayed = S.maskAll(decay), init = S.maskAll(initBuffer), ahead = S.maskAll(nesterov);
+                    for (long i = from; i < to; i += S.length()) {
+                        FloatVector pv = t[0].load(i), d = t[1].load(i);
+                        d = d.blend(d.add(pv.mul(wd)), decayed);
+                        FloatVector buf = t[2].load(i).mul(mom).add(d.mul(keep)).blend(d, init);
                         t[2].store(buf, i);
-                        d = nesterov ? d.add(buf.mul(mom)) : buf;
+                        d = buf.blend(d.add(buf.mul(mom)), ahead);
+                        t[0].store(pv.add(d.mul(nlr)), i);
                     }
-                    t[0].store(pv.add(d.mul(nlr)), i);
-                }
-            });
+                });
+            } else {
+                vectorized(f, lo, hi, (t, from, to) -> {
+                    VectorMask<Float> decayed = S.maskAll(decay);
+                    for (long i = from; i < to; i += S.length()) {
+                        FloatVector pv = t[0].load(i), d = t[1].load(i);
+                        d = d.blend(d.add(pv.mul(wd)), decayed);
+                        t[0].store(pv.add(d.mul(nlr)), i);
+                    }
+                });
+            }
         } else {
             for (long i = lo; i < hi; i++) {
                 double pv = p.d(i);
@@ -421,14 +445,21 @@ final class CpuOptimizer implements OptimizerKernels {
         OptimizerKernels.requireLengths("adabelief", count, grads.size(), expAvgs.size(), expAvgVars.size(), steps.length);
         if (count == 0) return;
         AdamBiasCorrection[] bc = new AdamBiasCorrection[count];
-        List<Tensor[]> operands = new ArrayList<>(count);
-        for (int i = 0; i < count; i++) {
-            bc[i] = AdamBiasCorrection.of("adabelief", lr, beta1, beta2, steps[i]);
-            operands.add(new Tensor[] {params.get(i), grads.get(i), expAvgs.get(i), expAvgVars.get(i)});
-        }
-        flatMulti("adabelief", operands, new boolean[] {true, false, true, true}, os -> forEachElement(sizes(os), (k, lo, hi) ->
+        for (int i = 0; i < count; i++) bc[i] = AdamBiasCorrection.of("adabelief", lr, beta1, beta2, steps[i]);
+        List<Tensor[]> operands = momentOperands(params, grads, expAvgs, expAvgVars);
+        flatMulti("adabelief", operands, MOMENTS_WRITTEN, os -> forEachElement(sizes(os), (k, lo, hi) ->
                 adaBeliefRange(os[k].flat, lo, hi, lr, beta1, beta2, eps, weightDecay, bc[k])));
     }
+
+    /** The operands of a moment-based update per parameter: param, grad, first and second moment. */
+    private static List<Tensor[]> momentOperands(List<Tensor> params, List<Tensor> grads, List<Tensor> firsts, List<Tensor> seconds) {
+        List<Tensor[]> operands = new ArrayList<>(params.size());
+        for (int i = 0; i < params.size(); i++) operands.add(new Tensor[] {params.get(i), grads.get(i), firsts.get(i), seconds.get(i)});
+        return operands;
+    }
+
+    /** Which of momentOperands' operands an update writes: all but the gradient. */
+    private static final boolean[] MOMENTS_WRITTEN = {true, false, true, true};
 
     /** The AdaBelief update of elements [lo, hi) of one parameter (f: param, grad, exp_avg, exp_avg_var). */
     private static void adaBeliefRange(Flat[] f, long lo, long hi, double lr, double beta1, double beta2, double eps, double weightDecay,
@@ -472,12 +503,9 @@ final class CpuOptimizer implements OptimizerKernels {
         OptimizerKernels.requireLengths("nadam", count, grads.size(), expAvgs.size(), expAvgSqs.size(), steps.length, muProducts.length);
         if (count == 0) return;
         NAdamStep[] at = new NAdamStep[count];
-        List<Tensor[]> operands = new ArrayList<>(count);
-        for (int i = 0; i < count; i++) {
-            at[i] = NAdamStep.of(lr, beta1, beta2, momentumDecay, steps[i], muProducts[i]);
-            operands.add(new Tensor[] {params.get(i), grads.get(i), expAvgs.get(i), expAvgSqs.get(i)});
-        }
-        flatMulti("nadam", operands, new boolean[] {true, false, true, true}, os -> forEachElement(sizes(os), (k, lo, hi) ->
+        for (int i = 0; i < count; i++) at[i] = NAdamStep.of(lr, beta1, beta2, momentumDecay, steps[i], muProducts[i]);
+        List<Tensor[]> operands = momentOperands(params, grads, expAvgs, expAvgSqs);
+        flatMulti("nadam", operands, MOMENTS_WRITTEN, os -> forEachElement(sizes(os), (k, lo, hi) ->
                 nadamRange(os[k].flat, lo, hi, beta1, beta2, eps, weightDecay, at[k])));
     }
 
@@ -528,12 +556,9 @@ final class CpuOptimizer implements OptimizerKernels {
         OptimizerKernels.requireLengths("radam", count, grads.size(), expAvgs.size(), expAvgSqs.size(), steps.length);
         if (count == 0) return;
         RAdamStep[] at = new RAdamStep[count];
-        List<Tensor[]> operands = new ArrayList<>(count);
-        for (int i = 0; i < count; i++) {
-            at[i] = RAdamStep.of(beta1, beta2, steps[i]);
-            operands.add(new Tensor[] {params.get(i), grads.get(i), expAvgs.get(i), expAvgSqs.get(i)});
-        }
-        flatMulti("radam", operands, new boolean[] {true, false, true, true}, os -> forEachElement(sizes(os), (k, lo, hi) ->
+        for (int i = 0; i < count; i++) at[i] = RAdamStep.of(beta1, beta2, steps[i]);
+        List<Tensor[]> operands = momentOperands(params, grads, expAvgs, expAvgSqs);
+        flatMulti("radam", operands, MOMENTS_WRITTEN, os -> forEachElement(sizes(os), (k, lo, hi) ->
                 radamRange(os[k].flat, lo, hi, lr, beta1, beta2, eps, weightDecay, at[k])));
     }
 
@@ -610,12 +635,9 @@ final class CpuOptimizer implements OptimizerKernels {
         OptimizerKernels.requireLengths("lamb", count, grads.size(), expAvgs.size(), expAvgSqs.size(), steps.length);
         if (count == 0) return;
         LambStep[] at = new LambStep[count];
-        List<Tensor[]> operands = new ArrayList<>(count);
-        for (int i = 0; i < count; i++) {
-            at[i] = LambStep.of(lr, beta1, beta2, eps, weightDecay, steps[i]);
-            operands.add(new Tensor[] {params.get(i), grads.get(i), expAvgs.get(i), expAvgSqs.get(i)});
-        }
-        flatMulti("lamb", operands, new boolean[] {true, false, true, true}, os -> {
+        for (int i = 0; i < count; i++) at[i] = LambStep.of(lr, beta1, beta2, eps, weightDecay, steps[i]);
+        List<Tensor[]> operands = momentOperands(params, grads, expAvgs, expAvgSqs);
+        flatMulti("lamb", operands, MOMENTS_WRITTEN, os -> {
             // Region 1 updates the moments and sums ||param||^2 and ||u||^2 per block; region 2
             // recomputes u from them (the same bits) and applies it.
             double[][] sq = blockSums(os, 2, (k, f, lo, hi, out) -> lambMomentsAndNorms(f, lo, hi, at[k], out));
@@ -749,19 +771,9 @@ final class CpuOptimizer implements OptimizerKernels {
     @Override
     public void larsMulti(List<Tensor> params, List<Tensor> grads, List<Tensor> momentumBuffers, double lr, double momentum,
                           double dampening, double weightDecay, boolean nesterov, double trustCoeff, double eps, boolean[] initBuffers) {
-        int count = params.size();
-        OptimizerKernels.requireLengths("lars", count, grads.size(), momentumBuffers == null ? count : momentumBuffers.size(),
-                initBuffers.length);
-        boolean hasBuf = momentum != 0;
-        if (hasBuf && momentumBuffers == null) throw new IllegalArgumentException("lars: momentum " + momentum + " needs momentum buffers");
-        if (count == 0) return;
-        List<Tensor[]> operands = new ArrayList<>(count);
-        for (int i = 0; i < count; i++) {
-            Tensor p = params.get(i), g = grads.get(i);
-            operands.add(hasBuf ? new Tensor[] {p, g, momentumBuffers.get(i)} : new Tensor[] {p, g});
-        }
-        boolean[] written = hasBuf ? new boolean[] {true, false, true} : new boolean[] {true, false};
-        flatMulti("lars", operands, written, os -> {
+        List<Tensor[]> operands = momentumOperands("lars", params, grads, momentumBuffers, momentum, initBuffers);
+        if (operands.isEmpty()) return;
+        flatMulti("lars", operands, momentumWritten(momentum), os -> {
             double[] trust = new double[os.length];
             Arrays.fill(trust, 1);
             if (weightDecay != 0) {
