@@ -91,7 +91,7 @@ final class CpuSelectiveScan implements SelectiveScanKernels {
     /** Per-task buffers, reused across the task's groups, routes and chunks. */
     private static final class Scratch {
         final float[] xT, acc, goT;
-        final float[] bT, cT, raw, stepT, sigT, hs, decay, h0, h, gdT, gbAcc, gcAcc, gaC, gdC, gzC;
+        final float[] bT, cT, raw, zT, eT, stepT, sigT, hs, decay, h, gdT, gbAcc, gcAcc, gaC, gdC, gzC;
 
         Scratch(Problem p, int groupsHeld) {
             int plane = p.len * G, n = p.n;
@@ -101,11 +101,12 @@ final class CpuSelectiveScan implements SelectiveScanKernels {
             bT = new float[CHUNK * n];
             cT = new float[CHUNK * n];
             raw = new float[CHUNK * G];
+            zT = new float[CHUNK * G];
+            eT = new float[CHUNK * G];
             stepT = new float[CHUNK * G];
             sigT = new float[CHUNK * G];
-            hs = new float[CHUNK * n * G];
+            hs = new float[(CHUNK + 1) * n * G];
             decay = new float[CHUNK * n * G];
-            h0 = new float[n * G];
             h = new float[n * G];
             gdT = new float[CHUNK * G];
             gbAcc = new float[CHUNK * n * G];
@@ -153,10 +154,69 @@ final class CpuSelectiveScan implements SelectiveScanKernels {
         for (int j = 0; j < lanes; j++) FloatRows.read(p.delta, p.dt, p.deltaRow(bi, k, d0 + j) + l0, cl, raw, j, G);
     }
 
-    /** softplus with torch's threshold: z above 20 passes through. */
-    private static FloatVector softplus(FloatVector z) {
-        FloatVector sp = VecMath.log1p(VecMath.exp(z));
-        return sp.blend(z, z.compare(VectorOperators.GT, 20f));
+    /**
+     * stepT = softplus(zT) with torch's threshold (z above 20 passes through), zT = raw + bias,
+     * over a chunk's cl steps of G lanes. In stages that each call one VecMath helper and pass
+     * only arrays, as CpuElementwise's rows: softplus inside the recurrence ran log1p out of line
+     * and boxed every vector (96 MB per forward of a 96x56x56 map).
+     */
+    private static void softplusSteps(float[] raw, float[] biasLanes, int cl, Scratch s) {
+        int n = cl * G;
+        stepInputs(raw, biasLanes, n, s.zT);
+        stepExps(s.zT, n, s.eT);
+        stepLogsOfPositive(s.eT, n, s.stepT);
+        stepLogSpecialCases(s.eT, n, s.stepT);
+        stepsFromLogs(s.zT, s.eT, n, s.stepT);
+    }
+
+    /** sig = 1 / (1 + e^-z), softplus's derivative, over n lanes. */
+    private static void stepSigmoids(float[] z, int n, float[] sig) {
+        FloatVector one = FloatVector.broadcast(SP, 1f);
+        for (int i = 0; i < n; i += G) one.div(one.add(VecMath.exp(FloatVector.fromArray(SP, z, i).neg()))).intoArray(sig, i);
+    }
+
+    /**
+     * The chunk's states and decays: hs[((i + 1)*n + q)*G + lane] after step i from the first
+     * state in hs[q*G + lane] (one array, so that no loop picks its previous state from two), the
+     * steps in s.stepT, x at xT[planeAt + pos[l0 + i]*G] and B in s.bT.
+     */
+    private static void recomputeStates(Scratch s, int n, int cl, float[] xT, int planeAt, int[] pos, int l0, float[] aLanes) {
+        float[] hs = s.hs, bT = s.bT, decayS = s.decay;
+        for (int i = 0; i < cl; i++) {
+            FloatVector step = FloatVector.fromArray(SP, s.stepT, i * G);
+            FloatVector du = step.mul(FloatVector.fromArray(SP, xT, planeAt + pos[l0 + i] * G));
+            for (int q = 0; q < n; q++) {
+                int at = (i * n + q) * G;
+                FloatVector decay = VecMath.exp(step.mul(FloatVector.fromArray(SP, aLanes, q * G)));
+                decay.fma(FloatVector.fromArray(SP, hs, at), du.mul(bT[i * n + q])).intoArray(hs, at + n * G);
+                decay.intoArray(decayS, at);
+            }
+        }
+    }
+
+    private static void stepInputs(float[] raw, float[] biasLanes, int n, float[] z) {
+        FloatVector bias = FloatVector.fromArray(SP, biasLanes, 0);
+        for (int i = 0; i < n; i += G) FloatVector.fromArray(SP, raw, i).add(bias).intoArray(z, i);
+    }
+
+    private static void stepExps(float[] z, int n, float[] e) {
+        for (int i = 0; i < n; i += G) VecMath.exp(FloatVector.fromArray(SP, z, i)).intoArray(e, i);
+    }
+
+    private static void stepLogsOfPositive(float[] e, int n, float[] lw) {
+        for (int i = 0; i < n; i += G) VecMath.logOfPositive(FloatVector.fromArray(SP, e, i).add(1f)).intoArray(lw, i);
+    }
+
+    private static void stepLogSpecialCases(float[] e, int n, float[] lw) {
+        for (int i = 0; i < n; i += G) VecMath.logSpecialCases(FloatVector.fromArray(SP, e, i).add(1f), FloatVector.fromArray(SP, lw, i)).intoArray(lw, i);
+    }
+
+    private static void stepsFromLogs(float[] z, float[] e, int n, float[] step) {
+        for (int i = 0; i < n; i += G) {
+            FloatVector zv = FloatVector.fromArray(SP, z, i);
+            FloatVector sp = VecMath.log1pFromLog(FloatVector.fromArray(SP, e, i), FloatVector.fromArray(SP, step, i));
+            sp.blend(zv, zv.compare(VectorOperators.GT, 20f)).intoArray(step, i);
+        }
     }
 
     private static void forwardGroup(Problem p, int bi, int g, Scratch s, MemorySegment out, MemorySegment states) {
@@ -167,7 +227,7 @@ final class CpuSelectiveScan implements SelectiveScanKernels {
         Arrays.fill(acc, 0, p.len * G, 0f);
         for (int k = 0; k < K; k++) {
             laneParams(p, k, d0, lanes, aLanes, dLanes, biasLanes);
-            FloatVector dv = FloatVector.fromArray(SP, dLanes, 0), biasV = FloatVector.fromArray(SP, biasLanes, 0);
+            FloatVector dv = FloatVector.fromArray(SP, dLanes, 0);
             int[] pos = p.pos[k];
             Arrays.fill(h, 0f);
             for (int ch = 0; ch < p.chunks; ch++) {
@@ -180,9 +240,10 @@ final class CpuSelectiveScan implements SelectiveScanKernels {
                 }
                 readBC(p, bi, k, l0, cl, bT, cT);
                 readDelta(p, bi, k, d0, lanes, l0, cl, raw);
+                softplusSteps(raw, biasLanes, cl, s);
                 for (int i = 0; i < cl; i++) {
                     int at = pos[l0 + i] * G;
-                    FloatVector step = softplus(FloatVector.fromArray(SP, raw, i * G).add(biasV));
+                    FloatVector step = FloatVector.fromArray(SP, s.stepT, i * G);
                     FloatVector u = FloatVector.fromArray(SP, xT, at);
                     FloatVector du = step.mul(u);
                     FloatVector y = u.mul(dv);
@@ -335,30 +396,20 @@ final class CpuSelectiveScan implements SelectiveScanKernels {
                                       MemorySegment states, float[] xT, float[] goT, float[] gxT) {
         int n = p.n;
         int[] pos = p.pos[k];
-        float[] bT = s.bT, cT = s.cT, hs = s.hs, decayS = s.decay, h0 = s.h0, stepT = s.stepT, sigT = s.sigT;
+        float[] bT = s.bT, cT = s.cT, hs = s.hs, decayS = s.decay, stepT = s.stepT, sigT = s.sigT;
         readDelta(p, bi, k, d0, lanes, l0, cl, s.raw);
-        Arrays.fill(h0, 0f);
+        Arrays.fill(hs, 0, n * G, 0f);
         for (int j = 0; j < lanes; j++) {
             long at = p.stateAt(bi, k, d0 + j, ch);
-            for (int q = 0; q < n; q++) h0[q * G + j] = states.getAtIndex(F, at + q);
+            for (int q = 0; q < n; q++) hs[q * G + j] = states.getAtIndex(F, at + q);
         }
-        FloatVector biasV = FloatVector.fromArray(SP, biasLanes, 0), dv = FloatVector.fromArray(SP, dLanes, 0);
-        // Recompute: step, dsoftplus, and every state and decay of the chunk.
-        for (int i = 0; i < cl; i++) {
-            FloatVector z = FloatVector.fromArray(SP, s.raw, i * G).add(biasV);
-            FloatVector step = softplus(z);
-            step.intoArray(stepT, i * G);
-            FloatVector one = FloatVector.broadcast(SP, 1f);
-            one.div(one.add(VecMath.exp(z.neg()))).intoArray(sigT, i * G);
-            FloatVector du = step.mul(FloatVector.fromArray(SP, xT, planeAt + pos[l0 + i] * G));
-            for (int q = 0; q < n; q++) {
-                int at = (i * n + q) * G;
-                FloatVector decay = VecMath.exp(step.mul(FloatVector.fromArray(SP, aLanes, q * G)));
-                FloatVector prev = FloatVector.fromArray(SP, i == 0 ? h0 : hs, i == 0 ? q * G : at - n * G);
-                decay.fma(prev, du.mul(bT[i * n + q])).intoArray(hs, at);
-                decay.intoArray(decayS, at);
-            }
-        }
+        FloatVector dv = FloatVector.fromArray(SP, dLanes, 0);
+        // Recompute: step, dsoftplus, and every state and decay of the chunk, each in a method of
+        // its own: inline here, this method outgrew C2's inlining budget and the decay's exp ran
+        // out of line with boxed vectors (270 MB per forward and backward of a 96x56x56 map).
+        softplusSteps(s.raw, biasLanes, cl, s);
+        stepSigmoids(s.zT, cl * G, sigT);
+        recomputeStates(s, n, cl, xT, planeAt, pos, l0, aLanes);
         Arrays.fill(s.gaC, 0f);
         FloatVector gdAcc = FloatVector.zero(SP), gzAcc = FloatVector.zero(SP);
         for (int i = cl - 1; i >= 0; i--) {
@@ -370,12 +421,12 @@ final class CpuSelectiveScan implements SelectiveScanKernels {
             for (int q = 0; q < n; q++) {
                 int sq = (i * n + q) * G;
                 FloatVector g = gy.fma(FloatVector.broadcast(SP, cT[i * n + q]), FloatVector.fromArray(SP, gh, q * G));
-                FloatVector.fromArray(SP, s.gcAcc, sq).add(gy.mul(FloatVector.fromArray(SP, hs, sq))).intoArray(s.gcAcc, sq);
+                FloatVector.fromArray(SP, s.gcAcc, sq).add(gy.mul(FloatVector.fromArray(SP, hs, sq + n * G))).intoArray(s.gcAcc, sq);
                 FloatVector.fromArray(SP, s.gbAcc, sq).add(g.mul(du)).intoArray(s.gbAcc, sq);
                 float bq = bT[i * n + q];
                 sumGB = g.fma(FloatVector.broadcast(SP, bq), sumGB);
                 FloatVector decay = FloatVector.fromArray(SP, decayS, sq);
-                FloatVector prev = FloatVector.fromArray(SP, i == 0 ? h0 : hs, i == 0 ? q * G : sq - n * G);
+                FloatVector prev = FloatVector.fromArray(SP, hs, sq);
                 FloatVector wv = g.mul(decay).mul(prev); // dL/d(decay) * decay
                 sumWA = wv.fma(FloatVector.fromArray(SP, aLanes, q * G), sumWA);
                 FloatVector.fromArray(SP, s.gaC, q * G).add(wv.mul(step)).intoArray(s.gaC, q * G);
