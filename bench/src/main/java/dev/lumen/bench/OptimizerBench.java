@@ -36,7 +36,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * gradients) on the CPU, as the training loop runs it: AdamW, SGD with momentum, NAdam, RAdam,
  * RMSprop with momentum and AdaBelief (each one multi-tensor pass), LAMB (its global clip, then
  * norms and update) and LARS (norms, then update), all with weight decay; and the 2-norm
- * gradient clip before them.
+ * gradient clip before them, and AGC (timm's adaptive_clip_grad).
  */
 @State(org.openjdk.jmh.annotations.Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -84,4 +84,11 @@ public class OptimizerBench {
 
     @Benchmark
     public double clipGradNorm() { return GradClip.clipGradNorm(params, 1e9); }
+
+    /** Clip factor 0.01: from the first call on every unit sits at its cap, so each call measures and scales all of them. */
+    @Benchmark
+    public List<Tensor> adaptiveClipGrad() {
+        GradClip.adaptiveClipGrad(params, 0.01, 1e-3);
+        return params;
+    }
 }

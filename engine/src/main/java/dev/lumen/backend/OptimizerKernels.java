@@ -1,14 +1,16 @@
 package dev.lumen.backend;
 
+import dev.lumen.autograd.GradMode;
 import dev.lumen.memory.Scope;
 import dev.lumen.ops.Elementwise;
 import dev.lumen.tensor.Tensor;
+import java.util.Arrays;
 import java.util.List;
 
 /**
  * Fused in-place optimizer updates (SGD, Adam, AdamW, RMSprop, RMSpropTF, AdaBelief, NAdam,
  * RAdam, LAMB, LARS), one parameter or a list per call, and the small in-place maps around them
- * (gradient norms and clipping, EMA of weights). All tensors of one call have the parameter's
+ * (gradient norms and clipping, AGC, EMA of weights). All tensors of one call have the parameter's
  * shape and dtype (F32 or F64). The formulas and their order are torch.optim's (PyTorch 1.13,
  * single-tensor path) and timm's, so trajectories match PyTorch.
  */
@@ -366,6 +368,39 @@ public interface OptimizerKernels {
                 if (g.numel() > 0) g.backend().copy(g.div(clip), g); // (the CPU's copy rejects [k, 0] shapes)
             }
         }
+    }
+
+    /**
+     * timm's adaptive_clip_grad (AGC, NFNets) in place: grads[i] is params[i]'s gradient (all on
+     * this backend). Each unit's gradient (a row along dim 0; the whole tensor for parameters of
+     * at most 1 dim) whose 2-norm reaches clipFactor * max(its weight's norm, eps) is scaled to
+     * that norm (its own norm floored at 1e-6); the other units are kept. This default runs
+     * tensor ops one parameter at a time, on any backend; a backend overrides it with one pass.
+     */
+    default void adaptiveClipGrad(List<Tensor> params, List<Tensor> grads, double clipFactor, double eps) {
+        requireLengths("adaptive_clip_grad", params.size(), grads.size());
+        try (GradMode off = GradMode.noGrad()) {
+            for (int i = 0; i < params.size(); i++) {
+                Tensor p = params.get(i), g = grads.get(i);
+                try (Scope s = Scope.open()) {
+                    Tensor maxNorm = Elementwise.clampMin(unitwiseNorm(p), eps).mul(clipFactor);
+                    Tensor gNorm = unitwiseNorm(g);
+                    Tensor clipped = g.mul(maxNorm.div(Elementwise.clampMin(gNorm, 1e-6)));
+                    g.backend().copy(Elementwise.where(Elementwise.gt(maxNorm, gNorm), g, clipped), g);
+                }
+            }
+        }
+    }
+
+    /** AGC's unit norms: the 2-norm of each row along dim 0, shaped to broadcast over x ([n, 1, ...]); the whole norm for x of at most 1 dim. */
+    private static Tensor unitwiseNorm(Tensor x) {
+        if (x.dim() <= 1) return x.mul(x).sum().sqrt();
+        int[] dims = new int[x.dim() - 1];
+        int[] keep = new int[x.dim()];
+        Arrays.fill(keep, 1);
+        keep[0] = x.shape(0);
+        for (int d = 1; d < x.dim(); d++) dims[d - 1] = d;
+        return x.mul(x).sum(dims).sqrt().reshape(keep);
     }
 
     /** x *= factor, in place. */

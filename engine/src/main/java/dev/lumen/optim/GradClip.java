@@ -1,7 +1,6 @@
 package dev.lumen.optim;
 
 import dev.lumen.backend.Backend;
-import dev.lumen.ops.Elementwise;
 import dev.lumen.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -56,33 +55,18 @@ public final class GradClip {
     /**
      * timm's adaptive_clip_grad (AGC, NFNets): each unit's gradient (a row along dim 0; the whole
      * tensor for 1-d parameters) whose 2-norm reaches clipFactor * max(its weight norm, eps) is
-     * scaled to that norm (its own norm floored at 1e-6); the others are kept. Written with
-     * tensor ops, so it runs on every backend.
+     * scaled to that norm (its own norm floored at 1e-6); the others are kept. One call of
+     * OptimizerKernels.adaptiveClipGrad per backend the parameters live on.
      */
     public static void adaptiveClipGrad(Collection<Tensor> params, double clipFactor, double eps) {
         if (!(clipFactor > 0)) throw new IllegalArgumentException("adaptive_clip_grad: clip_factor must be > 0, got " + clipFactor);
-        try (dev.lumen.autograd.GradMode off = dev.lumen.autograd.GradMode.noGrad()) {
-            for (Tensor p : params) {
-                Tensor g = p.grad();
-                if (g == null) continue;
-                try (dev.lumen.memory.Scope s = dev.lumen.memory.Scope.open()) {
-                    Tensor maxNorm = Elementwise.clampMin(unitwiseNorm(p), eps).mul(clipFactor);
-                    Tensor gNorm = unitwiseNorm(g);
-                    Tensor clipped = g.mul(maxNorm.div(Elementwise.clampMin(gNorm, 1e-6)));
-                    g.backend().copy(Elementwise.where(Elementwise.gt(maxNorm, gNorm), g, clipped), g);
-                }
-            }
+        Map<Backend, List<Tensor>> ps = new LinkedHashMap<>(), gs = new LinkedHashMap<>();
+        for (Tensor p : params) {
+            Tensor g = p.grad();
+            if (g == null) continue;
+            ps.computeIfAbsent(g.backend(), b -> new ArrayList<>()).add(p);
+            gs.computeIfAbsent(g.backend(), b -> new ArrayList<>()).add(g);
         }
-    }
-
-    /** The 2-norm of each row along dim 0, shaped to broadcast over x ([n, 1, ...]); the whole norm for x of at most 1 dim. */
-    private static Tensor unitwiseNorm(Tensor x) {
-        if (x.dim() <= 1) return x.mul(x).sum().sqrt();
-        int[] dims = new int[x.dim() - 1];
-        int[] keep = new int[x.dim()];
-        java.util.Arrays.fill(keep, 1);
-        keep[0] = x.shape(0);
-        for (int d = 1; d < x.dim(); d++) dims[d - 1] = d;
-        return x.mul(x).sum(dims).sqrt().reshape(keep);
+        ps.forEach((backend, list) -> backend.optimizer().adaptiveClipGrad(list, gs.get(backend), clipFactor, eps));
     }
 }

@@ -23,7 +23,8 @@ import org.junit.jupiter.api.Test;
  * a scalar float loop of the same formulas, bit for bit, at one thread and at three; the
  * one-pass gradient-norm clip, RMSprop(TF), AdaBelief, NAdam and RAdam against the interface's
  * per-tensor defaults (norms and scaling, tensor ops), bit for bit; and LAMB and LARS against
- * them to rounding where a trust ratio enters, bit for bit where none does.
+ * them to rounding where a trust ratio enters, bit for bit where none does; AGC against them to
+ * rounding (its unit norms sum in double).
  */
 class CpuOptimizerMultiTest {
     /** Sizes that put chunk boundaries inside tensors and tensors inside chunks; the last tensor is a transposed (strided) view. */
@@ -400,6 +401,53 @@ class CpuOptimizerMultiTest {
         if (first == null) return now;
         for (int i = 0; i < now.size(); i++) assertArrayEquals(first.get(i), now.get(i), what + " tensor " + i + " vs one thread");
         return first;
+    }
+
+    /** AGC's units: conv and linear rows, 1-d and 0-d tensors (one unit), empty ones, and a transposed (strided) view. */
+    private static final int[][] AGC_SHAPES = {{64, 3, 3, 3}, {1000, 17}, {7}, {40_000}, {}, {3, 0}, {0, 5}, {300, 41, 7}, {129, 513}};
+
+    private static List<Tensor> agcTensors(long seed, DType dtype) {
+        Generator g = new Generator(seed);
+        List<Tensor> ts = new ArrayList<>();
+        for (int i = 0; i < AGC_SHAPES.length; i++) {
+            Tensor t = Tensor.randn(g, DType.F32, AGC_SHAPES[i]).to(dtype);
+            ts.add(i == AGC_SHAPES.length - 1 ? t.transpose(0, 1).contiguous().transpose(0, 1) : t.contiguous());
+        }
+        return ts;
+    }
+
+    @Test
+    void adaptiveClipGradInOnePassEqualsTheTensorOpsAndDoesNotDependOnTheThreadCount() {
+        // clip factor 1: a row's gradient and weight norms are alike, so about half the units clip; 0.05 clips all, 100 none.
+        for (DType dtype : new DType[] {DType.F32, DType.F64}) {
+            for (double clipFactor : new double[] {1, 0.05, 100}) {
+                List<double[]> first = null;
+                for (int threads : new int[] {1, 3}) {
+                    try (Scope s = Scope.open()) {
+                        List<Tensor> p = agcTensors(111, dtype), g = agcTensors(112, dtype), eg = agcTensors(112, dtype);
+                        PER_TENSOR.adaptiveClipGrad(p, eg, clipFactor, 1e-3);
+                        at(threads, () -> KERNELS.adaptiveClipGrad(p, g, clipFactor, 1e-3));
+                        String what = "agc " + dtype + " clip factor " + clipFactor + " at " + threads + " threads";
+                        List<Tensor> before = agcTensors(112, dtype);
+                        int changed = 0;
+                        double tol = dtype == DType.F32 ? 1e-6 : 1e-13;
+                        for (int i = 0; i < eg.size(); i++) {
+                            double[] e = eg.get(i).toDoubles(), a = g.get(i).toDoubles(), b = before.get(i).toDoubles();
+                            for (int j = 0; j < e.length; j++) {
+                                if (e[j] != b[j]) changed++;
+                                if (Math.abs(a[j] - e[j]) > tol * Math.abs(b[j]) + Math.ulp(dtype == DType.F32 ? (float) e[j] : e[j])) {
+                                    throw new AssertionError(what + " tensor " + i + " element " + j + ": " + a[j] + " vs the tensor ops' " + e[j]);
+                                }
+                            }
+                        }
+                        if (clipFactor == 100) assertEquals(0, changed, what + ": nothing reaches the cap");
+                        else assertTrue(changed > 0, what + ": the tensor ops clipped nothing");
+                        assertBits(agcTensors(111, dtype), p, what + " param (read only)");
+                        first = assertSameAsFirstRun(first, g, what + " grad");
+                    }
+                }
+            }
+        }
     }
 
     @Test
