@@ -24,7 +24,8 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * resnet50's convolution layers at batch 8 (224x224 input) on the CPU: the Java path (im2col +
  * OpenBLAS), oneDNN as Lumen runs it (plain layouts for 1x1 windows, the primitive's blocked
- * layouts with reorders per call for the others), and oneDNN with one rule for all: blocked, nchw. Forward, backward data and backward weights timed separately;
+ * layouts with reorders per call for the others), and oneDNN with one rule for all: blocked, nchw. Forward, backward data and backward weights timed separately,
+ * and the two backward passes as one call (backward);
  * inference is the folded Conv + BN + ReLU of eval mode (bias and a ReLU post-op in one
  * primitive; on the java path conv2d with bias, then ReLU: the steps it replaces).
  * Layer names: stage, then C-O, kernel, stride, map size.
@@ -107,6 +108,13 @@ public class ConvCpuBench {
     @Benchmark
     public Tensor backwardWeights() {
         conv().conv2dBackwardWeight(gy, x, win, 1, gw);
+        return gw;
+    }
+
+    /** Both backward passes in one call, as autograd runs them: on oneDNN's blocked layouts gradOut is reordered once for the two. */
+    @Benchmark
+    public Tensor backward() {
+        conv().conv2dBackward(gy, x, w, win, 1, gx, gw);
         return gw;
     }
 }

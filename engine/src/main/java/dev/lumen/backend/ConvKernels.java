@@ -55,6 +55,17 @@ public interface ConvKernels {
     /** gradWeight [O, C/groups, kh, kw] = d(conv2d)/dweight applied to gradOut. */
     void conv2dBackwardWeight(Tensor gradOut, Tensor x, Window w, int groups, Tensor gradWeight);
 
+    /**
+     * Both gradients of one convolution from one gradOut: gradIn as {@link #conv2dBackwardInput},
+     * gradWeight as {@link #conv2dBackwardWeight}; either may be null (not wanted). This default
+     * makes the two calls; a backend that converts gradOut for each (oneDNN's blocked layout on
+     * the CPU) overrides it to convert gradOut once.
+     */
+    default void conv2dBackward(Tensor gradOut, Tensor x, Tensor weight, Window w, int groups, Tensor gradIn, Tensor gradWeight) {
+        if (gradIn != null) conv2dBackwardInput(gradOut, weight, w, groups, gradIn);
+        if (gradWeight != null) conv2dBackwardWeight(gradOut, x, w, groups, gradWeight);
+    }
+
     /** gradBias [O] = gradOut summed over N, OH, OW. */
     void conv2dBackwardBias(Tensor gradOut, Tensor gradBias);
 }

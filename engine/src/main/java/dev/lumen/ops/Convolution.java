@@ -97,17 +97,11 @@ public final class Convolution {
         Tensor[] inputs = bias == null ? new Tensor[] {x, weight} : new Tensor[] {x, weight, bias};
         return Autograd.record("conv2d", out, g -> {
             Tensor gc = g.contiguous();
-            Tensor gx = null, gw = null, gb = null;
-            if (x.requiresGrad()) {
-                gx = Tensor.empty(t, x.device(), xs);
-                x.backend().conv().conv2dBackwardInput(gc, wc, win, groups, gx);
-                gx = gx.to(x.dtype());
-            }
-            if (weight.requiresGrad()) {
-                gw = Tensor.empty(t, x.device(), ws);
-                x.backend().conv().conv2dBackwardWeight(gc, xc, win, groups, gw);
-                gw = gw.to(weight.dtype());
-            }
+            Tensor gx = x.requiresGrad() ? Tensor.empty(t, x.device(), xs) : null;
+            Tensor gw = weight.requiresGrad() ? Tensor.empty(t, x.device(), ws) : null, gb = null;
+            if (gx != null || gw != null) x.backend().conv().conv2dBackward(gc, xc, wc, win, groups, gx, gw);
+            if (gx != null) gx = gx.to(x.dtype());
+            if (gw != null) gw = gw.to(weight.dtype());
             if (bias != null && bias.requiresGrad()) {
                 gb = Tensor.empty(t, x.device(), ws[0]);
                 x.backend().conv().conv2dBackwardBias(gc, gb);

@@ -330,6 +330,19 @@ final class CpuConv implements ConvKernels {
         }
     }
 
+    /** On oneDNN, both passes in one call, so that a blocked gradOut is reordered once for the two. */
+    @Override
+    public void conv2dBackward(Tensor gradOut, Tensor x, Tensor weight, Window win, int groups, Tensor gradIn, Tensor gradWeight) {
+        int[] gs = gradOut.shape();
+        Dims d = dims(x, gs[1], gs[2], gs[3], groups, win);
+        OneDnnConv dnn = gradIn == null || gradWeight == null || d.depthwise(x.dtype()) ? null : oneDnn(d, x.dtype());
+        if (dnn == null) {
+            ConvKernels.super.conv2dBackward(gradOut, x, weight, win, groups, gradIn, gradWeight);
+            return;
+        }
+        dnn.backward(shape(d), at(gradOut), at(weight), at(x), at(gradIn), at(gradWeight));
+    }
+
     @Override
     public void conv2dBackwardWeight(Tensor gradOut, Tensor x, Window win, int groups, Tensor gradWeight) {
         int[] gs = gradOut.shape();

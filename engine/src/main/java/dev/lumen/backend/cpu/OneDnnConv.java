@@ -178,6 +178,28 @@ public final class OneDnnConv {
         }
     }
 
+    /**
+     * backwardData and backwardWeights of one gradOut together: where both primitives take it in
+     * the same blocked layout, it is reordered once (the passes run one after the other and
+     * neither writes what the other reads).
+     */
+    void backward(Shape s, MemorySegment gradOut, MemorySegment w, MemorySegment x, MemorySegment gradIn, MemorySegment gradW) {
+        synchronized (OneDnn.EXECUTION) {
+            OneDnnPrimitive data = primitive(new Key(s, Pass.BACKWARD_DATA)), weights = primitive(new Key(s, Pass.BACKWARD_WEIGHTS));
+            try (OneDnnPrimitive.Reordered shared = new OneDnnPrimitive.Reordered(dnn)) {
+                data.run(shared, gradOut, w, gradIn);
+                weights.run(shared, x, gradOut, gradW);
+            }
+        }
+    }
+
+    /** Reorders run by this instance's primitives (tests). */
+    long reordersRun() {
+        synchronized (OneDnn.EXECUTION) {
+            return cache.values().stream().mapToLong(OneDnnPrimitive::reordersRun).sum();
+        }
+    }
+
     /** The implementation oneDNN picked for a shape's forward pass (reports, tests). */
     String implementation(Shape s) {
         synchronized (OneDnn.EXECUTION) {

@@ -18,9 +18,41 @@ final class OneDnnPrimitive implements AutoCloseable {
     private static final long EXEC_ARG_BYTES = 16;
     private static final int ARG_FROM = 1, ARG_TO = 17;
 
-    /** An argument: where the caller's data is, and the reorder into the primitive's layout when they differ. */
-    private record Arg(int id, boolean output, MemorySegment user, MemorySegment inner, MemorySegment reorder,
+    /**
+     * An argument: where the caller's data is, and the reorder into the primitive's layout when
+     * they differ (innerMd: that layout, copied out of the primitive descriptor).
+     */
+    private record Arg(int id, boolean output, MemorySegment user, MemorySegment inner, MemorySegment innerMd, MemorySegment reorder,
                        MemorySegment reorderArgs, long innerBytes) {}
+
+    /**
+     * Inputs reordered during one sequence of runs (a convolution's two backward passes both read
+     * gradOut): a run that needs the same buffer in the same layout takes the copy made before
+     * instead of reordering again. It owns the copies until closed; the runs it serves must not
+     * write what a later one reads.
+     */
+    static final class Reordered implements AutoCloseable {
+        private record Copy(long address, MemorySegment md, Storage data) {}
+
+        private final OneDnn dnn;
+        private final List<Copy> copies = new ArrayList<>();
+
+        Reordered(OneDnn dnn) { this.dnn = dnn; }
+
+        /** The copy of the buffer at address in layout md, or null. */
+        private MemorySegment find(long address, MemorySegment md) throws Throwable {
+            for (Copy c : copies) {
+                if (c.address() == address && dnn.mdEqual(c.md(), md)) return c.data().segment();
+            }
+            return null;
+        }
+
+        @Override
+        public void close() {
+            for (Copy c : copies) c.data().release();
+            copies.clear();
+        }
+    }
 
     /**
      * What an argument is: its oneDNN id, the query (and index: bias is weights 1) for the
@@ -39,6 +71,8 @@ final class OneDnnPrimitive implements AutoCloseable {
     private final List<Long> reorderScratchBytes = new ArrayList<>();
     private final List<Arg> list = new ArrayList<>();
     private final String implementation;
+    /** Reorders run so far (tests check that a shared input is reordered once). */
+    private long reordersRun;
     private final Arena arena = Arena.ofShared();
     private boolean closed;
 
@@ -56,11 +90,12 @@ final class OneDnnPrimitive implements AutoCloseable {
                 Spec s = specs.get(k);
                 MemorySegment chosen = dnn.queryMd(pd, s.query(), s.index());
                 MemorySegment user = dnn.memory(s.plainMd());
-                MemorySegment inner = null, reorder = null, reorderArgs = null;
+                MemorySegment inner = null, innerMd = null, reorder = null, reorderArgs = null;
                 long innerBytes = 0;
                 if (!dnn.mdEqual(chosen, s.plainMd())) {
                     inner = dnn.memory(chosen);
                     innerBytes = dnn.mdSize(chosen);
+                    innerMd = arena.allocate(OneDnn.MD_BYTES, 8).copyFrom(chosen);
                     MemorySegment rpd = s.output() ? dnn.reorderDesc(chosen, s.plainMd()) : dnn.reorderDesc(s.plainMd(), chosen);
                     MemorySegment rPad = null;
                     long rPadBytes;
@@ -84,7 +119,7 @@ final class OneDnnPrimitive implements AutoCloseable {
                 }
                 putArg(args, k, s.id(), inner != null ? inner : user);
                 if (k == specs.size() - 1 && scratchpad != null) putArg(args, specs.size(), OneDnn.ARG_SCRATCHPAD, scratchpad);
-                list.add(new Arg(s.id(), s.output(), user, inner, reorder, reorderArgs, innerBytes));
+                list.add(new Arg(s.id(), s.output(), user, inner, innerMd, reorder, reorderArgs, innerBytes));
             }
             primitive = dnn.primitive(pd);
         } catch (Throwable e) {
@@ -107,13 +142,19 @@ final class OneDnnPrimitive implements AutoCloseable {
     boolean reorders() { return list.stream().anyMatch(a -> a.reorder() != null); }
 
     /** Runs on the caller's buffers, one per spec, in spec order; outputs are fully written. */
-    void run(MemorySegment... data) {
+    void run(MemorySegment... data) { run(null, data); }
+
+    /** As {@link #run(MemorySegment...)}, taking reordered inputs from shared and leaving its own there (shared may be null). */
+    void run(Reordered shared, MemorySegment... data) {
         synchronized (OneDnn.EXECUTION) {
-            runAlone(data);
+            runAlone(shared, data);
         }
     }
 
-    private void runAlone(MemorySegment... data) {
+    /** The reorders this primitive has run. */
+    long reordersRun() { return reordersRun; }
+
+    private void runAlone(Reordered shared, MemorySegment... data) {
         if (closed) throw new IllegalStateException("oneDNN " + what + ": primitive already released");
         List<Storage> held = new ArrayList<>();
         try {
@@ -121,15 +162,23 @@ final class OneDnnPrimitive implements AutoCloseable {
                 Arg a = list.get(k);
                 dnn.setHandle(a.user(), data[k]);
                 if (a.inner() == null) continue;
-                dnn.setHandle(a.inner(), scratch(held, a.innerBytes()));
+                MemorySegment ready = shared == null || a.output() ? null : shared.find(data[k].address(), a.innerMd());
+                if (ready != null) {
+                    dnn.setHandle(a.inner(), ready);
+                    continue;
+                }
+                Storage copy = Storage.host(a.innerBytes());
+                if (shared != null && !a.output()) shared.copies.add(new Reordered.Copy(data[k].address(), a.innerMd(), copy));
+                else held.add(copy);
+                dnn.setHandle(a.inner(), copy.segment());
                 if (reorderScratch.get(k) != null) dnn.setHandle(reorderScratch.get(k), scratch(held, reorderScratchBytes.get(k)));
-                if (!a.output()) dnn.execute(a.reorder(), reorderScratch.get(k) != null ? 3 : 2, a.reorderArgs(), "reorder " + what);
+                if (!a.output()) reorder(k, a);
             }
             if (scratchpad != null) dnn.setHandle(scratchpad, scratch(held, scratchpadBytes));
             dnn.execute(primitive, list.size() + (scratchpad != null ? 1 : 0), args, what);
             for (int k = 0; k < list.size(); k++) {
                 Arg a = list.get(k);
-                if (a.output() && a.inner() != null) dnn.execute(a.reorder(), reorderScratch.get(k) != null ? 3 : 2, a.reorderArgs(), "reorder " + what);
+                if (a.output() && a.inner() != null) reorder(k, a);
             }
         } catch (RuntimeException | Error e) {
             throw e;
@@ -138,6 +187,11 @@ final class OneDnnPrimitive implements AutoCloseable {
         } finally {
             for (Storage s : held) s.release();
         }
+    }
+
+    private void reorder(int k, Arg a) throws Throwable {
+        dnn.execute(a.reorder(), reorderScratch.get(k) != null ? 3 : 2, a.reorderArgs(), "reorder " + what);
+        reordersRun++;
     }
 
     /** Scratch memory for this call, released when it ends. */

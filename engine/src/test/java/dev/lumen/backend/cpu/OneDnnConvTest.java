@@ -175,6 +175,51 @@ class OneDnnConvTest {
         }
     }
 
+    /**
+     * The two backward passes in one call: bit for bit the separate calls (directly, blocked
+     * layouts), gradOut reordered once for both on resnet-like channels, and through CpuConv
+     * (poisoned outputs, either gradient alone too) close to the Java path on every case.
+     */
+    @Test
+    void jointBackwardEqualsTheSeparatePassesAndReordersGradOutOnce() {
+        OneDnnConv blocked = new OneDnnConv(OneDnn.instance(), OneDnnConv.Layouts.BLOCKED);
+        for (int[] c : CASES) {
+            int n = c[0], ch = c[1], h = c[2], w = c[3], o = c[4], groups = c[13];
+            Window win = new Window(c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12]);
+            int oh = win.outH(h), ow = win.outW(w);
+            String what = Arrays.toString(c);
+            try (Scope s = Scope.open()) {
+                Generator g = new Generator(5);
+                Tensor x = Tensor.randn(g, DType.F32, n, ch, h, w), wt = Tensor.randn(g, DType.F32, o, ch / groups, c[5], c[6]);
+                Tensor gy = Tensor.randn(g, DType.F32, n, o, oh, ow);
+                OneDnnConv.Shape sh = new OneDnnConv.Shape(n, ch, h, w, o, oh, ow, groups, win);
+                Tensor gx1 = poisoned(n, ch, h, w), gw1 = poisoned(o, ch / groups, c[5], c[6]);
+                Tensor gx2 = poisoned(n, ch, h, w), gw2 = poisoned(o, ch / groups, c[5], c[6]);
+                long r0 = blocked.reordersRun();
+                blocked.backwardData(sh, at(gy), at(wt), at(gx1));
+                blocked.backwardWeights(sh, at(gy), at(x), at(gw1));
+                long r1 = blocked.reordersRun();
+                blocked.backward(sh, at(gy), at(wt), at(x), at(gx2), at(gw2));
+                long r2 = blocked.reordersRun();
+                assertArrayEquals(gx1.toFloats(), gx2.toFloats(), what + " backward data");
+                assertArrayEquals(gw1.toFloats(), gw2.toFloats(), what + " backward weights");
+                assertTrue(r2 - r1 <= r1 - r0, what + ": " + (r2 - r1) + " reorders joint, " + (r1 - r0) + " separate");
+                if (c == CASES[9]) assertEquals(r1 - r0 - 1, r2 - r1, what + ": gradOut reordered once for both passes");
+
+                OneDnnConv.setEnabled(false);
+                Tensor rx = poisoned(n, ch, h, w), rw = poisoned(o, ch / groups, c[5], c[6]);
+                conv().conv2dBackward(gy, x, wt, win, groups, rx, rw);
+                OneDnnConv.setEnabled(true);
+                Tensor jx = poisoned(n, ch, h, w), jw = poisoned(o, ch / groups, c[5], c[6]), only = poisoned(o, ch / groups, c[5], c[6]);
+                conv().conv2dBackward(gy, x, wt, win, groups, jx, jw);
+                conv().conv2dBackward(gy, x, wt, win, groups, null, only);
+                assertClose(what + " via CpuConv, backward data", rx.toFloats(), jx.toFloats());
+                assertClose(what + " via CpuConv, backward weights", rw.toFloats(), jw.toFloats());
+                assertClose(what + " via CpuConv, backward weights alone", rw.toFloats(), only.toFloats());
+            }
+        }
+    }
+
     @Test
     void freshPrimitivesRepeatBitForBit() {
         for (int[] c : new int[][] {CASES[9], CASES[3]}) {
