@@ -2,7 +2,6 @@ package dev.lumen.optim;
 
 import dev.lumen.tensor.Tensor;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -16,12 +15,7 @@ public class Adam extends Optimizer {
 
     /** Defaults for every group that does not set its own. */
     public static Map<String, Object> defaults(double lr, double beta1, double beta2, double eps, double weightDecay, boolean amsgrad) {
-        Map<String, Object> d = new LinkedHashMap<>();
-        d.put("lr", lr);
-        d.put("beta1", beta1);
-        d.put("beta2", beta2);
-        d.put("eps", eps);
-        d.put("weight_decay", weightDecay);
+        Map<String, Object> d = OptimizerOptions.adamFamily(lr, beta1, beta2, eps, weightDecay);
         d.put("amsgrad", amsgrad);
         return d;
     }

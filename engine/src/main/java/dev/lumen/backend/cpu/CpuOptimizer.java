@@ -33,6 +33,8 @@ final class CpuOptimizer implements OptimizerKernels {
     private static final long GRAIN = 1 << 15;
     /** Norms sum fixed blocks, then the blocks in order, so the result does not depend on the thread count. */
     private static final int NORM_BLOCK = 1 << 14;
+    /** Which of momentOperands' operands an update writes: all but the gradient. */
+    private static final boolean[] MOMENTS_WRITTEN = {true, false, true, true};
 
     /** The F32 vector loop of an element-wise update over [lo, hi) of its operands, every vector full. */
     @FunctionalInterface
@@ -474,9 +476,6 @@ final class CpuOptimizer implements OptimizerKernels {
         for (int i = 0; i < params.size(); i++) operands.add(new Tensor[] {params.get(i), grads.get(i), firsts.get(i), seconds.get(i)});
         return operands;
     }
-
-    /** Which of momentOperands' operands an update writes: all but the gradient. */
-    private static final boolean[] MOMENTS_WRITTEN = {true, false, true, true};
 
     /** The AdaBelief update of elements [lo, hi) of one parameter (f: param, grad, exp_avg, exp_avg_var). */
     private static void adaBeliefRange(Flat[] f, long lo, long hi, double lr, double beta1, double beta2, double eps, double weightDecay,
