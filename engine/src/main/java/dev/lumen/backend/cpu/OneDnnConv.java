@@ -18,7 +18,7 @@ import java.util.Map;
  * the plain layouts (oneDNN makes it one GEMM over the images, no reorder), every other one
  * lets the primitive pick (format any: the blocked nChw16c kernels on AVX-512) and reorders
  * its arguments per call, which still costs less than the GEMM-based kernels oneDNN uses on
- * NCHW for a 3x3 or 7x7 window. {@code lumen.onednn} = {@code auto} (oneDNN when it
+ * NCHW for a 3x3 or 7x7 window ({@link #backward} reorders gradOut once for both backward passes). {@code lumen.onednn} = {@code auto} (oneDNN when it
  * loads, the default), {@code off} (the Java path) or
  * {@code on} (fail when it does not load); the environment variable {@code LUMEN_ONEDNN} sets
  * the default.
