@@ -29,6 +29,13 @@ public final class Autograd {
         return out;
     }
 
+    /** As {@link #record}, for a view of part of its one input whose rule writes into that input's gradient. */
+    public static Tensor recordInto(String op, Tensor out, Node.IntoRule rule, Tensor input) {
+        if (!needsGrad(input)) return out;
+        out.attachGradFn(new Node(op, input, rule));
+        return out;
+    }
+
     /**
      * Backpropagates gradOutput from root into the .grad of every leaf that requires grad.
      * The tape is consumed: each node's saved tensors are freed once its rule has run. Each
@@ -63,15 +70,24 @@ public final class Autograd {
         List<Tensor> order = topologicalOrder(root);
         Map<Tensor, Tensor> pending = new IdentityHashMap<>();
         pending.put(root, gradOutput);
+        // Pending gradients made here and seen by nothing else (sums, buffers of IntoRules): a
+        // view's IntoRule may write into them in place.
+        Map<Tensor, Boolean> owned = new IdentityHashMap<>();
         try (GradMode ng = GradMode.noGrad(); Autocast off = Autocast.disable()) {
             for (Tensor t : order) {
                 Tensor g = pending.remove(t);
                 if (g == null) continue;
+                owned.remove(g);
                 Node node = t.gradFn();
                 if (node == null || t.retainsGrad()) t.accumulateGrad(g);
                 if (node == null) {
                     closeUnlessUsed(g, gradOutput, pending, null);
                     if (leafGradReady != null) leafGradReady.accept(t);
+                    continue;
+                }
+                if (node.writesInto()) {
+                    writeInto(node, g, gradOutput, retainGraph, pending, owned);
+                    closeUnlessUsed(g, gradOutput, pending, null);
                     continue;
                 }
                 Tensor[] inputs = node.inputArray();
@@ -107,13 +123,48 @@ public final class Autograd {
                     if (prev == null) {
                         pending.put(in, gi);
                     } else {
-                        pending.put(in, prev.add(gi));
+                        Tensor sum = prev.add(gi);
+                        pending.put(in, sum);
+                        owned.remove(prev);
+                        owned.put(sum, Boolean.TRUE);
                         grads[i] = null;
                         closeUnlessUsed(prev, gradOutput, pending, grads);
                         closeUnlessUsed(gi, gradOutput, pending, grads);
                     }
                 }
             }
+        }
+    }
+
+    /**
+     * Runs a view's IntoRule: into the pending gradient of its input when backward owns that
+     * one, else into a new zero buffer (added to a pending gradient that others may see, as
+     * another rule's gradient would be).
+     */
+    private static void writeInto(Node node, Tensor g, Tensor gradOutput, boolean retainGraph, Map<Tensor, Tensor> pending,
+                                  Map<Tensor, Boolean> owned) {
+        Tensor in = node.inputArray()[0];
+        if (!in.requiresGrad()) return;
+        Tensor prev = pending.get(in);
+        try (Scope scratch = Scope.open()) {
+            if (prev != null && owned.containsKey(prev)) {
+                node.runInto(g, prev, false, retainGraph);
+                return;
+            }
+            Tensor buf = Tensor.zeros(in.dtype(), in.device(), in.shape());
+            scratch.keepIfOwned(buf);
+            node.runInto(g, buf, true, retainGraph);
+            if (prev != null) {
+                Tensor sum = prev.add(buf);
+                scratch.keepIfOwned(sum);
+                buf.close();
+                pending.put(in, sum);
+                owned.put(sum, Boolean.TRUE);
+                closeUnlessUsed(prev, gradOutput, pending, null);
+                return;
+            }
+            pending.put(in, buf);
+            owned.put(buf, Boolean.TRUE);
         }
     }
 

@@ -157,14 +157,14 @@ public final class Views {
         s[d] = len;
         st[d] *= step;
         Tensor out = x.viewOf(s, st, off);
-        int[] inShape = x.shape();
         final int from = start;
-        return Autograd.record("slice", out, g -> {
-            Tensor full = Tensor.zeros(g.dtype(), g.device(), inShape);
-            Tensor region = full.slice(d, from, from + (len - 1) * step + 1, step);
-            full.backend().copy(g, region);
+        // The gradient goes into this view's part of x's gradient buffer, which the other views of x
+        // (a split's parts, qkv's three heads) share: one buffer, not a zero tensor per view to add up.
+        return Autograd.recordInto("slice", out, (g, gradX, zeros) -> {
+            Tensor region = gradX.slice(d, from, from + (len - 1) * step + 1, step);
+            if (zeros) region.backend().copy(g, region);
+            else region.backend().elementwise().addInPlace(region, g, 1);
             region.close();
-            return new Tensor[] {full};
         }, x);
     }
 

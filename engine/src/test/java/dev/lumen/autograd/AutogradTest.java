@@ -106,4 +106,63 @@ class AutogradTest extends DeviceTest {
             assertThrows(IllegalStateException.class, () -> on(Tensor.ones(2)).sum().backward());
         }
     }
+
+    /**
+     * The parts of a split write into one gradient buffer of their input (Node.IntoRule): each
+     * part's gradient lands in its rows, an unused part's rows stay zero, and the sum with a
+     * gradient from another consumer of the input is right whichever reaches it first.
+     */
+    @Test
+    void viewsOfPartsWriteIntoOneGradientOfTheirInput() {
+        try (Scope s = Scope.open()) {
+            Tensor x = on(Tensor.fromFloats(new float[] {1, 2, 3, 4, 5, 6, 7, 8}, 4, 2)).requiresGrad(true);
+            // parts 0..2 scaled by 1, 2, 3; part 3 unused; x also used whole, before or after the parts
+            for (boolean wholeFirst : new boolean[] {true, false}) {
+                Tensor parts = x.narrow(0, 0, 1).sum().add(x.narrow(0, 1, 1).mul(2.0).sum()).add(x.select(0, 2).mul(3.0).sum());
+                Tensor whole = x.mul(10.0).sum();
+                (wholeFirst ? whole.add(parts) : parts.add(whole)).backward();
+                assertArrayEquals(new float[] {11, 11, 12, 12, 13, 13, 10, 10}, x.grad().toFloats(), "whole first: " + wholeFirst);
+                x.setGrad(null);
+            }
+        }
+    }
+
+    /**
+     * A pending gradient that another input shares (add hands the same tensor to both) is never
+     * written in place by a view of one of them: y's gradient stays 1 while x's gets its view's
+     * part added, in either order of the sum.
+     */
+    @Test
+    void aViewDoesNotWriteIntoAGradientSharedWithAnotherInput() {
+        try (Scope s = Scope.open()) {
+            Tensor c = on(Tensor.fromFloats(new float[] {1, 2, 3, 4}, 4));
+            for (boolean viewFirst : new boolean[] {true, false}) {
+                for (boolean xFirst : new boolean[] {true, false}) {
+                    Tensor x = on(Tensor.fromFloats(new float[] {1, 2, 3, 4}, 4)).requiresGrad(true);
+                    Tensor y0 = on(Tensor.fromFloats(new float[] {5, 6, 7, 8}, 4)).requiresGrad(true);
+                    Tensor y = y0.mul(1.0);
+                    // add's rule hands its one gradient, c, to both x and y
+                    // views of both x and y, so that the first of them to run finds the tensor they share pending
+                    Tensor shared = (xFirst ? x.add(y) : y.add(x)).mul(c).sum();
+                    Tensor view = x.narrow(0, 1, 2).mul(5.0).add(y.narrow(0, 1, 2).mul(7.0)).sum();
+                    (viewFirst ? view.add(shared) : shared.add(view)).backward();
+                    String what = "view first: " + viewFirst + ", x first: " + xFirst;
+                    assertArrayEquals(new float[] {1, 7, 8, 4}, x.grad().toFloats(), what);
+                    assertArrayEquals(new float[] {1, 9, 10, 4}, y0.grad().toFloats(), what);
+                }
+            }
+        }
+    }
+
+    /** With retain_graph the views' rules run again on a second backward, into a fresh buffer. */
+    @Test
+    void viewsWriteIntoTheirInputsGradientAgainWithARetainedGraph() {
+        try (Scope s = Scope.open()) {
+            Tensor x = on(Tensor.fromFloats(new float[] {1, 2, 3, 4}, 2, 2)).requiresGrad(true);
+            Tensor out = x.select(0, 0).mul(3.0).sum().add(x.select(0, 1).sum());
+            Autograd.backward(out, on(Tensor.ones()), null, true);
+            Autograd.backward(out, on(Tensor.ones()), null, false);
+            assertArrayEquals(new float[] {6, 6, 2, 2}, x.grad().toFloats());
+        }
+    }
 }
