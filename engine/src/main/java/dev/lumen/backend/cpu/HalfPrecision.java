@@ -87,6 +87,16 @@ final class HalfPrecision {
                 }
             }
 
+            /** F32: the wrapped kernels' joint pass (oneDNN reorders gradOut once); 16-bit tensors widen per pass. */
+            @Override
+            public void conv2dBackward(Tensor gradOut, Tensor x, Tensor weight, Window win, int groups, Tensor gradIn, Tensor gradWeight) {
+                if (!anyHalf(gradOut, x, weight, gradIn, gradWeight)) {
+                    f32.conv2dBackward(gradOut, x, weight, win, groups, gradIn, gradWeight);
+                    return;
+                }
+                ConvKernels.super.conv2dBackward(gradOut, x, weight, win, groups, gradIn, gradWeight);
+            }
+
             @Override
             public void conv2dBackwardWeight(Tensor gradOut, Tensor x, Window win, int groups, Tensor gradWeight) {
                 if (!anyHalf(gradOut, x, gradWeight)) {

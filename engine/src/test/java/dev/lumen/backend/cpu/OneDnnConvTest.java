@@ -211,7 +211,14 @@ class OneDnnConvTest {
                 conv().conv2dBackward(gy, x, wt, win, groups, rx, rw);
                 OneDnnConv.setEnabled(true);
                 Tensor jx = poisoned(n, ch, h, w), jw = poisoned(o, ch / groups, c[5], c[6]), only = poisoned(o, ch / groups, c[5], c[6]);
+                // The backend's own kernels (CpuConv behind the 16-bit wrapper) take the joint path too.
+                long q0 = OneDnnConv.active().reordersRun();
+                conv().conv2dBackwardInput(gy, wt, win, groups, jx);
+                conv().conv2dBackwardWeight(gy, x, win, groups, jw);
+                long q1 = OneDnnConv.active().reordersRun();
                 conv().conv2dBackward(gy, x, wt, win, groups, jx, jw);
+                long q2 = OneDnnConv.active().reordersRun();
+                if (c == CASES[9]) assertEquals(q1 - q0 - 1, q2 - q1, what + " via the backend: gradOut reordered once for both passes");
                 conv().conv2dBackward(gy, x, wt, win, groups, null, only);
                 assertClose(what + " via CpuConv, backward data", rx.toFloats(), jx.toFloats());
                 assertClose(what + " via CpuConv, backward weights", rw.toFloats(), jw.toFloats());
