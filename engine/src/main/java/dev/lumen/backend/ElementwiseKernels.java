@@ -33,6 +33,16 @@ public interface ElementwiseKernels {
      */
     void binaryBackward(Binary op, Tensor a, Tensor b, Tensor gradOut, Tensor gradA, Tensor gradB);
 
+    /**
+     * out = relu(a + b), RELU's relu (NaN stays NaN), bit for bit ADD into out then RELU over it:
+     * the residual join of ResNet's blocks. a, b and out of one shape and dtype; out may be a or b.
+     * This default runs those two kernels; a backend overrides it with one pass.
+     */
+    default void addRelu(Tensor a, Tensor b, Tensor out) {
+        binary(Binary.ADD, a, b, out);
+        unary(Unary.RELU, out, 0, 0, out);
+    }
+
     /** out = f(x) for the unary op f with parameters p0, p1; x and out of one shape and dtype. */
     void unary(Unary op, Tensor x, double p0, double p1, Tensor out);
 

@@ -4,6 +4,7 @@ import dev.lumen.autograd.Autocast;
 import dev.lumen.autograd.Autograd;
 import dev.lumen.backend.ElementwiseKernels.Unary;
 import dev.lumen.tensor.Tensor;
+import java.util.Arrays;
 
 /**
  * Activation functions as PyTorch defines them. Each runs one forward kernel and, in
@@ -31,6 +32,26 @@ public final class Activations {
         x.backend().elementwise().unary(Unary.RELU, x, 0, 0, out);
         x.release();
         return recordRelu(out, x);
+    }
+
+    /**
+     * relu(a + b), the residual join of ResNet's blocks (timm's {@code x += shortcut; x = act3(x)}),
+     * in one kernel pass where the backend has one: the values, gradients and saved tensors of add
+     * then relu_ (the node keeps only the output, for ReLU's mask). The result goes over a, else b,
+     * where {@link #reluInplace} could overwrite it, consuming it; operands that broadcast or differ
+     * in dtype run add then relu_.
+     */
+    public static Tensor addRelu(Tensor a, Tensor b) {
+        if (a.dtype() != b.dtype() || !Arrays.equals(a.shape(), b.shape())) return reluInplace(Elementwise.add(a, b));
+        Devices.common("add_relu", a, b);
+        Tensor over = InPlace.canOverwrite(a) ? a : InPlace.canOverwrite(b) ? b : null;
+        Tensor out = over == null ? Tensor.empty(a.dtype(), a.device(), a.shape()) : over.viewOf(over.shape(), over.strides(), over.offset());
+        a.backend().elementwise().addRelu(a, b, out);
+        if (over != null) over.release();
+        return Autograd.record("add_relu", out, g -> {
+            Tensor masked = Elementwise.unaryBackward(Unary.RELU, out, 0, 0, g);
+            return new Tensor[] {masked, masked};
+        }, a, b);
     }
 
     private static Tensor recordRelu(Tensor out, Tensor x) {

@@ -1,6 +1,6 @@
 package dev.lumen.ops;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static dev.lumen.testing.Bits.assertSameBits;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -66,9 +66,9 @@ class BatchNormReluTest extends DeviceTest {
         Tensor mean2 = batchStats ? poisoned(t, c) : rm.copy(), var2 = batchStats ? poisoned(t, c) : rv.copy(), out2 = poisoned(t, sh);
         k.batchNormForward(x, w, b, 1e-5, batchStats, mean2, var2, out2);
         x.backend().elementwise().unary(Unary.RELU, out2, 0, 0, out2);
-        assertBits(what + " out", out2, out1);
-        assertBits(what + " mean", mean2, mean1);
-        assertBits(what + " var", var2, var1);
+        assertSameBits(what + " out", out2, out1);
+        assertSameBits(what + " mean", mean2, mean1);
+        assertSameBits(what + " var", var2, var1);
 
         Tensor gx1 = poisoned(t, sh), gw1 = affine ? poisoned(t, c) : null, gb1 = affine ? poisoned(t, c) : null;
         k.batchNormReluBackward(gradOut, out1, x, w, mean1, var1, 1e-5, batchStats, gx1, gw1, gb1);
@@ -76,20 +76,20 @@ class BatchNormReluTest extends DeviceTest {
         x.backend().elementwise().unaryBackward(Unary.RELU, out2, 0, 0, gradOut, masked);
         Tensor gx2 = poisoned(t, sh), gw2 = affine ? poisoned(t, c) : null, gb2 = affine ? poisoned(t, c) : null;
         k.batchNormBackward(masked, x, w, mean2, var2, 1e-5, batchStats, gx2, gw2, gb2);
-        assertBits(what + " grad x", gx2, gx1);
+        assertSameBits(what + " grad x", gx2, gx1);
         if (affine) {
-            assertBits(what + " grad weight", gw2, gw1);
-            assertBits(what + " grad bias", gb2, gb1);
+            assertSameBits(what + " grad weight", gw2, gw1);
+            assertSameBits(what + " grad bias", gb2, gb1);
         }
         // Only the input gradient, then only the parameter gradients: each pass alone.
         Tensor gx3 = poisoned(t, sh);
         k.batchNormReluBackward(gradOut, out1, x, w, mean1, var1, 1e-5, batchStats, gx3, null, null);
-        assertBits(what + " grad x alone", gx2, gx3);
+        assertSameBits(what + " grad x alone", gx2, gx3);
         if (affine) {
             Tensor gw3 = poisoned(t, c), gb3 = poisoned(t, c);
             k.batchNormReluBackward(gradOut, out1, x, w, mean1, var1, 1e-5, batchStats, null, gw3, gb3);
-            assertBits(what + " grad weight alone", gw2, gw3);
-            assertBits(what + " grad bias alone", gb2, gb3);
+            assertSameBits(what + " grad weight alone", gw2, gw3);
+            assertSameBits(what + " grad bias alone", gb2, gb3);
         }
     }
 
@@ -107,7 +107,7 @@ class BatchNormReluTest extends DeviceTest {
                     Tensor[] fused = run(x0, w0, b0, rm0.copy(), rv0.copy(), go, training, true);
                     Tensor[] plain = run(x0, w0, b0, rm0.copy(), rv0.copy(), go, training, false);
                     String[] names = {"out", "grad x", "grad weight", "grad bias", "running mean", "running var"};
-                    for (int i = 0; i < names.length; i++) assertBits(what + " " + names[i], plain[i], fused[i]);
+                    for (int i = 0; i < names.length; i++) assertSameBits(what + " " + names[i], plain[i], fused[i]);
                 }
             }
         }
@@ -161,9 +161,9 @@ class BatchNormReluTest extends DeviceTest {
             for (boolean training : new boolean[] {true, false}) {
                 a.train(training);
                 b.train(training);
-                assertBits("forwardRelu " + training, Activations.relu(b.forward(x)), a.forwardRelu(x));
-                assertBits("running mean " + training, b.runningMean(), a.runningMean());
-                assertBits("running var " + training, b.runningVar(), a.runningVar());
+                assertSameBits("forwardRelu " + training, Activations.relu(b.forward(x)), a.forwardRelu(x));
+                assertSameBits("running mean " + training, b.runningMean(), a.runningMean());
+                assertSameBits("running var " + training, b.runningVar(), a.runningVar());
                 assertEquals(b.stateDict().get("num_batches_tracked").item(), a.stateDict().get("num_batches_tracked").item());
             }
             a.train(true);
@@ -174,7 +174,7 @@ class BatchNormReluTest extends DeviceTest {
             });
             Tensor out = a.forwardRelu(x);
             assertSame(x, seen[0]);
-            assertBits("through TrainingStatistics", Activations.relu(x.mul(-1)), out);
+            assertSameBits("through TrainingStatistics", Activations.relu(x.mul(-1)), out);
         }
     }
 
@@ -194,7 +194,7 @@ class BatchNormReluTest extends DeviceTest {
             assertEquals("relu", out.gradFn().op());
             assertEquals("batch_norm_relu", out.gradFn().inputs().get(0).gradFn().op());
             seq.eval();
-            assertBits("eval", Activations.relu(Activations.relu(bn.forward(x))), seq.forward(x));
+            assertSameBits("eval", Activations.relu(Activations.relu(bn.forward(x))), seq.forward(x));
         }
     }
 
@@ -208,7 +208,7 @@ class BatchNormReluTest extends DeviceTest {
             Tensor[] one = threadsCase();
             Parallel.setThreads(3);
             Tensor[] three = threadsCase();
-            for (int i = 0; i < one.length; i++) assertBits("result " + i, one[i], three[i]);
+            for (int i = 0; i < one.length; i++) assertSameBits("result " + i, one[i], three[i]);
         } finally {
             Parallel.setThreads(before);
         }
@@ -226,22 +226,5 @@ class BatchNormReluTest extends DeviceTest {
         Generator g = new Generator(47);
         Tensor x = on(Tensor.randn(g, DType.F32, 64, 4, 7, 7).add(3)), w = on(Tensor.randn(g, DType.F32, 4)), b = on(Tensor.randn(g, DType.F32, 4));
         PrecisionCheck.f32MatchesF64(device, "batch_norm 7x7", v -> Normalization.batchNorm(v[0], null, null, v[1], v[2], true, 0.1, 1e-5), 1e-5, x, w, b);
-    }
-
-    private static void assertBits(String what, Tensor expected, Tensor actual) {
-        assertArrayEquals(bits(expected), bits(actual), what);
-    }
-
-    private static long[] bits(Tensor t) {
-        if (t.dtype() == DType.F64) {
-            double[] d = t.toDoubles();
-            long[] r = new long[d.length];
-            for (int i = 0; i < d.length; i++) r[i] = Double.doubleToRawLongBits(d[i]);
-            return r;
-        }
-        float[] f = t.toFloats();
-        long[] r = new long[f.length];
-        for (int i = 0; i < f.length; i++) r[i] = Float.floatToRawIntBits(f[i]);
-        return r;
     }
 }

@@ -82,6 +82,6 @@ final class Bottle2neck extends Module implements Layer {
         y = outs.size() == 1 ? outs.get(0) : Shaping.cat(outs, 1);
         y = ConvBnAct.apply(conv3, bn3, false, y);
         if (dropPath > 0) y = Regularization.dropPath(y, dropPath, isTraining(), gen, true);
-        return Activations.reluInplace(y.add(Blocks.shortcut(downsample, x)));
+        return Activations.addRelu(y, Blocks.shortcut(downsample, x));
     }
 }

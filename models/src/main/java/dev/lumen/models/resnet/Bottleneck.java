@@ -46,6 +46,6 @@ final class Bottleneck extends Module implements Layer {
         y = ConvBnAct.apply(conv2, bn2, true, y);
         y = ConvBnAct.apply(conv3, bn3, false, y);
         if (dropPath > 0) y = Regularization.dropPath(y, dropPath, isTraining(), gen, true);
-        return Activations.reluInplace(y.add(Blocks.shortcut(downsample, x)));
+        return Activations.addRelu(y, Blocks.shortcut(downsample, x));
     }
 }
