@@ -37,17 +37,18 @@ public final class Activations {
     /**
      * relu(a + b), the residual join of ResNet's blocks (timm's {@code x += shortcut; x = act3(x)}),
      * in one kernel pass where the backend has one: the values, gradients and saved tensors of add
-     * then relu_ (the node keeps only the output, for ReLU's mask). The result goes over a, else b,
-     * where {@link #reluInplace} could overwrite it, consuming it; operands that broadcast or differ
-     * in dtype run add then relu_.
+     * then relu_ (the node keeps only the output, for ReLU's mask). The result goes over a where
+     * {@link #reluInplace} could overwrite it, consuming a, as timm's {@code x += shortcut} writes
+     * over the block's last BN output; b, the shortcut, is the caller's and is never written.
+     * Operands that broadcast or differ in dtype run add then relu_.
      */
     public static Tensor addRelu(Tensor a, Tensor b) {
         if (a.dtype() != b.dtype() || !Arrays.equals(a.shape(), b.shape())) return reluInplace(Elementwise.add(a, b));
         Devices.common("add_relu", a, b);
-        Tensor over = InPlace.canOverwrite(a) ? a : InPlace.canOverwrite(b) ? b : null;
-        Tensor out = over == null ? Tensor.empty(a.dtype(), a.device(), a.shape()) : over.viewOf(over.shape(), over.strides(), over.offset());
+        boolean over = InPlace.canOverwrite(a);
+        Tensor out = over ? a.viewOf(a.shape(), a.strides(), a.offset()) : Tensor.empty(a.dtype(), a.device(), a.shape());
         a.backend().elementwise().addRelu(a, b, out);
-        if (over != null) over.release();
+        if (over) a.release();
         return Autograd.record("add_relu", out, g -> {
             Tensor masked = Elementwise.unaryBackward(Unary.RELU, out, 0, 0, g);
             return new Tensor[] {masked, masked};
