@@ -42,8 +42,17 @@ public interface ConvKernels {
     default boolean hasConv2dInference(Tensor x, Tensor weight, int groups) { return false; }
 
     /**
+     * Whether {@link #conv2dInference} also reads x and writes out channels-last
+     * ({@link dev.lumen.tensor.ChannelsLast}), where its kernel computes in that layout: a chain
+     * of such layers then passes activations on without reordering them. Otherwise x and out
+     * are contiguous NCHW.
+     */
+    default boolean channelsLastInference() { return false; }
+
+    /**
      * out = conv2d(x, weight) + bias, then max(., 0) when relu, as one kernel without a backward
-     * (inference; bias [O] required). Only where {@link #hasConv2dInference} said so.
+     * (inference; bias [O] required). Only where {@link #hasConv2dInference} said so. x and out
+     * are contiguous, or channels-last where {@link #channelsLastInference} says so.
      */
     default void conv2dInference(Tensor x, Tensor weight, Tensor bias, Window w, int groups, boolean relu, Tensor out) {
         throw new UnsupportedOperationException("conv2dInference: this backend has no fused inference convolution (ask hasConv2dInference first)");

@@ -21,7 +21,16 @@ public final class ConvBnAct {
     private ConvBnAct() {}
 
     /** relu(bn(conv(x))) (without the relu when relu is false); state-dict names stay those of conv and bn. */
-    public static Tensor apply(Conv2d conv, BatchNorm2d bn, boolean relu, Tensor x) {
+    public static Tensor apply(Conv2d conv, BatchNorm2d bn, boolean relu, Tensor x) { return apply(conv, bn, relu, x, false); }
+
+    /**
+     * As {@link #apply(Conv2d, BatchNorm2d, boolean, Tensor)}; with channelsLast the folded
+     * convolution writes its output channels-last where its kernel computes in that layout
+     * ({@link Convolution#conv2dInference(Tensor, Tensor, Tensor, int[], int[], int[], int, boolean, boolean)}):
+     * for a chain of these units whose other steps read any layout at full speed (ResNet's
+     * bottleneck: the units and the residual add_relu).
+     */
+    public static Tensor apply(Conv2d conv, BatchNorm2d bn, boolean relu, Tensor x, boolean channelsLast) {
         if (!folds(conv, bn, x)) {
             Tensor y = conv.forward(x);
             return relu ? bn.forwardRelu(y) : bn.forward(y);
@@ -40,7 +49,7 @@ public final class ConvBnAct {
             fold.keep(b);
         }
         try {
-            return Convolution.conv2dInference(x, w, b, conv.stride(), conv.padding(), conv.dilation(), conv.groups(), relu);
+            return Convolution.conv2dInference(x, w, b, conv.stride(), conv.padding(), conv.dilation(), conv.groups(), relu, channelsLast);
         } finally {
             w.release();
             b.release();

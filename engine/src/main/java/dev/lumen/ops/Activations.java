@@ -3,6 +3,7 @@ package dev.lumen.ops;
 import dev.lumen.autograd.Autocast;
 import dev.lumen.autograd.Autograd;
 import dev.lumen.backend.ElementwiseKernels.Unary;
+import dev.lumen.tensor.ChannelsLast;
 import dev.lumen.tensor.Tensor;
 import java.util.Arrays;
 
@@ -15,7 +16,7 @@ public final class Activations {
 
     /** max(x, 0). Its backward reads the output (out > 0 exactly where x > 0), so x itself is not kept for backward. */
     public static Tensor relu(Tensor x) {
-        Tensor out = Tensor.empty(x.dtype(), x.device(), x.shape());
+        Tensor out = ChannelsLast.emptyLike(x);
         x.backend().elementwise().unary(Unary.RELU, x, 0, 0, out);
         return recordRelu(out, x);
     }
@@ -46,7 +47,7 @@ public final class Activations {
         if (a.dtype() != b.dtype() || !Arrays.equals(a.shape(), b.shape())) return reluInplace(Elementwise.add(a, b));
         Devices.common("add_relu", a, b);
         boolean over = InPlace.canOverwrite(a);
-        Tensor out = over ? a.viewOf(a.shape(), a.strides(), a.offset()) : Tensor.empty(a.dtype(), a.device(), a.shape());
+        Tensor out = over ? a.viewOf(a.shape(), a.strides(), a.offset()) : ChannelsLast.emptyLike(a);
         a.backend().elementwise().addRelu(a, b, out);
         if (over) a.release();
         return Autograd.record("add_relu", out, g -> {

@@ -3,7 +3,9 @@ package dev.lumen.ops;
 import dev.lumen.autograd.Autocast;
 import dev.lumen.autograd.Autograd;
 import dev.lumen.autograd.GradMode;
+import dev.lumen.backend.ConvKernels;
 import dev.lumen.backend.ConvKernels.Window;
+import dev.lumen.tensor.ChannelsLast;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Shapes;
 import dev.lumen.tensor.Tensor;
@@ -63,6 +65,18 @@ public final class Convolution {
      * {@link #hasConv2dInference} is true; bias [O] is required.
      */
     public static Tensor conv2dInference(Tensor x, Tensor weight, Tensor bias, int[] stride, int[] padding, int[] dilation, int groups, boolean relu) {
+        return conv2dInference(x, weight, bias, stride, padding, dilation, groups, relu, false);
+    }
+
+    /**
+     * As {@link #conv2dInference(Tensor, Tensor, Tensor, int[], int[], int[], int, boolean)}; with
+     * channelsLast the output lies channels-last where the backend's kernel computes in that
+     * layout ({@link ConvKernels#channelsLastInference}), so the next such layer reads it without a
+     * reorder. The values are the same either way; an input already channels-last is read as it
+     * is there, whatever channelsLast says.
+     */
+    public static Tensor conv2dInference(Tensor x, Tensor weight, Tensor bias, int[] stride, int[] padding, int[] dilation, int groups, boolean relu,
+                                         boolean channelsLast) {
         if (!hasConv2dInference(x, weight, groups)) {
             throw new IllegalStateException("conv2dInference: no fused kernel for input " + Shapes.str(x.shape()) + " " + x.dtype() + " on " + x.device()
                     + (GradMode.isEnabled() ? " with grad on" : "") + "; check hasConv2dInference first");
@@ -71,9 +85,12 @@ public final class Convolution {
         Devices.common("conv2dInference", x, weight, bias);
         Window win = checkedWindow(x, weight, bias, stride, padding, dilation, groups);
         int[] xs = x.shape();
-        Tensor out = Tensor.empty(x.dtype(), x.device(), xs[0], weight.shape(0), win.outH(xs[2]), win.outW(xs[3]));
-        Tensor xc = x.contiguous(), wc = weight.contiguous(), bc = bias.contiguous();
-        x.backend().conv().conv2dInference(xc, wc, bc, win, groups, relu, out);
+        ConvKernels kernels = x.backend().conv();
+        boolean last = kernels.channelsLastInference();
+        int n = xs[0], o = weight.shape(0), oh = win.outH(xs[2]), ow = win.outW(xs[3]);
+        Tensor out = last && channelsLast ? ChannelsLast.empty(x.dtype(), x.device(), n, o, oh, ow) : Tensor.empty(x.dtype(), x.device(), n, o, oh, ow);
+        Tensor xc = last && ChannelsLast.is(x) ? x : x.contiguous(), wc = weight.contiguous(), bc = bias.contiguous();
+        kernels.conv2dInference(xc, wc, bc, win, groups, relu, out);
         // copies made here (a channel slice of Res2Net's split, say) go at once, not at the scope's end
         if (xc != x) xc.release();
         if (wc != weight) wc.release();

@@ -1,5 +1,6 @@
 package dev.lumen.ops;
 
+import dev.lumen.tensor.ChannelsLast;
 import dev.lumen.tensor.Tensor;
 
 /**
@@ -12,7 +13,8 @@ final class InPlace {
     private InPlace() {}
 
     static boolean canOverwrite(Tensor x) {
-        if (!x.isExclusive() || !x.isContiguous()) return false;
+        // Dense layouts only: a kernel writing over x reads and writes one element at one address.
+        if (!x.isExclusive() || !(x.isContiguous() || ChannelsLast.is(x))) return false;
         // Parameters, buffers and optimizer state live outside every scope: never consumed, with or without grad.
         if (x.owner() == null) return false;
         // A leaf that requires grad is the user's: PyTorch refuses to change it in place.

@@ -11,6 +11,7 @@ import dev.lumen.backend.cpu.OneDnnConv;
 import dev.lumen.memory.Scope;
 import dev.lumen.ops.Activations;
 import dev.lumen.ops.Reductions;
+import dev.lumen.tensor.ChannelsLast;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Device;
 import dev.lumen.tensor.Generator;
@@ -89,18 +90,31 @@ class ConvBnActTest extends DeviceTest {
                 Tensor x = input(c, 6);
                 boolean depthwise = c[9] == c[1] && c[4] == c[1];
                 assertEquals(oneDnnOnCpu(device) && !depthwise, ConvBnAct.folds(u.conv(), u.bn(), x), what + ": folds");
-                float[] ref = layers(u, relu, x).toFloats(), got = ConvBnAct.apply(u.conv(), u.bn(), relu, x).toFloats();
-                assertEquals(ref.length, got.length, what);
-                double max = 0, err = 0;
-                for (float v : ref) max = Math.max(max, Math.abs(v));
-                for (int i = 0; i < ref.length; i++) {
-                    assertTrue(Float.isFinite(got[i]), what + ": element " + i + " is " + got[i]);
-                    if (relu) assertTrue(got[i] >= 0, what + ": ReLU output " + got[i] + " at " + i);
-                    err = Math.max(err, Math.abs(ref[i] - got[i]));
-                }
-                assertTrue(err <= TOL * Math.max(1, max), what + ": max error " + err + " against max |ref| " + max);
+                float[] ref = layers(u, relu, x).toFloats();
+                assertFoldedClose(what, relu, ref, ConvBnAct.apply(u.conv(), u.bn(), relu, x));
+                // Channels-last out (where the kernel computes in it), and channels-last in: the same values.
+                Tensor last = ConvBnAct.apply(u.conv(), u.bn(), relu, x, true);
+                assertEquals(oneDnnOnCpu(device) && !depthwise, ChannelsLast.is(last), what + ": channels-last output");
+                assertFoldedClose(what + " channels-last out", relu, ref, last);
+                Tensor xLast = ChannelsLast.empty(x.dtype(), x.device(), c[0], c[1], c[2], c[3]);
+                x.backend().copy(x, xLast);
+                assertFoldedClose(what + " channels-last in", relu, ref, ConvBnAct.apply(u.conv(), u.bn(), relu, xLast));
+                assertFoldedClose(what + " channels-last in and out", relu, ref, ConvBnAct.apply(u.conv(), u.bn(), relu, xLast, true));
             }
         }
+    }
+
+    private static void assertFoldedClose(String what, boolean relu, float[] ref, Tensor out) {
+        float[] got = out.toFloats();
+        assertEquals(ref.length, got.length, what);
+        double max = 0, err = 0;
+        for (float v : ref) max = Math.max(max, Math.abs(v));
+        for (int i = 0; i < ref.length; i++) {
+            assertTrue(Float.isFinite(got[i]), what + ": element " + i + " is " + got[i]);
+            if (relu) assertTrue(got[i] >= 0, what + ": ReLU output " + got[i] + " at " + i);
+            err = Math.max(err, Math.abs(ref[i] - got[i]));
+        }
+        assertTrue(err <= TOL * Math.max(1, max), what + ": max error " + err + " against max |ref| " + max);
     }
 
     /** Training, or eval with grad on: the layers themselves, the same bits out and back, running statistics included. */

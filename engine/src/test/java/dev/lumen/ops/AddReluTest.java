@@ -10,6 +10,7 @@ import dev.lumen.backend.ElementwiseKernels;
 import dev.lumen.backend.ElementwiseKernels.Binary;
 import dev.lumen.backend.ElementwiseKernels.Unary;
 import dev.lumen.memory.Scope;
+import dev.lumen.tensor.ChannelsLast;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
@@ -163,6 +164,44 @@ class AddReluTest extends DeviceTest {
                 assertSameBits("other grad", mask3, other.grad());
             }
         }
+    }
+
+    /**
+     * Channels-last operands (the folded ResNet chain at inference): the result keeps the layout
+     * (written over a, or new), one flat pass when both are channels-last, the strided loops when
+     * the layouts differ; the values are those on NCHW, bit for bit.
+     */
+    @Test
+    void channelsLastOperandsKeepTheirLayout() {
+        try (Scope s = Scope.open(); GradMode ng = GradMode.noGrad()) {
+            int[] sh = {2, 24, 7, 9};
+            Tensor[] ab = operands(DType.F32, sh, 60);
+            Tensor expected = Activations.relu(ab[0].add(ab[1]));
+            Tensor aLast = channelsLast(ab[0]), bLast = channelsLast(ab[1]);
+            Tensor kept = channelsLast(ab[0]);
+            Tensor view = kept.detach();
+            Tensor fresh = Activations.addRelu(kept, bLast);
+            assertFalse(kept.isReleased(), "another view shares kept's storage");
+            assertTrue(ChannelsLast.is(fresh), "new memory, channels-last as a");
+            assertSameBits("new", expected, fresh);
+            Tensor over = Activations.addRelu(aLast, bLast);
+            assertTrue(aLast.isReleased(), "written over a");
+            assertTrue(ChannelsLast.is(over));
+            assertSameBits("over a", expected, over);
+            assertSameBits("mixed layouts", expected, Activations.addRelu(channelsLast(ab[0]), ab[1]));
+            assertSameBits("mixed layouts, a NCHW", expected, Activations.addRelu(ab[0].copy(), channelsLast(ab[1])));
+            Tensor relu = Activations.relu(channelsLast(ab[0]));
+            assertTrue(ChannelsLast.is(relu));
+            assertSameBits("relu", Activations.relu(ab[0]), relu);
+            assertSameBits("relu_", Activations.relu(ab[0]), Activations.reluInplace(channelsLast(ab[0])));
+            view.release();
+        }
+    }
+
+    private static Tensor channelsLast(Tensor x) {
+        Tensor t = ChannelsLast.empty(x.dtype(), x.device(), x.shape(0), x.shape(1), x.shape(2), x.shape(3));
+        x.backend().copy(x, t);
+        return t;
     }
 
     /** Broadcast operands and mixed dtypes run add then relu_, with add's broadcasting and promotion. */

@@ -2,6 +2,7 @@ package dev.lumen.backend.cpu;
 
 import dev.lumen.backend.ConvKernels;
 import dev.lumen.memory.Storage;
+import dev.lumen.tensor.ChannelsLast;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
@@ -253,6 +254,10 @@ final class CpuConv implements ConvKernels {
         return weight.dtype() == DType.F32 && oneDnn(d, x.dtype()) != null;
     }
 
+    /** oneDNN's inference convolutions compute in NHWC (brgconv) and take it as their own layout. */
+    @Override
+    public boolean channelsLastInference() { return true; }
+
     @Override
     public void conv2dInference(Tensor x, Tensor weight, Tensor bias, Window win, int groups, boolean relu, Tensor out) {
         int[] os = out.shape();
@@ -261,7 +266,7 @@ final class CpuConv implements ConvKernels {
         if (dnn == null || weight.dtype() != DType.F32 || bias.dtype() != DType.F32) {
             throw new IllegalStateException("conv2dInference " + shape(d) + " " + x.dtype() + ": needs oneDNN and F32 (hasConv2dInference is false)");
         }
-        dnn.forwardInference(shape(d), at(x), at(weight), at(bias), relu, at(out));
+        dnn.forwardInference(shape(d), at(x), ChannelsLast.is(x), at(weight), at(bias), relu, at(out), ChannelsLast.is(out));
     }
 
     @Override

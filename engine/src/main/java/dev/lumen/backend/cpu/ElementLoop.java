@@ -1,12 +1,13 @@
 package dev.lumen.backend.cpu;
 
+import dev.lumen.tensor.ChannelsLast;
 import dev.lumen.tensor.Shapes;
 import dev.lumen.tensor.Tensor;
 import java.util.Arrays;
 
 /**
  * Drives an element-wise row body over tensors of one (broadcast) shape. When every operand
- * is contiguous with exactly that shape, the whole tensor is one flat range split evenly
+ * is contiguous with exactly that shape (or every one is channels-last), the whole tensor is one flat range split evenly
  * across threads (a StridedLoop would see one long row and run it on one thread);
  * otherwise rows come from {@link StridedLoop}.
  */
@@ -17,9 +18,7 @@ final class ElementLoop {
     static final long GRAIN = 1 << 15;
 
     static void run(int[] shape, StridedLoop.Row body, Tensor... ts) {
-        boolean dense = true;
-        for (Tensor t : ts) dense &= t.isContiguous() && Arrays.equals(t.shape(), shape);
-        if (!dense) {
+        if (!dense(shape, ts)) {
             StridedLoop.of(shape, ts).forEachRow(body);
             return;
         }
@@ -36,5 +35,20 @@ final class ElementLoop {
             }
             body.run(base, (int) (hi - lo), step);
         });
+    }
+
+    /**
+     * Whether the operands are one flat range each, element i of one being element i of every
+     * other: all of exactly that shape and either contiguous, or all channels-last (the same
+     * strides, each dense from its offset).
+     */
+    private static boolean dense(int[] shape, Tensor... ts) {
+        boolean contiguous = true, channelsLast = true;
+        for (Tensor t : ts) {
+            if (!Arrays.equals(t.shape(), shape)) return false;
+            contiguous &= t.isContiguous();
+            channelsLast &= ChannelsLast.is(t);
+        }
+        return contiguous || channelsLast;
     }
 }

@@ -70,6 +70,9 @@ final class HalfPrecision {
             public boolean hasConv2dInference(Tensor x, Tensor weight, int groups) { return f32.hasConv2dInference(x, weight, groups); }
 
             @Override
+            public boolean channelsLastInference() { return f32.channelsLastInference(); }
+
+            @Override
             public void conv2dInference(Tensor x, Tensor weight, Tensor bias, Window win, int groups, boolean relu, Tensor out) {
                 f32.conv2dInference(x, weight, bias, win, groups, relu, out);
             }

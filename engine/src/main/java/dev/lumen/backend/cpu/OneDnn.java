@@ -26,7 +26,8 @@ final class OneDnn {
     static final long MD_BYTES = 696, CONV_DESC_BYTES = 5976;
     static final int MAX_NDIMS = 12;
     static final int F32 = 3;
-    static final int TAG_ANY = 1, TAG_A = 2, TAG_ABCD = 5, TAG_ABCDE = 7;
+    /** dnnl_format_tag_t values of oneDNN 2.x: any, a, abcd (NCHW / OIHW), abcde (GOIHW), acdb (NHWC). */
+    static final int TAG_ANY = 1, TAG_A = 2, TAG_ABCD = 5, TAG_ABCDE = 7, TAG_ACDB = 20;
     static final int FORWARD_TRAINING = 64, FORWARD_INFERENCE = 96, BACKWARD_DATA = 160, BACKWARD_WEIGHTS = 192;
     static final int CONVOLUTION_DIRECT = 1;
     /** dnnl_eltwise_relu (dnnl_types.h), the post-op of a convolution folded with BatchNorm and ReLU. */

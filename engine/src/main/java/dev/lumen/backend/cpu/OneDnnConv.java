@@ -11,7 +11,9 @@ import java.util.Map;
 /**
  * F32 convolutions (forward with bias, inference forward with bias and a ReLU post-op, backward
  * data, backward weights; any stride, padding,
- * dilation and groups) through oneDNN, on tensors in Lumen's NCHW / OIHW layouts. Primitives
+ * dilation and groups) through oneDNN, on tensors in Lumen's NCHW / OIHW layouts, and at
+ * inference on channels-last (NHWC) activations too, which oneDNN's inference kernels compute in,
+ * so a chain of them runs without reordering its activations. Primitives
  * are built once per shape and kept (at most {@link #CAPACITY}, least recently used dropped).
  *
  * <p>Layouts, as measured on resnet50's layers (ConvCpuBench): a 1x1 convolution runs on
@@ -40,9 +42,12 @@ public final class OneDnnConv {
     /** INFERENCE_*: forward for inference only (no backward follows), with a bias and optionally a ReLU post-op. */
     private enum Pass { FORWARD, FORWARD_BIAS, INFERENCE_BIAS, INFERENCE_BIAS_RELU, BACKWARD_DATA, BACKWARD_WEIGHTS }
 
-    /** threads: primitives are built for one OpenMP thread count (Parallel.threads() then). */
-    private record Key(Shape shape, Pass pass, int threads) {
-        Key(Shape shape, Pass pass) { this(shape, pass, Parallel.threads()); }
+    /**
+     * threads: primitives are built for one OpenMP thread count (Parallel.threads() then).
+     * xLast, yLast: the input and output lie channels-last (NHWC) rather than NCHW (inference only).
+     */
+    private record Key(Shape shape, Pass pass, int threads, boolean xLast, boolean yLast) {
+        Key(Shape shape, Pass pass) { this(shape, pass, Parallel.threads(), false, false); }
     }
 
     /** Which layouts the primitives run on. */
@@ -156,11 +161,14 @@ public final class OneDnnConv {
     /**
      * out = conv(x, w) + bias, then max(., 0) when relu, as one inference primitive: the folded
      * Conv + BatchNorm (+ ReLU) of eval mode. The ReLU is a post-op, applied while the output is
-     * in registers, so it costs no pass over memory.
+     * in registers, so it costs no pass over memory. xLast, outLast: x and out lie channels-last;
+     * the primitive then picks its layouts for every window (NHWC, so nothing is reordered).
      */
-    void forwardInference(Shape s, MemorySegment x, MemorySegment w, MemorySegment bias, boolean relu, MemorySegment out) {
+    void forwardInference(Shape s, MemorySegment x, boolean xLast, MemorySegment w, MemorySegment bias, boolean relu, MemorySegment out,
+                          boolean outLast) {
         synchronized (OneDnn.EXECUTION) {
-            primitive(new Key(s, relu ? Pass.INFERENCE_BIAS_RELU : Pass.INFERENCE_BIAS)).run(x, w, bias, out);
+            Pass pass = relu ? Pass.INFERENCE_BIAS_RELU : Pass.INFERENCE_BIAS;
+            primitive(new Key(s, pass, Parallel.threads(), xLast, outLast)).run(x, w, bias, out);
         }
     }
 
@@ -234,13 +242,15 @@ public final class OneDnnConv {
         Shape s = key.shape();
         Window win = s.win();
         try (Arena a = Arena.ofConfined()) {
-            boolean anyFormat = layouts.blocked(s);
+            // A channels-last argument is one the layer chain keeps: let the primitive pick for a 1x1 window too.
+            boolean anyFormat = layouts.blocked(s) || key.xLast() || key.yLast();
             int tag = anyFormat ? OneDnn.TAG_ANY : OneDnn.TAG_ABCD;
             long[] xDims = {s.n(), s.c(), s.h(), s.w()}, yDims = {s.n(), s.o(), s.oh(), s.ow()};
             long[] wDims = s.groups() == 1 ? new long[] {s.o(), s.c(), win.kh(), win.kw()}
                     : new long[] {s.groups(), s.o() / s.groups(), s.c() / s.groups(), win.kh(), win.kw()};
             int wPlainTag = s.groups() == 1 ? OneDnn.TAG_ABCD : OneDnn.TAG_ABCDE;
-            MemorySegment xPlain = dnn.md(a, xDims, OneDnn.TAG_ABCD), yPlain = dnn.md(a, yDims, OneDnn.TAG_ABCD);
+            MemorySegment xPlain = dnn.md(a, xDims, key.xLast() ? OneDnn.TAG_ACDB : OneDnn.TAG_ABCD);
+            MemorySegment yPlain = dnn.md(a, yDims, key.yLast() ? OneDnn.TAG_ACDB : OneDnn.TAG_ABCD);
             MemorySegment wPlain = dnn.md(a, wDims, wPlainTag), bPlain = dnn.md(a, new long[] {s.o()}, OneDnn.TAG_A);
             MemorySegment xMd = dnn.md(a, xDims, tag), yMd = dnn.md(a, yDims, tag), wMd = dnn.md(a, wDims, anyFormat ? OneDnn.TAG_ANY : wPlainTag);
             // oneDNN counts dilation from 0 (no dilation), Lumen from 1. Right padding equals left:

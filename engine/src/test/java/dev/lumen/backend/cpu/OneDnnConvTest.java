@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.lumen.backend.ConvKernels;
 import dev.lumen.backend.ConvKernels.Window;
 import dev.lumen.memory.Scope;
+import dev.lumen.tensor.ChannelsLast;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Device;
 import dev.lumen.tensor.Generator;
@@ -63,6 +64,12 @@ class OneDnnConvTest {
     private static ConvKernels conv() { return Tensor.empty(1).backend().conv(); }
 
     private static Tensor poisoned(int... shape) { return Tensor.full(Float.NaN, DType.F32, Device.CPU, shape); }
+
+    private static Tensor poisonedChannelsLast(int n, int c, int h, int w) {
+        Tensor t = ChannelsLast.empty(DType.F32, Device.CPU, n, c, h, w);
+        t.backend().fill(t, Float.NaN);
+        return t;
+    }
 
     private static MemorySegment at(Tensor t) { return t.storage().segment().asSlice(t.offset() * 4L); }
 
@@ -151,14 +158,23 @@ class OneDnnConvTest {
                     boolean depthwise = groups == ch && o == ch;
                     assertEquals(!depthwise, conv().hasConv2dInference(x, wt, groups), what + ": fused inference offered");
                     if (!depthwise) {
-                        Tensor y = poisoned(n, o, oh, ow);
-                        conv().conv2dInference(x, wt, bias, win, groups, relu, y);
-                        assertClose(what + " via CpuConv", expect, y.toFloats());
+                        // Input and output each contiguous or channels-last: the same values.
+                        Tensor xLast = ChannelsLast.empty(DType.F32, Device.CPU, n, ch, h, w);
+                        x.backend().copy(x, xLast);
+                        assertTrue(conv().channelsLastInference());
+                        for (Tensor in : List.of(x, xLast)) {
+                            for (boolean outLast : new boolean[] {false, true}) {
+                                Tensor y = outLast ? poisonedChannelsLast(n, o, oh, ow) : poisoned(n, o, oh, ow);
+                                conv().conv2dInference(in, wt, bias, win, groups, relu, y);
+                                assertClose(what + " via CpuConv, x " + (in == x ? "NCHW" : "NHWC") + ", out " + (outLast ? "NHWC" : "NCHW"),
+                                        expect, y.toFloats());
+                            }
+                        }
                     }
                     OneDnnConv.Shape sh = new OneDnnConv.Shape(n, ch, h, w, o, oh, ow, groups, win);
                     for (OneDnnConv dnn : List.of(plain, blocked)) {
                         Tensor y = poisoned(n, o, oh, ow);
-                        dnn.forwardInference(sh, at(x), at(wt), at(bias), relu, at(y));
+                        dnn.forwardInference(sh, at(x), false, at(wt), at(bias), relu, at(y), false);
                         assertClose(what + " direct", expect, y.toFloats());
                     }
                 }
@@ -172,6 +188,33 @@ class OneDnnConvTest {
             IllegalStateException e = assertThrows(IllegalStateException.class,
                     () -> conv().conv2dInference(x, wt, b, new Window(3, 3, 1, 1, 0, 0, 1, 1), 1, true, y));
             assertTrue(e.getMessage().contains("oneDNN") && !e.getMessage().contains("\n"), e.getMessage());
+        }
+    }
+
+    /**
+     * ResNet's 3x3 layer at inference, NHWC in and out: oneDNN computes in NHWC, so only the
+     * weights are reordered, against the input and output too on NCHW; the values agree.
+     */
+    @Test
+    void channelsLastInferenceReordersOnlyTheWeights() {
+        OneDnnConv dnn = new OneDnnConv(OneDnn.instance(), OneDnnConv.Layouts.BY_WINDOW);
+        int n = 2, ch = 64, h = 14, w = 14;
+        Window win = new Window(3, 3, 1, 1, 1, 1, 1, 1);
+        OneDnnConv.Shape sh = new OneDnnConv.Shape(n, ch, h, w, ch, h, w, 1, win);
+        try (Scope s = Scope.open()) {
+            Generator g = new Generator(12);
+            Tensor x = Tensor.randn(g, DType.F32, n, ch, h, w), wt = Tensor.randn(g, DType.F32, ch, ch, 3, 3), bias = Tensor.randn(g, DType.F32, ch);
+            Tensor xLast = ChannelsLast.empty(DType.F32, Device.CPU, n, ch, h, w);
+            x.backend().copy(x, xLast);
+            Tensor y = poisoned(n, ch, h, w), yLast = poisonedChannelsLast(n, ch, h, w);
+            long r0 = dnn.reordersRun();
+            dnn.forwardInference(sh, at(x), false, at(wt), at(bias), true, at(y), false);
+            long r1 = dnn.reordersRun();
+            dnn.forwardInference(sh, at(xLast), true, at(wt), at(bias), true, at(yLast), true);
+            long r2 = dnn.reordersRun();
+            assertEquals(3, r1 - r0, "NCHW: input, weights and output reordered");
+            assertEquals(1, r2 - r1, "NHWC: the weights alone");
+            assertClose("NHWC against NCHW", y.toFloats(), yLast.toFloats());
         }
     }
 

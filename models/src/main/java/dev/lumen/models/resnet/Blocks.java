@@ -29,7 +29,10 @@ final class Blocks {
     }
 
     /** The shortcut of a block: x through its projection ({@link #downsample}, conv + BN), or x itself when it has none. */
-    static Tensor shortcut(Sequential downsample, Tensor x) {
-        return downsample == null ? x : ConvBnAct.apply((Conv2d) downsample.get(0), (BatchNorm2d) downsample.get(1), false, x);
+    static Tensor shortcut(Sequential downsample, Tensor x) { return shortcut(downsample, x, false); }
+
+    /** As {@link #shortcut(Sequential, Tensor)}, the folded projection's output channels-last when asked ({@link ConvBnAct}). */
+    static Tensor shortcut(Sequential downsample, Tensor x, boolean channelsLast) {
+        return downsample == null ? x : ConvBnAct.apply((Conv2d) downsample.get(0), (BatchNorm2d) downsample.get(1), false, x, channelsLast);
     }
 }

@@ -40,12 +40,17 @@ final class Bottleneck extends Module implements Layer {
     /** The BN whose weight zero_init_last zeroes, so the block starts as the identity. */
     BatchNorm2d lastBn() { return bn3; }
 
+    /**
+     * At inference with folded BatchNorm every step here reads any layout at full speed, so the
+     * convolutions keep the activations channels-last from block to block, as oneDNN computes
+     * them: no reorder around each convolution. Training and every other backend run NCHW.
+     */
     @Override
     public Tensor forward(Tensor x) {
-        Tensor y = ConvBnAct.apply(conv1, bn1, true, x);
-        y = ConvBnAct.apply(conv2, bn2, true, y);
-        y = ConvBnAct.apply(conv3, bn3, false, y);
+        Tensor y = ConvBnAct.apply(conv1, bn1, true, x, true);
+        y = ConvBnAct.apply(conv2, bn2, true, y, true);
+        y = ConvBnAct.apply(conv3, bn3, false, y, true);
         if (dropPath > 0) y = Regularization.dropPath(y, dropPath, isTraining(), gen, true);
-        return Activations.addRelu(y, Blocks.shortcut(downsample, x));
+        return Activations.addRelu(y, Blocks.shortcut(downsample, x, true));
     }
 }
