@@ -67,6 +67,8 @@ public final class DataLoader implements AutoCloseable {
     private final ConcurrentHashMap<String, String> unreadable = new ConcurrentHashMap<>();
     private final AtomicLong substituted = new AtomicLong();
     private ExecutorService pool;
+    /** The pool's threads: an executor counts as terminated just before its last thread ends, so close joins them too. */
+    private final List<Thread> poolThreads = new java.util.concurrent.CopyOnWriteArrayList<>();
     private boolean shutDown;
 
     /** How long {@link #close} waits for a worker to finish the sample it is decoding. */
@@ -185,7 +187,14 @@ public final class DataLoader implements AutoCloseable {
         // Batches never started: their futures fail at once rather than leave a consumer waiting.
         for (Runnable r : p.shutdownNow()) if (r instanceof Future<?> f) f.cancel(false);
         try {
-            if (!p.awaitTermination(SHUTDOWN_WAIT_SECONDS, TimeUnit.SECONDS)) {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(SHUTDOWN_WAIT_SECONDS);
+            boolean stopped = p.awaitTermination(SHUTDOWN_WAIT_SECONDS, TimeUnit.SECONDS);
+            for (Thread t : poolThreads) {
+                long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+                if (left > 0) t.join(left);
+                stopped &= !t.isAlive();
+            }
+            if (!stopped) {
                 throw new IllegalStateException("loader: a worker thread did not stop within " + SHUTDOWN_WAIT_SECONDS + " s of close");
             }
         } catch (InterruptedException e) {
@@ -202,6 +211,7 @@ public final class DataLoader implements AutoCloseable {
             pool = Executors.newFixedThreadPool(workers, r -> {
                 Thread t = new Thread(r, "lumen-loader-" + n.incrementAndGet());
                 t.setDaemon(true);
+                poolThreads.add(t);
                 return t;
             });
         }
