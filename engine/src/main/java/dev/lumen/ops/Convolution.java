@@ -72,8 +72,8 @@ public final class Convolution {
      * As {@link #conv2dInference(Tensor, Tensor, Tensor, int[], int[], int[], int, boolean)}; with
      * channelsLast the output lies channels-last where the backend's kernel computes in that
      * layout ({@link ConvKernels#channelsLastInference}), so the next such layer reads it without a
-     * reorder. The values are the same either way; an input already channels-last is read as it
-     * is there, whatever channelsLast says.
+     * reorder. It is the same convolution either way (the kernels for the two layouts may round
+     * differently); an input already channels-last is read as it is there, whatever channelsLast says.
      */
     public static Tensor conv2dInference(Tensor x, Tensor weight, Tensor bias, int[] stride, int[] padding, int[] dilation, int groups, boolean relu,
                                          boolean channelsLast) {
