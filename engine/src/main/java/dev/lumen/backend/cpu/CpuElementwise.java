@@ -153,7 +153,7 @@ final class CpuElementwise implements ElementwiseKernels {
             }
             for (; i < n; i++) {
                 float s = sa.getAtIndex(F, ia + (long) i * step[0]) + sb.getAtIndex(F, ib + (long) i * step[1]);
-                so.setAtIndex(F, io + (long) i * step[2], s > 0 || Float.isNaN(s) ? s : 0f);
+                so.setAtIndex(F, io + (long) i * step[2], (float) UnaryMath.apply(Unary.RELU, s, 0, 0));
             }
         }, a, b, out);
     }

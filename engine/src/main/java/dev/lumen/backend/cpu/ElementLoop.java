@@ -43,12 +43,14 @@ final class ElementLoop {
      * strides, each dense from its offset).
      */
     private static boolean dense(int[] shape, Tensor... ts) {
-        boolean contiguous = true, channelsLast = true;
+        boolean contiguous = true;
         for (Tensor t : ts) {
             if (!Arrays.equals(t.shape(), shape)) return false;
             contiguous &= t.isContiguous();
-            channelsLast &= ChannelsLast.is(t);
         }
-        return contiguous || channelsLast;
+        if (contiguous) return true;
+        // Only when some operand is not contiguous: the common case pays no stride checks.
+        for (Tensor t : ts) if (!ChannelsLast.is(t)) return false;
+        return true;
     }
 }
