@@ -86,4 +86,7 @@ public interface Backend {
     SelectiveScanKernels selectiveScan();
 
     AdditiveAttentionKernels additiveAttention();
+
+    /** Self-attention's core; by default composed from this backend's matmul and softmax kernels. */
+    default AttentionKernels attention() { return AttentionKernels.COMPOSED; }
 }

@@ -1,7 +1,9 @@
 package dev.lumen.nn;
 
 import dev.lumen.ops.LinearAlgebra;
+import dev.lumen.ops.SelfAttention;
 import dev.lumen.ops.Softmax;
+import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Tensor;
 import java.util.Arrays;
 
@@ -47,10 +49,21 @@ public class Attention extends Module implements Layer {
             throw new IllegalArgumentException("Attention(dim " + dim + "): expects input [B, N, " + dim + "], got " + Arrays.toString(x.shape()));
         }
         int b = x.shape(0), n = x.shape(1);
+        Tensor packed = qkv.forward(x);
+        if (fusable(packed)) return projDrop.forward(proj.forward(SelfAttention.packed(packed, numHeads, scale)));
         // [B, N, 3 * C] -> [3, B, heads, N, headDim]
-        Tensor qkvh = qkv.forward(x).reshape(b, n, 3, numHeads, headDim).permute(2, 0, 3, 1, 4);
+        Tensor qkvh = packed.reshape(b, n, 3, numHeads, headDim).permute(2, 0, 3, 1, 4);
         Tensor out = attend(qkvh.select(0, 0), qkvh.select(0, 1), qkvh.select(0, 2), scale, attnDrop);
         return projDrop.forward(proj.forward(out.transpose(1, 2).reshape(b, n, dim)));
+    }
+
+    /**
+     * The fused core computes in F32 or F64 and has no dropout on the weights: attention
+     * dropout in training, or 16-bit projections under autocast, take the composed path.
+     */
+    private boolean fusable(Tensor packed) {
+        DType t = packed.dtype();
+        return (t == DType.F32 || t == DType.F64) && (attnDrop.p() == 0 || !attnDrop.isTraining());
     }
 
     /**

@@ -41,6 +41,8 @@ public final class MacCounter {
         register("linear", (out, in) -> out.numel() * in.get(1).shape(1));
         // a [..., M, K] @ b [..., K, N] (bmm records as matmul too)
         register("matmul", (out, in) -> out.numel() * in.get(0).shape(-1));
+        // qkv [B, N, 3C] -> out [B, N, C]: per head q k^T and p v, N*N*D products each, 2 B N N C over the heads
+        register("self_attention", (out, in) -> 2 * out.numel() * in.get(0).shape(1));
         // v [B, H, W, C], logits [B, h, w, heads, k*k, k*k]: per anchor and head a (k*k x k*k) @ (k*k x C/heads) product
         register("outlook_attention", (out, in) -> in.get(1).numel() * (in.get(0).shape(3) / in.get(1).shape(3)));
         // x [B, D, H, W], a [4D, N]: VMamba's own count for selective_scan (9 B L D N per route, + B D L for the D skip)

@@ -10,6 +10,7 @@ import dev.lumen.backend.OptimizerKernels;
 import dev.lumen.backend.OutlookKernels;
 import dev.lumen.backend.SelectiveScanKernels;
 import dev.lumen.backend.AdditiveAttentionKernels;
+import dev.lumen.backend.AttentionKernels;
 import dev.lumen.backend.PoolKernels;
 import dev.lumen.backend.ReductionKernels;
 import dev.lumen.backend.ResizeKernels;
@@ -37,6 +38,7 @@ public final class CpuBackend implements Backend {
     private final CpuOutlook outlook = new CpuOutlook();
     private final CpuSelectiveScan selectiveScan = new CpuSelectiveScan();
     private final CpuAdditiveAttention additiveAttention = new CpuAdditiveAttention();
+    private final CpuAttention attention = new CpuAttention();
 
     @Override
     public Device.Kind kind() { return Device.Kind.CPU; }
@@ -180,4 +182,5 @@ public final class CpuBackend implements Backend {
     @Override public OutlookKernels outlook() { return outlook; }
     @Override public SelectiveScanKernels selectiveScan() { return selectiveScan; }
     @Override public AdditiveAttentionKernels additiveAttention() { return additiveAttention; }
+    @Override public AttentionKernels attention() { return attention; }
 }

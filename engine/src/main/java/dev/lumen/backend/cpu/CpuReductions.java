@@ -390,46 +390,64 @@ final class CpuReductions implements ReductionKernels {
         }
     }
 
-    private static void softmaxRowF32(MemorySegment sx, long xi, MemorySegment so, long oi, int n, boolean log) {
-        int up = S.loopBound(n);
+    /**
+     * One F32 row of softmax or log_softmax. The two are separate methods, each small enough for
+     * C2 to inline VecMath.exp into its loops: one method holding both did not get it inlined
+     * at every call, and its vectors were boxed (SelfAttentionBench's forward spent 45% there).
+     */
+    static void softmaxRowF32(MemorySegment sx, long xi, MemorySegment so, long oi, int n, boolean log) {
+        if (log) logSoftmaxRowF32(sx, xi, so, oi, n);
+        else softmaxRowF32(sx, xi, so, oi, n);
+    }
+
+    /** The row's max, 0 when it is infinite (a row of -inf gives NaN below, as in PyTorch; +inf likewise). */
+    private static float rowMax(MemorySegment sx, long xi, int n) {
+        int up = S.loopBound(n), i = 0;
         FloatVector mv = Vec.of(Float.NEGATIVE_INFINITY);
-        int i = 0;
         for (; i < up; i += L) mv = mv.max(ld(sx, xi + i));
         float m = mv.reduceLanes(VectorOperators.MAX);
         for (; i < n; i++) m = Math.max(m, sx.getAtIndex(F, xi + i));
-        if (Float.isInfinite(m)) m = m > 0 ? m : 0;
+        return Float.isInfinite(m) ? (m > 0 ? m : 0) : m;
+    }
+
+    /** so = softmax(sx) over n elements; so may be sx. */
+    static void softmaxRowF32(MemorySegment sx, long xi, MemorySegment so, long oi, int n) {
+        float m = rowMax(sx, xi, n);
+        int up = S.loopBound(n), i = 0;
         FloatVector mb = Vec.of(m), sum = FloatVector.zero(S);
-        i = 0;
-        if (log) {
-            for (; i < up; i += L) sum = sum.add(VecMath.exp(ld(sx, xi + i).sub(mb)));
-        } else {
-            for (; i < up; i += L) {
-                FloatVector e = VecMath.exp(ld(sx, xi + i).sub(mb));
-                st(so, oi + i, e);
-                sum = sum.add(e);
-            }
+        for (; i < up; i += L) {
+            FloatVector e = VecMath.exp(ld(sx, xi + i).sub(mb));
+            st(so, oi + i, e);
+            sum = sum.add(e);
         }
         double s = Vec.sum(sum);
         for (; i < n; i++) {
-            float e = (float) Math.exp(sx.getAtIndex(F, xi + i) - m);
-            if (!log) so.setAtIndex(F, oi + i, e);
+            float e = VecMath.exp(sx.getAtIndex(F, xi + i) - m);
+            so.setAtIndex(F, oi + i, e);
             s += e;
         }
-        i = 0;
-        if (log) {
-            float shift = (float) (m + Math.log(s));
-            FloatVector sh = Vec.of(shift);
-            for (; i < up; i += L) st(so, oi + i, ld(sx, xi + i).sub(sh));
-            for (; i < n; i++) so.setAtIndex(F, oi + i, sx.getAtIndex(F, xi + i) - shift);
-        } else {
-            float inv = (float) (1 / s);
-            for (; i < up; i += L) st(so, oi + i, ld(so, oi + i).mul(inv));
-            for (; i < n; i++) so.setAtIndex(F, oi + i, so.getAtIndex(F, oi + i) * inv);
-        }
+        float inv = (float) (1 / s);
+        FloatVector iv = Vec.of(inv);
+        for (i = 0; i < up; i += L) st(so, oi + i, ld(so, oi + i).mul(iv));
+        for (; i < n; i++) so.setAtIndex(F, oi + i, so.getAtIndex(F, oi + i) * inv);
+    }
+
+    /** so = log_softmax(sx) over n elements; so may be sx. */
+    private static void logSoftmaxRowF32(MemorySegment sx, long xi, MemorySegment so, long oi, int n) {
+        float m = rowMax(sx, xi, n);
+        int up = S.loopBound(n), i = 0;
+        FloatVector mb = Vec.of(m), sum = FloatVector.zero(S);
+        for (; i < up; i += L) sum = sum.add(VecMath.exp(ld(sx, xi + i).sub(mb)));
+        double s = Vec.sum(sum);
+        for (; i < n; i++) s += VecMath.exp(sx.getAtIndex(F, xi + i) - m);
+        float shift = (float) (m + Math.log(s));
+        FloatVector sh = Vec.of(shift);
+        for (i = 0; i < up; i += L) st(so, oi + i, ld(sx, xi + i).sub(sh));
+        for (; i < n; i++) so.setAtIndex(F, oi + i, sx.getAtIndex(F, xi + i) - shift);
     }
 
     /** One softmax line of n elements, inner apart, in double. */
-    private static void softmaxLine(MemorySegment sx, DType t, long xi, MemorySegment so, long oi, int n, int inner, boolean log) {
+    static void softmaxLine(MemorySegment sx, DType t, long xi, MemorySegment so, long oi, int n, int inner, boolean log) {
         double m = Double.NEGATIVE_INFINITY;
         for (int d = 0; d < n; d++) m = Math.max(m, HostAccess.get(sx, t, xi + (long) d * inner));
         if (Double.isInfinite(m)) m = m > 0 ? m : 0;
@@ -467,7 +485,7 @@ final class CpuReductions implements ReductionKernels {
     }
 
     /** softmax: gi = y (g - sum(g y)); log_softmax: gi = g - exp(y) sum(g). */
-    private static void softmaxBackwardRowF32(MemorySegment sy, long yi, MemorySegment sg, long gi, MemorySegment so, long oi, int n, boolean log) {
+    static void softmaxBackwardRowF32(MemorySegment sy, long yi, MemorySegment sg, long gi, MemorySegment so, long oi, int n, boolean log) {
         int up = S.loopBound(n), i = 0;
         FloatVector acc = FloatVector.zero(S);
         if (log) for (; i < up; i += L) acc = acc.add(ld(sg, gi + i));
@@ -486,7 +504,7 @@ final class CpuReductions implements ReductionKernels {
         }
     }
 
-    private static void softmaxBackwardLine(MemorySegment sy, MemorySegment sg, MemorySegment so, DType t, long yi, long gi, long oi, int n, int inner, boolean log) {
+    static void softmaxBackwardLine(MemorySegment sy, MemorySegment sg, MemorySegment so, DType t, long yi, long gi, long oi, int n, int inner, boolean log) {
         double s = 0;
         for (int d = 0; d < n; d++) {
             long e = (long) d * inner;

@@ -55,6 +55,25 @@ final class VecMath {
         return er.mul(s1).mul(s2);
     }
 
+    /**
+     * The same e^x for one float, operation for operation, so a row's scalar tail gets the bits
+     * its vector lanes would: Math.exp on the tail cost as much as the 12 vectors before it in a
+     * 197-wide softmax row.
+     */
+    static float exp(float x) {
+        float xc = Math.max(Math.min(x, 89f), -110f);
+        float shifted = Math.fma(xc, 1.44269504088896341f, 12582912f);
+        float n = shifted - 12582912f;
+        float r = Math.fma(n, -0.693359375f, xc);
+        r = Math.fma(n, 2.12194440e-4f, r);
+        float r2 = r * r;
+        float p = Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(1.9875691500e-4f, r, 1.3981999507e-3f), r, 8.3334519073e-3f), r,
+                4.1665795894e-2f), r, 1.6666665459e-1f), r, 5.0000001201e-1f);
+        float er = Math.fma(p, r2, r) + 1f;
+        int ni = Float.floatToRawIntBits(shifted) - 0x4B400000, n1 = ni >> 1, n2 = ni - n1;
+        return er * Float.intBitsToFloat((n1 + 127) << 23) * Float.intBitsToFloat((n2 + 127) << 23);
+    }
+
     // log: x = m 2^e with m in [sqrt(1/2), sqrt(2)); log(1 + f) = f - f^2/2 + f^3 Q(f) (Cephes logf's Q).
     private static final FloatVector SQRT_HALF = Vec.of(0.707106781186547524f), MIN_NORMAL = Vec.of(Float.MIN_NORMAL),
             TWO_23 = Vec.of(8388608f);

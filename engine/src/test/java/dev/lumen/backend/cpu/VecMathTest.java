@@ -64,6 +64,20 @@ class VecMathTest {
     }
 
     @Test
+    void scalarExpHasTheVectorLanesBits() {
+        SplittableRandom r = new SplittableRandom(5);
+        float[] x = new float[L * 4096 + 12];
+        for (int i = 0; i < x.length - 12; i++) x[i] = (float) (-115 + 210 * r.nextDouble());
+        float[] special = {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, 0f, -0f, 89f, -110f, 88.72f, -103.97f,
+            Float.MIN_VALUE, -Float.MAX_VALUE, Float.MAX_VALUE};
+        System.arraycopy(special, 0, x, x.length - 12, 12);
+        float[] vec = apply(VecMath::exp, x);
+        for (int i = 0; i < x.length; i++) {
+            assertEquals(Float.floatToRawIntBits(vec[i]), Float.floatToRawIntBits(VecMath.exp(x[i])), "exp(" + x[i] + ")");
+        }
+    }
+
+    @Test
     void expAtTheClampEdges() {
         // The clamp to [-110, 89] is exp's only special case: every float from the subnormal range
         // down past the clamp, and around the overflow threshold, must still come out right.
