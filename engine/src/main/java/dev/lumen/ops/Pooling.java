@@ -3,6 +3,7 @@ package dev.lumen.ops;
 import dev.lumen.autograd.Autograd;
 import dev.lumen.autograd.GradMode;
 import dev.lumen.backend.ConvKernels.Window;
+import dev.lumen.tensor.ChannelsLast;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Shapes;
 import dev.lumen.tensor.Tensor;
@@ -71,12 +72,22 @@ public final class Pooling {
         Window w = window("avg_pool2d", x, kernel, stride, padding);
         int[] os = outShape("avg_pool2d", x, w, ceilMode);
         DType t = type("avg_pool2d", x);
-        Tensor out = Tensor.empty(t, x.device(), os);
+        // Channels-last input (VOLO's [B, H, W, C] tokens viewed as NCHW) stays so where the kernels
+        // take it: the output and both gradients are channels-last too, and nothing is reordered.
+        boolean last = ChannelsLast.is(x) && x.dtype() == t && x.backend().pool().avgPoolChannelsLast();
+        Tensor out = last ? ChannelsLast.empty(t, x.device(), os[0], os[1], os[2], os[3]) : Tensor.empty(t, x.device(), os);
         try (GradMode ng = GradMode.noGrad()) {
-            x.backend().pool().avgPool2d(x.to(t).contiguous(), w, countIncludePad, out);
+            x.backend().pool().avgPool2d(last ? x : x.to(t).contiguous(), w, countIncludePad, out);
         }
         int[] xs = x.shape();
         return Autograd.record("avg_pool2d", out, g -> {
+            if (last) {
+                Tensor gx = ChannelsLast.empty(t, x.device(), xs[0], xs[1], xs[2], xs[3]);
+                Tensor gl = ChannelsLast.is(g) ? g : ChannelsLast.copyOf(g);
+                x.backend().pool().avgPool2dBackward(gl, w, countIncludePad, gx);
+                if (gl != g) gl.close();
+                return new Tensor[] {gx.to(x.dtype())};
+            }
             Tensor gx = Tensor.empty(t, x.device(), xs);
             x.backend().pool().avgPool2dBackward(g.contiguous(), w, countIncludePad, gx);
             return new Tensor[] {gx.to(x.dtype())};

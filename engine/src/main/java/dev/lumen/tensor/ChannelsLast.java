@@ -25,6 +25,13 @@ public final class ChannelsLast {
         return empty(x.dtype(), x.device(), x.shape(0), x.shape(1), x.shape(2), x.shape(3));
     }
 
+    /** A channels-last copy of the 4-d tensor x (not recorded for autograd). */
+    public static Tensor copyOf(Tensor x) {
+        Tensor c = empty(x.dtype(), x.device(), x.shape(0), x.shape(1), x.shape(2), x.shape(3));
+        x.backend().copy(x, c);
+        return c;
+    }
+
     /** An uninitialized [n, c, h, w] tensor laid out channels-last. */
     public static Tensor empty(DType dtype, Device device, int n, int c, int h, int w) {
         Tensor nhwc = Tensor.empty(dtype, device, n, h, w, c);

@@ -3,11 +3,14 @@ package dev.lumen.ops;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lumen.memory.Scope;
+import dev.lumen.tensor.ChannelsLast;
 import dev.lumen.tensor.DType;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
+import dev.lumen.testing.Bits;
 import dev.lumen.testing.DeviceTest;
 import dev.lumen.testing.Golden;
 import dev.lumen.testing.GradCheck;
@@ -40,6 +43,48 @@ class PoolingTest extends DeviceTest {
     @Test void avgCeilMode() { check("avg_ceil", x -> Pooling.avgPool2d(x, i(3), i(2), i(1), true, true)); }
     @Test void avgCeilModeExcludingPad() { check("avg_ceil_nopad", x -> Pooling.avgPool2d(x, i(3), i(2), i(1), true, false)); }
     @Test void avgAsymmetric() { check("avg_asym", x -> Pooling.avgPool2d(x, i(2, 3), i(2, 1), i(1), false, true)); }
+    // The same goldens with the input channels-last (as VOLO pools its [B, H, W, C] tokens).
+    @Test void avgChannelsLast() { check("avg_3s2p1", x -> Pooling.avgPool2d(channelsLast(x), i(3), i(2), i(1), false, true)); }
+    @Test void avgCeilModeExcludingPadChannelsLast() { check("avg_ceil_nopad", x -> Pooling.avgPool2d(channelsLast(x), i(3), i(2), i(1), true, false)); }
+    @Test void avgAsymmetricChannelsLast() { check("avg_asym", x -> Pooling.avgPool2d(channelsLast(x), i(2, 3), i(2, 1), i(1), false, true)); }
+
+    /** x as a channels-last tensor, through recorded ops (NHWC contiguous copy, permuted back), so gradients reach x. */
+    private static Tensor channelsLast(Tensor x) {
+        Tensor c = x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
+        org.junit.jupiter.api.Assertions.assertTrue(ChannelsLast.is(c), "channels-last input");
+        return c;
+    }
+
+    @Test
+    void avgChannelsLastHasTheContiguousBitsAndKeepsItsLayout() {
+        int[][] windows = {{2, 2, 0}, {3, 2, 1}, {2, 1, 0}};
+        for (int[] win : windows) {
+            for (boolean ceil : new boolean[] {false, true}) {
+                for (boolean includePad : new boolean[] {false, true}) {
+                    try (Scope s = Scope.open()) {
+                        Tensor base = on(Tensor.randn(new Generator(win[0] * 7 + win[1]), DType.F32, 3, 5, 9, 7));
+                        Tensor last = ChannelsLast.copyOf(base).requiresGrad(true), plain = base.copy().requiresGrad(true);
+                        Tensor g = on(Tensor.randn(new Generator(99), DType.F32, Pooling.avgPool2d(base, i(win[0]), i(win[1]), i(win[2]), ceil, includePad).shape()));
+                        Tensor yl = Pooling.avgPool2d(last, i(win[0]), i(win[1]), i(win[2]), ceil, includePad);
+                        Tensor yp = Pooling.avgPool2d(plain, i(win[0]), i(win[1]), i(win[2]), ceil, includePad);
+                        String what = "window " + java.util.Arrays.toString(win) + " ceil " + ceil + " includePad " + includePad;
+                        Bits.assertSameBits(what + " forward", yp, yl);
+                        yl.backward(g);
+                        yp.backward(g);
+                        Bits.assertSameBits(what + " input gradient", plain.grad(), last.grad());
+                        if (last.backend().pool().avgPoolChannelsLast()) {
+                            assertTrue(ChannelsLast.is(yl), what + ": the output stays channels-last");
+                            // VOLO's pattern: NHWC tokens viewed as NCHW, pooled, viewed back, are contiguous again.
+                            Tensor tokens = base.permute(0, 2, 3, 1).contiguous();
+                            assertTrue(Pooling.avgPool2d(tokens.permute(0, 3, 1, 2), i(win[0]), i(win[1]), i(win[2]), ceil, includePad)
+                                    .permute(0, 2, 3, 1).isContiguous(), what + ": pooled tokens");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test void adaptiveDown() { check("adaptive_7x5", x -> Pooling.adaptiveAvgPool2d(x, 3, 4)); }
     @Test void adaptiveUp() { check("adaptive_up", x -> Pooling.adaptiveAvgPool2d(x, 5, 6)); }
     @Test void adaptiveIdentity() { check("adaptive_same", x -> Pooling.adaptiveAvgPool2d(x, 4, 4)); }
@@ -62,6 +107,7 @@ class PoolingTest extends DeviceTest {
         GradCheck.check(device, "max_pool2d", t -> Pooling.maxPool2d(t[0], i(3), i(2), i(1), true), x);
         GradCheck.check(device, "avg_pool2d", t -> Pooling.avgPool2d(t[0], i(3, 2), i(2), i(1), true, false), x);
         GradCheck.check(device, "avg_pool2d pad", t -> Pooling.avgPool2d(t[0], i(3), i(2), i(1), false, true), x);
+        GradCheck.check(device, "avg_pool2d channels-last", t -> Pooling.avgPool2d(channelsLast(t[0]), i(3), i(2), i(1), true, false), x);
         GradCheck.check(device, "adaptive_avg_pool2d", t -> Pooling.adaptiveAvgPool2d(t[0], 3, 4), x);
         GradCheck.check(device, "global_avg_pool2d", t -> Pooling.globalAvgPool2d(t[0]), x);
     }

@@ -3,6 +3,8 @@ package dev.lumen.backend.cpu;
 import dev.lumen.backend.ConvKernels.Window;
 import dev.lumen.backend.PoolKernels;
 import dev.lumen.tensor.DType;
+import dev.lumen.tensor.HostAccess;
+import dev.lumen.tensor.ChannelsLast;
 import dev.lumen.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -110,7 +112,14 @@ final class CpuPool implements PoolKernels {
     }
 
     @Override
+    public boolean avgPoolChannelsLast() { return true; }
+
+    @Override
     public void avgPool2d(Tensor x, Window w, boolean countIncludePad, Tensor out) {
+        if (ChannelsLast.is(x)) {
+            avgPool2dChannelsLast(x, w, countIncludePad, out);
+            return;
+        }
         int[] s = x.shape(), o = out.shape();
         int h = s[2], wd = s[3], oh = o[2], ow = o[3];
         planes((long) s[0] * s[1], x, h * wd, out, oh * ow, (p, in, res, aux) -> {
@@ -134,6 +143,10 @@ final class CpuPool implements PoolKernels {
 
     @Override
     public void avgPool2dBackward(Tensor gradOut, Window w, boolean countIncludePad, Tensor gradIn) {
+        if (ChannelsLast.is(gradIn)) {
+            avgPool2dBackwardChannelsLast(gradOut, w, countIncludePad, gradIn);
+            return;
+        }
         int[] s = gradIn.shape(), o = gradOut.shape();
         int h = s[2], wd = s[3], oh = o[2], ow = o[3];
         planes((long) s[0] * s[1], gradOut, oh * ow, gradIn, h * wd, (p, g, res, aux) -> {
@@ -150,6 +163,83 @@ final class CpuPool implements PoolKernels {
                 }
             }
         });
+    }
+
+    /**
+     * avgPool2d on channels-last x and out, one image per task: each window sums its pixels' channel
+     * rows in double, in the order the NCHW path sums a plane's window, so the two give the same bits.
+     */
+    private static void avgPool2dChannelsLast(Tensor x, Window w, boolean countIncludePad, Tensor out) {
+        requireChannelsLast("avg_pool2d", x, out);
+        int[] s = x.shape(), o = out.shape();
+        int ch = s[1], h = s[2], wd = s[3], oh = o[2], ow = o[3];
+        DType t = x.dtype();
+        MemorySegment xs = x.storage().segment(), os = out.storage().segment();
+        long xo = x.offset(), oo = out.offset();
+        Parallel.forRange(s[0], 1, (lo, hi) -> {
+            double[] acc = new double[ch];
+            for (long img = lo; img < hi; img++) {
+                for (int r = 0; r < oh; r++) {
+                    int h0 = r * w.sh() - w.ph(), h1 = Math.min(h0 + w.kh(), h + w.ph());
+                    int hc0 = Math.max(h0, 0), hc1 = Math.min(h1, h);
+                    for (int c = 0; c < ow; c++) {
+                        int w0 = c * w.sw() - w.pw(), w1 = Math.min(w0 + w.kw(), wd + w.pw());
+                        int wc0 = Math.max(w0, 0), wc1 = Math.min(w1, wd);
+                        java.util.Arrays.fill(acc, 0);
+                        double div = divisor(h0, h1, w0, w1, hc0, hc1, wc0, wc1, countIncludePad);
+                        for (int ih = hc0; ih < hc1; ih++) {
+                            for (int iw = wc0; iw < wc1; iw++) {
+                                long at = xo + ((img * h + ih) * wd + iw) * ch;
+                                for (int k = 0; k < ch; k++) acc[k] += HostAccess.get(xs, t, at + k);
+                            }
+                        }
+                        long to = oo + ((img * oh + r) * ow + c) * ch;
+                        boolean empty = hc0 >= hc1 || wc0 >= wc1;
+                        for (int k = 0; k < ch; k++) HostAccess.set(os, t, to + k, empty ? 0 : acc[k] / div);
+                    }
+                }
+            }
+        });
+    }
+
+    /** avgPool2dBackward on channels-last gradOut and gradIn; the same sums, in the same order, as the NCHW path. */
+    private static void avgPool2dBackwardChannelsLast(Tensor gradOut, Window w, boolean countIncludePad, Tensor gradIn) {
+        requireChannelsLast("avg_pool2d backward", gradOut, gradIn);
+        int[] s = gradIn.shape(), o = gradOut.shape();
+        int ch = s[1], h = s[2], wd = s[3], oh = o[2], ow = o[3];
+        DType t = gradIn.dtype();
+        MemorySegment gs = gradOut.storage().segment(), is = gradIn.storage().segment();
+        long go = gradOut.offset(), io = gradIn.offset();
+        Parallel.forRange(s[0], 1, (lo, hi) -> {
+            double[] res = new double[h * wd * ch];
+            for (long img = lo; img < hi; img++) {
+                java.util.Arrays.fill(res, 0);
+                for (int r = 0; r < oh; r++) {
+                    int h0 = r * w.sh() - w.ph(), h1 = Math.min(h0 + w.kh(), h + w.ph());
+                    int hc0 = Math.max(h0, 0), hc1 = Math.min(h1, h);
+                    for (int c = 0; c < ow; c++) {
+                        int w0 = c * w.sw() - w.pw(), w1 = Math.min(w0 + w.kw(), wd + w.pw());
+                        int wc0 = Math.max(w0, 0), wc1 = Math.min(w1, wd);
+                        if (hc0 >= hc1 || wc0 >= wc1) continue;
+                        double div = divisor(h0, h1, w0, w1, hc0, hc1, wc0, wc1, countIncludePad);
+                        long from = go + ((img * oh + r) * ow + c) * ch;
+                        for (int k = 0; k < ch; k++) {
+                            double v = HostAccess.get(gs, t, from + k) / div;
+                            for (int ih = hc0; ih < hc1; ih++) for (int iw = wc0; iw < wc1; iw++) res[(ih * wd + iw) * ch + k] += v;
+                        }
+                    }
+                }
+                long to = io + img * h * wd * ch;
+                for (int q = 0; q < res.length; q++) HostAccess.set(is, t, to + q, res[q]);
+            }
+        });
+    }
+
+    private static void requireChannelsLast(String op, Tensor a, Tensor b) {
+        if (!ChannelsLast.is(a) || !ChannelsLast.is(b)) {
+            throw new IllegalArgumentException(op + " kernel: channels-last takes both tensors channels-last, got strides "
+                    + java.util.Arrays.toString(a.strides()) + " and " + java.util.Arrays.toString(b.strides()));
+        }
     }
 
     private static int start(int o, int in, int out) { return (int) ((long) o * in / out); }
