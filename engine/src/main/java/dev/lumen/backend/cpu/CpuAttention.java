@@ -13,8 +13,10 @@ import java.lang.foreign.MemorySegment;
  * head's scores through memory between passes. The GEMMs read q, k and v in place in the packed
  * qkv (leading dimension 3C) and write out and gradQkv there too, so nothing is permuted or
  * gathered, and the scale rides on the GEMMs' alpha instead of a pass of its own.
- * The rows of P and of its gradient are padded to whole vectors: softmax over rows of 197
- * floats that straddle cache lines took twice as long as over aligned ones.
+ * The rows of P and of its gradient are padded to whole vectors, and in F32 the softmax rows run
+ * over the padding (-inf in the logits, 0 in the gradient) with no scalar tail: softmax over
+ * rows of 197 floats that straddle cache lines took twice as long as over aligned ones, and the
+ * 5-float tail of each row cost a fifth of the forward.
  * SelfAttentionBench measures it against the composed kernels.
  */
 final class CpuAttention implements AttentionKernels {
@@ -42,7 +44,13 @@ final class CpuAttention implements AttentionKernels {
                     long q = xo + (long) b * n * ld + (long) h * d, k = q + c, v = q + 2L * c, pt = po + task * nn;
                     // P = softmax(scale q k^T), row by row in place, then out = P v.
                     gemm(gemm, f32, false, true, n, n, d, scale, sx, q, ld, sx, k, ld, sp, pt, w);
-                    for (int i = 0; i < n; i++) softmaxRow(f32, sp, pt + (long) i * w, n, qkv.dtype());
+                    if (f32) {
+                        // Rows run to the padded width, no scalar tail: -inf pads give exp 0, so P's pads end up 0.
+                        pad(sp, pt, n, w, Float.NEGATIVE_INFINITY);
+                        for (int i = 0; i < n; i++) CpuReductions.softmaxRowF32(sp, pt + (long) i * w, sp, pt + (long) i * w, w);
+                    } else {
+                        for (int i = 0; i < n; i++) CpuReductions.softmaxLine(sp, qkv.dtype(), pt + (long) i * w, sp, pt + (long) i * w, n, 1, false);
+                    }
                     gemm(gemm, f32, false, false, n, d, n, 1, sp, pt, w, sx, v, ld, so, oo + (long) b * n * c + (long) h * d, c);
                 }
             });
@@ -75,7 +83,17 @@ final class CpuAttention implements AttentionKernels {
                     long pt = po + task * nn, st = so + task * nn;
                     // dP = dO v^T; dS = P * (dP - rowsum(dP * P)) in place; then the three products.
                     gemm(gemm, f32, false, true, n, n, d, 1, sg, dout, c, sx, v, ld, ss, st, w);
-                    for (int i = 0; i < n; i++) softmaxBackwardRow(f32, sp, pt + (long) i * w, ss, st + (long) i * w, n, t);
+                    if (f32) {
+                        // P's pads are 0 (forward); zero pads in dP keep the row sums and give dS pads of 0.
+                        pad(ss, st, n, w, 0f);
+                        for (int i = 0; i < n; i++) {
+                            CpuReductions.softmaxBackwardRowF32(sp, pt + (long) i * w, ss, st + (long) i * w, ss, st + (long) i * w, w, false);
+                        }
+                    } else {
+                        for (int i = 0; i < n; i++) {
+                            CpuReductions.softmaxBackwardLine(sp, ss, ss, t, pt + (long) i * w, st + (long) i * w, st + (long) i * w, n, 1, false);
+                        }
+                    }
                     gemm(gemm, f32, false, false, n, d, n, scale, ss, st, w, sx, k, ld, si, gq, ld);
                     gemm(gemm, f32, true, false, n, d, n, scale, ss, st, w, sx, q, ld, si, gk, ld);
                     gemm(gemm, f32, true, false, n, d, n, 1, sp, pt, w, sg, dout, c, si, gv, ld);
@@ -84,14 +102,12 @@ final class CpuAttention implements AttentionKernels {
         }
     }
 
-    private static void softmaxRow(boolean f32, MemorySegment s, long at, int n, DType t) {
-        if (f32) CpuReductions.softmaxRowF32(s, at, s, at, n, false);
-        else CpuReductions.softmaxLine(s, t, at, s, at, n, 1, false);
-    }
-
-    private static void softmaxBackwardRow(boolean f32, MemorySegment sp, long pAt, MemorySegment sg, long gAt, int n, DType t) {
-        if (f32) CpuReductions.softmaxBackwardRowF32(sp, pAt, sg, gAt, sg, gAt, n, false);
-        else CpuReductions.softmaxBackwardLine(sp, sg, sg, t, pAt, gAt, gAt, n, 1, false);
+    /** Sets columns [n, w) of the n rows of width w at element index at to value (F32). */
+    private static void pad(MemorySegment s, long at, int n, int w, float value) {
+        for (int i = 0; i < n; i++) {
+            long row = at + (long) i * w;
+            for (int j = n; j < w; j++) s.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, row + j, value);
+        }
     }
 
     private static void gemm(Gemm g, boolean f32, boolean ta, boolean tb, int m, int n, int k, double alpha,
