@@ -5,6 +5,7 @@ import dev.lumen.tensor.Device;
 import dev.lumen.tensor.Generator;
 import dev.lumen.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
+import java.lang.reflect.InvocationHandler;
 import java.lang.reflect.Proxy;
 import java.util.function.LongFunction;
 
@@ -31,7 +32,11 @@ final class MetaBackend implements Backend {
 
     private MetaBackend() {}
 
-    /** A kernel family whose void kernels return at once; one that must return a value has none to give. */
+    /**
+     * A kernel family whose void kernels return at once; one that must return a value has none to
+     * give, except a family's default queries (what layouts a kernel takes), which answer as
+     * their defaults do.
+     */
     private static <T> T noop(Class<T> family) {
         Object p = Proxy.newProxyInstance(family.getClassLoader(), new Class<?>[] {family}, (proxy, m, args) -> {
             if (m.getDeclaringClass() == Object.class) {
@@ -43,6 +48,7 @@ final class MetaBackend implements Backend {
                 };
             }
             if (m.getReturnType() == void.class) return null;
+            if (m.isDefault()) return InvocationHandler.invokeDefault(proxy, m, args);
             throw new IllegalStateException("meta tensors hold no values: " + family.getSimpleName() + "." + m.getName() + " cannot run on them");
         });
         return family.cast(p);

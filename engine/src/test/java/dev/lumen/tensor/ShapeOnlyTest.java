@@ -31,4 +31,19 @@ class ShapeOnlyTest {
             assertThrows(IllegalStateException.class, () -> outside.to(Device.CPU));
         }
     }
+
+    @Test
+    void kernelFamiliesAnswerTheirLayoutQueriesAndFusedOpsRun() {
+        try (Scope s = Scope.open(); ShapeOnly so = ShapeOnly.enter()) {
+            // VOLO's token pooling asks the pool kernels whether they take channels-last tensors.
+            Tensor tokens = Tensor.randn(2, 6, 6, 8).requiresGrad(true);
+            Tensor pooled = dev.lumen.ops.Pooling.avgPool2d(tokens.permute(0, 3, 1, 2), new int[] {2}, new int[] {2}, new int[] {0}, true, true);
+            assertArrayEquals(new int[] {2, 8, 3, 3}, pooled.shape());
+            // The packed self-attention runs its composed kernels on META.
+            Tensor out = dev.lumen.ops.SelfAttention.packed(Tensor.randn(2, 5, 24).requiresGrad(true), 2, 0.5);
+            assertArrayEquals(new int[] {2, 5, 8}, out.shape());
+            out.sum().add(pooled.sum()).backward();
+            assertArrayEquals(new int[] {2, 6, 6, 8}, tokens.grad().shape());
+        }
+    }
 }
