@@ -107,8 +107,38 @@ final class CpuPool implements PoolKernels {
     }
 
     /** torch's average-pool window: rows/cols clamped to the input, and the divisor. */
-    private static double divisor(int h0, int h1raw, int w0, int w1raw, int hc0, int hc1, int wc0, int wc1, boolean includePad) {
-        return includePad ? (double) (h1raw - h0) * (w1raw - w0) : (double) (hc1 - hc0) * (wc1 - wc0);
+    /**
+     * One output cell's average-pooling window, shared by the four average kernels so that they
+     * sum and divide alike: rows [h0, h1) and columns [w0, w1) reach into the padding, and
+     * [hc0, hc1) x [wc0, wc1) is their part inside the input. The divisor counts the padded
+     * positions when includePad (torch's rules at the borders).
+     */
+    private static final class AvgCell {
+        private final Window w;
+        private final int h, wd;
+        private final boolean includePad;
+        int hc0, hc1, wc0, wc1;
+        double divisor;
+
+        AvgCell(Window w, int h, int wd, boolean includePad) {
+            this.w = w;
+            this.h = h;
+            this.wd = wd;
+            this.includePad = includePad;
+        }
+
+        /** Sets the window of output (r, c); false when it covers no input pixel. */
+        boolean at(int r, int c) {
+            int h0 = r * w.sh() - w.ph(), h1 = Math.min(h0 + w.kh(), h + w.ph());
+            int w0 = c * w.sw() - w.pw(), w1 = Math.min(w0 + w.kw(), wd + w.pw());
+            hc0 = Math.max(h0, 0);
+            hc1 = Math.min(h1, h);
+            wc0 = Math.max(w0, 0);
+            wc1 = Math.min(w1, wd);
+            if (hc0 >= hc1 || wc0 >= wc1) return false;
+            divisor = includePad ? (double) (h1 - h0) * (w1 - w0) : (double) (hc1 - hc0) * (wc1 - wc0);
+            return true;
+        }
     }
 
     @Override
@@ -123,19 +153,16 @@ final class CpuPool implements PoolKernels {
         int[] s = x.shape(), o = out.shape();
         int h = s[2], wd = s[3], oh = o[2], ow = o[3];
         planes((long) s[0] * s[1], x, h * wd, out, oh * ow, (p, in, res, aux) -> {
+            AvgCell cell = new AvgCell(w, h, wd, countIncludePad);
             for (int r = 0; r < oh; r++) {
-                int h0 = r * w.sh() - w.ph(), h1 = Math.min(h0 + w.kh(), h + w.ph());
-                int hc0 = Math.max(h0, 0), hc1 = Math.min(h1, h);
                 for (int c = 0; c < ow; c++) {
-                    int w0 = c * w.sw() - w.pw(), w1 = Math.min(w0 + w.kw(), wd + w.pw());
-                    int wc0 = Math.max(w0, 0), wc1 = Math.min(w1, wd);
-                    if (hc0 >= hc1 || wc0 >= wc1) {
+                    if (!cell.at(r, c)) {
                         res[r * ow + c] = 0;
                         continue;
                     }
                     double sum = 0;
-                    for (int ih = hc0; ih < hc1; ih++) for (int iw = wc0; iw < wc1; iw++) sum += in[ih * wd + iw];
-                    res[r * ow + c] = sum / divisor(h0, h1, w0, w1, hc0, hc1, wc0, wc1, countIncludePad);
+                    for (int ih = cell.hc0; ih < cell.hc1; ih++) for (int iw = cell.wc0; iw < cell.wc1; iw++) sum += in[ih * wd + iw];
+                    res[r * ow + c] = sum / cell.divisor;
                 }
             }
         });
@@ -151,15 +178,12 @@ final class CpuPool implements PoolKernels {
         int h = s[2], wd = s[3], oh = o[2], ow = o[3];
         planes((long) s[0] * s[1], gradOut, oh * ow, gradIn, h * wd, (p, g, res, aux) -> {
             java.util.Arrays.fill(res, 0);
+            AvgCell cell = new AvgCell(w, h, wd, countIncludePad);
             for (int r = 0; r < oh; r++) {
-                int h0 = r * w.sh() - w.ph(), h1 = Math.min(h0 + w.kh(), h + w.ph());
-                int hc0 = Math.max(h0, 0), hc1 = Math.min(h1, h);
                 for (int c = 0; c < ow; c++) {
-                    int w0 = c * w.sw() - w.pw(), w1 = Math.min(w0 + w.kw(), wd + w.pw());
-                    int wc0 = Math.max(w0, 0), wc1 = Math.min(w1, wd);
-                    if (hc0 >= hc1 || wc0 >= wc1) continue;
-                    double v = g[r * ow + c] / divisor(h0, h1, w0, w1, hc0, hc1, wc0, wc1, countIncludePad);
-                    for (int ih = hc0; ih < hc1; ih++) for (int iw = wc0; iw < wc1; iw++) res[ih * wd + iw] += v;
+                    if (!cell.at(r, c)) continue;
+                    double v = g[r * ow + c] / cell.divisor;
+                    for (int ih = cell.hc0; ih < cell.hc1; ih++) for (int iw = cell.wc0; iw < cell.wc1; iw++) res[ih * wd + iw] += v;
                 }
             }
         });
@@ -178,24 +202,23 @@ final class CpuPool implements PoolKernels {
         long xo = x.offset(), oo = out.offset();
         Parallel.forRange(s[0], 1, (lo, hi) -> {
             double[] acc = new double[ch];
+            AvgCell cell = new AvgCell(w, h, wd, countIncludePad);
             for (long img = lo; img < hi; img++) {
                 for (int r = 0; r < oh; r++) {
-                    int h0 = r * w.sh() - w.ph(), h1 = Math.min(h0 + w.kh(), h + w.ph());
-                    int hc0 = Math.max(h0, 0), hc1 = Math.min(h1, h);
                     for (int c = 0; c < ow; c++) {
-                        int w0 = c * w.sw() - w.pw(), w1 = Math.min(w0 + w.kw(), wd + w.pw());
-                        int wc0 = Math.max(w0, 0), wc1 = Math.min(w1, wd);
+                        long to = oo + ((img * oh + r) * ow + c) * ch;
+                        if (!cell.at(r, c)) {
+                            for (int k = 0; k < ch; k++) HostAccess.set(os, t, to + k, 0);
+                            continue;
+                        }
                         java.util.Arrays.fill(acc, 0);
-                        double div = divisor(h0, h1, w0, w1, hc0, hc1, wc0, wc1, countIncludePad);
-                        for (int ih = hc0; ih < hc1; ih++) {
-                            for (int iw = wc0; iw < wc1; iw++) {
+                        for (int ih = cell.hc0; ih < cell.hc1; ih++) {
+                            for (int iw = cell.wc0; iw < cell.wc1; iw++) {
                                 long at = xo + ((img * h + ih) * wd + iw) * ch;
                                 for (int k = 0; k < ch; k++) acc[k] += HostAccess.get(xs, t, at + k);
                             }
                         }
-                        long to = oo + ((img * oh + r) * ow + c) * ch;
-                        boolean empty = hc0 >= hc1 || wc0 >= wc1;
-                        for (int k = 0; k < ch; k++) HostAccess.set(os, t, to + k, empty ? 0 : acc[k] / div);
+                        for (int k = 0; k < ch; k++) HostAccess.set(os, t, to + k, acc[k] / cell.divisor);
                     }
                 }
             }
@@ -212,20 +235,18 @@ final class CpuPool implements PoolKernels {
         long go = gradOut.offset(), io = gradIn.offset();
         Parallel.forRange(s[0], 1, (lo, hi) -> {
             double[] res = new double[h * wd * ch];
+            AvgCell cell = new AvgCell(w, h, wd, countIncludePad);
             for (long img = lo; img < hi; img++) {
                 java.util.Arrays.fill(res, 0);
                 for (int r = 0; r < oh; r++) {
-                    int h0 = r * w.sh() - w.ph(), h1 = Math.min(h0 + w.kh(), h + w.ph());
-                    int hc0 = Math.max(h0, 0), hc1 = Math.min(h1, h);
                     for (int c = 0; c < ow; c++) {
-                        int w0 = c * w.sw() - w.pw(), w1 = Math.min(w0 + w.kw(), wd + w.pw());
-                        int wc0 = Math.max(w0, 0), wc1 = Math.min(w1, wd);
-                        if (hc0 >= hc1 || wc0 >= wc1) continue;
-                        double div = divisor(h0, h1, w0, w1, hc0, hc1, wc0, wc1, countIncludePad);
+                        if (!cell.at(r, c)) continue;
                         long from = go + ((img * oh + r) * ow + c) * ch;
                         for (int k = 0; k < ch; k++) {
-                            double v = HostAccess.get(gs, t, from + k) / div;
-                            for (int ih = hc0; ih < hc1; ih++) for (int iw = wc0; iw < wc1; iw++) res[(ih * wd + iw) * ch + k] += v;
+                            double v = HostAccess.get(gs, t, from + k) / cell.divisor;
+                            for (int ih = cell.hc0; ih < cell.hc1; ih++) {
+                                for (int iw = cell.wc0; iw < cell.wc1; iw++) res[(ih * wd + iw) * ch + k] += v;
+                            }
                         }
                     }
                 }
