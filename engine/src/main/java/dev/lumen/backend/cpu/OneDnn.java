@@ -347,6 +347,24 @@ final class OneDnn {
     }
 
     /**
+     * dnnl_sgemm on the calling thread alone: one OpenMP thread (the ICV is the caller's own), so
+     * no OpenMP team and no EXECUTION lock. For the small GEMMs that the threads of Lumen's
+     * parallel regions run side by side (one attention head each).
+     */
+    void sgemmOnCaller(boolean ta, boolean tb, long m, long n, long k, float alpha, MemorySegment a, long lda, MemorySegment b, long ldb,
+                       float beta, MemorySegment c, long ldc) throws Throwable {
+        int status;
+        useThreads(1);
+        try (SignalMask s = SignalMask.blockAsynchronous()) {
+            status = (int) sgemm.invokeExact((byte) (ta ? 'T' : 'N'), (byte) (tb ? 'T' : 'N'), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        }
+        if (status != 0) {
+            throw new IllegalStateException("oneDNN dnnl_sgemm " + m + "x" + n + "x" + k + (ta ? " A^T" : "") + (tb ? " B^T" : "")
+                    + " lda " + lda + " ldb " + ldb + " ldc " + ldc + ": " + statusName(status));
+        }
+    }
+
+    /**
      * Runs a primitive on the caller with Parallel.threads() OpenMP threads and waits for it,
      * with asynchronous signals held back ({@link SignalMask}). args: dnnl_exec_arg_t {int arg; dnnl_memory_t memory} pairs.
      */
