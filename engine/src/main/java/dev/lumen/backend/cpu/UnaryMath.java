@@ -232,34 +232,30 @@ final class UnaryMath {
      * API, several calls deep, and a chain of them passed C2's inlining depth and node limits,
      * which boxes every vector (measured: 20x slower GELU, 24 MB garbage per call).
      */
-    private static final FloatVector ONE = Vec.of(1f), NEG_HALF = Vec.of(-0.5f), ZERO = Vec.of(0f);
-    private static final FloatVector V_INV_SQRT_2PI = Vec.of((float) INV_SQRT_2PI);
-    /** Beyond |x| = 16, e^{-x^2/2} is 0 in float; the clamp keeps x^2's rounding error finite at infinity. */
+    private static final FloatVector ONE = Vec.of(1f), ZERO = Vec.of(0f);
+    /** 1/sqrt(2 pi) times the 2^-64 that stage 1 leaves in e (VecMath.gaussianTimes2To64). */
+    private static final FloatVector V_INV_SQRT_2PI_SCALED = Vec.of((float) INV_SQRT_2PI * VecMath.TWO_TO_MINUS_64);
+    /** Beyond |x| = 16, e^{-x^2/2} is 0 in float; the clamp keeps the exponential's argument in its range at infinity. */
     private static final FloatVector TAIL_END = Vec.of(16f), QUARTER = Vec.of(0.25f);
     /*
      * Phi(-a) e^{a^2/2} / t as a polynomial in t = 1/(1 + a/4), which maps a in [0, inf) onto
      * (0, 1] (the ratio tends to 1/(4 sqrt(2 pi)) as a grows). Fitted for this engine by
      * tools/fit_normal_tail.py (iteratively reweighted least squares in relative error,
-     * mpmath reference): 3.4e-8 relative in double, 3.5e-7 with float arithmetic.
+     * mpmath reference): 3.4e-8 relative in double, 3.5e-7 with float arithmetic. Each is
+     * stored times 2^-64 (exact), the scale that stage 1 leaves in e.
      */
-    private static final FloatVector N0 = Vec.of(0.0997355654835701f), N1 = Vec.of(0.09973642975091934f),
-            N2 = Vec.of(0.09346634894609451f), N3 = Vec.of(0.08160315454006195f), N4 = Vec.of(0.05897485464811325f),
-            N5 = Vec.of(0.0637001246213913f), N6 = Vec.of(-0.03171951696276665f), N7 = Vec.of(0.09559932351112366f),
-            N8 = Vec.of(-0.08087863773107529f), N9 = Vec.of(0.019782332703471184f);
+    private static final FloatVector N0 = tail(0.0997355654835701f), N1 = tail(0.09973642975091934f),
+            N2 = tail(0.09346634894609451f), N3 = tail(0.08160315454006195f), N4 = tail(0.05897485464811325f),
+            N5 = tail(0.0637001246213913f), N6 = tail(-0.03171951696276665f), N7 = tail(0.09559932351112366f),
+            N8 = tail(-0.08087863773107529f), N9 = tail(0.019782332703471184f);
+
+    private static FloatVector tail(float coefficient) { return Vec.of(coefficient * VecMath.TWO_TO_MINUS_64); }
 
     /**
-     * e^{-a^2/2} for a >= 0 (NaN kept). a^2 is rounded before the exp, and at a = 10 that rounding
-     * alone would be a relative error of 1e-6 in the result; the fma recovers it exactly and
-     * e^{-(hi+lo)/2} = e^{-hi/2} (1 - lo/2) to float precision, since |lo| <= ulp(hi)/2.
+     * Phi(-a) = erfc(a / sqrt 2) / 2 for a >= 0, given e = e^{-a^2/2} 2^64: no cancellation,
+     * accurate relative to itself. e t is at most 1.5 2^64, and the product with the scaled
+     * polynomial is the only one that can round into the subnormals.
      */
-    private static FloatVector gaussian(FloatVector a) {
-        FloatVector hi = a.mul(a);
-        FloatVector lo = a.fma(a, hi.neg());
-        FloatVector e = VecMath.exp(hi.mul(NEG_HALF));
-        return e.fma(lo.mul(NEG_HALF), e);
-    }
-
-    /** Phi(-a) = erfc(a / sqrt 2) / 2 for a >= 0, given e = e^{-a^2/2}: no cancellation, accurate relative to itself. */
     private static FloatVector normalTail(FloatVector a, FloatVector e) {
         FloatVector t = ONE.div(a.fma(QUARTER, ONE));
         FloatVector p = N9.fma(t, N8).fma(t, N7).fma(t, N6).fma(t, N5).fma(t, N4).fma(t, N3).fma(t, N2).fma(t, N1).fma(t, N0);
@@ -278,8 +274,15 @@ final class UnaryMath {
      * (29 MB of garbage and ~10x the time per [8, 48, 56, 56] call, measured with JMH -prof gc).
      */
 
-    /** Stage 1 of GELU and its derivative: e^{-x^2/2}, with |x| clamped to 16 (it is 0 from there). */
-    static FloatVector geluGaussian(FloatVector x) { return gaussian(x.abs().min(TAIL_END)); }
+    /**
+     * Stage 1 of GELU and its derivative: e^{-x^2/2} 2^64, with |x| clamped to 16 (it is 0 from
+     * there). The scale keeps the exponential's 2^n one normal factor (VecMath.gaussianTimes2To64);
+     * stage 2's constants take it back out.
+     */
+    static FloatVector geluGaussian(FloatVector x) {
+        FloatVector a = x.abs();
+        return VecMath.gaussianTimes2To64(a.blend(TAIL_END, a.compare(GT, TAIL_END)));
+    }
 
     /**
      * x Phi(x) given e = geluGaussian(x). Below 0 Phi is the tail itself rather than 1 + erf
@@ -287,21 +290,20 @@ final class UnaryMath {
      * is NaN (-inf * 0), as torch's.
      */
     static FloatVector geluFromGaussian(FloatVector x, FloatVector e) {
-        FloatVector a = x.abs().min(TAIL_END);
-        return x.mul(normalCdf(x, normalTail(a, e)));
+        return x.mul(normalCdf(x, normalTail(x.abs(), e)));
     }
-
-    private static final FloatVector NEG_TAIL_END = TAIL_END.neg();
 
     /**
      * Phi(x) + x phi(x) given e = geluGaussian(x), the same e^{-x^2/2} for Phi's tail and for phi:
-     * one exp and one divide in all. x is clamped to [-16, 16] first, where the derivative is
-     * already 0 or 1 in float, so that it stays 0 and 1 out to +-inf (x phi(x) would be inf * 0
-     * there; torch gives NaN). |clamp(x)| is the same a that stage 1 used.
+     * one exp and one divide in all. Past |x| = 16, where the derivative is already 0 or 1 in
+     * float, the x phi(x) term is set to 0, so that it stays 0 and 1 out to +-inf (x phi(x) would
+     * be inf * 0 there; torch gives NaN). A compare and a blend where a clamp of x would cost C2's
+     * several-instruction min and max.
      */
     static FloatVector geluGradFromGaussian(FloatVector x, FloatVector e) {
-        FloatVector xc = x.max(NEG_TAIL_END).min(TAIL_END);
-        return xc.mul(e).fma(V_INV_SQRT_2PI, normalCdf(xc, normalTail(xc.abs(), e)));
+        FloatVector a = x.abs();
+        FloatVector pdfTerm = x.mul(e).blend(ZERO, a.compare(GT, TAIL_END));
+        return pdfTerm.fma(V_INV_SQRT_2PI_SCALED, normalCdf(x, normalTail(a, e)));
     }
 
     static FloatVector geluForward(FloatVector x) { return geluFromGaussian(x, geluGaussian(x)); }

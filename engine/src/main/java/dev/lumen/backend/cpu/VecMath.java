@@ -18,7 +18,7 @@ import jdk.incubator.vector.VectorOperators;
 final class VecMath {
     private VecMath() {}
 
-    private static final FloatVector ONE = Vec.of(1f), HALF = Vec.of(0.5f), ZERO = Vec.of(0f), TWO = Vec.of(2f);
+    private static final FloatVector ONE = Vec.of(1f), HALF = Vec.of(0.5f), NEG_HALF = Vec.of(-0.5f), ZERO = Vec.of(0f), TWO = Vec.of(2f);
     private static final FloatVector INF = Vec.of(Float.POSITIVE_INFINITY), NEG_INF = Vec.of(Float.NEGATIVE_INFINITY);
     private static final FloatVector NAN = Vec.of(Float.NaN);
 
@@ -39,7 +39,9 @@ final class VecMath {
 
     /** e^x; +inf above 88.72, 0 below -103.97, NaN stays NaN; subnormal results are kept. */
     static FloatVector exp(FloatVector x) {
-        FloatVector xc = x.min(EXP_HI).max(EXP_LO);
+        // Compare and blend rather than min and max: C2 spells Java's min and max (NaN and -0
+        // rules) as several instructions each; the clamp needs neither rule (NaN compares false).
+        FloatVector xc = x.blend(EXP_HI, x.compare(VectorOperators.GT, EXP_HI)).blend(EXP_LO, x.compare(VectorOperators.LT, EXP_LO));
         FloatVector shifted = xc.fma(LOG2E, ROUNDER);
         FloatVector n = shifted.sub(ROUNDER);
         FloatVector r = n.fma(NEG_LN2_HI, xc);
@@ -53,6 +55,39 @@ final class VecMath {
         FloatVector s1 = n1.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
         FloatVector s2 = n2.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
         return er.mul(s1).mul(s2);
+    }
+
+    /** ROUNDER plus 191 = 127 + 64: the rounded integer n lands in the low bits as n + 191, a biased exponent of 2^(n + 64). */
+    private static final FloatVector ROUNDER_2_64 = Vec.of(12582912f + 191f);
+    /** 2^-64, the scale that gaussianTimes2To64 leaves for its caller to multiply in. */
+    static final float TWO_TO_MINUS_64 = 0x1p-64f;
+
+    /**
+     * e^{-a^2/2} 2^64 for a in [0, 16] (NaN kept), GELU's one exponential, cheaper than
+     * exp(-a * a / 2) where the range is known:
+     * <ul>
+     *   <li>No clamp: n = round(-a^2/2 log2 e) lies in [-185, 0].</li>
+     *   <li>One scale factor: 2^(n + 64) is a normal float over that range, where 2^n is not
+     *       (below a = 13.2 it is subnormal). It is the rounder's bits shifted into the exponent
+     *       field (the bias rides in the rounder), with no integer add and no second multiply. The
+     *       caller folds 2^-64 into a constant of its own, so only its last product can round
+     *       into the subnormals, once.</li>
+     *   <li>No error from rounding a^2: r = -a^2/2 - n ln2_hi comes from one fma of the exact
+     *       product (a * -1/2) * a and the exact n ln2_hi (n has 8 bits and ln2_hi 9), so it is
+     *       rounded once, near 0. The rounded -a^2/2 only picks n. At a = 10 rounding a^2 alone
+     *       would cost 1e-6 of relative error.</li>
+     *   <li>e^r as one Horner chain of Cephes' coefficients, 1 + r + r^2 P(r) unfolded.</li>
+     * </ul>
+     */
+    static FloatVector gaussianTimes2To64(FloatVector a) {
+        FloatVector am = a.mul(NEG_HALF);
+        FloatVector shifted = am.mul(a).fma(LOG2E, ROUNDER_2_64);
+        FloatVector n = shifted.sub(ROUNDER_2_64);
+        FloatVector r = am.fma(a, n.mul(NEG_LN2_HI));
+        r = n.fma(NEG_LN2_LO, r);
+        FloatVector er = P0.fma(r, P1).fma(r, P2).fma(r, P3).fma(r, P4).fma(r, P5).fma(r, ONE).fma(r, ONE);
+        FloatVector scale = shifted.reinterpretAsInts().lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        return er.mul(scale);
     }
 
     /**

@@ -138,6 +138,44 @@ class GeluMathTest {
         assertTrue(e.rel() <= 1.4e-5, "gelu_tanh grad rel " + e);
     }
 
+    /**
+     * |x| from 10 to 16, past the dense sweep: here e^{-x^2/2} leaves the normal floats (at 13.2),
+     * which the kernel's scaled exponential (2^(n + 64), VecMath.gaussianTimes2To64) must carry
+     * through to the last products. The sweep's relative bound holds, plus |x| times the
+     * smallest subnormal where Phi(x) is subnormal.
+     */
+    @Test
+    void farTailDownToTheSubnormals() {
+        int count = 6 << 12;
+        float[] xs = new float[2 * count + 2];
+        for (int i = 0; i <= count; i++) {
+            xs[2 * i] = -10f - i / 4096f;
+            xs[2 * i + 1] = 10f + i / 4096f;
+        }
+        for (boolean grad : new boolean[] {false, true}) {
+            float[] out;
+            try (Tensor x = Tensor.fromFloats(xs, xs.length);
+                 Tensor y = Tensor.full(Double.NaN, DType.F32, Device.CPU, xs.length);
+                 Tensor ones = Tensor.full(1, DType.F32, Device.CPU, xs.length)) {
+                if (grad) K.unaryBackward(Unary.GELU, x, 0, 0, ones, y);
+                else K.unary(Unary.GELU, x, 0, 0, y);
+                out = y.toFloats();
+            }
+            int subnormal = 0;
+            for (int i = 0; i < xs.length; i++) {
+                double x = xs[i];
+                double want = grad ? SpecialFunctions.normalCdf(x) + pdfTerm(x) : x * SpecialFunctions.normalCdf(x);
+                double err = Math.abs(out[i] - want);
+                String at = (grad ? "gelu'" : "gelu") + "(" + xs[i] + ") = " + out[i] + ", want " + want;
+                // Phi(x) itself turns subnormal (below x = -13.0) before gelu = x Phi(x) does,
+                // so it is rounded to the subnormal grid (0.7e-45) before the product with x.
+                assertTrue(err <= 4.3e-7 * Math.abs(want) + Math.abs(x) * Float.MIN_VALUE, at);
+                if (Math.abs(want) < Float.MIN_NORMAL) subnormal++;
+            }
+            assertTrue(subnormal > 1000, "the sweep reaches the subnormals: " + subnormal);
+        }
+    }
+
     @Test
     void specialValues() {
         float[] in = {0f, -0f, Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, 1e30f, -1e30f, Float.MIN_VALUE, -1e-30f};
