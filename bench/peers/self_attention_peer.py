@@ -2,7 +2,8 @@
 one timm's Attention reaches through F.scaled_dot_product_attention) on q, k and v viewed out of a
 packed qkv [8, N, 3C] as timm permutes them, at vit_small's (197 tokens, 6 heads of 64) and volo_d1's
 (196 tokens, 12 heads of 32) shapes. The forward returns the output and the log-sum-exp the backward
-needs (what training runs); the backward is its gradient kernel for q, k and v. Prints the best time
+needs (what training runs, and what inference runs too: the
+same kernel under no_grad); the backward is its gradient kernel for q, k and v. Prints the best time
 of several runs in ms."""
 import sys
 
@@ -28,6 +29,8 @@ def run(reps=20):
         out, lse = fwd(q, k, v)
         key = f"kernels=fused,shape={n}x{heads}x{d}"
         res[f"SelfAttentionBench.forward {key}"] = best_ms(lambda: fwd(q, k, v), reps)
+        with torch.no_grad():
+            res[f"SelfAttentionBench.inference {key}"] = best_ms(lambda: fwd(q, k, v), reps)
         res[f"SelfAttentionBench.backward {key}"] = best_ms(lambda: bwd(g, q, k, v, out, lse, 0.0, False), reps)
     return res
 

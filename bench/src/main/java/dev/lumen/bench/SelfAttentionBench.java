@@ -69,6 +69,13 @@ public class SelfAttentionBench {
         return out;
     }
 
+    /** The forward without probabilities to keep, as under no_grad (eval): P stays in a per-thread buffer. */
+    @Benchmark
+    public Tensor inference() {
+        impl.selfAttention(qkv, heads, scale, null, out);
+        return out;
+    }
+
     @Benchmark
     public Tensor backward() {
         impl.selfAttentionBackward(qkv, probs, gradOut, heads, scale, gradQkv);

@@ -58,10 +58,12 @@ class SelfAttentionTest extends DeviceTest {
             assertClose(what + " out", ref.out(), out, tol);
             assertClose(what + " probs", ref.probs(), probs.narrow(3, 0, n), tol);
             assertClose(what + " gradQkv", ref.gradQkv(), gi, tol);
-            // Without probs the forward keeps P to itself and gives the same output.
+            // Without probs (no gradient) the forward keeps P to itself. The CPU kernels' F32 path
+            // then divides the output rows by the softmax sums instead of normalizing P, which
+            // rounds differently: the reference's tolerance rather than out's bits.
             Tensor out2 = poisoned(t, b, n, c);
             kernels.selfAttention(qkv, heads, scale, null, out2);
-            assertArrayEquals(out.toDoubles(), out2.toDoubles(), 0, what + ": out without probs");
+            assertClose(what + " out without probs", ref.out(), out2, tol);
         }
     }
 

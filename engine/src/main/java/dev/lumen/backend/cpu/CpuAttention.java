@@ -2,9 +2,11 @@ package dev.lumen.backend.cpu;
 
 import dev.lumen.backend.AttentionKernels;
 import dev.lumen.tensor.DType;
-import dev.lumen.tensor.Device;
 import dev.lumen.tensor.Tensor;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import jdk.incubator.vector.FloatVector;
 
 /**
  * {@link AttentionKernels} with one task per (image, head): its products, softmax and, in the
@@ -13,6 +15,9 @@ import java.lang.foreign.MemorySegment;
  * head's scores through memory between passes. The GEMMs read q, k and v in place in the packed
  * qkv (leading dimension 3C) and write out and gradQkv there too, so nothing is permuted or
  * gathered, and the scale rides on the GEMMs' alpha instead of a pass of its own.
+ * Scratch (P without a gradient to keep, and dP) is one head's [N, w] per thread, reused from one
+ * head to the next while it is in cache. Without a gradient the F32 forward also leaves P
+ * unnormalized and divides the output rows by the softmax sums (d products a row, not w).
  * The rows of P and of its gradient are padded to whole vectors, and in F32 the softmax rows run
  * over the padding (-inf in the logits, 0 in the gradient) with no scalar tail: softmax over
  * rows of 197 floats that straddle cache lines took twice as long as over aligned ones, and the
@@ -33,29 +38,51 @@ final class CpuAttention implements AttentionKernels {
             return;
         }
         int n = g.n(), d = g.d(), c = g.c(), ld = 3 * c, w = probsWidth(n);
-        Tensor p = probs != null ? probs : Tensor.empty(qkv.dtype(), Device.CPU, g.b(), heads, n, w);
-        try {
-            boolean f32 = qkv.dtype() == DType.F32;
-            MemorySegment sx = qkv.storage().segment(), sp = p.storage().segment(), so = out.storage().segment();
-            long xo = qkv.offset(), po = p.offset(), oo = out.offset(), nn = (long) n * w;
-            Parallel.forRange((long) g.b() * heads, 1, (lo, hi) -> {
+        DType t = qkv.dtype();
+        boolean f32 = t == DType.F32, keep = probs != null;
+        MemorySegment sx = qkv.storage().segment(), so = out.storage().segment(), sp = keep ? probs.storage().segment() : null;
+        long xo = qkv.offset(), oo = out.offset(), nn = (long) n * w;
+        Parallel.forRange((long) g.b() * heads, 1, (lo, hi) -> {
+            // Without probs to keep (no gradient), one head's scores at a time in a buffer of this
+            // thread's, which stays in its cache from one head to the next.
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment scores = keep ? sp : arena.allocate(nn * t.byteSize(), 64);
+                float[] inverseSums = keep || !f32 ? null : new float[n];
                 for (long task = lo; task < hi; task++) {
                     int b = (int) (task / heads), h = (int) (task % heads);
-                    long q = xo + (long) b * n * ld + (long) h * d, k = q + c, v = q + 2L * c, pt = po + task * nn;
+                    long q = xo + (long) b * n * ld + (long) h * d, k = q + c, v = q + 2L * c;
+                    long pt = keep ? probs.offset() + task * nn : 0, o = oo + (long) b * n * c + (long) h * d;
                     // P = softmax(scale q k^T), row by row in place, then out = P v.
-                    gemm(gemm, f32, false, true, n, n, d, scale, sx, q, ld, sx, k, ld, sp, pt, w);
+                    gemm(gemm, f32, false, true, n, n, d, scale, sx, q, ld, sx, k, ld, scores, pt, w);
                     if (f32) {
                         // Rows run to the padded width, no scalar tail: -inf pads give exp 0, so P's pads end up 0.
-                        pad(sp, pt, n, w, Float.NEGATIVE_INFINITY);
-                        for (int i = 0; i < n; i++) CpuReductions.softmaxRowF32(sp, pt + (long) i * w, sp, pt + (long) i * w, w);
+                        pad(scores, pt, n, w, Float.NEGATIVE_INFINITY);
+                        if (keep) {
+                            for (int i = 0; i < n; i++) CpuReductions.softmaxRowF32(scores, pt + (long) i * w, scores, pt + (long) i * w, w);
+                        } else {
+                            // Unnormalized e^{s - max} v, then each output row over its sum: d
+                            // products a row where normalizing P would take w.
+                            for (int i = 0; i < n; i++) inverseSums[i] = (float) (1 / CpuReductions.expRowF32(scores, (long) i * w, scores, (long) i * w, w));
+                        }
                     } else {
-                        for (int i = 0; i < n; i++) CpuReductions.softmaxLine(sp, qkv.dtype(), pt + (long) i * w, sp, pt + (long) i * w, n, 1, false);
+                        for (int i = 0; i < n; i++) CpuReductions.softmaxLine(scores, t, pt + (long) i * w, scores, pt + (long) i * w, n, 1, false);
                     }
-                    gemm(gemm, f32, false, false, n, d, n, 1, sp, pt, w, sx, v, ld, so, oo + (long) b * n * c + (long) h * d, c);
+                    gemm(gemm, f32, false, false, n, d, n, 1, scores, pt, w, sx, v, ld, so, o, c);
+                    if (inverseSums != null) scaleRows(so, o, n, d, c, inverseSums);
                 }
-            });
-        } finally {
-            if (p != probs) p.close();
+            }
+        });
+    }
+
+    /** Multiplies row i of the n rows of d floats, ld apart from at, by factors[i]. */
+    private static void scaleRows(MemorySegment s, long at, int n, int d, int ld, float[] factors) {
+        int up = Vec.S.loopBound(d);
+        for (int i = 0; i < n; i++) {
+            long row = at + (long) i * ld;
+            FloatVector f = Vec.of(factors[i]);
+            int j = 0;
+            for (; j < up; j += Vec.L) Vec.st(s, row + j, Vec.ld(s, row + j).mul(f));
+            for (; j < d; j++) s.setAtIndex(ValueLayout.JAVA_FLOAT, row + j, s.getAtIndex(ValueLayout.JAVA_FLOAT, row + j) * factors[i]);
         }
     }
 
@@ -70,36 +97,38 @@ final class CpuAttention implements AttentionKernels {
         DType t = qkv.dtype();
         boolean f32 = t == DType.F32;
         int n = g.n(), d = g.d(), c = g.c(), ld = 3 * c, w = probsWidth(n);
-        try (Tensor scratch = Tensor.empty(t, Device.CPU, g.b(), heads, n, w)) {
-            MemorySegment sx = qkv.storage().segment(), sp = probs.storage().segment(), sg = gradOut.storage().segment();
-            MemorySegment si = gradQkv.storage().segment(), ss = scratch.storage().segment();
-            long xo = qkv.offset(), po = probs.offset(), go = gradOut.offset(), io = gradQkv.offset(), so = scratch.offset();
-            long nn = (long) n * w;
-            Parallel.forRange((long) g.b() * heads, 1, (lo, hi) -> {
+        MemorySegment sx = qkv.storage().segment(), sp = probs.storage().segment(), sg = gradOut.storage().segment();
+        MemorySegment si = gradQkv.storage().segment();
+        long xo = qkv.offset(), po = probs.offset(), go = gradOut.offset(), io = gradQkv.offset();
+        long nn = (long) n * w;
+        Parallel.forRange((long) g.b() * heads, 1, (lo, hi) -> {
+            // One head's dP at a time, in a buffer of this thread's that stays in its cache.
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment ss = arena.allocate(nn * t.byteSize(), 64);
                 for (long task = lo; task < hi; task++) {
                     int b = (int) (task / heads), h = (int) (task % heads);
                     long head = (long) b * n * ld + (long) h * d, q = xo + head, k = q + c, v = q + 2L * c;
                     long gq = io + head, gk = gq + c, gv = gq + 2L * c, dout = go + (long) b * n * c + (long) h * d;
-                    long pt = po + task * nn, st = so + task * nn;
+                    long pt = po + task * nn;
                     // dP = dO v^T; dS = P * (dP - rowsum(dP * P)) in place; then the three products.
-                    gemm(gemm, f32, false, true, n, n, d, 1, sg, dout, c, sx, v, ld, ss, st, w);
+                    gemm(gemm, f32, false, true, n, n, d, 1, sg, dout, c, sx, v, ld, ss, 0, w);
                     if (f32) {
                         // P's pads are 0 (forward); zero pads in dP keep the row sums and give dS pads of 0.
-                        pad(ss, st, n, w, 0f);
+                        pad(ss, 0, n, w, 0f);
                         for (int i = 0; i < n; i++) {
-                            CpuReductions.softmaxBackwardRowF32(sp, pt + (long) i * w, ss, st + (long) i * w, ss, st + (long) i * w, w, false);
+                            CpuReductions.softmaxBackwardRowF32(sp, pt + (long) i * w, ss, (long) i * w, ss, (long) i * w, w, false);
                         }
                     } else {
                         for (int i = 0; i < n; i++) {
-                            CpuReductions.softmaxBackwardLine(sp, ss, ss, t, pt + (long) i * w, st + (long) i * w, st + (long) i * w, n, 1, false);
+                            CpuReductions.softmaxBackwardLine(sp, ss, ss, t, pt + (long) i * w, (long) i * w, (long) i * w, n, 1, false);
                         }
                     }
-                    gemm(gemm, f32, false, false, n, d, n, scale, ss, st, w, sx, k, ld, si, gq, ld);
-                    gemm(gemm, f32, true, false, n, d, n, scale, ss, st, w, sx, q, ld, si, gk, ld);
+                    gemm(gemm, f32, false, false, n, d, n, scale, ss, 0, w, sx, k, ld, si, gq, ld);
+                    gemm(gemm, f32, true, false, n, d, n, scale, ss, 0, w, sx, q, ld, si, gk, ld);
                     gemm(gemm, f32, true, false, n, d, n, 1, sp, pt, w, sg, dout, c, si, gv, ld);
                 }
-            });
-        }
+            }
+        });
     }
 
     /** Sets columns [n, w) of the n rows of width w at element index at to value (F32). */

@@ -400,18 +400,39 @@ final class CpuReductions implements ReductionKernels {
         else softmaxRowF32(sx, xi, so, oi, n);
     }
 
-    /** The row's max, 0 when it is infinite (a row of -inf gives NaN below, as in PyTorch; +inf likewise). */
+    /**
+     * The row's max, 0 when it is infinite (a row of -inf gives NaN below, as in PyTorch; +inf
+     * likewise). NaNs are passed over: a NaN's own e^(x - max) makes the sum, and so the whole
+     * row, NaN anyway. That lets the lanes compare and blend, two instructions, where Java's
+     * vector max (NaN and -0 rules) compiles to several, in two chains of half the length.
+     */
     private static float rowMax(MemorySegment sx, long xi, int n) {
         int up = S.loopBound(n), i = 0;
-        FloatVector mv = Vec.of(Float.NEGATIVE_INFINITY);
-        for (; i < up; i += L) mv = mv.max(ld(sx, xi + i));
-        float m = mv.reduceLanes(VectorOperators.MAX);
-        for (; i < n; i++) m = Math.max(m, sx.getAtIndex(F, xi + i));
+        FloatVector m0 = Vec.of(Float.NEGATIVE_INFINITY), m1 = m0;
+        for (; i + L < up; i += 2 * L) {
+            FloatVector a = ld(sx, xi + i), b = ld(sx, xi + i + L);
+            m0 = m0.blend(a, a.compare(VectorOperators.GT, m0));
+            m1 = m1.blend(b, b.compare(VectorOperators.GT, m1));
+        }
+        if (i < up) {
+            FloatVector a = ld(sx, xi + i);
+            m0 = m0.blend(a, a.compare(VectorOperators.GT, m0));
+            i += L;
+        }
+        m0 = m0.blend(m1, m1.compare(VectorOperators.GT, m0));
+        float m = m0.reduceLanes(VectorOperators.MAX);
+        for (; i < n; i++) {
+            float x = sx.getAtIndex(F, xi + i);
+            if (x > m) m = x;
+        }
         return Float.isInfinite(m) ? (m > 0 ? m : 0) : m;
     }
 
-    /** so = softmax(sx) over n elements; so may be sx. */
-    static void softmaxRowF32(MemorySegment sx, long xi, MemorySegment so, long oi, int n) {
+    /**
+     * so = e^(sx - max(sx)) over n elements, softmax before its normalization; returns their sum.
+     * so may be sx. The fused attention's inference path divides its output rows by the sum instead.
+     */
+    static double expRowF32(MemorySegment sx, long xi, MemorySegment so, long oi, int n) {
         float m = rowMax(sx, xi, n);
         int up = S.loopBound(n), i = 0;
         FloatVector mb = Vec.of(m), sum = FloatVector.zero(S);
@@ -426,6 +447,13 @@ final class CpuReductions implements ReductionKernels {
             so.setAtIndex(F, oi + i, e);
             s += e;
         }
+        return s;
+    }
+
+    /** so = softmax(sx) over n elements; so may be sx. */
+    static void softmaxRowF32(MemorySegment sx, long xi, MemorySegment so, long oi, int n) {
+        double s = expRowF32(sx, xi, so, oi, n);
+        int up = S.loopBound(n), i;
         float inv = (float) (1 / s);
         FloatVector iv = Vec.of(inv);
         for (i = 0; i < up; i += L) st(so, oi + i, ld(so, oi + i).mul(iv));
