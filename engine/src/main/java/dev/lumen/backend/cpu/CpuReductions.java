@@ -429,21 +429,22 @@ final class CpuReductions implements ReductionKernels {
     }
 
     /**
-     * so = e^(sx - max(sx)) over n elements, softmax before its normalization; returns their sum.
-     * so may be sx. The fused attention's inference path divides its output rows by the sum instead.
+     * so = e^(sx - max(sx)) 2^64 over n elements, softmax before its normalization; returns their
+     * sum (times 2^64 too, so the scale cancels in the quotient: VecMath.expTimes2To64). so may be
+     * sx. The fused attention's inference path divides its output rows by the sum instead.
      */
     static double expRowF32(MemorySegment sx, long xi, MemorySegment so, long oi, int n) {
         float m = rowMax(sx, xi, n);
         int up = S.loopBound(n), i = 0;
         FloatVector mb = Vec.of(m), sum = FloatVector.zero(S);
         for (; i < up; i += L) {
-            FloatVector e = VecMath.exp(ld(sx, xi + i).sub(mb));
+            FloatVector e = VecMath.expTimes2To64(ld(sx, xi + i).sub(mb));
             st(so, oi + i, e);
             sum = sum.add(e);
         }
         double s = Vec.sum(sum);
         for (; i < n; i++) {
-            float e = VecMath.exp(sx.getAtIndex(F, xi + i) - m);
+            float e = VecMath.expTimes2To64(sx.getAtIndex(F, xi + i) - m);
             so.setAtIndex(F, oi + i, e);
             s += e;
         }

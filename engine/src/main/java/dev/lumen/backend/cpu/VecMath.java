@@ -91,6 +91,39 @@ final class VecMath {
     }
 
     /**
+     * e^x 2^64 for x <= 0 (NaN kept; 0 below -110, as exp's clamp gives), softmax's exponential
+     * of x - max: the range needs no upper clamp, and 2^(n + 64) is one normal factor from the
+     * rounder's bits (see gaussianTimes2To64) where exp needs two. Softmax divides by the sum of
+     * the same scaled values, so the scale cancels, with the same bits as exp's wherever exp's
+     * result is normal (a product with a power of two is exact) and better ones below that.
+     */
+    static FloatVector expTimes2To64(FloatVector x) {
+        FloatVector shifted = x.fma(LOG2E, ROUNDER_2_64);
+        FloatVector n = shifted.sub(ROUNDER_2_64);
+        FloatVector r = n.fma(NEG_LN2_HI, x);
+        r = n.fma(NEG_LN2_LO, r);
+        FloatVector r2 = r.mul(r);
+        FloatVector p = P0.fma(r, P1).fma(r, P2).fma(r, P3).fma(r, P4).fma(r, P5);
+        FloatVector er = p.fma(r2, r).add(ONE);
+        FloatVector scale = shifted.reinterpretAsInts().lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        return er.mul(scale).blend(ZERO, x.compare(VectorOperators.LT, EXP_LO));
+    }
+
+    /** expTimes2To64 for one float, operation for operation (a row's scalar tail). */
+    static float expTimes2To64(float x) {
+        if (x < -110f) return 0f;
+        float shifted = Math.fma(x, 1.44269504088896341f, 12582912f + 191f);
+        float n = shifted - (12582912f + 191f);
+        float r = Math.fma(n, -0.693359375f, x);
+        r = Math.fma(n, 2.12194440e-4f, r);
+        float r2 = r * r;
+        float p = Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(1.9875691500e-4f, r, 1.3981999507e-3f), r, 8.3334519073e-3f), r,
+                4.1665795894e-2f), r, 1.6666665459e-1f), r, 5.0000001201e-1f);
+        float er = Math.fma(p, r2, r) + 1f;
+        return er * Float.intBitsToFloat(Float.floatToRawIntBits(shifted) << 23);
+    }
+
+    /**
      * The same e^x for one float, operation for operation, so a row's scalar tail gets the bits
      * its vector lanes would: Math.exp on the tail cost as much as the 12 vectors before it in a
      * 197-wide softmax row.

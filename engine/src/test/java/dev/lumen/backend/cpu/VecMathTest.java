@@ -77,6 +77,36 @@ class VecMathTest {
         }
     }
 
+    /**
+     * Softmax's scaled exponential: e^x 2^64 for x <= 0. Where e^x is a normal float it must be
+     * exp(x) 2^64 to the bit (so softmax keeps its bits), below that within 2 ulps of the true
+     * value (where exp's subnormals lose digits), 0 below -110, and its scalar port must give the
+     * lanes' bits.
+     */
+    @Test
+    void scaledExpForSoftmax() {
+        SplittableRandom r = new SplittableRandom(9);
+        float[] x = new float[L * 4096 + 9];
+        for (int i = 0; i < x.length - 9; i++) x[i] = (float) (-115 * r.nextDouble());
+        float[] special = {Float.NaN, Float.NEGATIVE_INFINITY, 0f, -0f, -110f, Math.nextDown(-110f), -103.97f, -87.3f, -Float.MAX_VALUE};
+        System.arraycopy(special, 0, x, x.length - 9, 9);
+        float[] vec = apply(VecMath::expTimes2To64, x), plain = apply(VecMath::exp, x);
+        for (int i = 0; i < x.length; i++) {
+            String at = "e^" + x[i] + " 2^64";
+            assertEquals(Float.floatToRawIntBits(vec[i]), Float.floatToRawIntBits(VecMath.expTimes2To64(x[i])), at + ", scalar");
+            if (Float.isNaN(x[i])) {
+                assertTrue(Float.isNaN(vec[i]), at);
+            } else if (x[i] < -110f) {
+                assertEquals(0f, vec[i], at);
+            } else if (plain[i] >= Float.MIN_NORMAL) {
+                assertEquals(Float.floatToRawIntBits(plain[i] * 0x1p64f), Float.floatToRawIntBits(vec[i]), at + ", against exp");
+            } else {
+                double want = Math.exp(x[i]) * 0x1p64;
+                assertEquals(want, vec[i], 2 * Math.ulp((float) want), at);
+            }
+        }
+    }
+
     @Test
     void expAtTheClampEdges() {
         // The clamp to [-110, 89] is exp's only special case: every float from the subnormal range
