@@ -43,18 +43,32 @@ final class VecMath {
         // rules) as several instructions each; the clamp needs neither rule (NaN compares false).
         FloatVector xc = x.blend(EXP_HI, x.compare(VectorOperators.GT, EXP_HI)).blend(EXP_LO, x.compare(VectorOperators.LT, EXP_LO));
         FloatVector shifted = xc.fma(LOG2E, ROUNDER);
-        FloatVector n = shifted.sub(ROUNDER);
-        FloatVector r = n.fma(NEG_LN2_HI, xc);
-        r = n.fma(NEG_LN2_LO, r);
-        FloatVector r2 = r.mul(r);
-        FloatVector p = P0.fma(r, P1).fma(r, P2).fma(r, P3).fma(r, P4).fma(r, P5);
-        FloatVector er = p.fma(r2, r).add(ONE);
+        FloatVector er = expOfRemainder(xc, shifted.sub(ROUNDER));
         // 2^n as two normal factors, so that n from -159 (results round to 0) up to 128 (+inf) works.
         IntVector ni = shifted.reinterpretAsInts().sub(0x4B400000);
         IntVector n1 = ni.lanewise(VectorOperators.ASHR, 1), n2 = ni.sub(n1);
         FloatVector s1 = n1.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
         FloatVector s2 = n2.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
         return er.mul(s1).mul(s2);
+    }
+
+    /** e^r for x = n ln2 + r, given the integer n: Cephes' two-part reduction and its polynomial. */
+    private static FloatVector expOfRemainder(FloatVector x, FloatVector n) {
+        FloatVector r = n.fma(NEG_LN2_HI, x);
+        r = n.fma(NEG_LN2_LO, r);
+        FloatVector r2 = r.mul(r);
+        FloatVector p = P0.fma(r, P1).fma(r, P2).fma(r, P3).fma(r, P4).fma(r, P5);
+        return p.fma(r2, r).add(ONE);
+    }
+
+    /** The scalar ports' expOfRemainder, operation for operation. */
+    private static float expOfRemainder(float x, float n) {
+        float r = Math.fma(n, -0.693359375f, x);
+        r = Math.fma(n, 2.12194440e-4f, r);
+        float r2 = r * r;
+        float p = Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(1.9875691500e-4f, r, 1.3981999507e-3f), r, 8.3334519073e-3f), r,
+                4.1665795894e-2f), r, 1.6666665459e-1f), r, 5.0000001201e-1f);
+        return Math.fma(p, r2, r) + 1f;
     }
 
     /** ROUNDER plus 191 = 127 + 64: the rounded integer n lands in the low bits as n + 191, a biased exponent of 2^(n + 64). */
@@ -99,12 +113,7 @@ final class VecMath {
      */
     static FloatVector expTimes2To64(FloatVector x) {
         FloatVector shifted = x.fma(LOG2E, ROUNDER_2_64);
-        FloatVector n = shifted.sub(ROUNDER_2_64);
-        FloatVector r = n.fma(NEG_LN2_HI, x);
-        r = n.fma(NEG_LN2_LO, r);
-        FloatVector r2 = r.mul(r);
-        FloatVector p = P0.fma(r, P1).fma(r, P2).fma(r, P3).fma(r, P4).fma(r, P5);
-        FloatVector er = p.fma(r2, r).add(ONE);
+        FloatVector er = expOfRemainder(x, shifted.sub(ROUNDER_2_64));
         FloatVector scale = shifted.reinterpretAsInts().lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
         return er.mul(scale).blend(ZERO, x.compare(VectorOperators.LT, EXP_LO));
     }
@@ -113,13 +122,7 @@ final class VecMath {
     static float expTimes2To64(float x) {
         if (x < -110f) return 0f;
         float shifted = Math.fma(x, 1.44269504088896341f, 12582912f + 191f);
-        float n = shifted - (12582912f + 191f);
-        float r = Math.fma(n, -0.693359375f, x);
-        r = Math.fma(n, 2.12194440e-4f, r);
-        float r2 = r * r;
-        float p = Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(1.9875691500e-4f, r, 1.3981999507e-3f), r, 8.3334519073e-3f), r,
-                4.1665795894e-2f), r, 1.6666665459e-1f), r, 5.0000001201e-1f);
-        float er = Math.fma(p, r2, r) + 1f;
+        float er = expOfRemainder(x, shifted - (12582912f + 191f));
         return er * Float.intBitsToFloat(Float.floatToRawIntBits(shifted) << 23);
     }
 
@@ -131,13 +134,7 @@ final class VecMath {
     static float exp(float x) {
         float xc = Math.max(Math.min(x, 89f), -110f);
         float shifted = Math.fma(xc, 1.44269504088896341f, 12582912f);
-        float n = shifted - 12582912f;
-        float r = Math.fma(n, -0.693359375f, xc);
-        r = Math.fma(n, 2.12194440e-4f, r);
-        float r2 = r * r;
-        float p = Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(1.9875691500e-4f, r, 1.3981999507e-3f), r, 8.3334519073e-3f), r,
-                4.1665795894e-2f), r, 1.6666665459e-1f), r, 5.0000001201e-1f);
-        float er = Math.fma(p, r2, r) + 1f;
+        float er = expOfRemainder(xc, shifted - 12582912f);
         int ni = Float.floatToRawIntBits(shifted) - 0x4B400000, n1 = ni >> 1, n2 = ni - n1;
         return er * Float.intBitsToFloat((n1 + 127) << 23) * Float.intBitsToFloat((n2 + 127) << 23);
     }
