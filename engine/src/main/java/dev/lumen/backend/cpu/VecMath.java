@@ -82,7 +82,7 @@ final class VecMath {
      * <ul>
      *   <li>No clamp: n = round(-a^2/2 log2 e) lies in [-185, 0].</li>
      *   <li>One scale factor: 2^(n + 64) is a normal float over that range, where 2^n is not
-     *       (below a = 13.2 it is subnormal). It is the rounder's bits shifted into the exponent
+     *       (past a = 13.2, n < -126 and it is subnormal). It is the rounder's bits shifted into the exponent
      *       field (the bias rides in the rounder), with no integer add and no second multiply. The
      *       caller folds 2^-64 into a constant of its own, so only its last product can round
      *       into the subnormals, once.</li>
