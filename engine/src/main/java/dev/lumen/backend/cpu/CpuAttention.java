@@ -41,7 +41,7 @@ final class CpuAttention implements AttentionKernels {
         DType t = qkv.dtype();
         boolean f32 = t == DType.F32, keep = probs != null;
         MemorySegment sx = qkv.storage().segment(), so = out.storage().segment(), sp = keep ? probs.storage().segment() : null;
-        long xo = qkv.offset(), oo = out.offset(), nn = (long) n * w;
+        long xo = qkv.offset(), oo = out.offset(), po = keep ? probs.offset() : 0, nn = (long) n * w;
         Parallel.forRange((long) g.b() * heads, 1, (lo, hi) -> {
             // Without probs to keep (no gradient), one head's scores at a time in a buffer of this
             // thread's, which stays in its cache from one head to the next.
@@ -51,7 +51,7 @@ final class CpuAttention implements AttentionKernels {
                 for (long task = lo; task < hi; task++) {
                     int b = (int) (task / heads), h = (int) (task % heads);
                     long q = xo + (long) b * n * ld + (long) h * d, k = q + c, v = q + 2L * c;
-                    long pt = keep ? probs.offset() + task * nn : 0, o = oo + (long) b * n * c + (long) h * d;
+                    long pt = keep ? po + task * nn : 0, o = oo + (long) b * n * c + (long) h * d;
                     // P = softmax(scale q k^T), row by row in place, then out = P v.
                     gemm(gemm, f32, false, true, n, n, d, scale, sx, q, ld, sx, k, ld, scores, pt, w);
                     if (f32) {

@@ -333,16 +333,9 @@ final class OneDnn {
      */
     void sgemm(boolean ta, boolean tb, long m, long n, long k, float alpha, MemorySegment a, long lda, MemorySegment b, long ldb,
                float beta, MemorySegment c, long ldc) throws Throwable {
-        int status;
         synchronized (EXECUTION) {
             useThreads(Parallel.threads());
-            try (SignalMask s = SignalMask.blockAsynchronous()) {
-                status = (int) sgemm.invokeExact((byte) (ta ? 'T' : 'N'), (byte) (tb ? 'T' : 'N'), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-            }
-        }
-        if (status != 0) {
-            throw new IllegalStateException("oneDNN dnnl_sgemm " + m + "x" + n + "x" + k + (ta ? " A^T" : "") + (tb ? " B^T" : "")
-                    + " lda " + lda + " ldb " + ldb + " ldc " + ldc + ": " + statusName(status));
+            callSgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         }
     }
 
@@ -353,8 +346,14 @@ final class OneDnn {
      */
     void sgemmOnCaller(boolean ta, boolean tb, long m, long n, long k, float alpha, MemorySegment a, long lda, MemorySegment b, long ldb,
                        float beta, MemorySegment c, long ldc) throws Throwable {
-        int status;
         useThreads(1);
+        callSgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+
+    /** One dnnl_sgemm call with the thread count already set, signals held back, its status checked. */
+    private void callSgemm(boolean ta, boolean tb, long m, long n, long k, float alpha, MemorySegment a, long lda, MemorySegment b,
+                           long ldb, float beta, MemorySegment c, long ldc) throws Throwable {
+        int status;
         try (SignalMask s = SignalMask.blockAsynchronous()) {
             status = (int) sgemm.invokeExact((byte) (ta ? 'T' : 'N'), (byte) (tb ? 'T' : 'N'), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         }
